@@ -1,0 +1,58 @@
+//! The one error type of the protocol layer: every way a packet can be malformed.
+
+use thiserror::Error;
+
+/// Why a frame, a payload or a packet could not be decoded.
+///
+/// Each variant names what was wrong so that the log line written by the server tells the
+/// operator which rule the client broke.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProtocolError {
+    /// An empty Engine.IO packet (no type character).
+    #[error("empty packet")]
+    Empty,
+    /// The Engine.IO packet type is not one of 0..=6.
+    #[error("unknown Engine.IO packet type {0:?}")]
+    UnknownEngineType(char),
+    /// A `b`-prefixed polling packet whose base64 does not decode.
+    #[error("invalid base64 in a binary polling packet")]
+    InvalidBase64,
+    /// A polling body that is not UTF-8 text.
+    #[error("polling payload is not valid UTF-8")]
+    InvalidUtf8,
+    /// Binary data offered for a packet type that carries none (only messages do).
+    #[error("packet type {0} cannot carry binary data")]
+    UnexpectedBinary(&'static str),
+    /// The Socket.IO packet type is not one of 0..=6.
+    #[error("unknown Socket.IO packet type {0:?}")]
+    UnknownSocketType(char),
+    /// The attachment count of a binary packet is missing, not a number, or not followed by `-`.
+    #[error("illegal attachments header")]
+    IllegalAttachments,
+    /// More attachments announced than the decoder allows.
+    #[error("too many attachments: {count} (at most {max})")]
+    TooManyAttachments {
+        /// Attachments the packet announced.
+        count: usize,
+        /// The decoder's limit.
+        max: usize,
+    },
+    /// The ack id is not a valid unsigned number.
+    #[error("invalid ack id")]
+    InvalidAckId,
+    /// The JSON part does not parse.
+    #[error("invalid JSON in packet: {0}")]
+    InvalidJson(String),
+    /// The JSON parses but its shape is not allowed for this packet type.
+    #[error("invalid payload for a {0} packet")]
+    InvalidPayload(&'static str),
+    /// A text frame arrived while attachments of a binary packet were still expected.
+    #[error("got plaintext data while reconstructing a binary packet")]
+    UnexpectedText,
+    /// A binary frame arrived although no binary packet was waiting for attachments.
+    #[error("got binary data when not reconstructing a packet")]
+    UnexpectedAttachment,
+    /// A `_placeholder` whose `num` does not point at one of the packet's attachments.
+    #[error("placeholder refers to attachment {0}, which does not exist")]
+    BadPlaceholder(i64),
+}
