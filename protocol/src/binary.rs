@@ -75,3 +75,103 @@ pub(crate) fn check_placeholders(value: &Value, count: usize) -> Result<(), Prot
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_shape() {
+        assert_eq!(placeholder(3), json!({"_placeholder": true, "num": 3}));
+    }
+
+    #[test]
+    fn push_binary_numbers_buffers_in_order() {
+        let mut payload = Payload::new(vec![json!("a")]);
+        let first = payload.push_binary(&b"one"[..]);
+        let second = payload.push_binary(Bytes::from_static(b"two"));
+        assert_eq!(first, placeholder(0));
+        assert_eq!(second, placeholder(1));
+        payload.push_arg(first.clone());
+        payload.push_arg(json!({"nested": second.clone()}));
+        assert_eq!(payload.args.len(), 3);
+        assert_eq!(payload.attachments.len(), 2);
+        assert_eq!(payload.binary_of(&first).map(|b| &b[..]), Some(&b"one"[..]));
+        assert_eq!(
+            payload.binary_of(&second).map(|b| &b[..]),
+            Some(&b"two"[..])
+        );
+    }
+
+    #[test]
+    fn binary_of_refuses_non_placeholders() {
+        let mut payload = Payload::default();
+        payload.push_binary(vec![1u8]);
+        assert_eq!(payload.binary_of(&json!("x")), None);
+        assert_eq!(payload.binary_of(&json!([0])), None);
+        assert_eq!(payload.binary_of(&json!({"num": 0})), None);
+        assert_eq!(
+            payload.binary_of(&json!({"_placeholder": "true", "num": 0})),
+            None
+        );
+        assert_eq!(
+            payload.binary_of(&json!({"_placeholder": false, "num": 0})),
+            None
+        );
+        // Placeholders that point nowhere.
+        assert_eq!(payload.binary_of(&placeholder(1)), None);
+        assert_eq!(
+            payload.binary_of(&json!({"_placeholder": true, "num": -1})),
+            None
+        );
+        assert_eq!(payload.binary_of(&json!({"_placeholder": true})), None);
+        assert_eq!(
+            payload.binary_of(&json!({"_placeholder": true, "num": "0"})),
+            None
+        );
+        assert!(payload.binary_of(&placeholder(0)).is_some());
+    }
+
+    #[test]
+    fn new_payload_has_no_attachments() {
+        let payload = Payload::new(vec![json!(1)]);
+        assert_eq!(payload.args, vec![json!(1)]);
+        assert!(payload.attachments.is_empty());
+    }
+
+    #[test]
+    fn placeholder_num_reads_the_index() {
+        assert_eq!(placeholder_num(&placeholder(7)), Some(7));
+        assert_eq!(placeholder_num(&json!({"_placeholder": true})), Some(-1));
+        assert_eq!(
+            placeholder_num(&json!({"_placeholder": true, "num": 1.5})),
+            Some(-1)
+        );
+        assert_eq!(placeholder_num(&json!({"num": 1})), None);
+        assert_eq!(placeholder_num(&json!(null)), None);
+    }
+
+    #[test]
+    fn check_placeholders_walks_arrays_and_objects() {
+        let ok = json!(["e", {"a": [1, placeholder(1)], "b": placeholder(0)}, "s", 2, null]);
+        assert_eq!(check_placeholders(&ok, 2), Ok(()));
+        assert_eq!(
+            check_placeholders(&ok, 1),
+            Err(ProtocolError::BadPlaceholder(1))
+        );
+        let deep = json!({"x": {"y": [[{"_placeholder": true, "num": -4}]]}});
+        assert_eq!(
+            check_placeholders(&deep, 5),
+            Err(ProtocolError::BadPlaceholder(-4))
+        );
+        let missing = json!([{"_placeholder": true}]);
+        assert_eq!(
+            check_placeholders(&missing, 5),
+            Err(ProtocolError::BadPlaceholder(-1))
+        );
+        assert_eq!(check_placeholders(&json!("plain"), 0), Ok(()));
+        // A placeholder replaces the whole object: what it contains is not looked at.
+        let inside = json!({"_placeholder": true, "num": 0, "more": placeholder(9)});
+        assert_eq!(check_placeholders(&inside, 1), Ok(()));
+    }
+}

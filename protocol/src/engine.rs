@@ -155,3 +155,153 @@ impl EnginePacket {
         EnginePacket::Binary(data)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL_TYPES: [(EngineType, char); 7] = [
+        (EngineType::Open, '0'),
+        (EngineType::Close, '1'),
+        (EngineType::Ping, '2'),
+        (EngineType::Pong, '3'),
+        (EngineType::Message, '4'),
+        (EngineType::Upgrade, '5'),
+        (EngineType::Noop, '6'),
+    ];
+
+    fn polling(packet: &EnginePacket) -> String {
+        let mut out = String::new();
+        packet.encode_polling(&mut out);
+        out
+    }
+
+    #[test]
+    fn type_chars_both_ways() {
+        for (kind, c) in ALL_TYPES {
+            assert_eq!(kind.as_char(), c);
+            assert_eq!(EngineType::from_char(c), Ok(kind));
+        }
+        for c in ['7', '9', 'a', 'b', ' ', 'é'] {
+            assert_eq!(
+                EngineType::from_char(c),
+                Err(ProtocolError::UnknownEngineType(c))
+            );
+        }
+    }
+
+    #[test]
+    fn every_packet_encodes_and_decodes() {
+        let cases = [
+            (
+                EnginePacket::Open(r#"{"sid":"x"}"#.into()),
+                r#"0{"sid":"x"}"#,
+            ),
+            (EnginePacket::Close, "1"),
+            (EnginePacket::Ping(String::new()), "2"),
+            (EnginePacket::Pong(String::new()), "3"),
+            (EnginePacket::Ping("probe".into()), "2probe"),
+            (EnginePacket::Pong("probe".into()), "3probe"),
+            (EnginePacket::Message("hello €".into()), "4hello €"),
+            (EnginePacket::Message(String::new()), "4"),
+            (EnginePacket::Upgrade, "5"),
+            (EnginePacket::Noop, "6"),
+        ];
+        for (packet, text) in cases {
+            assert_eq!(packet.encode_text().as_deref(), Some(text), "{packet:?}");
+            assert_eq!(polling(&packet), text, "{packet:?}");
+            assert_eq!(EnginePacket::decode_text(text), Ok(packet.clone()));
+        }
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(EnginePacket::Open(String::new()).kind(), EngineType::Open);
+        assert_eq!(EnginePacket::Close.kind(), EngineType::Close);
+        assert_eq!(EnginePacket::Ping(String::new()).kind(), EngineType::Ping);
+        assert_eq!(EnginePacket::Pong(String::new()).kind(), EngineType::Pong);
+        assert_eq!(
+            EnginePacket::Message(String::new()).kind(),
+            EngineType::Message
+        );
+        assert_eq!(
+            EnginePacket::Binary(Bytes::new()).kind(),
+            EngineType::Message
+        );
+        assert_eq!(EnginePacket::Upgrade.kind(), EngineType::Upgrade);
+        assert_eq!(EnginePacket::Noop.kind(), EngineType::Noop);
+    }
+
+    #[test]
+    fn binary_has_no_text_form() {
+        assert_eq!(
+            EnginePacket::Binary(Bytes::from_static(b"\x01\x02")).encode_text(),
+            None
+        );
+    }
+
+    #[test]
+    fn binary_polling_is_b_and_base64() {
+        let packet = EnginePacket::Binary(Bytes::from_static(&[0, 1, 2, 3, 255]));
+        assert_eq!(polling(&packet), "bAAECA/8=");
+        assert_eq!(EnginePacket::decode_text("bAAECA/8="), Ok(packet));
+        assert_eq!(
+            EnginePacket::decode_text("b"),
+            Ok(EnginePacket::Binary(Bytes::new()))
+        );
+        assert_eq!(polling(&EnginePacket::Binary(Bytes::new())), "b");
+    }
+
+    #[test]
+    fn encode_polling_appends() {
+        let mut out = String::from("x");
+        EnginePacket::Noop.encode_polling(&mut out);
+        EnginePacket::Binary(Bytes::from_static(b"hi")).encode_polling(&mut out);
+        assert_eq!(out, "x6baGk=");
+    }
+
+    #[test]
+    fn bad_base64_is_refused() {
+        for text in ["b!!!!", "bAAECA/8", "bA", "bAAE=CA", "b AAA"] {
+            assert_eq!(
+                EnginePacket::decode_text(text),
+                Err(ProtocolError::InvalidBase64),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_and_unknown() {
+        assert_eq!(EnginePacket::decode_text(""), Err(ProtocolError::Empty));
+        assert_eq!(
+            EnginePacket::decode_text("7"),
+            Err(ProtocolError::UnknownEngineType('7'))
+        );
+        assert_eq!(
+            EnginePacket::decode_text("xhello"),
+            Err(ProtocolError::UnknownEngineType('x'))
+        );
+        assert_eq!(
+            EnginePacket::decode_text("é4"),
+            Err(ProtocolError::UnknownEngineType('é'))
+        );
+    }
+
+    #[test]
+    fn data_after_a_dataless_type_is_ignored() {
+        // engine.io-parser keeps it, but nothing reads it: siohub drops it.
+        assert_eq!(EnginePacket::decode_text("1bye"), Ok(EnginePacket::Close));
+        assert_eq!(EnginePacket::decode_text("5x"), Ok(EnginePacket::Upgrade));
+        assert_eq!(EnginePacket::decode_text("6x"), Ok(EnginePacket::Noop));
+    }
+
+    #[test]
+    fn binary_frames_are_messages() {
+        let data = Bytes::from_static(b"\x00raw");
+        assert_eq!(
+            EnginePacket::decode_binary(data.clone()),
+            EnginePacket::Binary(data)
+        );
+    }
+}

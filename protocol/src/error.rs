@@ -26,7 +26,8 @@ pub enum ProtocolError {
     /// The Socket.IO packet type is not one of 0..=6.
     #[error("unknown Socket.IO packet type {0:?}")]
     UnknownSocketType(char),
-    /// The attachment count of a binary packet is missing, not a number, or not followed by `-`.
+    /// The attachment count of a binary packet is missing, not a number, zero, or not followed
+    /// by `-`.
     #[error("illegal attachments header")]
     IllegalAttachments,
     /// More attachments announced than the decoder allows.
@@ -55,4 +56,68 @@ pub enum ProtocolError {
     /// A `_placeholder` whose `num` does not point at one of the packet's attachments.
     #[error("placeholder refers to attachment {0}, which does not exist")]
     BadPlaceholder(i64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_broken_rule() {
+        let cases = [
+            (ProtocolError::Empty, "empty packet"),
+            (
+                ProtocolError::UnknownEngineType('9'),
+                "unknown Engine.IO packet type '9'",
+            ),
+            (
+                ProtocolError::InvalidBase64,
+                "invalid base64 in a binary polling packet",
+            ),
+            (
+                ProtocolError::InvalidUtf8,
+                "polling payload is not valid UTF-8",
+            ),
+            (
+                ProtocolError::UnexpectedBinary("ping"),
+                "packet type ping cannot carry binary data",
+            ),
+            (
+                ProtocolError::UnknownSocketType('x'),
+                "unknown Socket.IO packet type 'x'",
+            ),
+            (
+                ProtocolError::IllegalAttachments,
+                "illegal attachments header",
+            ),
+            (
+                ProtocolError::TooManyAttachments { count: 11, max: 10 },
+                "too many attachments: 11 (at most 10)",
+            ),
+            (ProtocolError::InvalidAckId, "invalid ack id"),
+            (
+                ProtocolError::InvalidJson("eof".into()),
+                "invalid JSON in packet: eof",
+            ),
+            (
+                ProtocolError::InvalidPayload("EVENT"),
+                "invalid payload for a EVENT packet",
+            ),
+            (
+                ProtocolError::UnexpectedText,
+                "got plaintext data while reconstructing a binary packet",
+            ),
+            (
+                ProtocolError::UnexpectedAttachment,
+                "got binary data when not reconstructing a packet",
+            ),
+            (
+                ProtocolError::BadPlaceholder(-1),
+                "placeholder refers to attachment -1, which does not exist",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message);
+        }
+    }
 }

@@ -24,3 +24,42 @@ impl Handshake {
         serde_json::to_string(self).expect("a handshake always serialises")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_uses_camel_case_names() {
+        let handshake = Handshake {
+            sid: "abc".into(),
+            upgrades: vec!["websocket".into()],
+            ping_interval: 25000,
+            ping_timeout: 20000,
+            max_payload: 1_000_000,
+        };
+        let json = handshake.to_json();
+        assert_eq!(
+            json,
+            r#"{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#
+        );
+        let back: Handshake = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, handshake);
+    }
+
+    #[test]
+    fn no_upgrades_is_an_empty_array() {
+        let handshake = Handshake {
+            sid: "s".into(),
+            upgrades: Vec::new(),
+            ping_interval: 1,
+            ping_timeout: 2,
+            max_payload: 3,
+        };
+        let value: serde_json::Value = serde_json::from_str(&handshake.to_json()).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"sid":"s","upgrades":[],"pingInterval":1,"pingTimeout":2,"maxPayload":3})
+        );
+    }
+}

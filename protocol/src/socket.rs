@@ -207,6 +207,9 @@ impl SocketPacket {
 
     /// The text frame: header, namespace, ack id and JSON. Attachments, if any, follow as
     /// separate binary frames.
+    ///
+    /// The namespace must not contain a `,` (a comma ends it on the wire; the decoder never
+    /// produces one); an empty namespace is written like `/`.
     pub fn encode_header_and_data(&self) -> String {
         let json = self.data.as_ref().map(|d| d.to_string());
         let mut out =
@@ -324,6 +327,10 @@ fn parse_packet(
         expected = count
             .parse::<usize>()
             .map_err(|_| ProtocolError::IllegalAttachments)?;
+        // The reference parser refuses a binary packet that announces no attachment.
+        if expected == 0 {
+            return Err(ProtocolError::IllegalAttachments);
+        }
         if expected > max_attachments {
             return Err(ProtocolError::TooManyAttachments {
                 count: expected,
@@ -366,14 +373,15 @@ fn parse_packet(
         nsp: nsp.to_owned(),
         id,
         data,
-        attachments: Vec::with_capacity(expected),
+        // A decoder built with a huge limit must not let a header make it allocate up front.
+        attachments: Vec::with_capacity(expected.min(DEFAULT_MAX_ATTACHMENTS)),
     };
     Ok((packet, expected))
 }
 
-/// The reference parser's rules on the shape of each packet type's data. siohub is stricter
-/// in one place: an EVENT must carry data (the reference lets `2` through as an event with
-/// no name).
+/// The reference parser's rules on the shape of each packet type's data. The reference only
+/// checks data that is present; siohub is stricter in two places: an EVENT must carry data
+/// (the reference lets `2` through as an event with no name), and so must a CONNECT_ERROR.
 fn check_payload(kind: SocketType, data: Option<&Value>) -> Result<(), ProtocolError> {
     let ok = match (kind, data) {
         (SocketType::Connect, None) => true,

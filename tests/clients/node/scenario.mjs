@@ -34,7 +34,9 @@ function finish(result, code) {
     }
   }
   process.stdout.write(JSON.stringify(result) + "\n");
-  process.exit(code);
+  // A short grace so the DISCONNECT / close packets reach the server and its records show a
+  // clean "client namespace disconnect" rather than a ping timeout.
+  setTimeout(() => process.exit(code), 200);
 }
 
 function fail(error) {

@@ -54,12 +54,17 @@ def finish(result, code):
         if _finished:
             return
         _finished = True
-    if code == 0:
+    # Disconnect cleanly (so the server records a client disconnect), but never hang on it.
+    def close_all():
         for c in clients:
             try:
-                c.disconnect()
+                if c.connected or c.eio.state == 'connected':
+                    c.disconnect()
             except Exception:  # pragma: no cover
                 pass
+    closer = threading.Thread(target=close_all, daemon=True)
+    closer.start()
+    closer.join(timeout=2)
     sys.stdout.write(json.dumps(result) + '\n')
     sys.stdout.flush()
     sys.stderr.flush()
@@ -543,8 +548,13 @@ def sc_disconnect_reconnect():
     whoami(c, 'reconnect')
 
     # (b) server-side disconnect
+    tap = WireTap(c)
     c.emit('kick-me')
     reason_b = disconnects.next('disconnect after kick-me')
+    # python-socketio reports 'server disconnect' both for a Socket.IO DISCONNECT packet and
+    # for an Engine.IO close on polling, so also check the DISCONNECT packet ("41") came in.
+    check('1' in tap.messages, 'kick-me: expected a Socket.IO DISCONNECT packet for "/" from '
+          'the server, got messages %s' % show(tap.messages[-5:]))
     expected = getattr(getattr(socketio.Client, 'reason', None), 'SERVER_DISCONNECT', None)
     if expected is not None and reason_b:
         check(reason_b == [expected],

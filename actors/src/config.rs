@@ -1,0 +1,47 @@
+//! The engine settings every session reads: heartbeat timings, limits, buffer bounds.
+
+use std::time::Duration;
+
+/// Settings of the Engine.IO and Socket.IO layers, shared by all sessions.
+///
+/// `Default` is the reference server's defaults (and siohub's `config/default.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Time between two server pings.
+    pub ping_interval: Duration,
+    /// How long the server waits for a pong before closing the session.
+    pub ping_timeout: Duration,
+    /// How long an upgrade to websocket may take from the probe to the `5` packet.
+    pub upgrade_timeout: Duration,
+    /// The largest polling body and websocket frame the server accepts, in bytes.
+    pub max_payload: usize,
+    /// How long a new connection may stay without joining any namespace.
+    pub connect_timeout: Duration,
+    /// The most packets the outgoing queue of one session holds.
+    pub max_buffer_packets: usize,
+    /// The most bytes the outgoing queue of one session holds.
+    pub max_buffer_bytes: usize,
+    /// The most binary attachments one Socket.IO packet may announce.
+    pub max_attachments: usize,
+    /// Whether clients may use HTTP long-polling.
+    pub allow_polling: bool,
+    /// Whether clients may use websocket (directly or by upgrade).
+    pub allow_websocket: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            max_payload: 1_000_000,
+            connect_timeout: Duration::from_millis(45_000),
+            max_buffer_packets: 10_000,
+            max_buffer_bytes: 16 * 1024 * 1024,
+            max_attachments: siohub_protocol::DEFAULT_MAX_ATTACHMENTS,
+            allow_polling: true,
+            allow_websocket: true,
+        }
+    }
+}

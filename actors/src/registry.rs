@@ -1,0 +1,58 @@
+//! The registry of live sessions: sid → session address, read by every HTTP request that
+//! carries a sid. A concurrent map, because that lookup is on the hot path of polling.
+
+use std::sync::Arc;
+
+use actix::Addr;
+use dashmap::DashMap;
+
+use crate::session::Session;
+
+/// The live sessions of one server, shared by every worker.
+#[derive(Clone, Default)]
+pub struct SessionRegistry {
+    sessions: Arc<DashMap<Arc<str>, Addr<Session>>>,
+}
+
+impl std::fmt::Debug for SessionRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRegistry")
+            .field("sessions", &self.sessions.len())
+            .finish()
+    }
+}
+
+impl SessionRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The session with this sid, if it is alive.
+    pub fn get(&self, sid: &str) -> Option<Addr<Session>> {
+        self.sessions.get(sid).map(|entry| entry.value().clone())
+    }
+
+    /// How many sessions are alive.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether no session is alive.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Every live session.
+    pub fn all(&self) -> Vec<Addr<Session>> {
+        self.sessions.iter().map(|e| e.value().clone()).collect()
+    }
+
+    pub(crate) fn insert(&self, sid: Arc<str>, addr: Addr<Session>) {
+        self.sessions.insert(sid, addr);
+    }
+
+    pub(crate) fn remove(&self, sid: &str) {
+        self.sessions.remove(sid);
+    }
+}

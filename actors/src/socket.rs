@@ -1,0 +1,274 @@
+//! The handle server code holds for one Socket.IO socket, and what comes with it: the
+//! handshake details, per-socket data, the ack sender and disconnect reasons.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use actix::Addr;
+use futures::channel::oneshot;
+use serde_json::{Map, Value};
+use siohub_protocol::{Payload, SocketPacket};
+
+use crate::error::AckError;
+use crate::messages::{CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck};
+use crate::session::Session;
+
+/// What the client sent when it opened its Engine.IO session.
+#[derive(Debug, Clone)]
+pub struct HandshakeInfo {
+    /// The request headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The raw query string.
+    pub query: String,
+    /// The peer address (`ip:port`), or an empty string when unknown.
+    pub address: String,
+    /// The request path and query.
+    pub url: String,
+    /// When the session was opened.
+    pub issued: SystemTime,
+    /// Whether the connection was over TLS.
+    pub secure: bool,
+}
+
+impl HandshakeInfo {
+    /// The value of a header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of a query parameter (not percent-decoded).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then_some(v)
+        })
+    }
+}
+
+/// Per-socket data: a JSON object any handler or middleware can read and write.
+pub type SocketData = Arc<Mutex<Map<String, Value>>>;
+
+/// Why a socket left its namespace; the strings are the reference server's reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisconnectReason {
+    /// The client left the namespace (`1<nsp>`).
+    ClientNamespaceDisconnect,
+    /// Server code disconnected the socket.
+    ServerNamespaceDisconnect,
+    /// The client closed the Engine.IO session or its transport went away.
+    TransportClose,
+    /// The transport failed (for example overlapping polls or an aborted poll).
+    TransportError,
+    /// No pong within the ping timeout.
+    PingTimeout,
+    /// The client sent a malformed packet.
+    ParseError,
+    /// The server closed the session.
+    ForcedClose,
+    /// The server is shutting down.
+    ServerShuttingDown,
+}
+
+impl DisconnectReason {
+    /// The reason as the reference server spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::TransportClose => "transport close",
+            DisconnectReason::TransportError => "transport error",
+            DisconnectReason::PingTimeout => "ping timeout",
+            DisconnectReason::ParseError => "parse error",
+            DisconnectReason::ForcedClose => "forced close",
+            DisconnectReason::ServerShuttingDown => "server shutting down",
+        }
+    }
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a connect middleware sees of a CONNECT request.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// The namespace asked for.
+    pub nsp: String,
+    /// The CONNECT auth payload (`{}` when none).
+    pub auth: Value,
+    /// The Engine.IO session's handshake.
+    pub handshake: Arc<HandshakeInfo>,
+    /// The data the socket will carry; a middleware may fill it in.
+    pub data: SocketData,
+}
+
+/// A handle on one connected socket. Cheap to clone; every method is a message to the
+/// socket's session actor, so it may be used from any thread.
+#[derive(Clone)]
+pub struct Socket {
+    inner: Arc<SocketInner>,
+}
+
+struct SocketInner {
+    id: String,
+    nsp: String,
+    session_id: Arc<str>,
+    session: Addr<Session>,
+    handshake: Arc<HandshakeInfo>,
+    data: SocketData,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.inner.id)
+            .field("nsp", &self.inner.nsp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: String,
+        nsp: String,
+        session_id: Arc<str>,
+        session: Addr<Session>,
+        handshake: Arc<HandshakeInfo>,
+        data: SocketData,
+    ) -> Self {
+        Socket {
+            inner: Arc::new(SocketInner {
+                id,
+                nsp,
+                session_id,
+                session,
+                handshake,
+                data,
+            }),
+        }
+    }
+
+    /// The socket id the client sees as `socket.id`.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The namespace the socket joined.
+    pub fn nsp(&self) -> &str {
+        &self.inner.nsp
+    }
+
+    /// The Engine.IO session id (shared by the sockets of one connection).
+    pub fn session_id(&self) -> &str {
+        &self.inner.session_id
+    }
+
+    /// The handshake of the underlying connection.
+    pub fn handshake(&self) -> &HandshakeInfo {
+        &self.inner.handshake
+    }
+
+    /// The session actor that owns this socket.
+    pub fn session(&self) -> &Addr<Session> {
+        &self.inner.session
+    }
+
+    /// One value of the per-socket data.
+    pub fn data(&self, key: &str) -> Option<Value> {
+        self.lock_data().get(key).cloned()
+    }
+
+    /// Sets one value of the per-socket data.
+    pub fn set_data(&self, key: &str, value: Value) {
+        self.lock_data().insert(key.to_owned(), value);
+    }
+
+    /// All of the per-socket data.
+    pub fn data_snapshot(&self) -> Map<String, Value> {
+        self.lock_data().clone()
+    }
+
+    fn lock_data(&self) -> std::sync::MutexGuard<'_, Map<String, Value>> {
+        // A handler that panicked while holding the lock leaves plain JSON behind; use it.
+        self.inner.data.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Emits `event` with plain JSON arguments: an array is spread, anything else is one
+    /// argument.
+    pub fn emit(&self, event: &str, args: Value) {
+        let args = match args {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        self.emit_payload(event, Payload::new(args));
+    }
+
+    /// Emits `event` with arguments that may carry binary attachments.
+    pub fn emit_payload(&self, event: &str, payload: Payload) {
+        let packet = SocketPacket::event_with_payload(&self.inner.nsp, event, payload);
+        self.inner.session.do_send(SocketEmit { packet });
+    }
+
+    /// Emits `event` and waits for the client's ack, at most `timeout`.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+        timeout: Duration,
+    ) -> Result<Payload, AckError> {
+        let (reply, answer) = oneshot::channel();
+        let packet = SocketPacket::event_with_payload(&self.inner.nsp, event, payload);
+        self.inner.session.do_send(SocketEmitWithAck {
+            packet,
+            timeout,
+            reply,
+        });
+        answer.await.unwrap_or(Err(AckError::Disconnected))
+    }
+
+    /// Disconnects this socket from its namespace; the connection stays open for others.
+    pub fn disconnect(&self) {
+        self.inner.session.do_send(SocketDisconnect {
+            nsp: self.inner.nsp.clone(),
+        });
+    }
+
+    /// Closes the whole connection (every namespace of it).
+    pub fn close_connection(&self) {
+        self.inner.session.do_send(CloseSession {
+            reason: DisconnectReason::ForcedClose,
+        });
+    }
+}
+
+/// Answers one client event that asked for an ack. Dropping it without sending leaves the
+/// client waiting, as in the reference server.
+#[derive(Debug)]
+pub struct AckSender {
+    pub(crate) session: Addr<Session>,
+    pub(crate) nsp: String,
+    pub(crate) id: u64,
+}
+
+impl AckSender {
+    /// Sends the ack with these arguments (binary attachments included).
+    pub fn send(self, payload: Payload) {
+        let packet = SocketPacket::ack(&self.nsp, self.id, payload);
+        self.session.do_send(SocketEmit { packet });
+    }
+
+    /// Sends the ack with plain JSON arguments: an array is spread, anything else is one
+    /// argument.
+    pub fn send_json(self, args: Value) {
+        let args = match args {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        self.send(Payload::new(args));
+    }
+}

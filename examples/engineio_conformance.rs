@@ -1,0 +1,22 @@
+//! The Engine.IO conformance server (port 3000, path /engine.io/, ping 300/200 ms, CORS
+//! `*`): every message, text or binary, is sent back to its sender.
+//!
+//! `cargo run --release --example engineio_conformance`
+
+use siohub::config::Settings;
+use siohub::Application;
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/config/conformance.toml");
+    let overrides = [("server.path", "/engine.io/".to_owned())];
+    let settings = Settings::load(Some(file), &overrides).map_err(std::io::Error::other)?;
+    siohub::logging::init(&settings.logging);
+    let state = siohub::server::engine_state(&settings, Application::EngineEcho);
+    let (server, addrs) = siohub::server::bind(&settings, state, false)?;
+    log::info!(
+        "Engine.IO conformance server on http://{}/engine.io/",
+        addrs[0]
+    );
+    server.await
+}

@@ -1,0 +1,287 @@
+//! The hub's configuration: embedded defaults (`config/default.toml`), then a `--config`
+//! file, then `SOCKETIO_` environment variables, then CLI flags; later layers win.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use siohub_actors::EngineConfig;
+use thiserror::Error;
+
+/// The defaults, compiled in.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Everything the hub can be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Listening address, path and workers.
+    pub server: ServerSettings,
+    /// Cross-origin requests.
+    pub cors: CorsSettings,
+    /// Engine.IO timings and limits.
+    pub engine: EngineSettings,
+    /// Log level and format.
+    pub logging: LoggingSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind (0 picks a free one).
+    pub port: u16,
+    /// Endpoint path, with leading and trailing `/`.
+    pub path: String,
+    /// Worker threads; 0 = one per core.
+    pub workers: usize,
+}
+
+/// `[cors]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// `[]` = off, `["*"]` = any origin, else the allowed origins.
+    pub origins: Vec<String>,
+    /// Whether credentials are allowed (the exact origin is echoed).
+    pub credentials: bool,
+}
+
+/// `[engine]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSettings {
+    /// Milliseconds between pings.
+    pub ping_interval_ms: u64,
+    /// Milliseconds to wait for a pong.
+    pub ping_timeout_ms: u64,
+    /// Milliseconds allowed for an upgrade.
+    pub upgrade_timeout_ms: u64,
+    /// Largest body or message, in bytes.
+    pub max_payload: usize,
+    /// Milliseconds to join a first namespace.
+    pub connect_timeout_ms: u64,
+    /// Most attachments per packet.
+    pub max_attachments: usize,
+    /// Allowed transports.
+    pub transports: Vec<String>,
+    /// Outgoing queue bound, packets.
+    pub max_buffer_packets: usize,
+    /// Outgoing queue bound, bytes.
+    pub max_buffer_bytes: usize,
+}
+
+/// `[logging]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingSettings {
+    /// `error` | `warn` | `info` | `debug` | `trace`.
+    pub level: String,
+    /// `text` | `json`.
+    pub format: String,
+}
+
+/// A configuration that cannot be used: names the key, the value and what is allowed.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// A file or variable could not be read or parsed.
+    #[error("configuration: {0}")]
+    Load(String),
+    /// A value is out of its allowed range.
+    #[error("configuration key `{key}` = {value}: {allowed}")]
+    Invalid {
+        /// The dotted key.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::load(None, &[]).expect("the embedded defaults are valid")
+    }
+}
+
+impl Settings {
+    /// Reads the layers: defaults, then `file`, then the `SOCKETIO_` environment, then the
+    /// `overrides` (dotted key, value) given on the command line; validates the result.
+    pub fn load(file: Option<&str>, overrides: &[(&str, String)]) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::new(path, config::FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("SOCKETIO")
+                .prefix_separator("_")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("cors.origins")
+                .with_list_parse_key("engine.transports")
+                .try_parsing(true),
+        );
+        for (flat, key) in [
+            ("SOCKETIO_HOST", "server.host"),
+            ("SOCKETIO_PORT", "server.port"),
+            ("SOCKETIO_CORS", "cors.origins"),
+            ("SOCKETIO_LOGGER_LEVEL", "logging.level"),
+        ] {
+            if let Ok(value) = std::env::var(flat) {
+                builder = if key == "cors.origins" {
+                    let list: Vec<String> = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect();
+                    builder.set_override(key, list)
+                } else {
+                    builder.set_override(key, value)
+                }
+                .map_err(|e| ConfigError::Load(e.to_string()))?;
+            }
+        }
+        for (key, value) in overrides {
+            builder = builder
+                .set_override(*key, value.clone())
+                .map_err(|e| ConfigError::Load(e.to_string()))?;
+        }
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every value once, at start-up.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, value: String, allowed| {
+            Err(ConfigError::Invalid {
+                key,
+                value,
+                allowed,
+            })
+        };
+        let s = &self.server;
+        if !s.path.starts_with('/') || !s.path.ends_with('/') {
+            return invalid(
+                "server.path",
+                format!("{:?}", s.path),
+                "a path starting and ending with '/', such as \"/socket.io/\"",
+            );
+        }
+        let e = &self.engine;
+        for (key, value) in [
+            ("engine.ping_interval_ms", e.ping_interval_ms),
+            ("engine.ping_timeout_ms", e.ping_timeout_ms),
+            ("engine.upgrade_timeout_ms", e.upgrade_timeout_ms),
+            ("engine.connect_timeout_ms", e.connect_timeout_ms),
+        ] {
+            if value == 0 {
+                return invalid(key, value.to_string(), "a number of milliseconds above 0");
+            }
+        }
+        if e.max_payload == 0 {
+            return invalid(
+                "engine.max_payload",
+                "0".into(),
+                "a number of bytes above 0",
+            );
+        }
+        if e.max_buffer_packets == 0 || e.max_buffer_bytes == 0 {
+            return invalid(
+                "engine.max_buffer_packets/max_buffer_bytes",
+                format!("{}/{}", e.max_buffer_packets, e.max_buffer_bytes),
+                "numbers above 0",
+            );
+        }
+        if e.transports.is_empty()
+            || e.transports
+                .iter()
+                .any(|t| t != "polling" && t != "websocket")
+        {
+            return invalid(
+                "engine.transports",
+                format!("{:?}", e.transports),
+                "a non-empty list of \"polling\" and \"websocket\"",
+            );
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.logging.level.as_str()) {
+            return invalid(
+                "logging.level",
+                self.logging.level.clone(),
+                "one of error, warn, info, debug, trace",
+            );
+        }
+        if !["text", "json"].contains(&self.logging.format.as_str()) {
+            return invalid(
+                "logging.format",
+                self.logging.format.clone(),
+                "text or json",
+            );
+        }
+        if self.cors.credentials && self.cors.origins.iter().any(|o| o == "*") {
+            return invalid(
+                "cors.origins",
+                "[\"*\"] with cors.credentials = true".into(),
+                "explicit origins when credentials are allowed (browsers refuse \"*\" with credentials)",
+            );
+        }
+        Ok(())
+    }
+
+    /// The engine settings the sessions use.
+    pub fn engine_config(&self) -> EngineConfig {
+        let e = &self.engine;
+        EngineConfig {
+            ping_interval: Duration::from_millis(e.ping_interval_ms),
+            ping_timeout: Duration::from_millis(e.ping_timeout_ms),
+            upgrade_timeout: Duration::from_millis(e.upgrade_timeout_ms),
+            max_payload: e.max_payload,
+            connect_timeout: Duration::from_millis(e.connect_timeout_ms),
+            max_buffer_packets: e.max_buffer_packets,
+            max_buffer_bytes: e.max_buffer_bytes,
+            max_attachments: e.max_attachments,
+            allow_polling: e.transports.iter().any(|t| t == "polling"),
+            allow_websocket: e.transports.iter().any(|t| t == "websocket"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_match_the_engine_defaults() {
+        let settings = Settings::load(None, &[]).unwrap();
+        assert_eq!(settings.engine_config(), EngineConfig::default());
+        assert_eq!(settings.server.port, 3000);
+        assert_eq!(settings.server.path, "/socket.io/");
+    }
+
+    #[test]
+    fn overrides_win_and_bad_values_name_the_key() {
+        let s = Settings::load(None, &[("server.port", "4100".into())]).unwrap();
+        assert_eq!(s.server.port, 4100);
+        let err = Settings::load(None, &[("engine.ping_interval_ms", "0".into())]).unwrap_err();
+        assert!(err.to_string().contains("engine.ping_interval_ms"), "{err}");
+        let err = Settings::load(None, &[("logging.format", "xml".into())]).unwrap_err();
+        assert!(err.to_string().contains("logging.format = xml"), "{err}");
+    }
+
+    #[test]
+    fn the_conformance_file_loads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/conformance.toml");
+        let s = Settings::load(Some(path), &[]).unwrap();
+        assert_eq!(s.engine.ping_interval_ms, 300);
+        assert_eq!(s.cors.origins, vec!["*".to_string()]);
+    }
+}

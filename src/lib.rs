@@ -1,0 +1,17 @@
+//! siohub: a standalone Socket.IO hub on the actix actor model.
+//!
+//! The binary (`src/main.rs`) reads [`config::Settings`] and runs [`server::bind`] with the
+//! hub's namespaces from [`hub`]. The same pieces serve the conformance examples and the
+//! integration tests, which start a [`server::BackgroundServer`] on a free port.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod hub;
+pub mod logging;
+pub mod server;
+pub mod transport;
+
+pub use siohub_actors::{
+    AckError, AckSender, Application, ConnectRefusal, ConnectRequest, DisconnectReason, Namespace,
+    Namespaces, Payload, Socket,
+};

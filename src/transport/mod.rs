@@ -1,0 +1,147 @@
+//! The Engine.IO HTTP endpoint: one handler for every request on the configured path, which
+//! checks the request as the reference server does and hands it to the polling or websocket
+//! code.
+
+mod cors;
+mod polling;
+mod query;
+mod websocket;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use siohub_actors::{Application, EngineConfig, EngineError, HandshakeInfo, SessionRegistry};
+
+pub use cors::Cors;
+use query::{EngineQuery, TransportKind};
+
+/// What the endpoint needs, shared by every worker.
+#[derive(Clone)]
+pub struct EngineState {
+    /// Engine settings.
+    pub config: Arc<EngineConfig>,
+    /// Live sessions.
+    pub registry: SessionRegistry,
+    /// What runs on top of Engine.IO.
+    pub app: Application,
+    /// Cross-origin policy.
+    pub cors: Cors,
+}
+
+/// Mounts the endpoint at `path` (with and without its trailing slash).
+pub fn configure(cfg: &mut web::ServiceConfig, path: &str, state: EngineState) {
+    let trimmed = path.trim_end_matches('/').to_owned();
+    cfg.app_data(web::Data::new(state))
+        .route(path, web::route().to(handle))
+        .route(&trimmed, web::route().to(handle));
+}
+
+async fn handle(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<EngineState>,
+) -> HttpResponse {
+    if req.method() == Method::OPTIONS && state.cors.enabled() {
+        return state.cors.preflight(&req);
+    }
+    let mut response = route(&req, body, &state).await;
+    state.cors.decorate(&req, &mut response);
+    response
+}
+
+async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> HttpResponse {
+    let query = EngineQuery::parse(req.query_string());
+    let upgrade = is_websocket_upgrade(req);
+    let fail = |e| error_response(e, upgrade);
+
+    let transport = match query.transport {
+        Some(TransportKind::Polling) if state.config.allow_polling => TransportKind::Polling,
+        Some(TransportKind::WebSocket) if state.config.allow_websocket => TransportKind::WebSocket,
+        _ => return fail(EngineError::UnknownTransport),
+    };
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        if origin.to_str().is_err() {
+            return fail(EngineError::BadRequest);
+        }
+    }
+
+    match query.sid.as_deref() {
+        Some(sid) => {
+            let Some(session) = state.registry.get(sid) else {
+                log::debug!("request for unknown session {sid}");
+                return fail(EngineError::UnknownSid);
+            };
+            match (transport, upgrade) {
+                (TransportKind::WebSocket, true) => websocket::upgrade(session, req, body, state)
+                    .unwrap_or_else(|_| error_response(EngineError::BadRequest, true)),
+                (TransportKind::WebSocket, false) => fail(EngineError::BadRequest),
+                (TransportKind::Polling, _) => match *req.method() {
+                    Method::GET => polling::poll(session).await,
+                    Method::POST => polling::post(session, req, body, state).await,
+                    _ => HttpResponse::InternalServerError().finish(),
+                },
+            }
+        }
+        None => {
+            if req.method() != Method::GET {
+                return fail(EngineError::BadHandshakeMethod);
+            }
+            if transport == TransportKind::WebSocket && !upgrade {
+                return fail(EngineError::BadRequest);
+            }
+            if query.eio.as_deref() != Some("4") {
+                return fail(EngineError::UnsupportedProtocolVersion);
+            }
+            let handshake = Arc::new(handshake_info(req));
+            match transport {
+                TransportKind::Polling => polling::handshake(state, handshake).await,
+                TransportKind::WebSocket => websocket::handshake(state, handshake, req, body)
+                    .unwrap_or_else(|_| error_response(EngineError::BadRequest, true)),
+            }
+        }
+    }
+}
+
+/// The reference server's error answer: JSON `{code,message}` (400, or 403 for Forbidden);
+/// a failed websocket upgrade gets the message as plain text, as Node writes it on the raw
+/// socket.
+pub fn error_response(error: EngineError, upgrade: bool) -> HttpResponse {
+    log::debug!("engine request refused: {error}");
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    if upgrade {
+        return HttpResponse::build(StatusCode::BAD_REQUEST)
+            .insert_header((header::CONTENT_TYPE, "text/html"))
+            .insert_header((header::CONNECTION, "close"))
+            .body(error.to_string());
+    }
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(error.body())
+}
+
+fn is_websocket_upgrade(req: &HttpRequest) -> bool {
+    req.method() == Method::GET
+        && req
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn handshake_info(req: &HttpRequest) -> HandshakeInfo {
+    let conn = req.connection_info();
+    HandshakeInfo {
+        headers: req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        query: req.query_string().to_owned(),
+        address: req.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+        url: req.uri().to_string(),
+        issued: SystemTime::now(),
+        secure: conn.scheme() == "https" || conn.scheme() == "wss",
+    }
+}

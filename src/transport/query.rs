@@ -1,0 +1,63 @@
+//! The Engine.IO query parameters: `EIO`, `transport`, `sid`.
+
+/// The two transports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// HTTP long-polling.
+    Polling,
+    /// WebSocket.
+    WebSocket,
+}
+
+/// The parameters the endpoint reads; unknown ones (`t`, `j`, user parameters) are ignored.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct EngineQuery {
+    /// `EIO`, the protocol revision.
+    pub eio: Option<String>,
+    /// `transport`, if it names a known one.
+    pub transport: Option<TransportKind>,
+    /// `sid`, the session id.
+    pub sid: Option<String>,
+}
+
+impl EngineQuery {
+    /// Parses a raw query string.
+    pub fn parse(query: &str) -> Self {
+        let mut out = EngineQuery::default();
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "EIO" => out.eio = Some(value.to_owned()),
+                "transport" => {
+                    out.transport = match value {
+                        "polling" => Some(TransportKind::Polling),
+                        "websocket" => Some(TransportKind::WebSocket),
+                        _ => None,
+                    }
+                }
+                "sid" if !value.is_empty() => out.sid = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_three_parameters_and_ignores_the_rest() {
+        let q = EngineQuery::parse("EIO=4&transport=polling&t=N8hyd6w&sid=abc&x=1");
+        assert_eq!(q.eio.as_deref(), Some("4"));
+        assert_eq!(q.transport, Some(TransportKind::Polling));
+        assert_eq!(q.sid.as_deref(), Some("abc"));
+        let q = EngineQuery::parse("transport=smoke&sid=");
+        assert_eq!(q, EngineQuery::default());
+        assert_eq!(
+            EngineQuery::parse("transport=websocket").transport,
+            Some(TransportKind::WebSocket)
+        );
+    }
+}
