@@ -117,8 +117,14 @@ impl Settings {
         if let Some(path) = file {
             builder = builder.add_source(config::File::new(path, config::FileFormat::Toml));
         }
+        // Only nested names (`SOCKETIO_SECTION__KEY`) go through the environment source; the
+        // flat names below are mapped by hand, and anything else is not ours to read.
+        let nested: std::collections::HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("SOCKETIO_") && k.contains("__"))
+            .collect();
         builder = builder.add_source(
             config::Environment::with_prefix("SOCKETIO")
+                .source(Some(nested))
                 .prefix_separator("_")
                 .separator("__")
                 .list_separator(",")
