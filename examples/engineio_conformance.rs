@@ -3,16 +3,13 @@
 //!
 //! `cargo run --release --example engineio_conformance`
 
-use siohub::config::Settings;
-use siohub::Application;
-
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/config/conformance.toml");
-    let overrides = [("server.path", "/engine.io/".to_owned())];
-    let settings = Settings::load(Some(file), &overrides).map_err(std::io::Error::other)?;
+    let settings =
+        siohub::conformance::settings("/engine.io/", &[]).map_err(std::io::Error::other)?;
     siohub::logging::init(&settings.logging);
-    let state = siohub::server::engine_state(&settings, Application::EngineEcho);
+    let state =
+        siohub::server::engine_state(&settings, siohub::conformance::engineio_application());
     let (server, addrs) = siohub::server::bind(&settings, state, false)?;
     log::info!(
         "Engine.IO conformance server on http://{}/engine.io/",

@@ -10,6 +10,18 @@ use thiserror::Error;
 /// The defaults, compiled in.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
+/// Keys whose value is a list; given as text (environment, CLI) they are comma-separated.
+const LIST_KEYS: [&str; 2] = ["cors.origins", "engine.transports"];
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// Everything the hub can be told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,7 +120,8 @@ impl Default for Settings {
 
 impl Settings {
     /// Reads the layers: defaults, then `file`, then the `SOCKETIO_` environment, then the
-    /// `overrides` (dotted key, value) given on the command line; validates the result.
+    /// `overrides` (dotted key, value; lists comma-separated) given on the command line;
+    /// validates the result.
     pub fn load(file: Option<&str>, overrides: &[(&str, String)]) -> Result<Self, ConfigError> {
         let mut builder = config::Config::builder().add_source(config::File::from_str(
             DEFAULT_TOML,
@@ -132,31 +145,23 @@ impl Settings {
                 .with_list_parse_key("engine.transports")
                 .try_parsing(true),
         );
-        for (flat, key) in [
+        let mut layered: Vec<(&str, String)> = [
             ("SOCKETIO_HOST", "server.host"),
             ("SOCKETIO_PORT", "server.port"),
             ("SOCKETIO_CORS", "cors.origins"),
             ("SOCKETIO_LOGGER_LEVEL", "logging.level"),
-        ] {
-            if let Ok(value) = std::env::var(flat) {
-                builder = if key == "cors.origins" {
-                    let list: Vec<String> = value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect();
-                    builder.set_override(key, list)
-                } else {
-                    builder.set_override(key, value)
-                }
-                .map_err(|e| ConfigError::Load(e.to_string()))?;
+        ]
+        .into_iter()
+        .filter_map(|(flat, key)| std::env::var(flat).ok().map(|v| (key, v)))
+        .collect();
+        layered.extend(overrides.iter().cloned());
+        for (key, value) in layered {
+            builder = if LIST_KEYS.contains(&key) {
+                builder.set_override(key, split_list(&value))
+            } else {
+                builder.set_override(key, value)
             }
-        }
-        for (key, value) in overrides {
-            builder = builder
-                .set_override(*key, value.clone())
-                .map_err(|e| ConfigError::Load(e.to_string()))?;
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
         }
         let settings: Settings = builder
             .build()
@@ -280,7 +285,7 @@ mod tests {
         let err = Settings::load(None, &[("engine.ping_interval_ms", "0".into())]).unwrap_err();
         assert!(err.to_string().contains("engine.ping_interval_ms"), "{err}");
         let err = Settings::load(None, &[("logging.format", "xml".into())]).unwrap_err();
-        assert!(err.to_string().contains("logging.format = xml"), "{err}");
+        assert!(err.to_string().contains("`logging.format` = xml"), "{err}");
     }
 
     #[test]

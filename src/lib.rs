@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod conformance;
 pub mod hub;
 pub mod logging;
 pub mod server;

@@ -24,7 +24,10 @@ fn help_lists_the_flags() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for flag in ["--config", "--port", "--host", "--print-config"] {
-        assert!(text.contains(flag), "--help does not mention {flag}: {text}");
+        assert!(
+            text.contains(flag),
+            "--help does not mention {flag}: {text}"
+        );
     }
 }
 
@@ -98,7 +101,10 @@ fn stop_with(signal: &str) {
         if let Some(status) = child.try_wait().unwrap() {
             break status.code();
         }
-        assert!(Instant::now() < deadline, "siohub did not exit after {signal}");
+        assert!(
+            Instant::now() < deadline,
+            "siohub did not exit after {signal}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(code, Some(0), "siohub should exit 0 after {signal}");
