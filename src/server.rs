@@ -34,6 +34,9 @@ pub fn bind(
         let path = path.clone();
         App::new().configure(move |cfg| transport::configure(cfg, &path, state))
     })
+    // A client that closes its side of the connection has gone away, as Node's HTTP server
+    // takes it: the pending handler is dropped, so an aborted long-poll closes its session.
+    .h1_allow_half_closed(false)
     .shutdown_timeout(if background { 1 } else { 5 });
     if background {
         server = server
@@ -98,7 +101,7 @@ impl BackgroundServer {
 impl Drop for BackgroundServer {
     fn drop(&mut self) {
         let handle = self.handle.clone();
-        let _ = futures::executor::block_on(handle.stop(false));
+        futures::executor::block_on(handle.stop(false));
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

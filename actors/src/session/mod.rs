@@ -243,10 +243,6 @@ impl Session {
             ctx.cancel_future(probe.timer);
             probe.ws.do_send(WsClose);
         }
-        let client_initiated = matches!(
-            reason,
-            DisconnectReason::TransportClose | DisconnectReason::TransportError
-        );
         match &mut self.transport {
             Transport::WebSocket { ws, .. } => {
                 let frames: Vec<WsFrame> = self.queue.drain(..).map(WsFrame::from_packet).collect();
@@ -257,22 +253,42 @@ impl Session {
                 ctx.stop();
             }
             Transport::Polling { pending, .. } => {
-                if client_initiated {
-                    if let Some(tx) = pending.take() {
-                        let _ = tx.send(EnginePacket::Noop.encode_text().unwrap_or_default());
+                let pending = pending.take();
+                // A close the client asked for answers the pending poll with `6`; any other
+                // close hands the client the close packet `1`.
+                self.queue
+                    .push_back(if reason == DisconnectReason::TransportClose {
+                        EnginePacket::Noop
+                    } else {
+                        EnginePacket::Close
+                    });
+                // A close caused by the client (its `1`, a transport error, a missed pong, a
+                // malformed payload) ends the session at once, as in the reference server:
+                // from then on its sid is unknown. A close the server decides on waits for
+                // the client's next poll to hand it the close packet.
+                let at_once = matches!(
+                    reason,
+                    DisconnectReason::TransportClose
+                        | DisconnectReason::TransportError
+                        | DisconnectReason::PingTimeout
+                        | DisconnectReason::ParseError
+                );
+                match pending {
+                    Some(tx) => {
+                        let body = self.drain_polling_body();
+                        let _ = tx.send(body);
+                        ctx.stop();
                     }
-                    ctx.stop();
-                    return;
-                }
-                self.queue.push_back(EnginePacket::Close);
-                if let Some(tx) = pending.take() {
-                    let body = self.drain_polling_body();
-                    let _ = tx.send(body);
-                    ctx.stop();
-                } else {
-                    // Wait for the client's next poll to hand it the close packet, as the
-                    // reference server does, but not longer than a ping timeout.
-                    ctx.run_later(self.config.ping_timeout, |_, ctx| ctx.stop());
+                    None if at_once => {
+                        self.queue.clear();
+                        self.queued_bytes = 0;
+                        self.registry.remove(&self.sid);
+                        ctx.stop();
+                    }
+                    // Wait for that poll, but not longer than a ping timeout.
+                    None => {
+                        ctx.run_later(self.config.ping_timeout, |_, ctx| ctx.stop());
+                    }
                 }
             }
         }

@@ -25,12 +25,17 @@ impl Handler<Poll> for Session {
             self.close(DisconnectReason::TransportError, ctx);
             return Err(EngineError::BadRequest);
         }
-        if self.closing || !self.queue.is_empty() {
-            let body = self.drain_polling_body();
-            if self.closing {
-                ctx.stop();
+        if self.closing {
+            // Either the close packet waits for this poll, or the session is already gone.
+            if self.queue.is_empty() {
+                return Err(EngineError::UnknownSid);
             }
+            let body = self.drain_polling_body();
+            ctx.stop();
             return Ok(PollOutcome::Ready(body));
+        }
+        if !self.queue.is_empty() {
+            return Ok(PollOutcome::Ready(self.drain_polling_body()));
         }
         if self.probe.as_ref().is_some_and(|p| p.probed) {
             return Ok(PollOutcome::Ready(noop_body()));
