@@ -1,11 +1,15 @@
-//! The hub's own namespaces: what a client can do with no server code. The built-in events
-//! are written on the same [`Namespaces`] API server code uses.
+//! The hub's own namespaces: what a client can do with no server code. Every namespace of
+//! the configuration gets the built-in events `join`, `leave`, `publish` and `ping`, under
+//! its policy, written on the same [`Namespaces`] API server code uses.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
-use siohub_actors::{Application, Namespace, Namespaces};
+use serde_json::{json, Value};
+use siohub_actors::hub_messages::Broadcast;
+use siohub_actors::{AckSender, Application, Namespace, Namespaces, Payload, Socket, Target};
+
+use crate::config::{NamespacePolicy, Settings};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -15,24 +19,382 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Adds the built-in `ping` event: answered through the ack when the client asks for one,
-/// else with a `pong` event, carrying `{"server_time": ms}`.
-pub fn with_ping(ns: Namespace) -> Namespace {
-    ns.on("ping", |socket, _payload, ack| {
-        let reply = json!({ "server_time": now_ms() });
-        match ack {
-            Some(ack) => ack.send_json(json!([reply])),
-            None => socket.emit("pong", json!([reply])),
+/// The error codes of the built-in events (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubErrorCode {
+    /// The namespace needs a valid token.
+    AuthRequired,
+    /// The policy does not allow this room or event.
+    PermissionDenied,
+    /// The payload does not have the documented shape.
+    InvalidPayload,
+    /// The event is over `max_event_bytes`.
+    PayloadTooLarge,
+    /// Too many events per second.
+    RateLimitExceeded,
+    /// The backend webhook could not be reached.
+    BackendUnavailable,
+    /// Something did not answer in time.
+    Timeout,
+    /// The hub failed; the client did nothing wrong.
+    InternalError,
+}
+
+impl HubErrorCode {
+    /// The code as clients see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HubErrorCode::AuthRequired => "AUTH_REQUIRED",
+            HubErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            HubErrorCode::InvalidPayload => "INVALID_PAYLOAD",
+            HubErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            HubErrorCode::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
+            HubErrorCode::BackendUnavailable => "BACKEND_UNAVAILABLE",
+            HubErrorCode::Timeout => "TIMEOUT",
+            HubErrorCode::InternalError => "INTERNAL_ERROR",
         }
+    }
+}
+
+/// A refused built-in event: answered `{"error":{"code","message"}}` through the ack, and
+/// logged once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubFailure {
+    /// What kind of failure.
+    pub code: HubErrorCode,
+    /// What was wrong and what to do.
+    pub message: String,
+}
+
+impl HubFailure {
+    fn new(code: HubErrorCode, message: impl Into<String>) -> Self {
+        HubFailure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The ack body.
+    pub fn to_json(&self) -> Value {
+        json!({ "error": { "code": self.code.as_str(), "message": self.message } })
+    }
+}
+
+/// Answers through the ack (when the client asked for one): the success body or the error
+/// body. Errors are logged either way.
+fn answer(socket: &Socket, event: &str, ack: Option<AckSender>, result: Result<Value, HubFailure>) {
+    let body = match result {
+        Ok(body) => body,
+        Err(failure) => {
+            log::info!(
+                "socket {} on {}: {event} refused: {} {}",
+                socket.id(),
+                socket.nsp(),
+                failure.code.as_str(),
+                failure.message
+            );
+            failure.to_json()
+        }
+    };
+    if let Some(ack) = ack {
+        ack.send_json(json!([body]));
+    }
+}
+
+/// The room named by a `join`/`leave` payload: `"room"` or `{"room": "room"}`.
+fn room_of(payload: &Payload) -> Result<String, HubFailure> {
+    let room = match payload.args.first() {
+        Some(Value::String(room)) => room.clone(),
+        Some(Value::Object(obj)) => match obj.get("room") {
+            Some(Value::String(room)) => room.clone(),
+            _ => return Err(invalid("expected {\"room\": \"<name>\"}")),
+        },
+        _ => return Err(invalid("expected a room name or {\"room\": \"<name>\"}")),
+    };
+    check_room_name(&room)?;
+    Ok(room)
+}
+
+fn check_room_name(room: &str) -> Result<(), HubFailure> {
+    if room.is_empty() || room.len() > 256 {
+        return Err(invalid("a room name is 1 to 256 characters"));
+    }
+    Ok(())
+}
+
+fn invalid(message: &str) -> HubFailure {
+    HubFailure::new(HubErrorCode::InvalidPayload, message)
+}
+
+/// The roles of a socket (set by authentication as `data.roles`).
+pub fn roles_of(socket: &Socket) -> Vec<String> {
+    match socket.data("roles") {
+        Some(Value::Array(roles)) => roles
+            .into_iter()
+            .filter_map(|r| r.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn on_join(policy: &NamespacePolicy, socket: &Socket, payload: Payload, ack: Option<AckSender>) {
+    let room = match room_of(&payload) {
+        Ok(room) => room,
+        Err(e) => return answer(socket, "join", ack, Err(e)),
+    };
+    if !policy.client_join.allows(&room, &roles_of(socket)) || room.starts_with("user:") {
+        let refusal = HubFailure::new(
+            HubErrorCode::PermissionDenied,
+            format!(
+                "joining room {room:?} is not allowed in namespace {}",
+                socket.nsp()
+            ),
+        );
+        return answer(socket, "join", ack, Err(refusal));
+    }
+    let socket = socket.clone();
+    actix_rt::spawn(async move {
+        let result = match socket.join(&room).await {
+            Ok(replayed) => Ok(json!({ "ok": true, "room": room, "replayed": replayed })),
+            Err(e) => Err(HubFailure::new(HubErrorCode::InternalError, e.to_string())),
+        };
+        answer(&socket, "join", ack, result);
+    });
+}
+
+fn on_leave(socket: &Socket, payload: Payload, ack: Option<AckSender>) {
+    let room = match room_of(&payload) {
+        Ok(room) => room,
+        Err(e) => return answer(socket, "leave", ack, Err(e)),
+    };
+    let socket = socket.clone();
+    actix_rt::spawn(async move {
+        let result = match socket.leave(&room).await {
+            Ok(()) => Ok(json!({ "ok": true, "room": room })),
+            Err(e) => Err(HubFailure::new(HubErrorCode::InternalError, e.to_string())),
+        };
+        answer(&socket, "leave", ack, result);
+    });
+}
+
+/// A checked `publish` request.
+struct Publish {
+    room: String,
+    event: String,
+    data: Value,
+    echo: bool,
+    id: Option<String>,
+}
+
+fn parse_publish(policy: &NamespacePolicy, payload: &Payload) -> Result<Publish, HubFailure> {
+    if !payload.attachments.is_empty() {
+        return Err(invalid(
+            "publish carries JSON only; send binary with your own events",
+        ));
+    }
+    let Some(Value::Object(body)) = payload.args.first() else {
+        return Err(invalid("expected {\"room\", \"event\", \"data\"}"));
+    };
+    let size = payload.args[0].to_string().len();
+    if size > policy.max_event_bytes {
+        return Err(HubFailure::new(
+            HubErrorCode::PayloadTooLarge,
+            format!(
+                "the event is {size} bytes; the limit is {}",
+                policy.max_event_bytes
+            ),
+        ));
+    }
+    let room = match body.get("room") {
+        Some(Value::String(room)) => room.clone(),
+        _ => return Err(invalid("publish needs a \"room\" string")),
+    };
+    check_room_name(&room)?;
+    let event = match body.get("event") {
+        Some(Value::String(event)) if !event.is_empty() => event.clone(),
+        _ => return Err(invalid("publish needs a non-empty \"event\" string")),
+    };
+    if siohub_protocol::RESERVED_EVENTS.contains(&event.as_str()) {
+        return Err(invalid("that event name is reserved by Socket.IO"));
+    }
+    let id = match body.get("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(invalid("\"id\" is a string or a number")),
+    };
+    Ok(Publish {
+        room,
+        event,
+        data: body.get("data").cloned().unwrap_or(Value::Null),
+        echo: body.get("echo") == Some(&Value::Bool(true)),
+        id,
     })
 }
 
-/// The namespaces the `siohub` binary serves: `/` with the built-in events.
-pub fn namespaces() -> Namespaces {
-    Namespaces::new().add("/", with_ping)
+fn on_publish(policy: &NamespacePolicy, socket: &Socket, payload: Payload, ack: Option<AckSender>) {
+    let publish = match parse_publish(policy, &payload) {
+        Ok(p) => p,
+        Err(e) => return answer(socket, "publish", ack, Err(e)),
+    };
+    if !policy
+        .client_publish
+        .allows(&publish.room, &roles_of(socket))
+    {
+        let refusal = HubFailure::new(
+            HubErrorCode::PermissionDenied,
+            format!(
+                "publishing to room {:?} is not allowed in namespace {}",
+                publish.room,
+                socket.nsp()
+            ),
+        );
+        return answer(socket, "publish", ack, Err(refusal));
+    }
+    let target = Target {
+        rooms: vec![publish.room],
+        except_sids: if publish.echo {
+            vec![]
+        } else {
+            vec![socket.id().to_owned()]
+        },
+        ..Target::namespace(socket.nsp())
+    };
+    let broadcast = Broadcast {
+        target,
+        event: publish.event,
+        payload: Payload::new(vec![publish.data]),
+        volatile: false,
+        dedupe_id: publish.id,
+    };
+    let socket = socket.clone();
+    actix_rt::spawn(async move {
+        let result = match socket.hub().broadcast(broadcast).await {
+            Ok(outcome) if outcome.duplicate => {
+                Ok(json!({ "ok": true, "recipients": 0, "duplicate": true }))
+            }
+            Ok(outcome) => Ok(json!({ "ok": true, "recipients": outcome.recipients })),
+            Err(e) => Err(HubFailure::new(HubErrorCode::InternalError, e.to_string())),
+        };
+        answer(&socket, "publish", ack, result);
+    });
+}
+
+fn on_ping(socket: &Socket, _payload: Payload, ack: Option<AckSender>) {
+    let reply = json!({ "server_time": now_ms() });
+    match ack {
+        Some(ack) => ack.send_json(json!([reply])),
+        None => socket.emit("pong", json!([reply])),
+    }
+}
+
+/// Adds the built-in events of `policy` to a namespace.
+pub fn with_builtins(ns: Namespace, policy: NamespacePolicy) -> Namespace {
+    let policy = Arc::new(policy);
+    let (join_policy, publish_policy) = (policy.clone(), policy);
+    ns.on("join", move |socket, payload, ack| {
+        on_join(&join_policy, socket, payload, ack)
+    })
+    .on("leave", on_leave)
+    .on("publish", move |socket, payload, ack| {
+        on_publish(&publish_policy, socket, payload, ack)
+    })
+    .on("ping", on_ping)
+}
+
+/// The namespaces the hub serves: one per `[[namespaces]]` entry, with the built-ins.
+pub fn namespaces(settings: &Settings) -> Namespaces {
+    settings
+        .namespaces
+        .iter()
+        .fold(Namespaces::new(), |nsps, policy| {
+            let policy = policy.clone();
+            nsps.add(&policy.name.clone(), move |ns| with_builtins(ns, policy))
+        })
 }
 
 /// The application the binary runs.
-pub fn application() -> Application {
-    Application::SocketIo(Arc::new(namespaces()))
+pub fn application(settings: &Settings) -> Application {
+    Application::SocketIo(Arc::new(namespaces(settings)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(v: Value) -> Payload {
+        Payload::new(vec![v])
+    }
+
+    #[test]
+    fn rooms_come_as_strings_or_objects() {
+        assert_eq!(room_of(&payload(json!("a"))).unwrap(), "a");
+        assert_eq!(room_of(&payload(json!({"room": "b"}))).unwrap(), "b");
+        for bad in [
+            json!(1),
+            json!({"room": 2}),
+            json!(""),
+            json!("x".repeat(257)),
+        ] {
+            let err = room_of(&payload(bad)).unwrap_err();
+            assert_eq!(err.code, HubErrorCode::InvalidPayload);
+        }
+        assert_eq!(
+            room_of(&Payload::default()).unwrap_err().code,
+            HubErrorCode::InvalidPayload
+        );
+    }
+
+    #[test]
+    fn publish_is_checked() {
+        let policy = NamespacePolicy {
+            max_event_bytes: 100,
+            ..NamespacePolicy::default()
+        };
+        let ok = parse_publish(
+            &policy,
+            &payload(json!({"room":"r","event":"e","data":1,"id":7})),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                ok.room.as_str(),
+                ok.event.as_str(),
+                ok.id.as_deref(),
+                ok.echo
+            ),
+            ("r", "e", Some("7"), false)
+        );
+        let cases = [
+            (json!("x"), HubErrorCode::InvalidPayload),
+            (json!({"event":"e"}), HubErrorCode::InvalidPayload),
+            (json!({"room":"r"}), HubErrorCode::InvalidPayload),
+            (
+                json!({"room":"r","event":"connect"}),
+                HubErrorCode::InvalidPayload,
+            ),
+            (
+                json!({"room":"r","event":"e","id":[1]}),
+                HubErrorCode::InvalidPayload,
+            ),
+            (
+                json!({"room":"r","event":"e","data":"x".repeat(200)}),
+                HubErrorCode::PayloadTooLarge,
+            ),
+        ];
+        for (body, code) in cases {
+            assert_eq!(
+                parse_publish(&policy, &payload(body.clone()))
+                    .err()
+                    .map(|e| e.code),
+                Some(code),
+                "{body}"
+            );
+        }
+        let failure = HubFailure::new(HubErrorCode::PermissionDenied, "no");
+        assert_eq!(
+            failure.to_json(),
+            json!({"error":{"code":"PERMISSION_DENIED","message":"no"}})
+        );
+    }
 }

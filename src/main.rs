@@ -54,7 +54,7 @@ fn main() {
 
 #[actix_web::main]
 async fn run(settings: Settings) -> std::io::Result<()> {
-    let state = siohub::server::engine_state(&settings, siohub::hub::application());
+    let state = siohub::server::engine_state(&settings, siohub::hub::application(&settings));
     let (server, addrs) = siohub::server::bind(&settings, state, false)?;
     for addr in &addrs {
         log::info!("siohub listening on http://{addr}{}", settings.server.path);

@@ -6,16 +6,17 @@ use std::sync::Arc;
 use std::thread;
 
 use actix_web::{dev::ServerHandle, App, HttpServer};
-use siohub_actors::{Application, SessionRegistry};
+use siohub_actors::{Application, Hub, SessionRegistry};
 
 use crate::config::Settings;
 use crate::transport::{self, Cors, EngineState};
 
-/// The shared state of one server, built once from the settings.
+/// The shared state of one server, built once from the settings: it starts the hub's
+/// actors, so it runs inside an actix system.
 pub fn engine_state(settings: &Settings, app: Application) -> EngineState {
     EngineState {
         config: Arc::new(settings.engine_config()),
-        registry: SessionRegistry::new(),
+        hub: Hub::start(SessionRegistry::new(), settings.delivery_policies()),
         app,
         cors: Cors::new(settings.cors.origins.clone(), settings.cors.credentials),
     }
@@ -56,6 +57,8 @@ pub struct BackgroundServer {
     pub addr: SocketAddr,
     /// Live sessions.
     pub registry: SessionRegistry,
+    /// The hub (its actors, counters, room table).
+    pub hub: Hub,
     handle: ServerHandle,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -68,7 +71,7 @@ impl BackgroundServer {
             let system = actix_rt::System::new();
             system.block_on(async move {
                 let state = engine_state(&settings, app);
-                let registry = state.registry.clone();
+                let hub = state.hub.clone();
                 let (server, addrs) = match bind(&settings, state, true) {
                     Ok(bound) => bound,
                     Err(e) => {
@@ -77,16 +80,17 @@ impl BackgroundServer {
                     }
                 };
                 let addr = addrs[0];
-                let _ = tx.send(Ok((addr, registry, server.handle())));
+                let _ = tx.send(Ok((addr, hub, server.handle())));
                 let _ = server.await;
             });
         });
-        let (addr, registry, handle) = rx
+        let (addr, hub, handle) = rx
             .recv()
             .map_err(|_| std::io::Error::other("the server thread died while starting"))??;
         Ok(BackgroundServer {
             addr,
-            registry,
+            registry: hub.registry().clone(),
+            hub,
             handle,
             thread: Some(thread),
         })

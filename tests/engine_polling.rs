@@ -341,7 +341,7 @@ fn a_malformed_payload_answers_the_pending_get_with_close() {
 #[test]
 fn a_session_ends_with_the_close_packet_when_its_buffer_overflows() {
     let mut settings = test_settings();
-    settings.engine.max_buffer_packets = 5;
+    settings.outgoing.max_packets = 5;
     let server = start_echo(settings);
     let (sid, _) = open_polling(server.addr);
     // Six echoes queued while nobody polls: one over the bound.

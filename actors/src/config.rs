@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::policy::SlowConsumerAction;
+
 /// Settings of the Engine.IO and Socket.IO layers, shared by all sessions.
 ///
 /// `Default` is the reference server's defaults (and siohub's `config/default.toml`).
@@ -21,6 +23,8 @@ pub struct EngineConfig {
     pub max_buffer_packets: usize,
     /// The most bytes the outgoing queue of one session holds.
     pub max_buffer_bytes: usize,
+    /// What a session does when its outgoing buffer is full.
+    pub slow_consumer: SlowConsumerAction,
     /// The most binary attachments one Socket.IO packet may announce.
     pub max_attachments: usize,
     /// Whether clients may use HTTP long-polling.
@@ -37,8 +41,9 @@ impl Default for EngineConfig {
             upgrade_timeout: Duration::from_millis(10_000),
             max_payload: 1_000_000,
             connect_timeout: Duration::from_millis(45_000),
-            max_buffer_packets: 10_000,
-            max_buffer_bytes: 16 * 1024 * 1024,
+            max_buffer_packets: 4096,
+            max_buffer_bytes: 4 * 1024 * 1024,
+            slow_consumer: SlowConsumerAction::Disconnect,
             max_attachments: siohub_protocol::DEFAULT_MAX_ATTACHMENTS,
             allow_polling: true,
             allow_websocket: true,

@@ -3,25 +3,44 @@
 //! handler API, and the typed messages between them.
 #![warn(missing_docs)]
 
+mod broadcaster;
 mod config;
+mod connection_manager;
 mod error;
+mod hub;
+pub mod hub_messages;
 mod ids;
 pub mod messages;
 mod namespace;
+mod policy;
 mod registry;
+mod room_supervisor;
+mod room_table;
 mod session;
 mod socket;
-mod ws_transport;
+mod stats;
+mod supervision;
+pub mod wire_frame;
+pub mod ws;
 
+pub use broadcaster::{Broadcaster, RECOVERY_LOG_MAX};
 pub use config::EngineConfig;
+pub use connection_manager::{
+    ConnectionInfo, ConnectionManager, ConnectionsPage, SessionMeta, SocketMeta,
+};
 pub use error::{AckError, EngineError};
+pub use hub::{Hub, HubActor, HubError};
+pub use hub_messages::{Broadcast, BroadcastOutcome};
 pub use ids::random_id;
 pub use namespace::{
     AnyHandler, ConnectHandler, ConnectRefusal, DisconnectHandler, EventHandler, Middleware,
     Namespace, NamespacePattern, Namespaces,
 };
-pub use registry::SessionRegistry;
+pub use policy::{user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, SlowConsumerAction};
+pub use registry::{SessionEntry, SessionRegistry};
+pub use room_supervisor::RoomSupervisor;
+pub use room_table::{Frames, RoomBuffering, RoomTable, SharedRoomTable, Target};
 pub use session::{Application, Session, SessionParams};
 pub use siohub_protocol::Payload;
 pub use socket::{AckSender, ConnectRequest, DisconnectReason, HandshakeInfo, Socket, SocketData};
-pub use ws_transport::WsTransport;
+pub use stats::{ActorStats, ActorStatsSnapshot, DropReason, HubCounters};

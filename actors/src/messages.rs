@@ -1,15 +1,16 @@
-//! The typed messages sessions receive: from HTTP handlers, from their websocket transport,
-//! and from socket handles.
+//! The typed messages sessions receive: from HTTP handlers, from their websocket reader
+//! tasks, and from socket handles.
 
-use actix::prelude::*;
-use bytes::Bytes;
-use futures::channel::oneshot;
-use siohub_protocol::{EnginePacket, Payload, ProtocolError, SocketPacket};
 use std::time::Duration;
 
+use actix::prelude::*;
+use futures::channel::oneshot;
+use siohub_protocol::{EnginePacket, Payload, ProtocolError, SocketPacket};
+
 use crate::error::{AckError, EngineError};
+use crate::hub::HubError;
 use crate::socket::DisconnectReason;
-use crate::ws_transport::WsTransport;
+use crate::ws::{Outbox, WsEvent};
 
 /// How a polling GET is answered.
 #[derive(Debug)]
@@ -43,72 +44,25 @@ pub struct EndPost {
     pub packets: Result<Vec<EnginePacket>, ProtocolError>,
 }
 
-/// A websocket opened without a sid: it becomes the session's transport.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AttachWebSocket {
-    /// The transport actor.
-    pub ws: Addr<WsTransport>,
-    /// Its id, which tags the frames it forwards.
-    pub id: u64,
-}
-
 /// A websocket opened with this session's sid: it wants to take over from polling.
 #[derive(Message)]
-#[rtype(result = "Result<(), EngineError>")]
+#[rtype(result = "()")]
 pub struct BeginUpgrade {
-    /// The transport actor being probed.
-    pub ws: Addr<WsTransport>,
+    /// Where frames for that websocket go.
+    pub outbox: Outbox,
     /// Its id, which tags the frames it forwards.
     pub id: u64,
 }
 
-/// A frame from a websocket transport, decoded.
+/// Something that happened on one of the session's websockets.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct WsIncoming {
-    /// Which transport sent it.
+    /// Which websocket.
     pub id: u64,
-    /// The packet, or why it did not decode.
-    pub packet: Result<EnginePacket, ProtocolError>,
+    /// What happened.
+    pub event: WsEvent,
 }
-
-/// A websocket transport closed.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct WsClosed {
-    /// Which transport.
-    pub id: u64,
-}
-
-/// A frame for the websocket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WsFrame {
-    /// A text frame.
-    Text(String),
-    /// A binary frame.
-    Binary(Bytes),
-}
-
-impl WsFrame {
-    /// The frame carrying one Engine.IO packet.
-    pub fn from_packet(packet: EnginePacket) -> Self {
-        match packet {
-            EnginePacket::Binary(data) => WsFrame::Binary(data),
-            other => WsFrame::Text(other.encode_text().unwrap_or_default()),
-        }
-    }
-}
-
-/// Frames for a websocket transport to write, in order.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct WsSend(pub Vec<WsFrame>);
-
-/// Tells a websocket transport to close.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct WsClose;
 
 /// Sends a Socket.IO packet on the session.
 #[derive(Message)]
@@ -144,4 +98,36 @@ pub struct SocketDisconnect {
 pub struct CloseSession {
     /// The reason given to every socket's disconnect handler.
     pub reason: DisconnectReason,
+}
+
+/// Adds a socket to a room; answers with the number of buffered events replayed to it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SocketJoin {
+    /// The socket's namespace.
+    pub nsp: String,
+    /// The room.
+    pub room: String,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Result<usize, HubError>>,
+}
+
+/// Removes a socket from a room.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SocketLeave {
+    /// The socket's namespace.
+    pub nsp: String,
+    /// The room.
+    pub room: String,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Result<(), HubError>>,
+}
+
+/// The rooms of the socket of one namespace.
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+pub struct SocketRooms {
+    /// The socket's namespace.
+    pub nsp: String,
 }

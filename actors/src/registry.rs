@@ -6,12 +6,16 @@ use std::sync::Arc;
 use actix::Addr;
 use dashmap::DashMap;
 
+use crate::connection_manager::SessionMeta;
 use crate::session::Session;
+
+/// A live session: its address and its metadata.
+pub type SessionEntry = (Addr<Session>, Arc<SessionMeta>);
 
 /// The live sessions of one server, shared by every worker.
 #[derive(Clone, Default)]
 pub struct SessionRegistry {
-    sessions: Arc<DashMap<Arc<str>, Addr<Session>>>,
+    sessions: Arc<DashMap<Arc<str>, SessionEntry>>,
 }
 
 impl std::fmt::Debug for SessionRegistry {
@@ -30,7 +34,7 @@ impl SessionRegistry {
 
     /// The session with this sid, if it is alive.
     pub fn get(&self, sid: &str) -> Option<Addr<Session>> {
-        self.sessions.get(sid).map(|entry| entry.value().clone())
+        self.sessions.get(sid).map(|entry| entry.value().0.clone())
     }
 
     /// How many sessions are alive.
@@ -45,11 +49,16 @@ impl SessionRegistry {
 
     /// Every live session.
     pub fn all(&self) -> Vec<Addr<Session>> {
+        self.sessions.iter().map(|e| e.value().0.clone()).collect()
+    }
+
+    /// Every live session with its metadata.
+    pub fn entries(&self) -> Vec<SessionEntry> {
         self.sessions.iter().map(|e| e.value().clone()).collect()
     }
 
-    pub(crate) fn insert(&self, sid: Arc<str>, addr: Addr<Session>) {
-        self.sessions.insert(sid, addr);
+    pub(crate) fn insert(&self, sid: Arc<str>, addr: Addr<Session>, meta: Arc<SessionMeta>) {
+        self.sessions.insert(sid, (addr, meta));
     }
 
     pub(crate) fn remove(&self, sid: &str) {

@@ -10,7 +10,11 @@ use serde_json::{Map, Value};
 use siohub_protocol::{Payload, SocketPacket};
 
 use crate::error::AckError;
-use crate::messages::{CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck};
+use crate::hub::{Hub, HubError};
+use crate::messages::{
+    CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
+    SocketRooms,
+};
 use crate::session::Session;
 
 /// What the client sent when it opened its Engine.IO session.
@@ -70,6 +74,8 @@ pub enum DisconnectReason {
     ForcedClose,
     /// The server is shutting down.
     ServerShuttingDown,
+    /// The client read too slowly and its outgoing buffer filled up.
+    SlowConsumer,
 }
 
 impl DisconnectReason {
@@ -84,6 +90,7 @@ impl DisconnectReason {
             DisconnectReason::ParseError => "parse error",
             DisconnectReason::ForcedClose => "forced close",
             DisconnectReason::ServerShuttingDown => "server shutting down",
+            DisconnectReason::SlowConsumer => "slow consumer",
         }
     }
 }
@@ -121,6 +128,7 @@ struct SocketInner {
     session: Addr<Session>,
     handshake: Arc<HandshakeInfo>,
     data: SocketData,
+    hub: Hub,
 }
 
 impl std::fmt::Debug for Socket {
@@ -140,6 +148,7 @@ impl Socket {
         session: Addr<Session>,
         handshake: Arc<HandshakeInfo>,
         data: SocketData,
+        hub: Hub,
     ) -> Self {
         Socket {
             inner: Arc::new(SocketInner {
@@ -149,8 +158,55 @@ impl Socket {
                 session,
                 handshake,
                 data,
+                hub,
             }),
         }
+    }
+
+    /// The hub: broadcasts, rooms, connections.
+    pub fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    /// The authenticated user (`data.user`, set by authentication), if any.
+    pub fn user(&self) -> Option<String> {
+        match self.data("user") {
+            Some(Value::String(user)) => Some(user),
+            _ => None,
+        }
+    }
+
+    /// Joins a room; resolves to the number of buffered events replayed to the socket.
+    pub async fn join(&self, room: &str) -> Result<usize, HubError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.session.do_send(SocketJoin {
+            nsp: self.inner.nsp.clone(),
+            room: room.to_owned(),
+            reply,
+        });
+        answer.await.unwrap_or(Err(HubError::NotConnected))
+    }
+
+    /// Leaves a room.
+    pub async fn leave(&self, room: &str) -> Result<(), HubError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.session.do_send(SocketLeave {
+            nsp: self.inner.nsp.clone(),
+            room: room.to_owned(),
+            reply,
+        });
+        answer.await.unwrap_or(Err(HubError::NotConnected))
+    }
+
+    /// The rooms the socket is in, sorted.
+    pub async fn rooms(&self) -> Vec<String> {
+        self.inner
+            .session
+            .send(SocketRooms {
+                nsp: self.inner.nsp.clone(),
+            })
+            .await
+            .unwrap_or_default()
     }
 
     /// The socket id the client sees as `socket.id`.

@@ -1,14 +1,18 @@
 //! The hub's configuration: embedded defaults (`config/default.toml`), then a `--config`
 //! file, then `SOCKETIO_` environment variables, then CLI flags; later layers win.
 
+mod namespaces;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use siohub_actors::EngineConfig;
+use siohub_actors::{DeliveryPolicies, DeliveryPolicy, EngineConfig, SlowConsumerAction};
 use thiserror::Error;
 
+pub use namespaces::{glob_matches, BufferName, NamespacePolicy, RoomAccess, RoomRule};
+
 /// The defaults, compiled in.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// Keys whose value is a list; given as text (environment, CLI) they are comma-separated.
 const LIST_KEYS: [&str; 2] = ["cors.origins", "engine.transports"];
@@ -32,6 +36,10 @@ pub struct Settings {
     pub cors: CorsSettings,
     /// Engine.IO timings and limits.
     pub engine: EngineSettings,
+    /// Each session's outgoing buffer and what happens when it is full.
+    pub outgoing: OutgoingSettings,
+    /// Namespace policies; a namespace not listed (by name or pattern) is refused.
+    pub namespaces: Vec<NamespacePolicy>,
     /// Log level and format.
     pub logging: LoggingSettings,
 }
@@ -78,10 +86,18 @@ pub struct EngineSettings {
     pub max_attachments: usize,
     /// Allowed transports.
     pub transports: Vec<String>,
-    /// Outgoing queue bound, packets.
-    pub max_buffer_packets: usize,
-    /// Outgoing queue bound, bytes.
-    pub max_buffer_bytes: usize,
+}
+
+/// `[outgoing]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutgoingSettings {
+    /// Most packets waiting to be written to one client.
+    pub max_packets: usize,
+    /// Most bytes waiting to be written to one client.
+    pub max_bytes: usize,
+    /// `disconnect` | `drop_volatile`.
+    pub slow_consumer: String,
 }
 
 /// `[logging]`
@@ -206,13 +222,22 @@ impl Settings {
                 "a number of bytes above 0",
             );
         }
-        if e.max_buffer_packets == 0 || e.max_buffer_bytes == 0 {
+        let o = &self.outgoing;
+        if o.max_packets == 0 || o.max_bytes == 0 {
             return invalid(
-                "engine.max_buffer_packets/max_buffer_bytes",
-                format!("{}/{}", e.max_buffer_packets, e.max_buffer_bytes),
+                "outgoing.max_packets/max_bytes",
+                format!("{}/{}", o.max_packets, o.max_bytes),
                 "numbers above 0",
             );
         }
+        if !["disconnect", "drop_volatile"].contains(&o.slow_consumer.as_str()) {
+            return invalid(
+                "outgoing.slow_consumer",
+                o.slow_consumer.clone(),
+                "disconnect or drop_volatile",
+            );
+        }
+        self.validate_namespaces()?;
         if e.transports.is_empty()
             || e.transports
                 .iter()
@@ -248,6 +273,65 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_namespaces(&self) -> Result<(), ConfigError> {
+        let invalid = |key, value: String, allowed| {
+            Err(ConfigError::Invalid {
+                key,
+                value,
+                allowed,
+            })
+        };
+        let mut seen = std::collections::HashSet::new();
+        for ns in &self.namespaces {
+            if !ns.name.starts_with('/') {
+                return invalid(
+                    "namespaces.name",
+                    format!("{:?}", ns.name),
+                    "a namespace starting with '/', such as \"/\" or \"/tenant-{id}\"",
+                );
+            }
+            if !seen.insert(ns.name.as_str()) {
+                return invalid(
+                    "namespaces.name",
+                    format!("{:?}", ns.name),
+                    "each namespace listed once",
+                );
+            }
+            if ns.buffer != BufferName::Drop && (ns.buffer_size == 0 || ns.buffer_ttl_s == 0) {
+                return invalid(
+                    "namespaces.buffer_size/buffer_ttl_s",
+                    format!("{}/{} for {}", ns.buffer_size, ns.buffer_ttl_s, ns.name),
+                    "numbers above 0 when buffer is if_no_clients or always",
+                );
+            }
+            if ns.max_event_bytes == 0 {
+                return invalid(
+                    "namespaces.max_event_bytes",
+                    format!("0 for {}", ns.name),
+                    "a number of bytes above 0",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The policy of namespace `nsp`: the first rule whose name or pattern matches.
+    pub fn namespace_policy(&self, nsp: &str) -> Option<&NamespacePolicy> {
+        self.namespaces.iter().find(|ns| {
+            siohub_actors::NamespacePattern::parse(&ns.name)
+                .matches(nsp)
+                .is_some()
+        })
+    }
+
+    /// The delivery policies the broadcaster applies.
+    pub fn delivery_policies(&self) -> DeliveryPolicies {
+        self.namespaces.iter().fold(
+            DeliveryPolicies::new(DeliveryPolicy::default()),
+            |policies, ns| policies.with_rule(&ns.name, ns.delivery()),
+        )
+    }
+
     /// The engine settings the sessions use.
     pub fn engine_config(&self) -> EngineConfig {
         let e = &self.engine;
@@ -257,8 +341,13 @@ impl Settings {
             upgrade_timeout: Duration::from_millis(e.upgrade_timeout_ms),
             max_payload: e.max_payload,
             connect_timeout: Duration::from_millis(e.connect_timeout_ms),
-            max_buffer_packets: e.max_buffer_packets,
-            max_buffer_bytes: e.max_buffer_bytes,
+            max_buffer_packets: self.outgoing.max_packets,
+            max_buffer_bytes: self.outgoing.max_bytes,
+            slow_consumer: if self.outgoing.slow_consumer == "drop_volatile" {
+                SlowConsumerAction::DropVolatile
+            } else {
+                SlowConsumerAction::Disconnect
+            },
             max_attachments: e.max_attachments,
             allow_polling: e.transports.iter().any(|t| t == "polling"),
             allow_websocket: e.transports.iter().any(|t| t == "websocket"),

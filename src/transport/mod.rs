@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use siohub_actors::{Application, EngineConfig, EngineError, HandshakeInfo, SessionRegistry};
+use siohub_actors::{Application, EngineConfig, EngineError, HandshakeInfo, Hub};
 
 pub use cors::Cors;
 use query::{EngineQuery, TransportKind};
@@ -22,8 +22,8 @@ use query::{EngineQuery, TransportKind};
 pub struct EngineState {
     /// Engine settings.
     pub config: Arc<EngineConfig>,
-    /// Live sessions.
-    pub registry: SessionRegistry,
+    /// The hub: its actors and the live sessions.
+    pub hub: Hub,
     /// What runs on top of Engine.IO.
     pub app: Application,
     /// Cross-origin policy.
@@ -69,7 +69,7 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> Ht
 
     match query.sid.as_deref() {
         Some(sid) => {
-            let Some(session) = state.registry.get(sid) else {
+            let Some(session) = state.hub.registry().get(sid) else {
                 log::debug!("request for unknown session {sid}");
                 return fail(EngineError::UnknownSid);
             };

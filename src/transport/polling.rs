@@ -17,7 +17,7 @@ use super::{error_response, EngineState};
 pub async fn handshake(state: &EngineState, handshake: Arc<HandshakeInfo>) -> HttpResponse {
     let params = SessionParams {
         config: state.config.clone(),
-        registry: state.registry.clone(),
+        hub: state.hub.clone(),
         app: state.app.clone(),
         handshake,
     };

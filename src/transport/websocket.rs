@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
-use siohub_actors::messages::BeginUpgrade;
-use siohub_actors::{HandshakeInfo, Session, SessionParams, WsTransport};
+use siohub_actors::{HandshakeInfo, Session, SessionParams};
 
 use super::EngineState;
 
@@ -18,7 +17,7 @@ pub fn handshake(
 ) -> Result<HttpResponse, actix_web::Error> {
     let params = SessionParams {
         config: state.config.clone(),
-        registry: state.registry.clone(),
+        hub: state.hub.clone(),
         app: state.app.clone(),
         handshake,
     };
@@ -35,8 +34,5 @@ pub fn upgrade(
     body: web::Payload,
     state: &EngineState,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let (ws, id, response) =
-        WsTransport::start(session.clone(), req, body, state.config.max_payload)?;
-    session.do_send(BeginUpgrade { ws, id });
-    Ok(response)
+    Session::start_upgrade(session, req, body, state.config.max_payload)
 }

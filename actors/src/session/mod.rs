@@ -3,28 +3,36 @@
 //! top (the Socket.IO layer, or the echo used by the Engine.IO conformance server).
 //!
 //! The transport is a detail it is handed: polling requests send it [`Poll`] / [`BeginPost`]
-//! messages and wait for packets; a websocket is a [`WsTransport`] actor that forwards frames.
+//! messages and wait for packets; a websocket is an [`Outbox`] the session writes encoded
+//! frames into (the HTTP response body drains it) and a reader task that forwards the
+//! client's frames as [`WsIncoming`] messages.
 //!
 //! [`Poll`]: crate::messages::Poll
 //! [`BeginPost`]: crate::messages::BeginPost
+//! [`WsIncoming`]: crate::messages::WsIncoming
 
 mod engine;
+mod outgoing;
 mod sockets;
 mod transport;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
 use futures::channel::oneshot;
+use futures::StreamExt;
 use siohub_protocol::{EnginePacket, Handshake};
 
 use crate::config::EngineConfig;
-use crate::messages::{WsClose, WsFrame, WsSend};
+use crate::connection_manager::SessionMeta;
+use crate::hub::Hub;
+use crate::messages::WsIncoming;
 use crate::namespace::Namespaces;
-use crate::registry::SessionRegistry;
 use crate::socket::{DisconnectReason, HandshakeInfo};
-use crate::ws_transport::WsTransport;
+use crate::wire_frame::WireFrame;
+use crate::ws::{Inbound, Outbox, WsEvent};
 
 use sockets::SocketLayer;
 
@@ -42,12 +50,18 @@ pub enum Application {
 pub struct SessionParams {
     /// The engine settings.
     pub config: Arc<EngineConfig>,
-    /// Where the session registers itself.
-    pub registry: SessionRegistry,
+    /// The hub: its actors, the session registry, the counters.
+    pub hub: Hub,
     /// What runs on top.
     pub app: Application,
     /// The opening request.
     pub handshake: Arc<HandshakeInfo>,
+}
+
+/// A websocket attached to the session: where to write, and the id its frames carry.
+struct WsLink {
+    outbox: Outbox,
+    id: u64,
 }
 
 enum Transport {
@@ -57,16 +71,12 @@ enum Transport {
         /// Whether a POST body is being read.
         posting: bool,
     },
-    WebSocket {
-        ws: Addr<WsTransport>,
-        id: u64,
-    },
+    WebSocket(WsLink),
 }
 
 /// A websocket that asked to take over from polling and has not finished the upgrade.
 struct Probe {
-    ws: Addr<WsTransport>,
-    id: u64,
+    link: WsLink,
     /// Whether `2probe` arrived (from then on pending polls are answered with `6`).
     probed: bool,
     timer: SpawnHandle,
@@ -77,27 +87,71 @@ enum App {
     Echo,
 }
 
+/// One queued frame of a polling session.
+struct Queued {
+    frame: WireFrame,
+    volatile: bool,
+}
+
 /// One Engine.IO session. See the module documentation.
 pub struct Session {
     sid: Arc<str>,
     config: Arc<EngineConfig>,
-    registry: SessionRegistry,
+    hub: Hub,
+    meta: Arc<SessionMeta>,
     handshake: Arc<HandshakeInfo>,
     transport: Transport,
     probe: Option<Probe>,
-    queue: VecDeque<EnginePacket>,
+    /// Frames waiting for a poll (polling only; a websocket's backlog is in its outbox).
+    queue: VecDeque<Queued>,
     queued_bytes: usize,
     ping_timer: Option<SpawnHandle>,
     pong_deadline: Option<SpawnHandle>,
     app: App,
     closing: bool,
+    /// Whether the first full-buffer drop of this session was logged already.
+    drop_logged: bool,
+}
+
+static NEXT_WS_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Answers a websocket upgrade request and starts the task that forwards the client's frames
+/// to `session`, tagged with a fresh id.
+fn open_websocket(
+    req: &actix_web::HttpRequest,
+    payload: actix_web::web::Payload,
+    max_message: usize,
+    session: Addr<Session>,
+) -> Result<(actix_web::HttpResponse, WsLink), actix_web::Error> {
+    let (response, outbox, inbound) = crate::ws::accept(req, payload, max_message)?;
+    let id = NEXT_WS_ID.fetch_add(1, Ordering::Relaxed);
+    actix_web::rt::spawn(forward_frames(inbound, id, session));
+    Ok((response, WsLink { outbox, id }))
+}
+
+/// Reads the client's frames on the worker that owns the connection and hands each to the
+/// session; the end of the stream is reported as a close.
+async fn forward_frames(mut inbound: Inbound, id: u64, session: Addr<Session>) {
+    while let Some(event) = inbound.next().await {
+        let last = matches!(event, WsEvent::Close | WsEvent::Error(_));
+        session.do_send(WsIncoming { id, event });
+        if last {
+            return;
+        }
+    }
+    session.do_send(WsIncoming {
+        id,
+        event: WsEvent::Close,
+    });
 }
 
 impl Session {
     fn new(sid: Arc<str>, params: SessionParams, transport: Transport) -> Self {
-        let upgrades = match transport {
-            Transport::Polling { .. } if params.config.allow_websocket => vec!["websocket".into()],
-            _ => vec![],
+        let websocket = matches!(transport, Transport::WebSocket(_));
+        let upgrades = if !websocket && params.config.allow_websocket {
+            vec!["websocket".into()]
+        } else {
+            vec![]
         };
         let open = Handshake {
             sid: sid.to_string(),
@@ -112,35 +166,59 @@ impl Session {
             }
             Application::EngineEcho => App::Echo,
         };
-        let mut queue = VecDeque::new();
-        queue.push_back(EnginePacket::Open(open.to_json()));
-        Session {
+        let meta = Arc::new(SessionMeta::new(
+            sid.clone(),
+            params.handshake.address.clone(),
+            params
+                .handshake
+                .header("user-agent")
+                .unwrap_or_default()
+                .to_owned(),
+            if websocket { "websocket" } else { "polling" },
+        ));
+        let mut session = Session {
             sid,
             config: params.config,
-            registry: params.registry,
+            hub: params.hub,
+            meta,
             handshake: params.handshake,
             transport,
             probe: None,
-            queue,
+            queue: VecDeque::new(),
             queued_bytes: 0,
             ping_timer: None,
             pong_deadline: None,
             app,
             closing: false,
-        }
+            drop_logged: false,
+        };
+        session.write_frames(
+            &[WireFrame::from_packet(&EnginePacket::Open(open.to_json()))],
+            false,
+        );
+        session
+    }
+
+    fn register(&self, addr: Addr<Session>) {
+        self.hub
+            .registry()
+            .insert(self.sid.clone(), addr.clone(), self.meta.clone());
+        self.hub.register_session(self.meta.clone(), addr);
     }
 
     /// Starts a session whose first transport is HTTP long-polling. The open packet waits in
     /// its queue for the handshake GET to [`Poll`](crate::messages::Poll) it.
     pub fn start_polling(params: SessionParams) -> (Arc<str>, Addr<Session>) {
         let sid: Arc<str> = crate::random_id().into();
-        let registry = params.registry.clone();
         let transport = Transport::Polling {
             pending: None,
             posting: false,
         };
-        let addr = Session::new(sid.clone(), params, transport).start();
-        registry.insert(sid.clone(), addr.clone());
+        let session = Session::new(sid.clone(), params, transport);
+        let ctx = Context::<Session>::new();
+        let addr = ctx.address();
+        session.register(addr.clone());
+        ctx.run(session);
         (sid, addr)
     }
 
@@ -149,76 +227,38 @@ impl Session {
     pub fn start_websocket(
         params: SessionParams,
         req: &actix_web::HttpRequest,
-        stream: actix_web::web::Payload,
+        payload: actix_web::web::Payload,
     ) -> Result<(Arc<str>, actix_web::HttpResponse), actix_web::Error> {
         let sid: Arc<str> = crate::random_id().into();
         let ctx = Context::<Session>::new();
         let addr = ctx.address();
-        let (ws, id, response) =
-            WsTransport::start(addr.clone(), req, stream, params.config.max_payload)?;
-        let registry = params.registry.clone();
-        let session = Session::new(sid.clone(), params, Transport::WebSocket { ws, id });
+        let (response, link) =
+            open_websocket(req, payload, params.config.max_payload, addr.clone())?;
+        let session = Session::new(sid.clone(), params, Transport::WebSocket(link));
+        session.register(addr);
         ctx.run(session);
-        registry.insert(sid.clone(), addr);
         Ok((sid, response))
+    }
+
+    /// Answers a websocket request that carries this session's sid: the websocket becomes
+    /// the upgrade probe (the session refuses it by closing it if it cannot upgrade).
+    pub fn start_upgrade(
+        session: Addr<Session>,
+        req: &actix_web::HttpRequest,
+        payload: actix_web::web::Payload,
+        max_message: usize,
+    ) -> Result<actix_web::HttpResponse, actix_web::Error> {
+        let (response, link) = open_websocket(req, payload, max_message, session.clone())?;
+        session.do_send(crate::messages::BeginUpgrade {
+            outbox: link.outbox,
+            id: link.id,
+        });
+        Ok(response)
     }
 
     /// The session id.
     pub fn sid(&self) -> &str {
         &self.sid
-    }
-
-    /// Queues a packet and writes what the transport can take now. A queue over its bounds
-    /// closes the session: a client that does not read must not grow the server's memory.
-    fn send(&mut self, packet: EnginePacket, ctx: &mut Context<Self>) {
-        if self.closing {
-            return;
-        }
-        self.queued_bytes += packet_size(&packet);
-        self.queue.push_back(packet);
-        if self.queue.len() > self.config.max_buffer_packets
-            || self.queued_bytes > self.config.max_buffer_bytes
-        {
-            log::warn!(
-                "session {}: outgoing buffer full ({} packets, {} bytes); closing",
-                self.sid,
-                self.queue.len(),
-                self.queued_bytes
-            );
-            self.queue.clear();
-            self.queued_bytes = 0;
-            self.close(DisconnectReason::ForcedClose, ctx);
-            return;
-        }
-        self.flush();
-    }
-
-    /// Writes queued packets to the websocket, or answers the pending poll with them.
-    fn flush(&mut self) {
-        if self.queue.is_empty() {
-            return;
-        }
-        match &mut self.transport {
-            Transport::WebSocket { ws, .. } => {
-                let frames = self.queue.drain(..).map(WsFrame::from_packet).collect();
-                self.queued_bytes = 0;
-                ws.do_send(WsSend(frames));
-            }
-            Transport::Polling { pending, .. } => {
-                if let Some(tx) = pending.take() {
-                    let body = self.drain_polling_body();
-                    let _ = tx.send(body);
-                }
-            }
-        }
-    }
-
-    /// Everything queued, as one polling body.
-    fn drain_polling_body(&mut self) -> String {
-        let body = siohub_protocol::encode_payload(self.queue.iter());
-        self.queue.clear();
-        self.queued_bytes = 0;
-        body
     }
 
     /// Ends the session: sockets are told why, the transport is closed as the reference
@@ -228,7 +268,6 @@ impl Session {
         if self.closing {
             return;
         }
-        self.closing = true;
         log::debug!("session {}: closing ({reason})", self.sid);
         for handle in [self.ping_timer.take(), self.pong_deadline.take()]
             .into_iter()
@@ -237,31 +276,35 @@ impl Session {
             ctx.cancel_future(handle);
         }
         if let App::SocketIo(layer) = &mut self.app {
-            layer.close_all(reason, ctx);
+            let hub = self.hub.clone();
+            layer.close_all(reason, &hub, ctx);
         }
         if let Some(probe) = self.probe.take() {
             ctx.cancel_future(probe.timer);
-            probe.ws.do_send(WsClose);
+            close_link(&probe.link);
         }
         match &mut self.transport {
-            Transport::WebSocket { ws, .. } => {
-                let frames: Vec<WsFrame> = self.queue.drain(..).map(WsFrame::from_packet).collect();
-                if !frames.is_empty() {
-                    ws.do_send(WsSend(frames));
+            Transport::WebSocket(link) => {
+                if reason == DisconnectReason::SlowConsumer {
+                    // It does not read: drop its backlog and cut the connection.
+                    link.outbox.abort();
+                } else {
+                    close_link(link);
                 }
-                ws.do_send(WsClose);
+                self.closing = true;
                 ctx.stop();
             }
             Transport::Polling { pending, .. } => {
                 let pending = pending.take();
                 // A close the client asked for answers the pending poll with `6`; any other
                 // close hands the client the close packet `1`.
-                self.queue
-                    .push_back(if reason == DisconnectReason::TransportClose {
-                        EnginePacket::Noop
-                    } else {
-                        EnginePacket::Close
-                    });
+                let last = if reason == DisconnectReason::TransportClose {
+                    EnginePacket::Noop
+                } else {
+                    EnginePacket::Close
+                };
+                self.write_frames(&[WireFrame::from_packet(&last)], false);
+                self.closing = true;
                 // A close caused by the client (its `1`, a transport error, a missed pong, a
                 // malformed payload) ends the session at once, as in the reference server:
                 // from then on its sid is unknown. A close the server decides on waits for
@@ -282,7 +325,7 @@ impl Session {
                     None if at_once => {
                         self.queue.clear();
                         self.queued_bytes = 0;
-                        self.registry.remove(&self.sid);
+                        self.hub.registry().remove(&self.sid);
                         ctx.stop();
                     }
                     // Wait for that poll, but not longer than a ping timeout.
@@ -295,6 +338,13 @@ impl Session {
     }
 }
 
+/// Writes a close frame and ends the websocket's response once it is written.
+fn close_link(link: &WsLink) {
+    let close = crate::wire_frame::ws_close_frame();
+    link.outbox.push([close], false);
+    link.outbox.close();
+}
+
 impl Actor for Session {
     type Context = Context<Self>;
 
@@ -303,7 +353,6 @@ impl Actor for Session {
         if let App::SocketIo(layer) = &mut self.app {
             layer.start_connect_timer(ctx);
         }
-        self.flush();
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
@@ -312,7 +361,11 @@ impl Actor for Session {
         if !self.closing {
             self.closing = true;
             if let App::SocketIo(layer) = &mut self.app {
-                layer.close_all(DisconnectReason::ServerShuttingDown, ctx);
+                let hub = self.hub.clone();
+                layer.close_all(DisconnectReason::ServerShuttingDown, &hub, ctx);
+            }
+            if let Transport::WebSocket(link) = &self.transport {
+                close_link(link);
             }
         }
         if let Transport::Polling { pending, .. } = &mut self.transport {
@@ -320,19 +373,8 @@ impl Actor for Session {
                 let _ = tx.send(EnginePacket::Close.encode_text().unwrap_or_default());
             }
         }
-        self.registry.remove(&self.sid);
+        self.hub.registry().remove(&self.sid);
+        self.hub.unregister_session(self.sid.clone());
         log::debug!("session {}: stopped", self.sid);
-    }
-}
-
-/// Bytes a packet takes in the queue, for the byte bound.
-fn packet_size(packet: &EnginePacket) -> usize {
-    match packet {
-        EnginePacket::Open(d)
-        | EnginePacket::Ping(d)
-        | EnginePacket::Pong(d)
-        | EnginePacket::Message(d) => d.len() + 1,
-        EnginePacket::Binary(b) => b.len() + 1,
-        EnginePacket::Close | EnginePacket::Upgrade | EnginePacket::Noop => 1,
     }
 }

@@ -1,31 +1,42 @@
-//! The Socket.IO layer of a session: namespace joins (with middleware), events and acks in
-//! both directions, server-side disconnects, and the rules that close a misbehaving
-//! connection.
+//! The Socket.IO layer of a session: namespace joins (with middleware and connection state
+//! recovery), events and acks in both directions, rooms, deliveries from the broadcaster,
+//! server-side disconnects, and the rules that close a misbehaving connection.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 use bytes::Bytes;
 use futures::channel::oneshot;
 use serde_json::{json, Map, Value};
-use siohub_protocol::{
-    Decoded, EnginePacket, Payload, ProtocolError, SocketDecoder, SocketPacket, SocketType,
-};
+use siohub_protocol::{Decoded, Payload, ProtocolError, SocketDecoder, SocketPacket, SocketType};
 
 use super::{App, Session};
 use crate::config::EngineConfig;
+use crate::connection_manager::SocketMeta;
 use crate::error::AckError;
-use crate::messages::{CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck};
+use crate::hub::Hub;
+use crate::hub_messages::{AnnounceMembership, Deliver, PreservedSocket, Recover, Recovered};
+use crate::messages::{
+    CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
+    SocketRooms,
+};
 use crate::namespace::{ConnectRefusal, Namespace, Namespaces};
+use crate::policy::{user_room, DeliveryPolicy};
+use crate::room_table::RoomBuffering;
 use crate::socket::{AckSender, ConnectRequest, DisconnectReason, Socket, SocketData};
+use crate::wire_frame::socket_packet_frames;
 
 /// One joined namespace.
 struct SocketState {
     socket: Socket,
     namespace: Arc<Namespace>,
+    delivery: Arc<DeliveryPolicy>,
+    /// The private id of connection state recovery, when the namespace has it on.
+    pid: Option<String>,
+    rooms: BTreeSet<String>,
     /// Server → client acks waiting for an answer, with their timeout timers.
     acks: HashMap<u64, (oneshot::Sender<Result<Payload, AckError>>, SpawnHandle)>,
     next_ack_id: u64,
@@ -36,10 +47,13 @@ pub(super) struct SocketLayer {
     namespaces: Arc<Namespaces>,
     decoder: SocketDecoder,
     sockets: HashMap<String, SocketState>,
-    /// Namespaces whose CONNECT is waiting for middleware.
+    /// Namespaces whose CONNECT is waiting for middleware or recovery.
     connecting: HashSet<String>,
     connect_timeout: Duration,
 }
+
+/// How a CONNECT ended: refused, accepted, or accepted as a recovered socket.
+type Verdict = Result<Option<Recovered>, ConnectRefusal>;
 
 impl SocketLayer {
     pub(super) fn new(namespaces: Arc<Namespaces>, config: &EngineConfig) -> Self {
@@ -65,16 +79,68 @@ impl SocketLayer {
     }
 
     /// Tells every socket that the connection is gone.
-    pub(super) fn close_all(&mut self, reason: DisconnectReason, ctx: &mut Context<Session>) {
+    pub(super) fn close_all(
+        &mut self,
+        reason: DisconnectReason,
+        hub: &Hub,
+        ctx: &mut Context<Session>,
+    ) {
         self.connecting.clear();
         for (_, state) in self.sockets.drain() {
-            finish_socket(state, reason, ctx);
+            finish_socket(state, reason, hub, ctx);
         }
+    }
+
+    fn socket_metas(&self) -> Vec<SocketMeta> {
+        self.sockets
+            .values()
+            .map(|s| SocketMeta {
+                nsp: s.socket.nsp().to_owned(),
+                id: s.socket.id().to_owned(),
+                user: s.socket.user(),
+                rooms: s.rooms.iter().cloned().collect(),
+            })
+            .collect()
     }
 }
 
-/// Fails a socket's pending acks and runs its disconnect handler.
-fn finish_socket(state: SocketState, reason: DisconnectReason, ctx: &mut Context<Session>) {
+/// Whether a disconnect was caused by the transport (so the socket may be recovered).
+fn recoverable(reason: DisconnectReason) -> bool {
+    matches!(
+        reason,
+        DisconnectReason::TransportClose
+            | DisconnectReason::TransportError
+            | DisconnectReason::PingTimeout
+            | DisconnectReason::ServerShuttingDown
+            | DisconnectReason::SlowConsumer
+    )
+}
+
+/// Forgets a socket's rooms, keeps it for recovery if it may come back, fails its pending
+/// acks and runs its disconnect handler.
+fn finish_socket(
+    state: SocketState,
+    reason: DisconnectReason,
+    hub: &Hub,
+    ctx: &mut Context<Session>,
+) {
+    let nsp = state.socket.nsp().to_owned();
+    let sid: Arc<str> = state.socket.id().into();
+    hub.remove_socket(&nsp, sid, state.rooms.iter().cloned().collect());
+    if let Some(pid) = &state.pid {
+        if recoverable(reason) {
+            hub.preserve(
+                pid.clone(),
+                PreservedSocket {
+                    sid: state.socket.id().to_owned(),
+                    nsp,
+                    rooms: state.rooms.iter().cloned().collect(),
+                    data: state.socket.data_snapshot(),
+                    at: SystemTime::now(),
+                },
+            );
+        }
+    }
     for (_, (reply, timer)) in state.acks {
         ctx.cancel_future(timer);
         let _ = reply.send(Err(AckError::Disconnected));
@@ -91,11 +157,31 @@ fn guarded(what: &str, f: impl FnOnce()) {
     }
 }
 
+/// The `pid` and `offset` a client sends to recover its socket, if both are strings.
+fn recovery_request(auth: &Value) -> Option<(String, String)> {
+    let pid = auth.get("pid")?.as_str()?;
+    let offset = auth.get("offset")?.as_str()?;
+    Some((pid.to_owned(), offset.to_owned()))
+}
+
 impl Session {
     fn layer(&mut self) -> &mut SocketLayer {
         match &mut self.app {
             App::SocketIo(layer) => layer,
             App::Echo => unreachable!("the Socket.IO layer is only reached on Socket.IO sessions"),
+        }
+    }
+
+    fn layer_ref(&self) -> Option<&SocketLayer> {
+        match &self.app {
+            App::SocketIo(layer) => Some(layer),
+            App::Echo => None,
+        }
+    }
+
+    fn publish_socket_metas(&self) {
+        if let Some(layer) = self.layer_ref() {
+            self.meta.set_sockets(layer.socket_metas());
         }
     }
 
@@ -138,7 +224,14 @@ impl Session {
             _ if !joined => self.invalid_state(&packet, "packet for a namespace not joined", ctx),
             SocketType::Disconnect => {
                 if let Some(state) = self.layer().sockets.remove(&packet.nsp) {
-                    finish_socket(state, DisconnectReason::ClientNamespaceDisconnect, ctx);
+                    let hub = self.hub.clone();
+                    finish_socket(
+                        state,
+                        DisconnectReason::ClientNamespaceDisconnect,
+                        &hub,
+                        ctx,
+                    );
+                    self.publish_socket_metas();
                 }
             }
             SocketType::Event | SocketType::BinaryEvent => self.on_event(packet, ctx),
@@ -157,11 +250,8 @@ impl Session {
     }
 
     fn send_socket_packet(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
-        let text = packet.encode_header_and_data();
-        self.send(EnginePacket::Message(text), ctx);
-        for attachment in packet.attachments {
-            self.send(EnginePacket::Binary(attachment), ctx);
-        }
+        let frames = socket_packet_frames(&packet);
+        self.send_frames(&frames, false, ctx);
     }
 
     fn on_connect(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
@@ -174,8 +264,12 @@ impl Session {
         };
         let auth = packet.data.unwrap_or_else(|| json!({}));
         let data: SocketData = Arc::new(Mutex::new(Map::new()));
-        if namespace.middleware.is_empty() {
-            self.finish_connect(nsp, namespace, auth, data, Ok(()), ctx);
+        let delivery = self.hub.policies().of(&nsp);
+        let recovery = (!delivery.recovery.is_zero())
+            .then(|| recovery_request(&auth))
+            .flatten();
+        if namespace.middleware.is_empty() && recovery.is_none() {
+            self.finish_connect(nsp, namespace, auth, data, Ok(None), ctx);
             return;
         }
         self.layer().connecting.insert(nsp.clone());
@@ -186,18 +280,33 @@ impl Session {
             data: data.clone(),
         };
         let chain = namespace.middleware.clone();
+        let hub = self.hub.clone();
         let verdict = async move {
             for middleware in chain {
                 middleware(request.clone()).await?;
             }
-            Ok(())
+            Ok(match recovery {
+                Some((pid, offset)) => {
+                    hub.recover(Recover {
+                        nsp: request.nsp,
+                        pid,
+                        offset,
+                    })
+                    .await
+                }
+                None => None,
+            })
         };
-        ctx.spawn(verdict.into_actor(self).map(move |verdict, act, ctx| {
-            if act.closing || !act.layer().connecting.remove(&nsp) {
-                return;
-            }
-            act.finish_connect(nsp, namespace, auth, data, verdict, ctx);
-        }));
+        ctx.spawn(
+            verdict
+                .into_actor(self)
+                .map(move |verdict: Verdict, act, ctx| {
+                    if act.closing || !act.layer().connecting.remove(&nsp) {
+                        return;
+                    }
+                    act.finish_connect(nsp, namespace, auth, data, verdict, ctx);
+                }),
+        );
     }
 
     fn finish_connect(
@@ -206,20 +315,38 @@ impl Session {
         namespace: Arc<Namespace>,
         auth: Value,
         data: SocketData,
-        verdict: Result<(), ConnectRefusal>,
+        verdict: Verdict,
         ctx: &mut Context<Self>,
     ) {
-        if let Err(refusal) = verdict {
-            log::info!(
-                "session {}: CONNECT to {nsp} refused: {}",
-                self.sid,
-                refusal.message
-            );
-            let packet = SocketPacket::connect_error(&nsp, &refusal.message, refusal.data);
-            self.send_socket_packet(packet, ctx);
-            return;
-        }
-        let id = crate::random_id();
+        let recovered = match verdict {
+            Ok(recovered) => recovered,
+            Err(refusal) => {
+                log::info!(
+                    "session {}: CONNECT to {nsp} refused: {}",
+                    self.sid,
+                    refusal.message
+                );
+                let packet = SocketPacket::connect_error(&nsp, &refusal.message, refusal.data);
+                self.send_socket_packet(packet, ctx);
+                return;
+            }
+        };
+        let delivery = self.hub.policies().of(&nsp);
+        let was_recovered = recovered.is_some();
+        let (id, pid, rooms, missed) = match recovered {
+            Some(Recovered { socket, missed }) => {
+                let mut fresh = data.lock().unwrap_or_else(|e| e.into_inner());
+                for (key, value) in socket.data {
+                    fresh.entry(key).or_insert(value);
+                }
+                let pid = auth.get("pid").and_then(Value::as_str).map(String::from);
+                (socket.sid, pid, socket.rooms.into_iter().collect(), missed)
+            }
+            None => {
+                let pid = (!delivery.recovery.is_zero()).then(crate::random_id);
+                (crate::random_id(), pid, BTreeSet::new(), Vec::new())
+            }
+        };
         let socket = Socket::new(
             id.clone(),
             nsp.clone(),
@@ -227,17 +354,53 @@ impl Session {
             ctx.address(),
             self.handshake.clone(),
             data,
+            self.hub.clone(),
         );
-        self.send_socket_packet(SocketPacket::connect(&nsp, Some(json!({ "sid": id }))), ctx);
+        let mut reply = json!({ "sid": id });
+        if let Some(pid) = &pid {
+            reply["pid"] = json!(pid);
+        }
+        self.send_socket_packet(SocketPacket::connect(&nsp, Some(reply)), ctx);
+        let sid: Arc<str> = id.as_str().into();
+        self.hub.add_socket(&nsp, sid.clone(), ctx.address());
+        for room in &rooms {
+            self.hub
+                .join_room_quietly(&nsp, room, sid.clone(), ctx.address());
+        }
+        for frames in &missed {
+            self.send_frames(frames, false, ctx);
+        }
+        if was_recovered {
+            log::debug!(
+                "session {}: socket {id} on {nsp} recovered with {} rooms and {} missed events",
+                self.sid,
+                rooms.len(),
+                missed.len()
+            );
+        }
+        let mut rooms = rooms;
+        if let Some(user) = socket.user() {
+            let room = user_room(&user);
+            if rooms.insert(room.clone()) {
+                // Joining the user room hands over the offline queue, if the policy has one.
+                let buffering = RoomBuffering::for_user(&delivery);
+                self.hub
+                    .join_room(&nsp, &room, sid.clone(), ctx.address(), buffering);
+            }
+        }
         self.layer().sockets.insert(
             nsp,
             SocketState {
                 socket: socket.clone(),
                 namespace: namespace.clone(),
+                delivery,
+                pid,
+                rooms,
                 acks: HashMap::new(),
                 next_ack_id: 0,
             },
         );
+        self.publish_socket_metas();
         if let Some(handler) = &namespace.on_connect {
             guarded("connect handler", || handler(&socket, &auth));
         }
@@ -279,15 +442,27 @@ impl Session {
             None => log::debug!("session {}: ack {id} is unknown or expired", self.sid),
         }
     }
+
+    fn socket_io(&self) -> bool {
+        matches!(self.app, App::SocketIo(_))
+    }
+}
+
+impl Handler<Deliver> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        if self.socket_io() && self.layer().sockets.contains_key(&*msg.nsp) {
+            self.send_frames(&msg.frames, msg.volatile, ctx);
+        }
+    }
 }
 
 impl Handler<SocketEmit> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: SocketEmit, ctx: &mut Context<Self>) {
-        if matches!(self.app, App::SocketIo(_))
-            && self.layer().sockets.contains_key(&msg.packet.nsp)
-        {
+        if self.socket_io() && self.layer().sockets.contains_key(&msg.packet.nsp) {
             self.send_socket_packet(msg.packet, ctx);
         }
     }
@@ -297,7 +472,7 @@ impl Handler<SocketEmitWithAck> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: SocketEmitWithAck, ctx: &mut Context<Self>) {
-        if !matches!(self.app, App::SocketIo(_)) || self.closing {
+        if !self.socket_io() || self.closing {
             let _ = msg.reply.send(Err(AckError::Disconnected));
             return;
         }
@@ -327,12 +502,98 @@ impl Handler<SocketDisconnect> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: SocketDisconnect, ctx: &mut Context<Self>) {
-        if !matches!(self.app, App::SocketIo(_)) {
+        if !self.socket_io() {
             return;
         }
         if let Some(state) = self.layer().sockets.remove(&msg.nsp) {
             self.send_socket_packet(SocketPacket::disconnect(&msg.nsp), ctx);
-            finish_socket(state, DisconnectReason::ServerNamespaceDisconnect, ctx);
+            let hub = self.hub.clone();
+            finish_socket(
+                state,
+                DisconnectReason::ServerNamespaceDisconnect,
+                &hub,
+                ctx,
+            );
+            self.publish_socket_metas();
+        }
+    }
+}
+
+impl Handler<SocketJoin> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SocketJoin, ctx: &mut Context<Self>) {
+        let addr = ctx.address();
+        let hub = self.hub.clone();
+        let joined = self
+            .socket_io()
+            .then(|| self.layer().sockets.get_mut(&msg.nsp))
+            .flatten();
+        let Some(state) = joined else {
+            let _ = msg.reply.send(Err(crate::hub::HubError::NotConnected));
+            return;
+        };
+        state.rooms.insert(msg.room.clone());
+        let sid: Arc<str> = state.socket.id().into();
+        let buffering = RoomBuffering::for_room(&state.delivery);
+        self.publish_socket_metas();
+        let joined = hub.join_room_async(&msg.nsp, &msg.room, sid, addr, buffering);
+        let reply = msg.reply;
+        actix_web::rt::spawn(async move {
+            let _ = reply.send(joined.await);
+        });
+    }
+}
+
+impl Handler<SocketLeave> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SocketLeave, _ctx: &mut Context<Self>) {
+        let hub = self.hub.clone();
+        let joined = self
+            .socket_io()
+            .then(|| self.layer().sockets.get_mut(&msg.nsp))
+            .flatten();
+        let Some(state) = joined else {
+            let _ = msg.reply.send(Err(crate::hub::HubError::NotConnected));
+            return;
+        };
+        state.rooms.remove(&msg.room);
+        let sid: Arc<str> = state.socket.id().into();
+        hub.leave_room(&msg.nsp, &msg.room, sid);
+        self.publish_socket_metas();
+        let _ = msg.reply.send(Ok(()));
+    }
+}
+
+impl Handler<SocketRooms> for Session {
+    type Result = MessageResult<SocketRooms>;
+
+    fn handle(&mut self, msg: SocketRooms, _ctx: &mut Context<Self>) -> Self::Result {
+        let rooms = self
+            .layer_ref()
+            .and_then(|l| l.sockets.get(&msg.nsp))
+            .map(|s| s.rooms.iter().cloned().collect())
+            .unwrap_or_default();
+        MessageResult(rooms)
+    }
+}
+
+impl Handler<AnnounceMembership> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _msg: AnnounceMembership, ctx: &mut Context<Self>) {
+        let Some(layer) = self.layer_ref() else {
+            return;
+        };
+        for state in layer.sockets.values() {
+            let nsp = state.socket.nsp();
+            let sid: Arc<str> = state.socket.id().into();
+            self.hub.add_socket(nsp, sid.clone(), ctx.address());
+            for room in &state.rooms {
+                self.hub
+                    .join_room_quietly(nsp, room, sid.clone(), ctx.address());
+            }
         }
     }
 }

@@ -3,15 +3,16 @@
 
 use actix::prelude::*;
 use futures::channel::oneshot;
-use siohub_protocol::EnginePacket;
+use siohub_protocol::{EnginePacket, ProtocolError};
 
-use super::{Probe, Session, Transport};
+use super::{close_link, Probe, Session, Transport, WsLink};
 use crate::error::EngineError;
 use crate::messages::{
-    BeginPost, BeginUpgrade, EndPost, Poll, PollAborted, PollOutcome, WsClose, WsClosed, WsFrame,
-    WsIncoming, WsSend,
+    BeginPost, BeginUpgrade, EndPost, Poll, PollAborted, PollOutcome, WsIncoming,
 };
 use crate::socket::DisconnectReason;
+use crate::wire_frame::{ws_pong_frame, WireFrame};
+use crate::ws::WsEvent;
 
 impl Handler<Poll> for Session {
     type Result = Result<PollOutcome, EngineError>;
@@ -98,9 +99,13 @@ impl Handler<EndPost> for Session {
 }
 
 impl Handler<BeginUpgrade> for Session {
-    type Result = Result<(), EngineError>;
+    type Result = ();
 
-    fn handle(&mut self, msg: BeginUpgrade, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: BeginUpgrade, ctx: &mut Context<Self>) {
+        let link = WsLink {
+            outbox: msg.outbox,
+            id: msg.id,
+        };
         let upgradable = matches!(self.transport, Transport::Polling { .. })
             && self.probe.is_none()
             && !self.closing;
@@ -109,22 +114,20 @@ impl Handler<BeginUpgrade> for Session {
                 "session {}: refused a second upgrade or an upgrade of a websocket",
                 self.sid
             );
-            msg.ws.do_send(WsClose);
-            return Err(EngineError::BadRequest);
+            close_link(&link);
+            return;
         }
         let timer = ctx.run_later(self.config.upgrade_timeout, |act, _ctx| {
             if let Some(probe) = act.probe.take() {
                 log::info!("session {}: upgrade timed out; staying on polling", act.sid);
-                probe.ws.do_send(WsClose);
+                close_link(&probe.link);
             }
         });
         self.probe = Some(Probe {
-            ws: msg.ws,
-            id: msg.id,
+            link,
             probed: false,
             timer,
         });
-        Ok(())
     }
 }
 
@@ -132,41 +135,68 @@ impl Handler<WsIncoming> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: WsIncoming, ctx: &mut Context<Self>) {
-        match &self.transport {
-            Transport::WebSocket { id, .. } if *id == msg.id => self.on_packet(msg.packet, ctx),
-            _ if self.probe.as_ref().is_some_and(|p| p.id == msg.id) => {
-                self.on_probe_packet(msg.packet, ctx)
-            }
-            _ => {}
+        let main = matches!(&self.transport, Transport::WebSocket(link) if link.id == msg.id);
+        let probe = self.probe.as_ref().is_some_and(|p| p.link.id == msg.id);
+        if !main && !probe {
+            return;
         }
-    }
-}
-
-impl Handler<WsClosed> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: WsClosed, ctx: &mut Context<Self>) {
-        match &self.transport {
-            Transport::WebSocket { id, .. } if *id == msg.id => {
-                self.close(DisconnectReason::TransportClose, ctx)
-            }
-            _ => {
-                if self.probe.as_ref().is_some_and(|p| p.id == msg.id) {
-                    if let Some(probe) = self.probe.take() {
-                        ctx.cancel_future(probe.timer);
-                    }
+        let packet = match msg.event {
+            WsEvent::Text(data) => {
+                self.meta.received(data.len());
+                match std::str::from_utf8(&data) {
+                    Ok(text) => EnginePacket::decode_text(text),
+                    Err(_) => Err(ProtocolError::InvalidUtf8),
                 }
             }
+            WsEvent::Binary(data) => {
+                self.meta.received(data.len());
+                Ok(EnginePacket::decode_binary(data))
+            }
+            WsEvent::Ping(data) => {
+                let link = if main {
+                    self.ws_link()
+                } else {
+                    self.probe.as_ref().map(|p| &p.link)
+                };
+                if let Some(link) = link {
+                    link.outbox.push([ws_pong_frame(&data)], false);
+                }
+                return;
+            }
+            WsEvent::Close | WsEvent::Error(_) => {
+                if let WsEvent::Error(e) = &msg.event {
+                    log::info!("session {}: websocket error: {e}; closing it", self.sid);
+                }
+                if main {
+                    self.close(DisconnectReason::TransportClose, ctx);
+                } else if let Some(probe) = self.probe.take() {
+                    ctx.cancel_future(probe.timer);
+                    close_link(&probe.link);
+                }
+                return;
+            }
+        };
+        if main {
+            self.on_packet(packet, ctx);
+        } else {
+            self.on_probe_packet(packet, ctx);
         }
     }
 }
 
 impl Session {
+    fn ws_link(&self) -> Option<&WsLink> {
+        match &self.transport {
+            Transport::WebSocket(link) => Some(link),
+            Transport::Polling { .. } => None,
+        }
+    }
+
     /// A packet on the websocket being probed: `2probe` is answered with `3probe`, `5`
     /// completes the upgrade, anything else aborts it.
     fn on_probe_packet(
         &mut self,
-        packet: Result<EnginePacket, siohub_protocol::ProtocolError>,
+        packet: Result<EnginePacket, ProtocolError>,
         ctx: &mut Context<Self>,
     ) {
         let Some(probe) = self.probe.as_mut() else {
@@ -175,9 +205,8 @@ impl Session {
         match packet {
             Ok(EnginePacket::Ping(data)) if data == "probe" && !probe.probed => {
                 probe.probed = true;
-                probe
-                    .ws
-                    .do_send(WsSend(vec![WsFrame::from_packet(EnginePacket::Pong(data))]));
+                let pong = WireFrame::from_packet(&EnginePacket::Pong(data));
+                probe.link.outbox.push([pong.ws_bytes().clone()], false);
                 // Force a polling cycle so the client can pause polling and send `5`.
                 if let Transport::Polling { pending, .. } = &mut self.transport {
                     if let Some(tx) = pending.take() {
@@ -193,7 +222,7 @@ impl Session {
                 );
                 if let Some(probe) = self.probe.take() {
                     ctx.cancel_future(probe.timer);
-                    probe.ws.do_send(WsClose);
+                    close_link(&probe.link);
                 }
             }
         }
@@ -209,12 +238,10 @@ impl Session {
                 let _ = tx.send(noop_body());
             }
         }
-        self.transport = Transport::WebSocket {
-            ws: probe.ws,
-            id: probe.id,
-        };
+        self.transport = Transport::WebSocket(probe.link);
+        self.meta.set_transport("websocket");
+        self.move_queue_to_websocket();
         log::debug!("session {}: upgraded to websocket", self.sid);
-        self.flush();
     }
 }
 

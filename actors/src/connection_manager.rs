@@ -1,0 +1,297 @@
+//! The ConnectionManager: the registry of sessions with their metadata (namespaces, user,
+//! rooms, transport, peer, counters), users → sockets, counts, and the pages `/connections`
+//! shows. Sessions update their own [`SessionMeta`] (atomics and a small lock) as they go;
+//! the manager reads them. After a restart it rebuilds its map from the session registry.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use serde::Serialize;
+
+use crate::hub_messages::{ListConnections, RegisterSession, UnregisterSession, UserSockets};
+use crate::registry::{SessionEntry, SessionRegistry};
+use crate::stats::ActorStats;
+use crate::supervision::guarded;
+
+/// One socket of a session, as `/connections` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SocketMeta {
+    /// The namespace.
+    pub nsp: String,
+    /// The socket id.
+    pub id: String,
+    /// The authenticated user, if any.
+    pub user: Option<String>,
+    /// Its rooms, sorted.
+    pub rooms: Vec<String>,
+}
+
+/// What is known about one session; updated by the session itself.
+#[derive(Debug)]
+pub struct SessionMeta {
+    /// The Engine.IO session id.
+    pub sid: Arc<str>,
+    /// The peer address.
+    pub remote_address: String,
+    /// The client's User-Agent.
+    pub user_agent: String,
+    /// When the session opened.
+    pub connected_at: SystemTime,
+    transport: Mutex<&'static str>,
+    packets_in: AtomicU64,
+    packets_out: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    last_activity_ms: AtomicU64,
+    sockets: Mutex<Vec<SocketMeta>>,
+}
+
+/// A snapshot of one session for `/connections`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The Engine.IO session id.
+    pub sid: String,
+    /// `polling` or `websocket`.
+    pub transport: String,
+    /// The peer address.
+    pub remote_address: String,
+    /// The client's User-Agent.
+    pub user_agent: String,
+    /// Milliseconds since the epoch when it opened.
+    pub connected_at: u64,
+    /// Milliseconds since the epoch of the last packet in or out.
+    pub last_activity: u64,
+    /// Engine.IO packets received.
+    pub packets_in: u64,
+    /// Engine.IO packets sent.
+    pub packets_out: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Its namespaces.
+    pub namespaces: Vec<String>,
+    /// The user of its sockets, if any.
+    pub user: Option<String>,
+    /// Its sockets with their rooms.
+    pub sockets: Vec<SocketMeta>,
+}
+
+/// One page of connections.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct ConnectionsPage {
+    /// Sessions in all.
+    pub total: usize,
+    /// This page, oldest first.
+    pub connections: Vec<ConnectionInfo>,
+}
+
+fn millis(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl SessionMeta {
+    /// Metadata of a session opening now.
+    pub fn new(
+        sid: Arc<str>,
+        remote_address: String,
+        user_agent: String,
+        transport: &'static str,
+    ) -> Self {
+        let now = SystemTime::now();
+        SessionMeta {
+            sid,
+            remote_address,
+            user_agent,
+            connected_at: now,
+            transport: Mutex::new(transport),
+            packets_in: AtomicU64::new(0),
+            packets_out: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            last_activity_ms: AtomicU64::new(millis(now)),
+            sockets: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn touch(&self) {
+        self.last_activity_ms
+            .store(millis(SystemTime::now()), Ordering::Relaxed);
+    }
+
+    /// Counts a packet received.
+    pub fn received(&self, bytes: usize) {
+        self.packets_in.fetch_add(1, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.touch();
+    }
+
+    /// Counts packets sent.
+    pub fn sent(&self, packets: usize, bytes: usize) {
+        self.packets_out
+            .fetch_add(packets as u64, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.touch();
+    }
+
+    /// Records the transport in use.
+    pub fn set_transport(&self, transport: &'static str) {
+        *self.transport.lock().unwrap_or_else(|e| e.into_inner()) = transport;
+    }
+
+    /// Replaces the list of sockets.
+    pub fn set_sockets(&self, sockets: Vec<SocketMeta>) {
+        *self.sockets.lock().unwrap_or_else(|e| e.into_inner()) = sockets;
+    }
+
+    /// The current values.
+    pub fn snapshot(&self) -> ConnectionInfo {
+        let sockets = self
+            .sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        ConnectionInfo {
+            sid: self.sid.to_string(),
+            transport: self
+                .transport
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .to_string(),
+            remote_address: self.remote_address.clone(),
+            user_agent: self.user_agent.clone(),
+            connected_at: millis(self.connected_at),
+            last_activity: self.last_activity_ms.load(Ordering::Relaxed),
+            packets_in: self.packets_in.load(Ordering::Relaxed),
+            packets_out: self.packets_out.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            namespaces: sockets.iter().map(|s| s.nsp.clone()).collect(),
+            user: sockets.iter().find_map(|s| s.user.clone()),
+            sockets,
+        }
+    }
+}
+
+/// See the module documentation.
+pub struct ConnectionManager {
+    registry: SessionRegistry,
+    /// Sessions by (opening time, sid), so pages come oldest first.
+    sessions: BTreeMap<(SystemTime, Arc<str>), SessionEntry>,
+    stats: Arc<ActorStats>,
+}
+
+impl ConnectionManager {
+    /// A manager rebuilding from `registry` after restarts.
+    pub fn new(registry: SessionRegistry, stats: Arc<ActorStats>) -> Self {
+        ConnectionManager {
+            registry,
+            sessions: BTreeMap::new(),
+            stats,
+        }
+    }
+
+    fn rebuild(&mut self) {
+        self.sessions = self
+            .registry
+            .entries()
+            .into_iter()
+            .map(|(addr, meta)| ((meta.connected_at, meta.sid.clone()), (addr, meta)))
+            .collect();
+    }
+}
+
+impl Actor for ConnectionManager {
+    type Context = Context<Self>;
+}
+
+impl Supervised for ConnectionManager {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.stats.restarted();
+        self.rebuild();
+        log::warn!(
+            "ConnectionManager restarted; rebuilt {} sessions from the registry",
+            self.sessions.len()
+        );
+    }
+}
+
+impl Handler<RegisterSession> for ConnectionManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: RegisterSession, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |_| {
+            let key = (msg.meta.connected_at, msg.meta.sid.clone());
+            self.sessions.insert(key, (msg.session, msg.meta));
+        })
+    }
+}
+
+impl Handler<UnregisterSession> for ConnectionManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: UnregisterSession, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |_| {
+            self.sessions.retain(|(_, sid), _| *sid != msg.sid);
+        })
+    }
+}
+
+impl Handler<ListConnections> for ConnectionManager {
+    type Result = MessageResult<ListConnections>;
+
+    fn handle(&mut self, msg: ListConnections, ctx: &mut Context<Self>) -> Self::Result {
+        let stats = self.stats.clone();
+        MessageResult(guarded(&stats, ctx, ConnectionsPage::default(), |_| {
+            ConnectionsPage {
+                total: self.sessions.len(),
+                connections: self
+                    .sessions
+                    .values()
+                    .skip(msg.offset)
+                    .take(msg.limit)
+                    .map(|(_, meta)| meta.snapshot())
+                    .collect(),
+            }
+        }))
+    }
+}
+
+impl Handler<UserSockets> for ConnectionManager {
+    type Result = MessageResult<UserSockets>;
+
+    fn handle(&mut self, msg: UserSockets, ctx: &mut Context<Self>) -> Self::Result {
+        let stats = self.stats.clone();
+        MessageResult(guarded(&stats, ctx, Vec::new(), |_| {
+            let mut out = Vec::new();
+            for (_, meta) in self.sessions.values() {
+                let info = meta.snapshot();
+                for socket in info.sockets {
+                    if socket.user.as_deref() == Some(msg.user.as_str()) {
+                        out.push((info.sid.clone(), socket.nsp, socket.id));
+                    }
+                }
+            }
+            out
+        }))
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::supervision::Crash> for ConnectionManager {
+    type Result = ();
+
+    fn handle(&mut self, _msg: crate::supervision::Crash, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |_| {
+            panic!("fault injected into ConnectionManager")
+        })
+    }
+}

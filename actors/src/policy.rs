@@ -1,0 +1,130 @@
+//! Delivery policies: what the broadcaster does with events per namespace (buffering for
+//! join replay, connection state recovery, the offline queue, dedupe) and what a session
+//! does when its client reads too slowly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::namespace::NamespacePattern;
+
+/// What happens to an event published to a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BufferPolicy {
+    /// Delivered to the members present, then forgotten.
+    #[default]
+    Drop,
+    /// Kept when the room has no member, and handed to the first socket that joins (then
+    /// forgotten): a mailbox for rooms nobody listens to yet.
+    IfNoClients,
+    /// Every event is kept (a bounded history) and replayed to each socket that joins.
+    Always,
+}
+
+/// Delivery settings of one namespace (or namespace pattern).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryPolicy {
+    /// Room buffering for join replay.
+    pub buffer: BufferPolicy,
+    /// Most events kept per room.
+    pub buffer_size: usize,
+    /// How long a kept event stays replayable.
+    pub buffer_ttl: Duration,
+    /// Connection state recovery window; zero turns recovery off.
+    pub recovery: Duration,
+    /// Whether events for an offline user are queued until one of their sockets connects.
+    pub offline_queue: bool,
+    /// Most events queued per offline user (the oldest go first, counted).
+    pub offline_queue_size: usize,
+    /// How long a queued event for an offline user stays deliverable.
+    pub offline_queue_ttl: Duration,
+    /// Events whose `id` was seen within this window are dropped; zero turns dedupe off.
+    pub dedupe_window: Duration,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        DeliveryPolicy {
+            buffer: BufferPolicy::Drop,
+            buffer_size: 1000,
+            buffer_ttl: Duration::from_secs(300),
+            recovery: Duration::ZERO,
+            offline_queue: false,
+            offline_queue_size: 1000,
+            offline_queue_ttl: Duration::from_secs(86_400),
+            dedupe_window: Duration::ZERO,
+        }
+    }
+}
+
+/// The delivery policies of every namespace: the first matching rule wins, else the default.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryPolicies {
+    rules: Vec<(NamespacePattern, Arc<DeliveryPolicy>)>,
+    default: Arc<DeliveryPolicy>,
+}
+
+impl DeliveryPolicies {
+    /// Only the default policy.
+    pub fn new(default: DeliveryPolicy) -> Self {
+        DeliveryPolicies {
+            rules: Vec::new(),
+            default: Arc::new(default),
+        }
+    }
+
+    /// Adds a rule for a namespace name or pattern (`/tenant-{id}`).
+    pub fn with_rule(mut self, pattern: &str, policy: DeliveryPolicy) -> Self {
+        self.rules
+            .push((NamespacePattern::parse(pattern), Arc::new(policy)));
+        self
+    }
+
+    /// The policy of namespace `nsp`.
+    pub fn of(&self, nsp: &str) -> Arc<DeliveryPolicy> {
+        self.rules
+            .iter()
+            .find(|(pattern, _)| pattern.matches(nsp).is_some())
+            .map(|(_, policy)| policy.clone())
+            .unwrap_or_else(|| self.default.clone())
+    }
+}
+
+/// What a session does when its outgoing backlog is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlowConsumerAction {
+    /// Close the connection (reason "slow consumer"), counted and logged.
+    #[default]
+    Disconnect,
+    /// Drop volatile packets (queued ones first) to make room; a connection whose backlog
+    /// is still full of non-volatile packets is closed as with `Disconnect`.
+    DropVolatile,
+}
+
+/// The room every socket of user `id` joins.
+pub fn user_room(id: &str) -> String {
+    format!("user:{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_matching_rule_wins() {
+        let chat = DeliveryPolicy {
+            buffer: BufferPolicy::Always,
+            ..DeliveryPolicy::default()
+        };
+        let tenants = DeliveryPolicy {
+            recovery: Duration::from_secs(60),
+            ..DeliveryPolicy::default()
+        };
+        let policies = DeliveryPolicies::new(DeliveryPolicy::default())
+            .with_rule("/chat", chat.clone())
+            .with_rule("/tenant-{id}", tenants.clone());
+        assert_eq!(*policies.of("/chat"), chat);
+        assert_eq!(*policies.of("/tenant-9"), tenants);
+        assert_eq!(*policies.of("/"), DeliveryPolicy::default());
+        assert_eq!(user_room("42"), "user:42");
+    }
+}

@@ -1,0 +1,372 @@
+//! The table of sockets and rooms per namespace, with each room's replay buffer. The
+//! RoomSupervisor writes membership and the Broadcaster writes buffers; both hold its lock
+//! only for the length of one join or one broadcast, never per recipient, and a join's
+//! replay and a broadcast's delivery are ordered by it (no event is both replayed and
+//! delivered live, none is missed).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use actix::Addr;
+
+use crate::policy::{BufferPolicy, DeliveryPolicy};
+use crate::session::Session;
+use crate::stats::{DropReason, HubCounters};
+use crate::wire_frame::WireFrame;
+
+/// The frames of one encoded event, shared by every recipient.
+pub type Frames = Arc<[WireFrame]>;
+
+/// An event kept for replay.
+#[derive(Debug, Clone)]
+struct Buffered {
+    at: Instant,
+    frames: Frames,
+}
+
+/// How a room keeps events for sockets that join later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomBuffering {
+    /// The policy.
+    pub policy: BufferPolicy,
+    /// Most events kept.
+    pub size: usize,
+    /// How long an event stays replayable.
+    pub ttl: Duration,
+}
+
+impl RoomBuffering {
+    /// The buffering of an ordinary room under `policy`.
+    pub fn for_room(policy: &DeliveryPolicy) -> Self {
+        RoomBuffering {
+            policy: policy.buffer,
+            size: policy.buffer_size,
+            ttl: policy.buffer_ttl,
+        }
+    }
+
+    /// The buffering of a user room: the offline queue when the policy has one.
+    pub fn for_user(policy: &DeliveryPolicy) -> Self {
+        if policy.offline_queue {
+            RoomBuffering {
+                policy: BufferPolicy::IfNoClients,
+                size: policy.offline_queue_size,
+                ttl: policy.offline_queue_ttl,
+            }
+        } else {
+            Self::for_room(policy)
+        }
+    }
+}
+
+#[derive(Default)]
+struct Room {
+    members: HashMap<Arc<str>, Addr<Session>>,
+    buffer: VecDeque<Buffered>,
+}
+
+impl Room {
+    fn expire(&mut self, ttl: Duration) {
+        let now = Instant::now();
+        while self
+            .buffer
+            .front()
+            .is_some_and(|b| now.duration_since(b.at) > ttl)
+        {
+            self.buffer.pop_front();
+        }
+    }
+}
+
+/// One namespace: its sockets and rooms.
+#[derive(Default)]
+pub struct NspTable {
+    sockets: HashMap<Arc<str>, Addr<Session>>,
+    rooms: HashMap<String, Room>,
+}
+
+/// Every namespace's sockets and rooms.
+#[derive(Default)]
+pub struct RoomTable {
+    nsps: HashMap<String, NspTable>,
+}
+
+/// The table, shared by the RoomSupervisor, the Broadcaster and the HTTP API.
+pub type SharedRoomTable = Arc<Mutex<RoomTable>>;
+
+/// Locks the table; a panic elsewhere while it was held leaves consistent-enough data (the
+/// supervisor rebuilds membership anyway).
+pub fn lock(table: &SharedRoomTable) -> MutexGuard<'_, RoomTable> {
+    table.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Who a broadcast goes to. Empty `rooms`, `users` and `sids` mean the whole namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The namespace.
+    pub nsp: String,
+    /// Rooms whose members get it (union, one copy per socket).
+    pub rooms: Vec<String>,
+    /// Users whose sockets get it (their `user:<id>` rooms).
+    pub users: Vec<String>,
+    /// Single sockets that get it.
+    pub sids: Vec<String>,
+    /// Rooms whose members do not get it.
+    pub except_rooms: Vec<String>,
+    /// Sockets that do not get it (the sender, typically).
+    pub except_sids: Vec<String>,
+}
+
+impl Target {
+    /// The whole namespace.
+    pub fn namespace(nsp: &str) -> Self {
+        Target {
+            nsp: nsp.to_owned(),
+            ..Target::default()
+        }
+    }
+
+    /// Whether the target is the whole namespace.
+    pub fn is_namespace_wide(&self) -> bool {
+        self.rooms.is_empty() && self.users.is_empty() && self.sids.is_empty()
+    }
+
+    /// Whether a socket with this id and these rooms is targeted (used for replay).
+    pub fn includes(&self, sid: &str, rooms: &HashSet<String>) -> bool {
+        let excepted = self.except_sids.iter().any(|s| s == sid)
+            || self.except_rooms.iter().any(|r| rooms.contains(r));
+        if excepted {
+            return false;
+        }
+        self.is_namespace_wide()
+            || self.sids.iter().any(|s| s == sid)
+            || self.rooms.iter().any(|r| rooms.contains(r))
+            || self
+                .users
+                .iter()
+                .any(|u| rooms.contains(&crate::policy::user_room(u)))
+    }
+}
+
+impl RoomTable {
+    fn nsp(&mut self, nsp: &str) -> &mut NspTable {
+        self.nsps.entry(nsp.to_owned()).or_default()
+    }
+
+    /// Registers a connected socket.
+    pub fn add_socket(&mut self, nsp: &str, sid: Arc<str>, session: Addr<Session>) {
+        self.nsp(nsp).sockets.insert(sid, session);
+    }
+
+    /// Forgets a socket and its membership of `rooms`.
+    pub fn remove_socket(&mut self, nsp: &str, sid: &str, rooms: &[String]) {
+        let Some(table) = self.nsps.get_mut(nsp) else {
+            return;
+        };
+        table.sockets.remove(sid);
+        for room in rooms {
+            leave_room(table, room, sid);
+        }
+    }
+
+    /// Adds a socket to a room and returns the buffered events it should get, oldest first
+    /// (taken out of the buffer when the room buffers only for absent clients).
+    pub fn join(
+        &mut self,
+        nsp: &str,
+        room: &str,
+        sid: Arc<str>,
+        session: Addr<Session>,
+        buffering: RoomBuffering,
+    ) -> Vec<Frames> {
+        let table = self.nsp(nsp);
+        let entry = table.rooms.entry(room.to_owned()).or_default();
+        entry.members.insert(sid, session);
+        entry.expire(buffering.ttl);
+        match buffering.policy {
+            BufferPolicy::Drop => Vec::new(),
+            BufferPolicy::IfNoClients => entry.buffer.drain(..).map(|b| b.frames).collect(),
+            BufferPolicy::Always => entry.buffer.iter().map(|b| b.frames.clone()).collect(),
+        }
+    }
+
+    /// Removes a socket from a room.
+    pub fn leave(&mut self, nsp: &str, room: &str, sid: &str) {
+        if let Some(table) = self.nsps.get_mut(nsp) {
+            leave_room(table, room, sid);
+        }
+    }
+
+    /// Forgets every membership (the sockets stay); used before a rebuild.
+    pub fn clear_membership(&mut self) {
+        for table in self.nsps.values_mut() {
+            table.sockets.clear();
+            table.rooms.retain(|_, room| {
+                room.members.clear();
+                !room.buffer.is_empty()
+            });
+        }
+    }
+
+    /// Rooms of a namespace that have members, with their sizes, sorted by name.
+    pub fn rooms(&self, nsp: &str) -> Vec<(String, usize)> {
+        let mut rooms: Vec<_> = self
+            .nsps
+            .get(nsp)
+            .map(|t| {
+                t.rooms
+                    .iter()
+                    .filter(|(_, r)| !r.members.is_empty())
+                    .map(|(name, r)| (name.clone(), r.members.len()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        rooms.sort();
+        rooms
+    }
+
+    /// The socket ids in a room, sorted.
+    pub fn members(&self, nsp: &str, room: &str) -> Vec<String> {
+        let mut members: Vec<String> = self
+            .nsps
+            .get(nsp)
+            .and_then(|t| t.rooms.get(room))
+            .map(|r| r.members.keys().map(|k| k.to_string()).collect())
+            .unwrap_or_default();
+        members.sort();
+        members
+    }
+
+    /// Events buffered in a room (expired ones not counted).
+    pub fn buffered(&self, nsp: &str, room: &str, ttl: Duration) -> usize {
+        let now = Instant::now();
+        self.nsps
+            .get(nsp)
+            .and_then(|t| t.rooms.get(room))
+            .map(|r| {
+                r.buffer
+                    .iter()
+                    .filter(|b| now.duration_since(b.at) <= ttl)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Connected sockets of a namespace.
+    pub fn socket_count(&self, nsp: &str) -> usize {
+        self.nsps.get(nsp).map_or(0, |t| t.sockets.len())
+    }
+
+    /// Resolves a target to its recipients: one entry per socket, excepted ones removed.
+    pub fn resolve(&self, target: &Target) -> Vec<(Arc<str>, Addr<Session>)> {
+        let Some(table) = self.nsps.get(&target.nsp) else {
+            return Vec::new();
+        };
+        let mut excluded: HashSet<&str> = target.except_sids.iter().map(String::as_str).collect();
+        for room in &target.except_rooms {
+            if let Some(r) = table.rooms.get(room) {
+                excluded.extend(r.members.keys().map(|k| &**k));
+            }
+        }
+        let keep = |sid: &Arc<str>| !excluded.contains(&**sid);
+        if target.is_namespace_wide() {
+            return table
+                .sockets
+                .iter()
+                .filter(|(sid, _)| keep(sid))
+                .map(|(sid, addr)| (sid.clone(), addr.clone()))
+                .collect();
+        }
+        let user_rooms: Vec<String> = target
+            .users
+            .iter()
+            .map(|u| crate::policy::user_room(u))
+            .collect();
+        let rooms: Vec<&Room> = target
+            .rooms
+            .iter()
+            .chain(user_rooms.iter())
+            .filter_map(|r| table.rooms.get(r))
+            .collect();
+        let mut out = Vec::new();
+        if rooms.len() == 1 && target.sids.is_empty() {
+            // One room: its members are distinct already.
+            out.extend(
+                rooms[0]
+                    .members
+                    .iter()
+                    .filter(|(sid, _)| keep(sid))
+                    .map(|(sid, addr)| (sid.clone(), addr.clone())),
+            );
+            return out;
+        }
+        let mut seen: HashSet<&str> = HashSet::new();
+        for room in rooms {
+            for (sid, addr) in &room.members {
+                if keep(sid) && seen.insert(sid) {
+                    out.push((sid.clone(), addr.clone()));
+                }
+            }
+        }
+        for sid in &target.sids {
+            if let Some((key, addr)) = table.sockets.get_key_value(sid.as_str()) {
+                if keep(key) && seen.insert(key) {
+                    out.push((key.clone(), addr.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Keeps an event in a room's buffer as its policy says; `had_members` is whether the
+    /// broadcast found members there.
+    pub fn buffer(
+        &mut self,
+        nsp: &str,
+        room: &str,
+        frames: &Frames,
+        buffering: RoomBuffering,
+        counters: &HubCounters,
+        offline: bool,
+    ) {
+        let table = self.nsp(nsp);
+        let has_members = table.rooms.get(room).is_some_and(|r| !r.members.is_empty());
+        let keep = match buffering.policy {
+            BufferPolicy::Drop => false,
+            BufferPolicy::IfNoClients => !has_members,
+            BufferPolicy::Always => true,
+        };
+        if !keep || buffering.size == 0 {
+            return;
+        }
+        let entry = table.rooms.entry(room.to_owned()).or_default();
+        entry.expire(buffering.ttl);
+        if entry.buffer.len() >= buffering.size {
+            entry.buffer.pop_front();
+            let reason = if offline {
+                DropReason::OfflineQueueFull
+            } else {
+                DropReason::RoomBufferFull
+            };
+            counters.dropped(reason, 1);
+            log::warn!(
+                "namespace {nsp} room {room}: buffer full ({}); oldest event dropped",
+                buffering.size
+            );
+        }
+        entry.buffer.push_back(Buffered {
+            at: Instant::now(),
+            frames: frames.clone(),
+        });
+    }
+}
+
+fn leave_room(table: &mut NspTable, room: &str, sid: &str) {
+    if let Some(r) = table.rooms.get_mut(room) {
+        r.members.remove(sid);
+        if r.members.is_empty() && r.buffer.is_empty() {
+            table.rooms.remove(room);
+        }
+    }
+}

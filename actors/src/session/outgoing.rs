@@ -1,0 +1,159 @@
+//! The outgoing side of a session: frames go to the websocket's outbox or into the polling
+//! queue, within the configured bounds (packets and bytes). A full buffer triggers the
+//! slow-consumer action; every drop and disconnect is counted and logged.
+
+use actix::prelude::*;
+use siohub_protocol::EnginePacket;
+
+use super::{Queued, Session, Transport};
+use crate::policy::SlowConsumerAction;
+use crate::socket::DisconnectReason;
+use crate::stats::DropReason;
+use crate::wire_frame::{polling_body, WireFrame};
+
+impl Session {
+    /// Sends one Engine.IO packet (never volatile).
+    pub(super) fn send(&mut self, packet: EnginePacket, ctx: &mut Context<Self>) {
+        self.send_frames(&[WireFrame::from_packet(&packet)], false, ctx);
+    }
+
+    /// Frames and bytes written and not yet taken by the client.
+    fn backlog(&self) -> (usize, usize) {
+        match &self.transport {
+            Transport::WebSocket(link) => link.outbox.backlog(),
+            Transport::Polling { .. } => (self.queue.len(), self.queued_bytes),
+        }
+    }
+
+    fn fits(&self, frames: &[WireFrame]) -> bool {
+        let (packets, bytes) = self.backlog();
+        let size: usize = frames.iter().map(WireFrame::len).sum();
+        packets + frames.len() <= self.config.max_buffer_packets
+            && bytes + size <= self.config.max_buffer_bytes
+    }
+
+    /// Sends frames that belong together (a packet and its attachments) if the outgoing
+    /// buffer has room; otherwise applies the slow-consumer action. Returns whether they
+    /// were sent.
+    pub(super) fn send_frames(
+        &mut self,
+        frames: &[WireFrame],
+        volatile: bool,
+        ctx: &mut Context<Self>,
+    ) -> bool {
+        if self.closing {
+            return false;
+        }
+        if !self.fits(frames) {
+            if volatile {
+                self.count_drop(DropReason::VolatileBufferFull, 1);
+                return false;
+            }
+            if self.config.slow_consumer == SlowConsumerAction::DropVolatile {
+                let freed = self.drop_queued_volatile();
+                if freed > 0 {
+                    self.count_drop(DropReason::VolatileBufferFull, freed as u64);
+                }
+            }
+            if !self.fits(frames) {
+                self.disconnect_slow_consumer(ctx);
+                return false;
+            }
+        }
+        self.write_frames(frames, volatile);
+        true
+    }
+
+    /// Writes frames with no bound check (the handshake, control packets).
+    pub(super) fn write_frames(&mut self, frames: &[WireFrame], volatile: bool) {
+        let bytes: usize = frames.iter().map(WireFrame::len).sum();
+        self.meta.sent(frames.len(), bytes);
+        match &mut self.transport {
+            Transport::WebSocket(link) => {
+                link.outbox
+                    .push(frames.iter().map(|f| f.ws_bytes().clone()), volatile);
+            }
+            Transport::Polling { .. } => {
+                self.queued_bytes += bytes;
+                self.queue.extend(frames.iter().map(|frame| Queued {
+                    frame: frame.clone(),
+                    volatile,
+                }));
+                self.flush_polling();
+            }
+        }
+    }
+
+    /// Answers the pending poll, if any, with what is queued.
+    pub(super) fn flush_polling(&mut self) {
+        if self.queue.is_empty() {
+            return;
+        }
+        if let Transport::Polling { pending, .. } = &mut self.transport {
+            if let Some(tx) = pending.take() {
+                let body = self.drain_polling_body();
+                let _ = tx.send(body);
+            }
+        }
+    }
+
+    /// Everything queued, as one polling body.
+    pub(super) fn drain_polling_body(&mut self) -> String {
+        let body = polling_body(self.queue.iter().map(|q| &q.frame));
+        self.queue.clear();
+        self.queued_bytes = 0;
+        body
+    }
+
+    /// Moves what the polling queue holds to the websocket that replaced it.
+    pub(super) fn move_queue_to_websocket(&mut self) {
+        if let Transport::WebSocket(link) = &self.transport {
+            for queued in self.queue.drain(..) {
+                link.outbox
+                    .push([queued.frame.ws_bytes().clone()], queued.volatile);
+            }
+            self.queued_bytes = 0;
+        }
+    }
+
+    /// Drops the volatile frames still waiting; returns how many went.
+    fn drop_queued_volatile(&mut self) -> usize {
+        match &self.transport {
+            Transport::WebSocket(link) => link.outbox.drop_volatile(),
+            Transport::Polling { .. } => {
+                let before = self.queue.len();
+                self.queue.retain(|q| !q.volatile);
+                self.queued_bytes = self.queue.iter().map(|q| q.frame.len()).sum();
+                before - self.queue.len()
+            }
+        }
+    }
+
+    fn count_drop(&mut self, reason: DropReason, n: u64) {
+        self.hub.counters().dropped(reason, n);
+        if !self.drop_logged {
+            self.drop_logged = true;
+            let (packets, bytes) = self.backlog();
+            log::warn!(
+                "session {}: outgoing buffer full ({packets} packets, {bytes} bytes); dropping volatile events (counted in drops{{reason=\"{}\"}})",
+                self.sid,
+                reason.as_str()
+            );
+        }
+    }
+
+    fn disconnect_slow_consumer(&mut self, ctx: &mut Context<Self>) {
+        let (packets, bytes) = self.backlog();
+        self.hub.counters().slow_consumer_disconnect();
+        self.hub
+            .counters()
+            .dropped(DropReason::SlowConsumer, packets as u64 + 1);
+        log::warn!(
+            "session {}: slow consumer: outgoing buffer full ({packets} packets, {bytes} bytes; limits {} and {}); disconnecting",
+            self.sid,
+            self.config.max_buffer_packets,
+            self.config.max_buffer_bytes
+        );
+        self.close(DisconnectReason::SlowConsumer, ctx);
+    }
+}
