@@ -7,8 +7,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use siohub_actors::hub_messages::Broadcast;
-use siohub_actors::{AckSender, Application, Namespace, Namespaces, Payload, Socket, Target};
+use siohub_actors::{
+    AckSender, Application, ConnectRefusal, Namespace, Namespaces, Payload, Socket, Target,
+};
 
+use crate::auth::{presented_token, JwtVerifier};
 use crate::config::{NamespacePolicy, Settings};
 
 /// Milliseconds since the Unix epoch.
@@ -288,6 +291,41 @@ fn on_ping(socket: &Socket, _payload: Payload, ack: Option<AckSender>) {
     }
 }
 
+/// Adds token checking: a valid token sets `data.user` and `data.roles`; an invalid one,
+/// or none where the policy requires one, refuses the CONNECT with `AUTH_REQUIRED`.
+fn with_auth(ns: Namespace, verifier: Option<JwtVerifier>, required: bool) -> Namespace {
+    if verifier.is_none() && !required {
+        return ns;
+    }
+    ns.middleware(move |req| {
+        let verifier = verifier.clone();
+        async move {
+            let refuse = |why: String| {
+                log::info!("CONNECT to {} refused: AUTH_REQUIRED ({why})", req.nsp);
+                Err(
+                    ConnectRefusal::new(HubErrorCode::AuthRequired.as_str()).with_data(
+                        json!({ "code": HubErrorCode::AuthRequired.as_str(), "message": why }),
+                    ),
+                )
+            };
+            let token = presented_token(&req.auth, &req.handshake);
+            match (token, verifier) {
+                (Some(token), Some(verifier)) => match verifier.verify(&token) {
+                    Ok(identity) => {
+                        let mut data = req.data.lock().unwrap_or_else(|e| e.into_inner());
+                        data.insert("user".into(), json!(identity.user));
+                        data.insert("roles".into(), json!(identity.roles));
+                        Ok(())
+                    }
+                    Err(e) => refuse(format!("invalid token: {e}")),
+                },
+                _ if required => refuse("this namespace requires a valid token".into()),
+                _ => Ok(()),
+            }
+        }
+    })
+}
+
 /// Adds the built-in events of `policy` to a namespace.
 pub fn with_builtins(ns: Namespace, policy: NamespacePolicy) -> Namespace {
     let policy = Arc::new(policy);
@@ -302,14 +340,22 @@ pub fn with_builtins(ns: Namespace, policy: NamespacePolicy) -> Namespace {
     .on("ping", on_ping)
 }
 
-/// The namespaces the hub serves: one per `[[namespaces]]` entry, with the built-ins.
+/// The namespaces the hub serves: one per `[[namespaces]]` entry, with token checking and
+/// the built-ins.
 pub fn namespaces(settings: &Settings) -> Namespaces {
+    let auth = &settings.auth;
+    let verifier = (!auth.jwt_secret.is_empty())
+        .then(|| JwtVerifier::new(&auth.jwt_secret, &auth.jwt_issuer, &auth.jwt_audience));
     settings
         .namespaces
         .iter()
         .fold(Namespaces::new(), |nsps, policy| {
             let policy = policy.clone();
-            nsps.add(&policy.name.clone(), move |ns| with_builtins(ns, policy))
+            let verifier = verifier.clone();
+            nsps.add(&policy.name.clone(), move |ns| {
+                let required = policy.require_auth;
+                with_builtins(with_auth(ns, verifier, required), policy)
+            })
         })
 }
 

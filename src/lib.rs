@@ -5,6 +5,8 @@
 //! integration tests, which start a [`server::BackgroundServer`] on a free port.
 #![warn(missing_docs)]
 
+pub mod api;
+pub mod auth;
 pub mod config;
 pub mod conformance;
 pub mod hub;

@@ -39,7 +39,7 @@ fn main() {
         }
     };
     if cli.print_config {
-        match serde_json::to_string_pretty(&settings) {
+        match serde_json::to_string_pretty(&settings.masked()) {
             Ok(text) => println!("{text}"),
             Err(e) => eprintln!("siohub: {e}"),
         }

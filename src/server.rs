@@ -33,7 +33,9 @@ pub fn bind(
     let mut server = HttpServer::new(move || {
         let state = state.clone();
         let path = path.clone();
-        App::new().configure(move |cfg| transport::configure(cfg, &path, state))
+        App::new()
+            .configure(crate::api::configure)
+            .configure(move |cfg| transport::configure(cfg, &path, state))
     })
     // A client that closes its side of the connection has gone away, as Node's HTTP server
     // takes it: the pending handler is dropped, so an aborted long-poll closes its session.

@@ -14,7 +14,7 @@ use siohub_protocol::SocketPacket;
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, Deliver, Preserve, PreservedSocket, Recover, Recovered,
 };
-use crate::policy::{user_room, DeliveryPolicies};
+use crate::policy::{user_room, DeliveryPolicies, USER_ROOM_PREFIX};
 use crate::room_table::{lock, Frames, RoomBuffering, SharedRoomTable, Target};
 use crate::stats::{ActorStats, DropReason, HubCounters};
 use crate::supervision::guarded;
@@ -140,14 +140,17 @@ impl Broadcaster {
                 });
             }
             if !msg.volatile {
-                for room in &msg.target.rooms {
-                    let buffering = RoomBuffering::for_room(&policy);
-                    table.buffer(&nsp, room, &frames, buffering, &self.counters, false);
-                }
-                for user in &msg.target.users {
-                    let buffering = RoomBuffering::for_user(&policy);
-                    let room = user_room(user);
-                    table.buffer(&nsp, &room, &frames, buffering, &self.counters, true);
+                // A user room (named directly, or through `users`) buffers as the offline
+                // queue; any other room as the namespace's buffer policy says.
+                let user_rooms = msg.target.users.iter().map(|u| user_room(u));
+                for room in msg.target.rooms.iter().cloned().chain(user_rooms) {
+                    let offline = room.starts_with(USER_ROOM_PREFIX);
+                    let buffering = if offline {
+                        RoomBuffering::for_user(&policy)
+                    } else {
+                        RoomBuffering::for_room(&policy)
+                    };
+                    table.buffer(&nsp, &room, &frames, buffering, &self.counters, offline);
                 }
             }
             recipients.len()

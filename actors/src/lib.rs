@@ -36,7 +36,9 @@ pub use namespace::{
     AnyHandler, ConnectHandler, ConnectRefusal, DisconnectHandler, EventHandler, Middleware,
     Namespace, NamespacePattern, Namespaces,
 };
-pub use policy::{user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, SlowConsumerAction};
+pub use policy::{
+    user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, SlowConsumerAction, USER_ROOM_PREFIX,
+};
 pub use registry::{SessionEntry, SessionRegistry};
 pub use room_supervisor::RoomSupervisor;
 pub use room_table::{Frames, RoomBuffering, RoomTable, SharedRoomTable, Target};

@@ -100,9 +100,12 @@ pub enum SlowConsumerAction {
     DropVolatile,
 }
 
+/// The prefix of user rooms.
+pub const USER_ROOM_PREFIX: &str = "user:";
+
 /// The room every socket of user `id` joins.
 pub fn user_room(id: &str) -> String {
-    format!("user:{id}")
+    format!("{USER_ROOM_PREFIX}{id}")
 }
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ pub struct Settings {
     pub outgoing: OutgoingSettings,
     /// Namespace policies; a namespace not listed (by name or pattern) is refused.
     pub namespaces: Vec<NamespacePolicy>,
+    /// Token verification.
+    pub auth: AuthSettings,
     /// Log level and format.
     pub logging: LoggingSettings,
 }
@@ -98,6 +100,18 @@ pub struct OutgoingSettings {
     pub max_bytes: usize,
     /// `disconnect` | `drop_volatile`.
     pub slow_consumer: String,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HS256 secret; empty turns token verification off.
+    pub jwt_secret: String,
+    /// Required `iss`, or empty.
+    pub jwt_issuer: String,
+    /// Required `aud`, or empty.
+    pub jwt_audience: String,
 }
 
 /// `[logging]`
@@ -238,6 +252,13 @@ impl Settings {
             );
         }
         self.validate_namespaces()?;
+        if self.auth.jwt_secret.is_empty() && self.namespaces.iter().any(|ns| ns.require_auth) {
+            return invalid(
+                "auth.jwt_secret",
+                "\"\"".into(),
+                "a secret when a namespace has require_auth = true (tokens could never be checked)",
+            );
+        }
         if e.transports.is_empty()
             || e.transports
                 .iter()
@@ -330,6 +351,15 @@ impl Settings {
             DeliveryPolicies::new(DeliveryPolicy::default()),
             |policies, ns| policies.with_rule(&ns.name, ns.delivery()),
         )
+    }
+
+    /// The settings with every secret replaced by `***` (for `--print-config` and logs).
+    pub fn masked(&self) -> Settings {
+        let mut masked = self.clone();
+        if !masked.auth.jwt_secret.is_empty() {
+            masked.auth.jwt_secret = "***".into();
+        }
+        masked
     }
 
     /// The engine settings the sessions use.
