@@ -46,6 +46,8 @@ pub struct SessionMeta {
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     last_activity_ms: AtomicU64,
+    backlog: [AtomicU64; 2],
+    backlog_high_water: [AtomicU64; 2],
     sockets: Mutex<Vec<SocketMeta>>,
 }
 
@@ -72,6 +74,14 @@ pub struct ConnectionInfo {
     pub bytes_in: u64,
     /// Bytes sent.
     pub bytes_out: u64,
+    /// Packets waiting to be written to the client, at the last write.
+    pub outgoing_packets: u64,
+    /// Bytes waiting to be written to the client, at the last write.
+    pub outgoing_bytes: u64,
+    /// The most packets ever waiting at once (never above the configured bound).
+    pub outgoing_high_water_packets: u64,
+    /// The most bytes ever waiting at once (never above the configured bound).
+    pub outgoing_high_water_bytes: u64,
     /// Its namespaces.
     pub namespaces: Vec<String>,
     /// The user of its sockets, if any.
@@ -115,6 +125,8 @@ impl SessionMeta {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             last_activity_ms: AtomicU64::new(millis(now)),
+            backlog: Default::default(),
+            backlog_high_water: Default::default(),
             sockets: Mutex::new(Vec::new()),
         }
     }
@@ -137,6 +149,14 @@ impl SessionMeta {
             .fetch_add(packets as u64, Ordering::Relaxed);
         self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
         self.touch();
+    }
+
+    /// Records what waits to be written to the client.
+    pub fn set_backlog(&self, packets: usize, bytes: usize) {
+        for (i, value) in [packets as u64, bytes as u64].into_iter().enumerate() {
+            self.backlog[i].store(value, Ordering::Relaxed);
+            self.backlog_high_water[i].fetch_max(value, Ordering::Relaxed);
+        }
     }
 
     /// Records the transport in use.
@@ -171,6 +191,10 @@ impl SessionMeta {
             packets_out: self.packets_out.load(Ordering::Relaxed),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            outgoing_packets: self.backlog[0].load(Ordering::Relaxed),
+            outgoing_bytes: self.backlog[1].load(Ordering::Relaxed),
+            outgoing_high_water_packets: self.backlog_high_water[0].load(Ordering::Relaxed),
+            outgoing_high_water_bytes: self.backlog_high_water[1].load(Ordering::Relaxed),
             namespaces: sockets.iter().map(|s| s.nsp.clone()).collect(),
             user: sockets.iter().find_map(|s| s.user.clone()),
             sockets,

@@ -82,6 +82,8 @@ impl Session {
                 self.flush_polling();
             }
         }
+        let (packets, bytes) = self.backlog();
+        self.meta.set_backlog(packets, bytes);
     }
 
     /// Answers the pending poll, if any, with what is queued.

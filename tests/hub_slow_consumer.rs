@@ -1,0 +1,167 @@
+//! Slow consumers: a client that stops reading never grows the server's memory past the
+//! configured outgoing bound. With `disconnect` it is cut off; with `drop_volatile` its
+//! volatile events are dropped; either way every loss is counted, and the other members
+//! of the room get everything.
+
+mod support;
+#[path = "support/wire.rs"]
+mod wire;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use siohub::config::Settings;
+use siohub::server::BackgroundServer;
+use siohub_actors::{Broadcast, DropReason, Payload, Target};
+use support::test_settings;
+use wire::*;
+
+const MAX_PACKETS: usize = 64;
+const MAX_BYTES: usize = 256 * 1024;
+/// Big enough that the kernel's socket buffers fill after a few megabytes.
+const EVENT_BYTES: usize = 16 * 1024;
+
+fn settings(action: &str) -> Settings {
+    let mut settings = test_settings();
+    settings.outgoing.max_packets = MAX_PACKETS;
+    settings.outgoing.max_bytes = MAX_BYTES;
+    settings.outgoing.slow_consumer = action.into();
+    settings
+}
+
+fn start(action: &str) -> BackgroundServer {
+    let settings = settings(action);
+    let app = siohub::hub::application(&settings);
+    BackgroundServer::start(settings, app).expect("the hub starts")
+}
+
+/// A websocket client that joined room `r`; returns it with its Engine.IO sid.
+fn joined_client(server: &BackgroundServer) -> (Ws, String) {
+    let (mut ws, sid, _) = Ws::open(server.addr);
+    ws.send_text("40");
+    assert!(ws.text().starts_with("40{\"sid\":"));
+    ws.send_text(r#"421["join","r"]"#);
+    let ack = ws.text();
+    assert!(ack.starts_with("431[{"), "join ack, got {ack}");
+    (ws, sid)
+}
+
+fn broadcast(server: &BackgroundServer, i: usize, volatile: bool) -> usize {
+    let msg = Broadcast {
+        target: Target {
+            rooms: vec!["r".into()],
+            ..Target::namespace("/")
+        },
+        event: "tick".into(),
+        payload: Payload::new(vec![json!(i), json!("x".repeat(EVENT_BYTES))]),
+        volatile,
+        dedupe_id: None,
+    };
+    futures::executor::block_on(server.hub.broadcast(msg))
+        .expect("the broadcaster answers")
+        .recipients
+}
+
+/// Reads every frame the reader gets until `count` ticks arrived; returns their indexes.
+fn read_ticks(ws: &mut Ws, count: usize) -> Vec<u64> {
+    let mut seen = Vec::new();
+    while seen.len() < count {
+        match ws.recv() {
+            Frame::Text(t) if t.starts_with("42[\"tick\"") => {
+                let args: Value = serde_json::from_str(&t[2..]).unwrap();
+                seen.push(args[1].as_u64().unwrap());
+            }
+            Frame::Text(t) if t == "2" => ws.send_text("3"),
+            Frame::Text(_) => {}
+            other => panic!("the reading client lost its connection: {other:?}"),
+        }
+    }
+    seen
+}
+
+fn connections(server: &BackgroundServer) -> Value {
+    let body = get_path(server.addr, "/connections?limit=1000");
+    serde_json::from_str(&body).expect("JSON from /connections")
+}
+
+fn get_path(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut conn = Conn::open(addr);
+    conn.send_head("GET", path, &[]);
+    conn.read_response().expect("a response").text()
+}
+
+#[test]
+fn a_client_that_stops_reading_is_disconnected_and_counted() {
+    let server = start("disconnect");
+    let (_stalled, stalled_sid) = joined_client(&server);
+    let (mut reader, _) = joined_client(&server);
+    let total = 1200; // ~19 MB: far more than the socket buffers and the outgoing bound
+    let mut seen = Vec::new();
+    for i in 0..total {
+        broadcast(&server, i, false);
+        // The healthy client keeps up as it goes.
+        seen.extend(read_ticks(&mut reader, 1));
+    }
+    assert_eq!(
+        seen,
+        (0..total as u64).collect::<Vec<_>>(),
+        "the reader got every event in order"
+    );
+    eventually(
+        "the stalled session is closed",
+        Duration::from_secs(10),
+        || server.registry.get(&stalled_sid).is_none(),
+    );
+    let counters = server.hub.counters();
+    assert_eq!(counters.slow_consumer_disconnects(), 1);
+    assert!(
+        counters.drops(DropReason::SlowConsumer) > 0,
+        "the lost events are counted"
+    );
+    let stats = connections(&server);
+    assert_eq!(stats["counters"]["slow_consumer_disconnects"], 1);
+    assert_eq!(stats["total"], 1, "only the healthy client remains");
+}
+
+#[test]
+fn volatile_events_to_a_stalled_client_are_dropped_within_the_bound() {
+    let server = start("drop_volatile");
+    let (_stalled, stalled_sid) = joined_client(&server);
+    let (mut reader, _) = joined_client(&server);
+    let total = 1200;
+    for i in 0..total {
+        broadcast(&server, i, true);
+        read_ticks(&mut reader, 1);
+    }
+    // The stalled client is still connected: volatile events were dropped, not queued.
+    assert!(server.registry.get(&stalled_sid).is_some());
+    let drops = server.hub.counters().drops(DropReason::VolatileBufferFull);
+    assert!(drops > 0, "dropped volatile events are counted");
+    assert_eq!(server.hub.counters().slow_consumer_disconnects(), 0);
+    let stats = connections(&server);
+    let stalled = stats["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["sid"] == stalled_sid.as_str())
+        .expect("the stalled session is listed")
+        .clone();
+    let high_packets = stalled["outgoing_high_water_packets"].as_u64().unwrap();
+    let high_bytes = stalled["outgoing_high_water_bytes"].as_u64().unwrap();
+    assert!(
+        high_packets > 0,
+        "the stalled client's buffer did fill: {stalled}"
+    );
+    assert!(
+        high_packets <= MAX_PACKETS as u64,
+        "{high_packets} packets over the bound"
+    );
+    assert!(
+        high_bytes <= MAX_BYTES as u64,
+        "{high_bytes} bytes over the bound"
+    );
+    assert_eq!(
+        stats["counters"]["drops"]["volatile_buffer_full"].as_u64(),
+        Some(drops)
+    );
+}
