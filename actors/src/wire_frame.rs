@@ -117,6 +117,18 @@ pub fn polling_body<'a>(frames: impl IntoIterator<Item = &'a WireFrame>) -> Stri
     out
 }
 
+/// The frames of one Socket.IO packet: its text as an Engine.IO message, then one binary
+/// frame per attachment.
+pub fn socket_packet_frames(packet: &siohub_protocol::SocketPacket) -> Vec<WireFrame> {
+    let mut text = String::with_capacity(64);
+    text.push('4');
+    text.push_str(&packet.encode_header_and_data());
+    let mut frames = Vec::with_capacity(1 + packet.attachments.len());
+    frames.push(WireFrame::text(text));
+    frames.extend(packet.attachments.iter().cloned().map(WireFrame::binary));
+    frames
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,16 +160,4 @@ mod tests {
         assert_eq!(frame.payload().len(), 70_000);
         assert_eq!(frame.len(), 70_000 + 10);
     }
-}
-
-/// The frames of one Socket.IO packet: its text as an Engine.IO message, then one binary
-/// frame per attachment.
-pub fn socket_packet_frames(packet: &siohub_protocol::SocketPacket) -> Vec<WireFrame> {
-    let mut text = String::with_capacity(64);
-    text.push('4');
-    text.push_str(&packet.encode_header_and_data());
-    let mut frames = Vec::with_capacity(1 + packet.attachments.len());
-    frames.push(WireFrame::text(text));
-    frames.extend(packet.attachments.iter().cloned().map(WireFrame::binary));
-    frames
 }
