@@ -1,6 +1,7 @@
 //! The hub's own namespaces: what a client can do with no server code. Every namespace of
-//! the configuration gets the built-in events `join`, `leave`, `publish` and `ping`, under
-//! its policy, written on the same [`Namespaces`] API server code uses.
+//! the configuration gets the built-in events `join`, `leave`, `publish`, `ping` and
+//! `request` (and its `forward`ed events go to the backend webhook), under its policy and
+//! its per-socket rate limit, written on the same [`Namespaces`] API server code uses.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,6 +14,8 @@ use siohub_actors::{
 
 use crate::auth::{presented_token, JwtVerifier};
 use crate::config::{NamespacePolicy, Settings};
+use crate::limits::EventRateLimiter;
+use crate::webhook::{self, Webhook};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -85,7 +88,12 @@ impl HubFailure {
 
 /// Answers through the ack (when the client asked for one): the success body or the error
 /// body. Errors are logged either way.
-fn answer(socket: &Socket, event: &str, ack: Option<AckSender>, result: Result<Value, HubFailure>) {
+pub(crate) fn answer(
+    socket: &Socket,
+    event: &str,
+    ack: Option<AckSender>,
+    result: Result<Value, HubFailure>,
+) {
     let body = match result {
         Ok(body) => body,
         Err(failure) => {
@@ -238,7 +246,13 @@ fn parse_publish(policy: &NamespacePolicy, payload: &Payload) -> Result<Publish,
 fn on_publish(policy: &NamespacePolicy, socket: &Socket, payload: Payload, ack: Option<AckSender>) {
     let publish = match parse_publish(policy, &payload) {
         Ok(p) => p,
-        Err(e) => return answer(socket, "publish", ack, Err(e)),
+        Err(e) => {
+            if e.code == HubErrorCode::PayloadTooLarge {
+                let counters = socket.hub().counters();
+                counters.refused(siohub_actors::RefusalReason::EventTooLarge);
+            }
+            return answer(socket, "publish", ack, Err(e));
+        }
     };
     if !policy
         .client_publish
@@ -326,18 +340,65 @@ fn with_auth(ns: Namespace, verifier: Option<JwtVerifier>, required: bool) -> Na
     })
 }
 
-/// Adds the built-in events of `policy` to a namespace.
-pub fn with_builtins(ns: Namespace, policy: NamespacePolicy) -> Namespace {
+/// Registers `handler` for `event`, behind the socket's rate limit: over it, the event is
+/// not processed, its ack says `RATE_LIMIT_EXCEEDED`, and it is counted.
+fn on_limited(
+    ns: Namespace,
+    limiter: &Arc<EventRateLimiter>,
+    event: &str,
+    handler: impl Fn(&Socket, Payload, Option<AckSender>) + Send + Sync + 'static,
+) -> Namespace {
+    let limiter = limiter.clone();
+    let name = event.to_owned();
+    ns.on(event, move |socket, payload, ack| {
+        if limiter.allow(socket.id()) {
+            return handler(socket, payload, ack);
+        }
+        let counters = socket.hub().counters();
+        counters.refused(siohub_actors::RefusalReason::EventRateLimited);
+        log::debug!(
+            "socket {} on {}: {name} over the rate limit",
+            socket.id(),
+            socket.nsp()
+        );
+        if let Some(ack) = ack {
+            let refusal = HubFailure::new(
+                HubErrorCode::RateLimitExceeded,
+                format!(
+                    "more than {} events a second (rate_limit of namespace {}); slow down",
+                    limiter.per_s(),
+                    socket.nsp()
+                ),
+            );
+            ack.send_json(json!([refusal.to_json()]));
+        }
+    })
+}
+
+/// Adds the built-in events of `policy` to a namespace, and its `forward`ed events (sent to
+/// `webhook`), all behind the policy's per-socket rate limit.
+pub fn with_builtins(ns: Namespace, policy: NamespacePolicy, webhook: Webhook) -> Namespace {
+    let limiter = Arc::new(EventRateLimiter::new(policy.rate_limit));
     let policy = Arc::new(policy);
-    let (join_policy, publish_policy) = (policy.clone(), policy);
-    ns.on("join", move |socket, payload, ack| {
+    let (join_policy, publish_policy) = (policy.clone(), policy.clone());
+    let ns = on_limited(ns, &limiter, "join", move |socket, payload, ack| {
         on_join(&join_policy, socket, payload, ack)
-    })
-    .on("leave", on_leave)
-    .on("publish", move |socket, payload, ack| {
+    });
+    let ns = on_limited(ns, &limiter, "leave", on_leave);
+    let ns = on_limited(ns, &limiter, "publish", move |socket, payload, ack| {
         on_publish(&publish_policy, socket, payload, ack)
+    });
+    let ns = on_limited(ns, &limiter, "ping", on_ping);
+    let (request_policy, request_webhook) = (policy.clone(), webhook.clone());
+    let ns = on_limited(ns, &limiter, "request", move |socket, payload, ack| {
+        webhook::on_request(&request_policy, &request_webhook, socket, payload, ack)
+    });
+    policy.forward.iter().fold(ns, |ns, event| {
+        let (policy, webhook, name) = (policy.clone(), webhook.clone(), event.clone());
+        on_limited(ns, &limiter, event, move |socket, payload, ack| {
+            webhook::on_forward(&policy, &webhook, socket, &name, payload, ack)
+        })
     })
-    .on("ping", on_ping)
 }
 
 /// The namespaces the hub serves: one per `[[namespaces]]` entry, with token checking and
@@ -346,15 +407,17 @@ pub fn namespaces(settings: &Settings) -> Namespaces {
     let auth = &settings.auth;
     let verifier = (!auth.jwt_secret.is_empty())
         .then(|| JwtVerifier::new(&auth.jwt_secret, &auth.jwt_issuer, &auth.jwt_audience));
+    let webhook = Webhook::new(&settings.webhook, settings.engine.max_payload);
     settings
         .namespaces
         .iter()
         .fold(Namespaces::new(), |nsps, policy| {
             let policy = policy.clone();
             let verifier = verifier.clone();
+            let webhook = webhook.clone();
             nsps.add(&policy.name.clone(), move |ns| {
                 let required = policy.require_auth;
-                with_builtins(with_auth(ns, verifier, required), policy)
+                with_builtins(with_auth(ns, verifier, required), policy, webhook)
             })
         })
 }

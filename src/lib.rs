@@ -10,9 +10,12 @@ pub mod auth;
 pub mod config;
 pub mod conformance;
 pub mod hub;
+pub mod limits;
 pub mod logging;
+pub mod ops;
 pub mod server;
 pub mod transport;
+pub mod webhook;
 
 pub use siohub_actors::{
     AckError, AckSender, Application, ConnectRefusal, ConnectRequest, DisconnectReason, Namespace,

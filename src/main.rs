@@ -1,5 +1,6 @@
 //! The `siohub` binary: reads the configuration layers and serves the hub until SIGINT or
-//! SIGTERM, then exits 0.
+//! SIGTERM, then drains (`/ready` 503, new connections refused, every client disconnected)
+//! and exits 0 within `[shutdown] grace_s`. A second signal stops at once.
 
 use clap::Parser;
 use siohub::config::Settings;
@@ -52,13 +53,45 @@ fn main() {
     }
 }
 
+/// Resolves on the next SIGTERM or SIGINT, with the signal's name.
+async fn shutdown_signal() -> &'static str {
+    use actix_rt::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        log::error!("siohub: cannot listen for SIGTERM/SIGINT; stop it with SIGKILL");
+        return futures::future::pending().await;
+    };
+    futures::select! {
+        _ = futures::FutureExt::fuse(term.recv()) => "SIGTERM",
+        _ = futures::FutureExt::fuse(int.recv()) => "SIGINT",
+    }
+}
+
 #[actix_web::main]
 async fn run(settings: Settings) -> std::io::Result<()> {
     let state = siohub::server::engine_state(&settings, siohub::hub::application(&settings));
-    let (server, addrs) = siohub::server::bind(&settings, state, false)?;
+    let (server, addrs) = siohub::server::bind(&settings, state.clone(), false)?;
     for addr in &addrs {
         log::info!("siohub listening on http://{addr}{}", settings.server.path);
     }
+    let handle = server.handle();
+    let grace = std::time::Duration::from_secs(settings.shutdown.grace_s);
+    actix_rt::spawn(async move {
+        let first = shutdown_signal().await;
+        log::info!("siohub: {first}: draining within {} s", grace.as_secs());
+        let drain = siohub::server::drain_and_stop(&state, handle.clone(), grace);
+        futures::pin_mut!(drain);
+        let second = shutdown_signal();
+        futures::pin_mut!(second);
+        if let futures::future::Either::Right((signal, _)) =
+            futures::future::select(drain, second).await
+        {
+            log::warn!("siohub: {signal} during the drain: stopping now");
+            handle.stop(false).await;
+        }
+    });
     server.await?;
     log::info!("siohub stopped");
     Ok(())

@@ -1,11 +1,16 @@
-//! Building and running the HTTP server: the Engine.IO endpoint on the configured path,
-//! with the hub's settings, in the foreground or (for tests and examples) in the background.
+//! Building and running the HTTP server: the Engine.IO endpoint on the configured path and
+//! the operations routes, with the hub's settings, in the foreground or (for tests and
+//! examples) in the background.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
-use actix_web::{dev::ServerHandle, App, HttpServer};
+use actix_http::HttpService;
+use actix_service::{fn_service, map_config};
+use actix_web::dev::{AppConfig, ServerHandle, Service};
+use actix_web::App;
 use siohub_actors::{Application, Hub, SessionRegistry};
 
 use crate::config::Settings;
@@ -19,38 +24,78 @@ pub fn engine_state(settings: &Settings, app: Application) -> EngineState {
         hub: Hub::start(SessionRegistry::new(), settings.delivery_policies()),
         app,
         cors: Cors::new(settings.cors.origins.clone(), settings.cors.credentials),
+        ops: Arc::new(crate::ops::OpsState::new(settings)),
     }
 }
 
-/// Binds the server; the returned server runs when awaited. `background` servers (tests,
-/// tools) leave signals to their owner and stop fast.
+/// Binds the server; the returned server runs when awaited. It never handles signals
+/// itself: the binary drains on SIGTERM/SIGINT ([`drain_and_stop`]), and `background`
+/// servers (tests, tools) leave signals to their owner.
 pub fn bind(
     settings: &Settings,
     state: EngineState,
     background: bool,
 ) -> std::io::Result<(actix_web::dev::Server, Vec<SocketAddr>)> {
     let path = settings.server.path.clone();
-    let mut server = HttpServer::new(move || {
-        let state = state.clone();
-        let path = path.clone();
-        App::new()
-            .configure(crate::api::configure)
-            .configure(move |cfg| transport::configure(cfg, &path, state))
-    })
-    // A client that closes its side of the connection has gone away, as Node's HTTP server
-    // takes it: the pending handler is dropped, so an aborted long-poll closes its session.
-    .h1_allow_half_closed(false)
-    .shutdown_timeout(if background { 1 } else { 5 });
-    if background {
-        server = server
-            .disable_signals()
-            .workers(settings.server.workers.max(1));
-    } else if settings.server.workers > 0 {
-        server = server.workers(settings.server.workers);
-    }
-    let server = server.bind((settings.server.host.as_str(), settings.server.port))?;
-    let addrs = server.addrs();
-    Ok((server.run(), addrs))
+    let api = actix_web::web::Data::new(crate::api::ApiState::new(&settings.api));
+    let listener =
+        std::net::TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+    let addrs = vec![listener.local_addr()?];
+    let workers = match settings.server.workers {
+        0 if background => 1,
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let server = actix_server::Server::build()
+        .workers(workers)
+        // Sessions are drained before the server stops; what is left gets one second.
+        .shutdown_timeout(1)
+        .disable_signals()
+        .listen("siohub", listener, move || {
+            let state = state.clone();
+            let path = path.clone();
+            let upgrade = (state.clone(), path.clone());
+            let ops = state.ops.clone();
+            let app = App::new()
+                .app_data(api.clone())
+                .configure(crate::api::configure)
+                .configure(crate::ops::configure)
+                .configure(move |cfg| transport::configure(cfg, &path, state))
+                // Counts every request by route pattern and status for /metrics.
+                .wrap_fn(move |req, srv| {
+                    let (ops, method) = (ops.clone(), req.method().clone());
+                    let response = srv.call(req);
+                    async move {
+                        let response = response.await?;
+                        let route = response.request().match_pattern();
+                        let status = response.status().as_u16();
+                        ops.http().count(&method, route, status);
+                        Ok(response)
+                    }
+                });
+            HttpService::build()
+                // A client that closes its side of the connection has gone away, as Node's
+                // HTTP server takes it: an aborted long-poll closes its session.
+                .h1_allow_half_closed(false)
+                // Websockets leave the HTTP dispatcher at the upgrade (see
+                // `transport::serve_upgrade`).
+                .upgrade(fn_service(move |(req, framed)| {
+                    let (state, path) = upgrade.clone();
+                    transport::serve_upgrade(req, framed, state, path)
+                }))
+                .h1(map_config(app, |_| AppConfig::default()))
+                .tcp()
+        })?
+        .run();
+    Ok((server, addrs))
+}
+
+/// Drains `state` (see [`crate::ops::drain`]) within `grace`, keeping a second for the
+/// server's own stop, then stops the server; resolves when it is stopped.
+pub async fn drain_and_stop(state: &EngineState, handle: ServerHandle, grace: Duration) {
+    let budget = grace.saturating_sub(Duration::from_secs(1));
+    crate::ops::drain(state, budget).await;
+    handle.stop(true).await;
 }
 
 /// A server running on its own thread, for tests and tools.
@@ -61,6 +106,9 @@ pub struct BackgroundServer {
     pub registry: SessionRegistry,
     /// The hub (its actors, counters, room table).
     pub hub: Hub,
+    /// Draining, limits and operational counters.
+    pub ops: Arc<crate::ops::OpsState>,
+    state: EngineState,
     handle: ServerHandle,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -73,7 +121,7 @@ impl BackgroundServer {
             let system = actix_rt::System::new();
             system.block_on(async move {
                 let state = engine_state(&settings, app);
-                let hub = state.hub.clone();
+                let bound_state = state.clone();
                 let (server, addrs) = match bind(&settings, state, true) {
                     Ok(bound) => bound,
                     Err(e) => {
@@ -82,17 +130,19 @@ impl BackgroundServer {
                     }
                 };
                 let addr = addrs[0];
-                let _ = tx.send(Ok((addr, hub, server.handle())));
+                let _ = tx.send(Ok((addr, bound_state, server.handle())));
                 let _ = server.await;
             });
         });
-        let (addr, hub, handle) = rx
+        let (addr, state, handle) = rx
             .recv()
             .map_err(|_| std::io::Error::other("the server thread died while starting"))??;
         Ok(BackgroundServer {
             addr,
-            registry: hub.registry().clone(),
-            hub,
+            registry: state.hub.registry().clone(),
+            hub: state.hub.clone(),
+            ops: state.ops.clone(),
+            state,
             handle,
             thread: Some(thread),
         })
@@ -101,6 +151,18 @@ impl BackgroundServer {
     /// The base URL, such as `http://127.0.0.1:4312`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Drains the server as SIGTERM does (without stopping it): `/ready` answers 503,
+    /// handshakes are refused, every session is closed. Blocks until they are all gone or
+    /// `budget` has passed; returns the sessions still open.
+    pub fn drain(&self, budget: Duration) -> usize {
+        let deadline = std::time::Instant::now() + budget;
+        crate::ops::begin_drain(&self.state, budget);
+        while !self.registry.is_empty() && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        crate::ops::end_drain(&self.state)
     }
 }
 

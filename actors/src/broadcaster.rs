@@ -12,8 +12,10 @@ use serde_json::Value;
 use siohub_protocol::SocketPacket;
 
 use crate::hub_messages::{
-    Broadcast, BroadcastOutcome, Deliver, Preserve, PreservedSocket, Recover, Recovered,
+    Broadcast, BroadcastOutcome, BroadcastWithAck, Deliver, DeliverWithAck, Preserve,
+    PreservedSocket, Recover, Recovered,
 };
+use crate::ids::next_ack_id;
 use crate::policy::{user_room, DeliveryPolicies, USER_ROOM_PREFIX};
 use crate::room_table::{lock, Frames, RoomBuffering, SharedRoomTable, Target};
 use crate::stats::{ActorStats, DropReason, HubCounters};
@@ -153,6 +155,7 @@ impl Broadcaster {
                     table.buffer(&nsp, &room, &frames, buffering, &self.counters, offline);
                 }
             }
+            table.notify_subscribers(&msg.target, &packet, offset.is_some(), &self.counters);
             recipients.len()
         };
 
@@ -173,7 +176,47 @@ impl Broadcaster {
         }
     }
 
+    /// One frame set with one ack id for every recipient, as socket.io's `broadcastWithAck`
+    /// does; each recipient's session waits for that id on its socket and reports.
+    fn broadcast_with_ack(&mut self, msg: BroadcastWithAck) -> BroadcastOutcome {
+        let Broadcast {
+            target,
+            event,
+            payload,
+            ..
+        } = msg.broadcast;
+        let ack_id = next_ack_id();
+        let packet = SocketPacket::event_with_payload(&target.nsp, &event, payload).with_id(ack_id);
+        let frames: Frames = socket_packet_frames(&packet).into();
+        let shared_nsp: Arc<str> = target.nsp.as_str().into();
+        let recipients = {
+            let mut table = lock(&self.table);
+            let recipients = table.resolve(&target);
+            for (sid, session) in &recipients {
+                session.do_send(DeliverWithAck {
+                    nsp: shared_nsp.clone(),
+                    sid: sid.clone(),
+                    frames: frames.clone(),
+                    ack_id,
+                    timeout: msg.timeout,
+                    reports: msg.reports.clone(),
+                });
+            }
+            table.notify_subscribers(&target, &packet, false, &self.counters);
+            recipients.len()
+        };
+        self.counters.broadcast(recipients as u64);
+        BroadcastOutcome {
+            recipients,
+            duplicate: false,
+        }
+    }
+
     fn recover(&mut self, msg: Recover) -> Option<Recovered> {
+        if !msg.session.connected() {
+            // The new connection is gone already; keep the state for another attempt.
+            return None;
+        }
         let policy = self.policies.of(&msg.nsp);
         let socket = self.preserved.remove(&msg.pid)?;
         let age = socket.at.elapsed().unwrap_or_default();
@@ -195,6 +238,20 @@ impl Broadcaster {
             .filter(|p| p.offset > offset && p.target.includes(&socket.sid, &socket.rooms))
             .map(|p| p.frames.clone())
             .collect();
+        // Back in its rooms now, before any later broadcast is resolved: what was logged
+        // until here is replayed, what comes after is delivered live (the session holds it
+        // until the CONNECT reply and the replay are out).
+        let mut table = lock(&self.table);
+        let sid: Arc<str> = socket.sid.as_str().into();
+        table.add_socket(&msg.nsp, sid.clone(), msg.session.clone());
+        let quiet = RoomBuffering {
+            policy: crate::policy::BufferPolicy::Drop,
+            size: 0,
+            ttl: Duration::ZERO,
+        };
+        for room in &socket.rooms {
+            table.join(&msg.nsp, room, sid.clone(), msg.session.clone(), quiet);
+        }
         Some(Recovered { socket, missed })
     }
 
@@ -253,6 +310,17 @@ impl Handler<Broadcast> for Broadcaster {
         let stats = self.stats.clone();
         MessageResult(guarded(&stats, ctx, BroadcastOutcome::default(), |_| {
             self.broadcast(msg)
+        }))
+    }
+}
+
+impl Handler<BroadcastWithAck> for Broadcaster {
+    type Result = MessageResult<BroadcastWithAck>;
+
+    fn handle(&mut self, msg: BroadcastWithAck, ctx: &mut Context<Self>) -> Self::Result {
+        let stats = self.stats.clone();
+        MessageResult(guarded(&stats, ctx, BroadcastOutcome::default(), |_| {
+            self.broadcast_with_ack(msg)
         }))
     }
 }

@@ -159,6 +159,11 @@ impl SessionMeta {
         }
     }
 
+    /// The transport in use: `polling` or `websocket`.
+    pub fn transport(&self) -> &'static str {
+        *self.transport.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Records the transport in use.
     pub fn set_transport(&self, transport: &'static str) {
         *self.transport.lock().unwrap_or_else(|e| e.into_inner()) = transport;

@@ -11,16 +11,18 @@ use crate::broadcaster::Broadcaster;
 use crate::connection_manager::SessionMeta;
 use crate::connection_manager::{ConnectionManager, ConnectionsPage};
 use crate::hub_messages::{
-    AddSocket, Broadcast, BroadcastOutcome, JoinRoom, LeaveRoom, ListConnections, Preserve,
-    PreservedSocket, Recover, Recovered, RegisterSession, RemoveSocket, UnregisterSession,
+    AddSocket, Broadcast, BroadcastOutcome, BroadcastWithAck, DescribeRoom, JoinRoom, LeaveRoom,
+    ListConnections, ListRooms, Preserve, PreservedSocket, Recover, Recovered, RegisterSession,
+    RemoveSocket, ResolveTarget, Subscribe, UnregisterSession, Unsubscribe,
 };
 use crate::policy::{DeliveryPolicies, DeliveryPolicy};
 use crate::registry::SessionRegistry;
 use crate::room_supervisor::RoomSupervisor;
 use crate::room_table::RoomBuffering;
-use crate::room_table::{RoomTable, SharedRoomTable};
+use crate::room_table::{Recipients, RoomMember, RoomTable, SharedRoomTable, Target};
 use crate::session::Session;
 use crate::stats::{ActorStats, ActorStatsSnapshot, HubCounters};
+use crate::subscription::Subscription;
 
 /// Why the hub could not do something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -164,6 +166,91 @@ impl Hub {
         self.count_send(HubActor::Broadcaster);
         let sent = self.inner.broadcaster.send(msg);
         async move { sent.await.map_err(|_| HubError::Unavailable("Broadcaster")) }
+    }
+
+    /// Emits an event that asks every recipient for an ack; resolves to the number of
+    /// recipients once it is handed to each (their reports follow on `msg.reports`).
+    pub fn broadcast_with_ack(
+        &self,
+        msg: BroadcastWithAck,
+    ) -> impl std::future::Future<Output = Result<BroadcastOutcome, HubError>> + 'static {
+        self.count_send(HubActor::Broadcaster);
+        let sent = self.inner.broadcaster.send(msg);
+        async move { sent.await.map_err(|_| HubError::Unavailable("Broadcaster")) }
+    }
+
+    /// The sockets a target resolves to, with their sessions.
+    pub fn resolve(
+        &self,
+        target: Target,
+    ) -> impl std::future::Future<Output = Result<Recipients, HubError>> + 'static {
+        self.count_send(HubActor::RoomSupervisor);
+        let sent = self.inner.rooms.send(ResolveTarget { target });
+        async move {
+            sent.await
+                .map_err(|_| HubError::Unavailable("RoomSupervisor"))
+        }
+    }
+
+    /// The rooms of a namespace that have members, with their sizes, sorted by name.
+    pub fn list_rooms(
+        &self,
+        nsp: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<(String, usize)>, HubError>> + 'static {
+        self.count_send(HubActor::RoomSupervisor);
+        let sent = self.inner.rooms.send(ListRooms {
+            nsp: nsp.to_owned(),
+        });
+        async move {
+            sent.await
+                .map_err(|_| HubError::Unavailable("RoomSupervisor"))
+        }
+    }
+
+    /// The members of a room with their users (empty when it has none).
+    pub fn describe_room(
+        &self,
+        nsp: &str,
+        room: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<RoomMember>, HubError>> + 'static {
+        self.count_send(HubActor::RoomSupervisor);
+        let sent = self.inner.rooms.send(DescribeRoom {
+            nsp: nsp.to_owned(),
+            room: room.to_owned(),
+        });
+        async move {
+            sent.await
+                .map_err(|_| HubError::Unavailable("RoomSupervisor"))
+        }
+    }
+
+    /// Subscribes to the events of a namespace sent to `rooms` (empty = all of them), with
+    /// a queue of `capacity` events.
+    pub fn subscribe(
+        &self,
+        nsp: &str,
+        rooms: Vec<String>,
+        capacity: usize,
+    ) -> impl std::future::Future<Output = Result<Subscription, HubError>> + 'static {
+        self.count_send(HubActor::RoomSupervisor);
+        let sent = self.inner.rooms.send(Subscribe {
+            nsp: nsp.to_owned(),
+            rooms,
+            capacity,
+        });
+        async move {
+            sent.await
+                .map_err(|_| HubError::Unavailable("RoomSupervisor"))
+        }
+    }
+
+    /// Ends a subscription.
+    pub fn unsubscribe(&self, nsp: &str, id: u64) {
+        self.count_send(HubActor::RoomSupervisor);
+        self.inner.rooms.do_send(Unsubscribe {
+            nsp: nsp.to_owned(),
+            id,
+        });
     }
 
     /// Keeps a disconnected socket's state for recovery under its private id.

@@ -4,15 +4,18 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
+use futures::channel::mpsc;
 use serde_json::{Map, Value};
 use siohub_protocol::Payload;
 
 use crate::connection_manager::{ConnectionsPage, SessionMeta};
-use crate::room_table::{Frames, RoomBuffering, Target};
+use crate::error::AckError;
+use crate::room_table::{Frames, Recipients, RoomBuffering, RoomMember, Target};
 use crate::session::Session;
+use crate::subscription::Subscription;
 
 /// An encoded event for the socket of namespace `nsp` on a session.
 #[derive(Message, Clone)]
@@ -162,6 +165,9 @@ pub struct Recover {
     pub pid: String,
     /// The last offset the client saw.
     pub offset: String,
+    /// The session the socket comes back on: a recovered socket is put back in its rooms
+    /// in the same step that computes what it missed, so no event falls in between.
+    pub session: Addr<Session>,
 }
 
 /// A socket brought back by connection state recovery.
@@ -207,4 +213,90 @@ pub struct ListConnections {
 pub struct UserSockets {
     /// The user id.
     pub user: String,
+}
+
+/// How one recipient of a broadcast with acks answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckReport {
+    /// The socket id.
+    pub sid: Arc<str>,
+    /// Its ack arguments, or why there are none.
+    pub result: Result<Payload, AckError>,
+}
+
+/// Where the recipients of one broadcast with acks report (one report each).
+pub type AckReports = mpsc::UnboundedSender<AckReport>;
+
+/// An encoded event that asks for an ack, for the socket of namespace `nsp`: the session
+/// waits for ack id `ack_id` on that socket and reports the answer (or a timeout, or the
+/// disconnect) to `reports`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeliverWithAck {
+    /// The namespace whose socket gets it.
+    pub nsp: Arc<str>,
+    /// That socket's id (what its report carries).
+    pub sid: Arc<str>,
+    /// The frames (carrying `ack_id`), shared with every other recipient.
+    pub frames: Frames,
+    /// The ack id every recipient shares.
+    pub ack_id: u64,
+    /// How long to wait for the answer.
+    pub timeout: Duration,
+    /// Where the answer goes.
+    pub reports: AckReports,
+}
+
+/// Emits an event that asks every recipient for an ack: encoded once with one ack id (from
+/// the process-wide counter), never buffered, deduplicated or kept for recovery. Answers
+/// with the number of recipients, each of which reports once to `reports`.
+#[derive(Message)]
+#[rtype(result = "BroadcastOutcome")]
+pub struct BroadcastWithAck {
+    /// The event and its target (`volatile` and `dedupe_id` are ignored).
+    pub broadcast: Broadcast,
+    /// How long each recipient waits for its client's answer.
+    pub timeout: Duration,
+    /// Where recipients report.
+    pub reports: AckReports,
+}
+
+/// The sockets a target resolves to, with their sessions.
+#[derive(Message)]
+#[rtype(result = "Recipients")]
+pub struct ResolveTarget {
+    /// The target.
+    pub target: Target,
+}
+
+/// The members of one room with their users (empty when the room has none).
+#[derive(Message)]
+#[rtype(result = "Vec<RoomMember>")]
+pub struct DescribeRoom {
+    /// The namespace.
+    pub nsp: String,
+    /// The room.
+    pub room: String,
+}
+
+/// Subscribes to the events of a namespace (optionally only those sent to `rooms`).
+#[derive(Message)]
+#[rtype(result = "Subscription")]
+pub struct Subscribe {
+    /// The namespace.
+    pub nsp: String,
+    /// The rooms; empty = every event of the namespace.
+    pub rooms: Vec<String>,
+    /// Events queued for the consumer at most; one more cuts it off.
+    pub capacity: usize,
+}
+
+/// Ends a subscription.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    /// The namespace.
+    pub nsp: String,
+    /// The subscription id.
+    pub id: u64,
 }

@@ -1,6 +1,18 @@
-//! Random identifiers for sessions, sockets and recovery.
+//! Identifiers: random ids for sessions, sockets and recovery, and the process-wide
+//! counter every server → client ack id comes from.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
+
+static NEXT_ACK_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The next server → client ack id. One counter for the whole process, shared by a
+/// socket's own `emit_with_ack` and by broadcasts with acks (which put ONE id on a frame
+/// every recipient shares), so an id never means two waiters on the same socket.
+pub fn next_ack_id() -> u64 {
+    NEXT_ACK_ID.fetch_add(1, Ordering::Relaxed)
+}
 
 /// A random 20-character base64url id, as the reference server's `base64id` makes.
 pub fn random_id() -> String {

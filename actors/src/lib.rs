@@ -19,6 +19,7 @@ mod room_table;
 mod session;
 mod socket;
 mod stats;
+mod subscription;
 mod supervision;
 pub mod wire_frame;
 pub mod ws;
@@ -30,8 +31,8 @@ pub use connection_manager::{
 };
 pub use error::{AckError, EngineError};
 pub use hub::{Hub, HubActor, HubError};
-pub use hub_messages::{Broadcast, BroadcastOutcome};
-pub use ids::random_id;
+pub use hub_messages::{AckReport, Broadcast, BroadcastOutcome, BroadcastWithAck};
+pub use ids::{next_ack_id, random_id};
 pub use namespace::{
     AnyHandler, ConnectHandler, ConnectRefusal, DisconnectHandler, EventHandler, Middleware,
     Namespace, NamespacePattern, Namespaces,
@@ -41,8 +42,14 @@ pub use policy::{
 };
 pub use registry::{SessionEntry, SessionRegistry};
 pub use room_supervisor::RoomSupervisor;
-pub use room_table::{Frames, RoomBuffering, RoomTable, SharedRoomTable, Target};
-pub use session::{Application, Session, SessionParams};
+pub use room_table::{
+    Frames, Recipients, RoomBuffering, RoomMember, RoomTable, SharedRoomTable, Target,
+};
+pub use session::{next_transport_id, Application, Session, SessionParams};
 pub use siohub_protocol::Payload;
 pub use socket::{AckSender, ConnectRequest, DisconnectReason, HandshakeInfo, Socket, SocketData};
-pub use stats::{ActorStats, ActorStatsSnapshot, DropReason, HubCounters};
+pub use stats::{
+    ActorStats, ActorStatsSnapshot, DropReason, HubCounters, RefusalReason, Traffic,
+    WebhookOutcome, FANOUT_BUCKETS,
+};
+pub use subscription::{with_base64, Subscription};

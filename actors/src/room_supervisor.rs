@@ -8,12 +8,13 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::hub_messages::{
-    AddSocket, AnnounceMembership, Deliver, JoinRoom, LeaveRoom, ListMembers, ListRooms,
-    RemoveSocket,
+    AddSocket, AnnounceMembership, Deliver, DescribeRoom, JoinRoom, LeaveRoom, ListMembers,
+    ListRooms, RemoveSocket, ResolveTarget, Subscribe, Unsubscribe,
 };
 use crate::registry::SessionRegistry;
 use crate::room_table::{lock, SharedRoomTable};
 use crate::stats::ActorStats;
+use crate::subscription::Subscriber;
 use crate::supervision::guarded;
 
 /// See the module documentation.
@@ -133,6 +134,51 @@ impl Handler<ListMembers> for RoomSupervisor {
         MessageResult(guarded(&self.stats, ctx, Vec::new(), |_| {
             lock(&table).members(&msg.nsp, &msg.room)
         }))
+    }
+}
+
+impl Handler<DescribeRoom> for RoomSupervisor {
+    type Result = MessageResult<DescribeRoom>;
+
+    fn handle(&mut self, msg: DescribeRoom, ctx: &mut Context<Self>) -> Self::Result {
+        let table = self.table.clone();
+        MessageResult(guarded(&self.stats, ctx, Vec::new(), |_| {
+            lock(&table).member_users(&msg.nsp, &msg.room)
+        }))
+    }
+}
+
+impl Handler<ResolveTarget> for RoomSupervisor {
+    type Result = MessageResult<ResolveTarget>;
+
+    fn handle(&mut self, msg: ResolveTarget, ctx: &mut Context<Self>) -> Self::Result {
+        let table = self.table.clone();
+        MessageResult(guarded(&self.stats, ctx, Vec::new(), |_| {
+            lock(&table).resolve(&msg.target)
+        }))
+    }
+}
+
+impl Handler<Subscribe> for RoomSupervisor {
+    type Result = MessageResult<Subscribe>;
+
+    fn handle(&mut self, msg: Subscribe, _ctx: &mut Context<Self>) -> Self::Result {
+        // Not `guarded`: nothing here can panic, and a subscription has no fallback value.
+        self.stats.handled();
+        let (subscriber, subscription) = Subscriber::new(&msg.nsp, msg.rooms, msg.capacity);
+        lock(&self.table).subscribe(&msg.nsp, subscriber);
+        MessageResult(subscription)
+    }
+}
+
+impl Handler<Unsubscribe> for RoomSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, ctx: &mut Context<Self>) {
+        let table = self.table.clone();
+        guarded(&self.stats, ctx, (), |_| {
+            lock(&table).unsubscribe(&msg.nsp, msg.id)
+        })
     }
 }
 

@@ -10,9 +10,13 @@ use std::time::{Duration, Instant};
 
 use actix::Addr;
 
-use crate::policy::{BufferPolicy, DeliveryPolicy};
+use bytes::Bytes;
+use siohub_protocol::SocketPacket;
+
+use crate::policy::{BufferPolicy, DeliveryPolicy, USER_ROOM_PREFIX};
 use crate::session::Session;
 use crate::stats::{DropReason, HubCounters};
+use crate::subscription::{sse_chunk, Offer, Subscriber};
 use crate::wire_frame::WireFrame;
 
 /// The frames of one encoded event, shared by every recipient.
@@ -84,6 +88,19 @@ impl Room {
 pub struct NspTable {
     sockets: HashMap<Arc<str>, Addr<Session>>,
     rooms: HashMap<String, Room>,
+    /// The user of each socket in a user room (`user:<id>`), for member listings.
+    users: HashMap<Arc<str>, String>,
+    /// Event subscribers (the HTTP API's SSE streams); usually none.
+    subscribers: Vec<Subscriber>,
+}
+
+/// A member of a room, as the HTTP API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RoomMember {
+    /// The socket id.
+    pub sid: String,
+    /// Its authenticated user, if any.
+    pub user: Option<String>,
 }
 
 /// Every namespace's sockets and rooms.
@@ -91,6 +108,9 @@ pub struct NspTable {
 pub struct RoomTable {
     nsps: HashMap<String, NspTable>,
 }
+
+/// Sockets with their sessions, as a target resolves to.
+pub type Recipients = Vec<(Arc<str>, Addr<Session>)>;
 
 /// The table, shared by the RoomSupervisor, the Broadcaster and the HTTP API.
 pub type SharedRoomTable = Arc<Mutex<RoomTable>>;
@@ -165,6 +185,7 @@ impl RoomTable {
             return;
         };
         table.sockets.remove(sid);
+        table.users.remove(sid);
         for room in rooms {
             leave_room(table, room, sid);
         }
@@ -181,6 +202,12 @@ impl RoomTable {
         buffering: RoomBuffering,
     ) -> Vec<Frames> {
         let table = self.nsp(nsp);
+        if let Some(user) = room.strip_prefix(USER_ROOM_PREFIX) {
+            table
+                .users
+                .entry(sid.clone())
+                .or_insert_with(|| user.to_owned());
+        }
         let entry = table.rooms.entry(room.to_owned()).or_default();
         entry.members.insert(sid, session);
         entry.expire(buffering.ttl);
@@ -202,6 +229,7 @@ impl RoomTable {
     pub fn clear_membership(&mut self) {
         for table in self.nsps.values_mut() {
             table.sockets.clear();
+            table.users.clear();
             table.rooms.retain(|_, room| {
                 room.members.clear();
                 !room.buffer.is_empty()
@@ -238,6 +266,87 @@ impl RoomTable {
         members
     }
 
+    /// The members of a room with their users, sorted by socket id; empty when the room
+    /// has no member.
+    pub fn member_users(&self, nsp: &str, room: &str) -> Vec<RoomMember> {
+        let Some(table) = self.nsps.get(nsp) else {
+            return Vec::new();
+        };
+        let mut members: Vec<RoomMember> = table
+            .rooms
+            .get(room)
+            .map(|r| {
+                r.members
+                    .keys()
+                    .map(|sid| RoomMember {
+                        sid: sid.to_string(),
+                        user: table.users.get(sid).cloned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        members.sort_by(|a, b| a.sid.cmp(&b.sid));
+        members
+    }
+
+    /// Adds an event subscriber to a namespace (dropping subscribers whose consumer left).
+    pub(crate) fn subscribe(&mut self, nsp: &str, subscriber: Subscriber) {
+        let table = self.nsp(nsp);
+        table.subscribers.retain(|s| !s.is_gone());
+        table.subscribers.push(subscriber);
+    }
+
+    /// Removes an event subscriber.
+    pub(crate) fn unsubscribe(&mut self, nsp: &str, id: u64) {
+        if let Some(table) = self.nsps.get_mut(nsp) {
+            table.subscribers.retain(|s| s.id != id);
+        }
+    }
+
+    /// Event subscribers of every namespace.
+    pub fn subscriber_count(&self) -> usize {
+        self.nsps.values().map(|t| t.subscribers.len()).sum()
+    }
+
+    /// Hands an event sent to `target` to the subscribers that want it, encoded once (only
+    /// if one does). `skip_last` leaves out the recovery offset the packet carries last. A
+    /// subscriber whose queue is full is cut off and counted as a slow consumer.
+    pub fn notify_subscribers(
+        &mut self,
+        target: &Target,
+        packet: &SocketPacket,
+        skip_last: bool,
+        counters: &HubCounters,
+    ) {
+        let Some(table) = self.nsps.get_mut(&target.nsp) else {
+            return;
+        };
+        if table.subscribers.is_empty() {
+            return;
+        }
+        let mut chunk: Option<Bytes> = None;
+        table.subscribers.retain_mut(|sub| {
+            if !sub.wants(target) {
+                return !sub.is_gone();
+            }
+            let chunk = chunk.get_or_insert_with(|| sse_chunk(packet, skip_last));
+            match sub.offer(chunk) {
+                Offer::Kept => true,
+                Offer::Gone => false,
+                Offer::CutOff => {
+                    counters.slow_consumer_disconnect();
+                    counters.dropped(DropReason::SlowConsumer, 1);
+                    log::warn!(
+                        "namespace {}: event subscriber {} reads too slowly (queue full); cut off",
+                        target.nsp,
+                        sub.id
+                    );
+                    false
+                }
+            }
+        });
+    }
+
     /// Events buffered in a room (expired ones not counted).
     pub fn buffered(&self, nsp: &str, room: &str, ttl: Duration) -> usize {
         let now = Instant::now();
@@ -251,6 +360,21 @@ impl RoomTable {
                     .count()
             })
             .unwrap_or(0)
+    }
+
+    /// Every namespace with its connected sockets and its rooms that have members, sorted
+    /// by name (for metrics; no name but the namespace's is copied).
+    pub fn namespace_counts(&self) -> Vec<(String, usize, usize)> {
+        let mut counts: Vec<_> = self
+            .nsps
+            .iter()
+            .map(|(nsp, t)| {
+                let rooms = t.rooms.values().filter(|r| !r.members.is_empty()).count();
+                (nsp.clone(), t.sockets.len(), rooms)
+            })
+            .collect();
+        counts.sort();
+        counts
     }
 
     /// Connected sockets of a namespace.
@@ -363,6 +487,11 @@ impl RoomTable {
 }
 
 fn leave_room(table: &mut NspTable, room: &str, sid: &str) {
+    if let Some(user) = room.strip_prefix(USER_ROOM_PREFIX) {
+        if table.users.get(sid).is_some_and(|u| u == user) {
+            table.users.remove(sid);
+        }
+    }
     if let Some(r) = table.rooms.get_mut(room) {
         r.members.remove(sid);
         if r.members.is_empty() && r.buffer.is_empty() {

@@ -2,9 +2,9 @@
 //! restarts, uptime), readable from any thread without a message, and the hub-wide
 //! counters of what was dropped or refused and why.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -16,6 +16,8 @@ pub struct ActorStats {
     handled: AtomicU64,
     queued: AtomicI64,
     restarts: AtomicU64,
+    /// Milliseconds since the epoch of the last restart; 0 = never.
+    last_restart_ms: AtomicU64,
 }
 
 /// A snapshot of [`ActorStats`], as `/connections` shows it.
@@ -31,6 +33,8 @@ pub struct ActorStatsSnapshot {
     pub restarts: u64,
     /// Seconds since it first started.
     pub uptime_s: u64,
+    /// Milliseconds since the epoch of its last restart, if it ever restarted.
+    pub last_restart_ms: Option<u64>,
 }
 
 impl ActorStats {
@@ -42,6 +46,7 @@ impl ActorStats {
             handled: AtomicU64::new(0),
             queued: AtomicI64::new(0),
             restarts: AtomicU64::new(0),
+            last_restart_ms: AtomicU64::new(0),
         })
     }
 
@@ -59,6 +64,15 @@ impl ActorStats {
     /// The actor was restarted.
     pub fn restarted(&self) {
         self.restarts.fetch_add(1, Ordering::Relaxed);
+        self.last_restart_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the epoch of the last restart, if it ever restarted.
+    pub fn last_restart_ms(&self) -> Option<u64> {
+        match self.last_restart_ms.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(at),
+        }
     }
 
     /// Restarts so far.
@@ -74,6 +88,7 @@ impl ActorStats {
             mailbox_depth: self.queued.load(Ordering::Relaxed).max(0) as u64,
             restarts: self.restarts.load(Ordering::Relaxed),
             uptime_s: self.started.elapsed().as_secs(),
+            last_restart_ms: self.last_restart_ms(),
         }
     }
 }
@@ -116,13 +131,136 @@ impl DropReason {
     }
 }
 
-/// Hub-wide counters.
+/// Why the hub refused something a client asked for (counted, never silent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    /// An event over the socket's rate limit (`RATE_LIMIT_EXCEEDED`).
+    EventRateLimited,
+    /// An event over `max_event_bytes` (`PAYLOAD_TOO_LARGE`).
+    EventTooLarge,
+    /// A backend request over the webhook's concurrency bound (`BACKEND_UNAVAILABLE`).
+    WebhookBusy,
+    /// A handshake over the per-address connection rate.
+    HandshakeRateLimited,
+    /// A handshake while `max_connections` sessions were open.
+    HandshakeMaxConnections,
+    /// A handshake while the server was draining for shutdown.
+    HandshakeDraining,
+}
+
+impl RefusalReason {
+    /// Every reason, for exporting all series.
+    pub const ALL: [RefusalReason; 6] = [
+        RefusalReason::EventRateLimited,
+        RefusalReason::EventTooLarge,
+        RefusalReason::WebhookBusy,
+        RefusalReason::HandshakeRateLimited,
+        RefusalReason::HandshakeMaxConnections,
+        RefusalReason::HandshakeDraining,
+    ];
+
+    /// The reason's label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalReason::EventRateLimited => "event_rate_limited",
+            RefusalReason::EventTooLarge => "event_too_large",
+            RefusalReason::WebhookBusy => "webhook_busy",
+            RefusalReason::HandshakeRateLimited => "handshake_rate_limited",
+            RefusalReason::HandshakeMaxConnections => "handshake_max_connections",
+            RefusalReason::HandshakeDraining => "handshake_draining",
+        }
+    }
+}
+
+/// How one call to the backend webhook ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookOutcome {
+    /// The backend answered (2xx, or an error of its own the client sees).
+    Ok,
+    /// The backend answered with a 4xx status.
+    Rejected,
+    /// No answer within the timeout.
+    Timeout,
+    /// Unreachable, 5xx, or an unreadable answer.
+    Unavailable,
+}
+
+impl WebhookOutcome {
+    /// Every outcome, for exporting all series.
+    pub const ALL: [WebhookOutcome; 4] = [
+        WebhookOutcome::Ok,
+        WebhookOutcome::Rejected,
+        WebhookOutcome::Timeout,
+        WebhookOutcome::Unavailable,
+    ];
+
+    /// The outcome's label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookOutcome::Ok => "ok",
+            WebhookOutcome::Rejected => "rejected",
+            WebhookOutcome::Timeout => "timeout",
+            WebhookOutcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Upper bounds of the fan-out histogram (recipients per broadcast); a last `+Inf` bucket
+/// is implied.
+pub const FANOUT_BUCKETS: [u64; 7] = [0, 1, 10, 100, 1_000, 10_000, 100_000];
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Hub-wide counters. Every update is one relaxed atomic operation: nothing here takes a
+/// lock, so the broadcast and session paths may count freely.
 #[derive(Debug, Default)]
 pub struct HubCounters {
     drops: [AtomicU64; 5],
     slow_consumer_disconnects: AtomicU64,
     broadcasts: AtomicU64,
     deliveries: AtomicU64,
+    /// Broadcasts per fan-out bucket (the last is `+Inf`), not cumulative.
+    fanout_buckets: [AtomicU64; FANOUT_BUCKETS.len() + 1],
+    refusals: [AtomicU64; 6],
+    /// Engine.IO packets and bytes received and sent.
+    packets_in: AtomicU64,
+    packets_out: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    /// Socket.IO events received from clients.
+    events_in: AtomicU64,
+    webhook: [AtomicU64; 4],
+    webhook_in_flight: AtomicI64,
+    webhook_last_failure_ms: AtomicU64,
+    /// Whether the last webhook call failed.
+    webhook_failed_last: AtomicBool,
+    /// Cluster adapter messages published / received, and its errors.
+    adapter_out: AtomicU64,
+    adapter_in: AtomicU64,
+    adapter_errors: AtomicU64,
+}
+
+/// Traffic counters, as exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Traffic {
+    /// Engine.IO packets received.
+    pub packets_in: u64,
+    /// Engine.IO packets sent.
+    pub packets_out: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Socket.IO events received from clients.
+    pub events_in: u64,
 }
 
 impl HubCounters {
@@ -159,6 +297,11 @@ impl HubCounters {
     pub fn broadcast(&self, recipients: u64) {
         self.broadcasts.fetch_add(1, Ordering::Relaxed);
         self.deliveries.fetch_add(recipients, Ordering::Relaxed);
+        let bucket = FANOUT_BUCKETS
+            .iter()
+            .position(|le| recipients <= *le)
+            .unwrap_or(FANOUT_BUCKETS.len());
+        self.fanout_buckets[bucket].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Broadcasts and deliveries so far.
@@ -167,5 +310,165 @@ impl HubCounters {
             self.broadcasts.load(Ordering::Relaxed),
             self.deliveries.load(Ordering::Relaxed),
         )
+    }
+
+    /// Broadcasts per bucket of [`FANOUT_BUCKETS`] (and a last `+Inf` one), cumulative as
+    /// a Prometheus histogram counts them.
+    pub fn fanout_histogram(&self) -> Vec<u64> {
+        let mut total = 0;
+        self.fanout_buckets
+            .iter()
+            .map(|b| {
+                total += b.load(Ordering::Relaxed);
+                total
+            })
+            .collect()
+    }
+
+    /// Counts something refused for `reason`.
+    pub fn refused(&self, reason: RefusalReason) {
+        let index = RefusalReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
+        self.refusals[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Refusals for `reason` so far.
+    pub fn refusals(&self, reason: RefusalReason) -> u64 {
+        let index = RefusalReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
+        self.refusals[index].load(Ordering::Relaxed)
+    }
+
+    /// Counts Engine.IO packets received (`bytes` in all).
+    pub fn received(&self, packets: usize, bytes: usize) {
+        self.packets_in.fetch_add(packets as u64, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts Engine.IO packets sent (`bytes` in all).
+    pub fn sent(&self, packets: usize, bytes: usize) {
+        self.packets_out
+            .fetch_add(packets as u64, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a Socket.IO event received from a client.
+    pub fn event_received(&self) {
+        self.events_in.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Traffic so far.
+    pub fn traffic(&self) -> Traffic {
+        Traffic {
+            packets_in: self.packets_in.load(Ordering::Relaxed),
+            packets_out: self.packets_out.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            events_in: self.events_in.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A webhook call started; pair with [`HubCounters::webhook_finished`].
+    pub fn webhook_started(&self) {
+        self.webhook_in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A webhook call ended with `outcome`.
+    pub fn webhook_finished(&self, outcome: WebhookOutcome) {
+        self.webhook_in_flight.fetch_sub(1, Ordering::Relaxed);
+        let index = WebhookOutcome::ALL
+            .iter()
+            .position(|o| *o == outcome)
+            .unwrap_or(0);
+        self.webhook[index].fetch_add(1, Ordering::Relaxed);
+        let failed = matches!(
+            outcome,
+            WebhookOutcome::Timeout | WebhookOutcome::Unavailable
+        );
+        if failed {
+            self.webhook_last_failure_ms
+                .store(now_ms(), Ordering::Relaxed);
+        }
+        self.webhook_failed_last.store(failed, Ordering::Relaxed);
+    }
+
+    /// Webhook calls that ended with `outcome` so far.
+    pub fn webhook_calls(&self, outcome: WebhookOutcome) -> u64 {
+        let index = WebhookOutcome::ALL
+            .iter()
+            .position(|o| *o == outcome)
+            .unwrap_or(0);
+        self.webhook[index].load(Ordering::Relaxed)
+    }
+
+    /// Webhook calls waiting for the backend now.
+    pub fn webhook_in_flight(&self) -> u64 {
+        self.webhook_in_flight.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Whether the last webhook call failed (timeout, unreachable, 5xx) less than
+    /// `within_ms` ago and no call succeeded since.
+    pub fn webhook_failing(&self, within_ms: u64) -> bool {
+        let failure = self.webhook_last_failure_ms.load(Ordering::Relaxed);
+        self.webhook_failed_last.load(Ordering::Relaxed)
+            && now_ms().saturating_sub(failure) < within_ms
+    }
+
+    /// Counts cluster adapter messages published (`out`) or received.
+    pub fn adapter_message(&self, out: bool) {
+        let counter = if out {
+            &self.adapter_out
+        } else {
+            &self.adapter_in
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a cluster adapter error.
+    pub fn adapter_error(&self) {
+        self.adapter_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adapter messages (out, in) and errors so far.
+    pub fn adapter(&self) -> (u64, u64, u64) {
+        (
+            self.adapter_out.load(Ordering::Relaxed),
+            self.adapter_in.load(Ordering::Relaxed),
+            self.adapter_errors.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fanout_histogram_is_cumulative() {
+        let counters = HubCounters::default();
+        for recipients in [0, 1, 5, 5, 2_000, 1_000_000] {
+            counters.broadcast(recipients);
+        }
+        assert_eq!(counters.fanout_histogram(), vec![1, 2, 4, 4, 4, 5, 5, 6]);
+        assert_eq!(counters.fanout(), (6, 1_002_011));
+    }
+
+    #[test]
+    fn webhook_health_follows_the_last_outcome() {
+        let counters = HubCounters::default();
+        assert!(!counters.webhook_failing(30_000));
+        counters.webhook_started();
+        assert_eq!(counters.webhook_in_flight(), 1);
+        counters.webhook_finished(WebhookOutcome::Unavailable);
+        assert!(counters.webhook_failing(30_000));
+        counters.webhook_started();
+        counters.webhook_finished(WebhookOutcome::Ok);
+        assert!(!counters.webhook_failing(30_000));
+        assert_eq!(counters.webhook_in_flight(), 0);
+        assert_eq!(counters.webhook_calls(WebhookOutcome::Unavailable), 1);
     }
 }

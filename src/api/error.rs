@@ -33,6 +33,42 @@ impl ApiError {
             message: message.into(),
         }
     }
+
+    /// 401 with code `UNAUTHORIZED`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError {
+            status: 401,
+            code: "UNAUTHORIZED",
+            message: message.into(),
+        }
+    }
+
+    /// 404 with code `NOT_FOUND`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError {
+            status: 404,
+            code: "NOT_FOUND",
+            message: message.into(),
+        }
+    }
+
+    /// 405 with code `METHOD_NOT_ALLOWED`.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        ApiError {
+            status: 405,
+            code: "METHOD_NOT_ALLOWED",
+            message: message.into(),
+        }
+    }
+
+    /// 413 with code `PAYLOAD_TOO_LARGE`.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        ApiError {
+            status: 413,
+            code: "PAYLOAD_TOO_LARGE",
+            message: message.into(),
+        }
+    }
 }
 
 impl ResponseError for ApiError {

@@ -1,7 +1,9 @@
 //! The hub's configuration: embedded defaults (`config/default.toml`), then a `--config`
 //! file, then `SOCKETIO_` environment variables, then CLI flags; later layers win.
 
+mod api;
 mod namespaces;
+mod ops;
 
 use std::time::Duration;
 
@@ -9,13 +11,20 @@ use serde::{Deserialize, Serialize};
 use siohub_actors::{DeliveryPolicies, DeliveryPolicy, EngineConfig, SlowConsumerAction};
 use thiserror::Error;
 
-pub use namespaces::{glob_matches, BufferName, NamespacePolicy, RoomAccess, RoomRule};
+pub use api::ApiSettings;
+pub use namespaces::{
+    glob_matches, BufferName, NamespacePolicy, RateLimit, RoomAccess, RoomRule, BUILTIN_EVENTS,
+};
+pub use ops::{
+    is_bcrypt_hash, AdapterSettings, AdminSettings, LimitsSettings, ShutdownSettings,
+    WebhookSettings,
+};
 
 /// The defaults, compiled in.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// Keys whose value is a list; given as text (environment, CLI) they are comma-separated.
-const LIST_KEYS: [&str; 2] = ["cors.origins", "engine.transports"];
+const LIST_KEYS: [&str; 3] = ["cors.origins", "engine.transports", "api.keys"];
 
 fn split_list(value: &str) -> Vec<String> {
     value
@@ -44,6 +53,24 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Log level and format.
     pub logging: LoggingSettings,
+    /// Connection limits.
+    #[serde(default)]
+    pub limits: LimitsSettings,
+    /// The backend webhook.
+    #[serde(default)]
+    pub webhook: WebhookSettings,
+    /// The drain on SIGTERM.
+    #[serde(default)]
+    pub shutdown: ShutdownSettings,
+    /// Admin credentials.
+    #[serde(default)]
+    pub admin: AdminSettings,
+    /// The cluster adapter.
+    #[serde(default)]
+    pub adapter: AdapterSettings,
+    /// The backend HTTP API (`/api`): keys and limits.
+    #[serde(default)]
+    pub api: ApiSettings,
 }
 
 /// `[server]`
@@ -173,6 +200,7 @@ impl Settings {
                 .list_separator(",")
                 .with_list_parse_key("cors.origins")
                 .with_list_parse_key("engine.transports")
+                .with_list_parse_key("api.keys")
                 .try_parsing(true),
         );
         let mut layered: Vec<(&str, String)> = [
@@ -284,6 +312,19 @@ impl Settings {
                 "text or json",
             );
         }
+        self.limits.validate()?;
+        self.webhook.validate()?;
+        if self.webhook.url.is_empty() && self.namespaces.iter().any(|ns| !ns.forward.is_empty()) {
+            return invalid(
+                "webhook.url",
+                "\"\"".into(),
+                "an http:// URL when a namespace forwards events (forward = [..])",
+            );
+        }
+        self.shutdown.validate()?;
+        self.admin.validate()?;
+        self.adapter.validate()?;
+        self.api.validate()?;
         if self.cors.credentials && self.cors.origins.iter().any(|o| o == "*") {
             return invalid(
                 "cors.origins",
@@ -332,6 +373,24 @@ impl Settings {
                     "a number of bytes above 0",
                 );
             }
+            if ns.rate_limit.per_s > 0 && ns.rate_limit.burst == 0 {
+                return invalid(
+                    "namespaces.rate_limit.burst",
+                    format!("0 for {}", ns.name),
+                    "a number of events above 0 when rate_limit.per_s is set",
+                );
+            }
+            if let Some(event) = ns.forward.iter().find(|e| {
+                e.is_empty()
+                    || BUILTIN_EVENTS.contains(&e.as_str())
+                    || siohub_protocol::RESERVED_EVENTS.contains(&e.as_str())
+            }) {
+                return invalid(
+                    "namespaces.forward",
+                    format!("{event:?} for {}", ns.name),
+                    "event names other than the built-in ones (join, leave, publish, ping, request) and Socket.IO's reserved ones",
+                );
+            }
         }
         Ok(())
     }
@@ -356,9 +415,17 @@ impl Settings {
     /// The settings with every secret replaced by `***` (for `--print-config` and logs).
     pub fn masked(&self) -> Settings {
         let mut masked = self.clone();
-        if !masked.auth.jwt_secret.is_empty() {
-            masked.auth.jwt_secret = "***".into();
+        for secret in [
+            &mut masked.auth.jwt_secret,
+            &mut masked.webhook.secret,
+            &mut masked.admin.password_hash,
+        ] {
+            if !secret.is_empty() {
+                *secret = "***".into();
+            }
         }
+        masked.adapter.redis_url = self.adapter.masked_url();
+        masked.api.mask();
         masked
     }
 

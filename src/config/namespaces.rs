@@ -1,6 +1,7 @@
 //! `[[namespaces]]`: the policy of each namespace (by name or pattern such as
 //! `/tenant-{id}`): which built-in events clients may use, buffering, recovery, the offline
-//! queue, dedupe and size limits.
+//! queue, dedupe and size limits, the per-socket event rate and the events forwarded to
+//! the backend webhook.
 
 use std::time::Duration;
 
@@ -33,6 +34,33 @@ pub struct NamespacePolicy {
     pub dedupe_window_s: u64,
     /// Largest event a client may publish, in bytes of JSON.
     pub max_event_bytes: usize,
+    /// Events one socket may send per second (built-in and forwarded ones); over it the
+    /// event is not processed and its ack says `RATE_LIMIT_EXCEEDED`.
+    pub rate_limit: RateLimit,
+    /// Client events POSTed to the backend webhook (the reply comes back in the ack).
+    pub forward: Vec<String>,
+}
+
+/// The built-in client events of every hub namespace.
+pub const BUILTIN_EVENTS: [&str; 5] = ["join", "leave", "publish", "ping", "request"];
+
+/// A token bucket per socket: `per_s` events a second, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimit {
+    /// Events per second; 0 = no limit.
+    pub per_s: u32,
+    /// Events allowed at once above the steady rate (the bucket's size).
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            per_s: 0,
+            burst: 20,
+        }
+    }
 }
 
 impl Default for NamespacePolicy {
@@ -49,6 +77,8 @@ impl Default for NamespacePolicy {
             offline_queue: false,
             dedupe_window_s: 0,
             max_event_bytes: 65_536,
+            rate_limit: RateLimit::default(),
+            forward: Vec::new(),
         }
     }
 }

@@ -5,17 +5,17 @@
 mod cors;
 mod polling;
 mod query;
-mod websocket;
+mod upgrade;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use siohub_actors::{Application, EngineConfig, EngineError, HandshakeInfo, Hub};
+use siohub_actors::{Application, EngineConfig, EngineError, Hub};
 
 pub use cors::Cors;
 use query::{EngineQuery, TransportKind};
+pub use upgrade::serve as serve_upgrade;
 
 /// What the endpoint needs, shared by every worker.
 #[derive(Clone)]
@@ -28,6 +28,8 @@ pub struct EngineState {
     pub app: Application,
     /// Cross-origin policy.
     pub cors: Cors,
+    /// Draining, connection limits and operational counters.
+    pub ops: Arc<crate::ops::OpsState>,
 }
 
 /// Mounts the endpoint at `path` (with and without its trailing slash).
@@ -74,9 +76,8 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> Ht
                 return fail(EngineError::UnknownSid);
             };
             match (transport, upgrade) {
-                (TransportKind::WebSocket, true) => websocket::upgrade(session, req, body, state)
-                    .unwrap_or_else(|_| error_response(EngineError::BadRequest, true)),
-                (TransportKind::WebSocket, false) => fail(EngineError::BadRequest),
+                // Real upgrades never get here (see `upgrade`): this one lacks its headers.
+                (TransportKind::WebSocket, _) => fail(EngineError::BadRequest),
                 (TransportKind::Polling, _) => match *req.method() {
                     Method::GET => polling::poll(session).await,
                     Method::POST => polling::post(session, req, body, state).await,
@@ -88,18 +89,18 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> Ht
             if req.method() != Method::GET {
                 return fail(EngineError::BadHandshakeMethod);
             }
-            if transport == TransportKind::WebSocket && !upgrade {
+            if transport == TransportKind::WebSocket {
+                // Real upgrades never get here (see `upgrade`): this one lacks its headers.
                 return fail(EngineError::BadRequest);
             }
             if query.eio.as_deref() != Some("4") {
                 return fail(EngineError::UnsupportedProtocolVersion);
             }
-            let handshake = Arc::new(handshake_info(req));
-            match transport {
-                TransportKind::Polling => polling::handshake(state, handshake).await,
-                TransportKind::WebSocket => websocket::handshake(state, handshake, req, body)
-                    .unwrap_or_else(|_| error_response(EngineError::BadRequest, true)),
+            if let Some(refusal) = crate::ops::check_handshake(req, state) {
+                return refusal;
             }
+            let handshake = Arc::new(upgrade::handshake_info(req.head(), req.peer_addr()));
+            polling::handshake(state, handshake).await
         }
     }
 }
@@ -128,20 +129,4 @@ fn is_websocket_upgrade(req: &HttpRequest) -> bool {
             .get(header::UPGRADE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
-}
-
-fn handshake_info(req: &HttpRequest) -> HandshakeInfo {
-    let conn = req.connection_info();
-    HandshakeInfo {
-        headers: req
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect(),
-        query: req.query_string().to_owned(),
-        address: req.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
-        url: req.uri().to_string(),
-        issued: SystemTime::now(),
-        secure: conn.scheme() == "https" || conn.scheme() == "wss",
-    }
 }

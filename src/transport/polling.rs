@@ -84,6 +84,8 @@ pub async fn post(
         data.extend_from_slice(&chunk);
     }
     let packets = siohub_protocol::decode_payload(&data);
+    let count = packets.as_ref().map_or(0, Vec::len);
+    state.hub.counters().received(count, data.len());
     session.do_send(EndPost { packets });
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/html"))

@@ -4,8 +4,8 @@
 //!
 //! The transport is a detail it is handed: polling requests send it [`Poll`] / [`BeginPost`]
 //! messages and wait for packets; a websocket is an [`Outbox`] the session writes encoded
-//! frames into (the HTTP response body drains it) and a reader task that forwards the
-//! client's frames as [`WsIncoming`] messages.
+//! frames into (the connection drains it) while the connection forwards the client's frames
+//! as [`WsIncoming`] messages.
 //!
 //! [`Poll`]: crate::messages::Poll
 //! [`BeginPost`]: crate::messages::BeginPost
@@ -22,17 +22,15 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use futures::channel::oneshot;
-use futures::StreamExt;
 use siohub_protocol::{EnginePacket, Handshake};
 
 use crate::config::EngineConfig;
 use crate::connection_manager::SessionMeta;
 use crate::hub::Hub;
-use crate::messages::WsIncoming;
 use crate::namespace::Namespaces;
 use crate::socket::{DisconnectReason, HandshakeInfo};
 use crate::wire_frame::WireFrame;
-use crate::ws::{Inbound, Outbox, WsEvent};
+use crate::ws::Outbox;
 
 use sockets::SocketLayer;
 
@@ -115,34 +113,9 @@ pub struct Session {
 
 static NEXT_WS_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Answers a websocket upgrade request and starts the task that forwards the client's frames
-/// to `session`, tagged with a fresh id.
-fn open_websocket(
-    req: &actix_web::HttpRequest,
-    payload: actix_web::web::Payload,
-    max_message: usize,
-    session: Addr<Session>,
-) -> Result<(actix_web::HttpResponse, WsLink), actix_web::Error> {
-    let (response, outbox, inbound) = crate::ws::accept(req, payload, max_message)?;
-    let id = NEXT_WS_ID.fetch_add(1, Ordering::Relaxed);
-    actix_web::rt::spawn(forward_frames(inbound, id, session));
-    Ok((response, WsLink { outbox, id }))
-}
-
-/// Reads the client's frames on the worker that owns the connection and hands each to the
-/// session; the end of the stream is reported as a close.
-async fn forward_frames(mut inbound: Inbound, id: u64, session: Addr<Session>) {
-    while let Some(event) = inbound.next().await {
-        let last = matches!(event, WsEvent::Close | WsEvent::Error(_));
-        session.do_send(WsIncoming { id, event });
-        if last {
-            return;
-        }
-    }
-    session.do_send(WsIncoming {
-        id,
-        event: WsEvent::Close,
-    });
+/// A fresh id for a websocket transport (it tags the frames the connection forwards).
+pub fn next_transport_id() -> u64 {
+    NEXT_WS_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Session {
@@ -222,38 +195,30 @@ impl Session {
         (sid, addr)
     }
 
-    /// Starts a session whose transport is a websocket from the start, and answers the
-    /// upgrade request.
+    /// Starts a session whose transport is a websocket from the start: frames go to
+    /// `outbox`, and the connection tags what it forwards with `id`.
     pub fn start_websocket(
         params: SessionParams,
-        req: &actix_web::HttpRequest,
-        payload: actix_web::web::Payload,
-    ) -> Result<(Arc<str>, actix_web::HttpResponse), actix_web::Error> {
+        outbox: Outbox,
+        id: u64,
+    ) -> (Arc<str>, Addr<Session>) {
         let sid: Arc<str> = crate::random_id().into();
+        let session = Session::new(
+            sid.clone(),
+            params,
+            Transport::WebSocket(WsLink { outbox, id }),
+        );
         let ctx = Context::<Session>::new();
         let addr = ctx.address();
-        let (response, link) =
-            open_websocket(req, payload, params.config.max_payload, addr.clone())?;
-        let session = Session::new(sid.clone(), params, Transport::WebSocket(link));
-        session.register(addr);
+        session.register(addr.clone());
         ctx.run(session);
-        Ok((sid, response))
+        (sid, addr)
     }
 
-    /// Answers a websocket request that carries this session's sid: the websocket becomes
-    /// the upgrade probe (the session refuses it by closing it if it cannot upgrade).
-    pub fn start_upgrade(
-        session: Addr<Session>,
-        req: &actix_web::HttpRequest,
-        payload: actix_web::web::Payload,
-        max_message: usize,
-    ) -> Result<actix_web::HttpResponse, actix_web::Error> {
-        let (response, link) = open_websocket(req, payload, max_message, session.clone())?;
-        session.do_send(crate::messages::BeginUpgrade {
-            outbox: link.outbox,
-            id: link.id,
-        });
-        Ok(response)
+    /// Offers a websocket that carries this session's sid as the upgrade probe; the session
+    /// closes it if it cannot upgrade.
+    pub fn begin_upgrade(session: &Addr<Session>, outbox: Outbox, id: u64) {
+        session.do_send(crate::messages::BeginUpgrade { outbox, id });
     }
 
     /// The session id.

@@ -68,6 +68,7 @@ impl Session {
     pub(super) fn write_frames(&mut self, frames: &[WireFrame], volatile: bool) {
         let bytes: usize = frames.iter().map(WireFrame::len).sum();
         self.meta.sent(frames.len(), bytes);
+        self.hub.counters().sent(frames.len(), bytes);
         match &mut self.transport {
             Transport::WebSocket(link) => {
                 link.outbox

@@ -18,7 +18,11 @@ use crate::config::EngineConfig;
 use crate::connection_manager::SocketMeta;
 use crate::error::AckError;
 use crate::hub::Hub;
-use crate::hub_messages::{AnnounceMembership, Deliver, PreservedSocket, Recover, Recovered};
+use crate::hub_messages::{
+    AckReport, AckReports, AnnounceMembership, Deliver, DeliverWithAck, PreservedSocket, Recover,
+    Recovered,
+};
+use crate::ids::next_ack_id;
 use crate::messages::{
     CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
     SocketRooms,
@@ -37,9 +41,30 @@ struct SocketState {
     /// The private id of connection state recovery, when the namespace has it on.
     pid: Option<String>,
     rooms: BTreeSet<String>,
-    /// Server → client acks waiting for an answer, with their timeout timers.
-    acks: HashMap<u64, (oneshot::Sender<Result<Payload, AckError>>, SpawnHandle)>,
-    next_ack_id: u64,
+    /// Server → client acks waiting for an answer, with their timeout timers. Ids come
+    /// from the process-wide counter ([`next_ack_id`]).
+    acks: HashMap<u64, (AckWaiter, SpawnHandle)>,
+}
+
+/// Who waits for a server → client ack.
+enum AckWaiter {
+    /// One `emit_with_ack` of server code.
+    One(oneshot::Sender<Result<Payload, AckError>>),
+    /// One recipient of a broadcast with acks: reports with its socket id.
+    Broadcast { sid: Arc<str>, reports: AckReports },
+}
+
+impl AckWaiter {
+    fn answer(self, result: Result<Payload, AckError>) {
+        match self {
+            AckWaiter::One(reply) => {
+                let _ = reply.send(result);
+            }
+            AckWaiter::Broadcast { sid, reports } => {
+                let _ = reports.unbounded_send(AckReport { sid, result });
+            }
+        }
+    }
 }
 
 /// The Socket.IO state of a session.
@@ -49,6 +74,9 @@ pub(super) struct SocketLayer {
     sockets: HashMap<String, SocketState>,
     /// Namespaces whose CONNECT is waiting for middleware or recovery.
     connecting: HashSet<String>,
+    /// Live deliveries for a socket being recovered (the broadcaster put it back in its rooms
+    /// already), held until its CONNECT reply and missed events are out.
+    held: HashMap<String, Vec<Deliver>>,
     connect_timeout: Duration,
 }
 
@@ -62,6 +90,7 @@ impl SocketLayer {
             decoder: SocketDecoder::new(config.max_attachments),
             sockets: HashMap::new(),
             connecting: HashSet::new(),
+            held: HashMap::new(),
             connect_timeout: config.connect_timeout,
         }
     }
@@ -86,6 +115,7 @@ impl SocketLayer {
         ctx: &mut Context<Session>,
     ) {
         self.connecting.clear();
+        self.held.clear();
         for (_, state) in self.sockets.drain() {
             finish_socket(state, reason, hub, ctx);
         }
@@ -141,9 +171,9 @@ fn finish_socket(
             );
         }
     }
-    for (_, (reply, timer)) in state.acks {
+    for (_, (waiter, timer)) in state.acks {
         ctx.cancel_future(timer);
-        let _ = reply.send(Err(AckError::Disconnected));
+        waiter.answer(Err(AckError::Disconnected));
     }
     if let Some(handler) = &state.namespace.on_disconnect {
         guarded("disconnect handler", || handler(&state.socket, reason));
@@ -273,6 +303,10 @@ impl Session {
             return;
         }
         self.layer().connecting.insert(nsp.clone());
+        if recovery.is_some() {
+            self.layer().held.insert(nsp.clone(), Vec::new());
+        }
+        let session = ctx.address();
         let request = ConnectRequest {
             nsp: nsp.clone(),
             auth: auth.clone(),
@@ -291,6 +325,7 @@ impl Session {
                         nsp: request.nsp,
                         pid,
                         offset,
+                        session,
                     })
                     .await
                 }
@@ -302,6 +337,14 @@ impl Session {
                 .into_actor(self)
                 .map(move |verdict: Verdict, act, ctx| {
                     if act.closing || !act.layer().connecting.remove(&nsp) {
+                        act.layer().held.remove(&nsp);
+                        if let Ok(Some(recovered)) = &verdict {
+                            // Recovered too late: undo the membership the broadcaster restored.
+                            let socket = &recovered.socket;
+                            let rooms = socket.rooms.iter().cloned().collect();
+                            act.hub
+                                .remove_socket(&nsp, socket.sid.as_str().into(), rooms);
+                        }
                         return;
                     }
                     act.finish_connect(nsp, namespace, auth, data, verdict, ctx);
@@ -328,6 +371,7 @@ impl Session {
                 );
                 let packet = SocketPacket::connect_error(&nsp, &refusal.message, refusal.data);
                 self.send_socket_packet(packet, ctx);
+                self.layer().held.remove(&nsp);
                 return;
             }
         };
@@ -370,6 +414,9 @@ impl Session {
         for frames in &missed {
             self.send_frames(frames, false, ctx);
         }
+        for held in self.layer().held.remove(&nsp).unwrap_or_default() {
+            self.send_frames(&held.frames, held.volatile, ctx);
+        }
         if was_recovered {
             log::debug!(
                 "session {}: socket {id} on {nsp} recovered with {} rooms and {} missed events",
@@ -397,7 +444,6 @@ impl Session {
                 pid,
                 rooms,
                 acks: HashMap::new(),
-                next_ack_id: 0,
             },
         );
         self.publish_socket_metas();
@@ -418,6 +464,7 @@ impl Session {
             id,
         });
         let (event, payload) = packet.into_payload();
+        self.hub.counters().event_received();
         if let Some(handler) = namespace.events.get(&event) {
             guarded("event handler", || handler(&socket, payload, ack));
         } else if let Some(handler) = &namespace.on_any {
@@ -434,10 +481,10 @@ impl Session {
             return;
         };
         match state.acks.remove(&id) {
-            Some((reply, timer)) => {
+            Some((waiter, timer)) => {
                 ctx.cancel_future(timer);
                 let (_, payload) = packet.into_payload();
-                let _ = reply.send(Ok(payload));
+                waiter.answer(Ok(payload));
             }
             None => log::debug!("session {}: ack {id} is unknown or expired", self.sid),
         }
@@ -446,14 +493,46 @@ impl Session {
     fn socket_io(&self) -> bool {
         matches!(self.app, App::SocketIo(_))
     }
+
+    /// Registers `waiter` for ack `id` on the socket of `nsp`, answered with a timeout after
+    /// `timeout`; gives the waiter back if there is no such socket.
+    fn wait_for_ack(
+        &mut self,
+        nsp: &str,
+        id: u64,
+        waiter: AckWaiter,
+        timeout: Duration,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), AckWaiter> {
+        if !self.socket_io() || self.closing || !self.layer().sockets.contains_key(nsp) {
+            return Err(waiter);
+        }
+        let timer_nsp = nsp.to_owned();
+        let timer = ctx.run_later(timeout, move |act, _ctx| {
+            if let Some(state) = act.layer().sockets.get_mut(&timer_nsp) {
+                if let Some((waiter, _)) = state.acks.remove(&id) {
+                    waiter.answer(Err(AckError::Timeout));
+                }
+            }
+        });
+        if let Some(state) = self.layer().sockets.get_mut(nsp) {
+            state.acks.insert(id, (waiter, timer));
+        }
+        Ok(())
+    }
 }
 
 impl Handler<Deliver> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
-        if self.socket_io() && self.layer().sockets.contains_key(&*msg.nsp) {
+        if !self.socket_io() {
+            return;
+        }
+        if self.layer().sockets.contains_key(&*msg.nsp) {
             self.send_frames(&msg.frames, msg.volatile, ctx);
+        } else if let Some(held) = self.layer().held.get_mut(&*msg.nsp) {
+            held.push(msg);
         }
     }
 }
@@ -472,29 +551,30 @@ impl Handler<SocketEmitWithAck> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: SocketEmitWithAck, ctx: &mut Context<Self>) {
-        if !self.socket_io() || self.closing {
-            let _ = msg.reply.send(Err(AckError::Disconnected));
-            return;
-        }
+        let id = next_ack_id();
         let nsp = msg.packet.nsp.clone();
-        let Some(state) = self.layer().sockets.get_mut(&nsp) else {
-            let _ = msg.reply.send(Err(AckError::Disconnected));
-            return;
-        };
-        let id = state.next_ack_id;
-        state.next_ack_id += 1;
-        let timer_nsp = nsp.clone();
-        let timer = ctx.run_later(msg.timeout, move |act, _ctx| {
-            if let Some(state) = act.layer().sockets.get_mut(&timer_nsp) {
-                if let Some((reply, _)) = state.acks.remove(&id) {
-                    let _ = reply.send(Err(AckError::Timeout));
-                }
-            }
-        });
-        if let Some(state) = self.layer().sockets.get_mut(&nsp) {
-            state.acks.insert(id, (msg.reply, timer));
+        match self.wait_for_ack(&nsp, id, AckWaiter::One(msg.reply), msg.timeout, ctx) {
+            Ok(()) => self.send_socket_packet(msg.packet.with_id(id), ctx),
+            Err(waiter) => waiter.answer(Err(AckError::Disconnected)),
         }
-        self.send_socket_packet(msg.packet.with_id(id), ctx);
+    }
+}
+
+impl Handler<DeliverWithAck> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverWithAck, ctx: &mut Context<Self>) {
+        let waiter = AckWaiter::Broadcast {
+            sid: msg.sid,
+            reports: msg.reports,
+        };
+        match self.wait_for_ack(&msg.nsp, msg.ack_id, waiter, msg.timeout, ctx) {
+            // A full outgoing buffer closes the session, which answers the waiter.
+            Ok(()) => {
+                self.send_frames(&msg.frames, false, ctx);
+            }
+            Err(waiter) => waiter.answer(Err(AckError::Disconnected)),
+        }
     }
 }
 

@@ -143,6 +143,7 @@ impl Handler<WsIncoming> for Session {
         let packet = match msg.event {
             WsEvent::Text(data) => {
                 self.meta.received(data.len());
+                self.hub.counters().received(1, data.len());
                 match std::str::from_utf8(&data) {
                     Ok(text) => EnginePacket::decode_text(text),
                     Err(_) => Err(ProtocolError::InvalidUtf8),
@@ -150,6 +151,7 @@ impl Handler<WsIncoming> for Session {
             }
             WsEvent::Binary(data) => {
                 self.meta.received(data.len());
+                self.hub.counters().received(1, data.len());
                 Ok(EnginePacket::decode_binary(data))
             }
             WsEvent::Ping(data) => {

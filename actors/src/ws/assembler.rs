@@ -1,14 +1,8 @@
-//! The incoming side of a websocket: the raw request payload decoded into whole messages
-//! (continuation frames reassembled), as a stream the session adds to its context.
+//! Turns decoded websocket frames into whole messages: continuation frames are reassembled
+//! (within the message size limit), pongs are dropped, pings and closes reported.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use actix_codec::Decoder;
-use actix_http::ws::{Codec, Frame, Item, ProtocolError};
-use actix_web::web;
+use actix_http::ws::{Frame, Item};
 use bytes::{Bytes, BytesMut};
-use futures::Stream;
 
 /// One thing that happened on the websocket.
 #[derive(Debug)]
@@ -19,10 +13,17 @@ pub enum WsEvent {
     Binary(Bytes),
     /// A websocket-level ping, to be answered with a pong carrying the same data.
     Ping(Bytes),
-    /// The client started the closing handshake.
+    /// The client started the closing handshake, or went away.
     Close,
     /// The client broke the websocket protocol (or sent a message over the size limit).
     Error(String),
+}
+
+impl WsEvent {
+    /// Whether nothing follows this event.
+    pub fn is_last(&self) -> bool {
+        matches!(self, WsEvent::Close | WsEvent::Error(_))
+    }
 }
 
 /// A partly received fragmented message.
@@ -31,31 +32,23 @@ struct Fragments {
     data: BytesMut,
 }
 
-/// The stream of [`WsEvent`]s of one websocket.
-pub struct Inbound {
-    payload: web::Payload,
-    codec: Codec,
-    buf: BytesMut,
+/// Reassembles fragmented messages.
+pub struct Assembler {
     fragments: Option<Fragments>,
     max_message: usize,
-    done: bool,
 }
 
-impl Inbound {
-    /// Decodes `payload`, refusing messages over `max_message` bytes.
-    pub fn new(payload: web::Payload, max_message: usize) -> Self {
-        Inbound {
-            payload,
-            codec: Codec::new().max_size(max_message),
-            buf: BytesMut::new(),
+impl Assembler {
+    /// An assembler refusing messages over `max_message` bytes.
+    pub fn new(max_message: usize) -> Self {
+        Assembler {
             fragments: None,
             max_message,
-            done: false,
         }
     }
 
     /// Turns one decoded frame into an event, or `None` while a fragmented message goes on.
-    fn on_frame(&mut self, frame: Frame) -> Option<WsEvent> {
+    pub fn on_frame(&mut self, frame: Frame) -> Option<WsEvent> {
         match frame {
             Frame::Text(data) => Some(WsEvent::Text(data)),
             Frame::Binary(data) => Some(WsEvent::Binary(data)),
@@ -108,49 +101,4 @@ impl Inbound {
             WsEvent::Text(data)
         })
     }
-}
-
-impl Stream for Inbound {
-    type Item = WsEvent;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<WsEvent>> {
-        let this = self.get_mut();
-        if this.done {
-            return Poll::Ready(None);
-        }
-        loop {
-            match this.codec.decode(&mut this.buf) {
-                Ok(Some(frame)) => {
-                    if let Some(event) = this.on_frame(frame) {
-                        if matches!(event, WsEvent::Close | WsEvent::Error(_)) {
-                            this.done = true;
-                        }
-                        return Poll::Ready(Some(event));
-                    }
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    this.done = true;
-                    return Poll::Ready(Some(WsEvent::Error(describe(e))));
-                }
-            }
-            match Pin::new(&mut this.payload).poll_next(cx) {
-                Poll::Ready(Some(Ok(chunk))) => this.buf.extend_from_slice(&chunk),
-                Poll::Ready(Some(Err(e))) => {
-                    this.done = true;
-                    return Poll::Ready(Some(WsEvent::Error(e.to_string())));
-                }
-                Poll::Ready(None) => {
-                    this.done = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-}
-
-fn describe(e: ProtocolError) -> String {
-    format!("websocket protocol error: {e}")
 }

@@ -1,0 +1,150 @@
+//! The rooms of the HTTP API: list them, show one's members, and make sockets join or
+//! leave one (as `io.in(..).socketsJoin(room)` does: the socket's session records the
+//! room, so it stays across a RoomSupervisor restart and shows in `/connections`).
+//!
+//! Joining through the API is the backend's decision: the namespace's `client_join` policy,
+//! which governs what clients may join themselves, does not apply.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures::channel::oneshot;
+use futures::future::join_all;
+use serde::Deserialize;
+use serde_json::json;
+use siohub_actors::messages::{SocketJoin, SocketLeave};
+
+use super::v1::{
+    check_namespace, check_room, one_or_many, read_json, read_query, root_namespace, selection,
+    unavailable, ApiState,
+};
+use super::ApiError;
+use crate::transport::EngineState;
+
+/// The query of the GET routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamespaceQuery {
+    #[serde(default = "root_namespace")]
+    namespace: String,
+}
+
+/// The body of `join` and `leave`: which sockets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MembershipRequest {
+    #[serde(default = "root_namespace")]
+    namespace: String,
+    #[serde(default, deserialize_with = "one_or_many")]
+    sids: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    users: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    rooms: Vec<String>,
+}
+
+/// `GET /api/v1/rooms?namespace=/`: the rooms that have members, with their sizes.
+pub async fn list(
+    req: HttpRequest,
+    engine: web::Data<EngineState>,
+) -> Result<HttpResponse, ApiError> {
+    let query: NamespaceQuery = read_query(&req)?;
+    check_namespace(&engine, &query.namespace)?;
+    let rooms = engine
+        .hub
+        .list_rooms(&query.namespace)
+        .await
+        .map_err(unavailable)?;
+    let rooms: Vec<_> = rooms
+        .into_iter()
+        .map(|(name, members)| json!({ "name": name, "members": members }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "namespace": query.namespace, "rooms": rooms })))
+}
+
+/// `GET /api/v1/rooms/{room}?namespace=/`: the members with their users; 404 when the room
+/// has none.
+pub async fn show(
+    req: HttpRequest,
+    room: web::Path<String>,
+    engine: web::Data<EngineState>,
+) -> Result<HttpResponse, ApiError> {
+    let query: NamespaceQuery = read_query(&req)?;
+    check_namespace(&engine, &query.namespace)?;
+    let room = room.into_inner();
+    check_room(&room)?;
+    let members = engine
+        .hub
+        .describe_room(&query.namespace, &room)
+        .await
+        .map_err(unavailable)?;
+    if members.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "room {room:?} has no members in namespace {}",
+            query.namespace
+        )));
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "namespace": query.namespace,
+        "room": room,
+        "members": members,
+    })))
+}
+
+/// `POST /api/v1/rooms/{room}/join`.
+pub async fn join(
+    req: HttpRequest,
+    room: web::Path<String>,
+    body: web::Payload,
+    engine: web::Data<EngineState>,
+    api: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    change_membership(req, room.into_inner(), body, engine, api, true).await
+}
+
+/// `POST /api/v1/rooms/{room}/leave`.
+pub async fn leave(
+    req: HttpRequest,
+    room: web::Path<String>,
+    body: web::Payload,
+    engine: web::Data<EngineState>,
+    api: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    change_membership(req, room.into_inner(), body, engine, api, false).await
+}
+
+/// Sends each selected socket's session a join (or leave) and counts the sockets that did.
+async fn change_membership(
+    req: HttpRequest,
+    room: String,
+    body: web::Payload,
+    engine: web::Data<EngineState>,
+    api: web::Data<ApiState>,
+    joining: bool,
+) -> Result<HttpResponse, ApiError> {
+    let request: MembershipRequest = read_json(&req, body, api.settings.max_body_bytes).await?;
+    check_room(&room)?;
+    check_namespace(&engine, &request.namespace)?;
+    let nsp = request.namespace.clone();
+    let target = selection(
+        request.namespace,
+        request.sids,
+        request.users,
+        request.rooms,
+    )?;
+    let sockets = engine.hub.resolve(target).await.map_err(unavailable)?;
+    let answers = sockets.into_iter().map(|(_, session)| {
+        let (nsp, room) = (nsp.clone(), room.clone());
+        async move {
+            if joining {
+                let (reply, answer) = oneshot::channel();
+                session.do_send(SocketJoin { nsp, room, reply });
+                matches!(answer.await, Ok(Ok(_)))
+            } else {
+                let (reply, answer) = oneshot::channel();
+                session.do_send(SocketLeave { nsp, room, reply });
+                matches!(answer.await, Ok(Ok(())))
+            }
+        }
+    });
+    let affected = join_all(answers).await.into_iter().filter(|ok| *ok).count();
+    Ok(HttpResponse::Ok().json(json!({ "affected": affected })))
+}

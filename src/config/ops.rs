@@ -1,0 +1,315 @@
+//! The operational sections of the configuration: connection limits, the backend webhook,
+//! the shutdown grace period, the admin credentials and the cluster adapter, with their
+//! validation (one line naming the key, the value and what is allowed) and masking.
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+
+/// `[limits]`: what one server and one client address may open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSettings {
+    /// Most Engine.IO sessions open at once; 0 = no limit. A handshake over it gets 503.
+    pub max_connections: usize,
+    /// New sessions per second one client address may open (a token bucket); 0 = no limit.
+    /// A handshake over it gets 429.
+    pub ip_connections_per_s: u32,
+    /// How many handshakes one address may make in a burst above that rate.
+    pub ip_connection_burst: u32,
+}
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        LimitsSettings {
+            max_connections: 0,
+            ip_connections_per_s: 0,
+            ip_connection_burst: 20,
+        }
+    }
+}
+
+/// `[webhook]`: the backend that `request` events and `forward`ed events are POSTed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// `http://host:port/path`; empty = no backend (`request` answers `BACKEND_UNAVAILABLE`).
+    pub url: String,
+    /// Milliseconds to wait for the backend's answer (`TIMEOUT` after that).
+    pub timeout_ms: u64,
+    /// Most calls waiting for the backend at once; more are refused at once with
+    /// `BACKEND_UNAVAILABLE`.
+    pub max_concurrency: usize,
+    /// When set, each call carries `X-Siohub-Signature: sha256=<hex HMAC of the body>`.
+    pub secret: String,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            url: String::new(),
+            timeout_ms: 5000,
+            max_concurrency: 256,
+            secret: String::new(),
+        }
+    }
+}
+
+/// `[shutdown]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownSettings {
+    /// Seconds a SIGTERM/SIGINT drain may take before the process exits anyway.
+    pub grace_s: u64,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        ShutdownSettings { grace_s: 10 }
+    }
+}
+
+/// `[admin]`: who may use the `/admin` namespace and the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// The basic-auth user name.
+    pub username: String,
+    /// The bcrypt hash of the password (`$2b$12$…`); empty = admin access disabled.
+    pub password_hash: String,
+    /// Whether admins may only watch (no emit, join, leave or disconnect).
+    pub read_only: bool,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings {
+            username: "admin".into(),
+            password_hash: String::new(),
+            read_only: false,
+        }
+    }
+}
+
+/// `[adapter]`: how nodes share broadcasts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdapterSettings {
+    /// `memory` (one node) or `redis` (nodes sharing one Redis).
+    pub kind: String,
+    /// `redis://[user:password@]host:port[/db]` (or `rediss://`).
+    pub redis_url: String,
+    /// The channel prefix (`socket.io` is what `@socket.io/redis-adapter` uses).
+    pub key_prefix: String,
+}
+
+impl Default for AdapterSettings {
+    fn default() -> Self {
+        AdapterSettings {
+            kind: "memory".into(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "socket.io".into(),
+        }
+    }
+}
+
+fn invalid(key: &'static str, value: String, allowed: &'static str) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid {
+        key,
+        value,
+        allowed,
+    })
+}
+
+/// Whether `hash` looks like a bcrypt hash: `$2a$`/`$2b$`/`$2x$`/`$2y$`, a cost of 04 to
+/// 31, `$`, then 53 characters of bcrypt's base64.
+pub fn is_bcrypt_hash(hash: &str) -> bool {
+    let bytes = hash.as_bytes();
+    if bytes.len() != 60 || !hash.starts_with("$2") || bytes[3] != b'$' || bytes[6] != b'$' {
+        return false;
+    }
+    let variant_ok = matches!(bytes[2], b'a' | b'b' | b'x' | b'y');
+    let cost_ok = hash[4..6]
+        .parse::<u32>()
+        .is_ok_and(|c| (4..=31).contains(&c));
+    let rest_ok = bytes[7..]
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'/');
+    variant_ok && cost_ok && rest_ok
+}
+
+impl LimitsSettings {
+    /// Checks the limits.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.ip_connections_per_s > 0 && self.ip_connection_burst == 0 {
+            return invalid(
+                "limits.ip_connection_burst",
+                "0".into(),
+                "a number above 0 when limits.ip_connections_per_s is set (0 would refuse every handshake)",
+            );
+        }
+        Ok(())
+    }
+}
+
+impl WebhookSettings {
+    /// Checks the webhook section.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.url.is_empty() {
+            let host = match self.url.strip_prefix("http://") {
+                Some(rest) => rest.split(['/', '?']).next().unwrap_or(""),
+                None => "",
+            };
+            if host.is_empty() || self.url.contains(char::is_whitespace) {
+                return invalid(
+                    "webhook.url",
+                    format!("{:?}", self.url),
+                    "empty (no backend) or an http:// URL such as \"http://127.0.0.1:8080/siohub\" (put a TLS-terminating proxy in front of an https backend)",
+                );
+            }
+        }
+        if self.timeout_ms == 0 {
+            return invalid(
+                "webhook.timeout_ms",
+                "0".into(),
+                "a number of milliseconds above 0",
+            );
+        }
+        if self.max_concurrency == 0 {
+            return invalid(
+                "webhook.max_concurrency",
+                "0".into(),
+                "a number of concurrent calls above 0",
+            );
+        }
+        Ok(())
+    }
+}
+
+impl ShutdownSettings {
+    /// Checks the grace period.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.grace_s == 0 || self.grace_s > 3600 {
+            return invalid(
+                "shutdown.grace_s",
+                self.grace_s.to_string(),
+                "a number of seconds from 1 to 3600",
+            );
+        }
+        Ok(())
+    }
+}
+
+impl AdminSettings {
+    /// Checks the admin credentials.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.password_hash.is_empty() && !is_bcrypt_hash(&self.password_hash) {
+            return invalid(
+                "admin.password_hash",
+                "(not shown)".into(),
+                "empty (admin disabled) or a bcrypt hash such as \"$2b$12$\" followed by 53 characters (make one with `htpasswd -nbBC 12 admin PASSWORD`)",
+            );
+        }
+        if self.username.is_empty() || self.username.contains(':') {
+            return invalid(
+                "admin.username",
+                format!("{:?}", self.username),
+                "a non-empty name without ':'",
+            );
+        }
+        Ok(())
+    }
+}
+
+impl AdapterSettings {
+    /// Checks the adapter section.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.kind.as_str() {
+            "memory" => Ok(()),
+            "redis" => {
+                let url = &self.redis_url;
+                let rest = url
+                    .strip_prefix("redis://")
+                    .or_else(|| url.strip_prefix("rediss://"));
+                let has_host = matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/'));
+                if !has_host {
+                    return invalid(
+                        "adapter.redis_url",
+                        format!("{url:?}"),
+                        "a redis:// or rediss:// URL with a host, such as \"redis://127.0.0.1:6379\"",
+                    );
+                }
+                if self.key_prefix.is_empty() || self.key_prefix.contains('#') {
+                    return invalid(
+                        "adapter.key_prefix",
+                        format!("{:?}", self.key_prefix),
+                        "a non-empty prefix without '#', such as \"socket.io\"",
+                    );
+                }
+                Ok(())
+            }
+            other => invalid("adapter.kind", other.to_owned(), "memory or redis"),
+        }
+    }
+
+    /// The URL with its password replaced by `***`.
+    pub fn masked_url(&self) -> String {
+        let Some((scheme, rest)) = self.redis_url.split_once("://") else {
+            return self.redis_url.clone();
+        };
+        match rest.split_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split_once(':').map_or("", |(u, _)| u);
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => self.redis_url.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+
+    #[test]
+    fn bcrypt_hashes_are_recognised() {
+        assert!(is_bcrypt_hash(HASH));
+        assert!(!is_bcrypt_hash("secret"));
+        assert!(!is_bcrypt_hash(&HASH.replace("$12$", "$99$")));
+        assert!(!is_bcrypt_hash(&HASH.replace("$2b$", "$3b$")));
+        assert!(!is_bcrypt_hash(&HASH[..59]));
+    }
+
+    #[test]
+    fn redis_passwords_are_masked() {
+        let adapter = AdapterSettings {
+            redis_url: "redis://user:pw@host:6379/0".into(),
+            ..AdapterSettings::default()
+        };
+        assert_eq!(adapter.masked_url(), "redis://user:***@host:6379/0");
+        assert_eq!(
+            AdapterSettings::default().masked_url(),
+            "redis://127.0.0.1:6379"
+        );
+    }
+
+    #[test]
+    fn webhook_urls_are_checked() {
+        let ok = |url: &str| {
+            WebhookSettings {
+                url: url.into(),
+                ..WebhookSettings::default()
+            }
+            .validate()
+            .is_ok()
+        };
+        assert!(ok(""));
+        assert!(ok("http://127.0.0.1:8080/hook"));
+        assert!(ok("http://backend"));
+        assert!(!ok("https://backend/hook"));
+        assert!(!ok("http:///hook"));
+        assert!(!ok("backend:8080"));
+    }
+}

@@ -1,0 +1,249 @@
+//! Limits on what clients may do: a token bucket per socket for its events (the namespace's
+//! `rate_limit`), and at the Engine.IO handshake a token bucket per client address and the
+//! server's `max_connections`.
+//!
+//! Buckets live in sharded concurrent maps keyed by socket id or address. They need no
+//! clean-up on disconnect: a bucket that has refilled to its burst is the same as no bucket,
+//! so full buckets are swept out whenever the map has doubled since the last sweep.
+
+use std::borrow::Borrow;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use dashmap::DashMap;
+
+use crate::config::{LimitsSettings, RateLimit};
+
+/// A token bucket: `rate` tokens a second, at most `burst` saved up.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenBucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    fn full(burst: f64, now: Instant) -> Self {
+        TokenBucket {
+            tokens: burst,
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, rate: f64, burst: f64, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(burst);
+        self.at = now;
+    }
+
+    /// Takes one token if there is one.
+    fn take(&mut self, rate: f64, burst: f64, now: Instant) -> bool {
+        self.refill(rate, burst, now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn is_full(&self, rate: f64, burst: f64, now: Instant) -> bool {
+        let mut copy = *self;
+        copy.refill(rate, burst, now);
+        copy.tokens >= burst
+    }
+}
+
+/// Token buckets by key, swept of full ones as the map grows.
+#[derive(Debug)]
+struct Buckets<K: Eq + Hash> {
+    rate: f64,
+    burst: f64,
+    map: DashMap<K, TokenBucket>,
+    sweep_at: AtomicUsize,
+}
+
+/// The map size that triggers the first sweep.
+const FIRST_SWEEP: usize = 1024;
+
+impl<K: Eq + Hash> Buckets<K> {
+    fn new(per_s: u32, burst: u32) -> Self {
+        Buckets {
+            rate: f64::from(per_s),
+            burst: f64::from(burst.max(1)),
+            map: DashMap::new(),
+            sweep_at: AtomicUsize::new(FIRST_SWEEP),
+        }
+    }
+
+    /// Whether `key` may go on now (and takes its token if so).
+    fn allow<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let now = Instant::now();
+        if let Some(mut bucket) = self.map.get_mut(key) {
+            return bucket.take(self.rate, self.burst, now);
+        }
+        let allowed = self
+            .map
+            .entry(key.to_owned())
+            .or_insert_with(|| TokenBucket::full(self.burst, now))
+            .take(self.rate, self.burst, now);
+        self.maybe_sweep(now);
+        allowed
+    }
+
+    fn maybe_sweep(&self, now: Instant) {
+        let threshold = self.sweep_at.load(Ordering::Relaxed);
+        if self.map.len() < threshold {
+            return;
+        }
+        let (rate, burst) = (self.rate, self.burst);
+        self.map.retain(|_, b| !b.is_full(rate, burst, now));
+        let next = (self.map.len() * 2).max(FIRST_SWEEP);
+        self.sweep_at.store(next, Ordering::Relaxed);
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// The event rate limit of one namespace policy, by socket id.
+#[derive(Debug)]
+pub struct EventRateLimiter {
+    buckets: Option<Buckets<String>>,
+    per_s: u32,
+}
+
+impl EventRateLimiter {
+    /// A limiter for `limit`; `per_s = 0` lets everything through.
+    pub fn new(limit: RateLimit) -> Self {
+        EventRateLimiter {
+            buckets: (limit.per_s > 0).then(|| Buckets::new(limit.per_s, limit.burst)),
+            per_s: limit.per_s,
+        }
+    }
+
+    /// Whether socket `sid` may send one more event now.
+    pub fn allow(&self, sid: &str) -> bool {
+        match &self.buckets {
+            Some(buckets) => buckets.allow(sid),
+            None => true,
+        }
+    }
+
+    /// The steady rate, events per second (0 = no limit).
+    pub fn per_s(&self) -> u32 {
+        self.per_s
+    }
+
+    /// Sockets with a bucket that is not full (for tests).
+    pub fn tracked(&self) -> usize {
+        self.buckets.as_ref().map_or(0, Buckets::len)
+    }
+}
+
+/// Why a handshake is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeRefusal {
+    /// `max_connections` sessions are open.
+    MaxConnections(usize),
+    /// The address opened too many sessions too fast.
+    RateLimited,
+}
+
+/// The checks made at the Engine.IO handshake.
+#[derive(Debug)]
+pub struct ConnectionLimiter {
+    max_connections: usize,
+    per_ip: Option<Buckets<IpAddr>>,
+}
+
+impl ConnectionLimiter {
+    /// The limiter of `[limits]`.
+    pub fn new(settings: &LimitsSettings) -> Self {
+        ConnectionLimiter {
+            max_connections: settings.max_connections,
+            per_ip: (settings.ip_connections_per_s > 0)
+                .then(|| Buckets::new(settings.ip_connections_per_s, settings.ip_connection_burst)),
+        }
+    }
+
+    /// Whether a new session from `ip` may open while `open` sessions are.
+    pub fn check(&self, ip: Option<IpAddr>, open: usize) -> Result<(), HandshakeRefusal> {
+        if self.max_connections > 0 && open >= self.max_connections {
+            return Err(HandshakeRefusal::MaxConnections(self.max_connections));
+        }
+        if let (Some(buckets), Some(ip)) = (&self.per_ip, ip) {
+            if !buckets.allow(&ip) {
+                return Err(HandshakeRefusal::RateLimited);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_its_rate() {
+        let limiter = EventRateLimiter::new(RateLimit {
+            per_s: 20,
+            burst: 3,
+        });
+        assert!((0..3).all(|_| limiter.allow("a")));
+        assert!(!limiter.allow("a"));
+        assert!(limiter.allow("b"), "each socket has its own bucket");
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(limiter.allow("a"), "tokens come back at the rate");
+    }
+
+    #[test]
+    fn no_rate_means_no_limit() {
+        let limiter = EventRateLimiter::new(RateLimit { per_s: 0, burst: 1 });
+        assert!((0..10_000).all(|_| limiter.allow("a")));
+        assert_eq!(limiter.tracked(), 0);
+    }
+
+    #[test]
+    fn full_buckets_are_swept() {
+        let limiter = EventRateLimiter::new(RateLimit {
+            per_s: 1_000_000,
+            burst: 1,
+        });
+        for i in 0..(FIRST_SWEEP * 3) {
+            assert!(limiter.allow(&format!("s{i}")));
+            std::thread::sleep(Duration::from_micros(2));
+        }
+        assert!(limiter.tracked() < FIRST_SWEEP * 3, "{}", limiter.tracked());
+    }
+
+    #[test]
+    fn handshakes_are_bounded() {
+        let limiter = ConnectionLimiter::new(&LimitsSettings {
+            max_connections: 2,
+            ip_connections_per_s: 1,
+            ip_connection_burst: 2,
+        });
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(
+            limiter.check(Some(ip), 2),
+            Err(HandshakeRefusal::MaxConnections(2))
+        );
+        assert_eq!(limiter.check(Some(ip), 0), Ok(()));
+        assert_eq!(limiter.check(Some(ip), 0), Ok(()));
+        assert_eq!(
+            limiter.check(Some(ip), 0),
+            Err(HandshakeRefusal::RateLimited)
+        );
+        let other: IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!(limiter.check(Some(other), 0), Ok(()));
+    }
+}

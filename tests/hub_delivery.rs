@@ -1,0 +1,446 @@
+//! Delivery policies with real clients: each room buffer policy (`always` bounded by size and
+//! TTL, `if_no_clients`, `drop`) replays exactly what it should to a socket that joins;
+//! connection state recovery with socket.io-client 4.8 after a forced transport close
+//! (`socket.recovered`, the same id, exactly the missed events in order) and its refusals;
+//! the dedupe window on the publish `id`.
+//!
+//! Delivery is checked without sleeping: a namespace-wide `sync` is sent after a phase and
+//! awaited on every socket; a session delivers in order, so by then every earlier event has
+//! arrived (or never will).
+
+mod support;
+#[path = "support/wire.rs"]
+mod wire;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use siohub::config::{BufferName, NamespacePolicy};
+use siohub::server::BackgroundServer;
+use siohub_actors::Target;
+use support::{hub_broadcast, policy, room_members, start_hub, wait_until, Driver};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Sends a namespace-wide `sync<round>` and waits until every one of `names` got it.
+fn settle(server: &BackgroundServer, d: &mut Driver, nsp: &str, names: &[&str], round: u64) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let event = format!("sync{round}");
+    let out = hub_broadcast(server, Target::namespace(nsp), &event, json!(round));
+    assert_eq!(out.recipients, names.len(), "{event} recipients");
+    d.wait_counts(&names, &event, 1);
+}
+
+fn connections(server: &BackgroundServer) -> Value {
+    wire::request(server.addr, "GET", "/connections?limit=1000", &[], b"").json()
+}
+
+fn publish(d: &mut Driver, from: &str, room: &str, event: &str, data: Value) -> Value {
+    d.ack(
+        from,
+        "publish",
+        json!([{ "room": room, "event": event, "data": data }]),
+    )
+}
+
+fn buffered(server: &BackgroundServer, nsp: &str, room: &str) -> usize {
+    let ttl = Duration::from_secs(3600);
+    server.hub.table().lock().unwrap().buffered(nsp, room, ttl)
+}
+
+fn join(d: &mut Driver, name: &str, room: &str, replayed: usize) {
+    assert_eq!(
+        d.ack(name, "join", json!([room])),
+        json!({ "ok": true, "room": room, "replayed": replayed }),
+        "{name} joins {room}"
+    );
+}
+
+#[test]
+fn always_buffer_replays_the_newest_to_every_joiner_until_the_ttl() {
+    let always = NamespacePolicy {
+        buffer: BufferName::Always,
+        buffer_size: 3,
+        buffer_ttl_s: 2,
+        ..policy("/always")
+    };
+    let server = start_hub(vec![always]);
+    let mut d = Driver::node(&server);
+    d.connect("p", "/always");
+    for n in 1..=5 {
+        let ack = publish(&mut d, "p", "hist", "ev", json!(n));
+        assert_eq!(ack, json!({ "ok": true, "recipients": 0 }));
+    }
+    // Three kept, the two oldest dropped (and counted).
+    assert_eq!(buffered(&server, "/always", "hist"), 3);
+    assert_eq!(
+        connections(&server)["counters"]["drops"]["room_buffer_full"],
+        2
+    );
+
+    d.connect("a", "/always");
+    join(&mut d, "a", "hist", 3);
+    d.connect("b", "/always");
+    join(&mut d, "b", "hist", 3);
+    settle(&server, &mut d, "/always", &["p", "a", "b"], 1);
+    for n in ["a", "b"] {
+        assert_eq!(
+            d.received(n, "ev"),
+            vec![json!(3), json!(4), json!(5)],
+            "{n}"
+        );
+    }
+    assert!(d.received("p", "ev").is_empty());
+
+    // Members get new events live; the history keeps them too (still 3).
+    let ack = publish(&mut d, "p", "hist", "ev", json!(6));
+    assert_eq!(ack, json!({ "ok": true, "recipients": 2 }));
+    assert_eq!(buffered(&server, "/always", "hist"), 3);
+    settle(&server, &mut d, "/always", &["p", "a", "b"], 2);
+    for n in ["a", "b"] {
+        assert_eq!(
+            d.received(n, "ev"),
+            (3..=6).map(|i| json!(i)).collect::<Vec<_>>()
+        );
+    }
+
+    // After the TTL nothing is replayed.
+    wait_until("the history expired", WAIT, || {
+        server
+            .hub
+            .table()
+            .lock()
+            .unwrap()
+            .buffered("/always", "hist", Duration::from_secs(2))
+            == 0
+    });
+    d.connect("c", "/always");
+    join(&mut d, "c", "hist", 0);
+    settle(&server, &mut d, "/always", &["p", "a", "b", "c"], 3);
+    assert!(d.received("c", "ev").is_empty());
+    assert_eq!(room_members(&server, "/always", "hist").len(), 3);
+}
+
+#[test]
+fn if_no_clients_buffer_is_a_mailbox_for_the_first_joiner() {
+    let mailbox = NamespacePolicy {
+        buffer: BufferName::IfNoClients,
+        ..policy("/mailbox")
+    };
+    let server = start_hub(vec![mailbox]);
+    let mut d = Driver::node(&server);
+    d.connect("p", "/mailbox");
+    for n in 1..=3 {
+        let ack = publish(&mut d, "p", "box", "mail", json!({ "n": n }));
+        assert_eq!(ack, json!({ "ok": true, "recipients": 0 }));
+    }
+    assert_eq!(buffered(&server, "/mailbox", "box"), 3);
+
+    d.connect("a", "/mailbox");
+    join(&mut d, "a", "box", 3);
+    assert_eq!(buffered(&server, "/mailbox", "box"), 0);
+    d.connect("b", "/mailbox");
+    join(&mut d, "b", "box", 0);
+    settle(&server, &mut d, "/mailbox", &["p", "a", "b"], 1);
+    let first: Vec<Value> = (1..=3).map(|n| json!({ "n": n })).collect();
+    assert_eq!(d.received("a", "mail"), first);
+    assert!(d.received("b", "mail").is_empty());
+
+    // With members present nothing is kept.
+    let ack = publish(&mut d, "p", "box", "mail", json!({ "n": 4 }));
+    assert_eq!(ack, json!({ "ok": true, "recipients": 2 }));
+    assert_eq!(buffered(&server, "/mailbox", "box"), 0);
+
+    // Empty again: kept for the next joiner only.
+    for n in ["a", "b"] {
+        assert_eq!(
+            d.ack(n, "leave", json!(["box"])),
+            json!({ "ok": true, "room": "box" })
+        );
+    }
+    let ack = publish(&mut d, "p", "box", "mail", json!({ "n": 5 }));
+    assert_eq!(ack, json!({ "ok": true, "recipients": 0 }));
+    assert_eq!(buffered(&server, "/mailbox", "box"), 1);
+    d.connect("c", "/mailbox");
+    join(&mut d, "c", "box", 1);
+    settle(&server, &mut d, "/mailbox", &["p", "a", "b", "c"], 2);
+    assert_eq!(d.received("c", "mail"), vec![json!({ "n": 5 })]);
+    assert_eq!(d.received("a", "mail").len(), 4);
+    assert_eq!(d.received("b", "mail"), vec![json!({ "n": 4 })]);
+}
+
+#[test]
+fn drop_buffer_replays_nothing() {
+    let server = start_hub(vec![policy("/")]);
+    let mut d = Driver::node(&server);
+    d.connect("p", "/");
+    for n in 1..=3 {
+        let ack = publish(&mut d, "p", "void", "ev", json!(n));
+        assert_eq!(ack, json!({ "ok": true, "recipients": 0 }));
+    }
+    assert_eq!(buffered(&server, "/", "void"), 0);
+    d.connect("a", "/");
+    join(&mut d, "a", "void", 0);
+    settle(&server, &mut d, "/", &["p", "a"], 1);
+    assert!(d.received("a", "ev").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection state recovery
+
+fn recovery_policy(name: &str, recovery_s: u64) -> NamespacePolicy {
+    NamespacePolicy {
+        recovery_s,
+        ..policy(name)
+    }
+}
+
+fn to_room(nsp: &str, room: &str) -> Target {
+    Target {
+        rooms: vec![room.into()],
+        ..Target::namespace(nsp)
+    }
+}
+
+/// Every `event` socket `name` received: (data, offset), checking each carries its offset as
+/// its last argument.
+fn with_offsets(d: &mut Driver, name: &str, event: &str) -> Vec<(Value, String)> {
+    let events = d.call("events", json!({ "name": name, "event": event }));
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let args = e["args"].as_array().unwrap();
+            assert_eq!(args.len(), 2, "data and offset: {e}");
+            let offset = args[1].as_str().expect("the offset is a string").to_owned();
+            (args[0].clone(), offset)
+        })
+        .collect()
+}
+
+fn wait_connected(d: &mut Driver, name: &str, connects: usize) -> Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let state = d.call("state", json!({ "name": name }));
+        if state["connected"] == true && state["connects"].as_array().unwrap().len() >= connects {
+            return state;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} did not reconnect: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn recovery_replays_exactly_the_missed_events_after_a_transport_close() {
+    let server = start_hub(vec![policy("/"), recovery_policy("/recover", 60)]);
+    let mut d = Driver::node(&server);
+    let connected = d.call("connect", json!({ "name": "a", "nsp": "/recover" }));
+    assert_eq!(connected["recovered"], false);
+    let id = connected["id"].as_str().unwrap().to_owned();
+    join(&mut d, "a", "r", 0);
+    let out = hub_broadcast(&server, to_room("/recover", "r"), "ev", json!(0));
+    assert_eq!(out.recipients, 1);
+    d.wait_counts(&["a".into()], "ev", 1);
+
+    // The transport goes away; the test holds the reconnection until it has published.
+    d.call("hold", json!({ "name": "a" }));
+    d.call("close_transport", json!({ "name": "a" }));
+    wait_until("the server dropped the socket", WAIT, || {
+        server.hub.table().lock().unwrap().socket_count("/recover") == 0
+    });
+    assert!(room_members(&server, "/recover", "r").is_empty());
+    const K: i64 = 5;
+    for n in 1..=K {
+        let out = hub_broadcast(&server, to_room("/recover", "r"), "ev", json!(n));
+        assert_eq!(out.recipients, 0);
+    }
+    // An event for another room is not replayed to it.
+    hub_broadcast(&server, to_room("/recover", "elsewhere"), "ev", json!(-1));
+    d.call("resume", json!({ "name": "a" }));
+    let state = wait_connected(&mut d, "a", 2);
+    assert_eq!(state["recovered"], true, "{state}");
+    assert_eq!(state["id"], id.as_str(), "{state}");
+    assert_eq!(state["disconnects"].as_array().unwrap().len(), 1, "{state}");
+
+    // Its rooms came back on the server.
+    wait_until("the recovered socket is back in r", WAIT, || {
+        room_members(&server, "/recover", "r") == vec![id.clone()]
+    });
+    let listed = connections(&server);
+    let sockets: Vec<&Value> = listed["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["sockets"].as_array().unwrap())
+        .collect();
+    assert_eq!(sockets.len(), 1, "{listed}");
+    assert_eq!(sockets[0]["id"], id.as_str());
+    assert_eq!(sockets[0]["rooms"], json!(["r"]));
+
+    // Live delivery goes on after the missed events.
+    let out = hub_broadcast(&server, to_room("/recover", "r"), "ev", json!(K + 1));
+    assert_eq!(out.recipients, 1);
+    settle(&server, &mut d, "/recover", &["a"], 1);
+    let got = with_offsets(&mut d, "a", "ev");
+    let data: Vec<Value> = got.iter().map(|(v, _)| v.clone()).collect();
+    assert_eq!(data, (0..=K + 1).map(|n| json!(n)).collect::<Vec<_>>());
+    let offsets: BTreeSet<&String> = got.iter().map(|(_, o)| o).collect();
+    assert_eq!(offsets.len(), got.len(), "offsets are distinct: {got:?}");
+}
+
+#[test]
+fn recovery_by_itself_loses_nothing_of_a_stream() {
+    let server = start_hub(vec![recovery_policy("/recover", 60)]);
+    let mut d = Driver::node(&server);
+    let id = d.connect("a", "/recover");
+    join(&mut d, "a", "r", 0);
+    const N: i64 = 60;
+    // A steady stream to the room; half-way the client's transport is closed and
+    // socket.io-client reconnects (and recovers) by itself, wherever that falls in the stream.
+    for n in 1..=N {
+        hub_broadcast(&server, to_room("/recover", "r"), "tick", json!(n));
+        if n == 20 {
+            d.call("close_transport", json!({ "name": "a" }));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let state = wait_connected(&mut d, "a", 2);
+    assert_eq!(state["recovered"], true, "{state}");
+    assert_eq!(state["id"], id.as_str());
+    settle(&server, &mut d, "/recover", &["a"], 1);
+    let data: Vec<Value> = with_offsets(&mut d, "a", "tick")
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect();
+    assert_eq!(data, (1..=N).map(|n| json!(n)).collect::<Vec<_>>());
+    assert_eq!(room_members(&server, "/recover", "r"), vec![id]);
+}
+
+#[test]
+fn no_recovery_after_the_window_with_an_unknown_pid_or_when_off() {
+    let server = start_hub(vec![
+        policy("/"),
+        recovery_policy("/short", 1),
+        recovery_policy("/recover", 60),
+    ]);
+    let mut d = Driver::node(&server);
+
+    // The window (1 s) passes while the client is away.
+    let id = d.connect("a", "/short");
+    join(&mut d, "a", "r", 0);
+    hub_broadcast(&server, to_room("/short", "r"), "ev", json!(1));
+    d.wait_counts(&["a".into()], "ev", 1);
+    d.call("hold", json!({ "name": "a" }));
+    d.call("close_transport", json!({ "name": "a" }));
+    wait_until("the server dropped the socket", WAIT, || {
+        server.hub.table().lock().unwrap().socket_count("/short") == 0
+    });
+    hub_broadcast(&server, to_room("/short", "r"), "ev", json!(2));
+    std::thread::sleep(Duration::from_millis(2500));
+    d.call("resume", json!({ "name": "a" }));
+    let state = wait_connected(&mut d, "a", 2);
+    assert_eq!(state["recovered"], false, "{state}");
+    assert_ne!(state["id"], id.as_str(), "a new socket id");
+    // A fresh socket: no rooms, nothing replayed.
+    assert!(room_members(&server, "/short", "r").is_empty());
+    settle(&server, &mut d, "/short", &["a"], 1);
+    assert_eq!(d.received("a", "ev"), vec![json!(1)]);
+
+    // A pid the server never handed out.
+    d.connect("x", "/recover");
+    join(&mut d, "x", "r", 0);
+    let reply = d.call(
+        "connect",
+        json!({ "name": "u", "nsp": "/recover", "auth": { "pid": "no-such-pid", "offset": "1" } }),
+    );
+    assert_eq!(reply["recovered"], false);
+    let u = reply["id"].as_str().unwrap().to_owned();
+    assert_eq!(room_members(&server, "/recover", "r").len(), 1);
+    assert!(!room_members(&server, "/recover", "r").contains(&u));
+
+    // Recovery off ("/"): a transport close gives a new socket without its rooms.
+    let old = d.connect("o", "/");
+    join(&mut d, "o", "r", 0);
+    hub_broadcast(&server, to_room("/", "r"), "ev", json!(1));
+    d.wait_counts(&["o".into()], "ev", 1);
+    d.call("close_transport", json!({ "name": "o" }));
+    let state = wait_connected(&mut d, "o", 2);
+    assert_eq!(state["recovered"], false, "{state}");
+    assert_ne!(state["id"], old.as_str());
+    wait_until("the old socket left r", WAIT, || {
+        room_members(&server, "/", "r").is_empty()
+    });
+    // Without recovery the events carry no offset.
+    let events = d.call("events", json!({ "name": "o", "event": "ev" }));
+    assert_eq!(events[0]["args"], json!([1]));
+}
+
+// ---------------------------------------------------------------------------------------
+// Dedupe
+
+#[test]
+fn dedupe_window_drops_a_repeated_publish_id() {
+    let dedupe = NamespacePolicy {
+        dedupe_window_s: 60,
+        ..policy("/dedupe")
+    };
+    let server = start_hub(vec![policy("/"), dedupe]);
+    let mut d = Driver::node(&server);
+    for n in ["p", "r1", "r2"] {
+        d.connect(n, "/dedupe");
+    }
+    for n in ["r1", "r2"] {
+        join(&mut d, n, "d", 0);
+    }
+    let send = |d: &mut Driver, id: Option<Value>, n: i64| {
+        let mut body = json!({ "room": "d", "event": "msg", "data": n });
+        if let Some(id) = id {
+            body["id"] = id;
+        }
+        d.ack("p", "publish", json!([body]))
+    };
+    let ok2 = json!({ "ok": true, "recipients": 2 });
+    assert_eq!(send(&mut d, Some(json!("abc")), 1), ok2);
+    assert_eq!(
+        send(&mut d, Some(json!("abc")), 2),
+        json!({ "ok": true, "recipients": 0, "duplicate": true })
+    );
+    assert_eq!(send(&mut d, Some(json!("abd")), 3), ok2);
+    assert_eq!(send(&mut d, None, 4), ok2);
+    assert_eq!(send(&mut d, None, 5), ok2);
+    assert_eq!(
+        send(&mut d, Some(json!("abd")), 6)["duplicate"],
+        true,
+        "still within the window"
+    );
+    settle(&server, &mut d, "/dedupe", &["p", "r1", "r2"], 1);
+    for n in ["r1", "r2"] {
+        assert_eq!(
+            d.received(n, "msg"),
+            [1, 3, 4, 5].map(|i| json!(i)).to_vec(),
+            "{n}"
+        );
+    }
+    assert_eq!(connections(&server)["counters"]["drops"]["duplicate"], 2);
+
+    // Without a window the same id goes through every time.
+    for n in ["q", "s"] {
+        d.connect(n, "/");
+    }
+    join(&mut d, "s", "d", 0);
+    for n in 1..=2 {
+        let ack = d.ack(
+            "q",
+            "publish",
+            json!([{ "room": "d", "event": "msg", "data": n, "id": "abc" }]),
+        );
+        assert_eq!(ack, json!({ "ok": true, "recipients": 1 }));
+    }
+    settle(&server, &mut d, "/", &["q", "s"], 1);
+    assert_eq!(d.received("s", "msg"), vec![json!(1), json!(2)]);
+}

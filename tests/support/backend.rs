@@ -1,0 +1,174 @@
+//! A small HTTP backend the webhook tests start themselves (actix-web on its own thread and
+//! a free port of the loopback), recording every call; and the Socket.IO-over-websocket
+//! helpers the ops, limits and webhook tests share.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+
+use super::wire::{json_after, Ws};
+
+/// One call the backend received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The path called.
+    pub path: String,
+    /// The JSON body.
+    pub body: Value,
+    /// The `X-Siohub-Signature` header, if any.
+    pub signature: Option<String>,
+    /// The raw body.
+    pub raw: Vec<u8>,
+}
+
+/// The running backend.
+pub struct Backend {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    calls: Arc<Mutex<Vec<Call>>>,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+/// How long `/slow` takes to answer.
+pub const SLOW: Duration = Duration::from_millis(1500);
+
+async fn answer(
+    req: HttpRequest,
+    body: web::Bytes,
+    calls: web::Data<Arc<Mutex<Vec<Call>>>>,
+) -> HttpResponse {
+    let path = req.path().to_owned();
+    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    calls.lock().unwrap().push(Call {
+        path: path.clone(),
+        body: json.clone(),
+        signature: req
+            .headers()
+            .get("x-siohub-signature")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
+        raw: body.to_vec(),
+    });
+    match path.as_str() {
+        "/ok" => HttpResponse::Ok().json(json!({
+            "echo": json["payload"],
+            "action": json["action"],
+            "user": json["user"],
+        })),
+        "/slow" => {
+            actix_rt::time::sleep(SLOW).await;
+            HttpResponse::Ok().json(json!({ "slow": true }))
+        }
+        "/fail" => HttpResponse::InternalServerError().body("boom"),
+        "/forbidden" => HttpResponse::Forbidden().json(json!({ "message": "not for you" })),
+        _ => HttpResponse::NotFound().finish(),
+    }
+}
+
+impl Backend {
+    /// Starts the backend on a free port.
+    pub fn start() -> Backend {
+        Self::start_on(0)
+    }
+
+    /// Starts the backend on `port` of the loopback (0 = a free one).
+    pub fn start_on(port: u16) -> Backend {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = calls.clone();
+        let thread = thread::spawn(move || {
+            let system = actix_rt::System::new();
+            system.block_on(async move {
+                let data = web::Data::new(shared);
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.clone())
+                        .default_service(web::to(answer))
+                })
+                .workers(2)
+                .disable_signals()
+                .shutdown_timeout(1)
+                .bind(("127.0.0.1", port))
+                .expect("the backend binds");
+                let addr = server.addrs()[0];
+                let server = server.run();
+                tx.send((addr, server.handle())).unwrap();
+                let _ = server.await;
+            });
+        });
+        let (addr, handle) = rx.recv().expect("the backend starts");
+        Backend {
+            addr,
+            calls,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// The URL of `path` on this backend.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        futures::executor::block_on(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A port of the loopback on which nothing listens.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A URL on which nothing listens.
+pub fn dead_url() -> String {
+    format!("http://127.0.0.1:{}/hook", free_port())
+}
+
+/// Emits `event` with `args` (a JSON array) asking for ack `id`.
+pub fn emit_with_ack(ws: &mut Ws, id: u64, event: &str, args: Value) {
+    let mut packet = vec![json!(event)];
+    packet.extend(args.as_array().cloned().unwrap_or_default());
+    ws.send_text(&format!("42{id}{}", Value::Array(packet)));
+}
+
+/// Waits for ack `id` (skipping pings and other packets) and returns its first argument.
+#[track_caller]
+pub fn wait_ack(ws: &mut Ws, id: u64) -> Value {
+    let prefix = format!("43{id}");
+    loop {
+        let text = ws.text_skipping_pings();
+        if text.starts_with(&prefix) && text[prefix.len()..].starts_with('[') {
+            return json_after(&text, &prefix)[0].clone();
+        }
+    }
+}
+
+/// Emits `event` with `args` and returns the ack's first argument.
+#[track_caller]
+pub fn ack(ws: &mut Ws, id: u64, event: &str, args: Value) -> Value {
+    emit_with_ack(ws, id, event, args);
+    wait_ack(ws, id)
+}
+
+/// The error code of an ack body, if it is an error.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["error"]["code"].as_str()
+}
