@@ -199,6 +199,7 @@ pub fn presented_token(auth: &Value, handshake: &HandshakeInfo) -> Option<String
 mod tests {
     use super::*;
     use serde_json::json;
+    use siohub_actors::HeaderList;
 
     fn verifier() -> JwtVerifier {
         JwtVerifier::new("s3cret", "", "")
@@ -281,7 +282,7 @@ mod tests {
     #[test]
     fn tokens_come_from_auth_then_header_then_query() {
         let mut handshake = HandshakeInfo {
-            headers: vec![("authorization".into(), "Bearer from-header".into())],
+            headers: HeaderList::from_pairs([("Authorization", "Bearer from-header")]),
             query: "EIO=4&token=from-query".into(),
             address: String::new(),
             url: String::new(),
@@ -296,7 +297,7 @@ mod tests {
             presented_token(&json!({}), &handshake).as_deref(),
             Some("from-header")
         );
-        handshake.headers.clear();
+        handshake.headers = HeaderList::default();
         assert_eq!(
             presented_token(&json!({}), &handshake).as_deref(),
             Some("from-query")

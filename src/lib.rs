@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod hub;
 pub mod limits;
 pub mod logging;
+pub mod memory;
 pub mod ops;
 pub mod server;
 pub mod transport;

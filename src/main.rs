@@ -76,6 +76,7 @@ async fn run(settings: Settings) -> std::io::Result<()> {
     for addr in &addrs {
         log::info!("siohub listening on http://{addr}{}", settings.server.path);
     }
+    siohub::memory::spawn_trimmer();
     let handle = server.handle();
     let grace = std::time::Duration::from_secs(settings.shutdown.grace_s);
     actix_rt::spawn(async move {

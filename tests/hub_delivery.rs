@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use siohub::config::{BufferName, NamespacePolicy};
 use siohub::server::BackgroundServer;
 use siohub_actors::Target;
-use support::{hub_broadcast, policy, room_members, start_hub, wait_until, Driver};
+use support::{hub_broadcast, policy, room_members, start_hub, start_hub_with, wait_until, Driver};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -299,15 +299,16 @@ fn recovery_by_itself_loses_nothing_of_a_stream() {
     let mut d = Driver::node(&server);
     let id = d.connect("a", "/recover");
     join(&mut d, "a", "r", 0);
-    const N: i64 = 60;
-    // A steady stream to the room; half-way the client's transport is closed and
-    // socket.io-client reconnects (and recovers) by itself, wherever that falls in the stream.
+    const N: i64 = 400;
+    // A dense stream to the room; early on the client's transport is closed and
+    // socket.io-client reconnects (and recovers) by itself, wherever that falls in the stream:
+    // before, during or after the recovery, no event may be lost or doubled.
     for n in 1..=N {
         hub_broadcast(&server, to_room("/recover", "r"), "tick", json!(n));
-        if n == 20 {
+        if n == 50 {
             d.call("close_transport", json!({ "name": "a" }));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(1));
     }
     let state = wait_connected(&mut d, "a", 2);
     assert_eq!(state["recovered"], true, "{state}");
@@ -443,4 +444,144 @@ fn dedupe_window_drops_a_repeated_publish_id() {
     }
     settle(&server, &mut d, "/", &["q", "s"], 1);
     assert_eq!(d.received("s", "msg"), vec![json!(1), json!(2)]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Users: one user on several connections, and the offline queue
+
+const SECRET: &str = "hub-tests-secret";
+
+fn token(sub: &str) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    siohub::auth::JwtVerifier::new(SECRET, "", "")
+        .sign(&json!({ "sub": sub, "roles": ["member"], "exp": exp }))
+}
+
+fn connect_as(d: &mut Driver, name: &str, nsp: &str, user: &str) -> String {
+    let reply = d.call(
+        "connect",
+        json!({ "name": name, "nsp": nsp, "auth": { "token": token(user) } }),
+    );
+    reply["id"].as_str().unwrap().to_owned()
+}
+
+fn to_users(nsp: &str, user: &str) -> Target {
+    Target {
+        users: vec![user.into()],
+        ..Target::namespace(nsp)
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[test]
+fn a_user_on_two_connections_and_the_offline_queue() {
+    let users = NamespacePolicy {
+        offline_queue: true,
+        ..policy("/users")
+    };
+    let server = start_hub_with(vec![policy("/"), users], |s| {
+        s.auth.jwt_secret = SECRET.into();
+    });
+    let mut d = Driver::node(&server);
+    let a1 = connect_as(&mut d, "a1", "/users", "alice");
+    let a2 = connect_as(&mut d, "a2", "/users", "alice");
+    connect_as(&mut d, "b", "/users", "bob");
+    d.connect("anon", "/users");
+
+    // Both of alice's sockets are in user:alice, and /connections names her.
+    let both = sorted(vec![a1.clone(), a2.clone()]);
+    wait_until("alice's sockets are in user:alice", WAIT, || {
+        room_members(&server, "/users", "user:alice") == both
+    });
+    let listing = connections(&server);
+    let alice: BTreeSet<String> = listing["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["user"] == "alice")
+        .flat_map(|c| c["sockets"].as_array().unwrap().clone())
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(alice, BTreeSet::from([a1.clone(), a2.clone()]), "{listing}");
+
+    // To the user, from the server and from a client: each of her sockets once.
+    let out = hub_broadcast(&server, to_users("/users", "alice"), "dm", json!(1));
+    assert_eq!(out.recipients, 2);
+    let ack = d.ack(
+        "b",
+        "publish",
+        json!([{ "room": "user:alice", "event": "dm", "data": 2 }]),
+    );
+    assert_eq!(ack, json!({ "ok": true, "recipients": 2 }));
+    // Nobody joins someone's user room by hand.
+    let ack = d.ack("anon", "join", json!(["user:alice"]));
+    assert_eq!(ack["error"]["code"], "PERMISSION_DENIED", "{ack}");
+    settle(&server, &mut d, "/users", &["a1", "a2", "b", "anon"], 1);
+    for n in ["a1", "a2"] {
+        assert_eq!(d.received(n, "dm"), vec![json!(1), json!(2)], "{n}");
+    }
+    for n in ["b", "anon"] {
+        assert!(d.received(n, "dm").is_empty(), "{n}");
+    }
+
+    // Alice goes offline: events for her are queued, in order, and handed to the first of
+    // her sockets that connects, once.
+    for n in ["a1", "a2"] {
+        d.call("disconnect", json!({ "name": n }));
+    }
+    wait_until("alice is offline", WAIT, || {
+        room_members(&server, "/users", "user:alice").is_empty()
+    });
+    for n in 3..=5 {
+        let out = hub_broadcast(&server, to_users("/users", "alice"), "dm", json!(n));
+        assert_eq!(out.recipients, 0);
+    }
+    let ack = d.ack(
+        "b",
+        "publish",
+        json!([{ "room": "user:alice", "event": "dm", "data": 6 }]),
+    );
+    assert_eq!(ack, json!({ "ok": true, "recipients": 0 }));
+    assert_eq!(buffered(&server, "/users", "user:alice"), 4);
+
+    let a3 = connect_as(&mut d, "a3", "/users", "alice");
+    d.wait_counts(&["a3".into()], "dm", 4);
+    assert_eq!(buffered(&server, "/users", "user:alice"), 0);
+    let a4 = connect_as(&mut d, "a4", "/users", "alice");
+    let both = sorted(vec![a3, a4]);
+    wait_until("alice's new sockets are in user:alice", WAIT, || {
+        room_members(&server, "/users", "user:alice") == both
+    });
+    settle(&server, &mut d, "/users", &["a3", "a4", "b", "anon"], 2);
+    assert_eq!(
+        d.received("a3", "dm"),
+        (3..=6).map(|n| json!(n)).collect::<Vec<_>>()
+    );
+    assert!(d.received("a4", "dm").is_empty());
+
+    // Without the offline queue ("/"), nothing waits for an offline user.
+    let c1 = connect_as(&mut d, "c1", "/", "carol");
+    wait_until("carol's socket is in user:carol", WAIT, || {
+        room_members(&server, "/", "user:carol") == vec![c1.clone()]
+    });
+    d.call("disconnect", json!({ "name": "c1" }));
+    wait_until("carol is offline", WAIT, || {
+        room_members(&server, "/", "user:carol").is_empty()
+    });
+    assert_eq!(
+        hub_broadcast(&server, to_users("/", "carol"), "dm", json!(7)).recipients,
+        0
+    );
+    assert_eq!(buffered(&server, "/", "user:carol"), 0);
+    connect_as(&mut d, "c2", "/", "carol");
+    settle(&server, &mut d, "/", &["c2"], 1);
+    assert!(d.received("c2", "dm").is_empty());
 }

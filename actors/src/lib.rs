@@ -47,7 +47,9 @@ pub use room_table::{
 };
 pub use session::{next_transport_id, Application, Session, SessionParams};
 pub use siohub_protocol::Payload;
-pub use socket::{AckSender, ConnectRequest, DisconnectReason, HandshakeInfo, Socket, SocketData};
+pub use socket::{
+    AckSender, ConnectRequest, DisconnectReason, HandshakeInfo, HeaderList, Socket, SocketData,
+};
 pub use stats::{
     ActorStats, ActorStatsSnapshot, DropReason, HubCounters, RefusalReason, Traffic,
     WebhookOutcome, FANOUT_BUCKETS,

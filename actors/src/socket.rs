@@ -17,11 +17,48 @@ use crate::messages::{
 };
 use crate::session::Session;
 
+/// Request headers kept in one string (`name:value` lines): one allocation per session
+/// instead of two per header, for data that is read rarely.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderList {
+    joined: String,
+}
+
+impl HeaderList {
+    /// Keeps these (name, value) pairs; names are lower-cased.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut joined = String::new();
+        for (name, value) in pairs {
+            if name.contains([':', '\n']) || value.contains('\n') {
+                continue;
+            }
+            joined.push_str(&name.to_ascii_lowercase());
+            joined.push(':');
+            joined.push_str(value);
+            joined.push('\n');
+        }
+        joined.shrink_to_fit();
+        HeaderList { joined }
+    }
+
+    /// Every (name, value), in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.joined.lines().filter_map(|line| line.split_once(':'))
+    }
+
+    /// The first value of a header (case-insensitive name).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
 /// What the client sent when it opened its Engine.IO session.
 #[derive(Debug, Clone)]
 pub struct HandshakeInfo {
-    /// The request headers, lower-case names.
-    pub headers: Vec<(String, String)>,
+    /// The request headers.
+    pub headers: HeaderList,
     /// The raw query string.
     pub query: String,
     /// The peer address (`ip:port`), or an empty string when unknown.
@@ -37,10 +74,7 @@ pub struct HandshakeInfo {
 impl HandshakeInfo {
     /// The value of a header (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name)
     }
 
     /// The value of a query parameter (not percent-decoded).

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use actix_codec::Framed;
 use actix_http::{h1, header, Method, Request, RequestHead};
 use bytes::BytesMut;
-use siohub_actors::{EngineError, HandshakeInfo, Session, SessionParams};
+use siohub_actors::{EngineError, HandshakeInfo, HeaderList, Session, SessionParams};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -31,24 +31,30 @@ pub async fn serve(
     drop(parts.read_buf);
     drop(parts.write_buf);
 
+    // Take what the session needs and let the request go: its headers point into the
+    // dispatcher's read buffer, which would otherwise live as long as the connection.
     let head = req.head();
     let on_path = head.uri.path() == path || head.uri.path() == path.trim_end_matches('/');
-    if !on_path {
-        write_refusal(&mut io, "404 Not Found", "Not Found").await;
-        return Ok(());
-    }
-    let accept = match check(head, &state) {
-        Ok(accept) => accept,
-        Err(error) => {
+    let checked = on_path.then(|| check(head, &state));
+    let query = EngineQuery::parse(head.uri.query().unwrap_or(""));
+    let peer = req.peer_addr();
+    let handshake = handshake_info(head, peer);
+    drop(req);
+
+    let accept = match checked {
+        None => {
+            write_refusal(&mut io, "404 Not Found", "Not Found").await;
+            return Ok(());
+        }
+        Some(Err(error)) => {
             log::debug!("websocket upgrade refused: {error}");
             write_refusal(&mut io, "400 Bad Request", &error.to_string()).await;
             return Ok(());
         }
+        Some(Ok(accept)) => accept,
     };
-    let query = EngineQuery::parse(head.uri.query().unwrap_or(""));
     if query.sid.is_none() {
-        let ip = req.peer_addr().map(|a| a.ip());
-        if let Some(denial) = crate::ops::deny_handshake(ip, &state) {
+        if let Some(denial) = crate::ops::deny_handshake(peer.map(|a| a.ip()), &state) {
             let status = format!(
                 "{} {}\r\nretry-after: {}",
                 denial.status.as_u16(),
@@ -81,22 +87,24 @@ pub async fn serve(
                 config: state.config.clone(),
                 hub: state.hub.clone(),
                 app: state.app.clone(),
-                handshake: Arc::new(handshake_info(head, req.peer_addr())),
+                handshake: Arc::new(handshake),
             };
             let (sid, session) = Session::start_websocket(params, outbox.clone(), id);
             log::debug!("session {sid}: opened on websocket");
             session
         }
     };
-    siohub_actors::ws::run(
+    // The connection gets a small task of its own, so the HTTP dispatcher's task (sized for
+    // any request) ends here.
+    let max_message = state.config.max_payload;
+    actix_web::rt::spawn(siohub_actors::ws::run(
         io,
         leftover,
         outbox.stream(),
         id,
         session,
-        state.config.max_payload,
-    )
-    .await;
+        max_message,
+    ));
     Ok(())
 }
 
@@ -154,11 +162,11 @@ async fn write_response(io: &mut TcpStream, status: &str, content_type: &str, bo
 /// What the session keeps of the opening request.
 pub fn handshake_info(head: &RequestHead, peer: Option<std::net::SocketAddr>) -> HandshakeInfo {
     HandshakeInfo {
-        headers: head
-            .headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect(),
+        headers: HeaderList::from_pairs(
+            head.headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+        ),
         query: head.uri.query().unwrap_or("").to_owned(),
         address: peer.map(|a| a.to_string()).unwrap_or_default(),
         url: head.uri.to_string(),

@@ -213,8 +213,17 @@ pub const DRIVER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Starts the hub (its built-in events) with `namespaces` as the namespace policies.
 pub fn start_hub(namespaces: Vec<siohub::config::NamespacePolicy>) -> BackgroundServer {
+    start_hub_with(namespaces, |_| {})
+}
+
+/// Starts the hub with `namespaces`, after `adjust` changed the other test settings.
+pub fn start_hub_with(
+    namespaces: Vec<siohub::config::NamespacePolicy>,
+    adjust: impl FnOnce(&mut Settings),
+) -> BackgroundServer {
     let mut settings = test_settings();
     settings.namespaces = namespaces;
+    adjust(&mut settings);
     settings
         .validate()
         .expect("the test's namespace policies are valid");

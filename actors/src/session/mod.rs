@@ -13,6 +13,7 @@
 
 mod engine;
 mod outgoing;
+mod small_map;
 mod sockets;
 mod transport;
 

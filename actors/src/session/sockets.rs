@@ -13,6 +13,7 @@ use futures::channel::oneshot;
 use serde_json::{json, Map, Value};
 use siohub_protocol::{Decoded, Payload, ProtocolError, SocketDecoder, SocketPacket, SocketType};
 
+use super::small_map::SmallMap;
 use super::{App, Session};
 use crate::config::EngineConfig;
 use crate::connection_manager::SocketMeta;
@@ -71,7 +72,7 @@ impl AckWaiter {
 pub(super) struct SocketLayer {
     namespaces: Arc<Namespaces>,
     decoder: SocketDecoder,
-    sockets: HashMap<String, SocketState>,
+    sockets: SmallMap<SocketState>,
     /// Namespaces whose CONNECT is waiting for middleware or recovery.
     connecting: HashSet<String>,
     /// Live deliveries for a socket being recovered (the broadcaster put it back in its rooms
@@ -88,7 +89,7 @@ impl SocketLayer {
         SocketLayer {
             namespaces,
             decoder: SocketDecoder::new(config.max_attachments),
-            sockets: HashMap::new(),
+            sockets: SmallMap::default(),
             connecting: HashSet::new(),
             held: HashMap::new(),
             connect_timeout: config.connect_timeout,
@@ -529,9 +530,10 @@ impl Handler<Deliver> for Session {
         if !self.socket_io() {
             return;
         }
-        if self.layer().sockets.contains_key(&*msg.nsp) {
+        let nsp: &str = &msg.nsp;
+        if self.layer().sockets.contains_key(nsp) {
             self.send_frames(&msg.frames, msg.volatile, ctx);
-        } else if let Some(held) = self.layer().held.get_mut(&*msg.nsp) {
+        } else if let Some(held) = self.layer().held.get_mut(nsp) {
             held.push(msg);
         }
     }

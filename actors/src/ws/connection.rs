@@ -1,89 +1,130 @@
-//! A websocket connection on its raw socket, after the HTTP upgrade: the client's frames
-//! are decoded into a small, growing buffer and handed to the session; the session's
-//! outbox is written as it fills. No HTTP dispatcher stays behind the connection, so an
-//! idle websocket costs little more than its session.
+//! A websocket connection on its raw socket, after the HTTP upgrade: one task waits for
+//! the socket to be readable or for the session's outbox to have frames. Reads go into a
+//! buffer that exists only while there is something to decode, so an idle connection holds
+//! no read buffer at all and no HTTP dispatcher stays behind it.
 
-use std::pin::pin;
+use std::io::ErrorKind;
 
 use actix::Addr;
 use actix_codec::Decoder;
 use actix_http::ws::Codec;
 use bytes::BytesMut;
-use futures::future::select;
 use futures::StreamExt;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 use super::{Assembler, OutboxStream, WsEvent};
 use crate::messages::WsIncoming;
 use crate::session::Session;
 
-/// The least free space kept in the read buffer before a read.
-const READ_RESERVE: usize = 512;
-/// A read buffer this big is dropped once empty, so an idle connection holds a small one.
-const SHRINK_ABOVE: usize = 16 * 1024;
+/// Bytes read per readiness event (more are read on the next one).
+const READ_CHUNK: usize = 4096;
 
 /// Runs the connection until either side closes it: reads go to `session` as
 /// [`WsIncoming`] tagged `id`, and `outbox` is written out. `leftover` holds bytes read
 /// past the upgrade request.
-pub async fn run<T>(
-    io: T,
+pub async fn run(
+    mut io: TcpStream,
     leftover: BytesMut,
-    outbox: OutboxStream,
+    mut outbox: OutboxStream,
     id: u64,
     session: Addr<Session>,
     max_message: usize,
-) where
-    T: AsyncRead + AsyncWrite + Unpin,
-{
-    let (mut reader, mut writer) = tokio::io::split(io);
-    let write = async move {
-        let mut outbox = outbox;
-        while let Some(Ok(chunk)) = outbox.next().await {
-            if writer.write_all(&chunk).await.is_err() {
-                return;
+) {
+    let mut reader = Reader {
+        codec: Codec::new().max_size(max_message),
+        assembler: Assembler::new(max_message),
+        buf: leftover,
+        id,
+        session,
+    };
+    if !reader.decode() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            ready = io.readable() => {
+                if ready.is_err() || !reader.read_from(&io) {
+                    return;
+                }
+            }
+            chunk = outbox.next() => match chunk {
+                Some(Ok(chunk)) => {
+                    if io.write_all(&chunk).await.is_err() {
+                        reader.closed();
+                        return;
+                    }
+                }
+                // The session closed the outbox: the connection is done.
+                _ => {
+                    let _ = io.shutdown().await;
+                    return;
+                }
+            },
+        }
+    }
+}
+
+/// The reading half: decodes frames and hands the session whole messages.
+struct Reader {
+    codec: Codec,
+    assembler: Assembler,
+    buf: BytesMut,
+    id: u64,
+    session: Addr<Session>,
+}
+
+impl Reader {
+    /// Reads what the socket has; returns whether the connection goes on. Reads land on
+    /// the stack first, so a wake-up with nothing to read allocates nothing.
+    fn read_from(&mut self, io: &TcpStream) -> bool {
+        let mut chunk = [0u8; READ_CHUNK];
+        match io.try_read(&mut chunk) {
+            Ok(0) => {
+                self.closed();
+                false
+            }
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                self.decode()
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => true,
+            Err(_) => {
+                self.closed();
+                false
             }
         }
-        let _ = writer.shutdown().await;
-    };
-    let read = async move {
-        let mut codec = Codec::new().max_size(max_message);
-        let mut assembler = Assembler::new(max_message);
-        let mut buf = leftover;
+    }
+
+    /// Hands every whole message in the buffer to the session; returns whether the
+    /// connection goes on. An emptied buffer is released.
+    fn decode(&mut self) -> bool {
         loop {
-            loop {
-                let event = match codec.decode(&mut buf) {
-                    Ok(Some(frame)) => match assembler.on_frame(frame) {
-                        Some(event) => event,
-                        None => continue,
-                    },
-                    Ok(None) => break,
-                    Err(e) => WsEvent::Error(format!("websocket protocol error: {e}")),
-                };
-                let last = event.is_last();
-                session.do_send(WsIncoming { id, event });
-                if last {
-                    return;
-                }
-            }
-            if buf.is_empty() && buf.capacity() > SHRINK_ABOVE {
-                buf = BytesMut::new();
-            }
-            if buf.capacity() - buf.len() < READ_RESERVE {
-                buf.reserve(buf.len().max(READ_RESERVE));
-            }
-            match reader.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => {
-                    session.do_send(WsIncoming {
-                        id,
-                        event: WsEvent::Close,
-                    });
-                    return;
-                }
-                Ok(_) => {}
+            let event = match self.codec.decode(&mut self.buf) {
+                Ok(Some(frame)) => match self.assembler.on_frame(frame) {
+                    Some(event) => event,
+                    None => continue,
+                },
+                Ok(None) => break,
+                Err(e) => WsEvent::Error(format!("websocket protocol error: {e}")),
+            };
+            let last = event.is_last();
+            self.session.do_send(WsIncoming { id: self.id, event });
+            if last {
+                return false;
             }
         }
-    };
-    // Either the session closed the outbox (the connection is done), or the client went
-    // away or broke the protocol (the session has been told): stop both halves.
-    select(pin!(write), pin!(read)).await;
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+        true
+    }
+
+    /// Tells the session the client is gone.
+    fn closed(&self) {
+        self.session.do_send(WsIncoming {
+            id: self.id,
+            event: WsEvent::Close,
+        });
+    }
 }

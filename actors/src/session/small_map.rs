@@ -1,0 +1,82 @@
+//! A map for the handful of namespaces one connection joins (almost always one): a vector
+//! searched linearly, which costs a few dozen bytes where a hash table costs hundreds.
+
+/// A small string-keyed map with the subset of `HashMap`'s API the session uses.
+pub(super) struct SmallMap<V> {
+    entries: Vec<(String, V)>,
+}
+
+impl<V> Default for SmallMap<V> {
+    fn default() -> Self {
+        SmallMap {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V> SmallMap<V> {
+    pub(super) fn get(&self, key: &str) -> Option<&V> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub(super) fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    pub(super) fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Inserts or replaces; returns the replaced value.
+    pub(super) fn insert(&mut self, key: String, value: V) -> Option<V> {
+        match self.get_mut(&key) {
+            Some(slot) => Some(std::mem::replace(slot, value)),
+            None => {
+                self.entries.push((key, value));
+                None
+            }
+        }
+    }
+
+    pub(super) fn remove(&mut self, key: &str) -> Option<V> {
+        let index = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.swap_remove(index).1)
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(super) fn values(&self) -> impl Iterator<Item = &V> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub(super) fn drain(&mut self) -> impl Iterator<Item = (String, V)> + '_ {
+        self.entries.drain(..)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaves_like_a_map() {
+        let mut map = SmallMap::default();
+        assert!(map.is_empty());
+        assert_eq!(map.insert("/".into(), 1), None);
+        assert_eq!(map.insert("/chat".into(), 2), None);
+        assert_eq!(map.insert("/".into(), 3), Some(1));
+        assert_eq!(map.get("/"), Some(&3));
+        assert!(map.contains_key("/chat"));
+        *map.get_mut("/chat").unwrap() += 10;
+        assert_eq!(map.remove("/chat"), Some(12));
+        assert_eq!(map.remove("/chat"), None);
+        assert_eq!(map.values().copied().collect::<Vec<_>>(), vec![3]);
+        assert_eq!(map.drain().count(), 1);
+        assert!(map.is_empty());
+    }
+}
