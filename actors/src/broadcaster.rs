@@ -11,6 +11,7 @@ use actix::prelude::*;
 use serde_json::Value;
 use siohub_protocol::SocketPacket;
 
+use crate::fanout::Fanout;
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, BroadcastWithAck, Deliver, DeliverWithAck, Preserve,
     PreservedSocket, Recover, Recovered,
@@ -21,6 +22,9 @@ use crate::room_table::{lock, Frames, RoomBuffering, SharedRoomTable, Target};
 use crate::stats::{ActorStats, DropReason, HubCounters};
 use crate::supervision::guarded;
 use crate::wire_frame::socket_packet_frames;
+
+/// The longest gathered deliveries wait while broadcasts keep arriving.
+const FLUSH_AT_LATEST: Duration = Duration::from_millis(2);
 
 /// Most events kept per namespace for connection state recovery, whatever the window.
 pub const RECOVERY_LOG_MAX: usize = 10_000;
@@ -75,6 +79,9 @@ pub struct Broadcaster {
     logs: HashMap<String, PacketLog>,
     preserved: HashMap<String, PreservedSocket>,
     dedupe: HashMap<String, DedupeWindow>,
+    fanout: Fanout,
+    /// Whether a timer will flush `fanout` (in case the mailbox count is off).
+    flush_scheduled: bool,
 }
 
 impl Broadcaster {
@@ -93,6 +100,25 @@ impl Broadcaster {
             logs: HashMap::new(),
             preserved: HashMap::new(),
             dedupe: HashMap::new(),
+            fanout: Fanout::default(),
+            flush_scheduled: false,
+        }
+    }
+
+    /// Hands out what was gathered once no broadcast waits; otherwise makes sure a timer
+    /// does it soon.
+    fn flush_when_idle(&mut self, ctx: &mut Context<Self>) {
+        if self.fanout.is_empty() {
+            return;
+        }
+        if self.stats.mailbox_depth() == 0 {
+            self.fanout.flush();
+        } else if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            ctx.run_later(FLUSH_AT_LATEST, |act, _| {
+                act.flush_scheduled = false;
+                act.fanout.flush();
+            });
         }
     }
 
@@ -133,14 +159,20 @@ impl Broadcaster {
 
         let recipients = {
             let mut table = lock(&self.table);
-            let recipients = table.resolve(&msg.target);
-            for (_, session) in &recipients {
-                session.do_send(Deliver {
-                    nsp: shared_nsp.clone(),
-                    frames: frames.clone(),
-                    volatile: msg.volatile,
-                });
-            }
+            // With more broadcasts waiting, gather per recipient (see `fanout`).
+            let gather = self.stats.mailbox_depth() > 0 || !self.fanout.is_empty();
+            let fanout = &mut self.fanout;
+            let recipients = table.for_each_recipient(&msg.target, |sid, session| {
+                if gather {
+                    fanout.add(sid, session, &shared_nsp, &frames, msg.volatile);
+                } else {
+                    session.do_send(Deliver {
+                        nsp: shared_nsp.clone(),
+                        frames: frames.clone(),
+                        volatile: msg.volatile,
+                    });
+                }
+            });
             if !msg.volatile {
                 // A user room (named directly, or through `users`) buffers as the offline
                 // queue; any other room as the namespace's buffer policy says.
@@ -156,8 +188,11 @@ impl Broadcaster {
                 }
             }
             table.notify_subscribers(&msg.target, &packet, offset.is_some(), &self.counters);
-            recipients.len()
+            recipients
         };
+        let bytes: usize = frames.iter().map(|f| f.len()).sum();
+        self.counters
+            .sent(recipients * frames.len(), recipients * bytes);
 
         if let Some(offset) = offset {
             let log = self.logs.entry(nsp).or_default();
@@ -308,9 +343,11 @@ impl Handler<Broadcast> for Broadcaster {
 
     fn handle(&mut self, msg: Broadcast, ctx: &mut Context<Self>) -> Self::Result {
         let stats = self.stats.clone();
-        MessageResult(guarded(&stats, ctx, BroadcastOutcome::default(), |_| {
+        let outcome = guarded(&stats, ctx, BroadcastOutcome::default(), |_| {
             self.broadcast(msg)
-        }))
+        });
+        self.flush_when_idle(ctx);
+        MessageResult(outcome)
     }
 }
 
@@ -318,6 +355,8 @@ impl Handler<BroadcastWithAck> for Broadcaster {
     type Result = MessageResult<BroadcastWithAck>;
 
     fn handle(&mut self, msg: BroadcastWithAck, ctx: &mut Context<Self>) -> Self::Result {
+        // Gathered events go first, so every recipient sees broadcasts in order.
+        self.fanout.flush();
         let stats = self.stats.clone();
         MessageResult(guarded(&stats, ctx, BroadcastOutcome::default(), |_| {
             self.broadcast_with_ack(msg)
@@ -340,6 +379,7 @@ impl Handler<Recover> for Broadcaster {
     type Result = MessageResult<Recover>;
 
     fn handle(&mut self, msg: Recover, ctx: &mut Context<Self>) -> Self::Result {
+        self.fanout.flush();
         let stats = self.stats.clone();
         MessageResult(guarded(&stats, ctx, None, |_| self.recover(msg)))
     }

@@ -64,7 +64,7 @@ pub struct ConnectionInfo {
     pub user_agent: String,
     /// Milliseconds since the epoch when it opened.
     pub connected_at: u64,
-    /// Milliseconds since the epoch of the last packet in or out.
+    /// Milliseconds since the epoch of the last packet from the client.
     pub last_activity: u64,
     /// Engine.IO packets received.
     pub packets_in: u64,
@@ -143,12 +143,11 @@ impl SessionMeta {
         self.touch();
     }
 
-    /// Counts packets sent.
+    /// Counts packets sent (last activity is the client's, so it is not touched).
     pub fn sent(&self, packets: usize, bytes: usize) {
         self.packets_out
             .fetch_add(packets as u64, Ordering::Relaxed);
         self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
-        self.touch();
     }
 
     /// Records what waits to be written to the client.

@@ -29,6 +29,16 @@ pub struct Deliver {
     pub volatile: bool,
 }
 
+/// Several encoded events for the socket of namespace `nsp`, in order.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeliverBatch {
+    /// The namespace whose socket gets them.
+    pub nsp: Arc<str>,
+    /// The events: frames, and whether each may be dropped when the buffer is full.
+    pub events: Vec<(Frames, bool)>,
+}
+
 /// A socket joined a namespace.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -7,6 +7,7 @@ mod broadcaster;
 mod config;
 mod connection_manager;
 mod error;
+mod fanout;
 mod hub;
 pub mod hub_messages;
 mod ids;

@@ -384,23 +384,40 @@ impl RoomTable {
 
     /// Resolves a target to its recipients: one entry per socket, excepted ones removed.
     pub fn resolve(&self, target: &Target) -> Vec<(Arc<str>, Addr<Session>)> {
+        let mut out = Vec::new();
+        self.for_each_recipient(target, |sid, addr| out.push((sid.clone(), addr.clone())));
+        out
+    }
+
+    /// Calls `f` once per recipient of `target` (a socket in several targeted rooms once,
+    /// excepted ones never); returns how many. Nothing is allocated per recipient.
+    pub fn for_each_recipient(
+        &self,
+        target: &Target,
+        mut f: impl FnMut(&Arc<str>, &Addr<Session>),
+    ) -> usize {
         let Some(table) = self.nsps.get(&target.nsp) else {
-            return Vec::new();
+            return 0;
         };
-        let mut excluded: HashSet<&str> = target.except_sids.iter().map(String::as_str).collect();
+        let mut excluded = Excluded::new(&target.except_sids);
         for room in &target.except_rooms {
             if let Some(r) = table.rooms.get(room) {
                 excluded.extend(r.members.keys().map(|k| &**k));
             }
         }
-        let keep = |sid: &Arc<str>| !excluded.contains(&**sid);
+        let mut count = 0;
+        let mut visit = |sid: &Arc<str>, addr: &Addr<Session>| {
+            if !excluded.contains(sid) {
+                f(sid, addr);
+                count += 1;
+            }
+        };
         if target.is_namespace_wide() {
-            return table
+            table
                 .sockets
                 .iter()
-                .filter(|(sid, _)| keep(sid))
-                .map(|(sid, addr)| (sid.clone(), addr.clone()))
-                .collect();
+                .for_each(|(sid, addr)| visit(sid, addr));
+            return count;
         }
         let user_rooms: Vec<String> = target
             .users
@@ -413,34 +430,30 @@ impl RoomTable {
             .chain(user_rooms.iter())
             .filter_map(|r| table.rooms.get(r))
             .collect();
-        let mut out = Vec::new();
         if rooms.len() == 1 && target.sids.is_empty() {
             // One room: its members are distinct already.
-            out.extend(
-                rooms[0]
-                    .members
-                    .iter()
-                    .filter(|(sid, _)| keep(sid))
-                    .map(|(sid, addr)| (sid.clone(), addr.clone())),
-            );
-            return out;
+            rooms[0]
+                .members
+                .iter()
+                .for_each(|(sid, addr)| visit(sid, addr));
+            return count;
         }
         let mut seen: HashSet<&str> = HashSet::new();
         for room in rooms {
             for (sid, addr) in &room.members {
-                if keep(sid) && seen.insert(sid) {
-                    out.push((sid.clone(), addr.clone()));
+                if seen.insert(sid) {
+                    visit(sid, addr);
                 }
             }
         }
         for sid in &target.sids {
             if let Some((key, addr)) = table.sockets.get_key_value(sid.as_str()) {
-                if keep(key) && seen.insert(key) {
-                    out.push((key.clone(), addr.clone()));
+                if seen.insert(key) {
+                    visit(key, addr);
                 }
             }
         }
-        out
+        count
     }
 
     /// Keeps an event in a room's buffer as its policy says; `had_members` is whether the
@@ -496,6 +509,47 @@ fn leave_room(table: &mut NspTable, room: &str, sid: &str) {
         r.members.remove(sid);
         if r.members.is_empty() && r.buffer.is_empty() {
             table.rooms.remove(room);
+        }
+    }
+}
+
+/// The sockets a broadcast skips: a short list searched linearly (the usual case is one
+/// sender), a hash set once it grows.
+enum Excluded<'a> {
+    Few(Vec<&'a str>),
+    Many(HashSet<&'a str>),
+}
+
+impl<'a> Excluded<'a> {
+    /// Lists this long are searched linearly.
+    const LINEAR: usize = 16;
+
+    fn new(sids: &'a [String]) -> Self {
+        let mut excluded = Excluded::Few(Vec::new());
+        excluded.extend(sids.iter().map(String::as_str));
+        excluded
+    }
+
+    fn extend(&mut self, sids: impl Iterator<Item = &'a str>) {
+        for sid in sids {
+            match self {
+                Excluded::Few(list) if list.len() < Self::LINEAR => list.push(sid),
+                Excluded::Few(list) => {
+                    let mut set: HashSet<&str> = list.drain(..).collect();
+                    set.insert(sid);
+                    *self = Excluded::Many(set);
+                }
+                Excluded::Many(set) => {
+                    set.insert(sid);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, sid: &str) -> bool {
+        match self {
+            Excluded::Few(list) => list.contains(&sid),
+            Excluded::Many(set) => set.contains(sid),
         }
     }
 }

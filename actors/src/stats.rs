@@ -61,6 +61,11 @@ impl ActorStats {
         self.queued.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Messages sent to the actor and not handled yet.
+    pub fn mailbox_depth(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed).max(0) as u64
+    }
+
     /// The actor was restarted.
     pub fn restarted(&self) {
         self.restarts.fetch_add(1, Ordering::Relaxed);

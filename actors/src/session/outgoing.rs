@@ -14,7 +14,9 @@ use crate::wire_frame::{polling_body, WireFrame};
 impl Session {
     /// Sends one Engine.IO packet (never volatile).
     pub(super) fn send(&mut self, packet: EnginePacket, ctx: &mut Context<Self>) {
-        self.send_frames(&[WireFrame::from_packet(&packet)], false, ctx);
+        let frame = WireFrame::from_packet(&packet);
+        self.hub.counters().sent(1, frame.len());
+        self.send_frames(&[frame], false, ctx);
     }
 
     /// Frames and bytes written and not yet taken by the client.
@@ -25,16 +27,10 @@ impl Session {
         }
     }
 
-    fn fits(&self, frames: &[WireFrame]) -> bool {
-        let (packets, bytes) = self.backlog();
-        let size: usize = frames.iter().map(WireFrame::len).sum();
-        packets + frames.len() <= self.config.max_buffer_packets
-            && bytes + size <= self.config.max_buffer_bytes
-    }
-
     /// Sends frames that belong together (a packet and its attachments) if the outgoing
     /// buffer has room; otherwise applies the slow-consumer action. Returns whether they
-    /// were sent.
+    /// were sent. The hub-wide traffic counters are the caller's (a broadcast counts its
+    /// deliveries once, not per recipient).
     pub(super) fn send_frames(
         &mut self,
         frames: &[WireFrame],
@@ -44,23 +40,52 @@ impl Session {
         if self.closing {
             return false;
         }
-        if !self.fits(frames) {
-            if volatile {
-                self.count_drop(DropReason::VolatileBufferFull, 1);
-                return false;
+        if self.push_bounded(frames, volatile) {
+            return true;
+        }
+        if volatile {
+            self.count_drop(DropReason::VolatileBufferFull, 1);
+            return false;
+        }
+        if self.config.slow_consumer == SlowConsumerAction::DropVolatile {
+            let freed = self.drop_queued_volatile();
+            if freed > 0 {
+                self.count_drop(DropReason::VolatileBufferFull, freed as u64);
             }
-            if self.config.slow_consumer == SlowConsumerAction::DropVolatile {
-                let freed = self.drop_queued_volatile();
-                if freed > 0 {
-                    self.count_drop(DropReason::VolatileBufferFull, freed as u64);
-                }
-            }
-            if !self.fits(frames) {
-                self.disconnect_slow_consumer(ctx);
-                return false;
+            if self.push_bounded(frames, volatile) {
+                return true;
             }
         }
-        self.write_frames(frames, volatile);
+        self.disconnect_slow_consumer(ctx);
+        false
+    }
+
+    /// Queues frames if they fit within the bounds; returns whether they did.
+    fn push_bounded(&mut self, frames: &[WireFrame], volatile: bool) -> bool {
+        let (max_packets, max_bytes) =
+            (self.config.max_buffer_packets, self.config.max_buffer_bytes);
+        let backlog = match &self.transport {
+            Transport::WebSocket(link) => {
+                link.outbox
+                    .try_push(frames, volatile, max_packets, max_bytes)
+            }
+            Transport::Polling { .. } => {
+                let size: usize = frames.iter().map(WireFrame::len).sum();
+                let fits = self.queue.len() + frames.len() <= max_packets
+                    && self.queued_bytes + size <= max_bytes;
+                if !fits {
+                    return false;
+                }
+                self.write_frames(frames, volatile);
+                return true;
+            }
+        };
+        let Some((packets, bytes)) = backlog else {
+            return false;
+        };
+        let size: usize = frames.iter().map(WireFrame::len).sum();
+        self.meta.sent(frames.len(), size);
+        self.meta.set_backlog(packets, bytes);
         true
     }
 
@@ -68,7 +93,6 @@ impl Session {
     pub(super) fn write_frames(&mut self, frames: &[WireFrame], volatile: bool) {
         let bytes: usize = frames.iter().map(WireFrame::len).sum();
         self.meta.sent(frames.len(), bytes);
-        self.hub.counters().sent(frames.len(), bytes);
         match &mut self.transport {
             Transport::WebSocket(link) => {
                 link.outbox

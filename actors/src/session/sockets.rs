@@ -20,8 +20,8 @@ use crate::connection_manager::SocketMeta;
 use crate::error::AckError;
 use crate::hub::Hub;
 use crate::hub_messages::{
-    AckReport, AckReports, AnnounceMembership, Deliver, DeliverWithAck, PreservedSocket, Recover,
-    Recovered,
+    AckReport, AckReports, AnnounceMembership, Deliver, DeliverBatch, DeliverWithAck,
+    PreservedSocket, Recover, Recovered,
 };
 use crate::ids::next_ack_id;
 use crate::messages::{
@@ -282,6 +282,8 @@ impl Session {
 
     fn send_socket_packet(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
         let frames = socket_packet_frames(&packet);
+        let bytes = frames.iter().map(|f| f.len()).sum();
+        self.hub.counters().sent(frames.len(), bytes);
         self.send_frames(&frames, false, ctx);
     }
 
@@ -535,6 +537,21 @@ impl Handler<Deliver> for Session {
             self.send_frames(&msg.frames, msg.volatile, ctx);
         } else if let Some(held) = self.layer().held.get_mut(nsp) {
             held.push(msg);
+        }
+    }
+}
+
+impl Handler<DeliverBatch> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
+        for (frames, volatile) in msg.events {
+            let one = Deliver {
+                nsp: msg.nsp.clone(),
+                frames,
+                volatile,
+            };
+            <Self as Handler<Deliver>>::handle(self, one, ctx);
         }
     }
 }

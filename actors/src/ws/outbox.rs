@@ -11,6 +11,8 @@ use bytes::{Bytes, BytesMut};
 use futures::task::AtomicWaker;
 use futures::Stream;
 
+use crate::wire_frame::WireFrame;
+
 #[derive(Default)]
 struct State {
     /// Frames not yet taken by the writer, each marked volatile or not.
@@ -67,6 +69,35 @@ impl Outbox {
             }
         }
         self.shared.waker.wake();
+    }
+
+    /// Queues frames that belong together only if the backlog stays within `max_packets`
+    /// and `max_bytes`; returns the new backlog, or `None` (nothing queued) when they do not
+    /// fit. One lock for the check, the push and the reading.
+    pub fn try_push(
+        &self,
+        frames: &[WireFrame],
+        volatile: bool,
+        max_packets: usize,
+        max_bytes: usize,
+    ) -> Option<(usize, usize)> {
+        let size: usize = frames.iter().map(WireFrame::len).sum();
+        let backlog = {
+            let mut state = self.lock();
+            if state.closed {
+                return Some((state.chunks.len(), state.bytes));
+            }
+            if state.chunks.len() + frames.len() > max_packets || state.bytes + size > max_bytes {
+                return None;
+            }
+            for frame in frames {
+                state.chunks.push_back((frame.ws_bytes().clone(), volatile));
+            }
+            state.bytes += size;
+            (state.chunks.len(), state.bytes)
+        };
+        self.shared.waker.wake();
+        Some(backlog)
     }
 
     /// Drops the volatile frames still waiting; returns how many went.
