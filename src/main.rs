@@ -53,24 +53,34 @@ fn main() {
     }
 }
 
-/// Resolves on the next SIGTERM or SIGINT, with the signal's name.
-async fn shutdown_signal() -> &'static str {
-    use actix_rt::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        log::error!("siohub: cannot listen for SIGTERM/SIGINT; stop it with SIGKILL");
-        return futures::future::pending().await;
-    };
-    futures::select! {
-        _ = futures::FutureExt::fuse(term.recv()) => "SIGTERM",
-        _ = futures::FutureExt::fuse(int.recv()) => "SIGINT",
+/// SIGTERM and SIGINT, listened for from creation on (so a signal that comes right after
+/// the port opens is not lost to the default action).
+struct ShutdownSignals {
+    term: actix_rt::signal::unix::Signal,
+    int: actix_rt::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn listen() -> std::io::Result<Self> {
+        use actix_rt::signal::unix::{signal, SignalKind};
+        Ok(ShutdownSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT, with the signal's name.
+    async fn next(&mut self) -> &'static str {
+        futures::select! {
+            _ = futures::FutureExt::fuse(self.term.recv()) => "SIGTERM",
+            _ = futures::FutureExt::fuse(self.int.recv()) => "SIGINT",
+        }
     }
 }
 
 #[actix_web::main]
 async fn run(settings: Settings) -> std::io::Result<()> {
+    let mut signals = ShutdownSignals::listen()?;
     let state = siohub::server::engine_state(&settings, siohub::hub::application(&settings));
     let (server, addrs) = siohub::server::bind(&settings, state.clone(), false)?;
     for addr in &addrs {
@@ -80,11 +90,11 @@ async fn run(settings: Settings) -> std::io::Result<()> {
     let handle = server.handle();
     let grace = std::time::Duration::from_secs(settings.shutdown.grace_s);
     actix_rt::spawn(async move {
-        let first = shutdown_signal().await;
+        let first = signals.next().await;
         log::info!("siohub: {first}: draining within {} s", grace.as_secs());
         let drain = siohub::server::drain_and_stop(&state, handle.clone(), grace);
         futures::pin_mut!(drain);
-        let second = shutdown_signal();
+        let second = signals.next();
         futures::pin_mut!(second);
         if let futures::future::Either::Right((signal, _)) =
             futures::future::select(drain, second).await

@@ -11,7 +11,6 @@ use actix::prelude::*;
 use serde_json::Value;
 use siohub_protocol::SocketPacket;
 
-use crate::fanout::Fanout;
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, BroadcastWithAck, Deliver, DeliverWithAck, Preserve,
     PreservedSocket, Recover, Recovered,
@@ -79,8 +78,7 @@ pub struct Broadcaster {
     logs: HashMap<String, PacketLog>,
     preserved: HashMap<String, PreservedSocket>,
     dedupe: HashMap<String, DedupeWindow>,
-    fanout: Fanout,
-    /// Whether a timer will flush `fanout` (in case the mailbox count is off).
+    /// Whether a timer will hand out the pending run (in case the mailbox count is off).
     flush_scheduled: bool,
 }
 
@@ -100,7 +98,6 @@ impl Broadcaster {
             logs: HashMap::new(),
             preserved: HashMap::new(),
             dedupe: HashMap::new(),
-            fanout: Fanout::default(),
             flush_scheduled: false,
         }
     }
@@ -108,16 +105,17 @@ impl Broadcaster {
     /// Hands out what was gathered once no broadcast waits; otherwise makes sure a timer
     /// does it soon.
     fn flush_when_idle(&mut self, ctx: &mut Context<Self>) {
-        if self.fanout.is_empty() {
+        let mut table = lock(&self.table);
+        if !table.has_run() {
             return;
         }
         if self.stats.mailbox_depth() == 0 {
-            self.fanout.flush();
+            table.deliver_run();
         } else if !self.flush_scheduled {
             self.flush_scheduled = true;
             ctx.run_later(FLUSH_AT_LATEST, |act, _| {
                 act.flush_scheduled = false;
-                act.fanout.flush();
+                lock(&act.table).deliver_run();
             });
         }
     }
@@ -159,20 +157,18 @@ impl Broadcaster {
 
         let recipients = {
             let mut table = lock(&self.table);
-            // With more broadcasts waiting, gather per recipient (see `fanout`).
-            let gather = self.stats.mailbox_depth() > 0 || !self.fanout.is_empty();
-            let fanout = &mut self.fanout;
-            let recipients = table.for_each_recipient(&msg.target, |sid, session| {
-                if gather {
-                    fanout.add(sid, session, &shared_nsp, &frames, msg.volatile);
-                } else {
+            // With more broadcasts waiting, gather them into a run (see `fanout`).
+            let recipients = if self.stats.mailbox_depth() > 0 || table.has_run() {
+                table.gather(&msg.target, &shared_nsp, &frames, msg.volatile)
+            } else {
+                table.for_each_recipient(&msg.target, |_, session| {
                     session.do_send(Deliver {
                         nsp: shared_nsp.clone(),
                         frames: frames.clone(),
                         volatile: msg.volatile,
                     });
-                }
-            });
+                })
+            };
             if !msg.volatile {
                 // A user room (named directly, or through `users`) buffers as the offline
                 // queue; any other room as the namespace's buffer policy says.
@@ -356,7 +352,7 @@ impl Handler<BroadcastWithAck> for Broadcaster {
 
     fn handle(&mut self, msg: BroadcastWithAck, ctx: &mut Context<Self>) -> Self::Result {
         // Gathered events go first, so every recipient sees broadcasts in order.
-        self.fanout.flush();
+        lock(&self.table).deliver_run();
         let stats = self.stats.clone();
         MessageResult(guarded(&stats, ctx, BroadcastOutcome::default(), |_| {
             self.broadcast_with_ack(msg)
@@ -379,7 +375,7 @@ impl Handler<Recover> for Broadcaster {
     type Result = MessageResult<Recover>;
 
     fn handle(&mut self, msg: Recover, ctx: &mut Context<Self>) -> Self::Result {
-        self.fanout.flush();
+        lock(&self.table).deliver_run();
         let stats = self.stats.clone();
         MessageResult(guarded(&stats, ctx, None, |_| self.recover(msg)))
     }

@@ -1,77 +1,62 @@
-//! Coalescing deliveries: while more broadcasts wait in the Broadcaster's mailbox, the
-//! events for each recipient are gathered and handed over in one message, so a backlog of
-//! broadcasts costs one mailbox hop, one wake-up and one socket write per recipient instead
-//! of one per event. With nothing waiting, an event goes out at once.
+//! Coalescing deliveries: while more broadcasts wait in the Broadcaster's mailbox,
+//! consecutive events to the same target form a *run*. The run's recipients are resolved
+//! once, and each gets the whole run in one message when it closes: a backlog of broadcasts
+//! costs one mailbox hop, one wake-up and one socket write per recipient instead of one per
+//! event. The run lives in the room table and is closed before any membership change, so
+//! its recipients are always the members at the time of each of its events.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix::Addr;
+use crate::hub_messages::DeliverBatch;
+use crate::room_table::{Frames, Recipients, Target};
 
-use crate::hub_messages::{Deliver, DeliverBatch};
-use crate::room_table::Frames;
-use crate::session::Session;
-
-struct Pending {
-    session: Addr<Session>,
+/// Events to one target, not yet handed out.
+pub(crate) struct Run {
+    target: Target,
     nsp: Arc<str>,
+    recipients: Recipients,
     events: Vec<(Frames, bool)>,
 }
 
-/// Events gathered per recipient socket, in broadcast order.
-#[derive(Default)]
-pub(crate) struct Fanout {
-    pending: HashMap<Arc<str>, Pending>,
-}
-
-impl Fanout {
-    /// Whether nothing is gathered.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.pending.is_empty()
-    }
-
-    /// Gathers one event for socket `sid`.
-    pub(crate) fn add(
-        &mut self,
-        sid: &Arc<str>,
-        session: &Addr<Session>,
-        nsp: &Arc<str>,
-        frames: &Frames,
+impl Run {
+    /// A run starting with one event.
+    pub(crate) fn new(
+        target: Target,
+        nsp: Arc<str>,
+        recipients: Recipients,
+        frames: Frames,
         volatile: bool,
-    ) {
-        match self.pending.get_mut(sid) {
-            Some(pending) => pending.events.push((frames.clone(), volatile)),
-            None => {
-                self.pending.insert(
-                    sid.clone(),
-                    Pending {
-                        session: session.clone(),
-                        nsp: nsp.clone(),
-                        events: vec![(frames.clone(), volatile)],
-                    },
-                );
-            }
+    ) -> Self {
+        Run {
+            target,
+            nsp,
+            recipients,
+            events: vec![(frames, volatile)],
         }
     }
 
-    /// Hands every recipient what was gathered for it.
-    pub(crate) fn flush(&mut self) {
-        for (_, pending) in self.pending.drain() {
-            let Pending {
-                session,
-                nsp,
-                mut events,
-            } = pending;
-            if events.len() == 1 {
-                let (frames, volatile) = events.pop().expect("one event");
-                session.do_send(Deliver {
-                    nsp,
-                    frames,
-                    volatile,
-                });
-            } else {
-                session.do_send(DeliverBatch { nsp, events });
-            }
+    /// Adds an event if it goes to the same target; returns whether it did.
+    pub(crate) fn extend(&mut self, target: &Target, frames: &Frames, volatile: bool) -> bool {
+        if self.target != *target {
+            return false;
+        }
+        self.events.push((frames.clone(), volatile));
+        true
+    }
+
+    /// How many sockets the run goes to.
+    pub(crate) fn recipients(&self) -> usize {
+        self.recipients.len()
+    }
+
+    /// Hands every recipient the whole run (one shared list).
+    pub(crate) fn deliver(self) {
+        let events: Arc<[(Frames, bool)]> = self.events.into();
+        for (_, session) in self.recipients {
+            session.do_send(DeliverBatch {
+                nsp: self.nsp.clone(),
+                events: events.clone(),
+            });
         }
     }
 }

@@ -35,8 +35,9 @@ pub struct Deliver {
 pub struct DeliverBatch {
     /// The namespace whose socket gets them.
     pub nsp: Arc<str>,
-    /// The events: frames, and whether each may be dropped when the buffer is full.
-    pub events: Vec<(Frames, bool)>,
+    /// The events: frames, and whether each may be dropped when the buffer is full
+    /// (shared by every recipient of the run).
+    pub events: Arc<[(Frames, bool)]>,
 }
 
 /// A socket joined a namespace.

@@ -13,6 +13,7 @@ use actix::Addr;
 use bytes::Bytes;
 use siohub_protocol::SocketPacket;
 
+use crate::fanout::Run;
 use crate::policy::{BufferPolicy, DeliveryPolicy, USER_ROOM_PREFIX};
 use crate::session::Session;
 use crate::stats::{DropReason, HubCounters};
@@ -107,6 +108,8 @@ pub struct RoomMember {
 #[derive(Default)]
 pub struct RoomTable {
     nsps: HashMap<String, NspTable>,
+    /// Broadcast events gathered for one target and not handed out yet (see `fanout`).
+    run: Option<Run>,
 }
 
 /// Sockets with their sessions, as a target resolves to.
@@ -176,11 +179,13 @@ impl RoomTable {
 
     /// Registers a connected socket.
     pub fn add_socket(&mut self, nsp: &str, sid: Arc<str>, session: Addr<Session>) {
+        self.deliver_run();
         self.nsp(nsp).sockets.insert(sid, session);
     }
 
     /// Forgets a socket and its membership of `rooms`.
     pub fn remove_socket(&mut self, nsp: &str, sid: &str, rooms: &[String]) {
+        self.deliver_run();
         let Some(table) = self.nsps.get_mut(nsp) else {
             return;
         };
@@ -201,6 +206,7 @@ impl RoomTable {
         session: Addr<Session>,
         buffering: RoomBuffering,
     ) -> Vec<Frames> {
+        self.deliver_run();
         let table = self.nsp(nsp);
         if let Some(user) = room.strip_prefix(USER_ROOM_PREFIX) {
             table
@@ -220,6 +226,7 @@ impl RoomTable {
 
     /// Removes a socket from a room.
     pub fn leave(&mut self, nsp: &str, room: &str, sid: &str) {
+        self.deliver_run();
         if let Some(table) = self.nsps.get_mut(nsp) {
             leave_room(table, room, sid);
         }
@@ -227,6 +234,7 @@ impl RoomTable {
 
     /// Forgets every membership (the sockets stay); used before a rebuild.
     pub fn clear_membership(&mut self) {
+        self.deliver_run();
         for table in self.nsps.values_mut() {
             table.sockets.clear();
             table.users.clear();
@@ -380,6 +388,45 @@ impl RoomTable {
     /// Connected sockets of a namespace.
     pub fn socket_count(&self, nsp: &str) -> usize {
         self.nsps.get(nsp).map_or(0, |t| t.sockets.len())
+    }
+
+    /// Adds a broadcast event to the pending run (starting a new run, and handing out the
+    /// previous one, when the target differs); returns how many sockets it goes to.
+    pub fn gather(
+        &mut self,
+        target: &Target,
+        nsp: &Arc<str>,
+        frames: &Frames,
+        volatile: bool,
+    ) -> usize {
+        if let Some(run) = &mut self.run {
+            if run.extend(target, frames, volatile) {
+                return run.recipients();
+            }
+        }
+        self.deliver_run();
+        let recipients = self.resolve(target);
+        let count = recipients.len();
+        self.run = Some(Run::new(
+            target.clone(),
+            nsp.clone(),
+            recipients,
+            frames.clone(),
+            volatile,
+        ));
+        count
+    }
+
+    /// Hands out the pending run, if any.
+    pub fn deliver_run(&mut self) {
+        if let Some(run) = self.run.take() {
+            run.deliver();
+        }
+    }
+
+    /// Whether a run is pending.
+    pub fn has_run(&self) -> bool {
+        self.run.is_some()
     }
 
     /// Resolves a target to its recipients: one entry per socket, excepted ones removed.

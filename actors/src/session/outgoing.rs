@@ -7,6 +7,7 @@ use siohub_protocol::EnginePacket;
 
 use super::{Queued, Session, Transport};
 use crate::policy::SlowConsumerAction;
+use crate::room_table::Frames;
 use crate::socket::DisconnectReason;
 use crate::stats::DropReason;
 use crate::wire_frame::{polling_body, WireFrame};
@@ -58,6 +59,33 @@ impl Session {
         }
         self.disconnect_slow_consumer(ctx);
         false
+    }
+
+    /// Queues several events on a websocket in one go if all fit; returns whether they
+    /// did (if not, the caller sends them one by one, so each meets the slow-consumer
+    /// policy on its own).
+    pub(super) fn push_events_bounded(&mut self, events: &[(Frames, bool)]) -> bool {
+        let Transport::WebSocket(link) = &self.transport else {
+            return false;
+        };
+        let (max_packets, max_bytes) =
+            (self.config.max_buffer_packets, self.config.max_buffer_bytes);
+        let iter = events
+            .iter()
+            .map(|(frames, volatile)| (&frames[..], *volatile));
+        let Some((packets, bytes)) = link.outbox.try_push_events(iter, max_packets, max_bytes)
+        else {
+            return false;
+        };
+        let (count, size) = events.iter().fold((0, 0), |(n, b), (frames, _)| {
+            (
+                n + frames.len(),
+                b + frames.iter().map(WireFrame::len).sum::<usize>(),
+            )
+        });
+        self.meta.sent(count, size);
+        self.meta.set_backlog(packets, bytes);
+        true
     }
 
     /// Queues frames if they fit within the bounds; returns whether they did.

@@ -545,11 +545,16 @@ impl Handler<DeliverBatch> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
-        for (frames, volatile) in msg.events {
+        let ready =
+            self.socket_io() && !self.closing && self.layer().sockets.contains_key(&msg.nsp);
+        if ready && self.push_events_bounded(&msg.events) {
+            return;
+        }
+        for (frames, volatile) in msg.events.iter() {
             let one = Deliver {
                 nsp: msg.nsp.clone(),
-                frames,
-                volatile,
+                frames: frames.clone(),
+                volatile: *volatile,
             };
             <Self as Handler<Deliver>>::handle(self, one, ctx);
         }

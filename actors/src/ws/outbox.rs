@@ -81,17 +81,34 @@ impl Outbox {
         max_packets: usize,
         max_bytes: usize,
     ) -> Option<(usize, usize)> {
-        let size: usize = frames.iter().map(WireFrame::len).sum();
+        self.try_push_events(std::iter::once((frames, volatile)), max_packets, max_bytes)
+    }
+
+    /// Like [`Outbox::try_push`] for several events at once: all of them, or none.
+    pub fn try_push_events<'a>(
+        &self,
+        events: impl Iterator<Item = (&'a [WireFrame], bool)> + Clone,
+        max_packets: usize,
+        max_bytes: usize,
+    ) -> Option<(usize, usize)> {
+        let (count, size) = events.clone().fold((0, 0), |(n, b), (frames, _)| {
+            (
+                n + frames.len(),
+                b + frames.iter().map(WireFrame::len).sum::<usize>(),
+            )
+        });
         let backlog = {
             let mut state = self.lock();
             if state.closed {
                 return Some((state.chunks.len(), state.bytes));
             }
-            if state.chunks.len() + frames.len() > max_packets || state.bytes + size > max_bytes {
+            if state.chunks.len() + count > max_packets || state.bytes + size > max_bytes {
                 return None;
             }
-            for frame in frames {
-                state.chunks.push_back((frame.ws_bytes().clone(), volatile));
+            for (frames, volatile) in events {
+                for frame in frames {
+                    state.chunks.push_back((frame.ws_bytes().clone(), volatile));
+                }
             }
             state.bytes += size;
             (state.chunks.len(), state.bytes)
