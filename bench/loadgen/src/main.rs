@@ -1,0 +1,277 @@
+//! `loadgen`: the load generator of siohub's benchmark (`bench/run.sh` drives it).
+//!
+//! It speaks Engine.IO v4 / Socket.IO v5 itself (websocket, and long-polling for the
+//! `mixed` scenario), uses only the built-in `join`/`publish`/`ping` events of SPEC §2, so
+//! it drives siohub and its peers (Node socket.io, socketioxide) with identical traffic,
+//! and prints one JSON object per run on stdout. Progress goes to stderr.
+//!
+//! ```text
+//! loadgen run --scenario fanout --addr 127.0.0.1:3000 --pid 1234 --label siohub \
+//!             --clients 1000 --rate 200 --duration 10
+//! loadgen table results.jsonl        # Markdown table of several runs (one JSON per line)
+//! ```
+//! `loadgen help` lists every option.
+
+mod metrics;
+mod polling;
+mod report;
+mod scenarios;
+mod sio;
+mod ws;
+
+use std::process::ExitCode;
+
+/// Everything a run is told on the command line.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub scenario: String,
+    pub addr: String,
+    pub path: String,
+    pub label: String,
+    pub pid: Option<u32>,
+    pub clients: usize,
+    pub publishers: usize,
+    /// Publishes per second over all publishers; 0 means saturation (ack-paced).
+    pub rate: f64,
+    pub window: usize,
+    pub duration: f64,
+    pub payload: usize,
+    pub concurrency: usize,
+    pub connect_timeout: f64,
+    pub polling_frac: f64,
+    pub echo_rate: f64,
+    pub drain_max: f64,
+    pub drain_idle: f64,
+    pub settle: f64,
+    pub room: String,
+    pub buf: usize,
+    pub threads: usize,
+    pub case: String,
+    pub metrics_url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            scenario: "fanout".into(),
+            addr: "127.0.0.1:3000".into(),
+            path: "/socket.io/".into(),
+            label: "server".into(),
+            pid: None,
+            clients: 1000,
+            publishers: 1,
+            rate: 200.0,
+            window: 32,
+            duration: 10.0,
+            payload: 64,
+            concurrency: 100,
+            connect_timeout: 15.0,
+            polling_frac: 0.0,
+            echo_rate: 10.0,
+            drain_max: 30.0,
+            drain_idle: 3.0,
+            settle: 2.0,
+            room: "bench".into(),
+            buf: 16 * 1024,
+            threads: 2,
+            case: String::new(),
+            metrics_url: None,
+        }
+    }
+}
+
+const HELP: &str = r#"loadgen run [options]         run one scenario, print one JSON object on stdout
+loadgen table FILE           print the Markdown comparison table of the runs in FILE
+                              (JSON lines, or run.sh's {"meta":..,"runs":[..]})
+loadgen ready --addr A        wait until a Socket.IO client can connect (--connect-timeout S)
+loadgen free-port             print a free TCP port on 127.0.0.1
+
+options of `run` (defaults in brackets):
+  --scenario S      fanout | idle | ramp | echo | mixed                      [fanout]
+  --addr HOST:PORT  the server                                               [127.0.0.1:3000]
+  --path P          the Socket.IO path                                        [/socket.io/]
+  --label NAME      the server's name in the report                           [server]
+  --case NAME       the scenario's case name in the report        [scenario and sizes]
+  --pid PID         the server's pid, to read its RSS and CPU time from /proc
+  --metrics-url URL a Prometheus page (siohub's /metrics) whose drop and
+                    slow-consumer counters are reported per fanout run
+  --clients N       subscribers (fanout, mixed), connections (idle, ramp),
+                    ping clients (echo)                                       [1000]
+  --publishers N    publishing connections (fanout, mixed)                    [1]
+  --rate R          publishes/s over all publishers; 0 = saturation          [200]
+  --saturation      same as --rate 0: publish as fast as the server acks
+  --window W        unacked publishes per publisher at saturation             [32]
+  --duration S      seconds of publishing / pinging                           [10]
+  --payload B       bytes of each publish's data (>= 16)                      [64]
+  --concurrency C   connection attempts in flight while connecting           [100]
+  --connect-timeout S  give up on one connection (and join) after S seconds  [15]
+  --polling-frac F  share of subscribers on HTTP long-polling                 [0; mixed 0.05]
+  --echo-rate R     pings per second per client (echo)                        [10]
+  --drain-max S     longest wait for deliveries after the last publish        [30]
+  --drain-idle S    stop draining after S seconds without a delivery          [3]
+  --settle S        wait before reading RSS (idle, ramp)                      [2]
+  --room NAME       the room                                                  [bench]
+  --buf BYTES       read buffer per busy connection                           [16384]
+  --threads N       tokio worker threads                                      [2]
+"#;
+
+fn parse_args(args: &[String]) -> Result<Config, String> {
+    let mut cfg = Config::default();
+    let mut polling_frac = None;
+    let mut i = 0;
+    while i < args.len() {
+        let flag = args[i].as_str();
+        if flag == "--saturation" {
+            cfg.rate = 0.0;
+            i += 1;
+            continue;
+        }
+        let value = args
+            .get(i + 1)
+            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let num = |what: &str| -> Result<f64, String> {
+            value
+                .parse::<f64>()
+                .map_err(|_| format!("{what}: not a number: {value}"))
+        };
+        match flag {
+            "--scenario" => cfg.scenario = value.clone(),
+            "--addr" => cfg.addr = value.clone(),
+            "--path" => cfg.path = value.clone(),
+            "--label" => cfg.label = value.clone(),
+            "--case" => cfg.case = value.clone(),
+            "--metrics-url" => cfg.metrics_url = Some(value.clone()),
+            "--pid" => cfg.pid = Some(num(flag)? as u32),
+            "--clients" => cfg.clients = num(flag)? as usize,
+            "--publishers" => cfg.publishers = (num(flag)? as usize).max(1),
+            "--rate" => cfg.rate = num(flag)?,
+            "--window" => cfg.window = (num(flag)? as usize).max(1),
+            "--duration" => cfg.duration = num(flag)?,
+            "--payload" => cfg.payload = (num(flag)? as usize).max(16),
+            "--concurrency" => cfg.concurrency = (num(flag)? as usize).max(1),
+            "--connect-timeout" => cfg.connect_timeout = num(flag)?,
+            "--polling-frac" => polling_frac = Some(num(flag)?),
+            "--echo-rate" => cfg.echo_rate = num(flag)?,
+            "--drain-max" => cfg.drain_max = num(flag)?,
+            "--drain-idle" => cfg.drain_idle = num(flag)?,
+            "--settle" => cfg.settle = num(flag)?,
+            "--room" => cfg.room = value.clone(),
+            "--buf" => cfg.buf = (num(flag)? as usize).max(1024),
+            "--threads" => cfg.threads = (num(flag)? as usize).max(1),
+            _ => return Err(format!("unknown option {flag}; see `loadgen help`")),
+        }
+        i += 2;
+    }
+    if !["fanout", "idle", "ramp", "echo", "mixed"].contains(&cfg.scenario.as_str()) {
+        return Err(format!(
+            "unknown scenario {}; one of fanout idle ramp echo mixed",
+            cfg.scenario
+        ));
+    }
+    let default_frac = if cfg.scenario == "mixed" { 0.05 } else { 0.0 };
+    cfg.polling_frac = polling_frac.unwrap_or(default_frac).clamp(0.0, 1.0);
+    if cfg.case.is_empty() {
+        cfg.case = scenarios::default_case(&cfg);
+    }
+    Ok(cfg)
+}
+
+/// `loadgen ready --addr A [--path P] [--timeout S]`: waits until a Socket.IO client can
+/// connect to the server (exit 0), or gives up after the timeout (exit 1).
+fn ready(args: &[String]) -> ExitCode {
+    let cfg = match parse_args(args) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("loadgen ready: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs_f64(cfg.connect_timeout);
+    runtime.block_on(async {
+        loop {
+            let attempt = sio::connect_ws(&cfg.addr, &cfg.path, 4096, 0);
+            let last = match tokio::time::timeout(std::time::Duration::from_secs(2), attempt).await
+            {
+                Ok(Ok(_)) => return ExitCode::SUCCESS,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "no answer in 2 s".to_owned(),
+            };
+            if std::time::Instant::now() > deadline {
+                eprintln!("loadgen ready: {} not ready: {last}", cfg.addr);
+                return ExitCode::FAILURE;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("run") => {}
+        Some("free-port") => {
+            // Bind port 0 and report what the kernel chose; the caller starts a server on it.
+            return match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+                Ok(addr) => {
+                    println!("{}", addr.port());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("loadgen free-port: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some("ready") => return ready(&args[1..]),
+        Some("table") => {
+            let Some(file) = args.get(1) else {
+                eprintln!("loadgen table FILE.jsonl");
+                return ExitCode::from(2);
+            };
+            return match report::table_from_file(file) {
+                Ok(table) => {
+                    print!("{table}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("loadgen table: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {
+            print!("{HELP}");
+            return ExitCode::from(2);
+        }
+    }
+    let cfg = match parse_args(&args[1..]) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    metrics::now_us(); // start the clock
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.threads)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(scenarios::run(&cfg));
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            // Thousands of sockets close with the process; no need to wait for the runtime.
+            std::process::exit(0);
+        }
+        Err(e) => {
+            eprintln!("loadgen: {} against {} failed: {e}", cfg.case, cfg.label);
+            std::process::exit(1);
+        }
+    }
+}

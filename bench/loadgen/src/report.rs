@@ -1,0 +1,382 @@
+//! `loadgen table`: turns the JSON reports of a benchmark run (one per line) into the
+//! Markdown comparison table: one row per figure of each case, a column per server, and
+//! siohub's ratio to each peer.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Whether a bigger figure is better (↑) or worse (↓); counts and sizes say neither.
+#[derive(Clone, Copy)]
+enum Better {
+    Up,
+    Down,
+    Neither,
+}
+
+/// One row: how to read the figure out of a report.
+struct Figure {
+    name: &'static str,
+    better: Better,
+    get: fn(&Value) -> Option<Cell>,
+}
+
+enum Cell {
+    Num(f64),
+    Text(String),
+}
+
+fn num(v: &Value, path: &[&str]) -> Option<Cell> {
+    let mut v = v;
+    for key in path {
+        v = v.get(key)?;
+    }
+    v.as_f64().map(Cell::Num)
+}
+
+fn kb_to_mb(v: &Value, path: &[&str]) -> Option<Cell> {
+    match num(v, path)? {
+        Cell::Num(kb) => Some(Cell::Num(kb / 1024.0)),
+        text => Some(text),
+    }
+}
+
+fn counts(v: &Value, got: &str, of: &str) -> Option<Cell> {
+    Some(Cell::Text(format!(
+        "{} / {}",
+        v.get(got)?.as_u64()?,
+        v.get(of)?.as_u64()?
+    )))
+}
+
+const FANOUT: &[Figure] = &[
+    Figure {
+        name: "received / expected",
+        better: Better::Neither,
+        get: |v| counts(v, "received", "expected"),
+    },
+    Figure {
+        name: "delivered msgs/s",
+        better: Better::Up,
+        get: |v| num(v, &["delivered_msgs_per_s"]),
+    },
+    Figure {
+        name: "offered msgs/s",
+        better: Better::Neither,
+        get: |v| num(v, &["offered_msgs_per_s"]),
+    },
+    Figure {
+        name: "latency p50 ms",
+        better: Better::Down,
+        get: |v| num(v, &["latency_ms", "p50"]),
+    },
+    Figure {
+        name: "latency p99 ms",
+        better: Better::Down,
+        get: |v| num(v, &["latency_ms", "p99"]),
+    },
+    Figure {
+        name: "latency max ms",
+        better: Better::Down,
+        get: |v| num(v, &["latency_ms", "max"]),
+    },
+    Figure {
+        name: "loss %",
+        better: Better::Down,
+        get: |v| num(v, &["loss_pct"]),
+    },
+    Figure {
+        name: "drain",
+        better: Better::Neither,
+        get: |v| {
+            let secs = v.get("drain_s")?.as_f64()?;
+            Some(Cell::Text(if v.get("drained")?.as_bool()? {
+                format!("done in {secs:.1} s")
+            } else {
+                format!("cut after {secs:.0} s")
+            }))
+        },
+    },
+    Figure {
+        name: "drops counted by the server",
+        better: Better::Neither,
+        get: |v| {
+            let acks = v.get("server_reported_drops")?.as_f64()?;
+            let metrics = v
+                .get("server_metrics_drops")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0);
+            Some(Cell::Num(acks + metrics))
+        },
+    },
+    Figure {
+        name: "subscribers disconnected",
+        better: Better::Down,
+        get: |v| num(v, &["subscribers_lost"]),
+    },
+    Figure {
+        name: "server RSS peak MiB",
+        better: Better::Down,
+        get: |v| kb_to_mb(v, &["server_proc", "rss_peak_kb"]),
+    },
+    Figure {
+        name: "server CPU s (publish+drain)",
+        better: Better::Down,
+        get: |v| num(v, &["server_phase", "cpu_s"]),
+    },
+    Figure {
+        name: "connect conns/s",
+        better: Better::Up,
+        get: |v| num(v, &["connect", "conns_per_s"]),
+    },
+];
+
+const IDLE: &[Figure] = &[
+    Figure {
+        name: "connected / attempted",
+        better: Better::Neither,
+        get: |v| counts(&v["connect"], "connected", "attempted"),
+    },
+    Figure {
+        name: "RSS per conn KiB",
+        better: Better::Down,
+        get: |v| num(v, &["rss_per_conn", "kib_per_conn"]),
+    },
+    Figure {
+        name: "server RSS MiB",
+        better: Better::Down,
+        get: |v| kb_to_mb(v, &["rss_per_conn", "rss_after_kb"]),
+    },
+    Figure {
+        name: "connect conns/s",
+        better: Better::Up,
+        get: |v| num(v, &["connect", "conns_per_s"]),
+    },
+    Figure {
+        name: "server CPU s",
+        better: Better::Down,
+        get: |v| num(v, &["server_proc", "cpu_total_s"]),
+    },
+];
+
+const RAMP: &[Figure] = &[
+    Figure {
+        name: "connected / attempted",
+        better: Better::Neither,
+        get: |v| counts(&v["connect"], "connected", "attempted"),
+    },
+    Figure {
+        name: "conns/s",
+        better: Better::Up,
+        get: |v| num(v, &["connect", "conns_per_s"]),
+    },
+    Figure {
+        name: "connect p99 ms",
+        better: Better::Down,
+        get: |v| num(v, &["connect", "latency_ms", "p99"]),
+    },
+    Figure {
+        name: "RSS per conn KiB",
+        better: Better::Down,
+        get: |v| num(v, &["rss_per_conn", "kib_per_conn"]),
+    },
+    Figure {
+        name: "server CPU s",
+        better: Better::Down,
+        get: |v| num(v, &["server_phase", "cpu_s"]),
+    },
+];
+
+const ECHO: &[Figure] = &[
+    Figure {
+        name: "acked / sent",
+        better: Better::Neither,
+        get: |v| counts(v, "acked", "sent"),
+    },
+    Figure {
+        name: "acks/s",
+        better: Better::Up,
+        get: |v| num(v, &["acks_per_s"]),
+    },
+    Figure {
+        name: "round trip p50 ms",
+        better: Better::Down,
+        get: |v| num(v, &["latency_ms", "p50"]),
+    },
+    Figure {
+        name: "round trip p99 ms",
+        better: Better::Down,
+        get: |v| num(v, &["latency_ms", "p99"]),
+    },
+    Figure {
+        name: "round trip max ms",
+        better: Better::Down,
+        get: |v| num(v, &["latency_ms", "max"]),
+    },
+    Figure {
+        name: "server RSS peak MiB",
+        better: Better::Down,
+        get: |v| kb_to_mb(v, &["server_proc", "rss_peak_kb"]),
+    },
+    Figure {
+        name: "server CPU s",
+        better: Better::Down,
+        get: |v| num(v, &["server_phase", "cpu_s"]),
+    },
+];
+
+fn figures(scenario: &str) -> &'static [Figure] {
+    match scenario {
+        "idle" => IDLE,
+        "ramp" => RAMP,
+        "echo" => ECHO,
+        _ => FANOUT,
+    }
+}
+
+fn fmt(x: f64) -> String {
+    if x.abs() >= 1000.0 {
+        let s = format!("{:.0}", x);
+        // Thin grouping for readability: 1234567 → 1,234,567.
+        let (sign, digits) = s.split_at(if s.starts_with('-') { 1 } else { 0 });
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("{sign}{out}")
+    } else if x.abs() >= 100.0 || x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// The table for `runs` (reports in the order they ran).
+pub fn table(runs: &[Value]) -> String {
+    let mut servers: Vec<String> = Vec::new();
+    let mut cases: Vec<(String, String)> = Vec::new();
+    let mut by: BTreeMap<(String, String), &Value> = BTreeMap::new();
+    for run in runs {
+        let server = run["server"].as_str().unwrap_or("?").to_owned();
+        let case = run["case"].as_str().unwrap_or("?").to_owned();
+        let scenario = run["scenario"].as_str().unwrap_or("?").to_owned();
+        if !servers.contains(&server) {
+            servers.push(server.clone());
+        }
+        if !cases.iter().any(|(c, _)| *c == case) {
+            cases.push((case.clone(), scenario));
+        }
+        by.insert((case, server), run);
+    }
+    // siohub first, its ratio to every other server.
+    if let Some(i) = servers.iter().position(|s| s == "siohub") {
+        let s = servers.remove(i);
+        servers.insert(0, s);
+    }
+    let base = servers.first().cloned().filter(|s| s == "siohub");
+    let peers: Vec<&String> = servers
+        .iter()
+        .filter(|s| Some(*s) != base.as_ref())
+        .collect();
+
+    let mut out = String::from("| case | figure |");
+    for s in &servers {
+        out += &format!(" {s} |");
+    }
+    if let Some(b) = &base {
+        for p in &peers {
+            out += &format!(" {b}/{p} |");
+        }
+    }
+    out += "\n|---|---|";
+    let cols = servers.len() + if base.is_some() { peers.len() } else { 0 };
+    out += &"---:|".repeat(cols);
+    out.push('\n');
+
+    for (case, scenario) in &cases {
+        for fig in figures(scenario) {
+            let arrow = match fig.better {
+                Better::Up => " ↑",
+                Better::Down => " ↓",
+                Better::Neither => "",
+            };
+            let first_row = std::ptr::eq(fig, &figures(scenario)[0]);
+            let cell = |server: &String| {
+                let run = by.get(&(case.clone(), server.clone()))?;
+                if run.get("error").is_some() {
+                    return first_row.then(|| Cell::Text("FAILED".to_owned()));
+                }
+                (fig.get)(run)
+            };
+            let cells: Vec<Option<Cell>> = servers.iter().map(cell).collect();
+            if cells.iter().all(Option::is_none) {
+                continue;
+            }
+            out += &format!("| {case} | {}{arrow} |", fig.name);
+            for c in &cells {
+                out += &match c {
+                    Some(Cell::Num(x)) => format!(" {} |", fmt(*x)),
+                    Some(Cell::Text(t)) => format!(" {t} |"),
+                    None => " – |".to_owned(),
+                };
+            }
+            if base.is_some() {
+                let b = &cells[0];
+                for (i, _) in peers.iter().enumerate() {
+                    let ratio = match (b, &cells[i + 1], fig.better) {
+                        (_, _, Better::Neither) => None,
+                        (Some(Cell::Num(x)), Some(Cell::Num(y)), _) if *y != 0.0 => Some(x / y),
+                        _ => None,
+                    };
+                    out += &ratio.map_or(" – |".to_owned(), |r| format!(" {r:.2}x |"));
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub fn table_from_file(path: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    if let Ok(Value::Object(bundle)) = serde_json::from_str::<Value>(&text) {
+        if let Some(Value::Array(runs)) = bundle.get("runs") {
+            return Ok(table(runs));
+        }
+    }
+    let runs: Vec<Value> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with('{'))
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("{path}: {e}")))
+        .collect::<Result<_, _>>()?;
+    Ok(table(&runs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn table_has_a_column_per_server_and_siohub_ratios() {
+        let run = |server: &str, rate: f64| {
+            json!({"case": "fanout-1k-r200", "scenario": "fanout", "server": server,
+                   "received": 10, "expected": 10, "delivered_msgs_per_s": rate,
+                   "latency_ms": {"p50": 1.0, "p99": 2.0, "max": 3.0}})
+        };
+        let failed = json!({"case": "fanout-1k-r200", "scenario": "fanout", "server": "socketioxide", "error": "x"});
+        let t = table(&[run("node", 100.0), run("siohub", 200.0), failed]);
+        assert!(t.starts_with(
+            "| case | figure | siohub | node | socketioxide | siohub/node | siohub/socketioxide |"
+        ));
+        assert!(t.contains(
+            "| fanout-1k-r200 | received / expected | 10 / 10 | 10 / 10 | FAILED | – | – |"
+        ));
+        assert!(t.contains("| fanout-1k-r200 | delivered msgs/s ↑ | 200 | 100 | – | 2.00x | – |"));
+    }
+}

@@ -1,0 +1,359 @@
+//! A minimal websocket client (RFC 6455) for the load generator.
+//!
+//! Only what a Socket.IO client needs, and no allocation per message on the read path:
+//! frames are parsed in place from one read buffer per connection, so a read that brings
+//! fifty small frames costs one syscall and fifty slice views. Server frames are unmasked;
+//! client frames are masked as the RFC requires. No extensions are negotiated, so frames
+//! are never compressed. Fragmented messages are reassembled (servers rarely send them).
+
+use std::io;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+/// One frame (or reassembled message) read from the server.
+pub enum Frame<'a> {
+    /// A text message.
+    Text(&'a [u8]),
+    /// A binary message (not used by the benchmark's events; skipped by callers).
+    Binary,
+    /// A websocket-level ping; the caller answers with [`WsWriter::push_pong`].
+    Ping(&'a [u8]),
+    /// A pong or any other control frame to ignore.
+    Other,
+    /// The server closed the websocket (code and reason).
+    Close(&'a [u8]),
+}
+
+/// The reading half: one growable buffer, parsed in place.
+pub struct WsReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    frag: Vec<u8>,
+    frag_text: bool,
+    frag_ready: bool,
+}
+
+/// The writing half: frames are masked into one output buffer and written together.
+pub struct WsWriter<W> {
+    inner: W,
+    out: Vec<u8>,
+    mask: [u8; 4],
+}
+
+/// A connected websocket, split so that one task may read while another writes.
+pub struct Ws {
+    pub rd: WsReader<OwnedReadHalf>,
+    pub wr: WsWriter<OwnedWriteHalf>,
+}
+
+fn invalid(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.to_owned())
+}
+
+impl Ws {
+    /// Opens a TCP connection to `addr` and performs the websocket upgrade on `path_query`
+    /// (for example `/socket.io/?EIO=4&transport=websocket`). `buf_size` is the initial read
+    /// buffer: small for idle connections, larger for busy subscribers.
+    pub async fn connect(
+        addr: &str,
+        path_query: &str,
+        buf_size: usize,
+        seed: u32,
+    ) -> io::Result<Ws> {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let key = handshake_key(seed);
+        let request = format!(
+            "GET {path_query} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut buf = vec![0u8; buf_size.max(1024)];
+        let mut end = 0;
+        let header_end = loop {
+            if end == buf.len() {
+                return Err(invalid("websocket upgrade response too large"));
+            }
+            let n = stream.read(&mut buf[end..]).await?;
+            if n == 0 {
+                return Err(invalid("connection closed during websocket upgrade"));
+            }
+            end += n;
+            if let Some(pos) = find(&buf[..end], b"\r\n\r\n") {
+                break pos + 4;
+            }
+        };
+        if !buf.starts_with(b"HTTP/1.1 101") {
+            let status = String::from_utf8_lossy(&buf[..header_end.min(80)]).into_owned();
+            return Err(invalid(&format!(
+                "websocket upgrade refused: {}",
+                status.trim()
+            )));
+        }
+        let (r, w) = stream.into_split();
+        let rd = WsReader {
+            inner: r,
+            buf,
+            start: header_end,
+            end,
+            frag: Vec::new(),
+            frag_text: false,
+            frag_ready: false,
+        };
+        let mask = seed
+            .wrapping_mul(2_654_435_761)
+            .wrapping_add(0x9e37_79b9)
+            .to_le_bytes();
+        let wr = WsWriter {
+            inner: w,
+            out: Vec::with_capacity(256),
+            mask,
+        };
+        Ok(Ws { rd, wr })
+    }
+}
+
+/// A valid `Sec-WebSocket-Key`: base64 of 16 bytes (varied per connection, not secret).
+fn handshake_key(seed: u32) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bytes = [0u8; 16];
+    let mut x = u64::from(seed) ^ 0x5851_f42d_4c95_7f2d;
+    for b in bytes.iter_mut() {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        *b = (x >> 56) as u8;
+    }
+    let mut out = String::with_capacity(24);
+    for chunk in bytes.chunks(3) {
+        let n =
+            chunk.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+impl<R: AsyncRead + Unpin> WsReader<R> {
+    /// Reads more bytes from the socket into the buffer. Returns 0 at end of stream.
+    /// Cancel-safe: nothing is consumed unless the read completes.
+    pub async fn fill(&mut self) -> io::Result<usize> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.start > 0 && self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            // One frame larger than the buffer: grow it.
+            let len = self.buf.len() * 2;
+            self.buf.resize(len, 0);
+        }
+        let n = self.inner.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Whether bytes are buffered that have not been parsed into frames yet.
+    #[allow(dead_code)]
+    pub fn has_buffered(&self) -> bool {
+        self.start < self.end
+    }
+
+    /// Parses the next complete frame in the buffer, if any. An error means the server
+    /// broke the protocol; the caller drops the connection.
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
+        if self.frag_ready {
+            self.frag.clear();
+            self.frag_ready = false;
+        }
+        loop {
+            let avail = &self.buf[self.start..self.end];
+            if avail.len() < 2 {
+                return Ok(None);
+            }
+            let fin = avail[0] & 0x80 != 0;
+            let opcode = avail[0] & 0x0f;
+            if avail[1] & 0x80 != 0 {
+                return Err(invalid("server sent a masked frame"));
+            }
+            let (len, header) = match avail[1] & 0x7f {
+                126 if avail.len() >= 4 => (u64::from(u16::from_be_bytes([avail[2], avail[3]])), 4),
+                127 if avail.len() >= 10 => {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&avail[2..10]);
+                    (u64::from_be_bytes(b), 10)
+                }
+                126 | 127 => return Ok(None),
+                n => (u64::from(n), 2),
+            };
+            let total = header + len as usize;
+            if avail.len() < total {
+                return Ok(None);
+            }
+            let from = self.start + header;
+            let to = self.start + total;
+            self.start = to;
+            match (opcode, fin) {
+                (0x1, true) => return Ok(Some(Frame::Text(&self.buf[from..to]))),
+                (0x2, true) => return Ok(Some(Frame::Binary)),
+                (0x1 | 0x2, false) => {
+                    self.frag.clear();
+                    self.frag.extend_from_slice(&self.buf[from..to]);
+                    self.frag_text = opcode == 0x1;
+                }
+                (0x0, _) => {
+                    self.frag.extend_from_slice(&self.buf[from..to]);
+                    if fin {
+                        self.frag_ready = true;
+                        return Ok(Some(if self.frag_text {
+                            Frame::Text(&self.frag)
+                        } else {
+                            Frame::Binary
+                        }));
+                    }
+                }
+                (0x8, _) => return Ok(Some(Frame::Close(&self.buf[from..to]))),
+                (0x9, _) => return Ok(Some(Frame::Ping(&self.buf[from..to]))),
+                (0xA, _) => return Ok(Some(Frame::Other)),
+                _ => return Err(invalid("server sent a frame with an unknown opcode")),
+            }
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin> WsWriter<W> {
+    fn push_frame(&mut self, opcode: u8, payload: &[u8]) {
+        self.out.push(0x80 | opcode);
+        let len = payload.len();
+        if len < 126 {
+            self.out.push(0x80 | len as u8);
+        } else if len <= 0xffff {
+            self.out.push(0x80 | 126);
+            self.out.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            self.out.push(0x80 | 127);
+            self.out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        self.out.extend_from_slice(&self.mask);
+        let mask = self.mask;
+        self.out
+            .extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+    }
+
+    /// Queues a text frame; [`WsWriter::flush`] sends everything queued in one write.
+    pub fn push_text(&mut self, payload: &[u8]) {
+        self.push_frame(0x1, payload);
+    }
+
+    /// Queues the answer to a websocket-level ping.
+    pub fn push_pong(&mut self, payload: &[u8]) {
+        self.push_frame(0xA, payload);
+    }
+
+    /// Writes every queued frame.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            self.inner.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Queues and writes one text frame.
+    pub async fn send_text(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.push_text(payload);
+        self.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(bytes: &'static [u8], buf: usize) -> WsReader<&'static [u8]> {
+        WsReader {
+            inner: bytes,
+            buf: vec![0; buf],
+            start: 0,
+            end: 0,
+            frag: Vec::new(),
+            frag_text: false,
+            frag_ready: false,
+        }
+    }
+
+    /// Every frame the reader yields, as (kind, payload).
+    async fn frames(mut rd: WsReader<&'static [u8]>) -> Vec<(&'static str, Vec<u8>)> {
+        let mut out = Vec::new();
+        loop {
+            while let Some(f) = rd.next_frame().unwrap() {
+                out.push(match f {
+                    Frame::Text(t) => ("text", t.to_vec()),
+                    Frame::Binary => ("binary", vec![]),
+                    Frame::Ping(p) => ("ping", p.to_vec()),
+                    Frame::Close(c) => ("close", c.to_vec()),
+                    Frame::Other => ("other", vec![]),
+                });
+            }
+            if rd.fill().await.unwrap() == 0 {
+                return out;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn parses_short_long_fragmented_and_control_frames() {
+        let long = Box::leak(vec![b'a'; 300].into_boxed_slice());
+        let mut wire = vec![0x81, 1, b'2'];
+        wire.extend_from_slice(&[0x81, 126, 1, 44]);
+        wire.extend_from_slice(long);
+        wire.extend_from_slice(&[
+            0x01, 2, b'4', b'2', 0x89, 1, b'p', 0x80, 3, b'[', b'1', b']',
+        ]);
+        wire.extend_from_slice(&[0x88, 2, 0x03, 0xe8]);
+        let wire: &'static [u8] = Box::leak(wire.into_boxed_slice());
+        // A buffer smaller than the long frame makes the reader grow it.
+        let got = frames(reader(wire, 64)).await;
+        assert_eq!(got[0], ("text", b"2".to_vec()));
+        assert_eq!(got[1], ("text", long.to_vec()));
+        assert_eq!(got[2], ("ping", b"p".to_vec()));
+        assert_eq!(got[3], ("text", b"42[1]".to_vec()));
+        assert_eq!(got[4], ("close", vec![0x03, 0xe8]));
+        assert_eq!(got.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn masks_client_frames() {
+        let mut wr = WsWriter {
+            inner: Vec::new(),
+            out: Vec::new(),
+            mask: [1, 2, 3, 4],
+        };
+        wr.send_text(b"40").await.unwrap();
+        assert_eq!(wr.inner, vec![0x81, 0x82, 1, 2, 3, 4, b'4' ^ 1, b'0' ^ 2]);
+    }
+
+    #[test]
+    fn handshake_keys_are_24_base64_chars() {
+        let key = handshake_key(7);
+        assert_eq!(key.len(), 24);
+        assert!(key.ends_with("=="));
+        assert_ne!(key, handshake_key(8));
+    }
+}

@@ -1,0 +1,88 @@
+// The Node socket.io 4.8.4 peer of the siohub benchmark.
+//
+// A plain socket.io server (default settings, in-memory adapter, websocket and polling)
+// giving clients the same built-in events as siohub's hub (SPEC §2), so the load
+// generator drives every server with identical traffic:
+//   join    "room" | {room}                → ack {ok:true, room}
+//   leave   "room" | {room}                → ack {ok:true, room}
+//   publish {room, event, data, echo?}     → emit `event` with `data` to the room, sender
+//                                            excluded unless echo; ack {ok:true, recipients}
+//   ping    anything                       → ack {server_time} (or emit `pong` without ack)
+//
+// Usage: node server.mjs <port>   (listens on 127.0.0.1, path /socket.io/)
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+
+const port = Number(process.argv[2] ?? 3000);
+const httpServer = createServer();
+const io = new Server(httpServer, { cors: { origin: "*" } });
+const rooms = io.of("/").adapter.rooms;
+
+const error = (code, message) => ({ error: { code, message } });
+
+// The room named by a join/leave payload: "room" or {room: "..."}.
+function roomOf(payload) {
+  if (typeof payload === "string") return payload;
+  if (payload && typeof payload === "object" && typeof payload.room === "string") {
+    return payload.room;
+  }
+  return undefined;
+}
+
+// socket.io passes the ack callback as the last argument when the client asked for one.
+function split(args) {
+  const ack = typeof args[args.length - 1] === "function" ? args.pop() : undefined;
+  return [args[0], ack];
+}
+
+io.on("connection", (socket) => {
+  socket.on("join", (...args) => {
+    const [payload, ack] = split(args);
+    const room = roomOf(payload);
+    if (room === undefined) {
+      ack?.(error("INVALID_PAYLOAD", 'join expects "room" or {"room":..}'));
+      return;
+    }
+    socket.join(room);
+    ack?.({ ok: true, room });
+  });
+
+  socket.on("leave", (...args) => {
+    const [payload, ack] = split(args);
+    const room = roomOf(payload);
+    if (room === undefined) {
+      ack?.(error("INVALID_PAYLOAD", 'leave expects "room" or {"room":..}'));
+      return;
+    }
+    socket.leave(room);
+    ack?.({ ok: true, room });
+  });
+
+  socket.on("publish", (...args) => {
+    const [msg, ack] = split(args);
+    if (!msg || typeof msg.room !== "string" || typeof msg.event !== "string") {
+      ack?.(error("INVALID_PAYLOAD", "publish expects {room, event, data}"));
+      return;
+    }
+    const members = rooms.get(msg.room);
+    let recipients = members ? members.size : 0;
+    if (msg.echo === true) {
+      io.to(msg.room).emit(msg.event, msg.data);
+    } else {
+      if (members?.has(socket.id)) recipients -= 1;
+      socket.to(msg.room).emit(msg.event, msg.data);
+    }
+    ack?.({ ok: true, recipients });
+  });
+
+  socket.on("ping", (...args) => {
+    const [, ack] = split(args);
+    const reply = { server_time: Date.now() };
+    if (ack) ack(reply);
+    else socket.emit("pong", reply);
+  });
+});
+
+httpServer.listen(port, "127.0.0.1", () => {
+  console.error(`node socket.io peer listening on http://127.0.0.1:${port}/socket.io/`);
+});

@@ -1,0 +1,218 @@
+//! The socketioxide peer of the siohub benchmark.
+//!
+//! A plain socketioxide server (default settings, in-memory adapter) that gives clients the
+//! same built-in events as siohub's hub (SPEC §2), so the load generator drives all servers
+//! with identical traffic:
+//! - `join` `"room"` | `{"room":..}` → joins, ack `{"ok":true,"room":..}`
+//! - `leave` `"room"` | `{"room":..}` → leaves, ack `{"ok":true,"room":..}`
+//! - `publish` `{"room","event","data","echo"?}` → emits `event` with `data` to the room
+//!   (sender excluded unless `echo`), ack `{"ok":true,"recipients":N}`
+//! - `ping` → ack `{"server_time":ms}` (or emits `pong` without an ack)
+//!
+//! The handlers are registered before socketioxide acknowledges the CONNECT (see `serve`),
+//! and a publish whose broadcast overflowed some sockets' buffers reports how many in
+//! `"dropped"` (socketioxide itself only returns them as an error to the emitter).
+//!
+//! Usage: `socketioxide-peer <port>`; listens on 127.0.0.1, path `/socket.io/`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::handler::FromMessageParts;
+use socketioxide::socket::Socket;
+use socketioxide::{BroadcastError, SocketIo};
+
+/// Whether the client asked for an ack (socketioxide's `AckSender` does not say).
+struct AckWanted(bool);
+
+impl<A: Adapter> FromMessageParts<A> for AckWanted {
+    type Error = std::convert::Infallible;
+    fn from_message_parts(
+        _: &Arc<Socket<A>>,
+        _: &mut socketioxide::handler::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Self::Error> {
+        Ok(AckWanted(ack_id.is_some()))
+    }
+}
+
+/// Members per room, kept beside socketioxide's own adapter so a publish can report its
+/// recipient count in O(1) (as Node's `adapter.rooms.get(room).size` does), without
+/// collecting the room's sockets on every publish.
+#[derive(Default)]
+struct RoomSizes(Mutex<HashMap<String, usize>>);
+
+impl RoomSizes {
+    fn add(&self, room: &str) {
+        *self.0.lock().unwrap().entry(room.to_owned()).or_default() += 1;
+    }
+    fn remove(&self, room: &str) {
+        let mut map = self.0.lock().unwrap();
+        if let Some(n) = map.get_mut(room) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(room);
+            }
+        }
+    }
+    fn size(&self, room: &str) -> usize {
+        self.0.lock().unwrap().get(room).copied().unwrap_or(0)
+    }
+}
+
+fn error(code: &str, message: &str) -> Value {
+    json!({"error": {"code": code, "message": message}})
+}
+
+/// The room named by a `join`/`leave` payload: `"room"` or `{"room": "..."}`.
+fn room_of(payload: &Value) -> Option<String> {
+    match payload {
+        Value::String(room) => Some(room.clone()),
+        Value::Object(map) => map.get("room")?.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+fn on_connect(socket: SocketRef, sizes: Arc<RoomSizes>) {
+    // Rooms this socket joined, to keep `RoomSizes` right when it leaves or disconnects.
+    let joined: Arc<Mutex<HashSet<String>>> = Arc::default();
+
+    let (sz, mine) = (sizes.clone(), joined.clone());
+    socket.on(
+        "join",
+        move |s: SocketRef, TryData::<Value>(data), ack: AckSender| async move {
+            let reply = match data.ok().as_ref().and_then(room_of) {
+                Some(room) => {
+                    if mine.lock().unwrap().insert(room.clone()) {
+                        s.join(room.clone());
+                        sz.add(&room);
+                    }
+                    json!({"ok": true, "room": room})
+                }
+                None => error("INVALID_PAYLOAD", "join expects \"room\" or {\"room\":..}"),
+            };
+            ack.send(&reply).ok();
+        },
+    );
+
+    let (sz, mine) = (sizes.clone(), joined.clone());
+    socket.on(
+        "leave",
+        move |s: SocketRef, TryData::<Value>(data), ack: AckSender| async move {
+            let reply = match data.ok().as_ref().and_then(room_of) {
+                Some(room) => {
+                    if mine.lock().unwrap().remove(&room) {
+                        s.leave(room.clone());
+                        sz.remove(&room);
+                    }
+                    json!({"ok": true, "room": room})
+                }
+                None => error("INVALID_PAYLOAD", "leave expects \"room\" or {\"room\":..}"),
+            };
+            ack.send(&reply).ok();
+        },
+    );
+
+    let (sz, mine) = (sizes.clone(), joined.clone());
+    socket.on(
+        "publish",
+        move |s: SocketRef, TryData::<Value>(data), ack: AckSender| {
+            async move {
+                let msg = data.unwrap_or(Value::Null);
+                let room = msg.get("room").and_then(Value::as_str);
+                let event = msg.get("event").and_then(Value::as_str);
+                let (Some(room), Some(event)) = (room, event) else {
+                    let e = error("INVALID_PAYLOAD", "publish expects {room, event, data}");
+                    ack.send(&e).ok();
+                    return;
+                };
+                let echo = msg.get("echo").and_then(Value::as_bool).unwrap_or(false);
+                let payload = msg.get("data").unwrap_or(&Value::Null);
+                let mut recipients = sz.size(room);
+                let sent = if echo {
+                    s.within(room.to_owned()).emit(event, payload).await
+                } else {
+                    if mine.lock().unwrap().contains(room) {
+                        recipients -= 1;
+                    }
+                    s.to(room.to_owned()).emit(event, payload).await
+                };
+                // socketioxide drops a packet for a socket whose buffer is full and lists
+                // those sockets in the error; the ack reports them instead of failing.
+                let reply = match sent {
+                    Ok(()) => json!({"ok": true, "recipients": recipients}),
+                    Err(BroadcastError::Socket(failed)) => json!({
+                        "ok": true,
+                        "recipients": recipients.saturating_sub(failed.len()),
+                        "dropped": failed.len(),
+                    }),
+                    Err(e) => error("INTERNAL_ERROR", &e.to_string()),
+                };
+                ack.send(&reply).ok();
+            }
+        },
+    );
+
+    socket.on(
+        "ping",
+        async |s: SocketRef, AckWanted(wanted), ack: AckSender| {
+            let reply = json!({"server_time": now_ms()});
+            // An ack when the client asked for one, else a `pong` event (SPEC §2).
+            if wanted {
+                ack.send(&reply).ok();
+            } else {
+                s.emit("pong", &reply).ok();
+            }
+        },
+    );
+
+    socket.on_disconnect(move || async move {
+        for room in joined.lock().unwrap().drain() {
+            sizes.remove(&room);
+        }
+    });
+}
+
+fn main() {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(serve(port));
+}
+
+async fn serve(port: u16) {
+    let (layer, io) = SocketIo::new_layer();
+    let sizes = Arc::new(RoomSizes::default());
+    // The handlers are registered in a connect *middleware*: socketioxide sends the CONNECT
+    // ack before it spawns the connect handler, so handlers registered there can miss an
+    // event the client emits right after connecting (it is dropped, unanswered).
+    // Middlewares run before the CONNECT ack.
+    let register = move |s: SocketRef| async move {
+        on_connect(s, sizes);
+        Ok::<(), std::convert::Infallible>(())
+    };
+    io.ns("/", (async || {}).with(register));
+    let app = axum::Router::new().layer(layer);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port}: {e}"));
+    eprintln!("socketioxide peer listening on http://127.0.0.1:{port}/socket.io/");
+    axum::serve(listener, app).await.expect("serve");
+}
