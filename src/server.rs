@@ -16,6 +16,9 @@ use siohub_actors::{Application, Hub, SessionRegistry};
 use crate::config::Settings;
 use crate::transport::{self, Cors, EngineState};
 
+/// Pending connections the kernel keeps for the server (capped by `net.core.somaxconn`).
+pub const LISTEN_BACKLOG: i32 = 4096;
+
 /// The shared state of one server, built once from the settings: it starts the hub's
 /// actors, so it runs inside an actix system.
 pub fn engine_state(settings: &Settings, app: Application) -> EngineState {
@@ -40,6 +43,9 @@ pub fn bind(
     let api = actix_web::web::Data::new(crate::api::ApiState::new(&settings.api));
     let listener =
         std::net::TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+    // Bursts of thousands of connections overflow the default backlog of 128; the kernel
+    // then drops SYNs and clients retry a second later.
+    socket2::SockRef::from(&listener).listen(LISTEN_BACKLOG)?;
     let addrs = vec![listener.local_addr()?];
     let workers = match settings.server.workers {
         0 if background => 1,
