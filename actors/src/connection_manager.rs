@@ -3,7 +3,6 @@
 //! shows. Sessions update their own [`SessionMeta`] (atomics and a small lock) as they go;
 //! the manager reads them. After a restart it rebuilds its map from the session registry.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use serde::Serialize;
 
-use crate::hub_messages::{ListConnections, RegisterSession, UnregisterSession, UserSockets};
+use crate::hub_messages::{ListConnections, UserSockets};
 use crate::registry::{SessionEntry, SessionRegistry};
 use crate::stats::ActorStats;
 use crate::supervision::guarded;
@@ -209,28 +208,22 @@ impl SessionMeta {
 /// See the module documentation.
 pub struct ConnectionManager {
     registry: SessionRegistry,
-    /// Sessions by (opening time, sid), so pages come oldest first.
-    sessions: BTreeMap<(SystemTime, Arc<str>), SessionEntry>,
     stats: Arc<ActorStats>,
 }
 
 impl ConnectionManager {
-    /// A manager rebuilding from `registry` after restarts.
+    /// A manager over the sessions of `registry`.
     pub fn new(registry: SessionRegistry, stats: Arc<ActorStats>) -> Self {
-        ConnectionManager {
-            registry,
-            sessions: BTreeMap::new(),
-            stats,
-        }
+        ConnectionManager { registry, stats }
     }
 
-    fn rebuild(&mut self) {
-        self.sessions = self
-            .registry
-            .entries()
-            .into_iter()
-            .map(|(addr, meta)| ((meta.connected_at, meta.sid.clone()), (addr, meta)))
-            .collect();
+    /// Every live session, oldest first (ties by sid), read from the registry the sessions
+    /// keep themselves (so connecting costs no message to this actor, and a restart has
+    /// nothing to rebuild).
+    fn sessions(&self) -> Vec<SessionEntry> {
+        let mut sessions = self.registry.entries();
+        sessions.sort_by(|(_, a), (_, b)| (a.connected_at, &a.sid).cmp(&(b.connected_at, &b.sid)));
+        sessions
     }
 }
 
@@ -241,34 +234,10 @@ impl Actor for ConnectionManager {
 impl Supervised for ConnectionManager {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.stats.restarted();
-        self.rebuild();
         log::warn!(
-            "ConnectionManager restarted; rebuilt {} sessions from the registry",
-            self.sessions.len()
+            "ConnectionManager restarted; {} sessions in the registry",
+            self.registry.len()
         );
-    }
-}
-
-impl Handler<RegisterSession> for ConnectionManager {
-    type Result = ();
-
-    fn handle(&mut self, msg: RegisterSession, ctx: &mut Context<Self>) {
-        let stats = self.stats.clone();
-        guarded(&stats, ctx, (), |_| {
-            let key = (msg.meta.connected_at, msg.meta.sid.clone());
-            self.sessions.insert(key, (msg.session, msg.meta));
-        })
-    }
-}
-
-impl Handler<UnregisterSession> for ConnectionManager {
-    type Result = ();
-
-    fn handle(&mut self, msg: UnregisterSession, ctx: &mut Context<Self>) {
-        let stats = self.stats.clone();
-        guarded(&stats, ctx, (), |_| {
-            self.sessions.retain(|(_, sid), _| *sid != msg.sid);
-        })
     }
 }
 
@@ -278,11 +247,11 @@ impl Handler<ListConnections> for ConnectionManager {
     fn handle(&mut self, msg: ListConnections, ctx: &mut Context<Self>) -> Self::Result {
         let stats = self.stats.clone();
         MessageResult(guarded(&stats, ctx, ConnectionsPage::default(), |_| {
+            let sessions = self.sessions();
             ConnectionsPage {
-                total: self.sessions.len(),
-                connections: self
-                    .sessions
-                    .values()
+                total: sessions.len(),
+                connections: sessions
+                    .iter()
                     .skip(msg.offset)
                     .take(msg.limit)
                     .map(|(_, meta)| meta.snapshot())
@@ -299,7 +268,7 @@ impl Handler<UserSockets> for ConnectionManager {
         let stats = self.stats.clone();
         MessageResult(guarded(&stats, ctx, Vec::new(), |_| {
             let mut out = Vec::new();
-            for (_, meta) in self.sessions.values() {
+            for (_, meta) in self.sessions() {
                 let info = meta.snapshot();
                 for socket in info.sockets {
                     if socket.user.as_deref() == Some(msg.user.as_str()) {

@@ -8,12 +8,11 @@ use actix::prelude::*;
 use serde::Serialize;
 
 use crate::broadcaster::Broadcaster;
-use crate::connection_manager::SessionMeta;
 use crate::connection_manager::{ConnectionManager, ConnectionsPage};
 use crate::hub_messages::{
-    AddSocket, Broadcast, BroadcastOutcome, BroadcastWithAck, DescribeRoom, JoinRoom, LeaveRoom,
-    ListConnections, ListRooms, Preserve, PreservedSocket, Recover, Recovered, RegisterSession,
-    RemoveSocket, ResolveTarget, Subscribe, UnregisterSession, Unsubscribe,
+    Broadcast, BroadcastOutcome, BroadcastWithAck, DescribeRoom, JoinRoom, LeaveRoom,
+    ListConnections, ListRooms, Preserve, PreservedSocket, Recover, Recovered, RemoveSocket,
+    ResolveTarget, Subscribe, Unsubscribe,
 };
 use crate::policy::{DeliveryPolicies, DeliveryPolicy};
 use crate::registry::SessionRegistry;
@@ -259,28 +258,14 @@ impl Hub {
         self.inner.broadcaster.do_send(Preserve { pid, socket });
     }
 
-    /// Tells the ConnectionManager about a new session.
-    pub fn register_session(&self, meta: Arc<SessionMeta>, session: Addr<Session>) {
-        self.count_send(HubActor::ConnectionManager);
-        self.inner
-            .connections
-            .do_send(RegisterSession { meta, session });
-    }
-
-    /// Tells the ConnectionManager a session ended.
-    pub fn unregister_session(&self, sid: Arc<str>) {
-        self.count_send(HubActor::ConnectionManager);
-        self.inner.connections.do_send(UnregisterSession { sid });
-    }
-
     /// Registers a socket that joined namespace `nsp`.
+    ///
+    /// Written into the room table directly (a lock held for one insert) rather than through
+    /// the RoomSupervisor's mailbox: every connection does this, and a cross-thread message
+    /// per connection was a measurable share of the connection rate. Nothing about the socket
+    /// can be queued at the RoomSupervisor before it exists, so order is kept.
     pub fn add_socket(&self, nsp: &str, sid: Arc<str>, session: Addr<Session>) {
-        self.count_send(HubActor::RoomSupervisor);
-        self.inner.rooms.do_send(AddSocket {
-            nsp: nsp.to_owned(),
-            sid,
-            session,
-        });
+        crate::room_table::lock(&self.inner.table).add_socket(nsp, sid, session);
     }
 
     /// Forgets a socket and its rooms.

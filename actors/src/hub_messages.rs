@@ -11,7 +11,7 @@ use futures::channel::mpsc;
 use serde_json::{Map, Value};
 use siohub_protocol::Payload;
 
-use crate::connection_manager::{ConnectionsPage, SessionMeta};
+use crate::connection_manager::ConnectionsPage;
 use crate::error::AckError;
 use crate::room_table::{Frames, Recipients, RoomBuffering, RoomMember, Target};
 use crate::session::Session;
@@ -188,24 +188,6 @@ pub struct Recovered {
     pub socket: PreservedSocket,
     /// The events it missed, oldest first.
     pub missed: Vec<Frames>,
-}
-
-/// A session started.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RegisterSession {
-    /// Its metadata, updated by the session as it goes.
-    pub meta: Arc<SessionMeta>,
-    /// The session.
-    pub session: Addr<Session>,
-}
-
-/// A session ended.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct UnregisterSession {
-    /// Its id.
-    pub sid: Arc<str>,
 }
 
 /// One page of the connection list.

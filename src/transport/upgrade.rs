@@ -68,10 +68,9 @@ pub async fn serve(
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n"
     );
-    if io.write_all(response.as_bytes()).await.is_err() {
-        return Ok(());
-    }
+    // The `101` goes first in the outbox, so it leaves in one write with the open packet.
     let outbox = siohub_actors::ws::Outbox::new();
+    outbox.push([bytes::Bytes::from(response)], false);
     let id = siohub_actors::next_transport_id();
     let session = match query
         .sid

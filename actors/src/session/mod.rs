@@ -177,7 +177,6 @@ impl Session {
         self.hub
             .registry()
             .insert(self.sid.clone(), addr.clone(), self.meta.clone());
-        self.hub.register_session(self.meta.clone(), addr);
     }
 
     /// Starts a session whose first transport is HTTP long-polling. The open packet waits in
@@ -340,7 +339,6 @@ impl Actor for Session {
             }
         }
         self.hub.registry().remove(&self.sid);
-        self.hub.unregister_session(self.sid.clone());
         log::debug!("session {}: stopped", self.sid);
     }
 }
