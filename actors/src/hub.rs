@@ -157,14 +157,28 @@ impl Hub {
         self.inner.stats.iter().map(|s| s.snapshot()).collect()
     }
 
+    /// Sends a message to the Broadcaster (counted in its mailbox depth) and waits for the
+    /// answer.
+    fn ask_broadcaster<M>(
+        &self,
+        msg: M,
+    ) -> impl std::future::Future<Output = Result<M::Result, HubError>> + 'static
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        Broadcaster: Handler<M>,
+    {
+        self.count_send(HubActor::Broadcaster);
+        let sent = self.inner.broadcaster.send(msg);
+        async move { sent.await.map_err(|_| HubError::Unavailable("Broadcaster")) }
+    }
+
     /// Emits an event to a target; resolves once it is handed to every recipient.
     pub fn broadcast(
         &self,
         msg: Broadcast,
     ) -> impl std::future::Future<Output = Result<BroadcastOutcome, HubError>> + 'static {
-        self.count_send(HubActor::Broadcaster);
-        let sent = self.inner.broadcaster.send(msg);
-        async move { sent.await.map_err(|_| HubError::Unavailable("Broadcaster")) }
+        self.ask_broadcaster(msg)
     }
 
     /// Emits an event that asks every recipient for an ack; resolves to the number of
@@ -173,9 +187,7 @@ impl Hub {
         &self,
         msg: BroadcastWithAck,
     ) -> impl std::future::Future<Output = Result<BroadcastOutcome, HubError>> + 'static {
-        self.count_send(HubActor::Broadcaster);
-        let sent = self.inner.broadcaster.send(msg);
-        async move { sent.await.map_err(|_| HubError::Unavailable("Broadcaster")) }
+        self.ask_broadcaster(msg)
     }
 
     /// The sockets a target resolves to, with their sessions.

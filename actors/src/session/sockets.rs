@@ -493,6 +493,14 @@ impl Session {
         }
     }
 
+    /// The socket of namespace `nsp`, if this is a Socket.IO session that joined it.
+    fn joined_mut(&mut self, nsp: &str) -> Option<&mut SocketState> {
+        if !self.socket_io() {
+            return None;
+        }
+        self.layer().sockets.get_mut(nsp)
+    }
+
     fn socket_io(&self) -> bool {
         matches!(self.app, App::SocketIo(_))
     }
@@ -629,11 +637,7 @@ impl Handler<SocketJoin> for Session {
     fn handle(&mut self, msg: SocketJoin, ctx: &mut Context<Self>) {
         let addr = ctx.address();
         let hub = self.hub.clone();
-        let joined = self
-            .socket_io()
-            .then(|| self.layer().sockets.get_mut(&msg.nsp))
-            .flatten();
-        let Some(state) = joined else {
+        let Some(state) = self.joined_mut(&msg.nsp) else {
             let _ = msg.reply.send(Err(crate::hub::HubError::NotConnected));
             return;
         };
@@ -654,11 +658,7 @@ impl Handler<SocketLeave> for Session {
 
     fn handle(&mut self, msg: SocketLeave, _ctx: &mut Context<Self>) {
         let hub = self.hub.clone();
-        let joined = self
-            .socket_io()
-            .then(|| self.layer().sockets.get_mut(&msg.nsp))
-            .flatten();
-        let Some(state) = joined else {
+        let Some(state) = self.joined_mut(&msg.nsp) else {
             let _ = msg.reply.send(Err(crate::hub::HubError::NotConnected));
             return;
         };
