@@ -20,9 +20,6 @@ pub enum ProtocolError {
     /// A polling body that is not UTF-8 text.
     #[error("polling payload is not valid UTF-8")]
     InvalidUtf8,
-    /// Binary data offered for a packet type that carries none (only messages do).
-    #[error("packet type {0} cannot carry binary data")]
-    UnexpectedBinary(&'static str),
     /// The Socket.IO packet type is not one of 0..=6.
     #[error("unknown Socket.IO packet type {0:?}")]
     UnknownSocketType(char),
@@ -77,10 +74,6 @@ mod tests {
             (
                 ProtocolError::InvalidUtf8,
                 "polling payload is not valid UTF-8",
-            ),
-            (
-                ProtocolError::UnexpectedBinary("ping"),
-                "packet type ping cannot carry binary data",
             ),
             (
                 ProtocolError::UnknownSocketType('x'),
