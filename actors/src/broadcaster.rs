@@ -78,6 +78,8 @@ pub struct Broadcaster {
     logs: HashMap<String, PacketLog>,
     preserved: HashMap<String, PreservedSocket>,
     dedupe: HashMap<String, DedupeWindow>,
+    /// Whether the last broadcast left a run pending in the room table.
+    run_pending: bool,
     /// Whether a timer will hand out the pending run (in case the mailbox count is off).
     flush_scheduled: bool,
 }
@@ -98,26 +100,23 @@ impl Broadcaster {
             logs: HashMap::new(),
             preserved: HashMap::new(),
             dedupe: HashMap::new(),
+            run_pending: false,
             flush_scheduled: false,
         }
     }
 
-    /// Hands out what was gathered once no broadcast waits; otherwise makes sure a timer
-    /// does it soon.
-    fn flush_when_idle(&mut self, ctx: &mut Context<Self>) {
-        let mut table = lock(&self.table);
-        if !table.has_run() {
+    /// Makes sure a run left pending (more broadcasts were waiting) goes out soon even if
+    /// the mailbox count is off.
+    fn schedule_run_delivery(&mut self, ctx: &mut Context<Self>) {
+        if !self.run_pending || self.flush_scheduled {
             return;
         }
-        if self.stats.mailbox_depth() == 0 {
-            table.deliver_run();
-        } else if !self.flush_scheduled {
-            self.flush_scheduled = true;
-            ctx.run_later(FLUSH_AT_LATEST, |act, _| {
-                act.flush_scheduled = false;
-                lock(&act.table).deliver_run();
-            });
-        }
+        self.flush_scheduled = true;
+        ctx.run_later(FLUSH_AT_LATEST, |act, _| {
+            act.flush_scheduled = false;
+            act.run_pending = false;
+            lock(&act.table).deliver_run();
+        });
     }
 
     fn broadcast(&mut self, msg: Broadcast) -> BroadcastOutcome {
@@ -184,6 +183,11 @@ impl Broadcaster {
                 }
             }
             table.notify_subscribers(&msg.target, &packet, offset.is_some(), &self.counters);
+            // No broadcast waits: hand out the run now, under the same lock.
+            if self.stats.mailbox_depth() == 0 {
+                table.deliver_run();
+            }
+            self.run_pending = table.has_run();
             recipients
         };
         let bytes: usize = frames.iter().map(|f| f.len()).sum();
@@ -342,7 +346,7 @@ impl Handler<Broadcast> for Broadcaster {
         let outcome = guarded(&stats, ctx, BroadcastOutcome::default(), |_| {
             self.broadcast(msg)
         });
-        self.flush_when_idle(ctx);
+        self.schedule_run_delivery(ctx);
         MessageResult(outcome)
     }
 }

@@ -40,18 +40,6 @@ pub struct DeliverBatch {
     pub events: Arc<[(Frames, bool)]>,
 }
 
-/// A socket joined a namespace.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AddSocket {
-    /// The namespace.
-    pub nsp: String,
-    /// The socket id.
-    pub sid: Arc<str>,
-    /// Its session.
-    pub session: Addr<Session>,
-}
-
 /// A socket left its namespace: forget it and its rooms.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::hub_messages::{
-    AddSocket, AnnounceMembership, Deliver, DescribeRoom, JoinRoom, LeaveRoom, ListMembers,
-    ListRooms, RemoveSocket, ResolveTarget, Subscribe, Unsubscribe,
+    AnnounceMembership, Deliver, DescribeRoom, JoinRoom, LeaveRoom, ListMembers, ListRooms,
+    RemoveSocket, ResolveTarget, Subscribe, Unsubscribe,
 };
 use crate::registry::SessionRegistry;
 use crate::room_table::{lock, SharedRoomTable};
@@ -51,17 +51,6 @@ impl Supervised for RoomSupervisor {
         for session in sessions {
             session.do_send(AnnounceMembership);
         }
-    }
-}
-
-impl Handler<AddSocket> for RoomSupervisor {
-    type Result = ();
-
-    fn handle(&mut self, msg: AddSocket, ctx: &mut Context<Self>) {
-        let table = self.table.clone();
-        guarded(&self.stats, ctx, (), |_| {
-            lock(&table).add_socket(&msg.nsp, msg.sid, msg.session)
-        })
     }
 }
 

@@ -264,14 +264,10 @@ impl RoomTable {
 
     /// The socket ids in a room, sorted.
     pub fn members(&self, nsp: &str, room: &str) -> Vec<String> {
-        let mut members: Vec<String> = self
-            .nsps
-            .get(nsp)
-            .and_then(|t| t.rooms.get(room))
-            .map(|r| r.members.keys().map(|k| k.to_string()).collect())
-            .unwrap_or_default();
-        members.sort();
-        members
+        self.member_users(nsp, room)
+            .into_iter()
+            .map(|m| m.sid)
+            .collect()
     }
 
     /// The members of a room with their users, sorted by socket id; empty when the room

@@ -12,9 +12,7 @@ use serde_json::json;
 use siohub_actors::messages::{CloseSession, SocketDisconnect};
 use siohub_actors::DisconnectReason;
 
-use super::v1::{
-    check_namespace, one_or_many, read_json, root_namespace, selection, unavailable, ApiState,
-};
+use super::v1::{one_or_many, read_json, root_namespace, selected_sockets, ApiState};
 use super::ApiError;
 use crate::transport::EngineState;
 
@@ -42,15 +40,15 @@ pub async fn disconnect(
     api: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: DisconnectRequest = read_json(&req, body, api.settings.max_body_bytes).await?;
-    check_namespace(&engine, &request.namespace)?;
     let nsp = request.namespace.clone();
-    let target = selection(
+    let sockets = selected_sockets(
+        &engine,
         request.namespace,
         request.sids,
         request.users,
         request.rooms,
-    )?;
-    let sockets = engine.hub.resolve(target).await.map_err(unavailable)?;
+    )
+    .await?;
     // An address hashes by its channel, which never changes: safe as a key.
     #[allow(clippy::mutable_key_type)]
     let mut closed = HashSet::new();

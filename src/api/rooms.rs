@@ -13,8 +13,8 @@ use serde_json::json;
 use siohub_actors::messages::{SocketJoin, SocketLeave};
 
 use super::v1::{
-    check_namespace, check_room, one_or_many, read_json, read_query, root_namespace, selection,
-    unavailable, ApiState,
+    check_namespace, check_room, one_or_many, read_json, read_query, root_namespace,
+    selected_sockets, unavailable, ApiState,
 };
 use super::ApiError;
 use crate::transport::EngineState;
@@ -122,15 +122,15 @@ async fn change_membership(
 ) -> Result<HttpResponse, ApiError> {
     let request: MembershipRequest = read_json(&req, body, api.settings.max_body_bytes).await?;
     check_room(&room)?;
-    check_namespace(&engine, &request.namespace)?;
     let nsp = request.namespace.clone();
-    let target = selection(
+    let sockets = selected_sockets(
+        &engine,
         request.namespace,
         request.sids,
         request.users,
         request.rooms,
-    )?;
-    let sockets = engine.hub.resolve(target).await.map_err(unavailable)?;
+    )
+    .await?;
     let answers = sockets.into_iter().map(|(_, session)| {
         let (nsp, room) = (nsp.clone(), room.clone());
         async move {

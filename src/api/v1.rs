@@ -23,7 +23,7 @@ use futures::StreamExt;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-use siohub_actors::{Application, HubError, Target};
+use siohub_actors::{Application, HubError, Recipients, Target};
 
 use super::keys::{require_key, KeyRing};
 use super::{disconnect, emit, rooms, sse, ApiError};
@@ -198,14 +198,17 @@ pub fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
     }
 }
 
-/// The sockets named by `sids`, `users` and `rooms` (their union); 400 when none is given,
-/// so that a forgotten selector never means the whole namespace.
-pub fn selection(
+/// The sockets of namespace `nsp` named by `sids`, `users` and `rooms` (their union),
+/// with their sessions: 404 for a namespace not served, 400 when no selector is given (so
+/// that a forgotten selector never means the whole namespace), 503 if the hub is away.
+pub async fn selected_sockets(
+    engine: &EngineState,
     nsp: String,
     sids: Vec<String>,
     users: Vec<String>,
     rooms: Vec<String>,
-) -> Result<Target, ApiError> {
+) -> Result<Recipients, ApiError> {
+    check_namespace(engine, &nsp)?;
     if sids.is_empty() && users.is_empty() && rooms.is_empty() {
         return Err(ApiError::invalid(
             "name the sockets: \"sids\", \"users\" or \"rooms\" (a string or a list)",
@@ -214,13 +217,14 @@ pub fn selection(
     for room in &rooms {
         check_room(room)?;
     }
-    Ok(Target {
+    let target = Target {
         nsp,
         rooms,
         users,
         sids,
         ..Target::default()
-    })
+    };
+    engine.hub.resolve(target).await.map_err(unavailable)
 }
 
 /// Whether the client asked for Server-Sent Events.
