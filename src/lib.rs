@@ -17,6 +17,7 @@ pub mod ops;
 pub mod server;
 pub mod transport;
 pub mod webhook;
+pub mod workers;
 
 pub use siohub_actors::{
     AckError, AckSender, Application, ConnectRefusal, ConnectRequest, DisconnectReason, Namespace,

@@ -7,16 +7,19 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use actix_http::HttpService;
-use actix_service::{fn_service, map_config};
-use actix_web::dev::{AppConfig, ServerHandle, Service};
+use actix_http::{error::DispatchError, HttpService, Protocol};
+use actix_rt::net::TcpStream;
+use actix_service::{fn_service, map_config, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Service};
 use actix_web::App;
 use siohub_actors::{Application, Hub, SessionRegistry};
 
 use crate::config::Settings;
 use crate::transport::{self, Cors, EngineState};
+use crate::workers::{Server, ServerHandle};
 
-/// Pending connections the kernel keeps for the server (capped by `net.core.somaxconn`).
+/// Pending connections the kernel keeps for each worker's listening socket (capped by
+/// `net.core.somaxconn`).
 pub const LISTEN_BACKLOG: i32 = 4096;
 
 /// The shared state of one server, built once from the settings: it starts the hub's
@@ -34,65 +37,67 @@ pub fn engine_state(settings: &Settings, app: Application) -> EngineState {
 /// Binds the server; the returned server runs when awaited. It never handles signals
 /// itself: the binary drains on SIGTERM/SIGINT ([`drain_and_stop`]), and `background`
 /// servers (tests, tools) leave signals to their owner.
+///
+/// Each worker thread listens on its own socket and serves what it accepts (see
+/// [`crate::workers`]).
 pub fn bind(
     settings: &Settings,
     state: EngineState,
     background: bool,
-) -> std::io::Result<(actix_web::dev::Server, Vec<SocketAddr>)> {
+) -> std::io::Result<(Server, Vec<SocketAddr>)> {
     let path = settings.server.path.clone();
     let api = actix_web::web::Data::new(crate::api::ApiState::new(&settings.api));
-    let listener =
-        std::net::TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
-    // Bursts of thousands of connections overflow the default backlog of 128; the kernel
-    // then drops SYNs and clients retry a second later.
-    socket2::SockRef::from(&listener).listen(LISTEN_BACKLOG)?;
-    let addrs = vec![listener.local_addr()?];
     let workers = match settings.server.workers {
         0 if background => 1,
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let server = actix_server::Server::build()
-        .workers(workers)
-        // Sessions are drained before the server stops; what is left gets one second.
-        .shutdown_timeout(1)
-        .disable_signals()
-        .listen("siohub", listener, move || {
-            let state = state.clone();
-            let path = path.clone();
-            let upgrade = (state.clone(), path.clone());
-            let ops = state.ops.clone();
-            let app = App::new()
-                .app_data(api.clone())
-                .configure(crate::api::configure)
-                .configure(crate::ops::configure)
-                .configure(move |cfg| transport::configure(cfg, &path, state))
-                // Counts every request by route pattern and status for /metrics.
-                .wrap_fn(move |req, srv| {
-                    let (ops, method) = (ops.clone(), req.method().clone());
-                    let response = srv.call(req);
-                    async move {
-                        let response = response.await?;
-                        let route = response.request().match_pattern();
-                        let status = response.status().as_u16();
-                        ops.http().count(&method, route, status);
-                        Ok(response)
-                    }
-                });
-            HttpService::build()
-                // A client that closes its side of the connection has gone away, as Node's
-                // HTTP server takes it: an aborted long-poll closes its session.
-                .h1_allow_half_closed(false)
-                // Websockets leave the HTTP dispatcher at the upgrade (see
-                // `transport::serve_upgrade`).
-                .upgrade(fn_service(move |(req, framed)| {
-                    let (state, path) = upgrade.clone();
-                    transport::serve_upgrade(req, framed, state, path)
-                }))
-                .h1(map_config(app, |_| AppConfig::default()))
-                .tcp()
-        })?
-        .run();
+    let listeners = crate::workers::bind(
+        &settings.server.host,
+        settings.server.port,
+        workers,
+        LISTEN_BACKLOG,
+    )?;
+    let addrs = vec![crate::workers::local_addr(&listeners)?];
+    let server = crate::workers::start(listeners, move || {
+        let state = state.clone();
+        let path = path.clone();
+        let upgrade = (state.clone(), path.clone());
+        let ops = state.ops.clone();
+        let app = App::new()
+            .app_data(api.clone())
+            .configure(crate::api::configure)
+            .configure(crate::ops::configure)
+            .configure(move |cfg| transport::configure(cfg, &path, state))
+            // Counts every request by route pattern and status for /metrics.
+            .wrap_fn(move |req, srv| {
+                let (ops, method) = (ops.clone(), req.method().clone());
+                let response = srv.call(req);
+                async move {
+                    let response = response.await?;
+                    let route = response.request().match_pattern();
+                    let status = response.status().as_u16();
+                    ops.http().count(&method, route, status);
+                    Ok(response)
+                }
+            });
+        let http = HttpService::build()
+            // A client that closes its side of the connection has gone away, as Node's
+            // HTTP server takes it: an aborted long-poll closes its session.
+            .h1_allow_half_closed(false)
+            // Websockets leave the HTTP dispatcher at the upgrade (see
+            // `transport::serve_upgrade`).
+            .upgrade(fn_service(move |(req, framed)| {
+                let (state, path) = upgrade.clone();
+                transport::serve_upgrade(req, framed, state, path)
+            }))
+            .finish(map_config(app, |_| AppConfig::default()));
+        // The peer's address comes from accept (no getpeername per connection).
+        fn_service(|(io, peer): (TcpStream, SocketAddr)| async move {
+            Ok::<_, DispatchError>((io, Protocol::Http1, Some(peer)))
+        })
+        .and_then(http)
+    })?;
     Ok((server, addrs))
 }
 
