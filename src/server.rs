@@ -7,15 +7,17 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use actix_http::{error::DispatchError, HttpService, Protocol};
+use std::rc::Rc;
+
+use actix_http::{HttpService, Protocol};
 use actix_rt::net::TcpStream;
-use actix_service::{fn_service, map_config, ServiceFactoryExt};
+use actix_service::{fn_factory, fn_service, map_config, ServiceFactory};
 use actix_web::dev::{AppConfig, Service};
 use actix_web::App;
 use siohub_actors::{Application, Hub, SessionRegistry};
 
 use crate::config::Settings;
-use crate::transport::{self, Cors, EngineState};
+use crate::transport::{self, Cors, EngineState, FirstRequest};
 use crate::workers::{Server, ServerHandle};
 
 /// Pending connections the kernel keeps for each worker's listening socket (capped by
@@ -63,6 +65,7 @@ pub fn bind(
         let state = state.clone();
         let path = path.clone();
         let upgrade = (state.clone(), path.clone());
+        let early = (state.clone(), path.clone());
         let ops = state.ops.clone();
         let app = App::new()
             .app_data(api.clone())
@@ -92,11 +95,30 @@ pub fn bind(
                 transport::serve_upgrade(req, framed, state, path)
             }))
             .finish(map_config(app, |_| AppConfig::default()));
-        // The peer's address comes from accept (no getpeername per connection).
-        fn_service(|(io, peer): (TcpStream, SocketAddr)| async move {
-            Ok::<_, DispatchError>((io, Protocol::Http1, Some(peer)))
+        // A connection's first request is looked at before any dispatcher exists: a
+        // websocket upgrade is answered at once (`transport::serve_first_request`), the
+        // rest goes to the dispatcher. The peer's address comes from accept.
+        let first = early;
+        fn_factory(move || {
+            let http = http.new_service(());
+            let first = first.clone();
+            async move {
+                let http = Rc::new(http.await?);
+                let first = Rc::new(first);
+                Ok::<_, ()>(fn_service(move |(io, peer): (TcpStream, SocketAddr)| {
+                    let (http, first) = (http.clone(), first.clone());
+                    async move {
+                        let (state, path) = &*first;
+                        match transport::serve_first_request(io, peer, state, path).await {
+                            FirstRequest::Done => Ok(()),
+                            FirstRequest::Http(io) => {
+                                http.call((io, Protocol::Http1, Some(peer))).await
+                            }
+                        }
+                    }
+                }))
+            }
         })
-        .and_then(http)
     })?;
     Ok((server, addrs))
 }

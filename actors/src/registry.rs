@@ -9,13 +9,21 @@ use dashmap::DashMap;
 use crate::connection_manager::SessionMeta;
 use crate::session::Session;
 
+/// The hasher of maps keyed by socket or session id. Ids are random and made by the
+/// server, so a fast hasher is safe there (maps keyed by client-chosen names, such as
+/// rooms, keep the standard one).
+pub type SidHasher = foldhash::fast::RandomState;
+
+/// A map keyed by socket or session id.
+pub type SidMap<V> = std::collections::HashMap<Arc<str>, V, SidHasher>;
+
 /// A live session: its address and its metadata.
 pub type SessionEntry = (Addr<Session>, Arc<SessionMeta>);
 
 /// The live sessions of one server, shared by every worker.
 #[derive(Clone, Default)]
 pub struct SessionRegistry {
-    sessions: Arc<DashMap<Arc<str>, SessionEntry>>,
+    sessions: Arc<DashMap<Arc<str>, SessionEntry, SidHasher>>,
 }
 
 impl std::fmt::Debug for SessionRegistry {

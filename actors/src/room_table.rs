@@ -15,6 +15,7 @@ use siohub_protocol::SocketPacket;
 
 use crate::fanout::Run;
 use crate::policy::{BufferPolicy, DeliveryPolicy, USER_ROOM_PREFIX};
+use crate::registry::{SidHasher, SidMap};
 use crate::session::Session;
 use crate::stats::{DropReason, HubCounters};
 use crate::subscription::{sse_chunk, Offer, Subscriber};
@@ -67,7 +68,7 @@ impl RoomBuffering {
 
 #[derive(Default)]
 struct Room {
-    members: HashMap<Arc<str>, Addr<Session>>,
+    members: SidMap<Addr<Session>>,
     buffer: VecDeque<Buffered>,
 }
 
@@ -87,10 +88,10 @@ impl Room {
 /// One namespace: its sockets and rooms.
 #[derive(Default)]
 pub struct NspTable {
-    sockets: HashMap<Arc<str>, Addr<Session>>,
+    sockets: SidMap<Addr<Session>>,
     rooms: HashMap<String, Room>,
     /// The user of each socket in a user room (`user:<id>`), for member listings.
-    users: HashMap<Arc<str>, String>,
+    users: SidMap<String>,
     /// Event subscribers (the HTTP API's SSE streams); usually none.
     subscribers: Vec<Subscriber>,
 }
@@ -481,7 +482,7 @@ impl RoomTable {
                 .for_each(|(sid, addr)| visit(sid, addr));
             return count;
         }
-        let mut seen: HashSet<&str> = HashSet::new();
+        let mut seen: HashSet<&str, SidHasher> = HashSet::default();
         for room in rooms {
             for (sid, addr) in &room.members {
                 if seen.insert(sid) {

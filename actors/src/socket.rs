@@ -26,18 +26,23 @@ pub struct HeaderList {
 
 impl HeaderList {
     /// Keeps these (name, value) pairs; names are lower-cased.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut joined = String::new();
+    pub fn from_pairs<'a, I>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+        I::IntoIter: Clone,
+    {
+        let pairs = pairs
+            .into_iter()
+            .filter(|(name, value)| !name.contains([':', '\n']) && !value.contains('\n'));
+        // Sized once: one allocation, no growth.
+        let size = pairs.clone().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let mut joined = String::with_capacity(size);
         for (name, value) in pairs {
-            if name.contains([':', '\n']) || value.contains('\n') {
-                continue;
-            }
-            joined.push_str(&name.to_ascii_lowercase());
+            joined.extend(name.chars().map(|c| c.to_ascii_lowercase()));
             joined.push(':');
             joined.push_str(value);
             joined.push('\n');
         }
-        joined.shrink_to_fit();
         HeaderList { joined }
     }
 

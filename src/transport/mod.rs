@@ -3,7 +3,10 @@
 //! code.
 
 mod cors;
+mod first_request;
+mod head;
 mod polling;
+mod prefixed;
 mod query;
 mod upgrade;
 
@@ -14,6 +17,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use siohub_actors::{Application, EngineConfig, EngineError, Hub};
 
 pub use cors::Cors;
+pub use first_request::{serve as serve_first_request, FirstRequest};
+pub use prefixed::Prefixed;
 use query::{EngineQuery, TransportKind};
 pub use upgrade::serve as serve_upgrade;
 
@@ -69,7 +74,7 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> Ht
         }
     }
 
-    match query.sid.as_deref() {
+    match query.sid {
         Some(sid) => {
             let Some(session) = state.hub.registry().get(sid) else {
                 log::debug!("request for unknown session {sid}");
@@ -93,13 +98,15 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> Ht
                 // Real upgrades never get here (see `upgrade`): this one lacks its headers.
                 return fail(EngineError::BadRequest);
             }
-            if query.eio.as_deref() != Some("4") {
+            if query.eio != Some("4") {
                 return fail(EngineError::UnsupportedProtocolVersion);
             }
             if let Some(refusal) = crate::ops::check_handshake(req, state) {
                 return refusal;
             }
-            let handshake = Arc::new(upgrade::handshake_info(req.head(), req.peer_addr()));
+            let mut headers = Vec::new();
+            let head = head::HeadView::of_actix(req.head(), &mut headers);
+            let handshake = Arc::new(head.handshake_info(req.peer_addr()));
             polling::handshake(state, handshake).await
         }
     }

@@ -11,23 +11,23 @@ pub enum TransportKind {
 
 /// The parameters the endpoint reads; unknown ones (`t`, `j`, user parameters) are ignored.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct EngineQuery {
+pub struct EngineQuery<'a> {
     /// `EIO`, the protocol revision.
-    pub eio: Option<String>,
+    pub eio: Option<&'a str>,
     /// `transport`, if it names a known one.
     pub transport: Option<TransportKind>,
     /// `sid`, the session id.
-    pub sid: Option<String>,
+    pub sid: Option<&'a str>,
 }
 
-impl EngineQuery {
+impl<'a> EngineQuery<'a> {
     /// Parses a raw query string.
-    pub fn parse(query: &str) -> Self {
+    pub fn parse(query: &'a str) -> Self {
         let mut out = EngineQuery::default();
         for pair in query.split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             match key {
-                "EIO" => out.eio = Some(value.to_owned()),
+                "EIO" => out.eio = Some(value),
                 "transport" => {
                     out.transport = match value {
                         "polling" => Some(TransportKind::Polling),
@@ -35,7 +35,7 @@ impl EngineQuery {
                         _ => None,
                     }
                 }
-                "sid" if !value.is_empty() => out.sid = Some(value.to_owned()),
+                "sid" if !value.is_empty() => out.sid = Some(value),
                 _ => {}
             }
         }
@@ -50,9 +50,9 @@ mod tests {
     #[test]
     fn reads_the_three_parameters_and_ignores_the_rest() {
         let q = EngineQuery::parse("EIO=4&transport=polling&t=N8hyd6w&sid=abc&x=1");
-        assert_eq!(q.eio.as_deref(), Some("4"));
+        assert_eq!(q.eio, Some("4"));
         assert_eq!(q.transport, Some(TransportKind::Polling));
-        assert_eq!(q.sid.as_deref(), Some("abc"));
+        assert_eq!(q.sid, Some("abc"));
         let q = EngineQuery::parse("transport=smoke&sid=");
         assert_eq!(q, EngineQuery::default());
         assert_eq!(

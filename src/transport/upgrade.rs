@@ -3,80 +3,103 @@
 //! the connection runs on that socket with no HTTP buffers behind it (a few hundred bytes
 //! per idle connection instead of the dispatcher's 16 KiB).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use actix_codec::Framed;
-use actix_http::{h1, header, Method, Request, RequestHead};
+use actix_http::{h1, Request};
 use bytes::BytesMut;
-use siohub_actors::{EngineError, HandshakeInfo, HeaderList, Session, SessionParams};
+use siohub_actors::{EngineError, Session, SessionParams};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use super::head::{header_text, HeadView};
+use super::prefixed::Prefixed;
 use super::query::{EngineQuery, TransportKind};
 use super::EngineState;
 
-/// Handles one upgrade request on `path`; returns when the websocket is closed.
+/// Handles one upgrade request the HTTP dispatcher parsed (a websocket upgrade that was
+/// not the connection's first request, or whose head did not come in one read; see
+/// [`super::first_request`] for the others); returns when the upgrade is answered.
 pub async fn serve(
     req: Request,
-    framed: Framed<TcpStream, h1::Codec>,
+    framed: Framed<Prefixed, h1::Codec>,
     state: EngineState,
     path: String,
 ) -> Result<(), actix_http::Error> {
     let parts = framed.into_parts();
-    let mut io = parts.io;
+    let (io, unread) = parts.io.into_parts();
     // Bytes the client sent after the request (its first frames), kept in a small buffer
     // so the dispatcher's 8 KiB read buffer can go.
-    let leftover = BytesMut::from(&parts.read_buf[..]);
+    let mut leftover = BytesMut::from(&parts.read_buf[..]);
+    leftover.extend_from_slice(&unread);
     drop(parts.read_buf);
     drop(parts.write_buf);
 
     // Take what the session needs and let the request go: its headers point into the
     // dispatcher's read buffer, which would otherwise live as long as the connection.
-    let head = req.head();
-    let on_path = head.uri.path() == path || head.uri.path() == path.trim_end_matches('/');
-    let checked = on_path.then(|| check(head, &state));
-    let query = EngineQuery::parse(head.uri.query().unwrap_or(""));
-    let peer = req.peer_addr();
-    let handshake = handshake_info(head, peer);
+    let outcome = {
+        let mut headers = Vec::new();
+        let head = HeadView::of_actix(req.head(), &mut headers);
+        handshake(&head, req.peer_addr(), &state, &path)
+    };
     drop(req);
+    finish(io, leftover, outcome).await;
+    Ok(())
+}
 
-    let accept = match checked {
-        None => {
-            write_refusal(&mut io, "404 Not Found", "Not Found").await;
-            return Ok(());
-        }
-        Some(Err(error)) => {
-            log::debug!("websocket upgrade refused: {error}");
-            write_refusal(&mut io, "400 Bad Request", &error.to_string()).await;
-            return Ok(());
-        }
-        Some(Ok(accept)) => accept,
+/// What an upgrade request comes to.
+pub enum Upgrade {
+    /// Not the Engine.IO path: 404.
+    NotFound,
+    /// Refused by the checks the reference server makes: 400 with the error's message.
+    Refused(EngineError),
+    /// Refused by a limit or the drain: the status and JSON body.
+    Denied(crate::ops::HandshakeDenial),
+    /// Accepted: the session and the outbox that starts with the `101`.
+    Accepted {
+        /// The session the connection serves.
+        session: actix::Addr<Session>,
+        /// Its outgoing frames.
+        outbox: siohub_actors::ws::Outbox,
+        /// The transport's id, tagging what the connection reads.
+        id: u64,
+        /// The largest message the client may send.
+        max_message: usize,
+    },
+}
+
+/// Checks an upgrade request and, when it is accepted, opens its session (or upgrades the
+/// polling session it names) with the `101` first in the outbox.
+pub fn handshake(
+    head: &HeadView<'_>,
+    peer: Option<SocketAddr>,
+    state: &EngineState,
+    path: &str,
+) -> Upgrade {
+    let on_path = head.path() == path || head.path() == path.trim_end_matches('/');
+    if !on_path {
+        return Upgrade::NotFound;
+    }
+    let query = EngineQuery::parse(head.query());
+    let accept = match check(head, &query, state) {
+        Ok(accept) => accept,
+        Err(error) => return Upgrade::Refused(error),
     };
     if query.sid.is_none() {
-        if let Some(denial) = crate::ops::deny_handshake(peer.map(|a| a.ip()), &state) {
-            let status = format!(
-                "{} {}\r\nretry-after: {}",
-                denial.status.as_u16(),
-                denial.status.canonical_reason().unwrap_or(""),
-                denial.retry_after
-            );
-            write_response(&mut io, &status, "application/json", &denial.body()).await;
-            return Ok(());
+        if let Some(denial) = crate::ops::deny_handshake(peer.map(|a| a.ip()), state) {
+            return Upgrade::Denied(denial);
         }
     }
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n"
-    );
+    let mut response = Vec::with_capacity(RESPONSE_HEAD.len() + ACCEPT_LEN + 4);
+    response.extend_from_slice(RESPONSE_HEAD.as_bytes());
+    response.extend_from_slice(&accept);
+    response.extend_from_slice(b"\r\n\r\n");
     // The `101` goes first in the outbox, so it leaves in one write with the open packet.
     let outbox = siohub_actors::ws::Outbox::new();
     outbox.push([bytes::Bytes::from(response)], false);
     let id = siohub_actors::next_transport_id();
-    let session = match query
-        .sid
-        .as_deref()
-        .and_then(|sid| state.hub.registry().get(sid))
-    {
+    let session = match query.sid.and_then(|sid| state.hub.registry().get(sid)) {
         Some(session) => {
             Session::begin_upgrade(&session, outbox.clone(), id);
             session
@@ -86,61 +109,138 @@ pub async fn serve(
                 config: state.config.clone(),
                 hub: state.hub.clone(),
                 app: state.app.clone(),
-                handshake: Arc::new(handshake),
+                handshake: Arc::new(head.handshake_info(peer)),
             };
             let (sid, session) = Session::start_websocket(params, outbox.clone(), id);
             log::debug!("session {sid}: opened on websocket");
             session
         }
     };
-    // The connection gets a small task of its own, so the HTTP dispatcher's task (sized for
-    // any request) ends here.
-    let max_message = state.config.max_payload;
-    actix_web::rt::spawn(siohub_actors::ws::run(
-        io,
-        leftover,
-        outbox.stream(),
-        id,
+    Upgrade::Accepted {
         session,
-        max_message,
-    ));
-    Ok(())
+        outbox,
+        id,
+        max_message: state.config.max_payload,
+    }
 }
 
-/// Checks an upgrade request as the reference server does; returns the
-/// `Sec-WebSocket-Accept` value.
-fn check(head: &RequestHead, state: &EngineState) -> Result<String, EngineError> {
-    let query = EngineQuery::parse(head.uri.query().unwrap_or(""));
+/// Answers an upgrade on its raw socket: writes the refusal, or runs the accepted
+/// connection as a small task of its own (so the task that read the request, sized for
+/// any request, ends here).
+pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
+    match outcome {
+        Upgrade::NotFound => write_refusal(&mut io, "404 Not Found", "Not Found").await,
+        Upgrade::Refused(error) => {
+            log::debug!("websocket upgrade refused: {error}");
+            write_refusal(&mut io, "400 Bad Request", &error.to_string()).await;
+        }
+        Upgrade::Denied(denial) => {
+            let status = format!(
+                "{} {}\r\nretry-after: {}",
+                denial.status.as_u16(),
+                denial.status.canonical_reason().unwrap_or(""),
+                denial.retry_after
+            );
+            write_response(&mut io, &status, "application/json", &denial.body()).await;
+        }
+        Upgrade::Accepted {
+            session,
+            outbox,
+            id,
+            max_message,
+        } => {
+            actix_web::rt::spawn(siohub_actors::ws::run(
+                io,
+                leftover,
+                outbox.stream(),
+                id,
+                session,
+                max_message,
+            ));
+        }
+    }
+}
+
+/// The `101` up to the `Sec-WebSocket-Accept` value.
+const RESPONSE_HEAD: &str = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ";
+
+/// The length of a `Sec-WebSocket-Accept` value (a base64 SHA-1).
+const ACCEPT_LEN: usize = 28;
+
+/// Checks an upgrade request as the reference server does (and as actix-http checks a
+/// websocket handshake); returns the `Sec-WebSocket-Accept` value.
+fn check(
+    head: &HeadView<'_>,
+    query: &EngineQuery<'_>,
+    state: &EngineState,
+) -> Result<[u8; ACCEPT_LEN], EngineError> {
     if query.transport != Some(TransportKind::WebSocket) || !state.config.allow_websocket {
         return Err(EngineError::UnknownTransport);
     }
     if head
-        .headers
-        .get(header::ORIGIN)
-        .is_some_and(|o| o.to_str().is_err())
+        .header("origin")
+        .is_some_and(|o| header_text(o).is_none())
     {
         return Err(EngineError::BadRequest);
     }
-    match query.sid.as_deref() {
+    match query.sid {
         Some(sid) if state.hub.registry().get(sid).is_none() => {
             return Err(EngineError::UnknownSid)
         }
         Some(_) => {}
-        None if query.eio.as_deref() != Some("4") => {
-            return Err(EngineError::UnsupportedProtocolVersion)
-        }
+        None if query.eio != Some("4") => return Err(EngineError::UnsupportedProtocolVersion),
         None => {}
     }
-    if head.method != Method::GET {
+    if head.method != "GET" {
         return Err(EngineError::BadHandshakeMethod);
     }
-    actix_http::ws::verify_handshake(head).map_err(|_| EngineError::BadRequest)?;
+    let upgrade_websocket = head
+        .header("upgrade")
+        .and_then(header_text)
+        .is_some_and(|v| contains_ignore_case(v, "websocket"));
+    let connection_upgrade = connection_upgrade(head);
+    let version_13 = head.header("sec-websocket-version") == Some(b"13");
     let key = head
-        .headers
-        .get(header::SEC_WEBSOCKET_KEY)
+        .header("sec-websocket-key")
+        .filter(|key| valid_key(key))
         .ok_or(EngineError::BadRequest)?;
-    let accept = actix_http::ws::hash_key(key.as_bytes());
-    Ok(String::from_utf8_lossy(&accept).into_owned())
+    if !(upgrade_websocket && connection_upgrade && version_13) {
+        return Err(EngineError::BadRequest);
+    }
+    Ok(accept_value(key))
+}
+
+/// Whether the `Connection` headers ask for an upgrade (and none says `close`).
+fn connection_upgrade(head: &HeadView<'_>) -> bool {
+    let mut upgrade = false;
+    for value in head.headers_named("connection").filter_map(header_text) {
+        for option in value.split(',').map(str::trim) {
+            if option.eq_ignore_ascii_case("close") {
+                return false;
+            }
+            upgrade |= option.eq_ignore_ascii_case("upgrade");
+        }
+    }
+    upgrade
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// A `Sec-WebSocket-Key` is 16 bytes in base64 (RFC 6455 §4.2.1).
+fn valid_key(key: &[u8]) -> bool {
+    use base64::Engine;
+    let mut decoded = [0u8; 18];
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD.decode_slice(key, &mut decoded) == Ok(16)
+}
+
+fn accept_value(key: &[u8]) -> [u8; ACCEPT_LEN] {
+    actix_http::ws::hash_key(key)
 }
 
 /// Writes a refusal the way the reference server does on a raw upgrade socket.
@@ -156,20 +256,4 @@ async fn write_response(io: &mut TcpStream, status: &str, content_type: &str, bo
     );
     let _ = io.write_all(response.as_bytes()).await;
     let _ = io.shutdown().await;
-}
-
-/// What the session keeps of the opening request.
-pub fn handshake_info(head: &RequestHead, peer: Option<std::net::SocketAddr>) -> HandshakeInfo {
-    HandshakeInfo {
-        headers: HeaderList::from_pairs(
-            head.headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
-        ),
-        query: head.uri.query().unwrap_or("").to_owned(),
-        address: peer.map(|a| a.to_string()).unwrap_or_default(),
-        url: head.uri.to_string(),
-        issued: SystemTime::now(),
-        secure: false,
-    }
 }

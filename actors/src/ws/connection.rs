@@ -10,7 +10,7 @@ use actix_codec::Decoder;
 use actix_http::ws::Codec;
 use bytes::BytesMut;
 use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 use super::{Assembler, OutboxStream, WsEvent};
@@ -85,6 +85,14 @@ impl Reader {
                 false
             }
             Ok(n) => {
+                if n < READ_CHUNK {
+                    // A short read emptied the socket: the next read would only find it
+                    // empty (one more syscall per message). Waiting for readiness again is
+                    // safe: new bytes bring a new edge-triggered event.
+                    let _ = io.try_io(Interest::READABLE, || {
+                        Err::<(), _>(std::io::Error::from(ErrorKind::WouldBlock))
+                    });
+                }
                 self.buf.extend_from_slice(&chunk[..n]);
                 self.decode()
             }
