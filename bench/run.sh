@@ -13,11 +13,13 @@
 #   SCENARIOS          any of: fanout idle ramp echo mixed          (default: all)
 #   SERVERS            any of: siohub node socketioxide             (default: all)
 #   FANOUT_SIZES       subscriber counts for fanout                 (default "1000 5000"; quick "100")
-#   FANOUT_RATES       publishes/s for fanout, "sat" = saturation   (default "200 sat")
+#   FANOUT_RATES       publishes/s for fanout, "sat" = saturation   (default "200 2000 sat")
 #   DURATION           seconds of publishing/pinging per case       (default 10; quick 3)
 #   IDLE_CONNS         connections for idle and ramp                (default 8000; quick 200)
 #   ECHO_CLIENTS       clients for echo                             (default 1000; quick 100)
 #   MIXED_SIZE         subscribers for mixed (5% on polling)        (default 1000; quick 100)
+#   RAMP_ROUNDS        rounds of ramp, servers alternating; the table shows each
+#                      server's median round and lists every round (default 5; quick 1)
 #   LOADGEN_ARGS       extra options for every loadgen run (see `loadgen help`)
 #   RESULTS_DIR        where the .md and .json go                   (default bench/results)
 #   NO_BUILD=1         use what is already built
@@ -32,13 +34,15 @@ SERVERS="${SERVERS:-siohub node socketioxide}"
 if [ "$QUICK" = 1 ]; then
   FANOUT_SIZES="${FANOUT_SIZES:-100}"; DURATION="${DURATION:-3}"; IDLE_CONNS="${IDLE_CONNS:-200}"
   ECHO_CLIENTS="${ECHO_CLIENTS:-100}"; MIXED_SIZE="${MIXED_SIZE:-100}"; DRAIN="--drain-max 10 --drain-idle 2"
+  RAMP_ROUNDS="${RAMP_ROUNDS:-1}"
   SETTLE="--settle 1"
 else
   FANOUT_SIZES="${FANOUT_SIZES:-1000 5000}"; DURATION="${DURATION:-10}"; IDLE_CONNS="${IDLE_CONNS:-8000}"
   ECHO_CLIENTS="${ECHO_CLIENTS:-1000}"; MIXED_SIZE="${MIXED_SIZE:-1000}"; DRAIN="--drain-max 30 --drain-idle 3"
+  RAMP_ROUNDS="${RAMP_ROUNDS:-5}"
   SETTLE="--settle 2"
 fi
-FANOUT_RATES="${FANOUT_RATES:-200 sat}"
+FANOUT_RATES="${FANOUT_RATES:-200 2000 sat}"
 LOADGEN_ARGS="${LOADGEN_ARGS:-}"
 
 say() { echo "bench: $*" >&2; }
@@ -141,6 +145,11 @@ say "${#CASES[@]} cases x servers: $SERVERS; logs in $LOGS"
 for spec in "${CASES[@]}"; do
   read -r case_name args <<<"$spec"
   scenario="$(sed -E 's/.*--scenario ([a-z]+).*/\1/' <<<"$args")"
+  # A ramp lasts well under a second: one sample is mostly noise, so it runs in rounds
+  # (servers alternating within each) and the table shows each server's median round.
+  rounds=1
+  [ "$scenario" = ramp ] && rounds="$RAMP_ROUNDS"
+  for round in $(seq "$rounds"); do
   for server in $SERVERS; do
     port="$("$LOADGEN" free-port)" || { say "no free port"; exit 1; }
     log="$LOGS/$server-$case_name.log"
@@ -151,7 +160,7 @@ for spec in "${CASES[@]}"; do
       stop_server
       continue
     fi
-    say "$case_name on $server (port $port, pid $SERVER_PID)"
+    say "$case_name on $server (port $port, pid $SERVER_PID$([ "$rounds" -gt 1 ] && echo ", round $round of $rounds"))"
     extra=()
     # siohub counts what it drops; its /metrics deltas go into the report.
     [ "$server" = siohub ] && extra=(--metrics-url "http://127.0.0.1:$port/metrics")
@@ -165,6 +174,7 @@ for spec in "${CASES[@]}"; do
     fi
     kill -0 "$SERVER_PID" 2>/dev/null || say "$server exited during $case_name; see $log"
     stop_server
+  done
   done
 done
 

@@ -3,11 +3,10 @@
 //! examples) in the background.
 
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
-
-use std::rc::Rc;
 
 use actix_http::{HttpService, Protocol};
 use actix_rt::net::TcpStream;
@@ -65,7 +64,7 @@ pub fn bind(
         let state = state.clone();
         let path = path.clone();
         let upgrade = (state.clone(), path.clone());
-        let early = (state.clone(), path.clone());
+        let first = (state.clone(), path.clone());
         let ops = state.ops.clone();
         let app = App::new()
             .app_data(api.clone())
@@ -98,7 +97,6 @@ pub fn bind(
         // A connection's first request is looked at before any dispatcher exists: a
         // websocket upgrade is answered at once (`transport::serve_first_request`), the
         // rest goes to the dispatcher. The peer's address comes from accept.
-        let first = early;
         fn_factory(move || {
             let http = http.new_service(());
             let first = first.clone();

@@ -20,6 +20,19 @@ use crate::session::Session;
 /// Bytes read per readiness event (more are read on the next one).
 const READ_CHUNK: usize = 4096;
 
+/// Whether the reactor is edge-triggered here (epoll, kqueue), so a short read proves the
+/// socket empty.
+const EDGE_TRIGGERED: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+));
+
 /// Runs the connection until either side closes it: reads go to `session` as
 /// [`WsIncoming`] tagged `id`, and `outbox` is written out. `leftover` holds bytes read
 /// past the upgrade request.
@@ -85,10 +98,11 @@ impl Reader {
                 false
             }
             Ok(n) => {
-                if n < READ_CHUNK {
+                if EDGE_TRIGGERED && n < READ_CHUNK {
                     // A short read emptied the socket: the next read would only find it
                     // empty (one more syscall per message). Waiting for readiness again is
-                    // safe: new bytes bring a new edge-triggered event.
+                    // safe: new bytes bring a new edge-triggered event, and a closed state
+                    // is never cleared (as tokio's own reads do).
                     let _ = io.try_io(Interest::READABLE, || {
                         Err::<(), _>(std::io::Error::from(ErrorKind::WouldBlock))
                     });

@@ -260,7 +260,7 @@ fn fmt(x: f64) -> String {
 pub fn table(runs: &[Value]) -> String {
     let mut servers: Vec<String> = Vec::new();
     let mut cases: Vec<(String, String)> = Vec::new();
-    let mut by: BTreeMap<(String, String), &Value> = BTreeMap::new();
+    let mut rounds: BTreeMap<(String, String), Vec<&Value>> = BTreeMap::new();
     for run in runs {
         let server = run["server"].as_str().unwrap_or("?").to_owned();
         let case = run["case"].as_str().unwrap_or("?").to_owned();
@@ -271,8 +271,23 @@ pub fn table(runs: &[Value]) -> String {
         if !cases.iter().any(|(c, _)| *c == case) {
             cases.push((case.clone(), scenario));
         }
-        by.insert((case, server), run);
+        rounds.entry((case, server)).or_default().push(run);
     }
+    let scenario_of = |case: &str| {
+        cases
+            .iter()
+            .find(|(c, _)| c == case)
+            .map_or("?", |(_, s)| s.as_str())
+    };
+    let by: BTreeMap<(String, String), &Value> = rounds
+        .iter()
+        .map(|(key, runs)| {
+            (
+                key.clone(),
+                median_round(runs, figures(scenario_of(&key.0))),
+            )
+        })
+        .collect();
     // siohub first, its ratio to every other server.
     if let Some(i) = servers.iter().position(|s| s == "siohub") {
         let s = servers.remove(i);
@@ -337,9 +352,82 @@ pub fn table(runs: &[Value]) -> String {
                 }
             }
             out.push('\n');
+            if key_figure(figures(scenario)).is_some_and(|k| std::ptr::eq(k, fig)) {
+                out += &each_round_row(case, fig, &servers, &rounds);
+            }
         }
     }
     out
+}
+
+/// The figure rounds are ranked by: the scenario's first "bigger is better" one.
+fn key_figure(figures: &'static [Figure]) -> Option<&'static Figure> {
+    figures.iter().find(|f| matches!(f.better, Better::Up))
+}
+
+fn key_value(run: &Value, figures: &'static [Figure]) -> Option<f64> {
+    match (key_figure(figures)?.get)(run)? {
+        Cell::Num(x) if run.get("error").is_none() => Some(x),
+        _ => None,
+    }
+}
+
+/// The round with the median key figure (the lower middle of an even count); a failed
+/// round only if every round failed.
+fn median_round<'a>(runs: &[&'a Value], figures: &'static [Figure]) -> &'a Value {
+    let mut ok: Vec<(f64, &Value)> = runs
+        .iter()
+        .filter_map(|r| Some((key_value(r, figures)?, *r)))
+        .collect();
+    if ok.is_empty() {
+        return runs[0];
+    }
+    ok.sort_by(|a, b| a.0.total_cmp(&b.0));
+    ok[(ok.len() - 1) / 2].1
+}
+
+/// With more than one round, a row listing the key figure of every round, in run order.
+fn each_round_row(
+    case: &str,
+    fig: &Figure,
+    servers: &[String],
+    rounds: &BTreeMap<(String, String), Vec<&Value>>,
+) -> String {
+    let many = servers.iter().any(|s| {
+        rounds
+            .get(&(case.to_owned(), s.clone()))
+            .is_some_and(|r| r.len() > 1)
+    });
+    if !many {
+        return String::new();
+    }
+    let mut row = format!("| {case} | {}, each round (median above) |", fig.name);
+    for server in servers {
+        let values: Vec<String> = rounds
+            .get(&(case.to_owned(), server.clone()))
+            .map(|runs| {
+                runs.iter()
+                    .map(|r| match (fig.get)(r) {
+                        Some(Cell::Num(x)) if r.get("error").is_none() => fmt(x),
+                        _ => "FAILED".to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        row += &format!(
+            " {} |",
+            if values.is_empty() {
+                "–".to_owned()
+            } else {
+                values.join(" · ")
+            }
+        );
+    }
+    let ratios = servers.len().saturating_sub(1)
+        * usize::from(servers.first().is_some_and(|s| s == "siohub"));
+    row += &" – |".repeat(ratios);
+    row.push('\n');
+    row
 }
 
 pub fn table_from_file(path: &str) -> Result<String, String> {
@@ -378,5 +466,39 @@ mod tests {
             "| fanout-1k-r200 | received / expected | 10 / 10 | 10 / 10 | FAILED | – | – |"
         ));
         assert!(t.contains("| fanout-1k-r200 | delivered msgs/s ↑ | 200 | 100 | – | 2.00x | – |"));
+    }
+
+    #[test]
+    fn rounds_show_the_median_round_and_every_round() {
+        let run = |server: &str, rate: f64, p99: f64| {
+            json!({"case": "ramp-8k", "scenario": "ramp", "server": server,
+                   "connect": {"conns_per_s": rate, "connected": 8, "attempted": 8,
+                               "latency_ms": {"p99": p99}}})
+        };
+        let failed =
+            json!({"case": "ramp-8k", "scenario": "ramp", "server": "siohub", "error": "x"});
+        let t = table(&[
+            run("siohub", 300.0, 3.0),
+            run("node", 100.0, 1.0),
+            run("siohub", 100.0, 1.0),
+            run("node", 120.0, 2.0),
+            run("siohub", 200.0, 2.0),
+            run("node", 80.0, 3.0),
+            failed,
+        ]);
+        // siohub's median of 100, 200, 300 is the round at 200 (its p99 comes with it);
+        // node's median of 80, 100, 120 is 100.
+        assert!(
+            t.contains("| ramp-8k | conns/s ↑ | 200 | 100 | 2.00x |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| ramp-8k | connect p99 ms ↓ | 2 | 1 | 2.00x |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| ramp-8k | conns/s, each round (median above) | 300 · 100 · 200 · FAILED | 100 · 120 · 80 | – |"),
+            "{t}"
+        );
     }
 }
