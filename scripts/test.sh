@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of siohub: installs what the tests need (the pinned Node and Python
 # Socket.IO clients), checks formatting and lints, then runs the whole workspace's tests
-# (unit, property, integration with real clients) and the doc tests.
+# (unit, property, integration with real clients), the doc tests, and a brief run of the
+# benchmark's load generator that checks counts (never speed).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,5 +24,8 @@ fi
 
 echo "== doc tests"
 cargo test --workspace --doc
+
+echo "== benchmark smoke run (counts, not speed)"
+bench/smoke.sh target/debug/siohub
 
 echo "== all tests passed"
