@@ -44,10 +44,7 @@ impl<'a> HeadView<'a> {
 
     /// The first value of a header (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
+        self.headers_named(name).next()
     }
 
     /// Every value of a header (case-insensitive name).

@@ -200,6 +200,12 @@ impl Conn {
         })
     }
 
+    /// The connection's byte stream, with what the reader buffered first (for what
+    /// follows a `101`).
+    pub fn stream(&mut self) -> &mut impl Read {
+        &mut self.reader
+    }
+
     /// Closes the connection at once (the client goes away).
     pub fn abort(self) {
         let _ = self.reader.get_ref().shutdown(std::net::Shutdown::Both);

@@ -353,7 +353,7 @@ pub fn table(runs: &[Value]) -> String {
             }
             out.push('\n');
             if key_figure(figures(scenario)).is_some_and(|k| std::ptr::eq(k, fig)) {
-                out += &each_round_row(case, fig, &servers, &rounds);
+                out += &each_round_row(case, fig, &servers, &rounds, cols - servers.len());
             }
         }
     }
@@ -392,6 +392,7 @@ fn each_round_row(
     fig: &Figure,
     servers: &[String],
     rounds: &BTreeMap<(String, String), Vec<&Value>>,
+    ratio_columns: usize,
 ) -> String {
     let many = servers.iter().any(|s| {
         rounds
@@ -423,9 +424,7 @@ fn each_round_row(
             }
         );
     }
-    let ratios = servers.len().saturating_sub(1)
-        * usize::from(servers.first().is_some_and(|s| s == "siohub"));
-    row += &" – |".repeat(ratios);
+    row += &" – |".repeat(ratio_columns);
     row.push('\n');
     row
 }
