@@ -12,7 +12,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use dashmap::DashMap;
 use serde_json::json;
 use siohub_actors::messages::CloseSession;
-use siohub_actors::{DisconnectReason, DropReason, RefusalReason, WebhookOutcome, FANOUT_BUCKETS};
+use siohub_actors::{
+    BufferSizes, DisconnectReason, DropReason, NamespaceRetention, RefusalReason, WebhookOutcome,
+    FANOUT_BUCKETS,
+};
 
 use crate::api::ApiError;
 use crate::config::Settings;
@@ -437,6 +440,7 @@ pub fn render_metrics(state: &EngineState) -> String {
             counters.drops(reason),
         );
     }
+    render_retention(&mut out, hub);
     out.single(
         "siohub_slow_consumer_disconnects_total",
         "counter",
@@ -570,6 +574,94 @@ pub async fn metrics(state: web::Data<EngineState>) -> HttpResponse {
             "text/plain; version=0.0.4; charset=utf-8",
         ))
         .body(render_metrics(&state))
+}
+
+/// The part of `/metrics` about what the hub keeps for later: room buffers and offline
+/// queues per namespace (from the room table, exact), the dedupe windows, recovery logs and
+/// preserved sockets (as of the Broadcaster's last sweep, at most a second old). Only
+/// namespaces that keep something have series; they go when it expires.
+fn render_retention(out: &mut Exposition, hub: &siohub_actors::Hub) {
+    let buffers = hub
+        .table()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .buffer_sizes();
+    let families: [(&str, &str, fn(&BufferSizes) -> usize); 6] = [
+        (
+            "siohub_buffered_rooms",
+            "Rooms with buffered events, by namespace.",
+            |s| s.rooms,
+        ),
+        (
+            "siohub_buffered_events",
+            "Events kept in room buffers, by namespace.",
+            |s| s.events,
+        ),
+        (
+            "siohub_buffered_bytes",
+            "Bytes charged for room buffers (against max_buffer_bytes), by namespace.",
+            |s| s.bytes,
+        ),
+        (
+            "siohub_offline_queue_users",
+            "Users with queued events (offline queue), by namespace.",
+            |s| s.rooms,
+        ),
+        (
+            "siohub_offline_queue_events",
+            "Events queued for offline users, by namespace.",
+            |s| s.events,
+        ),
+        (
+            "siohub_offline_queue_bytes",
+            "Bytes charged for offline queues (against max_buffer_bytes), by namespace.",
+            |s| s.bytes,
+        ),
+    ];
+    for (i, (name, help, value)) in families.into_iter().enumerate() {
+        out.family(name, "gauge", help);
+        for (nsp, rooms, offline) in &buffers {
+            let sizes = if i < 3 { rooms } else { offline };
+            out.sample(name, &[("namespace", nsp)], value(sizes));
+        }
+    }
+
+    let retention = hub.retention();
+    let families: [(&str, &str, fn(&NamespaceRetention) -> usize); 3] = [
+        (
+            "siohub_dedupe_ids",
+            "Event ids the dedupe window remembers, by namespace.",
+            |n| n.dedupe_ids,
+        ),
+        (
+            "siohub_recovery_log_events",
+            "Events in the connection state recovery log, by namespace.",
+            |n| n.recovery_events,
+        ),
+        (
+            "siohub_recovery_log_bytes",
+            "Bytes charged for the recovery log (against recovery_max_bytes), by namespace.",
+            |n| n.recovery_bytes,
+        ),
+    ];
+    for (name, help, value) in families {
+        out.family(name, "gauge", help);
+        for n in &retention.namespaces {
+            out.sample(name, &[("namespace", &n.nsp)], value(n));
+        }
+    }
+    out.single(
+        "siohub_recovery_preserved_sockets",
+        "gauge",
+        "Disconnected sockets kept for connection state recovery.",
+        retention.preserved_sockets,
+    );
+    out.single(
+        "siohub_dedupe_ids_evicted_total",
+        "counter",
+        "Dedupe ids forgotten before their window ended (the window held dedupe_max_ids).",
+        hub.counters().dedupe_evictions(),
+    );
 }
 
 /// Drains the server: from now on `/ready` answers 503 and handshakes are refused; every

@@ -2,8 +2,15 @@
 //! shared frames to each recipient's session (one mailbox hop), applies the namespace's
 //! buffer policy and the user offline queue, drops duplicates within the dedupe window,
 //! and keeps the offsets and preserved sockets of connection state recovery.
+//!
+//! Everything it keeps for later is bounded in size (per namespace: `max_buffer_bytes`,
+//! `recovery_max_bytes`, `dedupe_max_ids`) and in time: a sweep every [`SWEEP_EVERY`]
+//! expires buffered events, recovery log entries, dedupe ids and preserved sockets whether
+//! or not their room, user or namespace is touched again, then publishes their sizes
+//! (a [`RetentionView`]) for `/metrics`.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +24,8 @@ use crate::hub_messages::{
 };
 use crate::ids::next_ack_id;
 use crate::policy::{user_room, DeliveryPolicies, USER_ROOM_PREFIX};
+use crate::retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
+use crate::room_buffers::EVENT_OVERHEAD;
 use crate::room_table::{lock, Frames, RoomBuffering, SharedRoomTable, Target};
 use crate::stats::{ActorStats, DropReason, HubCounters};
 use crate::supervision::guarded;
@@ -28,29 +37,69 @@ const FLUSH_AT_LATEST: Duration = Duration::from_millis(2);
 /// Most events kept per namespace for connection state recovery, whatever the window.
 pub const RECOVERY_LOG_MAX: usize = 10_000;
 
+/// How often expired buffers, log entries, dedupe ids and preserved sockets are removed.
+/// Each sweep costs what expired (everything is kept oldest first), so it can run often.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 struct LoggedPacket {
     offset: u64,
     at: Instant,
     frames: Frames,
     target: Target,
+    /// What it is charged against `recovery_max_bytes`.
+    cost: usize,
 }
 
 #[derive(Default)]
 struct PacketLog {
     next: u64,
     entries: VecDeque<LoggedPacket>,
+    bytes: usize,
 }
 
+impl PacketLog {
+    fn pop_oldest(&mut self) {
+        if let Some(p) = self.entries.pop_front() {
+            self.bytes -= p.cost;
+        }
+    }
+}
+
+/// The ids one namespace saw within its dedupe window. Ids are kept as keyed 64-bit
+/// hashes (the key is random per process, so nobody can aim for a collision): an id then
+/// costs the same whatever its length, and `dedupe_max_ids` bounds the memory.
 #[derive(Default)]
 struct DedupeWindow {
-    seen: HashMap<String, Instant>,
-    order: VecDeque<(Instant, String)>,
+    seen: HashMap<u64, Instant>,
+    order: VecDeque<(Instant, u64)>,
 }
 
 impl DedupeWindow {
-    /// Whether `id` was seen within `window`; records it otherwise.
-    fn is_duplicate(&mut self, id: &str, window: Duration) -> bool {
+    /// Whether `id` was seen within `window`; records it otherwise, forgetting the oldest
+    /// id when `max_ids` are remembered already. Returns (duplicate, ids forgotten early).
+    fn check(&mut self, id: u64, window: Duration, max_ids: usize) -> (bool, u64) {
         let now = Instant::now();
+        self.expire(now, window);
+        if self.seen.contains_key(&id) {
+            return (true, 0);
+        }
+        let mut evicted = 0;
+        while self.seen.len() >= max_ids.max(1) {
+            let Some((at, old)) = self.order.pop_front() else {
+                break;
+            };
+            if self.seen.get(&old) == Some(&at) {
+                self.seen.remove(&old);
+                evicted += 1;
+            }
+        }
+        self.seen.insert(id, now);
+        self.order.push_back((now, id));
+        (false, evicted)
+    }
+
+    /// Forgets the ids older than `window`.
+    fn expire(&mut self, now: Instant, window: Duration) {
         while let Some((at, old)) = self.order.front() {
             if now.duration_since(*at) <= window {
                 break;
@@ -60,12 +109,6 @@ impl DedupeWindow {
             }
             self.order.pop_front();
         }
-        if self.seen.contains_key(id) {
-            return true;
-        }
-        self.seen.insert(id.to_owned(), now);
-        self.order.push_back((now, id.to_owned()));
-        false
     }
 }
 
@@ -78,6 +121,10 @@ pub struct Broadcaster {
     logs: HashMap<String, PacketLog>,
     preserved: HashMap<String, PreservedSocket>,
     dedupe: HashMap<String, DedupeWindow>,
+    /// The key of the dedupe hashes (kept across restarts, like the windows).
+    dedupe_key: RandomState,
+    /// Where the sizes of what is kept are published.
+    view: RetentionView,
     /// Whether the last broadcast left a run pending in the room table.
     run_pending: bool,
     /// Whether a timer will hand out the pending run (in case the mailbox count is off).
@@ -85,12 +132,14 @@ pub struct Broadcaster {
 }
 
 impl Broadcaster {
-    /// A broadcaster over `table` with these policies.
+    /// A broadcaster over `table` with these policies, publishing the sizes of what it
+    /// keeps to `view`.
     pub fn new(
         table: SharedRoomTable,
         policies: Arc<DeliveryPolicies>,
         counters: Arc<HubCounters>,
         stats: Arc<ActorStats>,
+        view: RetentionView,
     ) -> Self {
         Broadcaster {
             table,
@@ -100,6 +149,8 @@ impl Broadcaster {
             logs: HashMap::new(),
             preserved: HashMap::new(),
             dedupe: HashMap::new(),
+            dedupe_key: RandomState::new(),
+            view,
             run_pending: false,
             flush_scheduled: false,
         }
@@ -122,14 +173,25 @@ impl Broadcaster {
     fn broadcast(&mut self, msg: Broadcast) -> BroadcastOutcome {
         let nsp = msg.target.nsp.clone();
         let policy = self.policies.of(&nsp);
-        if let Some(id) = &msg.dedupe_id {
-            if !policy.dedupe_window.is_zero()
-                && self
-                    .dedupe
-                    .entry(nsp.clone())
-                    .or_default()
-                    .is_duplicate(id, policy.dedupe_window)
-            {
+        if let Some(id) = msg
+            .dedupe_id
+            .as_deref()
+            .filter(|_| !policy.dedupe_window.is_zero())
+        {
+            let key = self.dedupe_key.hash_one(id);
+            let (duplicate, evicted) = self.dedupe.entry(nsp.clone()).or_default().check(
+                key,
+                policy.dedupe_window,
+                policy.dedupe_max_ids,
+            );
+            if evicted > 0 {
+                self.counters.dedupe_evicted(evicted);
+                log::debug!(
+                    "namespace {nsp}: dedupe window full ({} ids); the oldest id forgotten",
+                    policy.dedupe_max_ids
+                );
+            }
+            if duplicate {
                 self.counters.dropped(DropReason::Duplicate, 1);
                 log::info!(
                     "namespace {nsp}: event id {id} repeated within the dedupe window; dropped"
@@ -173,13 +235,13 @@ impl Broadcaster {
                 // queue; any other room as the namespace's buffer policy says.
                 let user_rooms = msg.target.users.iter().map(|u| user_room(u));
                 for room in msg.target.rooms.iter().cloned().chain(user_rooms) {
-                    let offline = room.starts_with(USER_ROOM_PREFIX);
-                    let buffering = if offline {
+                    let buffering = if room.starts_with(USER_ROOM_PREFIX) {
                         RoomBuffering::for_user(&policy)
                     } else {
                         RoomBuffering::for_room(&policy)
                     };
-                    table.buffer(&nsp, &room, &frames, buffering, &self.counters, offline);
+                    let max_bytes = policy.max_buffer_bytes;
+                    table.buffer(&nsp, &room, &frames, buffering, max_bytes, &self.counters);
                 }
             }
             table.notify_subscribers(&msg.target, &packet, offset.is_some(), &self.counters);
@@ -195,14 +257,22 @@ impl Broadcaster {
             .sent(recipients * frames.len(), recipients * bytes);
 
         if let Some(offset) = offset {
-            let log = self.logs.entry(nsp).or_default();
+            let log = self.logs.entry(nsp.clone()).or_default();
+            let cost = bytes + target_bytes(&msg.target) + EVENT_OVERHEAD;
             log.entries.push_back(LoggedPacket {
                 offset,
                 at: Instant::now(),
                 frames,
                 target: msg.target,
+                cost,
             });
+            log.bytes += cost;
             expire_log(log, policy.recovery);
+            let dropped = bound_log(log, policy.recovery_max_bytes);
+            if dropped > 0 {
+                self.counters.dropped(DropReason::RecoveryLogFull, dropped);
+                log::debug!("namespace {nsp}: recovery log full; {dropped} oldest events dropped");
+            }
         }
         self.counters.broadcast(recipients as u64);
         BroadcastOutcome {
@@ -290,12 +360,50 @@ impl Broadcaster {
         Some(Recovered { socket, missed })
     }
 
+    /// The periodic sweep: removes whatever outlived its window (buffered events, log
+    /// entries, dedupe ids, preserved sockets), then publishes the sizes of what is left.
     fn expire(&mut self) {
         let policies = self.policies.clone();
         self.preserved
             .retain(|_, s| s.at.elapsed().unwrap_or_default() <= policies.of(&s.nsp).recovery);
         for (nsp, log) in &mut self.logs {
             expire_log(log, policies.of(nsp).recovery);
+        }
+        let now = Instant::now();
+        self.dedupe.retain(|nsp, window| {
+            window.expire(now, policies.of(nsp).dedupe_window);
+            !window.seen.is_empty()
+        });
+        let expired = lock(&self.table).sweep_buffers();
+        if expired > 0 {
+            log::debug!("{expired} buffered events expired");
+        }
+        self.view.publish(self.retention());
+    }
+
+    /// The sizes of what the broadcaster keeps.
+    fn retention(&self) -> RetentionSnapshot {
+        // A namespace may have a recovery log, a dedupe window or both.
+        let mut namespaces: HashMap<&str, NamespaceRetention> = HashMap::new();
+        for (nsp, log) in &self.logs {
+            let entry = namespaces.entry(nsp).or_default();
+            entry.recovery_events = log.entries.len();
+            entry.recovery_bytes = log.bytes;
+        }
+        for (nsp, window) in &self.dedupe {
+            namespaces.entry(nsp).or_default().dedupe_ids = window.seen.len();
+        }
+        let mut namespaces: Vec<NamespaceRetention> = namespaces
+            .into_iter()
+            .map(|(nsp, sizes)| NamespaceRetention {
+                nsp: nsp.to_owned(),
+                ..sizes
+            })
+            .collect();
+        namespaces.sort_by(|a, b| a.nsp.cmp(&b.nsp));
+        RetentionSnapshot {
+            namespaces,
+            preserved_sockets: self.preserved.len(),
         }
     }
 }
@@ -306,10 +414,38 @@ fn expire_log(log: &mut PacketLog, window: Duration) {
         .entries
         .front()
         .is_some_and(|p| now.duration_since(p.at) > window)
-        || log.entries.len() > RECOVERY_LOG_MAX
     {
-        log.entries.pop_front();
+        log.pop_oldest();
     }
+}
+
+/// Drops the oldest entries while the log is over `max_bytes` or [`RECOVERY_LOG_MAX`]
+/// events; returns how many went.
+fn bound_log(log: &mut PacketLog, max_bytes: usize) -> u64 {
+    let mut dropped = 0;
+    while !log.entries.is_empty() && (log.bytes > max_bytes || log.entries.len() > RECOVERY_LOG_MAX)
+    {
+        log.pop_oldest();
+        dropped += 1;
+    }
+    dropped
+}
+
+/// What a logged target holds besides its frames.
+fn target_bytes(target: &Target) -> usize {
+    let lists = [
+        &target.rooms,
+        &target.users,
+        &target.sids,
+        &target.except_rooms,
+        &target.except_sids,
+    ];
+    target.nsp.len()
+        + lists
+            .iter()
+            .flat_map(|l| l.iter())
+            .map(|s| s.len() + std::mem::size_of::<String>())
+            .sum::<usize>()
 }
 
 fn format_offset(offset: u64) -> String {
@@ -324,7 +460,7 @@ impl Actor for Broadcaster {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(Duration::from_secs(5), |act, _| act.expire());
+        ctx.run_interval(SWEEP_EVERY, |act, _| act.expire());
     }
 }
 
@@ -405,11 +541,56 @@ mod tests {
     fn dedupe_forgets_ids_after_the_window() {
         let mut window = DedupeWindow::default();
         let w = Duration::from_millis(50);
-        assert!(!window.is_duplicate("a", w));
-        assert!(window.is_duplicate("a", w));
-        assert!(!window.is_duplicate("b", w));
+        assert_eq!(window.check(1, w, 10), (false, 0));
+        assert_eq!(window.check(1, w, 10), (true, 0));
+        assert_eq!(window.check(2, w, 10), (false, 0));
         std::thread::sleep(Duration::from_millis(80));
-        assert!(!window.is_duplicate("a", w));
+        assert_eq!(window.check(1, w, 10), (false, 0));
+        // The sweep forgets ids without any new check.
+        std::thread::sleep(Duration::from_millis(80));
+        window.expire(Instant::now(), w);
+        assert!(window.seen.is_empty() && window.order.is_empty());
+    }
+
+    #[test]
+    fn a_full_dedupe_window_forgets_its_oldest_ids() {
+        let mut window = DedupeWindow::default();
+        let w = Duration::from_secs(600);
+        for id in 0..100 {
+            let evicted = u64::from(id >= 10);
+            assert_eq!(window.check(id, w, 10), (false, evicted));
+        }
+        assert_eq!(window.seen.len(), 10);
+        assert_eq!(window.order.len(), 10);
+        assert_eq!(
+            window.check(99, w, 10),
+            (true, 0),
+            "the newest are remembered"
+        );
+        assert_eq!(
+            window.check(0, w, 10),
+            (false, 1),
+            "the oldest are forgotten"
+        );
+    }
+
+    #[test]
+    fn the_recovery_log_is_bounded_in_bytes() {
+        let mut log = PacketLog::default();
+        for offset in 0..100 {
+            log.entries.push_back(LoggedPacket {
+                offset,
+                at: Instant::now(),
+                frames: Vec::new().into(),
+                target: Target::namespace("/"),
+                cost: 100,
+            });
+            log.bytes += 100;
+        }
+        assert_eq!(bound_log(&mut log, 1000), 90);
+        assert_eq!((log.entries.len(), log.bytes), (10, 1000));
+        assert_eq!(log.entries.front().map(|p| p.offset), Some(90));
+        assert_eq!(bound_log(&mut log, 1000), 0);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::hub_messages::{
 };
 use crate::policy::{DeliveryPolicies, DeliveryPolicy};
 use crate::registry::SessionRegistry;
+use crate::retention::{RetentionSnapshot, RetentionView};
 use crate::room_supervisor::RoomSupervisor;
 use crate::room_table::RoomBuffering;
 use crate::room_table::{Recipients, RoomMember, RoomTable, SharedRoomTable, Target};
@@ -42,6 +43,7 @@ struct HubInner {
     policies: Arc<DeliveryPolicies>,
     counters: Arc<HubCounters>,
     registry: SessionRegistry,
+    retention: RetentionView,
     stats: [Arc<ActorStats>; 3],
     _arbiter: Arbiter,
 }
@@ -81,15 +83,17 @@ impl Hub {
                 RoomSupervisor::new(table, registry, stats)
             })
         };
+        let retention = RetentionView::default();
         let broadcaster = {
-            let (table, policies, counters, stats) = (
+            let (table, policies, counters, stats, view) = (
                 table.clone(),
                 policies.clone(),
                 counters.clone(),
                 stats[2].clone(),
+                retention.clone(),
             );
             Supervisor::start_in_arbiter(&handle, move |_| {
-                Broadcaster::new(table, policies, counters, stats)
+                Broadcaster::new(table, policies, counters, stats, view)
             })
         };
         Hub {
@@ -101,6 +105,7 @@ impl Hub {
                 policies,
                 counters,
                 registry,
+                retention,
                 stats,
                 _arbiter: arbiter,
             }),
@@ -145,6 +150,12 @@ impl Hub {
     /// The live sessions.
     pub fn registry(&self) -> &SessionRegistry {
         &self.inner.registry
+    }
+
+    /// The sizes of the dedupe windows, recovery logs and preserved sockets, as of the
+    /// Broadcaster's last sweep (the room buffers' sizes are in the room table).
+    pub fn retention(&self) -> RetentionSnapshot {
+        self.inner.retention.snapshot()
     }
 
     /// Counts a message about to be sent to the actor whose stats are at `index`.

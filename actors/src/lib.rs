@@ -15,6 +15,8 @@ pub mod messages;
 mod namespace;
 mod policy;
 mod registry;
+mod retention;
+mod room_buffers;
 mod room_supervisor;
 mod room_table;
 mod session;
@@ -42,6 +44,8 @@ pub use policy::{
     user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, SlowConsumerAction, USER_ROOM_PREFIX,
 };
 pub use registry::{SessionEntry, SessionRegistry};
+pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
+pub use room_buffers::{BufferSizes, EVENT_OVERHEAD};
 pub use room_supervisor::RoomSupervisor;
 pub use room_table::{
     Frames, Recipients, RoomBuffering, RoomMember, RoomTable, SharedRoomTable, Target,

@@ -39,6 +39,16 @@ pub struct DeliveryPolicy {
     pub offline_queue_ttl: Duration,
     /// Events whose `id` was seen within this window are dropped; zero turns dedupe off.
     pub dedupe_window: Duration,
+    /// Most bytes the room buffers and offline queues of one namespace hold together; over
+    /// it the namespace's oldest buffered event is dropped (counted).
+    pub max_buffer_bytes: usize,
+    /// Most bytes of events the connection state recovery log of one namespace holds; over
+    /// it the oldest logged event goes (counted), and a client that missed it cannot
+    /// recover (it connects afresh).
+    pub recovery_max_bytes: usize,
+    /// Most event ids one namespace's dedupe window remembers; over it the oldest id is
+    /// forgotten before its window ends (counted).
+    pub dedupe_max_ids: usize,
 }
 
 impl Default for DeliveryPolicy {
@@ -52,6 +62,9 @@ impl Default for DeliveryPolicy {
             offline_queue_size: 1000,
             offline_queue_ttl: Duration::from_secs(86_400),
             dedupe_window: Duration::ZERO,
+            max_buffer_bytes: 64 * 1024 * 1024,
+            recovery_max_bytes: 64 * 1024 * 1024,
+            dedupe_max_ids: 100_000,
         }
     }
 }

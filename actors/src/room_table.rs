@@ -1,12 +1,12 @@
-//! The table of sockets and rooms per namespace, with each room's replay buffer. The
-//! RoomSupervisor writes membership and the Broadcaster writes buffers; both hold its lock
+//! The table of sockets and rooms per namespace, with the replay buffers (`room_buffers`).
+//! The RoomSupervisor writes membership and the Broadcaster writes buffers; both hold its lock
 //! only for the length of one join or one broadcast, never per recipient, and a join's
 //! replay and a broadcast's delivery are ordered by it (no event is both replayed and
 //! delivered live, none is missed).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::Addr;
 
@@ -16,6 +16,7 @@ use siohub_protocol::SocketPacket;
 use crate::fanout::Run;
 use crate::policy::{BufferPolicy, DeliveryPolicy, USER_ROOM_PREFIX};
 use crate::registry::{SidHasher, SidMap};
+use crate::room_buffers::{BufferSizes, RoomBuffers};
 use crate::session::Session;
 use crate::stats::{DropReason, HubCounters};
 use crate::subscription::{sse_chunk, Offer, Subscriber};
@@ -23,13 +24,6 @@ use crate::wire_frame::WireFrame;
 
 /// The frames of one encoded event, shared by every recipient.
 pub type Frames = Arc<[WireFrame]>;
-
-/// An event kept for replay.
-#[derive(Debug, Clone)]
-struct Buffered {
-    at: Instant,
-    frames: Frames,
-}
 
 /// How a room keeps events for sockets that join later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,20 +63,6 @@ impl RoomBuffering {
 #[derive(Default)]
 struct Room {
     members: SidMap<Addr<Session>>,
-    buffer: VecDeque<Buffered>,
-}
-
-impl Room {
-    fn expire(&mut self, ttl: Duration) {
-        let now = Instant::now();
-        while self
-            .buffer
-            .front()
-            .is_some_and(|b| now.duration_since(b.at) > ttl)
-        {
-            self.buffer.pop_front();
-        }
-    }
 }
 
 /// One namespace: its sockets and rooms.
@@ -111,6 +91,9 @@ pub struct RoomTable {
     nsps: HashMap<String, NspTable>,
     /// Broadcast events gathered for one target and not handed out yet (see `fanout`).
     run: Option<Run>,
+    /// Replay buffers and offline queues, apart from membership: a room that keeps events
+    /// needs no member, and a namespace no socket uses may still keep some.
+    buffers: RoomBuffers,
 }
 
 /// Sockets with their sessions, as a target resolves to.
@@ -217,12 +200,7 @@ impl RoomTable {
         }
         let entry = table.rooms.entry(room.to_owned()).or_default();
         entry.members.insert(sid, session);
-        entry.expire(buffering.ttl);
-        match buffering.policy {
-            BufferPolicy::Drop => Vec::new(),
-            BufferPolicy::IfNoClients => entry.buffer.drain(..).map(|b| b.frames).collect(),
-            BufferPolicy::Always => entry.buffer.iter().map(|b| b.frames.clone()).collect(),
-        }
+        self.buffers.replay(nsp, room, buffering)
     }
 
     /// Removes a socket from a room.
@@ -239,10 +217,7 @@ impl RoomTable {
         for table in self.nsps.values_mut() {
             table.sockets.clear();
             table.users.clear();
-            table.rooms.retain(|_, room| {
-                room.members.clear();
-                !room.buffer.is_empty()
-            });
+            table.rooms.clear();
         }
     }
 
@@ -352,19 +327,21 @@ impl RoomTable {
         });
     }
 
-    /// Events buffered in a room (expired ones not counted).
+    /// Events buffered in a room that are younger than `ttl`.
     pub fn buffered(&self, nsp: &str, room: &str, ttl: Duration) -> usize {
-        let now = Instant::now();
-        self.nsps
-            .get(nsp)
-            .and_then(|t| t.rooms.get(room))
-            .map(|r| {
-                r.buffer
-                    .iter()
-                    .filter(|b| now.duration_since(b.at) <= ttl)
-                    .count()
-            })
-            .unwrap_or(0)
+        self.buffers.buffered(nsp, room, ttl)
+    }
+
+    /// Every namespace that buffers something, with the sizes of its room buffers and of
+    /// its offline queues, sorted by name (for metrics).
+    pub fn buffer_sizes(&self) -> Vec<(String, BufferSizes, BufferSizes)> {
+        self.buffers.sizes()
+    }
+
+    /// Removes every expired buffered event (the Broadcaster's periodic sweep); returns
+    /// how many went.
+    pub fn sweep_buffers(&mut self) -> usize {
+        self.buffers.sweep()
     }
 
     /// Every namespace with its connected sockets and its rooms that have members, sorted
@@ -500,19 +477,23 @@ impl RoomTable {
         count
     }
 
-    /// Keeps an event in a room's buffer as its policy says; `had_members` is whether the
-    /// broadcast found members there.
+    /// Keeps an event in a room's buffer as its policy says (`if_no_clients`: only when
+    /// the room has no member now), within the room's size and the namespace's
+    /// `max_bytes` (see `room_buffers`).
     pub fn buffer(
         &mut self,
         nsp: &str,
         room: &str,
         frames: &Frames,
         buffering: RoomBuffering,
+        max_bytes: usize,
         counters: &HubCounters,
-        offline: bool,
     ) {
-        let table = self.nsp(nsp);
-        let has_members = table.rooms.get(room).is_some_and(|r| !r.members.is_empty());
+        let has_members = self
+            .nsps
+            .get(nsp)
+            .and_then(|t| t.rooms.get(room))
+            .is_some_and(|r| !r.members.is_empty());
         let keep = match buffering.policy {
             BufferPolicy::Drop => false,
             BufferPolicy::IfNoClients => !has_members,
@@ -521,25 +502,8 @@ impl RoomTable {
         if !keep || buffering.size == 0 {
             return;
         }
-        let entry = table.rooms.entry(room.to_owned()).or_default();
-        entry.expire(buffering.ttl);
-        if entry.buffer.len() >= buffering.size {
-            entry.buffer.pop_front();
-            let reason = if offline {
-                DropReason::OfflineQueueFull
-            } else {
-                DropReason::RoomBufferFull
-            };
-            counters.dropped(reason, 1);
-            log::warn!(
-                "namespace {nsp} room {room}: buffer full ({}); oldest event dropped",
-                buffering.size
-            );
-        }
-        entry.buffer.push_back(Buffered {
-            at: Instant::now(),
-            frames: frames.clone(),
-        });
+        self.buffers
+            .keep(nsp, room, frames, buffering, max_bytes, counters);
     }
 }
 
@@ -551,7 +515,7 @@ fn leave_room(table: &mut NspTable, room: &str, sid: &str) {
     }
     if let Some(r) = table.rooms.get_mut(room) {
         r.members.remove(sid);
-        if r.members.is_empty() && r.buffer.is_empty() {
+        if r.members.is_empty() {
             table.rooms.remove(room);
         }
     }

@@ -112,16 +112,24 @@ pub enum DropReason {
     Duplicate,
     /// The recipient's connection was closed as a slow consumer with this event queued.
     SlowConsumer,
+    /// A namespace's buffers reached `max_buffer_bytes`: its oldest buffered event went
+    /// (or the event alone was larger than the bound and was not buffered).
+    NamespaceBufferFull,
+    /// A namespace's recovery log reached its bound (`recovery_max_bytes`, or
+    /// `RECOVERY_LOG_MAX` events): its oldest event went before its window ended.
+    RecoveryLogFull,
 }
 
 impl DropReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 7] = [
         DropReason::VolatileBufferFull,
         DropReason::OfflineQueueFull,
         DropReason::RoomBufferFull,
         DropReason::Duplicate,
         DropReason::SlowConsumer,
+        DropReason::NamespaceBufferFull,
+        DropReason::RecoveryLogFull,
     ];
 
     /// The reason's label.
@@ -132,6 +140,8 @@ impl DropReason {
             DropReason::RoomBufferFull => "room_buffer_full",
             DropReason::Duplicate => "duplicate",
             DropReason::SlowConsumer => "slow_consumer",
+            DropReason::NamespaceBufferFull => "namespace_buffer_full",
+            DropReason::RecoveryLogFull => "recovery_log_full",
         }
     }
 }
@@ -228,7 +238,9 @@ fn now_ms() -> u64 {
 /// lock, so the broadcast and session paths may count freely.
 #[derive(Debug, Default)]
 pub struct HubCounters {
-    drops: [AtomicU64; 5],
+    drops: [AtomicU64; DropReason::ALL.len()],
+    /// Dedupe ids forgotten before their window ended because the window was full.
+    dedupe_evictions: AtomicU64,
     slow_consumer_disconnects: AtomicU64,
     broadcasts: AtomicU64,
     deliveries: AtomicU64,
@@ -285,6 +297,16 @@ impl HubCounters {
             .position(|r| *r == reason)
             .unwrap_or(0);
         self.drops[index].load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` dedupe ids forgotten early (the window held `dedupe_max_ids`).
+    pub fn dedupe_evicted(&self, n: u64) {
+        self.dedupe_evictions.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Dedupe ids forgotten early, so far.
+    pub fn dedupe_evictions(&self) -> u64 {
+        self.dedupe_evictions.load(Ordering::Relaxed)
     }
 
     /// Counts a connection closed for reading too slowly.

@@ -366,6 +366,26 @@ impl Settings {
                     "numbers above 0 when buffer is if_no_clients or always",
                 );
             }
+            let bounds = [
+                (
+                    "namespaces.max_buffer_bytes",
+                    ns.max_buffer_bytes,
+                    "a number of bytes above 0",
+                ),
+                (
+                    "namespaces.recovery_max_bytes",
+                    ns.recovery_max_bytes,
+                    "a number of bytes above 0",
+                ),
+                (
+                    "namespaces.dedupe_max_ids",
+                    ns.dedupe_max_ids,
+                    "a number of ids above 0",
+                ),
+            ];
+            if let Some((key, _, allowed)) = bounds.into_iter().find(|(_, value, _)| *value == 0) {
+                return invalid(key, format!("0 for {}", ns.name), allowed);
+            }
             if ns.max_event_bytes == 0 {
                 return invalid(
                     "namespaces.max_event_bytes",

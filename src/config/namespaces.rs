@@ -32,6 +32,13 @@ pub struct NamespacePolicy {
     pub offline_queue: bool,
     /// Seconds within which an event `id` that repeats is dropped; 0 = off.
     pub dedupe_window_s: u64,
+    /// Most ids the dedupe window remembers; over it the oldest is forgotten early.
+    pub dedupe_max_ids: usize,
+    /// Most bytes the room buffers and offline queues of the namespace hold together; over
+    /// it the namespace's oldest buffered event is dropped.
+    pub max_buffer_bytes: usize,
+    /// Most bytes of events the recovery log holds; over it the oldest event is dropped.
+    pub recovery_max_bytes: usize,
     /// Largest event a client may publish, in bytes of JSON.
     pub max_event_bytes: usize,
     /// Events one socket may send per second (built-in and forwarded ones); over it the
@@ -76,6 +83,9 @@ impl Default for NamespacePolicy {
             recovery_s: 0,
             offline_queue: false,
             dedupe_window_s: 0,
+            dedupe_max_ids: 100_000,
+            max_buffer_bytes: 67_108_864,
+            recovery_max_bytes: 67_108_864,
             max_event_bytes: 65_536,
             rate_limit: RateLimit::default(),
             forward: Vec::new(),
@@ -170,6 +180,9 @@ impl NamespacePolicy {
             recovery: Duration::from_secs(self.recovery_s),
             offline_queue: self.offline_queue,
             dedupe_window: Duration::from_secs(self.dedupe_window_s),
+            dedupe_max_ids: self.dedupe_max_ids,
+            max_buffer_bytes: self.max_buffer_bytes,
+            recovery_max_bytes: self.recovery_max_bytes,
             ..DeliveryPolicy::default()
         }
     }

@@ -1,0 +1,564 @@
+//! The replay buffers of every namespace: events kept for sockets that join a room later
+//! (`buffer = "if_no_clients" | "always"`) and the offline queues of users (their
+//! `user:<id>` rooms). They live inside the room table, so that a join's replay and a
+//! broadcast's delivery stay ordered by its lock; the Broadcaster writes and sweeps them.
+//!
+//! What is kept is bounded three ways:
+//! - per room: `buffer_size` events (the offline queue's size for user rooms), the oldest
+//!   going first;
+//! - per namespace: `max_buffer_bytes`, charged per event with its frames, its room's name
+//!   and a fixed bookkeeping cost ([`EVENT_OVERHEAD`]), so that a flood of tiny events into
+//!   distinct rooms is bounded as well as one of large events; over it the oldest event of
+//!   the whole namespace goes first (the newest history is the one worth replaying);
+//! - in time: every event expires after its TTL. A periodic [`RoomBuffers::sweep`] removes
+//!   expired events whether or not their room is ever touched again. Each namespace keeps
+//!   its events in arrival order too (one queue per kind, whose TTL is uniform), so a sweep
+//!   costs the expired events only, never a walk over every room.
+//!
+//! Every event dropped before its TTL is counted with a [`DropReason`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::policy::{BufferPolicy, USER_ROOM_PREFIX};
+use crate::room_table::{Frames, RoomBuffering};
+use crate::stats::{DropReason, HubCounters};
+
+/// Bytes charged per kept event besides its frames and its room's name: the entry in the
+/// room's queue and in the arrival queue, and the room's share of the map. A rough figure
+/// on purpose: it only has to make many tiny events cost what they really hold.
+pub const EVENT_OVERHEAD: usize = 128;
+
+/// Which kind of buffer a room has: its kind decides the drop reason and the metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BufferKind {
+    /// An ordinary room's replay buffer.
+    Room = 0,
+    /// A user room (`user:<id>`): the offline queue of that user.
+    Offline = 1,
+}
+
+impl BufferKind {
+    /// The kind of `room`'s buffer, from its name.
+    pub fn of(room: &str) -> Self {
+        if room.starts_with(USER_ROOM_PREFIX) {
+            BufferKind::Offline
+        } else {
+            BufferKind::Room
+        }
+    }
+
+    fn full_reason(self) -> DropReason {
+        match self {
+            BufferKind::Room => DropReason::RoomBufferFull,
+            BufferKind::Offline => DropReason::OfflineQueueFull,
+        }
+    }
+}
+
+/// One kept event.
+#[derive(Debug)]
+struct Kept {
+    /// Its place in the namespace's arrival order.
+    seq: u64,
+    at: Instant,
+    frames: Frames,
+    /// What it is charged against `max_buffer_bytes`.
+    cost: usize,
+}
+
+/// What one namespace keeps of one kind, and how much.
+#[derive(Debug, Default)]
+struct KindBuffers {
+    rooms: HashMap<Arc<str>, VecDeque<Kept>>,
+    /// Every kept event as (seq, room), oldest first. An entry whose event already left
+    /// (its room overflowed, or a join took it) stays until it reaches the front or the
+    /// queue is compacted.
+    arrivals: VecDeque<(u64, Arc<str>)>,
+    /// The TTL of this kind in this namespace (one policy per namespace, so one TTL).
+    ttl: Duration,
+    events: usize,
+    bytes: usize,
+}
+
+/// How much one buffer kind of one namespace holds (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BufferSizes {
+    /// Rooms (or users) with at least one kept event.
+    pub rooms: usize,
+    /// Events kept.
+    pub events: usize,
+    /// Bytes charged for them (see [`EVENT_OVERHEAD`]).
+    pub bytes: usize,
+}
+
+/// The buffers of one namespace, by kind.
+#[derive(Debug, Default)]
+struct NspBuffers {
+    kinds: [KindBuffers; 2],
+    next_seq: u64,
+    /// Whether the byte bound was hit since the last sweep (one warning per sweep period).
+    warned: bool,
+}
+
+/// Every namespace's replay buffers and offline queues.
+#[derive(Debug, Default)]
+pub struct RoomBuffers {
+    nsps: HashMap<String, NspBuffers>,
+}
+
+impl KindBuffers {
+    /// Takes out the oldest event still kept, if any (dropping stale arrival entries on
+    /// the way).
+    fn pop_oldest(&mut self) -> Option<Kept> {
+        while let Some((seq, room)) = self.arrivals.pop_front() {
+            if let Some(kept) = self.take_if_front(seq, &room) {
+                return Some(kept);
+            }
+        }
+        None
+    }
+
+    /// The seq of the oldest event still kept (dropping stale arrival entries first).
+    fn oldest_seq(&mut self) -> Option<u64> {
+        while let Some((seq, room)) = self.arrivals.front() {
+            let live = self
+                .rooms
+                .get(room)
+                .and_then(|q| q.front())
+                .is_some_and(|k| k.seq == *seq);
+            if live {
+                return Some(*seq);
+            }
+            self.arrivals.pop_front();
+        }
+        None
+    }
+
+    /// Removes the front event of `room` when it is the one with `seq`.
+    fn take_if_front(&mut self, seq: u64, room: &str) -> Option<Kept> {
+        let queue = self.rooms.get_mut(room)?;
+        if queue.front().is_none_or(|k| k.seq != seq) {
+            return None;
+        }
+        let kept = queue.pop_front()?;
+        if queue.is_empty() {
+            self.rooms.remove(room);
+        }
+        self.forget(&kept);
+        Some(kept)
+    }
+
+    fn forget(&mut self, kept: &Kept) {
+        self.events -= 1;
+        self.bytes -= kept.cost;
+    }
+
+    /// Removes expired events, oldest first; returns how many.
+    fn sweep(&mut self, now: Instant) -> usize {
+        let mut expired = 0;
+        while let Some((seq, room)) = self.arrivals.front() {
+            let front = self.rooms.get(room).and_then(|q| q.front());
+            match front {
+                Some(k) if k.seq == *seq => {
+                    if now.duration_since(k.at) <= self.ttl {
+                        break;
+                    }
+                    let (seq, room) = self.arrivals.pop_front().expect("front exists");
+                    self.take_if_front(seq, &room);
+                    expired += 1;
+                }
+                _ => {
+                    self.arrivals.pop_front();
+                }
+            }
+        }
+        expired
+    }
+
+    /// Drops arrival entries whose event is gone once they outnumber the live ones, so
+    /// that rooms filled and emptied by joins do not grow the queue until their TTL.
+    fn compact(&mut self) {
+        if self.arrivals.len() <= 2 * self.events + 64 {
+            return;
+        }
+        let rooms = &self.rooms;
+        self.arrivals.retain(|(seq, room)| {
+            rooms
+                .get(room)
+                .is_some_and(|q| q.binary_search_by_key(seq, |k| k.seq).is_ok())
+        });
+    }
+
+    fn sizes(&self) -> BufferSizes {
+        BufferSizes {
+            rooms: self.rooms.len(),
+            events: self.events,
+            bytes: self.bytes,
+        }
+    }
+}
+
+impl NspBuffers {
+    fn bytes(&self) -> usize {
+        self.kinds.iter().map(|k| k.bytes).sum()
+    }
+
+    /// Drops the oldest event of the namespace, whatever its kind.
+    fn drop_oldest(&mut self) -> Option<Kept> {
+        let [rooms, offline] = &mut self.kinds;
+        match (rooms.oldest_seq(), offline.oldest_seq()) {
+            (Some(a), Some(b)) if b < a => offline.pop_oldest(),
+            (Some(_), _) => rooms.pop_oldest(),
+            (None, Some(_)) => offline.pop_oldest(),
+            (None, None) => None,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.kinds.iter().all(|k| k.events == 0)
+    }
+}
+
+impl RoomBuffers {
+    /// Keeps `frames` for `room` of `nsp`: at most `buffering.size` events in the room and
+    /// `max_bytes` in the namespace, the oldest going first (each counted).
+    pub fn keep(
+        &mut self,
+        nsp: &str,
+        room: &str,
+        frames: &Frames,
+        buffering: RoomBuffering,
+        max_bytes: usize,
+        counters: &HubCounters,
+    ) {
+        let kind = BufferKind::of(room);
+        let cost = frames.iter().map(|f| f.len()).sum::<usize>() + room.len() + EVENT_OVERHEAD;
+        if cost > max_bytes {
+            counters.dropped(DropReason::NamespaceBufferFull, 1);
+            log::warn!(
+                "namespace {nsp}: an event of {cost} bytes is larger than max_buffer_bytes ({max_bytes}); not buffered"
+            );
+            return;
+        }
+        let table = match self.nsps.get_mut(nsp) {
+            Some(table) => table,
+            None => self.nsps.entry(nsp.to_owned()).or_default(),
+        };
+        let seq = table.next_seq;
+        table.next_seq += 1;
+        let buffers = &mut table.kinds[kind as usize];
+        buffers.ttl = buffering.ttl;
+        let (key, queue) = match buffers.rooms.get_key_value(room) {
+            Some((key, _)) => {
+                let key = key.clone();
+                let queue = buffers.rooms.get_mut(room).expect("the room exists");
+                (key, queue)
+            }
+            None => {
+                let key: Arc<str> = room.into();
+                (key.clone(), buffers.rooms.entry(key).or_default())
+            }
+        };
+        let mut overflowed = None;
+        if queue.len() >= buffering.size {
+            overflowed = queue.pop_front();
+        }
+        queue.push_back(Kept {
+            seq,
+            at: Instant::now(),
+            frames: frames.clone(),
+            cost,
+        });
+        buffers.arrivals.push_back((seq, key));
+        buffers.events += 1;
+        buffers.bytes += cost;
+        if let Some(old) = overflowed {
+            buffers.forget(&old);
+            counters.dropped(kind.full_reason(), 1);
+            log::debug!(
+                "namespace {nsp} room {room}: buffer full ({}); oldest event dropped",
+                buffering.size
+            );
+        }
+        buffers.compact();
+        let mut evicted = 0u64;
+        while table.bytes() > max_bytes {
+            if table.drop_oldest().is_none() {
+                break;
+            }
+            evicted += 1;
+        }
+        if evicted > 0 {
+            counters.dropped(DropReason::NamespaceBufferFull, evicted);
+            if !std::mem::replace(&mut table.warned, true) {
+                log::warn!(
+                    "namespace {nsp}: buffered events reached max_buffer_bytes ({max_bytes}); the oldest are dropped (counted as namespace_buffer_full)"
+                );
+            }
+        }
+    }
+
+    /// What a socket joining `room` is handed, oldest first, as `buffering` says: nothing
+    /// (`Drop`, which leaves the buffer as it is), a copy (`Always`) or everything, taken
+    /// out (`IfNoClients`). Expired events are never handed out.
+    pub fn replay(&mut self, nsp: &str, room: &str, buffering: RoomBuffering) -> Vec<Frames> {
+        let Some(table) = self.nsps.get_mut(nsp) else {
+            return Vec::new();
+        };
+        let buffers = &mut table.kinds[BufferKind::of(room) as usize];
+        let now = Instant::now();
+        let fresh = |k: &Kept| now.duration_since(k.at) <= buffering.ttl;
+        let replay = match buffering.policy {
+            BufferPolicy::Drop => Vec::new(),
+            BufferPolicy::Always => buffers
+                .rooms
+                .get(room)
+                .map(|q| q.iter().filter(|k| fresh(k)).map(|k| k.frames.clone()))
+                .into_iter()
+                .flatten()
+                .collect(),
+            BufferPolicy::IfNoClients => {
+                let taken = buffers.rooms.remove(room).unwrap_or_default();
+                for kept in &taken {
+                    buffers.forget(kept);
+                }
+                buffers.compact();
+                taken
+                    .into_iter()
+                    .filter(|k| fresh(k))
+                    .map(|k| k.frames)
+                    .collect()
+            }
+        };
+        if table.is_empty() {
+            self.nsps.remove(nsp);
+        }
+        replay
+    }
+
+    /// Removes every expired event, and the namespaces left with none; returns how many
+    /// events went.
+    pub fn sweep(&mut self) -> usize {
+        let now = Instant::now();
+        let mut expired = 0;
+        self.nsps.retain(|_, table| {
+            table.warned = false;
+            for buffers in &mut table.kinds {
+                expired += buffers.sweep(now);
+                buffers.compact();
+            }
+            !table.is_empty()
+        });
+        expired
+    }
+
+    /// Events kept for `room` that are younger than `ttl`.
+    pub fn buffered(&self, nsp: &str, room: &str, ttl: Duration) -> usize {
+        let now = Instant::now();
+        self.nsps
+            .get(nsp)
+            .and_then(|t| t.kinds[BufferKind::of(room) as usize].rooms.get(room))
+            .map_or(0, |q| {
+                q.iter().filter(|k| now.duration_since(k.at) <= ttl).count()
+            })
+    }
+
+    /// Every namespace that keeps something, with the sizes of its room buffers and of its
+    /// offline queues, sorted by name.
+    pub fn sizes(&self) -> Vec<(String, BufferSizes, BufferSizes)> {
+        let mut sizes: Vec<_> = self
+            .nsps
+            .iter()
+            .map(|(nsp, t)| (nsp.clone(), t.kinds[0].sizes(), t.kinds[1].sizes()))
+            .collect();
+        sizes.sort_by(|a, b| a.0.cmp(&b.0));
+        sizes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire_frame::WireFrame;
+
+    fn frames(text: &str) -> Frames {
+        vec![WireFrame::text(format!("42[\"ev\",\"{text}\"]"))].into()
+    }
+
+    fn always(size: usize, ttl: Duration) -> RoomBuffering {
+        RoomBuffering {
+            policy: BufferPolicy::Always,
+            size,
+            ttl,
+        }
+    }
+
+    fn payloads(replay: &[Frames]) -> Vec<String> {
+        replay
+            .iter()
+            .map(|f| String::from_utf8_lossy(f[0].payload()).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_sweep_forgets_rooms_nobody_touches_again() {
+        let counters = HubCounters::default();
+        let mut buffers = RoomBuffers::default();
+        let short = always(10, Duration::from_millis(50));
+        for n in 0..1000 {
+            buffers.keep(
+                "/",
+                &format!("r{n}"),
+                &frames("x"),
+                short,
+                usize::MAX,
+                &counters,
+            );
+        }
+        assert_eq!(buffers.sizes()[0].1.rooms, 1000);
+        assert_eq!(buffers.sweep(), 0, "nothing expired yet");
+        std::thread::sleep(Duration::from_millis(80));
+        assert_eq!(buffers.sweep(), 1000);
+        assert!(buffers.sizes().is_empty(), "the namespace is gone too");
+        assert_eq!(counters.drops(DropReason::RoomBufferFull), 0);
+    }
+
+    #[test]
+    fn the_byte_bound_drops_the_oldest_of_the_namespace() {
+        let counters = HubCounters::default();
+        let mut buffers = RoomBuffers::default();
+        let long = always(10, Duration::from_secs(600));
+        let one = frames("00").iter().map(|f| f.len()).sum::<usize>() + 2 + EVENT_OVERHEAD;
+        let bound = 5 * one;
+        for n in 0..20 {
+            let room = format!("r{}", n % 7);
+            buffers.keep(
+                "/",
+                &room,
+                &frames(&format!("{n:02}")),
+                long,
+                bound,
+                &counters,
+            );
+            assert!(buffers.sizes()[0].1.bytes + buffers.sizes()[0].2.bytes <= bound);
+        }
+        let (_, rooms, _) = &buffers.sizes()[0];
+        assert_eq!(rooms.events, 5);
+        assert_eq!(counters.drops(DropReason::NamespaceBufferFull), 15);
+        // The five newest are left: 15..=19, in rooms r1, r2, r3, r4, r5.
+        let kept: Vec<String> = (0..7)
+            .flat_map(|r| payloads(&buffers.replay("/", &format!("r{r}"), long)))
+            .collect();
+        assert_eq!(kept.len(), 5);
+        for n in 15..20 {
+            assert!(
+                kept.iter().any(|p| p.contains(&format!("\"{n:02}\""))),
+                "{n}"
+            );
+        }
+        // Another namespace has a bound of its own.
+        buffers.keep("/other", "r0", &frames("o"), long, bound, &counters);
+        assert_eq!(buffers.sizes().len(), 2);
+    }
+
+    #[test]
+    fn an_event_over_the_bound_is_not_kept_and_counted() {
+        let counters = HubCounters::default();
+        let mut buffers = RoomBuffers::default();
+        buffers.keep(
+            "/",
+            "r",
+            &frames("big"),
+            always(10, Duration::from_secs(60)),
+            16,
+            &counters,
+        );
+        assert!(buffers.sizes().is_empty());
+        assert_eq!(counters.drops(DropReason::NamespaceBufferFull), 1);
+    }
+
+    #[test]
+    fn offline_queues_and_rooms_share_the_bound_oldest_first() {
+        let counters = HubCounters::default();
+        let mut buffers = RoomBuffers::default();
+        let long = always(10, Duration::from_secs(600));
+        let queue = RoomBuffering {
+            policy: BufferPolicy::IfNoClients,
+            ..long
+        };
+        buffers.keep("/", "user:a", &frames("q1"), queue, usize::MAX, &counters);
+        buffers.keep("/", "room", &frames("r1"), long, usize::MAX, &counters);
+        let (_, rooms, offline) = buffers.sizes()[0];
+        assert_eq!((rooms.rooms, offline.rooms), (1, 1));
+        // A bound just above what is kept now: the next event pushes the oldest (the
+        // user's) out.
+        let bound = rooms.bytes + offline.bytes + 8;
+        buffers.keep("/", "room", &frames("r2"), long, bound, &counters);
+        assert_eq!(buffers.replay("/", "user:a", queue), Vec::<Frames>::new());
+        assert_eq!(
+            payloads(&buffers.replay("/", "room", long)),
+            vec!["42[\"ev\",\"r1\"]", "42[\"ev\",\"r2\"]"]
+        );
+        assert_eq!(counters.drops(DropReason::NamespaceBufferFull), 1);
+    }
+
+    #[test]
+    fn the_room_size_bound_and_if_no_clients_hand_over() {
+        let counters = HubCounters::default();
+        let mut buffers = RoomBuffers::default();
+        let mailbox = RoomBuffering {
+            policy: BufferPolicy::IfNoClients,
+            size: 2,
+            ttl: Duration::from_secs(60),
+        };
+        for n in 1..=3 {
+            buffers.keep(
+                "/",
+                "box",
+                &frames(&n.to_string()),
+                mailbox,
+                usize::MAX,
+                &counters,
+            );
+        }
+        assert_eq!(counters.drops(DropReason::RoomBufferFull), 1);
+        assert_eq!(buffers.buffered("/", "box", Duration::from_secs(60)), 2);
+        let quiet = RoomBuffering {
+            policy: BufferPolicy::Drop,
+            size: 0,
+            ttl: Duration::ZERO,
+        };
+        assert!(buffers.replay("/", "box", quiet).is_empty(), "a quiet join");
+        assert_eq!(buffers.buffered("/", "box", Duration::from_secs(60)), 2);
+        assert_eq!(
+            payloads(&buffers.replay("/", "box", mailbox)),
+            vec!["42[\"ev\",\"2\"]", "42[\"ev\",\"3\"]"]
+        );
+        assert!(buffers.sizes().is_empty());
+    }
+
+    #[test]
+    fn join_hand_overs_do_not_grow_the_arrival_queue() {
+        let counters = HubCounters::default();
+        let mut buffers = RoomBuffers::default();
+        let mailbox = RoomBuffering {
+            policy: BufferPolicy::IfNoClients,
+            size: 10,
+            ttl: Duration::from_secs(600),
+        };
+        // A long-lived event keeps the namespace; many hand-overs come and go.
+        buffers.keep("/", "keep", &frames("k"), mailbox, usize::MAX, &counters);
+        for n in 0..10_000 {
+            let room = format!("b{n}");
+            buffers.keep("/", &room, &frames("x"), mailbox, usize::MAX, &counters);
+            assert_eq!(buffers.replay("/", &room, mailbox).len(), 1);
+        }
+        let arrivals = buffers.nsps["/"].kinds[0].arrivals.len();
+        assert!(
+            arrivals <= 2 + 64 + 1,
+            "{arrivals} arrival entries for 1 event"
+        );
+    }
+}
