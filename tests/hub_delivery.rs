@@ -551,10 +551,22 @@ fn a_user_on_two_connections_and_the_offline_queue() {
     );
     assert_eq!(ack, json!({ "ok": true, "recipients": 0 }));
     assert_eq!(buffered(&server, "/users", "user:alice"), 4);
+    assert_eq!(
+        metric(&server, "siohub_offline_queue_users", "/users"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&server, "siohub_offline_queue_events", "/users"),
+        Some(4.0)
+    );
 
     let a3 = connect_as(&mut d, "a3", "/users", "alice");
     d.wait_counts(&["a3".into()], "dm", 4);
     assert_eq!(buffered(&server, "/users", "user:alice"), 0);
+    assert_eq!(
+        metric(&server, "siohub_offline_queue_users", "/users"),
+        None
+    );
     let a4 = connect_as(&mut d, "a4", "/users", "alice");
     let both = sorted(vec![a3, a4]);
     wait_until("alice's new sockets are in user:alice", WAIT, || {
@@ -584,4 +596,211 @@ fn a_user_on_two_connections_and_the_offline_queue() {
     connect_as(&mut d, "c2", "/", "carol");
     settle(&server, &mut d, "/", &["c2"], 1);
     assert!(d.received("c2", "dm").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// What is kept for later is bounded and expires by itself
+
+/// The value of a `/metrics` series for namespace `nsp`; `None` when the series is absent.
+fn metric(server: &BackgroundServer, name: &str, nsp: &str) -> Option<f64> {
+    let text = wire::request(server.addr, "GET", "/metrics", &[], b"").text();
+    let prefix = format!("{name}{{namespace=\"{nsp}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.parse().expect("a number"))
+}
+
+/// A counter of `/connections`' drops.
+fn drops(server: &BackgroundServer, reason: &str) -> u64 {
+    connections(server)["counters"]["drops"][reason]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no drop counter {reason}"))
+}
+
+#[test]
+fn always_buffers_in_many_rooms_expire_without_being_touched_again() {
+    let flood = NamespacePolicy {
+        buffer: BufferName::Always,
+        buffer_ttl_s: 3,
+        ..policy("/flood")
+    };
+    let server = start_hub(vec![flood]);
+    let mut d = Driver::node(&server);
+    d.connect("p", "/flood");
+    // One client publishes once into each of many distinct rooms, then never again.
+    const ROOMS: usize = 100;
+    for n in 0..ROOMS {
+        let ack = publish(&mut d, "p", &format!("r{n}"), "ev", json!(n));
+        assert_eq!(ack, json!({ "ok": true, "recipients": 0 }));
+    }
+    assert_eq!(
+        metric(&server, "siohub_buffered_rooms", "/flood"),
+        Some(ROOMS as f64)
+    );
+    assert_eq!(
+        metric(&server, "siohub_buffered_events", "/flood"),
+        Some(ROOMS as f64)
+    );
+    assert!(metric(&server, "siohub_buffered_bytes", "/flood").unwrap() > 0.0);
+    // Within the TTL a joiner gets the room's history.
+    d.connect("a", "/flood");
+    join(&mut d, "a", "r7", 1);
+    settle(&server, &mut d, "/flood", &["p", "a"], 1);
+    assert_eq!(d.received("a", "ev"), vec![json!(7)]);
+
+    // After it, the sweep has removed every buffer though no room was touched again: the
+    // series are gone and the events are out of memory (not merely filtered when read).
+    wait_until("the buffers expired", WAIT, || {
+        metric(&server, "siohub_buffered_rooms", "/flood").is_none()
+    });
+    assert_eq!(metric(&server, "siohub_buffered_events", "/flood"), None);
+    assert_eq!(metric(&server, "siohub_buffered_bytes", "/flood"), None);
+    for n in [0, 7, ROOMS - 1] {
+        assert_eq!(buffered(&server, "/flood", &format!("r{n}")), 0);
+    }
+    // Expiry is not a drop; and the namespace buffers again as before.
+    assert_eq!(drops(&server, "room_buffer_full"), 0);
+    assert_eq!(drops(&server, "namespace_buffer_full"), 0);
+    publish(&mut d, "p", "again", "ev", json!("again"));
+    d.connect("b", "/flood");
+    join(&mut d, "b", "again", 1);
+    join(&mut d, "b", "r1", 0);
+}
+
+#[test]
+fn the_namespace_byte_bound_holds_under_a_flood_and_counts_its_drops() {
+    const BOUND: usize = 32 * 1024;
+    let bounded = NamespacePolicy {
+        buffer: BufferName::Always,
+        max_buffer_bytes: BOUND,
+        ..policy("/bounded")
+    };
+    let mailbox = NamespacePolicy {
+        buffer: BufferName::IfNoClients,
+        ..policy("/mailbox")
+    };
+    let server = start_hub(vec![bounded, mailbox]);
+    let mut d = Driver::node(&server);
+    d.connect("p", "/bounded");
+    d.connect("m", "/mailbox");
+    publish(&mut d, "m", "box", "mail", json!("kept"));
+    // 100 events of about 1 KiB into distinct rooms: three times the bound.
+    let blob = "x".repeat(1000);
+    const EVENTS: usize = 100;
+    for n in 0..EVENTS {
+        let ack = publish(&mut d, "p", &format!("f{n}"), "ev", json!([n, blob]));
+        assert_eq!(ack, json!({ "ok": true, "recipients": 0 }));
+        let bytes = metric(&server, "siohub_buffered_bytes", "/bounded").unwrap();
+        assert!(bytes <= BOUND as f64, "{bytes} bytes buffered after {n}");
+    }
+    let kept = metric(&server, "siohub_buffered_events", "/bounded").unwrap() as u64;
+    assert!(kept > 10 && kept < 32, "{kept} events kept");
+    // Every event that did not stay was counted, none silently lost.
+    assert_eq!(
+        drops(&server, "namespace_buffer_full") + kept,
+        EVENTS as u64
+    );
+    // The oldest went; the newest are replayed.
+    d.connect("a", "/bounded");
+    join(&mut d, "a", "f0", 0);
+    join(&mut d, "a", &format!("f{}", EVENTS - 1), 1);
+    settle(&server, &mut d, "/bounded", &["p", "a"], 1);
+    assert_eq!(d.received("a", "ev"), vec![json!([EVENTS - 1, blob])]);
+    // Another namespace's buffers have a bound of their own: untouched.
+    d.connect("b", "/mailbox");
+    join(&mut d, "b", "box", 1);
+}
+
+#[test]
+fn dedupe_ids_are_bounded_and_forgotten_by_the_sweep() {
+    let long = NamespacePolicy {
+        dedupe_window_s: 600,
+        dedupe_max_ids: 3,
+        ..policy("/dedupe-long")
+    };
+    let short = NamespacePolicy {
+        dedupe_window_s: 2,
+        ..policy("/dedupe-short")
+    };
+    let server = start_hub(vec![long, short]);
+    let mut d = Driver::node(&server);
+    d.connect("p", "/dedupe-long");
+    d.connect("q", "/dedupe-short");
+    let send = |d: &mut Driver, from: &str, id: &str| {
+        let body = json!({ "room": "d", "event": "msg", "data": id, "id": id });
+        d.ack(from, "publish", json!([body]))
+    };
+    let fresh = json!({ "ok": true, "recipients": 0 });
+    // A flood of distinct ids: only the newest three are remembered.
+    for id in ["a", "b", "c", "d", "e"] {
+        assert_eq!(send(&mut d, "p", id), fresh, "{id}");
+    }
+    assert_eq!(send(&mut d, "p", "e")["duplicate"], true);
+    assert_eq!(send(&mut d, "p", "c")["duplicate"], true);
+    assert_eq!(send(&mut d, "p", "a"), fresh, "forgotten early");
+    let scrape = |name: &str| {
+        let text = wire::request(server.addr, "GET", "/metrics", &[], b"").text();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(str::to_owned);
+        line.and_then(|l| l.rsplit(' ').next().map(str::to_owned))
+    };
+    assert_eq!(
+        scrape("siohub_dedupe_ids_evicted_total").as_deref(),
+        Some("3")
+    );
+    wait_until("the window sizes are published", WAIT, || {
+        metric(&server, "siohub_dedupe_ids", "/dedupe-long") == Some(3.0)
+    });
+
+    // A short window is emptied by the sweep, though no id comes again.
+    assert_eq!(send(&mut d, "q", "x"), fresh);
+    wait_until("the short window's size is published", WAIT, || {
+        metric(&server, "siohub_dedupe_ids", "/dedupe-short") == Some(1.0)
+    });
+    wait_until("the short window is empty", WAIT, || {
+        metric(&server, "siohub_dedupe_ids", "/dedupe-short").is_none()
+    });
+    assert_eq!(send(&mut d, "q", "x"), fresh);
+    assert_eq!(
+        metric(&server, "siohub_dedupe_ids", "/dedupe-long"),
+        Some(3.0)
+    );
+}
+
+#[test]
+fn the_recovery_log_is_bounded_and_a_client_past_it_connects_afresh() {
+    let small = NamespacePolicy {
+        recovery_max_bytes: 8 * 1024,
+        ..recovery_policy("/small", 60)
+    };
+    let server = start_hub(vec![small]);
+    let mut d = Driver::node(&server);
+    let id = d.connect("a", "/small");
+    join(&mut d, "a", "r", 0);
+    hub_broadcast(&server, to_room("/small", "r"), "ev", json!(0));
+    d.wait_counts(&["a".into()], "ev", 1);
+    d.call("hold", json!({ "name": "a" }));
+    d.call("close_transport", json!({ "name": "a" }));
+    wait_until("the server dropped the socket", WAIT, || {
+        server.hub.table().lock().unwrap().socket_count("/small") == 0
+    });
+    // While it is away, more than the log may keep is sent: the oldest events leave the
+    // log, counted, and the log stays within its bound.
+    let blob = "y".repeat(1000);
+    for n in 1..=30 {
+        hub_broadcast(&server, to_room("/small", "r"), "ev", json!([n, blob]));
+    }
+    assert!(drops(&server, "recovery_log_full") >= 20);
+    wait_until("the log sizes are published", WAIT, || {
+        metric(&server, "siohub_recovery_log_events", "/small").is_some_and(|n| n < 10.0)
+    });
+    let bytes = metric(&server, "siohub_recovery_log_bytes", "/small").unwrap();
+    assert!(bytes <= 8192.0, "{bytes}");
+    // The event after its offset is gone, so recovery would lie: it connects afresh.
+    d.call("resume", json!({ "name": "a" }));
+    let state = wait_connected(&mut d, "a", 2);
+    assert_eq!(state["recovered"], false, "{state}");
+    assert_ne!(state["id"], id.as_str());
 }

@@ -495,6 +495,23 @@ mod tests {
     }
 
     #[test]
+    fn namespace_defaults_match_the_file_and_bounds_must_be_above_zero() {
+        let mut s = Settings::load(None, &[]).unwrap();
+        assert_eq!(s.namespaces, vec![NamespacePolicy::default()]);
+        assert_eq!(
+            NamespacePolicy::default().delivery(),
+            DeliveryPolicy::default()
+        );
+        s.namespaces[0].max_buffer_bytes = 0;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("namespaces.max_buffer_bytes"), "{err}");
+        s.namespaces[0].max_buffer_bytes = 1;
+        s.namespaces[0].dedupe_max_ids = 0;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("namespaces.dedupe_max_ids"), "{err}");
+    }
+
+    #[test]
     fn the_conformance_file_loads() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/conformance.toml");
         let s = Settings::load(Some(path), &[]).unwrap();
