@@ -804,3 +804,33 @@ fn the_recovery_log_is_bounded_and_a_client_past_it_connects_afresh() {
     assert_eq!(state["recovered"], false, "{state}");
     assert_ne!(state["id"], id.as_str());
 }
+
+#[test]
+fn a_recovery_log_expires_by_itself_and_goes_with_the_last_socket_of_its_namespace() {
+    let server = start_hub(vec![recovery_policy("/brief", 1)]);
+    let mut d = Driver::node(&server);
+    d.connect("a", "/brief");
+    join(&mut d, "a", "r", 0);
+    hub_broadcast(&server, to_room("/brief", "r"), "ev", json!(1));
+    d.wait_counts(&["a".into()], "ev", 1);
+    // No event comes again, yet the log empties once the window has passed; it stays
+    // while a socket of the namespace may still recover from it.
+    wait_until("the log's events expired", WAIT, || {
+        metric(&server, "siohub_recovery_log_events", "/brief") == Some(0.0)
+    });
+    d.call("disconnect", json!({ "name": "a" }));
+    wait_until(
+        "the log is gone with the namespace's last socket",
+        WAIT,
+        || metric(&server, "siohub_recovery_log_events", "/brief").is_none(),
+    );
+    // A log made anew never hands out an offset a client may hold from the old one.
+    let first = with_offsets(&mut d, "a", "ev")[0].1.clone();
+    d.connect("b", "/brief");
+    join(&mut d, "b", "r", 0);
+    hub_broadcast(&server, to_room("/brief", "r"), "ev", json!(2));
+    d.wait_counts(&["b".into()], "ev", 1);
+    let second = with_offsets(&mut d, "b", "ev")[0].1.clone();
+    let hex = |o: &str| u64::from_str_radix(o, 16).unwrap();
+    assert!(hex(&second) > hex(&first), "{first} then {second}");
+}

@@ -52,6 +52,7 @@ struct LoggedPacket {
 
 #[derive(Default)]
 struct PacketLog {
+    /// The newest offset handed out in this namespace.
     next: u64,
     entries: VecDeque<LoggedPacket>,
     bytes: usize,
@@ -123,6 +124,8 @@ pub struct Broadcaster {
     dedupe: HashMap<String, DedupeWindow>,
     /// The key of the dedupe hashes (kept across restarts, like the windows).
     dedupe_key: RandomState,
+    /// The last recovery offset handed out, in any namespace.
+    next_offset: u64,
     /// Where the sizes of what is kept are published.
     view: RetentionView,
     /// Whether the last broadcast left a run pending in the room table.
@@ -150,6 +153,7 @@ impl Broadcaster {
             preserved: HashMap::new(),
             dedupe: HashMap::new(),
             dedupe_key: RandomState::new(),
+            next_offset: 0,
             view,
             run_pending: false,
             flush_scheduled: false,
@@ -205,8 +209,11 @@ impl Broadcaster {
         let recovering = !policy.recovery.is_zero() && !msg.volatile;
         let mut payload = msg.payload;
         let offset = recovering.then(|| {
+            // Offsets count across namespaces, so a log dropped by the sweep and made anew
+            // never hands out an offset a client may still hold.
+            self.next_offset += 1;
             let log = self.logs.entry(nsp.clone()).or_default();
-            log.next += 1;
+            log.next = self.next_offset;
             log.next
         });
         if let Some(offset) = offset {
@@ -366,15 +373,25 @@ impl Broadcaster {
         let policies = self.policies.clone();
         self.preserved
             .retain(|_, s| s.at.elapsed().unwrap_or_default() <= policies.of(&s.nsp).recovery);
-        for (nsp, log) in &mut self.logs {
+        let mut table = lock(&self.table);
+        let preserved: std::collections::HashSet<&str> =
+            self.preserved.values().map(|s| s.nsp.as_str()).collect();
+        // An empty log goes once no socket of its namespace is connected or preserved: no
+        // client can hold one of its offsets then (and a namespace no socket uses leaves
+        // nothing behind).
+        self.logs.retain(|nsp, log| {
             expire_log(log, policies.of(nsp).recovery);
-        }
+            !log.entries.is_empty()
+                || table.socket_count(nsp) > 0
+                || preserved.contains(nsp.as_str())
+        });
         let now = Instant::now();
         self.dedupe.retain(|nsp, window| {
             window.expire(now, policies.of(nsp).dedupe_window);
             !window.seen.is_empty()
         });
-        let expired = lock(&self.table).sweep_buffers();
+        let expired = table.sweep_buffers();
+        drop(table);
         if expired > 0 {
             log::debug!("{expired} buffered events expired");
         }
