@@ -235,17 +235,20 @@ impl RoomBuffers {
     ) {
         let kind = BufferKind::of(room);
         let cost = frames.iter().map(|f| f.len()).sum::<usize>() + room.len() + EVENT_OVERHEAD;
-        if cost > max_bytes {
-            counters.dropped(DropReason::NamespaceBufferFull, 1);
-            log::warn!(
-                "namespace {nsp}: an event of {cost} bytes is larger than max_buffer_bytes ({max_bytes}); not buffered"
-            );
-            return;
-        }
         let table = match self.nsps.get_mut(nsp) {
             Some(table) => table,
             None => self.nsps.entry(nsp.to_owned()).or_default(),
         };
+        if cost > max_bytes {
+            counters.dropped(DropReason::NamespaceBufferFull, 1);
+            if !std::mem::replace(&mut table.warned, true) {
+                log::warn!(
+                    "namespace {nsp}: an event of {cost} bytes is larger than max_buffer_bytes ({max_bytes}); not buffered (counted as namespace_buffer_full)"
+                );
+            }
+            // An empty namespace stays until the next sweep, with its warning flag.
+            return;
+        }
         let seq = table.next_seq;
         table.next_seq += 1;
         let buffers = &mut table.kinds[kind as usize];
@@ -371,6 +374,7 @@ impl RoomBuffers {
         let mut sizes: Vec<_> = self
             .nsps
             .iter()
+            .filter(|(_, t)| !t.is_empty())
             .map(|(nsp, t)| (nsp.clone(), t.kinds[0].sizes(), t.kinds[1].sizes()))
             .collect();
         sizes.sort_by(|a, b| a.0.cmp(&b.0));
@@ -477,6 +481,11 @@ mod tests {
         );
         assert!(buffers.sizes().is_empty());
         assert_eq!(counters.drops(DropReason::NamespaceBufferFull), 1);
+        buffers.sweep();
+        assert!(
+            buffers.nsps.is_empty(),
+            "the sweep removes the empty namespace"
+        );
     }
 
     #[test]
