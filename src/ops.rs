@@ -576,6 +576,9 @@ pub async fn metrics(state: web::Data<EngineState>) -> HttpResponse {
         .body(render_metrics(&state))
 }
 
+/// A gauge family read off a sizes struct: name, help, and the sample's value.
+type Gauge<T> = (&'static str, &'static str, fn(&T) -> usize);
+
 /// The part of `/metrics` about what the hub keeps for later: room buffers and offline
 /// queues per namespace (from the room table, exact), the dedupe windows, recovery logs and
 /// preserved sockets (as of the Broadcaster's last sweep, at most a second old). Only
@@ -586,7 +589,7 @@ fn render_retention(out: &mut Exposition, hub: &siohub_actors::Hub) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .buffer_sizes();
-    let families: [(&str, &str, fn(&BufferSizes) -> usize); 6] = [
+    let families: [Gauge<BufferSizes>; 6] = [
         (
             "siohub_buffered_rooms",
             "Rooms with buffered events, by namespace.",
@@ -627,7 +630,7 @@ fn render_retention(out: &mut Exposition, hub: &siohub_actors::Hub) {
     }
 
     let retention = hub.retention();
-    let families: [(&str, &str, fn(&NamespaceRetention) -> usize); 3] = [
+    let families: [Gauge<NamespaceRetention>; 3] = [
         (
             "siohub_dedupe_ids",
             "Event ids the dedupe window remembers, by namespace.",
