@@ -25,5 +25,5 @@ buffered() { curl -s "http://127.0.0.1:$port/metrics" | grep -E '^siohub_buffere
 echo "idle:        RSS $(rss)"
 NODE_PATH="$here/tests/clients/node/node_modules" node "$here/scripts/buffer_flood.cjs" "http://127.0.0.1:$port" "$rooms" "$size"
 echo "after flood: RSS $(rss), CPU $(cpu); $(buffered)"
-sleep 15
-echo "TTL + 5 s:   RSS $(rss), CPU $(cpu); $(buffered)"
+sleep 25
+echo "flood + 25 s (TTL 10 s, a malloc_trim every 10 s): RSS $(rss), CPU $(cpu); $(buffered)"
