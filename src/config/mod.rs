@@ -13,7 +13,8 @@ use thiserror::Error;
 
 pub use api::ApiSettings;
 pub use namespaces::{
-    glob_matches, BufferName, NamespacePolicy, RateLimit, RoomAccess, RoomRule, BUILTIN_EVENTS,
+    glob_matches, BufferName, NamespacePolicy, PublishRefusal, RateLimit, RoomAccess, RoomRule,
+    BUILTIN_EVENTS,
 };
 pub use ops::{
     is_bcrypt_hash, AdapterSettings, AdminSettings, LimitsSettings, ShutdownSettings,
