@@ -97,12 +97,14 @@ pub(crate) fn answer(
     let body = match result {
         Ok(body) => body,
         Err(failure) => {
-            log::info!(
-                "socket {} on {}: {event} refused: {} {}",
+            siohub_actors::limited!(
+                info,
+                "socket {} on {}: {} refused: {} {}",
                 socket.id(),
-                socket.nsp(),
+                siohub_actors::ClientText(socket.nsp()),
+                siohub_actors::ClientText(event),
                 failure.code.as_str(),
-                failure.message
+                siohub_actors::ClientText(&failure.message)
             );
             failure.to_json()
         }
@@ -379,9 +381,10 @@ fn on_limited(
         let counters = socket.hub().counters();
         counters.refused(siohub_actors::RefusalReason::EventRateLimited);
         log::debug!(
-            "socket {} on {}: {name} over the rate limit",
+            "socket {} on {}: {} over the rate limit",
             socket.id(),
-            socket.nsp()
+            siohub_actors::ClientText(socket.nsp()),
+            siohub_actors::ClientText(&name)
         );
         if let Some(ack) = ack {
             let refusal = HubFailure::new(

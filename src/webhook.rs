@@ -176,14 +176,15 @@ impl Webhook {
             if let (Err(e), WebhookOutcome::Timeout | WebhookOutcome::Unavailable) =
                 (&result, outcome)
             {
-                log::warn!(
+                siohub_actors::limited!(
+                    warn,
                     "webhook {} for {} on {} ({}): {} {}",
-                    call.request_id,
-                    call.event,
-                    call.namespace,
+                    siohub_actors::ClientText(&call.request_id),
+                    siohub_actors::ClientText(&call.event),
+                    siohub_actors::ClientText(&call.namespace),
                     outcome.as_str(),
                     e.code.as_str(),
-                    e.message
+                    siohub_actors::ClientText(&e.message)
                 );
             }
             result

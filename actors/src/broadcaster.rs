@@ -131,8 +131,11 @@ impl Broadcaster {
                     .is_duplicate(id, policy.dedupe_window)
             {
                 self.counters.dropped(DropReason::Duplicate, 1);
-                log::info!(
-                    "namespace {nsp}: event id {id} repeated within the dedupe window; dropped"
+                crate::limited!(
+                    info,
+                    "namespace {}: event id {} repeated within the dedupe window; dropped",
+                    crate::ClientText(&nsp),
+                    crate::ClientText(id)
                 );
                 return BroadcastOutcome {
                     recipients: 0,

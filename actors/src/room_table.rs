@@ -343,7 +343,7 @@ impl RoomTable {
                     counters.dropped(DropReason::SlowConsumer, 1);
                     log::warn!(
                         "namespace {}: event subscriber {} reads too slowly (queue full); cut off",
-                        target.nsp,
+                        crate::ClientText(&target.nsp),
                         sub.id
                     );
                     false
@@ -531,8 +531,11 @@ impl RoomTable {
                 DropReason::RoomBufferFull
             };
             counters.dropped(reason, 1);
-            log::warn!(
-                "namespace {nsp} room {room}: buffer full ({}); oldest event dropped",
+            crate::limited!(
+                warn,
+                "namespace {} room {}: buffer full ({}); oldest event dropped",
+                crate::ClientText(nsp),
+                crate::ClientText(room),
                 buffering.size
             );
         }
