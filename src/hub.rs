@@ -339,7 +339,12 @@ fn with_auth(ns: Namespace, verifier: Option<JwtVerifier>, required: bool) -> Na
         let verifier = verifier.clone();
         async move {
             let refuse = |why: String| {
-                log::info!("CONNECT to {} refused: AUTH_REQUIRED ({why})", req.nsp);
+                siohub_actors::limited!(
+                    info,
+                    "CONNECT to {} refused: AUTH_REQUIRED ({})",
+                    siohub_actors::ClientText(&req.nsp),
+                    siohub_actors::ClientText(&why)
+                );
                 Err(
                     ConnectRefusal::new(HubErrorCode::AuthRequired.as_str()).with_data(
                         json!({ "code": HubErrorCode::AuthRequired.as_str(), "message": why }),
