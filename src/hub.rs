@@ -1,7 +1,9 @@
 //! The hub's own namespaces: what a client can do with no server code. Every namespace of
 //! the configuration gets the built-in events `join`, `leave`, `publish`, `ping` and
-//! `request` (and its `forward`ed events go to the backend webhook), under its policy and
-//! its per-socket rate limit, written on the same [`Namespaces`] API server code uses.
+//! `request` (and its `forward`ed events go to the backend webhook), under its policy (who
+//! may join and publish where: [`NamespacePolicy::publish_right`]), its per-socket rate
+//! limit and its bound on events in flight per socket, written on the same [`Namespaces`]
+//! API server code uses.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
