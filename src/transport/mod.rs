@@ -79,7 +79,7 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> Ht
             let Some(session) = state.hub.registry().get(sid) else {
                 log::debug!(
                     "request for unknown session {}",
-                    siohub_actors::ClientText(&sid)
+                    siohub_actors::ClientText(sid)
                 );
                 return fail(EngineError::UnknownSid);
             };
