@@ -1,7 +1,9 @@
 //! The hub's own namespaces: what a client can do with no server code. Every namespace of
 //! the configuration gets the built-in events `join`, `leave`, `publish`, `ping` and
-//! `request` (and its `forward`ed events go to the backend webhook), under its policy and
-//! its per-socket rate limit, written on the same [`Namespaces`] API server code uses.
+//! `request` (and its `forward`ed events go to the backend webhook), under its policy (who
+//! may join and publish where: [`NamespacePolicy::publish_right`]), its per-socket rate
+//! limit and its bound on events in flight per socket, written on the same [`Namespaces`]
+//! API server code uses.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,7 +16,7 @@ use siohub_actors::{
 
 use crate::auth::{presented_token, JwtVerifier};
 use crate::config::{NamespacePolicy, Settings};
-use crate::limits::EventRateLimiter;
+use crate::limits::{EventRateLimiter, TaskLimiter, TaskPermit};
 use crate::webhook::{self, Webhook};
 
 /// Milliseconds since the Unix epoch.
@@ -97,12 +99,14 @@ pub(crate) fn answer(
     let body = match result {
         Ok(body) => body,
         Err(failure) => {
-            log::info!(
-                "socket {} on {}: {event} refused: {} {}",
+            siohub_actors::limited!(
+                info,
+                "socket {} on {}: {} refused: {} {}",
                 socket.id(),
-                socket.nsp(),
+                siohub_actors::ClientText(socket.nsp()),
+                siohub_actors::ClientText(event),
                 failure.code.as_str(),
-                failure.message
+                siohub_actors::ClientText(&failure.message)
             );
             failure.to_json()
         }
@@ -148,14 +152,29 @@ pub fn roles_of(socket: &Socket) -> Vec<String> {
     }
 }
 
-fn on_join(policy: &NamespacePolicy, socket: &Socket, payload: Payload, ack: Option<AckSender>) {
+/// Refuses a `join` or `publish` the policy does not allow, counted.
+fn denied(socket: &Socket, message: String) -> HubFailure {
+    socket
+        .hub()
+        .counters()
+        .refused(siohub_actors::RefusalReason::RoomDenied);
+    HubFailure::new(HubErrorCode::PermissionDenied, message)
+}
+
+fn on_join(
+    policy: &NamespacePolicy,
+    socket: &Socket,
+    payload: Payload,
+    ack: Option<AckSender>,
+    permit: TaskPermit,
+) {
     let room = match room_of(&payload) {
         Ok(room) => room,
         Err(e) => return answer(socket, "join", ack, Err(e)),
     };
-    if !policy.client_join.allows(&room, &roles_of(socket)) || room.starts_with("user:") {
-        let refusal = HubFailure::new(
-            HubErrorCode::PermissionDenied,
+    if !policy.may_join(&room, &roles_of(socket)) {
+        let refusal = denied(
+            socket,
             format!(
                 "joining room {room:?} is not allowed in namespace {}",
                 socket.nsp()
@@ -165,6 +184,7 @@ fn on_join(policy: &NamespacePolicy, socket: &Socket, payload: Payload, ack: Opt
     }
     let socket = socket.clone();
     actix_rt::spawn(async move {
+        let _permit = permit;
         let result = match socket.join(&room).await {
             Ok(replayed) => Ok(json!({ "ok": true, "room": room, "replayed": replayed })),
             Err(e) => Err(HubFailure::new(HubErrorCode::InternalError, e.to_string())),
@@ -173,13 +193,14 @@ fn on_join(policy: &NamespacePolicy, socket: &Socket, payload: Payload, ack: Opt
     });
 }
 
-fn on_leave(socket: &Socket, payload: Payload, ack: Option<AckSender>) {
+fn on_leave(socket: &Socket, payload: Payload, ack: Option<AckSender>, permit: TaskPermit) {
     let room = match room_of(&payload) {
         Ok(room) => room,
         Err(e) => return answer(socket, "leave", ack, Err(e)),
     };
     let socket = socket.clone();
     actix_rt::spawn(async move {
+        let _permit = permit;
         let result = match socket.leave(&room).await {
             Ok(()) => Ok(json!({ "ok": true, "room": room })),
             Err(e) => Err(HubFailure::new(HubErrorCode::InternalError, e.to_string())),
@@ -243,7 +264,13 @@ fn parse_publish(policy: &NamespacePolicy, payload: &Payload) -> Result<Publish,
     })
 }
 
-fn on_publish(policy: &NamespacePolicy, socket: &Socket, payload: Payload, ack: Option<AckSender>) {
+fn on_publish(
+    policy: &NamespacePolicy,
+    socket: &Socket,
+    payload: Payload,
+    ack: Option<AckSender>,
+    permit: TaskPermit,
+) {
     let publish = match parse_publish(policy, &payload) {
         Ok(p) => p,
         Err(e) => {
@@ -254,16 +281,14 @@ fn on_publish(policy: &NamespacePolicy, socket: &Socket, payload: Payload, ack: 
             return answer(socket, "publish", ack, Err(e));
         }
     };
-    if !policy
-        .client_publish
-        .allows(&publish.room, &roles_of(socket))
-    {
-        let refusal = HubFailure::new(
-            HubErrorCode::PermissionDenied,
+    if let Err(why) = policy.publish_right(&publish.room, &roles_of(socket)) {
+        let refusal = denied(
+            socket,
             format!(
-                "publishing to room {:?} is not allowed in namespace {}",
+                "publishing to room {:?} is not allowed in namespace {}: {}",
                 publish.room,
-                socket.nsp()
+                socket.nsp(),
+                why.explain()
             ),
         );
         return answer(socket, "publish", ack, Err(refusal));
@@ -286,6 +311,7 @@ fn on_publish(policy: &NamespacePolicy, socket: &Socket, payload: Payload, ack: 
     };
     let socket = socket.clone();
     actix_rt::spawn(async move {
+        let _permit = permit;
         let result = match socket.hub().broadcast(broadcast).await {
             Ok(outcome) if outcome.duplicate => {
                 Ok(json!({ "ok": true, "recipients": 0, "duplicate": true }))
@@ -315,7 +341,12 @@ fn with_auth(ns: Namespace, verifier: Option<JwtVerifier>, required: bool) -> Na
         let verifier = verifier.clone();
         async move {
             let refuse = |why: String| {
-                log::info!("CONNECT to {} refused: AUTH_REQUIRED ({why})", req.nsp);
+                siohub_actors::limited!(
+                    info,
+                    "CONNECT to {} refused: AUTH_REQUIRED ({})",
+                    siohub_actors::ClientText(&req.nsp),
+                    siohub_actors::ClientText(&why)
+                );
                 Err(
                     ConnectRefusal::new(HubErrorCode::AuthRequired.as_str()).with_data(
                         json!({ "code": HubErrorCode::AuthRequired.as_str(), "message": why }),
@@ -357,9 +388,10 @@ fn on_limited(
         let counters = socket.hub().counters();
         counters.refused(siohub_actors::RefusalReason::EventRateLimited);
         log::debug!(
-            "socket {} on {}: {name} over the rate limit",
+            "socket {} on {}: {} over the rate limit",
             socket.id(),
-            socket.nsp()
+            siohub_actors::ClientText(socket.nsp()),
+            siohub_actors::ClientText(&name)
         );
         if let Some(ack) = ack {
             let refusal = HubFailure::new(
@@ -375,29 +407,91 @@ fn on_limited(
     })
 }
 
+/// Registers `handler` for `event`, behind the socket's rate limit and its bound on events
+/// in flight: over the bound, nothing is started, the ack says `RATE_LIMIT_EXCEEDED`, and
+/// it is counted. The handler holds the permit for as long as its task runs.
+fn on_tasked(
+    ns: Namespace,
+    limiter: &Arc<EventRateLimiter>,
+    tasks: &Arc<TaskLimiter>,
+    event: &str,
+    handler: impl Fn(&Socket, Payload, Option<AckSender>, TaskPermit) + Send + Sync + 'static,
+) -> Namespace {
+    let tasks = tasks.clone();
+    on_limited(ns, limiter, event, move |socket, payload, ack| {
+        if let Some(permit) = tasks.try_start(socket.id()) {
+            return handler(socket, payload, ack, permit);
+        }
+        let counters = socket.hub().counters();
+        counters.refused(siohub_actors::RefusalReason::SocketTasksFull);
+        if let Some(ack) = ack {
+            let refusal = HubFailure::new(
+                HubErrorCode::RateLimitExceeded,
+                format!(
+                    "{} events of this socket are still being handled (max_tasks_per_socket of namespace {}); wait for their acks",
+                    tasks.max(),
+                    socket.nsp()
+                ),
+            );
+            ack.send_json(json!([refusal.to_json()]));
+        }
+    })
+}
+
 /// Adds the built-in events of `policy` to a namespace, and its `forward`ed events (sent to
-/// `webhook`), all behind the policy's per-socket rate limit.
+/// `webhook`), all behind the policy's per-socket rate limit; those that start a task
+/// (everything but `ping`) also behind its `max_tasks_per_socket`.
 pub fn with_builtins(ns: Namespace, policy: NamespacePolicy, webhook: Webhook) -> Namespace {
     let limiter = Arc::new(EventRateLimiter::new(policy.rate_limit));
+    let tasks = TaskLimiter::new(policy.max_tasks_per_socket);
     let policy = Arc::new(policy);
     let (join_policy, publish_policy) = (policy.clone(), policy.clone());
-    let ns = on_limited(ns, &limiter, "join", move |socket, payload, ack| {
-        on_join(&join_policy, socket, payload, ack)
-    });
-    let ns = on_limited(ns, &limiter, "leave", on_leave);
-    let ns = on_limited(ns, &limiter, "publish", move |socket, payload, ack| {
-        on_publish(&publish_policy, socket, payload, ack)
-    });
+    let ns = on_tasked(
+        ns,
+        &limiter,
+        &tasks,
+        "join",
+        move |socket, payload, ack, permit| on_join(&join_policy, socket, payload, ack, permit),
+    );
+    let ns = on_tasked(ns, &limiter, &tasks, "leave", on_leave);
+    let ns = on_tasked(
+        ns,
+        &limiter,
+        &tasks,
+        "publish",
+        move |socket, payload, ack, permit| {
+            on_publish(&publish_policy, socket, payload, ack, permit)
+        },
+    );
     let ns = on_limited(ns, &limiter, "ping", on_ping);
     let (request_policy, request_webhook) = (policy.clone(), webhook.clone());
-    let ns = on_limited(ns, &limiter, "request", move |socket, payload, ack| {
-        webhook::on_request(&request_policy, &request_webhook, socket, payload, ack)
-    });
+    let ns = on_tasked(
+        ns,
+        &limiter,
+        &tasks,
+        "request",
+        move |socket, payload, ack, permit| {
+            webhook::on_request(
+                &request_policy,
+                &request_webhook,
+                socket,
+                payload,
+                ack,
+                permit,
+            )
+        },
+    );
     policy.forward.iter().fold(ns, |ns, event| {
         let (policy, webhook, name) = (policy.clone(), webhook.clone(), event.clone());
-        on_limited(ns, &limiter, event, move |socket, payload, ack| {
-            webhook::on_forward(&policy, &webhook, socket, &name, payload, ack)
-        })
+        on_tasked(
+            ns,
+            &limiter,
+            &tasks,
+            event,
+            move |socket, payload, ack, permit| {
+                webhook::on_forward(&policy, &webhook, socket, &name, payload, ack, permit)
+            },
+        )
     })
 }
 

@@ -1,6 +1,7 @@
 //! Limits on what clients may do: a token bucket per socket for its events (the namespace's
-//! `rate_limit`), and at the Engine.IO handshake a token bucket per client address and the
-//! server's `max_connections`.
+//! `rate_limit`), the events of one socket being handled at once (the namespace's
+//! `max_tasks_per_socket`), and at the Engine.IO handshake a token bucket per client address
+//! and the server's `max_connections`.
 //!
 //! Buckets live in sharded concurrent maps keyed by socket id or address. They need no
 //! clean-up on disconnect: a bucket that has refilled to its burst is the same as no bucket,
@@ -10,6 +11,7 @@ use std::borrow::Borrow;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use dashmap::DashMap;
@@ -147,6 +149,85 @@ impl EventRateLimiter {
     }
 }
 
+/// The events of each socket being handled at once (spawned tasks waiting for the hub or
+/// the backend), bounded per socket id.
+///
+/// A socket's entry exists only while it has work in flight: the last [`TaskPermit`] to
+/// end removes it, so nothing needs cleaning up when the socket leaves.
+#[derive(Debug)]
+pub struct TaskLimiter {
+    max: usize,
+    in_flight: DashMap<String, usize>,
+}
+
+/// One event's share of its socket's bound, held by the task handling it; dropping it
+/// (however the task ends) gives the share back.
+#[derive(Debug)]
+pub struct TaskPermit {
+    limiter: Option<Arc<TaskLimiter>>,
+    sid: String,
+}
+
+impl TaskLimiter {
+    /// At most `max` events per socket at once; 0 = no bound.
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(TaskLimiter {
+            max,
+            in_flight: DashMap::new(),
+        })
+    }
+
+    /// The bound (0 = none).
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// A permit for one more event of socket `sid`, or `None` when `max` are in flight.
+    pub fn try_start(self: &Arc<Self>, sid: &str) -> Option<TaskPermit> {
+        if self.max == 0 {
+            return Some(TaskPermit {
+                limiter: None,
+                sid: String::new(),
+            });
+        }
+        let mut count = self.in_flight.entry(sid.to_owned()).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(TaskPermit {
+            limiter: Some(self.clone()),
+            sid: sid.to_owned(),
+        })
+    }
+
+    /// Events of socket `sid` in flight now.
+    pub fn in_flight(&self, sid: &str) -> usize {
+        self.in_flight.get(sid).map_or(0, |n| *n)
+    }
+
+    /// Sockets with events in flight now.
+    pub fn sockets(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    fn finish(&self, sid: &str) {
+        if let Some(mut count) = self.in_flight.get_mut(sid) {
+            *count = count.saturating_sub(1);
+        }
+        // A separate step: the shard lock of `get_mut` must be released first.
+        self.in_flight.remove_if(sid, |_, count| *count == 0);
+    }
+}
+
+impl Drop for TaskPermit {
+    fn drop(&mut self) {
+        if let Some(limiter) = self.limiter.take() {
+            limiter.finish(&self.sid);
+        }
+    }
+}
+
 /// Why a handshake is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandshakeRefusal {
@@ -223,6 +304,31 @@ mod tests {
             std::thread::sleep(Duration::from_micros(2));
         }
         assert!(limiter.tracked() < FIRST_SWEEP * 3, "{}", limiter.tracked());
+    }
+
+    #[test]
+    fn tasks_are_bounded_per_socket_and_given_back() {
+        let limiter = TaskLimiter::new(2);
+        let first = limiter.try_start("a").expect("room for one");
+        let second = limiter.try_start("a").expect("room for two");
+        assert!(limiter.try_start("a").is_none(), "the bound");
+        assert_eq!(limiter.in_flight("a"), 2);
+        let other = limiter
+            .try_start("b")
+            .expect("each socket has its own bound");
+        drop(first);
+        assert_eq!(limiter.in_flight("a"), 1);
+        let third = limiter.try_start("a").expect("a finished task makes room");
+        drop((second, third, other));
+        assert_eq!(limiter.sockets(), 0, "idle sockets leave no entry");
+    }
+
+    #[test]
+    fn no_task_bound_means_no_limit() {
+        let limiter = TaskLimiter::new(0);
+        let permits: Vec<_> = (0..1000).filter_map(|_| limiter.try_start("a")).collect();
+        assert_eq!(permits.len(), 1000);
+        assert_eq!(limiter.sockets(), 0);
     }
 
     #[test]

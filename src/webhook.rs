@@ -26,6 +26,7 @@ use siohub_actors::{AckSender, HubCounters, Payload, RefusalReason, Socket, Webh
 
 use crate::config::{NamespacePolicy, WebhookSettings};
 use crate::hub::{answer, HubErrorCode, HubFailure};
+use crate::limits::TaskPermit;
 
 /// The header carrying the HMAC-SHA256 of the body when `[webhook] secret` is set.
 pub const SIGNATURE_HEADER: &str = "X-Siohub-Signature";
@@ -175,14 +176,15 @@ impl Webhook {
             if let (Err(e), WebhookOutcome::Timeout | WebhookOutcome::Unavailable) =
                 (&result, outcome)
             {
-                log::warn!(
+                siohub_actors::limited!(
+                    warn,
                     "webhook {} for {} on {} ({}): {} {}",
-                    call.request_id,
-                    call.event,
-                    call.namespace,
+                    siohub_actors::ClientText(&call.request_id),
+                    siohub_actors::ClientText(&call.event),
+                    siohub_actors::ClientText(&call.namespace),
                     outcome.as_str(),
                     e.code.as_str(),
-                    e.message
+                    siohub_actors::ClientText(&e.message)
                 );
             }
             result
@@ -395,13 +397,21 @@ pub fn parse_forward(
     })
 }
 
-/// Sends `call` and answers the ack with the reply.
-fn dispatch(webhook: &Webhook, socket: &Socket, ack: Option<AckSender>, call: WebhookCall) {
+/// Sends `call` and answers the ack with the reply; the task holds `permit` (its share of
+/// the socket's `max_tasks_per_socket`) until the reply is in.
+fn dispatch(
+    webhook: &Webhook,
+    socket: &Socket,
+    ack: Option<AckSender>,
+    call: WebhookCall,
+    permit: TaskPermit,
+) {
     let event = call.event.clone();
     let request_id = call.request_id.clone();
     let reply = webhook.call(socket.hub().counters().clone(), call);
     let socket = socket.clone();
     actix_rt::spawn(async move {
+        let _permit = permit;
         let result = reply
             .await
             .map(|data| json!({ "ok": true, "request_id": request_id, "data": data }));
@@ -416,9 +426,10 @@ pub fn on_request(
     socket: &Socket,
     payload: Payload,
     ack: Option<AckSender>,
+    permit: TaskPermit,
 ) {
     match parse_request(policy, socket, &payload) {
-        Ok(call) => dispatch(webhook, socket, ack, call),
+        Ok(call) => dispatch(webhook, socket, ack, call, permit),
         Err(e) => answer(socket, "request", ack, Err(e)),
     }
 }
@@ -431,9 +442,10 @@ pub fn on_forward(
     event: &str,
     payload: Payload,
     ack: Option<AckSender>,
+    permit: TaskPermit,
 ) {
     match parse_forward(policy, socket, event, &payload) {
-        Ok(call) => dispatch(webhook, socket, ack, call),
+        Ok(call) => dispatch(webhook, socket, ack, call, permit),
         Err(e) => answer(socket, event, ack, Err(e)),
     }
 }

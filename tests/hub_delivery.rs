@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use siohub::config::{BufferName, NamespacePolicy};
+use siohub::config::{BufferName, NamespacePolicy, RoomAccess, RoomRule};
 use siohub::server::BackgroundServer;
 use siohub_actors::Target;
 use support::{hub_broadcast, policy, room_members, start_hub, start_hub_with, wait_until, Driver};
@@ -483,8 +483,16 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 #[test]
 fn a_user_on_two_connections_and_the_offline_queue() {
+    // User rooms are written by the server unless a rule names them: here members may.
     let users = NamespacePolicy {
         offline_queue: true,
+        client_publish: RoomAccess::Rules(vec![
+            RoomRule::Pattern("*".into()),
+            RoomRule::WithRoles {
+                pattern: "user:*".into(),
+                roles: vec!["member".into()],
+            },
+        ]),
         ..policy("/users")
     };
     let server = start_hub_with(vec![policy("/"), users], |s| {

@@ -1,4 +1,5 @@
-//! Limits on the wire: a socket over its namespace's event rate gets
+//! Limits on the wire: a socket over its namespace's event rate, or with
+//! `max_tasks_per_socket` events still being handled, gets
 //! `RATE_LIMIT_EXCEEDED` and its event is not processed; an address over the handshake rate
 //! gets 429 and a full server 503, at once and as JSON, on polling and websocket alike.
 
@@ -163,4 +164,95 @@ fn a_full_server_gets_503_at_once_until_a_connection_closes() {
         server.registry.len() == 1
     });
     open_polling(server.addr);
+}
+
+/// Reads the socket's packets until the acks of every id in `ids` are in (in whatever order
+/// they come), and returns them by id.
+#[track_caller]
+fn acks_of(ws: &mut Ws, ids: &[u64]) -> std::collections::BTreeMap<u64, serde_json::Value> {
+    let mut acks = std::collections::BTreeMap::new();
+    while acks.len() < ids.len() {
+        let text = ws.text_skipping_pings();
+        let Some(rest) = text.strip_prefix("43") else {
+            continue;
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(id) = digits.parse::<u64>() else {
+            continue;
+        };
+        if ids.contains(&id) {
+            acks.insert(id, json_after(&text, &format!("43{id}"))[0].clone());
+        }
+    }
+    acks
+}
+
+#[test]
+fn a_socket_with_too_many_events_in_flight_is_refused_and_others_are_not() {
+    let backend = Backend::start();
+    let server = hub(|s| {
+        s.webhook.url = backend.url("/hold");
+        s.webhook.timeout_ms = 60_000;
+        s.namespaces[0].max_tasks_per_socket = 3;
+    });
+    let (mut listener, _) = sio_connect(server.addr);
+    assert_eq!(ack(&mut listener, 1, "join", json!(["r"]))["ok"], true);
+    let (mut greedy, _) = sio_connect(server.addr);
+    // Eight requests at once: three are started and wait for the backend; five are refused.
+    for id in 1..=8 {
+        emit_with_ack(
+            &mut greedy,
+            id,
+            "request",
+            json!([{ "action": "a", "request_id": id }]),
+        );
+    }
+    let refused = acks_of(&mut greedy, &[4, 5, 6, 7, 8]);
+    for (id, body) in &refused {
+        assert_eq!(
+            error_code(body),
+            Some("RATE_LIMIT_EXCEEDED"),
+            "{id}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("max_tasks_per_socket"), "{message}");
+    }
+    // A publish while the bound is taken starts nothing either; a ping starts no task.
+    let publish = json!([{ "room": "r", "event": "news", "data": 1 }]);
+    let body = ack(&mut greedy, 9, "publish", publish.clone());
+    assert_eq!(error_code(&body), Some("RATE_LIMIT_EXCEEDED"), "{body}");
+    listener.assert_quiet(Duration::from_millis(200));
+    assert!(ack(&mut greedy, 10, "ping", json!([]))["server_time"].is_u64());
+    // Another socket has its own bound: its request is started and its publish delivered.
+    let (mut other, _) = sio_connect(server.addr);
+    emit_with_ack(&mut other, 1, "request", json!([{ "action": "b" }]));
+    let published = ack(&mut other, 2, "publish", publish.clone());
+    assert_eq!(published, json!({ "ok": true, "recipients": 1 }));
+    assert_eq!(listener.text_skipping_pings(), r#"42["news",1]"#);
+    eventually("four calls wait at the backend", IO_TIMEOUT, || {
+        backend.calls().len() == 4
+    });
+    assert_eq!(
+        server
+            .hub
+            .counters()
+            .refusals(RefusalReason::SocketTasksFull),
+        6
+    );
+    // Once the backend answers, the started ones are acked and the bound is free again.
+    backend.release();
+    let done = acks_of(&mut greedy, &[1, 2, 3]);
+    for (id, body) in &done {
+        assert_eq!(body["ok"], true, "{id}: {body}");
+        assert_eq!(body["data"], json!({ "held": true }), "{id}: {body}");
+    }
+    assert_eq!(acks_of(&mut other, &[1])[&1]["ok"], true);
+    let again = ack(&mut greedy, 11, "publish", publish);
+    assert_eq!(again, json!({ "ok": true, "recipients": 1 }));
+    assert_eq!(listener.text_skipping_pings(), r#"42["news",1]"#);
+    assert_eq!(
+        backend.calls().len(),
+        4,
+        "the refused requests never reached it"
+    );
 }

@@ -191,14 +191,18 @@ impl Broadcaster {
             if evicted > 0 {
                 self.counters.dedupe_evicted(evicted);
                 log::debug!(
-                    "namespace {nsp}: dedupe window full ({} ids); the oldest id forgotten",
+                    "namespace {}: dedupe window full ({} ids); the oldest id forgotten",
+                    crate::ClientText(&nsp),
                     policy.dedupe_max_ids
                 );
             }
             if duplicate {
                 self.counters.dropped(DropReason::Duplicate, 1);
-                log::info!(
-                    "namespace {nsp}: event id {id} repeated within the dedupe window; dropped"
+                crate::limited!(
+                    info,
+                    "namespace {}: event id {} repeated within the dedupe window; dropped",
+                    crate::ClientText(&nsp),
+                    crate::ClientText(id)
                 );
                 return BroadcastOutcome {
                     recipients: 0,
@@ -278,7 +282,10 @@ impl Broadcaster {
             let dropped = bound_log(log, policy.recovery_max_bytes);
             if dropped > 0 {
                 self.counters.dropped(DropReason::RecoveryLogFull, dropped);
-                log::debug!("namespace {nsp}: recovery log full; {dropped} oldest events dropped");
+                log::debug!(
+                    "namespace {}: recovery log full; {dropped} oldest events dropped",
+                    crate::ClientText(&nsp)
+                );
             }
         }
         self.counters.broadcast(recipients as u64);

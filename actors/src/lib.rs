@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 mod broadcaster;
+pub mod client_log;
 mod config;
 mod connection_manager;
 mod error;
@@ -28,6 +29,7 @@ pub mod wire_frame;
 pub mod ws;
 
 pub use broadcaster::{Broadcaster, RECOVERY_LOG_MAX};
+pub use client_log::{ClientBytes, ClientText, LogLimiter, Suppressed};
 pub use config::EngineConfig;
 pub use connection_manager::{
     ConnectionInfo, ConnectionManager, ConnectionsPage, SessionMeta, SocketMeta,

@@ -243,7 +243,8 @@ impl RoomBuffers {
             counters.dropped(DropReason::NamespaceBufferFull, 1);
             if !std::mem::replace(&mut table.warned, true) {
                 log::warn!(
-                    "namespace {nsp}: an event of {cost} bytes is larger than max_buffer_bytes ({max_bytes}); not buffered (counted as namespace_buffer_full)"
+                    "namespace {}: an event of {cost} bytes is larger than max_buffer_bytes ({max_bytes}); not buffered (counted as namespace_buffer_full)",
+                    crate::ClientText(nsp)
                 );
             }
             // An empty namespace stays until the next sweep, with its warning flag.
@@ -281,7 +282,9 @@ impl RoomBuffers {
             buffers.forget(&old);
             counters.dropped(kind.full_reason(), 1);
             log::debug!(
-                "namespace {nsp} room {room}: buffer full ({}); oldest event dropped",
+                "namespace {} room {}: buffer full ({}); oldest event dropped",
+                crate::ClientText(nsp),
+                crate::ClientText(room),
                 buffering.size
             );
         }
@@ -297,7 +300,8 @@ impl RoomBuffers {
             counters.dropped(DropReason::NamespaceBufferFull, evicted);
             if !std::mem::replace(&mut table.warned, true) {
                 log::warn!(
-                    "namespace {nsp}: buffered events reached max_buffer_bytes ({max_bytes}); the oldest are dropped (counted as namespace_buffer_full)"
+                    "namespace {}: buffered events reached max_buffer_bytes ({max_bytes}); the oldest are dropped (counted as namespace_buffer_full)",
+                    crate::ClientText(nsp)
                 );
             }
         }

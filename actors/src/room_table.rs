@@ -318,7 +318,7 @@ impl RoomTable {
                     counters.dropped(DropReason::SlowConsumer, 1);
                     log::warn!(
                         "namespace {}: event subscriber {} reads too slowly (queue full); cut off",
-                        target.nsp,
+                        crate::ClientText(&target.nsp),
                         sub.id
                     );
                     false

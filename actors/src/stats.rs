@@ -162,17 +162,25 @@ pub enum RefusalReason {
     HandshakeMaxConnections,
     /// A handshake while the server was draining for shutdown.
     HandshakeDraining,
+    /// A `join` or `publish` to a room the namespace policy keeps from the socket
+    /// (`PERMISSION_DENIED`), such as a forged publish into a user room.
+    RoomDenied,
+    /// An event while `max_tasks_per_socket` events of its socket were still being handled
+    /// (`RATE_LIMIT_EXCEEDED`).
+    SocketTasksFull,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 6] = [
+    pub const ALL: [RefusalReason; 8] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
         RefusalReason::HandshakeRateLimited,
         RefusalReason::HandshakeMaxConnections,
         RefusalReason::HandshakeDraining,
+        RefusalReason::RoomDenied,
+        RefusalReason::SocketTasksFull,
     ];
 
     /// The reason's label.
@@ -184,6 +192,8 @@ impl RefusalReason {
             RefusalReason::HandshakeRateLimited => "handshake_rate_limited",
             RefusalReason::HandshakeMaxConnections => "handshake_max_connections",
             RefusalReason::HandshakeDraining => "handshake_draining",
+            RefusalReason::RoomDenied => "room_denied",
+            RefusalReason::SocketTasksFull => "socket_tasks_full",
         }
     }
 }
@@ -246,7 +256,7 @@ pub struct HubCounters {
     deliveries: AtomicU64,
     /// Broadcasts per fan-out bucket (the last is `+Inf`), not cumulative.
     fanout_buckets: [AtomicU64; FANOUT_BUCKETS.len() + 1],
-    refusals: [AtomicU64; 6],
+    refusals: [AtomicU64; RefusalReason::ALL.len()],
     /// Engine.IO packets and bytes received and sent.
     packets_in: AtomicU64,
     packets_out: AtomicU64,

@@ -77,7 +77,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        log::info!("HTTP {} {}: {}", self.status, self.code, self.message);
+        siohub_actors::limited!(
+            info,
+            "HTTP {} {}: {}",
+            self.status,
+            self.code,
+            siohub_actors::ClientText(&self.message)
+        );
         HttpResponse::build(self.status_code())
             .json(serde_json::json!({ "code": self.code, "message": self.message }))
     }

@@ -65,10 +65,10 @@ pub async fn subscribe(
         .await
         .map_err(unavailable)?;
     log::info!(
-        "SSE subscriber {} on {} (rooms {:?})",
+        "SSE subscriber {} on {} (rooms {})",
         subscription.id,
-        query.namespace,
-        rooms
+        siohub_actors::ClientText(&query.namespace),
+        siohub_actors::ClientText(&rooms.join(","))
     );
     let period = Duration::from_secs(api.settings.sse_keepalive_s);
     let opening = format!(
@@ -126,7 +126,7 @@ impl Drop for Unsubscribe {
         log::info!(
             "SSE subscriber {} on {} ended{}",
             s.id,
-            s.nsp,
+            siohub_actors::ClientText(&s.nsp),
             if s.was_cut_off() {
                 " (cut off: it read too slowly)"
             } else {

@@ -13,7 +13,8 @@ use thiserror::Error;
 
 pub use api::ApiSettings;
 pub use namespaces::{
-    glob_matches, BufferName, NamespacePolicy, RateLimit, RoomAccess, RoomRule, BUILTIN_EVENTS,
+    glob_matches, BufferName, NamespacePolicy, PublishRefusal, RateLimit, RoomAccess, RoomRule,
+    BUILTIN_EVENTS,
 };
 pub use ops::{
     is_bcrypt_hash, AdapterSettings, AdminSettings, LimitsSettings, ShutdownSettings,
@@ -149,6 +150,12 @@ pub struct LoggingSettings {
     pub level: String,
     /// `text` | `json`.
     pub format: String,
+    /// Most bytes of one piece of client-sent text (event, room or namespace name, user
+    /// agent, webhook reply...) a log line shows; the rest is counted, not written.
+    pub client_text_max_bytes: usize,
+    /// Shortest time between two lines of one log site a client can trigger again and
+    /// again; the lines held back are counted on the next one.
+    pub warn_interval_ms: u64,
 }
 
 /// A configuration that cannot be used: names the key, the value and what is allowed.
@@ -310,6 +317,13 @@ impl Settings {
                 "logging.format",
                 self.logging.format.clone(),
                 "text or json",
+            );
+        }
+        if !(16..=65_536).contains(&self.logging.client_text_max_bytes) {
+            return invalid(
+                "logging.client_text_max_bytes",
+                self.logging.client_text_max_bytes.to_string(),
+                "16 to 65536 bytes",
             );
         }
         self.limits.validate()?;

@@ -1,12 +1,20 @@
 //! `[[namespaces]]`: the policy of each namespace (by name or pattern such as
 //! `/tenant-{id}`): which built-in events clients may use, buffering, recovery, the offline
-//! queue, dedupe and size limits, the per-socket event rate and the events forwarded to
-//! the backend webhook.
+//! queue, dedupe and size limits, the per-socket event rate and work in flight, and the
+//! events forwarded to the backend webhook.
+//!
+//! Who may write where ([`NamespacePolicy::publish_right`]): a client publishes to a room
+//! only if `client_publish` allows it *and* the room is not one the policy keeps from
+//! clients. User rooms (`user:<id>`) are written by the server (the HTTP API, server code)
+//! unless a `client_publish` rule whose pattern starts with `user:` matches. A room
+//! `client_join` protects (it is `false`, no rule matches the room, or only rules with
+//! roles do) takes the right to join it, or a matching `client_publish` rule: `true` alone
+//! never opens a protected room, so a room nobody may join cannot be written into either.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use siohub_actors::{BufferPolicy, DeliveryPolicy};
+use siohub_actors::{BufferPolicy, DeliveryPolicy, USER_ROOM_PREFIX};
 
 /// One namespace's policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +54,10 @@ pub struct NamespacePolicy {
     pub rate_limit: RateLimit,
     /// Client events POSTed to the backend webhook (the reply comes back in the ack).
     pub forward: Vec<String>,
+    /// Events of one socket being handled at once (`join`, `leave`, `publish`, `request`
+    /// and forwarded events, which wait for the hub or the backend); over it the event is
+    /// refused with `RATE_LIMIT_EXCEEDED` and nothing is started. 0 = no bound.
+    pub max_tasks_per_socket: usize,
 }
 
 /// The built-in client events of every hub namespace.
@@ -89,6 +101,7 @@ impl Default for NamespacePolicy {
             max_event_bytes: 65_536,
             rate_limit: RateLimit::default(),
             forward: Vec::new(),
+            max_tasks_per_socket: 64,
         }
     }
 }
@@ -130,18 +143,75 @@ pub enum RoomRule {
     },
 }
 
+impl RoomRule {
+    /// The room pattern.
+    pub fn pattern(&self) -> &str {
+        match self {
+            RoomRule::Pattern(pattern) | RoomRule::WithRoles { pattern, .. } => pattern,
+        }
+    }
+
+    /// Whether this rule lets a socket with `roles` use `room`.
+    pub fn admits(&self, room: &str, roles: &[String]) -> bool {
+        match self {
+            RoomRule::Pattern(pattern) => glob_matches(pattern, room),
+            RoomRule::WithRoles {
+                pattern,
+                roles: allowed,
+            } => glob_matches(pattern, room) && allowed.iter().any(|r| roles.contains(r)),
+        }
+    }
+}
+
 impl RoomAccess {
     /// Whether a socket with `roles` may use `room`.
     pub fn allows(&self, room: &str, roles: &[String]) -> bool {
         match self {
             RoomAccess::Allowed(allowed) => *allowed,
-            RoomAccess::Rules(rules) => rules.iter().any(|rule| match rule {
-                RoomRule::Pattern(pattern) => glob_matches(pattern, room),
-                RoomRule::WithRoles {
-                    pattern,
-                    roles: allowed,
-                } => glob_matches(pattern, room) && allowed.iter().any(|r| roles.contains(r)),
-            }),
+            RoomAccess::Rules(rules) => rules.iter().any(|rule| rule.admits(room, roles)),
+        }
+    }
+
+    /// Whether a rule of the list (never `true` alone) lets a socket with `roles` use
+    /// `room`, and `names` accepts that rule's pattern.
+    fn explicitly_allows(
+        &self,
+        room: &str,
+        roles: &[String],
+        names: impl Fn(&str) -> bool,
+    ) -> bool {
+        match self {
+            RoomAccess::Allowed(_) => false,
+            RoomAccess::Rules(rules) => rules
+                .iter()
+                .any(|rule| names(rule.pattern()) && rule.admits(room, roles)),
+        }
+    }
+}
+
+/// Why a client may not publish to a room (see [`NamespacePolicy::publish_right`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishRefusal {
+    /// `client_publish` does not allow the room (for these roles).
+    NotAllowed,
+    /// A user room, and no `client_publish` rule naming `user:` matches it.
+    UserRoom,
+    /// `client_join` protects the room, the socket may not join it, and no `client_publish`
+    /// rule matches it.
+    JoinProtected,
+}
+
+impl PublishRefusal {
+    /// What the client is told.
+    pub fn explain(self) -> &'static str {
+        match self {
+            PublishRefusal::NotAllowed => "client_publish does not allow this room",
+            PublishRefusal::UserRoom => {
+                "user rooms are written by the server only (a client_publish rule naming user: would allow it)"
+            }
+            PublishRefusal::JoinProtected => {
+                "client_join protects this room and this socket may not join it (an explicit client_publish rule would allow it)"
+            }
         }
     }
 }
@@ -167,6 +237,37 @@ pub fn glob_matches(pattern: &str, text: &str) -> bool {
 }
 
 impl NamespacePolicy {
+    /// Whether a socket with `roles` may `join` `room`: `client_join` allows it, and it is
+    /// not a user room (which only the server joins sockets to).
+    pub fn may_join(&self, room: &str, roles: &[String]) -> bool {
+        !room.starts_with(USER_ROOM_PREFIX) && self.client_join.allows(room, roles)
+    }
+
+    /// Whether a socket with `roles` may `publish` to `room` (the module doc has the rules).
+    pub fn publish_right(&self, room: &str, roles: &[String]) -> Result<(), PublishRefusal> {
+        if !self.client_publish.allows(room, roles) {
+            return Err(PublishRefusal::NotAllowed);
+        }
+        if room.starts_with(USER_ROOM_PREFIX) {
+            let names_user_rooms = |pattern: &str| pattern.starts_with(USER_ROOM_PREFIX);
+            let opened = self
+                .client_publish
+                .explicitly_allows(room, roles, names_user_rooms);
+            return if opened {
+                Ok(())
+            } else {
+                Err(PublishRefusal::UserRoom)
+            };
+        }
+        if self.client_join.allows(room, roles)
+            || self.client_publish.explicitly_allows(room, roles, |_| true)
+        {
+            Ok(())
+        } else {
+            Err(PublishRefusal::JoinProtected)
+        }
+    }
+
     /// The delivery part, for the broadcaster.
     pub fn delivery(&self) -> DeliveryPolicy {
         DeliveryPolicy {
@@ -219,5 +320,114 @@ mod tests {
         assert!(!access.allows("other", &["admin".into()]));
         assert!(RoomAccess::Allowed(true).allows("x", &[]));
         assert!(!RoomAccess::Allowed(false).allows("x", &[]));
+    }
+
+    fn rules(rules: &[RoomRule]) -> RoomAccess {
+        RoomAccess::Rules(rules.to_vec())
+    }
+
+    fn pattern(p: &str) -> RoomRule {
+        RoomRule::Pattern(p.into())
+    }
+
+    fn with_roles(p: &str, role: &str) -> RoomRule {
+        RoomRule::WithRoles {
+            pattern: p.into(),
+            roles: vec![role.into()],
+        }
+    }
+
+    #[test]
+    fn user_rooms_need_a_rule_naming_them() {
+        let none: &[String] = &[];
+        let open = NamespacePolicy::default();
+        assert_eq!(open.publish_right("chat", none), Ok(()));
+        assert_eq!(
+            open.publish_right("user:bob", none),
+            Err(PublishRefusal::UserRoom),
+            "client_publish = true is not explicit"
+        );
+        let star = NamespacePolicy {
+            client_publish: rules(&[pattern("*")]),
+            ..NamespacePolicy::default()
+        };
+        assert_eq!(
+            star.publish_right("user:bob", none),
+            Err(PublishRefusal::UserRoom)
+        );
+        assert_eq!(star.publish_right("chat", none), Ok(()));
+        let named = NamespacePolicy {
+            client_publish: rules(&[pattern("user:*"), with_roles("user:vip-*", "support")]),
+            ..NamespacePolicy::default()
+        };
+        assert_eq!(named.publish_right("user:bob", none), Ok(()));
+        let by_role = NamespacePolicy {
+            client_publish: rules(&[pattern("chat"), with_roles("user:*", "support")]),
+            ..NamespacePolicy::default()
+        };
+        assert_eq!(
+            by_role.publish_right("user:bob", none),
+            Err(PublishRefusal::NotAllowed)
+        );
+        assert_eq!(
+            by_role.publish_right("user:bob", &["support".into()]),
+            Ok(())
+        );
+        assert!(!open.may_join("user:bob", none));
+        assert!(open.may_join("chat", none));
+    }
+
+    #[test]
+    fn rooms_protected_for_join_are_protected_for_publish() {
+        let none: &[String] = &[];
+        let admin = ["admin".to_string()];
+        let protected = NamespacePolicy {
+            client_join: rules(&[pattern("public:*"), with_roles("staff:*", "admin")]),
+            client_publish: RoomAccess::Allowed(true),
+            ..NamespacePolicy::default()
+        };
+        assert_eq!(protected.publish_right("public:x", none), Ok(()));
+        assert_eq!(
+            protected.publish_right("staff:x", none),
+            Err(PublishRefusal::JoinProtected),
+            "a room only a role may join"
+        );
+        assert_eq!(protected.publish_right("staff:x", &admin), Ok(()));
+        assert_eq!(
+            protected.publish_right("secret", &admin),
+            Err(PublishRefusal::JoinProtected),
+            "a room nobody may join"
+        );
+        let closed = NamespacePolicy {
+            client_join: RoomAccess::Allowed(false),
+            ..NamespacePolicy::default()
+        };
+        assert_eq!(
+            closed.publish_right("any", none),
+            Err(PublishRefusal::JoinProtected)
+        );
+        let explicit = NamespacePolicy {
+            client_join: RoomAccess::Allowed(false),
+            client_publish: rules(&[pattern("inbox:*"), with_roles("staff:*", "admin")]),
+            ..NamespacePolicy::default()
+        };
+        assert_eq!(explicit.publish_right("inbox:1", none), Ok(()));
+        assert_eq!(explicit.publish_right("staff:1", &admin), Ok(()));
+        assert_eq!(
+            explicit.publish_right("staff:1", none),
+            Err(PublishRefusal::NotAllowed)
+        );
+        assert_eq!(
+            explicit.publish_right("other", none),
+            Err(PublishRefusal::NotAllowed)
+        );
+        let no_publish = NamespacePolicy {
+            client_publish: RoomAccess::Allowed(false),
+            ..NamespacePolicy::default()
+        };
+        assert_eq!(
+            no_publish.publish_right("chat", none),
+            Err(PublishRefusal::NotAllowed)
+        );
     }
 }

@@ -77,7 +77,10 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> Ht
     match query.sid {
         Some(sid) => {
             let Some(session) = state.hub.registry().get(sid) else {
-                log::debug!("request for unknown session {sid}");
+                log::debug!(
+                    "request for unknown session {}",
+                    siohub_actors::ClientText(sid)
+                );
                 return fail(EngineError::UnknownSid);
             };
             match (transport, upgrade) {

@@ -101,7 +101,10 @@ fn payload_response(body: String) -> HttpResponse {
 }
 
 fn too_large(limit: usize) -> HttpResponse {
-    log::info!("polling POST over max_payload ({limit} bytes) refused with 413");
+    siohub_actors::limited!(
+        info,
+        "polling POST over max_payload ({limit} bytes) refused with 413"
+    );
     HttpResponse::PayloadTooLarge()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(

@@ -1,9 +1,11 @@
 //! A small HTTP backend the webhook tests start themselves (actix-web on its own thread and
-//! a free port of the loopback), recording every call; and the Socket.IO-over-websocket
+//! a free port of the loopback), recording every call (`/hold` answers only once the test
+//! releases it); and the Socket.IO-over-websocket
 //! helpers the ops, limits and webhook tests share.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -31,6 +33,7 @@ pub struct Backend {
     /// Where it listens.
     pub addr: SocketAddr,
     calls: Arc<Mutex<Vec<Call>>>,
+    released: Arc<AtomicBool>,
     handle: actix_web::dev::ServerHandle,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -38,10 +41,14 @@ pub struct Backend {
 /// How long `/slow` takes to answer.
 pub const SLOW: Duration = Duration::from_millis(1500);
 
+/// The longest `/hold` waits for [`Backend::release`].
+pub const HOLD_MAX: Duration = Duration::from_secs(30);
+
 async fn answer(
     req: HttpRequest,
     body: web::Bytes,
     calls: web::Data<Arc<Mutex<Vec<Call>>>>,
+    released: web::Data<Arc<AtomicBool>>,
 ) -> HttpResponse {
     let path = req.path().to_owned();
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -65,6 +72,13 @@ async fn answer(
             actix_rt::time::sleep(SLOW).await;
             HttpResponse::Ok().json(json!({ "slow": true }))
         }
+        "/hold" => {
+            let deadline = std::time::Instant::now() + HOLD_MAX;
+            while !released.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                actix_rt::time::sleep(Duration::from_millis(10)).await;
+            }
+            HttpResponse::Ok().json(json!({ "held": true }))
+        }
         "/fail" => HttpResponse::InternalServerError().body("boom"),
         "/forbidden" => HttpResponse::Forbidden().json(json!({ "message": "not for you" })),
         _ => HttpResponse::NotFound().finish(),
@@ -80,15 +94,18 @@ impl Backend {
     /// Starts the backend on `port` of the loopback (0 = a free one).
     pub fn start_on(port: u16) -> Backend {
         let calls = Arc::new(Mutex::new(Vec::new()));
+        let released = Arc::new(AtomicBool::new(false));
         let (tx, rx) = std::sync::mpsc::channel();
-        let shared = calls.clone();
+        let (shared, shared_released) = (calls.clone(), released.clone());
         let thread = thread::spawn(move || {
             let system = actix_rt::System::new();
             system.block_on(async move {
                 let data = web::Data::new(shared);
+                let released = web::Data::new(shared_released);
                 let server = HttpServer::new(move || {
                     App::new()
                         .app_data(data.clone())
+                        .app_data(released.clone())
                         .default_service(web::to(answer))
                 })
                 .workers(2)
@@ -106,6 +123,7 @@ impl Backend {
         Backend {
             addr,
             calls,
+            released,
             handle,
             thread: Some(thread),
         }
@@ -114,6 +132,11 @@ impl Backend {
     /// The URL of `path` on this backend.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Lets every call to `/hold`, waiting or to come, answer.
+    pub fn release(&self) {
+        self.released.store(true, Ordering::SeqCst);
     }
 
     /// Every call so far.

@@ -19,7 +19,8 @@ impl Session {
             act.send(EnginePacket::Ping(String::new()), ctx);
             act.pong_deadline = Some(ctx.run_later(act.config.ping_timeout, |act, ctx| {
                 act.pong_deadline = None;
-                log::info!(
+                crate::limited!(
+                    info,
                     "session {}: no pong within the ping timeout; closing",
                     act.sid
                 );
@@ -41,9 +42,11 @@ impl Session {
         let packet = match packet {
             Ok(p) => p,
             Err(e) => {
-                log::warn!(
-                    "session {}: malformed Engine.IO packet: {e}; closing",
-                    self.sid
+                crate::limited!(
+                    warn,
+                    "session {}: malformed Engine.IO packet: {}; closing",
+                    self.sid,
+                    crate::ClientText(&e.to_string())
                 );
                 self.close(DisconnectReason::ParseError, ctx);
                 return;
@@ -57,7 +60,8 @@ impl Session {
                 self.schedule_ping(ctx);
             }
             EnginePacket::Ping(_) => {
-                log::warn!(
+                crate::limited!(
+                    warn,
                     "session {}: ping from the client (invalid heartbeat direction in v4); closing",
                     self.sid
                 );

@@ -189,7 +189,8 @@ impl Session {
         if !self.drop_logged {
             self.drop_logged = true;
             let (packets, bytes) = self.backlog();
-            log::warn!(
+            crate::limited!(
+                warn,
                 "session {}: outgoing buffer full ({packets} packets, {bytes} bytes); dropping volatile events (counted in drops{{reason=\"{}\"}})",
                 self.sid,
                 reason.as_str()
@@ -203,7 +204,8 @@ impl Session {
         self.hub
             .counters()
             .dropped(DropReason::SlowConsumer, packets as u64 + 1);
-        log::warn!(
+        crate::limited!(
+            warn,
             "session {}: slow consumer: outgoing buffer full ({packets} packets, {bytes} bytes; limits {} and {}); disconnecting",
             self.sid,
             self.config.max_buffer_packets,

@@ -101,7 +101,11 @@ impl SocketLayer {
         ctx.run_later(self.connect_timeout, |act, ctx| {
             if let App::SocketIo(layer) = &act.app {
                 if layer.sockets.is_empty() {
-                    log::info!("session {}: no namespace joined in time; closing", act.sid);
+                    crate::limited!(
+                        info,
+                        "session {}: no namespace joined in time; closing",
+                        act.sid
+                    );
                     act.close(DisconnectReason::ForcedClose, ctx);
                 }
             }
@@ -233,9 +237,11 @@ impl Session {
             Ok(Decoded::Packet(packet)) => self.on_socket_packet(packet, ctx),
             Ok(Decoded::NeedAttachments(_)) => {}
             Err(e) => {
-                log::warn!(
-                    "session {}: malformed Socket.IO packet: {e}; closing",
-                    self.sid
+                crate::limited!(
+                    warn,
+                    "session {}: malformed Socket.IO packet: {}; closing",
+                    self.sid,
+                    crate::ClientText(&e.to_string())
                 );
                 self.close(DisconnectReason::ParseError, ctx);
             }
@@ -271,11 +277,12 @@ impl Session {
     }
 
     fn invalid_state(&mut self, packet: &SocketPacket, why: &str, ctx: &mut Context<Self>) {
-        log::warn!(
+        crate::limited!(
+            warn,
             "session {}: {why} (type {:?}, namespace {}); closing",
             self.sid,
             packet.kind,
-            packet.nsp
+            crate::ClientText(&packet.nsp)
         );
         self.close(DisconnectReason::ForcedClose, ctx);
     }
@@ -290,7 +297,12 @@ impl Session {
     fn on_connect(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
         let nsp = packet.nsp;
         let Some(namespace) = self.layer().namespaces.resolve(&nsp) else {
-            log::info!("session {}: CONNECT to unknown namespace {nsp}", self.sid);
+            crate::limited!(
+                info,
+                "session {}: CONNECT to unknown namespace {}",
+                self.sid,
+                crate::ClientText(&nsp)
+            );
             let refusal = SocketPacket::connect_error(&nsp, "Invalid namespace", None);
             self.send_socket_packet(refusal, ctx);
             return;
@@ -367,10 +379,12 @@ impl Session {
         let recovered = match verdict {
             Ok(recovered) => recovered,
             Err(refusal) => {
-                log::info!(
-                    "session {}: CONNECT to {nsp} refused: {}",
+                crate::limited!(
+                    info,
+                    "session {}: CONNECT to {} refused: {}",
                     self.sid,
-                    refusal.message
+                    crate::ClientText(&nsp),
+                    crate::ClientText(&refusal.message)
                 );
                 let packet = SocketPacket::connect_error(&nsp, &refusal.message, refusal.data);
                 self.send_socket_packet(packet, ctx);
@@ -422,8 +436,9 @@ impl Session {
         }
         if was_recovered {
             log::debug!(
-                "session {}: socket {id} on {nsp} recovered with {} rooms and {} missed events",
+                "session {}: socket {id} on {} recovered with {} rooms and {} missed events",
                 self.sid,
+                crate::ClientText(&nsp),
                 rooms.len(),
                 missed.len()
             );
@@ -477,7 +492,7 @@ impl Session {
 
     fn on_ack(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
         let Some(id) = packet.id else {
-            log::info!("session {}: ack without an id ignored", self.sid);
+            crate::limited!(info, "session {}: ack without an id ignored", self.sid);
             return;
         };
         let Some(state) = self.layer().sockets.get_mut(&packet.nsp) else {

@@ -22,7 +22,11 @@ impl Handler<Poll> for Session {
             return Err(EngineError::BadRequest);
         };
         if pending.is_some() {
-            log::warn!("session {}: overlapping GET requests; closing", self.sid);
+            crate::limited!(
+                warn,
+                "session {}: overlapping GET requests; closing",
+                self.sid
+            );
             self.close(DisconnectReason::TransportError, ctx);
             return Err(EngineError::BadRequest);
         }
@@ -53,7 +57,8 @@ impl Handler<PollAborted> for Session {
     fn handle(&mut self, _msg: PollAborted, ctx: &mut Context<Self>) {
         if let Transport::Polling { pending, .. } = &mut self.transport {
             if pending.take().is_some() && !self.closing {
-                log::info!(
+                crate::limited!(
+                    info,
                     "session {}: poll closed prematurely by the client",
                     self.sid
                 );
@@ -71,7 +76,11 @@ impl Handler<BeginPost> for Session {
             return Err(EngineError::BadRequest);
         };
         if *posting {
-            log::warn!("session {}: overlapping POST requests; closing", self.sid);
+            crate::limited!(
+                warn,
+                "session {}: overlapping POST requests; closing",
+                self.sid
+            );
             self.close(DisconnectReason::TransportError, ctx);
             return Err(EngineError::BadRequest);
         }
@@ -110,7 +119,8 @@ impl Handler<BeginUpgrade> for Session {
             && self.probe.is_none()
             && !self.closing;
         if !upgradable {
-            log::info!(
+            crate::limited!(
+                info,
                 "session {}: refused a second upgrade or an upgrade of a websocket",
                 self.sid
             );
@@ -119,7 +129,11 @@ impl Handler<BeginUpgrade> for Session {
         }
         let timer = ctx.run_later(self.config.upgrade_timeout, |act, _ctx| {
             if let Some(probe) = act.probe.take() {
-                log::info!("session {}: upgrade timed out; staying on polling", act.sid);
+                crate::limited!(
+                    info,
+                    "session {}: upgrade timed out; staying on polling",
+                    act.sid
+                );
                 close_link(&probe.link);
             }
         });
@@ -167,7 +181,12 @@ impl Handler<WsIncoming> for Session {
             }
             WsEvent::Close | WsEvent::Error(_) => {
                 if let WsEvent::Error(e) = &msg.event {
-                    log::info!("session {}: websocket error: {e}; closing it", self.sid);
+                    crate::limited!(
+                        info,
+                        "session {}: websocket error: {}; closing it",
+                        self.sid,
+                        crate::ClientText(&e.to_string())
+                    );
                 }
                 if main {
                     self.close(DisconnectReason::TransportClose, ctx);
@@ -218,9 +237,11 @@ impl Session {
             }
             Ok(EnginePacket::Upgrade) if probe.probed => self.complete_upgrade(ctx),
             other => {
-                log::info!(
-                    "session {}: unexpected packet during upgrade ({other:?}); upgrade aborted",
-                    self.sid
+                crate::limited!(
+                    info,
+                    "session {}: unexpected packet during upgrade ({}); upgrade aborted",
+                    self.sid,
+                    crate::ClientText(&format!("{other:?}"))
                 );
                 if let Some(probe) = self.probe.take() {
                     ctx.cancel_future(probe.timer);
