@@ -152,17 +152,25 @@ pub enum RefusalReason {
     HandshakeMaxConnections,
     /// A handshake while the server was draining for shutdown.
     HandshakeDraining,
+    /// A CONNECT with an invalid token, or none where the namespace requires one
+    /// (`AUTH_REQUIRED`).
+    TokenInvalid,
+    /// A token naming a key id the JWKS does not hold, while the last fetch of the JWKS is
+    /// younger than `auth.jwks_refresh_min_s` (so it was not fetched again).
+    JwksRefreshThrottled,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 6] = [
+    pub const ALL: [RefusalReason; 8] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
         RefusalReason::HandshakeRateLimited,
         RefusalReason::HandshakeMaxConnections,
         RefusalReason::HandshakeDraining,
+        RefusalReason::TokenInvalid,
+        RefusalReason::JwksRefreshThrottled,
     ];
 
     /// The reason's label.
@@ -174,6 +182,8 @@ impl RefusalReason {
             RefusalReason::HandshakeRateLimited => "handshake_rate_limited",
             RefusalReason::HandshakeMaxConnections => "handshake_max_connections",
             RefusalReason::HandshakeDraining => "handshake_draining",
+            RefusalReason::TokenInvalid => "token_invalid",
+            RefusalReason::JwksRefreshThrottled => "jwks_refresh_throttled",
         }
     }
 }
@@ -234,7 +244,7 @@ pub struct HubCounters {
     deliveries: AtomicU64,
     /// Broadcasts per fan-out bucket (the last is `+Inf`), not cumulative.
     fanout_buckets: [AtomicU64; FANOUT_BUCKETS.len() + 1],
-    refusals: [AtomicU64; 6],
+    refusals: [AtomicU64; RefusalReason::ALL.len()],
     /// Engine.IO packets and bytes received and sent.
     packets_in: AtomicU64,
     packets_out: AtomicU64,
@@ -251,6 +261,8 @@ pub struct HubCounters {
     adapter_out: AtomicU64,
     adapter_in: AtomicU64,
     adapter_errors: AtomicU64,
+    /// Fetches of the JWKS (`[auth] jwks_url`) that succeeded / failed.
+    jwks_fetches: [AtomicU64; 2],
 }
 
 /// Traffic counters, as exported.
@@ -408,6 +420,16 @@ impl HubCounters {
             .position(|o| *o == outcome)
             .unwrap_or(0);
         self.webhook[index].load(Ordering::Relaxed)
+    }
+
+    /// Counts a fetch of the JWKS, `ok` or failed.
+    pub fn jwks_fetched(&self, ok: bool) {
+        self.jwks_fetches[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Fetches of the JWKS so far that succeeded (`ok`) or failed.
+    pub fn jwks_fetches(&self, ok: bool) -> u64 {
+        self.jwks_fetches[usize::from(!ok)].load(Ordering::Relaxed)
     }
 
     /// Webhook calls waiting for the backend now.
