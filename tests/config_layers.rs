@@ -179,7 +179,10 @@ fn each_layer_overrides_the_one_before() {
 fn print_config_masks_every_secret() {
     let hash = "$2b$12$LvQnWU18iUMuM8pMTuYFvuAnZBMWECxnCkY4708kL7PEbp9I.D4lK";
     let env = [
-        ("SOCKETIO_AUTH__JWT_SECRET", "jwt-secret-value"),
+        (
+            "SOCKETIO_AUTH__JWT_SECRET",
+            "jwt-secret-value-of-32-bytes-or-more",
+        ),
         ("SOCKETIO_WEBHOOK__URL", "http://127.0.0.1:9/hook"),
         ("SOCKETIO_WEBHOOK__SECRET", "webhook-secret-value"),
         ("SOCKETIO_ADMIN__PASSWORD_HASH", hash),
