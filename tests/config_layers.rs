@@ -248,7 +248,7 @@ fn assert_refused(env: &[(&str, &str)], file: Option<&str>, key: &str, allowed: 
 
 #[test]
 fn each_invalid_value_stops_start_up_with_one_line_naming_the_key() {
-    let cases: [(Env, &str, &str); 12] = [
+    let cases: [(Env, &str, &str); 16] = [
         (
             &[
                 ("SOCKETIO_LIMITS__IP_CONNECTIONS_PER_S", "5"),
@@ -258,14 +258,34 @@ fn each_invalid_value_stops_start_up_with_one_line_naming_the_key() {
             "above 0",
         ),
         (
-            &[("SOCKETIO_WEBHOOK__URL", "https://backend/hook")],
+            &[("SOCKETIO_WEBHOOK__URL", "ftp://backend/hook")],
             "webhook.url",
-            "http:// URL",
+            "http:// or https:// URL",
+        ),
+        (
+            &[("SOCKETIO_AUTH__JWT_SECRET", "too-short")],
+            "auth.jwt_secret",
+            "at least 32 bytes",
+        ),
+        (
+            &[("SOCKETIO_AUTH__JWT_PUBLIC_KEY", "/nonexistent/key.pem")],
+            "auth.jwt_public_key",
+            "RSA or EC",
+        ),
+        (
+            &[("SOCKETIO_AUTH__JWKS_URL", "jwks.json")],
+            "auth.jwks_url",
+            "https:// URL",
+        ),
+        (
+            &[("SOCKETIO_HTTP_CLIENT__CA_FILE", "/nonexistent/ca.pem")],
+            "http_client.ca_file",
+            "PEM file of CA certificates",
         ),
         (
             &[("SOCKETIO_WEBHOOK__URL", "backend:80")],
             "webhook.url",
-            "http:// URL",
+            "http:// or https:// URL",
         ),
         (
             &[("SOCKETIO_WEBHOOK__TIMEOUT_MS", "0")],
