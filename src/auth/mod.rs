@@ -74,7 +74,7 @@ pub enum TokenError {
     #[error("the token has no subject (sub)")]
     Subject,
     /// The token's `kid` is not in the JWKS.
-    #[error("the token's key id {0:?} is not in the JWKS")]
+    #[error("the token's key id \"{0}\" is not in the JWKS")]
     UnknownKey(String),
     /// A public-key token without a `kid` where only a JWKS holds public keys.
     #[error("the token has no key id (kid) to look up in the JWKS")]
@@ -84,9 +84,11 @@ pub enum TokenError {
     KeysUnavailable,
 }
 
-/// At most 64 characters of something a client sent, for messages and logs.
+/// At most 64 characters of something a client sent, control characters escaped, for
+/// messages and logs (no client can forge a log line through its token).
 fn clip(text: &str) -> String {
-    text.chars().take(64).collect()
+    let head: String = text.chars().take(64).collect();
+    head.escape_debug().to_string()
 }
 
 /// Why `[auth]` cannot be used (reported at start-up).
@@ -491,6 +493,18 @@ mod tests {
             check(&v, &none_alg),
             Err(TokenError::Algorithm("none".into()))
         );
+        // What the client wrote is clipped and escaped before it reaches a message.
+        let forged_line = format!(
+            "{}.{}.",
+            engine
+                .encode(json!({ "alg": format!("x\nINFO forged{}", "y".repeat(100)) }).to_string()),
+            engine.encode(br#"{"sub":"x"}"#)
+        );
+        let Err(TokenError::Algorithm(alg)) = check(&v, &forged_line) else {
+            panic!("an unknown alg is refused");
+        };
+        assert!(alg.starts_with("x\\nINFO forged"), "{alg}");
+        assert!(!alg.contains('\n') && alg.len() < 80, "{alg}");
     }
 
     #[test]
