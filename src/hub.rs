@@ -11,11 +11,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 use siohub_actors::hub_messages::Broadcast;
 use siohub_actors::{
-    AckSender, Application, ConnectRefusal, Namespace, Namespaces, Payload, Socket, Target,
+    AckSender, Application, ConnectRefusal, Namespace, Namespaces, Payload, RefusalReason, Socket,
+    Target,
 };
 
 use crate::auth::{presented_token, JwtVerifier};
-use crate::config::{NamespacePolicy, Settings};
+use crate::config::{AuthSettings, NamespacePolicy, Settings};
+use crate::http_client::HttpClient;
 use crate::limits::{EventRateLimiter, TaskLimiter, TaskPermit};
 use crate::webhook::{self, Webhook};
 
@@ -355,16 +357,23 @@ fn with_auth(ns: Namespace, verifier: Option<JwtVerifier>, required: bool) -> Na
             };
             let token = presented_token(&req.auth, &req.handshake);
             match (token, verifier) {
-                (Some(token), Some(verifier)) => match verifier.verify(&token) {
+                (Some(token), Some(verifier)) => match verifier.verify(&token, &req.counters).await
+                {
                     Ok(identity) => {
                         let mut data = req.data.lock().unwrap_or_else(|e| e.into_inner());
                         data.insert("user".into(), json!(identity.user));
                         data.insert("roles".into(), json!(identity.roles));
                         Ok(())
                     }
-                    Err(e) => refuse(format!("invalid token: {e}")),
+                    Err(e) => {
+                        req.counters.refused(RefusalReason::TokenInvalid);
+                        refuse(format!("invalid token: {e}"))
+                    }
                 },
-                _ if required => refuse("this namespace requires a valid token".into()),
+                _ if required => {
+                    req.counters.refused(RefusalReason::TokenInvalid);
+                    refuse("this namespace requires a valid token".into())
+                }
                 _ => Ok(()),
             }
         }
@@ -498,10 +507,21 @@ pub fn with_builtins(ns: Namespace, policy: NamespacePolicy, webhook: Webhook) -
 /// The namespaces the hub serves: one per `[[namespaces]]` entry, with token checking and
 /// the built-ins.
 pub fn namespaces(settings: &Settings) -> Namespaces {
-    let auth = &settings.auth;
-    let verifier = (!auth.jwt_secret.is_empty())
-        .then(|| JwtVerifier::new(&auth.jwt_secret, &auth.jwt_issuer, &auth.jwt_audience));
-    let webhook = Webhook::new(&settings.webhook, settings.engine.max_payload);
+    // Both were checked by `Settings::validate`; a file that vanished since start-up
+    // leaves the roots only / no public key, and says so.
+    let http = HttpClient::new(&settings.http_client.ca_file).unwrap_or_else(|e| {
+        log::error!("http_client.ca_file: {e}; trusting the webpki roots only");
+        HttpClient::new("").expect("the webpki roots load")
+    });
+    let verifier = JwtVerifier::from_settings(&settings.auth, &http).unwrap_or_else(|e| {
+        log::error!("[auth]: {e}; tokens are checked with the other keys only");
+        let without_file = AuthSettings {
+            jwt_public_key: String::new(),
+            ..settings.auth.clone()
+        };
+        JwtVerifier::from_settings(&without_file, &http).unwrap_or_default()
+    });
+    let webhook = Webhook::new(&settings.webhook, settings.engine.max_payload, http);
     settings
         .namespaces
         .iter()

@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod conformance;
+pub mod http_client;
 pub mod hub;
 pub mod limits;
 pub mod logging;

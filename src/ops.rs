@@ -459,6 +459,18 @@ pub fn render_metrics(state: &EngineState) -> String {
             counters.refusals(reason),
         );
     }
+    out.family(
+        "siohub_jwks_fetches_total",
+        "counter",
+        "Fetches of the JWKS ([auth] jwks_url), by outcome.",
+    );
+    for (outcome, ok) in [("ok", true), ("failed", false)] {
+        out.sample(
+            "siohub_jwks_fetches_total",
+            &[("outcome", outcome)],
+            counters.jwks_fetches(ok),
+        );
+    }
 
     let actors = hub.actor_stats();
     out.family(

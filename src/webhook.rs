@@ -9,11 +9,13 @@
 //! `PERMISSION_DENIED`, 413 `PAYLOAD_TOO_LARGE`, 429 `RATE_LIMIT_EXCEEDED`, others
 //! `INVALID_PAYLOAD`) with the backend's `message` when it sent one.
 //!
+//! The backend may be `http://` or `https://`: the client (see [`crate::http_client`])
+//! verifies TLS against the webpki roots and `[http_client] ca_file`.
+//!
 //! Connections are pooled (one `awc` client per worker thread, keep-alive), and at most
 //! `max_concurrency` calls wait for the backend at once: more are refused at once with
 //! `BACKEND_UNAVAILABLE` and counted, so a slow backend cannot pile up work in the hub.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,7 @@ use sha2::Sha256;
 use siohub_actors::{AckSender, HubCounters, Payload, RefusalReason, Socket, WebhookOutcome};
 
 use crate::config::{NamespacePolicy, WebhookSettings};
+use crate::http_client::HttpClient;
 use crate::hub::{answer, HubErrorCode, HubFailure};
 use crate::limits::TaskPermit;
 
@@ -58,6 +61,9 @@ struct Inner {
     in_flight: AtomicUsize,
     secret: Option<Vec<u8>>,
     max_reply: usize,
+    /// `http://` or `https://` (TLS verified against the webpki roots and
+    /// `[http_client] ca_file`).
+    http: HttpClient,
 }
 
 /// The webhook of one server. Cheap to clone.
@@ -72,26 +78,6 @@ impl std::fmt::Debug for Webhook {
             .field("url", &self.inner.as_ref().map(|i| i.url.as_str()))
             .finish_non_exhaustive()
     }
-}
-
-thread_local! {
-    /// One client (and so one connection pool) per worker thread: awc clients are not
-    /// `Send`, and each worker's sockets call from that worker.
-    static CLIENT: RefCell<Option<awc::Client>> = const { RefCell::new(None) };
-}
-
-fn client() -> awc::Client {
-    CLIENT.with(|cell| {
-        cell.borrow_mut()
-            .get_or_insert_with(|| {
-                awc::Client::builder()
-                    .disable_redirects()
-                    // The concurrency bound is ours; the pool itself does not limit.
-                    .connector(awc::Connector::new().limit(0))
-                    .finish()
-            })
-            .clone()
-    })
 }
 
 /// Releases a concurrency slot when the call ends, however it ends.
@@ -122,8 +108,9 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 }
 
 impl Webhook {
-    /// The webhook of `[webhook]`; replies over `max_reply` bytes are refused.
-    pub fn new(settings: &WebhookSettings, max_reply: usize) -> Self {
+    /// The webhook of `[webhook]`, called through `http`; replies over `max_reply` bytes
+    /// are refused.
+    pub fn new(settings: &WebhookSettings, max_reply: usize, http: HttpClient) -> Self {
         let inner = (!settings.url.is_empty()).then(|| {
             Arc::new(Inner {
                 url: settings.url.clone(),
@@ -132,6 +119,7 @@ impl Webhook {
                 in_flight: AtomicUsize::new(0),
                 secret: (!settings.secret.is_empty()).then(|| settings.secret.as_bytes().to_vec()),
                 max_reply,
+                http,
             })
         });
         Webhook { inner }
@@ -200,7 +188,9 @@ async fn post(inner: &Inner, call: &WebhookCall) -> (WebhookOutcome, Result<Valu
             return (WebhookOutcome::Unavailable, Err(e));
         }
     };
-    let mut request = client()
+    let mut request = inner
+        .http
+        .client()
         .post(&inner.url)
         .timeout(inner.timeout)
         .insert_header(("content-type", "application/json"))

@@ -30,7 +30,7 @@ use wire::{json_after, request, Response, Ws, IO_TIMEOUT};
 
 const KEY: &str = "test-key-0123456789";
 const OTHER_KEY: &str = "second-key-abcdef";
-const SECRET: &str = "api-test-jwt-secret";
+const SECRET: &str = "api-test-jwt-secret-of-32-bytes-or-more";
 
 fn start(tweak: impl FnOnce(&mut Settings)) -> BackgroundServer {
     let mut settings = support::test_settings();
@@ -97,8 +97,9 @@ impl Client {
                     .unwrap()
                     .as_secs()
                     + 3600;
-                let token =
-                    JwtVerifier::new(SECRET, "", "").sign(&json!({"sub": user, "exp": exp}));
+                let token = JwtVerifier::new(SECRET, "", "")
+                    .sign(&json!({"sub": user, "exp": exp}))
+                    .expect("an HMAC verifier signs");
                 ws.send_text(&format!("40{}", json!({ "token": token })));
             }
             None => ws.send_text("40"),

@@ -179,7 +179,10 @@ fn each_layer_overrides_the_one_before() {
 fn print_config_masks_every_secret() {
     let hash = "$2b$12$LvQnWU18iUMuM8pMTuYFvuAnZBMWECxnCkY4708kL7PEbp9I.D4lK";
     let env = [
-        ("SOCKETIO_AUTH__JWT_SECRET", "jwt-secret-value"),
+        (
+            "SOCKETIO_AUTH__JWT_SECRET",
+            "jwt-secret-value-of-32-bytes-or-more",
+        ),
         ("SOCKETIO_WEBHOOK__URL", "http://127.0.0.1:9/hook"),
         ("SOCKETIO_WEBHOOK__SECRET", "webhook-secret-value"),
         ("SOCKETIO_ADMIN__PASSWORD_HASH", hash),
@@ -245,7 +248,7 @@ fn assert_refused(env: &[(&str, &str)], file: Option<&str>, key: &str, allowed: 
 
 #[test]
 fn each_invalid_value_stops_start_up_with_one_line_naming_the_key() {
-    let cases: [(Env, &str, &str); 12] = [
+    let cases: [(Env, &str, &str); 16] = [
         (
             &[
                 ("SOCKETIO_LIMITS__IP_CONNECTIONS_PER_S", "5"),
@@ -255,14 +258,34 @@ fn each_invalid_value_stops_start_up_with_one_line_naming_the_key() {
             "above 0",
         ),
         (
-            &[("SOCKETIO_WEBHOOK__URL", "https://backend/hook")],
+            &[("SOCKETIO_WEBHOOK__URL", "ftp://backend/hook")],
             "webhook.url",
-            "http:// URL",
+            "http:// or https:// URL",
+        ),
+        (
+            &[("SOCKETIO_AUTH__JWT_SECRET", "too-short")],
+            "auth.jwt_secret",
+            "at least 32 bytes",
+        ),
+        (
+            &[("SOCKETIO_AUTH__JWT_PUBLIC_KEY", "/nonexistent/key.pem")],
+            "auth.jwt_public_key",
+            "RSA or EC",
+        ),
+        (
+            &[("SOCKETIO_AUTH__JWKS_URL", "jwks.json")],
+            "auth.jwks_url",
+            "https:// URL",
+        ),
+        (
+            &[("SOCKETIO_HTTP_CLIENT__CA_FILE", "/nonexistent/ca.pem")],
+            "http_client.ca_file",
+            "PEM file of CA certificates",
         ),
         (
             &[("SOCKETIO_WEBHOOK__URL", "backend:80")],
             "webhook.url",
-            "http:// URL",
+            "http:// or https:// URL",
         ),
         (
             &[("SOCKETIO_WEBHOOK__TIMEOUT_MS", "0")],

@@ -449,7 +449,7 @@ fn dedupe_window_drops_a_repeated_publish_id() {
 // ---------------------------------------------------------------------------------------
 // Users: one user on several connections, and the offline queue
 
-const SECRET: &str = "hub-tests-secret";
+const SECRET: &str = "hub-tests-secret-of-at-least-32-bytes";
 
 fn token(sub: &str) -> String {
     let exp = std::time::SystemTime::now()
@@ -459,6 +459,7 @@ fn token(sub: &str) -> String {
         + 3600;
     siohub::auth::JwtVerifier::new(SECRET, "", "")
         .sign(&json!({ "sub": sub, "roles": ["member"], "exp": exp }))
+        .expect("an HMAC verifier signs")
 }
 
 fn connect_as(d: &mut Driver, name: &str, nsp: &str, user: &str) -> String {

@@ -6,6 +6,8 @@
 #[path = "support/backend.rs"]
 mod backend;
 mod support;
+#[path = "support/tls_backend.rs"]
+mod tls_backend;
 #[path = "support/wire.rs"]
 mod wire;
 
@@ -17,6 +19,7 @@ use siohub::config::Settings;
 use siohub::server::BackgroundServer;
 use siohub_actors::{RefusalReason, WebhookOutcome};
 use support::test_settings;
+use tls_backend::{other_ca, test_ca, TlsBackend};
 use wire::*;
 
 fn hub_with_webhook(url: &str, adjust: impl FnOnce(&mut Settings)) -> BackgroundServer {
@@ -246,4 +249,84 @@ fn bad_requests_never_reach_the_backend() {
         server.hub.counters().refusals(RefusalReason::EventTooLarge),
         2
     );
+}
+
+fn echo_over_tls(hit: &tls_backend::Hit) -> (u16, String) {
+    let call: serde_json::Value = serde_json::from_slice(&hit.body).unwrap_or_default();
+    (
+        200,
+        json!({ "tls": true, "echo": call["payload"] }).to_string(),
+    )
+}
+
+#[test]
+fn a_request_reaches_an_https_backend_signed_by_the_configured_ca() {
+    let backend = TlsBackend::start(echo_over_tls);
+    let server = hub_with_webhook(&backend.url("/hook"), |s| {
+        s.http_client.ca_file = test_ca();
+    });
+    let (mut ws, _) = sio_connect(server.addr);
+    let reply = ack(
+        &mut ws,
+        1,
+        "request",
+        json!([{ "action": "a", "payload": { "n": 1 }, "request_id": "tls-1" }]),
+    );
+    assert_eq!(
+        reply,
+        json!({ "ok": true, "request_id": "tls-1", "data": { "tls": true, "echo": { "n": 1 } } })
+    );
+    let hits = backend.hits();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        (hits[0].method.as_str(), hits[0].path.as_str()),
+        ("POST", "/hook")
+    );
+    assert_eq!(server.hub.counters().webhook_calls(WebhookOutcome::Ok), 1);
+}
+
+#[test]
+fn an_https_backend_whose_certificate_chains_to_no_trusted_ca_is_refused() {
+    let backend = TlsBackend::start(echo_over_tls);
+    // Trusting another CA, and trusting the webpki roots only: both refuse the test CA's
+    // certificate, and the call never reaches the backend.
+    for ca_file in [other_ca(), String::new()] {
+        let server = hub_with_webhook(&backend.url("/hook"), |s| {
+            s.http_client.ca_file = ca_file.clone();
+        });
+        let (mut ws, _) = sio_connect(server.addr);
+        let reply = ack(&mut ws, 1, "request", json!([{ "action": "a" }]));
+        assert_eq!(
+            error_code(&reply),
+            Some("BACKEND_UNAVAILABLE"),
+            "ca_file {ca_file:?}: {reply}"
+        );
+        assert_eq!(
+            server
+                .hub
+                .counters()
+                .webhook_calls(WebhookOutcome::Unavailable),
+            1
+        );
+    }
+    assert!(backend.hits().is_empty(), "{:?}", backend.hits());
+    // The server sees each handshake fail a moment after the client gave up on it.
+    support::wait_until(
+        "the backend saw both refused handshakes",
+        IO_TIMEOUT,
+        || backend.handshakes_failed() >= 2,
+    );
+}
+
+#[test]
+fn a_ca_file_that_is_not_a_certificate_stops_start_up() {
+    let mut settings = test_settings();
+    settings.http_client.ca_file = format!("{}/rs256.pub.pem", tls_backend::FIXTURES);
+    let err = settings.validate().unwrap_err().to_string();
+    assert!(err.contains("`http_client.ca_file`"), "{err}");
+    settings.http_client.ca_file = test_ca();
+    settings.webhook.url = "https://127.0.0.1:1/hook".into();
+    settings
+        .validate()
+        .expect("an https webhook with a CA file is valid");
 }

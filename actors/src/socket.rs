@@ -151,6 +151,8 @@ pub struct ConnectRequest {
     pub handshake: Arc<HandshakeInfo>,
     /// The data the socket will carry; a middleware may fill it in.
     pub data: SocketData,
+    /// The hub's counters, for a middleware to count what it refuses.
+    pub counters: Arc<crate::stats::HubCounters>,
 }
 
 /// A handle on one connected socket. Cheap to clone; every method is a message to the

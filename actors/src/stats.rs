@@ -168,11 +168,17 @@ pub enum RefusalReason {
     /// An event while `max_tasks_per_socket` events of its socket were still being handled
     /// (`RATE_LIMIT_EXCEEDED`).
     SocketTasksFull,
+    /// A CONNECT with an invalid token, or none where the namespace requires one
+    /// (`AUTH_REQUIRED`).
+    TokenInvalid,
+    /// A token naming a key id the JWKS does not hold, while the last fetch of the JWKS is
+    /// younger than `auth.jwks_refresh_min_s` (so it was not fetched again).
+    JwksRefreshThrottled,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 8] = [
+    pub const ALL: [RefusalReason; 10] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -181,6 +187,8 @@ impl RefusalReason {
         RefusalReason::HandshakeDraining,
         RefusalReason::RoomDenied,
         RefusalReason::SocketTasksFull,
+        RefusalReason::TokenInvalid,
+        RefusalReason::JwksRefreshThrottled,
     ];
 
     /// The reason's label.
@@ -194,6 +202,8 @@ impl RefusalReason {
             RefusalReason::HandshakeDraining => "handshake_draining",
             RefusalReason::RoomDenied => "room_denied",
             RefusalReason::SocketTasksFull => "socket_tasks_full",
+            RefusalReason::TokenInvalid => "token_invalid",
+            RefusalReason::JwksRefreshThrottled => "jwks_refresh_throttled",
         }
     }
 }
@@ -273,6 +283,8 @@ pub struct HubCounters {
     adapter_out: AtomicU64,
     adapter_in: AtomicU64,
     adapter_errors: AtomicU64,
+    /// Fetches of the JWKS (`[auth] jwks_url`) that succeeded / failed.
+    jwks_fetches: [AtomicU64; 2],
 }
 
 /// Traffic counters, as exported.
@@ -440,6 +452,16 @@ impl HubCounters {
             .position(|o| *o == outcome)
             .unwrap_or(0);
         self.webhook[index].load(Ordering::Relaxed)
+    }
+
+    /// Counts a fetch of the JWKS, `ok` or failed.
+    pub fn jwks_fetched(&self, ok: bool) {
+        self.jwks_fetches[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Fetches of the JWKS so far that succeeded (`ok`) or failed.
+    pub fn jwks_fetches(&self, ok: bool) -> u64 {
+        self.jwks_fetches[usize::from(!ok)].load(Ordering::Relaxed)
     }
 
     /// Webhook calls waiting for the backend now.

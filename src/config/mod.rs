@@ -2,6 +2,7 @@
 //! file, then `SOCKETIO_` environment variables, then CLI flags; later layers win.
 
 mod api;
+mod auth;
 mod namespaces;
 mod ops;
 
@@ -12,13 +13,14 @@ use siohub_actors::{DeliveryPolicies, DeliveryPolicy, EngineConfig, SlowConsumer
 use thiserror::Error;
 
 pub use api::ApiSettings;
+pub use auth::AuthSettings;
 pub use namespaces::{
     glob_matches, BufferName, NamespacePolicy, PublishRefusal, RateLimit, RoomAccess, RoomRule,
     BUILTIN_EVENTS,
 };
 pub use ops::{
-    is_bcrypt_hash, AdapterSettings, AdminSettings, LimitsSettings, ShutdownSettings,
-    WebhookSettings,
+    is_bcrypt_hash, AdapterSettings, AdminSettings, HttpClientSettings, LimitsSettings,
+    ShutdownSettings, WebhookSettings,
 };
 
 /// The defaults, compiled in.
@@ -72,6 +74,9 @@ pub struct Settings {
     /// The backend HTTP API (`/api`): keys and limits.
     #[serde(default)]
     pub api: ApiSettings,
+    /// The hub's outgoing HTTP client (webhook, JWKS): extra trusted CAs.
+    #[serde(default)]
+    pub http_client: HttpClientSettings,
 }
 
 /// `[server]`
@@ -128,18 +133,6 @@ pub struct OutgoingSettings {
     pub max_bytes: usize,
     /// `disconnect` | `drop_volatile`.
     pub slow_consumer: String,
-}
-
-/// `[auth]`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthSettings {
-    /// HS256 secret; empty turns token verification off.
-    pub jwt_secret: String,
-    /// Required `iss`, or empty.
-    pub jwt_issuer: String,
-    /// Required `aud`, or empty.
-    pub jwt_audience: String,
 }
 
 /// `[logging]`
@@ -287,11 +280,12 @@ impl Settings {
             );
         }
         self.validate_namespaces()?;
-        if self.auth.jwt_secret.is_empty() && self.namespaces.iter().any(|ns| ns.require_auth) {
+        self.auth.validate()?;
+        if !self.auth.has_key() && self.namespaces.iter().any(|ns| ns.require_auth) {
             return invalid(
                 "auth.jwt_secret",
                 "\"\"".into(),
-                "a secret when a namespace has require_auth = true (tokens could never be checked)",
+                "a secret, jwt_public_key or jwks_url when a namespace has require_auth = true (tokens could never be checked)",
             );
         }
         if e.transports.is_empty()
@@ -328,6 +322,7 @@ impl Settings {
         }
         self.limits.validate()?;
         self.webhook.validate()?;
+        self.http_client.validate()?;
         if self.webhook.url.is_empty() && self.namespaces.iter().any(|ns| !ns.forward.is_empty()) {
             return invalid(
                 "webhook.url",

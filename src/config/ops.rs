@@ -33,7 +33,8 @@ impl Default for LimitsSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookSettings {
-    /// `http://host:port/path`; empty = no backend (`request` answers `BACKEND_UNAVAILABLE`).
+    /// `http(s)://host:port/path`; empty = no backend (`request` answers
+    /// `BACKEND_UNAVAILABLE`).
     pub url: String,
     /// Milliseconds to wait for the backend's answer (`TIMEOUT` after that).
     pub timeout_ms: u64,
@@ -51,6 +52,32 @@ impl Default for WebhookSettings {
             timeout_ms: 5000,
             max_concurrency: 256,
             secret: String::new(),
+        }
+    }
+}
+
+/// `[http_client]`: the hub's outgoing HTTP client (the webhook and the JWKS fetch).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpClientSettings {
+    /// A PEM file of CA certificates trusted for `https://` besides the webpki (Mozilla)
+    /// roots, for backends with a private CA; empty = the webpki roots only.
+    pub ca_file: String,
+}
+
+impl HttpClientSettings {
+    /// Checks that the CA file, when given, holds certificates.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.ca_file.is_empty() {
+            return Ok(());
+        }
+        match crate::http_client::read_ca_file(&self.ca_file) {
+            Ok(_) => Ok(()),
+            Err(e) => invalid(
+                "http_client.ca_file",
+                e.to_string(),
+                "empty or the path of a PEM file of CA certificates",
+            ),
         }
     }
 }
@@ -155,18 +182,12 @@ impl LimitsSettings {
 impl WebhookSettings {
     /// Checks the webhook section.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.url.is_empty() {
-            let host = match self.url.strip_prefix("http://") {
-                Some(rest) => rest.split(['/', '?']).next().unwrap_or(""),
-                None => "",
-            };
-            if host.is_empty() || self.url.contains(char::is_whitespace) {
-                return invalid(
-                    "webhook.url",
-                    format!("{:?}", self.url),
-                    "empty (no backend) or an http:// URL such as \"http://127.0.0.1:8080/siohub\" (put a TLS-terminating proxy in front of an https backend)",
-                );
-            }
+        if !self.url.is_empty() && !super::auth::is_http_url(&self.url) {
+            return invalid(
+                "webhook.url",
+                format!("{:?}", self.url),
+                "empty (no backend) or an http:// or https:// URL such as \"https://backend.internal/siohub\" (a private CA goes in [http_client] ca_file)",
+            );
         }
         if self.timeout_ms == 0 {
             return invalid(
@@ -308,7 +329,12 @@ mod tests {
         assert!(ok(""));
         assert!(ok("http://127.0.0.1:8080/hook"));
         assert!(ok("http://backend"));
-        assert!(!ok("https://backend/hook"));
+        assert!(
+            ok("https://backend/hook"),
+            "https backends are reached over TLS"
+        );
+        assert!(!ok("ftp://backend/hook"));
+        assert!(!ok("https:///hook"));
         assert!(!ok("http:///hook"));
         assert!(!ok("backend:8080"));
     }

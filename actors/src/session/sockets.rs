@@ -192,6 +192,9 @@ fn guarded(what: &str, f: impl FnOnce()) {
     }
 }
 
+/// The socket data keys that say who the socket is; a recovery never restores them.
+const IDENTITY_KEYS: [&str; 2] = ["user", "roles"];
+
 /// The `pid` and `offset` a client sends to recover its socket, if both are strings.
 fn recovery_request(auth: &Value) -> Option<(String, String)> {
     let pid = auth.get("pid")?.as_str()?;
@@ -327,6 +330,7 @@ impl Session {
             auth: auth.clone(),
             handshake: self.handshake.clone(),
             data: data.clone(),
+            counters: self.hub.counters().clone(),
         };
         let chain = namespace.middleware.clone();
         let hub = self.hub.clone();
@@ -367,6 +371,29 @@ impl Session {
         );
     }
 
+    /// Whether a recovered socket may be handed to this CONNECT: only when its middleware
+    /// established the same user the socket had (none for none). A pid and an offset are
+    /// not a credential for an identity: without a valid token for that user (an expired
+    /// one, another user's, none at all) the client gets a fresh socket, not the old one's
+    /// rooms, missed events and `user`. The membership the broadcaster restored is undone.
+    fn keeps_identity(&mut self, nsp: &str, recovered: &Recovered, data: &SocketData) -> bool {
+        let before = recovered.socket.data.get("user");
+        let same = data.lock().unwrap_or_else(|e| e.into_inner()).get("user") == before;
+        if !same {
+            log::info!(
+                "session {}: socket {} on {nsp} not recovered: this CONNECT does not establish its user",
+                self.sid,
+                recovered.socket.sid
+            );
+            let socket = &recovered.socket;
+            let rooms = socket.rooms.iter().cloned().collect();
+            self.hub
+                .remove_socket(nsp, socket.sid.as_str().into(), rooms);
+            self.layer().held.remove(nsp);
+        }
+        same
+    }
+
     fn finish_connect(
         &mut self,
         nsp: String,
@@ -392,13 +419,18 @@ impl Session {
                 return;
             }
         };
+        let recovered = recovered.filter(|r| self.keeps_identity(&nsp, r, &data));
         let delivery = self.hub.policies().of(&nsp);
         let was_recovered = recovered.is_some();
         let (id, pid, rooms, missed) = match recovered {
             Some(Recovered { socket, missed }) => {
                 let mut fresh = data.lock().unwrap_or_else(|e| e.into_inner());
                 for (key, value) in socket.data {
-                    fresh.entry(key).or_insert(value);
+                    // Who the socket is comes from this CONNECT (its middleware), never
+                    // from the record.
+                    if !IDENTITY_KEYS.contains(&key.as_str()) {
+                        fresh.entry(key).or_insert(value);
+                    }
                 }
                 let pid = auth.get("pid").and_then(Value::as_str).map(String::from);
                 (socket.sid, pid, socket.rooms.into_iter().collect(), missed)
