@@ -31,6 +31,7 @@ fn token(sub: &str, roles: &[&str]) -> String {
         + 3600;
     siohub::auth::JwtVerifier::new(SECRET, "", "")
         .sign(&json!({ "sub": sub, "roles": roles, "exp": exp }))
+        .expect("an HMAC verifier signs")
 }
 
 fn hub(namespaces: Vec<NamespacePolicy>) -> BackgroundServer {
