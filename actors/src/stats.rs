@@ -152,17 +152,29 @@ pub enum RefusalReason {
     HandshakeMaxConnections,
     /// A handshake while the server was draining for shutdown.
     HandshakeDraining,
+    /// An Engine.IO request (handshake, poll or websocket upgrade) whose `Origin` is outside
+    /// `[cors] origins` (cross-site websocket hijacking).
+    ForeignOrigin,
+    /// A request naming a live session that it is not bound to (another peer address or
+    /// User-Agent than the handshake's, or an upgrade of a session on websocket already).
+    SessionMismatch,
+    /// An admin login refused because `[admin] max_pending_logins` logins already waited
+    /// for their bcrypt check.
+    AdminLoginsBusy,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 6] = [
+    pub const ALL: [RefusalReason; 9] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
         RefusalReason::HandshakeRateLimited,
         RefusalReason::HandshakeMaxConnections,
         RefusalReason::HandshakeDraining,
+        RefusalReason::ForeignOrigin,
+        RefusalReason::SessionMismatch,
+        RefusalReason::AdminLoginsBusy,
     ];
 
     /// The reason's label.
@@ -174,6 +186,9 @@ impl RefusalReason {
             RefusalReason::HandshakeRateLimited => "handshake_rate_limited",
             RefusalReason::HandshakeMaxConnections => "handshake_max_connections",
             RefusalReason::HandshakeDraining => "handshake_draining",
+            RefusalReason::ForeignOrigin => "foreign_origin",
+            RefusalReason::SessionMismatch => "session_mismatch",
+            RefusalReason::AdminLoginsBusy => "admin_logins_busy",
         }
     }
 }
@@ -234,7 +249,7 @@ pub struct HubCounters {
     deliveries: AtomicU64,
     /// Broadcasts per fan-out bucket (the last is `+Inf`), not cumulative.
     fanout_buckets: [AtomicU64; FANOUT_BUCKETS.len() + 1],
-    refusals: [AtomicU64; 6],
+    refusals: [AtomicU64; RefusalReason::ALL.len()],
     /// Engine.IO packets and bytes received and sent.
     packets_in: AtomicU64,
     packets_out: AtomicU64,
