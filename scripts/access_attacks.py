@@ -3,8 +3,9 @@
 only): prints what the stranger got. Usage: scripts/access_attacks.py BINARY [ROUNDS]
 
 - /connections without credentials: the status and how many live sids it showed;
-- a stolen polling sid used from another address (127.0.0.2): how many of ROUNDS polls,
-  POSTs and upgrade probes the server took, and whether the victim still works after;
+- a stolen polling sid used from another address (127.0.0.2), with the victim's
+  User-Agent: how many of ROUNDS polls, POSTs and upgrades the server took, and whether
+  the victim still works after;
 - a websocket upgrade with a foreign Origin while [cors] origins is an allow-list: how many
   of ROUNDS were answered 101, and how many sessions they left open.
 """
@@ -64,7 +65,8 @@ def get(port, target, headers="", source="127.0.0.1"):
 
 
 def post(port, target, body, source="127.0.0.1"):
-    head = f"POST {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {len(body)}"
+    head = (f"POST {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+            f"User-Agent: victim/1\r\nContent-Length: {len(body)}")
     return request(port, head, source, body.encode())
 
 
