@@ -47,7 +47,7 @@ pub fn bind(
     background: bool,
 ) -> std::io::Result<(Server, Vec<SocketAddr>)> {
     let path = settings.server.path.clone();
-    let api = actix_web::web::Data::new(crate::api::ApiState::new(&settings.api));
+    let api = actix_web::web::Data::new(crate::api::ApiState::new(&settings.api, &settings.admin));
     let workers = match settings.server.workers {
         0 if background => 1,
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),

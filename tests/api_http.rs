@@ -690,7 +690,13 @@ fn rooms_are_listed_shown_joined_and_left() {
         .collect();
     assert_eq!(shown, members);
     // The session knows its room (it shows in /connections) and a broadcast reaches it.
-    let connections = request(server.addr, "GET", "/connections", &[], b"");
+    let connections = request(
+        server.addr,
+        "GET",
+        "/connections",
+        &[("X-API-Key", KEY)],
+        b"",
+    );
     let sockets = connections.json()["connections"]
         .as_array()
         .unwrap()

@@ -33,7 +33,14 @@ fn settle(server: &BackgroundServer, d: &mut Driver, nsp: &str, names: &[&str], 
 }
 
 fn connections(server: &BackgroundServer) -> Value {
-    wire::request(server.addr, "GET", "/connections?limit=1000", &[], b"").json()
+    wire::request(
+        server.addr,
+        "GET",
+        "/connections?limit=1000",
+        &support::OPERATOR,
+        b"",
+    )
+    .json()
 }
 
 fn publish(d: &mut Driver, from: &str, room: &str, event: &str, data: Value) -> Value {

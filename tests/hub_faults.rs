@@ -21,7 +21,13 @@ const CLIENTS: usize = 200;
 const WAIT: Duration = Duration::from_secs(30);
 
 fn connections(server: &BackgroundServer) -> Value {
-    let response = wire::request(server.addr, "GET", "/connections?limit=1000", &[], b"");
+    let response = wire::request(
+        server.addr,
+        "GET",
+        "/connections?limit=1000",
+        &support::OPERATOR,
+        b"",
+    );
     assert_eq!(response.status, 200, "{}", response.text());
     response.json()
 }

@@ -51,7 +51,14 @@ fn assert_exactly_once(d: &mut Driver, names: &[String], event: &str, expected: 
 }
 
 fn connections(server: &BackgroundServer) -> Value {
-    wire::request(server.addr, "GET", "/connections?limit=1000", &[], b"").json()
+    wire::request(
+        server.addr,
+        "GET",
+        "/connections?limit=1000",
+        &support::OPERATOR,
+        b"",
+    )
+    .json()
 }
 
 #[test]

@@ -86,7 +86,7 @@ fn connections(server: &BackgroundServer) -> Value {
 
 fn get_path(addr: std::net::SocketAddr, path: &str) -> String {
     let mut conn = Conn::open(addr);
-    conn.send_head("GET", path, &[]);
+    conn.send_head("GET", path, &support::OPERATOR);
     conn.read_response().expect("a response").text()
 }
 

@@ -31,6 +31,9 @@ pub struct EngineConfig {
     pub allow_polling: bool,
     /// Whether clients may use websocket (directly or by upgrade).
     pub allow_websocket: bool,
+    /// Whether a request naming a session must come from the handshake's peer IP address
+    /// (off for deployments whose proxies spread one client over several addresses).
+    pub bind_session_to_ip: bool,
 }
 
 impl Default for EngineConfig {
@@ -47,6 +50,7 @@ impl Default for EngineConfig {
             max_attachments: siohub_protocol::DEFAULT_MAX_ATTACHMENTS,
             allow_polling: true,
             allow_websocket: true,
+            bind_session_to_ip: true,
         }
     }
 }

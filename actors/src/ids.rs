@@ -14,11 +14,23 @@ pub fn next_ack_id() -> u64 {
     NEXT_ACK_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-/// A random 20-character base64url id, as the reference server's `base64id` makes.
+/// A random 20-character base64url id, as the reference server's `base64id` makes: 15
+/// bytes (120 bits), every one of them from a CSPRNG.
+///
+/// An Engine.IO sid is a bearer credential for its polling session, so it must not be
+/// guessable from other ids: the bytes come from the thread's ChaCha12 generator, seeded
+/// from the operating system (no syscall per id, which matters on a connection burst).
+/// A UUID would do worse here: 6 of its bits are fixed.
 pub fn random_id() -> String {
-    let bytes = uuid::Uuid::new_v4().into_bytes();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..15])
+    let mut rng = rand::rng();
+    assert_crypto_rng(&rng);
+    let mut bytes = [0u8; 15];
+    rand::Rng::fill_bytes(&mut rng, &mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+/// Fails to compile if the generator above stops being a cryptographic one.
+fn assert_crypto_rng<R: rand::CryptoRng>(_: &R) {}
 
 #[cfg(test)]
 mod tests {
@@ -33,5 +45,25 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn every_bit_of_an_id_varies() {
+        // 15 random bytes: over many ids every bit position is seen both set and clear
+        // (a UUID-based id kept its version and variant bits fixed).
+        let mut ones = [0u8; 15];
+        let mut zeros = [0u8; 15];
+        for _ in 0..256 {
+            let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(random_id())
+                .unwrap();
+            assert_eq!(id.len(), 15);
+            for (i, byte) in id.iter().enumerate() {
+                ones[i] |= byte;
+                zeros[i] |= !byte;
+            }
+        }
+        assert_eq!(ones, [0xff; 15]);
+        assert_eq!(zeros, [0xff; 15]);
     }
 }

@@ -45,6 +45,12 @@ impl SessionRegistry {
         self.sessions.get(sid).map(|entry| entry.value().0.clone())
     }
 
+    /// The session with this sid and its metadata (what the transport checks a request
+    /// against before handing it over), if it is alive.
+    pub fn entry(&self, sid: &str) -> Option<SessionEntry> {
+        self.sessions.get(sid).map(|entry| entry.value().clone())
+    }
+
     /// How many sessions are alive.
     pub fn len(&self) -> usize {
         self.sessions.len()

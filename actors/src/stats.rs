@@ -174,11 +174,20 @@ pub enum RefusalReason {
     /// A token naming a key id the JWKS does not hold, while the last fetch of the JWKS is
     /// younger than `auth.jwks_refresh_min_s` (so it was not fetched again).
     JwksRefreshThrottled,
+    /// An Engine.IO request (handshake, poll or websocket upgrade) whose `Origin` is outside
+    /// `[cors] origins` (cross-site websocket hijacking).
+    ForeignOrigin,
+    /// A request naming a live session that it is not bound to (another peer address or
+    /// User-Agent than the handshake's, or an upgrade of a session on websocket already).
+    SessionMismatch,
+    /// An admin login refused because `[admin] max_pending_logins` logins already waited
+    /// for their bcrypt check.
+    AdminLoginsBusy,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 10] = [
+    pub const ALL: [RefusalReason; 13] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -189,6 +198,9 @@ impl RefusalReason {
         RefusalReason::SocketTasksFull,
         RefusalReason::TokenInvalid,
         RefusalReason::JwksRefreshThrottled,
+        RefusalReason::ForeignOrigin,
+        RefusalReason::SessionMismatch,
+        RefusalReason::AdminLoginsBusy,
     ];
 
     /// The reason's label.
@@ -204,6 +216,9 @@ impl RefusalReason {
             RefusalReason::SocketTasksFull => "socket_tasks_full",
             RefusalReason::TokenInvalid => "token_invalid",
             RefusalReason::JwksRefreshThrottled => "jwks_refresh_throttled",
+            RefusalReason::ForeignOrigin => "foreign_origin",
+            RefusalReason::SessionMismatch => "session_mismatch",
+            RefusalReason::AdminLoginsBusy => "admin_logins_busy",
         }
     }
 }

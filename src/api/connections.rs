@@ -1,5 +1,7 @@
 //! `GET /connections?offset=0&limit=100`: every connection with its metadata, oldest first,
-//! paginated, with the hub actors' own stats and the hub-wide drop counters.
+//! paginated, with the hub actors' own stats and the hub-wide drop counters. For operators
+//! only (an API key or the admin login, see [`super::operators`]): it shows every Engine.IO
+//! sid, and a polling sid is a bearer credential for its session.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;

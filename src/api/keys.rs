@@ -57,17 +57,17 @@ impl KeyRing {
     }
 }
 
-fn digest(data: &[u8]) -> [u8; 32] {
+pub(super) fn digest(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
-fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     std::hint::black_box(diff) == 0
 }
 
 /// The key a request presents: a Bearer token, else the `X-API-Key` header.
-fn presented_key(req: &ServiceRequest) -> Option<&str> {
+pub(super) fn presented_key(req: &ServiceRequest) -> Option<&str> {
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)

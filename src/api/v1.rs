@@ -26,27 +26,32 @@ use serde_json::Value;
 use siohub_actors::{Application, HubError, Recipients, Target};
 
 use super::keys::{require_key, KeyRing};
+use super::operators::OperatorAccess;
 use super::{disconnect, emit, rooms, sse, ApiError};
-use crate::config::ApiSettings;
+use crate::config::{AdminSettings, ApiSettings};
 use crate::transport::EngineState;
 
-/// What the API handlers share: the settings, the keys, and the SSE subscriber count.
+/// What the API handlers share: the settings, the keys, the admin login of the operators'
+/// routes, and the SSE subscriber count.
 #[derive(Debug)]
 pub struct ApiState {
     /// `[api]`.
     pub settings: ApiSettings,
-    /// The keys that open the API.
+    /// The keys that open the API (and the operators' routes).
     pub keys: KeyRing,
+    /// The `[admin]` login, which also opens the operators' routes.
+    pub operators: OperatorAccess,
     /// SSE subscribers connected now.
     pub sse_subscribers: AtomicUsize,
 }
 
 impl ApiState {
-    /// The state of an API configured by `settings`.
-    pub fn new(settings: &ApiSettings) -> Self {
+    /// The state of an API configured by `settings`, with `admin`'s login for operators.
+    pub fn new(settings: &ApiSettings, admin: &AdminSettings) -> Self {
         ApiState {
             settings: settings.clone(),
             keys: KeyRing::new(&settings.keys, settings.insecure),
+            operators: OperatorAccess::new(admin),
             sse_subscribers: AtomicUsize::new(0),
         }
     }

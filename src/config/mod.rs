@@ -121,6 +121,8 @@ pub struct EngineSettings {
     pub max_attachments: usize,
     /// Allowed transports.
     pub transports: Vec<String>,
+    /// Whether requests naming a session must come from the handshake's IP address.
+    pub bind_session_to_ip: bool,
 }
 
 /// `[outgoing]`
@@ -477,6 +479,7 @@ impl Settings {
             max_attachments: e.max_attachments,
             allow_polling: e.transports.iter().any(|t| t == "polling"),
             allow_websocket: e.transports.iter().any(|t| t == "websocket"),
+            bind_session_to_ip: e.bind_session_to_ip,
         }
     }
 }

@@ -106,6 +106,9 @@ pub struct AdminSettings {
     pub password_hash: String,
     /// Whether admins may only watch (no emit, join, leave or disconnect).
     pub read_only: bool,
+    /// The most admin logins that may wait for their (slow, one at a time) bcrypt check;
+    /// more are refused at once.
+    pub max_pending_logins: usize,
 }
 
 impl Default for AdminSettings {
@@ -114,6 +117,7 @@ impl Default for AdminSettings {
             username: "admin".into(),
             password_hash: String::new(),
             read_only: false,
+            max_pending_logins: 8,
         }
     }
 }
@@ -229,6 +233,13 @@ impl AdminSettings {
                 "admin.password_hash",
                 "(not shown)".into(),
                 "empty (admin disabled) or a bcrypt hash such as \"$2b$12$\" followed by 53 characters (make one with `htpasswd -nbBC 12 admin PASSWORD`)",
+            );
+        }
+        if self.max_pending_logins == 0 {
+            return invalid(
+                "admin.max_pending_logins",
+                "0".into(),
+                "at least 1 (logins waiting for their bcrypt check)",
             );
         }
         if self.username.is_empty() || self.username.contains(':') {

@@ -2,6 +2,7 @@
 //! checks the request as the reference server does and hands it to the polling or websocket
 //! code.
 
+mod binding;
 mod cors;
 mod first_request;
 mod head;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use siohub_actors::{Application, EngineConfig, EngineError, Hub};
+use siohub_actors::{Application, EngineConfig, EngineError, Hub, RefusalReason};
 
 pub use cors::Cors;
 pub use first_request::{serve as serve_first_request, FirstRequest};
@@ -68,21 +69,35 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> Ht
         Some(TransportKind::WebSocket) if state.config.allow_websocket => TransportKind::WebSocket,
         _ => return fail(EngineError::UnknownTransport),
     };
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
-        if origin.to_str().is_err() {
-            return fail(EngineError::BadRequest);
-        }
+    let origin = match req.headers().get(header::ORIGIN).map(|o| o.to_str()) {
+        Some(Err(_)) => return fail(EngineError::BadRequest),
+        Some(Ok(origin)) => Some(origin),
+        None => None,
+    };
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if let Err(refused) = admit_origin(state, origin, host) {
+        return fail(refused);
     }
 
     match query.sid {
         Some(sid) => {
-            let Some(session) = state.hub.registry().get(sid) else {
+            let Some((session, meta)) = state.hub.registry().entry(sid) else {
                 log::debug!(
                     "request for unknown session {}",
                     siohub_actors::ClientText(sid)
                 );
                 return fail(EngineError::UnknownSid);
             };
+            let from = binding::Requester::new(
+                req.peer_addr(),
+                req.headers().get(header::USER_AGENT).map(|v| v.as_bytes()),
+            );
+            if let Err(refused) = bind(state, &meta, &from, binding::Use::Polling) {
+                return fail(refused);
+            }
             match (transport, upgrade) {
                 // Real upgrades never get here (see `upgrade`): this one lacks its headers.
                 (TransportKind::WebSocket, _) => fail(EngineError::BadRequest),
@@ -113,6 +128,45 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> Ht
             polling::handshake(state, handshake).await
         }
     }
+}
+
+/// Refuses (and counts) a request whose `Origin` is outside the allow-list (see
+/// [`Cors::admits`]): 403 Forbidden (code 4) for polling, as the reference server answers
+/// an `allowRequest` refusal; an upgrade gets its 400 `Forbidden`.
+fn admit_origin(
+    state: &EngineState,
+    origin: Option<&str>,
+    host: Option<&str>,
+) -> Result<(), EngineError> {
+    if state.cors.admits(origin, host) {
+        return Ok(());
+    }
+    state.hub.counters().refused(RefusalReason::ForeignOrigin);
+    // Debug only, and escaped and cut short: the client chose it and may send it as often
+    // as it likes (the counter is what operators watch).
+    log::debug!(
+        "engine request refused: origin {} is not in cors.origins",
+        siohub_actors::ClientText(origin.unwrap_or_default())
+    );
+    Err(EngineError::Forbidden)
+}
+
+/// Refuses (and counts) a request that names a live session it is not bound to (see
+/// [`binding`]), with the answer a sid that does not exist gets.
+fn bind(
+    state: &EngineState,
+    meta: &siohub_actors::SessionMeta,
+    from: &binding::Requester<'_>,
+    use_: binding::Use,
+) -> Result<(), EngineError> {
+    binding::check(meta, from, use_, state.config.bind_session_to_ip).map_err(|mismatch| {
+        state.hub.counters().refused(RefusalReason::SessionMismatch);
+        log::debug!(
+            "request for session {} refused: {mismatch} (answered as an unknown sid)",
+            meta.sid
+        );
+        EngineError::UnknownSid
+    })
 }
 
 /// The reference server's error answer: JSON `{code,message}` (400, or 403 for Forbidden);

@@ -13,6 +13,7 @@ use siohub_actors::{EngineError, Session, SessionParams};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use super::binding::{Requester, Use};
 use super::head::{header_text, HeadView};
 use super::prefixed::Prefixed;
 use super::query::{EngineQuery, TransportKind};
@@ -82,7 +83,7 @@ pub fn handshake(
         return Upgrade::NotFound;
     }
     let query = EngineQuery::parse(head.query());
-    let accept = match check(head, &query, state) {
+    let accept = match check(head, &query, peer, state) {
         Ok(accept) => accept,
         Err(error) => return Upgrade::Refused(error),
     };
@@ -172,22 +173,27 @@ const ACCEPT_LEN: usize = 28;
 fn check(
     head: &HeadView<'_>,
     query: &EngineQuery<'_>,
+    peer: Option<SocketAddr>,
     state: &EngineState,
 ) -> Result<[u8; ACCEPT_LEN], EngineError> {
     if query.transport != Some(TransportKind::WebSocket) || !state.config.allow_websocket {
         return Err(EngineError::UnknownTransport);
     }
-    if head
-        .header("origin")
-        .is_some_and(|o| header_text(o).is_none())
-    {
-        return Err(EngineError::BadRequest);
-    }
+    let origin = match head.header("origin").map(header_text) {
+        Some(None) => return Err(EngineError::BadRequest),
+        Some(Some(origin)) => Some(origin),
+        None => None,
+    };
+    // Cross-site websocket hijacking: a browser applies no CORS to a websocket.
+    super::admit_origin(state, origin, head.header("host").and_then(header_text))?;
     match query.sid {
-        Some(sid) if state.hub.registry().get(sid).is_none() => {
-            return Err(EngineError::UnknownSid)
+        Some(sid) => {
+            let Some((_, meta)) = state.hub.registry().entry(sid) else {
+                return Err(EngineError::UnknownSid);
+            };
+            let from = Requester::new(peer, head.header("user-agent"));
+            super::bind(state, &meta, &from, Use::Upgrade)?;
         }
-        Some(_) => {}
         None if query.eio != Some("4") => return Err(EngineError::UnsupportedProtocolVersion),
         None => {}
     }

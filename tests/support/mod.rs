@@ -183,7 +183,15 @@ pub fn scenario_namespaces(records: &Records) -> Namespaces {
         })
 }
 
-/// Settings for a test server on a free port of the loopback.
+/// The API key every test server from [`test_settings`] opens `/api` and `/connections`
+/// with.
+pub const OPERATOR_KEY: &str = "test-operator-key";
+
+/// The header that makes a request an operator's (`/connections` needs it).
+pub const OPERATOR: [(&str, &str); 1] = [("X-API-Key", OPERATOR_KEY)];
+
+/// Settings for a test server on a free port of the loopback, whose `/connections` opens
+/// with [`OPERATOR_KEY`].
 pub fn test_settings() -> Settings {
     Settings::load(
         None,
@@ -191,6 +199,7 @@ pub fn test_settings() -> Settings {
             ("server.host", "127.0.0.1".into()),
             ("server.port", "0".into()),
             ("server.workers", "2".into()),
+            ("api.keys", OPERATOR_KEY.into()),
         ],
     )
     .expect("test settings are valid")

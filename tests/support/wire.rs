@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -104,6 +104,27 @@ impl Response {
     }
 }
 
+/// A TCP connection to `addr` from the local address `from` (another loopback address such
+/// as 127.0.0.2 plays a client on another machine), or from any address.
+pub fn connect_from(from: Option<IpAddr>, addr: SocketAddr) -> TcpStream {
+    try_connect_from(from, addr).expect("connect to the test server")
+}
+
+/// [`connect_from`], with the error.
+pub fn try_connect_from(from: Option<IpAddr>, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let Some(local) = from else {
+        return TcpStream::connect(addr);
+    };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.bind(&SocketAddr::new(local, 0).into())?;
+    socket.connect(&addr.into())?;
+    Ok(socket.into())
+}
+
 /// One HTTP/1.1 connection, for requests a test writes byte by byte.
 pub struct Conn {
     reader: BufReader<TcpStream>,
@@ -112,7 +133,12 @@ pub struct Conn {
 impl Conn {
     /// Connects; every read fails after [`IO_TIMEOUT`].
     pub fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).expect("connect to the test server");
+        Conn::open_from(None, addr)
+    }
+
+    /// Connects from the local address `from` (see [`connect_from`]).
+    pub fn open_from(from: Option<IpAddr>, addr: SocketAddr) -> Conn {
+        let stream = connect_from(from, addr);
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
         Conn {
@@ -374,10 +400,29 @@ impl Ws {
 
     /// Opens a websocket to `PATH?query`.
     pub fn try_connect(addr: SocketAddr, query: &str) -> Result<Ws, String> {
-        let stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+        Self::try_connect_with(None, addr, query, &[])
+    }
+
+    /// Opens a websocket to `PATH?query` from the local address `from` (see
+    /// [`connect_from`]) with these extra request headers.
+    pub fn try_connect_with(
+        from: Option<IpAddr>,
+        addr: SocketAddr,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Ws, String> {
+        use tungstenite::client::IntoClientRequest;
+        let stream = try_connect_from(from, addr).map_err(|e| e.to_string())?;
         stream.set_nodelay(true).unwrap();
         let url = format!("ws://{addr}{}", target(query));
-        let (ws, _) = tungstenite::client(url, stream).map_err(|e| e.to_string())?;
+        let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                tungstenite::http::HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        let (ws, _) = tungstenite::client(request, stream).map_err(|e| e.to_string())?;
         Ok(Ws { ws, closed: false })
     }
 
