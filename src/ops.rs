@@ -465,6 +465,12 @@ pub fn render_metrics(state: &EngineState) -> String {
         counters.read_pauses(),
     );
     out.single(
+        "siohub_ws_inflight_high_water",
+        "gauge",
+        "The most messages any websocket had read and its session not yet handled.",
+        counters.inflight_high_water(),
+    );
+    out.single(
         "siohub_drain_unflushed_connections_total",
         "counter",
         "Websocket connections cut at the end of a drain before their queue was written out.",

@@ -257,6 +257,8 @@ pub struct HubCounters {
     write_timeouts: AtomicU64,
     /// Times a websocket reader stopped reading: its session had too much unhandled.
     read_pauses: AtomicU64,
+    /// The most messages any websocket had read and its session not handled yet.
+    inflight_high_water: AtomicU64,
     /// Websocket connections cut at the end of a drain with frames still unwritten.
     drain_unflushed: AtomicU64,
 }
@@ -341,6 +343,18 @@ impl HubCounters {
     /// Times websocket readers paused for their sessions, so far.
     pub fn read_pauses(&self) -> u64 {
         self.read_pauses.load(Ordering::Relaxed)
+    }
+
+    /// Notes that a websocket has `messages` read and not yet handled by its session.
+    pub fn inflight_seen(&self, messages: usize) {
+        self.inflight_high_water
+            .fetch_max(messages as u64, Ordering::Relaxed);
+    }
+
+    /// The most messages any websocket had in flight to its session (at most
+    /// `incoming.max_messages`).
+    pub fn inflight_high_water(&self) -> u64 {
+        self.inflight_high_water.load(Ordering::Relaxed)
     }
 
     /// Counts `n` websocket connections cut by the end of a drain before they were flushed.

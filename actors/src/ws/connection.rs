@@ -76,6 +76,8 @@ pub async fn run(
         session,
         inflight: Inflight::new(limits.inflight),
         paused: false,
+        held: false,
+        high_water: 0,
         counters: counters.clone(),
     };
     let mut writer = Writer {
@@ -228,18 +230,23 @@ struct Reader {
     inflight: Inflight,
     /// Whether reading is paused for the session (counted once per pause).
     paused: bool,
+    /// Whether decoding stopped for want of room, with the buffer not yet decoded.
+    held: bool,
+    /// The most messages this connection had in flight.
+    high_water: usize,
     counters: Arc<HubCounters>,
 }
 
 impl Reader {
-    /// Whether the socket may be read: the session has room for more.
+    /// Whether the socket may be read: the session has room for more, and no whole
+    /// message waits in the buffer (those are handed over first, as room comes back).
     fn may_read(&mut self) -> bool {
         let room = self.inflight.has_room();
         if !room && !self.paused {
             self.counters.read_paused();
         }
         self.paused = !room;
-        room
+        room && !self.held
     }
 
     /// Reads what the socket has; returns whether the connection goes on. Reads land on
@@ -275,7 +282,12 @@ impl Reader {
     /// Hands whole messages in the buffer to the session while it has room for them;
     /// returns whether the connection goes on. An emptied buffer is released.
     fn decode(&mut self) -> bool {
-        while self.inflight.has_room() {
+        self.held = false;
+        loop {
+            if !self.inflight.has_room() {
+                self.held = !self.buf.is_empty();
+                break;
+            }
             let event = match self.codec.decode(&mut self.buf) {
                 Ok(Some(frame)) => match self.assembler.on_frame(frame) {
                     Some(event) => event,
@@ -289,10 +301,17 @@ impl Reader {
                 WsEvent::Text(data) | WsEvent::Binary(data) | WsEvent::Ping(data) => data.len(),
                 WsEvent::Close | WsEvent::Error(_) => 0,
             };
+            let credit = self.inflight.take(size);
+            let (inflight, _) = self.inflight.current();
+            if inflight > self.high_water {
+                // Once per new high of this connection: the hub-wide atomic is shared.
+                self.high_water = inflight;
+                self.counters.inflight_seen(inflight);
+            }
             self.session.do_send(WsIncoming {
                 id: self.id,
                 event,
-                credit: Some(self.inflight.take(size)),
+                credit: Some(credit),
             });
             if last {
                 return false;
