@@ -192,7 +192,7 @@ fn sigterm_flushes_what_was_queued_before_the_close_and_cuts_what_cannot_be_at_t
         match slow.recv() {
             Frame::Text(t) if t.starts_with("42[\"tick\"") => {
                 let args: Value = serde_json::from_str(&t[2..]).unwrap();
-                ticks.push(args[1].as_u64().unwrap());
+                ticks.push(args[1][0].as_u64().unwrap());
                 std::thread::sleep(Duration::from_millis(5));
             }
             Frame::Closed => break,
