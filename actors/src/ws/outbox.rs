@@ -300,11 +300,36 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_queue_lingers_until_its_writer_ends() {
+        let counters = Arc::new(HubCounters::default());
+        let outbox = Outbox::counted(counters.clone());
+        let stream = outbox.stream();
+        outbox.push([Bytes::from_static(b"still to write")], false);
+        assert_eq!(counters.lingering_connections(), 0, "open: not lingering");
+        outbox.close();
+        outbox.close();
+        assert_eq!(counters.lingering_connections(), 1, "counted once");
+        drop(stream);
+        assert_eq!(counters.lingering_connections(), 0);
+        outbox.push([Bytes::from_static(b"nobody writes this")], false);
+        assert_eq!(outbox.backlog(), (0, 0), "pushes after the writer ended are dropped");
+
+        // A writer that ended first never lingers.
+        let outbox = Outbox::counted(counters.clone());
+        drop(outbox.stream());
+        outbox.abort();
+        assert_eq!(counters.lingering_connections(), 0);
+    }
+
+    #[test]
     fn abort_drops_the_backlog() {
         let outbox = Outbox::new();
         let mut stream = outbox.stream();
         outbox.push([Bytes::from_static(b"never written")], false);
+        assert!(!stream.is_aborted());
         outbox.abort();
+        assert!(stream.is_aborted());
+        futures::executor::block_on(stream.outbox().aborted());
         assert!(futures::executor::block_on(stream.next()).is_none());
     }
 }
