@@ -8,6 +8,10 @@ binary on a free port and reports its RSS, open file descriptors and established
   blast SECONDS [BYTES]  one client sends unknown events (of BYTES, 10 by default) as
                    fast as it can, for SECONDS; peak RSS during the blast.
 
+  drain            a client (small receive buffer) in room "r" gets 50 events of 60 KB
+                   without reading; SIGTERM (grace_s 10); then it reads slowly. Reports
+                   the events it got, whether the close frame came, and the exit time.
+
 usage: wire_measure.py BINARY stall 200 200 | wire_measure.py BINARY blast 10 [30000]
 """
 
@@ -168,6 +172,34 @@ def blast(pid, port, seconds, size):
     ws.sock.close()
 
 
+def drain(server, port):
+    reader = sio(port, rcvbuf=4096, room="r")
+    publisher = sio(port)
+    filler = "x" * 60000
+    for i in range(50):
+        publisher.send('42%d["publish",{"room":"r","event":"t","data":[%d,"%s"]}]' % (i, i, filler))
+        while not publisher.text().startswith("43%d[" % i):
+            pass
+    signalled = time.time()
+    server.send_signal(15)
+    events, close_frame = 0, False
+    reader.sock.settimeout(15)
+    try:
+        while True:
+            reader.need(1)
+            if reader.buf[0] == 0x88:
+                close_frame = True
+                break
+            if reader.recv().startswith('42["t"'):
+                events += 1
+                time.sleep(0.02)
+    except (EOFError, OSError):
+        pass
+    code = server.wait(30)
+    print("drain: %d of 50 events, close frame: %s, exit %d after %.1f s" % (
+        events, close_frame, code, time.time() - signalled))
+
+
 def main():
     binary, scenario = sys.argv[1], sys.argv[2]
     port = free_port()
@@ -182,7 +214,9 @@ def main():
             except OSError:
                 time.sleep(0.05)
         print("idle: %s" % figures(server.pid, port))
-        if scenario == "stall":
+        if scenario == "drain":
+            drain(server, port)
+        elif scenario == "stall":
             stall(server.pid, port, int(sys.argv[3]), int(sys.argv[4]))
         else:
             size = int(sys.argv[4]) if len(sys.argv) > 4 else 10

@@ -312,7 +312,11 @@ mod tests {
         drop(stream);
         assert_eq!(counters.lingering_connections(), 0);
         outbox.push([Bytes::from_static(b"nobody writes this")], false);
-        assert_eq!(outbox.backlog(), (0, 0), "pushes after the writer ended are dropped");
+        assert_eq!(
+            outbox.backlog(),
+            (0, 0),
+            "pushes after the writer ended are dropped"
+        );
 
         // A writer that ended first never lingers.
         let outbox = Outbox::counted(counters.clone());
