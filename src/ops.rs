@@ -173,7 +173,10 @@ pub fn deny_handshake(
             5,
         )
     } else {
-        match ops.limiter.check(ip, state.hub.registry().len()) {
+        // A websocket whose session ended still holds its socket while it writes out what
+        // was queued (at most the write timeout): it counts as open until it is closed.
+        let open = state.hub.registry().len() + state.hub.counters().lingering_connections();
+        match ops.limiter.check(ip, open) {
             Ok(()) => return None,
             Err(HandshakeRefusal::MaxConnections(max)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -447,6 +450,36 @@ pub fn render_metrics(state: &EngineState) -> String {
         "Connections closed because their outgoing buffer filled up.",
         counters.slow_consumer_disconnects(),
     );
+    out.single(
+        "siohub_ws_write_timeouts_total",
+        "counter",
+        "Websocket connections closed because a write made no progress within outgoing.write_timeout_ms.",
+        counters.write_timeouts(),
+    );
+    out.single(
+        "siohub_ws_lingering_connections",
+        "gauge",
+        "Websocket connections whose session ended, still writing out their queue (they count against max_connections).",
+        counters.lingering_connections(),
+    );
+    out.single(
+        "siohub_ws_read_pauses_total",
+        "counter",
+        "Times a websocket stopped being read because its session had incoming.max_messages/max_bytes unhandled.",
+        counters.read_pauses(),
+    );
+    out.single(
+        "siohub_ws_inflight_high_water",
+        "gauge",
+        "The most messages any websocket had read and its session not yet handled.",
+        counters.inflight_high_water(),
+    );
+    out.single(
+        "siohub_drain_unflushed_connections_total",
+        "counter",
+        "Websocket connections cut at the end of a drain before their queue was written out.",
+        counters.drain_unflushed_connections(),
+    );
     out.family(
         "siohub_refused_total",
         "counter",
@@ -681,16 +714,22 @@ fn render_retention(out: &mut Exposition, hub: &siohub_actors::Hub) {
 
 /// Drains the server: from now on `/ready` answers 503 and handshakes are refused; every
 /// session is closed (its sockets are told, websockets get a close frame after what was
-/// queued, polling clients a close packet); resolves when every session has ended or
-/// `budget` has passed, whichever comes first. Returns the sessions still open.
+/// queued, polling clients a close packet with their next poll); resolves when every
+/// session has ended and every websocket has written out its queue, or `budget` has
+/// passed, whichever comes first. Returns the sessions and connections still open (cut by
+/// the caller's stop, and counted).
 pub async fn drain(state: &EngineState, budget: Duration) -> usize {
     let deadline = Instant::now() + budget;
     begin_drain(state, budget);
-    let registry = state.hub.registry();
-    while !registry.is_empty() && Instant::now() < deadline {
+    while open_for_drain(state) > 0 && Instant::now() < deadline {
         actix_rt::time::sleep(Duration::from_millis(20)).await;
     }
     end_drain(state)
+}
+
+/// Sessions still open and websockets still writing out their queue.
+pub fn open_for_drain(state: &EngineState) -> usize {
+    state.hub.registry().len() + state.hub.counters().lingering_connections()
 }
 
 /// The first half of [`drain`]: marks the server draining and closes every session.
@@ -709,15 +748,24 @@ pub fn begin_drain(state: &EngineState, budget: Duration) {
     }
 }
 
-/// The end of [`drain`]: logs and returns the sessions still open.
+/// The end of [`drain`]: logs, counts and returns the sessions still open and the
+/// websockets that could not write out their queue in time.
 pub fn end_drain(state: &EngineState) -> usize {
-    let left = state.hub.registry().len();
-    if left > 0 {
-        log::warn!("drain: {left} sessions still open at the end of the grace period");
-    } else {
-        log::info!("drain: every session closed");
+    let sessions = state.hub.registry().len();
+    let unflushed = state.hub.counters().lingering_connections();
+    if unflushed > 0 {
+        state.hub.counters().drain_unflushed(unflushed as u64);
+        log::warn!(
+            "drain: {unflushed} websocket connections had not written out their queue at the end of the grace period; cut (counted in siohub_drain_unflushed_connections_total)"
+        );
     }
-    left
+    if sessions > 0 {
+        log::warn!("drain: {sessions} sessions still open at the end of the grace period");
+    }
+    if sessions + unflushed == 0 {
+        log::info!("drain: every session closed and every queue written out");
+    }
+    sessions + unflushed
 }
 
 #[cfg(test)]

@@ -185,12 +185,13 @@ impl BackgroundServer {
     }
 
     /// Drains the server as SIGTERM does (without stopping it): `/ready` answers 503,
-    /// handshakes are refused, every session is closed. Blocks until they are all gone or
-    /// `budget` has passed; returns the sessions still open.
+    /// handshakes are refused, every session is closed. Blocks until they are all gone (and
+    /// every websocket wrote out its queue) or `budget` has passed; returns what is still
+    /// open.
     pub fn drain(&self, budget: Duration) -> usize {
         let deadline = std::time::Instant::now() + budget;
         crate::ops::begin_drain(&self.state, budget);
-        while !self.registry.is_empty() && std::time::Instant::now() < deadline {
+        while crate::ops::open_for_drain(&self.state) > 0 && std::time::Instant::now() < deadline {
             thread::sleep(Duration::from_millis(20));
         }
         crate::ops::end_drain(&self.state)

@@ -1,7 +1,9 @@
 //! Slow consumers: a client that stops reading never grows the server's memory past the
 //! configured outgoing bound. With `disconnect` it is cut off; with `drop_volatile` its
 //! volatile events are dropped; either way every loss is counted, and the other members
-//! of the room get everything.
+//! of the room get everything. A write that makes no progress for `write_timeout_ms` cuts
+//! the connection even under the bound, and a connection whose session is gone counts
+//! against `max_connections` until its socket is closed.
 
 mod support;
 #[path = "support/wire.rs"]
@@ -12,7 +14,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use siohub::config::Settings;
 use siohub::server::BackgroundServer;
-use siohub_actors::{Broadcast, DropReason, Payload, Target};
+use siohub_actors::messages::CloseSession;
+use siohub_actors::{Broadcast, DisconnectReason, DropReason, Payload, Target};
 use support::test_settings;
 use wire::*;
 
@@ -30,9 +33,40 @@ fn settings(action: &str) -> Settings {
 }
 
 fn start(action: &str) -> BackgroundServer {
-    let settings = settings(action);
+    start_with(settings(action))
+}
+
+fn start_with(settings: Settings) -> BackgroundServer {
     let app = siohub::hub::application(&settings);
     BackgroundServer::start(settings, app).expect("the hub starts")
+}
+
+/// Settings whose outgoing bound is never reached by these tests: only the write timeout
+/// (`write_timeout_ms`) can cut a client.
+fn unbounded(write_timeout_ms: u64) -> Settings {
+    let mut settings = test_settings();
+    settings.outgoing.max_packets = 1_000_000;
+    settings.outgoing.max_bytes = 256 * 1024 * 1024;
+    settings.outgoing.write_timeout_ms = write_timeout_ms;
+    settings
+}
+
+/// Shrinks the client's receive buffer, so the kernel holds little of what it does not
+/// read and the server's write stalls sooner.
+fn small_receive_buffer(ws: &Ws) {
+    socket2::SockRef::from(ws.socket())
+        .set_recv_buffer_size(4096)
+        .expect("SO_RCVBUF");
+}
+
+/// The session's outgoing backlog (what its writer has not taken), in bytes.
+fn backlog_bytes(server: &BackgroundServer, sid: &str) -> u64 {
+    server
+        .registry
+        .entries()
+        .iter()
+        .find(|(_, meta)| meta.snapshot().sid == sid)
+        .map_or(0, |(_, meta)| meta.snapshot().outgoing_bytes)
 }
 
 /// A websocket client that joined room `r`; returns it with its Engine.IO sid.
@@ -92,8 +126,11 @@ fn get_path(addr: std::net::SocketAddr, path: &str) -> String {
 
 #[test]
 fn a_client_that_stops_reading_is_disconnected_and_counted() {
-    let server = start("disconnect");
-    let (_stalled, stalled_sid) = joined_client(&server);
+    // A write timeout far away: the cut below is the slow-consumer abort, at once.
+    let mut settings = settings("disconnect");
+    settings.outgoing.write_timeout_ms = 600_000;
+    let server = start_with(settings);
+    let (mut stalled, stalled_sid) = joined_client(&server);
     let (mut reader, _) = joined_client(&server);
     let total = 1200; // ~19 MB: far more than the socket buffers and the outgoing bound
     let mut seen = Vec::new();
@@ -121,6 +158,107 @@ fn a_client_that_stops_reading_is_disconnected_and_counted() {
     let stats = connections(&server);
     assert_eq!(stats["counters"]["slow_consumer_disconnects"], 1);
     assert_eq!(stats["total"], 1, "only the healthy client remains");
+    // The write in progress was dropped with the backlog: the socket is closed, not left
+    // to the write timeout.
+    stalled.assert_closed();
+    eventually(
+        "the cut connection is no longer counted",
+        Duration::from_secs(5),
+        || counters.lingering_connections() == 0,
+    );
+    assert_eq!(counters.write_timeouts(), 0);
+}
+
+#[test]
+fn a_write_without_progress_is_cut_by_the_write_timeout_under_the_bound() {
+    let server = start_with(unbounded(500));
+    let (mut stalled, stalled_sid) = joined_client(&server);
+    small_receive_buffer(&stalled);
+    let (mut reader, _) = joined_client(&server);
+    let total = 600; // ~10 MB: more than the kernel buffers, far less than the bound
+    let mut seen = Vec::new();
+    for i in 0..total {
+        broadcast(&server, i, false);
+        seen.extend(read_ticks(&mut reader, 1));
+    }
+    assert_eq!(seen, (0..total as u64).collect::<Vec<_>>());
+    eventually(
+        "the stalled session is closed",
+        Duration::from_secs(10),
+        || server.registry.get(&stalled_sid).is_none(),
+    );
+    let counters = server.hub.counters();
+    assert_eq!(counters.write_timeouts(), 1, "the timeout is counted");
+    assert_eq!(
+        counters.slow_consumer_disconnects(),
+        0,
+        "the bound was not hit"
+    );
+    stalled.assert_closed();
+    eventually(
+        "the cut connection is released",
+        Duration::from_secs(5),
+        || counters.lingering_connections() == 0,
+    );
+    // The reader is untouched.
+    broadcast(&server, total, false);
+    assert_eq!(read_ticks(&mut reader, 1), vec![total as u64]);
+    let metrics = get_path(server.addr, "/metrics");
+    assert!(
+        metrics.contains("siohub_ws_write_timeouts_total 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_connection_whose_session_ended_counts_against_max_connections_until_cut() {
+    let mut settings = unbounded(4_000);
+    settings.limits.max_connections = 1;
+    let server = start_with(settings);
+    let (mut stalled, sid) = joined_client(&server);
+    small_receive_buffer(&stalled);
+    // Flood it until its writer is stuck: a megabyte only builds up behind a blocked write
+    // (an idle writer takes the whole backlog at once).
+    let mut i = 0;
+    while backlog_bytes(&server, &sid) < 1024 * 1024 {
+        assert!(i < 2_000, "the writer never blocked");
+        broadcast(&server, i, false);
+        i += 1;
+    }
+    // The session ends (as a server-side disconnect or a ping timeout would end it) with
+    // the socket still writing.
+    server
+        .registry
+        .get(&sid)
+        .expect("the session")
+        .do_send(CloseSession {
+            reason: DisconnectReason::ServerShuttingDown,
+        });
+    eventually("the session is gone", Duration::from_secs(5), || {
+        server.registry.get(&sid).is_none()
+    });
+    let counters = server.hub.counters();
+    assert_eq!(
+        counters.lingering_connections(),
+        1,
+        "its socket is still open"
+    );
+    let refused = get(server.addr, POLLING);
+    assert_eq!(refused.status, 503, "still counted: {refused:?}");
+    assert!(refused.text().contains("max_connections"), "{refused:?}");
+    // The write timeout closes it; then it no longer counts.
+    eventually(
+        "the write timeout cuts the connection",
+        Duration::from_secs(15),
+        || counters.lingering_connections() == 0,
+    );
+    assert_eq!(counters.write_timeouts(), 1);
+    stalled.assert_closed();
+    assert_eq!(
+        get(server.addr, POLLING).status,
+        200,
+        "room for a new client"
+    );
 }
 
 #[test]

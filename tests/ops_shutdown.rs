@@ -1,7 +1,9 @@
 //! SIGTERM on the real binary with connected clients: `/ready` turns 503 at once, new
 //! handshakes are refused, every client is disconnected (websocket: close frame; polling:
-//! close packet), and the process exits 0 within `[shutdown] grace_s`. Also the JSON log
-//! format of the binary.
+//! close packet), and the process exits 0 within `[shutdown] grace_s`. What was queued
+//! for a client is delivered before its close within the grace; what a client that does
+//! not read cannot take is cut at the grace, counted and logged. Also the JSON log format
+//! of the binary.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -15,6 +17,30 @@ use serde_json::Value;
 use wire::*;
 
 const GRACE_S: u64 = 3;
+
+/// Events of this many bytes, 50 of them: far more than the kernel buffers of a client
+/// with a small receive buffer, so most of it waits in the server's queue at SIGTERM.
+const BIG_EVENT: usize = 200_000;
+
+/// A config file letting a client publish `BIG_EVENT`s and queue all 50 of them.
+fn big_queue_config() -> String {
+    let path = std::env::temp_dir().join(format!("siohub-drain-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "[outgoing]\nmax_packets = 100000\nmax_bytes = 67108864\nwrite_timeout_ms = 60000\n\n\
+         [[namespaces]]\nname = \"/\"\nmax_event_bytes = 1000000\n",
+    )
+    .expect("the config file is written");
+    path.to_string_lossy().into_owned()
+}
+
+/// A `/` socket in `room`.
+fn member(addr: std::net::SocketAddr, room: &str) -> Ws {
+    let (mut ws, _) = sio_connect(addr);
+    ws.send_text(&format!(r#"421["join","{room}"]"#));
+    assert!(ws.text().starts_with("431[{"), "joined {room}");
+    ws
+}
 
 #[test]
 fn sigterm_drains_connected_clients_and_exits_zero_within_the_grace_period() {
@@ -113,4 +139,105 @@ fn a_second_signal_stops_at_once() {
     server.signal("-INT");
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
     assert!(signalled.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn sigterm_flushes_what_was_queued_before_the_close_and_cuts_what_cannot_be_at_the_grace() {
+    // Room for the slow reader to take 10 MB on a busy machine.
+    const GRACE_S: u64 = 6;
+    let config = big_queue_config();
+    let grace = GRACE_S.to_string();
+    let mut server = Server::start(
+        &["--config", &config],
+        &[("SOCKETIO_SHUTDOWN__GRACE_S", grace.as_str())],
+    );
+    let addr = server.addr();
+    let mut slow = member(addr, "big");
+    let never_reads = member(addr, "big");
+    // Its kernel buffers hold little: nearly all of its 10 MB waits in the server.
+    socket2::SockRef::from(never_reads.socket())
+        .set_recv_buffer_size(4096)
+        .expect("SO_RCVBUF");
+    // A polling client with events waiting for its next poll.
+    let (polling, _) = open_polling(addr);
+    push(addr, &polling, "40");
+    assert!(poll(addr, &polling).text().starts_with("40{"));
+    push(addr, &polling, r#"421["join","p"]"#);
+    eventually("the polling client joined", IO_TIMEOUT, || {
+        packets(&poll(addr, &polling).polling_body())
+            .iter()
+            .any(|p| p.starts_with("431["))
+    });
+
+    let (mut publisher, _) = sio_connect(addr);
+    let filler = "x".repeat(BIG_EVENT);
+    for (room, count) in [("big", 50), ("p", 5)] {
+        for i in 0..count {
+            publisher.send_text(&format!(
+                r#"42{i}["publish",{{"room":"{room}","event":"tick","data":[{i},"{filler}"]}}]"#
+            ));
+            let ack = publisher.text_skipping_pings();
+            assert!(
+                ack.starts_with(&format!("43{i}[")),
+                "publish ack: {ack:.200}"
+            );
+        }
+    }
+
+    let signalled = Instant::now();
+    server.signal("-TERM");
+    // The slow reader gets every event, in order, then the disconnect and the close frame.
+    let mut ticks = Vec::new();
+    loop {
+        match slow.recv() {
+            Frame::Text(t) if t.starts_with("42[\"tick\"") => {
+                let args: Value = serde_json::from_str(&t[2..]).unwrap();
+                ticks.push(args[1][0].as_u64().unwrap());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Frame::Closed => break,
+            Frame::Text(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        ticks,
+        (0..50).collect::<Vec<_>>(),
+        "every queued event arrived"
+    );
+    assert!(
+        slow.saw_close_frame(),
+        "the websocket close frame came last"
+    );
+    // The polling client's next poll gets what waited for it, then the close packet.
+    let seen = poll_until(addr, &polling, "1");
+    let polled = seen.iter().filter(|p| p.starts_with("42[\"tick\"")).count();
+    assert_eq!(
+        polled,
+        5,
+        "{:?}",
+        seen.iter()
+            .map(|p| &p[..p.len().min(40)])
+            .collect::<Vec<_>>()
+    );
+
+    // The client that never reads holds the drain until the grace, then is cut.
+    let code = server.wait_exit(Duration::from_secs(GRACE_S + 2));
+    assert_eq!(code, Some(0), "stderr: {:?}", server.stderr());
+    assert!(
+        signalled.elapsed() < Duration::from_millis(GRACE_S * 1000 + 1000),
+        "exited after {:?}, the grace period is {GRACE_S} s",
+        signalled.elapsed()
+    );
+    eventually("the last log line is read", IO_TIMEOUT, || {
+        server.stderr().iter().any(|l| l.contains("siohub stopped"))
+    });
+    let lines = server.stderr();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("drain: 1 websocket connections had not written out their queue")),
+        "{lines:?}"
+    );
+    let _ = std::fs::remove_file(config);
 }

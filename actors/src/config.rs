@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::policy::SlowConsumerAction;
+use crate::ws::InflightLimit;
 
 /// Settings of the Engine.IO and Socket.IO layers, shared by all sessions.
 ///
@@ -25,6 +26,10 @@ pub struct EngineConfig {
     pub max_buffer_bytes: usize,
     /// What a session does when its outgoing buffer is full.
     pub slow_consumer: SlowConsumerAction,
+    /// How long a websocket write may make no progress before the connection is cut.
+    pub write_timeout: Duration,
+    /// What a websocket may have read that its session has not handled yet.
+    pub inflight: InflightLimit,
     /// The most binary attachments one Socket.IO packet may announce.
     pub max_attachments: usize,
     /// Whether clients may use HTTP long-polling.
@@ -47,6 +52,8 @@ impl Default for EngineConfig {
             max_buffer_packets: 4096,
             max_buffer_bytes: 4 * 1024 * 1024,
             slow_consumer: SlowConsumerAction::Disconnect,
+            write_timeout: Duration::from_millis(10_000),
+            inflight: InflightLimit::default(),
             max_attachments: siohub_protocol::DEFAULT_MAX_ATTACHMENTS,
             allow_polling: true,
             allow_websocket: true,

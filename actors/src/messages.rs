@@ -10,7 +10,7 @@ use siohub_protocol::{EnginePacket, Payload, ProtocolError, SocketPacket};
 use crate::error::{AckError, EngineError};
 use crate::hub::HubError;
 use crate::socket::DisconnectReason;
-use crate::ws::{Outbox, WsEvent};
+use crate::ws::{Credit, Outbox, WsEvent};
 
 /// How a polling GET is answered.
 #[derive(Debug)]
@@ -62,6 +62,9 @@ pub struct WsIncoming {
     pub id: u64,
     /// What happened.
     pub event: WsEvent,
+    /// The message's share of the reader's in-flight bound, given back when the message is
+    /// dropped (handled, or its session gone); `None` for the reader's last word.
+    pub credit: Option<Credit>,
 }
 
 /// Sends a Socket.IO packet on the session.

@@ -300,6 +300,16 @@ pub struct HubCounters {
     adapter_errors: AtomicU64,
     /// Fetches of the JWKS (`[auth] jwks_url`) that succeeded / failed.
     jwks_fetches: [AtomicU64; 2],
+    /// Websocket connections whose session is done and whose socket is still open.
+    lingering: AtomicI64,
+    /// Websocket connections closed because a write made no progress in time.
+    write_timeouts: AtomicU64,
+    /// Times a websocket reader stopped reading: its session had too much unhandled.
+    read_pauses: AtomicU64,
+    /// The most messages any websocket had read and its session not handled yet.
+    inflight_high_water: AtomicU64,
+    /// Websocket connections cut at the end of a drain with frames still unwritten.
+    drain_unflushed: AtomicU64,
 }
 
 /// Traffic counters, as exported.
@@ -355,6 +365,65 @@ impl HubCounters {
     /// Connections closed for reading too slowly, so far.
     pub fn slow_consumer_disconnects(&self) -> u64 {
         self.slow_consumer_disconnects.load(Ordering::Relaxed)
+    }
+
+    /// A websocket's session closed its outbox while the connection still runs.
+    pub fn lingering_started(&self) {
+        self.lingering.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection counted by [`HubCounters::lingering_started`] ended.
+    pub fn lingering_ended(&self) {
+        self.lingering.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Websocket connections whose session is gone and whose socket is still open (it is
+    /// writing out what was queued, within the write timeout). They count against
+    /// `max_connections` and the drain waits for them.
+    pub fn lingering_connections(&self) -> usize {
+        self.lingering.load(Ordering::Relaxed).max(0) as usize
+    }
+
+    /// Counts a websocket closed because a write made no progress within the timeout.
+    pub fn write_timeout(&self) {
+        self.write_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Websocket connections closed by the write timeout, so far.
+    pub fn write_timeouts(&self) -> u64 {
+        self.write_timeouts.load(Ordering::Relaxed)
+    }
+
+    /// Counts a websocket reader pausing because its session has too much unhandled.
+    pub fn read_paused(&self) {
+        self.read_pauses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Times websocket readers paused for their sessions, so far.
+    pub fn read_pauses(&self) -> u64 {
+        self.read_pauses.load(Ordering::Relaxed)
+    }
+
+    /// Notes that a websocket has `messages` read and not yet handled by its session.
+    pub fn inflight_seen(&self, messages: usize) {
+        self.inflight_high_water
+            .fetch_max(messages as u64, Ordering::Relaxed);
+    }
+
+    /// The most messages any websocket had in flight to its session (at most
+    /// `incoming.max_messages`).
+    pub fn inflight_high_water(&self) -> u64 {
+        self.inflight_high_water.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` websocket connections cut by the end of a drain before they were flushed.
+    pub fn drain_unflushed(&self, n: u64) {
+        self.drain_unflushed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Connections cut unflushed by drains, so far.
+    pub fn drain_unflushed_connections(&self) -> u64 {
+        self.drain_unflushed.load(Ordering::Relaxed)
     }
 
     /// Counts a broadcast and the sockets it was handed to.

@@ -50,6 +50,8 @@ pub struct Settings {
     pub engine: EngineSettings,
     /// Each session's outgoing buffer and what happens when it is full.
     pub outgoing: OutgoingSettings,
+    /// What a websocket may read ahead of its session.
+    pub incoming: IncomingSettings,
     /// Namespace policies; a namespace not listed (by name or pattern) is refused.
     pub namespaces: Vec<NamespacePolicy>,
     /// Token verification.
@@ -135,6 +137,18 @@ pub struct OutgoingSettings {
     pub max_bytes: usize,
     /// `disconnect` | `drop_volatile`.
     pub slow_consumer: String,
+    /// Milliseconds a websocket write may make no progress before the connection is cut.
+    pub write_timeout_ms: u64,
+}
+
+/// `[incoming]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncomingSettings {
+    /// Most websocket messages read and not yet handled by their session.
+    pub max_messages: usize,
+    /// Most bytes of such messages.
+    pub max_bytes: usize,
 }
 
 /// `[logging]`
@@ -271,6 +285,21 @@ impl Settings {
             return invalid(
                 "outgoing.max_packets/max_bytes",
                 format!("{}/{}", o.max_packets, o.max_bytes),
+                "numbers above 0",
+            );
+        }
+        if o.write_timeout_ms == 0 {
+            return invalid(
+                "outgoing.write_timeout_ms",
+                "0".into(),
+                "a number of milliseconds above 0",
+            );
+        }
+        let i = &self.incoming;
+        if i.max_messages == 0 || i.max_bytes == 0 {
+            return invalid(
+                "incoming.max_messages/max_bytes",
+                format!("{}/{}", i.max_messages, i.max_bytes),
                 "numbers above 0",
             );
         }
@@ -475,6 +504,11 @@ impl Settings {
                 SlowConsumerAction::DropVolatile
             } else {
                 SlowConsumerAction::Disconnect
+            },
+            write_timeout: Duration::from_millis(self.outgoing.write_timeout_ms),
+            inflight: siohub_actors::ws::InflightLimit {
+                messages: self.incoming.max_messages,
+                bytes: self.incoming.max_bytes,
             },
             max_attachments: e.max_attachments,
             allow_polling: e.transports.iter().any(|t| t == "polling"),

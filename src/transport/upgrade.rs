@@ -65,8 +65,10 @@ pub enum Upgrade {
         outbox: siohub_actors::ws::Outbox,
         /// The transport's id, tagging what the connection reads.
         id: u64,
-        /// The largest message the client may send.
-        max_message: usize,
+        /// The connection's bounds.
+        limits: siohub_actors::ws::WsLimits,
+        /// Where the connection counts its write timeouts and read pauses.
+        counters: Arc<siohub_actors::HubCounters>,
     },
 }
 
@@ -97,7 +99,8 @@ pub fn handshake(
     response.extend_from_slice(&accept);
     response.extend_from_slice(b"\r\n\r\n");
     // The `101` goes first in the outbox, so it leaves in one write with the open packet.
-    let outbox = siohub_actors::ws::Outbox::new();
+    // Counted: once its session is done, a connection still writing counts as open.
+    let outbox = siohub_actors::ws::Outbox::counted(state.hub.counters().clone());
     outbox.push([bytes::Bytes::from(response)], false);
     let id = siohub_actors::next_transport_id();
     let session = match query.sid.and_then(|sid| state.hub.registry().get(sid)) {
@@ -121,7 +124,12 @@ pub fn handshake(
         session,
         outbox,
         id,
-        max_message: state.config.max_payload,
+        limits: siohub_actors::ws::WsLimits {
+            max_message: state.config.max_payload,
+            write_timeout: state.config.write_timeout,
+            inflight: state.config.inflight,
+        },
+        counters: state.hub.counters().clone(),
     }
 }
 
@@ -148,7 +156,8 @@ pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
             session,
             outbox,
             id,
-            max_message,
+            limits,
+            counters,
         } => {
             actix_web::rt::spawn(siohub_actors::ws::run(
                 io,
@@ -156,7 +165,8 @@ pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
                 outbox.stream(),
                 id,
                 session,
-                max_message,
+                limits,
+                counters,
             ));
         }
     }

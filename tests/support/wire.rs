@@ -390,6 +390,8 @@ pub enum Frame {
 pub struct Ws {
     ws: WebSocket<TcpStream>,
     closed: bool,
+    /// Whether the server's websocket close frame arrived (not just the end of stream).
+    close_frame: bool,
 }
 
 impl Ws {
@@ -423,7 +425,11 @@ impl Ws {
             );
         }
         let (ws, _) = tungstenite::client(request, stream).map_err(|e| e.to_string())?;
-        Ok(Ws { ws, closed: false })
+        Ok(Ws {
+            ws,
+            closed: false,
+            close_frame: false,
+        })
     }
 
     /// Opens a websocket session; returns it, its sid and the handshake JSON.
@@ -437,6 +443,17 @@ impl Ws {
         let handshake: Value = serde_json::from_str(json).expect("handshake JSON");
         let sid = handshake["sid"].as_str().expect("a sid").to_owned();
         (ws, sid, handshake)
+    }
+
+    /// Whether the connection ended with the server's close frame (rather than an end of
+    /// stream or a reset).
+    pub fn saw_close_frame(&self) -> bool {
+        self.close_frame
+    }
+
+    /// The raw socket (to tune or inspect it).
+    pub fn socket(&self) -> &TcpStream {
+        self.ws.get_ref()
     }
 
     /// Sends a text frame.
@@ -481,6 +498,7 @@ impl Ws {
                 Ok(Message::Binary(b)) => return Some(Frame::Binary(b.to_vec())),
                 Ok(Message::Close(_)) => {
                     self.closed = true;
+                    self.close_frame = true;
                     return Some(Frame::Closed);
                 }
                 Ok(_) => {}

@@ -1,21 +1,33 @@
 //! A websocket connection on its raw socket, after the HTTP upgrade: one task waits for
-//! the socket to be readable or for the session's outbox to have frames. Reads go into a
-//! buffer that exists only while there is something to decode, so an idle connection holds
-//! no read buffer at all and no HTTP dispatcher stays behind it.
+//! the socket to be readable or writable, or for the session's outbox to have frames.
+//! Reads go into a buffer that exists only while there is something to decode, so an idle
+//! connection holds no read buffer at all and no HTTP dispatcher stays behind it.
+//!
+//! Both directions are bounded. A write that makes no progress for the write timeout ends
+//! the connection (a client that stopped reading cannot hold its socket and buffers for
+//! ever, even after its session is gone), and so does an aborted outbox, at once. Reading
+//! stops while the session has too much unhandled (see [`super::inflight`]), so the
+//! kernel's receive buffer and TCP flow control hold a client that sends too fast.
 
 use std::io::ErrorKind;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix::Addr;
 use actix_codec::Decoder;
 use actix_http::ws::Codec;
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use futures::StreamExt;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
 
+use super::inflight::{Inflight, InflightLimit};
 use super::{Assembler, OutboxStream, WsEvent};
 use crate::messages::WsIncoming;
 use crate::session::Session;
+use crate::stats::HubCounters;
 
 /// Bytes read per readiness event (more are read on the next one).
 const READ_CHUNK: usize = 4096;
@@ -33,61 +45,210 @@ const EDGE_TRIGGERED: bool = cfg!(any(
     target_os = "dragonfly"
 ));
 
+/// The bounds of one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsLimits {
+    /// The largest message the client may send.
+    pub max_message: usize,
+    /// How long a write may make no progress before the connection is cut.
+    pub write_timeout: Duration,
+    /// What may be read and not yet handled by the session.
+    pub inflight: InflightLimit,
+}
+
 /// Runs the connection until either side closes it: reads go to `session` as
 /// [`WsIncoming`] tagged `id`, and `outbox` is written out. `leftover` holds bytes read
-/// past the upgrade request.
+/// past the upgrade request. Write timeouts and read pauses are counted in `counters`.
 pub async fn run(
-    mut io: TcpStream,
+    io: TcpStream,
     leftover: BytesMut,
     mut outbox: OutboxStream,
     id: u64,
     session: Addr<Session>,
-    max_message: usize,
+    limits: WsLimits,
+    counters: Arc<HubCounters>,
 ) {
     let mut reader = Reader {
-        codec: Codec::new().max_size(max_message),
-        assembler: Assembler::new(max_message),
+        codec: Codec::new().max_size(limits.max_message),
+        assembler: Assembler::new(limits.max_message),
         buf: leftover,
         id,
         session,
+        inflight: Inflight::new(limits.inflight),
+        paused: false,
+        held: false,
+        high_water: 0,
+        counters: counters.clone(),
     };
+    let mut writer = Writer {
+        pending: None,
+        timer: None,
+        timeout: limits.write_timeout,
+    };
+    // The abort is watched beside the stream, which the loop borrows to take frames.
+    let watch = outbox.outbox();
     if !reader.decode() {
         return;
     }
     loop {
+        let reading = reader.may_read();
+        let writing = writer.pending.is_some();
         tokio::select! {
-            ready = io.readable() => {
-                if ready.is_err() || !reader.read_from(&io) {
-                    return;
-                }
-            }
-            chunk = outbox.next() => match chunk {
+            chunk = outbox.next(), if !writing => match chunk {
                 Some(Ok(chunk)) => {
-                    if io.write_all(&chunk).await.is_err() {
+                    if writer.start(chunk, &io).is_err() {
                         reader.closed();
                         return;
                     }
                 }
                 // The session closed the outbox: the connection is done.
                 _ => {
-                    let _ = io.shutdown().await;
+                    if outbox.is_aborted() {
+                        cut(io);
+                    } else {
+                        let mut io = io;
+                        let _ = io.shutdown().await;
+                    }
                     return;
                 }
             },
+            ready = io.writable(), if writing => {
+                if ready.is_err() || writer.write(&io).is_err() {
+                    reader.closed();
+                    return;
+                }
+            }
+            () = writer.expired(), if writing => {
+                counters.write_timeout();
+                let (packets, bytes) = outbox.backlog();
+                log::info!(
+                    "websocket {id}: no write progress for {} ms ({} bytes in the write, {packets} frames and {bytes} bytes queued); closing (outgoing.write_timeout_ms)",
+                    writer.timeout.as_millis(),
+                    writer.pending.as_ref().map_or(0, Bytes::len),
+                );
+                reader.closed();
+                cut(io);
+                return;
+            }
+            // The session dropped the client as a slow consumer: what is being written goes
+            // too, now.
+            () = watch.aborted(), if writing => {
+                cut(io);
+                return;
+            }
+            () = reader.inflight.room(), if !reading => {
+                if !reader.decode() {
+                    return;
+                }
+            }
+            ready = io.readable(), if reading => {
+                if ready.is_err() || !reader.read_from(&io) {
+                    return;
+                }
+            }
         }
     }
 }
 
-/// The reading half: decodes frames and hands the session whole messages.
+/// Closes the socket with a reset: the kernel drops what it still holds for the client
+/// instead of trying to deliver it to a peer that does not read.
+fn cut(io: TcpStream) {
+    let _ = io.set_zero_linger();
+    drop(io);
+}
+
+/// The writing half: the chunk being written and the deadline of its next progress.
+struct Writer {
+    pending: Option<Bytes>,
+    /// Armed while a write waits; created on the first wait and reset after.
+    timer: Option<Pin<Box<Sleep>>>,
+    timeout: Duration,
+}
+
+impl Writer {
+    /// Writes `chunk`, keeping what the socket does not take now.
+    fn start(&mut self, chunk: Bytes, io: &TcpStream) -> std::io::Result<()> {
+        self.pending = Some(chunk);
+        self.write(io)?;
+        if self.pending.is_some() {
+            self.arm();
+        }
+        Ok(())
+    }
+
+    /// Writes what it can of the pending chunk; any progress moves the deadline.
+    fn write(&mut self, io: &TcpStream) -> std::io::Result<()> {
+        let Some(chunk) = self.pending.as_mut() else {
+            return Ok(());
+        };
+        let mut progress = false;
+        while !chunk.is_empty() {
+            match io.try_write(chunk) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    chunk.advance(n);
+                    progress = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if chunk.is_empty() {
+            self.pending = None;
+        } else if progress {
+            self.arm();
+        }
+        Ok(())
+    }
+
+    /// Starts the no-progress deadline from now.
+    fn arm(&mut self) {
+        let deadline = Instant::now() + self.timeout;
+        match self.timer.as_mut() {
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+    }
+
+    /// Resolves when the pending write made no progress for the timeout.
+    async fn expired(&mut self) {
+        match self.timer.as_mut() {
+            Some(timer) => timer.as_mut().await,
+            None => futures::future::pending().await,
+        }
+    }
+}
+
+/// The reading half: decodes frames and hands the session whole messages, within the
+/// in-flight bound.
 struct Reader {
     codec: Codec,
     assembler: Assembler,
     buf: BytesMut,
     id: u64,
     session: Addr<Session>,
+    inflight: Inflight,
+    /// Whether reading is paused for the session (counted once per pause).
+    paused: bool,
+    /// Whether decoding stopped for want of room, with the buffer not yet decoded.
+    held: bool,
+    /// The most messages this connection had in flight.
+    high_water: usize,
+    counters: Arc<HubCounters>,
 }
 
 impl Reader {
+    /// Whether the socket may be read: the session has room for more, and no whole
+    /// message waits in the buffer (those are handed over first, as room comes back).
+    fn may_read(&mut self) -> bool {
+        let room = self.inflight.has_room();
+        if !room && !self.paused {
+            self.counters.read_paused();
+        }
+        self.paused = !room;
+        room && !self.held
+    }
+
     /// Reads what the socket has; returns whether the connection goes on. Reads land on
     /// the stack first, so a wake-up with nothing to read allocates nothing.
     fn read_from(&mut self, io: &TcpStream) -> bool {
@@ -118,10 +279,15 @@ impl Reader {
         }
     }
 
-    /// Hands every whole message in the buffer to the session; returns whether the
-    /// connection goes on. An emptied buffer is released.
+    /// Hands whole messages in the buffer to the session while it has room for them;
+    /// returns whether the connection goes on. An emptied buffer is released.
     fn decode(&mut self) -> bool {
+        self.held = false;
         loop {
+            if !self.inflight.has_room() {
+                self.held = !self.buf.is_empty();
+                break;
+            }
             let event = match self.codec.decode(&mut self.buf) {
                 Ok(Some(frame)) => match self.assembler.on_frame(frame) {
                     Some(event) => event,
@@ -131,7 +297,22 @@ impl Reader {
                 Err(e) => WsEvent::Error(format!("websocket protocol error: {e}")),
             };
             let last = event.is_last();
-            self.session.do_send(WsIncoming { id: self.id, event });
+            let size = match &event {
+                WsEvent::Text(data) | WsEvent::Binary(data) | WsEvent::Ping(data) => data.len(),
+                WsEvent::Close | WsEvent::Error(_) => 0,
+            };
+            let credit = self.inflight.take(size);
+            let (inflight, _) = self.inflight.current();
+            if inflight > self.high_water {
+                // Once per new high of this connection: the hub-wide atomic is shared.
+                self.high_water = inflight;
+                self.counters.inflight_seen(inflight);
+            }
+            self.session.do_send(WsIncoming {
+                id: self.id,
+                event,
+                credit: Some(credit),
+            });
             if last {
                 return false;
             }
@@ -147,6 +328,7 @@ impl Reader {
         self.session.do_send(WsIncoming {
             id: self.id,
             event: WsEvent::Close,
+            credit: None,
         });
     }
 }

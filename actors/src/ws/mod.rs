@@ -1,13 +1,15 @@
 //! The websocket transport without an actor of its own: the session writes encoded frames
 //! into an [`Outbox`] that the connection drains (several frames per write when a backlog
-//! builds), and the connection hands the client's frames to the session. One actor per
-//! connection, one mailbox hop from a broadcaster to the writer, and an outgoing backlog the
-//! session can measure and bound.
+//! builds), and the connection hands the client's frames to the session, no more at a
+//! time than the [`InflightLimit`] allows. One actor per connection, one mailbox hop from
+//! a broadcaster to the writer, and backlogs in both directions the session can bound.
 
 mod assembler;
 mod connection;
+mod inflight;
 mod outbox;
 
 pub use assembler::{Assembler, WsEvent};
-pub use connection::run;
+pub use connection::{run, WsLimits};
+pub use inflight::{Credit, Inflight, InflightLimit};
 pub use outbox::{Outbox, OutboxStream};

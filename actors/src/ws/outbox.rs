@@ -1,6 +1,11 @@
 //! The outgoing side of a websocket: a queue of encoded frames the session pushes into and
 //! the response body pulls from. Whatever the body has not pulled yet is the backlog the
 //! session bounds (packets and bytes).
+//!
+//! Once the session is done with it (closed or aborted) the queue may still hold frames
+//! the connection writes out; until the connection ends it counts as a lingering
+//! connection (see [`HubCounters::lingering_connections`]), so that `max_connections` and
+//! the drain see sockets whose session is gone.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -11,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use futures::task::AtomicWaker;
 use futures::Stream;
 
+use crate::stats::HubCounters;
 use crate::wire_frame::WireFrame;
 
 #[derive(Default)]
@@ -19,12 +25,30 @@ struct State {
     chunks: VecDeque<(Bytes, bool)>,
     bytes: usize,
     closed: bool,
+    /// Whether the queue was dropped unwritten: the connection ends at once.
+    aborted: bool,
+    /// Whether the writer's stream exists (from [`Outbox::stream`] to its drop).
+    writer: bool,
 }
 
 #[derive(Default)]
 struct Shared {
     state: Mutex<State>,
     waker: AtomicWaker,
+    /// Where a closed queue whose writer still runs is counted, if anywhere.
+    counters: Option<Arc<HubCounters>>,
+}
+
+impl Shared {
+    /// Marks the queue closed; a writer still running starts lingering.
+    fn set_closed(&self, state: &mut State) {
+        if !state.closed && state.writer {
+            if let Some(counters) = &self.counters {
+                counters.lingering_started();
+            }
+        }
+        state.closed = true;
+    }
 }
 
 /// The session's handle on the queue. Cheap to clone.
@@ -44,8 +68,20 @@ impl Outbox {
         Self::default()
     }
 
-    /// The response body that drains this queue.
+    /// An empty, open queue whose writer counts in `counters` as lingering from the
+    /// queue's close until it ends.
+    pub fn counted(counters: Arc<HubCounters>) -> Self {
+        Outbox {
+            shared: Arc::new(Shared {
+                counters: Some(counters),
+                ..Shared::default()
+            }),
+        }
+    }
+
+    /// The stream that drains this queue (one per queue).
     pub fn stream(&self) -> OutboxStream {
+        self.lock().writer = true;
         OutboxStream {
             shared: self.shared.clone(),
         }
@@ -134,8 +170,25 @@ impl Outbox {
 
     /// Ends the stream after what is queued (a close frame, typically) has been written.
     pub fn close(&self) {
-        self.lock().closed = true;
+        {
+            let mut state = self.lock();
+            self.shared.set_closed(&mut state);
+        }
         self.shared.waker.wake();
+    }
+
+    /// Resolves once the queue is aborted: what the writer holds is to be dropped too.
+    /// For the writer's task only (it shares the stream's waker).
+    pub async fn aborted(&self) {
+        futures::future::poll_fn(|cx| {
+            self.shared.waker.register(cx.waker());
+            if self.lock().aborted {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
     }
 
     /// Drops what is queued and ends the stream at once.
@@ -144,9 +197,51 @@ impl Outbox {
             let mut state = self.lock();
             state.chunks.clear();
             state.bytes = 0;
-            state.closed = true;
+            state.aborted = true;
+            self.shared.set_closed(&mut state);
         }
         self.shared.waker.wake();
+    }
+}
+
+impl OutboxStream {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A handle on the same queue, to wait for [`Outbox::aborted`] beside the stream.
+    pub fn outbox(&self) -> Outbox {
+        Outbox {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Whether the queue was aborted (its frames dropped unwritten).
+    pub fn is_aborted(&self) -> bool {
+        self.lock().aborted
+    }
+
+    /// Frames and bytes queued and not yet taken by the writer.
+    pub fn backlog(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.chunks.len(), state.bytes)
+    }
+}
+
+impl Drop for OutboxStream {
+    fn drop(&mut self) {
+        let mut state = self.lock();
+        if state.closed && state.writer {
+            if let Some(counters) = &self.shared.counters {
+                counters.lingering_ended();
+            }
+        }
+        // Nothing can be written any more: the frames go now, and so does whatever the
+        // session pushes until it learns that the connection ended.
+        state.writer = false;
+        state.closed = true;
+        state.chunks.clear();
+        state.bytes = 0;
     }
 }
 
@@ -205,11 +300,40 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_queue_lingers_until_its_writer_ends() {
+        let counters = Arc::new(HubCounters::default());
+        let outbox = Outbox::counted(counters.clone());
+        let stream = outbox.stream();
+        outbox.push([Bytes::from_static(b"still to write")], false);
+        assert_eq!(counters.lingering_connections(), 0, "open: not lingering");
+        outbox.close();
+        outbox.close();
+        assert_eq!(counters.lingering_connections(), 1, "counted once");
+        drop(stream);
+        assert_eq!(counters.lingering_connections(), 0);
+        outbox.push([Bytes::from_static(b"nobody writes this")], false);
+        assert_eq!(
+            outbox.backlog(),
+            (0, 0),
+            "pushes after the writer ended are dropped"
+        );
+
+        // A writer that ended first never lingers.
+        let outbox = Outbox::counted(counters.clone());
+        drop(outbox.stream());
+        outbox.abort();
+        assert_eq!(counters.lingering_connections(), 0);
+    }
+
+    #[test]
     fn abort_drops_the_backlog() {
         let outbox = Outbox::new();
         let mut stream = outbox.stream();
         outbox.push([Bytes::from_static(b"never written")], false);
+        assert!(!stream.is_aborted());
         outbox.abort();
+        assert!(stream.is_aborted());
+        futures::executor::block_on(stream.outbox().aborted());
         assert!(futures::executor::block_on(stream.next()).is_none());
     }
 }
