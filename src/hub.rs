@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 use siohub_actors::hub_messages::Broadcast;
 use siohub_actors::{
-    AckSender, Application, ConnectRefusal, Namespace, Namespaces, Payload, Socket, Target,
+    AckSender, Application, ConnectRefusal, HubError, Namespace, Namespaces, Payload, Socket,
+    Target,
 };
 
 use crate::auth::{presented_token, JwtVerifier};
@@ -167,6 +168,10 @@ fn on_join(policy: &NamespacePolicy, socket: &Socket, payload: Payload, ack: Opt
     actix_rt::spawn(async move {
         let result = match socket.join(&room).await {
             Ok(replayed) => Ok(json!({ "ok": true, "room": room, "replayed": replayed })),
+            Err(e @ HubError::TooManyRooms { .. }) => Err(HubFailure::new(
+                HubErrorCode::RateLimitExceeded,
+                e.to_string(),
+            )),
             Err(e) => Err(HubFailure::new(HubErrorCode::InternalError, e.to_string())),
         };
         answer(&socket, "join", ack, result);

@@ -32,6 +32,13 @@ pub enum HubError {
     /// The socket is not connected (any more).
     #[error("the socket is not connected")]
     NotConnected,
+    /// The socket is in as many rooms as `max_rooms_per_socket` allows; it must leave one
+    /// before it joins another.
+    #[error("the socket is in {max} rooms, the most max_rooms_per_socket allows; leave one first")]
+    TooManyRooms {
+        /// The bound.
+        max: usize,
+    },
 }
 
 struct HubInner {

@@ -152,17 +152,36 @@ pub enum RefusalReason {
     HandshakeMaxConnections,
     /// A handshake while the server was draining for shutdown.
     HandshakeDraining,
+    /// A binary packet whose attachments added up to more than `max_attachment_bytes`
+    /// (the connection is closed).
+    AttachmentBytes,
+    /// A binary packet whose attachments did not all arrive within `attachment_timeout_ms`
+    /// (the connection is closed).
+    AttachmentTimeout,
+    /// A join while the socket was in `max_rooms_per_socket` rooms (`RATE_LIMIT_EXCEEDED`).
+    RoomsPerSocket,
+    /// A CONNECT while the connection had `max_namespaces_per_connection` namespaces
+    /// (CONNECT_ERROR).
+    NamespacesPerConnection,
+    /// A CONNECT naming a namespace longer than `max_namespace_name_bytes` (the connection
+    /// is closed).
+    NamespaceNameTooLong,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 6] = [
+    pub const ALL: [RefusalReason; 11] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
         RefusalReason::HandshakeRateLimited,
         RefusalReason::HandshakeMaxConnections,
         RefusalReason::HandshakeDraining,
+        RefusalReason::AttachmentBytes,
+        RefusalReason::AttachmentTimeout,
+        RefusalReason::RoomsPerSocket,
+        RefusalReason::NamespacesPerConnection,
+        RefusalReason::NamespaceNameTooLong,
     ];
 
     /// The reason's label.
@@ -174,6 +193,11 @@ impl RefusalReason {
             RefusalReason::HandshakeRateLimited => "handshake_rate_limited",
             RefusalReason::HandshakeMaxConnections => "handshake_max_connections",
             RefusalReason::HandshakeDraining => "handshake_draining",
+            RefusalReason::AttachmentBytes => "attachment_bytes",
+            RefusalReason::AttachmentTimeout => "attachment_timeout",
+            RefusalReason::RoomsPerSocket => "rooms_per_socket",
+            RefusalReason::NamespacesPerConnection => "namespaces_per_connection",
+            RefusalReason::NamespaceNameTooLong => "namespace_name_too_long",
         }
     }
 }
@@ -234,7 +258,7 @@ pub struct HubCounters {
     deliveries: AtomicU64,
     /// Broadcasts per fan-out bucket (the last is `+Inf`), not cumulative.
     fanout_buckets: [AtomicU64; FANOUT_BUCKETS.len() + 1],
-    refusals: [AtomicU64; 6],
+    refusals: [AtomicU64; RefusalReason::ALL.len()],
     /// Engine.IO packets and bytes received and sent.
     packets_in: AtomicU64,
     packets_out: AtomicU64,
