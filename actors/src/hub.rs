@@ -310,6 +310,7 @@ impl Hub {
             sid,
             session,
             buffering,
+            replayed: None,
         }
     }
 
@@ -348,12 +349,12 @@ impl Hub {
         buffering: RoomBuffering,
     ) -> impl std::future::Future<Output = Result<usize, HubError>> + 'static {
         self.count_send(HubActor::RoomSupervisor);
-        let msg = Self::join_message(nsp, room, sid, session, buffering);
-        let sent = self.inner.rooms.send(msg);
-        async move {
-            sent.await
-                .map_err(|_| HubError::Unavailable("RoomSupervisor"))
-        }
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let mut msg = Self::join_message(nsp, room, sid, session, buffering);
+        msg.replayed = Some(tx);
+        // Queued now, in order with the socket's other membership changes.
+        self.inner.rooms.do_send(msg);
+        async move { rx.await.map_err(|_| HubError::Unavailable("RoomSupervisor")) }
     }
 
     /// Removes a socket from a room.

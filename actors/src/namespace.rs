@@ -390,6 +390,109 @@ mod tests {
     }
 
     #[test]
+    fn unicode_and_edge_cases() {
+        let p = NamespacePattern::parse("/t-{id}");
+        assert_eq!(
+            p.matches("/t-é€x"),
+            Some(vec![("id".to_owned(), "é€x".to_owned())])
+        );
+        let q = NamespacePattern::parse("/{a}é{b}");
+        assert_eq!(
+            q.matches("/ééé"),
+            Some(vec![
+                ("a".to_owned(), "é".to_owned()),
+                ("b".to_owned(), "é".to_owned())
+            ])
+        );
+        assert!(!q.is_match("/éé"));
+        let root = NamespacePattern::parse("/");
+        assert!(root.is_match("/"));
+        assert!(!root.is_match("//"));
+        assert!(!root.is_match(""));
+        let open = NamespacePattern::parse("/a{b");
+        assert!(open.is_static());
+        assert!(open.is_match("/a{b"));
+        assert!(!NamespacePattern::parse("/{id}").is_match("/"));
+        assert!(!NamespacePattern::parse("/{id}/x").is_match("//x"));
+    }
+
+    /// The matcher before it was made linear (every split of a segment tried, longest
+    /// first): the reference for what a name binds.
+    fn backtracking(parts: &[(bool, &str)], name: &str, out: &mut Vec<String>) -> bool {
+        match parts.split_first() {
+            None => name.is_empty(),
+            Some(((false, lit), rest)) => name
+                .strip_prefix(lit)
+                .is_some_and(|tail| backtracking(rest, tail, out)),
+            Some(((true, _), rest)) => {
+                let segment_end = name.find('/').unwrap_or(name.len());
+                for end in (1..=segment_end).rev() {
+                    if !name.is_char_boundary(end) {
+                        continue;
+                    }
+                    out.push(name[..end].to_owned());
+                    if backtracking(rest, &name[end..], out) {
+                        return true;
+                    }
+                    out.pop();
+                }
+                false
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_backtracking_matcher() {
+        let patterns: [(&str, &[(bool, &str)]); 6] = [
+            ("/t-{id}", &[(false, "/t-"), (true, "id")]),
+            ("/{a}-{b}", &[(false, "/"), (true, "a"), (false, "-"), (true, "b")]),
+            ("/{a}/{b}", &[(false, "/"), (true, "a"), (false, "/"), (true, "b")]),
+            ("/x{a}-y", &[(false, "/x"), (true, "a"), (false, "-y")]),
+            ("/{a}--{b}-", &[(false, "/"), (true, "a"), (false, "--"), (true, "b"), (false, "-")]),
+            ("/{a}-/-{b}", &[(false, "/"), (true, "a"), (false, "-/-"), (true, "b")]),
+        ];
+        let alphabet = ['-', 'x', 'y', '/', 'é'];
+        // Every name of up to 6 characters over the alphabet, after a leading `/`.
+        let mut names = vec![String::from("/")];
+        let mut last = names.clone();
+        for _ in 0..6 {
+            last = last
+                .iter()
+                .flat_map(|n| alphabet.iter().map(move |c| format!("{n}{c}")))
+                .collect();
+            names.extend(last.iter().cloned());
+        }
+        for (pattern, parts) in patterns {
+            let p = NamespacePattern::parse(pattern);
+            for name in &names {
+                let mut want = Vec::new();
+                let want = backtracking(parts, name, &mut want).then_some(want);
+                let got = p
+                    .matches(name)
+                    .map(|binds| binds.into_iter().map(|(_, v)| v).collect::<Vec<_>>());
+                assert_eq!(got, want, "{pattern} against {name:?}");
+                assert_eq!(p.is_match(name), want.is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn pathological_names_take_linear_time() {
+        // A megabyte of dashes: the backtracking matcher copied every split (about 10^12
+        // bytes); this one walks the name a few times.
+        let dashes = format!("/{}", "-".repeat(1 << 20));
+        for pattern in ["/{a}-{b}-{c}x", "/x{a}-{b}", "/t-{id}", "/{a}--{b}-{c}/"] {
+            assert!(!NamespacePattern::parse(pattern).is_match(&dashes), "{pattern}");
+        }
+        let split = NamespacePattern::parse("/{a}-{b}-{c}").matches(&dashes).unwrap();
+        assert_eq!(split[0].1.len(), (1 << 20) - 4);
+        assert_eq!((split[1].1.as_str(), split[2].1.as_str()), ("-", "-"));
+        let one = NamespacePattern::parse("/{a}-{b}").matches("/x---y").unwrap();
+        assert_eq!(one[0].1, "x--");
+        assert_eq!(one[1].1, "y");
+    }
+
+    #[test]
     fn exact_names_win_over_patterns() {
         let nsps = Namespaces::new()
             .add("/t-{id}", |ns| ns.on("a", |_, _, _| {}))
