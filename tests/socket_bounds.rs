@@ -318,7 +318,9 @@ fn namespaces_over_the_per_connection_bound_get_connect_error() {
     let (mut ws, _) = sio_connect(server.addr);
     for i in 1..4 {
         ws.send_text(&format!("40/tenant-{i},"));
-        assert!(ws.text_skipping_pings().starts_with(&format!("40/tenant-{i},")));
+        assert!(ws
+            .text_skipping_pings()
+            .starts_with(&format!("40/tenant-{i},")));
     }
     // `/` and three tenants: the fifth namespace is refused, the connection carries on.
     ws.send_text("40/tenant-4,");
@@ -330,10 +332,7 @@ fn namespaces_over_the_per_connection_bound_get_connect_error() {
             "data": { "code": "RATE_LIMIT_EXCEEDED", "max": 4 }
         })
     );
-    assert_eq!(
-        refusals(&server, RefusalReason::NamespacesPerConnection),
-        1
-    );
+    assert_eq!(refusals(&server, RefusalReason::NamespacesPerConnection), 1);
     assert_eq!(namespace_count(&server), 4);
     assert_echoes_hub(&mut ws);
     // Once one is left, another may be joined.
@@ -369,7 +368,9 @@ fn namespace_names_over_the_length_bound_close_the_connection() {
     let longest = format!("/tenant-{}", "-".repeat(256 - 8));
     assert_eq!(longest.len(), 256);
     ws.send_text(&format!("40{longest},"));
-    assert!(ws.text_skipping_pings().starts_with(&format!("40{longest},{{")));
+    assert!(ws
+        .text_skipping_pings()
+        .starts_with(&format!("40{longest},{{")));
 
     // Over it the connection is closed before any pattern is tried: a name of nearly a
     // megabyte of dashes, the worst case of the backtracking matcher this replaced.

@@ -354,7 +354,10 @@ impl Hub {
         msg.replayed = Some(tx);
         // Queued now, in order with the socket's other membership changes.
         self.inner.rooms.do_send(msg);
-        async move { rx.await.map_err(|_| HubError::Unavailable("RoomSupervisor")) }
+        async move {
+            rx.await
+                .map_err(|_| HubError::Unavailable("RoomSupervisor"))
+        }
     }
 
     /// Removes a socket from a room.

@@ -445,11 +445,29 @@ mod tests {
     fn agrees_with_the_backtracking_matcher() {
         let patterns: [(&str, &[(bool, &str)]); 6] = [
             ("/t-{id}", &[(false, "/t-"), (true, "id")]),
-            ("/{a}-{b}", &[(false, "/"), (true, "a"), (false, "-"), (true, "b")]),
-            ("/{a}/{b}", &[(false, "/"), (true, "a"), (false, "/"), (true, "b")]),
+            (
+                "/{a}-{b}",
+                &[(false, "/"), (true, "a"), (false, "-"), (true, "b")],
+            ),
+            (
+                "/{a}/{b}",
+                &[(false, "/"), (true, "a"), (false, "/"), (true, "b")],
+            ),
             ("/x{a}-y", &[(false, "/x"), (true, "a"), (false, "-y")]),
-            ("/{a}--{b}-", &[(false, "/"), (true, "a"), (false, "--"), (true, "b"), (false, "-")]),
-            ("/{a}-/-{b}", &[(false, "/"), (true, "a"), (false, "-/-"), (true, "b")]),
+            (
+                "/{a}--{b}-",
+                &[
+                    (false, "/"),
+                    (true, "a"),
+                    (false, "--"),
+                    (true, "b"),
+                    (false, "-"),
+                ],
+            ),
+            (
+                "/{a}-/-{b}",
+                &[(false, "/"), (true, "a"), (false, "-/-"), (true, "b")],
+            ),
         ];
         let alphabet = ['-', 'x', 'y', '/', 'é'];
         // Every name of up to 6 characters over the alphabet, after a leading `/`.
@@ -482,12 +500,19 @@ mod tests {
         // bytes); this one walks the name a few times.
         let dashes = format!("/{}", "-".repeat(1 << 20));
         for pattern in ["/{a}-{b}-{c}x", "/x{a}-{b}", "/t-{id}", "/{a}--{b}-{c}/"] {
-            assert!(!NamespacePattern::parse(pattern).is_match(&dashes), "{pattern}");
+            assert!(
+                !NamespacePattern::parse(pattern).is_match(&dashes),
+                "{pattern}"
+            );
         }
-        let split = NamespacePattern::parse("/{a}-{b}-{c}").matches(&dashes).unwrap();
+        let split = NamespacePattern::parse("/{a}-{b}-{c}")
+            .matches(&dashes)
+            .unwrap();
         assert_eq!(split[0].1.len(), (1 << 20) - 4);
         assert_eq!((split[1].1.as_str(), split[2].1.as_str()), ("-", "-"));
-        let one = NamespacePattern::parse("/{a}-{b}").matches("/x---y").unwrap();
+        let one = NamespacePattern::parse("/{a}-{b}")
+            .matches("/x---y")
+            .unwrap();
         assert_eq!(one[0].1, "x--");
         assert_eq!(one[1].1, "y");
     }

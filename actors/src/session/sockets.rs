@@ -272,9 +272,7 @@ impl Session {
                 return;
             }
             let held = layer.decoder.pending_bytes();
-            act.hub
-                .counters()
-                .refused(RefusalReason::AttachmentTimeout);
+            act.hub.counters().refused(RefusalReason::AttachmentTimeout);
             log::warn!(
                 "session {}: a binary packet still lacks attachments after {:?} ({held} bytes \
                  held); closing",
@@ -442,11 +440,8 @@ impl Session {
             self.sid
         );
         let data = json!({ "code": "RATE_LIMIT_EXCEEDED", "max": max });
-        let refusal = SocketPacket::connect_error(
-            nsp,
-            "too many namespaces on this connection",
-            Some(data),
-        );
+        let refusal =
+            SocketPacket::connect_error(nsp, "too many namespaces on this connection", Some(data));
         self.send_socket_packet(refusal, ctx);
         false
     }
