@@ -436,7 +436,7 @@ impl Session {
             .counters()
             .refused(RefusalReason::NamespacesPerConnection);
         log::info!(
-            "session {}: CONNECT to {nsp} refused: {max} namespaces joined already",
+            "session {}: CONNECT to {nsp:?} refused: {max} namespaces joined already",
             self.sid
         );
         let data = json!({ "code": "RATE_LIMIT_EXCEEDED", "max": max });
