@@ -52,6 +52,12 @@ const server = spawn(binary, ["--config", configPath, "--port", String(port)], {
   env,
   stdio: ["ignore", "ignore", "inherit"],
 });
+// The server goes with this script, however it ends.
+process.on("exit", () => server.kill("SIGKILL"));
+process.on("uncaughtException", (e) => {
+  console.error(e);
+  process.exit(1);
+});
 const base = `http://127.0.0.1:${port}`;
 const wsUrl = `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`;
 
