@@ -11,8 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 use siohub_actors::hub_messages::Broadcast;
 use siohub_actors::{
-    AckSender, Application, ConnectRefusal, Namespace, Namespaces, Payload, RefusalReason, Socket,
-    Target,
+    AckSender, Application, ConnectRefusal, HubError, Namespace, Namespaces, Payload,
+    RefusalReason, Socket, Target,
 };
 
 use crate::auth::{presented_token, JwtVerifier};
@@ -189,6 +189,10 @@ fn on_join(
         let _permit = permit;
         let result = match socket.join(&room).await {
             Ok(replayed) => Ok(json!({ "ok": true, "room": room, "replayed": replayed })),
+            Err(e @ HubError::TooManyRooms { .. }) => Err(HubFailure::new(
+                HubErrorCode::RateLimitExceeded,
+                e.to_string(),
+            )),
             Err(e) => Err(HubFailure::new(HubErrorCode::InternalError, e.to_string())),
         };
         answer(&socket, "join", ack, result);

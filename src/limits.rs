@@ -337,6 +337,7 @@ mod tests {
             max_connections: 2,
             ip_connections_per_s: 1,
             ip_connection_burst: 2,
+            ..LimitsSettings::default()
         });
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(

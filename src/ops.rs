@@ -359,6 +359,14 @@ pub fn render_metrics(state: &EngineState) -> String {
     for (nsp, _, rooms) in &namespaces {
         out.sample("siohub_rooms", &[("namespace", nsp)], rooms);
     }
+    // One series per namespace above; the table forgets a namespace nothing uses any more,
+    // so dynamic names (`/tenant-{id}`) do not pile up series.
+    out.single(
+        "siohub_namespaces",
+        "gauge",
+        "Namespaces with sockets, rooms or subscribers.",
+        namespaces.len(),
+    );
 
     let traffic = counters.traffic();
     out.family(

@@ -32,6 +32,16 @@ pub struct EngineConfig {
     pub inflight: InflightLimit,
     /// The most binary attachments one Socket.IO packet may announce.
     pub max_attachments: usize,
+    /// The most bytes the attachments of one binary packet may add up to.
+    pub max_attachment_bytes: usize,
+    /// How long a binary packet may wait for its attachments.
+    pub attachment_timeout: Duration,
+    /// The most rooms one socket may be in (its user room included).
+    pub max_rooms_per_socket: usize,
+    /// The most namespaces one connection may join, or be joining, at once.
+    pub max_namespaces_per_connection: usize,
+    /// The longest namespace name a CONNECT may carry, in bytes.
+    pub max_namespace_name_bytes: usize,
     /// Whether clients may use HTTP long-polling.
     pub allow_polling: bool,
     /// Whether clients may use websocket (directly or by upgrade).
@@ -55,6 +65,11 @@ impl Default for EngineConfig {
             write_timeout: Duration::from_millis(10_000),
             inflight: InflightLimit::default(),
             max_attachments: siohub_protocol::DEFAULT_MAX_ATTACHMENTS,
+            max_attachment_bytes: siohub_protocol::DEFAULT_MAX_ATTACHMENT_BYTES,
+            attachment_timeout: Duration::from_millis(30_000),
+            max_rooms_per_socket: 1000,
+            max_namespaces_per_connection: 32,
+            max_namespace_name_bytes: 256,
             allow_polling: true,
             allow_websocket: true,
             bind_session_to_ip: true,

@@ -3,6 +3,7 @@
 //! shows. Sessions update their own [`SessionMeta`] (atomics and a small lock) as they go;
 //! the manager reads them. After a restart it rebuilds its map from the session registry.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -25,7 +26,7 @@ pub struct SocketMeta {
     /// The authenticated user, if any.
     pub user: Option<String>,
     /// Its rooms, sorted.
-    pub rooms: Vec<String>,
+    pub rooms: BTreeSet<String>,
 }
 
 /// What is known about one session; updated by the session itself.
@@ -167,9 +168,27 @@ impl SessionMeta {
         *self.transport.lock().unwrap_or_else(|e| e.into_inner()) = transport;
     }
 
-    /// Replaces the list of sockets.
+    /// Replaces the list of sockets (when a socket joins or leaves a namespace).
     pub fn set_sockets(&self, sockets: Vec<SocketMeta>) {
         *self.sockets.lock().unwrap_or_else(|e| e.into_inner()) = sockets;
+    }
+
+    /// Records that the socket of `nsp` joined `room`. One insert, whatever the number of
+    /// rooms the socket is in: republishing every room on each join made a socket's joins
+    /// cost quadratic time.
+    pub fn room_joined(&self, nsp: &str, room: &str) {
+        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(socket) = sockets.iter_mut().find(|s| s.nsp == nsp) {
+            socket.rooms.insert(room.to_owned());
+        }
+    }
+
+    /// Records that the socket of `nsp` left `room`.
+    pub fn room_left(&self, nsp: &str, room: &str) {
+        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(socket) = sockets.iter_mut().find(|s| s.nsp == nsp) {
+            socket.rooms.remove(room);
+        }
     }
 
     /// The current values.

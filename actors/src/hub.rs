@@ -33,6 +33,13 @@ pub enum HubError {
     /// The socket is not connected (any more).
     #[error("the socket is not connected")]
     NotConnected,
+    /// The socket is in as many rooms as `max_rooms_per_socket` allows; it must leave one
+    /// before it joins another.
+    #[error("the socket is in {max} rooms, the most max_rooms_per_socket allows; leave one first")]
+    TooManyRooms {
+        /// The bound.
+        max: usize,
+    },
 }
 
 struct HubInner {
@@ -314,6 +321,7 @@ impl Hub {
             sid,
             session,
             buffering,
+            replayed: None,
         }
     }
 
@@ -352,10 +360,13 @@ impl Hub {
         buffering: RoomBuffering,
     ) -> impl std::future::Future<Output = Result<usize, HubError>> + 'static {
         self.count_send(HubActor::RoomSupervisor);
-        let msg = Self::join_message(nsp, room, sid, session, buffering);
-        let sent = self.inner.rooms.send(msg);
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let mut msg = Self::join_message(nsp, room, sid, session, buffering);
+        msg.replayed = Some(tx);
+        // Queued now, in order with the socket's other membership changes.
+        self.inner.rooms.do_send(msg);
         async move {
-            sent.await
+            rx.await
                 .map_err(|_| HubError::Unavailable("RoomSupervisor"))
         }
     }

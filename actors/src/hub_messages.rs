@@ -66,6 +66,11 @@ pub struct JoinRoom {
     pub session: Addr<Session>,
     /// The room's buffering (what to replay).
     pub buffering: RoomBuffering,
+    /// Told the number of events replayed once the membership is in place. The join is
+    /// sent with `do_send` and answers here, rather than through `send`'s reply: `send`
+    /// queues nothing while the mailbox is full (only once its future is polled), so a
+    /// `LeaveRoom` sent right after could overtake the join and leave a stale member.
+    pub replayed: Option<futures::channel::oneshot::Sender<usize>>,
 }
 
 /// A socket leaves a room.

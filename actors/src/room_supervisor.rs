@@ -68,9 +68,10 @@ impl Handler<RemoveSocket> for RoomSupervisor {
 impl Handler<JoinRoom> for RoomSupervisor {
     type Result = usize;
 
-    fn handle(&mut self, msg: JoinRoom, ctx: &mut Context<Self>) -> usize {
+    fn handle(&mut self, mut msg: JoinRoom, ctx: &mut Context<Self>) -> usize {
         let table = self.table.clone();
-        guarded(&self.stats, ctx, 0, |_| {
+        let answer = msg.replayed.take();
+        let replayed = guarded(&self.stats, ctx, 0, |_| {
             let mut table = lock(&table);
             let replay = table.join(
                 &msg.nsp,
@@ -89,7 +90,11 @@ impl Handler<JoinRoom> for RoomSupervisor {
                 });
             }
             replay.len()
-        })
+        });
+        if let Some(answer) = answer {
+            let _ = answer.send(replayed);
+        }
+        replayed
     }
 }
 

@@ -65,7 +65,9 @@ struct Room {
     members: SidMap<Addr<Session>>,
 }
 
-/// One namespace: its sockets and rooms.
+/// One namespace: its sockets and rooms. The table forgets it once nothing is left in it
+/// (see [`NspTable::is_unused`]), so a client trying many dynamic names (`/tenant-1`,
+/// `/tenant-2`, …) leaves no entry, and no `/metrics` series, behind.
 #[derive(Default)]
 pub struct NspTable {
     sockets: SidMap<Addr<Session>>,
@@ -74,6 +76,14 @@ pub struct NspTable {
     users: SidMap<String>,
     /// Event subscribers (the HTTP API's SSE streams); usually none.
     subscribers: Vec<Subscriber>,
+}
+
+impl NspTable {
+    /// No socket, no room (a room without members stays only while it buffers events) and
+    /// no subscriber: nothing the namespace's entry is needed for.
+    fn is_unused(&self) -> bool {
+        self.sockets.is_empty() && self.rooms.is_empty() && self.subscribers.is_empty()
+    }
 }
 
 /// A member of a room, as the HTTP API lists it.
@@ -161,6 +171,19 @@ impl RoomTable {
         self.nsps.entry(nsp.to_owned()).or_default()
     }
 
+    /// Forgets namespace `nsp` if nothing is left in it. Whoever empties a namespace calls
+    /// this: the membership changes here, and the expiry of a room buffer.
+    pub fn forget_if_unused(&mut self, nsp: &str) {
+        if self.nsps.get(nsp).is_some_and(NspTable::is_unused) {
+            self.nsps.remove(nsp);
+        }
+    }
+
+    /// Namespaces the table holds an entry for.
+    pub fn namespace_count(&self) -> usize {
+        self.nsps.len()
+    }
+
     /// Registers a connected socket.
     pub fn add_socket(&mut self, nsp: &str, sid: Arc<str>, session: Addr<Session>) {
         self.deliver_run();
@@ -178,6 +201,7 @@ impl RoomTable {
         for room in rooms {
             leave_room(table, room, sid);
         }
+        self.forget_if_unused(nsp);
     }
 
     /// Adds a socket to a room and returns the buffered events it should get, oldest first
@@ -209,6 +233,7 @@ impl RoomTable {
         if let Some(table) = self.nsps.get_mut(nsp) {
             leave_room(table, room, sid);
         }
+        self.forget_if_unused(nsp);
     }
 
     /// Forgets every membership (the sockets stay); used before a rebuild.
@@ -219,6 +244,7 @@ impl RoomTable {
             table.users.clear();
             table.rooms.clear();
         }
+        self.nsps.retain(|_, table| !table.is_unused());
     }
 
     /// Rooms of a namespace that have members, with their sizes, sorted by name.
@@ -281,6 +307,7 @@ impl RoomTable {
         if let Some(table) = self.nsps.get_mut(nsp) {
             table.subscribers.retain(|s| s.id != id);
         }
+        self.forget_if_unused(nsp);
     }
 
     /// Event subscribers of every namespace.

@@ -217,7 +217,8 @@ impl Socket {
         }
     }
 
-    /// Joins a room; resolves to the number of buffered events replayed to the socket.
+    /// Joins a room; resolves to the number of buffered events replayed to the socket, or
+    /// to [`HubError::TooManyRooms`] when the socket is in `max_rooms_per_socket` rooms.
     pub async fn join(&self, room: &str) -> Result<usize, HubError> {
         let (reply, answer) = oneshot::channel();
         self.inner.session.do_send(SocketJoin {

@@ -183,11 +183,25 @@ pub enum RefusalReason {
     /// An admin login refused because `[admin] max_pending_logins` logins already waited
     /// for their bcrypt check.
     AdminLoginsBusy,
+    /// A binary packet whose attachments added up to more than `max_attachment_bytes`
+    /// (the connection is closed).
+    AttachmentBytes,
+    /// A binary packet whose attachments did not all arrive within `attachment_timeout_ms`
+    /// (the connection is closed).
+    AttachmentTimeout,
+    /// A join while the socket was in `max_rooms_per_socket` rooms (`RATE_LIMIT_EXCEEDED`).
+    RoomsPerSocket,
+    /// A CONNECT while the connection had `max_namespaces_per_connection` namespaces
+    /// (CONNECT_ERROR).
+    NamespacesPerConnection,
+    /// A CONNECT naming a namespace longer than `max_namespace_name_bytes` (the connection
+    /// is closed).
+    NamespaceNameTooLong,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 13] = [
+    pub const ALL: [RefusalReason; 18] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -201,6 +215,11 @@ impl RefusalReason {
         RefusalReason::ForeignOrigin,
         RefusalReason::SessionMismatch,
         RefusalReason::AdminLoginsBusy,
+        RefusalReason::AttachmentBytes,
+        RefusalReason::AttachmentTimeout,
+        RefusalReason::RoomsPerSocket,
+        RefusalReason::NamespacesPerConnection,
+        RefusalReason::NamespaceNameTooLong,
     ];
 
     /// The reason's label.
@@ -219,6 +238,11 @@ impl RefusalReason {
             RefusalReason::ForeignOrigin => "foreign_origin",
             RefusalReason::SessionMismatch => "session_mismatch",
             RefusalReason::AdminLoginsBusy => "admin_logins_busy",
+            RefusalReason::AttachmentBytes => "attachment_bytes",
+            RefusalReason::AttachmentTimeout => "attachment_timeout",
+            RefusalReason::RoomsPerSocket => "rooms_per_socket",
+            RefusalReason::NamespacesPerConnection => "namespaces_per_connection",
+            RefusalReason::NamespaceNameTooLong => "namespace_name_too_long",
         }
     }
 }

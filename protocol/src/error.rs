@@ -53,6 +53,13 @@ pub enum ProtocolError {
     /// A `_placeholder` whose `num` does not point at one of the packet's attachments.
     #[error("placeholder refers to attachment {0}, which does not exist")]
     BadPlaceholder(i64),
+    /// The attachments received for one binary packet add up to more bytes than the decoder
+    /// holds for a packet still waiting for the rest.
+    #[error("binary attachments of one packet exceed {max} bytes")]
+    AttachmentsTooLarge {
+        /// The decoder's limit.
+        max: usize,
+    },
 }
 
 #[cfg(test)]
@@ -107,6 +114,10 @@ mod tests {
             (
                 ProtocolError::BadPlaceholder(-1),
                 "placeholder refers to attachment -1, which does not exist",
+            ),
+            (
+                ProtocolError::AttachmentsTooLarge { max: 4096 },
+                "binary attachments of one packet exceed 4096 bytes",
             ),
         ];
         for (error, message) in cases {

@@ -33,5 +33,6 @@ pub use error::ProtocolError;
 pub use handshake::Handshake;
 pub use payload::{decode_payload, encode_payload, RECORD_SEPARATOR};
 pub use socket::{
-    Decoded, SocketDecoder, SocketPacket, SocketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS,
+    Decoded, SocketDecoder, SocketPacket, SocketType, DEFAULT_MAX_ATTACHMENTS,
+    DEFAULT_MAX_ATTACHMENT_BYTES, RESERVED_EVENTS,
 };

@@ -20,6 +20,10 @@ pub const RESERVED_EVENTS: [&str; 6] = [
 /// The reference parser's default limit on attachments per packet.
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
 
+/// The default bound on the bytes of attachments one packet may gather while it waits for
+/// the rest (4 MiB): `max_payload` bounds each buffer, this bounds their sum.
+pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 4 * 1024 * 1024;
+
 /// The seven Socket.IO packet types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SocketType {
@@ -244,10 +248,18 @@ pub enum Decoded {
 
 /// A stateful decoder: text frames carry packets, binary frames carry the attachments of the
 /// binary packet read just before them.
+///
+/// At most one packet waits for its attachments at a time (a text frame in between is an
+/// error, as in the reference parser), and the bytes it holds are bounded: each buffer is one
+/// frame (bounded by the transport's `max_payload`), and their sum by `max_attachment_bytes`.
+/// How long a packet may wait is the caller's business: the decoder has no clock.
 #[derive(Debug, Clone)]
 pub struct SocketDecoder {
     max_attachments: usize,
+    max_attachment_bytes: usize,
     pending: Option<(SocketPacket, usize)>,
+    /// Bytes of the attachments the pending packet holds.
+    pending_bytes: usize,
 }
 
 impl Default for SocketDecoder {
@@ -257,17 +269,31 @@ impl Default for SocketDecoder {
 }
 
 impl SocketDecoder {
-    /// A decoder that refuses packets announcing more than `max_attachments` buffers.
+    /// A decoder that refuses packets announcing more than `max_attachments` buffers, and
+    /// attachments adding up to more than [`DEFAULT_MAX_ATTACHMENT_BYTES`].
     pub fn new(max_attachments: usize) -> Self {
         SocketDecoder {
             max_attachments,
+            max_attachment_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
             pending: None,
+            pending_bytes: 0,
         }
+    }
+
+    /// Sets the most bytes the attachments of one packet may add up to.
+    pub fn with_max_attachment_bytes(mut self, max: usize) -> Self {
+        self.max_attachment_bytes = max;
+        self
     }
 
     /// Whether a binary packet is waiting for attachments.
     pub fn is_reconstructing(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// Bytes of attachments held for the packet waiting for the rest (0 when none waits).
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
     }
 
     /// Decodes a text frame.
@@ -283,16 +309,26 @@ impl SocketDecoder {
         Ok(Decoded::NeedAttachments(expected))
     }
 
-    /// Decodes a binary frame: the next attachment of the pending binary packet.
+    /// Decodes a binary frame: the next attachment of the pending binary packet. An
+    /// attachment that takes the packet over `max_attachment_bytes` is an error, and the
+    /// packet is dropped with what it held.
     pub fn feed_binary(&mut self, data: Bytes) -> Result<Decoded, ProtocolError> {
         let (mut packet, expected) = self
             .pending
             .take()
             .ok_or(ProtocolError::UnexpectedAttachment)?;
+        let held = self.pending_bytes.saturating_add(data.len());
+        self.pending_bytes = 0;
+        if held > self.max_attachment_bytes {
+            return Err(ProtocolError::AttachmentsTooLarge {
+                max: self.max_attachment_bytes,
+            });
+        }
         packet.attachments.push(data);
         if packet.attachments.len() < expected {
             let left = expected - packet.attachments.len();
             self.pending = Some((packet, expected));
+            self.pending_bytes = held;
             return Ok(Decoded::NeedAttachments(left));
         }
         finish(packet)

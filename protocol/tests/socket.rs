@@ -563,6 +563,50 @@ fn a_huge_limit_does_not_allocate_for_the_announced_count() {
 }
 
 #[test]
+fn attachments_of_one_packet_are_bounded_in_bytes() {
+    let mut decoder = SocketDecoder::default().with_max_attachment_bytes(10);
+    assert_eq!(
+        decoder.feed_text("53-[\"a\"]"),
+        Ok(Decoded::NeedAttachments(3))
+    );
+    assert_eq!(
+        decoder.feed_binary(Bytes::from_static(b"1234")),
+        Ok(Decoded::NeedAttachments(2))
+    );
+    assert_eq!(decoder.pending_bytes(), 4);
+    assert_eq!(
+        decoder.feed_binary(Bytes::from_static(b"56789")),
+        Ok(Decoded::NeedAttachments(1))
+    );
+    assert_eq!(decoder.pending_bytes(), 9);
+    // The buffer that takes the packet over the bound drops it and what it held.
+    assert_eq!(
+        decoder.feed_binary(Bytes::from_static(b"ab")),
+        Err(ProtocolError::AttachmentsTooLarge { max: 10 })
+    );
+    assert!(!decoder.is_reconstructing());
+    assert_eq!(decoder.pending_bytes(), 0);
+
+    // Exactly at the bound is fine, and the count starts again with the next packet.
+    assert_eq!(
+        decoder.feed_text("52-[\"a\"]"),
+        Ok(Decoded::NeedAttachments(2))
+    );
+    decoder.feed_binary(Bytes::from_static(b"12345")).unwrap();
+    let done = decoder.feed_binary(Bytes::from_static(b"67890")).unwrap();
+    assert!(matches!(done, Decoded::Packet(p) if p.attachments.len() == 2));
+    assert_eq!(decoder.pending_bytes(), 0);
+    assert_eq!(
+        decoder.feed_text("51-[\"a\"]"),
+        Ok(Decoded::NeedAttachments(1))
+    );
+    assert!(matches!(
+        decoder.feed_binary(Bytes::from_static(b"0123456789")),
+        Ok(Decoded::Packet(_))
+    ));
+}
+
+#[test]
 fn text_while_reconstructing() {
     let mut decoder = SocketDecoder::default();
     decoder.feed_text("52-[\"a\"]").unwrap();

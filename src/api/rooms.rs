@@ -11,6 +11,7 @@ use futures::future::join_all;
 use serde::Deserialize;
 use serde_json::json;
 use siohub_actors::messages::{SocketJoin, SocketLeave};
+use siohub_actors::HubError;
 
 use super::v1::{
     check_namespace, check_room, one_or_many, read_json, read_query, root_namespace,
@@ -131,20 +132,60 @@ async fn change_membership(
         request.rooms,
     )
     .await?;
-    let answers = sockets.into_iter().map(|(_, session)| {
+    let answers = sockets.into_iter().map(|(sid, session)| {
         let (nsp, room) = (nsp.clone(), room.clone());
         async move {
             if joining {
                 let (reply, answer) = oneshot::channel();
                 session.do_send(SocketJoin { nsp, room, reply });
-                matches!(answer.await, Ok(Ok(_)))
+                match answer.await {
+                    Ok(Ok(_)) => Changed::Yes,
+                    Ok(Err(e @ HubError::TooManyRooms { .. })) => {
+                        Changed::Refused(json!({ "sid": &*sid, "message": e.to_string() }))
+                    }
+                    _ => Changed::No,
+                }
             } else {
                 let (reply, answer) = oneshot::channel();
                 session.do_send(SocketLeave { nsp, room, reply });
-                matches!(answer.await, Ok(Ok(())))
+                match answer.await {
+                    Ok(Ok(())) => Changed::Yes,
+                    _ => Changed::No,
+                }
             }
         }
     });
-    let affected = join_all(answers).await.into_iter().filter(|ok| *ok).count();
-    Ok(HttpResponse::Ok().json(json!({ "affected": affected })))
+    let mut affected = 0;
+    let mut refused = Vec::new();
+    for changed in join_all(answers).await {
+        match changed {
+            Changed::Yes => affected += 1,
+            Changed::No => {}
+            Changed::Refused(socket) => refused.push(socket),
+        }
+    }
+    if refused.is_empty() {
+        return Ok(HttpResponse::Ok().json(json!({ "affected": affected })));
+    }
+    if affected == 0 {
+        return Err(ApiError {
+            status: 429,
+            code: "RATE_LIMIT_EXCEEDED",
+            message: format!(
+                "no socket joined {room:?}: {} are in max_rooms_per_socket rooms already",
+                refused.len()
+            ),
+        });
+    }
+    // Some joined, some are full: say which were refused.
+    let body = json!({ "affected": affected, "refused": refused, "code": "RATE_LIMIT_EXCEEDED" });
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// What one socket's join or leave did.
+enum Changed {
+    Yes,
+    No,
+    /// The socket is in as many rooms as it may be: `{"sid","message"}`.
+    Refused(serde_json::Value),
 }

@@ -121,6 +121,10 @@ pub struct EngineSettings {
     pub connect_timeout_ms: u64,
     /// Most attachments per packet.
     pub max_attachments: usize,
+    /// Most bytes the attachments of one packet may add up to while it waits for the rest.
+    pub max_attachment_bytes: usize,
+    /// Milliseconds a binary packet may wait for its attachments.
+    pub attachment_timeout_ms: u64,
     /// Allowed transports.
     pub transports: Vec<String>,
     /// Whether requests naming a session must come from the handshake's IP address.
@@ -268,6 +272,7 @@ impl Settings {
             ("engine.ping_timeout_ms", e.ping_timeout_ms),
             ("engine.upgrade_timeout_ms", e.upgrade_timeout_ms),
             ("engine.connect_timeout_ms", e.connect_timeout_ms),
+            ("engine.attachment_timeout_ms", e.attachment_timeout_ms),
         ] {
             if value == 0 {
                 return invalid(key, value.to_string(), "a number of milliseconds above 0");
@@ -280,6 +285,14 @@ impl Settings {
                 "a number of bytes above 0",
             );
         }
+        if e.max_attachment_bytes == 0 {
+            return invalid(
+                "engine.max_attachment_bytes",
+                "0".into(),
+                "a number of bytes above 0",
+            );
+        }
+        self.limits.validate_socket_bounds()?;
         let o = &self.outgoing;
         if o.max_packets == 0 || o.max_bytes == 0 {
             return invalid(
@@ -511,6 +524,11 @@ impl Settings {
                 bytes: self.incoming.max_bytes,
             },
             max_attachments: e.max_attachments,
+            max_attachment_bytes: e.max_attachment_bytes,
+            attachment_timeout: Duration::from_millis(e.attachment_timeout_ms),
+            max_rooms_per_socket: self.limits.max_rooms_per_socket,
+            max_namespaces_per_connection: self.limits.max_namespaces_per_connection,
+            max_namespace_name_bytes: self.limits.max_namespace_name_bytes,
             allow_polling: e.transports.iter().any(|t| t == "polling"),
             allow_websocket: e.transports.iter().any(|t| t == "websocket"),
             bind_session_to_ip: e.bind_session_to_ip,

@@ -17,6 +17,15 @@ pub struct LimitsSettings {
     pub ip_connections_per_s: u32,
     /// How many handshakes one address may make in a burst above that rate.
     pub ip_connection_burst: u32,
+    /// Most rooms one socket may be in (its user room included); a join over it is refused
+    /// with `RATE_LIMIT_EXCEEDED`.
+    pub max_rooms_per_socket: usize,
+    /// Most namespaces one connection may join (or be joining) at once; a CONNECT over it
+    /// gets a CONNECT_ERROR.
+    pub max_namespaces_per_connection: usize,
+    /// Longest namespace name a CONNECT may carry, in bytes; a longer one closes the
+    /// connection before any pattern is tried.
+    pub max_namespace_name_bytes: usize,
 }
 
 impl Default for LimitsSettings {
@@ -25,7 +34,36 @@ impl Default for LimitsSettings {
             max_connections: 0,
             ip_connections_per_s: 0,
             ip_connection_burst: 20,
+            max_rooms_per_socket: 1000,
+            max_namespaces_per_connection: 32,
+            max_namespace_name_bytes: 256,
         }
+    }
+}
+
+impl LimitsSettings {
+    /// The per-socket bounds must be above 0 (a socket that may join nothing is useless).
+    pub(super) fn validate_socket_bounds(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("limits.max_rooms_per_socket", self.max_rooms_per_socket),
+            (
+                "limits.max_namespaces_per_connection",
+                self.max_namespaces_per_connection,
+            ),
+            (
+                "limits.max_namespace_name_bytes",
+                self.max_namespace_name_bytes,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    value: "0".into(),
+                    allowed: "a number above 0",
+                });
+            }
+        }
+        Ok(())
     }
 }
 

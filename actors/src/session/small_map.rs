@@ -46,6 +46,10 @@ impl<V> SmallMap<V> {
         Some(self.entries.swap_remove(index).1)
     }
 
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -70,6 +74,7 @@ mod tests {
         assert_eq!(map.insert("/".into(), 1), None);
         assert_eq!(map.insert("/chat".into(), 2), None);
         assert_eq!(map.insert("/".into(), 3), Some(1));
+        assert_eq!(map.len(), 2);
         assert_eq!(map.get("/"), Some(&3));
         assert!(map.contains_key("/chat"));
         *map.get_mut("/chat").unwrap() += 10;

@@ -32,6 +32,7 @@ use crate::namespace::{ConnectRefusal, Namespace, Namespaces};
 use crate::policy::{user_room, DeliveryPolicy};
 use crate::room_table::RoomBuffering;
 use crate::socket::{AckSender, ConnectRequest, DisconnectReason, Socket, SocketData};
+use crate::stats::RefusalReason;
 use crate::wire_frame::socket_packet_frames;
 
 /// One joined namespace.
@@ -79,6 +80,8 @@ pub(super) struct SocketLayer {
     /// already), held until its CONNECT reply and missed events are out.
     held: HashMap<String, Vec<Deliver>>,
     connect_timeout: Duration,
+    /// The deadline of the binary packet waiting for its attachments, if one waits.
+    attachment_timer: Option<SpawnHandle>,
 }
 
 /// How a CONNECT ended: refused, accepted, or accepted as a recovered socket.
@@ -88,11 +91,13 @@ impl SocketLayer {
     pub(super) fn new(namespaces: Arc<Namespaces>, config: &EngineConfig) -> Self {
         SocketLayer {
             namespaces,
-            decoder: SocketDecoder::new(config.max_attachments),
+            decoder: SocketDecoder::new(config.max_attachments)
+                .with_max_attachment_bytes(config.max_attachment_bytes),
             sockets: SmallMap::default(),
             connecting: HashSet::new(),
             held: HashMap::new(),
             connect_timeout: config.connect_timeout,
+            attachment_timer: None,
         }
     }
 
@@ -237,9 +242,16 @@ impl Session {
 
     fn on_decoded(&mut self, decoded: Result<Decoded, ProtocolError>, ctx: &mut Context<Self>) {
         match decoded {
-            Ok(Decoded::Packet(packet)) => self.on_socket_packet(packet, ctx),
-            Ok(Decoded::NeedAttachments(_)) => {}
+            Ok(Decoded::Packet(packet)) => {
+                self.stop_attachment_timer(ctx);
+                self.on_socket_packet(packet, ctx)
+            }
+            Ok(Decoded::NeedAttachments(_)) => self.start_attachment_timer(ctx),
             Err(e) => {
+                self.stop_attachment_timer(ctx);
+                if matches!(e, ProtocolError::AttachmentsTooLarge { .. }) {
+                    self.hub.counters().refused(RefusalReason::AttachmentBytes);
+                }
                 crate::limited!(
                     warn,
                     "session {}: malformed Socket.IO packet: {}; closing",
@@ -248,6 +260,42 @@ impl Session {
                 );
                 self.close(DisconnectReason::ParseError, ctx);
             }
+        }
+    }
+
+    /// Gives the binary packet just announced `attachment_timeout` to bring all its
+    /// buffers (from its header, not from each buffer: a client trickling them in would
+    /// hold the bytes as long as it liked). Past it the connection is closed as for a
+    /// malformed packet: the reference parser has no deadline, but closes the connection on
+    /// every other attachment fault.
+    fn start_attachment_timer(&mut self, ctx: &mut Context<Self>) {
+        if self.layer().attachment_timer.is_some() {
+            return;
+        }
+        let timer = ctx.run_later(self.config.attachment_timeout, |act, ctx| {
+            let App::SocketIo(layer) = &mut act.app else {
+                return;
+            };
+            layer.attachment_timer = None;
+            if act.closing || !layer.decoder.is_reconstructing() {
+                return;
+            }
+            let held = layer.decoder.pending_bytes();
+            act.hub.counters().refused(RefusalReason::AttachmentTimeout);
+            log::warn!(
+                "session {}: a binary packet still lacks attachments after {:?} ({held} bytes \
+                 held); closing",
+                act.sid,
+                act.config.attachment_timeout
+            );
+            act.close(DisconnectReason::ParseError, ctx);
+        });
+        self.layer().attachment_timer = Some(timer);
+    }
+
+    fn stop_attachment_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.layer().attachment_timer.take() {
+            ctx.cancel_future(timer);
         }
     }
 
@@ -299,6 +347,9 @@ impl Session {
 
     fn on_connect(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
         let nsp = packet.nsp;
+        if !self.namespace_allowed(&nsp, ctx) {
+            return;
+        }
         let Some(namespace) = self.layer().namespaces.resolve(&nsp) else {
             crate::limited!(
                 info,
@@ -381,9 +432,10 @@ impl Session {
         let same = data.lock().unwrap_or_else(|e| e.into_inner()).get("user") == before;
         if !same {
             log::info!(
-                "session {}: socket {} on {nsp} not recovered: this CONNECT does not establish its user",
+                "session {}: socket {} on {} not recovered: this CONNECT does not establish its user",
                 self.sid,
-                recovered.socket.sid
+                recovered.socket.sid,
+                crate::ClientText(nsp)
             );
             let socket = &recovered.socket;
             let rooms = socket.rooms.iter().cloned().collect();
@@ -392,6 +444,49 @@ impl Session {
             self.layer().held.remove(nsp);
         }
         same
+    }
+
+    /// The bounds on namespaces, checked before any pattern is tried: a name over
+    /// `max_namespace_name_bytes` closes the connection (no well-behaved client sends one,
+    /// and a refusal would have to echo it back); a CONNECT while the connection holds
+    /// `max_namespaces_per_connection` namespaces gets a CONNECT_ERROR, as an unknown
+    /// namespace does, and the connection carries on.
+    fn namespace_allowed(&mut self, nsp: &str, ctx: &mut Context<Self>) -> bool {
+        let max_len = self.config.max_namespace_name_bytes;
+        if nsp.len() > max_len {
+            self.hub
+                .counters()
+                .refused(RefusalReason::NamespaceNameTooLong);
+            crate::limited!(
+                warn,
+                "session {}: CONNECT to a namespace name of {} bytes (at most {max_len}), \
+                 starting {}; closing",
+                self.sid,
+                nsp.len(),
+                crate::ClientText(nsp)
+            );
+            self.close(DisconnectReason::ParseError, ctx);
+            return false;
+        }
+        let max = self.config.max_namespaces_per_connection;
+        let layer = self.layer();
+        if layer.sockets.len() + layer.connecting.len() < max {
+            return true;
+        }
+        self.hub
+            .counters()
+            .refused(RefusalReason::NamespacesPerConnection);
+        crate::limited!(
+            info,
+            "session {}: CONNECT to {} refused: {max} namespaces joined already",
+            self.sid,
+            crate::ClientText(nsp)
+        );
+        let data = json!({ "code": "RATE_LIMIT_EXCEEDED", "max": max });
+        let refusal =
+            SocketPacket::connect_error(nsp, "too many namespaces on this connection", Some(data));
+        self.send_socket_packet(refusal, ctx);
+        false
     }
 
     fn finish_connect(
@@ -684,14 +779,27 @@ impl Handler<SocketJoin> for Session {
     fn handle(&mut self, msg: SocketJoin, ctx: &mut Context<Self>) {
         let addr = ctx.address();
         let hub = self.hub.clone();
+        let max = self.config.max_rooms_per_socket;
         let Some(state) = self.joined_mut(&msg.nsp) else {
             let _ = msg.reply.send(Err(crate::hub::HubError::NotConnected));
             return;
         };
+        if state.rooms.len() >= max && !state.rooms.contains(&msg.room) {
+            hub.counters().refused(RefusalReason::RoomsPerSocket);
+            log::info!(
+                "socket {} on {}: join refused: in {max} rooms already",
+                state.socket.id(),
+                msg.nsp
+            );
+            let _ = msg
+                .reply
+                .send(Err(crate::hub::HubError::TooManyRooms { max }));
+            return;
+        }
         state.rooms.insert(msg.room.clone());
         let sid: Arc<str> = state.socket.id().into();
         let buffering = RoomBuffering::for_room(&state.delivery);
-        self.publish_socket_metas();
+        self.meta.room_joined(&msg.nsp, &msg.room);
         let joined = hub.join_room_async(&msg.nsp, &msg.room, sid, addr, buffering);
         let reply = msg.reply;
         actix_web::rt::spawn(async move {
@@ -712,7 +820,7 @@ impl Handler<SocketLeave> for Session {
         state.rooms.remove(&msg.room);
         let sid: Arc<str> = state.socket.id().into();
         hub.leave_room(&msg.nsp, &msg.room, sid);
-        self.publish_socket_metas();
+        self.meta.room_left(&msg.nsp, &msg.room);
         let _ = msg.reply.send(Ok(()));
     }
 }
