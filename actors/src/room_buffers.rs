@@ -139,7 +139,7 @@ impl KindBuffers {
     /// Removes the front event of `room` when it is the one with `seq`.
     fn take_if_front(&mut self, seq: u64, room: &str) -> Option<Kept> {
         let queue = self.rooms.get_mut(room)?;
-        if !queue.front().is_some_and(|k| k.seq == seq) {
+        if queue.front().is_none_or(|k| k.seq != seq) {
             return None;
         }
         let kept = queue.pop_front()?;
