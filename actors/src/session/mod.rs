@@ -333,6 +333,11 @@ impl Actor for Session {
                 close_link(link);
             }
         }
+        // A websocket still probing has no one left to answer it: end it, so the client's
+        // upgrade fails now instead of waiting on a connection nobody serves.
+        if let Some(probe) = self.probe.take() {
+            close_link(&probe.link);
+        }
         if let Transport::Polling { pending, .. } = &mut self.transport {
             if let Some(tx) = pending.take() {
                 let _ = tx.send(EnginePacket::Close.encode_text().unwrap_or_default());

@@ -81,11 +81,23 @@ impl Handler<BeginPost> for Session {
 }
 
 impl Handler<EndPost> for Session {
-    type Result = ();
+    type Result = Result<(), EngineError>;
 
-    fn handle(&mut self, msg: EndPost, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: EndPost, ctx: &mut Context<Self>) -> Self::Result {
         if let Transport::Polling { posting, .. } = &mut self.transport {
             *posting = false;
+        }
+        if self.closing {
+            // The session closed while the body was on its way (a ping timeout on a busy
+            // machine, typically). Its packets go nowhere: answering `ok` would tell the
+            // client they arrived, and a client pausing polling for an upgrade would then
+            // wait in silence for a reply that cannot come. The reference server destroys
+            // such a request; an error answer makes the client see the close at once.
+            log::debug!(
+                "session {}: a POST body came in after the session closed; refused",
+                self.sid
+            );
+            return Err(EngineError::UnknownSid);
         }
         match msg.packets {
             Ok(packets) => {
@@ -95,6 +107,7 @@ impl Handler<EndPost> for Session {
             }
             Err(e) => self.on_packet(Err(e), ctx),
         }
+        Ok(())
     }
 }
 
