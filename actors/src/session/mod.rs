@@ -106,6 +106,9 @@ pub struct Session {
     queued_bytes: usize,
     ping_timer: Option<SpawnHandle>,
     pong_deadline: Option<SpawnHandle>,
+    /// Whether a ping went out and its pong has not come (its deadline may be held while
+    /// an upgrade keeps the client from answering).
+    pong_owed: bool,
     app: App,
     closing: bool,
     /// Whether the first full-buffer drop of this session was logged already.
@@ -162,6 +165,7 @@ impl Session {
             queued_bytes: 0,
             ping_timer: None,
             pong_deadline: None,
+            pong_owed: false,
             app,
             closing: false,
             drop_logged: false,

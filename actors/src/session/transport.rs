@@ -130,10 +130,11 @@ impl Handler<BeginUpgrade> for Session {
             close_link(&link);
             return;
         }
-        let timer = ctx.run_later(self.config.upgrade_timeout, |act, _ctx| {
+        let timer = ctx.run_later(self.config.upgrade_timeout, |act, ctx| {
             if let Some(probe) = act.probe.take() {
                 log::info!("session {}: upgrade timed out; staying on polling", act.sid);
                 close_link(&probe.link);
+                act.resume_pong_deadline(ctx);
             }
         });
         self.probe = Some(Probe {
@@ -187,6 +188,7 @@ impl Handler<WsIncoming> for Session {
                 } else if let Some(probe) = self.probe.take() {
                     ctx.cancel_future(probe.timer);
                     close_link(&probe.link);
+                    self.resume_pong_deadline(ctx);
                 }
                 return;
             }
@@ -222,6 +224,7 @@ impl Session {
                 probe.probed = true;
                 let pong = WireFrame::from_packet(&EnginePacket::Pong(data));
                 probe.link.outbox.push([pong.ws_bytes().clone()], false);
+                self.hold_pong_deadline(ctx);
                 // Force a polling cycle so the client can pause polling and send `5`.
                 if let Transport::Polling { pending, .. } = &mut self.transport {
                     if let Some(tx) = pending.take() {
@@ -239,6 +242,7 @@ impl Session {
                     ctx.cancel_future(probe.timer);
                     close_link(&probe.link);
                 }
+                self.resume_pong_deadline(ctx);
             }
         }
     }
@@ -256,6 +260,7 @@ impl Session {
         self.transport = Transport::WebSocket(probe.link);
         self.meta.set_transport("websocket");
         self.move_queue_to_websocket();
+        self.resume_pong_deadline(ctx);
         log::debug!("session {}: upgraded to websocket", self.sid);
     }
 }
