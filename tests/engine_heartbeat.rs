@@ -1,8 +1,10 @@
 //! A session that closes while a client's packets are on their way: a ping timeout during a
-//! POST, and during an upgrade (the client has paused polling and waits for its POST to end
-//! before it switches). The client must be told — an error answer, a closed websocket —
-//! never `ok` for packets that went nowhere. And the well-behaved upgrade still carries an
-//! event posted mid-upgrade to its reply on the websocket.
+//! POST, and a close during an upgrade (the client has paused polling and waits for its
+//! POST to end before it switches). The client must be told — an error answer, a closed
+//! websocket — never `ok` for packets that went nowhere. The pong deadline waits while an
+//! upgrade keeps the client from answering, within the upgrade timeout. And the
+//! well-behaved upgrade still carries an event posted mid-upgrade to its reply on the
+//! websocket.
 
 mod support;
 #[path = "support/wire.rs"]
@@ -103,8 +105,10 @@ fn a_post_whose_body_comes_after_a_ping_timeout_is_refused_not_answered_ok() {
 }
 
 #[test]
-fn a_ping_timeout_during_an_upgrade_closes_the_probe_and_refuses_the_post_in_flight() {
-    let server = start_echo(heartbeat_settings());
+fn a_session_closing_mid_upgrade_closes_the_probe_and_refuses_the_post_in_flight() {
+    let mut settings = heartbeat_settings();
+    settings.engine.upgrade_timeout_ms = 1500;
+    let server = start_echo(settings);
     let (sid, _) = open_polling(server.addr);
     let pending = spawn_poll(server.addr, &sid);
     let mut probe = Ws::connect(server.addr, &format!("{WEBSOCKET}&sid={sid}"));
@@ -114,7 +118,8 @@ fn a_ping_timeout_during_an_upgrade_closes_the_probe_and_refuses_the_post_in_fli
     assert_eq!(pending.join().unwrap().polling_body(), "6");
     // The client's last POST (an event) is still coming in; it will send `5` once it ends.
     let post = SlowPost::begin(server.addr, &sid, b"4mess");
-    // The ping went into the polling queue nobody reads any more; its pong never comes.
+    // The ping went into the polling queue nobody reads any more, and `5` never comes: the
+    // upgrade times out, the pong owed gets its timeout, and the session closes.
     let before_close = probe.assert_closed();
     assert!(
         before_close.is_empty(),
