@@ -195,7 +195,10 @@ fn probed_session(server: &BackgroundServer) -> (String, Ws) {
 
 #[test]
 fn a_ping_the_upgrade_keeps_from_the_client_does_not_time_out_before_the_switch() {
-    let server = start_echo(upgrade_settings());
+    let mut settings = upgrade_settings();
+    // The switch comes well within the upgrade timeout.
+    settings.engine.upgrade_timeout_ms = 10_000;
+    let server = start_echo(settings);
     let (sid, mut ws) = probed_session(&server);
     // The client neither polls nor sends anything until it switches; the ping waits in the
     // polling queue. Well past one interval and one timeout, the session is still there.
@@ -225,6 +228,25 @@ fn a_probe_that_never_switches_ends_the_hold_at_the_upgrade_timeout_then_the_pin
     probe.assert_closed();
     wait_gone(&server, &sid);
     poll(server.addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
+}
+
+#[test]
+fn probing_again_does_not_hold_the_same_pong_twice() {
+    let mut settings = upgrade_settings();
+    // Long enough that a second hold would outlast the test's deadline.
+    settings.engine.upgrade_timeout_ms = 30_000;
+    let server = start_echo(settings);
+    let (sid, first) = probed_session(&server);
+    // The first ping comes (one interval after the handshake) and its deadline is held;
+    // then the client drops that probe and opens another.
+    std::thread::sleep(std::time::Duration::from_millis(1000 + 700));
+    drop(first);
+    let mut second = Ws::connect(server.addr, &format!("{WEBSOCKET}&sid={sid}"));
+    second.send_text("2probe");
+    // Whether or not the second probe is answered before the deadline, the pong owed is
+    // not held again: the session closes within its ping timeout, and the probe with it.
+    second.assert_closed();
+    wait_gone(&server, &sid);
 }
 
 /// Polls (answering pings) until a packet starting with `prefix` arrives.

@@ -18,7 +18,9 @@ impl Session {
             act.ping_timer = None;
             act.send(EnginePacket::Ping(String::new()), ctx);
             act.pong_owed = true;
-            if !act.upgrade_holds_pong() {
+            if act.upgrade_holds_pong() && !act.pong_hold_spent {
+                act.pong_hold_spent = true;
+            } else {
                 act.arm_pong_deadline(ctx);
             }
         }));
@@ -47,8 +49,15 @@ impl Session {
     }
 
     /// The probe was answered: a pong owed cannot come before the upgrade ends, so its
-    /// deadline waits for that (the upgrade timeout bounds the wait).
+    /// deadline waits for that (the upgrade timeout bounds the wait). Once per pong: a
+    /// client that probes again and again does not keep a session without answering.
     pub(super) fn hold_pong_deadline(&mut self, ctx: &mut Context<Self>) {
+        if !self.pong_owed || self.pong_hold_spent {
+            // No pong owed yet (a ping during the upgrade is held when it goes out), or
+            // this one was held already.
+            return;
+        }
+        self.pong_hold_spent = true;
         if let Some(handle) = self.pong_deadline.take() {
             ctx.cancel_future(handle);
         }
@@ -87,6 +96,7 @@ impl Session {
         match packet {
             EnginePacket::Pong(_) => {
                 self.pong_owed = false;
+                self.pong_hold_spent = false;
                 if let Some(handle) = self.pong_deadline.take() {
                     ctx.cancel_future(handle);
                 }

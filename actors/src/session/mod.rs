@@ -109,6 +109,8 @@ pub struct Session {
     /// Whether a ping went out and its pong has not come (its deadline may be held while
     /// an upgrade keeps the client from answering).
     pong_owed: bool,
+    /// Whether an upgrade held the deadline of the pong owed already (once per pong).
+    pong_hold_spent: bool,
     app: App,
     closing: bool,
     /// Whether the first full-buffer drop of this session was logged already.
@@ -166,6 +168,7 @@ impl Session {
             ping_timer: None,
             pong_deadline: None,
             pong_owed: false,
+            pong_hold_spent: false,
             app,
             closing: false,
             drop_logged: false,
