@@ -37,8 +37,10 @@ pub struct PollAborted;
 pub struct BeginPost;
 
 /// The body of the POST announced by [`BeginPost`], decoded (or the reason it did not).
+/// Answered `Err(UnknownSid)` when the session closed while the body was being read: its
+/// packets were not taken, and the POST must not be answered `ok`.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), EngineError>")]
 pub struct EndPost {
     /// The packets, or the decode error that closes the session.
     pub packets: Result<Vec<EnginePacket>, ProtocolError>,

@@ -86,7 +86,13 @@ pub async fn post(
     let packets = siohub_protocol::decode_payload(&data);
     let count = packets.as_ref().map_or(0, Vec::len);
     state.hub.counters().received(count, data.len());
-    session.do_send(EndPost { packets });
+    // Answered once the session has taken the packets: a session that closed meanwhile
+    // (or is gone) did not, and the client must hear so rather than `ok`.
+    match session.send(EndPost { packets }).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return error_response(e, false),
+        Err(_) => return error_response(EngineError::UnknownSid, false),
+    }
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/html"))
         .insert_header((header::CACHE_CONTROL, "no-store"))

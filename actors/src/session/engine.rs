@@ -17,16 +17,60 @@ impl Session {
         self.ping_timer = Some(ctx.run_later(self.config.ping_interval, |act, ctx| {
             act.ping_timer = None;
             act.send(EnginePacket::Ping(String::new()), ctx);
-            act.pong_deadline = Some(ctx.run_later(act.config.ping_timeout, |act, ctx| {
-                act.pong_deadline = None;
-                crate::limited!(
-                    info,
-                    "session {}: no pong within the ping timeout; closing",
-                    act.sid
-                );
-                act.close(DisconnectReason::PingTimeout, ctx);
-            }));
+            act.pong_owed = true;
+            if act.upgrade_holds_pong() && !act.pong_hold_spent {
+                act.pong_hold_spent = true;
+            } else {
+                act.arm_pong_deadline(ctx);
+            }
         }));
+    }
+
+    /// Starts the wait for the pong owed: one ping timeout, then the session closes.
+    fn arm_pong_deadline(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.pong_deadline.take() {
+            ctx.cancel_future(handle);
+        }
+        self.pong_deadline = Some(ctx.run_later(self.config.ping_timeout, |act, ctx| {
+            act.pong_deadline = None;
+            crate::limited!(
+                info,
+                "session {}: no pong within the ping timeout; closing",
+                act.sid
+            );
+            act.close(DisconnectReason::PingTimeout, ctx);
+        }));
+    }
+
+    /// Whether an upgrade keeps the client from answering a ping: once `3probe` went out,
+    /// the client pauses polling (the ping waits in a queue it no longer reads) and holds
+    /// everything it sends, the pong included, until it has sent `5` on the websocket.
+    fn upgrade_holds_pong(&self) -> bool {
+        self.probe.as_ref().is_some_and(|p| p.probed)
+    }
+
+    /// The probe was answered: a pong owed cannot come before the upgrade ends, so its
+    /// deadline waits for that (the upgrade timeout bounds the wait). Once per pong: a
+    /// client that probes again and again does not keep a session without answering.
+    pub(super) fn hold_pong_deadline(&mut self, ctx: &mut Context<Self>) {
+        if !self.pong_owed || self.pong_hold_spent {
+            // No pong owed yet (a ping during the upgrade is held when it goes out), or
+            // this one was held already.
+            return;
+        }
+        self.pong_hold_spent = true;
+        if let Some(handle) = self.pong_deadline.take() {
+            ctx.cancel_future(handle);
+        }
+    }
+
+    /// The upgrade ended (switched, aborted or timed out): a pong still owed gets a full
+    /// ping timeout from now, the time the client has had to answer on a transport it
+    /// reads.
+    pub(super) fn resume_pong_deadline(&mut self, ctx: &mut Context<Self>) {
+        if self.pong_owed && self.pong_deadline.is_none() && !self.closing {
+            self.arm_pong_deadline(ctx);
+        }
     }
 
     /// Handles a packet that arrived on the current transport (or the decode error that
@@ -54,6 +98,8 @@ impl Session {
         };
         match packet {
             EnginePacket::Pong(_) => {
+                self.pong_owed = false;
+                self.pong_hold_spent = false;
                 if let Some(handle) = self.pong_deadline.take() {
                     ctx.cancel_future(handle);
                 }

@@ -106,6 +106,11 @@ pub struct Session {
     queued_bytes: usize,
     ping_timer: Option<SpawnHandle>,
     pong_deadline: Option<SpawnHandle>,
+    /// Whether a ping went out and its pong has not come (its deadline may be held while
+    /// an upgrade keeps the client from answering).
+    pong_owed: bool,
+    /// Whether an upgrade held the deadline of the pong owed already (once per pong).
+    pong_hold_spent: bool,
     app: App,
     closing: bool,
     /// Whether the first full-buffer drop of this session was logged already.
@@ -162,6 +167,8 @@ impl Session {
             queued_bytes: 0,
             ping_timer: None,
             pong_deadline: None,
+            pong_owed: false,
+            pong_hold_spent: false,
             app,
             closing: false,
             drop_logged: false,
@@ -332,6 +339,11 @@ impl Actor for Session {
             if let Transport::WebSocket(link) = &self.transport {
                 close_link(link);
             }
+        }
+        // A websocket still probing has no one left to answer it: end it, so the client's
+        // upgrade fails now instead of waiting on a connection nobody serves.
+        if let Some(probe) = self.probe.take() {
+            close_link(&probe.link);
         }
         if let Transport::Polling { pending, .. } = &mut self.transport {
             if let Some(tx) = pending.take() {

@@ -90,11 +90,23 @@ impl Handler<BeginPost> for Session {
 }
 
 impl Handler<EndPost> for Session {
-    type Result = ();
+    type Result = Result<(), EngineError>;
 
-    fn handle(&mut self, msg: EndPost, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: EndPost, ctx: &mut Context<Self>) -> Self::Result {
         if let Transport::Polling { posting, .. } = &mut self.transport {
             *posting = false;
+        }
+        if self.closing {
+            // The session closed while the body was on its way (a ping timeout on a busy
+            // machine, typically). Its packets go nowhere: answering `ok` would tell the
+            // client they arrived, and a client pausing polling for an upgrade would then
+            // wait in silence for a reply that cannot come. The reference server destroys
+            // such a request; an error answer makes the client see the close at once.
+            log::debug!(
+                "session {}: a POST body came in after the session closed; refused",
+                self.sid
+            );
+            return Err(EngineError::UnknownSid);
         }
         match msg.packets {
             Ok(packets) => {
@@ -104,6 +116,7 @@ impl Handler<EndPost> for Session {
             }
             Err(e) => self.on_packet(Err(e), ctx),
         }
+        Ok(())
     }
 }
 
@@ -127,7 +140,7 @@ impl Handler<BeginUpgrade> for Session {
             close_link(&link);
             return;
         }
-        let timer = ctx.run_later(self.config.upgrade_timeout, |act, _ctx| {
+        let timer = ctx.run_later(self.config.upgrade_timeout, |act, ctx| {
             if let Some(probe) = act.probe.take() {
                 crate::limited!(
                     info,
@@ -135,6 +148,7 @@ impl Handler<BeginUpgrade> for Session {
                     act.sid
                 );
                 close_link(&probe.link);
+                act.resume_pong_deadline(ctx);
             }
         });
         self.probe = Some(Probe {
@@ -193,6 +207,7 @@ impl Handler<WsIncoming> for Session {
                 } else if let Some(probe) = self.probe.take() {
                     ctx.cancel_future(probe.timer);
                     close_link(&probe.link);
+                    self.resume_pong_deadline(ctx);
                 }
                 return;
             }
@@ -228,6 +243,7 @@ impl Session {
                 probe.probed = true;
                 let pong = WireFrame::from_packet(&EnginePacket::Pong(data));
                 probe.link.outbox.push([pong.ws_bytes().clone()], false);
+                self.hold_pong_deadline(ctx);
                 // Force a polling cycle so the client can pause polling and send `5`.
                 if let Transport::Polling { pending, .. } = &mut self.transport {
                     if let Some(tx) = pending.take() {
@@ -247,6 +263,7 @@ impl Session {
                     ctx.cancel_future(probe.timer);
                     close_link(&probe.link);
                 }
+                self.resume_pong_deadline(ctx);
             }
         }
     }
@@ -264,6 +281,7 @@ impl Session {
         self.transport = Transport::WebSocket(probe.link);
         self.meta.set_transport("websocket");
         self.move_queue_to_websocket();
+        self.resume_pong_deadline(ctx);
         log::debug!("session {}: upgraded to websocket", self.sid);
     }
 }
