@@ -3,10 +3,10 @@
 # network namespace: needs root for `unshare -n`) and 200 socket.io-client connections
 # against it (tests/clients/node/many_messages.mjs), N times; one JSON summary per run:
 # replies, disconnects and connect errors by reason, and the silent clients.
-#   scripts/silence_runs.sh <conformance-binary> [runs=10] [clients=200]
+#   scripts/measure/silence_runs.sh <conformance-binary> [runs=10] [clients=200]
 set -euo pipefail
 bin=$1; runs=${2:-10}; clients=${3:-200}
-script="$(cd "$(dirname "$0")/.." && pwd)/tests/clients/node/many_messages.mjs"
+script="$(cd "$(dirname "$0")/../.." && pwd)/tests/clients/node/many_messages.mjs"
 for _ in $(seq 1 "$runs"); do
   unshare -n bash -c "
     ip link set lo up

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Issue 9 items 1 and 4, tried against a siohub binary as a stranger would (loopback
-only): prints what the stranger got. Usage: scripts/access_attacks.py BINARY [ROUNDS]
+only): prints what the stranger got. Usage: scripts/measure/access_attacks.py BINARY [ROUNDS]
 
 - /connections without credentials: the status and how many live sids it showed;
 - a stolen polling sid used from another address (127.0.0.2), with the victim's

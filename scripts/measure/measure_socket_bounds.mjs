@@ -3,7 +3,7 @@
 // websocket frames, and prints what the server spent and kept (CPU seconds from
 // /proc/<pid>/stat, RSS from /proc/<pid>/status, /metrics series).
 //
-//   node scripts/measure_socket_bounds.mjs <siohub binary> [KEY=VALUE env ...]
+//   node scripts/measure/measure_socket_bounds.mjs <siohub binary> [KEY=VALUE env ...]
 //
 // Needs the `ws` package of tests/clients (run tests/clients/setup.sh once).
 
@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, "../tests/clients/node/package.json"));
+const require = createRequire(path.join(here, "../../tests/clients/node/package.json"));
 const WebSocket = require("ws");
 
 const [binary, ...envPairs] = process.argv.slice(2);

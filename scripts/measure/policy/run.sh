@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Before/after figures of issue 9 items 2 (forged publish into user:<id>), 11 (one socket
 # flooding a slow backend with requests) and 10 (log lines a client can write).
-# usage: scripts/measure_policy/run.sh <siohub binary> <publish|tasks|logs>
+# usage: scripts/measure/policy/run.sh <siohub binary> <publish|tasks|logs>
 # Needs tests/clients/setup.sh (socket.io-client), python3 and curl.
 set -u
 bin=$1; item=$2; dir="$(cd "$(dirname "$0")" && pwd)"; out=${TMPDIR:-/tmp}

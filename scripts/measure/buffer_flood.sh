@@ -3,10 +3,10 @@
 # ("always", TTL 10 s) after one client published into ROOMS distinct rooms, and again once
 # the TTL has passed without any room being touched.
 #
-#   scripts/buffer_flood.sh <siohub binary> [rooms] [event bytes]
+#   scripts/measure/buffer_flood.sh <siohub binary> [rooms] [event bytes]
 set -euo pipefail
 bin=$1; rooms=${2:-100000}; size=${3:-4096}
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 conf=$(mktemp --suffix=.toml)
 cat > "$conf" <<TOML
 [[namespaces]]
@@ -23,7 +23,7 @@ rss() { awk '/VmRSS/ {print $2 " KiB"}' /proc/$pid/status; }
 cpu() { awk '{printf "%.2f s", ($14+$15)/100}' /proc/$pid/stat; }
 buffered() { curl -s "http://127.0.0.1:$port/metrics" | grep -E '^siohub_buffered_(rooms|bytes)|namespace_buffer_full' | tr '\n' ' '; }
 echo "idle:        RSS $(rss)"
-NODE_PATH="$here/tests/clients/node/node_modules" node "$here/scripts/buffer_flood.cjs" "http://127.0.0.1:$port" "$rooms" "$size"
+NODE_PATH="$here/tests/clients/node/node_modules" node "$here/scripts/measure/buffer_flood.cjs" "http://127.0.0.1:$port" "$rooms" "$size"
 echo "after flood: RSS $(rss), CPU $(cpu); $(buffered)"
 sleep 25
 echo "flood + 25 s (TTL 10 s, a malloc_trim every 10 s): RSS $(rss), CPU $(cpu); $(buffered)"

@@ -2,9 +2,9 @@
 // (`buffer = "always"`), then never touches them again: what the hub keeps for later must
 // still go (RSS, /metrics) once the TTL has passed. Used for issue 9's before/after figure.
 //
-//   node scripts/buffer_flood.cjs <url> <rooms> <event bytes>
+//   node scripts/measure/buffer_flood.cjs <url> <rooms> <event bytes>
 //
-// Run with NODE_PATH=tests/clients/node/node_modules (see scripts/buffer_flood.sh).
+// Run with NODE_PATH=tests/clients/node/node_modules (see scripts/measure/buffer_flood.sh).
 const { io } = require("socket.io-client");
 
 async function main() {

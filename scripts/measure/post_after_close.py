@@ -6,7 +6,7 @@ Against a conformance server (ping 300/200 ms): open a polling session, start a 
 session has timed out, then finish the body. Counts the answers: `ok` means the server took
 an event it then dropped (the client believes it arrived); 400 tells the client.
 
-    scripts/post_after_close.py [host:port=127.0.0.1:3000] [runs=20] [wait_s=1.5]
+    scripts/measure/post_after_close.py [host:port=127.0.0.1:3000] [runs=20] [wait_s=1.5]
 """
 import json
 import socket

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Before/after figures of issue 9 item 3 (tokens) for two siohub binaries.
 
-Usage: python3 scripts/auth_before_after.py BEFORE AFTER   (the standard library only)
+Usage: python3 scripts/measure/auth_before_after.py BEFORE AFTER   (the standard library only)
 
 For each binary: whether a 6-byte jwt_secret starts; how many of 9 malformed or forged
 tokens a require_auth namespace accepts; whether a CONNECT with another user's token (and
@@ -32,7 +32,7 @@ import struct
 SECRET = "measure-secret-of-at-least-32-bytes!"
 API_KEY = "measure-api-key"
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, "..", "tests", "fixtures")
+FIXTURES = os.path.join(HERE, "..", "..", "tests", "fixtures")
 
 
 def b64(data):

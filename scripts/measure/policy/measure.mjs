@@ -2,7 +2,7 @@
 // usage: node measure.mjs <port> <item>   (item: publish | tasks | logs)
 import { createRequire } from "node:module";
 import crypto from "node:crypto";
-const require = createRequire(new URL("../../tests/clients/node/package.json", import.meta.url));
+const require = createRequire(new URL("../../../tests/clients/node/package.json", import.meta.url));
 const { io } = require("socket.io-client");
 const [port, item] = [process.argv[2], process.argv[3]];
 const url = `http://127.0.0.1:${port}`;
