@@ -101,7 +101,7 @@ impl Default for NamespacePolicy {
             max_event_bytes: 65_536,
             rate_limit: RateLimit::default(),
             forward: Vec::new(),
-            max_tasks_per_socket: 64,
+            max_tasks_per_socket: 256,
         }
     }
 }
