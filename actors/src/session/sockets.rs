@@ -786,10 +786,12 @@ impl Handler<SocketJoin> for Session {
         };
         if state.rooms.len() >= max && !state.rooms.contains(&msg.room) {
             hub.counters().refused(RefusalReason::RoomsPerSocket);
-            log::info!(
+            // A client can ask again and again, in a namespace name of its own choosing.
+            crate::limited!(
+                info,
                 "socket {} on {}: join refused: in {max} rooms already",
                 state.socket.id(),
-                msg.nsp
+                crate::ClientText(&msg.nsp)
             );
             let _ = msg
                 .reply
