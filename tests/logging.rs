@@ -133,3 +133,57 @@ fn client_text_is_escaped_and_cut_and_repeats_are_counted() {
     assert!(logged.len() as u64 <= windows, "{logged:?}");
     assert_eq!(forged_lines(&server), Vec::<String>::new());
 }
+
+/// A namespace pattern lets a client pick a name with a newline and a fake line in it; a
+/// join over `max_rooms_per_socket` in that namespace, repeated, must neither forge a line
+/// (the session's own refusal line showed the name raw) nor write one line per refusal.
+#[test]
+fn refused_joins_over_the_room_bound_in_a_client_named_namespace() {
+    let config = std::env::temp_dir().join(format!("siohub-logging-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        "[limits]\nmax_rooms_per_socket = 2\n\n[[namespaces]]\nname = \"/t-{id}\"\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        &["--config", config.to_str().unwrap()],
+        &[
+            ("SOCKETIO_LOGGING__LEVEL", "info"),
+            (
+                "SOCKETIO_LOGGING__WARN_INTERVAL_MS",
+                &INTERVAL_MS.to_string(),
+            ),
+        ],
+    );
+    let (mut ws, _, _) = Ws::open(server.addr());
+    let nsp = format!("/t-x\n{FORGED}");
+    ws.send_text(&format!("40{nsp},"));
+    assert!(ws.text_skipping_pings().starts_with(&format!("40{nsp},")));
+    // Two joins fit; every further one is refused.
+    let started = Instant::now();
+    for id in 1..=20u64 {
+        ws.send_text(&format!(
+            "42{nsp},{id}{}",
+            json!(["join", format!("r{id}")])
+        ));
+        let reply = ws.text_skipping_pings();
+        let prefix = format!("43{nsp},{id}");
+        assert!(reply.starts_with(&prefix), "{reply}");
+        if id > 2 {
+            assert!(reply.contains("RATE_LIMIT_EXCEEDED"), "{reply}");
+        }
+    }
+    let windows = 1 + started.elapsed().as_millis() as u64 / INTERVAL_MS;
+    let logged = lines_with(&server, "join refused: in 2 rooms already", 1);
+    assert!(
+        logged.len() as u64 <= windows,
+        "at most one line per interval for eighteen refusals: {logged:?}"
+    );
+    assert!(
+        logged[0].contains(&format!("\"/t-x\\n{FORGED}\"")),
+        "quoted and escaped: {}",
+        logged[0]
+    );
+    assert_eq!(forged_lines(&server), Vec::<String>::new());
+    let _ = std::fs::remove_file(&config);
+}

@@ -276,6 +276,23 @@ fn no_namespace_joined_within_the_connect_timeout_closes_the_connection() {
     assert_echoes(&mut joined, 5);
 }
 
+/// A client that leaves its only namespace and joins another after the connect timeout
+/// has passed is not idle: the timeout is for the first CONNECT (as in the reference
+/// server, which clears it then), not a deadline on every moment without a namespace.
+#[test]
+fn leaving_the_last_namespace_does_not_rearm_the_connect_timeout() {
+    let mut settings = test_settings();
+    settings.engine.connect_timeout_ms = 500;
+    let (server, _) = start_scenario_server(settings);
+    let (mut ws, _) = sio_connect(server.addr);
+    ws.send_text("41");
+    std::thread::sleep(Duration::from_millis(800));
+    ws.send_text("40");
+    let reply = ws.text_skipping_pings();
+    assert!(reply.starts_with("40{"), "{reply}");
+    assert_echoes(&mut ws, 1);
+}
+
 #[test]
 fn no_namespace_joined_within_the_connect_timeout_closes_a_polling_session() {
     let mut settings = test_settings();

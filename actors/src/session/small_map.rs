@@ -50,6 +50,7 @@ impl<V> SmallMap<V> {
         self.entries.len()
     }
 
+    #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -80,6 +80,9 @@ pub(super) struct SocketLayer {
     /// already), held until its CONNECT reply and missed events are out.
     held: HashMap<String, Vec<Deliver>>,
     connect_timeout: Duration,
+    /// Whether a namespace was ever joined: the connect timeout is for a first CONNECT only
+    /// (a client that leaves its last namespace and joins another later is not idle).
+    joined_once: bool,
     /// The deadline of the binary packet waiting for its attachments, if one waits.
     attachment_timer: Option<SpawnHandle>,
 }
@@ -97,6 +100,7 @@ impl SocketLayer {
             connecting: HashSet::new(),
             held: HashMap::new(),
             connect_timeout: config.connect_timeout,
+            joined_once: false,
             attachment_timer: None,
         }
     }
@@ -105,7 +109,7 @@ impl SocketLayer {
     pub(super) fn start_connect_timer(&self, ctx: &mut Context<Session>) {
         ctx.run_later(self.connect_timeout, |act, ctx| {
             if let App::SocketIo(layer) = &act.app {
-                if layer.sockets.is_empty() {
+                if !layer.joined_once {
                     crate::limited!(
                         info,
                         "session {}: no namespace joined in time; closing",
@@ -580,6 +584,7 @@ impl Session {
                     .join_room(&nsp, &room, sid.clone(), ctx.address(), buffering);
             }
         }
+        self.layer().joined_once = true;
         self.layer().sockets.insert(
             nsp,
             SocketState {
@@ -786,10 +791,12 @@ impl Handler<SocketJoin> for Session {
         };
         if state.rooms.len() >= max && !state.rooms.contains(&msg.room) {
             hub.counters().refused(RefusalReason::RoomsPerSocket);
-            log::info!(
+            // A client can ask again and again, in a namespace name of its own choosing.
+            crate::limited!(
+                info,
                 "socket {} on {}: join refused: in {max} rooms already",
                 state.socket.id(),
-                msg.nsp
+                crate::ClientText(&msg.nsp)
             );
             let _ = msg
                 .reply
