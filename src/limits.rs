@@ -235,12 +235,15 @@ pub enum HandshakeRefusal {
     MaxConnections(usize),
     /// The address opened too many sessions too fast.
     RateLimited,
+    /// The address holds `max_connections_per_ip` sessions.
+    IpConnections(usize),
 }
 
 /// The checks made at the Engine.IO handshake.
 #[derive(Debug)]
 pub struct ConnectionLimiter {
     max_connections: usize,
+    max_per_ip: usize,
     per_ip: Option<Buckets<IpAddr>>,
 }
 
@@ -249,15 +252,25 @@ impl ConnectionLimiter {
     pub fn new(settings: &LimitsSettings) -> Self {
         ConnectionLimiter {
             max_connections: settings.max_connections,
+            max_per_ip: settings.max_connections_per_ip,
             per_ip: (settings.ip_connections_per_s > 0)
                 .then(|| Buckets::new(settings.ip_connections_per_s, settings.ip_connection_burst)),
         }
     }
 
-    /// Whether a new session from `ip` may open while `open` sessions are.
-    pub fn check(&self, ip: Option<IpAddr>, open: usize) -> Result<(), HandshakeRefusal> {
+    /// Whether a new session from `ip` may open while `open` sessions are, `open_from_ip`
+    /// of them from `ip`.
+    pub fn check(
+        &self,
+        ip: Option<IpAddr>,
+        open: usize,
+        open_from_ip: usize,
+    ) -> Result<(), HandshakeRefusal> {
         if self.max_connections > 0 && open >= self.max_connections {
             return Err(HandshakeRefusal::MaxConnections(self.max_connections));
+        }
+        if self.max_per_ip > 0 && open_from_ip >= self.max_per_ip {
+            return Err(HandshakeRefusal::IpConnections(self.max_per_ip));
         }
         if let (Some(buckets), Some(ip)) = (&self.per_ip, ip) {
             if !buckets.allow(&ip) {
@@ -341,16 +354,25 @@ mod tests {
         });
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(
-            limiter.check(Some(ip), 2),
+            limiter.check(Some(ip), 2, 0),
             Err(HandshakeRefusal::MaxConnections(2))
         );
-        assert_eq!(limiter.check(Some(ip), 0), Ok(()));
-        assert_eq!(limiter.check(Some(ip), 0), Ok(()));
+        assert_eq!(limiter.check(Some(ip), 0, 0), Ok(()));
+        assert_eq!(limiter.check(Some(ip), 0, 0), Ok(()));
         assert_eq!(
-            limiter.check(Some(ip), 0),
+            limiter.check(Some(ip), 0, 0),
             Err(HandshakeRefusal::RateLimited)
         );
         let other: IpAddr = "127.0.0.2".parse().unwrap();
-        assert_eq!(limiter.check(Some(other), 0), Ok(()));
+        assert_eq!(limiter.check(Some(other), 0, 0), Ok(()));
+        let per_ip = ConnectionLimiter::new(&LimitsSettings {
+            max_connections_per_ip: 3,
+            ..LimitsSettings::default()
+        });
+        assert_eq!(per_ip.check(Some(ip), 10, 2), Ok(()));
+        assert_eq!(
+            per_ip.check(Some(ip), 10, 3),
+            Err(HandshakeRefusal::IpConnections(3))
+        );
     }
 }

@@ -175,13 +175,23 @@ pub fn deny_handshake(
     } else {
         // A websocket whose session ended still holds its socket while it writes out what
         // was queued (at most the write timeout): it counts as open until it is closed.
-        let open = state.hub.registry().len() + state.hub.counters().lingering_connections();
-        match ops.limiter.check(ip, open) {
+        let registry = state.hub.registry();
+        let open = registry.len() + state.hub.counters().lingering_connections();
+        let open_from_ip = ip.map_or(0, |ip| registry.open_from(ip));
+        match ops.limiter.check(ip, open, open_from_ip) {
             Ok(()) => return None,
             Err(HandshakeRefusal::MaxConnections(max)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 RefusalReason::HandshakeMaxConnections,
                 format!("Server full: {max} connections are open (limits.max_connections)"),
+                5,
+            ),
+            Err(HandshakeRefusal::IpConnections(max)) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                RefusalReason::HandshakeIpConnections,
+                format!(
+                    "Too many connections from this address: {max} are open (limits.max_connections_per_ip)"
+                ),
                 5,
             ),
             Err(HandshakeRefusal::RateLimited) => (

@@ -166,6 +166,45 @@ fn a_full_server_gets_503_at_once_until_a_connection_closes() {
     open_polling(server.addr);
 }
 
+#[test]
+fn an_address_holding_max_connections_per_ip_gets_429_while_others_connect() {
+    let server = hub(|s| s.limits.max_connections_per_ip = 2);
+    let (first, _) = open_polling(server.addr);
+    let (mut ws, _, _) = Ws::open(server.addr);
+    // A third connection from the same address: refused on both transports.
+    let refused = get(server.addr, POLLING);
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert_eq!(refused.json()["code"], 4);
+    assert!(refused.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_connections_per_ip"));
+    let err = Ws::try_connect(server.addr, WEBSOCKET)
+        .err()
+        .expect("the websocket handshake is refused");
+    assert!(err.contains("429"), "{err}");
+    assert_eq!(
+        server
+            .hub
+            .counters()
+            .refusals(RefusalReason::HandshakeIpConnections),
+        2
+    );
+    // Another address is not held back, and the sessions already open keep working.
+    let other: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    Ws::try_connect_with(Some(other), server.addr, WEBSOCKET, &[])
+        .expect("another address connects");
+    push(server.addr, &first, "40");
+    assert!(poll(server.addr, &first).text().starts_with("40{"));
+    // A close gives the address its place back.
+    ws.send_text("1");
+    ws.assert_closed();
+    eventually("the websocket session is gone", IO_TIMEOUT, || {
+        server.registry.open_from("127.0.0.1".parse().unwrap()) == 1
+    });
+    open_polling(server.addr);
+}
+
 /// Reads the socket's packets until the acks of every id in `ids` are in (in whatever order
 /// they come), and returns them by id.
 #[track_caller]

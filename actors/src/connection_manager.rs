@@ -131,6 +131,13 @@ impl SessionMeta {
         }
     }
 
+    /// The client's IP address (canonical: an IPv4-mapped IPv6 address as IPv4), when the
+    /// peer address is known.
+    pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        let addr = self.remote_address.parse::<std::net::SocketAddr>().ok()?;
+        Some(addr.ip().to_canonical())
+    }
+
     fn touch(&self) {
         self.last_activity_ms
             .store(millis(SystemTime::now()), Ordering::Relaxed);

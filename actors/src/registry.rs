@@ -1,6 +1,8 @@
 //! The registry of live sessions: sid → session address, read by every HTTP request that
-//! carries a sid. A concurrent map, because that lookup is on the hot path of polling.
+//! carries a sid. A concurrent map, because that lookup is on the hot path of polling. It
+//! also counts the live sessions of each client address, for `max_connections_per_ip`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix::Addr;
@@ -24,6 +26,8 @@ pub type SessionEntry = (Addr<Session>, Arc<SessionMeta>);
 #[derive(Clone, Default)]
 pub struct SessionRegistry {
     sessions: Arc<DashMap<Arc<str>, SessionEntry, SidHasher>>,
+    /// Live sessions per client address (an address with none has no entry).
+    per_ip: Arc<DashMap<IpAddr, usize>>,
 }
 
 impl std::fmt::Debug for SessionRegistry {
@@ -71,11 +75,33 @@ impl SessionRegistry {
         self.sessions.iter().map(|e| e.value().clone()).collect()
     }
 
+    /// How many sessions opened from `ip` are alive.
+    pub fn open_from(&self, ip: IpAddr) -> usize {
+        self.per_ip.get(&ip.to_canonical()).map_or(0, |n| *n)
+    }
+
     pub(crate) fn insert(&self, sid: Arc<str>, addr: Addr<Session>, meta: Arc<SessionMeta>) {
-        self.sessions.insert(sid, (addr, meta));
+        if let Some(ip) = meta.peer_ip() {
+            *self.per_ip.entry(ip).or_insert(0) += 1;
+        }
+        if let Some((_, old)) = self.sessions.insert(sid, (addr, meta)) {
+            self.forget_address(&old);
+        }
     }
 
     pub(crate) fn remove(&self, sid: &str) {
-        self.sessions.remove(sid);
+        if let Some((_, (_, meta))) = self.sessions.remove(sid) {
+            self.forget_address(&meta);
+        }
+    }
+
+    fn forget_address(&self, meta: &SessionMeta) {
+        let Some(ip) = meta.peer_ip() else { return };
+        if let dashmap::mapref::entry::Entry::Occupied(mut count) = self.per_ip.entry(ip) {
+            *count.get_mut() -= 1;
+            if *count.get() == 0 {
+                count.remove();
+            }
+        }
     }
 }

@@ -162,6 +162,8 @@ pub enum RefusalReason {
     HandshakeMaxConnections,
     /// A handshake while the server was draining for shutdown.
     HandshakeDraining,
+    /// A handshake from an address holding `max_connections_per_ip` sessions.
+    HandshakeIpConnections,
     /// A `join` or `publish` to a room the namespace policy keeps from the socket
     /// (`PERMISSION_DENIED`), such as a forged publish into a user room.
     RoomDenied,
@@ -201,13 +203,14 @@ pub enum RefusalReason {
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 18] = [
+    pub const ALL: [RefusalReason; 19] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
         RefusalReason::HandshakeRateLimited,
         RefusalReason::HandshakeMaxConnections,
         RefusalReason::HandshakeDraining,
+        RefusalReason::HandshakeIpConnections,
         RefusalReason::RoomDenied,
         RefusalReason::SocketTasksFull,
         RefusalReason::TokenInvalid,
@@ -231,6 +234,7 @@ impl RefusalReason {
             RefusalReason::HandshakeRateLimited => "handshake_rate_limited",
             RefusalReason::HandshakeMaxConnections => "handshake_max_connections",
             RefusalReason::HandshakeDraining => "handshake_draining",
+            RefusalReason::HandshakeIpConnections => "handshake_ip_connections",
             RefusalReason::RoomDenied => "room_denied",
             RefusalReason::SocketTasksFull => "socket_tasks_full",
             RefusalReason::TokenInvalid => "token_invalid",

@@ -17,6 +17,9 @@ pub struct LimitsSettings {
     pub ip_connections_per_s: u32,
     /// How many handshakes one address may make in a burst above that rate.
     pub ip_connection_burst: u32,
+    /// Most Engine.IO sessions one client address may hold open at once; 0 = no limit. A
+    /// handshake over it gets 429.
+    pub max_connections_per_ip: usize,
     /// Most rooms one socket may be in (its user room included); a join over it is refused
     /// with `RATE_LIMIT_EXCEEDED`.
     pub max_rooms_per_socket: usize,
@@ -34,6 +37,7 @@ impl Default for LimitsSettings {
             max_connections: 0,
             ip_connections_per_s: 0,
             ip_connection_burst: 20,
+            max_connections_per_ip: 0,
             max_rooms_per_socket: 1000,
             max_namespaces_per_connection: 32,
             max_namespace_name_bytes: 256,
