@@ -384,6 +384,15 @@ fn with_auth(ns: Namespace, verifier: Option<JwtVerifier>, required: bool) -> Na
     })
 }
 
+/// Answers an event refused by a per-socket bound with `RATE_LIMIT_EXCEEDED` through its
+/// ack, when it asked for one (the message is only made then).
+fn over_limit(ack: Option<AckSender>, message: impl FnOnce() -> String) {
+    if let Some(ack) = ack {
+        let refusal = HubFailure::new(HubErrorCode::RateLimitExceeded, message());
+        ack.send_json(json!([refusal.to_json()]));
+    }
+}
+
 /// Registers `handler` for `event`, behind the socket's rate limit: over it, the event is
 /// not processed, its ack says `RATE_LIMIT_EXCEEDED`, and it is counted.
 fn on_limited(
@@ -406,17 +415,13 @@ fn on_limited(
             siohub_actors::ClientText(socket.nsp()),
             siohub_actors::ClientText(&name)
         );
-        if let Some(ack) = ack {
-            let refusal = HubFailure::new(
-                HubErrorCode::RateLimitExceeded,
-                format!(
-                    "more than {} events a second (rate_limit of namespace {}); slow down",
-                    limiter.per_s(),
-                    socket.nsp()
-                ),
-            );
-            ack.send_json(json!([refusal.to_json()]));
-        }
+        over_limit(ack, || {
+            format!(
+                "more than {} events a second (rate_limit of namespace {}); slow down",
+                limiter.per_s(),
+                socket.nsp()
+            )
+        });
     })
 }
 
@@ -437,17 +442,13 @@ fn on_tasked(
         }
         let counters = socket.hub().counters();
         counters.refused(siohub_actors::RefusalReason::SocketTasksFull);
-        if let Some(ack) = ack {
-            let refusal = HubFailure::new(
-                HubErrorCode::RateLimitExceeded,
-                format!(
-                    "{} events of this socket are still being handled (max_tasks_per_socket of namespace {}); wait for their acks",
-                    tasks.max(),
-                    socket.nsp()
-                ),
-            );
-            ack.send_json(json!([refusal.to_json()]));
-        }
+        over_limit(ack, || {
+            format!(
+                "{} events of this socket are still being handled (max_tasks_per_socket of namespace {}); wait for their acks",
+                tasks.max(),
+                socket.nsp()
+            )
+        });
     })
 }
 
