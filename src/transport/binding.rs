@@ -72,12 +72,7 @@ pub fn check(
     bind_to_ip: bool,
 ) -> Result<(), Mismatch> {
     if bind_to_ip {
-        let handshake_ip = meta
-            .remote_address
-            .parse::<SocketAddr>()
-            .ok()
-            .map(|a| a.ip().to_canonical());
-        if let (Some(expected), Some(actual)) = (handshake_ip, from.peer) {
+        if let (Some(expected), Some(actual)) = (meta.peer_ip(), from.peer) {
             if expected != actual {
                 return Err(Mismatch::Address);
             }
