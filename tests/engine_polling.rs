@@ -207,7 +207,36 @@ fn a_close_packet_without_a_pending_get_ends_the_session() {
     let server = start_echo(test_settings());
     let (sid, _) = open_polling(server.addr);
     push(server.addr, &sid, "1");
+    // A GET may have been on its way: the next one takes the `6` it would have had, once.
+    assert_eq!(server.hub.counters().closed_polling_sessions(), 1);
+    assert_eq!(poll(server.addr, &sid).polling_body(), "6");
     wait_gone(&server, &sid);
+    assert_eq!(server.hub.counters().closed_polling_sessions(), 0);
+    poll(server.addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
+}
+
+#[test]
+fn a_closed_session_takes_no_post_while_it_waits_for_its_last_poll() {
+    let server = start_echo(test_settings());
+    let (sid, _) = open_polling(server.addr);
+    push(server.addr, &sid, "1");
+    post(server.addr, &sid_query(&sid), b"4late").assert_engine_error(
+        400,
+        1,
+        "Session ID unknown",
+    );
+    assert_eq!(poll(server.addr, &sid).polling_body(), "6");
+    poll(server.addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
+}
+
+#[test]
+fn a_closed_session_waits_for_its_last_poll_at_most_a_ping_timeout() {
+    let server = start_echo(fast_heartbeat());
+    let (sid, _) = open_polling(server.addr);
+    push(server.addr, &sid, "1");
+    // Nobody polls: the session goes on its own once the bound is over.
+    wait_gone(&server, &sid);
+    assert_eq!(server.hub.counters().closed_polling_sessions(), 0);
     poll(server.addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
 }
 
