@@ -7,9 +7,11 @@ use actix::Addr;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::BytesMut;
+use futures::channel::oneshot;
 use futures::StreamExt;
 use siohub_actors::messages::{BeginPost, EndPost, Poll, PollAborted, PollOutcome};
 use siohub_actors::{EngineError, HandshakeInfo, Session, SessionParams};
+use siohub_protocol::EnginePacket;
 
 use super::{error_response, EngineState};
 
@@ -36,10 +38,16 @@ pub async fn poll(session: Addr<Session>) -> HttpResponse {
         Err(e) => error_response(e, false),
         Ok(PollOutcome::Ready(body)) => payload_response(body),
         Ok(PollOutcome::Pending(answer)) => {
-            let guard = AbortGuard(Some(session));
+            let mut waiting = PendingPoll {
+                session,
+                answer,
+                taken: false,
+            };
             // A dropped sender means the session stopped: tell the client it is closed.
-            let body = answer.await.unwrap_or_else(|_| "1".to_owned());
-            guard.disarm();
+            let body = (&mut waiting.answer)
+                .await
+                .unwrap_or_else(|_| "1".to_owned());
+            waiting.taken = true;
             payload_response(body)
         }
     }
@@ -122,20 +130,35 @@ fn too_large(limit: usize) -> HttpResponse {
         )
 }
 
-/// Tells the session when a pending GET is dropped before it was answered (the client went
-/// away): the reference server closes the session then.
-struct AbortGuard(Option<Addr<Session>>);
+/// A GET the session answers later. Dropped before this handler took the answer (the
+/// client went away), it tells the session, which closes as the reference server does when
+/// a poll is closed prematurely, and whether the session had answered already with packets
+/// that are now lost (it closes then too: carrying on would hide the loss).
+struct PendingPoll {
+    session: Addr<Session>,
+    answer: oneshot::Receiver<String>,
+    taken: bool,
+}
 
-impl AbortGuard {
-    fn disarm(mut self) {
-        self.0 = None;
+impl Drop for PendingPoll {
+    fn drop(&mut self) {
+        if self.taken {
+            return;
+        }
+        // Closed before the message goes, so that the session, whichever request of the
+        // client it handles first, sees that this poll's sender has no receiver.
+        self.answer.close();
+        let lost_packets = match self.answer.try_recv() {
+            Ok(Some(body)) => !is_noop(&body),
+            Ok(None) | Err(_) => false,
+        };
+        self.session.do_send(PollAborted { lost_packets });
     }
 }
 
-impl Drop for AbortGuard {
-    fn drop(&mut self) {
-        if let Some(session) = self.0.take() {
-            session.do_send(PollAborted);
-        }
-    }
+/// Whether a polling body is the lone `6` that forces a polling cycle.
+fn is_noop(body: &str) -> bool {
+    EnginePacket::Noop
+        .encode_text()
+        .is_some_and(|noop| noop == body)
 }

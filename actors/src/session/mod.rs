@@ -13,6 +13,8 @@
 
 mod engine;
 mod outgoing;
+#[cfg(test)]
+mod request_order;
 mod small_map;
 mod sockets;
 mod transport;
@@ -332,7 +334,10 @@ impl Session {
     ///
     /// [`HubCounters::closed_polling_sessions`]: crate::HubCounters::closed_polling_sessions
     fn await_last_poll(&mut self, ctx: &mut Context<Self>) {
-        if let Transport::Polling { awaiting_last_poll, .. } = &mut self.transport {
+        if let Transport::Polling {
+            awaiting_last_poll, ..
+        } = &mut self.transport
+        {
             *awaiting_last_poll = true;
             self.hub.counters().closed_polling_started();
         }

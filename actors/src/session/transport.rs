@@ -54,17 +54,36 @@ impl Handler<Poll> for Session {
 impl Handler<PollAborted> for Session {
     type Result = ();
 
-    fn handle(&mut self, _msg: PollAborted, ctx: &mut Context<Self>) {
-        if let Transport::Polling { pending, .. } = &mut self.transport {
-            if pending.take().is_some() && !self.closing {
-                crate::limited!(
-                    info,
-                    "session {}: poll closed prematurely by the client",
-                    self.sid
-                );
-                self.close(DisconnectReason::TransportError, ctx);
-            }
+    /// The client went away before its GET was answered (the reference server closes the
+    /// session then), or after the session had answered it and before the answer left the
+    /// server. The message may come after the client's next GET (the two are served by
+    /// different workers): a pending poll is only the aborted one if its receiver is gone,
+    /// so a newer poll is never taken for it.
+    fn handle(&mut self, msg: PollAborted, ctx: &mut Context<Self>) {
+        let Transport::Polling { pending, .. } = &mut self.transport else {
+            return;
+        };
+        if self.closing {
+            return;
         }
+        let still_pending = pending.as_ref().is_some_and(oneshot::Sender::is_canceled);
+        if still_pending {
+            pending.take();
+            crate::limited!(
+                info,
+                "session {}: poll closed prematurely by the client",
+                self.sid
+            );
+        } else if msg.lost_packets {
+            crate::limited!(
+                info,
+                "session {}: poll closed by the client before its answer left; its packets are lost",
+                self.sid
+            );
+        } else {
+            return;
+        }
+        self.close(DisconnectReason::TransportError, ctx);
     }
 }
 
@@ -75,6 +94,11 @@ impl Handler<BeginPost> for Session {
         let Transport::Polling { posting, .. } = &mut self.transport else {
             return Err(EngineError::BadRequest);
         };
+        if self.closing {
+            // Closed, waiting only for its last poll: nothing it is sent goes anywhere,
+            // so the body is not read.
+            return Err(EngineError::UnknownSid);
+        }
         if *posting {
             crate::limited!(
                 warn,
