@@ -220,11 +220,7 @@ fn a_closed_session_takes_no_post_while_it_waits_for_its_last_poll() {
     let server = start_echo(test_settings());
     let (sid, _) = open_polling(server.addr);
     push(server.addr, &sid, "1");
-    post(server.addr, &sid_query(&sid), b"4late").assert_engine_error(
-        400,
-        1,
-        "Session ID unknown",
-    );
+    post(server.addr, &sid_query(&sid), b"4late").assert_engine_error(400, 1, "Session ID unknown");
     assert_eq!(poll(server.addr, &sid).polling_body(), "6");
     poll(server.addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
 }
