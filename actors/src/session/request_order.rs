@@ -150,3 +150,33 @@ async fn a_stale_abort_leaves_the_next_poll_alone_in_either_order() {
         assert!(hub.registry().get(&sid).is_some());
     }
 }
+
+/// A GET the client aborted, then its next GET: the session closes as for the abort, and
+/// the next GET finds the sid unknown, whether the abort's notice or the next GET reaches
+/// the session first (not an overlap: the first GET is gone).
+#[actix_rt::test]
+async fn a_get_after_an_aborted_one_gets_the_same_answer_in_either_order() {
+    for abort_first in [true, false] {
+        let (sid, session, hub) = open_session().await;
+        drop(pending_poll(&session).await);
+        let aborted = PollAborted {
+            lost_packets: false,
+        };
+        let next = if abort_first {
+            session.send(aborted).await.unwrap();
+            session.send(Poll).await
+        } else {
+            let next = session.send(Poll).await;
+            session.send(aborted).await.ok();
+            next
+        };
+        assert!(
+            matches!(next, Err(_) | Ok(Err(EngineError::UnknownSid))),
+            "the sid is unknown (abort first: {abort_first}), got {next:?}"
+        );
+        assert!(
+            hub.registry().get(&sid).is_none(),
+            "abort first: {abort_first}"
+        );
+    }
+}

@@ -21,7 +21,14 @@ impl Handler<Poll> for Session {
         let Transport::Polling { pending, .. } = &mut self.transport else {
             return Err(EngineError::BadRequest);
         };
-        if pending.is_some() {
+        if let Some(earlier) = pending {
+            if earlier.is_canceled() {
+                // The earlier GET was aborted and its notice is still on its way (from
+                // another worker): this GET gets what it would get after the notice.
+                pending.take();
+                self.close(DisconnectReason::TransportError, ctx);
+                return Err(EngineError::UnknownSid);
+            }
             crate::limited!(
                 warn,
                 "session {}: overlapping GET requests; closing",
