@@ -288,6 +288,28 @@ fn a_pending_get_aborted_by_the_client_closes_the_session() {
 }
 
 #[test]
+fn a_post_whose_client_goes_away_mid_body_closes_the_session() {
+    let server = start_echo(test_settings());
+    let (sid, _) = open_polling(server.addr);
+    let (other, _) = open_polling(server.addr);
+    let mut conn = Conn::open(server.addr);
+    conn.send_head(
+        "POST",
+        &target(&sid_query(&sid)),
+        &[("Transfer-Encoding", "chunked")],
+    );
+    conn.send_chunk(b"4hel");
+    thread::sleep(Duration::from_millis(300));
+    conn.abort();
+    // As in the reference server ("data request connection closed prematurely"): the
+    // session closes, so the client's next POST, whichever worker serves it and whenever
+    // the aborted one is noticed, finds it closed (an overlap closes it too).
+    wait_gone(&server, &sid);
+    assert_eq!(post(server.addr, &sid_query(&sid), b"4x").status, 400);
+    assert!(server.registry.get(&other).is_some());
+}
+
+#[test]
 fn a_post_over_max_payload_is_refused_with_413() {
     let mut settings = test_settings();
     settings.engine.max_payload = 1000;

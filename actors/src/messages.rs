@@ -51,6 +51,12 @@ pub struct EndPost {
     pub packets: Result<Vec<EnginePacket>, ProtocolError>,
 }
 
+/// The POST announced by [`BeginPost`] ended without its whole body: its client went away
+/// mid-body (or the body broke). The reference server closes the session then.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PostAborted;
+
 /// A websocket opened with this session's sid: it wants to take over from polling.
 #[derive(Message)]
 #[rtype(result = "()")]

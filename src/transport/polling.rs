@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::BytesMut;
 use futures::channel::oneshot;
 use futures::StreamExt;
-use siohub_actors::messages::{BeginPost, EndPost, Poll, PollAborted, PollOutcome};
+use siohub_actors::messages::{BeginPost, EndPost, Poll, PollAborted, PollOutcome, PostAborted};
 use siohub_actors::{EngineError, HandshakeInfo, Session, SessionParams};
 use siohub_protocol::EnginePacket;
 
@@ -70,27 +70,32 @@ pub async fn post(
     if declared.is_some_and(|len| len > limit) {
         return too_large(limit);
     }
-    match session.send(BeginPost).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return error_response(e, false),
-        Err(_) => return error_response(EngineError::UnknownSid, false),
+    // Armed before the session hears of the POST: a handler dropped while it waits for
+    // the answer leaves no POST marked as in progress.
+    let reading = BodyInProgress(Some(session.clone()));
+    let refused = match session.send(BeginPost).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some(EngineError::UnknownSid),
+    };
+    if let Some(e) = refused {
+        reading.forget();
+        return error_response(e, false);
     }
     let mut data = BytesMut::new();
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else {
-            session.do_send(EndPost {
-                packets: Ok(Vec::new()),
-            });
+            // The client went away mid-body: dropping `reading` tells the session.
             return error_response(EngineError::BadRequest, false);
         };
         if data.len() + chunk.len() > limit {
-            session.do_send(EndPost {
-                packets: Ok(Vec::new()),
-            });
+            // Refused, and the session carries on, as in the reference server.
+            reading.discard();
             return too_large(limit);
         }
         data.extend_from_slice(&chunk);
     }
+    let session = reading.finish();
     let packets = siohub_protocol::decode_payload(&data);
     let count = packets.as_ref().map_or(0, Vec::len);
     state.hub.counters().received(count, data.len());
@@ -161,4 +166,38 @@ fn is_noop(body: &str) -> bool {
     EnginePacket::Noop
         .encode_text()
         .is_some_and(|noop| noop == body)
+}
+
+/// A POST whose body is being read. Dropped before [`BodyInProgress::finish`] or
+/// [`BodyInProgress::discard`] (the body broke, or the handler was dropped: the client went
+/// away), it tells the session, which closes as the reference server does.
+struct BodyInProgress(Option<Addr<Session>>);
+
+impl BodyInProgress {
+    /// The whole body came: the caller hands it over.
+    fn finish(mut self) -> Addr<Session> {
+        self.0.take().expect("finished once")
+    }
+
+    /// The session refused the POST: there is nothing to tell it.
+    fn forget(mut self) {
+        self.0 = None;
+    }
+
+    /// The body was refused (over `max_payload`): the session takes nothing and carries on.
+    fn discard(mut self) {
+        if let Some(session) = self.0.take() {
+            session.do_send(EndPost {
+                packets: Ok(Vec::new()),
+            });
+        }
+    }
+}
+
+impl Drop for BodyInProgress {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            session.do_send(PostAborted);
+        }
+    }
 }

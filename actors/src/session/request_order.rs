@@ -13,8 +13,9 @@ use super::{Application, Session, SessionParams};
 use crate::config::EngineConfig;
 use crate::error::EngineError;
 use crate::hub::Hub;
-use crate::messages::WsIncoming;
-use crate::messages::{BeginPost, BeginUpgrade, EndPost, Poll, PollAborted, PollOutcome};
+use crate::messages::{
+    BeginPost, BeginUpgrade, EndPost, Poll, PollAborted, PollOutcome, PostAborted, WsIncoming,
+};
 use crate::registry::SessionRegistry;
 use crate::socket::{HandshakeInfo, HeaderList};
 use crate::ws::{Outbox, WsEvent};
@@ -173,6 +174,33 @@ async fn a_get_after_an_aborted_one_gets_the_same_answer_in_either_order() {
         assert!(
             matches!(next, Err(_) | Ok(Err(EngineError::UnknownSid))),
             "the sid is unknown (abort first: {abort_first}), got {next:?}"
+        );
+        assert!(
+            hub.registry().get(&sid).is_none(),
+            "abort first: {abort_first}"
+        );
+    }
+}
+
+/// A POST whose client went away mid-body, then the client's next POST: the session closes
+/// whether the abort's notice or the next POST reaches it first (the reference server
+/// closes on both: an aborted data request, an overlapping one).
+#[actix_rt::test]
+async fn a_post_after_an_aborted_one_finds_the_session_closed_in_either_order() {
+    for abort_first in [true, false] {
+        let (sid, session, hub) = open_session().await;
+        session.send(BeginPost).await.unwrap().unwrap();
+        let next = if abort_first {
+            session.send(PostAborted).await.unwrap();
+            session.send(BeginPost).await
+        } else {
+            let next = session.send(BeginPost).await;
+            session.send(PostAborted).await.ok();
+            next
+        };
+        assert!(
+            matches!(next, Err(_) | Ok(Err(_))),
+            "refused (abort first: {abort_first}), got {next:?}"
         );
         assert!(
             hub.registry().get(&sid).is_none(),

@@ -8,7 +8,7 @@ use siohub_protocol::{EnginePacket, ProtocolError};
 use super::{close_link, Probe, Session, Transport, WsLink};
 use crate::error::EngineError;
 use crate::messages::{
-    BeginPost, BeginUpgrade, EndPost, Poll, PollAborted, PollOutcome, WsIncoming,
+    BeginPost, BeginUpgrade, EndPost, Poll, PollAborted, PollOutcome, PostAborted, WsIncoming,
 };
 use crate::socket::DisconnectReason;
 use crate::wire_frame::{ws_pong_frame, WireFrame};
@@ -148,6 +148,29 @@ impl Handler<EndPost> for Session {
             Err(e) => self.on_packet(Err(e), ctx),
         }
         Ok(())
+    }
+}
+
+impl Handler<PostAborted> for Session {
+    type Result = ();
+
+    /// Closes the session, as the reference server does, so that the outcome is the same
+    /// whether this notice or the client's next POST (served by another worker, where it
+    /// would be refused as an overlap) reaches the session first.
+    fn handle(&mut self, _msg: PostAborted, ctx: &mut Context<Self>) {
+        let Transport::Polling { posting, .. } = &mut self.transport else {
+            return;
+        };
+        // Not marked: the POST was refused, and whatever refused it decided already.
+        if !std::mem::take(posting) || self.closing {
+            return;
+        }
+        crate::limited!(
+            info,
+            "session {}: POST closed by the client before its body ended; closing",
+            self.sid
+        );
+        self.close(DisconnectReason::TransportError, ctx);
     }
 }
 
