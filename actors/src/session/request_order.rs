@@ -69,6 +69,29 @@ async fn poll_now(session: &Addr<Session>) -> Option<String> {
     }
 }
 
+/// The official suite's "forcefully closes the session": a GET and a POST `1` sent at once.
+/// The GET is answered `6` whichever reaches the session first, and the next GET finds the
+/// sid unknown.
+#[actix_rt::test]
+async fn a_close_and_a_poll_sent_at_once_answer_noop_in_either_order() {
+    for close_first in [true, false] {
+        let (sid, session, hub) = open_session().await;
+        let body = if close_first {
+            post(&session, "1").await.unwrap();
+            assert_eq!(hub.counters().closed_polling_sessions(), 1);
+            poll_now(&session).await
+        } else {
+            let pending = pending_poll(&session).await;
+            post(&session, "1").await.unwrap();
+            pending.await.ok()
+        };
+        assert_eq!(body.as_deref(), Some("6"), "close first: {close_first}");
+        assert_eq!(poll_now(&session).await, None, "close first: {close_first}");
+        assert!(hub.registry().get(&sid).is_none());
+        assert_eq!(hub.counters().closed_polling_sessions(), 0);
+    }
+}
+
 /// A GET whose answer the session gave and the HTTP handler never took (the client went
 /// away in between) lost its packets: the session closes, whether the client's next GET
 /// reaches the session before the abort or after it.
@@ -206,5 +229,34 @@ async fn a_post_after_an_aborted_one_finds_the_session_closed_in_either_order() 
             hub.registry().get(&sid).is_none(),
             "abort first: {abort_first}"
         );
+    }
+}
+
+/// During an upgrade the client's GET and its `2probe` travel on two connections: the GET
+/// is answered `6` (the noop that lets the client pause polling) whether it reaches the
+/// session before the probe or after it.
+#[actix_rt::test]
+async fn a_poll_during_an_upgrade_gets_noop_in_either_order() {
+    for probe_first in [true, false] {
+        let (_, session, _hub) = open_session().await;
+        let id = crate::session::next_transport_id();
+        session.do_send(BeginUpgrade {
+            outbox: Outbox::new(),
+            id,
+        });
+        let probe = || WsIncoming {
+            id,
+            event: WsEvent::Text("2probe".into()),
+            credit: None,
+        };
+        let body = if probe_first {
+            session.send(probe()).await.unwrap();
+            poll_now(&session).await
+        } else {
+            let pending = pending_poll(&session).await;
+            session.send(probe()).await.unwrap();
+            pending.await.ok()
+        };
+        assert_eq!(body.as_deref(), Some("6"), "probe first: {probe_first}");
     }
 }
