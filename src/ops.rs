@@ -481,6 +481,12 @@ pub fn render_metrics(state: &EngineState) -> String {
         counters.lingering_connections(),
     );
     out.single(
+        "siohub_polling_closed_sessions",
+        "gauge",
+        "Polling sessions closed and waiting, at most a ping timeout, for the poll in flight that takes their last packet (they count against max_connections).",
+        counters.closed_polling_sessions(),
+    );
+    out.single(
         "siohub_ws_read_pauses_total",
         "counter",
         "Times a websocket stopped being read because its session had incoming.max_messages/max_bytes unhandled.",

@@ -207,7 +207,32 @@ fn a_close_packet_without_a_pending_get_ends_the_session() {
     let server = start_echo(test_settings());
     let (sid, _) = open_polling(server.addr);
     push(server.addr, &sid, "1");
+    // A GET may have been on its way: the next one takes the `6` it would have had, once.
+    assert_eq!(server.hub.counters().closed_polling_sessions(), 1);
+    assert_eq!(poll(server.addr, &sid).polling_body(), "6");
     wait_gone(&server, &sid);
+    assert_eq!(server.hub.counters().closed_polling_sessions(), 0);
+    poll(server.addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
+}
+
+#[test]
+fn a_closed_session_takes_no_post_while_it_waits_for_its_last_poll() {
+    let server = start_echo(test_settings());
+    let (sid, _) = open_polling(server.addr);
+    push(server.addr, &sid, "1");
+    post(server.addr, &sid_query(&sid), b"4late").assert_engine_error(400, 1, "Session ID unknown");
+    assert_eq!(poll(server.addr, &sid).polling_body(), "6");
+    poll(server.addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
+}
+
+#[test]
+fn a_closed_session_waits_for_its_last_poll_at_most_a_ping_timeout() {
+    let server = start_echo(fast_heartbeat());
+    let (sid, _) = open_polling(server.addr);
+    push(server.addr, &sid, "1");
+    // Nobody polls: the session goes on its own once the bound is over.
+    wait_gone(&server, &sid);
+    assert_eq!(server.hub.counters().closed_polling_sessions(), 0);
     poll(server.addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
 }
 
@@ -259,6 +284,28 @@ fn a_pending_get_aborted_by_the_client_closes_the_session() {
     // Nothing but the aborted GET tells the server: the session must go on its own.
     wait_gone(&server, &sid);
     poll(server.addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
+    assert!(server.registry.get(&other).is_some());
+}
+
+#[test]
+fn a_post_whose_client_goes_away_mid_body_closes_the_session() {
+    let server = start_echo(test_settings());
+    let (sid, _) = open_polling(server.addr);
+    let (other, _) = open_polling(server.addr);
+    let mut conn = Conn::open(server.addr);
+    conn.send_head(
+        "POST",
+        &target(&sid_query(&sid)),
+        &[("Transfer-Encoding", "chunked")],
+    );
+    conn.send_chunk(b"4hel");
+    thread::sleep(Duration::from_millis(300));
+    conn.abort();
+    // As in the reference server ("data request connection closed prematurely"): the
+    // session closes, so the client's next POST, whichever worker serves it and whenever
+    // the aborted one is noticed, finds it closed (an overlap closes it too).
+    wait_gone(&server, &sid);
+    assert_eq!(post(server.addr, &sid_query(&sid), b"4x").status, 400);
     assert!(server.registry.get(&other).is_some());
 }
 
@@ -347,4 +394,69 @@ fn a_session_ends_with_the_close_packet_when_its_buffer_overflows() {
     // Six echoes queued while nobody polls: one over the bound.
     push(server.addr, &sid, "4a\x1e4b\x1e4c\x1e4d\x1e4e\x1e4f");
     assert_polling_closed(server.addr, &sid);
+}
+
+/// The official suite's "forcefully closes the session": a GET and a POST `1` sent at once.
+/// With several workers the two requests are served by different threads and reach the
+/// session in either order; whichever comes first, the GET is answered `6`, the POST `ok`,
+/// and the sid is unknown from then on. Half the rounds write the POST first, so both orders
+/// happen; lanes run rounds side by side.
+#[test]
+fn a_close_sent_with_a_poll_answers_the_poll_with_noop_whichever_arrives_first() {
+    const LANES: usize = 4;
+    const ROUNDS: usize = 100;
+    let server = start_echo(test_settings());
+    assert!(server_workers() >= 2, "the race needs two workers");
+    let addr = server.addr;
+    let lanes: Vec<_> = (0..LANES)
+        .map(|lane| {
+            thread::spawn(move || {
+                for round in 0..ROUNDS {
+                    close_with_a_poll_in_flight(addr, (lane + round) % 2 == 0);
+                }
+            })
+        })
+        .collect();
+    for lane in lanes {
+        lane.join().expect("every round answers the poll with `6`");
+    }
+}
+
+fn server_workers() -> usize {
+    test_settings().server.workers
+}
+
+/// One round of the case: a fresh session, a GET and a POST `1` on two connections (the POST
+/// written first if `post_first`), both answers read, then one more GET.
+#[track_caller]
+fn close_with_a_poll_in_flight(addr: std::net::SocketAddr, post_first: bool) {
+    let (sid, _) = open_polling(addr);
+    let query = target(&sid_query(&sid));
+    let mut get = Conn::open(addr);
+    let mut post = Conn::open(addr);
+    let send_get = |conn: &mut Conn| conn.send_head("GET", &query, &[]);
+    let send_post = |conn: &mut Conn| {
+        conn.send_head(
+            "POST",
+            &query,
+            &[("Content-Type", "text/plain"), ("Content-Length", "1")],
+        );
+        conn.write(b"1");
+    };
+    if post_first {
+        send_post(&mut post);
+        send_get(&mut get);
+    } else {
+        send_get(&mut get);
+        send_post(&mut post);
+    }
+    let posted = post.read_response().expect("the POST is answered");
+    let polled = get.read_response().expect("the GET is answered");
+    assert_eq!(
+        (polled.status, polled.text()),
+        (200, "6".to_owned()),
+        "the poll in flight (POST written first: {post_first})"
+    );
+    assert_eq!((posted.status, posted.text()), (200, "ok".to_owned()));
+    poll(addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
 }

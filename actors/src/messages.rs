@@ -26,10 +26,15 @@ pub enum PollOutcome {
 #[rtype(result = "Result<PollOutcome, EngineError>")]
 pub struct Poll;
 
-/// The client went away while its GET was pending.
+/// The client went away before the answer to its GET left the server: the GET was
+/// pending, or it had been answered and the HTTP handler had not written the answer yet.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct PollAborted;
+pub struct PollAborted {
+    /// Whether the session had answered with packets that now never reach the client
+    /// (a `6` that forced a polling cycle carries none).
+    pub lost_packets: bool,
+}
 
 /// A polling POST arrived; its body is still being read.
 #[derive(Message)]
@@ -45,6 +50,12 @@ pub struct EndPost {
     /// The packets, or the decode error that closes the session.
     pub packets: Result<Vec<EnginePacket>, ProtocolError>,
 }
+
+/// The POST announced by [`BeginPost`] ended without its whole body: its client went away
+/// mid-body (or the body broke). The reference server closes the session then.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PostAborted;
 
 /// A websocket opened with this session's sid: it wants to take over from polling.
 #[derive(Message)]

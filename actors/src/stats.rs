@@ -330,6 +330,8 @@ pub struct HubCounters {
     jwks_fetches: [AtomicU64; 2],
     /// Websocket connections whose session is done and whose socket is still open.
     lingering: AtomicI64,
+    /// Polling sessions closed and waiting for the poll that takes their last packet.
+    closed_polling: AtomicI64,
     /// Websocket connections closed because a write made no progress in time.
     write_timeouts: AtomicU64,
     /// Times a websocket reader stopped reading: its session had too much unhandled.
@@ -410,6 +412,25 @@ impl HubCounters {
     /// `max_connections` and the drain waits for them.
     pub fn lingering_connections(&self) -> usize {
         self.lingering.load(Ordering::Relaxed).max(0) as usize
+    }
+
+    /// A polling session closed with no poll pending and waits for the next one.
+    pub fn closed_polling_started(&self) {
+        self.closed_polling.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A session counted by [`HubCounters::closed_polling_started`] stopped.
+    pub fn closed_polling_ended(&self) {
+        self.closed_polling.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Polling sessions that are closed and wait, at most a ping timeout, for the poll
+    /// that takes their last packet (`6` after the client's close, `1` after the
+    /// server's): a poll may be on its way on another connection. They are still in the
+    /// session registry, so they count against `max_connections` and the drain waits for
+    /// them.
+    pub fn closed_polling_sessions(&self) -> usize {
+        self.closed_polling.load(Ordering::Relaxed).max(0) as usize
     }
 
     /// Counts a websocket closed because a write made no progress within the timeout.

@@ -7,9 +7,11 @@ use actix::Addr;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::BytesMut;
+use futures::channel::oneshot;
 use futures::StreamExt;
-use siohub_actors::messages::{BeginPost, EndPost, Poll, PollAborted, PollOutcome};
+use siohub_actors::messages::{BeginPost, EndPost, Poll, PollAborted, PollOutcome, PostAborted};
 use siohub_actors::{EngineError, HandshakeInfo, Session, SessionParams};
+use siohub_protocol::EnginePacket;
 
 use super::{error_response, EngineState};
 
@@ -36,10 +38,16 @@ pub async fn poll(session: Addr<Session>) -> HttpResponse {
         Err(e) => error_response(e, false),
         Ok(PollOutcome::Ready(body)) => payload_response(body),
         Ok(PollOutcome::Pending(answer)) => {
-            let guard = AbortGuard(Some(session));
+            let mut waiting = PendingPoll {
+                session,
+                answer,
+                taken: false,
+            };
             // A dropped sender means the session stopped: tell the client it is closed.
-            let body = answer.await.unwrap_or_else(|_| "1".to_owned());
-            guard.disarm();
+            let body = (&mut waiting.answer)
+                .await
+                .unwrap_or_else(|_| "1".to_owned());
+            waiting.taken = true;
             payload_response(body)
         }
     }
@@ -62,27 +70,32 @@ pub async fn post(
     if declared.is_some_and(|len| len > limit) {
         return too_large(limit);
     }
-    match session.send(BeginPost).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return error_response(e, false),
-        Err(_) => return error_response(EngineError::UnknownSid, false),
+    // Armed before the session hears of the POST: a handler dropped while it waits for
+    // the answer leaves no POST marked as in progress.
+    let reading = BodyInProgress(Some(session.clone()));
+    let refused = match session.send(BeginPost).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some(EngineError::UnknownSid),
+    };
+    if let Some(e) = refused {
+        reading.forget();
+        return error_response(e, false);
     }
     let mut data = BytesMut::new();
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else {
-            session.do_send(EndPost {
-                packets: Ok(Vec::new()),
-            });
+            // The client went away mid-body: dropping `reading` tells the session.
             return error_response(EngineError::BadRequest, false);
         };
         if data.len() + chunk.len() > limit {
-            session.do_send(EndPost {
-                packets: Ok(Vec::new()),
-            });
+            // Refused, and the session carries on, as in the reference server.
+            reading.discard();
             return too_large(limit);
         }
         data.extend_from_slice(&chunk);
     }
+    let session = reading.finish();
     let packets = siohub_protocol::decode_payload(&data);
     let count = packets.as_ref().map_or(0, Vec::len);
     state.hub.counters().received(count, data.len());
@@ -122,20 +135,69 @@ fn too_large(limit: usize) -> HttpResponse {
         )
 }
 
-/// Tells the session when a pending GET is dropped before it was answered (the client went
-/// away): the reference server closes the session then.
-struct AbortGuard(Option<Addr<Session>>);
+/// A GET the session answers later. Dropped before this handler took the answer (the
+/// client went away), it tells the session, which closes as the reference server does when
+/// a poll is closed prematurely, and whether the session had answered already with packets
+/// that are now lost (it closes then too: carrying on would hide the loss).
+struct PendingPoll {
+    session: Addr<Session>,
+    answer: oneshot::Receiver<String>,
+    taken: bool,
+}
 
-impl AbortGuard {
-    fn disarm(mut self) {
-        self.0 = None;
+impl Drop for PendingPoll {
+    fn drop(&mut self) {
+        if self.taken {
+            return;
+        }
+        // Closed before the message goes, so that the session, whichever request of the
+        // client it handles first, sees that this poll's sender has no receiver.
+        self.answer.close();
+        let lost_packets = match self.answer.try_recv() {
+            Ok(Some(body)) => !is_noop(&body),
+            Ok(None) | Err(_) => false,
+        };
+        self.session.do_send(PollAborted { lost_packets });
     }
 }
 
-impl Drop for AbortGuard {
+/// Whether a polling body is the lone `6` that forces a polling cycle.
+fn is_noop(body: &str) -> bool {
+    EnginePacket::Noop
+        .encode_text()
+        .is_some_and(|noop| noop == body)
+}
+
+/// A POST whose body is being read. Dropped before [`BodyInProgress::finish`] or
+/// [`BodyInProgress::discard`] (the body broke, or the handler was dropped: the client went
+/// away), it tells the session, which closes as the reference server does.
+struct BodyInProgress(Option<Addr<Session>>);
+
+impl BodyInProgress {
+    /// The whole body came: the caller hands it over.
+    fn finish(mut self) -> Addr<Session> {
+        self.0.take().expect("finished once")
+    }
+
+    /// The session refused the POST: there is nothing to tell it.
+    fn forget(mut self) {
+        self.0 = None;
+    }
+
+    /// The body was refused (over `max_payload`): the session takes nothing and carries on.
+    fn discard(mut self) {
+        if let Some(session) = self.0.take() {
+            session.do_send(EndPost {
+                packets: Ok(Vec::new()),
+            });
+        }
+    }
+}
+
+impl Drop for BodyInProgress {
     fn drop(&mut self) {
         if let Some(session) = self.0.take() {
-            session.do_send(PollAborted);
+            session.do_send(PostAborted);
         }
     }
 }

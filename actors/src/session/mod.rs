@@ -13,6 +13,8 @@
 
 mod engine;
 mod outgoing;
+#[cfg(test)]
+mod request_order;
 mod small_map;
 mod sockets;
 mod transport;
@@ -69,6 +71,9 @@ enum Transport {
         pending: Option<oneshot::Sender<String>>,
         /// Whether a POST body is being read.
         posting: bool,
+        /// Whether the session is closed and waits for the poll that takes its last
+        /// packet (see [`Session::await_last_poll`]).
+        awaiting_last_poll: bool,
     },
     WebSocket(WsLink),
 }
@@ -193,6 +198,7 @@ impl Session {
         let transport = Transport::Polling {
             pending: None,
             posting: false,
+            awaiting_last_poll: false,
         };
         let session = Session::new(sid.clone(), params, transport);
         let ctx = Context::<Session>::new();
@@ -266,47 +272,76 @@ impl Session {
                 self.closing = true;
                 ctx.stop();
             }
-            Transport::Polling { pending, .. } => {
-                let pending = pending.take();
-                // A close the client asked for answers the pending poll with `6`; any other
-                // close hands the client the close packet `1`.
-                let last = if reason == DisconnectReason::TransportClose {
-                    EnginePacket::Noop
-                } else {
-                    EnginePacket::Close
-                };
-                self.write_frames(&[WireFrame::from_packet(&last)], false);
-                self.closing = true;
-                // A close caused by the client (its `1`, a transport error, a missed pong, a
-                // malformed payload) ends the session at once, as in the reference server:
-                // from then on its sid is unknown. A close the server decides on waits for
-                // the client's next poll to hand it the close packet.
-                let at_once = matches!(
-                    reason,
-                    DisconnectReason::TransportClose
-                        | DisconnectReason::TransportError
-                        | DisconnectReason::PingTimeout
-                        | DisconnectReason::ParseError
-                );
-                match pending {
-                    Some(tx) => {
-                        let body = self.drain_polling_body();
-                        let _ = tx.send(body);
-                        ctx.stop();
-                    }
-                    None if at_once => {
-                        self.queue.clear();
-                        self.queued_bytes = 0;
-                        self.hub.registry().remove(&self.sid);
-                        ctx.stop();
-                    }
-                    // Wait for that poll, but not longer than a ping timeout.
-                    None => {
-                        ctx.run_later(self.config.ping_timeout, |_, ctx| ctx.stop());
-                    }
-                }
-            }
+            Transport::Polling { .. } => self.close_polling(reason, ctx),
         }
+    }
+
+    /// Ends a polling session. The last packet (`6` for the client's own close, `1` for
+    /// any other) answers the poll pending, if any, and the session stops.
+    ///
+    /// With no poll pending, a close the client asked for (its `1`) or one the server
+    /// decided on keeps the closed session answerable for one more poll, at most a ping
+    /// timeout: see [`Session::await_last_poll`]. A close caused by a client fault (a
+    /// transport error, a missed pong, a malformed payload) ends the session at once, as
+    /// in the reference server: from then on its sid is unknown.
+    fn close_polling(&mut self, reason: DisconnectReason, ctx: &mut Context<Self>) {
+        // Taken first: writing the last packet would otherwise answer it already.
+        let pending = match &mut self.transport {
+            Transport::Polling { pending, .. } => pending.take(),
+            Transport::WebSocket(_) => None,
+        };
+        let last = if reason == DisconnectReason::TransportClose {
+            EnginePacket::Noop
+        } else {
+            EnginePacket::Close
+        };
+        self.write_frames(&[WireFrame::from_packet(&last)], false);
+        self.closing = true;
+        let at_once = matches!(
+            reason,
+            DisconnectReason::TransportError
+                | DisconnectReason::PingTimeout
+                | DisconnectReason::ParseError
+        );
+        match pending {
+            Some(tx) => {
+                let body = self.drain_polling_body();
+                let _ = tx.send(body);
+                ctx.stop();
+            }
+            None if at_once => {
+                self.queue.clear();
+                self.queued_bytes = 0;
+                self.hub.registry().remove(&self.sid);
+                ctx.stop();
+            }
+            None => self.await_last_poll(ctx),
+        }
+    }
+
+    /// Keeps the closed session registered, its last packet queued, until a poll takes it
+    /// or a ping timeout passes, whichever comes first.
+    ///
+    /// Why: a client's poll may be on its way when the session closes. The client sends
+    /// its GET and its POST `1` at once, on two connections the server may serve on two
+    /// workers, and the two reach this actor in either order; had the GET come first it
+    /// would have been answered `6`, so it is answered `6` when it comes second too (and
+    /// a close the server decides on reaches the client as `1` whenever it polls next).
+    /// The bound: a client that stayed open would have had to get a request through
+    /// within a ping timeout to keep its session, so a poll later than that is no poll
+    /// that was in flight. What waits is counted ([`HubCounters::closed_polling_sessions`])
+    /// and, being in the registry, counts against `max_connections` and holds the drain.
+    ///
+    /// [`HubCounters::closed_polling_sessions`]: crate::HubCounters::closed_polling_sessions
+    fn await_last_poll(&mut self, ctx: &mut Context<Self>) {
+        if let Transport::Polling {
+            awaiting_last_poll, ..
+        } = &mut self.transport
+        {
+            *awaiting_last_poll = true;
+            self.hub.counters().closed_polling_started();
+        }
+        ctx.run_later(self.config.ping_timeout, |_, ctx| ctx.stop());
     }
 }
 
@@ -345,9 +380,17 @@ impl Actor for Session {
         if let Some(probe) = self.probe.take() {
             close_link(&probe.link);
         }
-        if let Transport::Polling { pending, .. } = &mut self.transport {
+        if let Transport::Polling {
+            pending,
+            awaiting_last_poll,
+            ..
+        } = &mut self.transport
+        {
             if let Some(tx) = pending.take() {
                 let _ = tx.send(EnginePacket::Close.encode_text().unwrap_or_default());
+            }
+            if *awaiting_last_poll {
+                self.hub.counters().closed_polling_ended();
             }
         }
         self.hub.registry().remove(&self.sid);

@@ -8,7 +8,7 @@ use siohub_protocol::{EnginePacket, ProtocolError};
 use super::{close_link, Probe, Session, Transport, WsLink};
 use crate::error::EngineError;
 use crate::messages::{
-    BeginPost, BeginUpgrade, EndPost, Poll, PollAborted, PollOutcome, WsIncoming,
+    BeginPost, BeginUpgrade, EndPost, Poll, PollAborted, PollOutcome, PostAborted, WsIncoming,
 };
 use crate::socket::DisconnectReason;
 use crate::wire_frame::{ws_pong_frame, WireFrame};
@@ -21,7 +21,14 @@ impl Handler<Poll> for Session {
         let Transport::Polling { pending, .. } = &mut self.transport else {
             return Err(EngineError::BadRequest);
         };
-        if pending.is_some() {
+        if let Some(earlier) = pending {
+            if earlier.is_canceled() {
+                // The earlier GET was aborted and its notice is still on its way (from
+                // another worker): this GET gets what it would get after the notice.
+                pending.take();
+                self.close(DisconnectReason::TransportError, ctx);
+                return Err(EngineError::UnknownSid);
+            }
             crate::limited!(
                 warn,
                 "session {}: overlapping GET requests; closing",
@@ -54,17 +61,36 @@ impl Handler<Poll> for Session {
 impl Handler<PollAborted> for Session {
     type Result = ();
 
-    fn handle(&mut self, _msg: PollAborted, ctx: &mut Context<Self>) {
-        if let Transport::Polling { pending, .. } = &mut self.transport {
-            if pending.take().is_some() && !self.closing {
-                crate::limited!(
-                    info,
-                    "session {}: poll closed prematurely by the client",
-                    self.sid
-                );
-                self.close(DisconnectReason::TransportError, ctx);
-            }
+    /// The client went away before its GET was answered (the reference server closes the
+    /// session then), or after the session had answered it and before the answer left the
+    /// server. The message may come after the client's next GET (the two are served by
+    /// different workers): a pending poll is only the aborted one if its receiver is gone,
+    /// so a newer poll is never taken for it.
+    fn handle(&mut self, msg: PollAborted, ctx: &mut Context<Self>) {
+        let Transport::Polling { pending, .. } = &mut self.transport else {
+            return;
+        };
+        if self.closing {
+            return;
         }
+        let still_pending = pending.as_ref().is_some_and(oneshot::Sender::is_canceled);
+        if still_pending {
+            pending.take();
+            crate::limited!(
+                info,
+                "session {}: poll closed prematurely by the client",
+                self.sid
+            );
+        } else if msg.lost_packets {
+            crate::limited!(
+                info,
+                "session {}: poll closed by the client before its answer left; its packets are lost",
+                self.sid
+            );
+        } else {
+            return;
+        }
+        self.close(DisconnectReason::TransportError, ctx);
     }
 }
 
@@ -75,6 +101,11 @@ impl Handler<BeginPost> for Session {
         let Transport::Polling { posting, .. } = &mut self.transport else {
             return Err(EngineError::BadRequest);
         };
+        if self.closing {
+            // Closed, waiting only for its last poll: nothing it is sent goes anywhere,
+            // so the body is not read.
+            return Err(EngineError::UnknownSid);
+        }
         if *posting {
             crate::limited!(
                 warn,
@@ -117,6 +148,29 @@ impl Handler<EndPost> for Session {
             Err(e) => self.on_packet(Err(e), ctx),
         }
         Ok(())
+    }
+}
+
+impl Handler<PostAborted> for Session {
+    type Result = ();
+
+    /// Closes the session, as the reference server does, so that the outcome is the same
+    /// whether this notice or the client's next POST (served by another worker, where it
+    /// would be refused as an overlap) reaches the session first.
+    fn handle(&mut self, _msg: PostAborted, ctx: &mut Context<Self>) {
+        let Transport::Polling { posting, .. } = &mut self.transport else {
+            return;
+        };
+        // Not marked: the POST was refused, and whatever refused it decided already.
+        if !std::mem::take(posting) || self.closing {
+            return;
+        }
+        crate::limited!(
+            info,
+            "session {}: POST closed by the client before its body ended; closing",
+            self.sid
+        );
+        self.close(DisconnectReason::TransportError, ctx);
     }
 }
 
