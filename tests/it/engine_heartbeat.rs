@@ -6,9 +6,8 @@
 //! well-behaved upgrade still carries an event posted mid-upgrade to its reply on the
 //! websocket.
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -8,9 +8,8 @@
 //! awaited on every socket; a session delivers in order, so by then every earlier event has
 //! arrived (or never will).
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,9 +1,8 @@
 //! Engine.IO over HTTP long-polling, on the wire: the handshake, payloads, heartbeat,
 //! overlapping and aborted requests, limits and malformed bodies.
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::thread;
 use std::time::{Duration, Instant};

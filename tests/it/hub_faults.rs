@@ -5,9 +5,8 @@
 //! client may see a disconnect, every publish must be answered, and after the crashes every
 //! broadcast must reach all 200 clients.
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //!
 //! The clients are installed by `tests/clients/setup.sh`, which the README test command runs.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

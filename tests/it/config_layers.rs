@@ -3,10 +3,8 @@
 //! before; `--print-config` masks every secret; each invalid value stops start-up with one
 //! line naming the key (exit 2); and the example files start a server that serves.
 
-#[path = "support/binary.rs"]
-mod binary;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support::binary;
+use crate::support::wire;
 
 use binary::{run, Server};
 use serde_json::{json, Value};

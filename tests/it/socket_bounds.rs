@@ -4,9 +4,8 @@
 //! the attack, asserts the refusal or close and its counter, and checks that a well-behaved
 //! client on the same server still gets what it asked for.
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use serde_json::{json, Value};
 use siohub::config::Settings;

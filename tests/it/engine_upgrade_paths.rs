@@ -4,9 +4,8 @@
 //! keep-alive connection (both through the dispatcher). Each must end in the same open
 //! packet and a working session; bad requests get the same refusals either way.
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::io::Read;
 use std::thread;

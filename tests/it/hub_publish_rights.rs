@@ -5,11 +5,9 @@
 //! rooms to the roles it names; and ordinary rooms work as before. The server itself (server
 //! code, the HTTP API) still reaches user rooms.
 
-#[path = "support/backend.rs"]
-mod backend;
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::backend;
+use crate::support::wire;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -5,10 +5,8 @@
 //! not read cannot take is cut at the grace, counted and logged. Also the JSON log format
 //! of the binary.
 
-#[path = "support/binary.rs"]
-mod binary;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support::binary;
+use crate::support::wire;
 
 use std::time::{Duration, Instant};
 

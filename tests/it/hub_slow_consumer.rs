@@ -5,9 +5,8 @@
 //! the connection even under the bound, and a connection whose session is gone counts
 //! against `max_connections` until its socket is closed.
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::time::Duration;
 

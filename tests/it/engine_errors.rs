@@ -1,9 +1,8 @@
 //! Engine.IO request errors, on the wire: status, content type and exact body of every way a
 //! request can be refused, as the reference server answers them.
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use support::test_settings;
 use wire::*;

@@ -3,13 +3,10 @@
 //! back in the ack; a slow backend gives `TIMEOUT`, a dead one or a 5xx
 //! `BACKEND_UNAVAILABLE`, a 403 `PERMISSION_DENIED`; the concurrency bound refuses at once.
 
-#[path = "support/backend.rs"]
-mod backend;
-mod support;
-#[path = "support/tls_backend.rs"]
-mod tls_backend;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::backend;
+use crate::support::tls_backend;
+use crate::support::wire;
 
 use std::time::Instant;
 

@@ -2,6 +2,11 @@
 //! tests/clients/README.md) with a record of what it saw, and helpers to start it.
 #![allow(dead_code)]
 
+pub mod backend;
+pub mod binary;
+pub mod tls_backend;
+pub mod wire;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

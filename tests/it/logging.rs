@@ -3,13 +3,9 @@
 //! line, and names far over the shown length; and a client repeating a refused event gets
 //! one line per `warn_interval_ms`, then the count of the lines held back.
 
-#[path = "support/backend.rs"]
-mod backend;
-#[path = "support/binary.rs"]
-mod binary;
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support::backend;
+use crate::support::binary;
+use crate::support::wire;
 
 use std::time::{Duration, Instant};
 

@@ -2,11 +2,9 @@
 //! restarting actor) and `GET /ready` (503 while draining), and the drain itself on an
 //! in-process server: handshakes refused, every client told.
 
-#[path = "support/backend.rs"]
-mod backend;
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::backend;
+use crate::support::wire;
 
 use std::time::{Duration, Instant};
 

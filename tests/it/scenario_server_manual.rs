@@ -1,7 +1,7 @@
 //! Runs the scenario server until killed, for running tests/clients/run_against.sh by hand:
-//! `cargo test --test scenario_server_manual -- --ignored --nocapture`.
+//! `cargo test --test it scenario_server_manual -- --ignored --nocapture`.
 
-mod support;
+use crate::support;
 
 #[test]
 #[ignore = "runs until killed; for manual use"]

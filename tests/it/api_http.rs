@@ -11,9 +11,8 @@
 //! namespace-wide sentinel follows, and a session delivers in order, so the next frame a
 //! client reads is either what it should have got or the sentinel.
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -3,11 +3,9 @@
 //! `RATE_LIMIT_EXCEEDED` and its event is not processed; an address over the handshake rate
 //! gets 429 and a full server 503, at once and as JSON, on polling and websocket alike.
 
-#[path = "support/backend.rs"]
-mod backend;
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::backend;
+use crate::support::wire;
 
 use backend::*;
 use serde_json::json;

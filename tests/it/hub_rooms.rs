@@ -9,9 +9,8 @@
 //! namespace-wide `sync` and waits until every socket has it; a session delivers in order,
 //! so by then every earlier event has arrived (or never will).
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;

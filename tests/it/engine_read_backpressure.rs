@@ -2,9 +2,8 @@
 //! stops being read (at most `incoming.max_messages` read and unhandled), is still served
 //! every message in order, and leaves other clients unaffected.
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -1,9 +1,8 @@
 //! Engine.IO over websocket, on the wire: the handshake, echo, heartbeat, close, and the
 //! upgrade from polling (`2probe` / `3probe` / `6` / `5`).
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::thread;
 use std::time::{Duration, Instant};

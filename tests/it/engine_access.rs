@@ -5,9 +5,8 @@
 //! upgrade paths. Each attack is refused and counted; the victim and the well-behaved
 //! clients go on working.
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -4,11 +4,9 @@
 //! depths, adapter traffic and errors, webhook calls, HTTP requests by route and status),
 //! and the values follow what the clients did.
 
-#[path = "support/backend.rs"]
-mod backend;
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::backend;
+use crate::support::wire;
 
 use std::collections::HashMap;
 

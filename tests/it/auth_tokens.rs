@@ -6,11 +6,9 @@
 //! untrusted CA is refused; and a recovered socket regains its user only with a valid
 //! token for that user.
 
-mod support;
-#[path = "support/tls_backend.rs"]
-mod tls_backend;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::tls_backend;
+use crate::support::wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -2,9 +2,8 @@
 //! in both directions, binary attachments, and every malformed or out-of-place packet that
 //! must close the connection without disturbing anyone else.
 
-mod support;
-#[path = "support/wire.rs"]
-mod wire;
+use crate::support;
+use crate::support::wire;
 
 use std::time::{Duration, Instant};
 
