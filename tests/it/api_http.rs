@@ -14,16 +14,16 @@
 use crate::support;
 use crate::support::wire;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use siohub::auth::JwtVerifier;
 use siohub::config::Settings;
 use siohub::server::BackgroundServer;
 use siohub_actors::Target;
+use support::hub_state::subscriber_count;
+use support::sse::{Sse, SseReader};
+use support::tokens::user_token;
 use support::{hub_broadcast, policy, wait_until};
 use wire::{json_after, request, Response, Ws, IO_TIMEOUT};
 
@@ -38,9 +38,7 @@ fn start(tweak: impl FnOnce(&mut Settings)) -> BackgroundServer {
     settings.auth.jwt_secret = SECRET.into();
     settings.namespaces = vec![policy("/"), policy("/chat")];
     tweak(&mut settings);
-    settings.validate().expect("the test settings are valid");
-    let app = siohub::hub::application(&settings);
-    BackgroundServer::start(settings, app).expect("the hub starts")
+    support::start_hub_from(settings)
 }
 
 /// One API request with the key; `body` is sent as JSON.
@@ -91,14 +89,7 @@ impl Client {
         let (mut ws, _, _) = Ws::open(server.addr);
         match user {
             Some(user) => {
-                let exp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs()
-                    + 3600;
-                let token = JwtVerifier::new(SECRET, "", "")
-                    .sign(&json!({"sub": user, "exp": exp}))
-                    .expect("an HMAC verifier signs");
+                let token = user_token(SECRET, json!({ "sub": user }));
                 ws.send_text(&format!("40{}", json!({ "token": token })));
             }
             None => ws.send_text("40"),
@@ -144,137 +135,15 @@ fn sentinel(server: &BackgroundServer, n: u64) {
     hub_broadcast(server, Target::namespace("/"), "sentinel", json!(n));
 }
 
-// ---------------------------------------------------------------------------------------
-// A streaming HTTP client: reads a chunked `text/event-stream` body event by event.
-
-#[derive(Debug, Clone, PartialEq)]
-enum Sse {
-    Comment(String),
-    Event { name: String, data: Value },
-}
-
-struct SseReader {
-    reader: BufReader<TcpStream>,
-    pending: String,
-    ended: bool,
-}
-
-impl SseReader {
-    /// Sends a request and reads the head; returns the status, the headers and the reader
-    /// (or the whole body when the answer is not a stream).
-    fn open(
-        addr: std::net::SocketAddr,
-        method: &str,
-        target: &str,
-        body: Option<Value>,
-    ) -> (u16, Vec<(String, String)>, SseReader) {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut head = format!(
-            "{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
-             Authorization: Bearer {KEY}\r\nAccept: text/event-stream\r\n"
-        );
-        if method != "GET" {
-            head.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            ));
-        }
-        head.push_str("\r\n");
-        let mut writer = stream.try_clone().unwrap();
-        writer.write_all(head.as_bytes()).unwrap();
-        writer.write_all(body.as_bytes()).unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let (k, v) = line.split_once(':').unwrap();
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-        }
-        let sse = SseReader {
-            reader,
-            pending: String::new(),
-            ended: false,
-        };
-        (status, headers, sse)
-    }
-
-    /// Reads one chunk of the chunked body into `pending`; false at the end of the body.
-    fn read_chunk(&mut self) -> bool {
-        let mut size = String::new();
-        if self.reader.read_line(&mut size).unwrap_or(0) == 0 {
-            return false;
-        }
-        let size = usize::from_str_radix(size.trim(), 16)
-            .unwrap_or_else(|_| panic!("a chunk size, got {size:?}"));
-        let mut chunk = vec![0; size + 2];
-        self.reader
-            .read_exact(&mut chunk)
-            .expect("a whole chunk within the deadline");
-        if size == 0 {
-            return false;
-        }
-        self.pending
-            .push_str(std::str::from_utf8(&chunk[..size]).expect("UTF-8 events"));
-        true
-    }
-
-    /// The next event or comment; `None` when the stream ended.
-    fn next(&mut self) -> Option<Sse> {
-        loop {
-            if let Some(end) = self.pending.find("\n\n") {
-                let block: String = self.pending.drain(..end + 2).collect();
-                return Some(parse_block(block.trim_end()));
-            }
-            if self.ended || !self.read_chunk() {
-                self.ended = true;
-                assert!(
-                    self.pending.is_empty(),
-                    "a partial event: {:?}",
-                    self.pending
-                );
-                return None;
-            }
-        }
-    }
-
-    /// The next event, skipping comments.
-    fn event(&mut self) -> (String, Value) {
-        loop {
-            match self.next().expect("an event before the end of the stream") {
-                Sse::Event { name, data } => return (name, data),
-                Sse::Comment(_) => {}
-            }
-        }
-    }
-}
-
-fn parse_block(block: &str) -> Sse {
-    if let Some(comment) = block.strip_prefix(':') {
-        return Sse::Comment(comment.trim().to_owned());
-    }
-    let mut name = String::new();
-    let mut data = String::new();
-    for line in block.lines() {
-        if let Some(v) = line.strip_prefix("event: ") {
-            name = v.to_owned();
-        } else if let Some(v) = line.strip_prefix("data: ") {
-            data = v.to_owned();
-        } else {
-            panic!("unexpected SSE line {line:?} in {block:?}");
-        }
-    }
-    let data = serde_json::from_str(&data).unwrap_or_else(|e| panic!("JSON data {data:?}: {e}"));
-    Sse::Event { name, data }
+/// Opens an event stream on the API with the key (as a bearer token).
+fn open_sse(
+    addr: std::net::SocketAddr,
+    method: &str,
+    target: &str,
+    body: Option<Value>,
+) -> (u16, Vec<(String, String)>, SseReader) {
+    let bearer = format!("Bearer {KEY}");
+    SseReader::open(addr, method, target, &[("Authorization", &bearer)], body)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -544,8 +413,7 @@ fn emit_with_acks_streams_each_ack_as_it_arrives() {
         client.join("r");
     }
     let body = json!({"rooms": "r", "event": "vote", "ack": true, "timeout_ms": 10_000});
-    let (status, headers, mut sse) =
-        SseReader::open(server.addr, "POST", "/api/v1/emit", Some(body));
+    let (status, headers, mut sse) = open_sse(server.addr, "POST", "/api/v1/emit", Some(body));
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "content-type"), Some("text/event-stream"));
     assert_eq!(header(&headers, "transfer-encoding"), Some("chunked"));
@@ -592,7 +460,7 @@ fn emit_with_acks_streams_each_ack_as_it_arrives() {
 
     // Without acks an event-stream request gets `done` alone.
     let body = json!({"rooms": "r", "event": "plain"});
-    let (status, _, mut sse) = SseReader::open(server.addr, "POST", "/api/v1/emit", Some(body));
+    let (status, _, mut sse) = open_sse(server.addr, "POST", "/api/v1/emit", Some(body));
     assert_eq!(status, 200);
     assert_eq!(sse.event(), ("done".into(), json!({"recipients": 2})));
     assert_eq!(sse.next(), None);
@@ -601,14 +469,7 @@ fn emit_with_acks_streams_each_ack_as_it_arrives() {
 #[test]
 fn python_requests_reads_the_ack_stream_incrementally() {
     let server = start(|_| {});
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/python");
-    let python = dir.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "python-socketio is not installed: run tests/clients/setup.sh"
-    );
-    let out = std::process::Command::new(python)
-        .arg(dir.join("api_sse_ack.py"))
+    let out = support::clients::python("api_sse_ack.py")
         .arg(server.url())
         .arg(KEY)
         .output()
@@ -951,7 +812,7 @@ fn bad_requests_get_json_errors_with_the_right_status() {
     assert_eq!(post("/api/v1/emit", fits.as_bytes()).status, 200);
 
     // 503: over api.sse_max_subscribers (1 here).
-    let (status, _, mut first) = SseReader::open(server.addr, "GET", "/api/v1/sse", None);
+    let (status, _, mut first) = open_sse(server.addr, "GET", "/api/v1/sse", None);
     assert_eq!(status, 200);
     assert!(matches!(first.next(), Some(Sse::Comment(_))));
     assert_error(
@@ -961,10 +822,9 @@ fn bad_requests_get_json_errors_with_the_right_status() {
     );
     drop(first);
     wait_until("the first subscriber's place is free", IO_TIMEOUT, || {
-        call(&server, "GET", "/api/v1/rooms", None).status == 200
-            && server.hub.table().lock().unwrap().subscriber_count() == 0
+        call(&server, "GET", "/api/v1/rooms", None).status == 200 && subscriber_count(&server) == 0
     });
-    let (status, _, _second) = SseReader::open(server.addr, "GET", "/api/v1/sse", None);
+    let (status, _, _second) = open_sse(server.addr, "GET", "/api/v1/sse", None);
     assert_eq!(status, 200);
 }
 
@@ -978,7 +838,7 @@ fn sse_subscribers_get_the_events_of_their_rooms() {
     let mut c = Client::connect(&server, Some("u7"));
     a.join("a");
 
-    let (status, headers, mut rooms_ab) = SseReader::open(
+    let (status, headers, mut rooms_ab) = open_sse(
         server.addr,
         "GET",
         "/api/v1/sse?namespace=/&rooms=a,user:u7",
@@ -988,7 +848,7 @@ fn sse_subscribers_get_the_events_of_their_rooms() {
     assert_eq!(header(&headers, "content-type"), Some("text/event-stream"));
     assert_eq!(header(&headers, "cache-control"), Some("no-cache"));
     assert!(matches!(rooms_ab.next(), Some(Sse::Comment(c)) if c.starts_with("subscribed")));
-    let (_, _, mut everything) = SseReader::open(server.addr, "GET", "/api/v1/sse", None);
+    let (_, _, mut everything) = open_sse(server.addr, "GET", "/api/v1/sse", None);
     assert!(matches!(everything.next(), Some(Sse::Comment(_))));
 
     // A client publishes to room a with the built-in `publish`.
@@ -1019,19 +879,18 @@ fn sse_subscribers_get_the_events_of_their_rooms() {
     assert_eq!(rooms_ab.next(), Some(Sse::Comment("keep-alive".into())));
 
     // A closed stream unsubscribes.
-    assert_eq!(server.hub.table().lock().unwrap().subscriber_count(), 2);
+    assert_eq!(subscriber_count(&server), 2);
     drop(rooms_ab);
     drop(everything);
     wait_until("the subscribers are gone", IO_TIMEOUT, || {
-        server.hub.table().lock().unwrap().subscriber_count() == 0
+        subscriber_count(&server) == 0
     });
 }
 
 #[test]
 fn a_slow_sse_reader_is_cut_off_and_counted() {
     let server = start(|s| s.api.sse_queue = 4);
-    let (status, _, mut slow) =
-        SseReader::open(server.addr, "GET", "/api/v1/sse?rooms=firehose", None);
+    let (status, _, mut slow) = open_sse(server.addr, "GET", "/api/v1/sse?rooms=firehose", None);
     assert_eq!(status, 200);
     assert!(matches!(slow.next(), Some(Sse::Comment(_))));
     let before = server.hub.counters().slow_consumer_disconnects();
@@ -1048,7 +907,7 @@ fn a_slow_sse_reader_is_cut_off_and_counted() {
         hub_broadcast(&server, target, "flood", json!(big));
         sent += 1;
     }
-    assert_eq!(server.hub.table().lock().unwrap().subscriber_count(), 0);
+    assert_eq!(subscriber_count(&server), 0);
     // What was queued still comes, then the error, then the end.
     let mut floods = 0;
     loop {

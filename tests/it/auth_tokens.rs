@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use siohub::config::{NamespacePolicy, Settings};
 use siohub::server::BackgroundServer;
 use siohub_actors::{RefusalReason, Target};
+use support::hub_state::socket_count;
 use support::{hub_broadcast, policy, room_members, start_hub_with, wait_until};
 use tls_backend::{other_ca, test_ca, Hit, TlsBackend, FIXTURES};
 use wire::*;
@@ -465,7 +466,7 @@ fn a_recovered_socket_does_not_regain_an_identity_without_a_valid_token() {
         .to_owned();
     assert_ne!(anon_sid, old_sid);
     wait_until("the anonymous socket is connected", WAIT, || {
-        server.hub.table().lock().unwrap().socket_count(OPTIONAL) == 1
+        socket_count(&server, OPTIONAL) == 1
     });
     assert!(room_members(&server, OPTIONAL, "user:alice").is_empty());
 }

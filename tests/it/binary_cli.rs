@@ -1,22 +1,12 @@
 //! The `siohub` binary as a user runs it: `--help`, a bad configuration value, serving on a
 //! chosen port, and a clean exit on SIGTERM and SIGINT.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use crate::support::binary::{siohub, Server};
+use crate::support::free_port;
+use crate::support::wait_until;
+use crate::support::wire::{get, IO_TIMEOUT, POLLING};
 
-fn siohub() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_siohub"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::time::Duration;
 
 #[test]
 fn help_lists_the_flags() {
@@ -58,76 +48,37 @@ fn print_config_shows_the_layers_merged() {
     assert_eq!(config["server"]["path"], "/socket.io/");
 }
 
-fn start(port: u16) -> Child {
+fn start(port: u16) -> Server {
     start_with(port, &[])
 }
 
-fn start_with(port: u16, env: &[(&str, &str)]) -> Child {
-    let child = siohub()
-        .args(["--port", &port.to_string(), "--host", "127.0.0.1"])
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "siohub did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
+fn start_with(port: u16, env: &[(&str, &str)]) -> Server {
+    Server::start_on(port, &[], env)
 }
 
-fn handshake(port: u16) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    // A listening socket nobody accepts on would otherwise hang the test.
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
+/// A polling handshake on `port`; returns the response's status and body.
+fn handshake(port: u16) -> (u16, String) {
+    let response = get(([127, 0, 0, 1], port).into(), POLLING);
+    (response.status, response.text())
 }
 
 fn stop_with(signal: &str) {
     let port = free_port();
-    let mut child = start(port);
-    let response = handshake(port);
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert!(response.contains("0{\"sid\":"), "{response}");
-    stop(&mut child, signal);
+    let mut server = start(port);
+    let (status, body) = handshake(port);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("0{\"sid\":"), "{body}");
+    stop(&mut server, signal);
 }
 
 /// Sends `signal` and checks the binary exits 0 having logged its start-up line.
-fn stop(child: &mut Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "siohub did not exit after {signal}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+fn stop(server: &mut Server, signal: &str) {
+    server.signal(signal);
+    let code = server.wait_exit(Duration::from_secs(15));
     assert_eq!(code, Some(0), "siohub should exit 0 after {signal}");
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let lines: Vec<String> = stderr.lines().map_while(Result::ok).collect();
-    assert!(
-        lines.iter().any(|l| l.contains("listening on")),
-        "no start-up line: {lines:?}"
-    );
+    wait_until("the start-up line is read", IO_TIMEOUT, || {
+        server.stderr().iter().any(|l| l.contains("listening on"))
+    });
 }
 
 #[test]
@@ -158,7 +109,7 @@ fn listeners_on(port: u16) -> usize {
 #[test]
 fn every_worker_listens_and_serves() {
     let port = free_port();
-    let mut child = start_with(
+    let mut server = start_with(
         port,
         &[
             ("SOCKETIO_SERVER__WORKERS", "4"),
@@ -171,13 +122,13 @@ fn every_worker_listens_and_serves() {
     // connections reach every worker, and each must be answered.
     let mut sids = std::collections::HashSet::new();
     for _ in 0..200 {
-        let response = handshake(port);
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        let sid = response.split("\"sid\":\"").nth(1).unwrap();
+        let (status, body) = handshake(port);
+        assert_eq!(status, 200, "{body}");
+        let sid = body.split("\"sid\":\"").nth(1).unwrap();
         sids.insert(sid.split('"').next().unwrap().to_owned());
     }
     assert_eq!(sids.len(), 200, "every handshake opens its own session");
-    stop(&mut child, "-TERM");
+    stop(&mut server, "-TERM");
     assert_eq!(
         listeners_on(port),
         0,
@@ -204,7 +155,7 @@ fn a_port_already_served_stops_start_up_with_one_line() {
     assert!(err.contains("in use"), "{err}");
     // The port is not shared with the second binary: the first still answers alone.
     assert_eq!(listeners_on(port), before);
-    assert!(handshake(port).starts_with("HTTP/1.1 200"));
+    assert_eq!(handshake(port).0, 200);
     stop(&mut first, "-TERM");
 }
 

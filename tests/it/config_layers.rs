@@ -3,43 +3,16 @@
 //! before; `--print-config` masks every secret; each invalid value stops start-up with one
 //! line naming the key (exit 2); and the example files start a server that serves.
 
+use crate::support;
 use crate::support::binary;
 use crate::support::wire;
 
 use binary::{run, Server};
 use serde_json::{json, Value};
+use support::temp_file::TempFile;
 
-fn config_file(text: &str) -> tempfile_path::TempFile {
-    tempfile_path::TempFile::with(text)
-}
-
-/// A file removed when dropped (no extra crate needed).
-mod tempfile_path {
-    pub struct TempFile(pub std::path::PathBuf);
-
-    impl TempFile {
-        pub fn with(text: &str) -> TempFile {
-            use std::sync::atomic::{AtomicU64, Ordering};
-            static NEXT: AtomicU64 = AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "siohub-config-{}-{}.toml",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::write(&path, text).unwrap();
-            TempFile(path)
-        }
-
-        pub fn path(&self) -> &str {
-            self.0.to_str().unwrap()
-        }
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
+fn config_file(text: &str) -> TempFile {
+    TempFile::with(text)
 }
 
 fn print_config(args: &[&str], env: &[(&str, &str)]) -> Value {
@@ -413,7 +386,7 @@ fn the_production_example_starts_and_serves() {
     assert!(refusal.starts_with("44{"), "{refusal}");
     assert!(refusal.contains("AUTH_REQUIRED"), "{refusal}");
     // Its log format is JSON.
-    wire::eventually("the start-up line", wire::IO_TIMEOUT, || {
+    support::wait_until("the start-up line", wire::IO_TIMEOUT, || {
         server.stderr().iter().any(|l| l.contains("listening on"))
     });
     for line in server.stderr() {
@@ -444,7 +417,7 @@ fn the_log_level_is_applied() {
             ("SOCKETIO_SHUTDOWN__GRACE_S", "2"),
         ],
     );
-    wire::eventually("the adapter warning", wire::IO_TIMEOUT, || {
+    support::wait_until("the adapter warning", wire::IO_TIMEOUT, || {
         server.stderr().iter().any(|l| l.contains("adapter"))
     });
     server.signal("-TERM");

@@ -1,8 +1,7 @@
 //! The two conformance servers of SPEC.md §1, started as the examples start them (on a free
 //! port instead of 3000) and checked with the real Node clients.
 
-use std::path::Path;
-use std::process::Command;
+use crate::support::clients;
 
 use siohub::conformance;
 use siohub::server::BackgroundServer;
@@ -17,13 +16,7 @@ fn check(mode: &str, path: &str, app: siohub::Application) {
     )
     .unwrap();
     let server = BackgroundServer::start(settings, app).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node/conformance.mjs");
-    assert!(
-        script.with_file_name("node_modules").exists(),
-        "run tests/clients/setup.sh first (the README test command does)"
-    );
-    let out = Command::new("node")
-        .arg(script)
+    let out = clients::node("conformance.mjs")
         .args([mode, &server.url()])
         .output()
         .unwrap();

@@ -4,8 +4,7 @@
 //! client must end with its reply or a `disconnect` / `connect_error` it can see, within
 //! 10 s (`tests/clients/node/many_messages.mjs` does the counting).
 
-use std::path::Path;
-use std::process::Command;
+use crate::support::clients;
 
 use serde_json::Value;
 use siohub::conformance;
@@ -25,13 +24,7 @@ fn two_hundred_clients_each_get_their_reply_or_see_a_disconnect() {
     )
     .unwrap();
     let server = BackgroundServer::start(settings, conformance::socketio_application()).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node/many_messages.mjs");
-    assert!(
-        script.with_file_name("node_modules").exists(),
-        "run tests/clients/setup.sh first (the README test command does)"
-    );
-    let out = Command::new("node")
-        .arg(&script)
+    let out = clients::node("many_messages.mjs")
         .args([server.url(), CLIENTS.to_string(), DEADLINE_MS.to_string()])
         .output()
         .unwrap();

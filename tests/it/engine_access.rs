@@ -12,13 +12,13 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use siohub::config::Settings;
 use siohub::server::BackgroundServer;
+use support::ops::metrics_text;
 use support::{policy, start_hub_with, OPERATOR, OPERATOR_KEY};
 use wire::*;
 
 /// Another loopback address: a client on another machine, as the server sees it.
 const STRANGER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const VICTIM_AGENT: &str = "victim-browser/1.0";
-const WS_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 fn start(adjust: impl FnOnce(&mut Settings)) -> BackgroundServer {
     start_hub_with(vec![policy("/")], adjust)
@@ -63,7 +63,7 @@ fn victim_session(server: &BackgroundServer) -> String {
 
 /// The value of `siohub_refused_total{reason=...}` in `/metrics`.
 fn refused(server: &BackgroundServer, reason: &str) -> u64 {
-    let metrics = request(server.addr, "GET", "/metrics", &[], b"").text();
+    let metrics = metrics_text(server);
     let prefix = format!("siohub_refused_total{{reason=\"{reason}\"}} ");
     metrics
         .lines()
@@ -72,19 +72,6 @@ fn refused(server: &BackgroundServer, reason: &str) -> u64 {
         .trim()
         .parse()
         .unwrap()
-}
-
-/// A whole websocket upgrade request (`Connection: Upgrade` only) with extra headers.
-fn upgrade_head(query: &str, keep_alive: bool, headers: &[(&str, &str)]) -> String {
-    let mut head = format!(
-        "GET {} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: {}Upgrade\r\nSec-WebSocket-Key: {WS_KEY}\r\nSec-WebSocket-Version: 13\r\n",
-        target(query),
-        if keep_alive { "keep-alive, " } else { "" },
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head + "\r\n"
 }
 
 /// The two ways an upgrade reaches the server.

@@ -4,7 +4,7 @@
 use crate::support;
 use crate::support::wire;
 
-use support::test_settings;
+use support::{start_echo, test_settings};
 use wire::*;
 
 #[test]

@@ -13,7 +13,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
 use siohub::server::BackgroundServer;
-use support::test_settings;
+use support::{start_echo, test_settings, wait_gone};
 use wire::*;
 
 /// Ping every 300 ms, and a generous second for the pong: the tests never pong, and the

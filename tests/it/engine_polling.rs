@@ -8,15 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::test_settings;
+use support::{fast_heartbeat, start_echo, test_settings, wait_gone};
 use wire::*;
-
-fn fast_heartbeat() -> siohub::config::Settings {
-    let mut settings = test_settings();
-    settings.engine.ping_interval_ms = 300;
-    settings.engine.ping_timeout_ms = 200;
-    settings
-}
 
 #[test]
 fn handshake_answers_the_open_packet() {

@@ -4,6 +4,7 @@
 
 use crate::support;
 use crate::support::wire;
+use support::start_echo;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -27,13 +28,8 @@ fn settings() -> Settings {
 fn raw_websocket(addr: SocketAddr) -> TcpStream {
     let mut io = TcpStream::connect(addr).unwrap();
     io.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    write!(
-        io,
-        "GET {} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        target(WEBSOCKET)
-    )
-    .unwrap();
+    io.write_all(upgrade_head(WEBSOCKET, false, &[]).as_bytes())
+        .unwrap();
     // Byte by byte, so that no frame after the head is consumed.
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
@@ -49,51 +45,18 @@ fn raw_websocket(addr: SocketAddr) -> TcpStream {
     io
 }
 
-/// A masked client text frame (payload under 126 bytes).
-fn client_frame(text: &str, out: &mut Vec<u8>) {
-    let mask = [0x12u8, 0x34, 0x56, 0x78];
-    assert!(text.len() < 126);
-    out.push(0x81);
-    out.push(0x80 | text.len() as u8);
-    out.extend_from_slice(&mask);
-    out.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-}
-
-/// The next server text frame (servers never mask).
-fn server_text(io: &mut TcpStream) -> String {
-    let mut head = [0u8; 2];
-    io.read_exact(&mut head).unwrap();
-    assert_eq!(head[0], 0x81, "a final text frame");
-    let len = match head[1] & 0x7f {
-        126 => {
-            let mut ext = [0u8; 2];
-            io.read_exact(&mut ext).unwrap();
-            u16::from_be_bytes(ext) as usize
-        }
-        127 => {
-            let mut ext = [0u8; 8];
-            io.read_exact(&mut ext).unwrap();
-            u64::from_be_bytes(ext) as usize
-        }
-        n => n as usize,
-    };
-    let mut data = vec![0u8; len];
-    io.read_exact(&mut data).unwrap();
-    String::from_utf8(data).unwrap()
-}
-
 #[test]
 fn a_client_blasting_messages_is_read_within_the_bound_in_order() {
     let server = start_echo(settings());
     let mut blaster = raw_websocket(server.addr);
     assert!(
-        server_text(&mut blaster).starts_with("0{"),
+        read_server_text(&mut blaster).starts_with("0{"),
         "the open packet"
     );
     // Every message in as few writes as the kernel takes: thousands per read.
     let mut blast = Vec::new();
     for i in 0..MESSAGES {
-        client_frame(&format!("4m{i}"), &mut blast);
+        blast.extend(client_text_frame(&format!("4m{i}")));
     }
     let mut writer = blaster.try_clone().unwrap();
     let sender = std::thread::spawn(move || writer.write_all(&blast).unwrap());
@@ -104,7 +67,7 @@ fn a_client_blasting_messages_is_read_within_the_bound_in_order() {
     assert_eq!(other.text_skipping_pings(), "4hello");
 
     for i in 0..MESSAGES {
-        assert_eq!(server_text(&mut blaster), format!("4m{i}"), "in order");
+        assert_eq!(read_server_text(&mut blaster), format!("4m{i}"), "in order");
     }
     sender.join().unwrap();
     let counters = server.hub.counters();

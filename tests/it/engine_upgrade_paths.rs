@@ -11,51 +11,12 @@ use std::io::Read;
 use std::thread;
 use std::time::Duration;
 
-use support::test_settings;
+use support::{start_echo, test_settings};
 use wire::*;
 
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-/// The `Sec-WebSocket-Accept` for [`KEY`] (RFC 6455 §1.3).
-const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-fn upgrade_head(query: &str, keep_alive: bool) -> String {
-    format!(
-        "GET {} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: {}Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        target(query),
-        if keep_alive { "keep-alive, " } else { "" }
-    )
-}
-
-/// A masked client text frame.
-fn client_text(text: &str) -> Vec<u8> {
-    let mask = [0x12, 0x34, 0x56, 0x78];
-    assert!(text.len() < 126);
-    let mut frame = vec![0x81, 0x80 | text.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    frame
-}
-
-/// Reads `count` unmasked server text frames.
+/// Reads `count` text frames from the server.
 fn read_texts(stream: &mut impl Read, count: usize) -> Vec<String> {
-    (0..count)
-        .map(|_| {
-            let mut head = [0u8; 2];
-            stream.read_exact(&mut head).expect("a frame");
-            assert_eq!(head[0], 0x81, "a final text frame");
-            let len = match head[1] {
-                126 => {
-                    let mut len = [0u8; 2];
-                    stream.read_exact(&mut len).unwrap();
-                    u16::from_be_bytes(len) as usize
-                }
-                n => n as usize,
-            };
-            let mut text = vec![0u8; len];
-            stream.read_exact(&mut text).unwrap();
-            String::from_utf8(text).unwrap()
-        })
-        .collect()
+    (0..count).map(|_| read_server_text(stream)).collect()
 }
 
 /// Checks a `101` with the right accept value, then the open packet and the echo of
@@ -63,7 +24,7 @@ fn read_texts(stream: &mut impl Read, count: usize) -> Vec<String> {
 fn assert_upgraded_and_echoing(conn: &mut Conn) {
     let response = conn.read_response().expect("a response");
     assert_eq!(response.status, 101, "{}", response.text());
-    assert_eq!(response.header("sec-websocket-accept"), Some(ACCEPT));
+    assert_eq!(response.header("sec-websocket-accept"), Some(WS_ACCEPT));
     let texts = read_texts(conn.stream(), 2);
     assert!(texts[0].starts_with("0{\"sid\":"), "{texts:?}");
     assert_eq!(texts[1], "4hello");
@@ -73,8 +34,8 @@ fn assert_upgraded_and_echoing(conn: &mut Conn) {
 fn an_upgrade_with_its_first_frame_in_the_same_write_is_served() {
     let server = start_echo(test_settings());
     let mut conn = Conn::open(server.addr);
-    let mut bytes = upgrade_head(WEBSOCKET, false).into_bytes();
-    bytes.extend(client_text("4hello"));
+    let mut bytes = upgrade_head(WEBSOCKET, false, &[]).into_bytes();
+    bytes.extend(client_text_frame("4hello"));
     conn.write(&bytes);
     assert_upgraded_and_echoing(&mut conn);
 }
@@ -83,7 +44,7 @@ fn an_upgrade_with_its_first_frame_in_the_same_write_is_served() {
 fn an_upgrade_split_over_several_writes_is_served() {
     let server = start_echo(test_settings());
     let mut conn = Conn::open(server.addr);
-    let head = upgrade_head(WEBSOCKET, false);
+    let head = upgrade_head(WEBSOCKET, false, &[]);
     let (first, rest) = head.split_at(20);
     conn.write(first.as_bytes());
     thread::sleep(Duration::from_millis(100));
@@ -91,7 +52,7 @@ fn an_upgrade_split_over_several_writes_is_served() {
     conn.write(middle.as_bytes());
     thread::sleep(Duration::from_millis(50));
     let mut bytes = last.as_bytes().to_vec();
-    bytes.extend(client_text("4hello"));
+    bytes.extend(client_text_frame("4hello"));
     conn.write(&bytes);
     assert_upgraded_and_echoing(&mut conn);
 }
@@ -113,8 +74,8 @@ fn an_upgrade_after_a_polling_request_on_the_same_connection_is_served() {
         response.text()
     );
     // The connection is kept alive: the next request on it is the upgrade.
-    let mut bytes = upgrade_head(WEBSOCKET, true).into_bytes();
-    bytes.extend(client_text("4hello"));
+    let mut bytes = upgrade_head(WEBSOCKET, true, &[]).into_bytes();
+    bytes.extend(client_text_frame("4hello"));
     conn.write(&bytes);
     assert_upgraded_and_echoing(&mut conn);
     assert_eq!(
@@ -129,33 +90,33 @@ fn bad_upgrades_are_refused_alike_whole_or_split() {
     let server = start_echo(test_settings());
     let cases = [
         (
-            upgrade_head("EIO=3&transport=websocket", false),
+            upgrade_head("EIO=3&transport=websocket", false, &[]),
             400,
             "Unsupported protocol version",
         ),
         (
-            upgrade_head("EIO=4&transport=websocket&sid=nope", false),
+            upgrade_head("EIO=4&transport=websocket&sid=nope", false, &[]),
             400,
             "Session ID unknown",
         ),
         (
-            upgrade_head("EIO=4&transport=smoke", false),
+            upgrade_head("EIO=4&transport=smoke", false, &[]),
             400,
             "Transport unknown",
         ),
         (
-            upgrade_head(WEBSOCKET, false)
+            upgrade_head(WEBSOCKET, false, &[])
                 .replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"),
             400,
             "Bad request",
         ),
         (
-            upgrade_head(WEBSOCKET, false).replace(KEY, "short"),
+            upgrade_head(WEBSOCKET, false, &[]).replace(WS_KEY, "short"),
             400,
             "Bad request",
         ),
         (
-            upgrade_head(WEBSOCKET, false).replace("/socket.io/", "/elsewhere/"),
+            upgrade_head(WEBSOCKET, false, &[]).replace("/socket.io/", "/elsewhere/"),
             404,
             "Not Found",
         ),

@@ -9,7 +9,6 @@
 //! arrived (or never will).
 
 use crate::support;
-use crate::support::wire;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -18,29 +17,13 @@ use serde_json::{json, Value};
 use siohub::config::{BufferName, NamespacePolicy, RoomAccess, RoomRule};
 use siohub::server::BackgroundServer;
 use siohub_actors::Target;
-use support::{hub_broadcast, policy, room_members, start_hub, start_hub_with, wait_until, Driver};
+use support::hub_state::{buffered, socket_count};
+use support::ops::{connections, metrics_text};
+use support::{
+    hub_broadcast, policy, room_members, settle, start_hub, start_hub_with, wait_until, Driver,
+};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-/// Sends a namespace-wide `sync<round>` and waits until every one of `names` got it.
-fn settle(server: &BackgroundServer, d: &mut Driver, nsp: &str, names: &[&str], round: u64) {
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let event = format!("sync{round}");
-    let out = hub_broadcast(server, Target::namespace(nsp), &event, json!(round));
-    assert_eq!(out.recipients, names.len(), "{event} recipients");
-    d.wait_counts(&names, &event, 1);
-}
-
-fn connections(server: &BackgroundServer) -> Value {
-    wire::request(
-        server.addr,
-        "GET",
-        "/connections?limit=1000",
-        &support::OPERATOR,
-        b"",
-    )
-    .json()
-}
 
 fn publish(d: &mut Driver, from: &str, room: &str, event: &str, data: Value) -> Value {
     d.ack(
@@ -48,11 +31,6 @@ fn publish(d: &mut Driver, from: &str, room: &str, event: &str, data: Value) -> 
         "publish",
         json!([{ "room": room, "event": event, "data": data }]),
     )
-}
-
-fn buffered(server: &BackgroundServer, nsp: &str, room: &str) -> usize {
-    let ttl = Duration::from_secs(3600);
-    server.hub.table().lock().unwrap().buffered(nsp, room, ttl)
 }
 
 fn join(d: &mut Driver, name: &str, room: &str, replayed: usize) {
@@ -257,7 +235,7 @@ fn recovery_replays_exactly_the_missed_events_after_a_transport_close() {
     d.call("hold", json!({ "name": "a" }));
     d.call("close_transport", json!({ "name": "a" }));
     wait_until("the server dropped the socket", WAIT, || {
-        server.hub.table().lock().unwrap().socket_count("/recover") == 0
+        socket_count(&server, "/recover") == 0
     });
     assert!(room_members(&server, "/recover", "r").is_empty());
     const K: i64 = 5;
@@ -345,7 +323,7 @@ fn no_recovery_after_the_window_with_an_unknown_pid_or_when_off() {
     d.call("hold", json!({ "name": "a" }));
     d.call("close_transport", json!({ "name": "a" }));
     wait_until("the server dropped the socket", WAIT, || {
-        server.hub.table().lock().unwrap().socket_count("/short") == 0
+        socket_count(&server, "/short") == 0
     });
     hub_broadcast(&server, to_room("/short", "r"), "ev", json!(2));
     std::thread::sleep(Duration::from_millis(2500));
@@ -458,14 +436,7 @@ fn dedupe_window_drops_a_repeated_publish_id() {
 const SECRET: &str = "hub-tests-secret-of-at-least-32-bytes";
 
 fn token(sub: &str) -> String {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600;
-    siohub::auth::JwtVerifier::new(SECRET, "", "")
-        .sign(&json!({ "sub": sub, "roles": ["member"], "exp": exp }))
-        .expect("an HMAC verifier signs")
+    support::tokens::user_token(SECRET, json!({ "sub": sub, "roles": ["member"] }))
 }
 
 fn connect_as(d: &mut Driver, name: &str, nsp: &str, user: &str) -> String {
@@ -618,7 +589,7 @@ fn a_user_on_two_connections_and_the_offline_queue() {
 
 /// The value of a `/metrics` series for namespace `nsp`; `None` when the series is absent.
 fn metric(server: &BackgroundServer, name: &str, nsp: &str) -> Option<f64> {
-    let text = wire::request(server.addr, "GET", "/metrics", &[], b"").text();
+    let text = metrics_text(server);
     let prefix = format!("{name}{{namespace=\"{nsp}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
@@ -754,7 +725,7 @@ fn dedupe_ids_are_bounded_and_forgotten_by_the_sweep() {
     assert_eq!(send(&mut d, "p", "c")["duplicate"], true);
     assert_eq!(send(&mut d, "p", "a"), fresh, "forgotten early");
     let scrape = |name: &str| {
-        let text = wire::request(server.addr, "GET", "/metrics", &[], b"").text();
+        let text = metrics_text(&server);
         let line = text
             .lines()
             .find(|l| l.starts_with(name))
@@ -799,7 +770,7 @@ fn the_recovery_log_is_bounded_and_a_client_past_it_connects_afresh() {
     d.call("hold", json!({ "name": "a" }));
     d.call("close_transport", json!({ "name": "a" }));
     wait_until("the server dropped the socket", WAIT, || {
-        server.hub.table().lock().unwrap().socket_count("/small") == 0
+        socket_count(&server, "/small") == 0
     });
     // While it is away, more than the log may keep is sent: the oldest events leave the
     // log, counted, and the log stays within its bound.

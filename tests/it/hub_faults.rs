@@ -6,7 +6,6 @@
 //! broadcast must reach all 200 clients.
 
 use crate::support;
-use crate::support::wire;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -14,22 +13,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use siohub::server::BackgroundServer;
 use siohub_actors::{HubActor, Target};
+use support::ops::connections;
 use support::{hub_broadcast, policy, room_members, start_hub, wait_until, Driver};
 
 const CLIENTS: usize = 200;
 const WAIT: Duration = Duration::from_secs(30);
-
-fn connections(server: &BackgroundServer) -> Value {
-    let response = wire::request(
-        server.addr,
-        "GET",
-        "/connections?limit=1000",
-        &support::OPERATOR,
-        b"",
-    );
-    assert_eq!(response.status, 200, "{}", response.text());
-    response.json()
-}
 
 fn restarts(listing: &Value, actor: HubActor) -> u64 {
     let name = format!("{actor:?}");

@@ -6,12 +6,10 @@
 //! code, the HTTP API) still reaches user rooms.
 
 use crate::support;
-use crate::support::backend;
 use crate::support::wire;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use backend::*;
 use serde_json::{json, Value};
 use siohub::config::{NamespacePolicy, RoomAccess, RoomRule};
 use siohub::server::BackgroundServer;
@@ -22,14 +20,7 @@ use wire::*;
 const SECRET: &str = "publish-rights-tests-secret-0123456789";
 
 fn token(sub: &str, roles: &[&str]) -> String {
-    let exp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600;
-    siohub::auth::JwtVerifier::new(SECRET, "", "")
-        .sign(&json!({ "sub": sub, "roles": roles, "exp": exp }))
-        .expect("an HMAC verifier signs")
+    support::tokens::user_token(SECRET, json!({ "sub": sub, "roles": roles }))
 }
 
 fn hub(namespaces: Vec<NamespacePolicy>) -> BackgroundServer {

@@ -10,26 +10,18 @@
 //! so by then every earlier event has arrived (or never will).
 
 use crate::support;
-use crate::support::wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use siohub::config::{NamespacePolicy, RoomAccess, RoomRule};
-use siohub::server::BackgroundServer;
 use siohub_actors::Target;
-use support::{hub_broadcast, policy, room_members, start_hub, wait_until, Driver};
+use support::hub_state::{rooms, socket_count};
+use support::ops::connections;
+use support::{hub_broadcast, policy, room_members, settle, start_hub, wait_until, Driver};
 
 const ROOMS: [&str; 5] = ["r0", "r1", "r2", "r3", "r4"];
-
-/// Sends a namespace-wide `sync<round>` and waits until every one of `names` got it.
-fn settle(server: &BackgroundServer, d: &mut Driver, nsp: &str, names: &[String], round: u64) {
-    let event = format!("sync{round}");
-    let out = hub_broadcast(server, Target::namespace(nsp), &event, json!(round));
-    assert_eq!(out.recipients, names.len(), "{event} recipients");
-    d.wait_counts(names, &event, 1);
-}
 
 /// Asserts each of `names` received `event` exactly once if it is in `expected`, else never.
 #[track_caller]
@@ -47,17 +39,6 @@ fn assert_exactly_once(d: &mut Driver, names: &[String], event: &str, expected: 
         wrong.is_empty(),
         "{event}: (got, wanted) per socket: {wrong:?}"
     );
-}
-
-fn connections(server: &BackgroundServer) -> Value {
-    wire::request(
-        server.addr,
-        "GET",
-        "/connections?limit=1000",
-        &support::OPERATOR,
-        b"",
-    )
-    .json()
 }
 
 #[test]
@@ -89,7 +70,7 @@ fn node_many_sockets_many_rooms_one_copy_each() {
     };
 
     // The server's table has exactly these rooms and members.
-    let table_rooms = server.hub.table().lock().unwrap().rooms("/");
+    let table_rooms = rooms(&server, "/");
     let expected_rooms: Vec<(String, usize)> = ROOMS
         .iter()
         .map(|r| (r.to_string(), members_of(r, &rooms_of).len()))
@@ -232,11 +213,12 @@ fn node_many_sockets_many_rooms_one_copy_each() {
         "the disconnected sockets left every room",
         Duration::from_secs(10),
         || {
-            let table = server.hub.table().lock().unwrap();
-            table.socket_count("/") == 27
-                && ROOMS
-                    .iter()
-                    .all(|r| table.members("/", r).iter().all(|m| !gone_ids.contains(m)))
+            socket_count(&server, "/") == 27
+                && ROOMS.iter().all(|r| {
+                    room_members(&server, "/", r)
+                        .iter()
+                        .all(|m| !gone_ids.contains(m))
+                })
         },
     );
     wait_until(
@@ -343,8 +325,7 @@ fn python_sockets_join_publish_and_leave() {
     // A disconnected Python socket leaves its rooms.
     d.call("disconnect", json!({ "name": "p3" }));
     wait_until("p3 left room other", Duration::from_secs(10), || {
-        room_members(&server, "/", "other").is_empty()
-            && server.hub.table().lock().unwrap().socket_count("/") == 3
+        room_members(&server, "/", "other").is_empty() && socket_count(&server, "/") == 3
     });
 }
 
@@ -475,16 +456,13 @@ fn node_join_and_publish_errors_keep_the_socket() {
     // The server did nothing with the refused requests: one broadcast (the one that fit),
     // no refused room has members, every socket is still registered.
     assert_eq!(server.hub.counters().fanout().0, broadcasts_before + 1);
-    {
-        let table = server.hub.table().lock().unwrap();
-        assert_eq!(table.rooms("/"), vec![("r".to_string(), 1)]);
-        assert_eq!(
-            table.rooms("/restricted"),
-            vec![("public:lobby".to_string(), 2)]
-        );
-        assert_eq!(table.socket_count("/"), 2);
-        assert_eq!(table.socket_count("/restricted"), 2);
-    }
+    assert_eq!(rooms(&server, "/"), vec![("r".to_string(), 1)]);
+    assert_eq!(
+        rooms(&server, "/restricted"),
+        vec![("public:lobby".to_string(), 2)]
+    );
+    assert_eq!(socket_count(&server, "/"), 2);
+    assert_eq!(socket_count(&server, "/restricted"), 2);
     let names: Vec<String> = ["a", "listener"].map(String::from).to_vec();
     settle(&server, &mut d, "/", &names, 1);
     assert_eq!(d.received("listener", "fits").len(), 1);

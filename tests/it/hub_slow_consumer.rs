@@ -13,9 +13,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use siohub::config::Settings;
 use siohub::server::BackgroundServer;
-use siohub_actors::messages::CloseSession;
-use siohub_actors::{Broadcast, DisconnectReason, DropReason, Payload, Target};
-use support::test_settings;
+use siohub_actors::{Broadcast, DropReason, Payload, Target};
+use support::hub_state::{backlog_bytes, close_session};
+use support::ops::{connections, metrics_text};
+use support::{start_hub_from, test_settings, wait_until};
 use wire::*;
 
 const MAX_PACKETS: usize = 64;
@@ -32,12 +33,7 @@ fn settings(action: &str) -> Settings {
 }
 
 fn start(action: &str) -> BackgroundServer {
-    start_with(settings(action))
-}
-
-fn start_with(settings: Settings) -> BackgroundServer {
-    let app = siohub::hub::application(&settings);
-    BackgroundServer::start(settings, app).expect("the hub starts")
+    start_hub_from(settings(action))
 }
 
 /// Settings whose outgoing bound is never reached by these tests: only the write timeout
@@ -56,16 +52,6 @@ fn small_receive_buffer(ws: &Ws) {
     socket2::SockRef::from(ws.socket())
         .set_recv_buffer_size(4096)
         .expect("SO_RCVBUF");
-}
-
-/// The session's outgoing backlog (what its writer has not taken), in bytes.
-fn backlog_bytes(server: &BackgroundServer, sid: &str) -> u64 {
-    server
-        .registry
-        .entries()
-        .iter()
-        .find(|(_, meta)| meta.snapshot().sid == sid)
-        .map_or(0, |(_, meta)| meta.snapshot().outgoing_bytes)
 }
 
 /// A websocket client that joined room `r`; returns it with its Engine.IO sid.
@@ -112,23 +98,12 @@ fn read_ticks(ws: &mut Ws, count: usize) -> Vec<u64> {
     seen
 }
 
-fn connections(server: &BackgroundServer) -> Value {
-    let body = get_path(server.addr, "/connections?limit=1000");
-    serde_json::from_str(&body).expect("JSON from /connections")
-}
-
-fn get_path(addr: std::net::SocketAddr, path: &str) -> String {
-    let mut conn = Conn::open(addr);
-    conn.send_head("GET", path, &support::OPERATOR);
-    conn.read_response().expect("a response").text()
-}
-
 #[test]
 fn a_client_that_stops_reading_is_disconnected_and_counted() {
     // A write timeout far away: the cut below is the slow-consumer abort, at once.
     let mut settings = settings("disconnect");
     settings.outgoing.write_timeout_ms = 600_000;
-    let server = start_with(settings);
+    let server = start_hub_from(settings);
     let (mut stalled, stalled_sid) = joined_client(&server);
     let (mut reader, _) = joined_client(&server);
     let total = 1200; // ~19 MB: far more than the socket buffers and the outgoing bound
@@ -143,7 +118,7 @@ fn a_client_that_stops_reading_is_disconnected_and_counted() {
         (0..total as u64).collect::<Vec<_>>(),
         "the reader got every event in order"
     );
-    eventually(
+    wait_until(
         "the stalled session is closed",
         Duration::from_secs(10),
         || server.registry.get(&stalled_sid).is_none(),
@@ -160,7 +135,7 @@ fn a_client_that_stops_reading_is_disconnected_and_counted() {
     // The write in progress was dropped with the backlog: the socket is closed, not left
     // to the write timeout.
     stalled.assert_closed();
-    eventually(
+    wait_until(
         "the cut connection is no longer counted",
         Duration::from_secs(5),
         || counters.lingering_connections() == 0,
@@ -170,7 +145,7 @@ fn a_client_that_stops_reading_is_disconnected_and_counted() {
 
 #[test]
 fn a_write_without_progress_is_cut_by_the_write_timeout_under_the_bound() {
-    let server = start_with(unbounded(500));
+    let server = start_hub_from(unbounded(500));
     let (mut stalled, stalled_sid) = joined_client(&server);
     small_receive_buffer(&stalled);
     let (mut reader, _) = joined_client(&server);
@@ -181,7 +156,7 @@ fn a_write_without_progress_is_cut_by_the_write_timeout_under_the_bound() {
         seen.extend(read_ticks(&mut reader, 1));
     }
     assert_eq!(seen, (0..total as u64).collect::<Vec<_>>());
-    eventually(
+    wait_until(
         "the stalled session is closed",
         Duration::from_secs(10),
         || server.registry.get(&stalled_sid).is_none(),
@@ -194,7 +169,7 @@ fn a_write_without_progress_is_cut_by_the_write_timeout_under_the_bound() {
         "the bound was not hit"
     );
     stalled.assert_closed();
-    eventually(
+    wait_until(
         "the cut connection is released",
         Duration::from_secs(5),
         || counters.lingering_connections() == 0,
@@ -202,7 +177,7 @@ fn a_write_without_progress_is_cut_by_the_write_timeout_under_the_bound() {
     // The reader is untouched.
     broadcast(&server, total, false);
     assert_eq!(read_ticks(&mut reader, 1), vec![total as u64]);
-    let metrics = get_path(server.addr, "/metrics");
+    let metrics = metrics_text(&server);
     assert!(
         metrics.contains("siohub_ws_write_timeouts_total 1"),
         "{metrics}"
@@ -213,7 +188,7 @@ fn a_write_without_progress_is_cut_by_the_write_timeout_under_the_bound() {
 fn a_connection_whose_session_ended_counts_against_max_connections_until_cut() {
     let mut settings = unbounded(4_000);
     settings.limits.max_connections = 1;
-    let server = start_with(settings);
+    let server = start_hub_from(settings);
     let (mut stalled, sid) = joined_client(&server);
     small_receive_buffer(&stalled);
     // Flood it until its writer is stuck: a megabyte only builds up behind a blocked write
@@ -226,14 +201,8 @@ fn a_connection_whose_session_ended_counts_against_max_connections_until_cut() {
     }
     // The session ends (as a server-side disconnect or a ping timeout would end it) with
     // the socket still writing.
-    server
-        .registry
-        .get(&sid)
-        .expect("the session")
-        .do_send(CloseSession {
-            reason: DisconnectReason::ServerShuttingDown,
-        });
-    eventually("the session is gone", Duration::from_secs(5), || {
+    close_session(&server, &sid);
+    wait_until("the session is gone", Duration::from_secs(5), || {
         server.registry.get(&sid).is_none()
     });
     let counters = server.hub.counters();
@@ -246,7 +215,7 @@ fn a_connection_whose_session_ended_counts_against_max_connections_until_cut() {
     assert_eq!(refused.status, 503, "still counted: {refused:?}");
     assert!(refused.text().contains("max_connections"), "{refused:?}");
     // The write timeout closes it; then it no longer counts.
-    eventually(
+    wait_until(
         "the write timeout cuts the connection",
         Duration::from_secs(15),
         || counters.lingering_connections() == 0,

@@ -13,15 +13,13 @@ use siohub::config::{RateLimit, Settings};
 use siohub::server::BackgroundServer;
 use siohub_actors::RefusalReason;
 use std::time::Duration;
-use support::test_settings;
+use support::{test_settings, wait_until};
 use wire::*;
 
 fn hub(adjust: impl FnOnce(&mut Settings)) -> BackgroundServer {
     let mut settings = test_settings();
     adjust(&mut settings);
-    settings.validate().expect("valid test settings");
-    let app = siohub::hub::application(&settings);
-    BackgroundServer::start(settings, app).expect("the hub starts")
+    support::start_hub_from(settings)
 }
 
 #[test]
@@ -158,7 +156,7 @@ fn a_full_server_gets_503_at_once_until_a_connection_closes() {
     // A close makes room.
     ws.send_text("1");
     ws.assert_closed();
-    eventually("the websocket session is gone", IO_TIMEOUT, || {
+    wait_until("the websocket session is gone", IO_TIMEOUT, || {
         server.registry.len() == 1
     });
     open_polling(server.addr);
@@ -197,7 +195,7 @@ fn an_address_holding_max_connections_per_ip_gets_429_while_others_connect() {
     // A close gives the address its place back.
     ws.send_text("1");
     ws.assert_closed();
-    eventually("the websocket session is gone", IO_TIMEOUT, || {
+    wait_until("the websocket session is gone", IO_TIMEOUT, || {
         server.registry.open_from("127.0.0.1".parse().unwrap()) == 1
     });
     open_polling(server.addr);
@@ -266,7 +264,7 @@ fn a_socket_with_too_many_events_in_flight_is_refused_and_others_are_not() {
     let published = ack(&mut other, 2, "publish", publish.clone());
     assert_eq!(published, json!({ "ok": true, "recipients": 1 }));
     assert_eq!(listener.text_skipping_pings(), r#"42["news",1]"#);
-    eventually("four calls wait at the backend", IO_TIMEOUT, || {
+    wait_until("four calls wait at the backend", IO_TIMEOUT, || {
         backend.calls().len() == 4
     });
     assert_eq!(

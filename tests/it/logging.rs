@@ -3,13 +3,13 @@
 //! line, and names far over the shown length; and a client repeating a refused event gets
 //! one line per `warn_interval_ms`, then the count of the lines held back.
 
-use crate::support::backend;
 use crate::support::binary;
+use crate::support::temp_file::TempFile;
+use crate::support::wait_until;
 use crate::support::wire;
 
 use std::time::{Duration, Instant};
 
-use backend::*;
 use binary::Server;
 use serde_json::json;
 use wire::*;
@@ -36,7 +36,7 @@ fn server() -> Server {
 #[track_caller]
 fn lines_with(server: &Server, needle: &str, count: usize) -> Vec<String> {
     let mut found = Vec::new();
-    eventually(
+    wait_until(
         &format!("{count} log lines with {needle:?}"),
         IO_TIMEOUT,
         || {
@@ -135,14 +135,11 @@ fn client_text_is_escaped_and_cut_and_repeats_are_counted() {
 /// (the session's own refusal line showed the name raw) nor write one line per refusal.
 #[test]
 fn refused_joins_over_the_room_bound_in_a_client_named_namespace() {
-    let config = std::env::temp_dir().join(format!("siohub-logging-{}.toml", std::process::id()));
-    std::fs::write(
-        &config,
+    let config = TempFile::with(
         "[limits]\nmax_rooms_per_socket = 2\n\n[[namespaces]]\nname = \"/t-{id}\"\n",
-    )
-    .unwrap();
+    );
     let server = Server::start(
-        &["--config", config.to_str().unwrap()],
+        &["--config", config.path()],
         &[
             ("SOCKETIO_LOGGING__LEVEL", "info"),
             (
@@ -181,5 +178,4 @@ fn refused_joins_over_the_room_bound_in_a_client_named_namespace() {
         logged[0]
     );
     assert_eq!(forged_lines(&server), Vec::<String>::new());
-    let _ = std::fs::remove_file(&config);
 }

@@ -12,15 +12,13 @@ use backend::*;
 use serde_json::{json, Value};
 use siohub::config::Settings;
 use siohub::server::BackgroundServer;
-use support::test_settings;
+use support::{free_port, test_settings};
 use wire::*;
 
 fn hub(adjust: impl FnOnce(&mut Settings)) -> BackgroundServer {
     let mut settings = test_settings();
     adjust(&mut settings);
-    settings.validate().expect("valid test settings");
-    let app = siohub::hub::application(&settings);
-    BackgroundServer::start(settings, app).expect("the hub starts")
+    support::start_hub_from(settings)
 }
 
 fn health(server: &BackgroundServer) -> Value {

@@ -5,12 +5,10 @@
 //! and the values follow what the clients did.
 
 use crate::support;
-use crate::support::backend;
 use crate::support::wire;
 
 use std::collections::HashMap;
 
-use backend::*;
 use prometheus_parse::{Sample, Scrape, Value as PromValue};
 use serde_json::json;
 use wire::*;

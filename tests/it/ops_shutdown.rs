@@ -6,6 +6,8 @@
 //! of the binary.
 
 use crate::support::binary;
+use crate::support::temp_file::TempFile;
+use crate::support::wait_until;
 use crate::support::wire;
 
 use std::time::{Duration, Instant};
@@ -21,15 +23,11 @@ const GRACE_S: u64 = 3;
 const BIG_EVENT: usize = 200_000;
 
 /// A config file letting a client publish `BIG_EVENT`s and queue all 50 of them.
-fn big_queue_config() -> String {
-    let path = std::env::temp_dir().join(format!("siohub-drain-{}.toml", std::process::id()));
-    std::fs::write(
-        &path,
+fn big_queue_config() -> TempFile {
+    TempFile::with(
         "[outgoing]\nmax_packets = 100000\nmax_bytes = 67108864\nwrite_timeout_ms = 60000\n\n\
          [[namespaces]]\nname = \"/\"\nmax_event_bytes = 1000000\n",
     )
-    .expect("the config file is written");
-    path.to_string_lossy().into_owned()
 }
 
 /// A `/` socket in `room`.
@@ -86,7 +84,7 @@ fn sigterm_drains_connected_clients_and_exits_zero_within_the_grace_period() {
     );
 
     // The log is JSON, one object per line, and tells the story.
-    eventually("the last log line is read", IO_TIMEOUT, || {
+    wait_until("the last log line is read", IO_TIMEOUT, || {
         server.stderr().iter().any(|l| l.contains("siohub stopped"))
     });
     let lines = server.stderr();
@@ -130,7 +128,7 @@ fn a_second_signal_stops_at_once() {
     let (idle, _) = open_polling(server.addr());
     push(server.addr(), &idle, "40");
     server.signal("-TERM");
-    eventually("the drain starts", IO_TIMEOUT, || {
+    wait_until("the drain starts", IO_TIMEOUT, || {
         request(server.addr(), "GET", "/ready", &[], b"").status == 503
     });
     let signalled = Instant::now();
@@ -146,7 +144,7 @@ fn sigterm_flushes_what_was_queued_before_the_close_and_cuts_what_cannot_be_at_t
     let config = big_queue_config();
     let grace = GRACE_S.to_string();
     let mut server = Server::start(
-        &["--config", &config],
+        &["--config", config.path()],
         &[("SOCKETIO_SHUTDOWN__GRACE_S", grace.as_str())],
     );
     let addr = server.addr();
@@ -161,7 +159,7 @@ fn sigterm_flushes_what_was_queued_before_the_close_and_cuts_what_cannot_be_at_t
     push(addr, &polling, "40");
     assert!(poll(addr, &polling).text().starts_with("40{"));
     push(addr, &polling, r#"421["join","p"]"#);
-    eventually("the polling client joined", IO_TIMEOUT, || {
+    wait_until("the polling client joined", IO_TIMEOUT, || {
         packets(&poll(addr, &polling).polling_body())
             .iter()
             .any(|p| p.starts_with("431["))
@@ -227,7 +225,7 @@ fn sigterm_flushes_what_was_queued_before_the_close_and_cuts_what_cannot_be_at_t
         "exited after {:?}, the grace period is {GRACE_S} s",
         signalled.elapsed()
     );
-    eventually("the last log line is read", IO_TIMEOUT, || {
+    wait_until("the last log line is read", IO_TIMEOUT, || {
         server.stderr().iter().any(|l| l.contains("siohub stopped"))
     });
     let lines = server.stderr();
@@ -237,5 +235,4 @@ fn sigterm_flushes_what_was_queued_before_the_close_and_cuts_what_cannot_be_at_t
             .any(|l| l.contains("drain: 1 websocket connections had not written out their queue")),
         "{lines:?}"
     );
-    let _ = std::fs::remove_file(config);
 }

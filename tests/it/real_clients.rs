@@ -7,40 +7,18 @@
 
 use crate::support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use support::clients;
 use support::{start_scenario_server, test_settings, Record, Records};
 
 const TRANSPORTS: [&str; 3] = ["polling", "websocket", "upgrade"];
 
-fn clients_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
-}
-
 fn client_command(client: &str) -> Command {
-    let dir = clients_dir();
     match client {
-        "node" => {
-            assert!(
-                dir.join("node/node_modules/socket.io-client").exists(),
-                "socket.io-client is not installed: run tests/clients/setup.sh (the README test command does)"
-            );
-            let mut cmd = Command::new("node");
-            cmd.arg(dir.join("node/scenario.mjs"));
-            cmd
-        }
-        "python" => {
-            let python = dir.join("python/.venv/bin/python");
-            assert!(
-                python.exists(),
-                "python-socketio is not installed: run tests/clients/setup.sh (the README test command does)"
-            );
-            let mut cmd = Command::new(python);
-            cmd.arg(dir.join("python/scenario.py"));
-            cmd
-        }
+        "node" => clients::node("scenario.mjs"),
+        "python" => clients::python("scenario.py"),
         other => panic!("unknown client {other}"),
     }
 }

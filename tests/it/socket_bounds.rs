@@ -11,26 +11,13 @@ use serde_json::{json, Value};
 use siohub::config::Settings;
 use siohub::server::BackgroundServer;
 use siohub_actors::RefusalReason;
+use support::hub_state::{bytes_in, namespace_count, published_rooms, registered, rooms};
+use support::ops::metrics_text;
 use support::{policy, start_hub_with, start_scenario_server, test_settings, wait_until};
 use wire::*;
 
 fn refusals(server: &BackgroundServer, reason: RefusalReason) -> u64 {
     server.hub.counters().refusals(reason)
-}
-
-/// Bytes the server has read from session `sid` (its own record).
-fn bytes_in(server: &BackgroundServer, sid: &str) -> u64 {
-    server
-        .hub
-        .registry()
-        .entries()
-        .into_iter()
-        .find(|(_, meta)| &*meta.sid == sid)
-        .map_or(0, |(_, meta)| meta.snapshot().bytes_in)
-}
-
-fn registered(server: &BackgroundServer, sid: &str) -> bool {
-    server.hub.registry().get(sid).is_some()
 }
 
 fn scenario(adjust: impl FnOnce(&mut Settings)) -> BackgroundServer {
@@ -179,19 +166,6 @@ fn ack(ws: &mut Ws, id: u64, event: &str, arg: Value) -> Value {
     args[0].clone()
 }
 
-/// The rooms of socket `socket_id` as its session publishes them (what `/connections` shows).
-fn published_rooms(server: &BackgroundServer, socket_id: &str) -> Vec<String> {
-    server
-        .hub
-        .registry()
-        .entries()
-        .into_iter()
-        .flat_map(|(_, meta)| meta.snapshot().sockets)
-        .find(|s| s.id == socket_id)
-        .map(|s| s.rooms.into_iter().collect())
-        .unwrap_or_default()
-}
-
 #[test]
 fn joins_over_max_rooms_per_socket_are_refused_with_an_error_ack() {
     let server = hub(|s| s.limits.max_rooms_per_socket = 5);
@@ -270,21 +244,13 @@ fn many_rooms_on_one_socket_stay_consistent() {
     assert_eq!(published_rooms(&server, &socket_id), want);
     // The room table follows through the RoomSupervisor's mailbox (a leave is acked first).
     wait_until("the table has the socket's 1,000 rooms", IO_TIMEOUT, || {
-        server.hub.table().lock().unwrap().rooms("/").len() == 1000
+        rooms(&server, "/").len() == 1000
     });
     assert_eq!(refusals(&server, RefusalReason::RoomsPerSocket), 0);
 }
 
 // ---------------------------------------------------------------------------------------
 // Namespaces
-
-fn namespace_count(server: &BackgroundServer) -> usize {
-    server.hub.table().lock().unwrap().namespace_count()
-}
-
-fn metrics(server: &BackgroundServer) -> String {
-    request(server.addr, "GET", "/metrics", &[], b"").text()
-}
 
 #[test]
 fn ten_thousand_dynamic_namespaces_in_turn_leave_nothing_behind() {
@@ -302,7 +268,7 @@ fn ten_thousand_dynamic_namespaces_in_turn_leave_nothing_behind() {
     wait_until("the namespaces are forgotten", IO_TIMEOUT, || {
         namespace_count(&server) == 1
     });
-    let text = metrics(&server);
+    let text = metrics_text(&server);
     assert!(!text.contains("/tenant-"), "a /tenant- series is left");
     assert!(text.contains("siohub_namespaces 1\n"), "{text}");
     assert_echoes_hub(&mut ws);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use siohub::server::BackgroundServer;
-use support::{start_scenario_server, test_settings, Record, Records};
+use support::{start_scenario_server, test_settings, wait_gone, wait_until, Record, Records};
 use wire::*;
 
 fn scenario() -> (BackgroundServer, Records) {
@@ -25,7 +25,7 @@ fn connect_to_the_main_namespace() {
     let sid = reply["sid"].as_str().unwrap();
     assert_eq!(reply, json!({ "sid": sid }));
     assert_eq!(sid.len(), 20);
-    eventually("the connect is recorded", IO_TIMEOUT, || {
+    wait_until("the connect is recorded", IO_TIMEOUT, || {
         records.connected_sids() == vec![sid.to_owned()]
     });
 }
@@ -53,7 +53,7 @@ fn connect_with_auth_to_a_namespace_with_middleware() {
     );
     ws.send_text(r#"42/secure,7["echo-ack","x"]"#);
     assert_eq!(ws.text(), r#"43/secure,7["x"]"#);
-    eventually("the connect is recorded", IO_TIMEOUT, || {
+    wait_until("the connect is recorded", IO_TIMEOUT, || {
         records.connected_sids() == vec![sid.clone()]
     });
 }
@@ -67,7 +67,7 @@ fn a_refused_connect_gets_connect_error_and_the_connection_stays_open() {
         json_after(&ws.text(), "44/secure,"),
         json!({ "message": "unauthorized", "data": { "reason": "bad token" } })
     );
-    eventually("the refusal is recorded", IO_TIMEOUT, || {
+    wait_until("the refusal is recorded", IO_TIMEOUT, || {
         records.all()
             == vec![Record::Refused {
                 nsp: "/secure".into(),
@@ -209,7 +209,7 @@ fn a_disconnect_packet_leaves_the_namespace() {
     let (server, records) = scenario();
     let (mut ws, sid) = sio_connect(server.addr);
     ws.send_text("41");
-    eventually("the disconnect is recorded", IO_TIMEOUT, || {
+    wait_until("the disconnect is recorded", IO_TIMEOUT, || {
         records.disconnect_reason(&sid).as_deref() == Some("client namespace disconnect")
     });
     // The connection stays; the namespace can be joined again.
@@ -239,7 +239,7 @@ fn closing_the_transport_disconnects_with_transport_close() {
     let (mut ws, sid) = sio_connect(server.addr);
     ws.send_text("1");
     ws.assert_closed();
-    eventually("the disconnect is recorded", IO_TIMEOUT, || {
+    wait_until("the disconnect is recorded", IO_TIMEOUT, || {
         records.disconnect_reason(&sid).as_deref() == Some("transport close")
     });
 }
@@ -250,7 +250,7 @@ fn a_server_side_disconnect_sends_a_disconnect_packet() {
     let (mut ws, sid) = sio_connect(server.addr);
     ws.send_text(r#"42["kick-me"]"#);
     assert_eq!(ws.text(), "41");
-    eventually("the disconnect is recorded", IO_TIMEOUT, || {
+    wait_until("the disconnect is recorded", IO_TIMEOUT, || {
         records.disconnect_reason(&sid).as_deref() == Some("server namespace disconnect")
     });
 }

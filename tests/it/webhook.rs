@@ -15,7 +15,7 @@ use serde_json::json;
 use siohub::config::Settings;
 use siohub::server::BackgroundServer;
 use siohub_actors::{RefusalReason, WebhookOutcome};
-use support::test_settings;
+use support::{test_settings, wait_until};
 use tls_backend::{other_ca, test_ca, TlsBackend};
 use wire::*;
 
@@ -24,9 +24,7 @@ fn hub_with_webhook(url: &str, adjust: impl FnOnce(&mut Settings)) -> Background
     settings.webhook.url = url.into();
     settings.webhook.timeout_ms = 500;
     adjust(&mut settings);
-    settings.validate().expect("valid test settings");
-    let app = siohub::hub::application(&settings);
-    BackgroundServer::start(settings, app).expect("the hub starts")
+    support::start_hub_from(settings)
 }
 
 #[test]
@@ -89,7 +87,7 @@ fn forwarded_events_are_posted_and_acked() {
     assert_eq!(request_id.len(), 36, "a fresh uuid: {request_id}");
     // Without an ack the event is still forwarded.
     ws.send_text(r#"42["chat:message",{"text":"fire and forget"}]"#);
-    eventually("the second call arrives", IO_TIMEOUT, || {
+    wait_until("the second call arrives", IO_TIMEOUT, || {
         backend.calls().len() == 2
     });
     let calls = backend.calls();

@@ -1,8 +1,6 @@
 //! A small HTTP backend the webhook tests start themselves (actix-web on its own thread and
 //! a free port of the loopback), recording every call (`/hold` answers only once the test
-//! releases it); and the Socket.IO-over-websocket
-//! helpers the ops, limits and webhook tests share.
-#![allow(dead_code)]
+//! releases it).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,12 +11,11 @@ use std::time::Duration;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 
-use super::wire::{json_after, Ws};
-
 /// One call the backend received.
 #[derive(Debug, Clone)]
 pub struct Call {
-    /// The path called.
+    /// The path called (shown when an assertion on the calls fails).
+    #[allow(dead_code)]
     pub path: String,
     /// The JSON body.
     pub body: Value,
@@ -154,44 +151,7 @@ impl Drop for Backend {
     }
 }
 
-/// A port of the loopback on which nothing listens.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// A URL on which nothing listens.
 pub fn dead_url() -> String {
-    format!("http://127.0.0.1:{}/hook", free_port())
-}
-
-/// Emits `event` with `args` (a JSON array) asking for ack `id`.
-pub fn emit_with_ack(ws: &mut Ws, id: u64, event: &str, args: Value) {
-    let mut packet = vec![json!(event)];
-    packet.extend(args.as_array().cloned().unwrap_or_default());
-    ws.send_text(&format!("42{id}{}", Value::Array(packet)));
-}
-
-/// Waits for ack `id` (skipping pings and other packets) and returns its first argument.
-#[track_caller]
-pub fn wait_ack(ws: &mut Ws, id: u64) -> Value {
-    let prefix = format!("43{id}");
-    loop {
-        let text = ws.text_skipping_pings();
-        if text.starts_with(&prefix) && text[prefix.len()..].starts_with('[') {
-            return json_after(&text, &prefix)[0].clone();
-        }
-    }
-}
-
-/// Emits `event` with `args` and returns the ack's first argument.
-#[track_caller]
-pub fn ack(ws: &mut Ws, id: u64, event: &str, args: Value) -> Value {
-    emit_with_ack(ws, id, event, args);
-    wait_ack(ws, id)
-}
-
-/// The error code of an ack body, if it is an error.
-pub fn error_code(body: &Value) -> Option<&str> {
-    body["error"]["code"].as_str()
+    format!("http://127.0.0.1:{}/hook", super::free_port())
 }

@@ -1,12 +1,13 @@
 //! The real `siohub` binary, started by a test with chosen flags and environment, its
 //! standard error collected line by line.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::ports::free_port;
 
 /// The binary, with no `SOCKETIO_` variable inherited from the test's environment.
 pub fn siohub() -> Command {
@@ -28,15 +29,6 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("siohub runs")
 }
 
-/// A free port of the loopback.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A running server process.
 pub struct Server {
     /// The process.
@@ -50,7 +42,12 @@ impl Server {
     /// Starts the binary on a free port of the loopback with `args` and `env`; returns once
     /// it listens.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
-        let port = free_port();
+        Server::start_on(free_port(), args, env)
+    }
+
+    /// Starts the binary on `port` of the loopback with `args` and `env`; returns once it
+    /// listens.
+    pub fn start_on(port: u16, args: &[&str], env: &[(&str, &str)]) -> Server {
         let port_text = port.to_string();
         let mut all = vec!["--host", "127.0.0.1", "--port", &port_text];
         all.extend_from_slice(args);

@@ -2,7 +2,6 @@
 //! of tests/fixtures/tls (signed by the test CA `ca.pem`, for 127.0.0.1 and localhost) on a
 //! free port of the loopback. Each request is answered by the test's `route` and recorded;
 //! one request per connection (`Connection: close`), which is all the hub's client needs.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
