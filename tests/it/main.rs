@@ -1,8 +1,16 @@
 //! The integration tests of siohub, in one crate (one link step): each module holds the
 //! tests of one area, and `support` holds what they share (servers to start, the wire and
-//! real clients that drive them, the binary runner, the small backends). Every test starts
-//! its own server on an ephemeral port, so tests run side by side in one process
-//! (`cargo test`) as well as one process each (`cargo nextest`).
+//! real clients that drive them, the binary runner, the small backends).
+//!
+//! Every test starts its own server on an ephemeral port and touches no process-wide
+//! state: nothing here sets an environment variable, installs a logger or changes a
+//! limit. What needs those (the environment layer of the configuration, the log lines)
+//! runs the `siohub` binary in a process of its own (`support::binary`). So the tests
+//! run side by side in one process (`cargo test`) as well as one process each
+//! (`cargo nextest`, the README's command when it is installed).
+//!
+//! One area: `cargo nextest run --test it -E 'test(/^hub_rooms::/)'` or
+//! `cargo test --test it hub_rooms::`.
 
 mod support;
 
