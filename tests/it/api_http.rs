@@ -24,7 +24,7 @@ use siohub_actors::Target;
 use support::hub_state::subscriber_count;
 use support::sse::{Sse, SseReader};
 use support::tokens::user_token;
-use support::{hub_broadcast, policy, wait_until};
+use support::{hub_broadcast, policy, room_members, wait_until};
 use wire::{json_after, request, Response, Ws, IO_TIMEOUT};
 
 const KEY: &str = "test-key-0123456789";
@@ -662,13 +662,7 @@ fn disconnect_by_sid_room_and_user_with_and_without_close() {
     assert_eq!(out, json!({"disconnected": 1}));
     c.ws.assert_closed();
     wait_until("the user's socket is gone", IO_TIMEOUT, || {
-        server
-            .hub
-            .table()
-            .lock()
-            .unwrap()
-            .members("/", "user:u1")
-            .is_empty()
+        room_members(&server, "/", "user:u1").is_empty()
     });
     let out = ok(call(
         &server,

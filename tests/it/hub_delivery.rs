@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use siohub::config::{BufferName, NamespacePolicy, RoomAccess, RoomRule};
 use siohub::server::BackgroundServer;
 use siohub_actors::Target;
-use support::hub_state::{buffered, socket_count};
+use support::hub_state::{buffered, buffered_within, socket_count};
 use support::ops::{connections, metrics_text};
 use support::{
     hub_broadcast, policy, room_members, settle, start_hub, start_hub_with, wait_until, Driver,
@@ -91,13 +91,7 @@ fn always_buffer_replays_the_newest_to_every_joiner_until_the_ttl() {
 
     // After the TTL nothing is replayed.
     wait_until("the history expired", WAIT, || {
-        server
-            .hub
-            .table()
-            .lock()
-            .unwrap()
-            .buffered("/always", "hist", Duration::from_secs(2))
-            == 0
+        buffered_within(&server, "/always", "hist", Duration::from_secs(2)) == 0
     });
     d.connect("c", "/always");
     join(&mut d, "c", "hist", 0);

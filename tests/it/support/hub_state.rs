@@ -51,7 +51,11 @@ pub fn namespace_count(server: &BackgroundServer) -> usize {
 
 /// Events buffered for `room` of `nsp` (younger than an hour).
 pub fn buffered(server: &BackgroundServer, nsp: &str, room: &str) -> usize {
-    let ttl = Duration::from_secs(3600);
+    buffered_within(server, nsp, room, Duration::from_secs(3600))
+}
+
+/// Events buffered for `room` of `nsp` that are younger than `ttl`.
+pub fn buffered_within(server: &BackgroundServer, nsp: &str, room: &str, ttl: Duration) -> usize {
     server.hub.table().lock().unwrap().buffered(nsp, room, ttl)
 }
 
