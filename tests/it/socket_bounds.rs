@@ -157,9 +157,10 @@ fn hub(adjust: impl FnOnce(&mut Settings)) -> BackgroundServer {
     })
 }
 
-/// Emits `event` with `arg` and an ack id; returns the ack's first argument.
+/// Emits `event` with `arg` and an ack id; the very next packet must be the ack (unlike
+/// `wire::ack`, which skips what comes before it). Returns the ack's first argument.
 #[track_caller]
-fn ack(ws: &mut Ws, id: u64, event: &str, arg: Value) -> Value {
+fn ack_next(ws: &mut Ws, id: u64, event: &str, arg: Value) -> Value {
     ws.send_text(&format!("42{id}{}", json!([event, arg])));
     let reply = ws.text_skipping_pings();
     let args = json_after(&reply, &format!("43{id}"));
@@ -172,18 +173,18 @@ fn joins_over_max_rooms_per_socket_are_refused_with_an_error_ack() {
     let (mut ws, socket_id) = sio_connect(server.addr);
     for i in 0..5 {
         let room = format!("r{i}");
-        let reply = ack(&mut ws, i, "join", json!(room));
+        let reply = ack_next(&mut ws, i, "join", json!(room));
         assert_eq!(reply, json!({ "ok": true, "room": room, "replayed": 0 }));
     }
     // The sixth room is refused; the socket stays connected and in its five rooms.
-    let refused = ack(&mut ws, 10, "join", json!("r5"));
+    let refused = ack_next(&mut ws, 10, "join", json!("r5"));
     assert_eq!(refused["error"]["code"], "RATE_LIMIT_EXCEEDED", "{refused}");
     let message = refused["error"]["message"].as_str().unwrap();
     assert!(message.contains("max_rooms_per_socket"), "{message}");
     assert_eq!(refusals(&server, RefusalReason::RoomsPerSocket), 1);
     assert!(support::room_members(&server, "/", "r5").is_empty());
     // Joining a room it is in already is no new room: fine.
-    let again = ack(&mut ws, 11, "join", json!("r0"));
+    let again = ack_next(&mut ws, 11, "join", json!("r0"));
     assert_eq!(again["ok"], true, "{again}");
 
     // The HTTP API's join is refused too, with a clear error.
@@ -200,9 +201,9 @@ fn joins_over_max_rooms_per_socket_are_refused_with_an_error_ack() {
     assert_eq!(refusals(&server, RefusalReason::RoomsPerSocket), 2);
 
     // Leaving one makes room for another.
-    let left = ack(&mut ws, 12, "leave", json!("r0"));
+    let left = ack_next(&mut ws, 12, "leave", json!("r0"));
     assert_eq!(left["ok"], true, "{left}");
-    let joined = ack(&mut ws, 13, "join", json!("r5"));
+    let joined = ack_next(&mut ws, 13, "join", json!("r5"));
     assert_eq!(joined["ok"], true, "{joined}");
     assert_eq!(
         published_rooms(&server, &socket_id),
@@ -277,7 +278,7 @@ fn ten_thousand_dynamic_namespaces_in_turn_leave_nothing_behind() {
 /// The hub's `/` socket on `ws` still answers (a built-in `ping`).
 #[track_caller]
 fn assert_echoes_hub(ws: &mut Ws) {
-    let pong = ack(ws, 99, "ping", json!({}));
+    let pong = ack_next(ws, 99, "ping", json!({}));
     assert!(pong["server_time"].is_u64(), "{pong}");
 }
 
