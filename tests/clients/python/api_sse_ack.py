@@ -5,7 +5,7 @@ first ack from the stream (so the stream must deliver acks as they arrive, not a
     python api_sse_ack.py <base url> <api key>
 
 Prints ONE JSON line: {"ok":true,"events":[...]} (exit 0) or {"ok":false,"error":..} (exit 1).
-Used by tests/api_http.rs.
+Used by tests/it/api_http.rs.
 """
 
 import json

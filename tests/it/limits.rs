@@ -1,0 +1,293 @@
+//! Limits on the wire: a socket over its namespace's event rate, or with
+//! `max_tasks_per_socket` events still being handled, gets
+//! `RATE_LIMIT_EXCEEDED` and its event is not processed; an address over the handshake rate
+//! gets 429 and a full server 503, at once and as JSON, on polling and websocket alike.
+
+use crate::support;
+use crate::support::backend;
+use crate::support::wire;
+
+use backend::*;
+use serde_json::json;
+use siohub::config::{RateLimit, Settings};
+use siohub::server::BackgroundServer;
+use siohub_actors::RefusalReason;
+use std::time::Duration;
+use support::{test_settings, wait_until};
+use wire::*;
+
+fn hub(adjust: impl FnOnce(&mut Settings)) -> BackgroundServer {
+    let mut settings = test_settings();
+    adjust(&mut settings);
+    support::start_hub_from(settings)
+}
+
+#[test]
+fn a_socket_over_its_rate_is_refused_and_its_events_are_not_processed() {
+    let server = hub(|s| {
+        s.namespaces[0].rate_limit = RateLimit { per_s: 1, burst: 3 };
+    });
+    let (mut listener, _) = sio_connect(server.addr);
+    assert_eq!(ack(&mut listener, 1, "join", json!(["r"]))["ok"], true);
+    let (mut ws, _) = sio_connect(server.addr);
+    // The burst: three events go through.
+    assert!(ack(&mut ws, 1, "ping", json!([]))["server_time"].is_u64());
+    assert_eq!(ack(&mut ws, 2, "join", json!(["r"]))["ok"], true);
+    let published = ack(
+        &mut ws,
+        3,
+        "publish",
+        json!([{ "room": "r", "event": "news", "data": 1 }]),
+    );
+    assert_eq!(published["recipients"], 1);
+    assert_eq!(listener.text_skipping_pings(), r#"42["news",1]"#);
+    // Then the bucket is empty: refused, and not processed.
+    let refused = ack(
+        &mut ws,
+        4,
+        "publish",
+        json!([{ "room": "r", "event": "news", "data": 2 }]),
+    );
+    assert_eq!(
+        error_code(&refused),
+        Some("RATE_LIMIT_EXCEEDED"),
+        "{refused}"
+    );
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 events a second"),
+        "{refused}"
+    );
+    listener.assert_quiet(Duration::from_millis(300));
+    // Events without an ack are dropped quietly (for the client) but counted.
+    ws.send_text(r#"42["publish",{"room":"r","event":"news","data":3}]"#);
+    listener.assert_quiet(Duration::from_millis(200));
+    assert_eq!(
+        server
+            .hub
+            .counters()
+            .refusals(RefusalReason::EventRateLimited),
+        2
+    );
+    // Another socket has its own bucket.
+    let (mut other, _) = sio_connect(server.addr);
+    assert!(ack(&mut other, 1, "ping", json!([]))["server_time"].is_u64());
+    // Tokens come back at the configured rate.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(ack(&mut ws, 5, "ping", json!([]))["server_time"].is_u64());
+}
+
+#[test]
+fn no_rate_limit_by_default() {
+    let server = hub(|_| {});
+    let (mut ws, _) = sio_connect(server.addr);
+    for id in 1..=100 {
+        emit_with_ack(&mut ws, id, "ping", json!([]));
+    }
+    for id in 1..=100 {
+        assert!(wait_ack(&mut ws, id)["server_time"].is_u64());
+    }
+}
+
+#[test]
+fn an_address_over_the_handshake_rate_gets_429_at_once() {
+    let server = hub(|s| {
+        s.limits.ip_connections_per_s = 1;
+        s.limits.ip_connection_burst = 2;
+    });
+    open_polling(server.addr);
+    open_polling(server.addr);
+    let refused = get(server.addr, POLLING);
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert_eq!(refused.json()["code"], 4);
+    assert!(refused.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("ip_connections_per_s"));
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let ws = Ws::try_connect(server.addr, WEBSOCKET);
+    let err = ws.err().expect("the websocket handshake is refused");
+    assert!(err.contains("429"), "{err}");
+    assert_eq!(
+        server
+            .hub
+            .counters()
+            .refusals(RefusalReason::HandshakeRateLimited),
+        2
+    );
+    // Requests of an open session are not handshakes and are not limited.
+    std::thread::sleep(Duration::from_millis(1100));
+    let (sid, _) = open_polling(server.addr);
+    for _ in 0..5 {
+        push(server.addr, &sid, "40");
+        assert!(poll(server.addr, &sid).text().starts_with("40{"));
+        push(server.addr, &sid, "41");
+    }
+}
+
+#[test]
+fn a_full_server_gets_503_at_once_until_a_connection_closes() {
+    let server = hub(|s| s.limits.max_connections = 2);
+    let (first, _) = open_polling(server.addr);
+    let (mut ws, _, _) = Ws::open(server.addr);
+    let refused = get(server.addr, POLLING);
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.json()["code"], 4);
+    assert!(refused.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_connections"));
+    let err = Ws::try_connect(server.addr, WEBSOCKET)
+        .err()
+        .expect("the websocket handshake is refused");
+    assert!(err.contains("503"), "{err}");
+    assert_eq!(
+        server
+            .hub
+            .counters()
+            .refusals(RefusalReason::HandshakeMaxConnections),
+        2
+    );
+    // Sessions already open keep working.
+    push(server.addr, &first, "40");
+    assert!(poll(server.addr, &first).text().starts_with("40{"));
+    // A close makes room.
+    ws.send_text("1");
+    ws.assert_closed();
+    wait_until("the websocket session is gone", IO_TIMEOUT, || {
+        server.registry.len() == 1
+    });
+    open_polling(server.addr);
+}
+
+#[test]
+fn an_address_holding_max_connections_per_ip_gets_429_while_others_connect() {
+    let server = hub(|s| s.limits.max_connections_per_ip = 2);
+    let (first, _) = open_polling(server.addr);
+    let (mut ws, _, _) = Ws::open(server.addr);
+    // A third connection from the same address: refused on both transports.
+    let refused = get(server.addr, POLLING);
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert_eq!(refused.json()["code"], 4);
+    assert!(refused.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_connections_per_ip"));
+    let err = Ws::try_connect(server.addr, WEBSOCKET)
+        .err()
+        .expect("the websocket handshake is refused");
+    assert!(err.contains("429"), "{err}");
+    assert_eq!(
+        server
+            .hub
+            .counters()
+            .refusals(RefusalReason::HandshakeIpConnections),
+        2
+    );
+    // Another address is not held back, and the sessions already open keep working.
+    let other: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    Ws::try_connect_with(Some(other), server.addr, WEBSOCKET, &[])
+        .expect("another address connects");
+    push(server.addr, &first, "40");
+    assert!(poll(server.addr, &first).text().starts_with("40{"));
+    // A close gives the address its place back.
+    ws.send_text("1");
+    ws.assert_closed();
+    wait_until("the websocket session is gone", IO_TIMEOUT, || {
+        server.registry.open_from("127.0.0.1".parse().unwrap()) == 1
+    });
+    open_polling(server.addr);
+}
+
+/// Reads the socket's packets until the acks of every id in `ids` are in (in whatever order
+/// they come), and returns them by id.
+#[track_caller]
+fn acks_of(ws: &mut Ws, ids: &[u64]) -> std::collections::BTreeMap<u64, serde_json::Value> {
+    let mut acks = std::collections::BTreeMap::new();
+    while acks.len() < ids.len() {
+        let text = ws.text_skipping_pings();
+        let Some(rest) = text.strip_prefix("43") else {
+            continue;
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(id) = digits.parse::<u64>() else {
+            continue;
+        };
+        if ids.contains(&id) {
+            acks.insert(id, json_after(&text, &format!("43{id}"))[0].clone());
+        }
+    }
+    acks
+}
+
+#[test]
+fn a_socket_with_too_many_events_in_flight_is_refused_and_others_are_not() {
+    let backend = Backend::start();
+    let server = hub(|s| {
+        s.webhook.url = backend.url("/hold");
+        s.webhook.timeout_ms = 60_000;
+        s.namespaces[0].max_tasks_per_socket = 3;
+    });
+    let (mut listener, _) = sio_connect(server.addr);
+    assert_eq!(ack(&mut listener, 1, "join", json!(["r"]))["ok"], true);
+    let (mut greedy, _) = sio_connect(server.addr);
+    // Eight requests at once: three are started and wait for the backend; five are refused.
+    for id in 1..=8 {
+        emit_with_ack(
+            &mut greedy,
+            id,
+            "request",
+            json!([{ "action": "a", "request_id": id }]),
+        );
+    }
+    let refused = acks_of(&mut greedy, &[4, 5, 6, 7, 8]);
+    for (id, body) in &refused {
+        assert_eq!(
+            error_code(body),
+            Some("RATE_LIMIT_EXCEEDED"),
+            "{id}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("max_tasks_per_socket"), "{message}");
+    }
+    // A publish while the bound is taken starts nothing either; a ping starts no task.
+    let publish = json!([{ "room": "r", "event": "news", "data": 1 }]);
+    let body = ack(&mut greedy, 9, "publish", publish.clone());
+    assert_eq!(error_code(&body), Some("RATE_LIMIT_EXCEEDED"), "{body}");
+    listener.assert_quiet(Duration::from_millis(200));
+    assert!(ack(&mut greedy, 10, "ping", json!([]))["server_time"].is_u64());
+    // Another socket has its own bound: its request is started and its publish delivered.
+    let (mut other, _) = sio_connect(server.addr);
+    emit_with_ack(&mut other, 1, "request", json!([{ "action": "b" }]));
+    let published = ack(&mut other, 2, "publish", publish.clone());
+    assert_eq!(published, json!({ "ok": true, "recipients": 1 }));
+    assert_eq!(listener.text_skipping_pings(), r#"42["news",1]"#);
+    wait_until("four calls wait at the backend", IO_TIMEOUT, || {
+        backend.calls().len() == 4
+    });
+    assert_eq!(
+        server
+            .hub
+            .counters()
+            .refusals(RefusalReason::SocketTasksFull),
+        6
+    );
+    // Once the backend answers, the started ones are acked and the bound is free again.
+    backend.release();
+    let done = acks_of(&mut greedy, &[1, 2, 3]);
+    for (id, body) in &done {
+        assert_eq!(body["ok"], true, "{id}: {body}");
+        assert_eq!(body["data"], json!({ "held": true }), "{id}: {body}");
+    }
+    assert_eq!(acks_of(&mut other, &[1])[&1]["ok"], true);
+    let again = ack(&mut greedy, 11, "publish", publish);
+    assert_eq!(again, json!({ "ok": true, "recipients": 1 }));
+    assert_eq!(listener.text_skipping_pings(), r#"42["news",1]"#);
+    assert_eq!(
+        backend.calls().len(),
+        4,
+        "the refused requests never reached it"
+    );
+}

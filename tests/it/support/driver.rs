@@ -1,0 +1,209 @@
+//! A real Socket.IO client (Node `socket.io-client` or `python-socketio`) in its own
+//! process, driven line by line over stdin and stdout (tests/clients/node/hub/driver.mjs,
+//! tests/clients/python/hub_driver.py).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use siohub::server::BackgroundServer;
+use siohub_actors::Target;
+
+use super::clients;
+use super::hub_state::hub_broadcast;
+
+/// How long one driver command may take before the test fails.
+pub const DRIVER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One client process (Node or Python) running the hub driver.
+pub struct Driver {
+    name: &'static str,
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+    next_id: u64,
+}
+
+impl Driver {
+    /// Starts the socket.io-client driver against `server`.
+    pub fn node(server: &BackgroundServer) -> Driver {
+        let mut cmd = clients::node("hub/driver.mjs");
+        cmd.arg(server.url());
+        Self::spawn("node", cmd)
+    }
+
+    /// Starts the python-socketio driver against `server`.
+    pub fn python(server: &BackgroundServer) -> Driver {
+        let mut cmd = clients::python("hub_driver.py");
+        cmd.arg(server.url());
+        Self::spawn("python", cmd)
+    }
+
+    fn spawn(name: &'static str, mut cmd: std::process::Command) -> Driver {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("the {name} driver starts: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Driver {
+            name,
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            next_id: 0,
+        }
+    }
+
+    /// Runs one command; returns its result or the driver's error message.
+    pub fn try_call(&mut self, cmd: &str, mut args: Value) -> Result<Value, String> {
+        use std::io::Write;
+        self.next_id += 1;
+        let id = self.next_id;
+        args["id"] = json!(id);
+        args["cmd"] = json!(cmd);
+        let stdin = self.stdin.as_mut().expect("the driver is running");
+        writeln!(stdin, "{args}")
+            .and_then(|_| stdin.flush())
+            .unwrap_or_else(|e| panic!("{} driver: cannot send {cmd}: {e}", self.name));
+        let deadline = std::time::Instant::now() + DRIVER_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("{} driver: no answer to {cmd} ({e})", self.name));
+            let Ok(reply) = serde_json::from_str::<Value>(&line) else {
+                eprintln!("{} driver: {line}", self.name);
+                continue;
+            };
+            if reply["id"] != json!(id) {
+                continue;
+            }
+            return if reply["ok"] == json!(true) {
+                Ok(reply["result"].clone())
+            } else {
+                Err(reply["error"].as_str().unwrap_or("?").to_owned())
+            };
+        }
+    }
+
+    /// Runs one command and returns its result; fails the test on an error.
+    #[track_caller]
+    pub fn call(&mut self, cmd: &str, args: Value) -> Value {
+        let name = self.name;
+        self.try_call(cmd, args.clone())
+            .unwrap_or_else(|e| panic!("{name} driver: {cmd} {args} failed: {e}"))
+    }
+
+    /// Connects socket `name` to `nsp`; returns its socket id.
+    #[track_caller]
+    pub fn connect(&mut self, name: &str, nsp: &str) -> String {
+        let reply = self.call("connect", json!({ "name": name, "nsp": nsp }));
+        reply["id"].as_str().expect("a socket id").to_owned()
+    }
+
+    /// Emits `event` with `args` and returns the ack's first argument.
+    #[track_caller]
+    pub fn ack(&mut self, name: &str, event: &str, args: Value) -> Value {
+        let reply = self.call(
+            "emit",
+            json!({ "name": name, "event": event, "args": args, "ack": true }),
+        );
+        reply[0].clone()
+    }
+
+    /// The `data` (first argument) of every `event` socket `name` received, in order.
+    #[track_caller]
+    pub fn received(&mut self, name: &str, event: &str) -> Vec<Value> {
+        let events = self.call("events", json!({ "name": name, "event": event }));
+        events
+            .as_array()
+            .expect("a list of events")
+            .iter()
+            .map(|e| e["args"][0].clone())
+            .collect()
+    }
+
+    /// How many `event` each named socket received.
+    #[track_caller]
+    pub fn counts(
+        &mut self,
+        names: &[String],
+        event: &str,
+    ) -> std::collections::HashMap<String, u64> {
+        let counts = self.call("counts", json!({ "names": names, "event": event }));
+        counts
+            .as_object()
+            .expect("counts by name")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+            .collect()
+    }
+
+    /// Waits until every named socket received `event` at least `n` times.
+    #[track_caller]
+    pub fn wait_counts(&mut self, names: &[String], event: &str, n: u64) {
+        let deadline = std::time::Instant::now() + DRIVER_TIMEOUT;
+        loop {
+            let counts = self.counts(names, event);
+            let short: Vec<_> = counts.iter().filter(|(_, c)| **c < n).collect();
+            if short.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} driver: {} sockets still have fewer than {n} {event}: {short:?}",
+                self.name,
+                short.len()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Closing stdin makes the driver disconnect its sockets and leave.
+        drop(self.stdin.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a namespace-wide `sync<round>` from the server and waits until every one of
+/// `names` (the driver's sockets in `nsp`, and no others) got it. A session delivers in
+/// order, so by then every earlier event has arrived (or never will): what a socket did not
+/// get is checked without sleeping.
+#[track_caller]
+pub fn settle(
+    server: &BackgroundServer,
+    d: &mut Driver,
+    nsp: &str,
+    names: &[impl AsRef<str>],
+    round: u64,
+) {
+    let names: Vec<String> = names.iter().map(|n| n.as_ref().to_owned()).collect();
+    let event = format!("sync{round}");
+    let out = hub_broadcast(server, Target::namespace(nsp), &event, json!(round));
+    assert_eq!(out.recipients, names.len(), "{event} recipients");
+    d.wait_counts(&names, &event, 1);
+}
