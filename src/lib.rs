@@ -7,8 +7,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod conformance;
+pub mod cors;
 pub mod http_client;
 pub mod hub;
 pub mod limits;
@@ -16,6 +18,7 @@ pub mod logging;
 pub mod memory;
 pub mod ops;
 pub mod server;
+pub mod state;
 pub mod transport;
 pub mod webhook;
 pub mod workers;

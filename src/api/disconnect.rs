@@ -14,7 +14,7 @@ use siohub_actors::DisconnectReason;
 
 use super::v1::{one_or_many, read_json, root_namespace, selected_sockets, ApiState};
 use super::ApiError;
-use crate::transport::EngineState;
+use crate::state::AppState;
 
 /// The body of `POST /api/v1/disconnect`.
 #[derive(Debug, Deserialize)]
@@ -36,7 +36,7 @@ struct DisconnectRequest {
 pub async fn disconnect(
     req: HttpRequest,
     body: web::Payload,
-    engine: web::Data<EngineState>,
+    engine: web::Data<AppState>,
     api: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: DisconnectRequest = read_json(&req, body, api.settings.max_body_bytes).await?;

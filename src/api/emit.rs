@@ -33,7 +33,7 @@ use super::v1::{
     unavailable, wants_event_stream, ApiState,
 };
 use super::ApiError;
-use crate::transport::EngineState;
+use crate::state::AppState;
 
 /// Time granted after the ack timeout for the sessions' timeout reports to arrive.
 const REPORT_GRACE: Duration = Duration::from_secs(1);
@@ -139,7 +139,7 @@ impl EmitRequest {
 pub async fn emit(
     req: HttpRequest,
     body: web::Payload,
-    engine: web::Data<EngineState>,
+    engine: web::Data<AppState>,
     api: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: EmitRequest = read_json(&req, body, api.settings.max_body_bytes).await?;

@@ -1,287 +1,15 @@
-//! Operations: `GET /health`, `GET /ready`, `GET /metrics` (Prometheus text format), the
-//! middleware that counts HTTP requests by route and status, the checks made at the
-//! Engine.IO handshake (draining, `max_connections`, per-address rate), and the graceful
-//! drain run on SIGTERM.
+//! `GET /metrics`: the Prometheus text exposition of the hub's counters and gauges, read
+//! at scrape time.
 
 use std::fmt::{Display, Write as _};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
-use actix_web::http::{header, Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
-use dashmap::DashMap;
-use serde_json::json;
-use siohub_actors::messages::CloseSession;
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
 use siohub_actors::{
-    BufferSizes, DisconnectReason, DropReason, NamespaceRetention, RefusalReason, WebhookOutcome,
-    FANOUT_BUCKETS,
+    BufferSizes, DropReason, NamespaceRetention, RefusalReason, WebhookOutcome, FANOUT_BUCKETS,
 };
 
-use crate::api::ApiError;
-use crate::config::Settings;
-use crate::limits::{ConnectionLimiter, HandshakeRefusal};
-use crate::transport::EngineState;
-
-/// How long after a failure (a webhook call, an actor restart) `/health` says `degraded`.
-pub const RECENT_MS: u64 = 30_000;
-
-/// The operational state of one server, shared by every worker.
-#[derive(Debug)]
-pub struct OpsState {
-    started: Instant,
-    draining: AtomicBool,
-    limiter: ConnectionLimiter,
-    adapter_kind: String,
-    adapter_connected: AtomicBool,
-    webhook_configured: bool,
-    http: HttpCounters,
-}
-
-impl OpsState {
-    /// The state of a server starting now with `settings`.
-    pub fn new(settings: &Settings) -> Self {
-        let memory = settings.adapter.kind == "memory";
-        if !memory {
-            log::warn!(
-                "adapter {:?} is configured but not built into this siohub yet: this node delivers locally only and /health reports the adapter as not connected",
-                settings.adapter.kind
-            );
-        }
-        OpsState {
-            started: Instant::now(),
-            draining: AtomicBool::new(false),
-            limiter: ConnectionLimiter::new(&settings.limits),
-            adapter_kind: settings.adapter.kind.clone(),
-            adapter_connected: AtomicBool::new(memory),
-            webhook_configured: !settings.webhook.url.is_empty(),
-            http: HttpCounters::default(),
-        }
-    }
-
-    /// Whether the server is draining for shutdown.
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
-    }
-
-    /// Starts draining: `/ready` answers 503 and handshakes are refused from now on.
-    pub fn set_draining(&self) {
-        self.draining.store(true, Ordering::Relaxed);
-    }
-
-    /// Records whether the cluster adapter is connected (the memory adapter always is).
-    pub fn set_adapter_connected(&self, connected: bool) {
-        self.adapter_connected.store(connected, Ordering::Relaxed);
-    }
-
-    /// Seconds since start.
-    pub fn uptime_s(&self) -> u64 {
-        self.started.elapsed().as_secs()
-    }
-
-    /// The HTTP request counters.
-    pub fn http(&self) -> &HttpCounters {
-        &self.http
-    }
-}
-
-/// HTTP requests by method, route pattern and status.
-#[derive(Debug, Default)]
-pub struct HttpCounters {
-    counts: DashMap<(&'static str, String, u16), AtomicU64>,
-}
-
-impl HttpCounters {
-    /// Counts one request; `route` is the matched pattern (so the label set stays bounded).
-    pub fn count(&self, method: &Method, route: Option<String>, status: u16) {
-        let method = match *method {
-            Method::GET => "GET",
-            Method::POST => "POST",
-            Method::PUT => "PUT",
-            Method::DELETE => "DELETE",
-            Method::PATCH => "PATCH",
-            Method::OPTIONS => "OPTIONS",
-            Method::HEAD => "HEAD",
-            _ => "OTHER",
-        };
-        let key = (method, route.unwrap_or_else(|| "unmatched".into()), status);
-        if let Some(counter) = self.counts.get(&key) {
-            counter.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        self.counts
-            .entry(key)
-            .or_default()
-            .fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Every (method, route, status) with its count, sorted.
-    pub fn snapshot(&self) -> Vec<(&'static str, String, u16, u64)> {
-        let mut all: Vec<_> = self
-            .counts
-            .iter()
-            .map(|e| {
-                let (method, route, status) = e.key();
-                (
-                    *method,
-                    route.clone(),
-                    *status,
-                    e.value().load(Ordering::Relaxed),
-                )
-            })
-            .collect();
-        all.sort();
-        all
-    }
-}
-
-/// Mounts `/health`, `/ready` and `/metrics`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready))
-        .route("/metrics", web::get().to(metrics));
-}
-
-/// Why a handshake is refused: status, message and `Retry-After` seconds.
-pub struct HandshakeDenial {
-    /// 503 (draining, full) or 429 (rate).
-    pub status: StatusCode,
-    /// What to tell the client.
-    pub message: String,
-    /// Seconds the client should wait.
-    pub retry_after: u32,
-}
-
-impl HandshakeDenial {
-    /// The JSON body `{"code":4,"message":..}`.
-    pub fn body(&self) -> String {
-        json!({ "code": 4, "message": self.message }).to_string()
-    }
-}
-
-/// Whether a handshake from `ip` must be refused: while draining, over `max_connections`,
-/// or over the address's connection rate. Counted and logged when refused.
-pub fn deny_handshake(
-    ip: Option<std::net::IpAddr>,
-    state: &EngineState,
-) -> Option<HandshakeDenial> {
-    let ops = &state.ops;
-    let (status, reason, message, retry_after) = if ops.is_draining() {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            RefusalReason::HandshakeDraining,
-            "Server shutting down: connect to another node".to_owned(),
-            5,
-        )
-    } else {
-        // A websocket whose session ended still holds its socket while it writes out what
-        // was queued (at most the write timeout): it counts as open until it is closed.
-        let registry = state.hub.registry();
-        let open = registry.len() + state.hub.counters().lingering_connections();
-        let open_from_ip = ip.map_or(0, |ip| registry.open_from(ip));
-        match ops.limiter.check(ip, open, open_from_ip) {
-            Ok(()) => return None,
-            Err(HandshakeRefusal::MaxConnections(max)) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                RefusalReason::HandshakeMaxConnections,
-                format!("Server full: {max} connections are open (limits.max_connections)"),
-                5,
-            ),
-            Err(HandshakeRefusal::IpConnections(max)) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                RefusalReason::HandshakeIpConnections,
-                format!(
-                    "Too many connections from this address: {max} are open (limits.max_connections_per_ip)"
-                ),
-                5,
-            ),
-            Err(HandshakeRefusal::RateLimited) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                RefusalReason::HandshakeRateLimited,
-                "Too many connections from this address (limits.ip_connections_per_s)".to_owned(),
-                1,
-            ),
-        }
-    };
-    state.hub.counters().refused(reason);
-    log::debug!("handshake from {ip:?} refused: {message}");
-    Some(HandshakeDenial {
-        status,
-        message,
-        retry_after,
-    })
-}
-
-/// The refusal of a polling handshake, if it must be refused (see [`deny_handshake`]),
-/// answered at once with a JSON `{code,message}` (503 or 429, with `Retry-After`).
-pub fn check_handshake(req: &HttpRequest, state: &EngineState) -> Option<HttpResponse> {
-    let denial = deny_handshake(req.peer_addr().map(|a| a.ip()), state)?;
-    Some(
-        HttpResponse::build(denial.status)
-            .insert_header((header::RETRY_AFTER, denial.retry_after.to_string()))
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .insert_header((header::CONNECTION, "close"))
-            .body(denial.body()),
-    )
-}
-
-/// `GET /health`: `healthy`, or `degraded` (with the reasons) when a dependency is: the
-/// adapter is not connected, the webhook failed recently, or an actor restarted recently.
-/// Always 200 while the process serves; `/ready` is the one load balancers act on.
-pub async fn health(state: web::Data<EngineState>) -> HttpResponse {
-    let ops = &state.ops;
-    let hub = &state.hub;
-    let counters = hub.counters();
-    let now = crate::hub::now_ms();
-    let mut reasons = Vec::new();
-    let adapter_connected = ops.adapter_connected.load(Ordering::Relaxed);
-    if !adapter_connected {
-        reasons.push(format!("the {} adapter is not connected", ops.adapter_kind));
-    }
-    let webhook_failing = ops.webhook_configured && counters.webhook_failing(RECENT_MS);
-    if webhook_failing {
-        reasons.push("the backend webhook failed recently".to_owned());
-    }
-    let actors = hub.actor_stats();
-    for actor in &actors {
-        if actor
-            .last_restart_ms
-            .is_some_and(|at| now.saturating_sub(at) < RECENT_MS)
-        {
-            reasons.push(format!("actor {} restarted recently", actor.name));
-        }
-    }
-    let status = if reasons.is_empty() {
-        "healthy"
-    } else {
-        "degraded"
-    };
-    HttpResponse::Ok().json(json!({
-        "status": status,
-        "reasons": reasons,
-        "uptime": ops.uptime_s(),
-        "connections": hub.registry().len(),
-        "draining": ops.is_draining(),
-        "adapter": { "kind": ops.adapter_kind, "connected": adapter_connected },
-        "webhook": {
-            "configured": ops.webhook_configured,
-            "failing": webhook_failing,
-            "in_flight": counters.webhook_in_flight(),
-        },
-        "actors": actors,
-    }))
-}
-
-/// `GET /ready`: 200 while the server takes connections, 503 while it drains.
-pub async fn ready(state: web::Data<EngineState>) -> Result<HttpResponse, ApiError> {
-    if state.ops.is_draining() {
-        return Err(ApiError {
-            status: 503,
-            code: "DRAINING",
-            message: "the server is shutting down; connect to another node".into(),
-        });
-    }
-    Ok(HttpResponse::Ok().json(json!({ "ready": true })))
-}
+use crate::state::AppState;
 
 /// Writes the Prometheus text exposition format.
 struct Exposition(String);
@@ -317,7 +45,7 @@ impl Exposition {
 }
 
 /// The text of `/metrics`.
-pub fn render_metrics(state: &EngineState) -> String {
+pub fn render_metrics(state: &AppState) -> String {
     let hub = &state.hub;
     let ops = &state.ops;
     let counters = hub.counters();
@@ -590,8 +318,8 @@ pub fn render_metrics(state: &EngineState) -> String {
     );
     out.sample(
         "siohub_adapter_connected",
-        &[("adapter", &ops.adapter_kind)],
-        u8::from(ops.adapter_connected.load(Ordering::Relaxed)),
+        &[("adapter", ops.adapter_kind())],
+        u8::from(ops.is_adapter_connected()),
     );
 
     out.family(
@@ -618,7 +346,7 @@ pub fn render_metrics(state: &EngineState) -> String {
         "counter",
         "HTTP requests by method, route and status.",
     );
-    for (method, route, status, n) in ops.http.snapshot() {
+    for (method, route, status, n) in ops.http().snapshot() {
         let status = status.to_string();
         out.sample(
             "siohub_http_requests_total",
@@ -630,7 +358,7 @@ pub fn render_metrics(state: &EngineState) -> String {
 }
 
 /// `GET /metrics`.
-pub async fn metrics(state: web::Data<EngineState>) -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,
@@ -730,62 +458,6 @@ fn render_retention(out: &mut Exposition, hub: &siohub_actors::Hub) {
     );
 }
 
-/// Drains the server: from now on `/ready` answers 503 and handshakes are refused; every
-/// session is closed (its sockets are told, websockets get a close frame after what was
-/// queued, polling clients a close packet with their next poll); resolves when every
-/// session has ended and every websocket has written out its queue, or `budget` has
-/// passed, whichever comes first. Returns the sessions and connections still open (cut by
-/// the caller's stop, and counted).
-pub async fn drain(state: &EngineState, budget: Duration) -> usize {
-    let deadline = Instant::now() + budget;
-    begin_drain(state, budget);
-    while open_for_drain(state) > 0 && Instant::now() < deadline {
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    end_drain(state)
-}
-
-/// Sessions still open and websockets still writing out their queue.
-pub fn open_for_drain(state: &EngineState) -> usize {
-    state.hub.registry().len() + state.hub.counters().lingering_connections()
-}
-
-/// The first half of [`drain`]: marks the server draining and closes every session.
-pub fn begin_drain(state: &EngineState, budget: Duration) {
-    state.ops.set_draining();
-    let registry = state.hub.registry();
-    log::info!(
-        "draining: refusing new connections, closing {} sessions (at most {} ms)",
-        registry.len(),
-        budget.as_millis()
-    );
-    for session in registry.all() {
-        session.do_send(CloseSession {
-            reason: DisconnectReason::ServerShuttingDown,
-        });
-    }
-}
-
-/// The end of [`drain`]: logs, counts and returns the sessions still open and the
-/// websockets that could not write out their queue in time.
-pub fn end_drain(state: &EngineState) -> usize {
-    let sessions = state.hub.registry().len();
-    let unflushed = state.hub.counters().lingering_connections();
-    if unflushed > 0 {
-        state.hub.counters().drain_unflushed(unflushed as u64);
-        log::warn!(
-            "drain: {unflushed} websocket connections had not written out their queue at the end of the grace period; cut (counted in siohub_drain_unflushed_connections_total)"
-        );
-    }
-    if sessions > 0 {
-        log::warn!("drain: {sessions} sessions still open at the end of the grace period");
-    }
-    if sessions + unflushed == 0 {
-        log::info!("drain: every session closed and every queue written out");
-    }
-    sessions + unflushed
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -795,20 +467,5 @@ mod tests {
         let mut out = Exposition(String::new());
         out.sample("m", &[("namespace", "/a\"b\\c\nd")], 1);
         assert_eq!(out.0, "m{namespace=\"/a\\\"b\\\\c\\nd\"} 1\n");
-    }
-
-    #[test]
-    fn http_counters_count_by_route_and_status() {
-        let http = HttpCounters::default();
-        http.count(&Method::GET, Some("/health".into()), 200);
-        http.count(&Method::GET, Some("/health".into()), 200);
-        http.count(&Method::from_bytes(b"BREW").unwrap(), None, 404);
-        assert_eq!(
-            http.snapshot(),
-            vec![
-                ("GET", "/health".to_owned(), 200, 2),
-                ("OTHER", "unmatched".to_owned(), 404, 1)
-            ]
-        );
     }
 }
