@@ -13,7 +13,7 @@ use siohub_actors::{DeliveryPolicies, DeliveryPolicy, EngineConfig, SlowConsumer
 use thiserror::Error;
 
 pub use api::ApiSettings;
-pub use auth::AuthSettings;
+pub use auth::{read_public_key, AuthSettings, KeyError, MIN_SECRET_BYTES};
 pub use namespaces::{
     glob_matches, BufferName, NamespacePolicy, PublishRefusal, RateLimit, RoomAccess, RoomRule,
     BUILTIN_EVENTS,
