@@ -40,7 +40,7 @@ fn start(tweak: impl FnOnce(&mut Settings)) -> BackgroundServer {
     settings.namespaces = vec![policy("/"), policy("/chat")];
     tweak(&mut settings);
     settings.validate().expect("the test settings are valid");
-    let app = siohub::hub::application(&settings);
+    let app = siohub::application::from_settings(&settings);
     BackgroundServer::start(settings, app).expect("the hub starts")
 }
 

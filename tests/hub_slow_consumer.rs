@@ -37,7 +37,7 @@ fn start(action: &str) -> BackgroundServer {
 }
 
 fn start_with(settings: Settings) -> BackgroundServer {
-    let app = siohub::hub::application(&settings);
+    let app = siohub::application::from_settings(&settings);
     BackgroundServer::start(settings, app).expect("the hub starts")
 }
 

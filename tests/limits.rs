@@ -22,7 +22,7 @@ fn hub(adjust: impl FnOnce(&mut Settings)) -> BackgroundServer {
     let mut settings = test_settings();
     adjust(&mut settings);
     settings.validate().expect("valid test settings");
-    let app = siohub::hub::application(&settings);
+    let app = siohub::application::from_settings(&settings);
     BackgroundServer::start(settings, app).expect("the hub starts")
 }
 

@@ -28,7 +28,7 @@ fn hub_with_webhook(url: &str, adjust: impl FnOnce(&mut Settings)) -> Background
     settings.webhook.timeout_ms = 500;
     adjust(&mut settings);
     settings.validate().expect("valid test settings");
-    let app = siohub::hub::application(&settings);
+    let app = siohub::application::from_settings(&settings);
     BackgroundServer::start(settings, app).expect("the hub starts")
 }
 

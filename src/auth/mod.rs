@@ -8,8 +8,11 @@
 //! up by the token's `kid`). A token's `alg` only ever selects among keys of its own family,
 //! so a token that says `HS256` is never checked against a public key used as an HMAC
 //! secret (the "algorithm confusion" forgery).
+//!
+//! [`with_auth`] puts the check in front of a namespace's CONNECT.
 
 mod jwks;
+mod middleware;
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -23,6 +26,7 @@ use serde_json::Value;
 use siohub_actors::{HandshakeInfo, HubCounters};
 
 pub use jwks::{parse_set, JwkKey, Jwks, JwksTimings, MAX_JWKS_BYTES};
+pub use middleware::with_auth;
 
 use crate::config::{read_public_key, AuthSettings, KeyError};
 use crate::http_client::HttpClient;

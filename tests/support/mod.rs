@@ -236,7 +236,7 @@ pub fn start_hub_with(
     settings
         .validate()
         .expect("the test's namespace policies are valid");
-    let app = siohub::hub::application(&settings);
+    let app = siohub::application::from_settings(&settings);
     BackgroundServer::start(settings, app).expect("the hub starts")
 }
 
