@@ -22,8 +22,8 @@ use crate::state::AppState;
 struct DisconnectRequest {
     #[serde(default = "root_namespace")]
     namespace: String,
-    #[serde(default, deserialize_with = "one_or_many")]
-    sids: Vec<String>,
+    #[serde(default, rename = "sids", deserialize_with = "one_or_many")]
+    socket_ids: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     users: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
@@ -44,7 +44,7 @@ pub async fn disconnect(
     let sockets = selected_sockets(
         &engine,
         request.namespace,
-        request.sids,
+        request.socket_ids,
         request.users,
         request.rooms,
     )

@@ -34,8 +34,8 @@ struct NamespaceQuery {
 struct MembershipRequest {
     #[serde(default = "root_namespace")]
     namespace: String,
-    #[serde(default, deserialize_with = "one_or_many")]
-    sids: Vec<String>,
+    #[serde(default, rename = "sids", deserialize_with = "one_or_many")]
+    socket_ids: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     users: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
@@ -124,12 +124,12 @@ async fn change_membership(
     let sockets = selected_sockets(
         &engine,
         request.namespace,
-        request.sids,
+        request.socket_ids,
         request.users,
         request.rooms,
     )
     .await?;
-    let answers = sockets.into_iter().map(|(sid, session)| {
+    let answers = sockets.into_iter().map(|(socket_id, session)| {
         let (nsp, room) = (nsp.clone(), room.clone());
         async move {
             if joining {
@@ -138,7 +138,7 @@ async fn change_membership(
                 match answer.await {
                     Ok(Ok(_)) => Changed::Yes,
                     Ok(Err(e @ HubError::TooManyRooms { .. })) => {
-                        Changed::Refused(json!({ "sid": &*sid, "message": e.to_string() }))
+                        Changed::Refused(json!({ "sid": &*socket_id, "message": e.to_string() }))
                     }
                     _ => Changed::No,
                 }

@@ -25,7 +25,7 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header,
 use serde_json::Value;
 use siohub_actors::{HandshakeInfo, HubCounters};
 
-pub use jwks::{parse_set, JwkKey, Jwks, JwksTimings, MAX_JWKS_BYTES};
+use jwks::{JwkKey, Jwks, JwksTimings};
 pub use middleware::with_auth;
 
 use crate::config::{read_public_key, AuthSettings, KeyError};

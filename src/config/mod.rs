@@ -468,15 +468,6 @@ impl Settings {
         Ok(())
     }
 
-    /// The policy of namespace `nsp`: the first rule whose name or pattern matches.
-    pub fn namespace_policy(&self, nsp: &str) -> Option<&NamespacePolicy> {
-        self.namespaces.iter().find(|ns| {
-            siohub_actors::NamespacePattern::parse(&ns.name)
-                .matches(nsp)
-                .is_some()
-        })
-    }
-
     /// The delivery policies the broadcaster applies.
     pub fn delivery_policies(&self) -> DeliveryPolicies {
         self.namespaces.iter().fold(

@@ -16,7 +16,7 @@ pub struct OpsState {
     draining: AtomicBool,
     limiter: ConnectionLimiter,
     adapter_kind: String,
-    adapter_connected: AtomicBool,
+    adapter_connected: bool,
     webhook_configured: bool,
     http: HttpCounters,
 }
@@ -36,7 +36,7 @@ impl OpsState {
             draining: AtomicBool::new(false),
             limiter: ConnectionLimiter::new(&settings.limits),
             adapter_kind: settings.adapter.kind.clone(),
-            adapter_connected: AtomicBool::new(memory),
+            adapter_connected: memory,
             webhook_configured: !settings.webhook.url.is_empty(),
             http: HttpCounters::default(),
         }
@@ -62,14 +62,10 @@ impl OpsState {
         &self.adapter_kind
     }
 
-    /// Whether the cluster adapter is connected (the memory adapter always is).
+    /// Whether the cluster adapter is connected: the memory adapter always is, and no
+    /// other is built in yet.
     pub fn is_adapter_connected(&self) -> bool {
-        self.adapter_connected.load(Ordering::Relaxed)
-    }
-
-    /// Records whether the cluster adapter is connected (the memory adapter always is).
-    pub fn set_adapter_connected(&self, connected: bool) {
-        self.adapter_connected.store(connected, Ordering::Relaxed);
+        self.adapter_connected
     }
 
     /// Whether a backend webhook is configured (`[webhook] url`).

@@ -17,7 +17,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use siohub_actors::{EngineError, RefusalReason};
 
 pub use first_request::{serve as serve_first_request, FirstRequest};
-pub use prefixed::Prefixed;
 use query::{EngineQuery, TransportKind};
 pub use upgrade::serve as serve_upgrade;
 
@@ -153,7 +152,7 @@ fn bind(
 /// The reference server's error answer: JSON `{code,message}` (400, or 403 for Forbidden);
 /// a failed websocket upgrade gets the message as plain text, as Node writes it on the raw
 /// socket.
-pub fn error_response(error: EngineError, upgrade: bool) -> HttpResponse {
+fn error_response(error: EngineError, upgrade: bool) -> HttpResponse {
     log::debug!("engine request refused: {error}");
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     if upgrade {

@@ -50,7 +50,7 @@ impl Collector for HubCollector {
 }
 
 /// The text of `/metrics`.
-pub fn render_metrics(state: &AppState) -> String {
+fn render(state: &AppState) -> String {
     // A registry is a few pointers: each scrape builds its own around the state it reads,
     // so workers share nothing but the counters.
     let mut registry = Registry::default();
@@ -64,5 +64,5 @@ pub fn render_metrics(state: &AppState) -> String {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, prometheus_text::CONTENT_TYPE))
-        .body(render_metrics(&state))
+        .body(render(&state))
 }
