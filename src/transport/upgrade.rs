@@ -21,7 +21,7 @@ use crate::state::AppState;
 
 /// Handles one upgrade request the HTTP dispatcher parsed (a websocket upgrade that was
 /// not the connection's first request, or whose head did not come in one read; see
-/// [`super::first_request`] for the others); returns when the upgrade is answered.
+/// `first_request` for the others); returns when the upgrade is answered.
 pub async fn serve(
     req: Request,
     framed: Framed<Prefixed, h1::Codec>,
