@@ -9,7 +9,7 @@ async fn main() -> std::io::Result<()> {
         siohub::conformance::settings("/engine.io/", &[]).map_err(std::io::Error::other)?;
     siohub::logging::init(&settings.logging);
     let state =
-        siohub::server::engine_state(&settings, siohub::conformance::engineio_application());
+        siohub::state::AppState::new(&settings, siohub::conformance::engineio_application());
     let (server, addrs) = siohub::server::bind(&settings, state, false)?;
     log::info!(
         "Engine.IO conformance server on http://{}/engine.io/",

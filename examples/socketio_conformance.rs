@@ -11,7 +11,7 @@ async fn main() -> std::io::Result<()> {
         siohub::conformance::settings("/socket.io/", &[]).map_err(std::io::Error::other)?;
     siohub::logging::init(&settings.logging);
     let state =
-        siohub::server::engine_state(&settings, siohub::conformance::socketio_application());
+        siohub::state::AppState::new(&settings, siohub::conformance::socketio_application());
     let (server, addrs) = siohub::server::bind(&settings, state, false)?;
     log::info!(
         "Socket.IO conformance server on http://{}/socket.io/",

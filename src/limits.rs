@@ -109,6 +109,7 @@ impl<K: Eq + Hash> Buckets<K> {
         self.sweep_at.store(next, Ordering::Relaxed);
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.map.len()
     }
@@ -130,10 +131,10 @@ impl EventRateLimiter {
         }
     }
 
-    /// Whether socket `sid` may send one more event now.
-    pub fn allow(&self, sid: &str) -> bool {
+    /// Whether socket `socket_id` may send one more event now.
+    pub fn allow(&self, socket_id: &str) -> bool {
         match &self.buckets {
-            Some(buckets) => buckets.allow(sid),
+            Some(buckets) => buckets.allow(socket_id),
             None => true,
         }
     }
@@ -143,8 +144,9 @@ impl EventRateLimiter {
         self.per_s
     }
 
-    /// Sockets with a bucket that is not full (for tests).
-    pub fn tracked(&self) -> usize {
+    /// Sockets with a bucket that is not full.
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
         self.buckets.as_ref().map_or(0, Buckets::len)
     }
 }
@@ -165,7 +167,7 @@ pub struct TaskLimiter {
 #[derive(Debug)]
 pub struct TaskPermit {
     limiter: Option<Arc<TaskLimiter>>,
-    sid: String,
+    socket_id: String,
 }
 
 impl TaskLimiter {
@@ -182,48 +184,50 @@ impl TaskLimiter {
         self.max
     }
 
-    /// A permit for one more event of socket `sid`, or `None` when `max` are in flight.
-    pub fn try_start(self: &Arc<Self>, sid: &str) -> Option<TaskPermit> {
+    /// A permit for one more event of socket `socket_id`, or `None` when `max` are in flight.
+    pub fn try_start(self: &Arc<Self>, socket_id: &str) -> Option<TaskPermit> {
         if self.max == 0 {
             return Some(TaskPermit {
                 limiter: None,
-                sid: String::new(),
+                socket_id: String::new(),
             });
         }
-        let mut count = self.in_flight.entry(sid.to_owned()).or_insert(0);
+        let mut count = self.in_flight.entry(socket_id.to_owned()).or_insert(0);
         if *count >= self.max {
             return None;
         }
         *count += 1;
         Some(TaskPermit {
             limiter: Some(self.clone()),
-            sid: sid.to_owned(),
+            socket_id: socket_id.to_owned(),
         })
     }
 
-    /// Events of socket `sid` in flight now.
-    pub fn in_flight(&self, sid: &str) -> usize {
-        self.in_flight.get(sid).map_or(0, |n| *n)
+    /// Events of socket `socket_id` in flight now.
+    #[cfg(test)]
+    fn in_flight(&self, socket_id: &str) -> usize {
+        self.in_flight.get(socket_id).map_or(0, |n| *n)
     }
 
     /// Sockets with events in flight now.
-    pub fn sockets(&self) -> usize {
+    #[cfg(test)]
+    fn sockets(&self) -> usize {
         self.in_flight.len()
     }
 
-    fn finish(&self, sid: &str) {
-        if let Some(mut count) = self.in_flight.get_mut(sid) {
+    fn finish(&self, socket_id: &str) {
+        if let Some(mut count) = self.in_flight.get_mut(socket_id) {
             *count = count.saturating_sub(1);
         }
         // A separate step: the shard lock of `get_mut` must be released first.
-        self.in_flight.remove_if(sid, |_, count| *count == 0);
+        self.in_flight.remove_if(socket_id, |_, count| *count == 0);
     }
 }
 
 impl Drop for TaskPermit {
     fn drop(&mut self) {
         if let Some(limiter) = self.limiter.take() {
-            limiter.finish(&self.sid);
+            limiter.finish(&self.socket_id);
         }
     }
 }

@@ -81,7 +81,8 @@ impl ShutdownSignals {
 #[actix_web::main]
 async fn run(settings: Settings) -> std::io::Result<()> {
     let mut signals = ShutdownSignals::listen()?;
-    let state = siohub::server::engine_state(&settings, siohub::hub::application(&settings));
+    let state =
+        siohub::state::AppState::new(&settings, siohub::application::from_settings(&settings));
     let (server, addrs) = siohub::server::bind(&settings, state.clone(), false)?;
     for addr in &addrs {
         log::info!("siohub listening on http://{addr}{}", settings.server.path);

@@ -16,24 +16,14 @@ use actix_web::App;
 use siohub_actors::{Application, Hub, SessionRegistry};
 
 use crate::config::Settings;
-use crate::transport::{self, Cors, EngineState, FirstRequest};
+use crate::ops::drain;
+use crate::state::{AppState, OpsState};
+use crate::transport::{self, FirstRequest};
 use crate::workers::{Server, ServerHandle};
 
 /// Pending connections the kernel keeps for each worker's listening socket (capped by
 /// `net.core.somaxconn`).
 pub const LISTEN_BACKLOG: i32 = 4096;
-
-/// The shared state of one server, built once from the settings: it starts the hub's
-/// actors, so it runs inside an actix system.
-pub fn engine_state(settings: &Settings, app: Application) -> EngineState {
-    EngineState {
-        config: Arc::new(settings.engine_config()),
-        hub: Hub::start(SessionRegistry::new(), settings.delivery_policies()),
-        app,
-        cors: Cors::new(settings.cors.origins.clone(), settings.cors.credentials),
-        ops: Arc::new(crate::ops::OpsState::new(settings)),
-    }
-}
 
 /// Binds the server; the returned server runs when awaited. It never handles signals
 /// itself: the binary drains on SIGTERM/SIGINT ([`drain_and_stop`]), and `background`
@@ -43,7 +33,7 @@ pub fn engine_state(settings: &Settings, app: Application) -> EngineState {
 /// [`crate::workers`]).
 pub fn bind(
     settings: &Settings,
-    state: EngineState,
+    state: AppState,
     background: bool,
 ) -> std::io::Result<(Server, Vec<SocketAddr>)> {
     let path = settings.server.path.clone();
@@ -121,11 +111,11 @@ pub fn bind(
     Ok((server, addrs))
 }
 
-/// Drains `state` (see [`crate::ops::drain`]) within `grace`, keeping a second for the
+/// Drains `state` (see [`drain::drain`]) within `grace`, keeping a second for the
 /// server's own stop, then stops the server; resolves when it is stopped.
-pub async fn drain_and_stop(state: &EngineState, handle: ServerHandle, grace: Duration) {
+pub async fn drain_and_stop(state: &AppState, handle: ServerHandle, grace: Duration) {
     let budget = grace.saturating_sub(Duration::from_secs(1));
-    crate::ops::drain(state, budget).await;
+    drain::drain(state, budget).await;
     handle.stop(true).await;
 }
 
@@ -138,8 +128,8 @@ pub struct BackgroundServer {
     /// The hub (its actors, counters, room table).
     pub hub: Hub,
     /// Draining, limits and operational counters.
-    pub ops: Arc<crate::ops::OpsState>,
-    state: EngineState,
+    pub ops: Arc<OpsState>,
+    state: AppState,
     handle: ServerHandle,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -151,7 +141,7 @@ impl BackgroundServer {
         let thread = thread::spawn(move || {
             let system = actix_rt::System::new();
             system.block_on(async move {
-                let state = engine_state(&settings, app);
+                let state = AppState::new(&settings, app);
                 let bound_state = state.clone();
                 let (server, addrs) = match bind(&settings, state, true) {
                     Ok(bound) => bound,
@@ -190,11 +180,11 @@ impl BackgroundServer {
     /// open.
     pub fn drain(&self, budget: Duration) -> usize {
         let deadline = std::time::Instant::now() + budget;
-        crate::ops::begin_drain(&self.state, budget);
-        while crate::ops::open_for_drain(&self.state) > 0 && std::time::Instant::now() < deadline {
+        drain::begin_drain(&self.state, budget);
+        while drain::open_for_drain(&self.state) > 0 && std::time::Instant::now() < deadline {
             thread::sleep(Duration::from_millis(20));
         }
-        crate::ops::end_drain(&self.state)
+        drain::end_drain(&self.state)
     }
 }
 

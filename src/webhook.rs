@@ -1,20 +1,20 @@
-//! The backend webhook: the built-in `request` event and the namespace's `forward`ed events
-//! are POSTed as JSON to `[webhook] url`, and the backend's JSON reply comes back in the
-//! client's ack.
+//! The backend webhook client: a [`WebhookCall`] is POSTed as JSON to `[webhook] url`, and
+//! the backend's JSON reply, or a [`WebhookError`] saying why there is none, comes back.
+//! What a client is answered is for the built-in events to decide; this client knows
+//! nothing of sockets, acks or error codes.
 //!
-//! The call body is `{"namespace","sid","user","event","action","payload","request_id"}`;
-//! a 2xx reply `R` is acked as `{"ok":true,"request_id":..,"data":R}`. No answer within
-//! `timeout_ms` acks `TIMEOUT`; an unreachable backend, a 5xx or a reply that is not JSON
-//! acks `BACKEND_UNAVAILABLE`; a 4xx acks the matching hub error (401/403
-//! `PERMISSION_DENIED`, 413 `PAYLOAD_TOO_LARGE`, 429 `RATE_LIMIT_EXCEEDED`, others
-//! `INVALID_PAYLOAD`) with the backend's `message` when it sent one.
+//! The call body is `{"namespace","sid","user","event","action","payload","request_id"}`
+//! (`sid` is the socket id). A 2xx reply with a JSON body (or none) is the answer; a 4xx
+//! is [`WebhookError::Rejected`] with the backend's `message` when it sent one; anything
+//! else, no answer within `timeout_ms`, or an unreachable backend is an error of its own.
 //!
 //! The backend may be `http://` or `https://`: the client (see [`crate::http_client`])
-//! verifies TLS against the webpki roots and `[http_client] ca_file`.
+//! verifies TLS against the webpki roots and `[http_client] ca_file`. With `[webhook]
+//! secret` set, the body is signed (HMAC-SHA256, in [`SIGNATURE_HEADER`]).
 //!
 //! Connections are pooled (one `awc` client per worker thread, keep-alive), and at most
-//! `max_concurrency` calls wait for the backend at once: more are refused at once with
-//! `BACKEND_UNAVAILABLE` and counted, so a slow backend cannot pile up work in the hub.
+//! `max_concurrency` calls wait for the backend at once: more are refused at once
+//! ([`WebhookError::Busy`]) and counted, so a slow backend cannot pile up work in the hub.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,14 +22,12 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::Sha256;
-use siohub_actors::{AckSender, HubCounters, Payload, RefusalReason, Socket, WebhookOutcome};
+use siohub_actors::{HubCounters, RefusalReason, WebhookOutcome};
 
-use crate::config::{NamespacePolicy, WebhookSettings};
+use crate::config::WebhookSettings;
 use crate::http_client::HttpClient;
-use crate::hub::{answer, HubErrorCode, HubFailure};
-use crate::limits::TaskPermit;
 
 /// The header carrying the HMAC-SHA256 of the body when `[webhook] secret` is set.
 pub const SIGNATURE_HEADER: &str = "X-Siohub-Signature";
@@ -39,8 +37,9 @@ pub const SIGNATURE_HEADER: &str = "X-Siohub-Signature";
 pub struct WebhookCall {
     /// The socket's namespace.
     pub namespace: String,
-    /// The socket id.
-    pub sid: String,
+    /// The socket id (`sid` on the wire).
+    #[serde(rename = "sid")]
+    pub socket_id: String,
     /// The authenticated user, if any.
     pub user: Option<String>,
     /// `request`, or the forwarded event's name.
@@ -52,6 +51,54 @@ pub struct WebhookCall {
     pub payload: Value,
     /// The client's `request_id`, or a fresh one.
     pub request_id: String,
+}
+
+/// Why a call brought no answer. Each says what was wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// `[webhook] url` is empty.
+    #[error("no backend is configured (set [webhook] url)")]
+    NotConfigured,
+    /// `max_concurrency` calls were already waiting for the backend.
+    #[error("the backend is busy: {0} calls are already waiting for it (webhook.max_concurrency); retry later")]
+    Busy(usize),
+    /// The call could not be written as JSON.
+    #[error("{0}")]
+    Encode(String),
+    /// No answer within `timeout_ms`.
+    #[error("the backend did not answer within {0} ms")]
+    Timeout(u128),
+    /// No connection, or it failed before the reply.
+    #[error("the backend cannot be reached: {0}")]
+    Unreachable(String),
+    /// The reply's body could not be read (or was over the limit).
+    #[error("the backend's reply could not be read: {0}")]
+    UnreadableReply(String),
+    /// A 2xx reply whose body is not JSON.
+    #[error("the backend answered {0} with a body that is not JSON")]
+    NotJson(u16),
+    /// A 4xx reply: the backend refused the call.
+    #[error("{message}")]
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The backend's `message` (or `error.message`), or one that names the status.
+        message: String,
+    },
+    /// Any other status.
+    #[error("the backend failed ({0})")]
+    Failed(u16),
+}
+
+impl WebhookError {
+    /// How the call is counted in `siohub_webhook_requests_total`.
+    pub fn outcome(&self) -> WebhookOutcome {
+        match self {
+            WebhookError::Timeout(_) => WebhookOutcome::Timeout,
+            WebhookError::Rejected { .. } => WebhookOutcome::Rejected,
+            _ => WebhookOutcome::Unavailable,
+        }
+    }
 }
 
 struct Inner {
@@ -89,13 +136,6 @@ impl Drop for Slot {
     }
 }
 
-fn failure(code: HubErrorCode, message: impl Into<String>) -> HubFailure {
-    HubFailure {
-        code,
-        message: message.into(),
-    }
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -125,69 +165,53 @@ impl Webhook {
         Webhook { inner }
     }
 
-    /// Whether a backend URL is configured.
-    pub fn is_configured(&self) -> bool {
-        self.inner.is_some()
-    }
-
-    /// POSTs `call` to the backend and resolves to its reply. Must run on an actix system
-    /// (a worker or a session's arbiter).
+    /// POSTs `call` to the backend and resolves to its reply; `counters` count the call
+    /// by outcome, the calls in flight, and those refused for `max_concurrency`. Must run
+    /// on an actix system (a worker or a session's arbiter).
     pub fn call(
         &self,
         counters: Arc<HubCounters>,
         call: WebhookCall,
-    ) -> impl std::future::Future<Output = Result<Value, HubFailure>> + 'static {
+    ) -> impl std::future::Future<Output = Result<Value, WebhookError>> + 'static {
         let inner = self.inner.clone();
         async move {
-            let Some(inner) = inner else {
-                return Err(failure(
-                    HubErrorCode::BackendUnavailable,
-                    "no backend is configured (set [webhook] url)",
-                ));
-            };
+            let inner = inner.ok_or(WebhookError::NotConfigured)?;
             let taken = inner.in_flight.fetch_add(1, Ordering::Relaxed);
             let slot = Slot(inner.clone());
             if taken >= inner.max_concurrency {
                 counters.refused(RefusalReason::WebhookBusy);
-                return Err(failure(
-                    HubErrorCode::BackendUnavailable,
-                    format!(
-                        "the backend is busy: {} calls are already waiting for it (webhook.max_concurrency); retry later",
-                        inner.max_concurrency
-                    ),
-                ));
+                return Err(WebhookError::Busy(inner.max_concurrency));
             }
             counters.webhook_started();
-            let (outcome, result) = post(&inner, &call).await;
+            let result = post(&inner, &call).await;
+            let outcome = result
+                .as_ref()
+                .map_or_else(WebhookError::outcome, |_| WebhookOutcome::Ok);
             counters.webhook_finished(outcome);
             drop(slot);
-            if let (Err(e), WebhookOutcome::Timeout | WebhookOutcome::Unavailable) =
-                (&result, outcome)
-            {
-                siohub_actors::limited!(
-                    warn,
-                    "webhook {} for {} on {} ({}): {} {}",
-                    siohub_actors::ClientText(&call.request_id),
-                    siohub_actors::ClientText(&call.event),
-                    siohub_actors::ClientText(&call.namespace),
-                    outcome.as_str(),
-                    e.code.as_str(),
-                    siohub_actors::ClientText(&e.message)
-                );
+            if let Err(e) = &result {
+                if matches!(
+                    outcome,
+                    WebhookOutcome::Timeout | WebhookOutcome::Unavailable
+                ) {
+                    siohub_actors::limited!(
+                        warn,
+                        "webhook {} for {} on {} ({}): {}",
+                        siohub_actors::ClientText(&call.request_id),
+                        siohub_actors::ClientText(&call.event),
+                        siohub_actors::ClientText(&call.namespace),
+                        outcome.as_str(),
+                        siohub_actors::ClientText(&e.to_string())
+                    );
+                }
             }
             result
         }
     }
 }
 
-async fn post(inner: &Inner, call: &WebhookCall) -> (WebhookOutcome, Result<Value, HubFailure>) {
-    let body = match serde_json::to_vec(call) {
-        Ok(body) => body,
-        Err(e) => {
-            let e = failure(HubErrorCode::InternalError, e.to_string());
-            return (WebhookOutcome::Unavailable, Err(e));
-        }
-    };
+async fn post(inner: &Inner, call: &WebhookCall) -> Result<Value, WebhookError> {
+    let body = serde_json::to_vec(call).map_err(|e| WebhookError::Encode(e.to_string()))?;
     let mut request = inner
         .http
         .client()
@@ -198,15 +222,6 @@ async fn post(inner: &Inner, call: &WebhookCall) -> (WebhookOutcome, Result<Valu
     if let Some(secret) = &inner.secret {
         request = request.insert_header((SIGNATURE_HEADER, signature(secret, &body)));
     }
-    let timed_out = || {
-        failure(
-            HubErrorCode::Timeout,
-            format!(
-                "the backend did not answer within {} ms",
-                inner.timeout.as_millis()
-            ),
-        )
-    };
     let exchange = async {
         let mut response = request.send_body(body).await?;
         let status = response.status();
@@ -215,55 +230,25 @@ async fn post(inner: &Inner, call: &WebhookCall) -> (WebhookOutcome, Result<Valu
     };
     let (status, bytes) = match actix_rt::time::timeout(inner.timeout, exchange).await {
         Err(_) | Ok(Err(awc::error::SendRequestError::Timeout)) => {
-            return (WebhookOutcome::Timeout, Err(timed_out()));
+            return Err(WebhookError::Timeout(inner.timeout.as_millis()));
         }
-        Ok(Err(e)) => {
-            let e = failure(
-                HubErrorCode::BackendUnavailable,
-                format!("the backend cannot be reached: {e}"),
-            );
-            return (WebhookOutcome::Unavailable, Err(e));
-        }
+        Ok(Err(e)) => return Err(WebhookError::Unreachable(e.to_string())),
         Ok(Ok(answer)) => answer,
     };
-    let bytes = match bytes {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            let e = failure(
-                HubErrorCode::BackendUnavailable,
-                format!("the backend's reply could not be read: {e}"),
-            );
-            return (WebhookOutcome::Unavailable, Err(e));
-        }
-    };
+    let bytes = bytes.map_err(|e| WebhookError::UnreadableReply(e.to_string()))?;
     interpret(status.as_u16(), &bytes)
 }
 
-/// What a backend answer means for the client.
-fn interpret(status: u16, body: &[u8]) -> (WebhookOutcome, Result<Value, HubFailure>) {
+/// What a backend answer means: the reply, or why there is none.
+fn interpret(status: u16, body: &[u8]) -> Result<Value, WebhookError> {
     let json: Option<Value> = if body.iter().all(u8::is_ascii_whitespace) {
         Some(Value::Null)
     } else {
         serde_json::from_slice(body).ok()
     };
     match status {
-        200..=299 => match json {
-            Some(reply) => (WebhookOutcome::Ok, Ok(reply)),
-            None => (
-                WebhookOutcome::Unavailable,
-                Err(failure(
-                    HubErrorCode::BackendUnavailable,
-                    format!("the backend answered {status} with a body that is not JSON"),
-                )),
-            ),
-        },
+        200..=299 => json.ok_or(WebhookError::NotJson(status)),
         400..=499 => {
-            let code = match status {
-                401 | 403 => HubErrorCode::PermissionDenied,
-                413 => HubErrorCode::PayloadTooLarge,
-                429 => HubErrorCode::RateLimitExceeded,
-                _ => HubErrorCode::InvalidPayload,
-            };
             let message = json
                 .as_ref()
                 .and_then(|j| {
@@ -273,211 +258,54 @@ fn interpret(status: u16, body: &[u8]) -> (WebhookOutcome, Result<Value, HubFail
                 .and_then(Value::as_str)
                 .map(String::from)
                 .unwrap_or_else(|| format!("the backend refused the request ({status})"));
-            (WebhookOutcome::Rejected, Err(failure(code, message)))
+            Err(WebhookError::Rejected { status, message })
         }
-        _ => (
-            WebhookOutcome::Unavailable,
-            Err(failure(
-                HubErrorCode::BackendUnavailable,
-                format!("the backend failed ({status})"),
-            )),
-        ),
-    }
-}
-
-/// A request id given by the client (a string or a number), or a fresh one.
-fn request_id_of(value: Option<&Value>) -> Result<String, HubFailure> {
-    match value {
-        None | Some(Value::Null) => Ok(uuid::Uuid::new_v4().to_string()),
-        Some(Value::String(id)) if !id.is_empty() && id.len() <= 256 => Ok(id.clone()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(_) => Err(failure(
-            HubErrorCode::InvalidPayload,
-            "\"request_id\" is a string of 1 to 256 characters or a number",
-        )),
-    }
-}
-
-fn check_size(policy: &NamespacePolicy, socket: &Socket, args: &[Value]) -> Result<(), HubFailure> {
-    let size: usize = args.iter().map(|a| a.to_string().len()).sum();
-    if size > policy.max_event_bytes {
-        socket
-            .hub()
-            .counters()
-            .refused(RefusalReason::EventTooLarge);
-        return Err(failure(
-            HubErrorCode::PayloadTooLarge,
-            format!(
-                "the event is {size} bytes; the limit is {} (max_event_bytes)",
-                policy.max_event_bytes
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn json_only(payload: &Payload) -> Result<(), HubFailure> {
-    if payload.attachments.is_empty() {
-        Ok(())
-    } else {
-        Err(failure(
-            HubErrorCode::InvalidPayload,
-            "events for the backend carry JSON only (no binary attachments)",
-        ))
-    }
-}
-
-/// The call a `request` event asks for: `{"action","payload","request_id"}`.
-pub fn parse_request(
-    policy: &NamespacePolicy,
-    socket: &Socket,
-    payload: &Payload,
-) -> Result<WebhookCall, HubFailure> {
-    json_only(payload)?;
-    let Some(Value::Object(body)) = payload.args.first() else {
-        return Err(failure(
-            HubErrorCode::InvalidPayload,
-            "expected {\"action\": \"<name>\", \"payload\": <any>, \"request_id\": <optional>}",
-        ));
-    };
-    check_size(policy, socket, &payload.args[..1])?;
-    let action = match body.get("action") {
-        Some(Value::String(action)) if !action.is_empty() => action.clone(),
-        _ => {
-            return Err(failure(
-                HubErrorCode::InvalidPayload,
-                "request needs a non-empty \"action\" string",
-            ))
-        }
-    };
-    Ok(WebhookCall {
-        namespace: socket.nsp().to_owned(),
-        sid: socket.id().to_owned(),
-        user: socket.user(),
-        event: "request".into(),
-        action: Some(action),
-        payload: body.get("payload").cloned().unwrap_or(Value::Null),
-        request_id: request_id_of(body.get("request_id"))?,
-    })
-}
-
-/// The call a forwarded event makes.
-pub fn parse_forward(
-    policy: &NamespacePolicy,
-    socket: &Socket,
-    event: &str,
-    payload: &Payload,
-) -> Result<WebhookCall, HubFailure> {
-    json_only(payload)?;
-    check_size(policy, socket, &payload.args)?;
-    let request_id = request_id_of(payload.args.first().and_then(|a| a.get("request_id")))?;
-    let payload = match payload.args.as_slice() {
-        [] => Value::Null,
-        [one] => one.clone(),
-        many => Value::Array(many.to_vec()),
-    };
-    Ok(WebhookCall {
-        namespace: socket.nsp().to_owned(),
-        sid: socket.id().to_owned(),
-        user: socket.user(),
-        event: event.to_owned(),
-        action: None,
-        payload,
-        request_id,
-    })
-}
-
-/// Sends `call` and answers the ack with the reply; the task holds `permit` (its share of
-/// the socket's `max_tasks_per_socket`) until the reply is in.
-fn dispatch(
-    webhook: &Webhook,
-    socket: &Socket,
-    ack: Option<AckSender>,
-    call: WebhookCall,
-    permit: TaskPermit,
-) {
-    let event = call.event.clone();
-    let request_id = call.request_id.clone();
-    let reply = webhook.call(socket.hub().counters().clone(), call);
-    let socket = socket.clone();
-    actix_rt::spawn(async move {
-        let _permit = permit;
-        let result = reply
-            .await
-            .map(|data| json!({ "ok": true, "request_id": request_id, "data": data }));
-        answer(&socket, &event, ack, result);
-    });
-}
-
-/// The handler of the built-in `request` event.
-pub fn on_request(
-    policy: &NamespacePolicy,
-    webhook: &Webhook,
-    socket: &Socket,
-    payload: Payload,
-    ack: Option<AckSender>,
-    permit: TaskPermit,
-) {
-    match parse_request(policy, socket, &payload) {
-        Ok(call) => dispatch(webhook, socket, ack, call, permit),
-        Err(e) => answer(socket, "request", ack, Err(e)),
-    }
-}
-
-/// The handler of a forwarded event.
-pub fn on_forward(
-    policy: &NamespacePolicy,
-    webhook: &Webhook,
-    socket: &Socket,
-    event: &str,
-    payload: Payload,
-    ack: Option<AckSender>,
-    permit: TaskPermit,
-) {
-    match parse_forward(policy, socket, event, &payload) {
-        Ok(call) => dispatch(webhook, socket, ack, call, permit),
-        Err(e) => answer(socket, event, ack, Err(e)),
+        _ => Err(WebhookError::Failed(status)),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
-    fn replies_map_to_acks() {
-        assert_eq!(interpret(200, br#"{"a":1}"#).1, Ok(json!({"a":1})));
-        assert_eq!(interpret(204, b"").1, Ok(Value::Null));
-        let (outcome, result) = interpret(200, b"<html>");
-        assert_eq!(outcome, WebhookOutcome::Unavailable);
-        assert_eq!(result.unwrap_err().code, HubErrorCode::BackendUnavailable);
-        let (outcome, result) = interpret(403, br#"{"message":"not yours"}"#);
-        assert_eq!(outcome, WebhookOutcome::Rejected);
+    fn replies_are_read() {
+        assert_eq!(interpret(200, br#"{"a":1}"#), Ok(json!({"a":1})));
+        assert_eq!(interpret(204, b""), Ok(Value::Null));
+        let not_json = interpret(200, b"<html>").unwrap_err();
+        assert_eq!(not_json, WebhookError::NotJson(200));
+        assert_eq!(not_json.outcome(), WebhookOutcome::Unavailable);
+        let refused = interpret(403, br#"{"message":"not yours"}"#).unwrap_err();
         assert_eq!(
-            result.unwrap_err(),
-            failure(HubErrorCode::PermissionDenied, "not yours")
+            refused,
+            WebhookError::Rejected {
+                status: 403,
+                message: "not yours".into()
+            }
         );
+        assert_eq!(refused.outcome(), WebhookOutcome::Rejected);
         assert_eq!(
-            interpret(429, b"").1.unwrap_err().code,
-            HubErrorCode::RateLimitExceeded
+            interpret(400, b"bad").unwrap_err().to_string(),
+            "the backend refused the request (400)"
         );
-        assert_eq!(
-            interpret(400, b"bad").1.unwrap_err().code,
-            HubErrorCode::InvalidPayload
-        );
-        assert_eq!(
-            interpret(503, b"{}").1.unwrap_err().code,
-            HubErrorCode::BackendUnavailable
-        );
+        assert_eq!(interpret(503, b"{}"), Err(WebhookError::Failed(503)));
+        assert_eq!(WebhookError::Timeout(5).outcome(), WebhookOutcome::Timeout);
     }
 
     #[test]
-    fn request_ids_are_kept_or_made() {
-        assert_eq!(request_id_of(Some(&json!("r1"))).unwrap(), "r1");
-        assert_eq!(request_id_of(Some(&json!(7))).unwrap(), "7");
-        assert_eq!(request_id_of(None).unwrap().len(), 36);
-        assert!(request_id_of(Some(&json!([1]))).is_err());
-        assert!(request_id_of(Some(&json!(""))).is_err());
+    fn the_wire_names_the_socket_id_sid() {
+        let call = WebhookCall {
+            namespace: "/".into(),
+            socket_id: "s1".into(),
+            user: None,
+            event: "request".into(),
+            action: None,
+            payload: Value::Null,
+            request_id: "r".into(),
+        };
+        assert_eq!(serde_json::to_value(&call).unwrap()["sid"], "s1");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde_json::json;
 use siohub_actors::DropReason;
 
 use super::ApiError;
-use crate::transport::EngineState;
+use crate::state::AppState;
 
 /// The most connections one page holds.
 pub const MAX_LIMIT: usize = 1000;
@@ -27,7 +27,7 @@ pub struct Page {
 /// Answers `/connections`.
 pub async fn list(
     query: Result<web::Query<Page>, actix_web::Error>,
-    state: web::Data<EngineState>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let page = query.map_err(|e| {
         ApiError::invalid(format!("offset and limit are non-negative integers ({e})"))

@@ -14,7 +14,7 @@ use siohub_actors::DisconnectReason;
 
 use super::v1::{one_or_many, read_json, root_namespace, selected_sockets, ApiState};
 use super::ApiError;
-use crate::transport::EngineState;
+use crate::state::AppState;
 
 /// The body of `POST /api/v1/disconnect`.
 #[derive(Debug, Deserialize)]
@@ -22,8 +22,8 @@ use crate::transport::EngineState;
 struct DisconnectRequest {
     #[serde(default = "root_namespace")]
     namespace: String,
-    #[serde(default, deserialize_with = "one_or_many")]
-    sids: Vec<String>,
+    #[serde(default, rename = "sids", deserialize_with = "one_or_many")]
+    socket_ids: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     users: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
@@ -36,7 +36,7 @@ struct DisconnectRequest {
 pub async fn disconnect(
     req: HttpRequest,
     body: web::Payload,
-    engine: web::Data<EngineState>,
+    engine: web::Data<AppState>,
     api: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: DisconnectRequest = read_json(&req, body, api.settings.max_body_bytes).await?;
@@ -44,7 +44,7 @@ pub async fn disconnect(
     let sockets = selected_sockets(
         &engine,
         request.namespace,
-        request.sids,
+        request.socket_ids,
         request.users,
         request.rooms,
     )

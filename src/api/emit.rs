@@ -33,7 +33,7 @@ use super::v1::{
     unavailable, wants_event_stream, ApiState,
 };
 use super::ApiError;
-use crate::transport::EngineState;
+use crate::state::AppState;
 
 /// Time granted after the ack timeout for the sessions' timeout reports to arrive.
 const REPORT_GRACE: Duration = Duration::from_secs(1);
@@ -48,8 +48,8 @@ struct EmitRequest {
     rooms: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     users: Vec<String>,
-    #[serde(default, deserialize_with = "one_or_many")]
-    sids: Vec<String>,
+    #[serde(default, rename = "sids", deserialize_with = "one_or_many")]
+    socket_ids: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     except: Vec<String>,
     event: String,
@@ -123,7 +123,7 @@ impl EmitRequest {
                 nsp: self.namespace,
                 rooms: self.rooms,
                 users: self.users,
-                sids: self.sids,
+                sids: self.socket_ids,
                 except_rooms: self.except.clone(),
                 except_sids: self.except,
             },
@@ -139,7 +139,7 @@ impl EmitRequest {
 pub async fn emit(
     req: HttpRequest,
     body: web::Payload,
-    engine: web::Data<EngineState>,
+    engine: web::Data<AppState>,
     api: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: EmitRequest = read_json(&req, body, api.settings.max_body_bytes).await?;
@@ -264,13 +264,13 @@ impl Acks {
 }
 
 /// `{"sid","data"}` of one ack (`args` too when it has not exactly one argument).
-fn ack_json(sid: &str, payload: &Payload) -> Value {
+fn ack_json(socket_id: &str, payload: &Payload) -> Value {
     let args: Vec<Value> = payload
         .args
         .iter()
         .map(|v| with_base64(v, &payload.attachments))
         .collect();
-    let mut out = json!({ "sid": sid, "data": args.first().cloned().unwrap_or(Value::Null) });
+    let mut out = json!({ "sid": socket_id, "data": args.first().cloned().unwrap_or(Value::Null) });
     if args.len() != 1 {
         out["args"] = Value::Array(args);
     }

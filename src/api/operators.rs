@@ -28,7 +28,7 @@ use super::keys::{constant_time_eq, digest, presented_key};
 use super::v1::ApiState;
 use super::ApiError;
 use crate::config::AdminSettings;
-use crate::transport::EngineState;
+use crate::state::AppState;
 
 /// The `WWW-Authenticate` challenge sent when admin logins are possible.
 const CHALLENGE: &str = "Basic realm=\"siohub operators\", charset=\"UTF-8\"";
@@ -164,7 +164,7 @@ async fn check(state: &ApiState, req: &ServiceRequest) -> Result<(), ApiError> {
                     warn,
                     "an admin login refused: too many wait for their bcrypt check"
                 );
-                if let Some(engine) = req.app_data::<web::Data<EngineState>>() {
+                if let Some(engine) = req.app_data::<web::Data<AppState>>() {
                     engine.hub.counters().refused(RefusalReason::AdminLoginsBusy);
                 }
             }

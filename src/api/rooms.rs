@@ -18,7 +18,7 @@ use super::v1::{
     selected_sockets, unavailable, ApiState,
 };
 use super::ApiError;
-use crate::transport::EngineState;
+use crate::state::AppState;
 
 /// The query of the GET routes.
 #[derive(Debug, Deserialize)]
@@ -34,8 +34,8 @@ struct NamespaceQuery {
 struct MembershipRequest {
     #[serde(default = "root_namespace")]
     namespace: String,
-    #[serde(default, deserialize_with = "one_or_many")]
-    sids: Vec<String>,
+    #[serde(default, rename = "sids", deserialize_with = "one_or_many")]
+    socket_ids: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     users: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
@@ -43,10 +43,7 @@ struct MembershipRequest {
 }
 
 /// `GET /api/v1/rooms?namespace=/`: the rooms that have members, with their sizes.
-pub async fn list(
-    req: HttpRequest,
-    engine: web::Data<EngineState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(req: HttpRequest, engine: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let query: NamespaceQuery = read_query(&req)?;
     check_namespace(&engine, &query.namespace)?;
     let rooms = engine
@@ -66,7 +63,7 @@ pub async fn list(
 pub async fn show(
     req: HttpRequest,
     room: web::Path<String>,
-    engine: web::Data<EngineState>,
+    engine: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let query: NamespaceQuery = read_query(&req)?;
     check_namespace(&engine, &query.namespace)?;
@@ -95,7 +92,7 @@ pub async fn join(
     req: HttpRequest,
     room: web::Path<String>,
     body: web::Payload,
-    engine: web::Data<EngineState>,
+    engine: web::Data<AppState>,
     api: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     change_membership(req, room.into_inner(), body, engine, api, true).await
@@ -106,7 +103,7 @@ pub async fn leave(
     req: HttpRequest,
     room: web::Path<String>,
     body: web::Payload,
-    engine: web::Data<EngineState>,
+    engine: web::Data<AppState>,
     api: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     change_membership(req, room.into_inner(), body, engine, api, false).await
@@ -117,7 +114,7 @@ async fn change_membership(
     req: HttpRequest,
     room: String,
     body: web::Payload,
-    engine: web::Data<EngineState>,
+    engine: web::Data<AppState>,
     api: web::Data<ApiState>,
     joining: bool,
 ) -> Result<HttpResponse, ApiError> {
@@ -127,12 +124,12 @@ async fn change_membership(
     let sockets = selected_sockets(
         &engine,
         request.namespace,
-        request.sids,
+        request.socket_ids,
         request.users,
         request.rooms,
     )
     .await?;
-    let answers = sockets.into_iter().map(|(sid, session)| {
+    let answers = sockets.into_iter().map(|(socket_id, session)| {
         let (nsp, room) = (nsp.clone(), room.clone());
         async move {
             if joining {
@@ -141,7 +138,7 @@ async fn change_membership(
                 match answer.await {
                     Ok(Ok(_)) => Changed::Yes,
                     Ok(Err(e @ HubError::TooManyRooms { .. })) => {
-                        Changed::Refused(json!({ "sid": &*sid, "message": e.to_string() }))
+                        Changed::Refused(json!({ "sid": &*socket_id, "message": e.to_string() }))
                     }
                     _ => Changed::No,
                 }

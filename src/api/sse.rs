@@ -27,7 +27,7 @@ use super::v1::{
     ApiState,
 };
 use super::ApiError;
-use crate::transport::EngineState;
+use crate::state::AppState;
 
 /// The query of the stream.
 #[derive(Debug, Deserialize)]
@@ -43,7 +43,7 @@ struct SseQuery {
 /// Answers `GET /api/v1/sse`.
 pub async fn subscribe(
     req: HttpRequest,
-    engine: web::Data<EngineState>,
+    engine: web::Data<AppState>,
     api: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let query: SseQuery = read_query(&req)?;

@@ -29,7 +29,7 @@ use super::keys::{require_key, KeyRing};
 use super::operators::OperatorAccess;
 use super::{disconnect, emit, rooms, sse, ApiError};
 use crate::config::{AdminSettings, ApiSettings};
-use crate::transport::EngineState;
+use crate::state::AppState;
 
 /// What the API handlers share: the settings, the keys, the admin login of the operators'
 /// routes, and the SSE subscriber count.
@@ -151,7 +151,7 @@ pub fn read_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError>
 }
 
 /// 404 unless the server serves namespace `nsp`.
-pub fn check_namespace(engine: &EngineState, nsp: &str) -> Result<(), ApiError> {
+pub fn check_namespace(engine: &AppState, nsp: &str) -> Result<(), ApiError> {
     let served = match &engine.app {
         Application::SocketIo(namespaces) => {
             nsp.starts_with('/') && namespaces.resolve(nsp).is_some()
@@ -203,18 +203,18 @@ pub fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
     }
 }
 
-/// The sockets of namespace `nsp` named by `sids`, `users` and `rooms` (their union),
+/// The sockets of namespace `nsp` named by `socket_ids`, `users` and `rooms` (their union),
 /// with their sessions: 404 for a namespace not served, 400 when no selector is given (so
 /// that a forgotten selector never means the whole namespace), 503 if the hub is away.
 pub async fn selected_sockets(
-    engine: &EngineState,
+    engine: &AppState,
     nsp: String,
-    sids: Vec<String>,
+    socket_ids: Vec<String>,
     users: Vec<String>,
     rooms: Vec<String>,
 ) -> Result<Recipients, ApiError> {
     check_namespace(engine, &nsp)?;
-    if sids.is_empty() && users.is_empty() && rooms.is_empty() {
+    if socket_ids.is_empty() && users.is_empty() && rooms.is_empty() {
         return Err(ApiError::invalid(
             "name the sockets: \"sids\", \"users\" or \"rooms\" (a string or a list)",
         ));
@@ -226,7 +226,7 @@ pub async fn selected_sockets(
         nsp,
         rooms,
         users,
-        sids,
+        sids: socket_ids,
         ..Target::default()
     };
     engine.hub.resolve(target).await.map_err(unavailable)

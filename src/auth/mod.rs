@@ -8,8 +8,11 @@
 //! up by the token's `kid`). A token's `alg` only ever selects among keys of its own family,
 //! so a token that says `HS256` is never checked against a public key used as an HMAC
 //! secret (the "algorithm confusion" forgery).
+//!
+//! [`with_auth`] puts the check in front of a namespace's CONNECT.
 
 mod jwks;
+mod middleware;
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -22,17 +25,14 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header,
 use serde_json::Value;
 use siohub_actors::{HandshakeInfo, HubCounters};
 
-pub use jwks::{parse_set, JwkKey, Jwks, JwksTimings, MAX_JWKS_BYTES};
+use jwks::{JwkKey, Jwks, JwksTimings};
+pub use middleware::with_auth;
 
-use crate::config::AuthSettings;
+use crate::config::{read_public_key, AuthSettings, KeyError};
 use crate::http_client::HttpClient;
 
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_S: u64 = 30;
-
-/// Fewest bytes an HMAC secret may have (the output size of SHA-256: a shorter secret
-/// can be guessed offline from any one token).
-pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Who a valid token says the client is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,19 +89,6 @@ pub enum TokenError {
 fn clip(text: &str) -> String {
     let head: String = text.chars().take(64).collect();
     head.escape_debug().to_string()
-}
-
-/// Why `[auth]` cannot be used (reported at start-up).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct KeyError(pub String);
-
-/// The RSA or EC public key of a PEM file.
-pub fn read_public_key(path: &str) -> Result<DecodingKey, KeyError> {
-    let pem = std::fs::read(path).map_err(|e| KeyError(format!("cannot read {path}: {e}")))?;
-    DecodingKey::from_rsa_pem(&pem)
-        .or_else(|_| DecodingKey::from_ec_pem(&pem))
-        .map_err(|_| KeyError(format!("{path} holds no RSA or EC public key in PEM form")))
 }
 
 /// Checks tokens against the configured keys (and optionally an issuer and an audience).
@@ -201,7 +188,7 @@ fn refusal_of(kind: &ErrorKind) -> TokenError {
 
 impl JwtVerifier {
     /// A verifier of HMAC tokens with `secret`; empty issuer/audience are not checked.
-    /// (Start-up refuses secrets under [`MIN_SECRET_BYTES`]; this constructor does not.)
+    /// (Start-up refuses secrets under [`crate::config::MIN_SECRET_BYTES`]; this constructor does not.)
     pub fn new(secret: &str, issuer: &str, audience: &str) -> Self {
         JwtVerifier {
             inner: Arc::new(Keys {
@@ -679,16 +666,7 @@ mod tests {
     }
 
     #[test]
-    fn a_public_key_file_must_hold_a_public_key() {
-        assert!(read_public_key(&format!("{FIXTURES}/rs256.pub.pem")).is_ok());
-        assert!(read_public_key(&format!("{FIXTURES}/es256.pub.pem")).is_ok());
-        let missing = read_public_key("/nonexistent.pem").unwrap_err();
-        assert!(
-            missing.0.contains("cannot read /nonexistent.pem"),
-            "{missing}"
-        );
-        let cert = read_public_key(&format!("{FIXTURES}/jwks.json")).unwrap_err();
-        assert!(cert.0.contains("no RSA or EC public key"), "{cert}");
+    fn no_key_is_no_verifier() {
         let none =
             JwtVerifier::from_settings(&AuthSettings::default(), &HttpClient::new("").unwrap());
         assert!(none.unwrap().is_none());

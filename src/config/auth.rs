@@ -2,10 +2,27 @@
 //! URL), the claims required of them, and how often the JWKS may be fetched; with their
 //! validation at start-up.
 
+use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
-use crate::auth::{read_public_key, MIN_SECRET_BYTES};
+
+/// Fewest bytes an HMAC secret may have (the output size of SHA-256: a shorter secret
+/// can be guessed offline from any one token).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Why `[auth]` cannot be used (reported at start-up).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct KeyError(pub String);
+
+/// The RSA or EC public key of a PEM file.
+pub fn read_public_key(path: &str) -> Result<DecodingKey, KeyError> {
+    let pem = std::fs::read(path).map_err(|e| KeyError(format!("cannot read {path}: {e}")))?;
+    DecodingKey::from_rsa_pem(&pem)
+        .or_else(|_| DecodingKey::from_ec_pem(&pem))
+        .map_err(|_| KeyError(format!("{path} holds no RSA or EC public key in PEM form")))
+}
 
 /// `[auth]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +164,19 @@ mod tests {
             load(&[("auth.jwt_secret", &long)]).unwrap().auth.jwt_secret,
             long
         );
+    }
+
+    #[test]
+    fn a_public_key_file_must_hold_a_public_key() {
+        assert!(read_public_key(&format!("{FIXTURES}/rs256.pub.pem")).is_ok());
+        assert!(read_public_key(&format!("{FIXTURES}/es256.pub.pem")).is_ok());
+        let missing = read_public_key("/nonexistent.pem").unwrap_err();
+        assert!(
+            missing.0.contains("cannot read /nonexistent.pem"),
+            "{missing}"
+        );
+        let cert = read_public_key(&format!("{FIXTURES}/jwks.json")).unwrap_err();
+        assert!(cert.0.contains("no RSA or EC public key"), "{cert}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use siohub_actors::{DeliveryPolicies, DeliveryPolicy, EngineConfig, SlowConsumer
 use thiserror::Error;
 
 pub use api::ApiSettings;
-pub use auth::AuthSettings;
+pub use auth::{read_public_key, AuthSettings, KeyError, MIN_SECRET_BYTES};
 pub use namespaces::{
     glob_matches, BufferName, NamespacePolicy, PublishRefusal, RateLimit, RoomAccess, RoomRule,
     BUILTIN_EVENTS,
@@ -466,15 +466,6 @@ impl Settings {
             }
         }
         Ok(())
-    }
-
-    /// The policy of namespace `nsp`: the first rule whose name or pattern matches.
-    pub fn namespace_policy(&self, nsp: &str) -> Option<&NamespacePolicy> {
-        self.namespaces.iter().find(|ns| {
-            siohub_actors::NamespacePattern::parse(&ns.name)
-                .matches(nsp)
-                .is_some()
-        })
     }
 
     /// The delivery policies the broadcaster applies.

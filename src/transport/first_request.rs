@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use super::head::HeadView;
 use super::prefixed::Prefixed;
 use super::upgrade::{self, Upgrade};
-use super::EngineState;
+use crate::state::AppState;
 
 /// The most of a first request read before deciding (a browser's upgrade request is
 /// well under 2 KiB).
@@ -36,12 +36,7 @@ pub enum FirstRequest {
 
 /// Reads what the client has sent on a new connection and answers it if it is a
 /// websocket upgrade (see the module notes); otherwise hands the connection back.
-pub async fn serve(
-    io: TcpStream,
-    peer: SocketAddr,
-    state: &EngineState,
-    path: &str,
-) -> FirstRequest {
+pub async fn serve(io: TcpStream, peer: SocketAddr, state: &AppState, path: &str) -> FirstRequest {
     match read(&io, peer, state, path) {
         Step::Http(prefix) => FirstRequest::Http(Prefixed::new(prefix, io)),
         Step::Upgrade(outcome, leftover) => {
@@ -61,7 +56,7 @@ enum Step {
 /// One read, straight from the socket (the request is usually there by the time the
 /// connection is accepted; if not, the dispatcher waits for it). The buffer lives on the
 /// stack of this call only.
-fn read(io: &TcpStream, peer: SocketAddr, state: &EngineState, path: &str) -> Step {
+fn read(io: &TcpStream, peer: SocketAddr, state: &AppState, path: &str) -> Step {
     let mut buf = [0u8; FIRST_READ];
     let socket = socket2::SockRef::from(io);
     let n = match (&*socket).read(&mut buf) {

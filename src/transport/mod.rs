@@ -3,7 +3,6 @@
 //! code.
 
 mod binding;
-mod cors;
 mod first_request;
 mod head;
 mod polling;
@@ -15,42 +14,23 @@ use std::sync::Arc;
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use siohub_actors::{Application, EngineConfig, EngineError, Hub, RefusalReason};
+use siohub_actors::{EngineError, RefusalReason};
 
-pub use cors::Cors;
 pub use first_request::{serve as serve_first_request, FirstRequest};
-pub use prefixed::Prefixed;
 use query::{EngineQuery, TransportKind};
 pub use upgrade::serve as serve_upgrade;
 
-/// What the endpoint needs, shared by every worker.
-#[derive(Clone)]
-pub struct EngineState {
-    /// Engine settings.
-    pub config: Arc<EngineConfig>,
-    /// The hub: its actors and the live sessions.
-    pub hub: Hub,
-    /// What runs on top of Engine.IO.
-    pub app: Application,
-    /// Cross-origin policy.
-    pub cors: Cors,
-    /// Draining, connection limits and operational counters.
-    pub ops: Arc<crate::ops::OpsState>,
-}
+use crate::state::AppState;
 
 /// Mounts the endpoint at `path` (with and without its trailing slash).
-pub fn configure(cfg: &mut web::ServiceConfig, path: &str, state: EngineState) {
+pub fn configure(cfg: &mut web::ServiceConfig, path: &str, state: AppState) {
     let trimmed = path.trim_end_matches('/').to_owned();
     cfg.app_data(web::Data::new(state))
         .route(path, web::route().to(handle))
         .route(&trimmed, web::route().to(handle));
 }
 
-async fn handle(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<EngineState>,
-) -> HttpResponse {
+async fn handle(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     if req.method() == Method::OPTIONS && state.cors.enabled() {
         return state.cors.preflight(&req);
     }
@@ -59,7 +39,7 @@ async fn handle(
     response
 }
 
-async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> HttpResponse {
+async fn route(req: &HttpRequest, body: web::Payload, state: &AppState) -> HttpResponse {
     let query = EngineQuery::parse(req.query_string());
     let upgrade = is_websocket_upgrade(req);
     let fail = |e| error_response(e, upgrade);
@@ -119,7 +99,7 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> Ht
             if query.eio != Some("4") {
                 return fail(EngineError::UnsupportedProtocolVersion);
             }
-            if let Some(refusal) = crate::ops::check_handshake(req, state) {
+            if let Some(refusal) = crate::ops::admission::check_handshake(req, state) {
                 return refusal;
             }
             let mut headers = Vec::new();
@@ -131,10 +111,10 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &EngineState) -> Ht
 }
 
 /// Refuses (and counts) a request whose `Origin` is outside the allow-list (see
-/// [`Cors::admits`]): 403 Forbidden (code 4) for polling, as the reference server answers
+/// [`crate::cors::Cors::admits`]): 403 Forbidden (code 4) for polling, as the reference server answers
 /// an `allowRequest` refusal; an upgrade gets its 400 `Forbidden`.
 fn admit_origin(
-    state: &EngineState,
+    state: &AppState,
     origin: Option<&str>,
     host: Option<&str>,
 ) -> Result<(), EngineError> {
@@ -154,7 +134,7 @@ fn admit_origin(
 /// Refuses (and counts) a request that names a live session it is not bound to (see
 /// [`binding`]), with the answer a sid that does not exist gets.
 fn bind(
-    state: &EngineState,
+    state: &AppState,
     meta: &siohub_actors::SessionMeta,
     from: &binding::Requester<'_>,
     use_: binding::Use,
@@ -172,7 +152,7 @@ fn bind(
 /// The reference server's error answer: JSON `{code,message}` (400, or 403 for Forbidden);
 /// a failed websocket upgrade gets the message as plain text, as Node writes it on the raw
 /// socket.
-pub fn error_response(error: EngineError, upgrade: bool) -> HttpResponse {
+fn error_response(error: EngineError, upgrade: bool) -> HttpResponse {
     log::debug!("engine request refused: {error}");
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     if upgrade {

@@ -13,10 +13,11 @@ use siohub_actors::messages::{BeginPost, EndPost, Poll, PollAborted, PollOutcome
 use siohub_actors::{EngineError, HandshakeInfo, Session, SessionParams};
 use siohub_protocol::EnginePacket;
 
-use super::{error_response, EngineState};
+use super::error_response;
+use crate::state::AppState;
 
 /// A polling GET without a sid: a new session, answered with its open packet.
-pub async fn handshake(state: &EngineState, handshake: Arc<HandshakeInfo>) -> HttpResponse {
+pub async fn handshake(state: &AppState, handshake: Arc<HandshakeInfo>) -> HttpResponse {
     let params = SessionParams {
         config: state.config.clone(),
         hub: state.hub.clone(),
@@ -59,7 +60,7 @@ pub async fn post(
     session: Addr<Session>,
     req: &HttpRequest,
     mut body: web::Payload,
-    state: &EngineState,
+    state: &AppState,
 ) -> HttpResponse {
     let limit = state.config.max_payload;
     let declared = req

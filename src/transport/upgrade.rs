@@ -17,15 +17,15 @@ use super::binding::{Requester, Use};
 use super::head::{header_text, HeadView};
 use super::prefixed::Prefixed;
 use super::query::{EngineQuery, TransportKind};
-use super::EngineState;
+use crate::state::AppState;
 
 /// Handles one upgrade request the HTTP dispatcher parsed (a websocket upgrade that was
 /// not the connection's first request, or whose head did not come in one read; see
-/// [`super::first_request`] for the others); returns when the upgrade is answered.
+/// `first_request` for the others); returns when the upgrade is answered.
 pub async fn serve(
     req: Request,
     framed: Framed<Prefixed, h1::Codec>,
-    state: EngineState,
+    state: AppState,
     path: String,
 ) -> Result<(), actix_http::Error> {
     let parts = framed.into_parts();
@@ -56,7 +56,7 @@ pub enum Upgrade {
     /// Refused by the checks the reference server makes: 400 with the error's message.
     Refused(EngineError),
     /// Refused by a limit or the drain: the status and JSON body.
-    Denied(crate::ops::HandshakeDenial),
+    Denied(crate::ops::admission::HandshakeDenial),
     /// Accepted: the session and the outbox that starts with the `101`.
     Accepted {
         /// The session the connection serves.
@@ -77,7 +77,7 @@ pub enum Upgrade {
 pub fn handshake(
     head: &HeadView<'_>,
     peer: Option<SocketAddr>,
-    state: &EngineState,
+    state: &AppState,
     path: &str,
 ) -> Upgrade {
     let on_path = head.path() == path || head.path() == path.trim_end_matches('/');
@@ -90,7 +90,7 @@ pub fn handshake(
         Err(error) => return Upgrade::Refused(error),
     };
     if query.sid.is_none() {
-        if let Some(denial) = crate::ops::deny_handshake(peer.map(|a| a.ip()), state) {
+        if let Some(denial) = crate::ops::admission::deny_handshake(peer.map(|a| a.ip()), state) {
             return Upgrade::Denied(denial);
         }
     }
@@ -184,7 +184,7 @@ fn check(
     head: &HeadView<'_>,
     query: &EngineQuery<'_>,
     peer: Option<SocketAddr>,
-    state: &EngineState,
+    state: &AppState,
 ) -> Result<[u8; ACCEPT_LEN], EngineError> {
     if query.transport != Some(TransportKind::WebSocket) || !state.config.allow_websocket {
         return Err(EngineError::UnknownTransport);

@@ -31,6 +31,6 @@ pub fn start_hub_with(
 /// Starts the hub with `settings`, once they pass the start-up validation.
 pub fn start_hub_from(settings: Settings) -> BackgroundServer {
     settings.validate().expect("the test's settings are valid");
-    let app = siohub::hub::application(&settings);
+    let app = siohub::application::from_settings(&settings);
     BackgroundServer::start(settings, app).expect("the hub starts")
 }

@@ -1,0 +1,50 @@
+//! The application the binary runs: one namespace per `[[namespaces]]` entry, each with
+//! token checking ([`crate::auth::with_auth`]) in front of the built-in events
+//! ([`crate::builtins`]), sharing one HTTP client for the webhook and the JWKS.
+
+use std::sync::Arc;
+
+use siohub_actors::{Application, Namespaces};
+
+use crate::auth::{with_auth, JwtVerifier};
+use crate::builtins::with_builtins;
+use crate::config::{AuthSettings, Settings};
+use crate::http_client::HttpClient;
+use crate::webhook::Webhook;
+
+/// The namespaces the hub serves: one per `[[namespaces]]` entry, with token checking and
+/// the built-ins.
+pub fn namespaces(settings: &Settings) -> Namespaces {
+    // Both were checked by `Settings::validate`; a file that vanished since start-up
+    // leaves the roots only / no public key, and says so.
+    let http = HttpClient::new(&settings.http_client.ca_file).unwrap_or_else(|e| {
+        log::error!("http_client.ca_file: {e}; trusting the webpki roots only");
+        HttpClient::new("").expect("the webpki roots load")
+    });
+    let verifier = JwtVerifier::from_settings(&settings.auth, &http).unwrap_or_else(|e| {
+        log::error!("[auth]: {e}; tokens are checked with the other keys only");
+        let without_file = AuthSettings {
+            jwt_public_key: String::new(),
+            ..settings.auth.clone()
+        };
+        JwtVerifier::from_settings(&without_file, &http).unwrap_or_default()
+    });
+    let webhook = Webhook::new(&settings.webhook, settings.engine.max_payload, http);
+    settings
+        .namespaces
+        .iter()
+        .fold(Namespaces::new(), |nsps, policy| {
+            let policy = policy.clone();
+            let verifier = verifier.clone();
+            let webhook = webhook.clone();
+            nsps.add(&policy.name.clone(), move |ns| {
+                let required = policy.require_auth;
+                with_builtins(with_auth(ns, verifier, required), policy, webhook)
+            })
+        })
+}
+
+/// The application of `settings`: [`namespaces`] on Socket.IO.
+pub fn from_settings(settings: &Settings) -> Application {
+    Application::SocketIo(Arc::new(namespaces(settings)))
+}

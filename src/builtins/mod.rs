@@ -1,0 +1,83 @@
+//! The built-in events every configured namespace gets: `join`, `leave`, `publish`, `ping`
+//! and `request`, and the namespace's `forward`ed events (sent to the backend webhook).
+//! Each runs under the namespace's policy (who may join and publish where:
+//! [`NamespacePolicy::publish_right`]), behind its per-socket rate limit and (all but
+//! `ping`) its bound on events in flight per socket, and answers through the ack:
+//! `{"ok":true,..}` or `{"error":{"code","message"}}` ([`crate::error_code`]). They are
+//! written on the same [`Namespace`] API server code uses.
+
+mod answer;
+mod backend;
+mod limited;
+mod ping;
+mod policy;
+mod publish;
+mod rooms;
+
+use std::sync::Arc;
+
+use siohub_actors::Namespace;
+
+use crate::config::NamespacePolicy;
+use crate::limits::{EventRateLimiter, TaskLimiter};
+use crate::webhook::Webhook;
+use limited::{on_limited, on_tasked};
+
+/// Adds the built-in events of `policy` to a namespace, and its `forward`ed events (sent to
+/// `webhook`), all behind the policy's per-socket rate limit; those that start a task
+/// (everything but `ping`) also behind its `max_tasks_per_socket`.
+pub fn with_builtins(ns: Namespace, policy: NamespacePolicy, webhook: Webhook) -> Namespace {
+    let limiter = Arc::new(EventRateLimiter::new(policy.rate_limit));
+    let tasks = TaskLimiter::new(policy.max_tasks_per_socket);
+    let policy = Arc::new(policy);
+    let (join_policy, publish_policy) = (policy.clone(), policy.clone());
+    let ns = on_tasked(
+        ns,
+        &limiter,
+        &tasks,
+        "join",
+        move |socket, payload, ack, permit| {
+            rooms::on_join(&join_policy, socket, payload, ack, permit)
+        },
+    );
+    let ns = on_tasked(ns, &limiter, &tasks, "leave", rooms::on_leave);
+    let ns = on_tasked(
+        ns,
+        &limiter,
+        &tasks,
+        "publish",
+        move |socket, payload, ack, permit| {
+            publish::on_publish(&publish_policy, socket, payload, ack, permit)
+        },
+    );
+    let ns = on_limited(ns, &limiter, "ping", ping::on_ping);
+    let (request_policy, request_webhook) = (policy.clone(), webhook.clone());
+    let ns = on_tasked(
+        ns,
+        &limiter,
+        &tasks,
+        "request",
+        move |socket, payload, ack, permit| {
+            backend::on_request(
+                &request_policy,
+                &request_webhook,
+                socket,
+                payload,
+                ack,
+                permit,
+            )
+        },
+    );
+    policy.forward.iter().fold(ns, |ns, event| {
+        let (policy, webhook, name) = (policy.clone(), webhook.clone(), event.clone());
+        on_tasked(
+            ns,
+            &limiter,
+            &tasks,
+            event,
+            move |socket, payload, ack, permit| {
+                backend::on_forward(&policy, &webhook, socket, &name, payload, ack, permit)
+            },
+        )
+    })
+}

@@ -1,0 +1,123 @@
+//! The built-in `join` and `leave`: a room named by `"room"` or `{"room": "room"}`, joined
+//! if the namespace's policy allows it (with the room's buffered events replayed), or left.
+
+use serde_json::{json, Value};
+use siohub_actors::{AckSender, HubError, Payload, Socket};
+
+use super::answer::answer;
+use super::policy::{denied, roles_of};
+use crate::config::NamespacePolicy;
+use crate::error_code::{ErrorCode, EventError};
+use crate::limits::TaskPermit;
+
+/// The room named by a `join`/`leave` payload: `"room"` or `{"room": "room"}`.
+fn room_of(payload: &Payload) -> Result<String, EventError> {
+    let room = match payload.args.first() {
+        Some(Value::String(room)) => room.clone(),
+        Some(Value::Object(obj)) => match obj.get("room") {
+            Some(Value::String(room)) => room.clone(),
+            _ => return Err(EventError::invalid("expected {\"room\": \"<name>\"}")),
+        },
+        _ => {
+            return Err(EventError::invalid(
+                "expected a room name or {\"room\": \"<name>\"}",
+            ))
+        }
+    };
+    check_room_name(&room)?;
+    Ok(room)
+}
+
+/// A room name is 1 to 256 characters.
+pub(super) fn check_room_name(room: &str) -> Result<(), EventError> {
+    if room.is_empty() || room.len() > 256 {
+        return Err(EventError::invalid("a room name is 1 to 256 characters"));
+    }
+    Ok(())
+}
+
+/// The handler of `join`.
+pub(super) fn on_join(
+    policy: &NamespacePolicy,
+    socket: &Socket,
+    payload: Payload,
+    ack: Option<AckSender>,
+    permit: TaskPermit,
+) {
+    let room = match room_of(&payload) {
+        Ok(room) => room,
+        Err(e) => return answer(socket, "join", ack, Err(e)),
+    };
+    if !policy.may_join(&room, &roles_of(socket)) {
+        let refusal = denied(
+            socket,
+            format!(
+                "joining room {room:?} is not allowed in namespace {}",
+                socket.nsp()
+            ),
+        );
+        return answer(socket, "join", ack, Err(refusal));
+    }
+    let socket = socket.clone();
+    actix_rt::spawn(async move {
+        let _permit = permit;
+        let result = match socket.join(&room).await {
+            Ok(replayed) => Ok(json!({ "ok": true, "room": room, "replayed": replayed })),
+            Err(e @ HubError::TooManyRooms { .. }) => {
+                Err(EventError::new(ErrorCode::RateLimitExceeded, e.to_string()))
+            }
+            Err(e) => Err(EventError::new(ErrorCode::InternalError, e.to_string())),
+        };
+        answer(&socket, "join", ack, result);
+    });
+}
+
+/// The handler of `leave`.
+pub(super) fn on_leave(
+    socket: &Socket,
+    payload: Payload,
+    ack: Option<AckSender>,
+    permit: TaskPermit,
+) {
+    let room = match room_of(&payload) {
+        Ok(room) => room,
+        Err(e) => return answer(socket, "leave", ack, Err(e)),
+    };
+    let socket = socket.clone();
+    actix_rt::spawn(async move {
+        let _permit = permit;
+        let result = match socket.leave(&room).await {
+            Ok(()) => Ok(json!({ "ok": true, "room": room })),
+            Err(e) => Err(EventError::new(ErrorCode::InternalError, e.to_string())),
+        };
+        answer(&socket, "leave", ack, result);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(v: Value) -> Payload {
+        Payload::new(vec![v])
+    }
+
+    #[test]
+    fn rooms_come_as_strings_or_objects() {
+        assert_eq!(room_of(&payload(json!("a"))).unwrap(), "a");
+        assert_eq!(room_of(&payload(json!({"room": "b"}))).unwrap(), "b");
+        for bad in [
+            json!(1),
+            json!({"room": 2}),
+            json!(""),
+            json!("x".repeat(257)),
+        ] {
+            let err = room_of(&payload(bad)).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidPayload);
+        }
+        assert_eq!(
+            room_of(&Payload::default()).unwrap_err().code,
+            ErrorCode::InvalidPayload
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! The state every HTTP handler of one server shares: the engine settings, the hub, the
+//! application on top of Engine.IO, the cross-origin policy and the operational state.
+//! It sits below the transport, the API and the operations routes, which all read it.
+
+mod http_counters;
+mod ops_state;
+
+use std::sync::Arc;
+
+use siohub_actors::{Application, EngineConfig, Hub, SessionRegistry};
+
+pub use http_counters::HttpCounters;
+pub use ops_state::OpsState;
+
+use crate::config::Settings;
+use crate::cors::Cors;
+
+/// What the HTTP handlers share, cloned into every worker.
+#[derive(Clone)]
+pub struct AppState {
+    /// Engine settings.
+    pub config: Arc<EngineConfig>,
+    /// The hub: its actors and the live sessions.
+    pub hub: Hub,
+    /// What runs on top of Engine.IO.
+    pub app: Application,
+    /// Cross-origin policy.
+    pub cors: Cors,
+    /// Draining, connection limits and operational counters.
+    pub ops: Arc<OpsState>,
+}
+
+impl AppState {
+    /// The shared state of one server, built once from the settings: it starts the hub's
+    /// actors, so it runs inside an actix system.
+    pub fn new(settings: &Settings, app: Application) -> Self {
+        AppState {
+            config: Arc::new(settings.engine_config()),
+            hub: Hub::start(SessionRegistry::new(), settings.delivery_policies()),
+            app,
+            cors: Cors::new(settings.cors.origins.clone(), settings.cors.credentials),
+            ops: Arc::new(OpsState::new(settings)),
+        }
+    }
+}

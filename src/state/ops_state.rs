@@ -1,0 +1,85 @@
+//! The operational state of one server: when it started, whether it drains, the limits
+//! on new connections, what `/health` reports about its dependencies, and the HTTP
+//! request counters.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::HttpCounters;
+use crate::config::Settings;
+use crate::limits::ConnectionLimiter;
+
+/// The operational state of one server, shared by every worker.
+#[derive(Debug)]
+pub struct OpsState {
+    started: Instant,
+    draining: AtomicBool,
+    limiter: ConnectionLimiter,
+    adapter_kind: String,
+    adapter_connected: bool,
+    webhook_configured: bool,
+    http: HttpCounters,
+}
+
+impl OpsState {
+    /// The state of a server starting now with `settings`.
+    pub fn new(settings: &Settings) -> Self {
+        let memory = settings.adapter.kind == "memory";
+        if !memory {
+            log::warn!(
+                "adapter {:?} is configured but not built into this siohub yet: this node delivers locally only and /health reports the adapter as not connected",
+                settings.adapter.kind
+            );
+        }
+        OpsState {
+            started: Instant::now(),
+            draining: AtomicBool::new(false),
+            limiter: ConnectionLimiter::new(&settings.limits),
+            adapter_kind: settings.adapter.kind.clone(),
+            adapter_connected: memory,
+            webhook_configured: !settings.webhook.url.is_empty(),
+            http: HttpCounters::default(),
+        }
+    }
+
+    /// Whether the server is draining for shutdown.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Starts draining: `/ready` answers 503 and handshakes are refused from now on.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// The limits on new connections (`[limits]`).
+    pub fn limiter(&self) -> &ConnectionLimiter {
+        &self.limiter
+    }
+
+    /// The configured cluster adapter (`[adapter] kind`).
+    pub fn adapter_kind(&self) -> &str {
+        &self.adapter_kind
+    }
+
+    /// Whether the cluster adapter is connected: the memory adapter always is, and no
+    /// other is built in yet.
+    pub fn is_adapter_connected(&self) -> bool {
+        self.adapter_connected
+    }
+
+    /// Whether a backend webhook is configured (`[webhook] url`).
+    pub fn is_webhook_configured(&self) -> bool {
+        self.webhook_configured
+    }
+
+    /// Seconds since start.
+    pub fn uptime_s(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// The HTTP request counters.
+    pub fn http(&self) -> &HttpCounters {
+        &self.http
+    }
+}
