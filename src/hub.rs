@@ -301,7 +301,7 @@ fn on_publish(
     }
     let target = Target {
         rooms: vec![publish.room],
-        except_sids: if publish.echo {
+        except_socket_ids: if publish.echo {
             vec![]
         } else {
             vec![socket.id().to_owned()]

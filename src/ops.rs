@@ -352,11 +352,7 @@ pub fn render_metrics(state: &EngineState) -> String {
         out.sample("siohub_connections", &[("transport", transport)], n);
     }
 
-    let namespaces = hub
-        .table()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .namespace_counts();
+    let namespaces = hub.namespace_counts();
     out.family(
         "siohub_namespace_sockets",
         "gauge",
@@ -643,15 +639,11 @@ pub async fn metrics(state: web::Data<EngineState>) -> HttpResponse {
 type Gauge<T> = (&'static str, &'static str, fn(&T) -> usize);
 
 /// The part of `/metrics` about what the hub keeps for later: room buffers and offline
-/// queues per namespace (from the room table, exact), the dedupe windows, recovery logs and
+/// queues per namespace (published by the Broadcaster on every change, exact), the dedupe windows, recovery logs and
 /// preserved sockets (as of the Broadcaster's last sweep, at most a second old). Only
 /// namespaces that keep something have series; they go when it expires.
 fn render_retention(out: &mut Exposition, hub: &siohub_actors::Hub) {
-    let buffers = hub
-        .table()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .buffer_sizes();
+    let buffers = hub.buffer_sizes();
     let families: [Gauge<BufferSizes>; 6] = [
         (
             "siohub_buffered_rooms",

@@ -802,13 +802,7 @@ fn disconnect_by_sid_room_and_user_with_and_without_close() {
     assert_eq!(out, json!({"disconnected": 1}));
     c.ws.assert_closed();
     wait_until("the user's socket is gone", IO_TIMEOUT, || {
-        server
-            .hub
-            .table()
-            .lock()
-            .unwrap()
-            .members("/", "user:u1")
-            .is_empty()
+        server.hub.members("/", "user:u1").is_empty()
     });
     let out = ok(call(
         &server,
@@ -963,7 +957,7 @@ fn bad_requests_get_json_errors_with_the_right_status() {
     drop(first);
     wait_until("the first subscriber's place is free", IO_TIMEOUT, || {
         call(&server, "GET", "/api/v1/rooms", None).status == 200
-            && server.hub.table().lock().unwrap().subscriber_count() == 0
+            && server.hub.subscriber_count() == 0
     });
     let (status, _, _second) = SseReader::open(server.addr, "GET", "/api/v1/sse", None);
     assert_eq!(status, 200);
@@ -1020,11 +1014,11 @@ fn sse_subscribers_get_the_events_of_their_rooms() {
     assert_eq!(rooms_ab.next(), Some(Sse::Comment("keep-alive".into())));
 
     // A closed stream unsubscribes.
-    assert_eq!(server.hub.table().lock().unwrap().subscriber_count(), 2);
+    assert_eq!(server.hub.subscriber_count(), 2);
     drop(rooms_ab);
     drop(everything);
     wait_until("the subscribers are gone", IO_TIMEOUT, || {
-        server.hub.table().lock().unwrap().subscriber_count() == 0
+        server.hub.subscriber_count() == 0
     });
 }
 
@@ -1049,7 +1043,7 @@ fn a_slow_sse_reader_is_cut_off_and_counted() {
         hub_broadcast(&server, target, "flood", json!(big));
         sent += 1;
     }
-    assert_eq!(server.hub.table().lock().unwrap().subscriber_count(), 0);
+    assert_eq!(server.hub.subscriber_count(), 0);
     // What was queued still comes, then the error, then the end.
     let mut floods = 0;
     loop {

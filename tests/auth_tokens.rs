@@ -467,7 +467,7 @@ fn a_recovered_socket_does_not_regain_an_identity_without_a_valid_token() {
         .to_owned();
     assert_ne!(anon_sid, old_sid);
     wait_until("the anonymous socket is connected", WAIT, || {
-        server.hub.table().lock().unwrap().socket_count(OPTIONAL) == 1
+        server.hub.socket_count(OPTIONAL) == 1
     });
     assert!(room_members(&server, OPTIONAL, "user:alice").is_empty());
 }

@@ -53,7 +53,8 @@ fn publish(d: &mut Driver, from: &str, room: &str, event: &str, data: Value) -> 
 
 fn buffered(server: &BackgroundServer, nsp: &str, room: &str) -> usize {
     let ttl = Duration::from_secs(3600);
-    server.hub.table().lock().unwrap().buffered(nsp, room, ttl)
+    futures::executor::block_on(server.hub.buffered(nsp, room, ttl))
+        .expect("the broadcaster answers")
 }
 
 fn join(d: &mut Driver, name: &str, room: &str, replayed: usize) {
@@ -114,13 +115,8 @@ fn always_buffer_replays_the_newest_to_every_joiner_until_the_ttl() {
 
     // After the TTL nothing is replayed.
     wait_until("the history expired", WAIT, || {
-        server
-            .hub
-            .table()
-            .lock()
-            .unwrap()
-            .buffered("/always", "hist", Duration::from_secs(2))
-            == 0
+        let ttl = Duration::from_secs(2);
+        futures::executor::block_on(server.hub.buffered("/always", "hist", ttl)) == Ok(0)
     });
     d.connect("c", "/always");
     join(&mut d, "c", "hist", 0);
@@ -258,7 +254,7 @@ fn recovery_replays_exactly_the_missed_events_after_a_transport_close() {
     d.call("hold", json!({ "name": "a" }));
     d.call("close_transport", json!({ "name": "a" }));
     wait_until("the server dropped the socket", WAIT, || {
-        server.hub.table().lock().unwrap().socket_count("/recover") == 0
+        server.hub.socket_count("/recover") == 0
     });
     assert!(room_members(&server, "/recover", "r").is_empty());
     const K: i64 = 5;
@@ -346,7 +342,7 @@ fn no_recovery_after_the_window_with_an_unknown_pid_or_when_off() {
     d.call("hold", json!({ "name": "a" }));
     d.call("close_transport", json!({ "name": "a" }));
     wait_until("the server dropped the socket", WAIT, || {
-        server.hub.table().lock().unwrap().socket_count("/short") == 0
+        server.hub.socket_count("/short") == 0
     });
     hub_broadcast(&server, to_room("/short", "r"), "ev", json!(2));
     std::thread::sleep(Duration::from_millis(2500));
@@ -800,7 +796,7 @@ fn the_recovery_log_is_bounded_and_a_client_past_it_connects_afresh() {
     d.call("hold", json!({ "name": "a" }));
     d.call("close_transport", json!({ "name": "a" }));
     wait_until("the server dropped the socket", WAIT, || {
-        server.hub.table().lock().unwrap().socket_count("/small") == 0
+        server.hub.socket_count("/small") == 0
     });
     // While it is away, more than the log may keep is sent: the oldest events leave the
     // log, counted, and the log stays within its bound.

@@ -90,7 +90,7 @@ fn node_many_sockets_many_rooms_one_copy_each() {
     };
 
     // The server's table has exactly these rooms and members.
-    let table_rooms = server.hub.table().lock().unwrap().rooms("/");
+    let table_rooms = server.hub.rooms("/");
     let expected_rooms: Vec<(String, usize)> = ROOMS
         .iter()
         .map(|r| (r.to_string(), members_of(r, &rooms_of).len()))
@@ -162,7 +162,7 @@ fn node_many_sockets_many_rooms_one_copy_each() {
     let excepted = [r3[0].clone(), r3[1].clone()];
     let target = Target {
         rooms: vec!["r3".into(), "r4".into()],
-        except_sids: excepted.iter().map(|n| ids[n].clone()).collect(),
+        except_socket_ids: excepted.iter().map(|n| ids[n].clone()).collect(),
         ..Target::namespace("/")
     };
     let out = hub_broadcast(&server, target, "b3", json!(3));
@@ -233,7 +233,7 @@ fn node_many_sockets_many_rooms_one_copy_each() {
         "the disconnected sockets left every room",
         Duration::from_secs(10),
         || {
-            let table = server.hub.table().lock().unwrap();
+            let table = server.hub.membership().read();
             table.socket_count("/") == 27
                 && ROOMS
                     .iter()
@@ -344,8 +344,7 @@ fn python_sockets_join_publish_and_leave() {
     // A disconnected Python socket leaves its rooms.
     d.call("disconnect", json!({ "name": "p3" }));
     wait_until("p3 left room other", Duration::from_secs(10), || {
-        room_members(&server, "/", "other").is_empty()
-            && server.hub.table().lock().unwrap().socket_count("/") == 3
+        room_members(&server, "/", "other").is_empty() && server.hub.socket_count("/") == 3
     });
 }
 
@@ -477,7 +476,7 @@ fn node_join_and_publish_errors_keep_the_socket() {
     // no refused room has members, every socket is still registered.
     assert_eq!(server.hub.counters().fanout().0, broadcasts_before + 1);
     {
-        let table = server.hub.table().lock().unwrap();
+        let table = server.hub.membership().read();
         assert_eq!(table.rooms("/"), vec![("r".to_string(), 1)]);
         assert_eq!(
             table.rooms("/restricted"),

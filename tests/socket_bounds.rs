@@ -271,7 +271,7 @@ fn many_rooms_on_one_socket_stay_consistent() {
     assert_eq!(published_rooms(&server, &socket_id), want);
     // The room table follows through the RoomSupervisor's mailbox (a leave is acked first).
     wait_until("the table has the socket's 1,000 rooms", IO_TIMEOUT, || {
-        server.hub.table().lock().unwrap().rooms("/").len() == 1000
+        server.hub.rooms("/").len() == 1000
     });
     assert_eq!(refusals(&server, RefusalReason::RoomsPerSocket), 0);
 }
@@ -280,7 +280,7 @@ fn many_rooms_on_one_socket_stay_consistent() {
 // Namespaces
 
 fn namespace_count(server: &BackgroundServer) -> usize {
-    server.hub.table().lock().unwrap().namespace_count()
+    server.hub.namespace_count()
 }
 
 fn metrics(server: &BackgroundServer) -> String {

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use serde::Serialize;
 
-use crate::hub_messages::{ListConnections, UserSockets};
+use crate::hub_messages::ListConnections;
 use crate::registry::{SessionEntry, SessionRegistry};
 use crate::stats::ActorStats;
 use crate::supervision::guarded;
@@ -283,26 +283,6 @@ impl Handler<ListConnections> for ConnectionManager {
                     .map(|(_, meta)| meta.snapshot())
                     .collect(),
             }
-        }))
-    }
-}
-
-impl Handler<UserSockets> for ConnectionManager {
-    type Result = MessageResult<UserSockets>;
-
-    fn handle(&mut self, msg: UserSockets, ctx: &mut Context<Self>) -> Self::Result {
-        let stats = self.stats.clone();
-        MessageResult(guarded(&stats, ctx, Vec::new(), |_| {
-            let mut out = Vec::new();
-            for (_, meta) in self.sessions() {
-                let info = meta.snapshot();
-                for socket in info.sockets {
-                    if socket.user.as_deref() == Some(msg.user.as_str()) {
-                        out.push((info.sid.clone(), socket.nsp, socket.id));
-                    }
-                }
-            }
-            out
         }))
     }
 }

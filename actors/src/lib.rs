@@ -7,9 +7,9 @@ mod broadcaster;
 pub mod client_log;
 mod config;
 mod connection_manager;
+pub mod delivery;
 mod error;
-mod fanout;
-mod hub;
+mod hub_handle;
 pub mod hub_messages;
 mod ids;
 pub mod messages;
@@ -17,41 +17,40 @@ mod namespace;
 mod policy;
 mod registry;
 mod retention;
-mod room_buffers;
 mod room_supervisor;
-mod room_table;
 mod session;
 mod socket;
 mod stats;
 mod subscription;
 mod supervision;
+mod target;
+#[cfg(test)]
+mod test_support;
 pub mod wire_frame;
 pub mod ws;
 
-pub use broadcaster::{Broadcaster, RECOVERY_LOG_MAX};
+pub use broadcaster::{BroadcastSequence, Broadcaster, BufferSizes, RECOVERY_LOG_MAX};
 pub use client_log::{ClientBytes, ClientText, LogLimiter, Suppressed};
 pub use config::EngineConfig;
 pub use connection_manager::{
     ConnectionInfo, ConnectionManager, ConnectionsPage, SessionMeta, SocketMeta,
 };
+pub use delivery::{AckReport, Replayed};
 pub use error::{AckError, EngineError};
-pub use hub::{Hub, HubActor, HubError};
-pub use hub_messages::{AckReport, Broadcast, BroadcastOutcome, BroadcastWithAck};
+pub use hub_handle::{Hub, HubActor, HubError};
+pub use hub_messages::{Broadcast, BroadcastOutcome, BroadcastWithAck};
 pub use ids::{next_ack_id, random_id};
 pub use namespace::{
     AnyHandler, ConnectHandler, ConnectRefusal, DisconnectHandler, EventHandler, Middleware,
     Namespace, NamespacePattern, Namespaces,
 };
 pub use policy::{
-    user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, SlowConsumerAction, USER_ROOM_PREFIX,
+    user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, RoomBuffering, SlowConsumerAction,
+    USER_ROOM_PREFIX,
 };
 pub use registry::{SessionEntry, SessionRegistry};
 pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
-pub use room_buffers::{BufferSizes, EVENT_OVERHEAD};
-pub use room_supervisor::RoomSupervisor;
-pub use room_table::{
-    Frames, Recipients, RoomBuffering, RoomMember, RoomTable, SharedRoomTable, Target,
-};
+pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember, RoomSupervisor};
 pub use session::{next_transport_id, Application, Session, SessionParams};
 pub use siohub_protocol::Payload;
 pub use socket::{
@@ -62,3 +61,5 @@ pub use stats::{
     WebhookOutcome, FANOUT_BUCKETS,
 };
 pub use subscription::{with_base64, Subscription};
+pub use target::Target;
+pub use wire_frame::Frames;

@@ -8,7 +8,7 @@ use futures::channel::oneshot;
 use siohub_protocol::{EnginePacket, Payload, ProtocolError, SocketPacket};
 
 use crate::error::{AckError, EngineError};
-use crate::hub::HubError;
+use crate::hub_handle::HubError;
 use crate::socket::DisconnectReason;
 use crate::ws::{Credit, Outbox, WsEvent};
 

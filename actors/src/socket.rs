@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use siohub_protocol::{Payload, SocketPacket};
 
 use crate::error::AckError;
-use crate::hub::{Hub, HubError};
+use crate::hub_handle::{Hub, HubError};
 use crate::messages::{
     CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
     SocketRooms,

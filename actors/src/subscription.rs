@@ -18,7 +18,7 @@ use futures::channel::mpsc;
 use serde_json::Value;
 use siohub_protocol::SocketPacket;
 
-use crate::room_table::Target;
+use crate::target::Target;
 
 static NEXT_SUBSCRIBER_ID: AtomicU64 = AtomicU64::new(1);
 

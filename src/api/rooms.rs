@@ -15,7 +15,7 @@ use siohub_actors::HubError;
 
 use super::v1::{
     check_namespace, check_room, one_or_many, read_json, read_query, root_namespace,
-    selected_sockets, unavailable, ApiState,
+    selected_sockets, ApiState,
 };
 use super::ApiError;
 use crate::transport::EngineState;
@@ -49,11 +49,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query: NamespaceQuery = read_query(&req)?;
     check_namespace(&engine, &query.namespace)?;
-    let rooms = engine
-        .hub
-        .list_rooms(&query.namespace)
-        .await
-        .map_err(unavailable)?;
+    let rooms = engine.hub.rooms(&query.namespace);
     let rooms: Vec<_> = rooms
         .into_iter()
         .map(|(name, members)| json!({ "name": name, "members": members }))
@@ -72,11 +68,7 @@ pub async fn show(
     check_namespace(&engine, &query.namespace)?;
     let room = room.into_inner();
     check_room(&room)?;
-    let members = engine
-        .hub
-        .describe_room(&query.namespace, &room)
-        .await
-        .map_err(unavailable)?;
+    let members = engine.hub.room_members(&query.namespace, &room);
     if members.is_empty() {
         return Err(ApiError::not_found(format!(
             "room {room:?} has no members in namespace {}",

@@ -226,10 +226,10 @@ pub async fn selected_sockets(
         nsp,
         rooms,
         users,
-        sids,
+        socket_ids: sids,
         ..Target::default()
     };
-    engine.hub.resolve(target).await.map_err(unavailable)
+    Ok(engine.hub.resolve(&target))
 }
 
 /// Whether the client asked for Server-Sent Events.

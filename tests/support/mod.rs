@@ -267,7 +267,7 @@ pub fn hub_broadcast(
 
 /// Members of `room` in namespace `nsp`, from the server's room table.
 pub fn room_members(server: &BackgroundServer, nsp: &str, room: &str) -> Vec<String> {
-    server.hub.table().lock().unwrap().members(nsp, room)
+    server.hub.members(nsp, room)
 }
 
 /// Waits until `check` holds, or fails naming `what` after `timeout`.

@@ -27,7 +27,7 @@ use siohub_protocol::{EnginePacket, Handshake};
 
 use crate::config::EngineConfig;
 use crate::connection_manager::SessionMeta;
-use crate::hub::Hub;
+use crate::hub_handle::Hub;
 use crate::namespace::Namespaces;
 use crate::socket::{DisconnectReason, HandshakeInfo};
 use crate::wire_frame::WireFrame;

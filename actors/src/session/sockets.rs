@@ -2,7 +2,7 @@
 //! recovery), events and acks in both directions, rooms, deliveries from the broadcaster,
 //! server-side disconnects, and the rules that close a misbehaving connection.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -15,29 +15,32 @@ use siohub_protocol::{Decoded, Payload, ProtocolError, SocketDecoder, SocketPack
 
 use super::small_map::SmallMap;
 use super::{App, Session};
+use crate::broadcaster::TakePreserved;
 use crate::config::EngineConfig;
 use crate::connection_manager::SocketMeta;
+use crate::delivery::{AckReport, AckReports, Deliver, DeliverBatch, DeliverWithAck, Replayed};
 use crate::error::AckError;
-use crate::hub::Hub;
-use crate::hub_messages::{
-    AckReport, AckReports, AnnounceMembership, Deliver, DeliverBatch, DeliverWithAck,
-    PreservedSocket, Recover, Recovered,
-};
+use crate::hub_handle::{Hub, HubError};
+use crate::hub_messages::{AnnounceMembership, PreservedSocket, Recovered};
 use crate::ids::next_ack_id;
 use crate::messages::{
     CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
     SocketRooms,
 };
 use crate::namespace::{ConnectRefusal, Namespace, Namespaces};
-use crate::policy::{user_room, DeliveryPolicy};
-use crate::room_table::RoomBuffering;
+use crate::policy::{user_room, DeliveryPolicy, RoomBuffering};
+use crate::room_supervisor::{next_incarnation, AddSocket, InitialRooms, RecoveryRequest};
 use crate::socket::{AckSender, ConnectRequest, DisconnectReason, Socket, SocketData};
-use crate::stats::RefusalReason;
-use crate::wire_frame::socket_packet_frames;
+use crate::stats::{DropReason, RefusalReason};
+use crate::wire_frame::{socket_packet_frames, Frames};
 
 /// One joined namespace.
 struct SocketState {
     socket: Socket,
+    /// The socket id, as deliveries name it.
+    socket_id: Arc<str>,
+    /// Which life of the socket id this is (see `room_supervisor::next_incarnation`).
+    incarnation: u64,
     namespace: Arc<Namespace>,
     delivery: Arc<DeliveryPolicy>,
     /// The private id of connection state recovery, when the namespace has it on.
@@ -46,6 +49,38 @@ struct SocketState {
     /// Server → client acks waiting for an answer, with their timeout timers. Ids come
     /// from the process-wide counter ([`next_ack_id`]).
     acks: HashMap<u64, (AckWaiter, SpawnHandle)>,
+    /// Deliveries held while a join's replay is on its way.
+    hold: Hold,
+}
+
+/// Deliveries held for a socket until the events replayed to it are written, so that its
+/// client sees the replay before anything newer. Bounded like the outgoing queue.
+#[derive(Default)]
+struct Hold {
+    /// Replays on their way (joins not answered yet).
+    pending: usize,
+    events: Vec<(Frames, bool)>,
+    packets: usize,
+    bytes: usize,
+}
+
+/// A CONNECT waiting for its middleware, its recovery or the RoomSupervisor.
+#[derive(Default)]
+struct Connecting {
+    /// The socket id and incarnation, once the socket was handed to the RoomSupervisor:
+    /// deliveries for it are held until the CONNECT reply and the replay are out.
+    added: Option<(Arc<str>, u64)>,
+    hold: Hold,
+}
+
+/// What happens to a delivery for a socket.
+enum Route {
+    /// Written now.
+    Send,
+    /// Held until the socket's replay is out.
+    Hold,
+    /// Dropped: no such socket (it left, or the namespace has another socket now).
+    Drop,
 }
 
 /// Who waits for a server → client ack.
@@ -53,7 +88,10 @@ enum AckWaiter {
     /// One `emit_with_ack` of server code.
     One(oneshot::Sender<Result<Payload, AckError>>),
     /// One recipient of a broadcast with acks: reports with its socket id.
-    Broadcast { sid: Arc<str>, reports: AckReports },
+    Broadcast {
+        socket_id: Arc<str>,
+        reports: AckReports,
+    },
 }
 
 impl AckWaiter {
@@ -62,8 +100,8 @@ impl AckWaiter {
             AckWaiter::One(reply) => {
                 let _ = reply.send(result);
             }
-            AckWaiter::Broadcast { sid, reports } => {
-                let _ = reports.unbounded_send(AckReport { sid, result });
+            AckWaiter::Broadcast { socket_id, reports } => {
+                let _ = reports.unbounded_send(AckReport { socket_id, result });
             }
         }
     }
@@ -74,11 +112,8 @@ pub(super) struct SocketLayer {
     namespaces: Arc<Namespaces>,
     decoder: SocketDecoder,
     sockets: SmallMap<SocketState>,
-    /// Namespaces whose CONNECT is waiting for middleware or recovery.
-    connecting: HashSet<String>,
-    /// Live deliveries for a socket being recovered (the broadcaster put it back in its rooms
-    /// already), held until its CONNECT reply and missed events are out.
-    held: HashMap<String, Vec<Deliver>>,
+    /// Namespaces whose CONNECT is waiting for middleware, recovery or the RoomSupervisor.
+    connecting: HashMap<String, Connecting>,
     connect_timeout: Duration,
     /// Whether a namespace was ever joined: the connect timeout is for a first CONNECT only
     /// (a client that leaves its last namespace and joins another later is not idle).
@@ -97,8 +132,7 @@ impl SocketLayer {
             decoder: SocketDecoder::new(config.max_attachments)
                 .with_max_attachment_bytes(config.max_attachment_bytes),
             sockets: SmallMap::default(),
-            connecting: HashSet::new(),
-            held: HashMap::new(),
+            connecting: HashMap::new(),
             connect_timeout: config.connect_timeout,
             joined_once: false,
             attachment_timer: None,
@@ -128,8 +162,12 @@ impl SocketLayer {
         hub: &Hub,
         ctx: &mut Context<Session>,
     ) {
-        self.connecting.clear();
-        self.held.clear();
+        for (nsp, connecting) in self.connecting.drain() {
+            // Handed to the RoomSupervisor already: take it out again.
+            if let Some((socket_id, incarnation)) = connecting.added {
+                hub.remove_socket(&nsp, socket_id, incarnation);
+            }
+        }
         for (_, state) in self.sockets.drain() {
             finish_socket(state, reason, hub, ctx);
         }
@@ -145,6 +183,30 @@ impl SocketLayer {
                 rooms: s.rooms.iter().cloned().collect(),
             })
             .collect()
+    }
+
+    /// Where a delivery for socket `socket_id` of `nsp` goes.
+    fn route(&self, nsp: &str, socket_id: &str) -> Route {
+        if let Some(state) = self.sockets.get(nsp) {
+            return match () {
+                _ if *state.socket_id != *socket_id => Route::Drop,
+                _ if state.hold.pending > 0 => Route::Hold,
+                _ => Route::Send,
+            };
+        }
+        let added = self.connecting.get(nsp).and_then(|c| c.added.as_ref());
+        match added {
+            Some((id, _)) if **id == *socket_id => Route::Hold,
+            _ => Route::Drop,
+        }
+    }
+
+    /// The hold of the socket of `nsp` (joined, or connecting).
+    fn hold_mut(&mut self, nsp: &str) -> Option<&mut Hold> {
+        match self.sockets.get_mut(nsp) {
+            Some(state) => Some(&mut state.hold),
+            None => self.connecting.get_mut(nsp).map(|c| &mut c.hold),
+        }
     }
 }
 
@@ -169,14 +231,13 @@ fn finish_socket(
     ctx: &mut Context<Session>,
 ) {
     let nsp = state.socket.nsp().to_owned();
-    let sid: Arc<str> = state.socket.id().into();
-    hub.remove_socket(&nsp, sid, state.rooms.iter().cloned().collect());
+    hub.remove_socket(&nsp, state.socket_id.clone(), state.incarnation);
     if let Some(pid) = &state.pid {
         if recoverable(reason) {
             hub.preserve(
                 pid.clone(),
                 PreservedSocket {
-                    sid: state.socket.id().to_owned(),
+                    socket_id: state.socket.id().to_owned(),
                     nsp,
                     rooms: state.rooms.iter().cloned().collect(),
                     data: state.socket.data_snapshot(),
@@ -305,7 +366,7 @@ impl Session {
 
     fn on_socket_packet(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
         let joined = self.layer().sockets.contains_key(&packet.nsp);
-        let connecting = self.layer().connecting.contains(&packet.nsp);
+        let connecting = self.layer().connecting.contains_key(&packet.nsp);
         match packet.kind {
             SocketType::Connect if !joined && !connecting => self.on_connect(packet, ctx),
             SocketType::Connect | SocketType::ConnectError => self.invalid_state(
@@ -371,13 +432,12 @@ impl Session {
         let recovery = (!delivery.recovery.is_zero())
             .then(|| recovery_request(&auth))
             .flatten();
+        self.layer()
+            .connecting
+            .insert(nsp.clone(), Connecting::default());
         if namespace.middleware.is_empty() && recovery.is_none() {
             self.finish_connect(nsp, namespace, auth, data, Ok(None), ctx);
             return;
-        }
-        self.layer().connecting.insert(nsp.clone());
-        if recovery.is_some() {
-            self.layer().held.insert(nsp.clone(), Vec::new());
         }
         let session = ctx.address();
         let request = ConnectRequest {
@@ -395,13 +455,14 @@ impl Session {
             }
             Ok(match recovery {
                 Some((pid, offset)) => {
-                    hub.recover(Recover {
-                        nsp: request.nsp,
+                    let nsp = request.nsp;
+                    let take = TakePreserved {
+                        nsp,
                         pid,
                         offset,
                         session,
-                    })
-                    .await
+                    };
+                    hub.take_preserved(take).await
                 }
                 None => None,
             })
@@ -410,15 +471,8 @@ impl Session {
             verdict
                 .into_actor(self)
                 .map(move |verdict: Verdict, act, ctx| {
-                    if act.closing || !act.layer().connecting.remove(&nsp) {
-                        act.layer().held.remove(&nsp);
-                        if let Ok(Some(recovered)) = &verdict {
-                            // Recovered too late: undo the membership the broadcaster restored.
-                            let socket = &recovered.socket;
-                            let rooms = socket.rooms.iter().cloned().collect();
-                            act.hub
-                                .remove_socket(&nsp, socket.sid.as_str().into(), rooms);
-                        }
+                    // Closed meanwhile: a preserved socket taken is dropped with the session.
+                    if act.closing || !act.layer().connecting.contains_key(&nsp) {
                         return;
                     }
                     act.finish_connect(nsp, namespace, auth, data, verdict, ctx);
@@ -430,22 +484,17 @@ impl Session {
     /// established the same user the socket had (none for none). A pid and an offset are
     /// not a credential for an identity: without a valid token for that user (an expired
     /// one, another user's, none at all) the client gets a fresh socket, not the old one's
-    /// rooms, missed events and `user`. The membership the broadcaster restored is undone.
-    fn keeps_identity(&mut self, nsp: &str, recovered: &Recovered, data: &SocketData) -> bool {
+    /// rooms, missed events and `user`. Checked before the socket is back in any room.
+    fn keeps_identity(&self, nsp: &str, recovered: &Recovered, data: &SocketData) -> bool {
         let before = recovered.socket.data.get("user");
         let same = data.lock().unwrap_or_else(|e| e.into_inner()).get("user") == before;
         if !same {
             log::info!(
                 "session {}: socket {} on {} not recovered: this CONNECT does not establish its user",
                 self.sid,
-                recovered.socket.sid,
+                recovered.socket.socket_id,
                 crate::ClientText(nsp)
             );
-            let socket = &recovered.socket;
-            let rooms = socket.rooms.iter().cloned().collect();
-            self.hub
-                .remove_socket(nsp, socket.sid.as_str().into(), rooms);
-            self.layer().held.remove(nsp);
         }
         same
     }
@@ -493,6 +542,9 @@ impl Session {
         false
     }
 
+    /// Settles a CONNECT once its middleware (and recovery) answered: a refusal is sent
+    /// at once; an accepted socket is handed to the RoomSupervisor with its first rooms, and
+    /// the CONNECT reply waits for its answer (see [`Session::complete_connect`]).
     fn finish_connect(
         &mut self,
         nsp: String,
@@ -514,15 +566,14 @@ impl Session {
                 );
                 let packet = SocketPacket::connect_error(&nsp, &refusal.message, refusal.data);
                 self.send_socket_packet(packet, ctx);
-                self.layer().held.remove(&nsp);
+                self.layer().connecting.remove(&nsp);
                 return;
             }
         };
         let recovered = recovered.filter(|r| self.keeps_identity(&nsp, r, &data));
         let delivery = self.hub.policies().of(&nsp);
-        let was_recovered = recovered.is_some();
-        let (id, pid, rooms, missed) = match recovered {
-            Some(Recovered { socket, missed }) => {
+        let (id, pid, rooms, recovery) = match recovered {
+            Some(Recovered { socket, offset }) => {
                 let mut fresh = data.lock().unwrap_or_else(|e| e.into_inner());
                 for (key, value) in socket.data {
                     // Who the socket is comes from this CONNECT (its middleware), never
@@ -532,11 +583,16 @@ impl Session {
                     }
                 }
                 let pid = auth.get("pid").and_then(Value::as_str).map(String::from);
-                (socket.sid, pid, socket.rooms.into_iter().collect(), missed)
+                let rooms = socket.rooms.iter().cloned().collect();
+                let recovery = RecoveryRequest {
+                    offset,
+                    rooms: socket.rooms,
+                };
+                (socket.socket_id, pid, rooms, Some(recovery))
             }
             None => {
                 let pid = (!delivery.recovery.is_zero()).then(crate::random_id);
-                (crate::random_id(), pid, BTreeSet::new(), Vec::new())
+                (crate::random_id(), pid, BTreeSet::new(), None)
             }
         };
         let socket = Socket::new(
@@ -548,58 +604,178 @@ impl Session {
             data,
             self.hub.clone(),
         );
-        let mut reply = json!({ "sid": id });
-        if let Some(pid) = &pid {
-            reply["pid"] = json!(pid);
-        }
-        self.send_socket_packet(SocketPacket::connect(&nsp, Some(reply)), ctx);
-        let sid: Arc<str> = id.as_str().into();
-        self.hub.add_socket(&nsp, sid.clone(), ctx.address());
-        for room in &rooms {
-            self.hub
-                .join_room_quietly(&nsp, room, sid.clone(), ctx.address());
-        }
-        for frames in &missed {
-            self.send_frames(frames, false, ctx);
-        }
-        for held in self.layer().held.remove(&nsp).unwrap_or_default() {
-            self.send_frames(&held.frames, held.volatile, ctx);
-        }
-        if was_recovered {
-            log::debug!(
-                "session {}: socket {id} on {} recovered with {} rooms and {} missed events",
-                self.sid,
-                crate::ClientText(&nsp),
-                rooms.len(),
-                missed.len()
-            );
-        }
+        // A recovered socket's rooms come back quietly (its log replay covers them); a new
+        // user room hands over the offline queue, if the policy has one.
+        let mut initial: InitialRooms = rooms
+            .iter()
+            .map(|room| (room.clone(), RoomBuffering::quiet()))
+            .collect();
         let mut rooms = rooms;
         if let Some(user) = socket.user() {
             let room = user_room(&user);
             if rooms.insert(room.clone()) {
-                // Joining the user room hands over the offline queue, if the policy has one.
-                let buffering = RoomBuffering::for_user(&delivery);
-                self.hub
-                    .join_room(&nsp, &room, sid.clone(), ctx.address(), buffering);
+                initial.push((room, RoomBuffering::for_user(&delivery)));
             }
         }
-        self.layer().joined_once = true;
-        self.layer().sockets.insert(
-            nsp,
-            SocketState {
-                socket: socket.clone(),
-                namespace: namespace.clone(),
-                delivery,
-                pid,
-                rooms,
-                acks: HashMap::new(),
-            },
+        let socket_id: Arc<str> = id.as_str().into();
+        let incarnation = next_incarnation();
+        if let Some(connecting) = self.layer().connecting.get_mut(&nsp) {
+            connecting.added = Some((socket_id.clone(), incarnation));
+        }
+        let added = self.hub.add_socket(AddSocket {
+            nsp: nsp.clone(),
+            socket_id: socket_id.clone(),
+            incarnation,
+            session: ctx.address(),
+            rooms: initial,
+            recovery,
+            reply: None,
+        });
+        let state = SocketState {
+            socket,
+            socket_id,
+            incarnation,
+            namespace,
+            delivery,
+            pid,
+            rooms,
+            acks: HashMap::new(),
+            hold: Hold::default(),
+        };
+        ctx.spawn(
+            added.into_actor(self).map(move |replayed, act, ctx| {
+                act.complete_connect(nsp, state, auth, replayed, ctx)
+            }),
         );
+    }
+
+    /// The RoomSupervisor has the socket in its rooms: sends the CONNECT reply, then what
+    /// the socket missed, then what was held for it meanwhile, and runs the connect
+    /// handler. Only now can a broadcast to its rooms (its user room included) be resolved
+    /// with it, and only now does its client learn it is connected.
+    fn complete_connect(
+        &mut self,
+        nsp: String,
+        mut state: SocketState,
+        auth: Value,
+        replayed: Option<Replayed>,
+        ctx: &mut Context<Self>,
+    ) {
+        let incarnation = state.incarnation;
+        let connecting = match self.closing {
+            true => None,
+            false => self.layer().connecting.remove(&nsp),
+        };
+        let ours = connecting.filter(|c| c.added.as_ref().is_some_and(|a| a.1 == incarnation));
+        let Some(connecting) = ours else {
+            // The session closed (or the namespace went) meanwhile: undo the membership.
+            self.hub
+                .remove_socket(&nsp, state.socket_id.clone(), incarnation);
+            return;
+        };
+        let replayed = replayed.unwrap_or_else(|| {
+            // The RoomSupervisor restarted before it answered: announce the socket again.
+            self.hub
+                .announce_socket(announcement(&state, ctx.address()));
+            Replayed::default()
+        });
+        let mut reply = json!({ "sid": state.socket.id() });
+        if let Some(pid) = &state.pid {
+            reply["pid"] = json!(pid);
+        }
+        self.send_socket_packet(SocketPacket::connect(&nsp, Some(reply)), ctx);
+        for frames in &replayed.frames {
+            self.send_frames(frames, false, ctx);
+        }
+        for (frames, volatile) in connecting.hold.events {
+            self.send_frames(&frames, volatile, ctx);
+        }
+        if !replayed.frames.is_empty() {
+            log::debug!(
+                "session {}: socket {} on {} in {} rooms, {} events replayed",
+                self.sid,
+                state.socket_id,
+                crate::ClientText(&nsp),
+                state.rooms.len(),
+                replayed.frames.len()
+            );
+        }
+        state.hold = Hold::default();
+        let (socket, namespace) = (state.socket.clone(), state.namespace.clone());
+        self.layer().joined_once = true;
+        self.layer().sockets.insert(nsp, state);
         self.publish_socket_metas();
         if let Some(handler) = &namespace.on_connect {
             guarded("connect handler", || handler(&socket, &auth));
         }
+    }
+
+    /// Sends a delivery for one socket on, holds it or drops it (see [`Route`]).
+    fn deliver(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        if !self.socket_io() {
+            return;
+        }
+        match self.layer().route(&msg.nsp, &msg.socket_id) {
+            Route::Send => {
+                self.send_frames(&msg.frames, msg.volatile, ctx);
+            }
+            Route::Hold => self.hold(&msg.nsp, msg.frames, msg.volatile, ctx),
+            Route::Drop => {}
+        }
+    }
+
+    /// Holds a delivery for the socket of `nsp` until its replay is out. Over the outgoing
+    /// queue's bounds a volatile event is dropped, and any other makes the client a slow
+    /// consumer, as a full queue would.
+    fn hold(&mut self, nsp: &str, frames: Frames, volatile: bool, ctx: &mut Context<Self>) {
+        let (max_packets, max_bytes) =
+            (self.config.max_buffer_packets, self.config.max_buffer_bytes);
+        let size: usize = frames.iter().map(|f| f.len()).sum();
+        let Some(hold) = self.layer().hold_mut(nsp) else {
+            return;
+        };
+        let fits = hold.packets + frames.len() <= max_packets && hold.bytes + size <= max_bytes;
+        if fits {
+            hold.packets += frames.len();
+            hold.bytes += size;
+            hold.events.push((frames, volatile));
+        } else if volatile {
+            self.count_drop(DropReason::VolatileBufferFull, 1);
+        } else {
+            self.disconnect_slow_consumer(ctx);
+        }
+    }
+
+    /// A join's replay arrived (or the join failed): writes the replayed events, and once no
+    /// other replay is on its way, what was held meanwhile. Answers the number replayed.
+    fn finish_join(
+        &mut self,
+        nsp: &str,
+        socket_id: &str,
+        joined: Result<Replayed, HubError>,
+        ctx: &mut Context<Self>,
+    ) -> Result<usize, HubError> {
+        let current = self
+            .layer_ref()
+            .and_then(|l| l.sockets.get(nsp))
+            .is_some_and(|s| *s.socket_id == *socket_id);
+        if !current || self.closing {
+            return Err(HubError::NotConnected);
+        }
+        let replayed = joined.as_ref().map_or(0, |r| r.frames.len());
+        if let Ok(replay) = &joined {
+            for frames in &replay.frames {
+                self.send_frames(frames, false, ctx);
+            }
+        }
+        let released = self.layer().sockets.get_mut(nsp).and_then(|state| {
+            state.hold.pending -= 1;
+            (state.hold.pending == 0).then(|| std::mem::take(&mut state.hold))
+        });
+        for (frames, volatile) in released.map(|h| h.events).unwrap_or_default() {
+            self.send_frames(&frames, volatile, ctx);
+        }
+        joined.map(|_| replayed)
     }
 
     fn on_event(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
@@ -684,15 +860,7 @@ impl Handler<Deliver> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
-        if !self.socket_io() {
-            return;
-        }
-        let nsp: &str = &msg.nsp;
-        if self.layer().sockets.contains_key(nsp) {
-            self.send_frames(&msg.frames, msg.volatile, ctx);
-        } else if let Some(held) = self.layer().held.get_mut(nsp) {
-            held.push(msg);
-        }
+        self.deliver(msg, ctx);
     }
 }
 
@@ -700,18 +868,24 @@ impl Handler<DeliverBatch> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
-        let ready =
-            self.socket_io() && !self.closing && self.layer().sockets.contains_key(&msg.nsp);
-        if ready && self.push_events_bounded(&msg.events) {
+        if !self.socket_io() || self.closing {
+            return;
+        }
+        let route = self.layer().route(&msg.nsp, &msg.socket_id);
+        if matches!(route, Route::Drop) {
+            return;
+        }
+        if matches!(route, Route::Send) && self.push_events_bounded(&msg.events) {
             return;
         }
         for (frames, volatile) in msg.events.iter() {
             let one = Deliver {
                 nsp: msg.nsp.clone(),
+                socket_id: msg.socket_id.clone(),
                 frames: frames.clone(),
                 volatile: *volatile,
             };
-            <Self as Handler<Deliver>>::handle(self, one, ctx);
+            self.deliver(one, ctx);
         }
     }
 }
@@ -743,10 +917,15 @@ impl Handler<DeliverWithAck> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: DeliverWithAck, ctx: &mut Context<Self>) {
+        let ours = self.socket_io()
+            && !matches!(self.layer().route(&msg.nsp, &msg.socket_id), Route::Drop);
         let waiter = AckWaiter::Broadcast {
-            sid: msg.sid,
+            socket_id: msg.socket_id,
             reports: msg.reports,
         };
+        if !ours {
+            return waiter.answer(Err(AckError::Disconnected));
+        }
         match self.wait_for_ack(&msg.nsp, msg.ack_id, waiter, msg.timeout, ctx) {
             // A full outgoing buffer closes the session, which answers the waiter.
             Ok(()) => {
@@ -782,11 +961,10 @@ impl Handler<SocketJoin> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: SocketJoin, ctx: &mut Context<Self>) {
-        let addr = ctx.address();
         let hub = self.hub.clone();
         let max = self.config.max_rooms_per_socket;
         let Some(state) = self.joined_mut(&msg.nsp) else {
-            let _ = msg.reply.send(Err(crate::hub::HubError::NotConnected));
+            let _ = msg.reply.send(Err(HubError::NotConnected));
             return;
         };
         if state.rooms.len() >= max && !state.rooms.contains(&msg.room) {
@@ -798,20 +976,20 @@ impl Handler<SocketJoin> for Session {
                 state.socket.id(),
                 crate::ClientText(&msg.nsp)
             );
-            let _ = msg
-                .reply
-                .send(Err(crate::hub::HubError::TooManyRooms { max }));
+            let _ = msg.reply.send(Err(HubError::TooManyRooms { max }));
             return;
         }
         state.rooms.insert(msg.room.clone());
-        let sid: Arc<str> = state.socket.id().into();
+        // Live deliveries wait until the replay is written (see `Hold`).
+        state.hold.pending += 1;
+        let socket = (state.socket_id.clone(), state.incarnation);
         let buffering = RoomBuffering::for_room(&state.delivery);
         self.meta.room_joined(&msg.nsp, &msg.room);
-        let joined = hub.join_room_async(&msg.nsp, &msg.room, sid, addr, buffering);
-        let reply = msg.reply;
-        actix_web::rt::spawn(async move {
-            let _ = reply.send(joined.await);
-        });
+        let joined = hub.join_room(&msg.nsp, &msg.room, socket.clone(), buffering);
+        let (nsp, reply) = (msg.nsp, msg.reply);
+        ctx.spawn(joined.into_actor(self).map(move |joined, act, ctx| {
+            let _ = reply.send(act.finish_join(&nsp, &socket.0, joined, ctx));
+        }));
     }
 }
 
@@ -821,12 +999,12 @@ impl Handler<SocketLeave> for Session {
     fn handle(&mut self, msg: SocketLeave, _ctx: &mut Context<Self>) {
         let hub = self.hub.clone();
         let Some(state) = self.joined_mut(&msg.nsp) else {
-            let _ = msg.reply.send(Err(crate::hub::HubError::NotConnected));
+            let _ = msg.reply.send(Err(HubError::NotConnected));
             return;
         };
         state.rooms.remove(&msg.room);
-        let sid: Arc<str> = state.socket.id().into();
-        hub.leave_room(&msg.nsp, &msg.room, sid);
+        let socket = (state.socket_id.clone(), state.incarnation);
+        hub.leave_room(&msg.nsp, &msg.room, socket);
         self.meta.room_left(&msg.nsp, &msg.room);
         let _ = msg.reply.send(Ok(()));
     }
@@ -845,6 +1023,24 @@ impl Handler<SocketRooms> for Session {
     }
 }
 
+/// A socket's membership as its session knows it, announced again to a restarted
+/// RoomSupervisor (nothing is replayed).
+fn announcement(state: &SocketState, session: Addr<Session>) -> AddSocket {
+    AddSocket {
+        nsp: state.socket.nsp().to_owned(),
+        socket_id: state.socket_id.clone(),
+        incarnation: state.incarnation,
+        session,
+        rooms: state
+            .rooms
+            .iter()
+            .map(|room| (room.clone(), RoomBuffering::quiet()))
+            .collect(),
+        recovery: None,
+        reply: None,
+    }
+}
+
 impl Handler<AnnounceMembership> for Session {
     type Result = ();
 
@@ -853,13 +1049,7 @@ impl Handler<AnnounceMembership> for Session {
             return;
         };
         for state in layer.sockets.values() {
-            let nsp = state.socket.nsp();
-            let sid: Arc<str> = state.socket.id().into();
-            self.hub.add_socket(nsp, sid.clone(), ctx.address());
-            for room in &state.rooms {
-                self.hub
-                    .join_room_quietly(nsp, room, sid.clone(), ctx.address());
-            }
+            self.hub.announce_socket(announcement(state, ctx.address()));
         }
     }
 }
