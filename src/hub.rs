@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 use siohub_actors::hub_messages::Broadcast;
 use siohub_actors::{
-    AckSender, Application, ConnectRefusal, HubError, Namespace, Namespaces, Payload,
+    AckSender, Application, ConnectRefusal, JoinError, Namespace, Namespaces, Payload,
     RefusalReason, Socket, Target,
 };
 
@@ -189,7 +189,7 @@ fn on_join(
         let _permit = permit;
         let result = match socket.join(&room).await {
             Ok(replayed) => Ok(json!({ "ok": true, "room": room, "replayed": replayed })),
-            Err(e @ HubError::TooManyRooms { .. }) => Err(HubFailure::new(
+            Err(e @ JoinError::TooManyRooms { .. }) => Err(HubFailure::new(
                 HubErrorCode::RateLimitExceeded,
                 e.to_string(),
             )),

@@ -11,7 +11,6 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use dashmap::DashMap;
 use serde_json::json;
-use siohub_actors::messages::CloseSession;
 use siohub_actors::{
     BufferSizes, DisconnectReason, DropReason, NamespaceRetention, RefusalReason, WebhookOutcome,
     FANOUT_BUCKETS,
@@ -745,17 +744,14 @@ pub fn open_for_drain(state: &EngineState) -> usize {
 /// The first half of [`drain`]: marks the server draining and closes every session.
 pub fn begin_drain(state: &EngineState, budget: Duration) {
     state.ops.set_draining();
-    let registry = state.hub.registry();
     log::info!(
         "draining: refusing new connections, closing {} sessions (at most {} ms)",
-        registry.len(),
+        state.hub.registry().len(),
         budget.as_millis()
     );
-    for session in registry.all() {
-        session.do_send(CloseSession {
-            reason: DisconnectReason::ServerShuttingDown,
-        });
-    }
+    state
+        .hub
+        .close_all_sessions(DisconnectReason::ServerShuttingDown);
 }
 
 /// The end of [`drain`]: logs, counts and returns the sessions still open and the

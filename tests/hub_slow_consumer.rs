@@ -14,7 +14,6 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use siohub::config::Settings;
 use siohub::server::BackgroundServer;
-use siohub_actors::messages::CloseSession;
 use siohub_actors::{Broadcast, DisconnectReason, DropReason, Payload, Target};
 use support::test_settings;
 use wire::*;
@@ -228,12 +227,9 @@ fn a_connection_whose_session_ended_counts_against_max_connections_until_cut() {
     // The session ends (as a server-side disconnect or a ping timeout would end it) with
     // the socket still writing.
     server
-        .registry
-        .get(&sid)
-        .expect("the session")
-        .do_send(CloseSession {
-            reason: DisconnectReason::ServerShuttingDown,
-        });
+        .hub
+        .close_session(&sid, DisconnectReason::ServerShuttingDown)
+        .expect("the session");
     eventually("the session is gone", Duration::from_secs(5), || {
         server.registry.get(&sid).is_none()
     });

@@ -19,10 +19,12 @@ use crate::broadcaster::{
 };
 use crate::connection_manager::{ConnectionManager, ConnectionsPage};
 use crate::delivery::Replayed;
+use crate::hub_error::{JoinError, NotConnected, Unavailable};
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, BroadcastWithAck, ListConnections, Preserve, PreservedSocket,
     Recovered,
 };
+use crate::messages::{CloseSession, SocketDisconnect, SocketJoin, SocketLeave};
 use crate::policy::{DeliveryPolicies, DeliveryPolicy, RoomBuffering};
 use crate::registry::SessionRegistry;
 use crate::retention::{RetentionSnapshot, RetentionView};
@@ -30,27 +32,10 @@ use crate::room_supervisor::{
     AddSocket, JoinRoom, LeaveRoom, MembershipView, MembershipWriter, Recipients, RemoveSocket,
     RoomMember, RoomSupervisor, RoomSupervisorLinks,
 };
+use crate::socket::DisconnectReason;
 use crate::stats::{ActorStats, ActorStatsSnapshot, HubCounters};
 use crate::subscription::Subscription;
 use crate::target::Target;
-
-/// Why the hub could not do something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum HubError {
-    /// An actor's mailbox is closed (it is stopping); try again.
-    #[error("the {0} actor is not available")]
-    Unavailable(&'static str),
-    /// The socket is not connected (any more).
-    #[error("the socket is not connected")]
-    NotConnected,
-    /// The socket is in as many rooms as `max_rooms_per_socket` allows; it must leave one
-    /// before it joins another.
-    #[error("the socket is in {max} rooms, the most max_rooms_per_socket allows; leave one first")]
-    TooManyRooms {
-        /// The bound.
-        max: usize,
-    },
-}
 
 struct HubInner {
     connections: Addr<ConnectionManager>,
@@ -234,7 +219,7 @@ impl Hub {
         nsp: &str,
         room: &str,
         ttl: Duration,
-    ) -> impl Future<Output = Result<usize, HubError>> + 'static {
+    ) -> impl Future<Output = Result<usize, Unavailable>> + 'static {
         self.ask_broadcaster(CountBuffered {
             nsp: nsp.to_owned(),
             room: room.to_owned(),
@@ -254,7 +239,7 @@ impl Hub {
 
     /// Sends a message to the Broadcaster (counted in its mailbox depth) and waits for the
     /// answer.
-    fn ask_broadcaster<M>(&self, msg: M) -> impl Future<Output = Result<M::Result, HubError>>
+    fn ask_broadcaster<M>(&self, msg: M) -> impl Future<Output = Result<M::Result, Unavailable>>
     where
         M: Message + Send + 'static,
         M::Result: Send,
@@ -262,14 +247,14 @@ impl Hub {
     {
         self.count_send(HubActor::Broadcaster);
         let sent = self.inner.broadcaster.send(msg);
-        async move { sent.await.map_err(|_| HubError::Unavailable("Broadcaster")) }
+        async move { sent.await.map_err(|_| Unavailable("Broadcaster")) }
     }
 
     /// Emits an event to a target; resolves once it is handed to every recipient.
     pub fn broadcast(
         &self,
         msg: Broadcast,
-    ) -> impl Future<Output = Result<BroadcastOutcome, HubError>> + 'static {
+    ) -> impl Future<Output = Result<BroadcastOutcome, Unavailable>> + 'static {
         self.ask_broadcaster(msg)
     }
 
@@ -278,7 +263,7 @@ impl Hub {
     pub fn broadcast_with_ack(
         &self,
         msg: BroadcastWithAck,
-    ) -> impl Future<Output = Result<BroadcastOutcome, HubError>> + 'static {
+    ) -> impl Future<Output = Result<BroadcastOutcome, Unavailable>> + 'static {
         self.ask_broadcaster(msg)
     }
 
@@ -289,7 +274,7 @@ impl Hub {
         nsp: &str,
         rooms: Vec<String>,
         capacity: usize,
-    ) -> impl Future<Output = Result<Subscription, HubError>> + 'static {
+    ) -> impl Future<Output = Result<Subscription, Unavailable>> + 'static {
         self.ask_broadcaster(Subscribe {
             nsp: nsp.to_owned(),
             rooms,
@@ -358,7 +343,7 @@ impl Hub {
         room: &str,
         socket: (Arc<str>, u64),
         buffering: RoomBuffering,
-    ) -> impl Future<Output = Result<Replayed, HubError>> + 'static {
+    ) -> impl Future<Output = Result<Replayed, NotConnected>> + 'static {
         let (reply, answer) = futures::channel::oneshot::channel();
         let (socket_id, incarnation) = socket;
         self.count_send(HubActor::RoomSupervisor);
@@ -371,11 +356,17 @@ impl Hub {
             buffering,
             reply,
         });
-        async move { answer.await.map_err(|_| HubError::NotConnected) }
+        async move { answer.await.map_err(|_| NotConnected) }
     }
 
-    /// Removes a socket from a room.
-    pub(crate) fn leave_room(&self, nsp: &str, room: &str, socket: (Arc<str>, u64)) {
+    /// Removes a socket from a room; resolves once the membership no longer has it there.
+    pub(crate) fn leave_room(
+        &self,
+        nsp: &str,
+        room: &str,
+        socket: (Arc<str>, u64),
+    ) -> impl Future<Output = ()> + 'static {
+        let (reply, answer) = futures::channel::oneshot::channel();
         let (socket_id, incarnation) = socket;
         self.count_send(HubActor::RoomSupervisor);
         self.inner.rooms.do_send(LeaveRoom {
@@ -383,7 +374,96 @@ impl Hub {
             room: room.to_owned(),
             socket_id,
             incarnation,
+            reply,
         });
+        async move {
+            let _ = answer.await;
+        }
+    }
+
+    /// Adds socket `socket_id` of namespace `nsp` to a room, as its own
+    /// [`Socket::join`](crate::Socket::join) does; resolves to the number of buffered
+    /// events replayed to it.
+    pub fn join_socket(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        room: &str,
+    ) -> impl Future<Output = Result<usize, JoinError>> + 'static {
+        let (reply, answer) = futures::channel::oneshot::channel();
+        if let Some(session) = self.session_of(nsp, socket_id) {
+            session.do_send(SocketJoin {
+                nsp: nsp.to_owned(),
+                socket_id: socket_id.into(),
+                room: room.to_owned(),
+                reply,
+            });
+        }
+        async move { answer.await.unwrap_or(Err(JoinError::NotConnected)) }
+    }
+
+    /// Removes socket `socket_id` of namespace `nsp` from a room.
+    pub fn leave_socket(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        room: &str,
+    ) -> impl Future<Output = Result<(), NotConnected>> + 'static {
+        let (reply, answer) = futures::channel::oneshot::channel();
+        if let Some(session) = self.session_of(nsp, socket_id) {
+            session.do_send(SocketLeave {
+                nsp: nsp.to_owned(),
+                socket_id: socket_id.into(),
+                room: room.to_owned(),
+                reply,
+            });
+        }
+        async move { answer.await.unwrap_or(Err(NotConnected)) }
+    }
+
+    /// Disconnects socket `socket_id` from namespace `nsp` (its connection stays open for
+    /// its other namespaces).
+    pub fn disconnect_socket(&self, nsp: &str, socket_id: &str) -> Result<(), NotConnected> {
+        let session = self.session_of(nsp, socket_id).ok_or(NotConnected)?;
+        session.do_send(SocketDisconnect {
+            nsp: nsp.to_owned(),
+            socket_id: socket_id.into(),
+        });
+        Ok(())
+    }
+
+    /// Closes the connection that socket `socket_id` of namespace `nsp` belongs to (every
+    /// namespace of it).
+    pub fn close_connection_of(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        reason: DisconnectReason,
+    ) -> Result<(), NotConnected> {
+        let session = self.session_of(nsp, socket_id).ok_or(NotConnected)?;
+        session.do_send(CloseSession { reason });
+        Ok(())
+    }
+
+    /// Closes the Engine.IO session `sid` (every namespace of it).
+    pub fn close_session(&self, sid: &str, reason: DisconnectReason) -> Result<(), NotConnected> {
+        let session = self.inner.registry.get(sid).ok_or(NotConnected)?;
+        session.do_send(CloseSession { reason });
+        Ok(())
+    }
+
+    /// Closes every session (the drain); returns how many were asked to close.
+    pub fn close_all_sessions(&self, reason: DisconnectReason) -> usize {
+        let sessions = self.inner.registry.all();
+        for session in &sessions {
+            session.do_send(CloseSession { reason });
+        }
+        sessions.len()
+    }
+
+    /// The session that holds socket `socket_id` of namespace `nsp`.
+    fn session_of(&self, nsp: &str, socket_id: &str) -> Option<actix::Addr<crate::Session>> {
+        self.inner.membership.read().session_of(nsp, socket_id)
     }
 
     /// One page of the connection list.
@@ -391,16 +471,13 @@ impl Hub {
         &self,
         offset: usize,
         limit: usize,
-    ) -> impl Future<Output = Result<ConnectionsPage, HubError>> + 'static {
+    ) -> impl Future<Output = Result<ConnectionsPage, Unavailable>> + 'static {
         self.count_send(HubActor::ConnectionManager);
         let sent = self
             .inner
             .connections
             .send(ListConnections { offset, limit });
-        async move {
-            sent.await
-                .map_err(|_| HubError::Unavailable("ConnectionManager"))
-        }
+        async move { sent.await.map_err(|_| Unavailable("ConnectionManager")) }
     }
 
     /// Crashes one singleton on purpose (tests only).

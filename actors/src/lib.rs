@@ -9,6 +9,7 @@ mod config;
 mod connection_manager;
 pub mod delivery;
 mod error;
+mod hub_error;
 mod hub_handle;
 pub mod hub_messages;
 mod ids;
@@ -37,7 +38,8 @@ pub use connection_manager::{
 };
 pub use delivery::{AckReport, Replayed};
 pub use error::{AckError, EngineError};
-pub use hub_handle::{Hub, HubActor, HubError};
+pub use hub_error::{JoinError, NotConnected, Unavailable};
+pub use hub_handle::{Hub, HubActor};
 pub use hub_messages::{Broadcast, BroadcastOutcome, BroadcastWithAck};
 pub use ids::{next_ack_id, random_id};
 pub use namespace::{

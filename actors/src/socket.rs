@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 use siohub_protocol::{Payload, SocketPacket};
 
 use crate::error::AckError;
-use crate::hub_handle::{Hub, HubError};
+use crate::hub_error::{JoinError, NotConnected};
+use crate::hub_handle::Hub;
 use crate::messages::{
     CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
     SocketRooms,
@@ -163,7 +164,7 @@ pub struct Socket {
 }
 
 struct SocketInner {
-    id: String,
+    id: Arc<str>,
     nsp: String,
     session_id: Arc<str>,
     session: Addr<Session>,
@@ -193,7 +194,7 @@ impl Socket {
     ) -> Self {
         Socket {
             inner: Arc::new(SocketInner {
-                id,
+                id: id.into(),
                 nsp,
                 session_id,
                 session,
@@ -217,27 +218,30 @@ impl Socket {
         }
     }
 
-    /// Joins a room; resolves to the number of buffered events replayed to the socket, or
-    /// to [`HubError::TooManyRooms`] when the socket is in `max_rooms_per_socket` rooms.
-    pub async fn join(&self, room: &str) -> Result<usize, HubError> {
+    /// Joins a room; resolves, once the socket is a member and the room's buffered events
+    /// are written to it, to their number, or to [`JoinError::TooManyRooms`] when the
+    /// socket is in `max_rooms_per_socket` rooms.
+    pub async fn join(&self, room: &str) -> Result<usize, JoinError> {
         let (reply, answer) = oneshot::channel();
         self.inner.session.do_send(SocketJoin {
             nsp: self.inner.nsp.clone(),
+            socket_id: self.inner.id.clone(),
             room: room.to_owned(),
             reply,
         });
-        answer.await.unwrap_or(Err(HubError::NotConnected))
+        answer.await.unwrap_or(Err(JoinError::NotConnected))
     }
 
-    /// Leaves a room.
-    pub async fn leave(&self, room: &str) -> Result<(), HubError> {
+    /// Leaves a room; resolves once no later broadcast to the room reaches the socket.
+    pub async fn leave(&self, room: &str) -> Result<(), NotConnected> {
         let (reply, answer) = oneshot::channel();
         self.inner.session.do_send(SocketLeave {
             nsp: self.inner.nsp.clone(),
+            socket_id: self.inner.id.clone(),
             room: room.to_owned(),
             reply,
         });
-        answer.await.unwrap_or(Err(HubError::NotConnected))
+        answer.await.unwrap_or(Err(NotConnected))
     }
 
     /// The rooms the socket is in, sorted.
@@ -333,6 +337,7 @@ impl Socket {
     pub fn disconnect(&self) {
         self.inner.session.do_send(SocketDisconnect {
             nsp: self.inner.nsp.clone(),
+            socket_id: self.inner.id.clone(),
         });
     }
 

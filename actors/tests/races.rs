@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use siohub_actors::delivery::Deliver;
-use siohub_actors::messages::CloseSession;
 use siohub_actors::wire_frame::WireFrame;
 use siohub_actors::{DeliveryPolicy, DisconnectReason, Target};
 use support::{event, hub, namespaces, room, Client, Sockets};
@@ -31,9 +30,8 @@ async fn a_user_room_emit_right_after_the_connect_reply_is_delivered() {
             .unwrap();
         assert_eq!(out.recipients, 1, "round {i}");
         assert_eq!(client.events("dm", 1).await, vec![json!(i)]);
-        client.session.do_send(CloseSession {
-            reason: DisconnectReason::ForcedClose,
-        });
+        hub.close_session(&client.sid, DisconnectReason::ForcedClose)
+            .unwrap();
         while hub.socket_count("/") > 0 {
             actix_rt::task::yield_now().await;
         }
@@ -84,9 +82,8 @@ async fn a_recovered_socket_keeps_its_rooms_after_the_old_removal() {
         .unwrap();
     let packet = old.next_matching(|p| p.starts_with('2')).await;
     let offset: Value = serde_json::from_str::<Value>(&packet[1..]).unwrap()[2].clone();
-    old.session.do_send(CloseSession {
-        reason: DisconnectReason::TransportClose,
-    });
+    hub.close_session(&old.sid, DisconnectReason::TransportClose)
+        .unwrap();
     hub.broadcast(event(room("r"), "ev", json!(2)))
         .await
         .unwrap();

@@ -6,12 +6,10 @@
 //! which governs what clients may join themselves, does not apply.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures::channel::oneshot;
 use futures::future::join_all;
 use serde::Deserialize;
 use serde_json::json;
-use siohub_actors::messages::{SocketJoin, SocketLeave};
-use siohub_actors::HubError;
+use siohub_actors::JoinError;
 
 use super::v1::{
     check_namespace, check_room, one_or_many, read_json, read_query, root_namespace,
@@ -124,26 +122,26 @@ async fn change_membership(
         request.rooms,
     )
     .await?;
-    let answers = sockets.into_iter().map(|(sid, session)| {
-        let (nsp, room) = (nsp.clone(), room.clone());
+    let hub = &engine.hub;
+    let answers = sockets.into_iter().map(|(sid, _)| {
+        let joined = joining.then(|| hub.join_socket(&nsp, &sid, &room));
+        let left = (!joining).then(|| hub.leave_socket(&nsp, &sid, &room));
         async move {
-            if joining {
-                let (reply, answer) = oneshot::channel();
-                session.do_send(SocketJoin { nsp, room, reply });
-                match answer.await {
-                    Ok(Ok(_)) => Changed::Yes,
-                    Ok(Err(e @ HubError::TooManyRooms { .. })) => {
+            if let Some(joined) = joined {
+                match joined.await {
+                    Ok(_) => Changed::Yes,
+                    Err(e @ JoinError::TooManyRooms { .. }) => {
                         Changed::Refused(json!({ "sid": &*sid, "message": e.to_string() }))
                     }
-                    _ => Changed::No,
+                    Err(_) => Changed::No,
+                }
+            } else if let Some(left) = left {
+                match left.await {
+                    Ok(()) => Changed::Yes,
+                    Err(_) => Changed::No,
                 }
             } else {
-                let (reply, answer) = oneshot::channel();
-                session.do_send(SocketLeave { nsp, room, reply });
-                match answer.await {
-                    Ok(Ok(())) => Changed::Yes,
-                    _ => Changed::No,
-                }
+                Changed::No
             }
         }
     });

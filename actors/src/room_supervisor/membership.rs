@@ -197,6 +197,12 @@ impl Membership {
         members
     }
 
+    /// The session holding socket `socket_id` of `nsp`, if it is connected.
+    pub fn session_of(&self, nsp: &str, socket_id: &str) -> Option<Addr<Session>> {
+        let member = self.nsps.get(nsp)?.sockets.get(socket_id)?;
+        Some(member.session.clone())
+    }
+
     /// Whether a room has a member.
     pub fn has_members(&self, nsp: &str, room: &str) -> bool {
         self.nsps

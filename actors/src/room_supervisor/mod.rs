@@ -98,6 +98,8 @@ pub struct LeaveRoom {
     pub socket_id: Arc<str>,
     /// Its incarnation.
     pub incarnation: u64,
+    /// Told once the membership no longer has the socket in the room.
+    pub reply: futures::channel::oneshot::Sender<()>,
 }
 
 /// A socket left its namespace: forget it and its rooms, if it is still this incarnation.
@@ -262,7 +264,8 @@ impl Handler<LeaveRoom> for RoomSupervisor {
         guarded(&stats, ctx, (), |_| {
             let mut members = self.writer.write();
             members.leave(&msg.nsp, &msg.room, &msg.socket_id, msg.incarnation)
-        })
+        });
+        let _ = msg.reply.send(());
     }
 }
 

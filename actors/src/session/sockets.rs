@@ -20,7 +20,8 @@ use crate::config::EngineConfig;
 use crate::connection_manager::SocketMeta;
 use crate::delivery::{AckReport, AckReports, Deliver, DeliverBatch, DeliverWithAck, Replayed};
 use crate::error::AckError;
-use crate::hub_handle::{Hub, HubError};
+use crate::hub_error::{JoinError, NotConnected};
+use crate::hub_handle::Hub;
 use crate::hub_messages::{AnnounceMembership, PreservedSocket, Recovered};
 use crate::ids::next_ack_id;
 use crate::messages::{
@@ -752,15 +753,15 @@ impl Session {
         &mut self,
         nsp: &str,
         socket_id: &str,
-        joined: Result<Replayed, HubError>,
+        joined: Result<Replayed, NotConnected>,
         ctx: &mut Context<Self>,
-    ) -> Result<usize, HubError> {
+    ) -> Result<usize, JoinError> {
         let current = self
             .layer_ref()
             .and_then(|l| l.sockets.get(nsp))
             .is_some_and(|s| *s.socket_id == *socket_id);
         if !current || self.closing {
-            return Err(HubError::NotConnected);
+            return Err(JoinError::NotConnected);
         }
         let replayed = joined.as_ref().map_or(0, |r| r.frames.len());
         if let Ok(replay) = &joined {
@@ -775,7 +776,7 @@ impl Session {
         for (frames, volatile) in released.map(|h| h.events).unwrap_or_default() {
             self.send_frames(&frames, volatile, ctx);
         }
-        joined.map(|_| replayed)
+        joined.map(|_| replayed).map_err(JoinError::from)
     }
 
     fn on_event(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
@@ -816,12 +817,14 @@ impl Session {
         }
     }
 
-    /// The socket of namespace `nsp`, if this is a Socket.IO session that joined it.
-    fn joined_mut(&mut self, nsp: &str) -> Option<&mut SocketState> {
+    /// The socket `socket_id` of namespace `nsp`, if this is a Socket.IO session that still
+    /// has it.
+    fn socket_mut(&mut self, nsp: &str, socket_id: &str) -> Option<&mut SocketState> {
         if !self.socket_io() {
             return None;
         }
-        self.layer().sockets.get_mut(nsp)
+        let state = self.layer().sockets.get_mut(nsp)?;
+        (*state.socket_id == *socket_id).then_some(state)
     }
 
     fn socket_io(&self) -> bool {
@@ -940,7 +943,7 @@ impl Handler<SocketDisconnect> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: SocketDisconnect, ctx: &mut Context<Self>) {
-        if !self.socket_io() {
+        if self.socket_mut(&msg.nsp, &msg.socket_id).is_none() {
             return;
         }
         if let Some(state) = self.layer().sockets.remove(&msg.nsp) {
@@ -963,8 +966,8 @@ impl Handler<SocketJoin> for Session {
     fn handle(&mut self, msg: SocketJoin, ctx: &mut Context<Self>) {
         let hub = self.hub.clone();
         let max = self.config.max_rooms_per_socket;
-        let Some(state) = self.joined_mut(&msg.nsp) else {
-            let _ = msg.reply.send(Err(HubError::NotConnected));
+        let Some(state) = self.socket_mut(&msg.nsp, &msg.socket_id) else {
+            let _ = msg.reply.send(Err(JoinError::NotConnected));
             return;
         };
         if state.rooms.len() >= max && !state.rooms.contains(&msg.room) {
@@ -976,7 +979,7 @@ impl Handler<SocketJoin> for Session {
                 state.socket.id(),
                 crate::ClientText(&msg.nsp)
             );
-            let _ = msg.reply.send(Err(HubError::TooManyRooms { max }));
+            let _ = msg.reply.send(Err(JoinError::TooManyRooms { max }));
             return;
         }
         state.rooms.insert(msg.room.clone());
@@ -996,17 +999,20 @@ impl Handler<SocketJoin> for Session {
 impl Handler<SocketLeave> for Session {
     type Result = ();
 
-    fn handle(&mut self, msg: SocketLeave, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: SocketLeave, ctx: &mut Context<Self>) {
         let hub = self.hub.clone();
-        let Some(state) = self.joined_mut(&msg.nsp) else {
-            let _ = msg.reply.send(Err(HubError::NotConnected));
+        let Some(state) = self.socket_mut(&msg.nsp, &msg.socket_id) else {
+            let _ = msg.reply.send(Err(NotConnected));
             return;
         };
         state.rooms.remove(&msg.room);
         let socket = (state.socket_id.clone(), state.incarnation);
-        hub.leave_room(&msg.nsp, &msg.room, socket);
+        let left = hub.leave_room(&msg.nsp, &msg.room, socket);
         self.meta.room_left(&msg.nsp, &msg.room);
-        let _ = msg.reply.send(Ok(()));
+        let reply = msg.reply;
+        ctx.spawn(left.into_actor(self).map(move |(), _, _| {
+            let _ = reply.send(Ok(()));
+        }));
     }
 }
 

@@ -63,6 +63,8 @@ pub fn namespaces(sockets: &Sockets, user: Option<&str>) -> Namespaces {
 
 /// One Engine.IO client on polling.
 pub struct Client {
+    /// The Engine.IO session id.
+    pub sid: Arc<str>,
     pub session: Addr<Session>,
     /// Socket.IO packets received and not taken yet.
     pending: Vec<String>,
@@ -84,8 +86,9 @@ impl Client {
                 secure: false,
             }),
         };
-        let (_, session) = Session::start_polling(params);
+        let (sid, session) = Session::start_polling(params);
         let mut client = Client {
+            sid,
             session,
             pending: Vec::new(),
         };
