@@ -17,22 +17,22 @@ use crate::broadcaster::{
     BroadcastSequence, Broadcaster, BroadcasterLinks, BufferSizes, BufferSizesView, CountBuffered,
     Subscribe, TakePreserved, Unsubscribe,
 };
-use crate::connection_manager::{ConnectionManager, ConnectionsPage};
+use crate::connection_manager::{
+    ConnectionManager, ConnectionsPage, ListConnections, SessionRegistry,
+};
 use crate::delivery::Replayed;
+use crate::disconnect_reason::DisconnectReason;
 use crate::hub_error::{JoinError, NotConnected, Unavailable};
 use crate::hub_messages::{
-    Broadcast, BroadcastOutcome, BroadcastWithAck, ListConnections, Preserve, PreservedSocket,
-    Recovered,
+    Broadcast, BroadcastOutcome, BroadcastWithAck, Preserve, PreservedSocket, Recovered,
 };
 use crate::messages::{CloseSession, SocketDisconnect, SocketJoin, SocketLeave};
 use crate::policy::{DeliveryPolicies, DeliveryPolicy, RoomBuffering};
-use crate::registry::SessionRegistry;
 use crate::retention::{RetentionSnapshot, RetentionView};
 use crate::room_supervisor::{
     AddSocket, JoinRoom, LeaveRoom, MembershipView, MembershipWriter, Recipients, RemoveSocket,
     RoomMember, RoomSupervisor, RoomSupervisorLinks,
 };
-use crate::socket::DisconnectReason;
 use crate::stats::{ActorStats, ActorStatsSnapshot, HubCounters};
 use crate::subscription::Subscription;
 use crate::target::Target;

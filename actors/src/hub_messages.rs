@@ -1,6 +1,5 @@
 //! The plain-data messages of the hub's singleton actors (those that carry no actor
-//! address): broadcasts and what they did, the state a socket leaves for recovery, the
-//! connection list, and the re-announcement a restarted RoomSupervisor asks of sessions.
+//! address): broadcasts and what they did, and the state a socket leaves for recovery.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -9,15 +8,8 @@ use actix::prelude::*;
 use serde_json::{Map, Value};
 use siohub_protocol::Payload;
 
-use crate::connection_manager::ConnectionsPage;
 use crate::delivery::AckReports;
 use crate::target::Target;
-
-/// Asks a session to tell the RoomSupervisor every socket and room it has (after the
-/// supervisor restarted).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AnnounceMembership;
 
 /// Emits an event to a target.
 #[derive(Message, Debug, Clone)]
@@ -77,16 +69,6 @@ pub struct Recovered {
     pub socket: PreservedSocket,
     /// The last offset the client saw.
     pub offset: u64,
-}
-
-/// One page of the connection list.
-#[derive(Message)]
-#[rtype(result = "ConnectionsPage")]
-pub struct ListConnections {
-    /// Connections to skip.
-    pub offset: usize,
-    /// Most connections to return.
-    pub limit: usize,
 }
 
 /// Emits an event that asks every recipient for an ack: encoded once with one ack id (from

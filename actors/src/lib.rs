@@ -8,6 +8,7 @@ pub mod client_log;
 mod config;
 mod connection_manager;
 pub mod delivery;
+mod disconnect_reason;
 mod error;
 mod hub_error;
 mod hub_handle;
@@ -15,8 +16,8 @@ pub mod hub_messages;
 mod ids;
 pub mod messages;
 mod namespace;
+mod namespace_pattern;
 mod policy;
-mod registry;
 mod retention;
 mod room_supervisor;
 mod session;
@@ -25,18 +26,19 @@ mod stats;
 mod subscription;
 mod supervision;
 mod target;
-#[cfg(test)]
-mod test_support;
 pub mod wire_frame;
 pub mod ws;
+pub mod ws_connection;
 
 pub use broadcaster::{BroadcastSequence, Broadcaster, BufferSizes, RECOVERY_LOG_MAX};
 pub use client_log::{ClientBytes, ClientText, LogLimiter, Suppressed};
 pub use config::EngineConfig;
 pub use connection_manager::{
-    ConnectionInfo, ConnectionManager, ConnectionsPage, SessionMeta, SocketMeta,
+    ConnectionInfo, ConnectionManager, ConnectionsPage, SessionEntry, SessionMeta, SessionRegistry,
+    SocketMeta,
 };
 pub use delivery::{AckReport, Replayed};
+pub use disconnect_reason::DisconnectReason;
 pub use error::{AckError, EngineError};
 pub use hub_error::{JoinError, NotConnected, Unavailable};
 pub use hub_handle::{Hub, HubActor};
@@ -44,20 +46,18 @@ pub use hub_messages::{Broadcast, BroadcastOutcome, BroadcastWithAck};
 pub use ids::{next_ack_id, random_id};
 pub use namespace::{
     AnyHandler, ConnectHandler, ConnectRefusal, DisconnectHandler, EventHandler, Middleware,
-    Namespace, NamespacePattern, Namespaces,
+    Namespace, Namespaces,
 };
+pub use namespace_pattern::NamespacePattern;
 pub use policy::{
     user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, RoomBuffering, SlowConsumerAction,
     USER_ROOM_PREFIX,
 };
-pub use registry::{SessionEntry, SessionRegistry};
 pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
 pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember, RoomSupervisor};
 pub use session::{next_transport_id, Application, Session, SessionParams};
 pub use siohub_protocol::Payload;
-pub use socket::{
-    AckSender, ConnectRequest, DisconnectReason, HandshakeInfo, HeaderList, Socket, SocketData,
-};
+pub use socket::{AckSender, ConnectRequest, HandshakeInfo, HeaderList, Socket, SocketData};
 pub use stats::{
     ActorStats, ActorStatsSnapshot, DropReason, HubCounters, RefusalReason, Traffic,
     WebhookOutcome, FANOUT_BUCKETS,

@@ -7,9 +7,9 @@ use actix::prelude::*;
 use futures::channel::oneshot;
 use siohub_protocol::{EnginePacket, Payload, ProtocolError, SocketPacket};
 
+use crate::disconnect_reason::DisconnectReason;
 use crate::error::{AckError, EngineError};
 use crate::hub_error::{JoinError, NotConnected};
-use crate::socket::DisconnectReason;
 use crate::ws::{Credit, Outbox, WsEvent};
 
 /// How a polling GET is answered.
@@ -142,3 +142,9 @@ pub(crate) struct SocketRooms {
     /// The socket's namespace.
     pub nsp: String,
 }
+
+/// Asks a session to tell the RoomSupervisor every socket and room it has (after the
+/// supervisor restarted).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AnnounceMembership;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::namespace::NamespacePattern;
+use crate::namespace_pattern::NamespacePattern;
 
 /// What happens to an event published to a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

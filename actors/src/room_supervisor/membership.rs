@@ -16,8 +16,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use actix::Addr;
 
+use crate::ids::{SidHasher, SidMap};
 use crate::policy::{user_room, USER_ROOM_PREFIX};
-use crate::registry::{SidHasher, SidMap};
 use crate::session::Session;
 use crate::target::Target;
 
@@ -494,7 +494,7 @@ mod tests {
 
     #[actix::test]
     async fn a_removal_removes_only_its_own_incarnation() {
-        let session = crate::test_support::idle_session().await;
+        let session = crate::session::test_support::idle_session().await;
         let mut members = Membership::default();
         let id: Arc<str> = "s1".into();
         members.add_socket("/", id.clone(), session.clone(), 1, ["r".to_owned()]);

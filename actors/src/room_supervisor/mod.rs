@@ -18,10 +18,10 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::broadcaster::{BroadcastSequence, Broadcaster, Replay, ReplaySource};
+use crate::connection_manager::SessionRegistry;
 use crate::delivery::{ReplayReply, Replayed};
-use crate::hub_messages::AnnounceMembership;
+use crate::messages::AnnounceMembership;
 use crate::policy::{BufferPolicy, RoomBuffering};
-use crate::registry::SessionRegistry;
 use crate::session::Session;
 use crate::stats::ActorStats;
 use crate::supervision::guarded;

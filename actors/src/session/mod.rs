@@ -12,9 +12,12 @@
 //! [`WsIncoming`]: crate::messages::WsIncoming
 
 mod engine;
+mod hub_commands;
 mod outgoing;
 mod small_map;
-mod sockets;
+mod socket_layer;
+#[cfg(test)]
+pub(crate) mod test_support;
 mod transport;
 
 use std::collections::VecDeque;
@@ -27,13 +30,14 @@ use siohub_protocol::{EnginePacket, Handshake};
 
 use crate::config::EngineConfig;
 use crate::connection_manager::SessionMeta;
+use crate::disconnect_reason::DisconnectReason;
 use crate::hub_handle::Hub;
 use crate::namespace::Namespaces;
-use crate::socket::{DisconnectReason, HandshakeInfo};
+use crate::socket::HandshakeInfo;
 use crate::wire_frame::WireFrame;
 use crate::ws::Outbox;
 
-use sockets::SocketLayer;
+use socket_layer::SocketLayer;
 
 /// What runs on top of the Engine.IO session.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@ use actix::prelude::*;
 use siohub_protocol::EnginePacket;
 
 use super::{Queued, Session, Transport};
+use crate::disconnect_reason::DisconnectReason;
 use crate::policy::SlowConsumerAction;
-use crate::socket::DisconnectReason;
 use crate::stats::DropReason;
 use crate::wire_frame::Frames;
 use crate::wire_frame::{polling_body, WireFrame};

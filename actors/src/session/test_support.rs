@@ -7,9 +7,9 @@ use std::time::SystemTime;
 use actix::Addr;
 
 use crate::config::EngineConfig;
+use crate::connection_manager::SessionRegistry;
 use crate::hub_handle::Hub;
 use crate::namespace::Namespaces;
-use crate::registry::SessionRegistry;
 use crate::session::{Application, Session, SessionParams};
 use crate::socket::{HandshakeInfo, HeaderList};
 

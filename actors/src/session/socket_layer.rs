@@ -1,6 +1,8 @@
-//! The Socket.IO layer of a session: namespace joins (with middleware and connection state
-//! recovery), events and acks in both directions, rooms, deliveries from the broadcaster,
-//! server-side disconnects, and the rules that close a misbehaving connection.
+//! The Socket.IO layer of a session: its state per namespace, and the state machine of the
+//! client's packets: namespace joins (with middleware and connection state recovery, the
+//! CONNECT reply sent once the RoomSupervisor has the socket), events and acks in both
+//! directions, and the rules that close a misbehaving connection. What the hub and socket
+//! handles ask of the session is in `hub_commands`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -18,64 +20,59 @@ use super::{App, Session};
 use crate::broadcaster::TakePreserved;
 use crate::config::EngineConfig;
 use crate::connection_manager::SocketMeta;
-use crate::delivery::{AckReport, AckReports, Deliver, DeliverBatch, DeliverWithAck, Replayed};
+use crate::delivery::{AckReport, AckReports, Replayed};
+use crate::disconnect_reason::DisconnectReason;
 use crate::error::AckError;
-use crate::hub_error::{JoinError, NotConnected};
 use crate::hub_handle::Hub;
-use crate::hub_messages::{AnnounceMembership, PreservedSocket, Recovered};
-use crate::ids::next_ack_id;
-use crate::messages::{
-    CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
-    SocketRooms,
-};
+use crate::hub_messages::{PreservedSocket, Recovered};
 use crate::namespace::{ConnectRefusal, Namespace, Namespaces};
 use crate::policy::{user_room, DeliveryPolicy, RoomBuffering};
 use crate::room_supervisor::{next_incarnation, AddSocket, InitialRooms, RecoveryRequest};
-use crate::socket::{AckSender, ConnectRequest, DisconnectReason, Socket, SocketData};
-use crate::stats::{DropReason, RefusalReason};
+use crate::socket::{AckSender, ConnectRequest, Socket, SocketData};
+use crate::stats::RefusalReason;
 use crate::wire_frame::{socket_packet_frames, Frames};
 
 /// One joined namespace.
-struct SocketState {
-    socket: Socket,
+pub(super) struct SocketState {
+    pub(super) socket: Socket,
     /// The socket id, as deliveries name it.
-    socket_id: Arc<str>,
+    pub(super) socket_id: Arc<str>,
     /// Which life of the socket id this is (see `room_supervisor::next_incarnation`).
-    incarnation: u64,
-    namespace: Arc<Namespace>,
-    delivery: Arc<DeliveryPolicy>,
+    pub(super) incarnation: u64,
+    pub(super) namespace: Arc<Namespace>,
+    pub(super) delivery: Arc<DeliveryPolicy>,
     /// The private id of connection state recovery, when the namespace has it on.
-    pid: Option<String>,
-    rooms: BTreeSet<String>,
+    pub(super) pid: Option<String>,
+    pub(super) rooms: BTreeSet<String>,
     /// Server → client acks waiting for an answer, with their timeout timers. Ids come
     /// from the process-wide counter ([`next_ack_id`]).
-    acks: HashMap<u64, (AckWaiter, SpawnHandle)>,
+    pub(super) acks: HashMap<u64, (AckWaiter, SpawnHandle)>,
     /// Deliveries held while a join's replay is on its way.
-    hold: Hold,
+    pub(super) hold: Hold,
 }
 
 /// Deliveries held for a socket until the events replayed to it are written, so that its
 /// client sees the replay before anything newer. Bounded like the outgoing queue.
 #[derive(Default)]
-struct Hold {
+pub(super) struct Hold {
     /// Replays on their way (joins not answered yet).
-    pending: usize,
-    events: Vec<(Frames, bool)>,
-    packets: usize,
-    bytes: usize,
+    pub(super) pending: usize,
+    pub(super) events: Vec<(Frames, bool)>,
+    pub(super) packets: usize,
+    pub(super) bytes: usize,
 }
 
 /// A CONNECT waiting for its middleware, its recovery or the RoomSupervisor.
 #[derive(Default)]
-struct Connecting {
+pub(super) struct Connecting {
     /// The socket id and incarnation, once the socket was handed to the RoomSupervisor:
     /// deliveries for it are held until the CONNECT reply and the replay are out.
-    added: Option<(Arc<str>, u64)>,
-    hold: Hold,
+    pub(super) added: Option<(Arc<str>, u64)>,
+    pub(super) hold: Hold,
 }
 
 /// What happens to a delivery for a socket.
-enum Route {
+pub(super) enum Route {
     /// Written now.
     Send,
     /// Held until the socket's replay is out.
@@ -85,7 +82,7 @@ enum Route {
 }
 
 /// Who waits for a server → client ack.
-enum AckWaiter {
+pub(super) enum AckWaiter {
     /// One `emit_with_ack` of server code.
     One(oneshot::Sender<Result<Payload, AckError>>),
     /// One recipient of a broadcast with acks: reports with its socket id.
@@ -96,7 +93,7 @@ enum AckWaiter {
 }
 
 impl AckWaiter {
-    fn answer(self, result: Result<Payload, AckError>) {
+    pub(super) fn answer(self, result: Result<Payload, AckError>) {
         match self {
             AckWaiter::One(reply) => {
                 let _ = reply.send(result);
@@ -110,17 +107,17 @@ impl AckWaiter {
 
 /// The Socket.IO state of a session.
 pub(super) struct SocketLayer {
-    namespaces: Arc<Namespaces>,
-    decoder: SocketDecoder,
-    sockets: SmallMap<SocketState>,
+    pub(super) namespaces: Arc<Namespaces>,
+    pub(super) decoder: SocketDecoder,
+    pub(super) sockets: SmallMap<SocketState>,
     /// Namespaces whose CONNECT is waiting for middleware, recovery or the RoomSupervisor.
-    connecting: HashMap<String, Connecting>,
-    connect_timeout: Duration,
+    pub(super) connecting: HashMap<String, Connecting>,
+    pub(super) connect_timeout: Duration,
     /// Whether a namespace was ever joined: the connect timeout is for a first CONNECT only
     /// (a client that leaves its last namespace and joins another later is not idle).
-    joined_once: bool,
+    pub(super) joined_once: bool,
     /// The deadline of the binary packet waiting for its attachments, if one waits.
-    attachment_timer: Option<SpawnHandle>,
+    pub(super) attachment_timer: Option<SpawnHandle>,
 }
 
 /// How a CONNECT ended: refused, accepted, or accepted as a recovered socket.
@@ -174,7 +171,7 @@ impl SocketLayer {
         }
     }
 
-    fn socket_metas(&self) -> Vec<SocketMeta> {
+    pub(super) fn socket_metas(&self) -> Vec<SocketMeta> {
         self.sockets
             .values()
             .map(|s| SocketMeta {
@@ -187,7 +184,7 @@ impl SocketLayer {
     }
 
     /// Where a delivery for socket `socket_id` of `nsp` goes.
-    fn route(&self, nsp: &str, socket_id: &str) -> Route {
+    pub(super) fn route(&self, nsp: &str, socket_id: &str) -> Route {
         if let Some(state) = self.sockets.get(nsp) {
             return match () {
                 _ if *state.socket_id != *socket_id => Route::Drop,
@@ -203,7 +200,7 @@ impl SocketLayer {
     }
 
     /// The hold of the socket of `nsp` (joined, or connecting).
-    fn hold_mut(&mut self, nsp: &str) -> Option<&mut Hold> {
+    pub(super) fn hold_mut(&mut self, nsp: &str) -> Option<&mut Hold> {
         match self.sockets.get_mut(nsp) {
             Some(state) => Some(&mut state.hold),
             None => self.connecting.get_mut(nsp).map(|c| &mut c.hold),
@@ -225,7 +222,7 @@ fn recoverable(reason: DisconnectReason) -> bool {
 
 /// Forgets a socket's rooms, keeps it for recovery if it may come back, fails its pending
 /// acks and runs its disconnect handler.
-fn finish_socket(
+pub(super) fn finish_socket(
     state: SocketState,
     reason: DisconnectReason,
     hub: &Hub,
@@ -257,7 +254,7 @@ fn finish_socket(
 }
 
 /// Runs user code; a panic in it is logged and goes no further than this call.
-fn guarded(what: &str, f: impl FnOnce()) {
+pub(super) fn guarded(what: &str, f: impl FnOnce()) {
     if catch_unwind(AssertUnwindSafe(f)).is_err() {
         log::error!("a {what} panicked; the connection carries on");
     }
@@ -274,21 +271,21 @@ fn recovery_request(auth: &Value) -> Option<(String, String)> {
 }
 
 impl Session {
-    fn layer(&mut self) -> &mut SocketLayer {
+    pub(super) fn layer(&mut self) -> &mut SocketLayer {
         match &mut self.app {
             App::SocketIo(layer) => layer,
             App::Echo => unreachable!("the Socket.IO layer is only reached on Socket.IO sessions"),
         }
     }
 
-    fn layer_ref(&self) -> Option<&SocketLayer> {
+    pub(super) fn layer_ref(&self) -> Option<&SocketLayer> {
         match &self.app {
             App::SocketIo(layer) => Some(layer),
             App::Echo => None,
         }
     }
 
-    fn publish_socket_metas(&self) {
+    pub(super) fn publish_socket_metas(&self) {
         if let Some(layer) = self.layer_ref() {
             self.meta.set_sockets(layer.socket_metas());
         }
@@ -404,7 +401,7 @@ impl Session {
         self.close(DisconnectReason::ForcedClose, ctx);
     }
 
-    fn send_socket_packet(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
+    pub(super) fn send_socket_packet(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
         let frames = socket_packet_frames(&packet);
         let bytes = frames.iter().map(|f| f.len()).sum();
         self.hub.counters().sent(frames.len(), bytes);
@@ -711,74 +708,6 @@ impl Session {
         }
     }
 
-    /// Sends a delivery for one socket on, holds it or drops it (see [`Route`]).
-    fn deliver(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
-        if !self.socket_io() {
-            return;
-        }
-        match self.layer().route(&msg.nsp, &msg.socket_id) {
-            Route::Send => {
-                self.send_frames(&msg.frames, msg.volatile, ctx);
-            }
-            Route::Hold => self.hold(&msg.nsp, msg.frames, msg.volatile, ctx),
-            Route::Drop => {}
-        }
-    }
-
-    /// Holds a delivery for the socket of `nsp` until its replay is out. Over the outgoing
-    /// queue's bounds a volatile event is dropped, and any other makes the client a slow
-    /// consumer, as a full queue would.
-    fn hold(&mut self, nsp: &str, frames: Frames, volatile: bool, ctx: &mut Context<Self>) {
-        let (max_packets, max_bytes) =
-            (self.config.max_buffer_packets, self.config.max_buffer_bytes);
-        let size: usize = frames.iter().map(|f| f.len()).sum();
-        let Some(hold) = self.layer().hold_mut(nsp) else {
-            return;
-        };
-        let fits = hold.packets + frames.len() <= max_packets && hold.bytes + size <= max_bytes;
-        if fits {
-            hold.packets += frames.len();
-            hold.bytes += size;
-            hold.events.push((frames, volatile));
-        } else if volatile {
-            self.count_drop(DropReason::VolatileBufferFull, 1);
-        } else {
-            self.disconnect_slow_consumer(ctx);
-        }
-    }
-
-    /// A join's replay arrived (or the join failed): writes the replayed events, and once no
-    /// other replay is on its way, what was held meanwhile. Answers the number replayed.
-    fn finish_join(
-        &mut self,
-        nsp: &str,
-        socket_id: &str,
-        joined: Result<Replayed, NotConnected>,
-        ctx: &mut Context<Self>,
-    ) -> Result<usize, JoinError> {
-        let current = self
-            .layer_ref()
-            .and_then(|l| l.sockets.get(nsp))
-            .is_some_and(|s| *s.socket_id == *socket_id);
-        if !current || self.closing {
-            return Err(JoinError::NotConnected);
-        }
-        let replayed = joined.as_ref().map_or(0, |r| r.frames.len());
-        if let Ok(replay) = &joined {
-            for frames in &replay.frames {
-                self.send_frames(frames, false, ctx);
-            }
-        }
-        let released = self.layer().sockets.get_mut(nsp).and_then(|state| {
-            state.hold.pending -= 1;
-            (state.hold.pending == 0).then(|| std::mem::take(&mut state.hold))
-        });
-        for (frames, volatile) in released.map(|h| h.events).unwrap_or_default() {
-            self.send_frames(&frames, volatile, ctx);
-        }
-        joined.map(|_| replayed).map_err(JoinError::from)
-    }
-
     fn on_event(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
         let Some(state) = self.layer().sockets.get(&packet.nsp) else {
             return;
@@ -819,7 +748,7 @@ impl Session {
 
     /// The socket `socket_id` of namespace `nsp`, if this is a Socket.IO session that still
     /// has it.
-    fn socket_mut(&mut self, nsp: &str, socket_id: &str) -> Option<&mut SocketState> {
+    pub(super) fn socket_mut(&mut self, nsp: &str, socket_id: &str) -> Option<&mut SocketState> {
         if !self.socket_io() {
             return None;
         }
@@ -827,13 +756,13 @@ impl Session {
         (*state.socket_id == *socket_id).then_some(state)
     }
 
-    fn socket_io(&self) -> bool {
+    pub(super) fn socket_io(&self) -> bool {
         matches!(self.app, App::SocketIo(_))
     }
 
     /// Registers `waiter` for ack `id` on the socket of `nsp`, answered with a timeout after
     /// `timeout`; gives the waiter back if there is no such socket.
-    fn wait_for_ack(
+    pub(super) fn wait_for_ack(
         &mut self,
         nsp: &str,
         id: u64,
@@ -859,179 +788,9 @@ impl Session {
     }
 }
 
-impl Handler<Deliver> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
-        self.deliver(msg, ctx);
-    }
-}
-
-impl Handler<DeliverBatch> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
-        if !self.socket_io() || self.closing {
-            return;
-        }
-        let route = self.layer().route(&msg.nsp, &msg.socket_id);
-        if matches!(route, Route::Drop) {
-            return;
-        }
-        if matches!(route, Route::Send) && self.push_events_bounded(&msg.events) {
-            return;
-        }
-        for (frames, volatile) in msg.events.iter() {
-            let one = Deliver {
-                nsp: msg.nsp.clone(),
-                socket_id: msg.socket_id.clone(),
-                frames: frames.clone(),
-                volatile: *volatile,
-            };
-            self.deliver(one, ctx);
-        }
-    }
-}
-
-impl Handler<SocketEmit> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: SocketEmit, ctx: &mut Context<Self>) {
-        if self.socket_io() && self.layer().sockets.contains_key(&msg.packet.nsp) {
-            self.send_socket_packet(msg.packet, ctx);
-        }
-    }
-}
-
-impl Handler<SocketEmitWithAck> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: SocketEmitWithAck, ctx: &mut Context<Self>) {
-        let id = next_ack_id();
-        let nsp = msg.packet.nsp.clone();
-        match self.wait_for_ack(&nsp, id, AckWaiter::One(msg.reply), msg.timeout, ctx) {
-            Ok(()) => self.send_socket_packet(msg.packet.with_id(id), ctx),
-            Err(waiter) => waiter.answer(Err(AckError::Disconnected)),
-        }
-    }
-}
-
-impl Handler<DeliverWithAck> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: DeliverWithAck, ctx: &mut Context<Self>) {
-        let ours = self.socket_io()
-            && !matches!(self.layer().route(&msg.nsp, &msg.socket_id), Route::Drop);
-        let waiter = AckWaiter::Broadcast {
-            socket_id: msg.socket_id,
-            reports: msg.reports,
-        };
-        if !ours {
-            return waiter.answer(Err(AckError::Disconnected));
-        }
-        match self.wait_for_ack(&msg.nsp, msg.ack_id, waiter, msg.timeout, ctx) {
-            // A full outgoing buffer closes the session, which answers the waiter.
-            Ok(()) => {
-                self.send_frames(&msg.frames, false, ctx);
-            }
-            Err(waiter) => waiter.answer(Err(AckError::Disconnected)),
-        }
-    }
-}
-
-impl Handler<SocketDisconnect> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: SocketDisconnect, ctx: &mut Context<Self>) {
-        if self.socket_mut(&msg.nsp, &msg.socket_id).is_none() {
-            return;
-        }
-        if let Some(state) = self.layer().sockets.remove(&msg.nsp) {
-            self.send_socket_packet(SocketPacket::disconnect(&msg.nsp), ctx);
-            let hub = self.hub.clone();
-            finish_socket(
-                state,
-                DisconnectReason::ServerNamespaceDisconnect,
-                &hub,
-                ctx,
-            );
-            self.publish_socket_metas();
-        }
-    }
-}
-
-impl Handler<SocketJoin> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: SocketJoin, ctx: &mut Context<Self>) {
-        let hub = self.hub.clone();
-        let max = self.config.max_rooms_per_socket;
-        let Some(state) = self.socket_mut(&msg.nsp, &msg.socket_id) else {
-            let _ = msg.reply.send(Err(JoinError::NotConnected));
-            return;
-        };
-        if state.rooms.len() >= max && !state.rooms.contains(&msg.room) {
-            hub.counters().refused(RefusalReason::RoomsPerSocket);
-            // A client can ask again and again, in a namespace name of its own choosing.
-            crate::limited!(
-                info,
-                "socket {} on {}: join refused: in {max} rooms already",
-                state.socket.id(),
-                crate::ClientText(&msg.nsp)
-            );
-            let _ = msg.reply.send(Err(JoinError::TooManyRooms { max }));
-            return;
-        }
-        state.rooms.insert(msg.room.clone());
-        // Live deliveries wait until the replay is written (see `Hold`).
-        state.hold.pending += 1;
-        let socket = (state.socket_id.clone(), state.incarnation);
-        let buffering = RoomBuffering::for_room(&state.delivery);
-        self.meta.room_joined(&msg.nsp, &msg.room);
-        let joined = hub.join_room(&msg.nsp, &msg.room, socket.clone(), buffering);
-        let (nsp, reply) = (msg.nsp, msg.reply);
-        ctx.spawn(joined.into_actor(self).map(move |joined, act, ctx| {
-            let _ = reply.send(act.finish_join(&nsp, &socket.0, joined, ctx));
-        }));
-    }
-}
-
-impl Handler<SocketLeave> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: SocketLeave, ctx: &mut Context<Self>) {
-        let hub = self.hub.clone();
-        let Some(state) = self.socket_mut(&msg.nsp, &msg.socket_id) else {
-            let _ = msg.reply.send(Err(NotConnected));
-            return;
-        };
-        state.rooms.remove(&msg.room);
-        let socket = (state.socket_id.clone(), state.incarnation);
-        let left = hub.leave_room(&msg.nsp, &msg.room, socket);
-        self.meta.room_left(&msg.nsp, &msg.room);
-        let reply = msg.reply;
-        ctx.spawn(left.into_actor(self).map(move |(), _, _| {
-            let _ = reply.send(Ok(()));
-        }));
-    }
-}
-
-impl Handler<SocketRooms> for Session {
-    type Result = MessageResult<SocketRooms>;
-
-    fn handle(&mut self, msg: SocketRooms, _ctx: &mut Context<Self>) -> Self::Result {
-        let rooms = self
-            .layer_ref()
-            .and_then(|l| l.sockets.get(&msg.nsp))
-            .map(|s| s.rooms.iter().cloned().collect())
-            .unwrap_or_default();
-        MessageResult(rooms)
-    }
-}
-
 /// A socket's membership as its session knows it, announced again to a restarted
 /// RoomSupervisor (nothing is replayed).
-fn announcement(state: &SocketState, session: Addr<Session>) -> AddSocket {
+pub(super) fn announcement(state: &SocketState, session: Addr<Session>) -> AddSocket {
     AddSocket {
         nsp: state.socket.nsp().to_owned(),
         socket_id: state.socket_id.clone(),
@@ -1044,26 +803,5 @@ fn announcement(state: &SocketState, session: Addr<Session>) -> AddSocket {
             .collect(),
         recovery: None,
         reply: None,
-    }
-}
-
-impl Handler<AnnounceMembership> for Session {
-    type Result = ();
-
-    fn handle(&mut self, _msg: AnnounceMembership, ctx: &mut Context<Self>) {
-        let Some(layer) = self.layer_ref() else {
-            return;
-        };
-        for state in layer.sockets.values() {
-            self.hub.announce_socket(announcement(state, ctx.address()));
-        }
-    }
-}
-
-impl Handler<CloseSession> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: CloseSession, ctx: &mut Context<Self>) {
-        self.close(msg.reason, ctx);
     }
 }
