@@ -76,11 +76,14 @@ impl Hub {
             ActorStats::new("RoomSupervisor"),
             ActorStats::new("Broadcaster"),
         ];
+        let (writer, membership) = MembershipWriter::new();
         let connections = {
             let (registry, stats) = (registry.clone(), stats[0].clone());
-            Supervisor::start_in_arbiter(&handle, move |_| ConnectionManager::new(registry, stats))
+            let members = membership.clone();
+            Supervisor::start_in_arbiter(&handle, move |_| {
+                ConnectionManager::new(registry, members, stats)
+            })
         };
-        let (writer, membership) = MembershipWriter::new();
         let sequence = BroadcastSequence::default();
         let retention = RetentionView::default();
         let subscriber_count = Arc::new(AtomicUsize::new(0));

@@ -1,7 +1,10 @@
 //! The ConnectionManager: the registry of sessions with their metadata (namespaces, user,
-//! rooms, transport, peer, counters), users → sockets, counts, and the pages `/connections`
-//! shows. Sessions update their own [`SessionMeta`] (atomics and a small lock) as they go;
-//! the manager reads them. After a restart it rebuilds its map from the session registry.
+//! transport, peer, counters) and the pages `/connections` shows, each socket with its
+//! rooms read from the RoomSupervisor's membership view (the rooms are kept there, not
+//! copied here). Sessions update their own [`SessionMeta`] (atomics and a small lock) as
+//! they go; the manager reads them. The registry is a concurrent map the polling hot path
+//! reads, so a session enters it as it starts (a handshake is answered only once its
+//! session is findable) and leaves it as it ends; a restart has nothing to rebuild.
 
 mod registry;
 mod session_meta;
@@ -10,6 +13,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
+use crate::room_supervisor::MembershipView;
 use crate::stats::ActorStats;
 use crate::supervision::guarded;
 
@@ -29,18 +33,49 @@ pub struct ListConnections {
 /// See the module documentation.
 pub struct ConnectionManager {
     registry: SessionRegistry,
+    /// Where the rooms of each socket are read (the RoomSupervisor's view).
+    membership: MembershipView,
     stats: Arc<ActorStats>,
 }
 
 impl ConnectionManager {
-    /// A manager over the sessions of `registry`.
-    pub fn new(registry: SessionRegistry, stats: Arc<ActorStats>) -> Self {
-        ConnectionManager { registry, stats }
+    /// A manager over the sessions of `registry`, showing their rooms from `membership`.
+    pub fn new(
+        registry: SessionRegistry,
+        membership: MembershipView,
+        stats: Arc<ActorStats>,
+    ) -> Self {
+        ConnectionManager {
+            registry,
+            membership,
+            stats,
+        }
     }
 
-    /// Every live session, oldest first (ties by sid), read from the registry the sessions
-    /// keep themselves (so connecting costs no message to this actor, and a restart has
-    /// nothing to rebuild).
+    /// One page of the connection list, each socket with its rooms as the membership has
+    /// them now.
+    fn page(&self, offset: usize, limit: usize) -> ConnectionsPage {
+        let sessions = self.sessions();
+        let mut connections: Vec<ConnectionInfo> = sessions
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, meta)| meta.snapshot())
+            .collect();
+        let members = self.membership.read();
+        for socket in connections.iter_mut().flat_map(|c| c.sockets.iter_mut()) {
+            socket.rooms = members
+                .socket_rooms(&socket.nsp, &socket.id)
+                .into_iter()
+                .collect();
+        }
+        ConnectionsPage {
+            total: sessions.len(),
+            connections,
+        }
+    }
+
+    /// Every live session, oldest first (ties by sid).
     fn sessions(&self) -> Vec<SessionEntry> {
         let mut sessions = self.registry.entries();
         sessions.sort_by(|(_, a), (_, b)| (a.connected_at, &a.sid).cmp(&(b.connected_at, &b.sid)));
@@ -68,16 +103,7 @@ impl Handler<ListConnections> for ConnectionManager {
     fn handle(&mut self, msg: ListConnections, ctx: &mut Context<Self>) -> Self::Result {
         let stats = self.stats.clone();
         MessageResult(guarded(&stats, ctx, ConnectionsPage::default(), |_| {
-            let sessions = self.sessions();
-            ConnectionsPage {
-                total: sessions.len(),
-                connections: sessions
-                    .iter()
-                    .skip(msg.offset)
-                    .take(msg.limit)
-                    .map(|(_, meta)| meta.snapshot())
-                    .collect(),
-            }
+            self.page(msg.offset, msg.limit)
         }))
     }
 }

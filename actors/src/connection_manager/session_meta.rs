@@ -18,7 +18,7 @@ pub struct SocketMeta {
     pub id: String,
     /// The authenticated user, if any.
     pub user: Option<String>,
-    /// Its rooms, sorted.
+    /// Its rooms, sorted (filled in from the membership when listed).
     pub rooms: BTreeSet<String>,
 }
 
@@ -171,24 +171,6 @@ impl SessionMeta {
     /// Replaces the list of sockets (when a socket joins or leaves a namespace).
     pub fn set_sockets(&self, sockets: Vec<SocketMeta>) {
         *self.sockets.lock().unwrap_or_else(|e| e.into_inner()) = sockets;
-    }
-
-    /// Records that the socket of `nsp` joined `room`. One insert, whatever the number of
-    /// rooms the socket is in: republishing every room on each join made a socket's joins
-    /// cost quadratic time.
-    pub fn room_joined(&self, nsp: &str, room: &str) {
-        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(socket) = sockets.iter_mut().find(|s| s.nsp == nsp) {
-            socket.rooms.insert(room.to_owned());
-        }
-    }
-
-    /// Records that the socket of `nsp` left `room`.
-    pub fn room_left(&self, nsp: &str, room: &str) {
-        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(socket) = sockets.iter_mut().find(|s| s.nsp == nsp) {
-            socket.rooms.remove(room);
-        }
     }
 
     /// The current values.

@@ -220,7 +220,6 @@ impl Handler<SocketJoin> for Session {
         state.hold.pending += 1;
         let socket = (state.socket_id.clone(), state.incarnation);
         let buffering = RoomBuffering::for_room(&state.delivery);
-        self.meta.room_joined(&msg.nsp, &msg.room);
         let joined = hub.join_room(&msg.nsp, &msg.room, socket.clone(), buffering);
         let (nsp, reply) = (msg.nsp, msg.reply);
         ctx.spawn(joined.into_actor(self).map(move |joined, act, ctx| {
@@ -241,7 +240,6 @@ impl Handler<SocketLeave> for Session {
         state.rooms.remove(&msg.room);
         let socket = (state.socket_id.clone(), state.incarnation);
         let left = hub.leave_room(&msg.nsp, &msg.room, socket);
-        self.meta.room_left(&msg.nsp, &msg.room);
         let reply = msg.reply;
         ctx.spawn(left.into_actor(self).map(move |(), _, _| {
             let _ = reply.send(Ok(()));

@@ -178,7 +178,8 @@ impl SocketLayer {
                 nsp: s.socket.nsp().to_owned(),
                 id: s.socket.id().to_owned(),
                 user: s.socket.user(),
-                rooms: s.rooms.iter().cloned().collect(),
+                // The ConnectionManager reads them from the membership.
+                rooms: BTreeSet::new(),
             })
             .collect()
     }
