@@ -182,12 +182,11 @@ fn ack(ws: &mut Ws, id: u64, event: &str, arg: Value) -> Value {
 
 /// The rooms of socket `socket_id` as its session publishes them (what `/connections` shows).
 fn published_rooms(server: &BackgroundServer, socket_id: &str) -> Vec<String> {
-    server
-        .hub
-        .registry()
-        .entries()
+    let page = futures::executor::block_on(server.hub.list_connections(0, usize::MAX));
+    page.expect("the connection manager answers")
+        .connections
         .into_iter()
-        .flat_map(|(_, meta)| meta.snapshot().sockets)
+        .flat_map(|c| c.sockets)
         .find(|s| s.id == socket_id)
         .map(|s| s.rooms.into_iter().collect())
         .unwrap_or_default()

@@ -18,7 +18,8 @@ use crate::broadcaster::{
     Subscribe, TakePreserved, Unsubscribe,
 };
 use crate::connection_manager::{
-    ConnectionManager, ConnectionsPage, ListConnections, SessionRegistry,
+    ConnectionManager, ConnectionManagerLinks, ConnectionsPage, ListConnections, SessionEnded,
+    SessionRegistry,
 };
 use crate::delivery::Replayed;
 use crate::disconnect_reason::DisconnectReason;
@@ -30,8 +31,8 @@ use crate::messages::{CloseSession, SocketDisconnect, SocketJoin, SocketLeave};
 use crate::policy::{DeliveryPolicies, DeliveryPolicy, RoomBuffering};
 use crate::retention::{RetentionSnapshot, RetentionView};
 use crate::room_supervisor::{
-    AddSocket, JoinRoom, LeaveRoom, MembershipView, MembershipWriter, Recipients, RemoveSocket,
-    RoomMember, RoomSupervisor, RoomSupervisorLinks,
+    AddSocket, EndedSocket, JoinRoom, LeaveRoom, MembershipView, MembershipWriter, Recipients,
+    RemoveSocket, RoomMember, RoomSupervisor, RoomSupervisorLinks,
 };
 use crate::stats::{ActorStats, ActorStatsSnapshot, HubCounters};
 use crate::subscription::Subscription;
@@ -77,13 +78,6 @@ impl Hub {
             ActorStats::new("Broadcaster"),
         ];
         let (writer, membership) = MembershipWriter::new();
-        let connections = {
-            let (registry, stats) = (registry.clone(), stats[0].clone());
-            let members = membership.clone();
-            Supervisor::start_in_arbiter(&handle, move |_| {
-                ConnectionManager::new(registry, members, stats)
-            })
-        };
         let sequence = BroadcastSequence::default();
         let retention = RetentionView::default();
         let subscriber_count = Arc::new(AtomicUsize::new(0));
@@ -109,6 +103,14 @@ impl Hub {
             },
         );
         let rooms = Supervisor::start_in_arbiter(&handle, move |_| supervisor);
+        let manager = ConnectionManager::new(ConnectionManagerLinks {
+            registry: registry.clone(),
+            membership: membership.clone(),
+            rooms: rooms.clone(),
+            rooms_stats: stats[1].clone(),
+            stats: stats[0].clone(),
+        });
+        let connections = Supervisor::start_in_arbiter(&handle, move |_| manager);
         Hub {
             inner: Arc::new(HubInner {
                 connections,
@@ -326,6 +328,15 @@ impl Hub {
     pub(crate) fn announce_socket(&self, msg: AddSocket) {
         self.count_send(HubActor::RoomSupervisor);
         self.inner.rooms.do_send(msg);
+    }
+
+    /// A session ended: the ConnectionManager has the RoomSupervisor take its sockets out
+    /// of every room.
+    pub(crate) fn session_ended(&self, sid: Arc<str>, sockets: Vec<EndedSocket>) {
+        self.count_send(HubActor::ConnectionManager);
+        self.inner
+            .connections
+            .do_send(SessionEnded { sid, sockets });
     }
 
     /// Forgets a socket and its rooms (if it is still that incarnation).

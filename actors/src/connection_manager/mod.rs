@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::room_supervisor::MembershipView;
+use crate::room_supervisor::{EndedSocket, MembershipView, RemoveSessionSockets, RoomSupervisor};
 use crate::stats::ActorStats;
 use crate::supervision::guarded;
 
@@ -30,25 +30,48 @@ pub struct ListConnections {
     pub limit: usize,
 }
 
+/// A session ended: its sockets leave every room.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionEnded {
+    /// The Engine.IO session id.
+    pub sid: Arc<str>,
+    /// Its sockets (joined, or handed to the RoomSupervisor while connecting).
+    pub sockets: Vec<EndedSocket>,
+}
+
+/// What the ConnectionManager reads and whom it tells.
+pub struct ConnectionManagerLinks {
+    /// The live sessions.
+    pub registry: SessionRegistry,
+    /// Where the rooms of each socket are read (the RoomSupervisor's view).
+    pub membership: MembershipView,
+    /// The RoomSupervisor, told when a session ends.
+    pub rooms: Addr<RoomSupervisor>,
+    /// The RoomSupervisor's stats, to count what is sent to it.
+    pub rooms_stats: Arc<ActorStats>,
+    /// Its own stats.
+    pub stats: Arc<ActorStats>,
+}
+
 /// See the module documentation.
 pub struct ConnectionManager {
     registry: SessionRegistry,
-    /// Where the rooms of each socket are read (the RoomSupervisor's view).
     membership: MembershipView,
+    rooms: Addr<RoomSupervisor>,
+    rooms_stats: Arc<ActorStats>,
     stats: Arc<ActorStats>,
 }
 
 impl ConnectionManager {
-    /// A manager over the sessions of `registry`, showing their rooms from `membership`.
-    pub fn new(
-        registry: SessionRegistry,
-        membership: MembershipView,
-        stats: Arc<ActorStats>,
-    ) -> Self {
+    /// A manager over the sessions of `links.registry`.
+    pub fn new(links: ConnectionManagerLinks) -> Self {
         ConnectionManager {
-            registry,
-            membership,
-            stats,
+            registry: links.registry,
+            membership: links.membership,
+            rooms: links.rooms,
+            rooms_stats: links.rooms_stats,
+            stats: links.stats,
         }
     }
 
@@ -105,6 +128,25 @@ impl Handler<ListConnections> for ConnectionManager {
         MessageResult(guarded(&stats, ctx, ConnectionsPage::default(), |_| {
             self.page(msg.offset, msg.limit)
         }))
+    }
+}
+
+impl Handler<SessionEnded> for ConnectionManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionEnded, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |_| {
+            log::trace!(
+                "session {}: ended with {} sockets",
+                msg.sid,
+                msg.sockets.len()
+            );
+            self.rooms_stats.enqueued();
+            self.rooms.do_send(RemoveSessionSockets {
+                sockets: msg.sockets,
+            });
+        })
     }
 }
 

@@ -114,6 +114,25 @@ pub struct RemoveSocket {
     pub incarnation: u64,
 }
 
+/// One socket of a session that ended.
+#[derive(Debug, Clone)]
+pub struct EndedSocket {
+    /// The namespace.
+    pub nsp: String,
+    /// The socket id.
+    pub socket_id: Arc<str>,
+    /// Its incarnation: a removal only removes this life of the socket.
+    pub incarnation: u64,
+}
+
+/// The sockets of a session that ended leave every room (sent by the ConnectionManager).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RemoveSessionSockets {
+    /// The sockets.
+    pub sockets: Vec<EndedSocket>,
+}
+
 /// A fresh incarnation number: one per socket a session adds. A recovered socket keeps its
 /// id but gets a new incarnation, so a removal still queued for its old life removes
 /// nothing.
@@ -277,6 +296,21 @@ impl Handler<RemoveSocket> for RoomSupervisor {
         guarded(&stats, ctx, (), |_| {
             let mut members = self.writer.write();
             members.remove_socket(&msg.nsp, &msg.socket_id, Some(msg.incarnation))
+        })
+    }
+}
+
+impl Handler<RemoveSessionSockets> for RoomSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RemoveSessionSockets, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |_| {
+            let mut members = self.writer.write();
+            for socket in &msg.sockets {
+                let (nsp, id) = (&socket.nsp, &socket.socket_id);
+                members.remove_socket(nsp, id, Some(socket.incarnation));
+            }
         })
     }
 }

@@ -7,7 +7,7 @@
 use actix::prelude::*;
 use siohub_protocol::SocketPacket;
 
-use super::socket_layer::{announcement, finish_socket, AckWaiter, Route};
+use super::socket_layer::{announcement, leave_namespace, AckWaiter, Route};
 use super::Session;
 use crate::delivery::{Deliver, DeliverBatch, DeliverWithAck, Replayed};
 use crate::disconnect_reason::DisconnectReason;
@@ -182,7 +182,7 @@ impl Handler<SocketDisconnect> for Session {
         if let Some(state) = self.layer().sockets.remove(&msg.nsp) {
             self.send_socket_packet(SocketPacket::disconnect(&msg.nsp), ctx);
             let hub = self.hub.clone();
-            finish_socket(
+            leave_namespace(
                 state,
                 DisconnectReason::ServerNamespaceDisconnect,
                 &hub,

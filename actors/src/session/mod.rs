@@ -253,7 +253,7 @@ impl Session {
         }
         if let App::SocketIo(layer) = &mut self.app {
             let hub = self.hub.clone();
-            layer.close_all(reason, &hub, ctx);
+            layer.close_all(&self.sid, reason, &hub, ctx);
         }
         if let Some(probe) = self.probe.take() {
             ctx.cancel_future(probe.timer);
@@ -338,7 +338,7 @@ impl Actor for Session {
             self.closing = true;
             if let App::SocketIo(layer) = &mut self.app {
                 let hub = self.hub.clone();
-                layer.close_all(DisconnectReason::ServerShuttingDown, &hub, ctx);
+                layer.close_all(&self.sid, DisconnectReason::ServerShuttingDown, &hub, ctx);
             }
             if let Transport::WebSocket(link) = &self.transport {
                 close_link(link);

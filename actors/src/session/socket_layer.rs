@@ -27,7 +27,9 @@ use crate::hub_handle::Hub;
 use crate::hub_messages::{PreservedSocket, Recovered};
 use crate::namespace::{ConnectRefusal, Namespace, Namespaces};
 use crate::policy::{user_room, DeliveryPolicy, RoomBuffering};
-use crate::room_supervisor::{next_incarnation, AddSocket, InitialRooms, RecoveryRequest};
+use crate::room_supervisor::{
+    next_incarnation, AddSocket, EndedSocket, InitialRooms, RecoveryRequest,
+};
 use crate::socket::{AckSender, ConnectRequest, Socket, SocketData};
 use crate::stats::RefusalReason;
 use crate::wire_frame::{socket_packet_frames, Frames};
@@ -154,20 +156,36 @@ impl SocketLayer {
     }
 
     /// Tells every socket that the connection is gone.
+    /// Their membership ends with one message: the session's end goes to the
+    /// ConnectionManager, which tells the RoomSupervisor (see [`Hub::session_ended`]).
     pub(super) fn close_all(
         &mut self,
+        sid: &Arc<str>,
         reason: DisconnectReason,
         hub: &Hub,
         ctx: &mut Context<Session>,
     ) {
+        let mut ended = Vec::new();
         for (nsp, connecting) in self.connecting.drain() {
-            // Handed to the RoomSupervisor already: take it out again.
+            // Handed to the RoomSupervisor already: it goes too.
             if let Some((socket_id, incarnation)) = connecting.added {
-                hub.remove_socket(&nsp, socket_id, incarnation);
+                ended.push(EndedSocket {
+                    nsp,
+                    socket_id,
+                    incarnation,
+                });
             }
         }
         for (_, state) in self.sockets.drain() {
+            ended.push(EndedSocket {
+                nsp: state.socket.nsp().to_owned(),
+                socket_id: state.socket_id.clone(),
+                incarnation: state.incarnation,
+            });
             finish_socket(state, reason, hub, ctx);
+        }
+        if !ended.is_empty() {
+            hub.session_ended(sid.clone(), ended);
         }
     }
 
@@ -221,16 +239,31 @@ fn recoverable(reason: DisconnectReason) -> bool {
     )
 }
 
-/// Forgets a socket's rooms, keeps it for recovery if it may come back, fails its pending
-/// acks and runs its disconnect handler.
-pub(super) fn finish_socket(
+/// A socket that leaves its namespace while the connection stays: out of its rooms, then
+/// finished.
+pub(super) fn leave_namespace(
+    state: SocketState,
+    reason: DisconnectReason,
+    hub: &Hub,
+    ctx: &mut Context<Session>,
+) {
+    hub.remove_socket(
+        state.socket.nsp(),
+        state.socket_id.clone(),
+        state.incarnation,
+    );
+    finish_socket(state, reason, hub, ctx);
+}
+
+/// Keeps a socket for recovery if it may come back, fails its pending acks and runs its
+/// disconnect handler (its membership is ended by the caller).
+fn finish_socket(
     state: SocketState,
     reason: DisconnectReason,
     hub: &Hub,
     ctx: &mut Context<Session>,
 ) {
     let nsp = state.socket.nsp().to_owned();
-    hub.remove_socket(&nsp, state.socket_id.clone(), state.incarnation);
     if let Some(pid) = &state.pid {
         if recoverable(reason) {
             hub.preserve(
@@ -377,7 +410,7 @@ impl Session {
             SocketType::Disconnect => {
                 if let Some(state) = self.layer().sockets.remove(&packet.nsp) {
                     let hub = self.hub.clone();
-                    finish_socket(
+                    leave_namespace(
                         state,
                         DisconnectReason::ClientNamespaceDisconnect,
                         &hub,
