@@ -317,9 +317,10 @@ impl Broadcaster {
                 })
             };
             // `if_no_clients` asks whether a room has members at this broadcast's number.
-            let keeps = (!msg.volatile)
-                .then(|| rooms_that_keep(&members, &msg.target, &policy))
-                .unwrap_or_default();
+            let keeps = match msg.volatile {
+                true => Vec::new(),
+                false => rooms_that_keep(&members, &msg.target, &policy),
+            };
             (recipients, number, keeps)
         };
         for (room, buffering) in keeps {
