@@ -134,11 +134,6 @@ impl Hub {
         Self::start(registry, DeliveryPolicies::new(DeliveryPolicy::default()))
     }
 
-    /// The ConnectionManager.
-    pub fn connections(&self) -> &Addr<ConnectionManager> {
-        &self.inner.connections
-    }
-
     /// The delivery policies.
     pub fn policies(&self) -> &Arc<DeliveryPolicies> {
         &self.inner.policies

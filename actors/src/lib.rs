@@ -122,14 +122,13 @@ pub mod wire_frame;
 pub mod ws;
 pub mod ws_connection;
 
-pub use broadcaster::{Broadcaster, BufferSizes, EVENT_OVERHEAD, RECOVERY_LOG_MAX};
+pub use broadcaster::{BufferSizes, EVENT_OVERHEAD, RECOVERY_LOG_MAX};
 pub use client_log::{ClientBytes, ClientText, LogLimiter, Suppressed};
 pub use config::EngineConfig;
 pub use connection_manager::{
-    ConnectionInfo, ConnectionManager, ConnectionsPage, SessionEntry, SessionMeta, SessionRegistry,
-    SocketMeta,
+    ConnectionInfo, ConnectionsPage, SessionEntry, SessionMeta, SessionRegistry, SocketMeta,
 };
-pub use delivery::{AckReport, Replayed};
+pub use delivery::AckReport;
 pub use disconnect_reason::DisconnectReason;
 pub use error::{AckError, EngineError};
 pub use hub_error::{JoinError, NotConnected, Unavailable};
@@ -146,7 +145,7 @@ pub use policy::{
     USER_ROOM_PREFIX,
 };
 pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
-pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember, RoomSupervisor};
+pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember};
 pub use session::{next_transport_id, Application, Session, SessionParams};
 pub use siohub_protocol::Payload;
 pub use socket::{AckSender, ConnectRequest, HandshakeInfo, HeaderList, Socket, SocketData};
