@@ -264,6 +264,12 @@ impl Handler<AnnounceMembership> for Session {
     type Result = ();
 
     fn handle(&mut self, _msg: AnnounceMembership, ctx: &mut Context<Self>) {
+        if !self.socket_io() {
+            return;
+        }
+        for connecting in self.layer().connecting.values_mut() {
+            connecting.announce = true;
+        }
         let Some(layer) = self.layer_ref() else {
             return;
         };

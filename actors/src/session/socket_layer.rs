@@ -70,6 +70,9 @@ pub(super) struct Connecting {
     /// The socket id and incarnation, once the socket was handed to the RoomSupervisor:
     /// deliveries for it are held until the CONNECT reply and the replay are out.
     pub(super) added: Option<(Arc<str>, u64)>,
+    /// Whether a restarted RoomSupervisor asked for every socket meanwhile: the socket is
+    /// announced again once it is connected (its first membership may have been lost).
+    pub(super) announce: bool,
     pub(super) hold: Hold,
 }
 
@@ -705,12 +708,12 @@ impl Session {
                 .remove_socket(&nsp, state.socket_id.clone(), incarnation);
             return;
         };
-        let replayed = replayed.unwrap_or_else(|| {
-            // The RoomSupervisor restarted before it answered: announce the socket again.
+        if replayed.is_none() || connecting.announce {
+            // The RoomSupervisor restarted meanwhile: announce the socket again.
             self.hub
                 .announce_socket(announcement(&state, ctx.address()));
-            Replayed::default()
-        });
+        }
+        let replayed = replayed.unwrap_or_default();
         let mut reply = json!({ "sid": state.socket.id() });
         if let Some(pid) = &state.pid {
             reply["pid"] = json!(pid);
