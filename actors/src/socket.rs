@@ -268,7 +268,10 @@ impl Socket {
     /// Emits `event` with arguments that may carry binary attachments.
     pub fn emit_payload(&self, event: &str, payload: Payload) {
         let packet = SocketPacket::event_with_payload(&self.inner.nsp, event, payload);
-        self.inner.session.do_send(SocketEmit { packet });
+        // Inside one of this session's handlers the session writes it as the handler returns.
+        if let Err(packet) = crate::session::capture_emit(&self.inner.session_id, packet) {
+            self.inner.session.do_send(SocketEmit { packet });
+        }
     }
 
     /// Emits `event` and waits for the client's ack, at most `timeout`.
@@ -309,6 +312,8 @@ impl Socket {
 #[derive(Debug)]
 pub struct AckSender {
     pub(crate) session: Addr<Session>,
+    /// The Engine.IO session id (to tell whether the session is running a handler here).
+    pub(crate) session_id: Arc<str>,
     pub(crate) nsp: String,
     pub(crate) id: u64,
 }
@@ -317,7 +322,9 @@ impl AckSender {
     /// Sends the ack with these arguments (binary attachments included).
     pub fn send(self, payload: Payload) {
         let packet = SocketPacket::ack(&self.nsp, self.id, payload);
-        self.session.do_send(SocketEmit { packet });
+        if let Err(packet) = crate::session::capture_emit(&self.session_id, packet) {
+            self.session.do_send(SocketEmit { packet });
+        }
     }
 
     /// Sends the ack with plain JSON arguments: an array is spread, anything else is one

@@ -12,6 +12,7 @@
 //! [`WsIncoming`]: crate::messages::WsIncoming
 
 mod engine;
+mod handler_emits;
 mod hub_commands;
 mod outgoing;
 mod small_map;
@@ -116,10 +117,15 @@ pub struct Session {
     /// Whether an upgrade held the deadline of the pong owed already (once per pong).
     pong_hold_spent: bool,
     app: App,
+    /// Whether a pending poll waits to be answered until the current step has written
+    /// everything it writes (a CONNECT reply and what its handler emits go in one body).
+    flush_deferred: bool,
     closing: bool,
     /// Whether the first full-buffer drop of this session was logged already.
     drop_logged: bool,
 }
+
+pub(crate) use handler_emits::capture as capture_emit;
 
 static NEXT_WS_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -174,6 +180,7 @@ impl Session {
             pong_owed: false,
             pong_hold_spent: false,
             app,
+            flush_deferred: false,
             closing: false,
             drop_logged: false,
         };

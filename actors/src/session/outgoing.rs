@@ -141,7 +141,7 @@ impl Session {
 
     /// Answers the pending poll, if any, with what is queued.
     pub(super) fn flush_polling(&mut self) {
-        if self.queue.is_empty() {
+        if self.queue.is_empty() || self.flush_deferred {
             return;
         }
         if let Transport::Polling { pending, .. } = &mut self.transport {

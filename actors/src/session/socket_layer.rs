@@ -714,6 +714,9 @@ impl Session {
                 .announce_socket(announcement(&state, ctx.address()));
         }
         let replayed = replayed.unwrap_or_default();
+        // One polling body for the reply, the replay, what was held and what the connect
+        // handler emits.
+        self.flush_deferred = true;
         let mut reply = json!({ "sid": state.socket.id() });
         if let Some(pid) = &state.pid {
             reply["pid"] = json!(pid);
@@ -741,7 +744,23 @@ impl Session {
         self.layer().sockets.insert(nsp, state);
         self.publish_socket_metas();
         if let Some(handler) = &namespace.on_connect {
-            guarded("connect handler", || handler(&socket, &auth));
+            self.run_handler(
+                || guarded("connect handler", || handler(&socket, &auth)),
+                ctx,
+            );
+        }
+        self.flush_deferred = false;
+        self.flush_polling();
+    }
+
+    /// Runs a handler of this session and writes what it emitted on the session's sockets
+    /// (see `handler_emits`).
+    fn run_handler(&mut self, handler: impl FnOnce(), ctx: &mut Context<Self>) {
+        let sid = self.sid.clone();
+        for packet in super::handler_emits::collect(&sid, handler) {
+            if self.layer().sockets.contains_key(&packet.nsp) {
+                self.send_socket_packet(packet, ctx);
+            }
         }
     }
 
@@ -753,15 +772,18 @@ impl Session {
         let namespace = state.namespace.clone();
         let ack = packet.id.map(|id| AckSender {
             session: ctx.address(),
+            session_id: self.sid.clone(),
             nsp: packet.nsp.clone(),
             id,
         });
         let (event, payload) = packet.into_payload();
         self.hub.counters().event_received();
         if let Some(handler) = namespace.events.get(&event) {
-            guarded("event handler", || handler(&socket, payload, ack));
+            let run = || guarded("event handler", || handler(&socket, payload, ack));
+            self.run_handler(run, ctx);
         } else if let Some(handler) = &namespace.on_any {
-            guarded("event handler", || handler(&socket, &event, payload, ack));
+            let run = || guarded("event handler", || handler(&socket, &event, payload, ack));
+            self.run_handler(run, ctx);
         }
     }
 
