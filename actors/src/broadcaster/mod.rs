@@ -289,21 +289,25 @@ impl Broadcaster {
         let shared_nsp: Arc<str> = nsp.as_str().into();
         let gathering = self.stats.mailbox_depth() > 0 || self.run.is_some();
 
+        let mut closed_run = None;
         let (recipients, number, keeps) = {
             let members = self.membership.read();
             let number = self.sequence.advance();
             let version = self.membership.version();
             let recipients = if gathering {
                 let (target, volatile) = (&msg.target, msg.volatile);
-                gather(
-                    &mut self.run,
+                let run = &mut self.run;
+                let (count, closed) = gather(
+                    run,
                     &members,
                     version,
                     target,
                     &shared_nsp,
                     &frames,
                     volatile,
-                )
+                );
+                closed_run = closed;
+                count
             } else {
                 // Sent under the read lock: `do_send` never blocks, and only the
                 // RoomSupervisor's writes wait for it.
@@ -323,6 +327,10 @@ impl Broadcaster {
             };
             (recipients, number, keeps)
         };
+        // A run this event could not join goes out now, outside the lock.
+        if let Some(run) = closed_run {
+            run.deliver();
+        }
         for (room, buffering) in keeps {
             let max = policy.max_buffer_bytes;
             let counters = &self.counters;
@@ -512,9 +520,9 @@ impl Broadcaster {
     }
 }
 
-/// Adds a broadcast event to the pending run (starting a new run, and handing out the
-/// previous one, when the target or the membership differs); returns how many sockets it
-/// goes to.
+/// Adds a broadcast event to the pending run (starting a new run when the target or the
+/// membership differs); returns how many sockets it goes to, and the previous run if this
+/// one replaced it (for the caller to hand out once the lock is released).
 fn gather(
     run: &mut Option<Run>,
     members: &Membership,
@@ -523,15 +531,13 @@ fn gather(
     nsp: &Arc<str>,
     frames: &Frames,
     volatile: bool,
-) -> usize {
+) -> (usize, Option<Run>) {
     if let Some(pending) = run {
         if pending.extend(target, version, frames, volatile) {
-            return pending.recipients();
+            return (pending.recipients(), None);
         }
     }
-    if let Some(previous) = run.take() {
-        previous.deliver();
-    }
+    let previous = run.take();
     let recipients = members.resolve(target);
     let count = recipients.len();
     let (target, nsp) = (target.clone(), nsp.clone());
@@ -543,7 +549,7 @@ fn gather(
         frames.clone(),
         volatile,
     ));
-    count
+    (count, previous)
 }
 
 /// The rooms of a target that keep an event, with their buffering: a user room (named
