@@ -184,8 +184,11 @@ fn on_join(
         );
         return answer(socket, "join", ack, Err(refusal));
     }
+    // Runs inside the socket's session: the join and the ack are applied there, not sent
+    // to it as messages.
+    let session = socket.clone();
     let socket = socket.clone();
-    actix_rt::spawn(async move {
+    session.run_in_session(async move {
         let _permit = permit;
         let result = match socket.join(&room).await {
             Ok(replayed) => Ok(json!({ "ok": true, "room": room, "replayed": replayed })),
@@ -204,8 +207,9 @@ fn on_leave(socket: &Socket, payload: Payload, ack: Option<AckSender>, permit: T
         Ok(room) => room,
         Err(e) => return answer(socket, "leave", ack, Err(e)),
     };
+    let session = socket.clone();
     let socket = socket.clone();
-    actix_rt::spawn(async move {
+    session.run_in_session(async move {
         let _permit = permit;
         let result = match socket.leave(&room).await {
             Ok(()) => Ok(json!({ "ok": true, "room": room })),
@@ -315,8 +319,10 @@ fn on_publish(
         volatile: false,
         dedupe_id: publish.id,
     };
+    // The ack goes out from inside the session once the Broadcaster answered.
+    let session = socket.clone();
     let socket = socket.clone();
-    actix_rt::spawn(async move {
+    session.run_in_session(async move {
         let _permit = permit;
         let result = match socket.hub().broadcast(broadcast).await {
             Ok(outcome) if outcome.duplicate => {

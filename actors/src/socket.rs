@@ -1,6 +1,7 @@
 //! The handle server code holds for one Socket.IO socket, and what comes with it: the
 //! handshake details, per-socket data, the ack sender and disconnect reasons.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -17,7 +18,7 @@ use crate::messages::{
     CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
     SocketRooms,
 };
-use crate::session::Session;
+use crate::session::{capture_request, session_task, Request, Session};
 
 /// Request headers kept in one string (`name:value` lines): one allocation per session
 /// instead of two per header, for data that is read rarely.
@@ -173,30 +174,49 @@ impl Socket {
         }
     }
 
-    /// Joins a room; resolves, once the socket is a member and the room's buffered events
-    /// are written to it, to their number, or to [`JoinError::TooManyRooms`] when the
-    /// socket is in `max_rooms_per_socket` rooms.
-    pub async fn join(&self, room: &str) -> Result<usize, JoinError> {
+    /// Joins a room (asked at once, whether or not the future is awaited); resolves, once
+    /// the socket is a member and the room's buffered events are written to it, to their
+    /// number, or to [`JoinError::TooManyRooms`] when the socket is in
+    /// `max_rooms_per_socket` rooms.
+    pub fn join(&self, room: &str) -> impl Future<Output = Result<usize, JoinError>> + 'static {
         let (reply, answer) = oneshot::channel();
-        self.inner.session.do_send(SocketJoin {
+        let join = SocketJoin {
             nsp: self.inner.nsp.clone(),
             socket_id: self.inner.id.clone(),
             room: room.to_owned(),
             reply,
-        });
-        answer.await.unwrap_or(Err(JoinError::NotConnected))
+        };
+        if let Some(Request::Join(join)) = capture_request(self.session_id(), Request::Join(join)) {
+            self.inner.session.do_send(join);
+        }
+        async move { answer.await.unwrap_or(Err(JoinError::NotConnected)) }
     }
 
-    /// Leaves a room; resolves once no later broadcast to the room reaches the socket.
-    pub async fn leave(&self, room: &str) -> Result<(), NotConnected> {
+    /// Leaves a room (asked at once); resolves once no later broadcast to the room reaches
+    /// the socket.
+    pub fn leave(&self, room: &str) -> impl Future<Output = Result<(), NotConnected>> + 'static {
         let (reply, answer) = oneshot::channel();
-        self.inner.session.do_send(SocketLeave {
+        let leave = SocketLeave {
             nsp: self.inner.nsp.clone(),
             socket_id: self.inner.id.clone(),
             room: room.to_owned(),
             reply,
-        });
-        answer.await.unwrap_or(Err(NotConnected))
+        };
+        let request = capture_request(self.session_id(), Request::Leave(leave));
+        if let Some(Request::Leave(leave)) = request {
+            self.inner.session.do_send(leave);
+        }
+        async move { answer.await.unwrap_or(Err(NotConnected)) }
+    }
+
+    /// Runs `task` inside this socket's session when called from one of the session's
+    /// handlers (or from a task it runs): what the task asks of the session (joins, emits,
+    /// acks) is applied there directly, without a message to itself. Called from anywhere
+    /// else, the task runs on its own on the current arbiter.
+    pub fn run_in_session(&self, task: impl Future<Output = ()> + 'static) {
+        if let Some(Request::Task(task)) = capture_request(self.session_id(), session_task(task)) {
+            actix::spawn(task);
+        }
     }
 
     /// The rooms the socket is in, sorted.
@@ -269,7 +289,8 @@ impl Socket {
     pub fn emit_payload(&self, event: &str, payload: Payload) {
         let packet = SocketPacket::event_with_payload(&self.inner.nsp, event, payload);
         // Inside one of this session's handlers the session writes it as the handler returns.
-        if let Err(packet) = crate::session::capture_emit(&self.inner.session_id, packet) {
+        let request = capture_request(&self.inner.session_id, Request::Emit(packet));
+        if let Some(Request::Emit(packet)) = request {
             self.inner.session.do_send(SocketEmit { packet });
         }
     }
@@ -322,7 +343,9 @@ impl AckSender {
     /// Sends the ack with these arguments (binary attachments included).
     pub fn send(self, payload: Payload) {
         let packet = SocketPacket::ack(&self.nsp, self.id, payload);
-        if let Err(packet) = crate::session::capture_emit(&self.session_id, packet) {
+        if let Some(Request::Emit(packet)) =
+            capture_request(&self.session_id, Request::Emit(packet))
+        {
             self.session.do_send(SocketEmit { packet });
         }
     }

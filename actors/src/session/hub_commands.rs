@@ -23,6 +23,13 @@ use crate::stats::{DropReason, RefusalReason};
 use crate::wire_frame::Frames;
 
 impl Session {
+    /// Sends a packet on the socket of its namespace, if the session still has one.
+    pub(super) fn emit_on_socket(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
+        if self.socket_io() && self.layer().sockets.contains_key(&packet.nsp) {
+            self.send_socket_packet(packet, ctx);
+        }
+    }
+
     /// Sends a delivery for one socket on, holds it or drops it (see [`Route`]).
     fn deliver(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
         if !self.socket_io() {
@@ -130,9 +137,7 @@ impl Handler<SocketEmit> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: SocketEmit, ctx: &mut Context<Self>) {
-        if self.socket_io() && self.layer().sockets.contains_key(&msg.packet.nsp) {
-            self.send_socket_packet(msg.packet, ctx);
-        }
+        self.emit_on_socket(msg.packet, ctx);
     }
 }
 

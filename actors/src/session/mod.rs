@@ -12,7 +12,7 @@
 //! [`WsIncoming`]: crate::messages::WsIncoming
 
 mod engine;
-mod handler_emits;
+mod handler_requests;
 mod hub_commands;
 mod outgoing;
 mod small_map;
@@ -125,7 +125,7 @@ pub struct Session {
     drop_logged: bool,
 }
 
-pub(crate) use handler_emits::capture as capture_emit;
+pub(crate) use handler_requests::{capture as capture_request, task as session_task, Request};
 
 static NEXT_WS_ID: AtomicU64 = AtomicU64::new(1);
 

@@ -753,17 +753,6 @@ impl Session {
         self.flush_polling();
     }
 
-    /// Runs a handler of this session and writes what it emitted on the session's sockets
-    /// (see `handler_emits`).
-    fn run_handler(&mut self, handler: impl FnOnce(), ctx: &mut Context<Self>) {
-        let sid = self.sid.clone();
-        for packet in super::handler_emits::collect(&sid, handler) {
-            if self.layer().sockets.contains_key(&packet.nsp) {
-                self.send_socket_packet(packet, ctx);
-            }
-        }
-    }
-
     fn on_event(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
         let Some(state) = self.layer().sockets.get(&packet.nsp) else {
             return;
