@@ -13,7 +13,7 @@
 //! | Room membership: sockets per namespace (with session, incarnation, rooms), room → members, socket → user | RoomSupervisor (`room_supervisor/membership.rs`; its `MembershipWriter` opens only there) | [`MembershipView`]: an `RwLock` plus a version bumped on every write; the Broadcaster resolves targets with it, the `Hub` queries and `/connections` read it |
 //! | Room buffers and offline queues, recovery logs, dedupe windows, preserved sockets, SSE subscribers, the pending run of gathered deliveries | Broadcaster (`broadcaster/`) | buffer sizes published on every change, retention sizes on every sweep, the subscriber count as an atomic; `Hub::buffered` asks it |
 //! | The broadcast sequence | Broadcaster (`broadcaster::sequence`) | the RoomSupervisor reads it for cutoffs |
-//! | The session registry and per-connection metadata | ConnectionManager (`connection_manager/`) | the registry is a concurrent map the polling hot path reads |
+//! | The session registry and per-connection metadata | ConnectionManager (`connection_manager/`) | the registry is a concurrent map the polling hot path reads; a session still enters and leaves it itself, synchronously (so its handshake is answered only once it is findable, and an at-once close makes its sid unknown at once) |
 //! | A connection's sockets, acks, outgoing queue, holds | its Session | [`Socket`] handles send it messages |
 //!
 //! Membership was kept three times; two copies remain besides the membership, each for a
@@ -69,7 +69,10 @@
 //! (`RemoveSessionSockets`); a user's sockets ([`Hub::user_sockets`]) and per-namespace
 //! counts ([`Hub::namespace_counts`], for the coming Admin actor) come from the membership.
 //! No actor messages itself to finish its own work: the session drives joins, leaves and
-//! connects with `ctx.spawn(fut.into_actor(self))`.
+//! connects with `ctx.spawn(fut.into_actor(self))`, and what a handler asks of its own
+//! session (emits, acks, joins, leaves, and tasks handed over with
+//! [`Socket::run_in_session`]) is applied by the session directly, not sent to it
+//! (`session/handler_requests.rs`).
 //!
 //! # Layering
 //!
