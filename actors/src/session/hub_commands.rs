@@ -89,7 +89,7 @@ impl Session {
             }
         }
         let released = self.layer().sockets.get_mut(nsp).and_then(|state| {
-            state.hold.pending -= 1;
+            state.hold.pending = state.hold.pending.saturating_sub(1);
             (state.hold.pending == 0).then(|| std::mem::take(&mut state.hold))
         });
         for (frames, volatile) in released.map(|h| h.events).unwrap_or_default() {
