@@ -125,7 +125,7 @@ pub struct BackgroundServer {
     pub addr: SocketAddr,
     /// Live sessions.
     pub registry: SessionRegistry,
-    /// The hub (its actors, counters, room table).
+    /// The hub (its actors, counters, membership).
     pub hub: Hub,
     /// Draining, limits and operational counters.
     pub ops: Arc<OpsState>,

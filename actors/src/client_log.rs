@@ -7,7 +7,7 @@
 //! and with every control character, line or paragraph separator and bidirectional
 //! override escaped, so no client can end a line and write one of its own, or hide text.
 //!
-//! A line one client can make the hub write over and over goes through [`limited!`]: each
+//! A line one client can make the hub write over and over goes through [`limited!`](crate::limited): each
 //! call site writes at most one line per [`interval`], counts the ones it holds back, and
 //! says how many with its next line. The limit is per call site, not per client, because
 //! what it protects is the log itself (its volume, and the operator's attention) from a

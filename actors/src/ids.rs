@@ -5,6 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 
+/// The hasher of maps keyed by socket or session id. Ids are random and made by the
+/// server, so a fast hasher is safe there (maps keyed by client-chosen names, such as
+/// rooms, keep the standard one).
+pub type SidHasher = foldhash::fast::RandomState;
+
+/// A map keyed by socket or session id.
+pub type SidMap<V> = std::collections::HashMap<std::sync::Arc<str>, V, SidHasher>;
+
 static NEXT_ACK_ID: AtomicU64 = AtomicU64::new(0);
 
 /// The next server → client ack id. One counter for the whole process, shared by a

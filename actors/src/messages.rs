@@ -7,9 +7,9 @@ use actix::prelude::*;
 use futures::channel::oneshot;
 use siohub_protocol::{EnginePacket, Payload, ProtocolError, SocketPacket};
 
+use crate::disconnect_reason::DisconnectReason;
 use crate::error::{AckError, EngineError};
-use crate::hub::HubError;
-use crate::socket::DisconnectReason;
+use crate::hub_error::{JoinError, NotConnected};
 use crate::ws::{Credit, Outbox, WsEvent};
 
 /// How a polling GET is answered.
@@ -83,7 +83,7 @@ pub struct WsIncoming {
 /// Sends a Socket.IO packet on the session.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SocketEmit {
+pub(crate) struct SocketEmit {
     /// The packet (its namespace names the socket).
     pub packet: SocketPacket,
 }
@@ -91,7 +91,7 @@ pub struct SocketEmit {
 /// Sends an event that asks for an ack and reports the answer.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SocketEmitWithAck {
+pub(crate) struct SocketEmitWithAck {
     /// The event (the session assigns its ack id).
     pub packet: SocketPacket,
     /// How long to wait for the answer.
@@ -100,18 +100,20 @@ pub struct SocketEmitWithAck {
     pub reply: oneshot::Sender<Result<Payload, AckError>>,
 }
 
-/// Disconnects the socket of one namespace.
+/// Disconnects the socket of one namespace, if it is still the socket named.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SocketDisconnect {
+pub(crate) struct SocketDisconnect {
     /// The namespace.
     pub nsp: String,
+    /// The socket id.
+    pub socket_id: std::sync::Arc<str>,
 }
 
 /// Closes the whole session.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct CloseSession {
+pub(crate) struct CloseSession {
     /// The reason given to every socket's disconnect handler.
     pub reason: DisconnectReason,
 }
@@ -119,31 +121,41 @@ pub struct CloseSession {
 /// Adds a socket to a room; answers with the number of buffered events replayed to it.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SocketJoin {
+pub(crate) struct SocketJoin {
     /// The socket's namespace.
     pub nsp: String,
+    /// The socket id (a socket that left meanwhile is not joined).
+    pub socket_id: std::sync::Arc<str>,
     /// The room.
     pub room: String,
     /// Where the answer goes.
-    pub reply: oneshot::Sender<Result<usize, HubError>>,
+    pub reply: oneshot::Sender<Result<usize, JoinError>>,
 }
 
-/// Removes a socket from a room.
+/// Removes a socket from a room; answers once the membership no longer has it there.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SocketLeave {
+pub(crate) struct SocketLeave {
     /// The socket's namespace.
     pub nsp: String,
+    /// The socket id.
+    pub socket_id: std::sync::Arc<str>,
     /// The room.
     pub room: String,
     /// Where the answer goes.
-    pub reply: oneshot::Sender<Result<(), HubError>>,
+    pub reply: oneshot::Sender<Result<(), NotConnected>>,
 }
 
 /// The rooms of the socket of one namespace.
 #[derive(Message)]
 #[rtype(result = "Vec<String>")]
-pub struct SocketRooms {
+pub(crate) struct SocketRooms {
     /// The socket's namespace.
     pub nsp: String,
 }
+
+/// Asks a session to tell the RoomSupervisor every socket and room it has (after the
+/// supervisor restarted).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AnnounceMembership;

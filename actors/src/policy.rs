@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::namespace::NamespacePattern;
+use crate::namespace_pattern::NamespacePattern;
 
 /// What happens to an event published to a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,6 +119,50 @@ pub const USER_ROOM_PREFIX: &str = "user:";
 /// The room every socket of user `id` joins.
 pub fn user_room(id: &str) -> String {
     format!("{USER_ROOM_PREFIX}{id}")
+}
+
+/// How a room keeps events for sockets that join later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomBuffering {
+    /// The policy.
+    pub policy: BufferPolicy,
+    /// Most events kept.
+    pub size: usize,
+    /// How long an event stays replayable.
+    pub ttl: Duration,
+}
+
+impl RoomBuffering {
+    /// The buffering of an ordinary room under `policy`.
+    pub fn for_room(policy: &DeliveryPolicy) -> Self {
+        RoomBuffering {
+            policy: policy.buffer,
+            size: policy.buffer_size,
+            ttl: policy.buffer_ttl,
+        }
+    }
+
+    /// No buffering: joining replays nothing (a recovered socket's rooms, a rebuild).
+    pub fn quiet() -> Self {
+        RoomBuffering {
+            policy: BufferPolicy::Drop,
+            size: 0,
+            ttl: Duration::ZERO,
+        }
+    }
+
+    /// The buffering of a user room: the offline queue when the policy has one.
+    pub fn for_user(policy: &DeliveryPolicy) -> Self {
+        if policy.offline_queue {
+            RoomBuffering {
+                policy: BufferPolicy::IfNoClients,
+                size: policy.offline_queue_size,
+                ttl: policy.offline_queue_ttl,
+            }
+        } else {
+            Self::for_room(policy)
+        }
+    }
 }
 
 #[cfg(test)]

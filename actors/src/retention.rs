@@ -1,5 +1,5 @@
-//! What the Broadcaster keeps for later besides the room buffers (which the room table
-//! reports itself): the dedupe windows, the connection state recovery logs and the sockets
+//! What the Broadcaster keeps for later besides the room buffers (whose sizes it publishes
+//! on every change, see `BufferSizesView`): the dedupe windows, the connection state recovery logs and the sockets
 //! preserved for recovery, as sizes. The Broadcaster owns that state; it publishes this
 //! read-only view after each periodic sweep, so `/metrics` reads it without a message.
 

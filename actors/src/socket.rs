@@ -1,6 +1,7 @@
 //! The handle server code holds for one Socket.IO socket, and what comes with it: the
 //! handshake details, per-socket data, the ack sender and disconnect reasons.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -9,13 +10,15 @@ use futures::channel::oneshot;
 use serde_json::{Map, Value};
 use siohub_protocol::{Payload, SocketPacket};
 
+use crate::disconnect_reason::DisconnectReason;
 use crate::error::AckError;
-use crate::hub::{Hub, HubError};
+use crate::hub_error::{JoinError, NotConnected};
+use crate::hub_handle::Hub;
 use crate::messages::{
     CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
     SocketRooms,
 };
-use crate::session::Session;
+use crate::session::{capture_request, session_task, Request, Session};
 
 /// Request headers kept in one string (`name:value` lines): one allocation per session
 /// instead of two per header, for data that is read rarely.
@@ -94,52 +97,6 @@ impl HandshakeInfo {
 /// Per-socket data: a JSON object any handler or middleware can read and write.
 pub type SocketData = Arc<Mutex<Map<String, Value>>>;
 
-/// Why a socket left its namespace; the strings are the reference server's reasons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DisconnectReason {
-    /// The client left the namespace (`1<nsp>`).
-    ClientNamespaceDisconnect,
-    /// Server code disconnected the socket.
-    ServerNamespaceDisconnect,
-    /// The client closed the Engine.IO session or its transport went away.
-    TransportClose,
-    /// The transport failed (for example overlapping polls or an aborted poll).
-    TransportError,
-    /// No pong within the ping timeout.
-    PingTimeout,
-    /// The client sent a malformed packet.
-    ParseError,
-    /// The server closed the session.
-    ForcedClose,
-    /// The server is shutting down.
-    ServerShuttingDown,
-    /// The client read too slowly and its outgoing buffer filled up.
-    SlowConsumer,
-}
-
-impl DisconnectReason {
-    /// The reason as the reference server spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
-            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
-            DisconnectReason::TransportClose => "transport close",
-            DisconnectReason::TransportError => "transport error",
-            DisconnectReason::PingTimeout => "ping timeout",
-            DisconnectReason::ParseError => "parse error",
-            DisconnectReason::ForcedClose => "forced close",
-            DisconnectReason::ServerShuttingDown => "server shutting down",
-            DisconnectReason::SlowConsumer => "slow consumer",
-        }
-    }
-}
-
-impl std::fmt::Display for DisconnectReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// What a connect middleware sees of a CONNECT request.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
@@ -163,7 +120,7 @@ pub struct Socket {
 }
 
 struct SocketInner {
-    id: String,
+    id: Arc<str>,
     nsp: String,
     session_id: Arc<str>,
     session: Addr<Session>,
@@ -193,7 +150,7 @@ impl Socket {
     ) -> Self {
         Socket {
             inner: Arc::new(SocketInner {
-                id,
+                id: id.into(),
                 nsp,
                 session_id,
                 session,
@@ -217,27 +174,49 @@ impl Socket {
         }
     }
 
-    /// Joins a room; resolves to the number of buffered events replayed to the socket, or
-    /// to [`HubError::TooManyRooms`] when the socket is in `max_rooms_per_socket` rooms.
-    pub async fn join(&self, room: &str) -> Result<usize, HubError> {
+    /// Joins a room (asked at once, whether or not the future is awaited); resolves, once
+    /// the socket is a member and the room's buffered events are written to it, to their
+    /// number, or to [`JoinError::TooManyRooms`] when the socket is in
+    /// `max_rooms_per_socket` rooms.
+    pub fn join(&self, room: &str) -> impl Future<Output = Result<usize, JoinError>> + 'static {
         let (reply, answer) = oneshot::channel();
-        self.inner.session.do_send(SocketJoin {
+        let join = SocketJoin {
             nsp: self.inner.nsp.clone(),
+            socket_id: self.inner.id.clone(),
             room: room.to_owned(),
             reply,
-        });
-        answer.await.unwrap_or(Err(HubError::NotConnected))
+        };
+        if let Some(Request::Join(join)) = capture_request(self.session_id(), Request::Join(join)) {
+            self.inner.session.do_send(join);
+        }
+        async move { answer.await.unwrap_or(Err(JoinError::NotConnected)) }
     }
 
-    /// Leaves a room.
-    pub async fn leave(&self, room: &str) -> Result<(), HubError> {
+    /// Leaves a room (asked at once); resolves once no later broadcast to the room reaches
+    /// the socket.
+    pub fn leave(&self, room: &str) -> impl Future<Output = Result<(), NotConnected>> + 'static {
         let (reply, answer) = oneshot::channel();
-        self.inner.session.do_send(SocketLeave {
+        let leave = SocketLeave {
             nsp: self.inner.nsp.clone(),
+            socket_id: self.inner.id.clone(),
             room: room.to_owned(),
             reply,
-        });
-        answer.await.unwrap_or(Err(HubError::NotConnected))
+        };
+        let request = capture_request(self.session_id(), Request::Leave(leave));
+        if let Some(Request::Leave(leave)) = request {
+            self.inner.session.do_send(leave);
+        }
+        async move { answer.await.unwrap_or(Err(NotConnected)) }
+    }
+
+    /// Runs `task` inside this socket's session when called from one of the session's
+    /// handlers (or from a task it runs): what the task asks of the session (joins, emits,
+    /// acks) is applied there directly, without a message to itself. Called from anywhere
+    /// else, the task runs on its own on the current arbiter.
+    pub fn run_in_session(&self, task: impl Future<Output = ()> + 'static) {
+        if let Some(Request::Task(task)) = capture_request(self.session_id(), session_task(task)) {
+            actix::spawn(task);
+        }
     }
 
     /// The rooms the socket is in, sorted.
@@ -309,7 +288,11 @@ impl Socket {
     /// Emits `event` with arguments that may carry binary attachments.
     pub fn emit_payload(&self, event: &str, payload: Payload) {
         let packet = SocketPacket::event_with_payload(&self.inner.nsp, event, payload);
-        self.inner.session.do_send(SocketEmit { packet });
+        // Inside one of this session's handlers the session writes it as the handler returns.
+        let request = capture_request(&self.inner.session_id, Request::Emit(packet));
+        if let Some(Request::Emit(packet)) = request {
+            self.inner.session.do_send(SocketEmit { packet });
+        }
     }
 
     /// Emits `event` and waits for the client's ack, at most `timeout`.
@@ -333,6 +316,7 @@ impl Socket {
     pub fn disconnect(&self) {
         self.inner.session.do_send(SocketDisconnect {
             nsp: self.inner.nsp.clone(),
+            socket_id: self.inner.id.clone(),
         });
     }
 
@@ -349,6 +333,8 @@ impl Socket {
 #[derive(Debug)]
 pub struct AckSender {
     pub(crate) session: Addr<Session>,
+    /// The Engine.IO session id (to tell whether the session is running a handler here).
+    pub(crate) session_id: Arc<str>,
     pub(crate) nsp: String,
     pub(crate) id: u64,
 }
@@ -357,7 +343,11 @@ impl AckSender {
     /// Sends the ack with these arguments (binary attachments included).
     pub fn send(self, payload: Payload) {
         let packet = SocketPacket::ack(&self.nsp, self.id, payload);
-        self.session.do_send(SocketEmit { packet });
+        if let Some(Request::Emit(packet)) =
+            capture_request(&self.session_id, Request::Emit(packet))
+        {
+            self.session.do_send(SocketEmit { packet });
+        }
     }
 
     /// Sends the ack with plain JSON arguments: an array is spread, anything else is one

@@ -3,8 +3,8 @@
 //! gets every event emitted there as one ready-made SSE chunk (`event:` / `data:`), encoded
 //! once per broadcast and shared by every subscriber.
 //!
-//! Subscribers are kept apart from room members (in a short list per namespace of the room
-//! table), so the socket fan-out stays a loop over `Addr<Session>` with no per-recipient
+//! Subscribers are kept apart from room members (in a short list per namespace the
+//! Broadcaster holds), so the socket fan-out stays a loop over `Addr<Session>` with no per-recipient
 //! allocation and costs nothing more when nobody subscribes. Each subscriber has a bounded
 //! queue: one that reads too slowly is cut off and counted, as a slow socket is.
 
@@ -18,11 +18,11 @@ use futures::channel::mpsc;
 use serde_json::Value;
 use siohub_protocol::SocketPacket;
 
-use crate::room_table::Target;
+use crate::target::Target;
 
 static NEXT_SUBSCRIBER_ID: AtomicU64 = AtomicU64::new(1);
 
-/// The table's side of a subscription: who wants what, and where it goes.
+/// The Broadcaster's side of a subscription: who wants what, and where it goes.
 pub(crate) struct Subscriber {
     pub(crate) id: u64,
     rooms: HashSet<String>,

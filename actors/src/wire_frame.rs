@@ -7,6 +7,10 @@ use actix_http::ws::{Codec, Message};
 use bytes::{Bytes, BytesMut};
 use siohub_protocol::EnginePacket;
 
+/// The frames of one encoded event (a packet and its attachments), shared by every
+/// recipient.
+pub type Frames = std::sync::Arc<[WireFrame]>;
+
 /// One Engine.IO packet as a ready-to-write server websocket frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireFrame {

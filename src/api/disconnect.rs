@@ -4,12 +4,9 @@
 //! `io server disconnect`); with `close: true` the whole connection is closed instead
 //! (every namespace of it; the client may reconnect as after a network failure).
 
-use std::collections::HashSet;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use siohub_actors::messages::{CloseSession, SocketDisconnect};
 use siohub_actors::DisconnectReason;
 
 use super::v1::{one_or_many, read_json, root_namespace, selected_sockets, ApiState};
@@ -49,20 +46,16 @@ pub async fn disconnect(
         request.rooms,
     )
     .await?;
-    // An address hashes by its channel, which never changes: safe as a key.
-    #[allow(clippy::mutable_key_type)]
-    let mut closed = HashSet::new();
-    for (_, session) in &sockets {
-        if request.close {
-            // One close per connection, whichever of its sockets were selected.
-            if closed.insert(session.clone()) {
-                session.do_send(CloseSession {
-                    reason: DisconnectReason::ForcedClose,
-                });
-            }
+    for (socket_id, _) in &sockets {
+        // A socket gone meanwhile is gone either way: nothing to report.
+        let _ = if request.close {
+            // A connection with several selected sockets is closed once (a second close
+            // finds it closing).
+            let reason = DisconnectReason::ForcedClose;
+            engine.hub.close_connection_of(&nsp, socket_id, reason)
         } else {
-            session.do_send(SocketDisconnect { nsp: nsp.clone() });
-        }
+            engine.hub.disconnect_socket(&nsp, socket_id)
+        };
     }
     Ok(HttpResponse::Ok().json(json!({ "disconnected": sockets.len() })))
 }

@@ -123,9 +123,9 @@ impl EmitRequest {
                 nsp: self.namespace,
                 rooms: self.rooms,
                 users: self.users,
-                sids: self.socket_ids,
+                socket_ids: self.socket_ids,
                 except_rooms: self.except.clone(),
-                except_sids: self.except,
+                except_socket_ids: self.except,
             },
             event: self.event,
             payload: Payload::new(args),
@@ -218,7 +218,7 @@ impl Acks {
         let mut timeouts = 0;
         while let Some(report) = self.next().await {
             match report.result {
-                Ok(payload) => acks.push(ack_json(&report.sid, &payload)),
+                Ok(payload) => acks.push(ack_json(&report.socket_id, &payload)),
                 Err(_) => timeouts += 1,
             }
         }
@@ -232,14 +232,14 @@ impl Acks {
             let (mut acks, mut acked, mut timeouts) = state?;
             let chunk = match acks.next().await {
                 Some(AckReport {
-                    sid,
+                    socket_id: sid,
                     result: Ok(payload),
                 }) => {
                     acked += 1;
                     sse_event("ack", &ack_json(&sid, &payload))
                 }
                 Some(AckReport {
-                    sid,
+                    socket_id: sid,
                     result: Err(e),
                 }) => {
                     timeouts += 1;

@@ -6,16 +6,14 @@
 //! which governs what clients may join themselves, does not apply.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures::channel::oneshot;
 use futures::future::join_all;
 use serde::Deserialize;
 use serde_json::json;
-use siohub_actors::messages::{SocketJoin, SocketLeave};
-use siohub_actors::HubError;
+use siohub_actors::JoinError;
 
 use super::v1::{
     check_namespace, check_room, one_or_many, read_json, read_query, root_namespace,
-    selected_sockets, unavailable, ApiState,
+    selected_sockets, ApiState,
 };
 use super::ApiError;
 use crate::state::AppState;
@@ -46,11 +44,7 @@ struct MembershipRequest {
 pub async fn list(req: HttpRequest, engine: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let query: NamespaceQuery = read_query(&req)?;
     check_namespace(&engine, &query.namespace)?;
-    let rooms = engine
-        .hub
-        .list_rooms(&query.namespace)
-        .await
-        .map_err(unavailable)?;
+    let rooms = engine.hub.rooms(&query.namespace);
     let rooms: Vec<_> = rooms
         .into_iter()
         .map(|(name, members)| json!({ "name": name, "members": members }))
@@ -69,11 +63,7 @@ pub async fn show(
     check_namespace(&engine, &query.namespace)?;
     let room = room.into_inner();
     check_room(&room)?;
-    let members = engine
-        .hub
-        .describe_room(&query.namespace, &room)
-        .await
-        .map_err(unavailable)?;
+    let members = engine.hub.room_members(&query.namespace, &room);
     if members.is_empty() {
         return Err(ApiError::not_found(format!(
             "room {room:?} has no members in namespace {}",
@@ -129,26 +119,26 @@ async fn change_membership(
         request.rooms,
     )
     .await?;
-    let answers = sockets.into_iter().map(|(socket_id, session)| {
-        let (nsp, room) = (nsp.clone(), room.clone());
+    let hub = &engine.hub;
+    let answers = sockets.into_iter().map(|(socket_id, _)| {
+        let joined = joining.then(|| hub.join_socket(&nsp, &socket_id, &room));
+        let left = (!joining).then(|| hub.leave_socket(&nsp, &socket_id, &room));
         async move {
-            if joining {
-                let (reply, answer) = oneshot::channel();
-                session.do_send(SocketJoin { nsp, room, reply });
-                match answer.await {
-                    Ok(Ok(_)) => Changed::Yes,
-                    Ok(Err(e @ HubError::TooManyRooms { .. })) => {
+            if let Some(joined) = joined {
+                match joined.await {
+                    Ok(_) => Changed::Yes,
+                    Err(e @ JoinError::TooManyRooms { .. }) => {
                         Changed::Refused(json!({ "sid": &*socket_id, "message": e.to_string() }))
                     }
-                    _ => Changed::No,
+                    Err(_) => Changed::No,
+                }
+            } else if let Some(left) = left {
+                match left.await {
+                    Ok(()) => Changed::Yes,
+                    Err(_) => Changed::No,
                 }
             } else {
-                let (reply, answer) = oneshot::channel();
-                session.do_send(SocketLeave { nsp, room, reply });
-                match answer.await {
-                    Ok(Ok(())) => Changed::Yes,
-                    _ => Changed::No,
-                }
+                Changed::No
             }
         }
     });

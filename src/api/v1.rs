@@ -23,7 +23,7 @@ use futures::StreamExt;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-use siohub_actors::{Application, HubError, Recipients, Target};
+use siohub_actors::{Application, Recipients, Target, Unavailable};
 
 use super::keys::{require_key, KeyRing};
 use super::operators::OperatorAccess;
@@ -178,7 +178,7 @@ pub fn check_room(room: &str) -> Result<(), ApiError> {
 }
 
 /// The hub's failure as a 503.
-pub fn unavailable(e: HubError) -> ApiError {
+pub fn unavailable(e: Unavailable) -> ApiError {
     ApiError::unavailable(format!("{e}; try again"))
 }
 
@@ -226,10 +226,10 @@ pub async fn selected_sockets(
         nsp,
         rooms,
         users,
-        sids: socket_ids,
+        socket_ids,
         ..Target::default()
     };
-    engine.hub.resolve(target).await.map_err(unavailable)
+    Ok(engine.hub.resolve(&target))
 }
 
 /// Whether the client asked for Server-Sent Events.

@@ -108,7 +108,7 @@ pub(super) fn on_publish(
     }
     let target = Target {
         rooms: vec![publish.room],
-        except_sids: if publish.echo {
+        except_socket_ids: if publish.echo {
             vec![]
         } else {
             vec![socket.id().to_owned()]
@@ -122,8 +122,10 @@ pub(super) fn on_publish(
         volatile: false,
         dedupe_id: publish.id,
     };
+    // The ack goes out from inside the session once the Broadcaster answered.
+    let session = socket.clone();
     let socket = socket.clone();
-    actix_rt::spawn(async move {
+    session.run_in_session(async move {
         let _permit = permit;
         let result = match socket.hub().broadcast(broadcast).await {
             Ok(outcome) if outcome.duplicate => {

@@ -2,7 +2,7 @@
 //! if the namespace's policy allows it (with the room's buffered events replayed), or left.
 
 use serde_json::{json, Value};
-use siohub_actors::{AckSender, HubError, Payload, Socket};
+use siohub_actors::{AckSender, JoinError, Payload, Socket};
 
 use super::answer::answer;
 use super::policy::{denied, roles_of};
@@ -58,12 +58,15 @@ pub(super) fn on_join(
         );
         return answer(socket, "join", ack, Err(refusal));
     }
+    // Runs inside the socket's session: the join and the ack are applied there, not sent
+    // to it as messages.
+    let session = socket.clone();
     let socket = socket.clone();
-    actix_rt::spawn(async move {
+    session.run_in_session(async move {
         let _permit = permit;
         let result = match socket.join(&room).await {
             Ok(replayed) => Ok(json!({ "ok": true, "room": room, "replayed": replayed })),
-            Err(e @ HubError::TooManyRooms { .. }) => {
+            Err(e @ JoinError::TooManyRooms { .. }) => {
                 Err(EventError::new(ErrorCode::RateLimitExceeded, e.to_string()))
             }
             Err(e) => Err(EventError::new(ErrorCode::InternalError, e.to_string())),
@@ -83,8 +86,9 @@ pub(super) fn on_leave(
         Ok(room) => room,
         Err(e) => return answer(socket, "leave", ack, Err(e)),
     };
+    let session = socket.clone();
     let socket = socket.clone();
-    actix_rt::spawn(async move {
+    session.run_in_session(async move {
         let _permit = permit;
         let result = match socket.leave(&room).await {
             Ok(()) => Ok(json!({ "ok": true, "room": room })),

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use siohub_actors::messages::CloseSession;
 use siohub_actors::DisconnectReason;
 
 use crate::state::AppState;
@@ -31,17 +30,14 @@ pub fn open_for_drain(state: &AppState) -> usize {
 /// The first half of [`drain`]: marks the server draining and closes every session.
 pub fn begin_drain(state: &AppState, budget: Duration) {
     state.ops.set_draining();
-    let registry = state.hub.registry();
     log::info!(
         "draining: refusing new connections, closing {} sessions (at most {} ms)",
-        registry.len(),
+        state.hub.registry().len(),
         budget.as_millis()
     );
-    for session in registry.all() {
-        session.do_send(CloseSession {
-            reason: DisconnectReason::ServerShuttingDown,
-        });
-    }
+    state
+        .hub
+        .close_all_sessions(DisconnectReason::ServerShuttingDown);
 }
 
 /// The end of [`drain`]: logs, counts and returns the sessions still open and the

@@ -66,7 +66,7 @@ pub enum Upgrade {
         /// The transport's id, tagging what the connection reads.
         id: u64,
         /// The connection's bounds.
-        limits: siohub_actors::ws::WsLimits,
+        limits: siohub_actors::ws_connection::WsLimits,
         /// Where the connection counts its write timeouts and read pauses.
         counters: Arc<siohub_actors::HubCounters>,
     },
@@ -124,7 +124,7 @@ pub fn handshake(
         session,
         outbox,
         id,
-        limits: siohub_actors::ws::WsLimits {
+        limits: siohub_actors::ws_connection::WsLimits {
             max_message: state.config.max_payload,
             write_timeout: state.config.write_timeout,
             inflight: state.config.inflight,
@@ -159,7 +159,7 @@ pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
             limits,
             counters,
         } => {
-            actix_web::rt::spawn(siohub_actors::ws::run(
+            actix_web::rt::spawn(siohub_actors::ws_connection::run(
                 io,
                 leftover,
                 outbox.stream(),

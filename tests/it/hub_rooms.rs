@@ -142,7 +142,7 @@ fn node_many_sockets_many_rooms_one_copy_each() {
     let excepted = [r3[0].clone(), r3[1].clone()];
     let target = Target {
         rooms: vec!["r3".into(), "r4".into()],
-        except_sids: excepted.iter().map(|n| ids[n].clone()).collect(),
+        except_socket_ids: excepted.iter().map(|n| ids[n].clone()).collect(),
         ..Target::namespace("/")
     };
     let out = hub_broadcast(&server, target, "b3", json!(3));

@@ -5,7 +5,7 @@ use actix::prelude::*;
 use siohub_protocol::{EnginePacket, ProtocolError};
 
 use super::{App, Session};
-use crate::socket::DisconnectReason;
+use crate::disconnect_reason::DisconnectReason;
 
 impl Session {
     /// Schedules the next ping one full interval from now (never at once: the first ping

@@ -12,11 +12,15 @@
 //! [`WsIncoming`]: crate::messages::WsIncoming
 
 mod engine;
+mod handler_requests;
+mod hub_commands;
 mod outgoing;
 #[cfg(test)]
 mod request_order;
 mod small_map;
-mod sockets;
+mod socket_layer;
+#[cfg(test)]
+pub(crate) mod test_support;
 mod transport;
 
 use std::collections::VecDeque;
@@ -29,13 +33,14 @@ use siohub_protocol::{EnginePacket, Handshake};
 
 use crate::config::EngineConfig;
 use crate::connection_manager::SessionMeta;
-use crate::hub::Hub;
+use crate::disconnect_reason::DisconnectReason;
+use crate::hub_handle::Hub;
 use crate::namespace::Namespaces;
-use crate::socket::{DisconnectReason, HandshakeInfo};
+use crate::socket::HandshakeInfo;
 use crate::wire_frame::WireFrame;
 use crate::ws::Outbox;
 
-use sockets::SocketLayer;
+use socket_layer::SocketLayer;
 
 /// What runs on top of the Engine.IO session.
 #[derive(Debug, Clone)]
@@ -117,10 +122,15 @@ pub struct Session {
     /// Whether an upgrade held the deadline of the pong owed already (once per pong).
     pong_hold_spent: bool,
     app: App,
+    /// Whether a pending poll waits to be answered until the current step has written
+    /// everything it writes (a CONNECT reply and what its handler emits go in one body).
+    flush_deferred: bool,
     closing: bool,
     /// Whether the first full-buffer drop of this session was logged already.
     drop_logged: bool,
 }
+
+pub(crate) use handler_requests::{capture as capture_request, task as session_task, Request};
 
 static NEXT_WS_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -175,6 +185,7 @@ impl Session {
             pong_owed: false,
             pong_hold_spent: false,
             app,
+            flush_deferred: false,
             closing: false,
             drop_logged: false,
         };
@@ -255,7 +266,7 @@ impl Session {
         }
         if let App::SocketIo(layer) = &mut self.app {
             let hub = self.hub.clone();
-            layer.close_all(reason, &hub, ctx);
+            layer.close_all(&self.sid, reason, &hub, ctx);
         }
         if let Some(probe) = self.probe.take() {
             ctx.cancel_future(probe.timer);
@@ -369,7 +380,7 @@ impl Actor for Session {
             self.closing = true;
             if let App::SocketIo(layer) = &mut self.app {
                 let hub = self.hub.clone();
-                layer.close_all(DisconnectReason::ServerShuttingDown, &hub, ctx);
+                layer.close_all(&self.sid, DisconnectReason::ServerShuttingDown, &hub, ctx);
             }
             if let Transport::WebSocket(link) = &self.transport {
                 close_link(link);

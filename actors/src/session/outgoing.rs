@@ -6,10 +6,10 @@ use actix::prelude::*;
 use siohub_protocol::EnginePacket;
 
 use super::{Queued, Session, Transport};
+use crate::disconnect_reason::DisconnectReason;
 use crate::policy::SlowConsumerAction;
-use crate::room_table::Frames;
-use crate::socket::DisconnectReason;
 use crate::stats::DropReason;
+use crate::wire_frame::Frames;
 use crate::wire_frame::{polling_body, WireFrame};
 
 impl Session {
@@ -141,7 +141,7 @@ impl Session {
 
     /// Answers the pending poll, if any, with what is queued.
     pub(super) fn flush_polling(&mut self) {
-        if self.queue.is_empty() {
+        if self.queue.is_empty() || self.flush_deferred {
             return;
         }
         if let Transport::Polling { pending, .. } = &mut self.transport {
@@ -184,7 +184,7 @@ impl Session {
         }
     }
 
-    fn count_drop(&mut self, reason: DropReason, n: u64) {
+    pub(super) fn count_drop(&mut self, reason: DropReason, n: u64) {
         self.hub.counters().dropped(reason, n);
         if !self.drop_logged {
             self.drop_logged = true;
@@ -198,7 +198,7 @@ impl Session {
         }
     }
 
-    fn disconnect_slow_consumer(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn disconnect_slow_consumer(&mut self, ctx: &mut Context<Self>) {
         let (packets, bytes) = self.backlog();
         self.hub.counters().slow_consumer_disconnect();
         self.hub

@@ -11,12 +11,12 @@ use futures::channel::oneshot;
 
 use super::{Application, Session, SessionParams};
 use crate::config::EngineConfig;
+use crate::connection_manager::SessionRegistry;
 use crate::error::EngineError;
-use crate::hub::Hub;
+use crate::hub_handle::Hub;
 use crate::messages::{
     BeginPost, BeginUpgrade, EndPost, Poll, PollAborted, PollOutcome, PostAborted, WsIncoming,
 };
-use crate::registry::SessionRegistry;
 use crate::socket::{HandshakeInfo, HeaderList};
 use crate::ws::{Outbox, WsEvent};
 

@@ -6,11 +6,11 @@ use futures::channel::oneshot;
 use siohub_protocol::{EnginePacket, ProtocolError};
 
 use super::{close_link, Probe, Session, Transport, WsLink};
+use crate::disconnect_reason::DisconnectReason;
 use crate::error::EngineError;
 use crate::messages::{
     BeginPost, BeginUpgrade, EndPost, Poll, PollAborted, PollOutcome, PostAborted, WsIncoming,
 };
-use crate::socket::DisconnectReason;
 use crate::wire_frame::{ws_pong_frame, WireFrame};
 use crate::ws::WsEvent;
 

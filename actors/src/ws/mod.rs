@@ -5,11 +5,9 @@
 //! a broadcaster to the writer, and backlogs in both directions the session can bound.
 
 mod assembler;
-mod connection;
 mod inflight;
 mod outbox;
 
 pub use assembler::{Assembler, WsEvent};
-pub use connection::{run, WsLimits};
 pub use inflight::{Credit, Inflight, InflightLimit};
 pub use outbox::{Outbox, OutboxStream};

@@ -246,7 +246,7 @@ impl Drop for OutboxStream {
 }
 
 impl Stream for OutboxStream {
-    type Item = Result<Bytes, actix_web::Error>;
+    type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.shared.waker.register(cx.waker());

@@ -21,11 +21,7 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
         by_transport.map(|(transport, n)| ([("transport", transport)], n)),
     )?;
 
-    let namespaces = hub
-        .table()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .namespace_counts();
+    let namespaces = hub.namespace_counts();
     out.gauges(
         "siohub_namespace_sockets",
         "Connected Socket.IO sockets by namespace.",

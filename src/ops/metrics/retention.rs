@@ -1,6 +1,6 @@
-//! What the hub keeps for later: room buffers and offline queues per namespace (from the
-//! room table, exact), the dedupe windows, recovery logs and preserved sockets (as of the
-//! Broadcaster's last sweep, at most a second old). Only namespaces that keep something
+//! What the hub keeps for later: room buffers and offline queues per namespace (published
+//! by the Broadcaster on every change, exact), the dedupe windows, recovery logs and
+//! preserved sockets (as of the Broadcaster's last sweep, at most a second old). Only namespaces that keep something
 //! have series; they go when it expires.
 
 use std::fmt;
@@ -71,11 +71,7 @@ const RETENTION_FAMILIES: [Gauge<NamespaceRetention>; 3] = [
 
 pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
     let hub = &state.hub;
-    let buffers = hub
-        .table()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .buffer_sizes();
+    let buffers = hub.buffer_sizes();
     for (name, help, value) in BUFFER_FAMILIES {
         let series = buffers
             .iter()

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 use siohub::server::BackgroundServer;
-use siohub_actors::messages::CloseSession;
 use siohub_actors::{Broadcast, BroadcastOutcome, DisconnectReason, Payload, Target};
 
 use super::wait::wait_until;
@@ -29,24 +28,24 @@ pub fn hub_broadcast(
     futures::executor::block_on(server.hub.broadcast(broadcast)).expect("the broadcaster answers")
 }
 
-/// Members of `room` in namespace `nsp`, from the server's room table.
+/// Members of `room` in namespace `nsp`, from the RoomSupervisor's membership.
 pub fn room_members(server: &BackgroundServer, nsp: &str, room: &str) -> Vec<String> {
-    server.hub.table().lock().unwrap().members(nsp, room)
+    server.hub.members(nsp, room)
 }
 
-/// The rooms of namespace `nsp` with their member counts, from the server's room table.
+/// The rooms of namespace `nsp` with their member counts, from the RoomSupervisor's membership.
 pub fn rooms(server: &BackgroundServer, nsp: &str) -> Vec<(String, usize)> {
-    server.hub.table().lock().unwrap().rooms(nsp)
+    server.hub.rooms(nsp)
 }
 
-/// The sockets connected to namespace `nsp`, from the server's room table.
+/// The sockets connected to namespace `nsp`, from the RoomSupervisor's membership.
 pub fn socket_count(server: &BackgroundServer, nsp: &str) -> usize {
-    server.hub.table().lock().unwrap().socket_count(nsp)
+    server.hub.socket_count(nsp)
 }
 
-/// The namespaces the server's room table holds.
+/// The namespaces the RoomSupervisor's membership holds.
 pub fn namespace_count(server: &BackgroundServer) -> usize {
-    server.hub.table().lock().unwrap().namespace_count()
+    server.hub.namespace_count()
 }
 
 /// Events buffered for `room` of `nsp` (younger than an hour).
@@ -56,12 +55,13 @@ pub fn buffered(server: &BackgroundServer, nsp: &str, room: &str) -> usize {
 
 /// Events buffered for `room` of `nsp` that are younger than `ttl`.
 pub fn buffered_within(server: &BackgroundServer, nsp: &str, room: &str, ttl: Duration) -> usize {
-    server.hub.table().lock().unwrap().buffered(nsp, room, ttl)
+    futures::executor::block_on(server.hub.buffered(nsp, room, ttl))
+        .expect("the broadcaster answers")
 }
 
 /// The `/api/v1/sse` subscribers the hub holds.
 pub fn subscriber_count(server: &BackgroundServer) -> usize {
-    server.hub.table().lock().unwrap().subscriber_count()
+    server.hub.subscriber_count()
 }
 
 /// Whether Engine.IO session `sid` is registered.
@@ -90,14 +90,13 @@ pub fn backlog_bytes(server: &BackgroundServer, sid: &str) -> u64 {
         .map_or(0, |(_, meta)| meta.snapshot().outgoing_bytes)
 }
 
-/// The rooms of socket `socket_id` as its session publishes them (what `/connections` shows).
+/// The rooms of socket `socket_id` as `/connections` shows them.
 pub fn published_rooms(server: &BackgroundServer, socket_id: &str) -> Vec<String> {
-    server
-        .hub
-        .registry()
-        .entries()
+    let page = futures::executor::block_on(server.hub.list_connections(0, usize::MAX));
+    page.expect("the connection manager answers")
+        .connections
         .into_iter()
-        .flat_map(|(_, meta)| meta.snapshot().sockets)
+        .flat_map(|c| c.sockets)
         .find(|s| s.id == socket_id)
         .map(|s| s.rooms.into_iter().collect())
         .unwrap_or_default()
@@ -106,12 +105,9 @@ pub fn published_rooms(server: &BackgroundServer, socket_id: &str) -> Vec<String
 /// Ends session `sid` as a server-side disconnect would (the socket may still be writing).
 pub fn close_session(server: &BackgroundServer, sid: &str) {
     server
-        .registry
-        .get(sid)
-        .expect("the session")
-        .do_send(CloseSession {
-            reason: DisconnectReason::ServerShuttingDown,
-        });
+        .hub
+        .close_session(sid, DisconnectReason::ServerShuttingDown)
+        .expect("the session");
 }
 
 /// Waits until the session `sid` is no longer registered on `server`.

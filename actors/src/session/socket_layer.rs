@@ -1,8 +1,10 @@
-//! The Socket.IO layer of a session: namespace joins (with middleware and connection state
-//! recovery), events and acks in both directions, rooms, deliveries from the broadcaster,
-//! server-side disconnects, and the rules that close a misbehaving connection.
+//! The Socket.IO layer of a session: its state per namespace, and the state machine of the
+//! client's packets: namespace joins (with middleware and connection state recovery, the
+//! CONNECT reply sent once the RoomSupervisor has the socket), events and acks in both
+//! directions, and the rules that close a misbehaving connection. What the hub and socket
+//! handles ask of the session is in `hub_commands`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -15,55 +17,94 @@ use siohub_protocol::{Decoded, Payload, ProtocolError, SocketDecoder, SocketPack
 
 use super::small_map::SmallMap;
 use super::{App, Session};
+use crate::broadcaster::TakePreserved;
 use crate::config::EngineConfig;
 use crate::connection_manager::SocketMeta;
+use crate::delivery::{AckReport, AckReports, Replayed};
+use crate::disconnect_reason::DisconnectReason;
 use crate::error::AckError;
-use crate::hub::Hub;
-use crate::hub_messages::{
-    AckReport, AckReports, AnnounceMembership, Deliver, DeliverBatch, DeliverWithAck,
-    PreservedSocket, Recover, Recovered,
-};
-use crate::ids::next_ack_id;
-use crate::messages::{
-    CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
-    SocketRooms,
-};
+use crate::hub_handle::Hub;
+use crate::hub_messages::{PreservedSocket, Recovered};
 use crate::namespace::{ConnectRefusal, Namespace, Namespaces};
-use crate::policy::{user_room, DeliveryPolicy};
-use crate::room_table::RoomBuffering;
-use crate::socket::{AckSender, ConnectRequest, DisconnectReason, Socket, SocketData};
+use crate::policy::{user_room, DeliveryPolicy, RoomBuffering};
+use crate::room_supervisor::{
+    next_incarnation, AddSocket, EndedSocket, InitialRooms, RecoveryRequest,
+};
+use crate::socket::{AckSender, ConnectRequest, Socket, SocketData};
 use crate::stats::RefusalReason;
-use crate::wire_frame::socket_packet_frames;
+use crate::wire_frame::{socket_packet_frames, Frames};
 
 /// One joined namespace.
-struct SocketState {
-    socket: Socket,
-    namespace: Arc<Namespace>,
-    delivery: Arc<DeliveryPolicy>,
+pub(super) struct SocketState {
+    pub(super) socket: Socket,
+    /// The socket id, as deliveries name it.
+    pub(super) socket_id: Arc<str>,
+    /// Which life of the socket id this is (see `room_supervisor::next_incarnation`).
+    pub(super) incarnation: u64,
+    pub(super) namespace: Arc<Namespace>,
+    pub(super) delivery: Arc<DeliveryPolicy>,
     /// The private id of connection state recovery, when the namespace has it on.
-    pid: Option<String>,
-    rooms: BTreeSet<String>,
+    pub(super) pid: Option<String>,
+    pub(super) rooms: BTreeSet<String>,
     /// Server → client acks waiting for an answer, with their timeout timers. Ids come
     /// from the process-wide counter ([`next_ack_id`]).
-    acks: HashMap<u64, (AckWaiter, SpawnHandle)>,
+    pub(super) acks: HashMap<u64, (AckWaiter, SpawnHandle)>,
+    /// Deliveries held while a join's replay is on its way.
+    pub(super) hold: Hold,
+}
+
+/// Deliveries held for a socket until the events replayed to it are written, so that its
+/// client sees the replay before anything newer. Bounded like the outgoing queue.
+#[derive(Default)]
+pub(super) struct Hold {
+    /// Replays on their way (joins not answered yet).
+    pub(super) pending: usize,
+    pub(super) events: Vec<(Frames, bool)>,
+    pub(super) packets: usize,
+    pub(super) bytes: usize,
+}
+
+/// A CONNECT waiting for its middleware, its recovery or the RoomSupervisor.
+#[derive(Default)]
+pub(super) struct Connecting {
+    /// The socket id and incarnation, once the socket was handed to the RoomSupervisor:
+    /// deliveries for it are held until the CONNECT reply and the replay are out.
+    pub(super) added: Option<(Arc<str>, u64)>,
+    /// Whether a restarted RoomSupervisor asked for every socket meanwhile: the socket is
+    /// announced again once it is connected (its first membership may have been lost).
+    pub(super) announce: bool,
+    pub(super) hold: Hold,
+}
+
+/// What happens to a delivery for a socket.
+pub(super) enum Route {
+    /// Written now.
+    Send,
+    /// Held until the socket's replay is out.
+    Hold,
+    /// Dropped: no such socket (it left, or the namespace has another socket now).
+    Drop,
 }
 
 /// Who waits for a server → client ack.
-enum AckWaiter {
+pub(super) enum AckWaiter {
     /// One `emit_with_ack` of server code.
     One(oneshot::Sender<Result<Payload, AckError>>),
     /// One recipient of a broadcast with acks: reports with its socket id.
-    Broadcast { sid: Arc<str>, reports: AckReports },
+    Broadcast {
+        socket_id: Arc<str>,
+        reports: AckReports,
+    },
 }
 
 impl AckWaiter {
-    fn answer(self, result: Result<Payload, AckError>) {
+    pub(super) fn answer(self, result: Result<Payload, AckError>) {
         match self {
             AckWaiter::One(reply) => {
                 let _ = reply.send(result);
             }
-            AckWaiter::Broadcast { sid, reports } => {
-                let _ = reports.unbounded_send(AckReport { sid, result });
+            AckWaiter::Broadcast { socket_id, reports } => {
+                let _ = reports.unbounded_send(AckReport { socket_id, result });
             }
         }
     }
@@ -71,20 +112,17 @@ impl AckWaiter {
 
 /// The Socket.IO state of a session.
 pub(super) struct SocketLayer {
-    namespaces: Arc<Namespaces>,
-    decoder: SocketDecoder,
-    sockets: SmallMap<SocketState>,
-    /// Namespaces whose CONNECT is waiting for middleware or recovery.
-    connecting: HashSet<String>,
-    /// Live deliveries for a socket being recovered (the broadcaster put it back in its rooms
-    /// already), held until its CONNECT reply and missed events are out.
-    held: HashMap<String, Vec<Deliver>>,
-    connect_timeout: Duration,
+    pub(super) namespaces: Arc<Namespaces>,
+    pub(super) decoder: SocketDecoder,
+    pub(super) sockets: SmallMap<SocketState>,
+    /// Namespaces whose CONNECT is waiting for middleware, recovery or the RoomSupervisor.
+    pub(super) connecting: HashMap<String, Connecting>,
+    pub(super) connect_timeout: Duration,
     /// Whether a namespace was ever joined: the connect timeout is for a first CONNECT only
     /// (a client that leaves its last namespace and joins another later is not idle).
-    joined_once: bool,
+    pub(super) joined_once: bool,
     /// The deadline of the binary packet waiting for its attachments, if one waits.
-    attachment_timer: Option<SpawnHandle>,
+    pub(super) attachment_timer: Option<SpawnHandle>,
 }
 
 /// How a CONNECT ended: refused, accepted, or accepted as a recovered socket.
@@ -97,8 +135,7 @@ impl SocketLayer {
             decoder: SocketDecoder::new(config.max_attachments)
                 .with_max_attachment_bytes(config.max_attachment_bytes),
             sockets: SmallMap::default(),
-            connecting: HashSet::new(),
-            held: HashMap::new(),
+            connecting: HashMap::new(),
             connect_timeout: config.connect_timeout,
             joined_once: false,
             attachment_timer: None,
@@ -122,29 +159,74 @@ impl SocketLayer {
     }
 
     /// Tells every socket that the connection is gone.
+    /// Their membership ends with one message: the session's end goes to the
+    /// ConnectionManager, which tells the RoomSupervisor (see [`Hub::session_ended`]).
     pub(super) fn close_all(
         &mut self,
+        sid: &Arc<str>,
         reason: DisconnectReason,
         hub: &Hub,
         ctx: &mut Context<Session>,
     ) {
-        self.connecting.clear();
-        self.held.clear();
+        let mut ended = Vec::new();
+        for (nsp, connecting) in self.connecting.drain() {
+            // Handed to the RoomSupervisor already: it goes too.
+            if let Some((socket_id, incarnation)) = connecting.added {
+                ended.push(EndedSocket {
+                    nsp,
+                    socket_id,
+                    incarnation,
+                });
+            }
+        }
         for (_, state) in self.sockets.drain() {
+            ended.push(EndedSocket {
+                nsp: state.socket.nsp().to_owned(),
+                socket_id: state.socket_id.clone(),
+                incarnation: state.incarnation,
+            });
             finish_socket(state, reason, hub, ctx);
+        }
+        if !ended.is_empty() {
+            hub.session_ended(sid.clone(), ended);
         }
     }
 
-    fn socket_metas(&self) -> Vec<SocketMeta> {
+    pub(super) fn socket_metas(&self) -> Vec<SocketMeta> {
         self.sockets
             .values()
             .map(|s| SocketMeta {
                 nsp: s.socket.nsp().to_owned(),
                 id: s.socket.id().to_owned(),
                 user: s.socket.user(),
-                rooms: s.rooms.iter().cloned().collect(),
+                // The ConnectionManager reads them from the membership.
+                rooms: BTreeSet::new(),
             })
             .collect()
+    }
+
+    /// Where a delivery for socket `socket_id` of `nsp` goes.
+    pub(super) fn route(&self, nsp: &str, socket_id: &str) -> Route {
+        if let Some(state) = self.sockets.get(nsp) {
+            return match () {
+                _ if *state.socket_id != *socket_id => Route::Drop,
+                _ if state.hold.pending > 0 => Route::Hold,
+                _ => Route::Send,
+            };
+        }
+        let added = self.connecting.get(nsp).and_then(|c| c.added.as_ref());
+        match added {
+            Some((id, _)) if **id == *socket_id => Route::Hold,
+            _ => Route::Drop,
+        }
+    }
+
+    /// The hold of the socket of `nsp` (joined, or connecting).
+    pub(super) fn hold_mut(&mut self, nsp: &str) -> Option<&mut Hold> {
+        match self.sockets.get_mut(nsp) {
+            Some(state) => Some(&mut state.hold),
+            None => self.connecting.get_mut(nsp).map(|c| &mut c.hold),
+        }
     }
 }
 
@@ -160,8 +242,24 @@ fn recoverable(reason: DisconnectReason) -> bool {
     )
 }
 
-/// Forgets a socket's rooms, keeps it for recovery if it may come back, fails its pending
-/// acks and runs its disconnect handler.
+/// A socket that leaves its namespace while the connection stays: out of its rooms, then
+/// finished.
+pub(super) fn leave_namespace(
+    state: SocketState,
+    reason: DisconnectReason,
+    hub: &Hub,
+    ctx: &mut Context<Session>,
+) {
+    hub.remove_socket(
+        state.socket.nsp(),
+        state.socket_id.clone(),
+        state.incarnation,
+    );
+    finish_socket(state, reason, hub, ctx);
+}
+
+/// Keeps a socket for recovery if it may come back, fails its pending acks and runs its
+/// disconnect handler (its membership is ended by the caller).
 fn finish_socket(
     state: SocketState,
     reason: DisconnectReason,
@@ -169,14 +267,12 @@ fn finish_socket(
     ctx: &mut Context<Session>,
 ) {
     let nsp = state.socket.nsp().to_owned();
-    let sid: Arc<str> = state.socket.id().into();
-    hub.remove_socket(&nsp, sid, state.rooms.iter().cloned().collect());
     if let Some(pid) = &state.pid {
         if recoverable(reason) {
             hub.preserve(
                 pid.clone(),
                 PreservedSocket {
-                    sid: state.socket.id().to_owned(),
+                    socket_id: state.socket.id().to_owned(),
                     nsp,
                     rooms: state.rooms.iter().cloned().collect(),
                     data: state.socket.data_snapshot(),
@@ -195,7 +291,7 @@ fn finish_socket(
 }
 
 /// Runs user code; a panic in it is logged and goes no further than this call.
-fn guarded(what: &str, f: impl FnOnce()) {
+pub(super) fn guarded(what: &str, f: impl FnOnce()) {
     if catch_unwind(AssertUnwindSafe(f)).is_err() {
         log::error!("a {what} panicked; the connection carries on");
     }
@@ -212,21 +308,21 @@ fn recovery_request(auth: &Value) -> Option<(String, String)> {
 }
 
 impl Session {
-    fn layer(&mut self) -> &mut SocketLayer {
+    pub(super) fn layer(&mut self) -> &mut SocketLayer {
         match &mut self.app {
             App::SocketIo(layer) => layer,
             App::Echo => unreachable!("the Socket.IO layer is only reached on Socket.IO sessions"),
         }
     }
 
-    fn layer_ref(&self) -> Option<&SocketLayer> {
+    pub(super) fn layer_ref(&self) -> Option<&SocketLayer> {
         match &self.app {
             App::SocketIo(layer) => Some(layer),
             App::Echo => None,
         }
     }
 
-    fn publish_socket_metas(&self) {
+    pub(super) fn publish_socket_metas(&self) {
         if let Some(layer) = self.layer_ref() {
             self.meta.set_sockets(layer.socket_metas());
         }
@@ -305,7 +401,7 @@ impl Session {
 
     fn on_socket_packet(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
         let joined = self.layer().sockets.contains_key(&packet.nsp);
-        let connecting = self.layer().connecting.contains(&packet.nsp);
+        let connecting = self.layer().connecting.contains_key(&packet.nsp);
         match packet.kind {
             SocketType::Connect if !joined && !connecting => self.on_connect(packet, ctx),
             SocketType::Connect | SocketType::ConnectError => self.invalid_state(
@@ -317,7 +413,7 @@ impl Session {
             SocketType::Disconnect => {
                 if let Some(state) = self.layer().sockets.remove(&packet.nsp) {
                     let hub = self.hub.clone();
-                    finish_socket(
+                    leave_namespace(
                         state,
                         DisconnectReason::ClientNamespaceDisconnect,
                         &hub,
@@ -342,7 +438,7 @@ impl Session {
         self.close(DisconnectReason::ForcedClose, ctx);
     }
 
-    fn send_socket_packet(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
+    pub(super) fn send_socket_packet(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
         let frames = socket_packet_frames(&packet);
         let bytes = frames.iter().map(|f| f.len()).sum();
         self.hub.counters().sent(frames.len(), bytes);
@@ -371,13 +467,12 @@ impl Session {
         let recovery = (!delivery.recovery.is_zero())
             .then(|| recovery_request(&auth))
             .flatten();
+        self.layer()
+            .connecting
+            .insert(nsp.clone(), Connecting::default());
         if namespace.middleware.is_empty() && recovery.is_none() {
             self.finish_connect(nsp, namespace, auth, data, Ok(None), ctx);
             return;
-        }
-        self.layer().connecting.insert(nsp.clone());
-        if recovery.is_some() {
-            self.layer().held.insert(nsp.clone(), Vec::new());
         }
         let session = ctx.address();
         let request = ConnectRequest {
@@ -395,13 +490,14 @@ impl Session {
             }
             Ok(match recovery {
                 Some((pid, offset)) => {
-                    hub.recover(Recover {
-                        nsp: request.nsp,
+                    let nsp = request.nsp;
+                    let take = TakePreserved {
+                        nsp,
                         pid,
                         offset,
                         session,
-                    })
-                    .await
+                    };
+                    hub.take_preserved(take).await
                 }
                 None => None,
             })
@@ -410,15 +506,8 @@ impl Session {
             verdict
                 .into_actor(self)
                 .map(move |verdict: Verdict, act, ctx| {
-                    if act.closing || !act.layer().connecting.remove(&nsp) {
-                        act.layer().held.remove(&nsp);
-                        if let Ok(Some(recovered)) = &verdict {
-                            // Recovered too late: undo the membership the broadcaster restored.
-                            let socket = &recovered.socket;
-                            let rooms = socket.rooms.iter().cloned().collect();
-                            act.hub
-                                .remove_socket(&nsp, socket.sid.as_str().into(), rooms);
-                        }
+                    // Closed meanwhile: a preserved socket taken is dropped with the session.
+                    if act.closing || !act.layer().connecting.contains_key(&nsp) {
                         return;
                     }
                     act.finish_connect(nsp, namespace, auth, data, verdict, ctx);
@@ -430,22 +519,17 @@ impl Session {
     /// established the same user the socket had (none for none). A pid and an offset are
     /// not a credential for an identity: without a valid token for that user (an expired
     /// one, another user's, none at all) the client gets a fresh socket, not the old one's
-    /// rooms, missed events and `user`. The membership the broadcaster restored is undone.
-    fn keeps_identity(&mut self, nsp: &str, recovered: &Recovered, data: &SocketData) -> bool {
+    /// rooms, missed events and `user`. Checked before the socket is back in any room.
+    fn keeps_identity(&self, nsp: &str, recovered: &Recovered, data: &SocketData) -> bool {
         let before = recovered.socket.data.get("user");
         let same = data.lock().unwrap_or_else(|e| e.into_inner()).get("user") == before;
         if !same {
             log::info!(
                 "session {}: socket {} on {} not recovered: this CONNECT does not establish its user",
                 self.sid,
-                recovered.socket.sid,
+                recovered.socket.socket_id,
                 crate::ClientText(nsp)
             );
-            let socket = &recovered.socket;
-            let rooms = socket.rooms.iter().cloned().collect();
-            self.hub
-                .remove_socket(nsp, socket.sid.as_str().into(), rooms);
-            self.layer().held.remove(nsp);
         }
         same
     }
@@ -493,6 +577,9 @@ impl Session {
         false
     }
 
+    /// Settles a CONNECT once its middleware (and recovery) answered: a refusal is sent
+    /// at once; an accepted socket is handed to the RoomSupervisor with its first rooms, and
+    /// the CONNECT reply waits for its answer (see [`Session::complete_connect`]).
     fn finish_connect(
         &mut self,
         nsp: String,
@@ -514,15 +601,14 @@ impl Session {
                 );
                 let packet = SocketPacket::connect_error(&nsp, &refusal.message, refusal.data);
                 self.send_socket_packet(packet, ctx);
-                self.layer().held.remove(&nsp);
+                self.layer().connecting.remove(&nsp);
                 return;
             }
         };
         let recovered = recovered.filter(|r| self.keeps_identity(&nsp, r, &data));
         let delivery = self.hub.policies().of(&nsp);
-        let was_recovered = recovered.is_some();
-        let (id, pid, rooms, missed) = match recovered {
-            Some(Recovered { socket, missed }) => {
+        let (id, pid, rooms, recovery) = match recovered {
+            Some(Recovered { socket, offset }) => {
                 let mut fresh = data.lock().unwrap_or_else(|e| e.into_inner());
                 for (key, value) in socket.data {
                     // Who the socket is comes from this CONNECT (its middleware), never
@@ -532,11 +618,16 @@ impl Session {
                     }
                 }
                 let pid = auth.get("pid").and_then(Value::as_str).map(String::from);
-                (socket.sid, pid, socket.rooms.into_iter().collect(), missed)
+                let rooms = socket.rooms.iter().cloned().collect();
+                let recovery = RecoveryRequest {
+                    offset,
+                    rooms: socket.rooms,
+                };
+                (socket.socket_id, pid, rooms, Some(recovery))
             }
             None => {
                 let pid = (!delivery.recovery.is_zero()).then(crate::random_id);
-                (crate::random_id(), pid, BTreeSet::new(), Vec::new())
+                (crate::random_id(), pid, BTreeSet::new(), None)
             }
         };
         let socket = Socket::new(
@@ -548,58 +639,118 @@ impl Session {
             data,
             self.hub.clone(),
         );
-        let mut reply = json!({ "sid": id });
-        if let Some(pid) = &pid {
-            reply["pid"] = json!(pid);
-        }
-        self.send_socket_packet(SocketPacket::connect(&nsp, Some(reply)), ctx);
-        let sid: Arc<str> = id.as_str().into();
-        self.hub.add_socket(&nsp, sid.clone(), ctx.address());
-        for room in &rooms {
-            self.hub
-                .join_room_quietly(&nsp, room, sid.clone(), ctx.address());
-        }
-        for frames in &missed {
-            self.send_frames(frames, false, ctx);
-        }
-        for held in self.layer().held.remove(&nsp).unwrap_or_default() {
-            self.send_frames(&held.frames, held.volatile, ctx);
-        }
-        if was_recovered {
-            log::debug!(
-                "session {}: socket {id} on {} recovered with {} rooms and {} missed events",
-                self.sid,
-                crate::ClientText(&nsp),
-                rooms.len(),
-                missed.len()
-            );
-        }
+        // A recovered socket's rooms come back quietly (its log replay covers them); a new
+        // user room hands over the offline queue, if the policy has one.
+        let mut initial: InitialRooms = rooms
+            .iter()
+            .map(|room| (room.clone(), RoomBuffering::quiet()))
+            .collect();
         let mut rooms = rooms;
         if let Some(user) = socket.user() {
             let room = user_room(&user);
             if rooms.insert(room.clone()) {
-                // Joining the user room hands over the offline queue, if the policy has one.
-                let buffering = RoomBuffering::for_user(&delivery);
-                self.hub
-                    .join_room(&nsp, &room, sid.clone(), ctx.address(), buffering);
+                initial.push((room, RoomBuffering::for_user(&delivery)));
             }
         }
-        self.layer().joined_once = true;
-        self.layer().sockets.insert(
-            nsp,
-            SocketState {
-                socket: socket.clone(),
-                namespace: namespace.clone(),
-                delivery,
-                pid,
-                rooms,
-                acks: HashMap::new(),
-            },
+        let socket_id: Arc<str> = id.as_str().into();
+        let incarnation = next_incarnation();
+        if let Some(connecting) = self.layer().connecting.get_mut(&nsp) {
+            connecting.added = Some((socket_id.clone(), incarnation));
+        }
+        let added = self.hub.add_socket(AddSocket {
+            nsp: nsp.clone(),
+            socket_id: socket_id.clone(),
+            incarnation,
+            session: ctx.address(),
+            rooms: initial,
+            recovery,
+            reply: None,
+        });
+        let state = SocketState {
+            socket,
+            socket_id,
+            incarnation,
+            namespace,
+            delivery,
+            pid,
+            rooms,
+            acks: HashMap::new(),
+            hold: Hold::default(),
+        };
+        ctx.spawn(
+            added.into_actor(self).map(move |replayed, act, ctx| {
+                act.complete_connect(nsp, state, auth, replayed, ctx)
+            }),
         );
+    }
+
+    /// The RoomSupervisor has the socket in its rooms: sends the CONNECT reply, then what
+    /// the socket missed, then what was held for it meanwhile, and runs the connect
+    /// handler. Only now can a broadcast to its rooms (its user room included) be resolved
+    /// with it, and only now does its client learn it is connected.
+    fn complete_connect(
+        &mut self,
+        nsp: String,
+        mut state: SocketState,
+        auth: Value,
+        replayed: Option<Replayed>,
+        ctx: &mut Context<Self>,
+    ) {
+        let incarnation = state.incarnation;
+        let connecting = match self.closing {
+            true => None,
+            false => self.layer().connecting.remove(&nsp),
+        };
+        let ours = connecting.filter(|c| c.added.as_ref().is_some_and(|a| a.1 == incarnation));
+        let Some(connecting) = ours else {
+            // The session closed (or the namespace went) meanwhile: undo the membership.
+            self.hub
+                .remove_socket(&nsp, state.socket_id.clone(), incarnation);
+            return;
+        };
+        if replayed.is_none() || connecting.announce {
+            // The RoomSupervisor restarted meanwhile: announce the socket again.
+            self.hub
+                .announce_socket(announcement(&state, ctx.address()));
+        }
+        let replayed = replayed.unwrap_or_default();
+        // One polling body for the reply, the replay, what was held and what the connect
+        // handler emits.
+        self.flush_deferred = true;
+        let mut reply = json!({ "sid": state.socket.id() });
+        if let Some(pid) = &state.pid {
+            reply["pid"] = json!(pid);
+        }
+        self.send_socket_packet(SocketPacket::connect(&nsp, Some(reply)), ctx);
+        for frames in &replayed.frames {
+            self.send_frames(frames, false, ctx);
+        }
+        for (frames, volatile) in connecting.hold.events {
+            self.send_frames(&frames, volatile, ctx);
+        }
+        if !replayed.frames.is_empty() {
+            log::debug!(
+                "session {}: socket {} on {} in {} rooms, {} events replayed",
+                self.sid,
+                state.socket_id,
+                crate::ClientText(&nsp),
+                state.rooms.len(),
+                replayed.frames.len()
+            );
+        }
+        state.hold = Hold::default();
+        let (socket, namespace) = (state.socket.clone(), state.namespace.clone());
+        self.layer().joined_once = true;
+        self.layer().sockets.insert(nsp, state);
         self.publish_socket_metas();
         if let Some(handler) = &namespace.on_connect {
-            guarded("connect handler", || handler(&socket, &auth));
+            self.run_handler(
+                || guarded("connect handler", || handler(&socket, &auth)),
+                ctx,
+            );
         }
+        self.flush_deferred = false;
+        self.flush_polling();
     }
 
     fn on_event(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
@@ -610,15 +761,18 @@ impl Session {
         let namespace = state.namespace.clone();
         let ack = packet.id.map(|id| AckSender {
             session: ctx.address(),
+            session_id: self.sid.clone(),
             nsp: packet.nsp.clone(),
             id,
         });
         let (event, payload) = packet.into_payload();
         self.hub.counters().event_received();
         if let Some(handler) = namespace.events.get(&event) {
-            guarded("event handler", || handler(&socket, payload, ack));
+            let run = || guarded("event handler", || handler(&socket, payload, ack));
+            self.run_handler(run, ctx);
         } else if let Some(handler) = &namespace.on_any {
-            guarded("event handler", || handler(&socket, &event, payload, ack));
+            let run = || guarded("event handler", || handler(&socket, &event, payload, ack));
+            self.run_handler(run, ctx);
         }
     }
 
@@ -640,21 +794,23 @@ impl Session {
         }
     }
 
-    /// The socket of namespace `nsp`, if this is a Socket.IO session that joined it.
-    fn joined_mut(&mut self, nsp: &str) -> Option<&mut SocketState> {
+    /// The socket `socket_id` of namespace `nsp`, if this is a Socket.IO session that still
+    /// has it.
+    pub(super) fn socket_mut(&mut self, nsp: &str, socket_id: &str) -> Option<&mut SocketState> {
         if !self.socket_io() {
             return None;
         }
-        self.layer().sockets.get_mut(nsp)
+        let state = self.layer().sockets.get_mut(nsp)?;
+        (*state.socket_id == *socket_id).then_some(state)
     }
 
-    fn socket_io(&self) -> bool {
+    pub(super) fn socket_io(&self) -> bool {
         matches!(self.app, App::SocketIo(_))
     }
 
     /// Registers `waiter` for ack `id` on the socket of `nsp`, answered with a timeout after
     /// `timeout`; gives the waiter back if there is no such socket.
-    fn wait_for_ack(
+    pub(super) fn wait_for_ack(
         &mut self,
         nsp: &str,
         id: u64,
@@ -680,194 +836,20 @@ impl Session {
     }
 }
 
-impl Handler<Deliver> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
-        if !self.socket_io() {
-            return;
-        }
-        let nsp: &str = &msg.nsp;
-        if self.layer().sockets.contains_key(nsp) {
-            self.send_frames(&msg.frames, msg.volatile, ctx);
-        } else if let Some(held) = self.layer().held.get_mut(nsp) {
-            held.push(msg);
-        }
-    }
-}
-
-impl Handler<DeliverBatch> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
-        let ready =
-            self.socket_io() && !self.closing && self.layer().sockets.contains_key(&msg.nsp);
-        if ready && self.push_events_bounded(&msg.events) {
-            return;
-        }
-        for (frames, volatile) in msg.events.iter() {
-            let one = Deliver {
-                nsp: msg.nsp.clone(),
-                frames: frames.clone(),
-                volatile: *volatile,
-            };
-            <Self as Handler<Deliver>>::handle(self, one, ctx);
-        }
-    }
-}
-
-impl Handler<SocketEmit> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: SocketEmit, ctx: &mut Context<Self>) {
-        if self.socket_io() && self.layer().sockets.contains_key(&msg.packet.nsp) {
-            self.send_socket_packet(msg.packet, ctx);
-        }
-    }
-}
-
-impl Handler<SocketEmitWithAck> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: SocketEmitWithAck, ctx: &mut Context<Self>) {
-        let id = next_ack_id();
-        let nsp = msg.packet.nsp.clone();
-        match self.wait_for_ack(&nsp, id, AckWaiter::One(msg.reply), msg.timeout, ctx) {
-            Ok(()) => self.send_socket_packet(msg.packet.with_id(id), ctx),
-            Err(waiter) => waiter.answer(Err(AckError::Disconnected)),
-        }
-    }
-}
-
-impl Handler<DeliverWithAck> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: DeliverWithAck, ctx: &mut Context<Self>) {
-        let waiter = AckWaiter::Broadcast {
-            sid: msg.sid,
-            reports: msg.reports,
-        };
-        match self.wait_for_ack(&msg.nsp, msg.ack_id, waiter, msg.timeout, ctx) {
-            // A full outgoing buffer closes the session, which answers the waiter.
-            Ok(()) => {
-                self.send_frames(&msg.frames, false, ctx);
-            }
-            Err(waiter) => waiter.answer(Err(AckError::Disconnected)),
-        }
-    }
-}
-
-impl Handler<SocketDisconnect> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: SocketDisconnect, ctx: &mut Context<Self>) {
-        if !self.socket_io() {
-            return;
-        }
-        if let Some(state) = self.layer().sockets.remove(&msg.nsp) {
-            self.send_socket_packet(SocketPacket::disconnect(&msg.nsp), ctx);
-            let hub = self.hub.clone();
-            finish_socket(
-                state,
-                DisconnectReason::ServerNamespaceDisconnect,
-                &hub,
-                ctx,
-            );
-            self.publish_socket_metas();
-        }
-    }
-}
-
-impl Handler<SocketJoin> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: SocketJoin, ctx: &mut Context<Self>) {
-        let addr = ctx.address();
-        let hub = self.hub.clone();
-        let max = self.config.max_rooms_per_socket;
-        let Some(state) = self.joined_mut(&msg.nsp) else {
-            let _ = msg.reply.send(Err(crate::hub::HubError::NotConnected));
-            return;
-        };
-        if state.rooms.len() >= max && !state.rooms.contains(&msg.room) {
-            hub.counters().refused(RefusalReason::RoomsPerSocket);
-            // A client can ask again and again, in a namespace name of its own choosing.
-            crate::limited!(
-                info,
-                "socket {} on {}: join refused: in {max} rooms already",
-                state.socket.id(),
-                crate::ClientText(&msg.nsp)
-            );
-            let _ = msg
-                .reply
-                .send(Err(crate::hub::HubError::TooManyRooms { max }));
-            return;
-        }
-        state.rooms.insert(msg.room.clone());
-        let sid: Arc<str> = state.socket.id().into();
-        let buffering = RoomBuffering::for_room(&state.delivery);
-        self.meta.room_joined(&msg.nsp, &msg.room);
-        let joined = hub.join_room_async(&msg.nsp, &msg.room, sid, addr, buffering);
-        let reply = msg.reply;
-        actix_web::rt::spawn(async move {
-            let _ = reply.send(joined.await);
-        });
-    }
-}
-
-impl Handler<SocketLeave> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: SocketLeave, _ctx: &mut Context<Self>) {
-        let hub = self.hub.clone();
-        let Some(state) = self.joined_mut(&msg.nsp) else {
-            let _ = msg.reply.send(Err(crate::hub::HubError::NotConnected));
-            return;
-        };
-        state.rooms.remove(&msg.room);
-        let sid: Arc<str> = state.socket.id().into();
-        hub.leave_room(&msg.nsp, &msg.room, sid);
-        self.meta.room_left(&msg.nsp, &msg.room);
-        let _ = msg.reply.send(Ok(()));
-    }
-}
-
-impl Handler<SocketRooms> for Session {
-    type Result = MessageResult<SocketRooms>;
-
-    fn handle(&mut self, msg: SocketRooms, _ctx: &mut Context<Self>) -> Self::Result {
-        let rooms = self
-            .layer_ref()
-            .and_then(|l| l.sockets.get(&msg.nsp))
-            .map(|s| s.rooms.iter().cloned().collect())
-            .unwrap_or_default();
-        MessageResult(rooms)
-    }
-}
-
-impl Handler<AnnounceMembership> for Session {
-    type Result = ();
-
-    fn handle(&mut self, _msg: AnnounceMembership, ctx: &mut Context<Self>) {
-        let Some(layer) = self.layer_ref() else {
-            return;
-        };
-        for state in layer.sockets.values() {
-            let nsp = state.socket.nsp();
-            let sid: Arc<str> = state.socket.id().into();
-            self.hub.add_socket(nsp, sid.clone(), ctx.address());
-            for room in &state.rooms {
-                self.hub
-                    .join_room_quietly(nsp, room, sid.clone(), ctx.address());
-            }
-        }
-    }
-}
-
-impl Handler<CloseSession> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: CloseSession, ctx: &mut Context<Self>) {
-        self.close(msg.reason, ctx);
+/// A socket's membership as its session knows it, announced again to a restarted
+/// RoomSupervisor (nothing is replayed).
+pub(super) fn announcement(state: &SocketState, session: Addr<Session>) -> AddSocket {
+    AddSocket {
+        nsp: state.socket.nsp().to_owned(),
+        socket_id: state.socket_id.clone(),
+        incarnation: state.incarnation,
+        session,
+        rooms: state
+            .rooms
+            .iter()
+            .map(|room| (room.clone(), RoomBuffering::quiet()))
+            .collect(),
+        recovery: None,
+        reply: None,
     }
 }

@@ -6,8 +6,11 @@
 //! Both directions are bounded. A write that makes no progress for the write timeout ends
 //! the connection (a client that stopped reading cannot hold its socket and buffers for
 //! ever, even after its session is gone), and so does an aborted outbox, at once. Reading
-//! stops while the session has too much unhandled (see [`super::inflight`]), so the
+//! stops while the session has too much unhandled (see [`crate::ws::Inflight`]), so the
 //! kernel's receive buffer and TCP flow control hold a client that sends too fast.
+//!
+//! It feeds a session, so it sits above it; the plain parts it uses (outbox, in-flight
+//! bound, frame assembly) are in `ws`.
 
 use std::io::ErrorKind;
 use std::pin::Pin;
@@ -23,11 +26,10 @@ use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-use super::inflight::{Inflight, InflightLimit};
-use super::{Assembler, OutboxStream, WsEvent};
 use crate::messages::WsIncoming;
 use crate::session::Session;
 use crate::stats::HubCounters;
+use crate::ws::{Assembler, Inflight, InflightLimit, OutboxStream, WsEvent};
 
 /// Bytes read per readiness event (more are read on the next one).
 const READ_CHUNK: usize = 4096;

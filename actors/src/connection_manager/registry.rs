@@ -8,16 +8,9 @@ use std::sync::Arc;
 use actix::Addr;
 use dashmap::DashMap;
 
-use crate::connection_manager::SessionMeta;
+use super::SessionMeta;
+use crate::ids::SidHasher;
 use crate::session::Session;
-
-/// The hasher of maps keyed by socket or session id. Ids are random and made by the
-/// server, so a fast hasher is safe there (maps keyed by client-chosen names, such as
-/// rooms, keep the standard one).
-pub type SidHasher = foldhash::fast::RandomState;
-
-/// A map keyed by socket or session id.
-pub type SidMap<V> = std::collections::HashMap<Arc<str>, V, SidHasher>;
 
 /// A live session: its address and its metadata.
 pub type SessionEntry = (Addr<Session>, Arc<SessionMeta>);

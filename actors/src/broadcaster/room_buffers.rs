@@ -1,7 +1,9 @@
 //! The replay buffers of every namespace: events kept for sockets that join a room later
 //! (`buffer = "if_no_clients" | "always"`) and the offline queues of users (their
-//! `user:<id>` rooms). They live inside the room table, so that a join's replay and a
-//! broadcast's delivery stay ordered by its lock; the Broadcaster writes and sweeps them.
+//! `user:<id>` rooms). The Broadcaster owns them: it keeps, replays and sweeps them, and
+//! publishes their sizes for `/metrics` ([`BufferSizesView`]). Each kept event carries the
+//! number of the broadcast it came from, so a join replays exactly the events resolved
+//! without the new member (numbered up to the join's cutoff).
 //!
 //! What is kept is bounded three ways:
 //! - per room: `buffer_size` events (the offline queue's size for user rooms), the oldest
@@ -21,9 +23,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::policy::{BufferPolicy, USER_ROOM_PREFIX};
-use crate::room_table::{Frames, RoomBuffering};
+use std::sync::Mutex;
+
+use crate::policy::{BufferPolicy, RoomBuffering, USER_ROOM_PREFIX};
 use crate::stats::{DropReason, HubCounters};
+use crate::wire_frame::Frames;
 
 /// Bytes charged per kept event besides its frames and its room's name: the entry in the
 /// room's queue and in the arrival queue, and the room's share of the map. A rough figure
@@ -62,6 +66,8 @@ impl BufferKind {
 struct Kept {
     /// Its place in the namespace's arrival order.
     seq: u64,
+    /// The number of the broadcast it came from (see the Broadcaster's sequence).
+    number: u64,
     at: Instant,
     frames: Frames,
     /// What it is charged against `max_buffer_bytes`.
@@ -106,6 +112,28 @@ struct NspBuffers {
 #[derive(Debug, Default)]
 pub struct RoomBuffers {
     nsps: HashMap<String, NspBuffers>,
+    /// Where their sizes are published.
+    view: BufferSizesView,
+}
+
+/// The sizes of every namespace's room buffers and offline queues, published by the
+/// Broadcaster after each change (a lock and a few numbers per change of a namespace), read
+/// by `/metrics` without a message.
+#[derive(Debug, Clone, Default)]
+pub struct BufferSizesView(Arc<Mutex<HashMap<String, [BufferSizes; 2]>>>);
+
+impl BufferSizesView {
+    /// Every namespace that buffers something, with the sizes of its room buffers and of
+    /// its offline queues, sorted by name.
+    pub fn sizes(&self) -> Vec<(String, BufferSizes, BufferSizes)> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sizes: Vec<_> = map
+            .iter()
+            .map(|(nsp, [rooms, offline])| (nsp.clone(), *rooms, *offline))
+            .collect();
+        sizes.sort_by(|a, b| a.0.cmp(&b.0));
+        sizes
+    }
 }
 
 impl KindBuffers {
@@ -224,8 +252,10 @@ impl NspBuffers {
 impl RoomBuffers {
     /// Keeps `frames` for `room` of `nsp`: at most `buffering.size` events in the room and
     /// `max_bytes` in the namespace, the oldest going first (each counted).
+    #[allow(clippy::too_many_arguments)]
     pub fn keep(
         &mut self,
+        number: u64,
         nsp: &str,
         room: &str,
         frames: &Frames,
@@ -271,6 +301,7 @@ impl RoomBuffers {
         }
         queue.push_back(Kept {
             seq,
+            number,
             at: Instant::now(),
             frames: frames.clone(),
             cost,
@@ -305,18 +336,50 @@ impl RoomBuffers {
                 );
             }
         }
+        self.publish(nsp);
+    }
+
+    /// The published view of the sizes.
+    pub fn view(&self) -> BufferSizesView {
+        self.view.clone()
+    }
+
+    /// Publishes the sizes of one namespace (removing it when it keeps nothing).
+    fn publish(&self, nsp: &str) {
+        let mut map = self.view.0.lock().unwrap_or_else(|e| e.into_inner());
+        match self.nsps.get(nsp).filter(|t| !t.is_empty()) {
+            Some(t) => {
+                let sizes = [t.kinds[0].sizes(), t.kinds[1].sizes()];
+                match map.get_mut(nsp) {
+                    Some(entry) => *entry = sizes,
+                    None => {
+                        map.insert(nsp.to_owned(), sizes);
+                    }
+                }
+            }
+            None => {
+                map.remove(nsp);
+            }
+        }
     }
 
     /// What a socket joining `room` is handed, oldest first, as `buffering` says: nothing
     /// (`Drop`, which leaves the buffer as it is), a copy (`Always`) or everything, taken
-    /// out (`IfNoClients`). Expired events are never handed out.
-    pub fn replay(&mut self, nsp: &str, room: &str, buffering: RoomBuffering) -> Vec<Frames> {
+    /// out (`IfNoClients`). Only events numbered up to `upto` are handed out (later ones
+    /// were resolved with the new member, which got them live); expired ones never are.
+    pub fn replay(
+        &mut self,
+        nsp: &str,
+        room: &str,
+        buffering: RoomBuffering,
+        upto: u64,
+    ) -> Vec<Frames> {
         let Some(table) = self.nsps.get_mut(nsp) else {
             return Vec::new();
         };
         let buffers = &mut table.kinds[BufferKind::of(room) as usize];
         let now = Instant::now();
-        let fresh = |k: &Kept| now.duration_since(k.at) <= buffering.ttl;
+        let fresh = |k: &Kept| now.duration_since(k.at) <= buffering.ttl && k.number <= upto;
         let replay = match buffering.policy {
             BufferPolicy::Drop => Vec::new(),
             BufferPolicy::Always => buffers
@@ -327,7 +390,14 @@ impl RoomBuffers {
                 .flatten()
                 .collect(),
             BufferPolicy::IfNoClients => {
-                let taken = buffers.rooms.remove(room).unwrap_or_default();
+                let mut taken = buffers.rooms.remove(room).unwrap_or_default();
+                // Events are kept in broadcast order: those after the cutoff are a tail,
+                // and stay.
+                let later = taken.iter().position(|k| k.number > upto);
+                if let Some(at) = later {
+                    let rest = taken.split_off(at);
+                    buffers.rooms.insert(room.into(), rest);
+                }
                 for kept in &taken {
                     buffers.forget(kept);
                 }
@@ -342,6 +412,7 @@ impl RoomBuffers {
         if table.is_empty() {
             self.nsps.remove(nsp);
         }
+        self.publish(nsp);
         replay
     }
 
@@ -358,6 +429,11 @@ impl RoomBuffers {
             }
             !table.is_empty()
         });
+        let mut map = self.view.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|nsp, _| self.nsps.contains_key(nsp));
+        for (nsp, t) in &self.nsps {
+            map.insert(nsp.clone(), [t.kinds[0].sizes(), t.kinds[1].sizes()]);
+        }
         expired
     }
 
@@ -372,6 +448,7 @@ impl RoomBuffers {
             })
     }
 
+    #[cfg(test)]
     /// Every namespace that keeps something, with the sizes of its room buffers and of its
     /// offline queues, sorted by name.
     pub fn sizes(&self) -> Vec<(String, BufferSizes, BufferSizes)> {
@@ -417,6 +494,7 @@ mod tests {
         let short = always(10, Duration::from_millis(50));
         for n in 0..1000 {
             buffers.keep(
+                0,
                 "/",
                 &format!("r{n}"),
                 &frames("x"),
@@ -443,6 +521,7 @@ mod tests {
         for n in 0..20 {
             let room = format!("r{}", n % 7);
             buffers.keep(
+                0,
                 "/",
                 &room,
                 &frames(&format!("{n:02}")),
@@ -457,7 +536,7 @@ mod tests {
         assert_eq!(counters.drops(DropReason::NamespaceBufferFull), 15);
         // The five newest are left: 15..=19, in rooms r1, r2, r3, r4, r5.
         let kept: Vec<String> = (0..7)
-            .flat_map(|r| payloads(&buffers.replay("/", &format!("r{r}"), long)))
+            .flat_map(|r| payloads(&buffers.replay("/", &format!("r{r}"), long, u64::MAX)))
             .collect();
         assert_eq!(kept.len(), 5);
         for n in 15..20 {
@@ -467,7 +546,7 @@ mod tests {
             );
         }
         // Another namespace has a bound of its own.
-        buffers.keep("/other", "r0", &frames("o"), long, bound, &counters);
+        buffers.keep(0, "/other", "r0", &frames("o"), long, bound, &counters);
         assert_eq!(buffers.sizes().len(), 2);
     }
 
@@ -476,6 +555,7 @@ mod tests {
         let counters = HubCounters::default();
         let mut buffers = RoomBuffers::default();
         buffers.keep(
+            0,
             "/",
             "r",
             &frames("big"),
@@ -501,17 +581,28 @@ mod tests {
             policy: BufferPolicy::IfNoClients,
             ..long
         };
-        buffers.keep("/", "user:a", &frames("q1"), queue, usize::MAX, &counters);
-        buffers.keep("/", "room", &frames("r1"), long, usize::MAX, &counters);
+        buffers.keep(
+            0,
+            "/",
+            "user:a",
+            &frames("q1"),
+            queue,
+            usize::MAX,
+            &counters,
+        );
+        buffers.keep(0, "/", "room", &frames("r1"), long, usize::MAX, &counters);
         let (_, rooms, offline) = buffers.sizes()[0];
         assert_eq!((rooms.rooms, offline.rooms), (1, 1));
         // A bound just above what is kept now: the next event pushes the oldest (the
         // user's) out.
         let bound = rooms.bytes + offline.bytes + 8;
-        buffers.keep("/", "room", &frames("r2"), long, bound, &counters);
-        assert_eq!(buffers.replay("/", "user:a", queue), Vec::<Frames>::new());
+        buffers.keep(0, "/", "room", &frames("r2"), long, bound, &counters);
         assert_eq!(
-            payloads(&buffers.replay("/", "room", long)),
+            buffers.replay("/", "user:a", queue, u64::MAX),
+            Vec::<Frames>::new()
+        );
+        assert_eq!(
+            payloads(&buffers.replay("/", "room", long, u64::MAX)),
             vec!["42[\"ev\",\"r1\"]", "42[\"ev\",\"r2\"]"]
         );
         assert_eq!(counters.drops(DropReason::NamespaceBufferFull), 1);
@@ -528,6 +619,7 @@ mod tests {
         };
         for n in 1..=3 {
             buffers.keep(
+                0,
                 "/",
                 "box",
                 &frames(&n.to_string()),
@@ -543,10 +635,13 @@ mod tests {
             size: 0,
             ttl: Duration::ZERO,
         };
-        assert!(buffers.replay("/", "box", quiet).is_empty(), "a quiet join");
+        assert!(
+            buffers.replay("/", "box", quiet, u64::MAX).is_empty(),
+            "a quiet join"
+        );
         assert_eq!(buffers.buffered("/", "box", Duration::from_secs(60)), 2);
         assert_eq!(
-            payloads(&buffers.replay("/", "box", mailbox)),
+            payloads(&buffers.replay("/", "box", mailbox, u64::MAX)),
             vec!["42[\"ev\",\"2\"]", "42[\"ev\",\"3\"]"]
         );
         assert!(buffers.sizes().is_empty());
@@ -562,11 +657,11 @@ mod tests {
             ttl: Duration::from_secs(600),
         };
         // A long-lived event keeps the namespace; many hand-overs come and go.
-        buffers.keep("/", "keep", &frames("k"), mailbox, usize::MAX, &counters);
+        buffers.keep(0, "/", "keep", &frames("k"), mailbox, usize::MAX, &counters);
         for n in 0..10_000 {
             let room = format!("b{n}");
-            buffers.keep("/", &room, &frames("x"), mailbox, usize::MAX, &counters);
-            assert_eq!(buffers.replay("/", &room, mailbox).len(), 1);
+            buffers.keep(0, "/", &room, &frames("x"), mailbox, usize::MAX, &counters);
+            assert_eq!(buffers.replay("/", &room, mailbox, u64::MAX).len(), 1);
         }
         let arrivals = buffers.nsps["/"].kinds[0].arrivals.len();
         assert!(

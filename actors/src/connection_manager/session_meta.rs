@@ -1,20 +1,13 @@
-//! The ConnectionManager: the registry of sessions with their metadata (namespaces, user,
-//! rooms, transport, peer, counters), users → sockets, counts, and the pages `/connections`
-//! shows. Sessions update their own [`SessionMeta`] (atomics and a small lock) as they go;
-//! the manager reads them. After a restart it rebuilds its map from the session registry.
+//! What is known about one session (transport, peer, counters, backlog, its sockets and
+//! their rooms), kept up to date by the session itself with atomics and a small lock, and
+//! the snapshots `/connections` shows.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix::prelude::*;
 use serde::Serialize;
-
-use crate::hub_messages::{ListConnections, UserSockets};
-use crate::registry::{SessionEntry, SessionRegistry};
-use crate::stats::ActorStats;
-use crate::supervision::guarded;
 
 /// One socket of a session, as `/connections` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -25,7 +18,7 @@ pub struct SocketMeta {
     pub id: String,
     /// The authenticated user, if any.
     pub user: Option<String>,
-    /// Its rooms, sorted.
+    /// Its rooms, sorted (filled in from the membership when listed).
     pub rooms: BTreeSet<String>,
 }
 
@@ -180,24 +173,6 @@ impl SessionMeta {
         *self.sockets.lock().unwrap_or_else(|e| e.into_inner()) = sockets;
     }
 
-    /// Records that the socket of `nsp` joined `room`. One insert, whatever the number of
-    /// rooms the socket is in: republishing every room on each join made a socket's joins
-    /// cost quadratic time.
-    pub fn room_joined(&self, nsp: &str, room: &str) {
-        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(socket) = sockets.iter_mut().find(|s| s.nsp == nsp) {
-            socket.rooms.insert(room.to_owned());
-        }
-    }
-
-    /// Records that the socket of `nsp` left `room`.
-    pub fn room_left(&self, nsp: &str, room: &str) {
-        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(socket) = sockets.iter_mut().find(|s| s.nsp == nsp) {
-            socket.rooms.remove(room);
-        }
-    }
-
     /// The current values.
     pub fn snapshot(&self) -> ConnectionInfo {
         let sockets = self
@@ -228,93 +203,5 @@ impl SessionMeta {
             user: sockets.iter().find_map(|s| s.user.clone()),
             sockets,
         }
-    }
-}
-
-/// See the module documentation.
-pub struct ConnectionManager {
-    registry: SessionRegistry,
-    stats: Arc<ActorStats>,
-}
-
-impl ConnectionManager {
-    /// A manager over the sessions of `registry`.
-    pub fn new(registry: SessionRegistry, stats: Arc<ActorStats>) -> Self {
-        ConnectionManager { registry, stats }
-    }
-
-    /// Every live session, oldest first (ties by sid), read from the registry the sessions
-    /// keep themselves (so connecting costs no message to this actor, and a restart has
-    /// nothing to rebuild).
-    fn sessions(&self) -> Vec<SessionEntry> {
-        let mut sessions = self.registry.entries();
-        sessions.sort_by(|(_, a), (_, b)| (a.connected_at, &a.sid).cmp(&(b.connected_at, &b.sid)));
-        sessions
-    }
-}
-
-impl Actor for ConnectionManager {
-    type Context = Context<Self>;
-}
-
-impl Supervised for ConnectionManager {
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.stats.restarted();
-        log::warn!(
-            "ConnectionManager restarted; {} sessions in the registry",
-            self.registry.len()
-        );
-    }
-}
-
-impl Handler<ListConnections> for ConnectionManager {
-    type Result = MessageResult<ListConnections>;
-
-    fn handle(&mut self, msg: ListConnections, ctx: &mut Context<Self>) -> Self::Result {
-        let stats = self.stats.clone();
-        MessageResult(guarded(&stats, ctx, ConnectionsPage::default(), |_| {
-            let sessions = self.sessions();
-            ConnectionsPage {
-                total: sessions.len(),
-                connections: sessions
-                    .iter()
-                    .skip(msg.offset)
-                    .take(msg.limit)
-                    .map(|(_, meta)| meta.snapshot())
-                    .collect(),
-            }
-        }))
-    }
-}
-
-impl Handler<UserSockets> for ConnectionManager {
-    type Result = MessageResult<UserSockets>;
-
-    fn handle(&mut self, msg: UserSockets, ctx: &mut Context<Self>) -> Self::Result {
-        let stats = self.stats.clone();
-        MessageResult(guarded(&stats, ctx, Vec::new(), |_| {
-            let mut out = Vec::new();
-            for (_, meta) in self.sessions() {
-                let info = meta.snapshot();
-                for socket in info.sockets {
-                    if socket.user.as_deref() == Some(msg.user.as_str()) {
-                        out.push((info.sid.clone(), socket.nsp, socket.id));
-                    }
-                }
-            }
-            out
-        }))
-    }
-}
-
-#[cfg(feature = "fault-injection")]
-impl Handler<crate::supervision::Crash> for ConnectionManager {
-    type Result = ();
-
-    fn handle(&mut self, _msg: crate::supervision::Crash, ctx: &mut Context<Self>) {
-        let stats = self.stats.clone();
-        guarded(&stats, ctx, (), |_| {
-            panic!("fault injected into ConnectionManager")
-        })
     }
 }

@@ -1,0 +1,708 @@
+//! The Broadcaster: resolves a target to sockets through the membership the RoomSupervisor
+//! publishes, encodes the event once and hands the shared frames to each recipient's session
+//! (one mailbox hop), and owns everything kept for later: the room buffers and offline
+//! queues, the recovery logs, the dedupe windows, the sockets preserved for recovery, the
+//! pending run of gathered deliveries and the SSE subscribers.
+//!
+//! Every broadcast gets a number (see `sequence`) while the membership's read lock is held
+//! for its resolution; buffered and logged events keep it. A join or a recovery reaches the
+//! Broadcaster as a [`Replay`] with the cutoff the RoomSupervisor took when it added the
+//! member, and the Broadcaster answers the session with the events numbered up to it.
+//!
+//! Everything it keeps is bounded in size (per namespace: `max_buffer_bytes`,
+//! `recovery_max_bytes`, `dedupe_max_ids`) and in time: a sweep every [`SWEEP_EVERY`]
+//! expires buffered events, recovery log entries, dedupe ids and preserved sockets whether
+//! or not their room, user or namespace is touched again, then publishes their sizes
+//! (a [`RetentionView`]) for `/metrics`.
+
+mod dedupe;
+mod fanout;
+mod recovery_log;
+mod room_buffers;
+mod sequence;
+mod subscribers;
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use serde_json::Value;
+use siohub_protocol::SocketPacket;
+
+use crate::delivery::{Deliver, DeliverWithAck, ReplayReply, Replayed};
+use crate::hub_messages::{
+    Broadcast, BroadcastOutcome, BroadcastWithAck, Preserve, PreservedSocket, Recovered,
+};
+use crate::ids::next_ack_id;
+use crate::policy::{user_room, DeliveryPolicies, DeliveryPolicy, RoomBuffering};
+use crate::policy::{BufferPolicy, USER_ROOM_PREFIX};
+use crate::retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
+use crate::room_supervisor::{InitialRooms, Membership, MembershipView, RecoveryRequest};
+use crate::session::Session;
+use crate::stats::{ActorStats, DropReason, HubCounters};
+use crate::subscription::{Subscriber, Subscription};
+use crate::supervision::guarded;
+use crate::target::Target;
+use crate::wire_frame::{socket_packet_frames, Frames};
+
+use dedupe::DedupeWindow;
+use fanout::Run;
+use recovery_log::{
+    bound_log, expire_log, format_offset, parse_offset, target_bytes, LoggedPacket, PacketLog,
+};
+
+pub use recovery_log::RECOVERY_LOG_MAX;
+pub use room_buffers::{BufferSizes, BufferSizesView, EVENT_OVERHEAD};
+pub use sequence::BroadcastSequence;
+
+/// The longest gathered deliveries wait while broadcasts keep arriving.
+const FLUSH_AT_LATEST: Duration = Duration::from_millis(2);
+
+/// How often expired buffers, log entries, dedupe ids and preserved sockets are removed.
+/// Each sweep costs what expired (everything is kept oldest first), so it can run often.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Where a replay's events come from: room buffers (per room, as its buffering says) and,
+/// for a recovered socket, the recovery log.
+#[derive(Debug, Clone, Default)]
+pub struct ReplaySource {
+    /// Rooms whose buffered events are replayed.
+    pub rooms: InitialRooms,
+    /// The recovery asked for, if any.
+    pub recovery: Option<RecoveryRequest>,
+}
+
+/// Answers a socket just added to rooms (by the RoomSupervisor, which took `upto` under
+/// its write lock) with the events numbered up to `upto` that it would otherwise miss.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Replay {
+    /// The namespace.
+    pub nsp: String,
+    /// The socket id.
+    pub socket_id: Arc<str>,
+    /// What to replay.
+    pub source: ReplaySource,
+    /// The cutoff: the last broadcast resolved without the socket.
+    pub upto: u64,
+    /// Where the events go (the session waits on it).
+    pub reply: ReplayReply,
+}
+
+/// Takes a preserved socket for a recovering client: answered when the socket is preserved
+/// in this namespace, within the recovery window, and the client's offset is still in the
+/// log (else events it missed may be gone and recovery would lie).
+#[derive(Message)]
+#[rtype(result = "Option<Recovered>")]
+pub struct TakePreserved {
+    /// The namespace.
+    pub nsp: String,
+    /// The private id the client sent.
+    pub pid: String,
+    /// The last offset the client saw.
+    pub offset: String,
+    /// The session the socket comes back on: while it is gone, the state is kept for
+    /// another attempt.
+    pub session: Addr<Session>,
+}
+
+/// Subscribes to the events of a namespace (optionally only those sent to `rooms`).
+#[derive(Message)]
+#[rtype(result = "Subscription")]
+pub struct Subscribe {
+    /// The namespace.
+    pub nsp: String,
+    /// The rooms; empty = every event of the namespace.
+    pub rooms: Vec<String>,
+    /// Events queued for the consumer at most; one more cuts it off.
+    pub capacity: usize,
+}
+
+/// Ends a subscription.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    /// The namespace.
+    pub nsp: String,
+    /// The subscription id.
+    pub id: u64,
+}
+
+/// Events buffered in a room that are younger than `ttl`.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CountBuffered {
+    /// The namespace.
+    pub nsp: String,
+    /// The room.
+    pub room: String,
+    /// The age limit.
+    pub ttl: Duration,
+}
+
+/// What the Broadcaster reads and publishes, shared with the hub.
+pub struct BroadcasterLinks {
+    /// The membership it resolves targets with.
+    pub membership: MembershipView,
+    /// The broadcast numbering it advances.
+    pub sequence: BroadcastSequence,
+    /// The policies.
+    pub policies: Arc<DeliveryPolicies>,
+    /// The hub-wide counters.
+    pub counters: Arc<HubCounters>,
+    /// Its own stats.
+    pub stats: Arc<ActorStats>,
+    /// Where the sizes of what it keeps are published.
+    pub retention: RetentionView,
+    /// Where the number of subscribers is published.
+    pub subscriber_count: Arc<AtomicUsize>,
+}
+
+/// See the module documentation.
+pub struct Broadcaster {
+    membership: MembershipView,
+    sequence: BroadcastSequence,
+    policies: Arc<DeliveryPolicies>,
+    counters: Arc<HubCounters>,
+    stats: Arc<ActorStats>,
+    logs: HashMap<String, PacketLog>,
+    preserved: HashMap<String, PreservedSocket>,
+    dedupe: HashMap<String, DedupeWindow>,
+    /// The key of the dedupe hashes (kept across restarts, like the windows).
+    dedupe_key: RandomState,
+    /// The last recovery offset handed out, in any namespace.
+    next_offset: u64,
+    /// Where the sizes of what is kept are published.
+    view: RetentionView,
+    buffers: room_buffers::RoomBuffers,
+    subscribers: subscribers::Subscribers,
+    /// Broadcast events gathered for one target and not handed out yet (see `fanout`).
+    run: Option<Run>,
+    /// Whether a timer will hand out the pending run (in case the mailbox count is off).
+    flush_scheduled: bool,
+}
+
+impl Broadcaster {
+    /// A broadcaster reading and publishing through `links`.
+    pub fn new(links: BroadcasterLinks) -> Self {
+        Broadcaster {
+            membership: links.membership,
+            sequence: links.sequence,
+            policies: links.policies,
+            counters: links.counters,
+            stats: links.stats,
+            logs: HashMap::new(),
+            preserved: HashMap::new(),
+            dedupe: HashMap::new(),
+            dedupe_key: RandomState::new(),
+            next_offset: 0,
+            view: links.retention,
+            buffers: room_buffers::RoomBuffers::default(),
+            subscribers: subscribers::Subscribers::new(links.subscriber_count),
+            run: None,
+            flush_scheduled: false,
+        }
+    }
+
+    /// Where the sizes of the room buffers are published.
+    pub fn buffer_sizes(&self) -> BufferSizesView {
+        self.buffers.view()
+    }
+
+    /// Hands out the pending run, if any.
+    fn deliver_run(&mut self) {
+        if let Some(run) = self.run.take() {
+            run.deliver();
+        }
+    }
+
+    /// Makes sure a run left pending (more broadcasts were waiting) goes out soon even if
+    /// the mailbox count is off.
+    fn schedule_run_delivery(&mut self, ctx: &mut Context<Self>) {
+        if self.run.is_none() || self.flush_scheduled {
+            return;
+        }
+        self.flush_scheduled = true;
+        ctx.run_later(FLUSH_AT_LATEST, |act, _| {
+            act.flush_scheduled = false;
+            act.deliver_run();
+        });
+    }
+
+    /// Whether the event with `id` was seen within the namespace's dedupe window.
+    fn is_duplicate(&mut self, nsp: &str, id: &str, policy: &DeliveryPolicy) -> bool {
+        let key = self.dedupe_key.hash_one(id);
+        let (duplicate, evicted) = self.dedupe.entry(nsp.to_owned()).or_default().check(
+            key,
+            policy.dedupe_window,
+            policy.dedupe_max_ids,
+        );
+        if evicted > 0 {
+            self.counters.dedupe_evicted(evicted);
+            log::debug!(
+                "namespace {}: dedupe window full ({} ids); the oldest id forgotten",
+                crate::ClientText(nsp),
+                policy.dedupe_max_ids
+            );
+        }
+        if duplicate {
+            self.counters.dropped(DropReason::Duplicate, 1);
+            crate::limited!(
+                info,
+                "namespace {}: event id {} repeated within the dedupe window; dropped",
+                crate::ClientText(nsp),
+                crate::ClientText(id)
+            );
+        }
+        duplicate
+    }
+
+    fn broadcast(&mut self, msg: Broadcast) -> BroadcastOutcome {
+        let nsp = msg.target.nsp.clone();
+        let policy = self.policies.of(&nsp);
+        if let Some(id) = msg.dedupe_id.as_deref() {
+            if !policy.dedupe_window.is_zero() && self.is_duplicate(&nsp, id, &policy) {
+                return BroadcastOutcome {
+                    recipients: 0,
+                    duplicate: true,
+                };
+            }
+        }
+        let recovering = !policy.recovery.is_zero() && !msg.volatile;
+        let mut payload = msg.payload;
+        let offset = recovering.then(|| {
+            // Offsets count across namespaces, so a log dropped by the sweep and made anew
+            // never hands out an offset a client may still hold.
+            self.next_offset += 1;
+            let log = self.logs.entry(nsp.clone()).or_default();
+            log.next = self.next_offset;
+            log.next
+        });
+        if let Some(offset) = offset {
+            payload.args.push(Value::String(format_offset(offset)));
+        }
+        let packet = SocketPacket::event_with_payload(&nsp, &msg.event, payload);
+        let frames: Frames = socket_packet_frames(&packet).into();
+        let shared_nsp: Arc<str> = nsp.as_str().into();
+        let gathering = self.stats.mailbox_depth() > 0 || self.run.is_some();
+
+        let mut closed_run = None;
+        let (recipients, number, keeps) = {
+            let members = self.membership.read();
+            let number = self.sequence.advance();
+            let version = self.membership.version();
+            let recipients = if gathering {
+                let (target, volatile) = (&msg.target, msg.volatile);
+                let run = &mut self.run;
+                let (count, closed) = gather(
+                    run,
+                    &members,
+                    version,
+                    target,
+                    &shared_nsp,
+                    &frames,
+                    volatile,
+                );
+                closed_run = closed;
+                count
+            } else {
+                // Sent under the read lock: `do_send` never blocks, and only the
+                // RoomSupervisor's writes wait for it.
+                members.for_each_recipient(&msg.target, |socket_id, session| {
+                    session.do_send(Deliver {
+                        nsp: shared_nsp.clone(),
+                        socket_id: socket_id.clone(),
+                        frames: frames.clone(),
+                        volatile: msg.volatile,
+                    });
+                })
+            };
+            // `if_no_clients` asks whether a room has members at this broadcast's number.
+            let keeps = match msg.volatile {
+                true => Vec::new(),
+                false => rooms_that_keep(&members, &msg.target, &policy),
+            };
+            (recipients, number, keeps)
+        };
+        // A run this event could not join goes out now, outside the lock.
+        if let Some(run) = closed_run {
+            run.deliver();
+        }
+        for (room, buffering) in keeps {
+            let max = policy.max_buffer_bytes;
+            let counters = &self.counters;
+            self.buffers
+                .keep(number, &nsp, &room, &frames, buffering, max, counters);
+        }
+        self.subscribers
+            .notify(&msg.target, &packet, offset.is_some(), &self.counters);
+        // No broadcast waits: hand out the run now.
+        if self.stats.mailbox_depth() == 0 {
+            self.deliver_run();
+        }
+        let bytes: usize = frames.iter().map(|f| f.len()).sum();
+        self.counters
+            .sent(recipients * frames.len(), recipients * bytes);
+        if let Some(offset) = offset {
+            self.log(&nsp, &policy, offset, number, frames, msg.target, bytes);
+        }
+        self.counters.broadcast(recipients as u64);
+        BroadcastOutcome {
+            recipients,
+            duplicate: false,
+        }
+    }
+
+    /// Keeps an event in its namespace's recovery log.
+    #[allow(clippy::too_many_arguments)]
+    fn log(
+        &mut self,
+        nsp: &str,
+        policy: &DeliveryPolicy,
+        offset: u64,
+        number: u64,
+        frames: Frames,
+        target: Target,
+        bytes: usize,
+    ) {
+        let log = self.logs.entry(nsp.to_owned()).or_default();
+        let cost = bytes + target_bytes(&target) + EVENT_OVERHEAD;
+        log.push(LoggedPacket {
+            offset,
+            number,
+            at: Instant::now(),
+            frames,
+            target,
+            cost,
+        });
+        expire_log(log, policy.recovery);
+        let dropped = bound_log(log, policy.recovery_max_bytes);
+        if dropped > 0 {
+            self.counters.dropped(DropReason::RecoveryLogFull, dropped);
+            log::debug!(
+                "namespace {}: recovery log full; {dropped} oldest events dropped",
+                crate::ClientText(nsp)
+            );
+        }
+    }
+
+    /// One frame set with one ack id for every recipient, as socket.io's `broadcastWithAck`
+    /// does; each recipient's session waits for that id on its socket and reports.
+    fn broadcast_with_ack(&mut self, msg: BroadcastWithAck) -> BroadcastOutcome {
+        let Broadcast {
+            target,
+            event,
+            payload,
+            ..
+        } = msg.broadcast;
+        let ack_id = next_ack_id();
+        let packet = SocketPacket::event_with_payload(&target.nsp, &event, payload).with_id(ack_id);
+        let frames: Frames = socket_packet_frames(&packet).into();
+        let shared_nsp: Arc<str> = target.nsp.as_str().into();
+        let recipients = {
+            let members = self.membership.read();
+            self.sequence.advance();
+            members.for_each_recipient(&target, |socket_id, session| {
+                session.do_send(DeliverWithAck {
+                    nsp: shared_nsp.clone(),
+                    socket_id: socket_id.clone(),
+                    frames: frames.clone(),
+                    ack_id,
+                    timeout: msg.timeout,
+                    reports: msg.reports.clone(),
+                });
+            })
+        };
+        self.subscribers
+            .notify(&target, &packet, false, &self.counters);
+        self.counters.broadcast(recipients as u64);
+        BroadcastOutcome {
+            recipients,
+            duplicate: false,
+        }
+    }
+
+    fn take_preserved(&mut self, msg: TakePreserved) -> Option<Recovered> {
+        if !msg.session.connected() {
+            // The new connection is gone already; keep the state for another attempt.
+            return None;
+        }
+        let policy = self.policies.of(&msg.nsp);
+        let socket = self.preserved.remove(&msg.pid)?;
+        let age = socket.at.elapsed().unwrap_or_default();
+        if socket.nsp != msg.nsp || age > policy.recovery {
+            return None;
+        }
+        let offset = parse_offset(&msg.offset)?;
+        let log = self.logs.get_mut(&msg.nsp)?;
+        expire_log(log, policy.recovery);
+        log.knows(offset).then_some(Recovered { socket, offset })
+    }
+
+    /// The events a socket added to rooms with cutoff `upto` would otherwise miss: what
+    /// the recovery log holds for it after its offset, then the rooms' buffered events.
+    fn replay(&mut self, msg: &Replay) -> Replayed {
+        // Gathered events were resolved before the cutoff: they go out first.
+        self.deliver_run();
+        let mut frames = Vec::new();
+        if let Some(recovery) = &msg.source.recovery {
+            if let Some(log) = self.logs.get(&msg.nsp) {
+                let rooms = &recovery.rooms;
+                let missed = log.missed(recovery.offset, msg.upto, &msg.socket_id, rooms);
+                frames.extend(missed);
+            }
+        }
+        for (room, buffering) in &msg.source.rooms {
+            let kept = self.buffers.replay(&msg.nsp, room, *buffering, msg.upto);
+            frames.extend(kept);
+        }
+        Replayed { frames }
+    }
+
+    /// The periodic sweep: removes whatever outlived its window (buffered events, log
+    /// entries, dedupe ids, preserved sockets), then publishes the sizes of what is left.
+    fn expire(&mut self) {
+        let policies = self.policies.clone();
+        self.preserved
+            .retain(|_, s| s.at.elapsed().unwrap_or_default() <= policies.of(&s.nsp).recovery);
+        let preserved: HashSet<&str> = self.preserved.values().map(|s| s.nsp.as_str()).collect();
+        // An empty log goes once no socket of its namespace is connected or preserved: no
+        // client can hold one of its offsets then (and a namespace no socket uses leaves
+        // nothing behind).
+        {
+            let members = self.membership.read();
+            self.logs.retain(|nsp, log| {
+                expire_log(log, policies.of(nsp).recovery);
+                !log.entries.is_empty()
+                    || members.socket_count(nsp) > 0
+                    || preserved.contains(nsp.as_str())
+            });
+        }
+        let now = Instant::now();
+        self.dedupe.retain(|nsp, window| {
+            window.expire(now, policies.of(nsp).dedupe_window);
+            !window.seen.is_empty()
+        });
+        let expired = self.buffers.sweep();
+        if expired > 0 {
+            log::debug!("{expired} buffered events expired");
+        }
+        self.view.publish(self.retention());
+    }
+
+    /// The sizes of what the broadcaster keeps.
+    fn retention(&self) -> RetentionSnapshot {
+        // A namespace may have a recovery log, a dedupe window or both.
+        let mut namespaces: HashMap<&str, NamespaceRetention> = HashMap::new();
+        for (nsp, log) in &self.logs {
+            let entry = namespaces.entry(nsp).or_default();
+            entry.recovery_events = log.entries.len();
+            entry.recovery_bytes = log.bytes;
+        }
+        for (nsp, window) in &self.dedupe {
+            namespaces.entry(nsp).or_default().dedupe_ids = window.seen.len();
+        }
+        let mut namespaces: Vec<NamespaceRetention> = namespaces
+            .into_iter()
+            .map(|(nsp, sizes)| NamespaceRetention {
+                nsp: nsp.to_owned(),
+                ..sizes
+            })
+            .collect();
+        namespaces.sort_by(|a, b| a.nsp.cmp(&b.nsp));
+        RetentionSnapshot {
+            namespaces,
+            preserved_sockets: self.preserved.len(),
+        }
+    }
+}
+
+/// Adds a broadcast event to the pending run (starting a new run when the target or the
+/// membership differs); returns how many sockets it goes to, and the previous run if this
+/// one replaced it (for the caller to hand out once the lock is released).
+fn gather(
+    run: &mut Option<Run>,
+    members: &Membership,
+    version: u64,
+    target: &Target,
+    nsp: &Arc<str>,
+    frames: &Frames,
+    volatile: bool,
+) -> (usize, Option<Run>) {
+    if let Some(pending) = run {
+        if pending.extend(target, version, frames, volatile) {
+            return (pending.recipients(), None);
+        }
+    }
+    let previous = run.take();
+    let recipients = members.resolve(target);
+    let count = recipients.len();
+    let (target, nsp) = (target.clone(), nsp.clone());
+    *run = Some(Run::new(
+        target,
+        nsp,
+        version,
+        recipients,
+        frames.clone(),
+        volatile,
+    ));
+    (count, previous)
+}
+
+/// The rooms of a target that keep an event, with their buffering: a user room (named
+/// directly, or through `users`) as the offline queue, any other room as the namespace's
+/// buffer policy says (`if_no_clients`: only while it has no member).
+fn rooms_that_keep(
+    members: &Membership,
+    target: &Target,
+    policy: &DeliveryPolicy,
+) -> Vec<(String, RoomBuffering)> {
+    let nothing_kept = policy.buffer == BufferPolicy::Drop && !policy.offline_queue;
+    if nothing_kept {
+        return Vec::new();
+    }
+    let user_rooms = target.users.iter().map(|u| user_room(u));
+    target
+        .rooms
+        .iter()
+        .cloned()
+        .chain(user_rooms)
+        .filter_map(|room| {
+            let buffering = if room.starts_with(USER_ROOM_PREFIX) {
+                RoomBuffering::for_user(policy)
+            } else {
+                RoomBuffering::for_room(policy)
+            };
+            let keep = match buffering.policy {
+                BufferPolicy::Drop => false,
+                BufferPolicy::IfNoClients => !members.has_members(&target.nsp, &room),
+                BufferPolicy::Always => true,
+            };
+            (keep && buffering.size > 0).then_some((room, buffering))
+        })
+        .collect()
+}
+
+impl Actor for Broadcaster {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(SWEEP_EVERY, |act, _| act.expire());
+    }
+}
+
+impl Supervised for Broadcaster {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.stats.restarted();
+        // Buffers, dedupe windows and recovery logs are kept as they were, only checked for
+        // expiry; a run left pending goes out.
+        self.deliver_run();
+        self.expire();
+        log::warn!("Broadcaster restarted");
+    }
+}
+
+impl Handler<Broadcast> for Broadcaster {
+    type Result = MessageResult<Broadcast>;
+
+    fn handle(&mut self, msg: Broadcast, ctx: &mut Context<Self>) -> Self::Result {
+        let stats = self.stats.clone();
+        let outcome = guarded(&stats, ctx, BroadcastOutcome::default(), |_| {
+            self.broadcast(msg)
+        });
+        self.schedule_run_delivery(ctx);
+        MessageResult(outcome)
+    }
+}
+
+impl Handler<BroadcastWithAck> for Broadcaster {
+    type Result = MessageResult<BroadcastWithAck>;
+
+    fn handle(&mut self, msg: BroadcastWithAck, ctx: &mut Context<Self>) -> Self::Result {
+        // Gathered events go first, so every recipient sees broadcasts in order.
+        self.deliver_run();
+        let stats = self.stats.clone();
+        MessageResult(guarded(&stats, ctx, BroadcastOutcome::default(), |_| {
+            self.broadcast_with_ack(msg)
+        }))
+    }
+}
+
+impl Handler<Preserve> for Broadcaster {
+    type Result = ();
+
+    fn handle(&mut self, msg: Preserve, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |_| {
+            self.preserved.insert(msg.pid, msg.socket);
+        })
+    }
+}
+
+impl Handler<TakePreserved> for Broadcaster {
+    type Result = MessageResult<TakePreserved>;
+
+    fn handle(&mut self, msg: TakePreserved, ctx: &mut Context<Self>) -> Self::Result {
+        let stats = self.stats.clone();
+        MessageResult(guarded(&stats, ctx, None, |_| self.take_preserved(msg)))
+    }
+}
+
+impl Handler<Replay> for Broadcaster {
+    type Result = ();
+
+    fn handle(&mut self, msg: Replay, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        let replayed = guarded(&stats, ctx, Replayed::default(), |_| self.replay(&msg));
+        let _ = msg.reply.send(replayed);
+    }
+}
+
+impl Handler<Subscribe> for Broadcaster {
+    type Result = MessageResult<Subscribe>;
+
+    fn handle(&mut self, msg: Subscribe, _ctx: &mut Context<Self>) -> Self::Result {
+        // Not `guarded`: nothing here can panic, and a subscription has no fallback value.
+        self.stats.handled();
+        let (subscriber, subscription) = Subscriber::new(&msg.nsp, msg.rooms, msg.capacity);
+        self.subscribers.subscribe(&msg.nsp, subscriber);
+        MessageResult(subscription)
+    }
+}
+
+impl Handler<Unsubscribe> for Broadcaster {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |_| {
+            self.subscribers.unsubscribe(&msg.nsp, msg.id)
+        })
+    }
+}
+
+impl Handler<CountBuffered> for Broadcaster {
+    type Result = usize;
+
+    fn handle(&mut self, msg: CountBuffered, ctx: &mut Context<Self>) -> usize {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, 0, |_| {
+            self.buffers.buffered(&msg.nsp, &msg.room, msg.ttl)
+        })
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::supervision::Crash> for Broadcaster {
+    type Result = ();
+
+    fn handle(&mut self, _msg: crate::supervision::Crash, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |_| {
+            panic!("fault injected into Broadcaster")
+        })
+    }
+}

@@ -1,0 +1,523 @@
+//! The `Hub` handle: the three supervised singleton actors (ConnectionManager,
+//! RoomSupervisor, Broadcaster) on an arbiter of their own, with the views they publish,
+//! behind one cheap handle that sessions, socket handles and the HTTP API use.
+//!
+//! Queries about membership read the RoomSupervisor's published view (no message); queries
+//! about what the Broadcaster keeps read what it publishes, or ask it.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use serde::Serialize;
+
+use crate::broadcaster::{
+    BroadcastSequence, Broadcaster, BroadcasterLinks, BufferSizes, BufferSizesView, CountBuffered,
+    Subscribe, TakePreserved, Unsubscribe,
+};
+use crate::connection_manager::{
+    ConnectionManager, ConnectionManagerLinks, ConnectionsPage, ListConnections, SessionEnded,
+    SessionRegistry,
+};
+use crate::delivery::Replayed;
+use crate::disconnect_reason::DisconnectReason;
+use crate::hub_error::{JoinError, NotConnected, Unavailable};
+use crate::hub_messages::{
+    Broadcast, BroadcastOutcome, BroadcastWithAck, Preserve, PreservedSocket, Recovered,
+};
+use crate::messages::{CloseSession, SocketDisconnect, SocketJoin, SocketLeave};
+use crate::policy::{DeliveryPolicies, DeliveryPolicy, RoomBuffering};
+use crate::retention::{RetentionSnapshot, RetentionView};
+use crate::room_supervisor::{
+    AddSocket, EndedSocket, JoinRoom, LeaveRoom, MembershipView, MembershipWriter, Recipients,
+    RemoveSocket, RoomMember, RoomSupervisor, RoomSupervisorLinks,
+};
+use crate::stats::{ActorStats, ActorStatsSnapshot, HubCounters};
+use crate::subscription::Subscription;
+use crate::target::Target;
+
+struct HubInner {
+    connections: Addr<ConnectionManager>,
+    rooms: Addr<RoomSupervisor>,
+    broadcaster: Addr<Broadcaster>,
+    membership: MembershipView,
+    buffer_sizes: BufferSizesView,
+    subscriber_count: Arc<AtomicUsize>,
+    policies: Arc<DeliveryPolicies>,
+    counters: Arc<HubCounters>,
+    registry: SessionRegistry,
+    retention: RetentionView,
+    stats: [Arc<ActorStats>; 3],
+    _arbiter: Arbiter,
+}
+
+/// A handle on the hub. Cheap to clone; usable from any thread.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// Starts the singleton actors, each under a `Supervisor`, on a new arbiter.
+    pub fn start(registry: SessionRegistry, policies: DeliveryPolicies) -> Hub {
+        let arbiter = Arbiter::new();
+        let handle = arbiter.handle();
+        let policies = Arc::new(policies);
+        let counters = Arc::new(HubCounters::default());
+        let stats = [
+            ActorStats::new("ConnectionManager"),
+            ActorStats::new("RoomSupervisor"),
+            ActorStats::new("Broadcaster"),
+        ];
+        let (writer, membership) = MembershipWriter::new();
+        let sequence = BroadcastSequence::default();
+        let retention = RetentionView::default();
+        let subscriber_count = Arc::new(AtomicUsize::new(0));
+        let broadcaster = Broadcaster::new(BroadcasterLinks {
+            membership: membership.clone(),
+            sequence: sequence.clone(),
+            policies: policies.clone(),
+            counters: counters.clone(),
+            stats: stats[2].clone(),
+            retention: retention.clone(),
+            subscriber_count: subscriber_count.clone(),
+        });
+        let buffer_sizes = broadcaster.buffer_sizes();
+        let broadcaster = Supervisor::start_in_arbiter(&handle, move |_| broadcaster);
+        let supervisor = RoomSupervisor::new(
+            writer,
+            RoomSupervisorLinks {
+                sequence,
+                broadcaster: broadcaster.clone(),
+                broadcaster_stats: stats[2].clone(),
+                registry: registry.clone(),
+                stats: stats[1].clone(),
+            },
+        );
+        let rooms = Supervisor::start_in_arbiter(&handle, move |_| supervisor);
+        let manager = ConnectionManager::new(ConnectionManagerLinks {
+            registry: registry.clone(),
+            membership: membership.clone(),
+            rooms: rooms.clone(),
+            rooms_stats: stats[1].clone(),
+            stats: stats[0].clone(),
+        });
+        let connections = Supervisor::start_in_arbiter(&handle, move |_| manager);
+        Hub {
+            inner: Arc::new(HubInner {
+                connections,
+                rooms,
+                broadcaster,
+                membership,
+                buffer_sizes,
+                subscriber_count,
+                policies,
+                counters,
+                registry,
+                retention,
+                stats,
+                _arbiter: arbiter,
+            }),
+        }
+    }
+
+    /// A hub with the default delivery policy everywhere (tests, conformance servers).
+    pub fn with_defaults(registry: SessionRegistry) -> Hub {
+        Self::start(registry, DeliveryPolicies::new(DeliveryPolicy::default()))
+    }
+
+    /// The delivery policies.
+    pub fn policies(&self) -> &Arc<DeliveryPolicies> {
+        &self.inner.policies
+    }
+
+    /// The hub-wide counters.
+    pub fn counters(&self) -> &Arc<HubCounters> {
+        &self.inner.counters
+    }
+
+    /// The live sessions.
+    pub fn registry(&self) -> &SessionRegistry {
+        &self.inner.registry
+    }
+
+    /// The room membership, read-only.
+    pub fn membership(&self) -> &MembershipView {
+        &self.inner.membership
+    }
+
+    /// The sizes of the dedupe windows, recovery logs and preserved sockets, as of the
+    /// Broadcaster's last sweep.
+    pub fn retention(&self) -> RetentionSnapshot {
+        self.inner.retention.snapshot()
+    }
+
+    /// Every namespace that buffers something, with the sizes of its room buffers and of
+    /// its offline queues, sorted by name (exact: published on every change).
+    pub fn buffer_sizes(&self) -> Vec<(String, BufferSizes, BufferSizes)> {
+        self.inner.buffer_sizes.sizes()
+    }
+
+    /// Event subscribers (SSE streams) of every namespace.
+    pub fn subscriber_count(&self) -> usize {
+        self.inner.subscriber_count.load(Ordering::Relaxed)
+    }
+
+    /// The rooms of a namespace that have members, with their sizes, sorted by name.
+    pub fn rooms(&self, nsp: &str) -> Vec<(String, usize)> {
+        self.inner.membership.read().rooms(nsp)
+    }
+
+    /// The socket ids in a room, sorted.
+    pub fn members(&self, nsp: &str, room: &str) -> Vec<String> {
+        self.inner.membership.read().members(nsp, room)
+    }
+
+    /// The members of a room with their users, sorted by socket id (empty when it has
+    /// none).
+    pub fn room_members(&self, nsp: &str, room: &str) -> Vec<RoomMember> {
+        self.inner.membership.read().member_users(nsp, room)
+    }
+
+    /// A user's connected sockets in every namespace, as (namespace, socket id), sorted.
+    pub fn user_sockets(&self, user: &str) -> Vec<(String, String)> {
+        self.inner.membership.read().user_sockets(user)
+    }
+
+    /// Connected sockets of a namespace.
+    pub fn socket_count(&self, nsp: &str) -> usize {
+        self.inner.membership.read().socket_count(nsp)
+    }
+
+    /// Namespaces with a connected socket.
+    pub fn namespace_count(&self) -> usize {
+        self.inner.membership.read().namespace_count()
+    }
+
+    /// Every namespace with its connected sockets and its rooms that have members, sorted
+    /// by name.
+    pub fn namespace_counts(&self) -> Vec<(String, usize, usize)> {
+        self.inner.membership.read().namespace_counts()
+    }
+
+    /// The sockets a target resolves to, with their sessions.
+    pub fn resolve(&self, target: &Target) -> Recipients {
+        self.inner.membership.read().resolve(target)
+    }
+
+    /// Events buffered in a room that are younger than `ttl`.
+    pub fn buffered(
+        &self,
+        nsp: &str,
+        room: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<usize, Unavailable>> + 'static {
+        self.ask_broadcaster(CountBuffered {
+            nsp: nsp.to_owned(),
+            room: room.to_owned(),
+            ttl,
+        })
+    }
+
+    /// Counts a message about to be sent to the actor whose stats are at `index`.
+    pub(crate) fn count_send(&self, actor: HubActor) {
+        self.inner.stats[actor as usize].enqueued();
+    }
+
+    /// Each singleton's own stats.
+    pub fn actor_stats(&self) -> Vec<ActorStatsSnapshot> {
+        self.inner.stats.iter().map(|s| s.snapshot()).collect()
+    }
+
+    /// Sends a message to the Broadcaster (counted in its mailbox depth) and waits for the
+    /// answer.
+    fn ask_broadcaster<M>(&self, msg: M) -> impl Future<Output = Result<M::Result, Unavailable>>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        Broadcaster: Handler<M>,
+    {
+        self.count_send(HubActor::Broadcaster);
+        let sent = self.inner.broadcaster.send(msg);
+        async move { sent.await.map_err(|_| Unavailable("Broadcaster")) }
+    }
+
+    /// Emits an event to a target; resolves once it is handed to every recipient.
+    pub fn broadcast(
+        &self,
+        msg: Broadcast,
+    ) -> impl Future<Output = Result<BroadcastOutcome, Unavailable>> + 'static {
+        self.ask_broadcaster(msg)
+    }
+
+    /// Emits an event that asks every recipient for an ack; resolves to the number of
+    /// recipients once it is handed to each (their reports follow on `msg.reports`).
+    pub fn broadcast_with_ack(
+        &self,
+        msg: BroadcastWithAck,
+    ) -> impl Future<Output = Result<BroadcastOutcome, Unavailable>> + 'static {
+        self.ask_broadcaster(msg)
+    }
+
+    /// Subscribes to the events of a namespace sent to `rooms` (empty = all of them), with
+    /// a queue of `capacity` events.
+    pub fn subscribe(
+        &self,
+        nsp: &str,
+        rooms: Vec<String>,
+        capacity: usize,
+    ) -> impl Future<Output = Result<Subscription, Unavailable>> + 'static {
+        self.ask_broadcaster(Subscribe {
+            nsp: nsp.to_owned(),
+            rooms,
+            capacity,
+        })
+    }
+
+    /// Ends a subscription.
+    pub fn unsubscribe(&self, nsp: &str, id: u64) {
+        self.count_send(HubActor::Broadcaster);
+        self.inner.broadcaster.do_send(Unsubscribe {
+            nsp: nsp.to_owned(),
+            id,
+        });
+    }
+
+    /// Keeps a disconnected socket's state for recovery under its private id.
+    pub(crate) fn preserve(&self, pid: String, socket: PreservedSocket) {
+        self.count_send(HubActor::Broadcaster);
+        self.inner.broadcaster.do_send(Preserve { pid, socket });
+    }
+
+    /// Takes a preserved socket for a recovering client (see [`TakePreserved`]).
+    pub(crate) fn take_preserved(
+        &self,
+        msg: TakePreserved,
+    ) -> impl Future<Output = Option<Recovered>> + 'static {
+        let asked = self.ask_broadcaster(msg);
+        async move { asked.await.ok().flatten() }
+    }
+
+    /// Adds a socket with its first rooms; resolves to what it missed once it is in
+    /// (`None` when the RoomSupervisor dropped the request: it restarted meanwhile).
+    pub(crate) fn add_socket(
+        &self,
+        mut msg: AddSocket,
+    ) -> impl Future<Output = Option<Replayed>> + 'static {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        msg.reply = Some(tx);
+        self.count_send(HubActor::RoomSupervisor);
+        self.inner.rooms.do_send(msg);
+        async move { rx.await.ok() }
+    }
+
+    /// Adds a socket with its rooms again, replaying nothing (a rebuild).
+    pub(crate) fn announce_socket(&self, msg: AddSocket) {
+        self.count_send(HubActor::RoomSupervisor);
+        self.inner.rooms.do_send(msg);
+    }
+
+    /// A session ended: the ConnectionManager has the RoomSupervisor take its sockets out
+    /// of every room.
+    pub(crate) fn session_ended(&self, sid: Arc<str>, sockets: Vec<EndedSocket>) {
+        self.count_send(HubActor::ConnectionManager);
+        self.inner
+            .connections
+            .do_send(SessionEnded { sid, sockets });
+    }
+
+    /// Forgets a socket and its rooms (if it is still that incarnation).
+    pub(crate) fn remove_socket(&self, nsp: &str, socket_id: Arc<str>, incarnation: u64) {
+        self.count_send(HubActor::RoomSupervisor);
+        self.inner.rooms.do_send(RemoveSocket {
+            nsp: nsp.to_owned(),
+            socket_id,
+            incarnation,
+        });
+    }
+
+    /// Adds a socket to a room; resolves to the events replayed to it once the membership
+    /// is in place, or to `NotConnected` when the socket is not (any more).
+    pub(crate) fn join_room(
+        &self,
+        nsp: &str,
+        room: &str,
+        socket: (Arc<str>, u64),
+        buffering: RoomBuffering,
+    ) -> impl Future<Output = Result<Replayed, NotConnected>> + 'static {
+        let (reply, answer) = futures::channel::oneshot::channel();
+        let (socket_id, incarnation) = socket;
+        self.count_send(HubActor::RoomSupervisor);
+        // Queued now, in order with the socket's other membership changes.
+        self.inner.rooms.do_send(JoinRoom {
+            nsp: nsp.to_owned(),
+            room: room.to_owned(),
+            socket_id,
+            incarnation,
+            buffering,
+            reply,
+        });
+        async move { answer.await.map_err(|_| NotConnected) }
+    }
+
+    /// Removes a socket from a room; resolves once the membership no longer has it there.
+    pub(crate) fn leave_room(
+        &self,
+        nsp: &str,
+        room: &str,
+        socket: (Arc<str>, u64),
+    ) -> impl Future<Output = ()> + 'static {
+        let (reply, answer) = futures::channel::oneshot::channel();
+        let (socket_id, incarnation) = socket;
+        self.count_send(HubActor::RoomSupervisor);
+        self.inner.rooms.do_send(LeaveRoom {
+            nsp: nsp.to_owned(),
+            room: room.to_owned(),
+            socket_id,
+            incarnation,
+            reply,
+        });
+        async move {
+            let _ = answer.await;
+        }
+    }
+
+    /// Adds socket `socket_id` of namespace `nsp` to a room, as its own
+    /// [`Socket::join`](crate::Socket::join) does; resolves to the number of buffered
+    /// events replayed to it.
+    pub fn join_socket(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        room: &str,
+    ) -> impl Future<Output = Result<usize, JoinError>> + 'static {
+        let (reply, answer) = futures::channel::oneshot::channel();
+        if let Some(session) = self.session_of(nsp, socket_id) {
+            session.do_send(SocketJoin {
+                nsp: nsp.to_owned(),
+                socket_id: socket_id.into(),
+                room: room.to_owned(),
+                reply,
+            });
+        }
+        async move { answer.await.unwrap_or(Err(JoinError::NotConnected)) }
+    }
+
+    /// Removes socket `socket_id` of namespace `nsp` from a room.
+    pub fn leave_socket(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        room: &str,
+    ) -> impl Future<Output = Result<(), NotConnected>> + 'static {
+        let (reply, answer) = futures::channel::oneshot::channel();
+        if let Some(session) = self.session_of(nsp, socket_id) {
+            session.do_send(SocketLeave {
+                nsp: nsp.to_owned(),
+                socket_id: socket_id.into(),
+                room: room.to_owned(),
+                reply,
+            });
+        }
+        async move { answer.await.unwrap_or(Err(NotConnected)) }
+    }
+
+    /// Disconnects socket `socket_id` from namespace `nsp` (its connection stays open for
+    /// its other namespaces).
+    pub fn disconnect_socket(&self, nsp: &str, socket_id: &str) -> Result<(), NotConnected> {
+        let session = self.session_of(nsp, socket_id).ok_or(NotConnected)?;
+        session.do_send(SocketDisconnect {
+            nsp: nsp.to_owned(),
+            socket_id: socket_id.into(),
+        });
+        Ok(())
+    }
+
+    /// Closes the connection that socket `socket_id` of namespace `nsp` belongs to (every
+    /// namespace of it).
+    pub fn close_connection_of(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        reason: DisconnectReason,
+    ) -> Result<(), NotConnected> {
+        let session = self.session_of(nsp, socket_id).ok_or(NotConnected)?;
+        session.do_send(CloseSession { reason });
+        Ok(())
+    }
+
+    /// Closes the Engine.IO session `sid` (every namespace of it).
+    pub fn close_session(&self, sid: &str, reason: DisconnectReason) -> Result<(), NotConnected> {
+        let session = self.inner.registry.get(sid).ok_or(NotConnected)?;
+        session.do_send(CloseSession { reason });
+        Ok(())
+    }
+
+    /// Closes every session (the drain); returns how many were asked to close.
+    pub fn close_all_sessions(&self, reason: DisconnectReason) -> usize {
+        let sessions = self.inner.registry.all();
+        for session in &sessions {
+            session.do_send(CloseSession { reason });
+        }
+        sessions.len()
+    }
+
+    /// The session that holds socket `socket_id` of namespace `nsp`.
+    fn session_of(&self, nsp: &str, socket_id: &str) -> Option<actix::Addr<crate::Session>> {
+        self.inner.membership.read().session_of(nsp, socket_id)
+    }
+
+    /// One page of the connection list.
+    pub fn list_connections(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> impl Future<Output = Result<ConnectionsPage, Unavailable>> + 'static {
+        self.count_send(HubActor::ConnectionManager);
+        let sent = self
+            .inner
+            .connections
+            .send(ListConnections { offset, limit });
+        async move { sent.await.map_err(|_| Unavailable("ConnectionManager")) }
+    }
+
+    /// Crashes one singleton on purpose (tests only).
+    #[cfg(feature = "fault-injection")]
+    pub fn crash(&self, actor: HubActor) {
+        self.count_send(actor);
+        let crash = crate::supervision::Crash;
+        match actor {
+            HubActor::ConnectionManager => self.inner.connections.do_send(crash),
+            HubActor::RoomSupervisor => self.inner.rooms.do_send(crash),
+            HubActor::Broadcaster => self.inner.broadcaster.do_send(crash),
+        }
+    }
+}
+
+/// The singleton actors, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HubActor {
+    /// The registry of sessions.
+    ConnectionManager = 0,
+    /// Room membership.
+    RoomSupervisor = 1,
+    /// Fan-out, buffers, recovery.
+    Broadcaster = 2,
+}
+
+impl HubActor {
+    /// All three.
+    pub const ALL: [HubActor; 3] = [
+        HubActor::ConnectionManager,
+        HubActor::RoomSupervisor,
+        HubActor::Broadcaster,
+    ];
+}

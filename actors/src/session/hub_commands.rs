@@ -1,0 +1,293 @@
+//! What the hub and the socket handles ask of a session: deliveries from the Broadcaster
+//! (sent on, held while a replay is on its way, or dropped when the socket they name is
+//! gone), emits and acks, joins and leaves driven inside the session
+//! (`ctx.spawn(fut.into_actor(self))`), server-side disconnects, and the re-announcement a
+//! restarted RoomSupervisor asks for.
+
+use actix::prelude::*;
+use siohub_protocol::SocketPacket;
+
+use super::socket_layer::{announcement, leave_namespace, AckWaiter, Route};
+use super::Session;
+use crate::delivery::{Deliver, DeliverBatch, DeliverWithAck, Replayed};
+use crate::disconnect_reason::DisconnectReason;
+use crate::error::AckError;
+use crate::hub_error::{JoinError, NotConnected};
+use crate::ids::next_ack_id;
+use crate::messages::{
+    AnnounceMembership, CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin,
+    SocketLeave, SocketRooms,
+};
+use crate::policy::RoomBuffering;
+use crate::stats::{DropReason, RefusalReason};
+use crate::wire_frame::Frames;
+
+impl Session {
+    /// Sends a packet on the socket of its namespace, if the session still has one.
+    pub(super) fn emit_on_socket(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
+        if self.socket_io() && self.layer().sockets.contains_key(&packet.nsp) {
+            self.send_socket_packet(packet, ctx);
+        }
+    }
+
+    /// Sends a delivery for one socket on, holds it or drops it (see [`Route`]).
+    fn deliver(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        if !self.socket_io() {
+            return;
+        }
+        match self.layer().route(&msg.nsp, &msg.socket_id) {
+            Route::Send => {
+                self.send_frames(&msg.frames, msg.volatile, ctx);
+            }
+            Route::Hold => self.hold(&msg.nsp, msg.frames, msg.volatile, ctx),
+            Route::Drop => {}
+        }
+    }
+
+    /// Holds a delivery for the socket of `nsp` until its replay is out. Over the outgoing
+    /// queue's bounds a volatile event is dropped, and any other makes the client a slow
+    /// consumer, as a full queue would.
+    fn hold(&mut self, nsp: &str, frames: Frames, volatile: bool, ctx: &mut Context<Self>) {
+        let (max_packets, max_bytes) =
+            (self.config.max_buffer_packets, self.config.max_buffer_bytes);
+        let size: usize = frames.iter().map(|f| f.len()).sum();
+        let Some(hold) = self.layer().hold_mut(nsp) else {
+            return;
+        };
+        let fits = hold.packets + frames.len() <= max_packets && hold.bytes + size <= max_bytes;
+        if fits {
+            hold.packets += frames.len();
+            hold.bytes += size;
+            hold.events.push((frames, volatile));
+        } else if volatile {
+            self.count_drop(DropReason::VolatileBufferFull, 1);
+        } else {
+            self.disconnect_slow_consumer(ctx);
+        }
+    }
+
+    /// A join's replay arrived (or the join failed): writes the replayed events, and once no
+    /// other replay is on its way, what was held meanwhile. Answers the number replayed.
+    fn finish_join(
+        &mut self,
+        nsp: &str,
+        socket_id: &str,
+        joined: Result<Replayed, NotConnected>,
+        ctx: &mut Context<Self>,
+    ) -> Result<usize, JoinError> {
+        let current = self
+            .layer_ref()
+            .and_then(|l| l.sockets.get(nsp))
+            .is_some_and(|s| *s.socket_id == *socket_id);
+        if !current || self.closing {
+            return Err(JoinError::NotConnected);
+        }
+        let replayed = joined.as_ref().map_or(0, |r| r.frames.len());
+        if let Ok(replay) = &joined {
+            for frames in &replay.frames {
+                self.send_frames(frames, false, ctx);
+            }
+        }
+        let released = self.layer().sockets.get_mut(nsp).and_then(|state| {
+            state.hold.pending = state.hold.pending.saturating_sub(1);
+            (state.hold.pending == 0).then(|| std::mem::take(&mut state.hold))
+        });
+        for (frames, volatile) in released.map(|h| h.events).unwrap_or_default() {
+            self.send_frames(&frames, volatile, ctx);
+        }
+        joined.map(|_| replayed).map_err(JoinError::from)
+    }
+}
+
+impl Handler<Deliver> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        self.deliver(msg, ctx);
+    }
+}
+
+impl Handler<DeliverBatch> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
+        if !self.socket_io() || self.closing {
+            return;
+        }
+        let route = self.layer().route(&msg.nsp, &msg.socket_id);
+        if matches!(route, Route::Drop) {
+            return;
+        }
+        if matches!(route, Route::Send) && self.push_events_bounded(&msg.events) {
+            return;
+        }
+        for (frames, volatile) in msg.events.iter() {
+            let one = Deliver {
+                nsp: msg.nsp.clone(),
+                socket_id: msg.socket_id.clone(),
+                frames: frames.clone(),
+                volatile: *volatile,
+            };
+            self.deliver(one, ctx);
+        }
+    }
+}
+
+impl Handler<SocketEmit> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SocketEmit, ctx: &mut Context<Self>) {
+        self.emit_on_socket(msg.packet, ctx);
+    }
+}
+
+impl Handler<SocketEmitWithAck> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SocketEmitWithAck, ctx: &mut Context<Self>) {
+        let id = next_ack_id();
+        let nsp = msg.packet.nsp.clone();
+        match self.wait_for_ack(&nsp, id, AckWaiter::One(msg.reply), msg.timeout, ctx) {
+            Ok(()) => self.send_socket_packet(msg.packet.with_id(id), ctx),
+            Err(waiter) => waiter.answer(Err(AckError::Disconnected)),
+        }
+    }
+}
+
+impl Handler<DeliverWithAck> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverWithAck, ctx: &mut Context<Self>) {
+        let ours = self.socket_io()
+            && !matches!(self.layer().route(&msg.nsp, &msg.socket_id), Route::Drop);
+        let waiter = AckWaiter::Broadcast {
+            socket_id: msg.socket_id,
+            reports: msg.reports,
+        };
+        if !ours {
+            return waiter.answer(Err(AckError::Disconnected));
+        }
+        match self.wait_for_ack(&msg.nsp, msg.ack_id, waiter, msg.timeout, ctx) {
+            // A full outgoing buffer closes the session, which answers the waiter.
+            Ok(()) => {
+                self.send_frames(&msg.frames, false, ctx);
+            }
+            Err(waiter) => waiter.answer(Err(AckError::Disconnected)),
+        }
+    }
+}
+
+impl Handler<SocketDisconnect> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SocketDisconnect, ctx: &mut Context<Self>) {
+        if self.socket_mut(&msg.nsp, &msg.socket_id).is_none() {
+            return;
+        }
+        if let Some(state) = self.layer().sockets.remove(&msg.nsp) {
+            self.send_socket_packet(SocketPacket::disconnect(&msg.nsp), ctx);
+            let hub = self.hub.clone();
+            leave_namespace(
+                state,
+                DisconnectReason::ServerNamespaceDisconnect,
+                &hub,
+                ctx,
+            );
+            self.publish_socket_metas();
+        }
+    }
+}
+
+impl Handler<SocketJoin> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SocketJoin, ctx: &mut Context<Self>) {
+        let hub = self.hub.clone();
+        let max = self.config.max_rooms_per_socket;
+        let Some(state) = self.socket_mut(&msg.nsp, &msg.socket_id) else {
+            let _ = msg.reply.send(Err(JoinError::NotConnected));
+            return;
+        };
+        if state.rooms.len() >= max && !state.rooms.contains(&msg.room) {
+            hub.counters().refused(RefusalReason::RoomsPerSocket);
+            // A client can ask again and again, in a namespace name of its own choosing.
+            crate::limited!(
+                info,
+                "socket {} on {}: join refused: in {max} rooms already",
+                state.socket.id(),
+                crate::ClientText(&msg.nsp)
+            );
+            let _ = msg.reply.send(Err(JoinError::TooManyRooms { max }));
+            return;
+        }
+        state.rooms.insert(msg.room.clone());
+        // Live deliveries wait until the replay is written (see `Hold`).
+        state.hold.pending += 1;
+        let socket = (state.socket_id.clone(), state.incarnation);
+        let buffering = RoomBuffering::for_room(&state.delivery);
+        let joined = hub.join_room(&msg.nsp, &msg.room, socket.clone(), buffering);
+        let (nsp, reply) = (msg.nsp, msg.reply);
+        ctx.spawn(joined.into_actor(self).map(move |joined, act, ctx| {
+            let _ = reply.send(act.finish_join(&nsp, &socket.0, joined, ctx));
+        }));
+    }
+}
+
+impl Handler<SocketLeave> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SocketLeave, ctx: &mut Context<Self>) {
+        let hub = self.hub.clone();
+        let Some(state) = self.socket_mut(&msg.nsp, &msg.socket_id) else {
+            let _ = msg.reply.send(Err(NotConnected));
+            return;
+        };
+        state.rooms.remove(&msg.room);
+        let socket = (state.socket_id.clone(), state.incarnation);
+        let left = hub.leave_room(&msg.nsp, &msg.room, socket);
+        let reply = msg.reply;
+        ctx.spawn(left.into_actor(self).map(move |(), _, _| {
+            let _ = reply.send(Ok(()));
+        }));
+    }
+}
+
+impl Handler<SocketRooms> for Session {
+    type Result = MessageResult<SocketRooms>;
+
+    fn handle(&mut self, msg: SocketRooms, _ctx: &mut Context<Self>) -> Self::Result {
+        let rooms = self
+            .layer_ref()
+            .and_then(|l| l.sockets.get(&msg.nsp))
+            .map(|s| s.rooms.iter().cloned().collect())
+            .unwrap_or_default();
+        MessageResult(rooms)
+    }
+}
+
+impl Handler<AnnounceMembership> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _msg: AnnounceMembership, ctx: &mut Context<Self>) {
+        if !self.socket_io() {
+            return;
+        }
+        for connecting in self.layer().connecting.values_mut() {
+            connecting.announce = true;
+        }
+        let Some(layer) = self.layer_ref() else {
+            return;
+        };
+        for state in layer.sockets.values() {
+            self.hub.announce_socket(announcement(state, ctx.address()));
+        }
+    }
+}
+
+impl Handler<CloseSession> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: CloseSession, ctx: &mut Context<Self>) {
+        self.close(msg.reason, ctx);
+    }
+}
