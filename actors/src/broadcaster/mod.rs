@@ -598,7 +598,9 @@ impl Supervised for Broadcaster {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.stats.restarted();
         // Buffers, dedupe windows and recovery logs are kept as they were, only checked for
-        // expiry; a run left pending goes out.
+        // expiry; a run left pending goes out. The restart dropped the flush timer, if one
+        // was set: the next run left pending sets a new one.
+        self.flush_scheduled = false;
         self.deliver_run();
         self.expire();
         log::warn!("Broadcaster restarted");

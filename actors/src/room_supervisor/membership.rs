@@ -111,26 +111,30 @@ impl Membership {
         }
     }
 
-    /// Adds a socket (this incarnation of it) to a room.
+    /// Adds a socket (this incarnation of it) to a room; returns whether it was not in it
+    /// already.
     pub(super) fn join(
         &mut self,
         nsp: &str,
         room: &str,
         socket_id: &str,
         incarnation: u64,
-    ) -> Result<(), NotMember> {
+    ) -> Result<bool, NotMember> {
         let table = self.nsps.get_mut(nsp).ok_or(NotMember::UnknownSocket)?;
         let (key, member) = table
             .sockets
             .get_key_value(socket_id)
             .filter(|(_, m)| m.incarnation == incarnation)
             .ok_or(NotMember::UnknownSocket)?;
+        if member.rooms.contains(room) {
+            return Ok(false);
+        }
         let (key, session) = (key.clone(), member.session.clone());
         enter_room(table, &key, &session, room);
         if let Some(member) = table.sockets.get_mut(socket_id) {
             member.rooms.insert(room.to_owned());
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Removes a socket (this incarnation of it) from a room.

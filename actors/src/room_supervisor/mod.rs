@@ -264,12 +264,19 @@ impl Handler<JoinRoom> for RoomSupervisor {
             let joined = {
                 let mut members = self.writer.write();
                 let joined = members.join(&msg.nsp, &msg.room, &msg.socket_id, msg.incarnation);
-                joined.map(|()| self.sequence.current())
+                joined.map(|new| new.then(|| self.sequence.current()))
             };
-            // Not connected: the reply is dropped, which tells the session.
-            if let Ok(upto) = joined {
-                let rooms = vec![(msg.room, msg.buffering)];
-                self.route_replay(msg.nsp, msg.socket_id, rooms, None, upto, msg.reply);
+            match joined {
+                Ok(Some(upto)) => {
+                    let rooms = vec![(msg.room, msg.buffering)];
+                    self.route_replay(msg.nsp, msg.socket_id, rooms, None, upto, msg.reply);
+                }
+                // In the room already: everything the room kept since reached it live.
+                Ok(None) => {
+                    let _ = msg.reply.send(Replayed::default());
+                }
+                // Not connected: the reply is dropped, which tells the session.
+                Err(_) => {}
             }
         })
     }

@@ -82,11 +82,13 @@ impl Session {
         if !current || self.closing {
             return Err(JoinError::NotConnected);
         }
-        let replayed = joined.as_ref().map_or(0, |r| r.frames.len());
-        if let Ok(replay) = &joined {
-            for frames in &replay.frames {
-                self.send_frames(frames, false, ctx);
-            }
+        // A join refused while the socket is still here was refused by a RoomSupervisor
+        // that restarted (its rebuild had not seen the socket yet): the room is in the
+        // socket's set, which the session announces to it, so the socket is in the room
+        // (with nothing replayed).
+        let replayed = joined.map(|r| r.frames).unwrap_or_default();
+        for frames in &replayed {
+            self.send_frames(frames, false, ctx);
         }
         let released = self.layer().sockets.get_mut(nsp).and_then(|state| {
             state.hold.pending = state.hold.pending.saturating_sub(1);
@@ -95,7 +97,7 @@ impl Session {
         for (frames, volatile) in released.map(|h| h.events).unwrap_or_default() {
             self.send_frames(&frames, volatile, ctx);
         }
-        joined.map(|_| replayed).map_err(JoinError::from)
+        Ok(replayed.len())
     }
 }
 
@@ -158,19 +160,35 @@ impl Handler<DeliverWithAck> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: DeliverWithAck, ctx: &mut Context<Self>) {
-        let ours = self.socket_io()
-            && !matches!(self.layer().route(&msg.nsp, &msg.socket_id), Route::Drop);
+        let route = match self.socket_io() {
+            true => self.layer().route(&msg.nsp, &msg.socket_id),
+            false => Route::Drop,
+        };
         let waiter = AckWaiter::Broadcast {
             socket_id: msg.socket_id,
             reports: msg.reports,
         };
-        if !ours {
+        if matches!(route, Route::Drop) {
             return waiter.answer(Err(AckError::Disconnected));
         }
         match self.wait_for_ack(&msg.nsp, msg.ack_id, waiter, msg.timeout, ctx) {
-            // A full outgoing buffer closes the session, which answers the waiter.
+            // Behind a replay on its way, like any live event. A full hold or outgoing
+            // buffer closes the session, which answers the waiter.
+            Ok(()) if matches!(route, Route::Hold) => {
+                self.hold(&msg.nsp, msg.frames, false, ctx);
+            }
             Ok(()) => {
                 self.send_frames(&msg.frames, false, ctx);
+            }
+            // Added by the RoomSupervisor, its CONNECT reply not out yet: the ack is waited
+            // for once it is, and the frames go after the reply.
+            Err(waiter) if matches!(route, Route::Hold) => {
+                let ask = (msg.ack_id, waiter, msg.timeout);
+                match self.layer().connecting.get_mut(&*msg.nsp) {
+                    Some(connecting) => connecting.acks.push(ask),
+                    None => return ask.1.answer(Err(AckError::Disconnected)),
+                }
+                self.hold(&msg.nsp, msg.frames, false, ctx);
             }
             Err(waiter) => waiter.answer(Err(AckError::Disconnected)),
         }

@@ -74,6 +74,9 @@ pub(super) struct Connecting {
     /// announced again once it is connected (its first membership may have been lost).
     pub(super) announce: bool,
     pub(super) hold: Hold,
+    /// Acks asked of the socket before it was connected (its frames are held): waited for
+    /// once it is.
+    pub(super) acks: Vec<(u64, AckWaiter, Duration)>,
 }
 
 /// What happens to a delivery for a socket.
@@ -177,6 +180,9 @@ impl SocketLayer {
                     socket_id,
                     incarnation,
                 });
+            }
+            for (_, waiter, _) in connecting.acks {
+                waiter.answer(Err(AckError::Disconnected));
             }
         }
         for (_, state) in self.sockets.drain() {
@@ -741,7 +747,12 @@ impl Session {
         state.hold = Hold::default();
         let (socket, namespace) = (state.socket.clone(), state.namespace.clone());
         self.layer().joined_once = true;
-        self.layer().sockets.insert(nsp, state);
+        self.layer().sockets.insert(nsp.clone(), state);
+        for (id, waiter, timeout) in connecting.acks {
+            if let Err(waiter) = self.wait_for_ack(&nsp, id, waiter, timeout, ctx) {
+                waiter.answer(Err(AckError::Disconnected));
+            }
+        }
         self.publish_socket_metas();
         if let Some(handler) = &namespace.on_connect {
             self.run_handler(
