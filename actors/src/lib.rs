@@ -57,7 +57,8 @@
 //!   deliveries and socket commands name the socket id, and the session drops what names a
 //!   socket it no longer has.
 //!
-//! `tests/races.rs` forces each; `tests/join_replay.rs` joins under concurrent broadcasts.
+//! `tests/hub/races.rs` forces each; `tests/hub/join_replay.rs` joins under concurrent
+//! broadcasts.
 //!
 //! # Messages between the actors
 //!

@@ -4,14 +4,12 @@
 //! forced, not hoped for.
 #![cfg(feature = "fault-injection")]
 
-mod support;
-
 use std::sync::mpsc;
 
+use crate::support::read_lock::{stats, until, ReadLock};
+use crate::support::{hub, namespaces, Client, Sockets};
 use actix::Arbiter;
 use siohub_actors::{DeliveryPolicy, Hub, HubActor};
-use support::read_lock::{stats, until, ReadLock};
-use support::{hub, namespaces, Client, Sockets};
 
 fn room_supervisor(hub: &Hub) -> siohub_actors::ActorStatsSnapshot {
     stats(hub, HubActor::RoomSupervisor)

@@ -1,15 +1,13 @@
 //! The three races of the first room design, each forced here: they are gone by
 //! construction (see the crate documentation).
 
-mod support;
-
 use std::sync::Arc;
 
+use crate::support::{event, hub, namespaces, room, Client, Sockets};
 use serde_json::{json, Value};
 use siohub_actors::delivery::Deliver;
 use siohub_actors::wire_frame::WireFrame;
 use siohub_actors::{DeliveryPolicy, DisconnectReason, Target};
-use support::{event, hub, namespaces, room, Client, Sockets};
 
 /// (b) A user-room emit in the instant after the CONNECT reply reaches the socket: the
 /// reply goes out only once the RoomSupervisor has the socket in its user room.

@@ -1,14 +1,12 @@
 //! What a socket joining a room receives, and in which order: the replay first, then
 //! everything live, and nothing twice.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::read_lock::{stats, until, ReadLock};
+use crate::support::{event, hub, namespaces, room, Client, Sockets};
 use serde_json::json;
 use siohub_actors::{BroadcastWithAck, BufferPolicy, DeliveryPolicy, HubActor};
-use support::read_lock::{stats, until, ReadLock};
-use support::{event, hub, namespaces, room, Client, Sockets};
 
 fn always() -> DeliveryPolicy {
     DeliveryPolicy {

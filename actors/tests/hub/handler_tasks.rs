@@ -1,11 +1,9 @@
 //! A handler that waits for something before it answers runs its task inside the session
 //! (`Socket::run_in_session`): the join it asks for and its ack are applied there.
 
-mod support;
-
+use crate::support::{event, hub, room, Client};
 use serde_json::json;
 use siohub_actors::{BufferPolicy, DeliveryPolicy, Namespaces};
-use support::{event, hub, room, Client};
 
 fn joining_namespace() -> Namespaces {
     Namespaces::new().add("/", |n| {

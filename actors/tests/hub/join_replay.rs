@@ -1,14 +1,12 @@
 //! A join under a stream of broadcasts: the socket gets every event of the room once, in
 //! order, whether it came from the replay (resolved before the join) or live (after it).
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{event, hub, namespaces, room, Client, Sockets};
 use futures::future::join_all;
 use serde_json::json;
 use siohub_actors::{BufferPolicy, DeliveryPolicy, Hub};
-use support::{event, hub, namespaces, room, Client, Sockets};
 
 /// Broadcasts `n` numbered events to room `r`, one after the other, while a flood to room
 /// `other` keeps the Broadcaster's mailbox busy (so deliveries are gathered into runs too).

@@ -3,14 +3,12 @@
 //! the Broadcaster meets them in a chosen order.
 #![cfg(feature = "fault-injection")]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::read_lock::{stats, until, ReadLock};
+use crate::support::{event, hub, namespaces, room, Client, Sockets};
 use serde_json::json;
 use siohub_actors::{DeliveryPolicy, HubActor};
-use support::read_lock::{stats, until, ReadLock};
-use support::{event, hub, namespaces, room, Client, Sockets};
 
 /// A run of deliveries gathered (more messages were waiting) must still go out after a
 /// restart that dropped the timer which would have flushed the previous run.
