@@ -331,11 +331,18 @@ impl Broadcaster {
         if let Some(run) = closed_run {
             run.deliver();
         }
+        // A socket the event may reach through another of its rooms (or a user, or its id)
+        // must not get it again when it joins a room that kept it: the target goes with it.
+        let other_paths = msg.target.rooms.len() + msg.target.users.len() > 1
+            || !msg.target.socket_ids.is_empty();
+        let reach = (!keeps.is_empty() && other_paths).then(|| Arc::new(msg.target.clone()));
         for (room, buffering) in keeps {
             let max = policy.max_buffer_bytes;
             let counters = &self.counters;
-            self.buffers
-                .keep(number, &nsp, &room, &frames, buffering, max, counters);
+            let reach = reach.as_ref();
+            self.buffers.keep(
+                number, &nsp, &room, &frames, buffering, max, counters, reach,
+            );
         }
         self.subscribers
             .notify(&msg.target, &packet, offset.is_some(), &self.counters);
@@ -455,8 +462,14 @@ impl Broadcaster {
                 frames.extend(missed);
             }
         }
+        let members = self.membership.read();
         for (room, buffering) in &msg.source.rooms {
-            let kept = self.buffers.replay(&msg.nsp, room, *buffering, msg.upto);
+            let had = |number: u64, target: &Target| {
+                members.reached_otherwise(&msg.nsp, &msg.socket_id, room, number, target)
+            };
+            let kept = self
+                .buffers
+                .replay(&msg.nsp, room, *buffering, msg.upto, had);
             frames.extend(kept);
         }
         Replayed { frames }

@@ -27,6 +27,7 @@ use std::sync::Mutex;
 
 use crate::policy::{BufferPolicy, RoomBuffering, USER_ROOM_PREFIX};
 use crate::stats::{DropReason, HubCounters};
+use crate::target::Target;
 use crate::wire_frame::Frames;
 
 /// Bytes charged per kept event besides its frames and its room's name: the entry in the
@@ -70,6 +71,10 @@ struct Kept {
     number: u64,
     at: Instant,
     frames: Frames,
+    /// The broadcast's target when it could reach a socket otherwise than through this
+    /// room (several rooms, users or socket ids): a joiner that got it that way is not
+    /// handed it again.
+    reach: Option<Arc<Target>>,
     /// What it is charged against `max_buffer_bytes`.
     cost: usize,
 }
@@ -250,8 +255,9 @@ impl NspBuffers {
 }
 
 impl RoomBuffers {
-    /// Keeps `frames` for `room` of `nsp`: at most `buffering.size` events in the room and
-    /// `max_bytes` in the namespace, the oldest going first (each counted).
+    /// Keeps `frames` of broadcast `number` for `room` of `nsp`: at most `buffering.size`
+    /// events in the room and `max_bytes` in the namespace, the oldest going first (each
+    /// counted). `reach` is the broadcast's target when it had other paths than this room.
     #[allow(clippy::too_many_arguments)]
     pub fn keep(
         &mut self,
@@ -262,6 +268,7 @@ impl RoomBuffers {
         buffering: RoomBuffering,
         max_bytes: usize,
         counters: &HubCounters,
+        reach: Option<&Arc<Target>>,
     ) {
         let kind = BufferKind::of(room);
         let cost = frames.iter().map(|f| f.len()).sum::<usize>() + room.len() + EVENT_OVERHEAD;
@@ -304,6 +311,7 @@ impl RoomBuffers {
             number,
             at: Instant::now(),
             frames: frames.clone(),
+            reach: reach.cloned(),
             cost,
         });
         buffers.arrivals.push_back((seq, key));
@@ -366,20 +374,26 @@ impl RoomBuffers {
     /// What a socket joining `room` is handed, oldest first, as `buffering` says: nothing
     /// (`Drop`, which leaves the buffer as it is), a copy (`Always`) or everything, taken
     /// out (`IfNoClients`). Only events numbered up to `upto` are handed out (later ones
-    /// were resolved with the new member, which got them live); expired ones never are.
+    /// were resolved with the new member, which got them live), never expired ones, nor
+    /// those `had(number, target)` says the joiner got through another path.
     pub fn replay(
         &mut self,
         nsp: &str,
         room: &str,
         buffering: RoomBuffering,
         upto: u64,
+        had: impl Fn(u64, &Target) -> bool,
     ) -> Vec<Frames> {
         let Some(table) = self.nsps.get_mut(nsp) else {
             return Vec::new();
         };
         let buffers = &mut table.kinds[BufferKind::of(room) as usize];
         let now = Instant::now();
-        let fresh = |k: &Kept| now.duration_since(k.at) <= buffering.ttl && k.number <= upto;
+        let fresh = |k: &Kept| {
+            now.duration_since(k.at) <= buffering.ttl
+                && k.number <= upto
+                && !k.reach.as_ref().is_some_and(|t| had(k.number, t))
+        };
         let replay = match buffering.policy {
             BufferPolicy::Drop => Vec::new(),
             BufferPolicy::Always => buffers
@@ -501,6 +515,7 @@ mod tests {
                 short,
                 usize::MAX,
                 &counters,
+                None,
             );
         }
         assert_eq!(buffers.sizes()[0].1.rooms, 1000);
@@ -528,6 +543,7 @@ mod tests {
                 long,
                 bound,
                 &counters,
+                None,
             );
             assert!(buffers.sizes()[0].1.bytes + buffers.sizes()[0].2.bytes <= bound);
         }
@@ -536,7 +552,9 @@ mod tests {
         assert_eq!(counters.drops(DropReason::NamespaceBufferFull), 15);
         // The five newest are left: 15..=19, in rooms r1, r2, r3, r4, r5.
         let kept: Vec<String> = (0..7)
-            .flat_map(|r| payloads(&buffers.replay("/", &format!("r{r}"), long, u64::MAX)))
+            .flat_map(|r| {
+                payloads(&buffers.replay("/", &format!("r{r}"), long, u64::MAX, |_, _| false))
+            })
             .collect();
         assert_eq!(kept.len(), 5);
         for n in 15..20 {
@@ -546,7 +564,16 @@ mod tests {
             );
         }
         // Another namespace has a bound of its own.
-        buffers.keep(0, "/other", "r0", &frames("o"), long, bound, &counters);
+        buffers.keep(
+            0,
+            "/other",
+            "r0",
+            &frames("o"),
+            long,
+            bound,
+            &counters,
+            None,
+        );
         assert_eq!(buffers.sizes().len(), 2);
     }
 
@@ -562,6 +589,7 @@ mod tests {
             always(10, Duration::from_secs(60)),
             16,
             &counters,
+            None,
         );
         assert!(buffers.sizes().is_empty());
         assert_eq!(counters.drops(DropReason::NamespaceBufferFull), 1);
@@ -589,20 +617,30 @@ mod tests {
             queue,
             usize::MAX,
             &counters,
+            None,
         );
-        buffers.keep(0, "/", "room", &frames("r1"), long, usize::MAX, &counters);
+        buffers.keep(
+            0,
+            "/",
+            "room",
+            &frames("r1"),
+            long,
+            usize::MAX,
+            &counters,
+            None,
+        );
         let (_, rooms, offline) = buffers.sizes()[0];
         assert_eq!((rooms.rooms, offline.rooms), (1, 1));
         // A bound just above what is kept now: the next event pushes the oldest (the
         // user's) out.
         let bound = rooms.bytes + offline.bytes + 8;
-        buffers.keep(0, "/", "room", &frames("r2"), long, bound, &counters);
+        buffers.keep(0, "/", "room", &frames("r2"), long, bound, &counters, None);
         assert_eq!(
-            buffers.replay("/", "user:a", queue, u64::MAX),
+            buffers.replay("/", "user:a", queue, u64::MAX, |_, _| false),
             Vec::<Frames>::new()
         );
         assert_eq!(
-            payloads(&buffers.replay("/", "room", long, u64::MAX)),
+            payloads(&buffers.replay("/", "room", long, u64::MAX, |_, _| false)),
             vec!["42[\"ev\",\"r1\"]", "42[\"ev\",\"r2\"]"]
         );
         assert_eq!(counters.drops(DropReason::NamespaceBufferFull), 1);
@@ -626,6 +664,7 @@ mod tests {
                 mailbox,
                 usize::MAX,
                 &counters,
+                None,
             );
         }
         assert_eq!(counters.drops(DropReason::RoomBufferFull), 1);
@@ -636,12 +675,14 @@ mod tests {
             ttl: Duration::ZERO,
         };
         assert!(
-            buffers.replay("/", "box", quiet, u64::MAX).is_empty(),
+            buffers
+                .replay("/", "box", quiet, u64::MAX, |_, _| false)
+                .is_empty(),
             "a quiet join"
         );
         assert_eq!(buffers.buffered("/", "box", Duration::from_secs(60)), 2);
         assert_eq!(
-            payloads(&buffers.replay("/", "box", mailbox, u64::MAX)),
+            payloads(&buffers.replay("/", "box", mailbox, u64::MAX, |_, _| false)),
             vec!["42[\"ev\",\"2\"]", "42[\"ev\",\"3\"]"]
         );
         assert!(buffers.sizes().is_empty());
@@ -657,11 +698,34 @@ mod tests {
             ttl: Duration::from_secs(600),
         };
         // A long-lived event keeps the namespace; many hand-overs come and go.
-        buffers.keep(0, "/", "keep", &frames("k"), mailbox, usize::MAX, &counters);
+        buffers.keep(
+            0,
+            "/",
+            "keep",
+            &frames("k"),
+            mailbox,
+            usize::MAX,
+            &counters,
+            None,
+        );
         for n in 0..10_000 {
             let room = format!("b{n}");
-            buffers.keep(0, "/", &room, &frames("x"), mailbox, usize::MAX, &counters);
-            assert_eq!(buffers.replay("/", &room, mailbox, u64::MAX).len(), 1);
+            buffers.keep(
+                0,
+                "/",
+                &room,
+                &frames("x"),
+                mailbox,
+                usize::MAX,
+                &counters,
+                None,
+            );
+            assert_eq!(
+                buffers
+                    .replay("/", &room, mailbox, u64::MAX, |_, _| false)
+                    .len(),
+                1
+            );
         }
         let arrivals = buffers.nsps["/"].kinds[0].arrivals.len();
         assert!(

@@ -9,7 +9,7 @@
 //! directly. Every write bumps the view's version, so a reader can tell whether what it
 //! resolved earlier (a gathered run of deliveries) is still what it would resolve now.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -27,7 +27,10 @@ struct Member {
     /// Which life of the socket id this entry belongs to: a recovered socket keeps its id
     /// on a new session, and the old session's late removal must not remove it.
     incarnation: u64,
-    rooms: BTreeSet<String>,
+    /// The cutoff it was added at: every broadcast numbered above it was resolved with it.
+    added_at: u64,
+    /// Its rooms, each with the cutoff it entered at.
+    rooms: BTreeMap<String, u64>,
 }
 
 /// One namespace's sockets and rooms.
@@ -67,7 +70,8 @@ pub(super) enum NotMember {
 }
 
 impl Membership {
-    /// Registers a socket with its rooms (replacing an older incarnation of it).
+    /// Registers a socket with its rooms (replacing an older incarnation of it), at cutoff
+    /// `at` (see `broadcaster::sequence`).
     pub(super) fn add_socket(
         &mut self,
         nsp: &str,
@@ -75,6 +79,7 @@ impl Membership {
         session: Addr<Session>,
         incarnation: u64,
         rooms: impl IntoIterator<Item = String>,
+        at: u64,
     ) {
         self.remove_socket(nsp, &socket_id, None);
         let table = match self.nsps.get_mut(nsp) {
@@ -84,11 +89,12 @@ impl Membership {
         let mut member = Member {
             session,
             incarnation,
-            rooms: BTreeSet::new(),
+            added_at: at,
+            rooms: BTreeMap::new(),
         };
         for room in rooms {
             enter_room(table, &socket_id, &member.session, &room);
-            member.rooms.insert(room);
+            member.rooms.insert(room, at);
         }
         table.sockets.insert(socket_id, member);
     }
@@ -103,7 +109,7 @@ impl Membership {
             return;
         }
         let member = table.sockets.remove(socket_id).expect("checked above");
-        for room in &member.rooms {
+        for room in member.rooms.keys() {
             leave_room(table, room, socket_id);
         }
         if table.sockets.is_empty() {
@@ -111,14 +117,15 @@ impl Membership {
         }
     }
 
-    /// Adds a socket (this incarnation of it) to a room; returns whether it was not in it
-    /// already.
+    /// Adds a socket (this incarnation of it) to a room at cutoff `at`; returns whether it
+    /// was not in it already.
     pub(super) fn join(
         &mut self,
         nsp: &str,
         room: &str,
         socket_id: &str,
         incarnation: u64,
+        at: u64,
     ) -> Result<bool, NotMember> {
         let table = self.nsps.get_mut(nsp).ok_or(NotMember::UnknownSocket)?;
         let (key, member) = table
@@ -126,13 +133,13 @@ impl Membership {
             .get_key_value(socket_id)
             .filter(|(_, m)| m.incarnation == incarnation)
             .ok_or(NotMember::UnknownSocket)?;
-        if member.rooms.contains(room) {
+        if member.rooms.contains_key(room) {
             return Ok(false);
         }
         let (key, session) = (key.clone(), member.session.clone());
         enter_room(table, &key, &session, room);
         if let Some(member) = table.sockets.get_mut(socket_id) {
-            member.rooms.insert(room.to_owned());
+            member.rooms.insert(room.to_owned(), at);
         }
         Ok(true)
     }
@@ -145,7 +152,7 @@ impl Membership {
         let Some(member) = table.sockets.get_mut(socket_id) else {
             return;
         };
-        if member.incarnation != incarnation || !member.rooms.remove(room) {
+        if member.incarnation != incarnation || member.rooms.remove(room).is_none() {
             return;
         }
         leave_room(table, room, socket_id);
@@ -219,8 +226,37 @@ impl Membership {
         self.nsps
             .get(nsp)
             .and_then(|t| t.sockets.get(socket_id))
-            .map(|m| m.rooms.iter().cloned().collect())
+            .map(|m| m.rooms.keys().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Whether socket `socket_id` of `nsp` got broadcast number `number` to `target`
+    /// through something else than `room`: it was in another of the target's rooms (or the
+    /// user room of one of its users) since before that broadcast, or named by the target
+    /// and connected then. A join's replay leaves such events out: the socket has them.
+    pub fn reached_otherwise(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        room: &str,
+        number: u64,
+        target: &Target,
+    ) -> bool {
+        let Some(member) = self.nsps.get(nsp).and_then(|t| t.sockets.get(socket_id)) else {
+            return false;
+        };
+        let excepted = target.except_socket_ids.iter().any(|s| s == socket_id)
+            || target
+                .except_rooms
+                .iter()
+                .any(|r| member.rooms.contains_key(r));
+        if excepted {
+            return false;
+        }
+        let before = |r: &str| r != room && member.rooms.get(r).is_some_and(|at| *at < number);
+        target.rooms.iter().any(|r| before(r))
+            || target.users.iter().any(|u| before(&user_room(u)))
+            || (member.added_at < number && target.socket_ids.iter().any(|s| s == socket_id))
     }
 
     /// A user's sockets in every namespace, as (namespace, socket id), sorted.
@@ -501,9 +537,9 @@ mod tests {
         let session = crate::session::test_support::idle_session().await;
         let mut members = Membership::default();
         let id: Arc<str> = "s1".into();
-        members.add_socket("/", id.clone(), session.clone(), 1, ["r".to_owned()]);
+        members.add_socket("/", id.clone(), session.clone(), 1, ["r".to_owned()], 0);
         // The socket is recovered on another session before the old one's removal lands.
-        members.add_socket("/", id.clone(), session.clone(), 2, ["r".to_owned()]);
+        members.add_socket("/", id.clone(), session.clone(), 2, ["r".to_owned()], 0);
         members.remove_socket("/", &id, Some(1));
         assert_eq!(ids(&members, "r"), vec!["s1".to_owned()]);
         members.leave("/", "r", &id, 1);

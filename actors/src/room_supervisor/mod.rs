@@ -236,6 +236,8 @@ impl Handler<AddSocket> for RoomSupervisor {
         guarded(&stats, ctx, (), |_| {
             let upto = {
                 let mut members = self.writer.write();
+                // Read under the write lock: see `broadcaster::sequence`.
+                let upto = self.sequence.current();
                 let names = msg.rooms.iter().map(|(room, _)| room.clone());
                 members.add_socket(
                     &msg.nsp,
@@ -243,9 +245,9 @@ impl Handler<AddSocket> for RoomSupervisor {
                     msg.session,
                     msg.incarnation,
                     names,
+                    upto,
                 );
-                // Read under the write lock: see `broadcaster::sequence`.
-                self.sequence.current()
+                upto
             };
             if let Some(reply) = msg.reply {
                 let (nsp, id) = (msg.nsp, msg.socket_id);
@@ -263,8 +265,10 @@ impl Handler<JoinRoom> for RoomSupervisor {
         guarded(&stats, ctx, (), |_| {
             let joined = {
                 let mut members = self.writer.write();
-                let joined = members.join(&msg.nsp, &msg.room, &msg.socket_id, msg.incarnation);
-                joined.map(|new| new.then(|| self.sequence.current()))
+                let upto = self.sequence.current();
+                let (nsp, room, id) = (&msg.nsp, &msg.room, &msg.socket_id);
+                let joined = members.join(nsp, room, id, msg.incarnation, upto);
+                joined.map(|new| new.then_some(upto))
             };
             match joined {
                 Ok(Some(upto)) => {
