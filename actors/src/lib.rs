@@ -150,7 +150,7 @@ pub use policy::{
 };
 pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
 pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember};
-pub use session::{next_transport_id, Application, Session, SessionParams};
+pub use session::{next_transport_id, Application, Registered, Session, SessionParams, Started};
 pub use siohub_protocol::Payload;
 pub use socket::{AckSender, ConnectRequest, HandshakeInfo, HeaderList, Socket, SocketData};
 pub use stats::{

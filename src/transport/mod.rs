@@ -99,13 +99,14 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState) -> HttpR
             if query.eio != Some("4") {
                 return fail(EngineError::UnsupportedProtocolVersion);
             }
-            if let Some(refusal) = crate::ops::admission::check_handshake(req, state) {
-                return refusal;
-            }
+            let slot = match crate::ops::admission::admit_polling(req, state) {
+                Ok(slot) => slot,
+                Err(refusal) => return refusal,
+            };
             let mut headers = Vec::new();
             let head = head::HeadView::of_actix(req.head(), &mut headers);
             let handshake = Arc::new(head.handshake_info(req.peer_addr()));
-            polling::handshake(state, handshake).await
+            polling::handshake(state, handshake, slot).await
         }
     }
 }
