@@ -14,7 +14,7 @@
 //! | Room buffers and offline queues, recovery logs, dedupe windows, preserved sockets, SSE subscribers, the pending run of gathered deliveries | Broadcaster (`broadcaster/`) | buffer sizes published on every change, retention sizes on every sweep, the subscriber count as an atomic; `Hub::buffered` asks it |
 //! | The broadcast sequence | Broadcaster (`broadcaster::sequence`) | the RoomSupervisor reads it for cutoffs |
 //! | The session registry (sid → session, sessions per address) | ConnectionManager (`connection_manager/registry.rs`: it holds the one `RegistryWriter`, whose writes are visible there only) | [`SessionRegistry`]: a concurrent map the polling hot path and admission's counts read; a session is registered by `RegisterSession` (its handshake is answered only once that is done: [`Started::registered`]) and unregistered by `SessionEnded` once it has stopped |
-| Per-connection metadata ([`SessionMeta`]) | its Session (atomics and a small lock it updates as it goes) | the registry entry; the ConnectionManager reads it for `/connections` |
+//! | Per-connection metadata ([`SessionMeta`]) | its Session (atomics and a small lock it updates as it goes) | the registry entry; the ConnectionManager reads it for `/connections` |
 //! | A connection's sockets, acks, outgoing queue, holds | its Session | [`Socket`] handles send it messages |
 //!
 //! Membership was kept three times; two copies remain besides the membership, each for a
