@@ -3,11 +3,9 @@
 //! what was registered before must still be there after.
 #![cfg(feature = "fault-injection")]
 
-mod support;
-
+use crate::support::read_lock::{stats, until};
+use crate::support::{hub, namespaces, Client, Sockets};
 use siohub_actors::{DeliveryPolicy, DisconnectReason, HubActor};
-use support::read_lock::{stats, until};
-use support::{hub, namespaces, Client, Sockets};
 
 /// A session opened while the ConnectionManager crashes (its registration queued behind
 /// the crash) is registered once its handshake may be answered; the sessions registered
