@@ -80,6 +80,14 @@ pub enum Upgrade {
 /// until then.
 pub struct Registration(Registered, HandshakeSlot);
 
+/// What an accepted upgrade request opens.
+enum Opening {
+    /// The probe of the polling session it names.
+    Upgrade(actix::Addr<Session>),
+    /// A new session, with its admitted place.
+    NewSession(HandshakeSlot),
+}
+
 /// Checks an upgrade request and, when it is accepted, opens its session (or upgrades the
 /// polling session it names) with the `101` first in the outbox.
 pub fn handshake(
@@ -97,15 +105,14 @@ pub fn handshake(
         Ok(accept) => accept,
         Err(error) => return Upgrade::Refused(error),
     };
-    // The polling session it upgrades, or the place of the session it opens.
     let opening = match query.sid {
         // Checked above; gone since, it is as unknown as it would have been then.
         Some(sid) => match state.hub.registry().get(sid) {
-            Some(session) => Ok(session),
+            Some(session) => Opening::Upgrade(session),
             None => return Upgrade::Refused(EngineError::UnknownSid),
         },
         None => match crate::ops::admission::admit_handshake(peer.map(|a| a.ip()), state) {
-            Ok(slot) => Err(slot),
+            Ok(slot) => Opening::NewSession(slot),
             Err(denial) => return Upgrade::Denied(denial),
         },
     };
@@ -119,11 +126,11 @@ pub fn handshake(
     outbox.push([bytes::Bytes::from(response)], false);
     let id = siohub_actors::next_transport_id();
     let (session, registration) = match opening {
-        Ok(session) => {
+        Opening::Upgrade(session) => {
             Session::begin_upgrade(&session, outbox.clone(), id);
             (session, None)
         }
-        Err(slot) => {
+        Opening::NewSession(slot) => {
             let params = SessionParams {
                 config: state.config.clone(),
                 hub: state.hub.clone(),
