@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use serde_json::json;
 use siohub_actors::RefusalReason;
 
@@ -107,14 +107,12 @@ fn refusal_answer(refusal: HandshakeRefusal) -> (StatusCode, RefusalReason, Stri
     }
 }
 
-/// Admits a polling handshake (see [`admit_handshake`]), or the refusal answered at once
-/// with a JSON `{code,message}` (503 or 429, with `Retry-After`).
-pub fn admit_polling(req: &HttpRequest, state: &AppState) -> Result<HandshakeSlot, HttpResponse> {
-    admit_handshake(req.peer_addr().map(|a| a.ip()), state).map_err(|denial| {
-        HttpResponse::build(denial.status)
-            .insert_header((header::RETRY_AFTER, denial.retry_after.to_string()))
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .insert_header((header::CONNECTION, "close"))
-            .body(denial.body())
-    })
+/// The answer to a refused polling handshake (see [`admit_handshake`]), sent at once: a
+/// JSON `{code,message}` (503 or 429, with `Retry-After`).
+pub fn polling_refusal(denial: HandshakeDenial) -> HttpResponse {
+    HttpResponse::build(denial.status)
+        .insert_header((header::RETRY_AFTER, denial.retry_after.to_string()))
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CONNECTION, "close"))
+        .body(denial.body())
 }

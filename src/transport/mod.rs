@@ -20,6 +20,7 @@ pub use first_request::{serve as serve_first_request, FirstRequest};
 use query::{EngineQuery, TransportKind};
 pub use upgrade::serve as serve_upgrade;
 
+use crate::ops::admission;
 use crate::state::AppState;
 
 /// Mounts the endpoint at `path` (with and without its trailing slash).
@@ -99,9 +100,10 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState) -> HttpR
             if query.eio != Some("4") {
                 return fail(EngineError::UnsupportedProtocolVersion);
             }
-            let slot = match crate::ops::admission::admit_polling(req, state) {
+            let ip = req.peer_addr().map(|a| a.ip());
+            let slot = match admission::admit_handshake(ip, state) {
                 Ok(slot) => slot,
-                Err(refusal) => return refusal,
+                Err(denial) => return admission::polling_refusal(denial),
             };
             let mut headers = Vec::new();
             let head = head::HeadView::of_actix(req.head(), &mut headers);
