@@ -106,10 +106,11 @@ pub fn handshake(
         Err(error) => return Upgrade::Refused(error),
     };
     let opening = match query.sid {
-        // Checked above; gone since, it is as unknown as it would have been then.
+        // Checked above; gone since (or stopped and not unregistered yet), it is as
+        // unknown as a polling request finds it.
         Some(sid) => match state.hub.registry().get(sid) {
-            Some(session) => Opening::Upgrade(session),
-            None => return Upgrade::Refused(EngineError::UnknownSid),
+            Some(session) if session.connected() => Opening::Upgrade(session),
+            _ => return Upgrade::Refused(EngineError::UnknownSid),
         },
         None => match crate::ops::admission::admit_handshake(peer.map(|a| a.ip()), state) {
             Ok(slot) => Opening::NewSession(slot),
