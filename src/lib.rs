@@ -14,6 +14,7 @@ pub mod config;
 pub mod conformance;
 pub mod cors;
 pub mod error_code;
+pub mod handshake_slots;
 pub mod http_client;
 pub mod limits;
 pub mod logging;

@@ -18,8 +18,8 @@ use crate::broadcaster::{
     Subscribe, TakePreserved, Unsubscribe,
 };
 use crate::connection_manager::{
-    ConnectionManager, ConnectionManagerLinks, ConnectionsPage, ListConnections, SessionEnded,
-    SessionRegistry,
+    ConnectionManager, ConnectionManagerLinks, ConnectionsPage, ListConnections, RegisterSession,
+    RegistryWriter, SessionEnded, SessionMeta, SessionRegistry,
 };
 use crate::delivery::Replayed;
 use crate::disconnect_reason::DisconnectReason;
@@ -66,8 +66,9 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// Starts the singleton actors, each under a `Supervisor`, on a new arbiter.
-    pub fn start(registry: SessionRegistry, policies: DeliveryPolicies) -> Hub {
+    /// Starts the singleton actors, each under a `Supervisor`, on a new arbiter, with an
+    /// empty session registry.
+    pub fn start(policies: DeliveryPolicies) -> Hub {
         let arbiter = Arbiter::new();
         let handle = arbiter.handle();
         let policies = Arc::new(policies);
@@ -78,6 +79,7 @@ impl Hub {
             ActorStats::new("Broadcaster"),
         ];
         let (writer, membership) = MembershipWriter::new();
+        let (registry_writer, registry) = RegistryWriter::new();
         let sequence = BroadcastSequence::default();
         let retention = RetentionView::default();
         let subscriber_count = Arc::new(AtomicUsize::new(0));
@@ -103,13 +105,15 @@ impl Hub {
             },
         );
         let rooms = Supervisor::start_in_arbiter(&handle, move |_| supervisor);
-        let manager = ConnectionManager::new(ConnectionManagerLinks {
-            registry: registry.clone(),
-            membership: membership.clone(),
-            rooms: rooms.clone(),
-            rooms_stats: stats[1].clone(),
-            stats: stats[0].clone(),
-        });
+        let manager = ConnectionManager::new(
+            (registry_writer, registry.clone()),
+            ConnectionManagerLinks {
+                membership: membership.clone(),
+                rooms: rooms.clone(),
+                rooms_stats: stats[1].clone(),
+                stats: stats[0].clone(),
+            },
+        );
         let connections = Supervisor::start_in_arbiter(&handle, move |_| manager);
         Hub {
             inner: Arc::new(HubInner {
@@ -130,8 +134,8 @@ impl Hub {
     }
 
     /// A hub with the default delivery policy everywhere (tests, conformance servers).
-    pub fn with_defaults(registry: SessionRegistry) -> Hub {
-        Self::start(registry, DeliveryPolicies::new(DeliveryPolicy::default()))
+    pub fn with_defaults() -> Hub {
+        Self::start(DeliveryPolicies::new(DeliveryPolicy::default()))
     }
 
     /// The delivery policies.
@@ -144,7 +148,7 @@ impl Hub {
         &self.inner.counters
     }
 
-    /// The live sessions.
+    /// The registered sessions, read-only (the ConnectionManager writes them).
     pub fn registry(&self) -> &SessionRegistry {
         &self.inner.registry
     }
@@ -325,13 +329,34 @@ impl Hub {
         self.inner.rooms.do_send(msg);
     }
 
-    /// A session ended: the ConnectionManager has the RoomSupervisor take its sockets out
-    /// of every room.
-    pub(crate) fn session_ended(&self, sid: Arc<str>, sockets: Vec<EndedSocket>) {
+    /// A session started: the ConnectionManager registers it; resolves once it is
+    /// registered (`Err` when the manager dropped the request: a fault in its handler).
+    pub(crate) fn register_session(
+        &self,
+        sid: Arc<str>,
+        session: Addr<crate::Session>,
+        meta: Arc<SessionMeta>,
+    ) -> futures::channel::oneshot::Receiver<()> {
+        let (reply, registered) = futures::channel::oneshot::channel();
         self.count_send(HubActor::ConnectionManager);
-        self.inner
-            .connections
-            .do_send(SessionEnded { sid, sockets });
+        self.inner.connections.do_send(RegisterSession {
+            sid,
+            session,
+            meta,
+            reply,
+        });
+        registered
+    }
+
+    /// A session closed: the ConnectionManager has the RoomSupervisor take its sockets out
+    /// of every room, and unregisters the session once it has `stopped`.
+    pub(crate) fn session_ended(&self, sid: Arc<str>, sockets: Vec<EndedSocket>, stopped: bool) {
+        self.count_send(HubActor::ConnectionManager);
+        self.inner.connections.do_send(SessionEnded {
+            sid,
+            sockets,
+            stopped,
+        });
     }
 
     /// Forgets a socket and its rooms (if it is still that incarnation).

@@ -13,7 +13,8 @@
 //! | Room membership: sockets per namespace (with session, incarnation, rooms), room → members, socket → user | RoomSupervisor (`room_supervisor/membership.rs`; its `MembershipWriter` opens only there) | [`MembershipView`]: an `RwLock` plus a version bumped on every write; the Broadcaster resolves targets with it, the `Hub` queries and `/connections` read it |
 //! | Room buffers and offline queues, recovery logs, dedupe windows, preserved sockets, SSE subscribers, the pending run of gathered deliveries | Broadcaster (`broadcaster/`) | buffer sizes published on every change, retention sizes on every sweep, the subscriber count as an atomic; `Hub::buffered` asks it |
 //! | The broadcast sequence | Broadcaster (`broadcaster::sequence`) | the RoomSupervisor reads it for cutoffs |
-//! | The session registry and per-connection metadata | ConnectionManager (`connection_manager/`) | the registry is a concurrent map the polling hot path reads; a session still enters and leaves it itself, synchronously (so its handshake is answered only once it is findable, and an at-once close makes its sid unknown at once) |
+//! | The session registry (sid → session, sessions per address) | ConnectionManager (`connection_manager/registry.rs`: it holds the one `RegistryWriter`, whose writes are visible there only) | [`SessionRegistry`]: a concurrent map the polling hot path and admission's counts read; a session is registered by `RegisterSession` (its handshake is answered only once that is done: [`Started::registered`]) and unregistered by `SessionEnded` once it has stopped |
+//! | Per-connection metadata ([`SessionMeta`]) | its Session (atomics and a small lock it updates as it goes) | the registry entry; the ConnectionManager reads it for `/connections` |
 //! | A connection's sockets, acks, outgoing queue, holds | its Session | [`Socket`] handles send it messages |
 //!
 //! Membership was kept three times; two copies remain besides the membership, each for a
@@ -64,10 +65,13 @@
 //!
 //! A message that carries an actor's address lives in the module of the actor that handles
 //! it (`AddSocket`, `TakePreserved`…); plain data messages ([`delivery`], [`hub_messages`],
-//! [`messages`]) live below the actors. The RoomSupervisor and the ConnectionManager
-//! exchange typed messages: a session that ends tells the ConnectionManager
-//! (`SessionEnded`), which has the RoomSupervisor take its sockets out of every room
-//! (`RemoveSessionSockets`); a user's sockets ([`Hub::user_sockets`]) and per-namespace
+//! [`messages`]) live below the actors. A session that starts asks the ConnectionManager
+//! to register it (`RegisterSession`, answered once it is in the registry). The
+//! RoomSupervisor and the ConnectionManager exchange typed messages: a session that closes
+//! tells the ConnectionManager (`SessionEnded`), which has the RoomSupervisor take its
+//! sockets out of every room (`RemoveSessionSockets`), and, once the session has stopped,
+//! unregisters it (a closed polling session may wait, registered, for its last poll; a
+//! request that finds a stopped session's sid before that is answered as an unknown sid); a user's sockets ([`Hub::user_sockets`]) and per-namespace
 //! counts ([`Hub::namespace_counts`], for the coming Admin actor) come from the membership.
 //! No actor messages itself to finish its own work: the session drives joins, leaves and
 //! connects with `ctx.spawn(fut.into_actor(self))`, and what a handler asks of its own
@@ -150,7 +154,7 @@ pub use policy::{
 };
 pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
 pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember};
-pub use session::{next_transport_id, Application, Session, SessionParams};
+pub use session::{next_transport_id, Application, Registered, Session, SessionParams, Started};
 pub use siohub_protocol::Payload;
 pub use socket::{AckSender, ConnectRequest, HandshakeInfo, HeaderList, Socket, SocketData};
 pub use stats::{

@@ -1,14 +1,16 @@
 //! Admission at the Engine.IO handshake: a new session is refused while the server
 //! drains, over `max_connections`, or over the client address's connection limits, with
-//! the status, message and `Retry-After` the client is told.
+//! the status, message and `Retry-After` the client is told; an admitted one holds a
+//! reserved place until its session is registered.
 
 use std::net::IpAddr;
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use serde_json::json;
 use siohub_actors::RefusalReason;
 
+use crate::handshake_slots::{HandshakeSlot, OpenCounts};
 use crate::limits::HandshakeRefusal;
 use crate::state::AppState;
 
@@ -29,40 +31,59 @@ impl HandshakeDenial {
     }
 }
 
-/// Whether a handshake from `ip` must be refused: while draining, over `max_connections`,
-/// or over the address's connection limits. Counted and logged when refused.
-pub fn deny_handshake(ip: Option<IpAddr>, state: &AppState) -> Option<HandshakeDenial> {
-    let (status, reason, message, retry_after) = if state.ops.is_draining() {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            RefusalReason::HandshakeDraining,
-            "Server shutting down: connect to another node".to_owned(),
-            5,
-        )
-    } else {
-        over_limit(ip, state)?
-    };
-    state.hub.counters().refused(reason);
-    log::debug!("handshake from {ip:?} refused: {message}");
-    Some(HandshakeDenial {
-        status,
-        message,
-        retry_after,
-    })
-}
-
-/// The refusal by `[limits]`, if any: status, reason, message, `Retry-After`.
-fn over_limit(
+/// Admits a handshake from `ip` or says why not: refused while draining, over
+/// `max_connections`, or over the address's connection limits (counted and logged when
+/// refused). An admitted handshake holds a [`HandshakeSlot`], counted as open until it is
+/// dropped: hold it until the session is registered (see [`crate::handshake_slots`]).
+pub fn admit_handshake(
     ip: Option<IpAddr>,
     state: &AppState,
-) -> Option<(StatusCode, RefusalReason, String, u32)> {
+) -> Result<HandshakeSlot, HandshakeDenial> {
+    if state.ops.is_draining() {
+        return Err(deny(
+            ip,
+            state,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                RefusalReason::HandshakeDraining,
+                "Server shutting down: connect to another node".to_owned(),
+                5,
+            ),
+        ));
+    }
     // A websocket whose session ended still holds its socket while it writes out what
     // was queued (at most the write timeout): it counts as open until it is closed.
     let registry = state.hub.registry();
-    let open = registry.len() + state.hub.counters().lingering_connections();
-    let open_from_ip = ip.map_or(0, |ip| registry.open_from(ip));
-    let refusal = state.ops.limiter().check(ip, open, open_from_ip).err()?;
-    Some(match refusal {
+    let open = || OpenCounts {
+        total: registry.len() + state.hub.counters().lingering_connections(),
+        from_ip: ip.map_or(0, |ip| registry.open_from(ip)),
+    };
+    let limiter = state.ops.limiter();
+    state
+        .ops
+        .handshake_slots()
+        .reserve(ip, open, |open| limiter.check(ip, open.total, open.from_ip))
+        .map_err(|refusal| deny(ip, state, refusal_answer(refusal)))
+}
+
+/// Counts and logs a refusal; the answer the client gets.
+fn deny(
+    ip: Option<IpAddr>,
+    state: &AppState,
+    (status, reason, message, retry_after): (StatusCode, RefusalReason, String, u32),
+) -> HandshakeDenial {
+    state.hub.counters().refused(reason);
+    log::debug!("handshake from {ip:?} refused: {message}");
+    HandshakeDenial {
+        status,
+        message,
+        retry_after,
+    }
+}
+
+/// The answer to a refusal by `[limits]`: status, reason, message, `Retry-After`.
+fn refusal_answer(refusal: HandshakeRefusal) -> (StatusCode, RefusalReason, String, u32) {
+    match refusal {
         HandshakeRefusal::MaxConnections(max) => (
             StatusCode::SERVICE_UNAVAILABLE,
             RefusalReason::HandshakeMaxConnections,
@@ -83,18 +104,15 @@ fn over_limit(
             "Too many connections from this address (limits.ip_connections_per_s)".to_owned(),
             1,
         ),
-    })
+    }
 }
 
-/// The refusal of a polling handshake, if it must be refused (see [`deny_handshake`]),
-/// answered at once with a JSON `{code,message}` (503 or 429, with `Retry-After`).
-pub fn check_handshake(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
-    let denial = deny_handshake(req.peer_addr().map(|a| a.ip()), state)?;
-    Some(
-        HttpResponse::build(denial.status)
-            .insert_header((header::RETRY_AFTER, denial.retry_after.to_string()))
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .insert_header((header::CONNECTION, "close"))
-            .body(denial.body()),
-    )
+/// The answer to a refused polling handshake (see [`admit_handshake`]), sent at once: a
+/// JSON `{code,message}` (503 or 429, with `Retry-After`).
+pub fn polling_refusal(denial: HandshakeDenial) -> HttpResponse {
+    HttpResponse::build(denial.status)
+        .insert_header((header::RETRY_AFTER, denial.retry_after.to_string()))
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CONNECTION, "close"))
+        .body(denial.body())
 }

@@ -7,7 +7,7 @@ mod ops_state;
 
 use std::sync::Arc;
 
-use siohub_actors::{Application, EngineConfig, Hub, SessionRegistry};
+use siohub_actors::{Application, EngineConfig, Hub};
 
 pub use http_counters::HttpCounters;
 pub use ops_state::OpsState;
@@ -36,7 +36,7 @@ impl AppState {
     pub fn new(settings: &Settings, app: Application) -> Self {
         AppState {
             config: Arc::new(settings.engine_config()),
-            hub: Hub::start(SessionRegistry::new(), settings.delivery_policies()),
+            hub: Hub::start(settings.delivery_policies()),
             app,
             cors: Cors::new(settings.cors.origins.clone(), settings.cors.credentials),
             ops: Arc::new(OpsState::new(settings)),

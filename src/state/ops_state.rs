@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::HttpCounters;
 use crate::config::Settings;
+use crate::handshake_slots::HandshakeSlots;
 use crate::limits::ConnectionLimiter;
 
 /// The operational state of one server, shared by every worker.
@@ -15,6 +16,7 @@ pub struct OpsState {
     started: Instant,
     draining: AtomicBool,
     limiter: ConnectionLimiter,
+    slots: HandshakeSlots,
     adapter_kind: String,
     adapter_connected: bool,
     webhook_configured: bool,
@@ -35,6 +37,7 @@ impl OpsState {
             started: Instant::now(),
             draining: AtomicBool::new(false),
             limiter: ConnectionLimiter::new(&settings.limits),
+            slots: HandshakeSlots::default(),
             adapter_kind: settings.adapter.kind.clone(),
             adapter_connected: memory,
             webhook_configured: !settings.webhook.url.is_empty(),
@@ -55,6 +58,11 @@ impl OpsState {
     /// The limits on new connections (`[limits]`).
     pub fn limiter(&self) -> &ConnectionLimiter {
         &self.limiter
+    }
+
+    /// The handshakes admitted and not yet registered (they count as open).
+    pub fn handshake_slots(&self) -> &HandshakeSlots {
+        &self.slots
     }
 
     /// The configured cluster adapter (`[adapter] kind`).

@@ -20,6 +20,7 @@ pub use first_request::{serve as serve_first_request, FirstRequest};
 use query::{EngineQuery, TransportKind};
 pub use upgrade::serve as serve_upgrade;
 
+use crate::ops::admission;
 use crate::state::AppState;
 
 /// Mounts the endpoint at `path` (with and without its trailing slash).
@@ -99,13 +100,15 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState) -> HttpR
             if query.eio != Some("4") {
                 return fail(EngineError::UnsupportedProtocolVersion);
             }
-            if let Some(refusal) = crate::ops::admission::check_handshake(req, state) {
-                return refusal;
-            }
+            let ip = req.peer_addr().map(|a| a.ip());
+            let slot = match admission::admit_handshake(ip, state) {
+                Ok(slot) => slot,
+                Err(denial) => return admission::polling_refusal(denial),
+            };
             let mut headers = Vec::new();
             let head = head::HeadView::of_actix(req.head(), &mut headers);
             let handshake = Arc::new(head.handshake_info(req.peer_addr()));
-            polling::handshake(state, handshake).await
+            polling::handshake(state, handshake, slot).await
         }
     }
 }

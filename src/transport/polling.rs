@@ -14,19 +14,43 @@ use siohub_actors::{EngineError, HandshakeInfo, Session, SessionParams};
 use siohub_protocol::EnginePacket;
 
 use super::error_response;
+use crate::handshake_slots::HandshakeSlot;
 use crate::state::AppState;
 
-/// A polling GET without a sid: a new session, answered with its open packet.
-pub async fn handshake(state: &AppState, handshake: Arc<HandshakeInfo>) -> HttpResponse {
+/// A polling GET without a sid: a new session, answered with its open packet once the
+/// ConnectionManager has registered it (the client's next request, on whatever worker,
+/// finds its sid). `slot` holds its place among the open connections until then.
+pub async fn handshake(
+    state: &AppState,
+    handshake: Arc<HandshakeInfo>,
+    slot: HandshakeSlot,
+) -> HttpResponse {
     let params = SessionParams {
         config: state.config.clone(),
         hub: state.hub.clone(),
         app: state.app.clone(),
         handshake,
     };
-    let (sid, session) = Session::start_polling(params);
-    log::debug!("session {sid}: opened on polling");
-    poll(session).await
+    let started = Session::start_polling(params);
+    let registered = started.registered.await;
+    drop(slot);
+    if registered.is_err() {
+        return not_registered();
+    }
+    log::debug!("session {}: opened on polling", started.sid);
+    poll(started.session).await
+}
+
+/// The answer to a handshake whose session could not be registered (a fault in the
+/// ConnectionManager; the session is closed): 503, to try again.
+fn not_registered() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, "1"))
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(
+            serde_json::json!({ "code": 4, "message": "Session not registered: try again" })
+                .to_string(),
+        )
 }
 
 /// A polling GET: answered at once with what is queued, or when something is.

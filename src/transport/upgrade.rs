@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix_codec::Framed;
 use actix_http::{h1, Request};
 use bytes::BytesMut;
-use siohub_actors::{EngineError, Session, SessionParams};
+use siohub_actors::{EngineError, Registered, Session, SessionParams};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -17,6 +17,7 @@ use super::binding::{Requester, Use};
 use super::head::{header_text, HeadView};
 use super::prefixed::Prefixed;
 use super::query::{EngineQuery, TransportKind};
+use crate::handshake_slots::HandshakeSlot;
 use crate::state::AppState;
 
 /// Handles one upgrade request the HTTP dispatcher parsed (a websocket upgrade that was
@@ -61,6 +62,9 @@ pub enum Upgrade {
     Accepted {
         /// The session the connection serves.
         session: actix::Addr<Session>,
+        /// For a new session, the wait for its registration: nothing is written (not the
+        /// `101`, not the open packet with its sid) before it is registered.
+        registration: Option<Registration>,
         /// Its outgoing frames.
         outbox: siohub_actors::ws::Outbox,
         /// The transport's id, tagging what the connection reads.
@@ -70,6 +74,18 @@ pub enum Upgrade {
         /// Where the connection counts its write timeouts and read pauses.
         counters: Arc<siohub_actors::HubCounters>,
     },
+}
+
+/// A new session's wait for its registration, and its place among the open connections
+/// until then.
+pub struct Registration(Registered, HandshakeSlot);
+
+/// What an accepted upgrade request opens.
+enum Opening {
+    /// The probe of the polling session it names.
+    Upgrade(actix::Addr<Session>),
+    /// A new session, with its admitted place.
+    NewSession(HandshakeSlot),
 }
 
 /// Checks an upgrade request and, when it is accepted, opens its session (or upgrades the
@@ -89,11 +105,18 @@ pub fn handshake(
         Ok(accept) => accept,
         Err(error) => return Upgrade::Refused(error),
     };
-    if query.sid.is_none() {
-        if let Some(denial) = crate::ops::admission::deny_handshake(peer.map(|a| a.ip()), state) {
-            return Upgrade::Denied(denial);
-        }
-    }
+    let opening = match query.sid {
+        // Checked above; gone since (or stopped and not unregistered yet), it is as
+        // unknown as a polling request finds it.
+        Some(sid) => match state.hub.registry().get(sid) {
+            Some(session) if session.connected() => Opening::Upgrade(session),
+            _ => return Upgrade::Refused(EngineError::UnknownSid),
+        },
+        None => match crate::ops::admission::admit_handshake(peer.map(|a| a.ip()), state) {
+            Ok(slot) => Opening::NewSession(slot),
+            Err(denial) => return Upgrade::Denied(denial),
+        },
+    };
     let mut response = Vec::with_capacity(RESPONSE_HEAD.len() + ACCEPT_LEN + 4);
     response.extend_from_slice(RESPONSE_HEAD.as_bytes());
     response.extend_from_slice(&accept);
@@ -103,25 +126,27 @@ pub fn handshake(
     let outbox = siohub_actors::ws::Outbox::counted(state.hub.counters().clone());
     outbox.push([bytes::Bytes::from(response)], false);
     let id = siohub_actors::next_transport_id();
-    let session = match query.sid.and_then(|sid| state.hub.registry().get(sid)) {
-        Some(session) => {
+    let (session, registration) = match opening {
+        Opening::Upgrade(session) => {
             Session::begin_upgrade(&session, outbox.clone(), id);
-            session
+            (session, None)
         }
-        None => {
+        Opening::NewSession(slot) => {
             let params = SessionParams {
                 config: state.config.clone(),
                 hub: state.hub.clone(),
                 app: state.app.clone(),
                 handshake: Arc::new(head.handshake_info(peer)),
             };
-            let (sid, session) = Session::start_websocket(params, outbox.clone(), id);
-            log::debug!("session {sid}: opened on websocket");
-            session
+            let started = Session::start_websocket(params, outbox.clone(), id);
+            log::debug!("session {}: opened on websocket", started.sid);
+            let registration = Registration(started.registered, slot);
+            (started.session, Some(registration))
         }
     };
     Upgrade::Accepted {
         session,
+        registration,
         outbox,
         id,
         limits: siohub_actors::ws_connection::WsLimits {
@@ -154,11 +179,22 @@ pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
         }
         Upgrade::Accepted {
             session,
+            registration,
             outbox,
             id,
             limits,
             counters,
         } => {
+            if let Some(Registration(registered, slot)) = registration {
+                let registered = registered.await;
+                drop(slot);
+                if registered.is_err() {
+                    let body = r#"{"code":4,"message":"Session not registered: try again"}"#;
+                    let status = "503 Service Unavailable\r\nretry-after: 1";
+                    write_response(&mut io, status, "application/json", body).await;
+                    return;
+                }
+            }
             actix_web::rt::spawn(siohub_actors::ws_connection::run(
                 io,
                 leftover,

@@ -452,3 +452,22 @@ fn close_with_a_poll_in_flight(addr: std::net::SocketAddr, post_first: bool) {
     assert_eq!((posted.status, posted.text()), (200, "ok".to_owned()));
     poll(addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
 }
+
+/// A handshake is answered only once the ConnectionManager has registered its session: the
+/// client's next request, on a connection of its own (either of the two workers may serve
+/// it), always finds its sid; so does the server's registry the moment the open packet is
+/// read, on polling and on a websocket from the start.
+#[test]
+fn the_request_after_a_handshake_always_finds_its_sid() {
+    let server = start_echo(test_settings());
+    for round in 0..150 {
+        let (sid, _) = open_polling(server.addr);
+        assert!(server.registry.get(&sid).is_some(), "round {round}");
+        let res = post(server.addr, &sid_query(&sid), b"4next");
+        assert_eq!(res.status, 200, "round {round}: {res:?}");
+        assert_eq!(poll(server.addr, &sid).text(), "4next", "round {round}");
+        let (ws, sid, _) = Ws::open(server.addr);
+        assert!(server.registry.get(&sid).is_some(), "round {round}");
+        drop(ws);
+    }
+}

@@ -201,6 +201,119 @@ fn an_address_holding_max_connections_per_ip_gets_429_while_others_connect() {
     open_polling(server.addr);
 }
 
+/// One handshake of a burst: the session it opened (kept open), or the refusal's status.
+enum Handshake {
+    Polling(String),
+    WebSocket(Box<Ws>),
+    Refused(u16),
+}
+
+/// A handshake on polling or on a websocket from the start.
+fn handshake(addr: std::net::SocketAddr, websocket: bool) -> Handshake {
+    if websocket {
+        return match Ws::try_connect(addr, WEBSOCKET) {
+            Ok(ws) => Handshake::WebSocket(Box::new(ws)),
+            Err(e) => Handshake::Refused(match e {
+                e if e.contains("429") => 429,
+                e if e.contains("503") => 503,
+                _ => 0,
+            }),
+        };
+    }
+    let res = get(addr, POLLING);
+    match res.status {
+        200 => {
+            let body = res.polling_body();
+            let open: serde_json::Value = serde_json::from_str(&body[1..]).expect("open packet");
+            Handshake::Polling(open["sid"].as_str().expect("a sid").to_owned())
+        }
+        status => Handshake::Refused(status),
+    }
+}
+
+/// Sends rounds of `BURST` handshakes all at once on both transports and checks that no
+/// more than `max` get in and the others get `status`, whatever the interleaving of the
+/// admissions with the registrations (an admitted handshake holds its place until its
+/// session is registered). A handshake admitted while another is being registered may
+/// count that one twice for a moment (the bound errs towards refusing), so the round
+/// then fills the places left one handshake at a time: exactly `max` in all. Every
+/// round's sessions close before the next.
+fn assert_bursts_admit(server: &BackgroundServer, max: usize, status: u16) {
+    const BURST: usize = 16;
+    for round in 0..4 {
+        let start = std::sync::Arc::new(std::sync::Barrier::new(BURST));
+        let addr = server.addr;
+        let burst: Vec<_> = (0..BURST)
+            .map(|i| {
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    handshake(addr, i % 2 == 1)
+                })
+            })
+            .collect();
+        let mut outcomes: Vec<Handshake> = burst.into_iter().map(|t| t.join().unwrap()).collect();
+        let refused: Vec<u16> = outcomes
+            .iter()
+            .filter_map(|h| match h {
+                Handshake::Refused(status) => Some(*status),
+                _ => None,
+            })
+            .collect();
+        let admitted = BURST - refused.len();
+        assert!(
+            (1..=max).contains(&admitted),
+            "round {round}: {admitted} admitted, refused {refused:?}"
+        );
+        assert!(
+            refused.iter().all(|&s| s == status),
+            "round {round}: {refused:?}"
+        );
+        for _ in admitted..max {
+            let more = handshake(server.addr, false);
+            assert!(!matches!(more, Handshake::Refused(_)), "round {round}");
+            outcomes.push(more);
+        }
+        assert!(
+            matches!(handshake(server.addr, true), Handshake::Refused(s) if s == status),
+            "round {round}: one more is refused"
+        );
+        assert_eq!(server.registry.len(), max, "round {round}");
+        for outcome in outcomes {
+            match outcome {
+                Handshake::Polling(sid) => {
+                    push(server.addr, &sid, "1");
+                    poll(server.addr, &sid);
+                }
+                Handshake::WebSocket(mut ws) => {
+                    ws.send_text("1");
+                    ws.assert_closed();
+                }
+                Handshake::Refused(_) => {}
+            }
+        }
+        wait_until("every session of the round is gone", IO_TIMEOUT, || {
+            server.registry.is_empty() && server.hub.counters().lingering_connections() == 0
+        });
+    }
+}
+
+/// A burst of handshakes from one address beyond `max_connections_per_ip`: no more than
+/// the bound get in, the others get 429.
+#[test]
+fn a_burst_of_handshakes_from_one_address_gets_no_more_than_its_bound() {
+    let server = hub(|s| s.limits.max_connections_per_ip = 3);
+    assert_bursts_admit(&server, 3, 429);
+}
+
+/// A burst of handshakes beyond `max_connections`: no more than the bound get in, the
+/// others get 503.
+#[test]
+fn a_burst_of_handshakes_gets_no_more_than_max_connections() {
+    let server = hub(|s| s.limits.max_connections = 3);
+    assert_bursts_admit(&server, 3, 503);
+}
+
 /// Reads the socket's packets until the acks of every id in `ids` are in (in whatever order
 /// they come), and returns them by id.
 #[track_caller]

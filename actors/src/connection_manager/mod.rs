@@ -2,9 +2,15 @@
 //! transport, peer, counters) and the pages `/connections` shows, each socket with its
 //! rooms read from the RoomSupervisor's membership view (the rooms are kept there, not
 //! copied here). Sessions update their own [`SessionMeta`] (atomics and a small lock) as
-//! they go; the manager reads them. The registry is a concurrent map the polling hot path
-//! reads, so a session enters it as it starts (a handshake is answered only once its
-//! session is findable) and leaves it as it ends; a restart has nothing to rebuild.
+//! they go; the manager reads them.
+//!
+//! The manager is the registry's only writer. A session is registered by
+//! [`RegisterSession`] as it starts (its handshake is answered once the manager says so,
+//! so the client's next request finds its sid) and unregistered by [`SessionEnded`] once
+//! it has stopped (a request that finds the sid meanwhile reaches a stopped actor and is
+//! answered as an unknown sid). The writer is a field of the actor, which its `Supervisor`
+//! keeps across a restart along with the mailbox: a restart has nothing to rebuild and
+//! loses no registration.
 
 mod registry;
 mod session_meta;
@@ -12,11 +18,14 @@ mod session_meta;
 use std::sync::Arc;
 
 use actix::prelude::*;
+use futures::channel::oneshot;
 
 use crate::room_supervisor::{EndedSocket, MembershipView, RemoveSessionSockets, RoomSupervisor};
+use crate::session::Session;
 use crate::stats::ActorStats;
 use crate::supervision::guarded;
 
+pub(crate) use registry::RegistryWriter;
 pub use registry::{SessionEntry, SessionRegistry};
 pub use session_meta::{ConnectionInfo, ConnectionsPage, SessionMeta, SocketMeta};
 
@@ -30,7 +39,23 @@ pub struct ListConnections {
     pub limit: usize,
 }
 
-/// A session ended: its sockets leave every room.
+/// A session started: register it, then answer `reply` (its handshake waits for that).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RegisterSession {
+    /// The Engine.IO session id.
+    pub sid: Arc<str>,
+    /// The session's address.
+    pub session: Addr<Session>,
+    /// Its metadata.
+    pub meta: Arc<SessionMeta>,
+    /// Answered once it is registered.
+    pub reply: oneshot::Sender<()>,
+}
+
+/// A session closed: its sockets leave every room; and once it has stopped, it leaves the
+/// registry. (A closed polling session may wait for its last poll, registered, before it
+/// stops: see `Session::await_last_poll`.)
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SessionEnded {
@@ -38,12 +63,12 @@ pub struct SessionEnded {
     pub sid: Arc<str>,
     /// Its sockets (joined, or handed to the RoomSupervisor while connecting).
     pub sockets: Vec<EndedSocket>,
+    /// Whether the session has stopped (it is unregistered).
+    pub stopped: bool,
 }
 
 /// What the ConnectionManager reads and whom it tells.
 pub struct ConnectionManagerLinks {
-    /// The live sessions.
-    pub registry: SessionRegistry,
     /// Where the rooms of each socket are read (the RoomSupervisor's view).
     pub membership: MembershipView,
     /// The RoomSupervisor, told when a session ends.
@@ -56,6 +81,7 @@ pub struct ConnectionManagerLinks {
 
 /// See the module documentation.
 pub struct ConnectionManager {
+    writer: RegistryWriter,
     registry: SessionRegistry,
     membership: MembershipView,
     rooms: Addr<RoomSupervisor>,
@@ -64,10 +90,14 @@ pub struct ConnectionManager {
 }
 
 impl ConnectionManager {
-    /// A manager over the sessions of `links.registry`.
-    pub fn new(links: ConnectionManagerLinks) -> Self {
+    /// The manager writing the registry `writer` opens (`registry` is its view).
+    pub(crate) fn new(
+        (writer, registry): (RegistryWriter, SessionRegistry),
+        links: ConnectionManagerLinks,
+    ) -> Self {
         ConnectionManager {
-            registry: links.registry,
+            writer,
+            registry,
             membership: links.membership,
             rooms: links.rooms,
             rooms_stats: links.rooms_stats,
@@ -131,6 +161,19 @@ impl Handler<ListConnections> for ConnectionManager {
     }
 }
 
+impl Handler<RegisterSession> for ConnectionManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: RegisterSession, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |_| {
+            self.writer.insert(msg.sid, msg.session, msg.meta);
+            // A handshake that went away meanwhile leaves a session that times out.
+            let _ = msg.reply.send(());
+        })
+    }
+}
+
 impl Handler<SessionEnded> for ConnectionManager {
     type Result = ();
 
@@ -138,10 +181,17 @@ impl Handler<SessionEnded> for ConnectionManager {
         let stats = self.stats.clone();
         guarded(&stats, ctx, (), |_| {
             log::trace!(
-                "session {}: ended with {} sockets",
+                "session {}: ended with {} sockets (stopped: {})",
                 msg.sid,
-                msg.sockets.len()
+                msg.sockets.len(),
+                msg.stopped
             );
+            if msg.stopped {
+                self.writer.remove(&msg.sid);
+            }
+            if msg.sockets.is_empty() {
+                return;
+            }
             self.rooms_stats.enqueued();
             self.rooms.do_send(RemoveSessionSockets {
                 sockets: msg.sockets,

@@ -15,6 +15,7 @@ mod engine;
 mod handler_requests;
 mod hub_commands;
 mod outgoing;
+mod registration;
 #[cfg(test)]
 mod request_order;
 mod small_map;
@@ -40,6 +41,7 @@ use crate::socket::HandshakeInfo;
 use crate::wire_frame::WireFrame;
 use crate::ws::Outbox;
 
+pub use registration::{Registered, Started};
 use socket_layer::SocketLayer;
 
 /// What runs on top of the Engine.IO session.
@@ -196,47 +198,46 @@ impl Session {
         session
     }
 
-    fn register(&self, addr: Addr<Session>) {
-        self.hub
-            .registry()
-            .insert(self.sid.clone(), addr.clone(), self.meta.clone());
+    /// Runs the session on the current arbiter and asks the ConnectionManager to register
+    /// it. The context is built first, so that its address exists to be registered; the
+    /// registration is asked before the session runs, so that it reaches the manager
+    /// before anything the session's end sends there.
+    fn start(self) -> Started {
+        let ctx = Context::<Session>::new();
+        let session = ctx.address();
+        let sid = self.sid.clone();
+        let answer = self
+            .hub
+            .register_session(sid.clone(), session.clone(), self.meta.clone());
+        ctx.run(self);
+        Started {
+            sid,
+            registered: Registered::new(answer, session.clone()),
+            session,
+        }
     }
 
     /// Starts a session whose first transport is HTTP long-polling. The open packet waits in
-    /// its queue for the handshake GET to [`Poll`](crate::messages::Poll) it.
-    pub fn start_polling(params: SessionParams) -> (Arc<str>, Addr<Session>) {
+    /// its queue for the handshake GET to [`Poll`](crate::messages::Poll) it, which is to
+    /// wait for [`Started::registered`] first.
+    pub fn start_polling(params: SessionParams) -> Started {
         let sid: Arc<str> = crate::random_id().into();
         let transport = Transport::Polling {
             pending: None,
             posting: false,
             awaiting_last_poll: false,
         };
-        let session = Session::new(sid.clone(), params, transport);
-        let ctx = Context::<Session>::new();
-        let addr = ctx.address();
-        session.register(addr.clone());
-        ctx.run(session);
-        (sid, addr)
+        Session::new(sid, params, transport).start()
     }
 
     /// Starts a session whose transport is a websocket from the start: frames go to
-    /// `outbox`, and the connection tags what it forwards with `id`.
-    pub fn start_websocket(
-        params: SessionParams,
-        outbox: Outbox,
-        id: u64,
-    ) -> (Arc<str>, Addr<Session>) {
+    /// `outbox` (its open packet first), and the connection tags what it forwards with
+    /// `id`. The connection is to write the outbox only once [`Started::registered`]
+    /// resolves.
+    pub fn start_websocket(params: SessionParams, outbox: Outbox, id: u64) -> Started {
         let sid: Arc<str> = crate::random_id().into();
-        let session = Session::new(
-            sid.clone(),
-            params,
-            Transport::WebSocket(WsLink { outbox, id }),
-        );
-        let ctx = Context::<Session>::new();
-        let addr = ctx.address();
-        session.register(addr.clone());
-        ctx.run(session);
-        (sid, addr)
+        let transport = Transport::WebSocket(WsLink { outbox, id });
+        Session::new(sid, params, transport).start()
     }
 
     /// Offers a websocket that carries this session's sid as the upgrade probe; the session
@@ -266,7 +267,12 @@ impl Session {
         }
         if let App::SocketIo(layer) = &mut self.app {
             let hub = self.hub.clone();
-            layer.close_all(&self.sid, reason, &hub, ctx);
+            let ended = layer.close_all(reason, &hub, ctx);
+            if !ended.is_empty() {
+                // Now: a polling session may stay registered a while after (see
+                // `await_last_poll`), its sockets gone.
+                self.hub.session_ended(self.sid.clone(), ended, false);
+            }
         }
         if let Some(probe) = self.probe.take() {
             ctx.cancel_future(probe.timer);
@@ -294,7 +300,9 @@ impl Session {
     /// decided on keeps the closed session answerable for one more poll, at most a ping
     /// timeout: see [`Session::await_last_poll`]. A close caused by a client fault (a
     /// transport error, a missed pong, a malformed payload) ends the session at once, as
-    /// in the reference server: from then on its sid is unknown.
+    /// in the reference server: from then on its sid is unknown (a request that still
+    /// finds it registered reaches a stopped actor, which is answered as an unknown sid,
+    /// until the ConnectionManager unregisters it).
     fn close_polling(&mut self, reason: DisconnectReason, ctx: &mut Context<Self>) {
         // Taken first: writing the last packet would otherwise answer it already.
         let pending = match &mut self.transport {
@@ -323,7 +331,6 @@ impl Session {
             None if at_once => {
                 self.queue.clear();
                 self.queued_bytes = 0;
-                self.hub.registry().remove(&self.sid);
                 ctx.stop();
             }
             None => self.await_last_poll(ctx),
@@ -376,11 +383,12 @@ impl Actor for Session {
     fn stopped(&mut self, ctx: &mut Self::Context) {
         // A stop that did not go through `close` (the arbiter shutting down) still owes the
         // sockets their disconnect.
+        let mut ended = Vec::new();
         if !self.closing {
             self.closing = true;
             if let App::SocketIo(layer) = &mut self.app {
                 let hub = self.hub.clone();
-                layer.close_all(&self.sid, DisconnectReason::ServerShuttingDown, &hub, ctx);
+                ended = layer.close_all(DisconnectReason::ServerShuttingDown, &hub, ctx);
             }
             if let Transport::WebSocket(link) = &self.transport {
                 close_link(link);
@@ -404,7 +412,9 @@ impl Actor for Session {
                 self.hub.counters().closed_polling_ended();
             }
         }
-        self.hub.registry().remove(&self.sid);
+        // Unregistered by its owner; meanwhile a request that finds the sid gets no answer
+        // from this actor and is answered as an unknown sid.
+        self.hub.session_ended(self.sid.clone(), ended, true);
         log::debug!("session {}: stopped", self.sid);
     }
 }

@@ -9,9 +9,9 @@ use std::time::SystemTime;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
+use super::test_support::unregistered;
 use super::{Application, Session, SessionParams};
 use crate::config::EngineConfig;
-use crate::connection_manager::SessionRegistry;
 use crate::error::EngineError;
 use crate::hub_handle::Hub;
 use crate::messages::{
@@ -22,7 +22,7 @@ use crate::ws::{Outbox, WsEvent};
 
 /// A polling echo session whose open packet was taken; with its hub.
 async fn open_session() -> (Arc<str>, Addr<Session>, Hub) {
-    let hub = Hub::with_defaults(SessionRegistry::new());
+    let hub = Hub::with_defaults();
     let params = SessionParams {
         config: Arc::new(EngineConfig::default()),
         hub: hub.clone(),
@@ -36,7 +36,9 @@ async fn open_session() -> (Arc<str>, Addr<Session>, Hub) {
             secure: false,
         }),
     };
-    let (sid, session) = Session::start_polling(params);
+    let started = Session::start_polling(params);
+    started.registered.await.expect("registered");
+    let (sid, session) = (started.sid, started.session);
     match session.send(Poll).await.unwrap() {
         Ok(PollOutcome::Ready(body)) => assert!(body.starts_with('0'), "{body:?}"),
         other => panic!("the open packet, got {other:?}"),
@@ -87,7 +89,7 @@ async fn a_close_and_a_poll_sent_at_once_answer_noop_in_either_order() {
         };
         assert_eq!(body.as_deref(), Some("6"), "close first: {close_first}");
         assert_eq!(poll_now(&session).await, None, "close first: {close_first}");
-        assert!(hub.registry().get(&sid).is_none());
+        assert!(unregistered(&hub, &sid).await);
         assert_eq!(hub.counters().closed_polling_sessions(), 0);
     }
 }
@@ -116,10 +118,7 @@ async fn a_poll_answered_and_never_delivered_closes_the_session_in_either_order(
             matches!(next.as_deref(), None | Some("1")),
             "closed (abort first: {abort_first}), got {next:?}"
         );
-        assert!(
-            hub.registry().get(&sid).is_none(),
-            "abort first: {abort_first}"
-        );
+        assert!(unregistered(&hub, &sid).await, "abort first: {abort_first}");
     }
 }
 
@@ -198,10 +197,7 @@ async fn a_get_after_an_aborted_one_gets_the_same_answer_in_either_order() {
             matches!(next, Err(_) | Ok(Err(EngineError::UnknownSid))),
             "the sid is unknown (abort first: {abort_first}), got {next:?}"
         );
-        assert!(
-            hub.registry().get(&sid).is_none(),
-            "abort first: {abort_first}"
-        );
+        assert!(unregistered(&hub, &sid).await, "abort first: {abort_first}");
     }
 }
 
@@ -225,10 +221,7 @@ async fn a_post_after_an_aborted_one_finds_the_session_closed_in_either_order() 
             matches!(next, Err(_) | Ok(Err(_))),
             "refused (abort first: {abort_first}), got {next:?}"
         );
-        assert!(
-            hub.registry().get(&sid).is_none(),
-            "abort first: {abort_first}"
-        );
+        assert!(unregistered(&hub, &sid).await, "abort first: {abort_first}");
     }
 }
 

@@ -161,16 +161,15 @@ impl SocketLayer {
         });
     }
 
-    /// Tells every socket that the connection is gone.
-    /// Their membership ends with one message: the session's end goes to the
-    /// ConnectionManager, which tells the RoomSupervisor (see [`Hub::session_ended`]).
+    /// Tells every socket that the connection is gone; returns them, for their membership
+    /// to end with one message (the session's end goes to the ConnectionManager, which
+    /// tells the RoomSupervisor: see [`Hub::session_ended`]).
     pub(super) fn close_all(
         &mut self,
-        sid: &Arc<str>,
         reason: DisconnectReason,
         hub: &Hub,
         ctx: &mut Context<Session>,
-    ) {
+    ) -> Vec<EndedSocket> {
         let mut ended = Vec::new();
         for (nsp, connecting) in self.connecting.drain() {
             // Handed to the RoomSupervisor already: it goes too.
@@ -193,9 +192,7 @@ impl SocketLayer {
             });
             finish_socket(state, reason, hub, ctx);
         }
-        if !ended.is_empty() {
-            hub.session_ended(sid.clone(), ended);
-        }
+        ended
     }
 
     pub(super) fn socket_metas(&self) -> Vec<SocketMeta> {

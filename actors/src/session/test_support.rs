@@ -7,7 +7,6 @@ use std::time::SystemTime;
 use actix::Addr;
 
 use crate::config::EngineConfig;
-use crate::connection_manager::SessionRegistry;
 use crate::hub_handle::Hub;
 use crate::namespace::Namespaces;
 use crate::session::{Application, Session, SessionParams};
@@ -15,7 +14,7 @@ use crate::socket::{HandshakeInfo, HeaderList};
 
 /// A hub with default policies.
 pub(crate) fn hub() -> Hub {
-    Hub::with_defaults(SessionRegistry::new())
+    Hub::with_defaults()
 }
 
 /// The parameters of a polling Socket.IO session on `hub` with namespace `/`.
@@ -35,7 +34,25 @@ pub(crate) fn params(hub: &Hub) -> SessionParams {
     }
 }
 
-/// A session that does nothing (its address is what a test needs).
+/// A registered session that does nothing (its address is what a test needs).
 pub(crate) async fn idle_session() -> Addr<Session> {
-    Session::start_polling(params(&hub())).1
+    let started = Session::start_polling(params(&hub()));
+    started.registered.await.expect("registered");
+    started.session
+}
+
+/// Whether session `sid` is unregistered once the ConnectionManager has handled what the
+/// session sent it: the session's stop runs on this thread, so each round lets it run, then
+/// waits for the manager to answer a message sent after.
+pub(crate) async fn unregistered(hub: &Hub, sid: &str) -> bool {
+    for _ in 0..100 {
+        if hub.registry().get(sid).is_none() {
+            return true;
+        }
+        actix_rt::task::yield_now().await;
+        hub.list_connections(0, 0)
+            .await
+            .expect("the manager answers");
+    }
+    false
 }

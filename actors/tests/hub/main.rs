@@ -8,5 +8,6 @@ mod broadcaster_restart;
 mod handler_tasks;
 mod join_replay;
 mod races;
+mod registry_restart;
 mod replay_order;
 mod restart_rebuild;

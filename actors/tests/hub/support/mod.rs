@@ -13,7 +13,7 @@ use serde_json::Value;
 use siohub_actors::messages::{BeginPost, EndPost, Poll, PollOutcome};
 use siohub_actors::{
     Application, Broadcast, DeliveryPolicies, DeliveryPolicy, EngineConfig, HandshakeInfo,
-    HeaderList, Hub, Namespaces, Payload, Session, SessionParams, SessionRegistry, Socket, Target,
+    HeaderList, Hub, Namespaces, Payload, Session, SessionParams, Socket, Target,
 };
 use siohub_protocol::{decode_payload, EnginePacket};
 
@@ -22,7 +22,7 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A hub whose every namespace has `policy`.
 pub fn hub(policy: DeliveryPolicy) -> Hub {
-    Hub::start(SessionRegistry::new(), DeliveryPolicies::new(policy))
+    Hub::start(DeliveryPolicies::new(policy))
 }
 
 /// The sockets the namespace's connect handler saw, newest last.
@@ -88,7 +88,9 @@ impl Client {
                 secure: false,
             }),
         };
-        let (sid, session) = Session::start_polling(params);
+        let started = Session::start_polling(params);
+        started.registered.await.expect("registered");
+        let (sid, session) = (started.sid, started.session);
         let mut client = Client {
             sid,
             session,
