@@ -145,6 +145,17 @@ impl SocketLayer {
         }
     }
 
+    /// Ends the wait of the CONNECT to `nsp`. The table gives its memory back once no
+    /// CONNECT waits: most sessions connect once, and an idle connection keeping a table
+    /// sized for a few CONNECTs cost half a KiB each.
+    pub(super) fn end_connecting(&mut self, nsp: &str) -> Option<Connecting> {
+        let connecting = self.connecting.remove(nsp);
+        if self.connecting.is_empty() {
+            self.connecting.shrink_to_fit();
+        }
+        connecting
+    }
+
     /// Closes the connection if no namespace is joined within the connect timeout.
     pub(super) fn start_connect_timer(&self, ctx: &mut Context<Session>) {
         ctx.run_later(self.connect_timeout, |act, ctx| {
@@ -604,7 +615,7 @@ impl Session {
                 );
                 let packet = SocketPacket::connect_error(&nsp, &refusal.message, refusal.data);
                 self.send_socket_packet(packet, ctx);
-                self.layer().connecting.remove(&nsp);
+                self.layer().end_connecting(&nsp);
                 return;
             }
         };
@@ -702,7 +713,7 @@ impl Session {
         let incarnation = state.incarnation;
         let connecting = match self.closing {
             true => None,
-            false => self.layer().connecting.remove(&nsp),
+            false => self.layer().end_connecting(&nsp),
         };
         let ours = connecting.filter(|c| c.added.as_ref().is_some_and(|a| a.1 == incarnation));
         let Some(connecting) = ours else {
