@@ -35,6 +35,9 @@ impl<V> SmallMap<V> {
         match self.get_mut(&key) {
             Some(slot) => Some(std::mem::replace(slot, value)),
             None => {
+                // Grown one entry at a time: a `Vec` doubles to four entries on its first
+                // push, three of them never used by a connection with one namespace.
+                self.entries.reserve_exact(1);
                 self.entries.push((key, value));
                 None
             }
