@@ -62,8 +62,9 @@ pub enum Upgrade {
     Accepted {
         /// The session the connection serves.
         session: actix::Addr<Session>,
-        /// For a new session, the wait for its registration: nothing is written (not the
-        /// `101`, not the open packet with its sid) before it is registered.
+        /// For a new session, the wait for its registration (with its place reserved at
+        /// admission), which runs beside the connection: no request names a
+        /// websocket-first session's sid.
         registration: Option<Registration>,
         /// Its outgoing frames.
         outbox: siohub_actors::ws::Outbox,
@@ -186,14 +187,14 @@ pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
             counters,
         } => {
             if let Some(Registration(registered, slot)) = registration {
-                let registered = registered.await;
-                drop(slot);
-                if registered.is_err() {
-                    let body = r#"{"code":4,"message":"Session not registered: try again"}"#;
-                    let status = "503 Service Unavailable\r\nretry-after: 1";
-                    write_response(&mut io, status, "application/json", body).await;
-                    return;
-                }
+                // Only a polling request ever names a sid, so a websocket-first session
+                // starts at once: the wait for its registration would cost every such
+                // connection a round trip. Its place reserved at admission is held until
+                // the registration lands; a failed one closes the session.
+                actix_web::rt::spawn(async move {
+                    let _ = registered.await;
+                    drop(slot);
+                });
             }
             actix_web::rt::spawn(siohub_actors::ws_connection::run(
                 io,

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{fast_heartbeat, start_echo, test_settings, wait_gone};
+use support::{fast_heartbeat, start_echo, test_settings, wait_gone, wait_until};
 use wire::*;
 
 #[test]
@@ -453,10 +453,11 @@ fn close_with_a_poll_in_flight(addr: std::net::SocketAddr, post_first: bool) {
     poll(addr, &sid).assert_engine_error(400, 1, "Session ID unknown");
 }
 
-/// A handshake is answered only once the ConnectionManager has registered its session: the
-/// client's next request, on a connection of its own (either of the two workers may serve
-/// it), always finds its sid; so does the server's registry the moment the open packet is
-/// read, on polling and on a websocket from the start.
+/// A polling handshake is answered only once the ConnectionManager has registered its
+/// session: the client's next request, on a connection of its own (either of the two
+/// workers may serve it), always finds its sid, and so does the server's registry the
+/// moment the open packet is read. A websocket-first session (whose sid no request names)
+/// starts at once and is registered right after.
 #[test]
 fn the_request_after_a_handshake_always_finds_its_sid() {
     let server = start_echo(test_settings());
@@ -467,7 +468,11 @@ fn the_request_after_a_handshake_always_finds_its_sid() {
         assert_eq!(res.status, 200, "round {round}: {res:?}");
         assert_eq!(poll(server.addr, &sid).text(), "4next", "round {round}");
         let (ws, sid, _) = Ws::open(server.addr);
-        assert!(server.registry.get(&sid).is_some(), "round {round}");
+        wait_until(
+            &format!("round {round}: {sid} registered"),
+            IO_TIMEOUT,
+            || server.registry.get(&sid).is_some(),
+        );
         drop(ws);
     }
 }

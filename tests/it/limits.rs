@@ -132,6 +132,11 @@ fn a_full_server_gets_503_at_once_until_a_connection_closes() {
     let server = hub(|s| s.limits.max_connections = 2);
     let (first, _) = open_polling(server.addr);
     let (mut ws, _, _) = Ws::open(server.addr);
+    // A websocket-first session is registered beside its start: wait for it, so that the
+    // close below is what makes room.
+    wait_until("the websocket session is registered", IO_TIMEOUT, || {
+        server.registry.len() == 2
+    });
     let refused = get(server.addr, POLLING);
     assert_eq!(refused.status, 503, "{refused:?}");
     assert_eq!(refused.json()["code"], 4);
@@ -167,6 +172,11 @@ fn an_address_holding_max_connections_per_ip_gets_429_while_others_connect() {
     let server = hub(|s| s.limits.max_connections_per_ip = 2);
     let (first, _) = open_polling(server.addr);
     let (mut ws, _, _) = Ws::open(server.addr);
+    // A websocket-first session is registered beside its start: wait for it, so that the
+    // close below is what makes room.
+    wait_until("the websocket session is registered", IO_TIMEOUT, || {
+        server.registry.len() == 2
+    });
     // A third connection from the same address: refused on both transports.
     let refused = get(server.addr, POLLING);
     assert_eq!(refused.status, 429, "{refused:?}");

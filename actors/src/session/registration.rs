@@ -1,5 +1,5 @@
 //! A session that has just started and the wait for the ConnectionManager to register it:
-//! its handshake is answered only once it is registered, so the client's next request,
+//! a polling handshake is answered only once it is registered, so the client's next request,
 //! whichever worker it lands on, finds its sid.
 
 use std::future::Future;
