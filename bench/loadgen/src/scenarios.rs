@@ -795,8 +795,11 @@ async fn echo_client(
                 let _ = write!(packet, "42{next_id}[\"ping\",{{}}]");
                 sent_at[next_id as usize % 64] = now_us();
                 next_id += 1;
-                ws.wr.send_text(&packet).await?;
+                // Counted before the write: the drain after the stop waits for every ping
+                // counted, and one still being written when the stop came was counted only
+                // after the drain had looked (then reported as a lost ack).
                 e.sent.fetch_add(1, Relaxed);
+                ws.wr.send_text(&packet).await?;
             }
             n = ws.rd.fill() => {
                 if n? == 0 {
