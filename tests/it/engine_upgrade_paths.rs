@@ -11,7 +11,7 @@ use std::io::Read;
 use std::thread;
 use std::time::Duration;
 
-use support::{start_echo, test_settings};
+use support::{start_echo, test_settings, wait_until};
 use wire::*;
 
 /// Reads `count` text frames from the server.
@@ -78,11 +78,10 @@ fn an_upgrade_after_a_polling_request_on_the_same_connection_is_served() {
     bytes.extend(client_text_frame("4hello"));
     conn.write(&bytes);
     assert_upgraded_and_echoing(&mut conn);
-    assert_eq!(
-        server.registry.len(),
-        2,
-        "two sessions: the polling one and this one"
-    );
+    // Two sessions: the polling one and this one (registered beside its start).
+    wait_until("both sessions are registered", IO_TIMEOUT, || {
+        server.registry.len() == 2
+    });
 }
 
 #[test]

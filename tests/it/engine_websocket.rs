@@ -7,7 +7,7 @@ use crate::support::wire;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{fast_heartbeat, start_echo, test_settings, wait_gone};
+use support::{fast_heartbeat, start_echo, test_settings, wait_gone, wait_until};
 use wire::*;
 
 #[test]
@@ -24,7 +24,10 @@ fn the_first_frame_is_the_open_packet_with_no_upgrades() {
             r#"0{{"sid":"{sid}","upgrades":[],"pingInterval":300,"pingTimeout":200,"maxPayload":1000}}"#
         )
     );
-    assert!(server.registry.get(sid).is_some());
+    // A websocket-first session is registered beside its start.
+    wait_until("the session is registered", IO_TIMEOUT, || {
+        server.registry.get(sid).is_some()
+    });
 }
 
 #[test]

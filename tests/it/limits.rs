@@ -288,7 +288,12 @@ fn assert_bursts_admit(server: &BackgroundServer, max: usize, status: u16) {
             matches!(handshake(server.addr, true), Handshake::Refused(s) if s == status),
             "round {round}: one more is refused"
         );
-        assert_eq!(server.registry.len(), max, "round {round}");
+        // Websocket-first sessions are registered beside their start.
+        wait_until(
+            &format!("round {round}: {max} registered"),
+            IO_TIMEOUT,
+            || server.registry.len() == max,
+        );
         for outcome in outcomes {
             match outcome {
                 Handshake::Polling(sid) => {
