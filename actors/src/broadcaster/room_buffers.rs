@@ -271,7 +271,13 @@ impl RoomBuffers {
         reach: Option<&Arc<Target>>,
     ) {
         let kind = BufferKind::of(room);
-        let cost = frames.iter().map(|f| f.len()).sum::<usize>() + room.len() + EVENT_OVERHEAD;
+        // The target kept for the replay check is charged too (once per room that keeps
+        // the event: shared, so this errs towards dropping sooner, never later).
+        let reach_bytes = reach.map_or(0, |t| super::recovery_log::target_bytes(t));
+        let cost = frames.iter().map(|f| f.len()).sum::<usize>()
+            + room.len()
+            + EVENT_OVERHEAD
+            + reach_bytes;
         let table = match self.nsps.get_mut(nsp) {
             Some(table) => table,
             None => self.nsps.entry(nsp.to_owned()).or_default(),
