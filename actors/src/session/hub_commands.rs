@@ -124,13 +124,13 @@ impl Handler<DeliverBatch> for Session {
             return;
         }
         for (frames, volatile) in msg.events.iter() {
-            let one = Deliver {
-                nsp: msg.nsp.clone(),
-                socket_id: msg.socket_id.clone(),
-                frames: frames.clone(),
-                volatile: *volatile,
-            };
-            self.deliver(one, ctx);
+            match route {
+                Route::Send => {
+                    self.send_frames(frames, *volatile, ctx);
+                }
+                Route::Hold => self.hold(&msg.nsp, frames.clone(), *volatile, ctx),
+                Route::Drop => {}
+            }
         }
     }
 }
@@ -238,7 +238,12 @@ impl Handler<SocketJoin> for Session {
             let _ = msg.reply.send(Err(JoinError::TooManyRooms { max }));
             return;
         }
-        state.rooms.insert(msg.room.clone());
+        if !state.rooms.insert(msg.room.clone()) {
+            // In the room already: nothing to replay, and no hold (a client repeating a join
+            // must not keep its live deliveries held).
+            let _ = msg.reply.send(Ok(0));
+            return;
+        }
         // Live deliveries wait until the replay is written (see `Hold`).
         state.hold.pending += 1;
         let socket = (state.socket_id.clone(), state.incarnation);

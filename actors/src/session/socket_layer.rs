@@ -705,7 +705,7 @@ impl Session {
     fn complete_connect(
         &mut self,
         nsp: String,
-        mut state: SocketState,
+        state: SocketState,
         auth: Value,
         replayed: Option<Replayed>,
         ctx: &mut Context<Self>,
@@ -752,7 +752,6 @@ impl Session {
                 replayed.frames.len()
             );
         }
-        state.hold = Hold::default();
         let (socket, namespace) = (state.socket.clone(), state.namespace.clone());
         self.layer().joined_once = true;
         self.layer().sockets.insert(nsp.clone(), state);

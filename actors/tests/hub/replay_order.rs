@@ -204,3 +204,24 @@ async fn an_event_to_two_rooms_is_replayed_to_whoever_did_not_get_it() {
         "the excepted event too, from b's buffer"
     );
 }
+
+/// A join of a room the socket is in already is answered by its session at once: it holds
+/// nothing, so a client repeating the join cannot keep its live deliveries held (here the
+/// RoomSupervisor cannot answer anything while the lock is held, and the repeat is still
+/// answered).
+#[actix_rt::test]
+async fn a_repeated_join_is_answered_at_once_and_holds_nothing() {
+    let hub = hub(always());
+    let sockets = Sockets::default();
+    let (_client, _) = Client::connect(&hub, namespaces(&sockets, None), None).await;
+    let socket = sockets.last();
+    assert_eq!(socket.join("r").await, Ok(0));
+    let lock = ReadLock::hold(&hub);
+    let repeat = actix_rt::time::timeout(std::time::Duration::from_secs(20), socket.join("r"));
+    assert_eq!(
+        repeat.await,
+        Ok(Ok(0)),
+        "answered without the RoomSupervisor"
+    );
+    lock.release();
+}
