@@ -42,15 +42,13 @@ pub async fn handshake(
 }
 
 /// The answer to a handshake whose session could not be registered (a fault in the
-/// ConnectionManager; the session is closed): 503, to try again.
+/// ConnectionManager; the session is closed): 503, to try again, as admission refuses.
 fn not_registered() -> HttpResponse {
-    HttpResponse::ServiceUnavailable()
-        .insert_header((header::RETRY_AFTER, "1"))
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(
-            serde_json::json!({ "code": 4, "message": "Session not registered: try again" })
-                .to_string(),
-        )
+    crate::ops::admission::polling_refusal(crate::ops::admission::HandshakeDenial {
+        status: actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+        message: "Session not registered: try again".into(),
+        retry_after: 1,
+    })
 }
 
 /// A polling GET: answered at once with what is queued, or when something is.

@@ -232,8 +232,8 @@ impl Session {
 
     /// Starts a session whose transport is a websocket from the start: frames go to
     /// `outbox` (its open packet first), and the connection tags what it forwards with
-    /// `id`. The connection is to write the outbox only once [`Started::registered`]
-    /// resolves.
+    /// `id`. The connection may start at once (no request names a websocket-first
+    /// session's sid); [`Started::registered`] resolves once it is registered.
     pub fn start_websocket(params: SessionParams, outbox: Outbox, id: u64) -> Started {
         let sid: Arc<str> = crate::random_id().into();
         let transport = Transport::WebSocket(WsLink { outbox, id });
