@@ -293,8 +293,8 @@ impl Broadcaster {
         let (recipients, number, keeps) = {
             let members = self.membership.read();
             let number = self.sequence.advance();
-            let version = self.membership.version();
             let recipients = if gathering {
+                let version = self.membership.version();
                 let (target, volatile) = (&msg.target, msg.volatile);
                 let run = &mut self.run;
                 let (count, closed) = gather(

@@ -48,7 +48,12 @@ impl PacketLog {
     /// Whether a client holding `offset` can be told everything after it: the offset is
     /// still in the log, or is the newest one handed out.
     pub(super) fn knows(&self, offset: u64) -> bool {
-        self.entries.iter().any(|p| p.offset == offset) || offset == self.next
+        // Entries are logged in increasing offset order.
+        let logged = self
+            .entries
+            .binary_search_by_key(&offset, |p| p.offset)
+            .is_ok();
+        logged || offset == self.next
     }
 
     /// The events after `offset` and numbered up to `upto` that targeted a socket with this
