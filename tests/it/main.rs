@@ -34,6 +34,7 @@ mod hub_rooms;
 mod hub_slow_consumer;
 mod limits;
 mod logging;
+mod ops_connections;
 mod ops_health;
 mod ops_metrics;
 mod ops_shutdown;
