@@ -27,6 +27,7 @@ mod engine_polling;
 mod engine_read_backpressure;
 mod engine_upgrade_paths;
 mod engine_websocket;
+mod hub_acks;
 mod hub_delivery;
 mod hub_faults;
 mod hub_publish_rights;
