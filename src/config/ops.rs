@@ -8,7 +8,7 @@ use super::ConfigError;
 
 /// `[limits]`: what one server and one client address may open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct LimitsSettings {
     /// Most Engine.IO sessions open at once; 0 = no limit. A handshake over it gets 503.
     pub max_connections: usize,
@@ -73,7 +73,7 @@ impl LimitsSettings {
 
 /// `[webhook]`: the backend that `request` events and `forward`ed events are POSTed to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct WebhookSettings {
     /// `http(s)://host:port/path`; empty = no backend (`request` answers
     /// `BACKEND_UNAVAILABLE`).
@@ -100,7 +100,7 @@ impl Default for WebhookSettings {
 
 /// `[http_client]`: the hub's outgoing HTTP client (the webhook and the JWKS fetch).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct HttpClientSettings {
     /// A PEM file of CA certificates trusted for `https://` besides the webpki (Mozilla)
     /// roots, for backends with a private CA; empty = the webpki roots only.
@@ -126,7 +126,7 @@ impl HttpClientSettings {
 
 /// `[shutdown]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct ShutdownSettings {
     /// Seconds a SIGTERM/SIGINT drain may take before the process exits anyway.
     pub grace_s: u64,
@@ -140,7 +140,7 @@ impl Default for ShutdownSettings {
 
 /// `[admin]`: who may use the `/admin` namespace and the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct AdminSettings {
     /// The basic-auth user name.
     pub username: String,
@@ -166,7 +166,7 @@ impl Default for AdminSettings {
 
 /// `[adapter]`: how nodes share broadcasts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct AdapterSettings {
     /// `memory` (one node) or `redis` (nodes sharing one Redis).
     pub kind: String,
