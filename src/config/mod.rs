@@ -23,7 +23,7 @@ pub use namespaces::{
 };
 pub use ops::{
     is_bcrypt_hash, AdapterSettings, AdminSettings, HttpClientSettings, LimitsSettings,
-    ShutdownSettings, WebhookSettings,
+    MetricsSettings, ShutdownSettings, WebhookSettings,
 };
 
 /// The defaults, compiled in.
@@ -70,6 +70,9 @@ pub struct Settings {
     /// The drain on SIGTERM.
     #[serde(default)]
     pub shutdown: ShutdownSettings,
+    /// Who may read `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     /// Admin credentials.
     #[serde(default)]
     pub admin: AdminSettings,

@@ -1,5 +1,6 @@
 //! The operational sections of the configuration: connection limits, the backend webhook,
-//! the shutdown grace period, the admin credentials and the cluster adapter, with their
+//! the shutdown grace period, who may read `/metrics`, the admin credentials and the
+//! cluster adapter, with their
 //! validation (one line naming the key, the value and what is allowed) and masking.
 
 use serde::{Deserialize, Serialize};
@@ -136,6 +137,15 @@ impl Default for ShutdownSettings {
     fn default() -> Self {
         ShutdownSettings { grace_s: 10 }
     }
+}
+
+/// `[metrics]`: who may read `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Whether `/metrics` needs an operator (an `[api] keys` key or the `[admin]` login, as
+    /// `/connections`); off, anyone who can reach the port may scrape it.
+    pub require_auth: bool,
 }
 
 /// `[admin]`: who may use the `/admin` namespace and the dashboard.
