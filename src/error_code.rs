@@ -22,6 +22,9 @@ pub enum ErrorCode {
     Timeout,
     /// The hub failed; the client did nothing wrong.
     InternalError,
+    /// The namespace handles no event of that name (it is neither a built-in nor
+    /// forwarded); answered only when the client asked for an ack.
+    UnknownEvent,
 }
 
 impl ErrorCode {
@@ -36,6 +39,7 @@ impl ErrorCode {
             ErrorCode::BackendUnavailable => "BACKEND_UNAVAILABLE",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::InternalError => "INTERNAL_ERROR",
+            ErrorCode::UnknownEvent => "UNKNOWN_EVENT",
         }
     }
 }

@@ -85,7 +85,9 @@ async fn run(settings: Settings) -> std::io::Result<()> {
         siohub::state::AppState::new(&settings, siohub::application::from_settings(&settings));
     let (server, addrs) = siohub::server::bind(&settings, state.clone(), false)?;
     for addr in &addrs {
-        log::info!("siohub listening on http://{addr}{}", settings.server.path);
+        for (level, line) in siohub::ops::surfaces::startup_lines(&settings, *addr) {
+            log::log!(level, "{line}");
+        }
     }
     siohub::memory::spawn_trimmer();
     let handle = server.handle();

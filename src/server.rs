@@ -50,6 +50,7 @@ pub fn bind(
         LISTEN_BACKLOG,
     )?;
     let addrs = vec![crate::workers::local_addr(&listeners)?];
+    let guard_metrics = settings.metrics.require_auth;
     let server = crate::workers::start(listeners, move || {
         let state = state.clone();
         let path = path.clone();
@@ -59,7 +60,7 @@ pub fn bind(
         let app = App::new()
             .app_data(api.clone())
             .configure(crate::api::configure)
-            .configure(crate::ops::configure)
+            .configure(move |cfg| crate::ops::configure(cfg, guard_metrics))
             .configure(move |cfg| transport::configure(cfg, &path, state))
             // Counts every request by route pattern and status for /metrics.
             .wrap_fn(move |req, srv| {

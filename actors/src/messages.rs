@@ -49,6 +49,9 @@ pub struct BeginPost;
 pub struct EndPost {
     /// The packets, or the decode error that closes the session.
     pub packets: Result<Vec<EnginePacket>, ProtocolError>,
+    /// The body's length in bytes, counted in the session's traffic (what `/connections`
+    /// shows), as a websocket message's is.
+    pub bytes: usize,
 }
 
 /// The POST announced by [`BeginPost`] ended without its whole body: its client went away

@@ -43,12 +43,65 @@ impl Payload {
         self.args.push(arg);
     }
 
+    /// A payload of `args`, values taken out of this payload's arguments, with only the
+    /// buffers their placeholders stand for, renumbered in the order they appear (a buffer
+    /// named twice is kept once). A placeholder that points nowhere is left as it is.
+    pub fn select(&self, mut args: Vec<Value>) -> Payload {
+        if self.attachments.is_empty() {
+            return Payload::new(args);
+        }
+        let mut selection = Selection {
+            from: &self.attachments,
+            renumbered: vec![None; self.attachments.len()],
+            kept: Vec::new(),
+        };
+        for arg in &mut args {
+            selection.renumber(arg);
+        }
+        Payload {
+            args,
+            attachments: selection.kept,
+        }
+    }
+
     /// The buffer a placeholder value stands for, if `value` is a valid placeholder.
     pub fn binary_of(&self, value: &Value) -> Option<&Bytes> {
         let num = placeholder_num(value)?;
         usize::try_from(num)
             .ok()
             .and_then(|n| self.attachments.get(n))
+    }
+}
+
+/// The buffers [`Payload::select`] keeps, and the new number of each one kept.
+struct Selection<'a> {
+    from: &'a [Bytes],
+    renumbered: Vec<Option<usize>>,
+    kept: Vec<Bytes>,
+}
+
+impl Selection<'_> {
+    fn renumber(&mut self, value: &mut Value) {
+        if let Some(num) = placeholder_num(value) {
+            let Some(old) = usize::try_from(num).ok().filter(|n| *n < self.from.len()) else {
+                return;
+            };
+            let new = match self.renumbered[old] {
+                Some(new) => new,
+                None => {
+                    self.kept.push(self.from[old].clone());
+                    self.renumbered[old] = Some(self.kept.len() - 1);
+                    self.kept.len() - 1
+                }
+            };
+            *value = placeholder(new);
+            return;
+        }
+        match value {
+            Value::Array(items) => items.iter_mut().for_each(|v| self.renumber(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.renumber(v)),
+            _ => {}
+        }
     }
 }
 
@@ -130,6 +183,32 @@ mod tests {
             None
         );
         assert!(payload.binary_of(&placeholder(0)).is_some());
+    }
+
+    #[test]
+    fn select_keeps_and_renumbers_only_the_buffers_named() {
+        let mut payload = Payload::default();
+        let zero = payload.push_binary(&b"zero"[..]);
+        let one = payload.push_binary(&b"one"[..]);
+        let two = payload.push_binary(&b"two"[..]);
+        payload.push_arg(json!({"room": "r", "skip": zero, "data": {"a": two, "b": [one, two]}}));
+        let data = payload.args[0]["data"].clone();
+        let selected = payload.select(vec![data]);
+        assert_eq!(
+            selected.args,
+            vec![json!({"a": placeholder(0), "b": [placeholder(1), placeholder(0)]})]
+        );
+        let kept: Vec<&[u8]> = selected.attachments.iter().map(|b| &b[..]).collect();
+        assert_eq!(kept, vec![&b"two"[..], &b"one"[..]]);
+        // Plain JSON, and a placeholder pointing nowhere, stay as they are.
+        let stray = json!({"_placeholder": true, "num": 9});
+        let plain = payload.select(vec![json!("x"), stray.clone()]);
+        assert_eq!(plain.args, vec![json!("x"), stray]);
+        assert!(plain.attachments.is_empty());
+        assert_eq!(
+            Payload::new(vec![json!(1)]).select(vec![json!(2)]),
+            Payload::new(vec![json!(2)])
+        );
     }
 
     #[test]

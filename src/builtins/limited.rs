@@ -23,22 +23,33 @@ pub(super) fn on_limited(
         if limiter.allow(socket.id()) {
             return handler(socket, payload, ack);
         }
-        let counters = socket.hub().counters();
-        counters.refused(RefusalReason::EventRateLimited);
-        log::debug!(
-            "socket {} on {}: {} over the rate limit",
-            socket.id(),
-            siohub_actors::ClientText(socket.nsp()),
-            siohub_actors::ClientText(&name)
-        );
-        over_limit(ack, || {
-            format!(
-                "more than {} events a second (rate_limit of namespace {}); slow down",
-                limiter.per_s(),
-                socket.nsp()
-            )
-        });
+        refuse_over_rate(&limiter, socket, &name, ack);
     })
+}
+
+/// Refuses an event of `socket` over its namespace's rate limit: counted, logged at debug
+/// level, and answered `RATE_LIMIT_EXCEEDED` when it asked for an ack.
+pub(super) fn refuse_over_rate(
+    limiter: &EventRateLimiter,
+    socket: &Socket,
+    event: &str,
+    ack: Option<AckSender>,
+) {
+    let counters = socket.hub().counters();
+    counters.refused(RefusalReason::EventRateLimited);
+    log::debug!(
+        "socket {} on {}: {} over the rate limit",
+        socket.id(),
+        siohub_actors::ClientText(socket.nsp()),
+        siohub_actors::ClientText(event)
+    );
+    over_limit(ack, || {
+        format!(
+            "more than {} events a second (rate_limit of namespace {}); slow down",
+            limiter.per_s(),
+            socket.nsp()
+        )
+    });
 }
 
 /// Registers `handler` for `event`, behind the socket's rate limit and its bound on events

@@ -1,5 +1,6 @@
 //! The built-in events every configured namespace gets: `join`, `leave`, `publish`, `ping`
-//! and `request`, and the namespace's `forward`ed events (sent to the backend webhook).
+//! and `request`, the namespace's `forward`ed events (sent to the backend webhook), and the
+//! `UNKNOWN_EVENT` answer to any other event that asks for an ack.
 //! Each runs under the namespace's policy (who may join and publish where:
 //! [`NamespacePolicy::publish_right`]), behind its per-socket rate limit and (all but
 //! `ping`) its bound on events in flight per socket, and answers through the ack:
@@ -13,6 +14,7 @@ mod ping;
 mod policy;
 mod publish;
 mod rooms;
+mod unknown;
 
 use std::sync::Arc;
 
@@ -25,7 +27,8 @@ use limited::{on_limited, on_tasked};
 
 /// Adds the built-in events of `policy` to a namespace, and its `forward`ed events (sent to
 /// `webhook`), all behind the policy's per-socket rate limit; those that start a task
-/// (everything but `ping`) also behind its `max_tasks_per_socket`.
+/// (everything but `ping`) also behind its `max_tasks_per_socket`. Any other event is
+/// answered `UNKNOWN_EVENT` when it asks for an ack.
 pub fn with_builtins(ns: Namespace, policy: NamespacePolicy, webhook: Webhook) -> Namespace {
     let limiter = Arc::new(EventRateLimiter::new(policy.rate_limit));
     let tasks = TaskLimiter::new(policy.max_tasks_per_socket);
@@ -68,6 +71,10 @@ pub fn with_builtins(ns: Namespace, policy: NamespacePolicy, webhook: Webhook) -
             )
         },
     );
+    let unknown_limiter = limiter.clone();
+    let ns = ns.on_any(move |socket, event, _payload, ack| {
+        unknown::on_unknown(&unknown_limiter, socket, event, ack)
+    });
     policy.forward.iter().fold(ns, |ns, event| {
         let (policy, webhook, name) = (policy.clone(), webhook.clone(), event.clone());
         on_tasked(

@@ -1,6 +1,7 @@
 //! The built-in `publish`: `{"room","event","data"}` emitted to the room, the sender
 //! excluded unless `"echo": true`, deduplicated by an optional `"id"`; the ack carries the
-//! number of recipients.
+//! number of recipients. Binary in `data` (Buffers, ArrayBuffers, bytes) goes out as binary
+//! attachments, so it reaches receivers, buffers, replays and recoveries as binary.
 
 use serde_json::{json, Value};
 use siohub_actors::hub_messages::Broadcast;
@@ -17,23 +18,20 @@ use crate::limits::TaskPermit;
 struct Publish {
     room: String,
     event: String,
-    data: Value,
+    /// `data` with the buffers it names.
+    data: Payload,
     echo: bool,
     id: Option<String>,
 }
 
 fn parse_publish(policy: &NamespacePolicy, payload: &Payload) -> Result<Publish, EventError> {
-    if !payload.attachments.is_empty() {
-        return Err(EventError::invalid(
-            "publish carries JSON only; send binary with your own events",
-        ));
-    }
     let Some(Value::Object(body)) = payload.args.first() else {
         return Err(EventError::invalid(
             "expected {\"room\", \"event\", \"data\"}",
         ));
     };
-    let size = payload.args[0].to_string().len();
+    let binary: usize = payload.attachments.iter().map(|b| b.len()).sum();
+    let size = payload.args[0].to_string().len() + binary;
     if size > policy.max_event_bytes {
         return Err(EventError::new(
             ErrorCode::PayloadTooLarge,
@@ -70,7 +68,7 @@ fn parse_publish(policy: &NamespacePolicy, payload: &Payload) -> Result<Publish,
     Ok(Publish {
         room,
         event,
-        data: body.get("data").cloned().unwrap_or(Value::Null),
+        data: payload.select(vec![body.get("data").cloned().unwrap_or(Value::Null)]),
         echo: body.get("echo") == Some(&Value::Bool(true)),
         id,
     })
@@ -118,7 +116,7 @@ pub(super) fn on_publish(
     let broadcast = Broadcast {
         target,
         event: publish.event,
-        payload: Payload::new(vec![publish.data]),
+        payload: publish.data,
         volatile: false,
         dedupe_id: publish.id,
     };
@@ -144,6 +142,33 @@ mod tests {
 
     fn payload(v: Value) -> Payload {
         Payload::new(vec![v])
+    }
+
+    #[test]
+    fn binary_data_is_published_as_binary() {
+        let policy = NamespacePolicy {
+            max_event_bytes: 200,
+            ..NamespacePolicy::default()
+        };
+        let mut with_binary = Payload::default();
+        let ignored = with_binary.push_binary(&b"not data"[..]);
+        let blob = with_binary.push_binary(&[0u8, 1, 255][..]);
+        with_binary.push_arg(json!({"room":"r","event":"e","extra":ignored,"data":{"blob":blob}}));
+        let ok = parse_publish(&policy, &with_binary).unwrap();
+        assert_eq!(
+            ok.data.args,
+            vec![json!({"blob": siohub_protocol::placeholder(0)})]
+        );
+        assert_eq!(
+            ok.data.attachments,
+            vec![bytes::Bytes::from_static(&[0, 1, 255])]
+        );
+        // The buffers count against max_event_bytes.
+        let mut big = Payload::default();
+        let blob = big.push_binary(vec![7u8; 200]);
+        big.push_arg(json!({"room":"r","event":"e","data":blob}));
+        let err = parse_publish(&policy, &big).err().map(|e| e.code);
+        assert_eq!(err, Some(ErrorCode::PayloadTooLarge));
     }
 
     #[test]

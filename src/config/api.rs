@@ -7,7 +7,7 @@ use super::ConfigError;
 
 /// `[api]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(expecting = "a table of keys", deny_unknown_fields)]
 pub struct ApiSettings {
     /// Keys a request may present (`Authorization: Bearer <key>` or `X-API-Key: <key>`).
     /// Empty = every `/api` request is refused with 401, unless `insecure` is set.

@@ -26,7 +26,7 @@ pub fn read_public_key(path: &str) -> Result<DecodingKey, KeyError> {
 
 /// `[auth]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// HMAC secret (`HS256`/`HS384`/`HS512` tokens), at least 32 bytes; empty = none.
     pub jwt_secret: String,
@@ -156,7 +156,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "configuration key `auth.jwt_secret` = a secret of 6 bytes: empty (no HMAC tokens) or at least 32 bytes, such as the output of `openssl rand -hex 32`"
+            "configuration key `auth.jwt_secret` = a secret of 6 bytes: empty (no HMAC tokens) or at least 32 bytes, such as the output of `openssl rand -hex 32` (set by the command line)"
         );
         assert!(!err.contains("s3cret"));
         let long = "x".repeat(32);

@@ -5,12 +5,15 @@ mod api;
 mod auth;
 mod namespaces;
 mod ops;
+mod origin;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use siohub_actors::{DeliveryPolicies, DeliveryPolicy, EngineConfig, SlowConsumerAction};
 use thiserror::Error;
+
+use origin::Origins;
 
 pub use api::ApiSettings;
 pub use auth::{read_public_key, AuthSettings, KeyError, MIN_SECRET_BYTES};
@@ -20,7 +23,7 @@ pub use namespaces::{
 };
 pub use ops::{
     is_bcrypt_hash, AdapterSettings, AdminSettings, HttpClientSettings, LimitsSettings,
-    ShutdownSettings, WebhookSettings,
+    MetricsSettings, ShutdownSettings, WebhookSettings,
 };
 
 /// The defaults, compiled in.
@@ -40,7 +43,7 @@ fn split_list(value: &str) -> Vec<String> {
 
 /// Everything the hub can be told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(expecting = "a table of keys", deny_unknown_fields)]
 pub struct Settings {
     /// Listening address, path and workers.
     pub server: ServerSettings,
@@ -67,6 +70,9 @@ pub struct Settings {
     /// The drain on SIGTERM.
     #[serde(default)]
     pub shutdown: ShutdownSettings,
+    /// Who may read `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     /// Admin credentials.
     #[serde(default)]
     pub admin: AdminSettings,
@@ -83,7 +89,7 @@ pub struct Settings {
 
 /// `[server]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(expecting = "a table of keys", deny_unknown_fields)]
 pub struct ServerSettings {
     /// Address to bind.
     pub host: String,
@@ -97,7 +103,7 @@ pub struct ServerSettings {
 
 /// `[cors]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(expecting = "a table of keys", deny_unknown_fields)]
 pub struct CorsSettings {
     /// `[]` = off, `["*"]` = any origin, else the allowed origins.
     pub origins: Vec<String>,
@@ -107,7 +113,7 @@ pub struct CorsSettings {
 
 /// `[engine]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(expecting = "a table of keys", deny_unknown_fields)]
 pub struct EngineSettings {
     /// Milliseconds between pings.
     pub ping_interval_ms: u64,
@@ -133,7 +139,7 @@ pub struct EngineSettings {
 
 /// `[outgoing]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(expecting = "a table of keys", deny_unknown_fields)]
 pub struct OutgoingSettings {
     /// Most packets waiting to be written to one client.
     pub max_packets: usize,
@@ -147,7 +153,7 @@ pub struct OutgoingSettings {
 
 /// `[incoming]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(expecting = "a table of keys", deny_unknown_fields)]
 pub struct IncomingSettings {
     /// Most websocket messages read and not yet handled by their session.
     pub max_messages: usize,
@@ -157,7 +163,7 @@ pub struct IncomingSettings {
 
 /// `[logging]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(expecting = "a table of keys", deny_unknown_fields)]
 pub struct LoggingSettings {
     /// `error` | `warn` | `info` | `debug` | `trace`.
     pub level: String,
@@ -187,6 +193,33 @@ pub enum ConfigError {
         /// What is allowed.
         allowed: &'static str,
     },
+    /// A value does not fit its key (a wrong type, a value not among those allowed), or the
+    /// key does not exist.
+    #[error("configuration key `{key}`{}: {problem}", from_phrase(.origin))]
+    Rejected {
+        /// The dotted key, with indexes (`namespaces[0].buffer`).
+        key: String,
+        /// What is wrong, and what is allowed.
+        problem: String,
+        /// Where the value came from ("environment variable X", "file F", "the command
+        /// line"), when not from the embedded defaults.
+        origin: Option<String>,
+    },
+    /// An invalid value, with where it came from.
+    #[error("{error} (set by {origin})")]
+    Given {
+        /// What is wrong with it.
+        error: Box<ConfigError>,
+        /// Where it came from: "environment variable X", "file F", "the command line".
+        origin: String,
+    },
+}
+
+fn from_phrase(origin: &Option<String>) -> String {
+    origin
+        .as_ref()
+        .map(|origin| format!(" (set by {origin})"))
+        .unwrap_or_default()
 }
 
 impl Default for Settings {
@@ -210,8 +243,9 @@ impl Settings {
         // Only nested names (`SOCKETIO_SECTION__KEY`) go through the environment source; the
         // flat names below are mapped by hand, and anything else is not ours to read.
         let nested: std::collections::HashMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("SOCKETIO_") && k.contains("__"))
+            .filter(|(k, _)| k.starts_with(origin::ENV_PREFIX) && k.contains("__"))
             .collect();
+        let mut origins = Origins::new(file, nested.keys().cloned());
         builder = builder.add_source(
             config::Environment::with_prefix("SOCKETIO")
                 .source(Some(nested))
@@ -223,17 +257,25 @@ impl Settings {
                 .with_list_parse_key("api.keys")
                 .try_parsing(true),
         );
-        let mut layered: Vec<(&str, String)> = [
+        let mut layered: Vec<(&str, String, String)> = [
             ("SOCKETIO_HOST", "server.host"),
             ("SOCKETIO_PORT", "server.port"),
             ("SOCKETIO_CORS", "cors.origins"),
             ("SOCKETIO_LOGGER_LEVEL", "logging.level"),
         ]
         .into_iter()
-        .filter_map(|(flat, key)| std::env::var(flat).ok().map(|v| (key, v)))
+        .filter_map(|(flat, key)| {
+            let by = format!("environment variable {flat}");
+            std::env::var(flat).ok().map(|v| (key, v, by))
+        })
         .collect();
-        layered.extend(overrides.iter().cloned());
-        for (key, value) in layered {
+        layered.extend(
+            overrides
+                .iter()
+                .map(|(key, value)| (*key, value.clone(), "the command line".to_owned())),
+        );
+        for (key, value, by) in layered {
+            origins.set(key, by);
             builder = if LIST_KEYS.contains(&key) {
                 builder.set_override(key, split_list(&value))
             } else {
@@ -241,11 +283,16 @@ impl Settings {
             }
             .map_err(|e| ConfigError::Load(e.to_string()))?;
         }
-        let settings: Settings = builder
+        let config = builder
             .build()
-            .and_then(|c| c.try_deserialize())
             .map_err(|e| ConfigError::Load(e.to_string()))?;
-        settings.validate()?;
+        let settings: Settings = config
+            .clone()
+            .try_deserialize()
+            .map_err(|e| origins.rejected(&config, e))?;
+        settings
+            .validate()
+            .map_err(|e| origins.locate(&config, e))?;
         Ok(settings)
     }
 

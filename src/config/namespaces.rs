@@ -18,7 +18,7 @@ use siohub_actors::{BufferPolicy, DeliveryPolicy, USER_ROOM_PREFIX};
 
 /// One namespace's policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct NamespacePolicy {
     /// The namespace name, or a pattern with `{param}` segments.
     pub name: String,
@@ -65,7 +65,11 @@ pub const BUILTIN_EVENTS: [&str; 5] = ["join", "leave", "publish", "ping", "requ
 
 /// A token bucket per socket: `per_s` events a second, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(
+    expecting = "a table { per_s = .., burst = .. }",
+    deny_unknown_fields,
+    default
+)]
 pub struct RateLimit {
     /// Events per second; 0 = no limit.
     pub per_s: u32,
@@ -106,9 +110,10 @@ impl Default for NamespacePolicy {
     }
 }
 
-/// The buffer policy, as written in the configuration.
+/// The buffer policy, as written in the configuration. Read from a string, so that a value
+/// that is none of them is refused with the list of those allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum BufferName {
     /// Deliver and forget.
     Drop,
@@ -118,9 +123,39 @@ pub enum BufferName {
     Always,
 }
 
+impl BufferName {
+    /// Every value, as written in the configuration.
+    pub const ALL: [(&'static str, BufferName); 3] = [
+        ("drop", BufferName::Drop),
+        ("if_no_clients", BufferName::IfNoClients),
+        ("always", BufferName::Always),
+    ];
+}
+
+impl TryFrom<String> for BufferName {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        BufferName::ALL
+            .iter()
+            .find(|(name, _)| *name == value)
+            .map(|(_, buffer)| *buffer)
+            .ok_or_else(|| {
+                let allowed: Vec<&str> = BufferName::ALL.iter().map(|(name, _)| *name).collect();
+                format!(
+                    "{value:?} is not allowed: expected one of {}",
+                    allowed.join(", ")
+                )
+            })
+    }
+}
+
 /// Which rooms a built-in event may touch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "the value is not allowed: expected true, false, or a list of room patterns (\"news-*\", or { pattern = \"..\", roles = [\"..\"] })"
+)]
 pub enum RoomAccess {
     /// Every room, or none.
     Allowed(bool),
@@ -130,7 +165,10 @@ pub enum RoomAccess {
 
 /// A room pattern (`*` matches any run of characters), optionally only for some roles.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "the value is not allowed: expected a room pattern (\"news-*\") or { pattern = \"..\", roles = [\"..\"] }"
+)]
 pub enum RoomRule {
     /// Anyone may use rooms matching this pattern.
     Pattern(String),

@@ -1,5 +1,6 @@
 //! The operational sections of the configuration: connection limits, the backend webhook,
-//! the shutdown grace period, the admin credentials and the cluster adapter, with their
+//! the shutdown grace period, who may read `/metrics`, the admin credentials and the
+//! cluster adapter, with their
 //! validation (one line naming the key, the value and what is allowed) and masking.
 
 use serde::{Deserialize, Serialize};
@@ -8,7 +9,7 @@ use super::ConfigError;
 
 /// `[limits]`: what one server and one client address may open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct LimitsSettings {
     /// Most Engine.IO sessions open at once; 0 = no limit. A handshake over it gets 503.
     pub max_connections: usize,
@@ -73,7 +74,7 @@ impl LimitsSettings {
 
 /// `[webhook]`: the backend that `request` events and `forward`ed events are POSTed to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct WebhookSettings {
     /// `http(s)://host:port/path`; empty = no backend (`request` answers
     /// `BACKEND_UNAVAILABLE`).
@@ -100,7 +101,7 @@ impl Default for WebhookSettings {
 
 /// `[http_client]`: the hub's outgoing HTTP client (the webhook and the JWKS fetch).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct HttpClientSettings {
     /// A PEM file of CA certificates trusted for `https://` besides the webpki (Mozilla)
     /// roots, for backends with a private CA; empty = the webpki roots only.
@@ -126,7 +127,7 @@ impl HttpClientSettings {
 
 /// `[shutdown]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct ShutdownSettings {
     /// Seconds a SIGTERM/SIGINT drain may take before the process exits anyway.
     pub grace_s: u64,
@@ -138,9 +139,18 @@ impl Default for ShutdownSettings {
     }
 }
 
+/// `[metrics]`: who may read `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Whether `/metrics` needs an operator (an `[api] keys` key or the `[admin]` login, as
+    /// `/connections`); off, anyone who can reach the port may scrape it.
+    pub require_auth: bool,
+}
+
 /// `[admin]`: who may use the `/admin` namespace and the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct AdminSettings {
     /// The basic-auth user name.
     pub username: String,
@@ -166,7 +176,7 @@ impl Default for AdminSettings {
 
 /// `[adapter]`: how nodes share broadcasts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a table of keys", deny_unknown_fields, default)]
 pub struct AdapterSettings {
     /// `memory` (one node) or `redis` (nodes sharing one Redis).
     pub kind: String,

@@ -124,7 +124,8 @@ pub async fn post(
     state.hub.counters().received(count, data.len());
     // Answered once the session has taken the packets: a session that closed meanwhile
     // (or is gone) did not, and the client must hear so rather than `ok`.
-    match session.send(EndPost { packets }).await {
+    let bytes = data.len();
+    match session.send(EndPost { packets, bytes }).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return error_response(e, false),
         Err(_) => return error_response(EngineError::UnknownSid, false),
@@ -212,6 +213,7 @@ impl BodyInProgress {
         if let Some(session) = self.0.take() {
             session.do_send(EndPost {
                 packets: Ok(Vec::new()),
+                bytes: 0,
             });
         }
     }

@@ -171,3 +171,54 @@ fn a_port_held_by_another_program_stops_start_up() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("in use"), "{err}");
 }
+
+/// The start-up lines of a binary started with `env`, once all of them are written.
+fn startup_lines(env: &[(&str, &str)]) -> Vec<String> {
+    let server = Server::start(&[], env);
+    wait_until("the start-up lines", IO_TIMEOUT, || {
+        server.stderr().iter().any(|l| l.contains("metrics:"))
+    });
+    server.stderr()
+}
+
+#[track_caller]
+fn line_with<'a>(lines: &'a [String], part: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|l| l.contains(part))
+        .unwrap_or_else(|| panic!("no line with {part:?}: {lines:?}"))
+}
+
+#[test]
+fn start_up_says_who_may_reach_each_surface() {
+    // The defaults: Socket.IO's path, no API keys (so /api refuses everything), /metrics
+    // open.
+    let lines = startup_lines(&[]);
+    assert!(line_with(&lines, "listening on http://127.0.0.1:").contains("/socket.io/: Socket.IO"));
+    let api = line_with(&lines, "API:");
+    assert!(api.contains("WARN"), "{api}");
+    assert!(api.contains("no API keys configured"), "{api}");
+    let metrics = line_with(&lines, "metrics:");
+    assert!(metrics.contains("open to anyone"), "{metrics}");
+
+    // Keys and a guarded /metrics; the keys themselves never show.
+    let lines = startup_lines(&[
+        ("SOCKETIO_API__KEYS", "startup-key-one,startup-key-two"),
+        ("SOCKETIO_METRICS__REQUIRE_AUTH", "true"),
+    ]);
+    let api = line_with(&lines, "API:");
+    assert!(api.contains("2 API key(s) configured"), "{api}");
+    assert!(line_with(&lines, "metrics:").contains("is guarded"));
+    assert!(
+        lines.iter().all(|l| !l.contains("startup-key")),
+        "{lines:?}"
+    );
+
+    // Insecure: said as a warning.
+    let lines = startup_lines(&[("SOCKETIO_API__INSECURE", "true")]);
+    let api = line_with(&lines, "API:");
+    assert!(
+        api.contains("WARN") && api.contains("insecure = true"),
+        "{api}"
+    );
+}

@@ -199,8 +199,15 @@ fn print_config_masks_every_secret() {
 /// Environment variables given to one run.
 type Env<'a> = &'a [(&'a str, &'a str)];
 
+/// Asserts that start-up stops (exit 2) with one line naming `key` and what is `allowed`;
+/// returns the line and the path of the file written from `file`.
 #[track_caller]
-fn assert_refused(env: &[(&str, &str)], file: Option<&str>, key: &str, allowed: &str) {
+fn assert_refused(
+    env: &[(&str, &str)],
+    file: Option<&str>,
+    key: &str,
+    allowed: &str,
+) -> (String, Option<String>) {
     let temp = file.map(config_file);
     let mut args = vec!["--print-config"];
     if let Some(temp) = &temp {
@@ -215,6 +222,114 @@ fn assert_refused(env: &[(&str, &str)], file: Option<&str>, key: &str, allowed: 
         err.contains(allowed),
         "says what is allowed ({allowed}): {err}"
     );
+    (err.trim().to_owned(), temp.map(|t| t.path().to_owned()))
+}
+
+#[test]
+fn a_value_that_does_not_fit_names_its_dotted_key_what_is_allowed_and_where_it_came_from() {
+    let policy = |body: &str| format!("[[namespaces]]\nname = \"/\"\n{body}\n");
+    // From a file: an enum, an unknown key, wrong types; then a value validation refuses.
+    let from_file = [
+        (
+            policy("buffer = \"sometimes\""),
+            "namespaces[0].buffer",
+            "drop, if_no_clients, always",
+        ),
+        (
+            policy("bufer = \"always\""),
+            "namespaces[0].bufer",
+            "`buffer`",
+        ),
+        (
+            policy("rate_limit = 3"),
+            "namespaces[0].rate_limit",
+            "per_s",
+        ),
+        (
+            policy("client_join = 5"),
+            "namespaces[0].client_join",
+            "true, false, or a list of room patterns",
+        ),
+        (
+            policy("buffer_size = \"many\""),
+            "namespaces[0].buffer_size",
+            "an integer",
+        ),
+        (
+            "[engine]\nping_interval_ms = \"soon\"\n".into(),
+            "engine.ping_interval_ms",
+            "an integer",
+        ),
+        ("[serv]\nport = 1\n".into(), "serv", "`server`"),
+        (
+            "[logging]\nlevel = \"loud\"\n".into(),
+            "logging.level",
+            "error, warn, info, debug, trace",
+        ),
+    ];
+    for (text, key, allowed) in &from_file {
+        let (err, path) = assert_refused(&[], Some(text), key, allowed);
+        let path = path.unwrap();
+        assert!(
+            err.contains(&format!("set by file {path}")),
+            "names the file: {err}"
+        );
+        for internal in [
+            "BufferName",
+            "RoomAccess",
+            "RateLimit",
+            "struct",
+            "enum",
+            "variant",
+        ] {
+            assert!(
+                !err.contains(internal),
+                "no Rust type names ({internal}): {err}"
+            );
+        }
+    }
+    // From the environment: the variable is named.
+    let from_env: [(Env, &str, &str); 5] = [
+        (
+            &[("SOCKETIO_ENGINE__PING_INTERVAL_MS", "soon")],
+            "engine.ping_interval_ms",
+            "an integer",
+        ),
+        (
+            &[("SOCKETIO_LIMITS__MAX_CONECTIONS", "1")],
+            "limits.max_conections",
+            "`max_connections`",
+        ),
+        (
+            &[("SOCKETIO_ADMIN__READ_ONLY", "maybe")],
+            "admin.read_only",
+            "a boolean",
+        ),
+        (
+            &[("SOCKETIO_ADAPTER__KIND", "etcd")],
+            "adapter.kind",
+            "memory or redis",
+        ),
+        (
+            &[("SOCKETIO_PORT", "99999")],
+            "server.port",
+            "16 bit integer",
+        ),
+    ];
+    for (env, key, allowed) in from_env {
+        let (err, _) = assert_refused(env, None, key, allowed);
+        let variable = env[0].0;
+        assert!(
+            err.contains(&format!("set by environment variable {variable}")),
+            "names the variable: {err}"
+        );
+    }
+    // The environment over a file: the one that set the value is named.
+    let file = "[engine]\nping_interval_ms = 100\n";
+    let env = [("SOCKETIO_ENGINE__PING_INTERVAL_MS", "soon")];
+    let (err, _) = assert_refused(&env, Some(file), "engine.ping_interval_ms", "an integer");
+    assert!(err.contains("SOCKETIO_ENGINE__PING_INTERVAL_MS"), "{err}");
+    assert!(!err.contains("set by file"), "{err}");
 }
 
 #[test]

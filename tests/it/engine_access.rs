@@ -194,6 +194,65 @@ fn connections_is_closed_without_keys_and_open_when_insecure() {
     assert_eq!(response.json()["total"], 0);
 }
 
+#[test]
+fn metrics_is_open_by_default_and_for_operators_only_when_guarded() {
+    let open = start(|_| {});
+    let response = request(open.addr, "GET", "/metrics", &[], b"");
+    assert_eq!(response.status, 200);
+    assert!(response.text().contains("siohub_connections"));
+
+    let hash = bcrypt::hash("ops-password", 4).unwrap();
+    let guarded = start(|s| {
+        s.metrics.require_auth = true;
+        s.admin.password_hash = hash;
+    });
+    let get = |headers: &[(&str, &str)]| request(guarded.addr, "GET", "/metrics", headers, b"");
+    for headers in [&[][..], &[("X-API-Key", "guess")][..]] {
+        let response = get(headers);
+        assert_eq!(response.status, 401, "{headers:?}: {}", response.text());
+        assert_eq!(response.json()["code"], "UNAUTHORIZED");
+        assert!(
+            !response.text().contains("siohub_"),
+            "no metrics to a stranger"
+        );
+        assert!(response.header("www-authenticate").is_some());
+    }
+    use base64::Engine as _;
+    let login = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("admin:ops-password")
+    );
+    let bearer = format!("Bearer {OPERATOR_KEY}");
+    for headers in [
+        OPERATOR.to_vec(),
+        vec![("Authorization", bearer.as_str())],
+        vec![("Authorization", login.as_str())],
+    ] {
+        let response = get(&headers);
+        assert_eq!(response.status, 200, "{headers:?}: {}", response.text());
+        assert!(response.text().contains("siohub_connections"));
+    }
+    // The refusals are counted like any request, under the route's pattern.
+    let scraped = get(&OPERATOR).text();
+    assert!(
+        scraped.contains(
+            r#"siohub_http_requests_total{method="GET",route="/metrics",status="401"} 2"#
+        ),
+        "{scraped}"
+    );
+
+    // [api] insecure opens it again, as it opens /connections.
+    let insecure = start(|s| {
+        s.metrics.require_auth = true;
+        s.api.keys.clear();
+        s.api.insecure = true;
+    });
+    assert_eq!(
+        request(insecure.addr, "GET", "/metrics", &[], b"").status,
+        200
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // A stolen sid
 

@@ -164,6 +164,38 @@ fn drop_buffer_replays_nothing() {
     assert!(d.received("a", "ev").is_empty());
 }
 
+#[test]
+fn joining_a_room_again_replays_nothing_again() {
+    let always = NamespacePolicy {
+        buffer: BufferName::Always,
+        ..policy("/always")
+    };
+    let server = start_hub(vec![always]);
+    let mut d = Driver::node(&server);
+    d.connect("p", "/always");
+    for n in 1..=3 {
+        publish(&mut d, "p", "hist", "ev", json!(n));
+    }
+    d.connect("a", "/always");
+    join(&mut d, "a", "hist", 3);
+    // Once more, twice: in the room already, so nothing is replayed (and the ack says so).
+    join(&mut d, "a", "hist", 0);
+    join(&mut d, "a", "hist", 0);
+    // Live events still come, once each, after the history.
+    publish(&mut d, "p", "hist", "ev", json!(4));
+    settle(&server, &mut d, "/always", &["p", "a"], 1);
+    assert_eq!(
+        d.received("a", "ev"),
+        vec![json!(1), json!(2), json!(3), json!(4)]
+    );
+    // After a leave, a join is a join again: the whole history is replayed.
+    assert_eq!(
+        d.ack("a", "leave", json!(["hist"])),
+        json!({ "ok": true, "room": "hist" })
+    );
+    join(&mut d, "a", "hist", 4);
+}
+
 // ---------------------------------------------------------------------------------------
 // Connection state recovery
 
@@ -357,6 +389,112 @@ fn no_recovery_after_the_window_with_an_unknown_pid_or_when_off() {
     // Without recovery the events carry no offset.
     let events = d.call("events", json!({ "name": "o", "event": "ev" }));
     assert_eq!(events[0]["args"], json!([1]));
+}
+
+#[test]
+fn a_client_recovers_only_once_it_received_an_event() {
+    let server = start_hub(vec![recovery_policy("/recover", 60)]);
+    let mut d = Driver::node(&server);
+    // Joined, but no event yet: socket.io-client has no offset to send, so a drop gives a
+    // fresh socket without its rooms.
+    let first = d.connect("a", "/recover");
+    join(&mut d, "a", "r", 0);
+    d.call("close_transport", json!({ "name": "a" }));
+    let state = wait_connected(&mut d, "a", 2);
+    assert_eq!(state["recovered"], false, "{state}");
+    let second = state["id"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    wait_until("the first socket left r", WAIT, || {
+        room_members(&server, "/recover", "r").is_empty()
+    });
+
+    // One event received (its offset is its last argument): the next drop recovers.
+    join(&mut d, "a", "r", 0);
+    hub_broadcast(&server, to_room("/recover", "r"), "ev", json!(1));
+    d.wait_counts(&["a".into()], "ev", 1);
+    assert_eq!(with_offsets(&mut d, "a", "ev").len(), 1);
+    d.call("close_transport", json!({ "name": "a" }));
+    let state = wait_connected(&mut d, "a", 3);
+    assert_eq!(state["recovered"], true, "{state}");
+    assert_eq!(state["id"], second.as_str(), "{state}");
+}
+
+/// A `$binary` value of the Node driver: a Buffer in what it sends and receives.
+fn binary(bytes: &[u8]) -> Value {
+    use base64::Engine as _;
+    json!({ "$binary": base64::engine::general_purpose::STANDARD.encode(bytes) })
+}
+
+/// The data (first argument) of every `event` socket `name` received, each with a string
+/// offset as its last argument (the namespace recovers).
+fn data_with_offsets(d: &mut Driver, name: &str, event: &str) -> Vec<Value> {
+    with_offsets(d, name, event)
+        .into_iter()
+        .map(|(data, _)| data)
+        .collect()
+}
+
+#[test]
+fn binary_a_client_publishes_arrives_as_binary_live_replayed_and_recovered() {
+    let buffered_and_recovering = NamespacePolicy {
+        buffer: BufferName::Always,
+        recovery_s: 60,
+        ..policy("/bin")
+    };
+    let server = start_hub(vec![buffered_and_recovering]);
+    let mut d = Driver::node(&server);
+    d.connect("sender", "/bin");
+    let live = d.connect("live", "/bin");
+    let polled = json!({ "name": "polled", "nsp": "/bin", "transports": ["polling"] });
+    d.call("connect", polled);
+    join(&mut d, "live", "files", 0);
+    join(&mut d, "polled", "files", 0);
+
+    // Buffers anywhere in `data`, next to text.
+    let first = json!({
+        "name": "a.bin",
+        "blob": binary(&[0, 1, 2, 255]),
+        "parts": [binary(b"x"), "text", { "deep": binary(&[9; 300]) }],
+    });
+    let ack = publish(&mut d, "sender", "files", "file", first.clone());
+    assert_eq!(ack, json!({ "ok": true, "recipients": 2 }));
+    settle(&server, &mut d, "/bin", &["sender", "live", "polled"], 1);
+    for name in ["live", "polled"] {
+        assert_eq!(
+            data_with_offsets(&mut d, name, "file"),
+            vec![first.clone()],
+            "{name}"
+        );
+    }
+
+    // The room's history replays it as binary.
+    d.connect("late", "/bin");
+    join(&mut d, "late", "files", 1);
+    assert_eq!(d.received("late", "file"), vec![first.clone()]);
+
+    // Missed while away: recovered as binary.
+    d.call("hold", json!({ "name": "live" }));
+    d.call("close_transport", json!({ "name": "live" }));
+    wait_until("the server dropped the socket", WAIT, || {
+        !room_members(&server, "/bin", "files").contains(&live)
+    });
+    let second = binary(b"missed while away");
+    let ack = publish(&mut d, "sender", "files", "file", second.clone());
+    assert_eq!(ack, json!({ "ok": true, "recipients": 2 }));
+    d.call("resume", json!({ "name": "live" }));
+    let state = wait_connected(&mut d, "live", 2);
+    assert_eq!(state["recovered"], true, "{state}");
+    settle(
+        &server,
+        &mut d,
+        "/bin",
+        &["sender", "live", "polled", "late"],
+        2,
+    );
+    assert_eq!(
+        data_with_offsets(&mut d, "live", "file"),
+        vec![first, second]
+    );
 }
 
 // ---------------------------------------------------------------------------------------

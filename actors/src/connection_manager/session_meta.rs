@@ -136,9 +136,10 @@ impl SessionMeta {
             .store(millis(SystemTime::now()), Ordering::Relaxed);
     }
 
-    /// Counts a packet received.
-    pub fn received(&self, bytes: usize) {
-        self.packets_in.fetch_add(1, Ordering::Relaxed);
+    /// Counts packets received, `bytes` long in all (one websocket message, or the packets
+    /// of one polling POST body).
+    pub fn received(&self, packets: usize, bytes: usize) {
+        self.packets_in.fetch_add(packets as u64, Ordering::Relaxed);
         self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
         self.touch();
     }

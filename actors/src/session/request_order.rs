@@ -58,7 +58,8 @@ async fn pending_poll(session: &Addr<Session>) -> oneshot::Receiver<String> {
 async fn post(session: &Addr<Session>, payload: &str) -> Result<(), EngineError> {
     session.send(BeginPost).await.unwrap()?;
     let packets = siohub_protocol::decode_payload(payload.as_bytes());
-    session.send(EndPost { packets }).await.unwrap()
+    let bytes = payload.len();
+    session.send(EndPost { packets, bytes }).await.unwrap()
 }
 
 /// What a GET gets from a session that may have stopped: its body, or `None` when the sid

@@ -127,6 +127,10 @@ impl Handler<EndPost> for Session {
         if let Transport::Polling { posting, .. } = &mut self.transport {
             *posting = false;
         }
+        let count = msg.packets.as_ref().map_or(0, Vec::len);
+        if count > 0 {
+            self.meta.received(count, msg.bytes);
+        }
         if self.closing {
             // The session closed while the body was on its way (a ping timeout on a busy
             // machine, typically). Its packets go nowhere: answering `ok` would tell the
@@ -224,7 +228,7 @@ impl Handler<WsIncoming> for Session {
         }
         let packet = match msg.event {
             WsEvent::Text(data) => {
-                self.meta.received(data.len());
+                self.meta.received(1, data.len());
                 self.hub.counters().received(1, data.len());
                 match std::str::from_utf8(&data) {
                     Ok(text) => EnginePacket::decode_text(text),
@@ -232,7 +236,7 @@ impl Handler<WsIncoming> for Session {
                 }
             }
             WsEvent::Binary(data) => {
-                self.meta.received(data.len());
+                self.meta.received(1, data.len());
                 self.hub.counters().received(1, data.len());
                 Ok(EnginePacket::decode_binary(data))
             }

@@ -120,12 +120,14 @@ impl Client {
     /// Sends Socket.IO packets (`0` for a CONNECT to `/`, …) in one POST.
     pub async fn post(&self, packets: &[&str]) {
         self.session.send(BeginPost).await.unwrap().unwrap();
-        let packets = packets
+        let packets: Vec<_> = packets
             .iter()
             .map(|p| EnginePacket::Message((*p).to_owned()))
             .collect();
+        let bytes = siohub_protocol::encode_payload(&packets).len();
         let end = EndPost {
             packets: Ok(packets),
+            bytes,
         };
         self.session.send(end).await.unwrap().unwrap();
     }
@@ -155,6 +157,7 @@ impl Client {
         self.session.send(BeginPost).await.unwrap().unwrap();
         let end = EndPost {
             packets: Ok(vec![EnginePacket::Pong(String::new())]),
+            bytes: 1,
         };
         self.session.send(end).await.unwrap().unwrap();
     }

@@ -30,6 +30,10 @@
 // Every socket: forceNew (its own Engine.IO connection), websocket only unless told,
 // reconnectionDelay 100 ms. Events are recorded with `onAny`, with all their arguments (so
 // with connection state recovery the offset is the last one).
+//
+// Binary travels in commands and replies as {"$binary": "<base64>"}: such an object in
+// `emit` arguments is sent as a Buffer, and every Buffer (ArrayBuffer, typed array) an
+// event or an ack brings is recorded as one, so a test sees what arrived as binary.
 
 import readline from "node:readline";
 import { io } from "socket.io-client";
@@ -38,6 +42,33 @@ const base = (process.argv[2] || "").replace(/\/$/, "");
 if (!base) {
   process.stderr.write("usage: node driver.mjs <base url>\n");
   process.exit(2);
+}
+
+// {"$binary": base64} objects in `value` made Buffers.
+function fromWire(value) {
+  if (Array.isArray(value)) return value.map(fromWire);
+  if (value && typeof value === "object") {
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === "$binary" && typeof value.$binary === "string") {
+      return Buffer.from(value.$binary, "base64");
+    }
+    return Object.fromEntries(keys.map((k) => [k, fromWire(value[k])]));
+  }
+  return value;
+}
+
+// Buffers in `value` made {"$binary": base64} objects.
+function toWire(value) {
+  if (Buffer.isBuffer(value)) return { $binary: value.toString("base64") };
+  if (value instanceof ArrayBuffer) return { $binary: Buffer.from(value).toString("base64") };
+  if (ArrayBuffer.isView(value)) {
+    return { $binary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
+  }
+  if (Array.isArray(value)) return value.map(toWire);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.keys(value).map((k) => [k, toWire(value[k])]));
+  }
+  return value;
 }
 
 const sockets = new Map();
@@ -62,7 +93,7 @@ function open(name, nsp, { auth, transports, options } = {}) {
     ...(options ?? {}),
   });
   const e = { socket, events: [], connects: [], disconnects: [], connectErrors: [] };
-  socket.onAny((event, ...args) => e.events.push({ event, args }));
+  socket.onAny((event, ...args) => e.events.push({ event, args: toWire(args) }));
   socket.on("connect", () => e.connects.push({ id: socket.id, recovered: socket.recovered === true }));
   socket.on("disconnect", (reason) => e.disconnects.push(reason));
   socket.on("connect_error", (err) => e.connectErrors.push(String(err && err.message)));
@@ -113,9 +144,9 @@ function state(e) {
 
 async function emitWithAck(socket, event, args, timeoutMs) {
   return await new Promise((resolve, reject) => {
-    socket.timeout(timeoutMs).emit(event, ...args, (err, ...reply) => {
+    socket.timeout(timeoutMs).emit(event, ...fromWire(args), (err, ...reply) => {
       if (err) reject(new Error(`no ack for ${event} within ${timeoutMs} ms`));
-      else resolve(reply);
+      else resolve(toWire(reply));
     });
   });
 }
@@ -147,7 +178,7 @@ const commands = {
   async emit({ name, event, args, ack, timeout_ms }) {
     const { socket } = entry(name);
     if (!ack) {
-      socket.emit(event, ...(args ?? []));
+      socket.emit(event, ...fromWire(args ?? []));
       return null;
     }
     return await emitWithAck(socket, event, args ?? [], timeout_ms ?? 10_000);
