@@ -272,7 +272,9 @@ impl Hub {
         msg: Broadcast,
     ) -> impl Future<Output = Result<BroadcastOutcome, Unavailable>> + 'static {
         let (nsp, event) = (&msg.target.nsp, &msg.event);
-        self.inner.admin.event(false, nsp, None, event, &msg.payload);
+        self.inner
+            .admin
+            .event(false, nsp, None, event, &msg.payload);
         self.ask_broadcaster(msg)
     }
 

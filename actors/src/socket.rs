@@ -310,7 +310,13 @@ impl Socket {
     /// Emits `event` with arguments that may carry binary attachments.
     pub fn emit_payload(&self, event: &str, payload: Payload) {
         let admin = self.inner.hub.admin();
-        admin.event(false, &self.inner.nsp, Some(&self.inner.id), event, &payload);
+        admin.event(
+            false,
+            &self.inner.nsp,
+            Some(&self.inner.id),
+            event,
+            &payload,
+        );
         let packet = SocketPacket::event_with_payload(&self.inner.nsp, event, payload);
         // Inside one of this session's handlers the session writes it as the handler returns.
         let request = capture_request(&self.inner.session_id, Request::Emit(packet));

@@ -22,7 +22,13 @@ pub(crate) struct Aggregated {
 
 impl Aggregated {
     /// Adds `count` of `kind` (with `sub`) in the second of `t_ms`.
-    pub(crate) fn add(&mut self, t_ms: u64, kind: &'static str, sub: Option<&'static str>, count: u64) {
+    pub(crate) fn add(
+        &mut self,
+        t_ms: u64,
+        kind: &'static str,
+        sub: Option<&'static str>,
+        count: u64,
+    ) {
         if count == 0 {
             return;
         }
@@ -50,7 +56,9 @@ impl Aggregated {
         let events: Vec<Value> = std::mem::take(&mut self.buckets)
             .into_iter()
             .map(|((timestamp, kind, sub), count)| match sub {
-                Some(sub) => json!({"timestamp": timestamp, "type": kind, "subType": sub, "count": count}),
+                Some(sub) => {
+                    json!({"timestamp": timestamp, "type": kind, "subType": sub, "count": count})
+                }
                 None => json!({"timestamp": timestamp, "type": kind, "count": count}),
             })
             .collect();

@@ -100,7 +100,13 @@ pub struct EventSeen {
 
 impl EventSeen {
     /// Describes an event; the arguments are kept when small and plain JSON.
-    pub fn new(incoming: bool, nsp: &str, socket_id: Option<&str>, event: &str, payload: &Payload) -> Self {
+    pub fn new(
+        incoming: bool,
+        nsp: &str,
+        socket_id: Option<&str>,
+        event: &str,
+        payload: &Payload,
+    ) -> Self {
         let json = serde_json::to_string(&payload.args).unwrap_or_default();
         let binary: usize = payload.attachments.iter().map(|a| a.len()).sum();
         let args = if json.len() > MAX_ARGS_BYTES || !payload.attachments.is_empty() {
@@ -196,7 +202,14 @@ impl AdminFeed {
 
     /// Feeds a client event (received, or sent to one socket or as a broadcast) if it is
     /// wanted and within this second's sample.
-    pub fn event(&self, incoming: bool, nsp: &str, socket_id: Option<&str>, event: &str, payload: &Payload) {
+    pub fn event(
+        &self,
+        incoming: bool,
+        nsp: &str,
+        socket_id: Option<&str>,
+        event: &str,
+        payload: &Payload,
+    ) {
         if self.wants(nsp) && self.sample_event() {
             self.send(EventSeen::new(incoming, nsp, socket_id, event, payload));
         }
@@ -214,7 +227,10 @@ impl AdminFeed {
 
     /// Whether one more client event may be sampled this second (counts it either way).
     pub fn sample_event(&self) -> bool {
-        let n = self.counters.events_this_second.fetch_add(1, Ordering::Relaxed);
+        let n = self
+            .counters
+            .events_this_second
+            .fetch_add(1, Ordering::Relaxed);
         if n < MAX_EVENTS_PER_S {
             return true;
         }

@@ -69,6 +69,11 @@ pub(crate) struct History {
 }
 
 impl History {
+    /// Sets the totals the next sample is counted from (at start, and after a restart).
+    pub(crate) fn baseline(&mut self, now: Totals) {
+        self.last = Some(now);
+    }
+
     /// Records the second ending at `t` (ms), given the totals now and the open
     /// connections. The first call only sets the baseline.
     pub(crate) fn record(&mut self, t: u64, now: Totals, connections: u64) -> Option<Sample> {
@@ -97,7 +102,9 @@ impl History {
 
     /// The newest `n` samples, oldest first.
     pub(crate) fn last_n(&self, n: usize) -> impl Iterator<Item = &Sample> {
-        self.samples.iter().skip(self.samples.len().saturating_sub(n))
+        self.samples
+            .iter()
+            .skip(self.samples.len().saturating_sub(n))
     }
 
     /// Every sample, oldest first.

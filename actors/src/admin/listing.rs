@@ -28,7 +28,11 @@ pub struct PageQuery {
 
 impl PageQuery {
     fn range(&self, total: usize) -> std::ops::Range<usize> {
-        let start = self.page.saturating_sub(1).saturating_mul(self.per_page).min(total);
+        let start = self
+            .page
+            .saturating_sub(1)
+            .saturating_mul(self.per_page)
+            .min(total);
         start..start.saturating_add(self.per_page).min(total)
     }
 
@@ -39,7 +43,11 @@ impl PageQuery {
 
 /// Whether the session `entry` matches `query` (its sid, socket ids, user, address or a
 /// room of one of its sockets contains `q`; one of its sockets is in `nsp`).
-fn connection_matches(entry: &SessionEntry, query: &PageQuery, membership: &MembershipView) -> bool {
+fn connection_matches(
+    entry: &SessionEntry,
+    query: &PageQuery,
+    membership: &MembershipView,
+) -> bool {
     let meta = &entry.1;
     let info = meta.snapshot();
     if let Some(nsp) = &query.nsp {
@@ -56,9 +64,12 @@ fn connection_matches(entry: &SessionEntry, query: &PageQuery, membership: &Memb
         || info.sockets.iter().any(|s| query.matches(&s.id));
     plain || {
         let members = membership.read();
-        info.sockets
-            .iter()
-            .any(|s| members.socket_rooms(&s.nsp, &s.id).iter().any(|r| query.matches(r)))
+        info.sockets.iter().any(|s| {
+            members
+                .socket_rooms(&s.nsp, &s.id)
+                .iter()
+                .any(|r| query.matches(r))
+        })
     }
 }
 
@@ -114,7 +125,10 @@ pub(crate) fn rooms_page(membership: &MembershipView, query: &PageQuery) -> Valu
         .map(|(name, sockets, rooms)| json!({"name": name, "sockets": sockets, "rooms": rooms}))
         .collect();
     let mut rooms: Vec<(String, String, usize)> = Vec::new();
-    for (nsp, _, _) in counts.iter().filter(|(n, _, _)| query.nsp.as_ref().is_none_or(|q| q == n)) {
+    for (nsp, _, _) in counts
+        .iter()
+        .filter(|(n, _, _)| query.nsp.as_ref().is_none_or(|q| q == n))
+    {
         for (room, size) in members.rooms(nsp) {
             if query.matches(&room) {
                 rooms.push((nsp.clone(), room, size));
@@ -139,7 +153,10 @@ pub(crate) fn rooms_page(membership: &MembershipView, query: &PageQuery) -> Valu
 
 /// Every socket (at most [`MAX_ALL_SOCKETS`]), serialized as the official UI reads them,
 /// leaving out the `/admin` namespace's own; with whether the list was cut.
-pub(crate) fn all_sockets(registry: &SessionRegistry, membership: &MembershipView) -> (Vec<Value>, bool) {
+pub(crate) fn all_sockets(
+    registry: &SessionRegistry,
+    membership: &MembershipView,
+) -> (Vec<Value>, bool) {
     let mut out = Vec::new();
     let mut cut = false;
     for (_, meta) in registry.entries() {

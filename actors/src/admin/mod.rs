@@ -33,7 +33,9 @@ use crate::stats::{ActorStats, DropReason, HubCounters};
 use crate::supervision::guarded;
 use aggregate::Aggregated;
 use dates::{iso, unix_ms};
-use feed::{EventSeen, FeedCounters, RawConnection, RoomChanged, SocketConnected, SocketDisconnected};
+use feed::{
+    EventSeen, FeedCounters, RawConnection, RoomChanged, SocketConnected, SocketDisconnected,
+};
 use history::{History, Totals};
 use recent_events::RecentEvents;
 use serialize::{socket_json, SocketView};
@@ -167,7 +169,10 @@ impl Admin {
                 self.aggregated.add_sample(&sample);
             }
         }
-        self.links.feed.events_this_second.store(0, Ordering::Relaxed);
+        self.links
+            .feed
+            .events_this_second
+            .store(0, Ordering::Relaxed);
         self.watchers.refill();
         self.ticks += 1;
         if self.watchers.len() == 0 {
@@ -177,7 +182,7 @@ impl Admin {
             let stats = self.stats_json(false);
             self.watchers.push_aggregate("siohub:stats", &stats, true);
         }
-        if self.ticks % 2 == 0 {
+        if self.ticks.is_multiple_of(2) {
             let stats = self.server_stats();
             self.watchers.push_aggregate("server_stats", &stats, false);
         }
@@ -309,6 +314,7 @@ impl Actor for Admin {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.history.baseline(Totals::read(&self.links.counters));
         ctx.run_interval(Duration::from_secs(1), |act, ctx| {
             let stats = act.links.stats.clone();
             // The tick is not a message: counted as handled without having been queued.
@@ -321,10 +327,7 @@ impl Actor for Admin {
 impl Supervised for Admin {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.links.stats.restarted();
-        log::warn!(
-            "Admin restarted; {} watchers kept",
-            self.watchers.len()
-        );
+        log::warn!("Admin restarted; {} watchers kept", self.watchers.len());
     }
 }
 
@@ -365,7 +368,12 @@ impl Handler<WatchAggregates> for Admin {
     type Result = bool;
 
     fn handle(&mut self, msg: WatchAggregates, ctx: &mut Context<Self>) -> bool {
-        handle_guarded!(self, ctx, false, self.watchers.make_dashboard(&msg.socket_id))
+        handle_guarded!(
+            self,
+            ctx,
+            false,
+            self.watchers.make_dashboard(&msg.socket_id)
+        )
     }
 }
 
@@ -373,7 +381,12 @@ impl Handler<Overview> for Admin {
     type Result = MessageResult<Overview>;
 
     fn handle(&mut self, _msg: Overview, ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(handle_guarded!(self, ctx, Value::Null, self.stats_json(true)))
+        MessageResult(handle_guarded!(
+            self,
+            ctx,
+            Value::Null,
+            self.stats_json(true)
+        ))
     }
 }
 
@@ -440,7 +453,8 @@ impl Handler<SocketDisconnected> for Admin {
             self.aggregated
                 .add(unix_ms(msg.at), "disconnection", Some(msg.reason), 1);
             let args = json!([msg.nsp, msg.socket_id, msg.reason, iso(msg.at)]);
-            self.watchers.push_socket_event("socket_disconnected", &args);
+            self.watchers
+                .push_socket_event("socket_disconnected", &args);
         })
     }
 }
@@ -450,7 +464,11 @@ impl Handler<RoomChanged> for Admin {
 
     fn handle(&mut self, msg: RoomChanged, ctx: &mut Context<Self>) {
         handle_guarded!(self, ctx, (), {
-            let event = if msg.joined { "room_joined" } else { "room_left" };
+            let event = if msg.joined {
+                "room_joined"
+            } else {
+                "room_left"
+            };
             let args = json!([msg.nsp, msg.room, msg.socket_id, iso(msg.at)]);
             self.watchers.push_socket_event(event, &args);
         })
@@ -466,7 +484,11 @@ impl Handler<EventSeen> for Admin {
             let Some(socket_id) = &msg.socket_id else {
                 return;
             };
-            let event = if msg.incoming { "event_received" } else { "event_sent" };
+            let event = if msg.incoming {
+                "event_received"
+            } else {
+                "event_sent"
+            };
             let mut args = vec![Value::String(msg.event.clone())];
             args.extend(msg.args.iter().cloned());
             let payload = json!([msg.nsp, socket_id, args, iso(msg.at)]);
@@ -501,7 +523,10 @@ impl Handler<crate::supervision::Crash> for Admin {
 /// What the `/admin` namespace asks of the Admin.
 impl AdminFeed {
     /// Sends a request, counted in the Admin's mailbox depth, and waits for the answer.
-    fn ask<M>(&self, msg: M) -> impl std::future::Future<Output = Result<M::Result, crate::Unavailable>> + 'static
+    fn ask<M>(
+        &self,
+        msg: M,
+    ) -> impl std::future::Future<Output = Result<M::Result, crate::Unavailable>> + 'static
     where
         M: Message + Send + 'static,
         M::Result: Send,
@@ -537,7 +562,9 @@ impl AdminFeed {
     }
 
     /// The overview with the whole history (`siohub:overview`).
-    pub fn overview(&self) -> impl std::future::Future<Output = Result<Value, crate::Unavailable>> + 'static {
+    pub fn overview(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Value, crate::Unavailable>> + 'static {
         self.ask(Overview)
     }
 
@@ -550,12 +577,17 @@ impl AdminFeed {
     }
 
     /// One page of rooms (`siohub:rooms`).
-    pub fn rooms(&self, query: PageQuery) -> impl std::future::Future<Output = Result<Value, crate::Unavailable>> + 'static {
+    pub fn rooms(
+        &self,
+        query: PageQuery,
+    ) -> impl std::future::Future<Output = Result<Value, crate::Unavailable>> + 'static {
         self.ask(RoomsQuery(query))
     }
 
     /// The most recent sampled events (`siohub:events`).
-    pub fn recent_events(&self) -> impl std::future::Future<Output = Result<Value, crate::Unavailable>> + 'static {
+    pub fn recent_events(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Value, crate::Unavailable>> + 'static {
         self.ask(RecentEventsQuery)
     }
 

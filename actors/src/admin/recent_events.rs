@@ -75,7 +75,13 @@ mod tests {
         let mut recent = RecentEvents::default();
         for i in 0..150 {
             let payload = Payload::new(vec![json!(i)]);
-            recent.push(&EventSeen::new(true, "/", Some("s"), &format!("e{i}"), &payload));
+            recent.push(&EventSeen::new(
+                true,
+                "/",
+                Some("s"),
+                &format!("e{i}"),
+                &payload,
+            ));
         }
         let items = recent.to_json();
         let items = items.as_array().unwrap();

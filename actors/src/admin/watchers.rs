@@ -109,7 +109,11 @@ impl Watchers {
 
     /// An aggregate to every watcher (`dashboard`: only to dashboard watchers).
     pub(crate) fn push_aggregate(&self, event: &str, args: &Value, dashboard_only: bool) {
-        for w in self.by_id.values().filter(|w| w.dashboard || !dashboard_only) {
+        for w in self
+            .by_id
+            .values()
+            .filter(|w| w.dashboard || !dashboard_only)
+        {
             w.socket.emit(event, args.clone());
         }
     }

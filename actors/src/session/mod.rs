@@ -162,17 +162,19 @@ impl Session {
             }
             Application::EngineEcho => App::Echo,
         };
-        let meta = Arc::new(SessionMeta::new(
-            sid.clone(),
-            params.handshake.address.clone(),
-            params
-                .handshake
-                .header("user-agent")
-                .unwrap_or_default()
-                .to_owned(),
-            if websocket { "websocket" } else { "polling" },
-        )
-        .with_handshake(params.handshake.clone()));
+        let meta = Arc::new(
+            SessionMeta::new(
+                sid.clone(),
+                params.handshake.address.clone(),
+                params
+                    .handshake
+                    .header("user-agent")
+                    .unwrap_or_default()
+                    .to_owned(),
+                if websocket { "websocket" } else { "polling" },
+            )
+            .with_handshake(params.handshake.clone()),
+        );
         let mut session = Session {
             sid,
             config: params.config,

@@ -747,7 +747,8 @@ impl Session {
         if let Some(pid) = &state.pid {
             reply["pid"] = json!(pid);
         }
-        let early = std::mem::take(&mut *connecting.early.lock().unwrap_or_else(|e| e.into_inner()));
+        let early =
+            std::mem::take(&mut *connecting.early.lock().unwrap_or_else(|e| e.into_inner()));
         for packet in early {
             self.send_socket_packet(packet, ctx);
         }
