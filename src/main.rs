@@ -87,6 +87,12 @@ async fn run(settings: Settings) -> std::io::Result<()> {
     for addr in &addrs {
         log::info!("siohub listening on http://{addr}{}", settings.server.path);
     }
+    if let Some(addr) = addrs.first() {
+        log::info!(
+            "{}",
+            siohub::dashboard::home::startup_line(&settings, *addr)
+        );
+    }
     siohub::memory::spawn_trimmer();
     let handle = server.handle();
     let grace = std::time::Duration::from_secs(settings.shutdown.grace_s);
