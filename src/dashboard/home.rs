@@ -95,7 +95,7 @@ pub fn page(settings: &Settings, assets: &Assets) -> Asset {
 log in with the <code>[admin]</code> user. Make a bcrypt hash of a password, for example
 with one of:</p>
 <pre>htpasswd -nbBC 12 admin 'your password' | cut -d: -f2
-python3 -c 'import bcrypt; print(bcrypt.hashpw(b"your password", bcrypt.gensalt(12)).decode())'</pre>
+python3 -c 'import bcrypt; print(bcrypt.hashpw(b"your password", bcrypt.gensalt()).decode())'</pre>
 <p>and put it in the configuration file:</p>
 <pre>[admin]
 username = "admin"

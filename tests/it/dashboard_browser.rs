@@ -89,6 +89,24 @@ fn the_dashboard_logs_in_and_manages_a_socket_without_leaving_the_hub() {
     }
 }
 
+#[test]
+fn with_admin_off_the_page_says_so_and_read_only_offers_no_command() {
+    let off = support::start_hub_from(test_settings());
+    let result = run_browser(&off, "off", json!({}));
+    assert!(
+        result["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("password_hash")),
+        "{result}"
+    );
+
+    let mut settings = test_settings();
+    settings.api.insecure = true;
+    settings.admin.read_only = true;
+    let read_only = support::start_hub_from(settings);
+    run_browser(&read_only, "read_only", json!({}));
+}
+
 /// The benchmark's load generator (`bench/loadgen`), built if it is not (the README's
 /// test command builds it before the tests).
 fn loadgen() -> PathBuf {

@@ -280,7 +280,7 @@
   const conn = { q: "", page: 1, perPage: 25, total: 0, items: [], inFlight: false, again: false };
 
   async function refreshConnections() {
-    if (!client.connected) return;
+    if (document.hidden || !client.connected) return;
     if (conn.inFlight) { conn.again = true; return; }
     conn.inFlight = true;
     try {
@@ -452,7 +452,7 @@
   const rooms = { q: "", nsp: "", page: 1, total: 0, inFlight: false };
 
   async function refreshRooms() {
-    if (!client.connected || rooms.inFlight) return;
+    if (document.hidden || !client.connected || rooms.inFlight) return;
     rooms.inFlight = true;
     try {
       const args = { page: rooms.page, per_page: ROOMS_PER_PAGE };
@@ -500,7 +500,7 @@
 
   let eventsInFlight = false;
   async function refreshEvents() {
-    if (!client.connected || eventsInFlight) return;
+    if (document.hidden || !client.connected || eventsInFlight) return;
     eventsInFlight = true;
     try {
       const reply = await call("siohub:events", {});
@@ -516,6 +516,11 @@
       eventsInFlight = false;
     }
   }
+
+  // A hidden tab asks for nothing; it catches up when it is shown again.
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && client.connected) { refreshConnections(); refreshRooms(); refreshEvents(); }
+  });
 
   // ---- start ---------------------------------------------------------------------------------
 

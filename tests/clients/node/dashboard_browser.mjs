@@ -3,13 +3,16 @@
 // socket.io-client as the socket the page watches and manages.
 //
 //   node dashboard_browser.mjs   with DASHBOARD_TEST set to a JSON object:
-//     {url, username, password, apiKey, screenshots, scenario: "manage" | "load",
+//     {url, username, password, apiKey, screenshots,
+//      scenario: "manage" | "load" | "off" | "read_only",
 //      loadConnections (load: the idle connections already open), withinMs (load)}
 //
 // "manage": logs in (a wrong password first), watches a socket appear, makes it join and
 // leave a room and emits to it from the page, disconnects it from the page, reloads (the
 // session id logs in again), and checks that every request the page made went to the hub.
 // "load": with many idle connections held elsewhere, a new socket shows within `withinMs`.
+// "off": admin access off, the page says so. "read_only": an insecure, read-only hub opens
+// with no login and offers no command.
 // Prints one JSON line of results; exits non-zero on the first failed check.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -197,9 +200,53 @@ async function load() {
   }
 }
 
+/** Admin access off: the page says so and how to turn it on, and offers no login. */
+async function off() {
+  const { browser, page, requests, problems } = await openDashboard();
+  try {
+    await page.goto(new URL("/dashboard", base).href);
+    await page.waitForSelector("#admin-off:not(.hidden)", { timeout: 10000 });
+    results.message = await page.textContent("#admin-off-message");
+    check(/password_hash/.test(results.message), "the server's reason is shown: " + results.message);
+    check(await page.isHidden("#login") && await page.isHidden("#app"), "no login form, no data");
+    await shot(page, "off-01-admin-off.png");
+    checkOnlyTheHub(requests);
+    check(problems.length === 0, "page problems: " + problems.join("; "));
+  } finally {
+    await browser.close();
+  }
+}
+
+/** `[api] insecure` with `[admin] read_only`: no login, and no command offered. */
+async function readOnly() {
+  const { browser, page, requests, problems } = await openDashboard();
+  let socket = null;
+  try {
+    await page.goto(new URL("/dashboard", base).href);
+    await page.waitForSelector("#app:not(.hidden)", { timeout: 10000 });
+    await page.waitForSelector("#read-only-badge:not(.hidden)", { timeout: 10000 });
+    check(await page.isDisabled("#emit-form button[type=submit]"), "emit is disabled");
+    socket = await connectClient();
+    const row = `#conn-body tr[data-sid="${socket.io.engine.id}"]`;
+    await page.waitForSelector(row, { timeout: 10000 });
+    check((await page.textContent(`${row} button.manage`)) === "Details", "the row offers details only");
+    await page.click(`${row} button.manage`);
+    await page.waitForSelector(`#socket-dialog-sockets [data-socket="${socket.id}"]`, { timeout: 5000 });
+    check(await page.locator("#socket-dialog-sockets button").count() === 0, "no join, leave or disconnect");
+    await shot(page, "read-only-01-details.png");
+    checkOnlyTheHub(requests);
+    check(problems.length === 0, "page problems: " + problems.join("; "));
+  } finally {
+    if (socket) socket.close();
+    await browser.close();
+  }
+}
+
 try {
   if (cfg.scenario === "manage") await manage();
   else if (cfg.scenario === "load") await load();
+  else if (cfg.scenario === "off") await off();
+  else if (cfg.scenario === "read_only") await readOnly();
   else throw new Error("unknown scenario " + cfg.scenario);
   results.ok = true;
   console.log(JSON.stringify(results));
