@@ -137,8 +137,12 @@
     }
     close() {
       if (this.closed) return;
-      if (this.sid) this.send([EIO.CLOSE]);
       this.closed = true;
+      // Tell the server at once, whether or not a POST is in flight.
+      if (this.sid) {
+        fetch(this._url(), { method: "POST", body: EIO.CLOSE, cache: "no-store", credentials: "same-origin" })
+          .catch(() => {});
+      }
     }
   }
 
