@@ -1,10 +1,11 @@
 //! The application the binary runs: one namespace per `[[namespaces]]` entry, each with
 //! token checking ([`crate::auth::with_auth`]) in front of the built-in events
-//! ([`crate::builtins`]), sharing one HTTP client for the webhook and the JWKS.
+//! ([`crate::builtins`]), sharing one HTTP client for the webhook and the JWKS; and the
+//! admin namespace ([`crate::admin`]).
 
 use std::sync::Arc;
 
-use siohub_actors::{Application, Namespaces};
+use siohub_actors::{Application, Namespaces, ADMIN_NSP};
 
 use crate::auth::{with_auth, JwtVerifier};
 use crate::builtins::with_builtins;
@@ -30,6 +31,9 @@ pub fn namespaces(settings: &Settings) -> Namespaces {
         JwtVerifier::from_settings(&without_file, &http).unwrap_or_default()
     });
     let webhook = Webhook::new(&settings.webhook, settings.engine.max_payload, http);
+    if settings.namespaces.iter().any(|n| n.name == ADMIN_NSP) {
+        log::warn!("[[namespaces]] names {ADMIN_NSP}: it is the admin namespace, served as such");
+    }
     settings
         .namespaces
         .iter()
@@ -42,6 +46,8 @@ pub fn namespaces(settings: &Settings) -> Namespaces {
                 with_builtins(with_auth(ns, verifier, required), policy, webhook)
             })
         })
+        // Last: an exact name, so neither a configured `/admin` nor a pattern shadows it.
+        .add(ADMIN_NSP, crate::admin::namespace(settings))
 }
 
 /// The application of `settings`: [`namespaces`] on Socket.IO.

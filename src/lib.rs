@@ -5,6 +5,7 @@
 //! and the integration tests, which start a [`server::BackgroundServer`] on a free port.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod api;
 pub mod application;
 pub mod auth;

@@ -87,6 +87,7 @@ async fn run(settings: Settings) -> std::io::Result<()> {
     for addr in &addrs {
         log::info!("siohub listening on http://{addr}{}", settings.server.path);
     }
+    log::info!("{}", siohub::admin::admin_access_line(&settings));
     if let Some(addr) = addrs.first() {
         log::info!(
             "{}",

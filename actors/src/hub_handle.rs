@@ -1,5 +1,5 @@
-//! The `Hub` handle: the three supervised singleton actors (ConnectionManager,
-//! RoomSupervisor, Broadcaster) on an arbiter of their own, with the views they publish,
+//! The `Hub` handle: the four supervised singleton actors (ConnectionManager,
+//! RoomSupervisor, Broadcaster, Admin) on an arbiter of their own, with the views they publish,
 //! behind one cheap handle that sessions, socket handles and the HTTP API use.
 //!
 //! Queries about membership read the RoomSupervisor's published view (no message); queries
@@ -13,6 +13,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use serde::Serialize;
 
+use crate::admin::feed::FeedCounters;
+use crate::admin::{Admin, AdminFeed, AdminLinks};
 use crate::broadcaster::{
     BroadcastSequence, Broadcaster, BroadcasterLinks, BufferSizes, BufferSizesView, CountBuffered,
     Subscribe, TakePreserved, Unsubscribe,
@@ -49,7 +51,8 @@ struct HubInner {
     counters: Arc<HubCounters>,
     registry: SessionRegistry,
     retention: RetentionView,
-    stats: [Arc<ActorStats>; 3],
+    stats: [Arc<ActorStats>; 4],
+    admin: AdminFeed,
     _arbiter: Arbiter,
 }
 
@@ -77,9 +80,11 @@ impl Hub {
             ActorStats::new("ConnectionManager"),
             ActorStats::new("RoomSupervisor"),
             ActorStats::new("Broadcaster"),
+            ActorStats::new("Admin"),
         ];
         let (writer, membership) = MembershipWriter::new();
         let (registry_writer, registry) = RegistryWriter::new();
+        let admin = start_admin(&handle, &counters, &registry, &membership, &stats);
         let sequence = BroadcastSequence::default();
         let retention = RetentionView::default();
         let subscriber_count = Arc::new(AtomicUsize::new(0));
@@ -128,6 +133,7 @@ impl Hub {
                 registry,
                 retention,
                 stats,
+                admin,
                 _arbiter: arbiter,
             }),
         }
@@ -231,6 +237,12 @@ impl Hub {
         })
     }
 
+    /// The Admin actor's handle: the feed the other actors check (`watched`) and what
+    /// the `/admin` namespace asks of it.
+    pub fn admin(&self) -> &AdminFeed {
+        &self.inner.admin
+    }
+
     /// Counts a message about to be sent to the actor whose stats are at `index`.
     pub(crate) fn count_send(&self, actor: HubActor) {
         self.inner.stats[actor as usize].enqueued();
@@ -259,6 +271,10 @@ impl Hub {
         &self,
         msg: Broadcast,
     ) -> impl Future<Output = Result<BroadcastOutcome, Unavailable>> + 'static {
+        let (nsp, event) = (&msg.target.nsp, &msg.event);
+        self.inner
+            .admin
+            .event(false, nsp, None, event, &msg.payload);
         self.ask_broadcaster(msg)
     }
 
@@ -523,6 +539,7 @@ impl Hub {
             HubActor::ConnectionManager => self.inner.connections.do_send(crash),
             HubActor::RoomSupervisor => self.inner.rooms.do_send(crash),
             HubActor::Broadcaster => self.inner.broadcaster.do_send(crash),
+            HubActor::Admin => self.inner.admin.crash(),
         }
     }
 }
@@ -536,13 +553,39 @@ pub enum HubActor {
     RoomSupervisor = 1,
     /// Fan-out, buffers, recovery.
     Broadcaster = 2,
+    /// What operators watch (`/admin`).
+    Admin = 3,
 }
 
 impl HubActor {
-    /// All three.
-    pub const ALL: [HubActor; 3] = [
+    /// All four.
+    pub const ALL: [HubActor; 4] = [
         HubActor::ConnectionManager,
         HubActor::RoomSupervisor,
         HubActor::Broadcaster,
+        HubActor::Admin,
     ];
+}
+
+/// Starts the Admin under a `Supervisor` on the hub's arbiter; returns its feed.
+fn start_admin(
+    handle: &ArbiterHandle,
+    counters: &Arc<HubCounters>,
+    registry: &SessionRegistry,
+    membership: &MembershipView,
+    stats: &[Arc<ActorStats>; 4],
+) -> AdminFeed {
+    let watched = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feed_counters = Arc::new(FeedCounters::default());
+    let admin = Admin::new(AdminLinks {
+        counters: counters.clone(),
+        registry: registry.clone(),
+        membership: membership.clone(),
+        actor_stats: stats.to_vec(),
+        stats: stats[3].clone(),
+        watched: watched.clone(),
+        feed: feed_counters.clone(),
+    });
+    let addr = Supervisor::start_in_arbiter(handle, move |_| admin);
+    AdminFeed::new(watched, addr, stats[3].clone(), feed_counters)
 }

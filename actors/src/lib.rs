@@ -103,6 +103,7 @@
 //! socket's join or connect touching rooms of several shards takes one cutoff per shard.
 #![warn(missing_docs)]
 
+pub mod admin;
 mod broadcaster;
 pub mod client_log;
 mod config;
@@ -130,6 +131,7 @@ pub mod wire_frame;
 pub mod ws;
 pub mod ws_connection;
 
+pub use admin::{AdminFeed, PageQuery, ADMIN_NSP};
 pub use broadcaster::{BufferSizes, EVENT_OVERHEAD, RECOVERY_LOG_MAX};
 pub use client_log::{ClientBytes, ClientText, LogLimiter, Suppressed};
 pub use config::EngineConfig;

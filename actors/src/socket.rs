@@ -110,6 +110,28 @@ pub struct ConnectRequest {
     pub data: SocketData,
     /// The hub's counters, for a middleware to count what it refuses.
     pub counters: Arc<crate::stats::HubCounters>,
+    /// Events to send before the CONNECT reply (see [`ConnectRequest::emit_before_connect`]).
+    pub(crate) early: EarlyEmits,
+}
+
+/// Events a middleware emits before the CONNECT reply.
+pub(crate) type EarlyEmits = Arc<Mutex<Vec<SocketPacket>>>;
+
+impl ConnectRequest {
+    /// Emits an event to the client ahead of the CONNECT reply, as a reference server's
+    /// middleware may (`socket.emit` in `io.use`): the client keeps it and delivers it once
+    /// connected. Nothing is sent if the CONNECT is refused.
+    pub fn emit_before_connect(&self, event: &str, args: Value) {
+        let args = match args {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        let packet = SocketPacket::event_with_payload(&self.nsp, event, Payload::new(args));
+        self.early
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(packet);
+    }
 }
 
 /// A handle on one connected socket. Cheap to clone; every method is a message to the
@@ -287,6 +309,14 @@ impl Socket {
 
     /// Emits `event` with arguments that may carry binary attachments.
     pub fn emit_payload(&self, event: &str, payload: Payload) {
+        let admin = self.inner.hub.admin();
+        admin.event(
+            false,
+            &self.inner.nsp,
+            Some(&self.inner.id),
+            event,
+            &payload,
+        );
         let packet = SocketPacket::event_with_payload(&self.inner.nsp, event, payload);
         // Inside one of this session's handlers the session writes it as the handler returns.
         let request = capture_request(&self.inner.session_id, Request::Emit(packet));

@@ -7,24 +7,25 @@ use std::net::SocketAddr;
 use super::assets::{html_attribute, Asset, Assets};
 use crate::config::Settings;
 
-/// How the dashboard can be reached with these settings.
+/// How the dashboard can be reached with these settings (as `/admin` lets watchers in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminAccess {
-    /// `[admin] password_hash` is set: the dashboard asks for the admin login.
-    Login,
-    /// No password, but `[api] insecure = true`: the dashboard opens without a login.
+    /// `[api] insecure = true`: the dashboard opens without a login.
     Insecure,
-    /// Neither: `/admin` refuses every watcher.
+    /// `[admin] password_hash` or `[api] keys` is set: the dashboard asks for the admin
+    /// login or an API key.
+    Login,
+    /// None of them: `/admin` refuses every watcher.
     Off,
 }
 
 impl AdminAccess {
     /// The access these settings give.
     pub fn of(settings: &Settings) -> Self {
-        if !settings.admin.password_hash.is_empty() {
-            AdminAccess::Login
-        } else if settings.api.insecure {
+        if settings.api.insecure {
             AdminAccess::Insecure
+        } else if !settings.admin.password_hash.is_empty() || !settings.api.keys.is_empty() {
+            AdminAccess::Login
         } else {
             AdminAccess::Off
         }
@@ -35,8 +36,8 @@ impl AdminAccess {
 pub fn startup_line(settings: &Settings, addr: SocketAddr) -> String {
     match AdminAccess::of(settings) {
         AdminAccess::Login => format!(
-            "dashboard at http://{addr}/dashboard (admin login {:?}{})",
-            settings.admin.username,
+            "dashboard at http://{addr}/dashboard ({}{})",
+            login_means(settings),
             if settings.admin.read_only {
                 ", read-only"
             } else {
@@ -46,7 +47,19 @@ pub fn startup_line(settings: &Settings, addr: SocketAddr) -> String {
         AdminAccess::Insecure => {
             format!("dashboard at http://{addr}/dashboard (no login: [api] insecure = true)")
         }
-        AdminAccess::Off => "admin off: set [admin] password_hash".to_owned(),
+        AdminAccess::Off => "dashboard: admin off: set [admin] password_hash".to_owned(),
+    }
+}
+
+/// What the dashboard's login accepts with these settings.
+fn login_means(settings: &Settings) -> String {
+    match (
+        settings.admin.password_hash.is_empty(),
+        settings.api.keys.is_empty(),
+    ) {
+        (false, true) => format!("admin login {:?}", settings.admin.username),
+        (false, false) => format!("admin login {:?} or an API key", settings.admin.username),
+        _ => "an API key of [api] keys; set [admin] password_hash for a login".to_owned(),
     }
 }
 
@@ -55,10 +68,10 @@ pub fn page(settings: &Settings, assets: &Assets) -> Asset {
     let access = match AdminAccess::of(settings) {
         AdminAccess::Login => format!(
             "<p class=\"state on\">Admin access is <strong>on</strong>: the dashboard asks \
-             for the <code>[admin]</code> login (user <code>{}</code>){}.</p>",
-            html_attribute(&settings.admin.username),
+             for {}{}.</p>",
+            html_attribute(&login_means(settings)),
             if settings.admin.read_only {
-                ", read-only"
+                " (read-only)"
             } else {
                 ""
             }

@@ -91,7 +91,9 @@ fn the_dashboard_logs_in_and_manages_a_socket_without_leaving_the_hub() {
 
 #[test]
 fn with_admin_off_the_page_says_so_and_read_only_offers_no_command() {
-    let off = support::start_hub_from(test_settings());
+    let mut settings = test_settings();
+    settings.api.keys.clear();
+    let off = support::start_hub_from(settings);
     let result = run_browser(&off, "off", json!({}));
     assert!(
         result["message"]

@@ -154,7 +154,8 @@ fn a_file_that_is_not_there_is_a_json_404() {
 
 #[test]
 fn the_front_page_links_the_dashboard_and_says_how_to_turn_admin_on() {
-    let server = hub(|_| {});
+    // No password, no API key, not insecure: admin access is off.
+    let server = hub(|s| s.api.keys.clear());
     let page = get(&server, "/");
     assert_eq!(page.status, 200, "{page:?}");
     assert_eq!(
@@ -187,6 +188,15 @@ fn the_front_page_links_the_dashboard_and_says_how_to_turn_admin_on() {
         text.contains("ops&lt;&amp;&gt;"),
         "the user name is escaped: {text}"
     );
+
+    // An API key alone opens it too.
+    let keys_only = hub(|_| {});
+    let text = get(&keys_only, "/").text();
+    assert!(
+        text.contains("Admin access is <strong>on</strong>"),
+        "{text}"
+    );
+    assert!(text.contains("an API key"), "{text}");
 
     let insecure = hub(|s| s.api.insecure = true);
     let text = get(&insecure, "/").text();

@@ -1,6 +1,6 @@
 //! Fault injection with real clients: 200 socket.io-client websocket connections (one Node
 //! process) in room "load", a few of them publishing every 100 ms, while the test crashes the
-//! ConnectionManager, the RoomSupervisor and the Broadcaster in turn (the `fault-injection`
+//! ConnectionManager, the RoomSupervisor, the Broadcaster and the Admin in turn (the `fault-injection`
 //! feature makes each panic inside a handler). Each restart must show in `/connections`, no
 //! client may see a disconnect, every publish must be answered, and after the crashes every
 //! broadcast must reach all 200 clients.
@@ -85,14 +85,7 @@ fn crashing_each_actor_keeps_200_publishing_clients_connected_and_reached() {
     // The chatter flows before the first crash.
     d.wait_counts(&names, "chatter", 4);
 
-    for (k, actor) in [
-        HubActor::ConnectionManager,
-        HubActor::RoomSupervisor,
-        HubActor::Broadcaster,
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (k, actor) in HubActor::ALL.into_iter().enumerate() {
         let before = restarts(&connections(&server), actor);
         server.hub.crash(actor);
         wait_until(&format!("{actor:?} restarted"), WAIT, || {

@@ -14,6 +14,7 @@
 
 mod support;
 
+mod admin_ui;
 mod api_http;
 mod auth_tokens;
 mod binary_cli;

@@ -9,6 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::socket::HandshakeInfo;
+
 /// One socket of a session, as `/connections` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SocketMeta {
@@ -42,6 +44,8 @@ pub struct SessionMeta {
     backlog: [AtomicU64; 2],
     backlog_high_water: [AtomicU64; 2],
     sockets: Mutex<Vec<SocketMeta>>,
+    /// The handshake, for the admin UI's socket details (shared with the session).
+    handshake: Option<Arc<HandshakeInfo>>,
 }
 
 /// A snapshot of one session for `/connections`.
@@ -121,7 +125,19 @@ impl SessionMeta {
             backlog: Default::default(),
             backlog_high_water: Default::default(),
             sockets: Mutex::new(Vec::new()),
+            handshake: None,
         }
+    }
+
+    /// Keeps the session's handshake (shared, not copied) for the admin UI.
+    pub fn with_handshake(mut self, handshake: Arc<HandshakeInfo>) -> Self {
+        self.handshake = Some(handshake);
+        self
+    }
+
+    /// The session's handshake, when it was kept.
+    pub fn handshake(&self) -> Option<Arc<HandshakeInfo>> {
+        self.handshake.clone()
     }
 
     /// The client's IP address (canonical: an IPv4-mapped IPv6 address as IPv4), when the

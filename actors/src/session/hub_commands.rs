@@ -9,6 +9,7 @@ use siohub_protocol::SocketPacket;
 
 use super::socket_layer::{announcement, leave_namespace, AckWaiter, Route};
 use super::Session;
+use crate::admin::feed::RoomChanged;
 use crate::delivery::{Deliver, DeliverBatch, DeliverWithAck, Replayed};
 use crate::disconnect_reason::DisconnectReason;
 use crate::error::AckError;
@@ -244,6 +245,15 @@ impl Handler<SocketJoin> for Session {
             let _ = msg.reply.send(Ok(0));
             return;
         }
+        if hub.admin().wants(&msg.nsp) {
+            hub.admin().send(RoomChanged {
+                nsp: msg.nsp.clone(),
+                room: msg.room.clone(),
+                socket_id: msg.socket_id.to_string(),
+                joined: true,
+                at: std::time::SystemTime::now(),
+            });
+        }
         // Live deliveries wait until the replay is written (see `Hold`).
         state.hold.pending += 1;
         let socket = (state.socket_id.clone(), state.incarnation);
@@ -265,7 +275,15 @@ impl Handler<SocketLeave> for Session {
             let _ = msg.reply.send(Err(NotConnected));
             return;
         };
-        state.rooms.remove(&msg.room);
+        if state.rooms.remove(&msg.room) && hub.admin().wants(&msg.nsp) {
+            hub.admin().send(RoomChanged {
+                nsp: msg.nsp.clone(),
+                room: msg.room.clone(),
+                socket_id: msg.socket_id.to_string(),
+                joined: false,
+                at: std::time::SystemTime::now(),
+            });
+        }
         let socket = (state.socket_id.clone(), state.incarnation);
         let left = hub.leave_room(&msg.nsp, &msg.room, socket);
         let reply = msg.reply;

@@ -162,16 +162,19 @@ impl Session {
             }
             Application::EngineEcho => App::Echo,
         };
-        let meta = Arc::new(SessionMeta::new(
-            sid.clone(),
-            params.handshake.address.clone(),
-            params
-                .handshake
-                .header("user-agent")
-                .unwrap_or_default()
-                .to_owned(),
-            if websocket { "websocket" } else { "polling" },
-        ));
+        let meta = Arc::new(
+            SessionMeta::new(
+                sid.clone(),
+                params.handshake.address.clone(),
+                params
+                    .handshake
+                    .header("user-agent")
+                    .unwrap_or_default()
+                    .to_owned(),
+                if websocket { "websocket" } else { "polling" },
+            )
+            .with_handshake(params.handshake.clone()),
+        );
         let mut session = Session {
             sid,
             config: params.config,
@@ -209,6 +212,7 @@ impl Session {
         let answer = self
             .hub
             .register_session(sid.clone(), session.clone(), self.meta.clone());
+        self.hub.admin().raw_connection(None);
         ctx.run(self);
         Started {
             sid,
@@ -259,6 +263,7 @@ impl Session {
             return;
         }
         log::debug!("session {}: closing ({reason})", self.sid);
+        self.hub.admin().raw_connection(Some(reason.as_str()));
         for handle in [self.ping_timer.take(), self.pong_deadline.take()]
             .into_iter()
             .flatten()

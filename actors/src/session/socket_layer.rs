@@ -17,6 +17,7 @@ use siohub_protocol::{Decoded, Payload, ProtocolError, SocketDecoder, SocketPack
 
 use super::small_map::SmallMap;
 use super::{App, Session};
+use crate::admin::feed::{SocketConnected, SocketDisconnected};
 use crate::broadcaster::TakePreserved;
 use crate::config::EngineConfig;
 use crate::connection_manager::SocketMeta;
@@ -30,7 +31,7 @@ use crate::policy::{user_room, DeliveryPolicy, RoomBuffering};
 use crate::room_supervisor::{
     next_incarnation, AddSocket, EndedSocket, InitialRooms, RecoveryRequest,
 };
-use crate::socket::{AckSender, ConnectRequest, Socket, SocketData};
+use crate::socket::{AckSender, ConnectRequest, EarlyEmits, Socket, SocketData};
 use crate::stats::RefusalReason;
 use crate::wire_frame::{socket_packet_frames, Frames};
 
@@ -77,6 +78,8 @@ pub(super) struct Connecting {
     /// Acks asked of the socket before it was connected (its frames are held): waited for
     /// once it is.
     pub(super) acks: Vec<(u64, AckWaiter, Duration)>,
+    /// What the middleware emitted, sent right before the CONNECT reply.
+    pub(super) early: EarlyEmits,
 }
 
 /// What happens to a delivery for a socket.
@@ -281,6 +284,14 @@ fn finish_socket(
     ctx: &mut Context<Session>,
 ) {
     let nsp = state.socket.nsp().to_owned();
+    if hub.admin().wants(&nsp) {
+        hub.admin().send(SocketDisconnected {
+            nsp: nsp.clone(),
+            socket_id: state.socket_id.to_string(),
+            reason: reason.as_str(),
+            at: SystemTime::now(),
+        });
+    }
     if let Some(pid) = &state.pid {
         if recoverable(reason) {
             hub.preserve(
@@ -481,9 +492,9 @@ impl Session {
         let recovery = (!delivery.recovery.is_zero())
             .then(|| recovery_request(&auth))
             .flatten();
-        self.layer()
-            .connecting
-            .insert(nsp.clone(), Connecting::default());
+        let connecting = Connecting::default();
+        let early = connecting.early.clone();
+        self.layer().connecting.insert(nsp.clone(), connecting);
         if namespace.middleware.is_empty() && recovery.is_none() {
             self.finish_connect(nsp, namespace, auth, data, Ok(None), ctx);
             return;
@@ -495,6 +506,7 @@ impl Session {
             handshake: self.handshake.clone(),
             data: data.clone(),
             counters: self.hub.counters().clone(),
+            early,
         };
         let chain = namespace.middleware.clone();
         let hub = self.hub.clone();
@@ -735,6 +747,11 @@ impl Session {
         if let Some(pid) = &state.pid {
             reply["pid"] = json!(pid);
         }
+        let early =
+            std::mem::take(&mut *connecting.early.lock().unwrap_or_else(|e| e.into_inner()));
+        for packet in early {
+            self.send_socket_packet(packet, ctx);
+        }
         self.send_socket_packet(SocketPacket::connect(&nsp, Some(reply)), ctx);
         for frames in &replayed.frames {
             self.send_frames(frames, false, ctx);
@@ -753,6 +770,20 @@ impl Session {
             );
         }
         let (socket, namespace) = (state.socket.clone(), state.namespace.clone());
+        if self.hub.admin().wants(&nsp) {
+            let mut rooms = vec![state.socket_id.to_string()];
+            rooms.extend(state.rooms.iter().cloned());
+            self.hub.admin().send(SocketConnected {
+                nsp: nsp.clone(),
+                socket_id: state.socket_id.to_string(),
+                sid: self.sid.to_string(),
+                transport: self.meta.transport(),
+                handshake: self.handshake.clone(),
+                data: socket.data_snapshot(),
+                rooms,
+                at: SystemTime::now(),
+            });
+        }
         self.layer().joined_once = true;
         self.layer().sockets.insert(nsp.clone(), state);
         for (id, waiter, timeout) in connecting.acks {
@@ -785,6 +816,9 @@ impl Session {
         });
         let (event, payload) = packet.into_payload();
         self.hub.counters().event_received();
+        self.hub
+            .admin()
+            .event(true, socket.nsp(), Some(socket.id()), &event, &payload);
         if let Some(handler) = namespace.events.get(&event) {
             let run = || guarded("event handler", || handler(&socket, payload, ack));
             self.run_handler(run, ctx);

@@ -87,13 +87,17 @@
   // ---- the connection to /admin --------------------------------------------------------
 
   let credentials = null; // a login being tried; forgotten once it is accepted
+  // An accepted API key, kept in memory only (no session id is handed out for one), so
+  // that the page can reconnect; a reload asks again.
+  let apiKey = null;
   let readOnly = false;
   let timers = [];
 
   function authPayload() {
     if (credentials) return credentials;
     const sessionId = sessionStorage.getItem(SESSION_KEY);
-    return sessionId ? { sessionId } : {};
+    if (sessionId) return { sessionId };
+    return apiKey ? { api_key: apiKey } : {};
   }
 
   const client = new window.SioClient({ path, nsp: "/admin", auth: authPayload, ackTimeout: 10000 });
@@ -125,6 +129,7 @@
     else setStatus("down", "disconnected");
   });
   client.on("connect", () => {
+    if (credentials && credentials.api_key) apiKey = credentials.api_key;
     credentials = null;
     show("login", false);
     show("admin-off", false);
@@ -135,8 +140,9 @@
   client.on("connect_error", (err) => {
     stopTimers();
     const triedLogin = credentials !== null;
-    const triedSession = !triedLogin && sessionStorage.getItem(SESSION_KEY) !== null;
+    const triedSession = !triedLogin && (sessionStorage.getItem(SESSION_KEY) !== null || apiKey !== null);
     credentials = null;
+    apiKey = null;
     if (/admin access is off/i.test(err.message)) {
       show("app", false);
       show("login", false);
@@ -167,13 +173,21 @@
 
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    credentials = { username: $("login-username").value, password: $("login-password").value };
+    const key = $("login-key").value.trim();
+    const password = $("login-password").value;
+    if (!key && !password) {
+      setText("login-error", "Enter the password (or an API key).");
+      return;
+    }
+    credentials = key ? { api_key: key } : { username: $("login-username").value, password };
     setText("login-error", "");
     $("login-submit").disabled = true;
     client.connect();
   });
   $("logout").addEventListener("click", () => {
     sessionStorage.removeItem(SESSION_KEY);
+    apiKey = null;
+    $("login-key").value = "";
     client.close();
     stopTimers();
     show("app", false);

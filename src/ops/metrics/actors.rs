@@ -1,4 +1,5 @@
-//! The hub's supervised actors: restarts, mailbox depths and messages handled, by actor.
+//! The hub's supervised actors: restarts, mailbox depths and messages handled, by actor;
+//! and what the Admin actor's watchers cost: how many, and what its bounds dropped.
 
 use std::fmt;
 
@@ -25,5 +26,21 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
         actors
             .iter()
             .map(|a| ([("actor", a.name)], a.messages_handled)),
+    )?;
+    let admin = state.hub.admin();
+    out.gauge(
+        "siohub_admin_watchers",
+        "Sockets of /admin watching the hub (admin UIs and dashboards).",
+        admin.watchers(),
+    )?;
+    let (queue_full, push_budget, sampled_out) = admin.dropped();
+    out.counters(
+        "siohub_admin_dropped_total",
+        "What the Admin actor's bounds left out: feed messages over its mailbox cap, per-socket pushes over a watcher's budget, client events over the per-second sample.",
+        [
+            ([("reason", "queue_full")], queue_full),
+            ([("reason", "push_budget")], push_budget),
+            ([("reason", "sampled_out")], sampled_out),
+        ],
     )
 }

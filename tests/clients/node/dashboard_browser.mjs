@@ -167,6 +167,15 @@ async function manage() {
     await page.waitForSelector("#login:not(.hidden)", { timeout: 5000 });
     check(await page.evaluate(() => sessionStorage.getItem("siohub.admin.sessionId")) === null, "logged out forgets the session");
 
+    // An API key logs in too.
+    await page.click("#login-key-box summary");
+    await page.fill("#login-password", "");
+    await page.fill("#login-key", cfg.apiKey);
+    await page.click("#login-submit");
+    await page.waitForSelector("#app:not(.hidden)", { timeout: 15000 });
+    await page.click("#logout");
+    await page.waitForSelector("#login:not(.hidden)", { timeout: 5000 });
+
     checkOnlyTheHub(requests);
     check(problems.length === 0, "page problems: " + problems.join("; "));
     check(requests.some((u) => u.startsWith("ws://")), "the page used a websocket");

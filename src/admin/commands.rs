@@ -1,0 +1,125 @@
+//! The admin UI's commands: `emit(nsp, filter, ev, ...args)`, `join(nsp, room, filter)`,
+//! `leave(nsp, room, filter)` and `_disconnect(nsp, close, filter)`, where a filter is a
+//! room or a socket id (the sockets of the room, or that socket). The official UI sends
+//! them without an ack; the dashboard with one, and gets `{"ok":true,"sockets":N}`.
+//! Refused with `PERMISSION_DENIED` when `[admin] read_only`.
+
+use serde_json::{json, Value};
+use siohub_actors::{Broadcast, DisconnectReason, Hub, Payload, Target};
+
+use crate::error_code::{ErrorCode, EventError};
+
+/// The longest room, socket id or event name a command takes.
+const MAX_NAME_BYTES: usize = 256;
+
+/// Which command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// `emit`.
+    Emit,
+    /// `join`.
+    Join,
+    /// `leave`.
+    Leave,
+    /// `_disconnect`.
+    Disconnect,
+}
+
+impl Command {
+    /// The event name.
+    pub fn event(self) -> &'static str {
+        match self {
+            Command::Emit => "emit",
+            Command::Join => "join",
+            Command::Leave => "leave",
+            Command::Disconnect => "_disconnect",
+        }
+    }
+}
+
+/// Argument `i` as a name of 1 to 256 bytes.
+fn name_arg(args: &[Value], i: usize, what: &str) -> Result<String, EventError> {
+    match args.get(i) {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_NAME_BYTES => Ok(s.clone()),
+        _ => Err(EventError::invalid(format!(
+            "argument {} ({what}) must be a string of 1 to {MAX_NAME_BYTES} bytes",
+            i + 1
+        ))),
+    }
+}
+
+/// The sockets a filter names in `nsp`: the members of the room, or the socket with that
+/// id (a union, as every socket is in the room named by its id).
+fn filter_target(nsp: &str, filter: &str) -> Target {
+    Target {
+        rooms: vec![filter.to_owned()],
+        socket_ids: vec![filter.to_owned()],
+        ..Target::namespace(nsp)
+    }
+}
+
+/// Runs a command; resolves to the number of sockets it reached.
+pub async fn run(hub: &Hub, command: Command, mut args: Vec<Value>) -> Result<Value, EventError> {
+    let nsp = name_arg(&args, 0, "namespace")?;
+    let sockets = match command {
+        Command::Emit => {
+            let event = name_arg(&args, 2, "event")?;
+            let target = match args.get(1) {
+                Some(Value::String(filter)) if !filter.is_empty() => filter_target(&nsp, filter),
+                None | Some(Value::Null) | Some(Value::String(_)) => Target::namespace(&nsp),
+                Some(_) => {
+                    return Err(EventError::invalid(
+                        "argument 2 (filter) must be a room or socket id",
+                    ))
+                }
+            };
+            let rest = args.split_off(3);
+            let broadcast = Broadcast {
+                target,
+                event,
+                payload: Payload::new(rest),
+                volatile: false,
+                dedupe_id: None,
+            };
+            hub.broadcast(broadcast)
+                .await
+                .map_err(|e| EventError::new(ErrorCode::InternalError, e.to_string()))?
+                .recipients
+        }
+        Command::Join | Command::Leave => {
+            let room = name_arg(&args, 1, "room")?;
+            let filter = name_arg(&args, 2, "filter")?;
+            let recipients = hub.resolve(&filter_target(&nsp, &filter));
+            let mut done = 0;
+            for (socket_id, _) in recipients {
+                let ok = if command == Command::Join {
+                    hub.join_socket(&nsp, &socket_id, &room).await.is_ok()
+                } else {
+                    hub.leave_socket(&nsp, &socket_id, &room).await.is_ok()
+                };
+                done += usize::from(ok);
+            }
+            done
+        }
+        Command::Disconnect => {
+            let close = match args.get(1) {
+                Some(Value::Bool(close)) => *close,
+                None | Some(Value::Null) => false,
+                Some(_) => return Err(EventError::invalid("argument 2 (close) must be a boolean")),
+            };
+            let filter = name_arg(&args, 2, "filter")?;
+            let recipients = hub.resolve(&filter_target(&nsp, &filter));
+            let mut done = 0;
+            for (socket_id, _) in recipients {
+                let result = if close {
+                    hub.close_connection_of(&nsp, &socket_id, DisconnectReason::ForcedClose)
+                } else {
+                    hub.disconnect_socket(&nsp, &socket_id)
+                };
+                done += usize::from(result.is_ok());
+            }
+            done
+        }
+    };
+    Ok(json!({"ok": true, "sockets": sockets}))
+}

@@ -1,0 +1,171 @@
+//! The `/admin` namespace: what `@socket.io/admin-ui` 0.5 and siohub's dashboard connect
+//! to. Served whatever `[[namespaces]]` says (added last, so a configured `/admin` cannot
+//! shadow it). The login is in [`login`]; on connect a watcher gets `config
+//! {supportedFeatures}` and is handed to the Admin actor (which sends `server_stats`,
+//! `all_sockets` and, throttled, the per-socket events); the UI's commands are in
+//! [`commands`], the dashboard's `siohub:*` requests in [`requests`].
+
+pub mod commands;
+pub mod login;
+pub mod requests;
+pub mod sessions;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use siohub_actors::{AckSender, ConnectRefusal, Namespace, Payload, Socket, ADMIN_NSP};
+
+use crate::config::Settings;
+use crate::error_code::{ErrorCode, EventError};
+use commands::Command;
+use login::AdminLogin;
+use requests::Request;
+
+/// The most sockets connected to `/admin` at once; one more gets a CONNECT_ERROR.
+pub const MAX_WATCHERS: usize = 32;
+
+/// The features offered to the official UI (the command ones not when read-only).
+pub fn supported_features(read_only: bool) -> Vec<&'static str> {
+    let mut features = Vec::new();
+    if !read_only {
+        features.extend([
+            "EMIT",
+            "JOIN",
+            "LEAVE",
+            "DISCONNECT",
+            "MJOIN",
+            "MLEAVE",
+            "MDISCONNECT",
+        ]);
+    }
+    features.extend(["AGGREGATED_EVENTS", "ALL_EVENTS"]);
+    features
+}
+
+/// Answers through the ack, when there is one; a failure is logged either way.
+fn answer(socket: &Socket, event: &str, ack: Option<AckSender>, result: Result<Value, EventError>) {
+    let body = match result {
+        Ok(body) => body,
+        Err(failure) => {
+            siohub_actors::limited!(
+                info,
+                "admin socket {}: {} refused: {} {}",
+                socket.id(),
+                siohub_actors::ClientText(event),
+                failure.code.as_str(),
+                siohub_actors::ClientText(&failure.message)
+            );
+            failure.to_json()
+        }
+    };
+    if let Some(ack) = ack {
+        ack.send_json(json!([body]));
+    }
+}
+
+/// Handles one event of a watcher: a command, a `siohub:*` request, or an unknown event.
+fn on_event(
+    read_only: bool,
+    socket: &Socket,
+    event: &str,
+    payload: Payload,
+    ack: Option<AckSender>,
+) {
+    let command = match event {
+        "emit" => Some(Command::Emit),
+        "join" => Some(Command::Join),
+        "leave" => Some(Command::Leave),
+        "_disconnect" => Some(Command::Disconnect),
+        _ => None,
+    };
+    let (socket, event) = (socket.clone(), event.to_owned());
+    if let Some(command) = command {
+        if read_only {
+            let refusal = EventError::new(
+                ErrorCode::PermissionDenied,
+                "the admin namespace is read-only ([admin] read_only = true)",
+            );
+            return answer(&socket, &event, ack, Err(refusal));
+        }
+        let task_socket = socket.clone();
+        return socket.run_in_session(async move {
+            let result = commands::run(task_socket.hub(), command, payload.args).await;
+            answer(&task_socket, &event, ack, result);
+        });
+    }
+    match Request::of(&event) {
+        Some(request) => {
+            let task_socket = socket.clone();
+            socket.run_in_session(async move {
+                let result = requests::run(&task_socket, request, payload.args).await;
+                answer(&task_socket, &event, ack, result);
+            })
+        }
+        None => {
+            let refusal = EventError::new(
+                ErrorCode::InvalidPayload,
+                format!(
+                    "unknown admin event {:?}",
+                    siohub_actors::ClientText(&event).to_string()
+                ),
+            );
+            answer(&socket, &event, ack, Err(refusal));
+        }
+    }
+}
+
+/// Sets up the `/admin` namespace as `settings` configure it.
+pub fn namespace(settings: &Settings) -> impl FnOnce(Namespace) -> Namespace {
+    let login = AdminLogin::new(settings);
+    let read_only = settings.admin.read_only;
+    let connected = Arc::new(AtomicUsize::new(0));
+    move |ns| {
+        let (on_connect, on_disconnect) = (connected.clone(), connected.clone());
+        ns.middleware(move |req| {
+            let (login, connected) = (login.clone(), connected.clone());
+            async move {
+                login.check(&req).await?;
+                if connected.load(Ordering::Relaxed) >= MAX_WATCHERS {
+                    return Err(ConnectRefusal::new(format!(
+                        "{MAX_WATCHERS} admin sockets are connected already"
+                    ))
+                    .with_data(json!({"code": "RATE_LIMIT_EXCEEDED", "max": MAX_WATCHERS})));
+                }
+                Ok(())
+            }
+        })
+        .on_connect(move |socket, _auth| {
+            on_connect.fetch_add(1, Ordering::Relaxed);
+            socket.emit(
+                "config",
+                json!({ "supportedFeatures": supported_features(read_only) }),
+            );
+            socket.hub().admin().watch(socket.clone(), read_only);
+        })
+        .on_disconnect(move |socket, _reason| {
+            on_disconnect.fetch_sub(1, Ordering::Relaxed);
+            socket.hub().admin().unwatch(socket.id());
+        })
+        .on_any(move |socket, event, payload, ack| on_event(read_only, socket, event, payload, ack))
+    }
+}
+
+/// Whether `/admin` is reachable at all with `settings` (for the start-up log).
+pub fn admin_access_line(settings: &Settings) -> String {
+    let login = AdminLogin::new(settings);
+    if login.off() {
+        format!("{ADMIN_NSP}: {}", login::ADMIN_OFF)
+    } else if settings.api.insecure {
+        format!("{ADMIN_NSP}: open without credentials ([api] insecure = true)")
+    } else {
+        format!(
+            "{ADMIN_NSP}: for operators (the [admin] login{})",
+            if settings.api.keys.is_empty() {
+                ""
+            } else {
+                " or an API key"
+            }
+        )
+    }
+}

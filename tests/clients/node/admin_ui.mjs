@@ -1,0 +1,382 @@
+// The hosted @socket.io/admin-ui 0.5.1 (and siohub's dashboard) against siohub's /admin,
+// with socket.io-client 4.8 connecting the way the hosted UI does: auth {username,
+// password} (or {sessionId}), withCredentials, and the page's Origin
+// (https://admin.socket.io) on every request. Plain client sockets are what it watches and
+// what its commands act on.
+//
+//   node admin_ui.mjs <base url> <scenario>
+//
+// Scenarios (the Rust test starts the server each one expects):
+//   full       admin/s3cret, commands allowed: every event's shape, each command's effect,
+//              wrong credentials, session-id reconnect, api_key login, the siohub:* requests
+//   read_only  admin/s3cret, [admin] read_only: no command features, commands refused
+//   off        no password hash, no API key: /admin refuses, saying how to turn it on
+//
+// Prints one JSON line: {"ok":true,...} or {"ok":false,"error":"..."}.
+
+import { io } from "socket.io-client";
+
+const base = (process.argv[2] || "").replace(/\/$/, "");
+const scenario = process.argv[3] || "full";
+const ORIGIN = "https://admin.socket.io";
+const opened = [];
+
+function fail(message) {
+  throw new Error(message);
+}
+
+function check(cond, message) {
+  if (!cond) fail(message);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Waits until `pred()` is truthy (at most `ms`), returning its value.
+async function until(pred, what, ms = 8000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = pred();
+    if (v) return v;
+    if (Date.now() > deadline) fail(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const isIso = (s) => typeof s === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(s);
+
+// Opens a socket and records every event it gets; resolves once connected or refused.
+function open(nsp, { auth, transports } = {}) {
+  const socket = io(base + nsp, {
+    forceNew: true,
+    reconnection: false,
+    withCredentials: true,
+    extraHeaders: { origin: ORIGIN },
+    transports: transports ?? ["polling", "websocket"],
+    auth,
+    timeout: 8000,
+  });
+  opened.push(socket);
+  const rec = { socket, events: [], disconnects: [], error: null };
+  socket.onAny((event, ...args) => rec.events.push({ event, args }));
+  socket.on("disconnect", (reason) => rec.disconnects.push(reason));
+  return new Promise((resolve) => {
+    socket.on("connect", () => resolve(rec));
+    socket.on("connect_error", (err) => {
+      rec.error = { message: err.message, data: err.data };
+      resolve(rec);
+    });
+  });
+}
+
+const eventsOf = (rec, name) => rec.events.filter((e) => e.event === name);
+
+function adminAuth() {
+  return { username: "admin", password: "s3cret" };
+}
+
+// The CORS answers the browser checks for the hosted UI (Node applies none itself).
+async function checkCors() {
+  const url = `${base}/socket.io/?EIO=4&transport=polling`;
+  const pre = await fetch(url, {
+    method: "OPTIONS",
+    headers: {
+      origin: ORIGIN,
+      "access-control-request-method": "GET",
+      "access-control-request-headers": "content-type",
+    },
+  });
+  check(pre.status === 204, `preflight status ${pre.status}`);
+  check(pre.headers.get("access-control-allow-origin") === ORIGIN, "preflight: origin not echoed");
+  check(pre.headers.get("access-control-allow-credentials") === "true", "preflight: no credentials");
+  const get = await fetch(url, { headers: { origin: ORIGIN } });
+  check(get.status === 200, `handshake status ${get.status}`);
+  check(get.headers.get("access-control-allow-origin") === ORIGIN, "handshake: origin not echoed");
+  check(get.headers.get("access-control-allow-credentials") === "true", "handshake: no credentials");
+  const foreign = await fetch(url, { headers: { origin: "https://evil.example" } });
+  check(foreign.status === 403, `a foreign origin got ${foreign.status}`);
+}
+
+async function full() {
+  const report = {};
+  await checkCors();
+
+  // Wrong credentials, an unknown session id, a wrong API key.
+  for (const auth of [
+    { username: "admin", password: "wrong" },
+    { username: "root", password: "s3cret" },
+    { sessionId: "not-a-session" },
+    { api_key: "wrong-key" },
+    undefined,
+  ]) {
+    const bad = await open("/admin", { auth });
+    check(bad.error, `auth ${JSON.stringify(auth)} was accepted`);
+    check(bad.error.message === "invalid credentials", `auth ${JSON.stringify(auth)}: ${bad.error.message}`);
+  }
+
+  // The official UI's login.
+  const ui = await open("/admin", { auth: adminAuth() });
+  check(!ui.error, `login refused: ${JSON.stringify(ui.error)}`);
+  const session = await until(() => eventsOf(ui, "session")[0], "session");
+  check(typeof session.args[0] === "string" && session.args[0].length >= 10, "session id");
+  check(ui.events[0].event === "session", `the first event is ${ui.events[0].event}, not session`);
+  const config = await until(() => eventsOf(ui, "config")[0], "config");
+  const features = config.args[0].supportedFeatures;
+  for (const f of ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT", "AGGREGATED_EVENTS", "ALL_EVENTS"]) {
+    check(features.includes(f), `feature ${f} missing: ${features}`);
+  }
+  const firstStats = await until(() => eventsOf(ui, "server_stats")[0], "server_stats");
+  const stats = firstStats.args[0];
+  for (const key of ["serverId", "hostname", "pid", "uptime", "clientsCount", "pollingClientsCount", "aggregatedEvents", "namespaces"]) {
+    check(key in stats, `server_stats lacks ${key}`);
+  }
+  const all = await until(() => eventsOf(ui, "all_sockets")[0], "all_sockets");
+  check(Array.isArray(all.args[0]), "all_sockets is an array");
+
+  // A client connects: socket_connected with the serialized socket.
+  const c1 = await open("/", { transports: ["websocket"] });
+  check(!c1.error, "client c1 connects");
+  const connected = await until(
+    () => eventsOf(ui, "socket_connected").find((e) => e.args[0].id === c1.socket.id),
+    "socket_connected of c1",
+  );
+  const s = connected.args[0];
+  check(s.nsp === "/" && s.transport === "websocket" && typeof s.clientId === "string", `socket: ${JSON.stringify(s)}`);
+  check(s.rooms.includes(c1.socket.id), "a socket is in the room of its id");
+  for (const key of ["address", "headers", "query", "issued", "secure", "time", "url", "xdomain"]) {
+    check(key in s.handshake, `handshake lacks ${key}`);
+  }
+  check(s.handshake.headers.origin === ORIGIN && s.handshake.xdomain === true, "handshake origin");
+  check(isIso(connected.args[1]), `date ${connected.args[1]}`);
+  report.socket_connected = true;
+
+  // The client joins a room: room_joined and event_received.
+  const joined = await c1.socket.emitWithAck("join", "news");
+  check(joined.ok === true, `join: ${JSON.stringify(joined)}`);
+  const rj = await until(
+    () => eventsOf(ui, "room_joined").find((e) => e.args[1] === "news" && e.args[2] === c1.socket.id),
+    "room_joined news",
+  );
+  check(rj.args[0] === "/" && isIso(rj.args[3]), `room_joined: ${JSON.stringify(rj.args)}`);
+  const er = await until(
+    () => eventsOf(ui, "event_received").find((e) => e.args[1] === c1.socket.id && e.args[2][0] === "join"),
+    "event_received join",
+  );
+  check(er.args[0] === "/" && er.args[2][1] === "news" && isIso(er.args[3]), `event_received: ${JSON.stringify(er.args)}`);
+
+  // A per-socket emit of the hub (the built-in ping answers with a pong event): event_sent.
+  c1.socket.emit("ping", {});
+  const es = await until(
+    () => eventsOf(ui, "event_sent").find((e) => e.args[1] === c1.socket.id && e.args[2][0] === "pong"),
+    "event_sent pong",
+  );
+  check(es.args[0] === "/" && isIso(es.args[3]), `event_sent: ${JSON.stringify(es.args)}`);
+
+  // Commands as the official UI sends them (no ack).
+  ui.socket.emit("emit", "/", "news", "hello", { x: 1 }, "two");
+  const hello = await until(() => eventsOf(c1, "hello")[0], "hello on c1");
+  check(JSON.stringify(hello.args) === JSON.stringify([{ x: 1 }, "two"]), `hello args ${JSON.stringify(hello.args)}`);
+  ui.socket.emit("join", "/", "vip", c1.socket.id);
+  await until(
+    () => eventsOf(ui, "room_joined").find((e) => e.args[1] === "vip" && e.args[2] === c1.socket.id),
+    "room_joined vip",
+  );
+  // The same with an ack, as the dashboard sends them.
+  const j2 = await ui.socket.emitWithAck("join", "/", "vip2", c1.socket.id);
+  check(j2.ok === true && j2.sockets === 1, `join with ack: ${JSON.stringify(j2)}`);
+  const left = await ui.socket.emitWithAck("leave", "/", "vip", c1.socket.id);
+  check(left.ok === true && left.sockets === 1, `leave: ${JSON.stringify(left)}`);
+  await until(
+    () => eventsOf(ui, "room_left").find((e) => e.args[1] === "vip" && e.args[2] === c1.socket.id),
+    "room_left vip",
+  );
+  const toRoom = await ui.socket.emitWithAck("emit", "/", "vip2", "to-vip2", 42);
+  check(toRoom.ok === true && toRoom.sockets === 1, `emit with ack: ${JSON.stringify(toRoom)}`);
+  await until(() => eventsOf(c1, "to-vip2").find((e) => e.args[0] === 42), "to-vip2 on c1");
+  const badCommand = await ui.socket.emitWithAck("join", "/", "", c1.socket.id);
+  check(badCommand.error?.code === "INVALID_PAYLOAD", `bad join: ${JSON.stringify(badCommand)}`);
+
+  // server_stats every 2 s, with the traffic aggregated (c1 keeps some flowing).
+  const pinger = setInterval(() => c1.socket.emit("ping", {}), 100);
+  const later = await until(
+    () => eventsOf(ui, "server_stats").find((e) => e.args[0].aggregatedEvents.some((a) => a.type === "packetsIn")),
+    "server_stats with packetsIn",
+    7000,
+  ).catch((e) => fail(`${e.message}; server_stats so far: ${JSON.stringify(eventsOf(ui, "server_stats").map((e) => e.args[0].aggregatedEvents))}`));
+  clearInterval(pinger);
+  const ev = later.args[0].aggregatedEvents.find((a) => a.type === "packetsIn");
+  check(typeof ev.timestamp === "number" && ev.count > 0, `aggregated event ${JSON.stringify(ev)}`);
+  check(later.args[0].namespaces.some((n) => n.name === "/" && n.socketsCount >= 1), "namespaces in server_stats");
+  check(later.args[0].clientsCount >= 2, "clientsCount");
+
+  // The dashboard: reconnects with the session id, then watches aggregates only.
+  const dash = await open("/admin", { auth: { sessionId: session.args[0] }, transports: ["websocket"] });
+  check(!dash.error, `session-id reconnect refused: ${JSON.stringify(dash.error)}`);
+  check(eventsOf(dash, "session").length === 0, "no new session id for a session-id login");
+  const watch = await dash.socket.emitWithAck("siohub:watch", {});
+  check(watch.ok === true, `siohub:watch: ${JSON.stringify(watch)}`);
+  const pushed = await until(() => eventsOf(dash, "siohub:stats")[0], "siohub:stats push", 4000);
+  const p = pushed.args[0];
+  for (const key of ["node", "read_only", "connections", "namespaces", "rooms", "rates", "totals", "history", "actors", "nodes", "admin"]) {
+    check(key in p, `siohub:stats lacks ${key}`);
+  }
+  check(p.history.length <= 1, "the push carries the newest point only");
+  check(p.nodes[0].this === true && p.read_only === false, "nodes / read_only");
+  const overview = await dash.socket.emitWithAck("siohub:overview", {});
+  check(overview.ok === true && Array.isArray(overview.history), "overview");
+  check(overview.actors.some((a) => a.name === "Admin"), "the Admin actor reports itself");
+  check(overview.admin.watchers === 2, `watchers ${overview.admin.watchers}`);
+  check(overview.connections.total >= 3, "connections in overview");
+
+  // More clients; a dashboard watcher gets no per-socket event.
+  const dashSocketEventsBefore = eventsOf(dash, "socket_connected").length;
+  const more = [];
+  for (let i = 0; i < 5; i++) {
+    const c = await open("/", { transports: i % 2 ? ["websocket"] : ["polling"] });
+    check(!c.error, `client ${i} connects`);
+    more.push(c);
+  }
+  await until(
+    () => more.every((c) => eventsOf(ui, "socket_connected").some((e) => e.args[0].id === c.socket.id)),
+    "socket_connected of the five",
+  );
+  check(eventsOf(dash, "socket_connected").length === dashSocketEventsBefore, "a dashboard watcher got socket_connected");
+  check(eventsOf(dash, "all_sockets").length <= 1, "all_sockets once at most");
+
+  // siohub:connections: paged, newest first, filtered on the server.
+  const page1 = await dash.socket.emitWithAck("siohub:connections", { per_page: 2, page: 1 });
+  check(page1.ok === true && page1.total >= 8 && page1.items.length === 2, `page 1: ${JSON.stringify(page1).slice(0, 300)}`);
+  check(page1.items[0].connected_at >= page1.items[1].connected_at, "newest first");
+  const page2 = await dash.socket.emitWithAck("siohub:connections", { per_page: 2, page: 2 });
+  check(page2.items.length === 2 && page2.items[0].sid !== page1.items[0].sid, "page 2 differs");
+  for (const key of ["sid", "transport", "address", "user", "user_agent", "namespaces", "sockets", "packets_in", "packets_out", "bytes_in", "bytes_out", "backlog", "connected_at"]) {
+    check(key in page1.items[0], `connection item lacks ${key}`);
+  }
+  const byId = await dash.socket.emitWithAck("siohub:connections", { q: c1.socket.id.toUpperCase() });
+  check(byId.total === 1 && byId.items[0].sockets.some((s) => s.id === c1.socket.id), `q = socket id: ${JSON.stringify(byId).slice(0, 300)}`);
+  const byRoom = await dash.socket.emitWithAck("siohub:connections", { q: "vip2" });
+  check(byRoom.total === 1 && byRoom.items[0].sockets[0].rooms.includes("vip2"), `q = room: ${JSON.stringify(byRoom).slice(0, 300)}`);
+  const admins = await dash.socket.emitWithAck("siohub:connections", { nsp: "/admin" });
+  check(admins.total === 2, `nsp = /admin: ${admins.total}`);
+  const beyond = await dash.socket.emitWithAck("siohub:connections", { page: 1000 });
+  check(beyond.ok === true && beyond.items.length === 0, "a page past the end is empty");
+
+  // siohub:rooms.
+  const rooms = await dash.socket.emitWithAck("siohub:rooms", { nsp: "/" });
+  check(rooms.ok === true && rooms.namespaces.some((n) => n.name === "/" && n.sockets >= 6), `rooms namespaces: ${JSON.stringify(rooms.namespaces)}`);
+  const names = rooms.items.map((r) => r.room);
+  check(names.includes("news") && names.includes("vip2") && !names.includes("vip"), `rooms: ${names}`);
+  check(!names.includes(c1.socket.id), "a socket-id room is not listed");
+  check(rooms.items.find((r) => r.room === "news").members === 1, "news has one member");
+  const someRooms = await dash.socket.emitWithAck("siohub:rooms", { q: "VIP", per_page: 1 });
+  check(someRooms.total === 1 && someRooms.items[0].room === "vip2", `rooms q: ${JSON.stringify(someRooms)}`);
+
+  // siohub:events.
+  const recent = await dash.socket.emitWithAck("siohub:events", {});
+  check(recent.ok === true && recent.items.length > 0 && recent.items.length <= 100, "events");
+  check(recent.items.some((e) => e.direction === "in" && e.event === "join" && e.socket_id === c1.socket.id), "join among the events");
+  check(recent.items.some((e) => e.direction === "out" && e.event === "hello"), "the broadcast among the events");
+  check(recent.items.every((e) => typeof e.at === "number" && typeof e.bytes === "number"), "event fields");
+
+  // Bad arguments.
+  for (const [event, arg] of [
+    ["siohub:connections", { per_page: 0 }],
+    ["siohub:connections", { per_page: 101 }],
+    ["siohub:connections", { page: "2" }],
+    ["siohub:connections", { q: 5 }],
+    ["siohub:connections", { bogus: true }],
+    ["siohub:rooms", "text"],
+    ["siohub:events", 3],
+    ["siohub:nope", {}],
+  ]) {
+    const r = await dash.socket.emitWithAck(event, arg);
+    check(r.error?.code === "INVALID_PAYLOAD", `${event} ${JSON.stringify(arg)}: ${JSON.stringify(r)}`);
+  }
+
+  // _disconnect: a namespace disconnect, then a whole connection.
+  const [c2, c3] = more;
+  const [c2id, c3id] = [c2.socket.id, c3.socket.id];
+  const d1 = await ui.socket.emitWithAck("_disconnect", "/", false, c2id);
+  check(d1.ok === true && d1.sockets === 1, `_disconnect: ${JSON.stringify(d1)}`);
+  await until(() => c2.disconnects.includes("io server disconnect"), "c2 disconnected by the server");
+  const sd = await until(
+    () => eventsOf(ui, "socket_disconnected").find((e) => e.args[1] === c2id),
+    "socket_disconnected of c2",
+  );
+  check(sd.args[0] === "/" && sd.args[2] === "server namespace disconnect" && isIso(sd.args[3]), `socket_disconnected: ${JSON.stringify(sd.args)}`);
+  ui.socket.emit("_disconnect", "/", true, c3id);
+  await until(() => c3.disconnects.length > 0, "c3's connection closed");
+  check(["transport close", "transport error"].includes(c3.disconnects[0]), `c3: ${c3.disconnects}`);
+  await until(
+    () => eventsOf(ui, "socket_disconnected").find((e) => e.args[1] === c3id),
+    "socket_disconnected of c3",
+  );
+  // A room disconnect reaches its members only.
+  const byRoomDisconnect = await ui.socket.emitWithAck("_disconnect", "/", false, "news");
+  check(byRoomDisconnect.sockets === 1, `room _disconnect: ${JSON.stringify(byRoomDisconnect)}`);
+  await until(() => c1.disconnects.includes("io server disconnect"), "c1 disconnected");
+  check(more[3].socket.connected && more[4].socket.connected, "others stay connected");
+
+  // An API key logs in too.
+  const keyed = await open("/admin", { auth: { api_key: "test-operator-key" }, transports: ["websocket"] });
+  check(!keyed.error, `api_key login: ${JSON.stringify(keyed.error)}`);
+  check(eventsOf(keyed, "session").length === 0, "no session id for an API key");
+  return report;
+}
+
+async function readOnly() {
+  const ui = await open("/admin", { auth: adminAuth() });
+  check(!ui.error, `login refused: ${JSON.stringify(ui.error)}`);
+  const config = await until(() => eventsOf(ui, "config")[0], "config");
+  const features = config.args[0].supportedFeatures;
+  for (const f of ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT"]) {
+    check(!features.includes(f), `read-only offers ${f}`);
+  }
+  check(features.includes("AGGREGATED_EVENTS"), "AGGREGATED_EVENTS");
+  const c1 = await open("/", { transports: ["websocket"] });
+  await c1.socket.emitWithAck("join", "news");
+  for (const args of [
+    ["emit", "/", "news", "hello"],
+    ["join", "/", "vip", c1.socket.id],
+    ["leave", "/", "news", c1.socket.id],
+    ["_disconnect", "/", true, c1.socket.id],
+  ]) {
+    const r = await ui.socket.emitWithAck(...args);
+    check(r.error?.code === "PERMISSION_DENIED", `${args[0]}: ${JSON.stringify(r)}`);
+  }
+  // Without an ack (the official UI): nothing happens either.
+  ui.socket.emit("_disconnect", "/", true, c1.socket.id);
+  ui.socket.emit("emit", "/", null, "hello");
+  const overview = await ui.socket.emitWithAck("siohub:overview", {});
+  check(overview.read_only === true, "overview says read-only");
+  await sleep(300);
+  check(c1.socket.connected && eventsOf(c1, "hello").length === 0, "a refused command had an effect");
+  const rooms = await ui.socket.emitWithAck("siohub:rooms", {});
+  check(rooms.items.some((r) => r.room === "news" && r.members === 1), "the client is still in news");
+  return {};
+}
+
+async function off() {
+  for (const auth of [{ username: "admin", password: "" }, {}]) {
+    const refused = await open("/admin", { auth });
+    check(refused.error, "admin off accepted a connection");
+    check(refused.error.message === "admin access is off: set [admin] password_hash", `message: ${refused.error.message}`);
+  }
+  // The rest of the hub serves as usual.
+  const c1 = await open("/", { transports: ["websocket"] });
+  check(!c1.error, "a client connects to / with admin off");
+  return {};
+}
+
+const scenarios = { full, read_only: readOnly, off };
+
+try {
+  const run = scenarios[scenario] ?? (() => fail(`unknown scenario ${scenario}`));
+  const report = await run();
+  console.log(JSON.stringify({ ok: true, scenario, ...report }));
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, scenario, error: String(e?.stack || e) }));
+  process.exitCode = 1;
+} finally {
+  for (const s of opened) s.close();
+  setTimeout(() => process.exit(), 100).unref();
+}

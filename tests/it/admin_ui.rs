@@ -1,0 +1,126 @@
+//! `/admin` as the hosted `@socket.io/admin-ui` 0.5.1 and siohub's dashboard use it:
+//! `tests/clients/node/admin_ui.mjs` connects with the hosted UI's handshake (auth,
+//! `withCredentials`, Origin `https://admin.socket.io`, the CORS answers checked) and
+//! checks every event's shape, each command's effect on real client sockets, the logins
+//! (wrong credentials, session-id reconnect, API key), the read-only refusals and the
+//! `siohub:*` requests; this side starts the server each scenario expects and checks what
+//! the hub reports about its Admin actor.
+
+use crate::support;
+
+use serde_json::Value;
+use siohub::config::Settings;
+use siohub::server::BackgroundServer;
+use std::time::Duration;
+
+use siohub_actors::HubActor;
+use support::{clients, ops};
+use support::{policy, start_hub_from, test_settings};
+
+/// The hosted UI's origin.
+const HOSTED_UI: &str = "https://admin.socket.io";
+
+/// Settings with `/`, the hosted UI allowed with credentials, and the admin login
+/// `admin` / `s3cret` (bcrypt at the lowest cost, so the test stays fast).
+fn admin_settings() -> Settings {
+    let mut settings = test_settings();
+    settings.namespaces = vec![policy("/")];
+    settings.cors.origins = vec![HOSTED_UI.into()];
+    settings.cors.credentials = true;
+    settings.admin.password_hash = bcrypt::hash("s3cret", 4).expect("bcrypt hashes");
+    settings
+}
+
+/// Runs one scenario of the script against `server`; returns its report (asserting it
+/// passed).
+fn run(server: &BackgroundServer, scenario: &str) -> Value {
+    let output = clients::node("admin_ui.mjs")
+        .args([server.url().as_str(), scenario])
+        .output()
+        .expect("node starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let report: Value = serde_json::from_str(last).unwrap_or_else(|_| {
+        panic!(
+            "admin_ui.mjs {scenario}: no JSON report; stdout: {stdout}; stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert!(
+        output.status.success() && report["ok"] == Value::Bool(true),
+        "admin_ui.mjs {scenario} failed: {report}; stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    report
+}
+
+#[test]
+fn the_hosted_admin_ui_sees_and_drives_real_clients() {
+    let server = start_hub_from(admin_settings());
+    run(&server, "full");
+    let admin = server
+        .hub
+        .actor_stats()
+        .into_iter()
+        .find(|a| a.name == "Admin")
+        .expect("the Admin actor reports its stats");
+    assert!(admin.messages_handled > 0, "{admin:?}");
+    assert_eq!(admin.restarts, 0);
+    // /connections and /metrics show the Admin like the other actors, and its bounds.
+    let listing = ops::connections(&server);
+    let actors = listing["actors"].as_array().expect("actors listed");
+    assert!(actors.iter().any(|a| a["name"] == "Admin"), "{listing}");
+    let metrics = ops::metrics_text(&server);
+    for series in [
+        "siohub_actor_messages_handled_total{actor=\"Admin\"}",
+        "siohub_admin_watchers ",
+        "siohub_admin_dropped_total{reason=\"queue_full\"}",
+        "siohub_admin_dropped_total{reason=\"push_budget\"}",
+        "siohub_admin_dropped_total{reason=\"sampled_out\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} missing from /metrics");
+    }
+}
+
+#[test]
+fn a_crashed_admin_restarts_and_serves_the_admin_ui() {
+    let server = start_hub_from(admin_settings());
+    server.hub.crash(HubActor::Admin);
+    support::wait_until("the Admin restarted", Duration::from_secs(10), || {
+        server
+            .hub
+            .actor_stats()
+            .iter()
+            .any(|a| a.name == "Admin" && a.restarts == 1)
+    });
+    run(&server, "full");
+}
+
+#[test]
+fn read_only_admin_offers_and_runs_no_command() {
+    let mut settings = admin_settings();
+    settings.admin.read_only = true;
+    let server = start_hub_from(settings);
+    run(&server, "read_only");
+}
+
+#[test]
+fn admin_access_is_off_without_a_password_hash_or_a_key() {
+    let mut settings = admin_settings();
+    settings.admin.password_hash.clear();
+    settings.api.keys.clear();
+    let server = start_hub_from(settings);
+    run(&server, "off");
+}
+
+#[test]
+fn a_configured_admin_namespace_does_not_shadow_the_admin() {
+    let mut settings = admin_settings();
+    settings.namespaces.push(policy("/admin"));
+    settings.admin.password_hash.clear();
+    settings.api.keys.clear();
+    // The configured `/admin` would accept anyone; the admin namespace refuses, saying
+    // admin access is off.
+    let server = start_hub_from(settings);
+    run(&server, "off");
+}
