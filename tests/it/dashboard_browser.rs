@@ -65,6 +65,7 @@ fn run_browser(server: &BackgroundServer, scenario: &str, extra: Value) -> Value
         .rev()
         .find_map(|line| serde_json::from_str(line).ok())
         .unwrap_or_else(|| panic!("no result line; stdout: {stdout}\nstderr: {stderr}"));
+    eprintln!("dashboard browser scenario {scenario}: {result}");
     assert!(
         output.status.success() && result["ok"] == true,
         "the browser scenario {scenario} failed: {result:#}\nstderr: {stderr}"

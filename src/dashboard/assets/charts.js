@@ -61,7 +61,8 @@
 
       let max = 0;
       for (const p of this.points) for (const s of this.series) max = Math.max(max, Number(p[s.key]) || 0);
-      max = niceCeil(max);
+      // At least 4, so that the four grid steps are whole numbers.
+    max = niceCeil(Math.max(max, 4));
       const now = this.points.length ? this.points[this.points.length - 1].t : Date.now();
       const start = now - this.windowS * 1000;
       const x = (t) => left + ((t - start) / (this.windowS * 1000)) * plotW;

@@ -426,6 +426,7 @@
       result.className = "result ok";
       result.textContent = done + " (" + fmtNum(reply.sockets) + " socket" + (reply.sockets === 1 ? "" : "s") + ")";
       refreshConnections();
+      refreshRooms();
     } catch (e) {
       result.className = "result err";
       result.textContent = (e.code ? e.code + ": " : "") + e.message;
