@@ -54,6 +54,7 @@ struct HubInner {
     stats: [Arc<ActorStats>; 4],
     admin: AdminFeed,
     _arbiter: Arbiter,
+    _admin_arbiter: Arbiter,
 }
 
 /// A handle on the hub. Cheap to clone; usable from any thread.
@@ -84,7 +85,16 @@ impl Hub {
         ];
         let (writer, membership) = MembershipWriter::new();
         let (registry_writer, registry) = RegistryWriter::new();
-        let admin = start_admin(&handle, &counters, &registry, &membership, &stats);
+        // The Admin runs on an arbiter of its own: what it reads for its watchers (the
+        // registry, the membership) never delays the Broadcaster's thread.
+        let admin_arbiter = Arbiter::new();
+        let admin = start_admin(
+            &admin_arbiter.handle(),
+            &counters,
+            &registry,
+            &membership,
+            &stats,
+        );
         let sequence = BroadcastSequence::default();
         let retention = RetentionView::default();
         let subscriber_count = Arc::new(AtomicUsize::new(0));
@@ -135,6 +145,7 @@ impl Hub {
                 stats,
                 admin,
                 _arbiter: arbiter,
+                _admin_arbiter: admin_arbiter,
             }),
         }
     }
@@ -567,7 +578,7 @@ impl HubActor {
     ];
 }
 
-/// Starts the Admin under a `Supervisor` on the hub's arbiter; returns its feed.
+/// Starts the Admin under a `Supervisor` on `handle`'s arbiter; returns its feed.
 fn start_admin(
     handle: &ArbiterHandle,
     counters: &Arc<HubCounters>,

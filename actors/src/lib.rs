@@ -1,6 +1,6 @@
 //! siohub's actors: the Session actor that owns one Engine.IO connection and its Socket.IO
-//! sockets, the hub's three supervised singletons (ConnectionManager, RoomSupervisor,
-//! Broadcaster) behind the [`Hub`] handle, the namespace and handler API, and the typed
+//! sockets, the hub's four supervised singletons (ConnectionManager, RoomSupervisor,
+//! Broadcaster, and the Admin that operators watch through) behind the [`Hub`] handle, the namespace and handler API, and the typed
 //! messages between them.
 //!
 //! # Who owns what
@@ -16,6 +16,7 @@
 //! | The session registry (sid → session, sessions per address) | ConnectionManager (`connection_manager/registry.rs`: it holds the one `RegistryWriter`, whose writes are visible there only) | [`SessionRegistry`]: a concurrent map the polling hot path and admission's counts read; a session is registered by `RegisterSession` (a polling handshake is answered only once that is done: [`Started::registered`]; a websocket-first one needs no lookup by sid and starts at once) and unregistered by `SessionEnded` once it has stopped |
 //! | Per-connection metadata ([`SessionMeta`]) | its Session (atomics and a small lock it updates as it goes) | the registry entry; the ConnectionManager reads it for `/connections` |
 //! | A connection's sockets, acks, outgoing queue, holds | its Session | [`Socket`] handles send it messages |
+//! | Admin watchers, the per-second history, recent sampled events, `aggregatedEvents` | Admin (`admin/`) | requests through [`AdminFeed`] (answered with JSON); what it is fed is sent only while [`AdminFeed::watched`] |
 //!
 //! Membership was kept three times; two copies remain besides the membership, each for a
 //! reason: the session's own set of rooms per socket (`SocketState.rooms`) bounds
@@ -81,8 +82,8 @@
 //!
 //! # Layering
 //!
-//! Only the actors (`session`, `connection_manager`, `room_supervisor`, `broadcaster`), the
-//! handles that are their addresses (`hub_handle`, `socket`) and the handler API
+//! Only the actors (`session`, `connection_manager`, `room_supervisor`, `broadcaster`,
+//! `admin`), the handles that are their addresses (`hub_handle`, `socket`) and the handler API
 //! (`namespace`, whose handlers take the `Socket` handle the session runs them with) import
 //! each other in a circle; messages, the membership's plain data, policies, config, stats,
 //! the websocket outbox, wire frames, subscriptions, ids and logs are layered below them

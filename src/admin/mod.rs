@@ -24,6 +24,33 @@ use requests::Request;
 
 /// The most sockets connected to `/admin` at once; one more gets a CONNECT_ERROR.
 pub const MAX_WATCHERS: usize = 32;
+/// The most commands and requests of `/admin` being handled at once (all its sockets
+/// together); one more is answered `RATE_LIMIT_EXCEEDED` at once.
+pub const MAX_ADMIN_TASKS: usize = 64;
+
+/// Commands and requests being handled now; a slot is given back when its guard drops.
+#[derive(Clone, Default)]
+struct Tasks(Arc<AtomicUsize>);
+
+/// One slot of [`Tasks`].
+struct TaskSlot(Arc<AtomicUsize>);
+
+impl Tasks {
+    fn take(&self) -> Option<TaskSlot> {
+        let before = self.0.fetch_add(1, Ordering::AcqRel);
+        if before >= MAX_ADMIN_TASKS {
+            self.0.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(TaskSlot(self.0.clone()))
+    }
+}
+
+impl Drop for TaskSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// The features offered to the official UI (the command ones not when read-only).
 pub fn supported_features(read_only: bool) -> Vec<&'static str> {
@@ -64,55 +91,58 @@ fn answer(socket: &Socket, event: &str, ack: Option<AckSender>, result: Result<V
     }
 }
 
+/// What a watcher's event asks for.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    Command(Command),
+    Request(Request),
+}
+
 /// Handles one event of a watcher: a command, a `siohub:*` request, or an unknown event.
 fn on_event(
     read_only: bool,
+    tasks: &Tasks,
     socket: &Socket,
     event: &str,
     payload: Payload,
     ack: Option<AckSender>,
 ) {
-    let command = match event {
-        "emit" => Some(Command::Emit),
-        "join" => Some(Command::Join),
-        "leave" => Some(Command::Leave),
-        "_disconnect" => Some(Command::Disconnect),
-        _ => None,
+    let work = match event {
+        "emit" => Work::Command(Command::Emit),
+        "join" => Work::Command(Command::Join),
+        "leave" => Work::Command(Command::Leave),
+        "_disconnect" => Work::Command(Command::Disconnect),
+        other => match Request::of(other) {
+            Some(request) => Work::Request(request),
+            None => {
+                let unknown = format!("unknown admin event {}", siohub_actors::ClientText(other));
+                return answer(socket, event, ack, Err(EventError::invalid(unknown)));
+            }
+        },
     };
-    let (socket, event) = (socket.clone(), event.to_owned());
-    if let Some(command) = command {
-        if read_only {
-            let refusal = EventError::new(
-                ErrorCode::PermissionDenied,
-                "the admin namespace is read-only ([admin] read_only = true)",
-            );
-            return answer(&socket, &event, ack, Err(refusal));
-        }
-        let task_socket = socket.clone();
-        return socket.run_in_session(async move {
-            let result = commands::run(task_socket.hub(), command, payload.args).await;
-            answer(&task_socket, &event, ack, result);
-        });
+    if read_only && matches!(work, Work::Command(_)) {
+        let refusal = EventError::new(
+            ErrorCode::PermissionDenied,
+            "the admin namespace is read-only ([admin] read_only = true)",
+        );
+        return answer(socket, event, ack, Err(refusal));
     }
-    match Request::of(&event) {
-        Some(request) => {
-            let task_socket = socket.clone();
-            socket.run_in_session(async move {
-                let result = requests::run(&task_socket, request, payload.args).await;
-                answer(&task_socket, &event, ack, result);
-            })
-        }
-        None => {
-            let refusal = EventError::new(
-                ErrorCode::InvalidPayload,
-                format!(
-                    "unknown admin event {:?}",
-                    siohub_actors::ClientText(&event).to_string()
-                ),
-            );
-            answer(&socket, &event, ack, Err(refusal));
-        }
-    }
+    let Some(slot) = tasks.take() else {
+        let busy = EventError::new(
+            ErrorCode::RateLimitExceeded,
+            format!("{MAX_ADMIN_TASKS} admin commands and requests are being handled: try again in a moment"),
+        );
+        return answer(socket, event, ack, Err(busy));
+    };
+    let (task_socket, event) = (socket.clone(), event.to_owned());
+    socket.run_in_session(async move {
+        let result = match work {
+            Work::Command(command) => commands::run(task_socket.hub(), command, payload.args).await,
+            Work::Request(request) => requests::run(&task_socket, request, payload.args).await,
+        };
+        drop(slot);
+        answer(&task_socket, &event, ack, result);
+    });
 }
 
 /// Sets up the `/admin` namespace as `settings` configure it.
@@ -120,6 +150,7 @@ pub fn namespace(settings: &Settings) -> impl FnOnce(Namespace) -> Namespace {
     let login = AdminLogin::new(settings);
     let read_only = settings.admin.read_only;
     let connected = Arc::new(AtomicUsize::new(0));
+    let tasks = Tasks::default();
     move |ns| {
         let (on_connect, on_disconnect) = (connected.clone(), connected.clone());
         ns.middleware(move |req| {
@@ -147,7 +178,9 @@ pub fn namespace(settings: &Settings) -> impl FnOnce(Namespace) -> Namespace {
             on_disconnect.fetch_sub(1, Ordering::Relaxed);
             socket.hub().admin().unwatch(socket.id());
         })
-        .on_any(move |socket, event, payload, ack| on_event(read_only, socket, event, payload, ack))
+        .on_any(move |socket, event, payload, ack| {
+            on_event(read_only, &tasks, socket, event, payload, ack)
+        })
     }
 }
 

@@ -4,23 +4,34 @@
 //! past it is dropped and counted).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::feed::FeedCounters;
 use super::history::Sample;
 
 /// The most buckets kept between two `server_stats`.
 pub const MAX_BUCKETS: usize = 512;
 
 /// The buckets, by (second in ms, type, subType).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Aggregated {
     buckets: BTreeMap<(u64, &'static str, Option<&'static str>), u64>,
-    /// Buckets dropped because `MAX_BUCKETS` were kept.
-    pub(crate) dropped: u64,
+    /// Where buckets dropped because `MAX_BUCKETS` were kept are counted.
+    counters: Arc<FeedCounters>,
 }
 
 impl Aggregated {
+    /// Buckets counting their drops into `counters`.
+    pub(crate) fn new(counters: Arc<FeedCounters>) -> Self {
+        Aggregated {
+            buckets: BTreeMap::new(),
+            counters,
+        }
+    }
+
     /// Adds `count` of `kind` (with `sub`) in the second of `t_ms`.
     pub(crate) fn add(
         &mut self,
@@ -38,7 +49,7 @@ impl Aggregated {
         } else if self.buckets.len() < MAX_BUCKETS {
             self.buckets.insert(key, count);
         } else {
-            self.dropped += 1;
+            self.counters.aggregate_full.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -72,7 +83,8 @@ mod tests {
 
     #[test]
     fn counts_add_up_per_second_and_type_and_are_taken_once() {
-        let mut agg = Aggregated::default();
+        let counters = Arc::new(FeedCounters::default());
+        let mut agg = Aggregated::new(counters.clone());
         agg.add(1_500, "rawConnection", None, 1);
         agg.add(1_900, "rawConnection", None, 2);
         agg.add(2_100, "rawDisconnection", Some("transport close"), 1);
@@ -89,6 +101,6 @@ mod tests {
         for i in 0..(MAX_BUCKETS as u64 + 3) {
             agg.add(i * 1000, "packetsIn", None, 1);
         }
-        assert_eq!(agg.dropped, 3);
+        assert_eq!(counters.aggregate_full.load(Ordering::Relaxed), 3);
     }
 }

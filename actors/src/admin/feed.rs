@@ -62,6 +62,18 @@ pub struct SocketDisconnected {
     pub at: SystemTime,
 }
 
+/// A socket's connection changed transport (`socket_updated`).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct SocketUpdated {
+    /// The namespace.
+    pub nsp: String,
+    /// The socket id.
+    pub socket_id: String,
+    /// The transport now.
+    pub transport: &'static str,
+}
+
 /// A socket joined or left a room.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
@@ -153,6 +165,28 @@ pub(crate) struct FeedCounters {
     pub(crate) push_dropped: AtomicU64,
     /// Watchers connected now.
     pub(crate) watchers: AtomicU64,
+    /// `aggregatedEvents` buckets over `aggregate::MAX_BUCKETS`.
+    pub(crate) aggregate_full: AtomicU64,
+}
+
+/// What the Admin's bounds left out, by bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AdminDrops {
+    /// Feed messages dropped: `MAX_QUEUED` waited in the Admin's mailbox.
+    pub queue_full: u64,
+    /// Per-socket events not pushed: over a watcher's `MAX_PUSHES_PER_S`.
+    pub push_budget: u64,
+    /// Client events not sampled: over `MAX_EVENTS_PER_S` in their second.
+    pub sampled_out: u64,
+    /// `aggregatedEvents` buckets dropped: over `MAX_BUCKETS` between two `server_stats`.
+    pub aggregate_full: u64,
+}
+
+impl AdminDrops {
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.queue_full + self.push_budget + self.sampled_out + self.aggregate_full
+    }
 }
 
 /// The handle the other actors feed the Admin through. Cheap to clone.
@@ -263,13 +297,21 @@ impl AdminFeed {
         &self.stats
     }
 
-    /// Messages and pushes the feed dropped, and client events sampled out, so far.
-    pub fn dropped(&self) -> (u64, u64, u64) {
-        (
-            self.counters.queue_full.load(Ordering::Relaxed),
-            self.counters.push_dropped.load(Ordering::Relaxed),
-            self.counters.sampled_out.load(Ordering::Relaxed),
-        )
+    /// What the Admin's bounds left out so far: feed messages over the mailbox cap,
+    /// pushes over a watcher's budget, client events over the per-second sample, and
+    /// `aggregatedEvents` buckets over their bound.
+    pub fn dropped(&self) -> AdminDrops {
+        Self::drops(&self.counters)
+    }
+
+    /// The drops `counters` hold.
+    pub(crate) fn drops(c: &FeedCounters) -> AdminDrops {
+        AdminDrops {
+            queue_full: c.queue_full.load(Ordering::Relaxed),
+            push_budget: c.push_dropped.load(Ordering::Relaxed),
+            sampled_out: c.sampled_out.load(Ordering::Relaxed),
+            aggregate_full: c.aggregate_full.load(Ordering::Relaxed),
+        }
     }
 
     /// Watchers of `/admin` connected now.

@@ -35,13 +35,14 @@ use aggregate::Aggregated;
 use dates::{iso, unix_ms};
 use feed::{
     EventSeen, FeedCounters, RawConnection, RoomChanged, SocketConnected, SocketDisconnected,
+    SocketUpdated,
 };
 use history::{History, Totals};
 use recent_events::RecentEvents;
 use serialize::{socket_json, SocketView};
 use watchers::Watchers;
 
-pub use feed::AdminFeed;
+pub use feed::{AdminDrops, AdminFeed};
 pub use history::HISTORY_LEN;
 pub use listing::{PageQuery, MAX_ALL_SOCKETS};
 pub use recent_events::RECENT_LEN;
@@ -142,9 +143,9 @@ impl Admin {
         let counters = links.feed.clone();
         Admin {
             links,
-            watchers: Watchers::new(counters),
+            watchers: Watchers::new(counters.clone()),
             history: History::default(),
-            aggregated: Aggregated::default(),
+            aggregated: Aggregated::new(counters.clone()),
             recent: RecentEvents::default(),
             node_id: crate::random_id(),
             hostname: hostname(),
@@ -249,11 +250,7 @@ impl Admin {
             })
             .collect();
         let dropped: u64 = DropReason::ALL.iter().map(|r| counters.drops(*r)).sum();
-        let feed = &self.links.feed;
-        let admin_dropped = feed.queue_full.load(Ordering::Relaxed)
-            + feed.push_dropped.load(Ordering::Relaxed)
-            + feed.sampled_out.load(Ordering::Relaxed)
-            + self.aggregated.dropped;
+        let admin_dropped = AdminFeed::drops(&self.links.feed).total();
         let total = websocket + polling;
         json!({
             "node": {
@@ -455,6 +452,17 @@ impl Handler<SocketDisconnected> for Admin {
             let args = json!([msg.nsp, msg.socket_id, msg.reason, iso(msg.at)]);
             self.watchers
                 .push_socket_event("socket_disconnected", &args);
+        })
+    }
+}
+
+impl Handler<SocketUpdated> for Admin {
+    type Result = ();
+
+    fn handle(&mut self, msg: SocketUpdated, ctx: &mut Context<Self>) {
+        handle_guarded!(self, ctx, (), {
+            let partial = json!({"id": msg.socket_id, "nsp": msg.nsp, "transport": msg.transport});
+            self.watchers.push_socket_event("socket_updated", &partial);
         })
     }
 }

@@ -17,7 +17,7 @@ use siohub_protocol::{Decoded, Payload, ProtocolError, SocketDecoder, SocketPack
 
 use super::small_map::SmallMap;
 use super::{App, Session};
-use crate::admin::feed::{SocketConnected, SocketDisconnected};
+use crate::admin::feed::{SocketConnected, SocketDisconnected, SocketUpdated};
 use crate::broadcaster::TakePreserved;
 use crate::config::EngineConfig;
 use crate::connection_manager::SocketMeta;
@@ -344,6 +344,26 @@ impl Session {
         match &self.app {
             App::SocketIo(layer) => Some(layer),
             App::Echo => None,
+        }
+    }
+
+    /// Tells the Admin (if someone watches) that this session's sockets are on a
+    /// websocket now (`socket_updated`).
+    pub(super) fn announce_upgrade(&self) {
+        let Some(layer) = self.layer_ref() else {
+            return;
+        };
+        let admin = self.hub.admin();
+        for state in layer
+            .sockets
+            .values()
+            .filter(|s| admin.wants(s.socket.nsp()))
+        {
+            admin.send(SocketUpdated {
+                nsp: state.socket.nsp().to_owned(),
+                socket_id: state.socket_id.to_string(),
+                transport: "websocket",
+            });
         }
     }
 

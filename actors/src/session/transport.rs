@@ -334,6 +334,7 @@ impl Session {
         }
         self.transport = Transport::WebSocket(probe.link);
         self.meta.set_transport("websocket");
+        self.announce_upgrade();
         self.move_queue_to_websocket();
         self.resume_pong_deadline(ctx);
         log::debug!("session {}: upgraded to websocket", self.sid);

@@ -33,14 +33,15 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
         "Sockets of /admin watching the hub (admin UIs and dashboards).",
         admin.watchers(),
     )?;
-    let (queue_full, push_budget, sampled_out) = admin.dropped();
+    let drops = admin.dropped();
     out.counters(
         "siohub_admin_dropped_total",
-        "What the Admin actor's bounds left out: feed messages over its mailbox cap, per-socket pushes over a watcher's budget, client events over the per-second sample.",
+        "What the Admin actor's bounds left out: feed messages over its mailbox cap, per-socket pushes over a watcher's budget, client events over the per-second sample, aggregatedEvents buckets over their bound.",
         [
-            ([("reason", "queue_full")], queue_full),
-            ([("reason", "push_budget")], push_budget),
-            ([("reason", "sampled_out")], sampled_out),
+            ([("reason", "queue_full")], drops.queue_full),
+            ([("reason", "push_budget")], drops.push_budget),
+            ([("reason", "sampled_out")], drops.sampled_out),
+            ([("reason", "aggregate_full")], drops.aggregate_full),
         ],
     )
 }

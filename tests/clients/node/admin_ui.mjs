@@ -231,7 +231,8 @@ async function full() {
   const dashSocketEventsBefore = eventsOf(dash, "socket_connected").length;
   const more = [];
   for (let i = 0; i < 5; i++) {
-    const c = await open("/", { transports: i % 2 ? ["websocket"] : ["polling"] });
+    const transports = [["polling"], ["websocket"], ["polling"], ["websocket"], ["polling", "websocket"]][i];
+    const c = await open("/", { transports });
     check(!c.error, `client ${i} connects`);
     more.push(c);
   }
@@ -240,6 +241,14 @@ async function full() {
     "socket_connected of the five",
   );
   check(eventsOf(dash, "socket_connected").length === dashSocketEventsBefore, "a dashboard watcher got socket_connected");
+  // The last one upgrades from polling to websocket: socket_updated.
+  const upgraded = more[4];
+  await until(() => upgraded.socket.io.engine.transport.name === "websocket", "the upgrade");
+  const su = await until(
+    () => eventsOf(ui, "socket_updated").find((e) => e.args[0].id === upgraded.socket.id),
+    "socket_updated",
+  );
+  check(su.args[0].nsp === "/" && su.args[0].transport === "websocket", `socket_updated: ${JSON.stringify(su.args)}`);
   check(eventsOf(dash, "all_sockets").length <= 1, "all_sockets once at most");
 
   // siohub:connections: paged, newest first, filtered on the server.
