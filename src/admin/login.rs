@@ -3,7 +3,8 @@
 //! [`OperatorAccess`] of the operators' routes; on success a `session` id is emitted before
 //! the CONNECT reply), `auth: {sessionId}` (one handed out earlier), or `auth: {api_key}`
 //! (one of `[api] keys`). `[api] insecure = true` lets anyone in. With none of a password
-//! hash, API keys or `insecure`, admin access is off and every CONNECT is refused saying so.
+//! hash, API keys or `insecure`, admin access is off and every CONNECT is refused saying so;
+//! with API keys but no password hash, a username/password login is refused the same way.
 
 use std::sync::Arc;
 
@@ -67,6 +68,10 @@ impl AdminLogin {
         let (Some(user), Some(password)) = (text("username"), text("password")) else {
             return Err(ConnectRefusal::new(INVALID_CREDENTIALS));
         };
+        if !self.operators.admin_enabled() {
+            // Only API keys open it: a login form learns why its password cannot work.
+            return Err(ConnectRefusal::new(ADMIN_OFF));
+        }
         match self.operators.check_login(user, password).await {
             Ok(()) => {
                 req.emit_before_connect("session", Value::String(self.sessions.issue()));

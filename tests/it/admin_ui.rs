@@ -34,8 +34,14 @@ fn admin_settings() -> Settings {
 /// Runs one scenario of the script against `server`; returns its report (asserting it
 /// passed).
 fn run(server: &BackgroundServer, scenario: &str) -> Value {
+    run_with(server, scenario, &[])
+}
+
+/// [`run`] with more arguments for the script.
+fn run_with(server: &BackgroundServer, scenario: &str, more: &[&str]) -> Value {
     let output = clients::node("admin_ui.mjs")
         .args([server.url().as_str(), scenario])
+        .args(more)
         .output()
         .expect("node starts");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -111,6 +117,14 @@ fn admin_access_is_off_without_a_password_hash_or_a_key() {
     settings.api.keys.clear();
     let server = start_hub_from(settings);
     run(&server, "off");
+}
+
+#[test]
+fn with_api_keys_and_no_password_hash_only_a_key_opens_admin() {
+    let mut settings = admin_settings();
+    settings.admin.password_hash.clear();
+    let server = start_hub_from(settings);
+    run_with(&server, "off", &[support::OPERATOR_KEY]);
 }
 
 #[test]

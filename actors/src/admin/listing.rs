@@ -48,8 +48,10 @@ fn connection_matches(
     query: &PageQuery,
     membership: &MembershipView,
 ) -> bool {
-    let meta = &entry.1;
-    let info = meta.snapshot();
+    if query.q.is_empty() && query.nsp.is_none() {
+        return true;
+    }
+    let info = entry.1.snapshot();
     if let Some(nsp) = &query.nsp {
         if !info.sockets.iter().any(|s| &s.nsp == nsp) {
             return false;
@@ -158,15 +160,13 @@ pub(crate) fn all_sockets(
     membership: &MembershipView,
 ) -> (Vec<Value>, bool) {
     let mut out = Vec::new();
-    let mut cut = false;
     for (_, meta) in registry.entries() {
         let info = meta.snapshot();
         let handshake = meta.handshake();
         let members = membership.read();
         for socket in info.sockets.iter().filter(|s| s.nsp != super::ADMIN_NSP) {
             if out.len() == MAX_ALL_SOCKETS {
-                cut = true;
-                break;
+                return (out, true);
             }
             let mut rooms = members.socket_rooms(&socket.nsp, &socket.id);
             rooms.insert(0, socket.id.clone());
@@ -186,5 +186,5 @@ pub(crate) fn all_sockets(
             }));
         }
     }
-    (out, cut)
+    (out, false)
 }

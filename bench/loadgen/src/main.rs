@@ -48,6 +48,9 @@ pub struct Config {
     pub threads: usize,
     pub case: String,
     pub metrics_url: Option<String>,
+    /// Sockets connected to `/admin` as the official admin UI during a fanout (siohub only;
+    /// the server must let them in, e.g. `SOCKETIO_API__INSECURE=true`).
+    pub admin_watchers: usize,
 }
 
 impl Default for Config {
@@ -76,6 +79,7 @@ impl Default for Config {
             threads: 2,
             case: String::new(),
             metrics_url: None,
+            admin_watchers: 0,
         }
     }
 }
@@ -113,6 +117,7 @@ options of `run` (defaults in brackets):
   --room NAME       the room                                                  [bench]
   --buf BYTES       read buffer per busy connection                           [16384]
   --threads N       tokio worker threads                                      [2]
+  --admin-watchers N  sockets watching on /admin during a fanout (siohub)    [0]
 "#;
 
 fn parse_args(args: &[String]) -> Result<Config, String> {
@@ -143,6 +148,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "--metrics-url" => cfg.metrics_url = Some(value.clone()),
             "--pid" => cfg.pid = Some(num(flag)? as u32),
             "--clients" => cfg.clients = num(flag)? as usize,
+            "--admin-watchers" => cfg.admin_watchers = num(flag)? as usize,
             "--publishers" => cfg.publishers = (num(flag)? as usize).max(1),
             "--rate" => cfg.rate = num(flag)?,
             "--window" => cfg.window = (num(flag)? as usize).max(1),

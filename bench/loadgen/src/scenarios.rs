@@ -498,6 +498,14 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         )));
     }
 
+    // Watchers of /admin (the official admin UI's traffic: every socket, per-socket events,
+    // server_stats), read and discarded while the fanout runs.
+    for w in 0..cfg.admin_watchers {
+        let seed = (cfg.clients + cfg.publishers + w) as u32;
+        let ws = sio::connect_ws_to(&cfg.addr, &cfg.path, cfg.buf, seed, "/admin").await?;
+        tokio::spawn(keep_alive(ws));
+    }
+
     let deliveries = Arc::new(Deliveries::new());
     for (i, sub) in subs.ok.into_iter().enumerate() {
         let d = deliveries.clone();
@@ -605,6 +613,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
             "subscribers": cfg.clients, "polling_subscribers": n_polling,
             "publishers": cfg.publishers, "rate": cfg.rate, "saturation": cfg.rate <= 0.0,
             "window": cfg.window, "payload_bytes": cfg.payload, "duration_s": cfg.duration,
+            "admin_watchers": cfg.admin_watchers,
         },
         "connect": connect_report,
         "subscribers": subscribers,

@@ -20,6 +20,23 @@ fn invalid(msg: String) -> io::Error {
 
 /// Connects over websocket and completes the Engine.IO open and Socket.IO CONNECT to `/`.
 pub async fn connect_ws(addr: &str, path: &str, buf_size: usize, seed: u32) -> io::Result<Ws> {
+    connect_ws_to(addr, path, buf_size, seed, "/").await
+}
+
+/// Connects over websocket and completes the Engine.IO open and Socket.IO CONNECT to
+/// namespace `nsp` (no auth).
+pub async fn connect_ws_to(
+    addr: &str,
+    path: &str,
+    buf_size: usize,
+    seed: u32,
+    nsp: &str,
+) -> io::Result<Ws> {
+    let connect = if nsp == "/" {
+        b"40".to_vec()
+    } else {
+        format!("40{nsp},").into_bytes()
+    };
     let mut ws = Ws::connect(addr, &ws_path(path), buf_size, seed).await?;
     let (mut opened, mut connected) = (false, false);
     loop {
@@ -52,7 +69,7 @@ pub async fn connect_ws(addr: &str, path: &str, buf_size: usize, seed: u32) -> i
             ws.wr.push_text(b"3");
         }
         if send_connect {
-            ws.wr.push_text(b"40");
+            ws.wr.push_text(&connect);
         }
         ws.wr.flush().await?;
         if connected {

@@ -10,7 +10,9 @@
 //   full       admin/s3cret, commands allowed: every event's shape, each command's effect,
 //              wrong credentials, session-id reconnect, api_key login, the siohub:* requests
 //   read_only  admin/s3cret, [admin] read_only: no command features, commands refused
-//   off        no password hash, no API key: /admin refuses, saying how to turn it on
+//   off        no password hash, no API key: /admin refuses, saying how to turn it on;
+//              with an API key as 3rd argument (keys configured, no hash): the key opens it,
+//              a password login is refused saying admin logins are off
 //
 // Prints one JSON line: {"ok":true,...} or {"ok":false,"error":"..."}.
 
@@ -365,12 +367,21 @@ async function readOnly() {
 }
 
 async function off() {
-  for (const auth of [{ username: "admin", password: "" }, {}]) {
+  const withKeys = Boolean(process.argv[4]);
+  for (const auth of withKeys ? [{ username: "admin", password: "s3cret" }] : [{ username: "admin", password: "" }, {}]) {
     const refused = await open("/admin", { auth });
     check(refused.error, "admin off accepted a connection");
     check(refused.error.message === "admin access is off: set [admin] password_hash", `message: ${refused.error.message}`);
   }
   // The rest of the hub serves as usual.
+  if (process.argv[4]) {
+    // API keys configured, no password hash: a key opens it, a password login learns why
+    // it cannot.
+    const keyed = await open("/admin", { auth: { api_key: process.argv[4] }, transports: ["websocket"] });
+    check(!keyed.error, `api_key with no password hash: ${JSON.stringify(keyed.error)}`);
+    const wrongKey = await open("/admin", { auth: { api_key: "nope" } });
+    check(wrongKey.error?.message === "invalid credentials", `a wrong key: ${JSON.stringify(wrongKey.error)}`);
+  }
   const c1 = await open("/", { transports: ["websocket"] });
   check(!c1.error, "a client connects to / with admin off");
   return {};
