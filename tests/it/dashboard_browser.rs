@@ -91,6 +91,18 @@ fn the_dashboard_logs_in_and_manages_a_socket_without_leaving_the_hub() {
 }
 
 #[test]
+fn with_api_keys_and_no_password_the_form_logs_in_with_a_key() {
+    let keys_only = support::start_hub_from(test_settings());
+    let result = run_browser(&keys_only, "keys_only", json!({}));
+    assert!(
+        result["password_refused"]
+            .as_str()
+            .is_some_and(|m| m.contains("password_hash")),
+        "{result}"
+    );
+}
+
+#[test]
 fn with_admin_off_the_page_says_so_and_read_only_offers_no_command() {
     let mut settings = test_settings();
     settings.api.keys.clear();

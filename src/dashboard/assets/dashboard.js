@@ -140,10 +140,21 @@
   client.on("connect_error", (err) => {
     stopTimers();
     const triedLogin = credentials !== null;
+    const triedPassword = triedLogin && credentials.password !== undefined;
     const triedSession = !triedLogin && (sessionStorage.getItem(SESSION_KEY) !== null || apiKey !== null);
     credentials = null;
     apiKey = null;
-    if (/admin access is off/i.test(err.message)) {
+    const off = /admin access is off/i.test(err.message);
+    // Off for passwords only (API keys but no password hash): the form stays for a key.
+    if (off && triedPassword) {
+      show("login", true);
+      setText("login-error", "Refused: " + err.message + ". Log in with an API key.");
+      $("login-key-box").open = true;
+      $("login-submit").disabled = false;
+      $("login-key").focus();
+      return;
+    }
+    if (off) {
       show("app", false);
       show("login", false);
       show("admin-off", true);

@@ -4,7 +4,7 @@
 //
 //   node dashboard_browser.mjs   with DASHBOARD_TEST set to a JSON object:
 //     {url, username, password, apiKey, screenshots,
-//      scenario: "manage" | "load" | "off" | "read_only",
+//      scenario: "manage" | "load" | "off" | "read_only" | "keys_only",
 //      loadConnections (load: the idle connections already open), withinMs (load)}
 //
 // "manage": logs in (a wrong password first), watches a socket appear, makes it join and
@@ -12,7 +12,8 @@
 // session id logs in again), and checks that every request the page made went to the hub.
 // "load": with many idle connections held elsewhere, a new socket shows within `withinMs`.
 // "off": admin access off, the page says so. "read_only": an insecure, read-only hub opens
-// with no login and offers no command.
+// with no login and offers no command. "keys_only": API keys but no password hash, a
+// password is refused and the form offers the key, which logs in.
 // Prints one JSON line of results; exits non-zero on the first failed check.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -251,8 +252,32 @@ async function readOnly() {
   }
 }
 
+/** API keys but no password hash: a password is refused, the form offers the key, the key works. */
+async function keysOnly() {
+  const { browser, page, requests, problems } = await openDashboard();
+  try {
+    await page.goto(new URL("/dashboard", base).href);
+    await page.waitForSelector("#login:not(.hidden)", { timeout: 10000 });
+    await page.fill("#login-password", "any password");
+    await page.click("#login-submit");
+    await page.waitForFunction(() => /API key/.test(document.getElementById("login-error").textContent), null, { timeout: 10000 });
+    results.password_refused = await page.textContent("#login-error");
+    check(await page.evaluate(() => document.getElementById("login-key-box").open), "the API key field is open");
+    await shot(page, "keys-only-01-password-refused.png");
+    await page.fill("#login-password", "");
+    await page.fill("#login-key", cfg.apiKey);
+    await page.click("#login-submit");
+    await page.waitForSelector("#app:not(.hidden)", { timeout: 10000 });
+    checkOnlyTheHub(requests);
+    check(problems.length === 0, "page problems: " + problems.join("; "));
+  } finally {
+    await browser.close();
+  }
+}
+
 try {
   if (cfg.scenario === "manage") await manage();
+  else if (cfg.scenario === "keys_only") await keysOnly();
   else if (cfg.scenario === "load") await load();
   else if (cfg.scenario === "off") await off();
   else if (cfg.scenario === "read_only") await readOnly();
