@@ -149,6 +149,7 @@
     if (off && triedPassword) {
       show("login", true);
       setText("login-error", "Refused: " + err.message + ". Log in with an API key.");
+      setStatus("down", "logged out");
       $("login-key-box").open = true;
       $("login-submit").disabled = false;
       $("login-key").focus();
