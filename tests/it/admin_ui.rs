@@ -103,6 +103,12 @@ fn a_crashed_admin_restarts_and_serves_the_admin_ui() {
 }
 
 #[test]
+fn at_most_32_admin_sockets_connect_at_once() {
+    let server = start_hub_from(admin_settings());
+    run(&server, "bounds");
+}
+
+#[test]
 fn read_only_admin_offers_and_runs_no_command() {
     let mut settings = admin_settings();
     settings.admin.read_only = true;

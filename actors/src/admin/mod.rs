@@ -3,19 +3,31 @@
 //!
 //! It is fed by the other actors with typed messages ([`feed`]) only while someone
 //! watches, samples the lock-free [`HubCounters`] once a second into a 300-second history
-//! ([`history`]), keeps the most recent client events ([`recent_events`]), and pushes to
-//! its watchers ([`watchers`]): per-socket events to official UIs (throttled per watcher),
+//! (`history`), keeps the most recent client events (`recent_events`), and pushes to
+//! its watchers (`watchers`): per-socket events to official UIs (throttled per watcher),
 //! `server_stats` every 2 s to every watcher and `siohub:stats` every second to dashboard
-//! watchers. What it answers on request (connections, rooms) is read from the registry and
-//! the membership and paged ([`listing`]). Supervised like the other singletons: a panic
+//! watchers (built in `overview`). What the `/admin` namespace asks of it ([`requests`]:
+//! watch, unwatch, the overview, connections, rooms, recent events) is answered in JSON;
+//! connections and rooms are read from the registry and the membership and paged
+//! ([`listing`]). Supervised like the other singletons, on an arbiter of its own: a panic
 //! in a handler restarts it with its watchers and history kept.
+
+/// Runs a handler body under [`guarded`] with the Admin's stats.
+macro_rules! handle_guarded {
+    ($act:ident, $ctx:ident, $fallback:expr, $body:expr) => {{
+        let stats = $act.links.stats.clone();
+        guarded(&stats, $ctx, $fallback, |_| $body)
+    }};
+}
 
 mod aggregate;
 mod dates;
 pub mod feed;
 mod history;
 pub mod listing;
+mod overview;
 mod recent_events;
+pub mod requests;
 mod serialize;
 mod watchers;
 
@@ -28,8 +40,7 @@ use serde_json::{json, Value};
 
 use crate::connection_manager::SessionRegistry;
 use crate::room_supervisor::MembershipView;
-use crate::socket::Socket;
-use crate::stats::{ActorStats, DropReason, HubCounters};
+use crate::stats::{ActorStats, HubCounters};
 use crate::supervision::guarded;
 use aggregate::Aggregated;
 use dates::{iso, unix_ms};
@@ -46,56 +57,13 @@ pub use feed::{AdminDrops, AdminFeed};
 pub use history::HISTORY_LEN;
 pub use listing::{PageQuery, MAX_ALL_SOCKETS};
 pub use recent_events::RECENT_LEN;
+pub use requests::{
+    ConnectionsQuery, Overview, RecentEventsQuery, RoomsQuery, Unwatch, Watch, WatchAggregates,
+};
 pub use watchers::MAX_PUSHES_PER_S;
 
 /// The namespace the Admin serves.
 pub const ADMIN_NSP: &str = "/admin";
-
-/// A socket of `/admin` starts watching (as an official UI: per-socket events).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Watch {
-    /// The watcher's socket.
-    pub socket: Socket,
-    /// Whether `[admin] read_only` is on (shown in the overview).
-    pub read_only: bool,
-}
-
-/// A watcher's socket left.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Unwatch {
-    /// Its socket id.
-    pub socket_id: String,
-}
-
-/// A watcher sent `siohub:watch`: from now on it gets aggregates only.
-#[derive(Message)]
-#[rtype(result = "bool")]
-pub struct WatchAggregates {
-    /// Its socket id.
-    pub socket_id: String,
-}
-
-/// The overview (`siohub:overview`), with the whole history.
-#[derive(Message)]
-#[rtype(result = "Value")]
-pub struct Overview;
-
-/// A page of connections (`siohub:connections`).
-#[derive(Message)]
-#[rtype(result = "Value")]
-pub struct ConnectionsQuery(pub PageQuery);
-
-/// A page of rooms (`siohub:rooms`).
-#[derive(Message)]
-#[rtype(result = "Value")]
-pub struct RoomsQuery(pub PageQuery);
-
-/// The recent events (`siohub:events`).
-#[derive(Message)]
-#[rtype(result = "Value")]
-pub struct RecentEventsQuery;
 
 /// What the Admin reads.
 pub struct AdminLinks {
@@ -189,108 +157,6 @@ impl Admin {
         }
     }
 
-    /// (websocket, polling) sessions now.
-    fn transports(&self) -> (u64, u64) {
-        let mut counts = (0, 0);
-        for (_, meta) in self.links.registry.entries() {
-            match meta.transport() {
-                "websocket" => counts.0 += 1,
-                _ => counts.1 += 1,
-            }
-        }
-        counts
-    }
-
-    /// `server_stats` as the official UI reads it.
-    fn server_stats(&mut self) -> Value {
-        let (websocket, polling) = self.transports();
-        let namespaces: Vec<Value> = self
-            .links
-            .membership
-            .read()
-            .namespace_counts()
-            .into_iter()
-            .map(|(name, sockets, _)| json!({"name": name, "socketsCount": sockets}))
-            .collect();
-        json!({
-            "serverId": self.node_id,
-            "hostname": self.hostname,
-            "pid": std::process::id(),
-            "uptime": self.started.elapsed().as_secs_f64(),
-            "clientsCount": websocket + polling,
-            "pollingClientsCount": polling,
-            "aggregatedEvents": self.aggregated.take(),
-            "namespaces": namespaces,
-        })
-    }
-
-    /// `siohub:stats`: the newest history point (`full`: every point).
-    fn stats_json(&self, full: bool) -> Value {
-        let counters = &self.links.counters;
-        let (websocket, polling) = self.transports();
-        let (namespaces, rooms) = {
-            let members = self.links.membership.read();
-            let counts = members.namespace_counts();
-            (counts.len(), counts.iter().map(|c| c.2).sum::<usize>())
-        };
-        let totals = Totals::read(counters);
-        let latest = self.history.latest();
-        let history: Vec<Value> = if full {
-            self.history.all().map(|s| json!(s)).collect()
-        } else {
-            self.history.last_n(1).map(|s| json!(s)).collect()
-        };
-        let actors: Vec<Value> = self
-            .links
-            .actor_stats
-            .iter()
-            .map(|a| {
-                let s = a.snapshot();
-                json!({"name": s.name, "restarts": s.restarts, "mailbox_depth": s.mailbox_depth, "handled": s.messages_handled})
-            })
-            .collect();
-        let dropped: u64 = DropReason::ALL.iter().map(|r| counters.drops(*r)).sum();
-        let admin_dropped = AdminFeed::drops(&self.links.feed).total();
-        let total = websocket + polling;
-        json!({
-            "node": {
-                "id": self.node_id,
-                "hostname": self.hostname,
-                "pid": std::process::id(),
-                "uptime_s": self.started.elapsed().as_secs(),
-                "version": env!("CARGO_PKG_VERSION"),
-            },
-            "read_only": self.read_only,
-            "connections": {"websocket": websocket, "polling": polling, "total": total},
-            "namespaces": namespaces,
-            "rooms": rooms,
-            "rates": {
-                "events_in": latest.events_in,
-                "events_out": latest.events_out,
-                "bytes_in": latest.bytes_in,
-                "bytes_out": latest.bytes_out,
-            },
-            "totals": {
-                "events_in": totals.events_in,
-                "events_out": totals.events_out,
-                "bytes_in": totals.bytes_in,
-                "bytes_out": totals.bytes_out,
-                "dropped": dropped,
-                "slow_consumer_disconnects": counters.slow_consumer_disconnects(),
-            },
-            "history": history,
-            "actors": actors,
-            "nodes": [{
-                "id": self.node_id,
-                "hostname": self.hostname,
-                "pid": std::process::id(),
-                "connections": total,
-                "this": true,
-            }],
-            "admin": {"watchers": self.watchers.len(), "dropped": admin_dropped},
-        })
-    }
-
     /// A new watcher gets `server_stats` and every socket at once.
     fn welcome(&mut self, socket_id: &str) {
         let stats = self.server_stats();
@@ -325,95 +191,6 @@ impl Supervised for Admin {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.links.stats.restarted();
         log::warn!("Admin restarted; {} watchers kept", self.watchers.len());
-    }
-}
-
-/// Runs a handler body under [`guarded`] with the Admin's stats.
-macro_rules! handle_guarded {
-    ($act:ident, $ctx:ident, $fallback:expr, $body:expr) => {{
-        let stats = $act.links.stats.clone();
-        guarded(&stats, $ctx, $fallback, |_| $body)
-    }};
-}
-
-impl Handler<Watch> for Admin {
-    type Result = ();
-
-    fn handle(&mut self, msg: Watch, ctx: &mut Context<Self>) {
-        handle_guarded!(self, ctx, (), {
-            self.read_only = msg.read_only;
-            let id = msg.socket.id().to_owned();
-            self.watchers.add(msg.socket);
-            self.set_watched();
-            self.welcome(&id);
-        })
-    }
-}
-
-impl Handler<Unwatch> for Admin {
-    type Result = ();
-
-    fn handle(&mut self, msg: Unwatch, ctx: &mut Context<Self>) {
-        handle_guarded!(self, ctx, (), {
-            self.watchers.remove(&msg.socket_id);
-            self.set_watched();
-        })
-    }
-}
-
-impl Handler<WatchAggregates> for Admin {
-    type Result = bool;
-
-    fn handle(&mut self, msg: WatchAggregates, ctx: &mut Context<Self>) -> bool {
-        handle_guarded!(
-            self,
-            ctx,
-            false,
-            self.watchers.make_dashboard(&msg.socket_id)
-        )
-    }
-}
-
-impl Handler<Overview> for Admin {
-    type Result = MessageResult<Overview>;
-
-    fn handle(&mut self, _msg: Overview, ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(handle_guarded!(
-            self,
-            ctx,
-            Value::Null,
-            self.stats_json(true)
-        ))
-    }
-}
-
-impl Handler<ConnectionsQuery> for Admin {
-    type Result = MessageResult<ConnectionsQuery>;
-
-    fn handle(&mut self, msg: ConnectionsQuery, ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(handle_guarded!(self, ctx, Value::Null, {
-            listing::connections_page(&self.links.registry, &self.links.membership, &msg.0)
-        }))
-    }
-}
-
-impl Handler<RoomsQuery> for Admin {
-    type Result = MessageResult<RoomsQuery>;
-
-    fn handle(&mut self, msg: RoomsQuery, ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(handle_guarded!(self, ctx, Value::Null, {
-            listing::rooms_page(&self.links.membership, &msg.0)
-        }))
-    }
-}
-
-impl Handler<RecentEventsQuery> for Admin {
-    type Result = MessageResult<RecentEventsQuery>;
-
-    fn handle(&mut self, _msg: RecentEventsQuery, ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(handle_guarded!(self, ctx, Value::Null, {
-            json!({"ok": true, "items": self.recent.to_json()})
-        }))
     }
 }
 
@@ -525,84 +302,5 @@ impl Handler<crate::supervision::Crash> for Admin {
 
     fn handle(&mut self, _msg: crate::supervision::Crash, ctx: &mut Context<Self>) {
         handle_guarded!(self, ctx, (), panic!("fault injected into Admin"))
-    }
-}
-
-/// What the `/admin` namespace asks of the Admin.
-impl AdminFeed {
-    /// Sends a request, counted in the Admin's mailbox depth, and waits for the answer.
-    fn ask<M>(
-        &self,
-        msg: M,
-    ) -> impl std::future::Future<Output = Result<M::Result, crate::Unavailable>> + 'static
-    where
-        M: Message + Send + 'static,
-        M::Result: Send,
-        Admin: Handler<M>,
-    {
-        self.stats().enqueued();
-        let sent = self.addr().send(msg);
-        async move { sent.await.map_err(|_| crate::Unavailable("Admin")) }
-    }
-
-    /// `socket` starts watching; it gets `server_stats` and `all_sockets` at once.
-    pub fn watch(&self, socket: Socket, read_only: bool) {
-        self.stats().enqueued();
-        self.addr().do_send(Watch { socket, read_only });
-    }
-
-    /// The watcher `socket_id` left.
-    pub fn unwatch(&self, socket_id: &str) {
-        self.stats().enqueued();
-        self.addr().do_send(Unwatch {
-            socket_id: socket_id.to_owned(),
-        });
-    }
-
-    /// Watcher `socket_id` wants aggregates only; resolves to whether it is a watcher.
-    pub fn watch_aggregates(
-        &self,
-        socket_id: &str,
-    ) -> impl std::future::Future<Output = Result<bool, crate::Unavailable>> + 'static {
-        self.ask(WatchAggregates {
-            socket_id: socket_id.to_owned(),
-        })
-    }
-
-    /// The overview with the whole history (`siohub:overview`).
-    pub fn overview(
-        &self,
-    ) -> impl std::future::Future<Output = Result<Value, crate::Unavailable>> + 'static {
-        self.ask(Overview)
-    }
-
-    /// One page of connections (`siohub:connections`).
-    pub fn connections(
-        &self,
-        query: PageQuery,
-    ) -> impl std::future::Future<Output = Result<Value, crate::Unavailable>> + 'static {
-        self.ask(ConnectionsQuery(query))
-    }
-
-    /// One page of rooms (`siohub:rooms`).
-    pub fn rooms(
-        &self,
-        query: PageQuery,
-    ) -> impl std::future::Future<Output = Result<Value, crate::Unavailable>> + 'static {
-        self.ask(RoomsQuery(query))
-    }
-
-    /// The most recent sampled events (`siohub:events`).
-    pub fn recent_events(
-        &self,
-    ) -> impl std::future::Future<Output = Result<Value, crate::Unavailable>> + 'static {
-        self.ask(RecentEventsQuery)
-    }
-
-    /// Crashes the Admin on purpose (tests only).
-    #[cfg(feature = "fault-injection")]
-    pub(crate) fn crash(&self) {
-        self.stats().enqueued();
-        self.addr().do_send(crate::supervision::Crash);
     }
 }

@@ -10,6 +10,7 @@
 //   full       admin/s3cret, commands allowed: every event's shape, each command's effect,
 //              wrong credentials, session-id reconnect, api_key login, the siohub:* requests
 //   read_only  admin/s3cret, [admin] read_only: no command features, commands refused
+//   bounds     32 admin sockets at most; the 33rd is refused
 //   off        no password hash, no API key: /admin refuses, saying how to turn it on;
 //              with an API key as 3rd argument (keys configured, no hash): the key opens it,
 //              a password login is refused saying admin logins are off
@@ -387,7 +388,30 @@ async function off() {
   return {};
 }
 
-const scenarios = { full, read_only: readOnly, off };
+// At most 32 sockets on /admin: the 33rd is refused (RATE_LIMIT_EXCEEDED), and one leaving
+// makes room again.
+async function bounds() {
+  const watchers = [];
+  for (let i = 0; i < 32; i++) {
+    const w = await open("/admin", { auth: { api_key: "test-operator-key" }, transports: ["websocket"] });
+    check(!w.error, `watcher ${i}: ${JSON.stringify(w.error)}`);
+    watchers.push(w);
+  }
+  const over = await open("/admin", { auth: { api_key: "test-operator-key" }, transports: ["websocket"] });
+  check(over.error?.data?.code === "RATE_LIMIT_EXCEEDED", `the 33rd: ${JSON.stringify(over.error)}`);
+  const overview = await watchers[0].socket.emitWithAck("siohub:overview", {});
+  check(overview.admin.watchers === 32, `watchers ${overview.admin.watchers}`);
+  watchers[31].socket.disconnect();
+  let again = null;
+  for (let attempt = 0; attempt < 50 && !(again && !again.error); attempt++) {
+    await sleep(50);
+    again = await open("/admin", { auth: { api_key: "test-operator-key" }, transports: ["websocket"] });
+  }
+  check(again && !again.error, `room again after one left: ${JSON.stringify(again?.error)}`);
+  return {};
+}
+
+const scenarios = { full, read_only: readOnly, off, bounds };
 
 try {
   const run = scenarios[scenario] ?? (() => fail(`unknown scenario ${scenario}`));

@@ -1,0 +1,112 @@
+//! The aggregates the Admin pushes and answers with: `server_stats` as the official UI
+//! reads it, and `siohub:stats` / the `siohub:overview` answer for the dashboard.
+
+use serde_json::{json, Value};
+
+use super::history::Totals;
+use super::{Admin, AdminFeed};
+use crate::stats::DropReason;
+
+impl Admin {
+    /// (websocket, polling) sessions now.
+    pub(super) fn transports(&self) -> (u64, u64) {
+        let mut counts = (0, 0);
+        for (_, meta) in self.links.registry.entries() {
+            match meta.transport() {
+                "websocket" => counts.0 += 1,
+                _ => counts.1 += 1,
+            }
+        }
+        counts
+    }
+
+    /// `server_stats` as the official UI reads it.
+    pub(super) fn server_stats(&mut self) -> Value {
+        let (websocket, polling) = self.transports();
+        let namespaces: Vec<Value> = self
+            .links
+            .membership
+            .read()
+            .namespace_counts()
+            .into_iter()
+            .map(|(name, sockets, _)| json!({"name": name, "socketsCount": sockets}))
+            .collect();
+        json!({
+            "serverId": self.node_id,
+            "hostname": self.hostname,
+            "pid": std::process::id(),
+            "uptime": self.started.elapsed().as_secs_f64(),
+            "clientsCount": websocket + polling,
+            "pollingClientsCount": polling,
+            "aggregatedEvents": self.aggregated.take(),
+            "namespaces": namespaces,
+        })
+    }
+
+    /// `siohub:stats`: the newest history point (`full`: every point).
+    pub(super) fn stats_json(&self, full: bool) -> Value {
+        let counters = &self.links.counters;
+        let (websocket, polling) = self.transports();
+        let (namespaces, rooms) = {
+            let members = self.links.membership.read();
+            let counts = members.namespace_counts();
+            (counts.len(), counts.iter().map(|c| c.2).sum::<usize>())
+        };
+        let totals = Totals::read(counters);
+        let latest = self.history.latest();
+        let history: Vec<Value> = if full {
+            self.history.all().map(|s| json!(s)).collect()
+        } else {
+            self.history.last_n(1).map(|s| json!(s)).collect()
+        };
+        let actors: Vec<Value> = self
+            .links
+            .actor_stats
+            .iter()
+            .map(|a| {
+                let s = a.snapshot();
+                json!({"name": s.name, "restarts": s.restarts, "mailbox_depth": s.mailbox_depth, "handled": s.messages_handled})
+            })
+            .collect();
+        let dropped: u64 = DropReason::ALL.iter().map(|r| counters.drops(*r)).sum();
+        let admin_dropped = AdminFeed::drops(&self.links.feed).total();
+        let total = websocket + polling;
+        json!({
+            "node": {
+                "id": self.node_id,
+                "hostname": self.hostname,
+                "pid": std::process::id(),
+                "uptime_s": self.started.elapsed().as_secs(),
+                "version": env!("CARGO_PKG_VERSION"),
+            },
+            "read_only": self.read_only,
+            "connections": {"websocket": websocket, "polling": polling, "total": total},
+            "namespaces": namespaces,
+            "rooms": rooms,
+            "rates": {
+                "events_in": latest.events_in,
+                "events_out": latest.events_out,
+                "bytes_in": latest.bytes_in,
+                "bytes_out": latest.bytes_out,
+            },
+            "totals": {
+                "events_in": totals.events_in,
+                "events_out": totals.events_out,
+                "bytes_in": totals.bytes_in,
+                "bytes_out": totals.bytes_out,
+                "dropped": dropped,
+                "slow_consumer_disconnects": counters.slow_consumer_disconnects(),
+            },
+            "history": history,
+            "actors": actors,
+            "nodes": [{
+                "id": self.node_id,
+                "hostname": self.hostname,
+                "pid": std::process::id(),
+                "connections": total,
+                "this": true,
+            }],
+            "admin": {"watchers": self.watchers.len(), "dropped": admin_dropped},
+        })
+    }
+}
