@@ -15,6 +15,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== the benchmark's load generator (the dashboard's 8,000-connection test uses it)"
+cargo build --locked --manifest-path bench/Cargo.toml -p loadgen
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod conformance;
 pub mod cors;
+pub mod dashboard;
 pub mod error_code;
 pub mod handshake_slots;
 pub mod http_client;

@@ -89,7 +89,6 @@ async fn run(settings: Settings) -> std::io::Result<()> {
             log::log!(level, "{line}");
         }
     }
-    log::info!("{}", siohub::admin::admin_access_line(&settings));
     siohub::memory::spawn_trimmer();
     let handle = server.handle();
     let grace = std::time::Duration::from_secs(settings.shutdown.grace_s);

@@ -38,6 +38,7 @@ pub fn bind(
 ) -> std::io::Result<(Server, Vec<SocketAddr>)> {
     let path = settings.server.path.clone();
     let api = actix_web::web::Data::new(crate::api::ApiState::new(&settings.api, &settings.admin));
+    let dashboard = crate::dashboard::Dashboard::new(settings);
     let workers = match settings.server.workers {
         0 if background => 1,
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -61,6 +62,7 @@ pub fn bind(
             .app_data(api.clone())
             .configure(crate::api::configure)
             .configure(move |cfg| crate::ops::configure(cfg, guard_metrics))
+            .configure(|cfg| dashboard.configure(cfg))
             .configure(move |cfg| transport::configure(cfg, &path, state))
             // Counts every request by route pattern and status for /metrics.
             .wrap_fn(move |req, srv| {

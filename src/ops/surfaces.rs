@@ -16,8 +16,11 @@ pub fn startup_lines(settings: &Settings, addr: SocketAddr) -> Vec<(Level, Strin
         socket_io_line(settings, addr),
         api_line(settings, admin_login),
         metrics_line(settings, admin_login),
-        // The dashboard and `/admin` line (its URL, or "admin off: set [admin]
-        // password_hash") belongs here, after the operators' routes.
+        (Level::Info, crate::admin::admin_access_line(settings)),
+        (
+            Level::Info,
+            crate::dashboard::home::startup_line(settings, addr),
+        ),
     ]
 }
 

@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# Installs the pinned clients (idempotent): node/node_modules from the lockfile and
+# Installs the pinned clients (idempotent): Debian's chromium (for the dashboard's browser
+# tests), node/node_modules from the lockfile (socket.io-client, playwright-core) and
 # python/.venv from requirements.txt. Re-installs when the lockfile / requirements change.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# Debian's Chromium for the dashboard's browser tests (driven by playwright-core, which
+# downloads no browser of its own).
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+  else
+    echo "setup.sh: /usr/bin/chromium is missing and cannot be installed here: apt-get install -y chromium" >&2
+  fi
+fi
 
 if command -v node >/dev/null 2>&1; then
   cd "$here/node"

@@ -21,6 +21,8 @@ mod binary_cli;
 mod config_layers;
 mod conformance;
 mod conformance_load;
+mod dashboard_browser;
+mod dashboard_routes;
 mod engine_access;
 mod engine_errors;
 mod engine_heartbeat;
