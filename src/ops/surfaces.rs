@@ -108,7 +108,7 @@ mod tests {
     #[test]
     fn the_defaults_say_where_socket_io_listens_and_that_the_api_is_closed() {
         let out = lines(|_| {});
-        assert_eq!(out.len(), 3);
+        assert_eq!(out.len(), 5);
         assert_eq!(
             out[0],
             (
@@ -125,6 +125,13 @@ mod tests {
         );
         assert_eq!(out[2].0, Level::Info);
         assert!(out[2].1.contains("open to anyone"), "{}", out[2].1);
+        // With no password hash and no key, /admin and the dashboard say how to turn them on.
+        assert!(
+            out[3].1.contains("set [admin] password_hash"),
+            "{}",
+            out[3].1
+        );
+        assert!(out[4].1.contains("password_hash"), "{}", out[4].1);
     }
 
     #[test]
