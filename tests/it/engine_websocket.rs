@@ -228,6 +228,10 @@ fn a_second_probe_during_an_upgrade_is_closed() {
 fn a_websocket_session_cannot_be_upgraded_again() {
     let server = start_echo(test_settings());
     let (mut ws, sid, _) = Ws::open(server.addr);
+    // Registered beside its start: until then its sid is unknown (a 400, not a close).
+    wait_until("the session is registered", IO_TIMEOUT, || {
+        server.registry.get(&sid).is_some()
+    });
     let mut second = Ws::connect(server.addr, &format!("{WEBSOCKET}&sid={sid}"));
     second.assert_closed();
     ws.send_text("4mine");
