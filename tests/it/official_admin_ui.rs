@@ -90,7 +90,10 @@ fn the_official_admin_ui_logs_in_lists_the_hub_and_manages_a_real_socket() {
     assert_eq!(result["wrong_password"], "Invalid credentials");
     assert_eq!(result["disconnect_reason"], "io server disconnect");
     assert_eq!(result["room_emit"], json!([{ "n": 1 }]));
-    for shot in result["screenshots"].as_array().expect("screenshots listed") {
+    for shot in result["screenshots"]
+        .as_array()
+        .expect("screenshots listed")
+    {
         assert!(Path::new(shot.as_str().unwrap()).exists(), "{shot}");
     }
 }
