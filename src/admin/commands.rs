@@ -1,6 +1,7 @@
 //! The admin UI's commands: `emit(nsp, filter, ev, ...args)`, `join(nsp, room, filter)`,
 //! `leave(nsp, room, filter)` and `_disconnect(nsp, close, filter)`, where a filter is a
-//! room or a socket id (the sockets of the room, or that socket). The official UI sends
+//! room or a socket id (the sockets of the room, or that socket); `leave` with no filter
+//! empties the room (the official UI's Rooms page sends it so). The official UI sends
 //! them without an ack; the dashboard with one, and gets `{"ok":true,"sockets":N}`.
 //! Refused with `PERMISSION_DENIED` when `[admin] read_only`.
 
@@ -88,8 +89,17 @@ pub async fn run(hub: &Hub, command: Command, mut args: Vec<Value>) -> Result<Va
         }
         Command::Join | Command::Leave => {
             let room = name_arg(&args, 1, "room")?;
-            let filter = name_arg(&args, 2, "filter")?;
-            let recipients = hub.resolve(&filter_target(&nsp, &filter));
+            let target = match (command, args.get(2)) {
+                // The official UI's "remove all the sockets from this room" (Rooms page)
+                // sends `leave(nsp, room)` with no filter: every socket of the namespace
+                // leaves the room, that is the room's members.
+                (Command::Leave, None | Some(Value::Null)) => Target {
+                    rooms: vec![room.clone()],
+                    ..Target::namespace(&nsp)
+                },
+                _ => filter_target(&nsp, &name_arg(&args, 2, "filter")?),
+            };
+            let recipients = hub.resolve(&target);
             let mut done = 0;
             for (socket_id, _) in recipients {
                 let ok = if command == Command::Join {

@@ -38,6 +38,7 @@ mod hub_rooms;
 mod hub_slow_consumer;
 mod limits;
 mod logging;
+mod official_admin_ui;
 mod ops_connections;
 mod ops_health;
 mod ops_metrics;

@@ -95,6 +95,9 @@ pub struct Admin {
     started: Instant,
     read_only: bool,
     ticks: u64,
+    /// The namespaces `server_stats` has listed, in the order listed: past
+    /// [`overview::MAX_LISTED_NAMESPACES`], the empty ones are forgotten, oldest first.
+    listed_namespaces: Vec<String>,
 }
 
 /// The host's name, as `os.hostname()` gives it.
@@ -120,6 +123,7 @@ impl Admin {
             started: Instant::now(),
             read_only: false,
             ticks: 0,
+            listed_namespaces: Vec::new(),
         }
     }
 

@@ -1,11 +1,17 @@
 //! The aggregates the Admin pushes and answers with: `server_stats` as the official UI
 //! reads it, and `siohub:stats` / the `siohub:overview` answer for the dashboard.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
 use super::history::Totals;
 use super::{Admin, AdminFeed};
 use crate::stats::DropReason;
+
+/// The most namespaces `server_stats` remembers having listed (see
+/// `Admin::listed_namespaces`).
+pub(crate) const MAX_LISTED_NAMESPACES: usize = 256;
 
 impl Admin {
     /// (websocket, polling) sessions now.
@@ -20,17 +26,41 @@ impl Admin {
         counts
     }
 
-    /// `server_stats` as the official UI reads it.
-    pub(super) fn server_stats(&mut self) -> Value {
-        let (websocket, polling) = self.transports();
-        let namespaces: Vec<Value> = self
+    /// `server_stats`'s `namespaces`: every namespace listed before (0 sockets once it
+    /// empties), then the new ones. The official UI merges each `server_stats` into the
+    /// last one index by index (lodash `merge`), so a list that shrank would leave its
+    /// last entries behind, counted twice; socket.io never drops a namespace from its
+    /// list, and neither does this, up to [`MAX_LISTED_NAMESPACES`] (past that, empty
+    /// ones are forgotten, oldest first).
+    fn listed_namespaces(&mut self) -> Vec<Value> {
+        let counts: HashMap<String, usize> = self
             .links
             .membership
             .read()
             .namespace_counts()
             .into_iter()
-            .map(|(name, sockets, _)| json!({"name": name, "socketsCount": sockets}))
+            .map(|(name, sockets, _)| (name, sockets))
             .collect();
+        let listed = &mut self.listed_namespaces;
+        let mut new: Vec<&String> = counts.keys().filter(|n| !listed.contains(n)).collect();
+        new.sort();
+        listed.extend(new.into_iter().cloned());
+        while listed.len() > MAX_LISTED_NAMESPACES {
+            match listed.iter().position(|n| !counts.contains_key(n)) {
+                Some(empty) => listed.remove(empty),
+                None => break,
+            };
+        }
+        listed
+            .iter()
+            .map(|name| json!({"name": name, "socketsCount": counts.get(name).copied().unwrap_or(0)}))
+            .collect()
+    }
+
+    /// `server_stats` as the official UI reads it.
+    pub(super) fn server_stats(&mut self) -> Value {
+        let (websocket, polling) = self.transports();
+        let namespaces = self.listed_namespaces();
         json!({
             "serverId": self.node_id,
             "hostname": self.hostname,

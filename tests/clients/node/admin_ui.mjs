@@ -195,6 +195,15 @@ async function full() {
   const toRoom = await ui.socket.emitWithAck("emit", "/", "vip2", "to-vip2", 42);
   check(toRoom.ok === true && toRoom.sockets === 1, `emit with ack: ${JSON.stringify(toRoom)}`);
   await until(() => eventsOf(c1, "to-vip2").find((e) => e.args[0] === 42), "to-vip2 on c1");
+  // `leave` with no filter, as the official UI's Rooms page sends it: the room empties.
+  const j3 = await ui.socket.emitWithAck("join", "/", "vip3", c1.socket.id);
+  check(j3.ok === true && j3.sockets === 1, `join vip3: ${JSON.stringify(j3)}`);
+  const cleared = await ui.socket.emitWithAck("leave", "/", "vip3");
+  check(cleared.ok === true && cleared.sockets === 1, `leave with no filter: ${JSON.stringify(cleared)}`);
+  await until(
+    () => eventsOf(ui, "room_left").find((e) => e.args[1] === "vip3" && e.args[2] === c1.socket.id),
+    "room_left vip3",
+  );
   const badCommand = await ui.socket.emitWithAck("join", "/", "", c1.socket.id);
   check(badCommand.error?.code === "INVALID_PAYLOAD", `bad join: ${JSON.stringify(badCommand)}`);
 

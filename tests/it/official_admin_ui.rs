@@ -1,0 +1,99 @@
+//! The REAL official Admin UI against the hub: the built bundle that
+//! `@socket.io/admin-ui` 0.5.1 ships in `ui/dist` (what admin.socket.io hosts), served by
+//! `tests/clients/node/official_admin_ui.mjs` from a static server of its own on another
+//! port (another origin, as in production), opened in headless Chromium (Debian's
+//! `chromium`, driven by `playwright-core`) and logged in through its own connection form.
+//! The hub allows that origin with credentials in `[cors]`, with the `[admin]` login on;
+//! a real `socket.io-client` is the socket the UI lists and manages.
+//!
+//! Screenshots go to `target/official-admin-ui/`.
+
+use crate::support;
+use crate::support::clients::{clients_dir, node};
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::{json, Value};
+use support::{policy, test_settings, OPERATOR_KEY};
+
+const PASSWORD: &str = "official-ui-password";
+
+fn screenshots() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/official-admin-ui")
+}
+
+#[test]
+fn the_official_admin_ui_logs_in_lists_the_hub_and_manages_a_real_socket() {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: run tests/clients/setup.sh (the README test command does)"
+    );
+    assert!(
+        clients_dir()
+            .join("node/node_modules/@socket.io/admin-ui/ui/dist/index.html")
+            .exists(),
+        "@socket.io/admin-ui is not installed: run tests/clients/setup.sh"
+    );
+    let config = json!({
+        "username": "admin",
+        "password": PASSWORD,
+        "apiKey": OPERATOR_KEY,
+        "screenshots": screenshots(),
+        "hubPid": std::process::id(),
+    });
+    let mut child = node("official_admin_ui.mjs")
+        .env("OFFICIAL_ADMIN_UI", config.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
+
+    // The script serves the UI first and says from which origin.
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("the script writes");
+    let origin = serde_json::from_str::<Value>(&line)
+        .ok()
+        .and_then(|v| v["static_origin"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no static origin from the script: {line:?}"));
+
+    // The hub lets that origin in, with credentials, and has the admin login on.
+    let mut settings = test_settings();
+    settings.namespaces = vec![policy("/")];
+    settings.cors.origins = vec![origin];
+    settings.cors.credentials = true;
+    settings.admin.password_hash = bcrypt::hash(PASSWORD, 4).expect("bcrypt hashes");
+    let server = support::start_hub_from(settings);
+    let mut stdin = child.stdin.take().expect("stdin piped");
+    writeln!(stdin, "{}", json!({ "url": server.url() })).expect("the script reads");
+    drop(stdin);
+
+    let mut rest = String::new();
+    for line in stdout.lines() {
+        rest.push_str(&line.expect("utf-8 output"));
+        rest.push('\n');
+    }
+    let status = child.wait().expect("node exits");
+    let result: Value = rest
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("no result line; stdout: {rest}"));
+    eprintln!("official admin UI: {result:#}");
+    assert!(
+        status.success() && result["ok"] == true,
+        "the official Admin UI scenario failed: {result:#}"
+    );
+    assert_eq!(result["wrong_password"], "Invalid credentials");
+    assert_eq!(result["disconnect_reason"], "io server disconnect");
+    assert_eq!(result["room_emit"], json!([{ "n": 1 }]));
+    for shot in result["screenshots"]
+        .as_array()
+        .expect("screenshots listed")
+    {
+        assert!(Path::new(shot.as_str().unwrap()).exists(), "{shot}");
+    }
+}
