@@ -144,3 +144,39 @@ fn a_configured_admin_namespace_does_not_shadow_the_admin() {
     let server = start_hub_from(settings);
     run(&server, "off");
 }
+
+/// The Admin's mailbox depth (the count its feed's bound reads).
+fn admin_mailbox_depth(server: &BackgroundServer) -> u64 {
+    server
+        .hub
+        .actor_stats()
+        .into_iter()
+        .find(|a| a.name == "Admin")
+        .expect("the Admin actor reports its stats")
+        .mailbox_depth
+}
+
+#[test]
+fn admin_requests_whose_asker_left_are_counted_off_and_the_feed_goes_on() {
+    // A watcher that leaves with requests still waiting drops their answers' futures.
+    // Each such request must still be counted off the Admin's mailbox depth: before, the
+    // depth grew by one for each, and past the feed's 10,000 bound the Admin was fed
+    // nothing more (the official UI saw no socket or event until a restart).
+    let server = start_hub_from(admin_settings());
+    let admin = server.hub.admin().clone();
+    for _ in 0..10_001 {
+        drop(admin.overview());
+    }
+    support::wait_until(
+        "the Admin's mailbox depth is back to 0",
+        Duration::from_secs(30),
+        || admin_mailbox_depth(&server) == 0,
+    );
+    // The feed goes on: the official UI sees sockets connect and their events.
+    run(&server, "full");
+    support::wait_until(
+        "the Admin's mailbox is empty again",
+        Duration::from_secs(30),
+        || admin_mailbox_depth(&server) == 0,
+    );
+}
