@@ -180,3 +180,11 @@ fn admin_requests_whose_asker_left_are_counted_off_and_the_feed_goes_on() {
         || admin_mailbox_depth(&server) == 0,
     );
 }
+
+#[test]
+fn admin_watchers_see_long_event_names_cut_and_are_not_cut_off() {
+    // 100 KiB event names: before, every watcher got each name in full (and was soon
+    // disconnected as a slow consumer), and the recent-events ring kept 100 of them.
+    let server = start_hub_from(admin_settings());
+    run(&server, "names");
+}

@@ -14,6 +14,8 @@
 //   off        no password hash, no API key: /admin refuses, saying how to turn it on;
 //              with an API key as 3rd argument (keys configured, no hash): the key opens it,
 //              a password login is refused saying admin logins are off
+//   names      events with 100 KiB names: the watchers get them cut (pushes and the
+//              recent events stay small) and are not cut off as slow consumers
 //
 // Prints one JSON line: {"ok":true,...} or {"ok":false,"error":"..."}.
 
@@ -411,7 +413,46 @@ async function bounds() {
   return {};
 }
 
-const scenarios = { full, read_only: readOnly, off, bounds };
+const KEY = "test-operator-key";
+
+// A watcher logged in with the API key, on websocket.
+function watcher(extra = {}) {
+  return open("/admin", { auth: { api_key: KEY }, transports: ["websocket"], ...extra });
+}
+
+// Huge event names are cut for the watchers: a client sends 20 events with 100 KiB names.
+async function names() {
+  const ui = await watcher();
+  check(!ui.error, `ui: ${JSON.stringify(ui.error)}`);
+  const dash = await watcher();
+  const watch = await dash.socket.emitWithAck("siohub:watch", {});
+  check(watch.ok === true, "siohub:watch");
+  const c = await open("/", { transports: ["websocket"] });
+  check(!c.error, "client connects");
+  const long = "n".repeat(100 * 1024);
+  for (let i = 0; i < 20; i++) c.socket.emit(long + (i % 10), i);
+  c.socket.emit("after-the-long-names", 1);
+  await until(
+    () => eventsOf(ui, "event_received").some((e) => e.args[2][0] === "after-the-long-names"),
+    "event_received after the long names",
+    15000,
+  );
+  const shown = eventsOf(ui, "event_received").map((e) => e.args[2][0]).filter((n) => n.startsWith("nnn"));
+  check(shown.length === 20, `${shown.length} long names pushed, not 20`);
+  for (const name of shown) {
+    check(name.length <= 200, `a name of ${name.length} characters was pushed`);
+    check(name.endsWith(`[${long.length + 1} bytes]`), `the cut name does not say its length: ${name.slice(-40)}`);
+  }
+  check(ui.socket.connected && ui.disconnects.length === 0, `the watcher was cut: ${ui.disconnects}`);
+  const recent = await dash.socket.emitWithAck("siohub:events", {});
+  const listed = recent.items.filter((e) => e.event.startsWith("nnn"));
+  check(listed.length === 20 && listed.every((e) => e.event.length <= 200), `recent events: ${listed.map((e) => e.event.length)}`);
+  const size = JSON.stringify(recent).length;
+  check(size < 32 * 1024, `siohub:events answered ${size} bytes`);
+  return { answer_bytes: size };
+}
+
+const scenarios = { full, read_only: readOnly, off, bounds, names };
 
 try {
   const run = scenarios[scenario] ?? (() => fail(`unknown scenario ${scenario}`));
