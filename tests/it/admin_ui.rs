@@ -188,3 +188,11 @@ fn admin_watchers_see_long_event_names_cut_and_are_not_cut_off() {
     let server = start_hub_from(admin_settings());
     run(&server, "names");
 }
+
+#[test]
+fn admin_emit_refuses_the_names_socket_io_reserves() {
+    // Before, `emit("/", null, "connect")` reached every client of `/`, which dropped its
+    // connection with "parse error".
+    let server = start_hub_from(admin_settings());
+    run(&server, "reserved");
+}

@@ -16,6 +16,7 @@
 //              a password login is refused saying admin logins are off
 //   names      events with 100 KiB names: the watchers get them cut (pushes and the
 //              recent events stay small) and are not cut off as slow consumers
+//   reserved   emit of a name Socket.IO reserves is refused (INVALID_PAYLOAD), clients stay
 //
 // Prints one JSON line: {"ok":true,...} or {"ok":false,"error":"..."}.
 
@@ -452,7 +453,34 @@ async function names() {
   return { answer_bytes: size };
 }
 
-const scenarios = { full, read_only: readOnly, off, bounds, names };
+// emit refuses the names Socket.IO reserves; the clients of "/" stay connected.
+async function reserved() {
+  const ui = await watcher();
+  check(!ui.error, `ui: ${JSON.stringify(ui.error)}`);
+  const clients = [];
+  for (let i = 0; i < 2; i++) {
+    const c = await open("/", { transports: ["websocket"] });
+    check(!c.error, "client connects");
+    clients.push(c);
+  }
+  for (const name of ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"]) {
+    const r = await ui.socket.emitWithAck("emit", "/", null, name, { x: 1 });
+    check(r.error?.code === "INVALID_PAYLOAD" && r.error.message.includes("reserved"), `emit ${name}: ${JSON.stringify(r)}`);
+  }
+  // As the official UI sends it: no ack.
+  ui.socket.emit("emit", "/", null, "connect", { x: 1 });
+  const hello = await ui.socket.emitWithAck("emit", "/", null, "hello", 1);
+  check(hello.ok === true && hello.sockets === 2, `emit hello: ${JSON.stringify(hello)}`);
+  await until(() => clients.every((c) => eventsOf(c, "hello").length === 1), "hello on both clients");
+  await sleep(200);
+  for (const c of clients) {
+    check(c.socket.connected && c.disconnects.length === 0, `a client dropped: ${c.disconnects}`);
+    check(eventsOf(c, "connect").length === 0, "a client got a connect event");
+  }
+  return {};
+}
+
+const scenarios = { full, read_only: readOnly, off, bounds, names, reserved };
 
 try {
   const run = scenarios[scenario] ?? (() => fail(`unknown scenario ${scenario}`));
