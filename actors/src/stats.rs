@@ -199,11 +199,14 @@ pub enum RefusalReason {
     /// A CONNECT naming a namespace longer than `max_namespace_name_bytes` (the connection
     /// is closed).
     NamespaceNameTooLong,
+    /// A CONNECT to `/admin` while its 32 sockets were connected (CONNECT_ERROR, or a
+    /// disconnect at once for one that passed the check at the same time as others).
+    AdminWatchersFull,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 19] = [
+    pub const ALL: [RefusalReason; 20] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -223,6 +226,7 @@ impl RefusalReason {
         RefusalReason::RoomsPerSocket,
         RefusalReason::NamespacesPerConnection,
         RefusalReason::NamespaceNameTooLong,
+        RefusalReason::AdminWatchersFull,
     ];
 
     /// The reason's label.
@@ -247,6 +251,7 @@ impl RefusalReason {
             RefusalReason::RoomsPerSocket => "rooms_per_socket",
             RefusalReason::NamespacesPerConnection => "namespaces_per_connection",
             RefusalReason::NamespaceNameTooLong => "namespace_name_too_long",
+            RefusalReason::AdminWatchersFull => "admin_watchers_full",
         }
     }
 }

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use siohub_actors::{AckSender, ConnectRefusal, Namespace, Payload, Socket, ADMIN_NSP};
+use siohub_actors::{
+    AckSender, ConnectRefusal, Namespace, Payload, RefusalReason, Socket, ADMIN_NSP,
+};
 
 use crate::config::Settings;
 use crate::error_code::{ErrorCode, EventError};
@@ -145,6 +147,11 @@ fn on_event(
     });
 }
 
+/// The refusal of one socket more than [`MAX_WATCHERS`].
+fn watchers_full() -> String {
+    format!("{MAX_WATCHERS} admin sockets are connected already")
+}
+
 /// Sets up the `/admin` namespace as `settings` configure it.
 pub fn namespace(settings: &Settings) -> impl FnOnce(Namespace) -> Namespace {
     let login = AdminLogin::new(settings);
@@ -157,17 +164,27 @@ pub fn namespace(settings: &Settings) -> impl FnOnce(Namespace) -> Namespace {
             let (login, connected) = (login.clone(), connected.clone());
             async move {
                 login.check(&req).await?;
-                if connected.load(Ordering::Relaxed) >= MAX_WATCHERS {
-                    return Err(ConnectRefusal::new(format!(
-                        "{MAX_WATCHERS} admin sockets are connected already"
-                    ))
-                    .with_data(json!({"code": "RATE_LIMIT_EXCEEDED", "max": MAX_WATCHERS})));
+                if connected.load(Ordering::Acquire) >= MAX_WATCHERS {
+                    req.counters.refused(RefusalReason::AdminWatchersFull);
+                    return Err(ConnectRefusal::new(watchers_full())
+                        .with_data(json!({"code": "RATE_LIMIT_EXCEEDED", "max": MAX_WATCHERS})));
                 }
                 Ok(())
             }
         })
         .on_connect(move |socket, _auth| {
-            on_connect.fetch_add(1, Ordering::Relaxed);
+            // The middleware's check only reads the count: sockets passing it at the same
+            // time are counted here, where the count is raised, and those over the bound
+            // are told why and disconnected at once (never watching).
+            if on_connect.fetch_add(1, Ordering::AcqRel) >= MAX_WATCHERS {
+                socket.hub().counters().refused(RefusalReason::AdminWatchersFull);
+                socket.emit(
+                    "siohub:refused",
+                    json!({"code": "RATE_LIMIT_EXCEEDED", "message": watchers_full(), "max": MAX_WATCHERS}),
+                );
+                socket.disconnect();
+                return;
+            }
             socket.emit(
                 "config",
                 json!({ "supportedFeatures": supported_features(read_only) }),
@@ -175,7 +192,7 @@ pub fn namespace(settings: &Settings) -> impl FnOnce(Namespace) -> Namespace {
             socket.hub().admin().watch(socket.clone(), read_only);
         })
         .on_disconnect(move |socket, _reason| {
-            on_disconnect.fetch_sub(1, Ordering::Relaxed);
+            on_disconnect.fetch_sub(1, Ordering::AcqRel);
             socket.hub().admin().unwatch(socket.id());
         })
         .on_any(move |socket, event, payload, ack| {

@@ -13,7 +13,7 @@ use siohub::config::Settings;
 use siohub::server::BackgroundServer;
 use std::time::Duration;
 
-use siohub_actors::HubActor;
+use siohub_actors::{HubActor, RefusalReason};
 use support::{clients, ops};
 use support::{policy, start_hub_from, test_settings};
 
@@ -181,6 +181,11 @@ fn admin_requests_whose_asker_left_are_counted_off_and_the_feed_goes_on() {
     );
 }
 
+/// How often the hub refused something for `reason`.
+fn refusals(server: &BackgroundServer, reason: RefusalReason) -> u64 {
+    server.hub.counters().refusals(reason)
+}
+
 #[test]
 fn admin_watchers_see_long_event_names_cut_and_are_not_cut_off() {
     // 100 KiB event names: before, every watcher got each name in full (and was soon
@@ -195,4 +200,13 @@ fn admin_emit_refuses_the_names_socket_io_reserves() {
     // connection with "parse error".
     let server = start_hub_from(admin_settings());
     run(&server, "reserved");
+}
+
+#[test]
+fn admin_sockets_connecting_at_once_stay_within_32() {
+    // The bound was checked before the count was raised: sockets connecting at once got
+    // 33 to 41 in.
+    let server = start_hub_from(admin_settings());
+    run(&server, "race");
+    assert!(refusals(&server, RefusalReason::AdminWatchersFull) >= 68);
 }

@@ -17,6 +17,7 @@
 //   names      events with 100 KiB names: the watchers get them cut (pushes and the
 //              recent events stay small) and are not cut off as slow consumers
 //   reserved   emit of a name Socket.IO reserves is refused (INVALID_PAYLOAD), clients stay
+//   race       100 /admin sockets connecting at once: at most 32 stay connected
 //
 // Prints one JSON line: {"ok":true,...} or {"ok":false,"error":"..."}.
 
@@ -480,7 +481,27 @@ async function reserved() {
   return {};
 }
 
-const scenarios = { full, read_only: readOnly, off, bounds, names, reserved };
+// 100 sockets connect to /admin at once: at most 32 stay; the others are refused at the
+// CONNECT or, when they passed its check at the same time, told and disconnected at once.
+async function race() {
+  const results = await Promise.all(Array.from({ length: 100 }, () => watcher()));
+  for (const r of results.filter((r) => r.error)) {
+    check(r.error.data?.code === "RATE_LIMIT_EXCEEDED", `refusal: ${JSON.stringify(r.error)}`);
+  }
+  const stays = () => results.filter((r) => !r.error && r.socket.connected);
+  await until(() => stays().length <= 32, `at most 32 connected (${stays().length})`);
+  const kept = stays();
+  check(kept.length === 32, `${kept.length} stayed connected`);
+  for (const r of results.filter((r) => !r.error && !r.socket.connected)) {
+    const told = eventsOf(r, "siohub:refused")[0];
+    check(told?.args[0].code === "RATE_LIMIT_EXCEEDED", `a socket cut without a reason: ${JSON.stringify(r.events.map((e) => e.event))}`);
+  }
+  const overview = await kept[0].socket.emitWithAck("siohub:overview", {});
+  check(overview.admin.watchers === 32, `the Admin counts ${overview.admin.watchers} watchers`);
+  return { refused_at_connect: results.filter((r) => r.error).length };
+}
+
+const scenarios = { full, read_only: readOnly, off, bounds, names, reserved, race };
 
 try {
   const run = scenarios[scenario] ?? (() => fail(`unknown scenario ${scenario}`));
