@@ -202,11 +202,14 @@ pub enum RefusalReason {
     /// A CONNECT to `/admin` while its 32 sockets were connected (CONNECT_ERROR, or a
     /// disconnect at once for one that passed the check at the same time as others).
     AdminWatchersFull,
+    /// A command or request of `/admin` while its socket's (or all of `/admin`'s) bound
+    /// of them were being handled (`RATE_LIMIT_EXCEEDED`).
+    AdminTasksFull,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 20] = [
+    pub const ALL: [RefusalReason; 21] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -227,6 +230,7 @@ impl RefusalReason {
         RefusalReason::NamespacesPerConnection,
         RefusalReason::NamespaceNameTooLong,
         RefusalReason::AdminWatchersFull,
+        RefusalReason::AdminTasksFull,
     ];
 
     /// The reason's label.
@@ -252,6 +256,7 @@ impl RefusalReason {
             RefusalReason::NamespacesPerConnection => "namespaces_per_connection",
             RefusalReason::NamespaceNameTooLong => "namespace_name_too_long",
             RefusalReason::AdminWatchersFull => "admin_watchers_full",
+            RefusalReason::AdminTasksFull => "admin_tasks_full",
         }
     }
 }

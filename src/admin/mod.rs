@@ -10,8 +10,9 @@ pub mod login;
 pub mod requests;
 pub mod sessions;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use siohub_actors::{
@@ -29,28 +30,61 @@ pub const MAX_WATCHERS: usize = 32;
 /// The most commands and requests of `/admin` being handled at once (all its sockets
 /// together); one more is answered `RATE_LIMIT_EXCEEDED` at once.
 pub const MAX_ADMIN_TASKS: usize = 64;
+/// The most commands and requests of one `/admin` socket being handled at once; one more
+/// is answered `RATE_LIMIT_EXCEEDED` at once (so one socket flooding requests cannot take
+/// every slot of [`MAX_ADMIN_TASKS`] from the others).
+pub const MAX_ADMIN_TASKS_PER_SOCKET: usize = 8;
 
-/// Commands and requests being handled now; a slot is given back when its guard drops.
+/// Commands and requests being handled now, in all and by socket; a slot is given back
+/// when its guard drops.
 #[derive(Clone, Default)]
-struct Tasks(Arc<AtomicUsize>);
+struct Tasks(Arc<Mutex<TaskCounts>>);
+
+#[derive(Default)]
+struct TaskCounts {
+    total: usize,
+    /// Only sockets with a task in flight (so at most [`MAX_ADMIN_TASKS`] entries).
+    by_socket: HashMap<String, usize>,
+}
 
 /// One slot of [`Tasks`].
-struct TaskSlot(Arc<AtomicUsize>);
+struct TaskSlot {
+    tasks: Arc<Mutex<TaskCounts>>,
+    socket_id: String,
+}
 
 impl Tasks {
-    fn take(&self) -> Option<TaskSlot> {
-        let before = self.0.fetch_add(1, Ordering::AcqRel);
-        if before >= MAX_ADMIN_TASKS {
-            self.0.fetch_sub(1, Ordering::AcqRel);
-            return None;
-        }
-        Some(TaskSlot(self.0.clone()))
+    /// A slot for a task of `socket_id`, or the refusal to answer when its socket's or
+    /// all of `/admin`'s slots are taken.
+    fn take(&self, socket_id: &str) -> Result<TaskSlot, EventError> {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = counts.by_socket.get(socket_id).copied().unwrap_or(0);
+        let busy = if mine >= MAX_ADMIN_TASKS_PER_SOCKET {
+            format!("{MAX_ADMIN_TASKS_PER_SOCKET} commands and requests of this socket are being handled: wait for their answers")
+        } else if counts.total >= MAX_ADMIN_TASKS {
+            format!("{MAX_ADMIN_TASKS} admin commands and requests are being handled: try again in a moment")
+        } else {
+            counts.total += 1;
+            counts.by_socket.insert(socket_id.to_owned(), mine + 1);
+            return Ok(TaskSlot {
+                tasks: self.0.clone(),
+                socket_id: socket_id.to_owned(),
+            });
+        };
+        Err(EventError::new(ErrorCode::RateLimitExceeded, busy))
     }
 }
 
 impl Drop for TaskSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let mut counts = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(mine) = counts.by_socket.get_mut(&self.socket_id) {
+            *mine -= 1;
+            if *mine == 0 {
+                counts.by_socket.remove(&self.socket_id);
+            }
+        }
     }
 }
 
@@ -129,12 +163,15 @@ fn on_event(
         );
         return answer(socket, event, ack, Err(refusal));
     }
-    let Some(slot) = tasks.take() else {
-        let busy = EventError::new(
-            ErrorCode::RateLimitExceeded,
-            format!("{MAX_ADMIN_TASKS} admin commands and requests are being handled: try again in a moment"),
-        );
-        return answer(socket, event, ack, Err(busy));
+    let slot = match tasks.take(socket.id()) {
+        Ok(slot) => slot,
+        Err(busy) => {
+            socket
+                .hub()
+                .counters()
+                .refused(RefusalReason::AdminTasksFull);
+            return answer(socket, event, ack, Err(busy));
+        }
     };
     let (task_socket, event) = (socket.clone(), event.to_owned());
     socket.run_in_session(async move {

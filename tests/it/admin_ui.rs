@@ -210,3 +210,22 @@ fn admin_sockets_connecting_at_once_stay_within_32() {
     run(&server, "race");
     assert!(refusals(&server, RefusalReason::AdminWatchersFull) >= 68);
 }
+
+#[test]
+fn admin_request_flood_of_one_socket_is_bounded_and_others_are_served() {
+    let server = start_hub_from(admin_settings());
+    let report = run_with(&server, "flood", &["100000"]);
+    let busy = report["busy_answers"]
+        .as_u64()
+        .expect("busy answers counted");
+    assert!(busy > 0, "{report}");
+    assert!(
+        refusals(&server, RefusalReason::AdminTasksFull) >= busy,
+        "{report}"
+    );
+    support::wait_until(
+        "the Admin's mailbox is empty after the flood",
+        Duration::from_secs(30),
+        || admin_mailbox_depth(&server) == 0,
+    );
+}

@@ -18,6 +18,9 @@
 //              recent events stay small) and are not cut off as slow consumers
 //   reserved   emit of a name Socket.IO reserves is refused (INVALID_PAYLOAD), clients stay
 //   race       100 /admin sockets connecting at once: at most 32 stay connected
+//   flood      one watcher sends N (3rd argument, 100000) requests: at most 8 of them are
+//              handled at once, the rest answered RATE_LIMIT_EXCEEDED, another watcher is
+//              served meanwhile
 //
 // Prints one JSON line: {"ok":true,...} or {"ok":false,"error":"..."}.
 
@@ -501,7 +504,49 @@ async function race() {
   return { refused_at_connect: results.filter((r) => r.error).length };
 }
 
-const scenarios = { full, read_only: readOnly, off, bounds, names, reserved, race };
+// One watcher floods requests; each gets an answer (ok or RATE_LIMIT_EXCEEDED), and
+// another watcher is served all along.
+async function flood() {
+  const n = Number(process.argv[4] || 100000);
+  const w1 = await watcher();
+  const w2 = await watcher();
+  check(!w1.error && !w2.error, "watchers connect");
+  let answered = 0, ok = 0, busy = 0;
+  const other = [];
+  const onAnswer = (r) => {
+    answered++;
+    if (r?.ok === true) ok++;
+    else if (r?.error?.code === "RATE_LIMIT_EXCEEDED") busy++;
+    else other.push(r);
+  };
+  let sent = 0;
+  // The other watcher asks one request after another while the flood goes on.
+  const mine = [];
+  const served = (async () => {
+    while (answered < n && mine.length < 50) {
+      mine.push(await w2.socket.timeout(20000).emitWithAck("siohub:overview", {}));
+    }
+  })();
+  while (sent < n) {
+    check(w1.socket.connected, `the flooding watcher was cut after ${answered} answers: ${w1.disconnects}`);
+    // Keep at most 2,000 unanswered, so this client reads its answers as it goes.
+    while (sent < n && sent - answered < 2000) {
+      w1.socket.emit("siohub:events", {}, onAnswer);
+      sent++;
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  await until(() => answered === n, `all ${n} answered (${answered})`, 120000);
+  await served;
+  check(mine.length > 0, "the other watcher got no answer");
+  check(mine.every((r) => r.ok === true), `the other watcher was refused: ${JSON.stringify(mine.find((r) => r.ok !== true))}`);
+  check(other.length === 0, `unexpected answers: ${JSON.stringify(other.slice(0, 3))}`);
+  check(busy > 0 && ok > 0, `ok ${ok}, busy ${busy}`);
+  check(w1.socket.connected && w2.socket.connected, "a watcher was cut");
+  return { ok_answers: ok, busy_answers: busy, served: mine.length };
+}
+
+const scenarios = { full, read_only: readOnly, off, bounds, names, reserved, race, flood };
 
 try {
   const run = scenarios[scenario] ?? (() => fail(`unknown scenario ${scenario}`));
