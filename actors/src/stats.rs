@@ -205,11 +205,14 @@ pub enum RefusalReason {
     /// A command or request of `/admin` while its socket's (or all of `/admin`'s) bound
     /// of them were being handled (`RATE_LIMIT_EXCEEDED`).
     AdminTasksFull,
+    /// An admin password login from an address that used up its failed logins for now
+    /// (refused without a bcrypt check).
+    AdminLoginFailures,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 21] = [
+    pub const ALL: [RefusalReason; 22] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -231,6 +234,7 @@ impl RefusalReason {
         RefusalReason::NamespaceNameTooLong,
         RefusalReason::AdminWatchersFull,
         RefusalReason::AdminTasksFull,
+        RefusalReason::AdminLoginFailures,
     ];
 
     /// The reason's label.
@@ -257,6 +261,7 @@ impl RefusalReason {
             RefusalReason::NamespaceNameTooLong => "namespace_name_too_long",
             RefusalReason::AdminWatchersFull => "admin_watchers_full",
             RefusalReason::AdminTasksFull => "admin_tasks_full",
+            RefusalReason::AdminLoginFailures => "admin_login_failures",
         }
     }
 }

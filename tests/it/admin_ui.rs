@@ -229,3 +229,20 @@ fn admin_request_flood_of_one_socket_is_bounded_and_others_are_served() {
         || admin_mailbox_depth(&server) == 0,
     );
 }
+
+#[test]
+fn admin_login_flood_from_one_address_leaves_room_for_the_operator() {
+    // Wrong passwords from 127.0.0.2, retried at once, used to fill the bcrypt checker's
+    // queue ([admin] max_pending_logins) so that the operator's first login was refused.
+    let mut settings = admin_settings();
+    // A slower hash, so the flood's checks really queue.
+    settings.admin.password_hash = bcrypt::hash("s3cret", 8).expect("bcrypt hashes");
+    let server = start_hub_from(settings);
+    run(&server, "login_flood");
+    assert!(refusals(&server, RefusalReason::AdminLoginFailures) > 0);
+    let metrics = ops::metrics_text(&server);
+    assert!(
+        metrics.contains("siohub_refused_total{reason=\"admin_login_failures\"}"),
+        "the budget's refusals are not in /metrics"
+    );
+}

@@ -21,6 +21,8 @@
 //   flood      one watcher sends N (3rd argument, 100000) requests: at most 8 of them are
 //              handled at once, the rest answered RATE_LIMIT_EXCEEDED, another watcher is
 //              served meanwhile
+//   login_flood  sockets from 127.0.0.2 retry wrong passwords; the operator's password
+//              logins from 127.0.0.1 pass every time, the flood is refused by its budget
 //
 // Prints one JSON line: {"ok":true,...} or {"ok":false,"error":"..."}.
 
@@ -546,7 +548,40 @@ async function flood() {
   return { ok_answers: ok, busy_answers: busy, served: mine.length };
 }
 
-const scenarios = { full, read_only: readOnly, off, bounds, names, reserved, race, flood };
+// Attackers on another source address retry wrong passwords; the operator's logins pass.
+async function loginFlood() {
+  const attackers = [];
+  const refusals = {};
+  let stop = false;
+  for (let i = 0; i < 20; i++) {
+    const socket = io(base + "/admin", {
+      forceNew: true,
+      transports: ["websocket"],
+      localAddress: "127.0.0.2",
+      auth: { username: "admin", password: "guess" + i },
+      reconnection: false,
+    });
+    opened.push(socket);
+    socket.on("connect_error", (e) => {
+      refusals[e.message] = (refusals[e.message] || 0) + 1;
+      if (!stop) setTimeout(() => socket.connect(), 1);
+    });
+    attackers.push(socket);
+  }
+  await until(() => Object.values(refusals).reduce((a, b) => a + b, 0) >= 100, "the flood under way", 20000);
+  for (let k = 0; k < 5; k++) {
+    const op = await open("/admin", { auth: adminAuth(), transports: ["websocket"] });
+    check(!op.error, `operator login ${k} refused: ${JSON.stringify(op.error)}`);
+    op.socket.close();
+  }
+  stop = true;
+  const budget = Object.keys(refusals).find((m) => m.startsWith("too many failed admin logins from your address"));
+  check(budget, `the flood was not refused by its address's budget: ${JSON.stringify(refusals)}`);
+  check((refusals["invalid credentials"] || 0) <= 5, `more than 5 wrong passwords were checked: ${JSON.stringify(refusals)}`);
+  return { refusals };
+}
+
+const scenarios = { full, read_only: readOnly, off, bounds, names, reserved, race, flood, login_flood: loginFlood };
 
 try {
   const run = scenarios[scenario] ?? (() => fail(`unknown scenario ${scenario}`));
