@@ -199,11 +199,20 @@ pub enum RefusalReason {
     /// A CONNECT naming a namespace longer than `max_namespace_name_bytes` (the connection
     /// is closed).
     NamespaceNameTooLong,
+    /// A CONNECT to `/admin` while its 32 sockets were connected (CONNECT_ERROR, or a
+    /// disconnect at once for one that passed the check at the same time as others).
+    AdminWatchersFull,
+    /// A command or request of `/admin` while its socket's (or all of `/admin`'s) bound
+    /// of them were being handled (`RATE_LIMIT_EXCEEDED`).
+    AdminTasksFull,
+    /// An admin password login from an address that used up its failed logins for now
+    /// (refused without a bcrypt check).
+    AdminLoginFailures,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 19] = [
+    pub const ALL: [RefusalReason; 22] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -223,6 +232,9 @@ impl RefusalReason {
         RefusalReason::RoomsPerSocket,
         RefusalReason::NamespacesPerConnection,
         RefusalReason::NamespaceNameTooLong,
+        RefusalReason::AdminWatchersFull,
+        RefusalReason::AdminTasksFull,
+        RefusalReason::AdminLoginFailures,
     ];
 
     /// The reason's label.
@@ -247,6 +259,9 @@ impl RefusalReason {
             RefusalReason::RoomsPerSocket => "rooms_per_socket",
             RefusalReason::NamespacesPerConnection => "namespaces_per_connection",
             RefusalReason::NamespaceNameTooLong => "namespace_name_too_long",
+            RefusalReason::AdminWatchersFull => "admin_watchers_full",
+            RefusalReason::AdminTasksFull => "admin_tasks_full",
+            RefusalReason::AdminLoginFailures => "admin_login_failures",
         }
     }
 }

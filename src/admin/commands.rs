@@ -3,7 +3,8 @@
 //! room or a socket id (the sockets of the room, or that socket); `leave` with no filter
 //! empties the room (the official UI's Rooms page sends it so). The official UI sends
 //! them without an ack; the dashboard with one, and gets `{"ok":true,"sockets":N}`.
-//! Refused with `PERMISSION_DENIED` when `[admin] read_only`.
+//! Refused with `PERMISSION_DENIED` when `[admin] read_only`; `emit` of a name Socket.IO
+//! reserves (`connect`, `disconnect`, ...) is refused with `INVALID_PAYLOAD`.
 
 use serde_json::{json, Value};
 use siohub_actors::{Broadcast, DisconnectReason, Hub, Payload, Target};
@@ -65,6 +66,13 @@ pub async fn run(hub: &Hub, command: Command, mut args: Vec<Value>) -> Result<Va
     let sockets = match command {
         Command::Emit => {
             let event = name_arg(&args, 2, "event")?;
+            if siohub_protocol::RESERVED_EVENTS.contains(&event.as_str()) {
+                // Its clients would read it as a protocol packet they cannot parse and
+                // drop their connections (as the HTTP API and publish refuse it too).
+                return Err(EventError::invalid(format!(
+                    "{event:?} is reserved by Socket.IO and cannot be emitted"
+                )));
+            }
             let target = match args.get(1) {
                 Some(Value::String(filter)) if !filter.is_empty() => filter_target(&nsp, filter),
                 None | Some(Value::Null) | Some(Value::String(_)) => Target::namespace(&nsp),

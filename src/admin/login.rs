@@ -6,10 +6,11 @@
 //! hash, API keys or `insecure`, admin access is off and every CONNECT is refused saying so;
 //! with API keys but no password hash, a username/password login is refused the same way.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use siohub_actors::{ConnectRefusal, ConnectRequest, RefusalReason};
+use siohub_actors::{ConnectRefusal, ConnectRequest};
 
 use super::sessions::AdminSessions;
 use crate::api::operators::{LoginRefusal, OperatorAccess};
@@ -72,25 +73,32 @@ impl AdminLogin {
             // Only API keys open it: a login form learns why its password cannot work.
             return Err(ConnectRefusal::new(ADMIN_OFF));
         }
-        match self.operators.check_login(user, password).await {
+        let from = client_ip(&req.handshake.address);
+        match self.operators.check_login(user, password, from).await {
             Ok(()) => {
                 req.emit_before_connect("session", Value::String(self.sessions.issue()));
                 Ok(())
             }
-            Err(LoginRefusal::Busy(max)) => {
-                req.counters.refused(RefusalReason::AdminLoginsBusy);
-                siohub_actors::limited!(
-                    warn,
-                    "an /admin login refused: too many wait for their bcrypt check"
-                );
-                Err(ConnectRefusal::new(format!(
-                    "{max} admin logins already wait for their check: try again in a moment"
-                ))
-                .with_data(json!({"code": "RATE_LIMIT_EXCEEDED"})))
-            }
             Err(LoginRefusal::Invalid | LoginRefusal::Off) => {
                 Err(ConnectRefusal::new(INVALID_CREDENTIALS))
             }
+            Err(refusal) => {
+                if let Some(reason) = refusal.counted_as() {
+                    req.counters.refused(reason);
+                }
+                siohub_actors::limited!(warn, "an /admin login refused: {refusal}");
+                Err(ConnectRefusal::new(refusal.to_string())
+                    .with_data(json!({"code": "RATE_LIMIT_EXCEEDED"})))
+            }
         }
     }
+}
+
+/// The IP address of a handshake's peer (`ip:port` or a bare IP).
+fn client_ip(address: &str) -> Option<IpAddr> {
+    address
+        .parse::<SocketAddr>()
+        .map(|a| a.ip())
+        .or_else(|_| address.parse::<IpAddr>())
+        .ok()
 }

@@ -10,11 +10,14 @@ pub mod login;
 pub mod requests;
 pub mod sessions;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use siohub_actors::{AckSender, ConnectRefusal, Namespace, Payload, Socket, ADMIN_NSP};
+use siohub_actors::{
+    AckSender, ConnectRefusal, Namespace, Payload, RefusalReason, Socket, ADMIN_NSP,
+};
 
 use crate::config::Settings;
 use crate::error_code::{ErrorCode, EventError};
@@ -27,28 +30,61 @@ pub const MAX_WATCHERS: usize = 32;
 /// The most commands and requests of `/admin` being handled at once (all its sockets
 /// together); one more is answered `RATE_LIMIT_EXCEEDED` at once.
 pub const MAX_ADMIN_TASKS: usize = 64;
+/// The most commands and requests of one `/admin` socket being handled at once; one more
+/// is answered `RATE_LIMIT_EXCEEDED` at once (so one socket flooding requests cannot take
+/// every slot of [`MAX_ADMIN_TASKS`] from the others).
+pub const MAX_ADMIN_TASKS_PER_SOCKET: usize = 8;
 
-/// Commands and requests being handled now; a slot is given back when its guard drops.
+/// Commands and requests being handled now, in all and by socket; a slot is given back
+/// when its guard drops.
 #[derive(Clone, Default)]
-struct Tasks(Arc<AtomicUsize>);
+struct Tasks(Arc<Mutex<TaskCounts>>);
+
+#[derive(Default)]
+struct TaskCounts {
+    total: usize,
+    /// Only sockets with a task in flight (so at most [`MAX_ADMIN_TASKS`] entries).
+    by_socket: HashMap<String, usize>,
+}
 
 /// One slot of [`Tasks`].
-struct TaskSlot(Arc<AtomicUsize>);
+struct TaskSlot {
+    tasks: Arc<Mutex<TaskCounts>>,
+    socket_id: String,
+}
 
 impl Tasks {
-    fn take(&self) -> Option<TaskSlot> {
-        let before = self.0.fetch_add(1, Ordering::AcqRel);
-        if before >= MAX_ADMIN_TASKS {
-            self.0.fetch_sub(1, Ordering::AcqRel);
-            return None;
-        }
-        Some(TaskSlot(self.0.clone()))
+    /// A slot for a task of `socket_id`, or the refusal to answer when its socket's or
+    /// all of `/admin`'s slots are taken.
+    fn take(&self, socket_id: &str) -> Result<TaskSlot, EventError> {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = counts.by_socket.get(socket_id).copied().unwrap_or(0);
+        let busy = if mine >= MAX_ADMIN_TASKS_PER_SOCKET {
+            format!("{MAX_ADMIN_TASKS_PER_SOCKET} commands and requests of this socket are being handled: wait for their answers")
+        } else if counts.total >= MAX_ADMIN_TASKS {
+            format!("{MAX_ADMIN_TASKS} admin commands and requests are being handled: try again in a moment")
+        } else {
+            counts.total += 1;
+            counts.by_socket.insert(socket_id.to_owned(), mine + 1);
+            return Ok(TaskSlot {
+                tasks: self.0.clone(),
+                socket_id: socket_id.to_owned(),
+            });
+        };
+        Err(EventError::new(ErrorCode::RateLimitExceeded, busy))
     }
 }
 
 impl Drop for TaskSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let mut counts = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(mine) = counts.by_socket.get_mut(&self.socket_id) {
+            *mine -= 1;
+            if *mine == 0 {
+                counts.by_socket.remove(&self.socket_id);
+            }
+        }
     }
 }
 
@@ -127,12 +163,15 @@ fn on_event(
         );
         return answer(socket, event, ack, Err(refusal));
     }
-    let Some(slot) = tasks.take() else {
-        let busy = EventError::new(
-            ErrorCode::RateLimitExceeded,
-            format!("{MAX_ADMIN_TASKS} admin commands and requests are being handled: try again in a moment"),
-        );
-        return answer(socket, event, ack, Err(busy));
+    let slot = match tasks.take(socket.id()) {
+        Ok(slot) => slot,
+        Err(busy) => {
+            socket
+                .hub()
+                .counters()
+                .refused(RefusalReason::AdminTasksFull);
+            return answer(socket, event, ack, Err(busy));
+        }
     };
     let (task_socket, event) = (socket.clone(), event.to_owned());
     socket.run_in_session(async move {
@@ -143,6 +182,11 @@ fn on_event(
         drop(slot);
         answer(&task_socket, &event, ack, result);
     });
+}
+
+/// The refusal of one socket more than [`MAX_WATCHERS`].
+fn watchers_full() -> String {
+    format!("{MAX_WATCHERS} admin sockets are connected already")
 }
 
 /// Sets up the `/admin` namespace as `settings` configure it.
@@ -157,17 +201,27 @@ pub fn namespace(settings: &Settings) -> impl FnOnce(Namespace) -> Namespace {
             let (login, connected) = (login.clone(), connected.clone());
             async move {
                 login.check(&req).await?;
-                if connected.load(Ordering::Relaxed) >= MAX_WATCHERS {
-                    return Err(ConnectRefusal::new(format!(
-                        "{MAX_WATCHERS} admin sockets are connected already"
-                    ))
-                    .with_data(json!({"code": "RATE_LIMIT_EXCEEDED", "max": MAX_WATCHERS})));
+                if connected.load(Ordering::Acquire) >= MAX_WATCHERS {
+                    req.counters.refused(RefusalReason::AdminWatchersFull);
+                    return Err(ConnectRefusal::new(watchers_full())
+                        .with_data(json!({"code": "RATE_LIMIT_EXCEEDED", "max": MAX_WATCHERS})));
                 }
                 Ok(())
             }
         })
         .on_connect(move |socket, _auth| {
-            on_connect.fetch_add(1, Ordering::Relaxed);
+            // The middleware's check only reads the count: sockets passing it at the same
+            // time are counted here, where the count is raised, and those over the bound
+            // are told why and disconnected at once (never watching).
+            if on_connect.fetch_add(1, Ordering::AcqRel) >= MAX_WATCHERS {
+                socket.hub().counters().refused(RefusalReason::AdminWatchersFull);
+                socket.emit(
+                    "siohub:refused",
+                    json!({"code": "RATE_LIMIT_EXCEEDED", "message": watchers_full(), "max": MAX_WATCHERS}),
+                );
+                socket.disconnect();
+                return;
+            }
             socket.emit(
                 "config",
                 json!({ "supportedFeatures": supported_features(read_only) }),
@@ -175,7 +229,7 @@ pub fn namespace(settings: &Settings) -> impl FnOnce(Namespace) -> Namespace {
             socket.hub().admin().watch(socket.clone(), read_only);
         })
         .on_disconnect(move |socket, _reason| {
-            on_disconnect.fetch_sub(1, Ordering::Relaxed);
+            on_disconnect.fetch_sub(1, Ordering::AcqRel);
             socket.hub().admin().unwatch(socket.id());
         })
         .on_any(move |socket, event, payload, ack| {

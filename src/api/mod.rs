@@ -7,6 +7,7 @@ mod disconnect;
 mod emit;
 mod error;
 mod keys;
+pub mod login_budget;
 pub mod operators;
 mod rooms;
 mod sse;

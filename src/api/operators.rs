@@ -9,8 +9,10 @@
 //! password is bounded: one check runs at a time on the blocking pool, at most
 //! `[admin] max_pending_logins` wait for it (more are refused at once and counted), and
 //! the digest of the last login that passed is kept, so an operator's repeated requests
-//! cost a SHA-256, not a bcrypt.
+//! cost a SHA-256, not a bcrypt. Each client address has its own budget of waiting and
+//! failed logins ([`LoginBudget`]), so one source cannot fill that queue.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -25,6 +27,7 @@ use tokio::sync::Semaphore;
 use siohub_actors::RefusalReason;
 
 use super::keys::{constant_time_eq, digest, presented_key};
+use super::login_budget::{LoginBudget, Spent, MAX_PENDING_PER_ADDRESS};
 use super::v1::ApiState;
 use super::ApiError;
 use crate::config::AdminSettings;
@@ -41,6 +44,26 @@ pub struct OperatorAccess {
     max_pending: usize,
     /// SHA-256 of `user:password` of the last login bcrypt accepted.
     accepted: Mutex<Option<[u8; 32]>>,
+    /// What each address may still try.
+    budget: LoginBudget,
+}
+
+/// One login waiting for or in its bcrypt check: counted in `pending` and in its
+/// address's budget until dropped (as a failure unless it passed), so a login whose
+/// client left mid-check gives its place back too.
+struct Attempt<'a> {
+    access: &'a OperatorAccess,
+    from: Option<IpAddr>,
+    passed: bool,
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.access.pending.fetch_sub(1, Ordering::AcqRel);
+        if let Some(address) = self.from {
+            self.access.budget.end(address, self.passed);
+        }
+    }
 }
 
 struct AdminLogin {
@@ -68,6 +91,7 @@ impl OperatorAccess {
             pending: AtomicUsize::new(0),
             max_pending: admin.max_pending_logins.max(1),
             accepted: Mutex::new(None),
+            budget: LoginBudget::default(),
         }
     }
 
@@ -76,8 +100,14 @@ impl OperatorAccess {
         self.admin.is_some()
     }
 
-    /// Whether `user`:`password` is the admin login.
-    pub async fn check_login(&self, user: &str, password: &str) -> Result<(), LoginRefusal> {
+    /// Whether `user`:`password` is the admin login; `from` is the client's address (its
+    /// budget of waiting and failed logins is checked and spent).
+    pub async fn check_login(
+        &self,
+        user: &str,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<(), LoginRefusal> {
         let Some(admin) = &self.admin else {
             return Err(LoginRefusal::Off);
         };
@@ -93,9 +123,22 @@ impl OperatorAccess {
             self.pending.fetch_sub(1, Ordering::AcqRel);
             return Err(LoginRefusal::Busy(self.max_pending));
         }
-        let verified = self.verify(password, &admin.password_hash).await;
-        self.pending.fetch_sub(1, Ordering::AcqRel);
-        if verified {
+        if let Some(address) = from {
+            if let Err(spent) = self.budget.start(address) {
+                self.pending.fetch_sub(1, Ordering::AcqRel);
+                return Err(match spent {
+                    Spent::Pending => LoginRefusal::AddressBusy(MAX_PENDING_PER_ADDRESS),
+                    Spent::Failures(left) => LoginRefusal::TooManyFailures(left.as_secs()),
+                });
+            }
+        }
+        let mut attempt = Attempt {
+            access: self,
+            from,
+            passed: false,
+        };
+        if self.verify(password, &admin.password_hash).await {
+            attempt.passed = true;
             *self.accepted.lock().unwrap_or_else(|e| e.into_inner()) = Some(presented);
             Ok(())
         } else {
@@ -127,6 +170,28 @@ pub enum LoginRefusal {
     /// `[admin] max_pending_logins` logins already wait for their check.
     #[error("{0} admin logins already wait for their check: try again in a moment")]
     Busy(usize),
+    /// This many logins from the client's address already wait for their check.
+    #[error(
+        "{0} admin logins from your address already wait for their check: wait for their answers"
+    )]
+    AddressBusy(usize),
+    /// The client's address failed too many logins lately; it may try again in this many
+    /// seconds.
+    #[error("too many failed admin logins from your address: try again in {0} s")]
+    TooManyFailures(u64),
+}
+
+impl LoginRefusal {
+    /// The refusal reason it is counted under, when it is one of the login's bounds.
+    pub fn counted_as(self) -> Option<RefusalReason> {
+        match self {
+            LoginRefusal::Busy(_) | LoginRefusal::AddressBusy(_) => {
+                Some(RefusalReason::AdminLoginsBusy)
+            }
+            LoginRefusal::TooManyFailures(_) => Some(RefusalReason::AdminLoginFailures),
+            LoginRefusal::Off | LoginRefusal::Invalid => None,
+        }
+    }
 }
 
 impl From<LoginRefusal> for ApiError {
@@ -158,14 +223,14 @@ async fn check(state: &ApiState, req: &ServiceRequest) -> Result<(), ApiError> {
     }
     match basic_login(req) {
         Some((user, password)) => {
-            let checked = state.operators.check_login(&user, &password).await;
-            if let Err(LoginRefusal::Busy(_)) = checked {
-                siohub_actors::limited!(
-                    warn,
-                    "an admin login refused: too many wait for their bcrypt check"
-                );
-                if let Some(engine) = req.app_data::<web::Data<AppState>>() {
-                    engine.hub.counters().refused(RefusalReason::AdminLoginsBusy);
+            let from = req.peer_addr().map(|a| a.ip());
+            let checked = state.operators.check_login(&user, &password, from).await;
+            if let Err(refusal) = checked {
+                if let Some(reason) = refusal.counted_as() {
+                    siohub_actors::limited!(warn, "an admin login refused: {refusal}");
+                    if let Some(engine) = req.app_data::<web::Data<AppState>>() {
+                        engine.hub.counters().refused(reason);
+                    }
                 }
             }
             Ok(checked?)
@@ -218,11 +283,11 @@ mod tests {
     #[actix_rt::test]
     async fn the_admin_login_passes_and_nothing_else_does() {
         let access = OperatorAccess::new(&admin());
-        assert!(access.check_login("ops", "s3cret").await.is_ok());
+        assert!(access.check_login("ops", "s3cret", None).await.is_ok());
         // The second time comes from the digest of the accepted login.
-        assert!(access.check_login("ops", "s3cret").await.is_ok());
+        assert!(access.check_login("ops", "s3cret", None).await.is_ok());
         for (user, password) in [("ops", "s3cre"), ("ops", ""), ("admin", "s3cret"), ("", "")] {
-            let err = access.check_login(user, password).await.unwrap_err();
+            let err = access.check_login(user, password, None).await.unwrap_err();
             assert_eq!(err, LoginRefusal::Invalid, "{user}:{password}");
             let err = ApiError::from(err);
             assert_eq!((err.status, err.code), (401, "UNAUTHORIZED"));
@@ -236,19 +301,19 @@ mod tests {
         // bcrypt check, and the real login still passes afterwards.
         let access = OperatorAccess::new(&admin());
         let (first, second) = futures::join!(
-            access.check_login("ops", "guess-1"),
-            access.check_login("ops", "guess-2")
+            access.check_login("ops", "guess-1", None),
+            access.check_login("ops", "guess-2", None)
         );
         assert_eq!(first, Err(LoginRefusal::Invalid));
         assert_eq!(second, Err(LoginRefusal::Busy(1)));
-        assert!(access.check_login("ops", "s3cret").await.is_ok());
+        assert!(access.check_login("ops", "s3cret", None).await.is_ok());
     }
 
     #[actix_rt::test]
     async fn no_hash_means_no_admin_login() {
         let off = OperatorAccess::new(&AdminSettings::default());
         assert!(!off.admin_enabled());
-        let err = off.check_login("admin", "").await.unwrap_err();
+        let err = off.check_login("admin", "", None).await.unwrap_err();
         assert_eq!(err, LoginRefusal::Off);
         assert!(err.to_string().contains("password_hash"), "{err}");
     }

@@ -13,7 +13,7 @@ use siohub::config::Settings;
 use siohub::server::BackgroundServer;
 use std::time::Duration;
 
-use siohub_actors::HubActor;
+use siohub_actors::{HubActor, RefusalReason};
 use support::{clients, ops};
 use support::{policy, start_hub_from, test_settings};
 
@@ -143,4 +143,106 @@ fn a_configured_admin_namespace_does_not_shadow_the_admin() {
     // admin access is off.
     let server = start_hub_from(settings);
     run(&server, "off");
+}
+
+/// The Admin's mailbox depth (the count its feed's bound reads).
+fn admin_mailbox_depth(server: &BackgroundServer) -> u64 {
+    server
+        .hub
+        .actor_stats()
+        .into_iter()
+        .find(|a| a.name == "Admin")
+        .expect("the Admin actor reports its stats")
+        .mailbox_depth
+}
+
+#[test]
+fn admin_requests_whose_asker_left_are_counted_off_and_the_feed_goes_on() {
+    // A watcher that leaves with requests still waiting drops their answers' futures.
+    // Each such request must still be counted off the Admin's mailbox depth: before, the
+    // depth grew by one for each, and past the feed's 10,000 bound the Admin was fed
+    // nothing more (the official UI saw no socket or event until a restart).
+    let server = start_hub_from(admin_settings());
+    let admin = server.hub.admin().clone();
+    for _ in 0..10_001 {
+        drop(admin.overview());
+    }
+    support::wait_until(
+        "the Admin's mailbox depth is back to 0",
+        Duration::from_secs(30),
+        || admin_mailbox_depth(&server) == 0,
+    );
+    // The feed goes on: the official UI sees sockets connect and their events.
+    run(&server, "full");
+    support::wait_until(
+        "the Admin's mailbox is empty again",
+        Duration::from_secs(30),
+        || admin_mailbox_depth(&server) == 0,
+    );
+}
+
+/// How often the hub refused something for `reason`.
+fn refusals(server: &BackgroundServer, reason: RefusalReason) -> u64 {
+    server.hub.counters().refusals(reason)
+}
+
+#[test]
+fn admin_watchers_see_long_event_names_cut_and_are_not_cut_off() {
+    // 100 KiB event names: before, every watcher got each name in full (and was soon
+    // disconnected as a slow consumer), and the recent-events ring kept 100 of them.
+    let server = start_hub_from(admin_settings());
+    run(&server, "names");
+}
+
+#[test]
+fn admin_emit_refuses_the_names_socket_io_reserves() {
+    // Before, `emit("/", null, "connect")` reached every client of `/`, which dropped its
+    // connection with "parse error".
+    let server = start_hub_from(admin_settings());
+    run(&server, "reserved");
+}
+
+#[test]
+fn admin_sockets_connecting_at_once_stay_within_32() {
+    // The bound was checked before the count was raised: sockets connecting at once got
+    // 33 to 41 in.
+    let server = start_hub_from(admin_settings());
+    run(&server, "race");
+    assert!(refusals(&server, RefusalReason::AdminWatchersFull) >= 68);
+}
+
+#[test]
+fn admin_request_flood_of_one_socket_is_bounded_and_others_are_served() {
+    let server = start_hub_from(admin_settings());
+    let report = run_with(&server, "flood", &["100000"]);
+    let busy = report["busy_answers"]
+        .as_u64()
+        .expect("busy answers counted");
+    assert!(busy > 0, "{report}");
+    assert!(
+        refusals(&server, RefusalReason::AdminTasksFull) >= busy,
+        "{report}"
+    );
+    support::wait_until(
+        "the Admin's mailbox is empty after the flood",
+        Duration::from_secs(30),
+        || admin_mailbox_depth(&server) == 0,
+    );
+}
+
+#[test]
+fn admin_login_flood_from_one_address_leaves_room_for_the_operator() {
+    // Wrong passwords from 127.0.0.2, retried at once, used to fill the bcrypt checker's
+    // queue ([admin] max_pending_logins) so that the operator's first login was refused.
+    let mut settings = admin_settings();
+    // A slower hash, so the flood's checks really queue.
+    settings.admin.password_hash = bcrypt::hash("s3cret", 8).expect("bcrypt hashes");
+    let server = start_hub_from(settings);
+    run(&server, "login_flood");
+    assert!(refusals(&server, RefusalReason::AdminLoginFailures) > 0);
+    let metrics = ops::metrics_text(&server);
+    assert!(
+        metrics.contains("siohub_refused_total{reason=\"admin_login_failures\"}"),
+        "the budget's refusals are not in /metrics"
+    );
 }

@@ -25,6 +25,22 @@ pub const MAX_QUEUED: u64 = 10_000;
 pub const MAX_EVENTS_PER_S: u64 = 1_000;
 /// Event arguments larger than this (as JSON) are shown as a placeholder.
 pub const MAX_ARGS_BYTES: usize = 1_024;
+/// Event names longer than this are shown cut to it, with their length.
+pub const MAX_NAME_BYTES: usize = 128;
+
+/// An event name as the Admin shows it: in full up to [`MAX_NAME_BYTES`], else its first
+/// bytes (cut on a character boundary) followed by its length, so a client sending huge
+/// names cannot make every watcher's pushes and the recent-events ring huge.
+pub fn shown_name(event: &str) -> String {
+    if event.len() <= MAX_NAME_BYTES {
+        return event.to_owned();
+    }
+    let mut cut = MAX_NAME_BYTES;
+    while !event.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… [{} bytes]", &event[..cut], event.len())
+}
 
 /// A socket joined a namespace.
 #[derive(Message, Debug)]
@@ -100,7 +116,7 @@ pub struct EventSeen {
     pub nsp: String,
     /// The socket that sent or got it; `None` for a broadcast.
     pub socket_id: Option<String>,
-    /// The event name.
+    /// The event name, cut to [`MAX_NAME_BYTES`] (see [`shown_name`]).
     pub event: String,
     /// Its arguments as JSON, or a placeholder when large or binary.
     pub args: Vec<Value>,
@@ -111,7 +127,8 @@ pub struct EventSeen {
 }
 
 impl EventSeen {
-    /// Describes an event; the arguments are kept when small and plain JSON.
+    /// Describes an event; the arguments are kept when small and plain JSON, the name cut
+    /// when long.
     pub fn new(
         incoming: bool,
         nsp: &str,
@@ -134,7 +151,7 @@ impl EventSeen {
             incoming,
             nsp: nsp.to_owned(),
             socket_id: socket_id.map(str::to_owned),
-            event: event.to_owned(),
+            event: shown_name(event),
             args,
             bytes: json.len() + binary,
             at: SystemTime::now(),
@@ -317,5 +334,23 @@ impl AdminFeed {
     /// Watchers of `/admin` connected now.
     pub fn watchers(&self) -> u64 {
         self.counters.watchers.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_feed_cuts_long_event_names_on_a_character_boundary() {
+        assert_eq!(shown_name("chat"), "chat");
+        let exact = "x".repeat(MAX_NAME_BYTES);
+        assert_eq!(shown_name(&exact), exact);
+        let long = "é".repeat(100_000);
+        let shown = shown_name(&long);
+        assert!(shown.len() <= MAX_NAME_BYTES + 32, "{}", shown.len());
+        assert!(shown.ends_with("… [200000 bytes]"), "{shown}");
+        let seen = EventSeen::new(true, "/", Some("s"), &long, &Payload::new(vec![]));
+        assert_eq!(seen.event, shown);
     }
 }

@@ -53,14 +53,14 @@ use recent_events::RecentEvents;
 use serialize::{socket_json, SocketView};
 use watchers::Watchers;
 
-pub use feed::{AdminDrops, AdminFeed};
+pub use feed::{AdminDrops, AdminFeed, MAX_NAME_BYTES};
 pub use history::HISTORY_LEN;
 pub use listing::{PageQuery, MAX_ALL_SOCKETS};
 pub use recent_events::RECENT_LEN;
 pub use requests::{
     ConnectionsQuery, Overview, RecentEventsQuery, RoomsQuery, Unwatch, Watch, WatchAggregates,
 };
-pub use watchers::MAX_PUSHES_PER_S;
+pub use watchers::{MAX_PUSHES_PER_S, MAX_PUSH_BYTES_PER_S};
 
 /// The namespace the Admin serves.
 pub const ADMIN_NSP: &str = "/admin";

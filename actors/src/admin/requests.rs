@@ -4,6 +4,7 @@
 //! Admin's mailbox depth) and the answers are JSON, as the acks carry them.
 
 use actix::prelude::*;
+use futures::channel::oneshot;
 use serde_json::{json, Value};
 
 use super::{listing, Admin, AdminFeed, PageQuery};
@@ -27,34 +28,6 @@ pub struct Unwatch {
     /// Its socket id.
     pub socket_id: String,
 }
-
-/// A watcher sent `siohub:watch`: from now on it gets aggregates only.
-#[derive(Message)]
-#[rtype(result = "bool")]
-pub struct WatchAggregates {
-    /// Its socket id.
-    pub socket_id: String,
-}
-
-/// The overview (`siohub:overview`), with the whole history.
-#[derive(Message)]
-#[rtype(result = "Value")]
-pub struct Overview;
-
-/// A page of connections (`siohub:connections`).
-#[derive(Message)]
-#[rtype(result = "Value")]
-pub struct ConnectionsQuery(pub PageQuery);
-
-/// A page of rooms (`siohub:rooms`).
-#[derive(Message)]
-#[rtype(result = "Value")]
-pub struct RoomsQuery(pub PageQuery);
-
-/// The recent events (`siohub:events`).
-#[derive(Message)]
-#[rtype(result = "Value")]
-pub struct RecentEventsQuery;
 
 impl Handler<Watch> for Admin {
     type Result = ();
@@ -81,77 +54,114 @@ impl Handler<Unwatch> for Admin {
     }
 }
 
-impl Handler<WatchAggregates> for Admin {
-    type Result = bool;
+/// A watcher sent `siohub:watch`: from now on it gets aggregates only.
+pub struct WatchAggregates {
+    /// Its socket id.
+    pub socket_id: String,
+}
 
-    fn handle(&mut self, msg: WatchAggregates, ctx: &mut Context<Self>) -> bool {
-        handle_guarded!(
-            self,
-            ctx,
-            false,
-            self.watchers.make_dashboard(&msg.socket_id)
-        )
+/// The overview (`siohub:overview`), with the whole history.
+pub struct Overview;
+
+/// A page of connections (`siohub:connections`).
+pub struct ConnectionsQuery(pub PageQuery);
+
+/// A page of rooms (`siohub:rooms`).
+pub struct RoomsQuery(pub PageQuery);
+
+/// The recent events (`siohub:events`).
+pub struct RecentEventsQuery;
+
+/// A request the Admin answers.
+pub(crate) trait Ask: Send + 'static {
+    /// What it answers.
+    type Answer: Send + 'static;
+
+    /// The answer, as the Admin has it now.
+    fn answer(self, admin: &mut Admin) -> Self::Answer;
+}
+
+/// A request in the Admin's mailbox with where its answer goes. Queued with `do_send`, so
+/// it is always handled (and so counted off the Admin's mailbox depth), even when the
+/// asker left meanwhile: a request whose answer nobody waits for any more is counted off
+/// without being worked out. (With `Addr::send`, actix skips the handler of a message
+/// whose asker left, and the depth the feed's bound reads never came down again.)
+pub(crate) struct Asked<R: Ask> {
+    request: R,
+    reply: oneshot::Sender<R::Answer>,
+}
+
+impl<R: Ask> Message for Asked<R> {
+    type Result = ();
+}
+
+impl<R: Ask> Handler<Asked<R>> for Admin {
+    type Result = ();
+
+    fn handle(&mut self, msg: Asked<R>, ctx: &mut Context<Self>) {
+        handle_guarded!(self, ctx, (), {
+            if msg.reply.is_canceled() {
+                return;
+            }
+            let answer = msg.request.answer(self);
+            // The asker may have left since: nothing to do then.
+            let _ = msg.reply.send(answer);
+        })
     }
 }
 
-impl Handler<Overview> for Admin {
-    type Result = MessageResult<Overview>;
+impl Ask for WatchAggregates {
+    type Answer = bool;
 
-    fn handle(&mut self, _msg: Overview, ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(handle_guarded!(
-            self,
-            ctx,
-            Value::Null,
-            self.stats_json(true)
-        ))
+    fn answer(self, admin: &mut Admin) -> bool {
+        admin.watchers.make_dashboard(&self.socket_id)
     }
 }
 
-impl Handler<ConnectionsQuery> for Admin {
-    type Result = MessageResult<ConnectionsQuery>;
+impl Ask for Overview {
+    type Answer = Value;
 
-    fn handle(&mut self, msg: ConnectionsQuery, ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(handle_guarded!(self, ctx, Value::Null, {
-            listing::connections_page(&self.links.registry, &self.links.membership, &msg.0)
-        }))
+    fn answer(self, admin: &mut Admin) -> Value {
+        admin.stats_json(true)
     }
 }
 
-impl Handler<RoomsQuery> for Admin {
-    type Result = MessageResult<RoomsQuery>;
+impl Ask for ConnectionsQuery {
+    type Answer = Value;
 
-    fn handle(&mut self, msg: RoomsQuery, ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(handle_guarded!(self, ctx, Value::Null, {
-            listing::rooms_page(&self.links.membership, &msg.0)
-        }))
+    fn answer(self, admin: &mut Admin) -> Value {
+        listing::connections_page(&admin.links.registry, &admin.links.membership, &self.0)
     }
 }
 
-impl Handler<RecentEventsQuery> for Admin {
-    type Result = MessageResult<RecentEventsQuery>;
+impl Ask for RoomsQuery {
+    type Answer = Value;
 
-    fn handle(&mut self, _msg: RecentEventsQuery, ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(handle_guarded!(self, ctx, Value::Null, {
-            json!({"ok": true, "items": self.recent.to_json()})
-        }))
+    fn answer(self, admin: &mut Admin) -> Value {
+        listing::rooms_page(&admin.links.membership, &self.0)
+    }
+}
+
+impl Ask for RecentEventsQuery {
+    type Answer = Value;
+
+    fn answer(self, admin: &mut Admin) -> Value {
+        json!({"ok": true, "items": admin.recent.to_json()})
     }
 }
 
 /// What the `/admin` namespace asks of the Admin.
 impl AdminFeed {
-    /// Sends a request, counted in the Admin's mailbox depth, and waits for the answer.
-    fn ask<M>(
+    /// Sends a request, counted in the Admin's mailbox depth, and waits for the answer
+    /// (dropping the future leaves the request to be counted off unanswered).
+    fn ask<R: Ask>(
         &self,
-        msg: M,
-    ) -> impl std::future::Future<Output = Result<M::Result, crate::Unavailable>> + 'static
-    where
-        M: Message + Send + 'static,
-        M::Result: Send,
-        Admin: Handler<M>,
-    {
+        request: R,
+    ) -> impl std::future::Future<Output = Result<R::Answer, crate::Unavailable>> + 'static {
+        let (reply, answer) = oneshot::channel();
         self.stats().enqueued();
-        let sent = self.addr().send(msg);
-        async move { sent.await.map_err(|_| crate::Unavailable("Admin")) }
+        self.addr().do_send(Asked { request, reply });
+        async move { answer.await.map_err(|_| crate::Unavailable("Admin")) }
     }
 
     /// `socket` starts watching; it gets `server_stats` and `all_sockets` at once.

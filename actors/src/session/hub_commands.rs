@@ -63,7 +63,7 @@ impl Session {
         } else if volatile {
             self.count_drop(DropReason::VolatileBufferFull, 1);
         } else {
-            self.disconnect_slow_consumer(ctx);
+            self.disconnect_slow_consumer(frames.len(), size, ctx);
         }
     }
 

@@ -57,7 +57,8 @@ impl Session {
                 return true;
             }
         }
-        self.disconnect_slow_consumer(ctx);
+        let size = frames.iter().map(|f| f.len()).sum();
+        self.disconnect_slow_consumer(frames.len(), size, ctx);
         false
     }
 
@@ -198,7 +199,15 @@ impl Session {
         }
     }
 
-    pub(super) fn disconnect_slow_consumer(&mut self, ctx: &mut Context<Self>) {
+    /// Disconnects the client: `frames` frames of `size` bytes did not fit in its outgoing
+    /// buffer (the log line says what waited and what did not fit: a single frame larger
+    /// than the byte bound does not fit an empty buffer either).
+    pub(super) fn disconnect_slow_consumer(
+        &mut self,
+        frames: usize,
+        size: usize,
+        ctx: &mut Context<Self>,
+    ) {
         let (packets, bytes) = self.backlog();
         self.hub.counters().slow_consumer_disconnect();
         self.hub
@@ -206,7 +215,7 @@ impl Session {
             .dropped(DropReason::SlowConsumer, packets as u64 + 1);
         crate::limited!(
             warn,
-            "session {}: slow consumer: outgoing buffer full ({packets} packets, {bytes} bytes; limits {} and {}); disconnecting",
+            "session {}: slow consumer: {frames} more frames of {size} bytes do not fit its outgoing buffer ({packets} packets, {bytes} bytes waiting; limits {} and {}); disconnecting",
             self.sid,
             self.config.max_buffer_packets,
             self.config.max_buffer_bytes

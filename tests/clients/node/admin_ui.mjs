@@ -14,6 +14,15 @@
 //   off        no password hash, no API key: /admin refuses, saying how to turn it on;
 //              with an API key as 3rd argument (keys configured, no hash): the key opens it,
 //              a password login is refused saying admin logins are off
+//   names      events with 100 KiB names: the watchers get them cut (pushes and the
+//              recent events stay small) and are not cut off as slow consumers
+//   reserved   emit of a name Socket.IO reserves is refused (INVALID_PAYLOAD), clients stay
+//   race       100 /admin sockets connecting at once: at most 32 stay connected
+//   flood      one watcher sends N (3rd argument, 100000) requests: at most 8 of them are
+//              handled at once, the rest answered RATE_LIMIT_EXCEEDED, another watcher is
+//              served meanwhile
+//   login_flood  sockets from 127.0.0.2 retry wrong passwords; the operator's password
+//              logins from 127.0.0.1 pass every time, the flood is refused by its budget
 //
 // Prints one JSON line: {"ok":true,...} or {"ok":false,"error":"..."}.
 
@@ -420,7 +429,168 @@ async function bounds() {
   return {};
 }
 
-const scenarios = { full, read_only: readOnly, off, bounds };
+const KEY = "test-operator-key";
+
+// A watcher logged in with the API key, on websocket.
+function watcher(extra = {}) {
+  return open("/admin", { auth: { api_key: KEY }, transports: ["websocket"], ...extra });
+}
+
+// Huge event names are cut for the watchers: a client sends 20 events with 100 KiB names.
+async function names() {
+  const ui = await watcher();
+  check(!ui.error, `ui: ${JSON.stringify(ui.error)}`);
+  const dash = await watcher();
+  const watch = await dash.socket.emitWithAck("siohub:watch", {});
+  check(watch.ok === true, "siohub:watch");
+  const c = await open("/", { transports: ["websocket"] });
+  check(!c.error, "client connects");
+  const long = "n".repeat(100 * 1024);
+  for (let i = 0; i < 20; i++) c.socket.emit(long + (i % 10), i);
+  c.socket.emit("after-the-long-names", 1);
+  await until(
+    () => eventsOf(ui, "event_received").some((e) => e.args[2][0] === "after-the-long-names"),
+    "event_received after the long names",
+    15000,
+  );
+  const shown = eventsOf(ui, "event_received").map((e) => e.args[2][0]).filter((n) => n.startsWith("nnn"));
+  check(shown.length === 20, `${shown.length} long names pushed, not 20`);
+  for (const name of shown) {
+    check(name.length <= 200, `a name of ${name.length} characters was pushed`);
+    check(name.endsWith(`[${long.length + 1} bytes]`), `the cut name does not say its length: ${name.slice(-40)}`);
+  }
+  check(ui.socket.connected && ui.disconnects.length === 0, `the watcher was cut: ${ui.disconnects}`);
+  const recent = await dash.socket.emitWithAck("siohub:events", {});
+  const listed = recent.items.filter((e) => e.event.startsWith("nnn"));
+  check(listed.length === 20 && listed.every((e) => e.event.length <= 200), `recent events: ${listed.map((e) => e.event.length)}`);
+  const size = JSON.stringify(recent).length;
+  check(size < 32 * 1024, `siohub:events answered ${size} bytes`);
+  return { answer_bytes: size };
+}
+
+// emit refuses the names Socket.IO reserves; the clients of "/" stay connected.
+async function reserved() {
+  const ui = await watcher();
+  check(!ui.error, `ui: ${JSON.stringify(ui.error)}`);
+  const clients = [];
+  for (let i = 0; i < 2; i++) {
+    const c = await open("/", { transports: ["websocket"] });
+    check(!c.error, "client connects");
+    clients.push(c);
+  }
+  for (const name of ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"]) {
+    const r = await ui.socket.emitWithAck("emit", "/", null, name, { x: 1 });
+    check(r.error?.code === "INVALID_PAYLOAD" && r.error.message.includes("reserved"), `emit ${name}: ${JSON.stringify(r)}`);
+  }
+  // As the official UI sends it: no ack.
+  ui.socket.emit("emit", "/", null, "connect", { x: 1 });
+  const hello = await ui.socket.emitWithAck("emit", "/", null, "hello", 1);
+  check(hello.ok === true && hello.sockets === 2, `emit hello: ${JSON.stringify(hello)}`);
+  await until(() => clients.every((c) => eventsOf(c, "hello").length === 1), "hello on both clients");
+  await sleep(200);
+  for (const c of clients) {
+    check(c.socket.connected && c.disconnects.length === 0, `a client dropped: ${c.disconnects}`);
+    check(eventsOf(c, "connect").length === 0, "a client got a connect event");
+  }
+  return {};
+}
+
+// 100 sockets connect to /admin at once: at most 32 stay; the others are refused at the
+// CONNECT or, when they passed its check at the same time, told and disconnected at once.
+async function race() {
+  const results = await Promise.all(Array.from({ length: 100 }, () => watcher()));
+  for (const r of results.filter((r) => r.error)) {
+    check(r.error.data?.code === "RATE_LIMIT_EXCEEDED", `refusal: ${JSON.stringify(r.error)}`);
+  }
+  const stays = () => results.filter((r) => !r.error && r.socket.connected);
+  await until(() => stays().length <= 32, `at most 32 connected (${stays().length})`);
+  const kept = stays();
+  check(kept.length === 32, `${kept.length} stayed connected`);
+  for (const r of results.filter((r) => !r.error && !r.socket.connected)) {
+    const told = eventsOf(r, "siohub:refused")[0];
+    check(told?.args[0].code === "RATE_LIMIT_EXCEEDED", `a socket cut without a reason: ${JSON.stringify(r.events.map((e) => e.event))}`);
+  }
+  const overview = await kept[0].socket.emitWithAck("siohub:overview", {});
+  check(overview.admin.watchers === 32, `the Admin counts ${overview.admin.watchers} watchers`);
+  return { refused_at_connect: results.filter((r) => r.error).length };
+}
+
+// One watcher floods requests; each gets an answer (ok or RATE_LIMIT_EXCEEDED), and
+// another watcher is served all along.
+async function flood() {
+  const n = Number(process.argv[4] || 100000);
+  const w1 = await watcher();
+  const w2 = await watcher();
+  check(!w1.error && !w2.error, "watchers connect");
+  let answered = 0, ok = 0, busy = 0;
+  const other = [];
+  const onAnswer = (r) => {
+    answered++;
+    if (r?.ok === true) ok++;
+    else if (r?.error?.code === "RATE_LIMIT_EXCEEDED") busy++;
+    else other.push(r);
+  };
+  let sent = 0;
+  // The other watcher asks one request after another while the flood goes on.
+  const mine = [];
+  const served = (async () => {
+    while (answered < n && mine.length < 50) {
+      mine.push(await w2.socket.timeout(20000).emitWithAck("siohub:overview", {}));
+    }
+  })();
+  while (sent < n) {
+    check(w1.socket.connected, `the flooding watcher was cut after ${answered} answers: ${w1.disconnects}`);
+    // Keep at most 2,000 unanswered, so this client reads its answers as it goes.
+    while (sent < n && sent - answered < 2000) {
+      w1.socket.emit("siohub:events", {}, onAnswer);
+      sent++;
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  await until(() => answered === n, `all ${n} answered (${answered})`, 120000);
+  await served;
+  check(mine.length > 0, "the other watcher got no answer");
+  check(mine.every((r) => r.ok === true), `the other watcher was refused: ${JSON.stringify(mine.find((r) => r.ok !== true))}`);
+  check(other.length === 0, `unexpected answers: ${JSON.stringify(other.slice(0, 3))}`);
+  check(busy > 0 && ok > 0, `ok ${ok}, busy ${busy}`);
+  check(w1.socket.connected && w2.socket.connected, "a watcher was cut");
+  return { ok_answers: ok, busy_answers: busy, served: mine.length };
+}
+
+// Attackers on another source address retry wrong passwords; the operator's logins pass.
+async function loginFlood() {
+  const attackers = [];
+  const refusals = {};
+  let stop = false;
+  for (let i = 0; i < 20; i++) {
+    const socket = io(base + "/admin", {
+      forceNew: true,
+      transports: ["websocket"],
+      localAddress: "127.0.0.2",
+      auth: { username: "admin", password: "guess" + i },
+      reconnection: false,
+    });
+    opened.push(socket);
+    socket.on("connect_error", (e) => {
+      refusals[e.message] = (refusals[e.message] || 0) + 1;
+      if (!stop) setTimeout(() => socket.connect(), 1);
+    });
+    attackers.push(socket);
+  }
+  await until(() => Object.values(refusals).reduce((a, b) => a + b, 0) >= 100, "the flood under way", 20000);
+  for (let k = 0; k < 5; k++) {
+    const op = await open("/admin", { auth: adminAuth(), transports: ["websocket"] });
+    check(!op.error, `operator login ${k} refused: ${JSON.stringify(op.error)}`);
+    op.socket.close();
+  }
+  stop = true;
+  const budget = Object.keys(refusals).find((m) => m.startsWith("too many failed admin logins from your address"));
+  check(budget, `the flood was not refused by its address's budget: ${JSON.stringify(refusals)}`);
+  check((refusals["invalid credentials"] || 0) <= 5, `more than 5 wrong passwords were checked: ${JSON.stringify(refusals)}`);
+  return { refusals };
+}
+
+const scenarios = { full, read_only: readOnly, off, bounds, names, reserved, race, flood, login_flood: loginFlood };
 
 try {
   const run = scenarios[scenario] ?? (() => fail(`unknown scenario ${scenario}`));
