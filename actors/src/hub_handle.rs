@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::admin::feed::FeedCounters;
 use crate::admin::{Admin, AdminFeed, AdminLinks};
+use crate::asked::Asked;
 use crate::broadcaster::{
     BroadcastSequence, Broadcaster, BroadcasterLinks, BufferSizes, BufferSizesView, CountBuffered,
     Subscribe, TakePreserved, Unsubscribe,
@@ -270,11 +271,13 @@ impl Hub {
     where
         M: Message + Send + 'static,
         M::Result: Send,
-        Broadcaster: Handler<M>,
+        Broadcaster: Handler<M> + Handler<Asked<M>>,
     {
         self.count_send(HubActor::Broadcaster);
-        let sent = self.inner.broadcaster.send(msg);
-        async move { sent.await.map_err(|_| Unavailable("Broadcaster")) }
+        // Handled even if the caller stops waiting: see `asked`.
+        let (asked, answer) = Asked::new(msg);
+        self.inner.broadcaster.do_send(asked);
+        async move { answer.await.map_err(|_| Unavailable("Broadcaster")) }
     }
 
     /// Emits an event to a target; resolves once it is handed to every recipient.
@@ -534,11 +537,9 @@ impl Hub {
         limit: usize,
     ) -> impl Future<Output = Result<ConnectionsPage, Unavailable>> + 'static {
         self.count_send(HubActor::ConnectionManager);
-        let sent = self
-            .inner
-            .connections
-            .send(ListConnections { offset, limit });
-        async move { sent.await.map_err(|_| Unavailable("ConnectionManager")) }
+        let (asked, answer) = Asked::new(ListConnections { offset, limit });
+        self.inner.connections.do_send(asked);
+        async move { answer.await.map_err(|_| Unavailable("ConnectionManager")) }
     }
 
     /// Crashes one singleton on purpose (tests only).

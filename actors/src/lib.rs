@@ -105,6 +105,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+mod asked;
 mod broadcaster;
 pub mod client_log;
 mod config;

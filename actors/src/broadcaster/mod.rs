@@ -32,6 +32,7 @@ use actix::prelude::*;
 use serde_json::Value;
 use siohub_protocol::SocketPacket;
 
+use crate::asked::Asked;
 use crate::delivery::{Deliver, DeliverWithAck, ReplayReply, Replayed};
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, BroadcastWithAck, Preserve, PreservedSocket, Recovered,
@@ -617,6 +618,21 @@ impl Supervised for Broadcaster {
         self.deliver_run();
         self.expire();
         log::warn!("Broadcaster restarted");
+    }
+}
+
+/// Any request of the hub to the Broadcaster, handled even when its asker stopped waiting
+/// (see `asked`): its handler counts it off the mailbox depth.
+impl<M> Handler<Asked<M>> for Broadcaster
+where
+    M: Message + Send + 'static,
+    M::Result: Send,
+    Broadcaster: Handler<M>,
+{
+    type Result = ();
+
+    fn handle(&mut self, asked: Asked<M>, ctx: &mut Context<Self>) {
+        asked.handle_by(self, ctx);
     }
 }
 

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use futures::channel::oneshot;
 
+use crate::asked::Asked;
 use crate::room_supervisor::{EndedSocket, MembershipView, RemoveSessionSockets, RoomSupervisor};
 use crate::session::Session;
 use crate::stats::ActorStats;
@@ -147,6 +148,16 @@ impl Supervised for ConnectionManager {
             "ConnectionManager restarted; {} sessions in the registry",
             self.registry.len()
         );
+    }
+}
+
+/// A listing asked through the hub, handled even when its asker stopped waiting (see
+/// `asked`): its handler counts it off the mailbox depth.
+impl Handler<Asked<ListConnections>> for ConnectionManager {
+    type Result = ();
+
+    fn handle(&mut self, asked: Asked<ListConnections>, ctx: &mut Context<Self>) {
+        asked.handle_by(self, ctx);
     }
 }
 

@@ -5,6 +5,7 @@
 mod support;
 
 mod broadcaster_restart;
+mod dropped_asks;
 mod handler_tasks;
 mod join_replay;
 mod races;
