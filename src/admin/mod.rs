@@ -14,11 +14,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use siohub_actors::{
     AckSender, ConnectRefusal, Namespace, Payload, RefusalReason, Socket, ADMIN_NSP,
 };
 
+use crate::builtins::answer::answer;
 use crate::config::Settings;
 use crate::error_code::{ErrorCode, EventError};
 use commands::Command;
@@ -104,27 +105,6 @@ pub fn supported_features(read_only: bool) -> Vec<&'static str> {
     }
     features.extend(["AGGREGATED_EVENTS", "ALL_EVENTS"]);
     features
-}
-
-/// Answers through the ack, when there is one; a failure is logged either way.
-fn answer(socket: &Socket, event: &str, ack: Option<AckSender>, result: Result<Value, EventError>) {
-    let body = match result {
-        Ok(body) => body,
-        Err(failure) => {
-            siohub_actors::limited!(
-                info,
-                "admin socket {}: {} refused: {} {}",
-                socket.id(),
-                siohub_actors::ClientText(event),
-                failure.code.as_str(),
-                siohub_actors::ClientText(&failure.message)
-            );
-            failure.to_json()
-        }
-    };
-    if let Some(ack) = ack {
-        ack.send_json(json!([body]));
-    }
 }
 
 /// What a watcher's event asks for.

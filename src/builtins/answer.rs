@@ -8,7 +8,7 @@ use crate::error_code::{ErrorCode, EventError};
 
 /// Answers through the ack (when the client asked for one): the success body or the error
 /// body. Errors are logged either way.
-pub(super) fn answer(
+pub(crate) fn answer(
     socket: &Socket,
     event: &str,
     ack: Option<AckSender>,

@@ -7,7 +7,7 @@
 //! `{"ok":true,..}` or `{"error":{"code","message"}}` ([`crate::error_code`]). They are
 //! written on the same [`Namespace`] API server code uses.
 
-mod answer;
+pub(crate) mod answer;
 mod backend;
 mod limited;
 mod ping;
