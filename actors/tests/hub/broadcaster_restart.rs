@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::support::read_lock::{stats, until, ReadLock};
+use crate::support::read_lock::{hold_behind_join, stats};
 use crate::support::{event, hub, namespaces, room, Client, Sockets};
 use serde_json::json;
 use siohub_actors::{DeliveryPolicy, HubActor};
@@ -21,14 +21,7 @@ async fn a_run_gathered_after_a_restart_is_delivered() {
     socket.join("r").await.unwrap();
 
     // Hold the hub's arbiter: the RoomSupervisor waits inside a join.
-    let lock = ReadLock::hold(&hub);
-    let handled = stats(&hub, HubActor::RoomSupervisor).messages_handled;
-    let joining = socket.clone();
-    let join = actix_rt::spawn(async move { joining.join("x").await });
-    until("the join is being handled", || {
-        stats(&hub, HubActor::RoomSupervisor).messages_handled > handled
-    })
-    .await;
+    let (lock, join) = hold_behind_join(&hub, socket.clone(), "x").await;
     // Gathered (a crash waits behind it) and timed; the crash drops the timer.
     let first = hub.broadcast(event(room("r"), "ev", json!(1)));
     hub.crash(HubActor::Broadcaster);

@@ -5,7 +5,7 @@
 //! timer.
 #![cfg(feature = "fault-injection")]
 
-use crate::support::read_lock::{stats, until, ReadLock};
+use crate::support::read_lock::{hold_behind_join, stats, until};
 use crate::support::{event, hub, namespaces, room, Client, Sockets};
 use serde_json::json;
 use siohub_actors::{DeliveryPolicy, HubActor};
@@ -20,14 +20,7 @@ async fn a_broadcast_whose_asker_left_is_delivered_and_counted_off() {
 
     // Hold the hub's arbiter behind a join, so the broadcast waits in the mailbox while
     // its asker goes away.
-    let lock = ReadLock::hold(&hub);
-    let handled = stats(&hub, HubActor::RoomSupervisor).messages_handled;
-    let joining = socket.clone();
-    let join = actix_rt::spawn(async move { joining.join("x").await });
-    until("the join is being handled", || {
-        stats(&hub, HubActor::RoomSupervisor).messages_handled > handled
-    })
-    .await;
+    let (lock, join) = hold_behind_join(&hub, socket.clone(), "x").await;
     drop(hub.broadcast(event(room("r"), "ev", json!("no one waits"))));
     drop(hub.list_connections(0, 10));
     assert!(stats(&hub, HubActor::Broadcaster).mailbox_depth >= 1);

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use crate::support::read_lock::{stats, until, ReadLock};
+use crate::support::read_lock::{hold_behind_join, ReadLock};
 use crate::support::{event, hub, namespaces, room, Client, Sockets};
 use serde_json::json;
-use siohub_actors::{BroadcastWithAck, BufferPolicy, DeliveryPolicy, HubActor};
+use siohub_actors::{BroadcastWithAck, BufferPolicy, DeliveryPolicy};
 
 fn always() -> DeliveryPolicy {
     DeliveryPolicy {
@@ -36,15 +36,8 @@ async fn an_event_asking_for_acks_waits_behind_the_replay() {
         .await
         .unwrap();
 
-    let lock = ReadLock::hold(&hub);
-    let handled = stats(&hub, HubActor::RoomSupervisor).messages_handled;
-    let socket = sockets.last();
-    let join = actix_rt::spawn(async move { socket.join("r").await });
     // The RoomSupervisor is inside the join, waiting for the lock.
-    until("the join is being handled", || {
-        stats(&hub, HubActor::RoomSupervisor).messages_handled > handled
-    })
-    .await;
+    let (lock, join) = hold_behind_join(&hub, sockets.last(), "r").await;
     // Queued at the Broadcaster before the replay the join will ask for, resolved after
     // the join: the socket is a recipient.
     let (reports, _acks) = futures::channel::mpsc::unbounded();

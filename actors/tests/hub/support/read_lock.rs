@@ -6,7 +6,7 @@
 use std::sync::mpsc;
 use std::thread;
 
-use siohub_actors::{ActorStatsSnapshot, Hub, HubActor};
+use siohub_actors::{ActorStatsSnapshot, Hub, HubActor, JoinError, Socket};
 
 use super::PATIENCE;
 
@@ -37,6 +37,27 @@ impl ReadLock {
         self.release.send(()).unwrap();
         self.thread.join().unwrap();
     }
+}
+
+/// Holds the lock while `socket` joins `room`: returns once the RoomSupervisor is inside
+/// that join, waiting for the lock (and with it the hub's arbiter, the Broadcaster's too),
+/// so what the test sends next queues behind it. The join resolves after `release`.
+pub async fn hold_behind_join(
+    hub: &Hub,
+    socket: Socket,
+    room: &'static str,
+) -> (
+    ReadLock,
+    actix_rt::task::JoinHandle<Result<usize, JoinError>>,
+) {
+    let lock = ReadLock::hold(hub);
+    let handled = stats(hub, HubActor::RoomSupervisor).messages_handled;
+    let join = actix_rt::spawn(async move { socket.join(room).await });
+    until("the join is being handled", || {
+        stats(hub, HubActor::RoomSupervisor).messages_handled > handled
+    })
+    .await;
+    (lock, join)
 }
 
 /// One singleton's stats.
