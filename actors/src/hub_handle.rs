@@ -587,7 +587,6 @@ fn start_admin(
     membership: &MembershipView,
     stats: &[Arc<ActorStats>; 4],
 ) -> AdminFeed {
-    let watched = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let feed_counters = Arc::new(FeedCounters::default());
     let admin = Admin::new(AdminLinks {
         counters: counters.clone(),
@@ -595,9 +594,8 @@ fn start_admin(
         membership: membership.clone(),
         actor_stats: stats.to_vec(),
         stats: stats[3].clone(),
-        watched: watched.clone(),
         feed: feed_counters.clone(),
     });
     let addr = Supervisor::start_in_arbiter(handle, move |_| admin);
-    AdminFeed::new(watched, addr, stats[3].clone(), feed_counters)
+    AdminFeed::new(addr, stats[3].clone(), feed_counters)
 }

@@ -1,13 +1,13 @@
 //! What the other actors tell the Admin actor, and the handle they tell it through.
 //!
 //! Feeding costs next to nothing while nobody watches: every feeder first reads one
-//! relaxed atomic flag ([`AdminFeed::watched`]) and builds nothing when it is off. While
+//! relaxed atomic, the watcher count ([`AdminFeed::watched`]), and builds nothing when it is 0. While
 //! someone watches, what is fed is bounded twice: at most `MAX_QUEUED` messages wait in
 //! the Admin's mailbox (one more is dropped and counted), and at most
 //! `MAX_EVENTS_PER_S` client events a second are sampled (the rest are counted as
 //! sampled out, never queued).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -209,7 +209,6 @@ impl AdminDrops {
 /// The handle the other actors feed the Admin through. Cheap to clone.
 #[derive(Clone)]
 pub struct AdminFeed {
-    watched: Arc<AtomicBool>,
     addr: Addr<Admin>,
     stats: Arc<ActorStats>,
     pub(crate) counters: Arc<FeedCounters>,
@@ -225,23 +224,22 @@ impl std::fmt::Debug for AdminFeed {
 
 impl AdminFeed {
     pub(crate) fn new(
-        watched: Arc<AtomicBool>,
         addr: Addr<Admin>,
         stats: Arc<ActorStats>,
         counters: Arc<FeedCounters>,
     ) -> Self {
         AdminFeed {
-            watched,
             addr,
             stats,
             counters,
         }
     }
 
-    /// Whether someone watches: feeders build nothing when not.
+    /// Whether someone watches (the count the Admin publishes): feeders build nothing when
+    /// not.
     #[inline]
     pub fn watched(&self) -> bool {
-        self.watched.load(Ordering::Relaxed)
+        self.counters.watchers.load(Ordering::Relaxed) > 0
     }
 
     /// Whether what happens in namespace `nsp` is wanted now: someone watches, and it is

@@ -31,7 +31,7 @@ pub mod requests;
 mod serialize;
 mod watchers;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -77,9 +77,7 @@ pub struct AdminLinks {
     pub actor_stats: Vec<Arc<ActorStats>>,
     /// Its own stats.
     pub stats: Arc<ActorStats>,
-    /// The flag feeders read: on while someone watches.
-    pub watched: Arc<AtomicBool>,
-    /// What the feed dropped.
+    /// What the feed dropped, and the watcher count feeders read (`AdminFeed::watched`).
     pub(crate) feed: Arc<FeedCounters>,
 }
 
@@ -125,11 +123,6 @@ impl Admin {
             ticks: 0,
             listed_namespaces: Vec::new(),
         }
-    }
-
-    fn set_watched(&self) {
-        let on = self.watchers.len() > 0;
-        self.links.watched.store(on, Ordering::Relaxed);
     }
 
     /// Once a second: samples the counters, refills the budgets, pushes the aggregates.

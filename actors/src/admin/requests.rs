@@ -37,7 +37,6 @@ impl Handler<Watch> for Admin {
             self.read_only = msg.read_only;
             let id = msg.socket.id().to_owned();
             self.watchers.add(msg.socket);
-            self.set_watched();
             self.welcome(&id);
         })
     }
@@ -49,7 +48,6 @@ impl Handler<Unwatch> for Admin {
     fn handle(&mut self, msg: Unwatch, ctx: &mut Context<Self>) {
         handle_guarded!(self, ctx, (), {
             self.watchers.remove(&msg.socket_id);
-            self.set_watched();
         })
     }
 }
