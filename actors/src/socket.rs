@@ -62,6 +62,19 @@ impl HeaderList {
     }
 }
 
+/// Request headers that carry a client's credentials (an access token, an API key, a
+/// session cookie): never shown to anyone else, operators included.
+pub const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+];
+
+/// Query parameters that carry a client's credentials (`?token=`, which the hub accepts as
+/// an access token): never shown to anyone else.
+pub const CREDENTIAL_QUERY_PARAMS: &[&str] = &["token"];
+
 /// What the client sent when it opened its Engine.IO session.
 #[derive(Debug, Clone)]
 pub struct HandshakeInfo {

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::dates::{iso, unix_ms};
-use crate::socket::HandshakeInfo;
+use crate::socket::{HandshakeInfo, CREDENTIAL_HEADERS, CREDENTIAL_QUERY_PARAMS};
 
 /// The fields of one socket the UI shows.
 pub(crate) struct SocketView<'a> {
@@ -30,14 +30,39 @@ fn ip_of(address: &str) -> &str {
     }
 }
 
-/// The query string as an object (values not percent-decoded).
+/// The query string's pairs, those that carry credentials left out (values not
+/// percent-decoded).
+fn public_query(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .filter(|(k, _)| !CREDENTIAL_QUERY_PARAMS.contains(k))
+}
+
+/// The query string as an object, without credentials.
 fn query_object(query: &str) -> Value {
-    let mut out = Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.insert(k.to_owned(), Value::String(v.to_owned()));
-    }
+    let out: Map<String, Value> = public_query(query)
+        .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+        .collect();
     Value::Object(out)
+}
+
+/// The request URL with its query rebuilt without credentials.
+fn public_url(url: &str) -> String {
+    let Some((path, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let kept: Vec<String> = public_query(query)
+        .map(|(k, v)| match v.is_empty() {
+            true => k.to_owned(),
+            false => format!("{k}={v}"),
+        })
+        .collect();
+    match kept.is_empty() {
+        true => path.to_owned(),
+        false => format!("{path}?{}", kept.join("&")),
+    }
 }
 
 fn handshake_json(view: &SocketView<'_>) -> Value {
@@ -56,7 +81,11 @@ fn handshake_json(view: &SocketView<'_>) -> Value {
     let headers: Map<String, Value> = hs
         .headers
         .iter()
-        .filter(|(name, _)| !matches!(*name, "authorization" | "cookie"))
+        .filter(|(name, _)| {
+            !CREDENTIAL_HEADERS
+                .iter()
+                .any(|secret| name.eq_ignore_ascii_case(secret))
+        })
         .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
         .collect();
     json!({
@@ -66,7 +95,7 @@ fn handshake_json(view: &SocketView<'_>) -> Value {
         "issued": unix_ms(hs.issued),
         "secure": hs.secure,
         "time": iso(hs.issued),
-        "url": hs.url,
+        "url": public_url(&hs.url),
         "xdomain": hs.header("origin").is_some(),
     })
 }
@@ -96,11 +125,13 @@ mod tests {
             headers: HeaderList::from_pairs([
                 ("Origin", "https://admin.socket.io"),
                 ("Cookie", "secret"),
+                ("Authorization", "Bearer secret"),
+                ("X-API-Key", "secret"),
                 ("User-Agent", "node"),
             ]),
-            query: "EIO=4&transport=polling".into(),
+            query: "EIO=4&token=secret&transport=polling".into(),
             address: "127.0.0.1:5000".into(),
-            url: "/socket.io/?EIO=4&transport=polling".into(),
+            url: "/socket.io/?EIO=4&token=secret&transport=polling".into(),
             issued: SystemTime::now(),
             secure: false,
         };
@@ -121,6 +152,12 @@ mod tests {
         assert_eq!(socket["handshake"]["xdomain"], true);
         assert_eq!(socket["handshake"]["headers"]["user-agent"], "node");
         assert!(socket["handshake"]["headers"].get("cookie").is_none());
+        // Another client's credentials reach no operator: headers, query or URL.
+        assert!(!socket.to_string().contains("secret"), "{socket}");
+        assert_eq!(
+            socket["handshake"]["url"],
+            "/socket.io/?EIO=4&transport=polling"
+        );
         assert!(socket["handshake"]["time"].as_str().unwrap().ends_with('Z'));
         assert_eq!(ip_of("[::1]:80"), "::1");
     }
