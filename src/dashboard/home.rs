@@ -66,16 +66,11 @@ fn login_means(settings: &Settings) -> String {
 /// The front page for these settings.
 pub fn page(settings: &Settings, assets: &Assets) -> Asset {
     let access = match AdminAccess::of(settings) {
-        AdminAccess::Login => format!(
-            "<p class=\"state on\">Admin access is <strong>on</strong>: the dashboard asks \
-             for {}{}.</p>",
-            html_attribute(&login_means(settings)),
-            if settings.admin.read_only {
-                " (read-only)"
-            } else {
-                ""
-            }
-        ),
+        // Anyone can read this page: it says that a login is needed, not whose (the user
+        // name, whether keys are set or the hub is read-only stay in the start-up log).
+        AdminAccess::Login => "<p class=\"state on\">Admin access is <strong>on</strong>: \
+             the dashboard asks for the admin login or an API key.</p>"
+            .to_owned(),
         AdminAccess::Insecure => "<p class=\"state insecure\">Admin access is open to \
              anyone who reaches this port (<code>[api] insecure = true</code>): use it for \
              development only.</p>"
