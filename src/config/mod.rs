@@ -306,11 +306,13 @@ impl Settings {
             })
         };
         let s = &self.server;
-        if !s.path.starts_with('/') || !s.path.ends_with('/') {
+        // `/` and `/dashboard/…` are the hub's own pages: a transport there would be shadowed.
+        let shadowed = s.path == "/" || s.path.starts_with("/dashboard/");
+        if !s.path.starts_with('/') || !s.path.ends_with('/') || shadowed {
             return invalid(
                 "server.path",
                 format!("{:?}", s.path),
-                "a path starting and ending with '/', such as \"/socket.io/\"",
+                "a path starting and ending with '/', other than \"/\" and not under \"/dashboard/\", such as \"/socket.io/\"",
             );
         }
         let e = &self.engine;
@@ -594,6 +596,15 @@ mod tests {
         assert!(err.to_string().contains("engine.ping_interval_ms"), "{err}");
         let err = Settings::load(None, &[("logging.format", "xml".into())]).unwrap_err();
         assert!(err.to_string().contains("`logging.format` = xml"), "{err}");
+    }
+
+    #[test]
+    fn the_socket_io_path_cannot_shadow_the_hubs_pages() {
+        for path in ["/", "/dashboard/", "/dashboard/x/"] {
+            let err = Settings::load(None, &[("server.path", path.into())]).unwrap_err();
+            assert!(err.to_string().contains("server.path"), "{path}: {err}");
+        }
+        assert!(Settings::load(None, &[("server.path", "/io/".into())]).is_ok());
     }
 
     #[test]
