@@ -37,7 +37,8 @@ pub(super) fn refuse_over_rate(
 ) {
     let counters = socket.hub().counters();
     counters.refused(RefusalReason::EventRateLimited);
-    log::debug!(
+    siohub_actors::limited!(
+        debug,
         "socket {} on {}: {} over the rate limit",
         socket.id(),
         siohub_actors::ClientText(socket.nsp()),
