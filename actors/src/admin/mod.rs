@@ -149,17 +149,19 @@ impl Admin {
             self.watchers.push_aggregate("siohub:stats", &stats, true);
         }
         if self.ticks.is_multiple_of(2) {
-            let stats = self.server_stats();
+            let aggregated = self.aggregated.take();
+            let stats = self.server_stats(aggregated);
             self.watchers.push_aggregate("server_stats", &stats, false);
         }
     }
 
     /// A new watcher gets `server_stats` and every socket at once.
     fn welcome(&mut self, socket_id: &str) {
-        let stats = self.server_stats();
+        let stats = self.server_stats(json!([]));
         let (sockets, cut) = listing::all_sockets(&self.links.registry, &self.links.membership);
         if cut {
-            log::info!(
+            crate::limited!(
+                info,
                 "all_sockets: more than {MAX_ALL_SOCKETS} sockets; the admin UI gets the first {MAX_ALL_SOCKETS} (use the dashboard's paged list)"
             );
         }
