@@ -7,6 +7,9 @@
 //! within [`FAILURE_WINDOW`] of the first; more are refused at once, without a check. A
 //! login that passes forgets the address's failures. At most [`MAX_ADDRESSES`] addresses
 //! are kept: when full, the entries whose window ended go first, then the oldest idle one.
+//! An address is its source: an IPv4-mapped IPv6 address is its IPv4 address, and an IPv6
+//! address counts for its whole /64 (what one host is usually given), so a client cannot
+//! renew its budget by changing the low bits.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -53,6 +56,7 @@ impl LoginBudget {
     }
 
     fn start_at(&self, address: IpAddr, now: Instant) -> Result<(), Spent> {
+        let address = source(address);
         let mut by_address = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
         if !by_address.contains_key(&address) && by_address.len() >= MAX_ADDRESSES {
             make_room(&mut by_address, now);
@@ -80,6 +84,7 @@ impl LoginBudget {
     /// Ends an attempt [`LoginBudget::start`] took: a failure is counted, a success
     /// forgets the address's failures.
     pub fn end(&self, address: IpAddr, passed: bool) {
+        let address = source(address);
         let mut by_address = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
         let Some(entry) = by_address.get_mut(&address) else {
             return;
@@ -113,6 +118,17 @@ impl LoginBudget {
 }
 
 /// Forgets the entries whose window ended; if none did, the oldest one not waiting.
+/// Whose budget a login from `address` spends (see the module documentation).
+fn source(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
+}
+
 fn make_room(by_address: &mut HashMap<IpAddr, Entry>, now: Instant) {
     by_address.retain(|_, e| e.pending > 0 || now.duration_since(e.since) < FAILURE_WINDOW);
     if by_address.len() < MAX_ADDRESSES {
@@ -163,6 +179,31 @@ mod tests {
         // A login that passes forgets the failures (and the address).
         budget.end(A, true);
         assert!(budget.is_empty());
+    }
+
+    #[test]
+    fn admin_login_budget_counts_a_source_once_whatever_its_spelling() {
+        let budget = LoginBudget::default();
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        let same_64: [IpAddr; 2] = [
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::ffff:2".parse().unwrap(),
+        ];
+        assert_eq!(budget.start(A), Ok(()));
+        assert_eq!(budget.start(mapped), Ok(()));
+        assert_eq!(
+            budget.start(A),
+            Err(Spent::Pending),
+            "10.0.0.1 and its mapped form are one source"
+        );
+        assert_eq!(budget.start(same_64[0]), Ok(()));
+        assert_eq!(budget.start(same_64[1]), Ok(()));
+        assert_eq!(
+            budget.start(same_64[0]),
+            Err(Spent::Pending),
+            "one /64 is one source"
+        );
+        assert_eq!(budget.start("2001:db8:0:1::1".parse().unwrap()), Ok(()));
     }
 
     #[test]
