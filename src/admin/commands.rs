@@ -27,18 +27,6 @@ pub enum Command {
     Disconnect,
 }
 
-impl Command {
-    /// The event name.
-    pub fn event(self) -> &'static str {
-        match self {
-            Command::Emit => "emit",
-            Command::Join => "join",
-            Command::Leave => "leave",
-            Command::Disconnect => "_disconnect",
-        }
-    }
-}
-
 /// Argument `i` as a name of 1 to 256 bytes.
 fn name_arg(args: &[Value], i: usize, what: &str) -> Result<String, EventError> {
     match args.get(i) {
