@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned clients (idempotent): Debian's chromium (for the dashboard's browser
-# tests), node/node_modules from the lockfile (socket.io-client, playwright-core) and
-# python/.venv from requirements.txt. Re-installs when the lockfile / requirements change.
+# tests) and redis-server (for the cluster tests), node/node_modules from the lockfile
+# (socket.io-client, playwright-core, socket.io with its Redis adapter) and python/.venv
+# from requirements.txt. Re-installs when the lockfile / requirements change.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -13,6 +14,17 @@ if [ ! -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
   else
     echo "setup.sh: /usr/bin/chromium is missing and cannot be installed here: apt-get install -y chromium" >&2
+  fi
+fi
+
+# Debian's redis-server: the cluster tests start their own on a free port (never the
+# system's service).
+if ! command -v redis-server >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
+  else
+    echo "setup.sh: redis-server is missing and cannot be installed here: apt-get install -y redis-server" >&2
   fi
 fi
 
