@@ -228,7 +228,8 @@ impl ClusterAdapter {
                 let _ = reply.send(Gathered::default());
                 return;
             }
-            act.pending.insert(id.clone(), PendingRequest::new(kind, expected, reply));
+            act.pending
+                .insert(id.clone(), PendingRequest::new(kind, expected, reply));
             act.status.set_pending(act.pending.len());
             act.send(act.channels.request(&nsp), bytes);
             ctx.run_later(timeout, move |act, _| {
@@ -246,7 +247,11 @@ impl ClusterAdapter {
             Query::AllRooms => (Kind::AllRooms, request_wire::all_rooms(uid, id), timeout),
             Query::Fetch(target) => {
                 let (rooms, except) = target_rooms(target);
-                (Kind::RemoteFetch, request_wire::fetch(uid, id, &rooms, &except), timeout)
+                (
+                    Kind::RemoteFetch,
+                    request_wire::fetch(uid, id, &rooms, &except),
+                    timeout,
+                )
             }
             Query::Emit { ack: false, .. } => return None,
             Query::Emit { event, args, .. } => {
@@ -257,14 +262,25 @@ impl ClusterAdapter {
                 let ms = wait.as_millis() as u64;
                 // The other nodes' sessions report a timeout at `wait`; a second more lets
                 // their last acks arrive.
-                (Kind::Broadcast, request_wire::broadcast(uid, id, b, ms), *wait + Duration::from_secs(1))
+                (
+                    Kind::Broadcast,
+                    request_wire::broadcast(uid, id, b, ms),
+                    *wait + Duration::from_secs(1),
+                )
             }
         })
     }
 
     fn incoming(&mut self, msg: Incoming) {
         if msg.bytes.len() > self.limits.max_message_bytes {
-            self.refused(&msg.nsp, AdapterDrop::TooLarge, format!("{} bytes, over [adapter] max_message_bytes", msg.bytes.len()));
+            self.refused(
+                &msg.nsp,
+                AdapterDrop::TooLarge,
+                format!(
+                    "{} bytes, over [adapter] max_message_bytes",
+                    msg.bytes.len()
+                ),
+            );
             return;
         }
         let message = match Message::decode(&msg.bytes) {
@@ -279,16 +295,25 @@ impl ClusterAdapter {
             return;
         }
         let own = message.uid() == Some(&*self.uid)
-            || message.request_id().is_some_and(|id| self.pending.contains(id));
+            || message
+                .request_id()
+                .is_some_and(|id| self.pending.contains(id));
         if own {
             return;
         }
         self.hub.counters().adapter_message(false);
         let response_channel = self.channels.response(&msg.nsp);
-        match self.responder.respond(&msg.nsp, &response_channel, &message) {
+        match self
+            .responder
+            .respond(&msg.nsp, &response_channel, &message)
+        {
             Ok(()) => {}
             Err(Refusal::Malformed(why)) => self.refused(&msg.nsp, AdapterDrop::Malformed, why),
-            Err(Refusal::Busy) => self.refused(&msg.nsp, AdapterDrop::RespondersBusy, "too many broadcasts with acks from other nodes wait already".into()),
+            Err(Refusal::Busy) => self.refused(
+                &msg.nsp,
+                AdapterDrop::RespondersBusy,
+                "too many broadcasts with acks from other nodes wait already".into(),
+            ),
         }
     }
 

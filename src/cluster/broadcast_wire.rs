@@ -43,8 +43,13 @@ pub(crate) struct InboundBroadcast {
 
 /// The rooms and except list of a target, as socket.io names them.
 pub(crate) fn target_rooms(t: &Target) -> (Vec<String>, Vec<String>) {
-    let mut rooms: Vec<String> = Vec::with_capacity(t.rooms.len() + t.users.len() + t.socket_ids.len());
-    let named = t.rooms.iter().cloned().chain(t.users.iter().map(|u| user_room(u)));
+    let mut rooms: Vec<String> =
+        Vec::with_capacity(t.rooms.len() + t.users.len() + t.socket_ids.len());
+    let named = t
+        .rooms
+        .iter()
+        .cloned()
+        .chain(t.users.iter().map(|u| user_room(u)));
     for room in named.chain(t.socket_ids.iter().cloned()) {
         if !rooms.contains(&room) {
             rooms.push(room);
@@ -111,9 +116,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<InboundBroadcast, String> {
         return Err(format!("packet.type {kind:?} is not an event"));
     }
     let data = take_field(&mut packet, "data").ok_or("the packet has no data")?;
-    let (event, payload) = values::split_event(data).ok_or("packet.data is not [event, ...args]")?;
-    let rooms = strings(field(&opts, "rooms"), MAX_ROOMS_PER_MESSAGE).ok_or("opts.rooms is not a list of at most 10000 rooms")?;
-    let except = strings(field(&opts, "except"), MAX_ROOMS_PER_MESSAGE).ok_or("opts.except is not a list of at most 10000 rooms")?;
+    let (event, payload) =
+        values::split_event(data).ok_or("packet.data is not [event, ...args]")?;
+    let rooms = strings(field(&opts, "rooms"), MAX_ROOMS_PER_MESSAGE)
+        .ok_or("opts.rooms is not a list of at most 10000 rooms")?;
+    let except = strings(field(&opts, "except"), MAX_ROOMS_PER_MESSAGE)
+        .ok_or("opts.except is not a list of at most 10000 rooms")?;
     let flag = |name: &str| {
         field(&opts, "flags")
             .and_then(|f| field(f, name))

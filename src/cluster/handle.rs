@@ -76,7 +76,11 @@ impl RemoteSocket {
             id: value.get("id")?.as_str()?.to_owned(),
             handshake: field("handshake"),
             rooms: rooms
-                .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default(),
             data: field("data"),
         })
@@ -199,7 +203,11 @@ impl ClusterHandle {
     /// The sockets of the other nodes that `target` resolves to.
     pub async fn fetch_sockets(&self, target: &Target) -> ClusterReply<Vec<RemoteSocket>> {
         let got = self.ask(&target.nsp, Query::Fetch(target.clone())).await;
-        let sockets = got.items.iter().filter_map(RemoteSocket::from_json).collect();
+        let sockets = got
+            .items
+            .iter()
+            .filter_map(RemoteSocket::from_json)
+            .collect();
         reply(sockets, &got)
     }
 

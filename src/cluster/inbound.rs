@@ -29,7 +29,14 @@ pub(crate) fn target(hub: &Hub, nsp: &str, rooms: Vec<String>, except: Vec<Strin
 
 /// A message from a broadcast channel: delivered locally unless it is this node's own, for a
 /// single room nobody here is in, too large or garbage (counted, one rate-limited log line).
-pub(crate) fn deliver(hub: &Hub, uid: &str, status: &LinkStatus, max_bytes: usize, channel: Channel<'_>, bytes: &[u8]) {
+pub(crate) fn deliver(
+    hub: &Hub,
+    uid: &str,
+    status: &LinkStatus,
+    max_bytes: usize,
+    channel: Channel<'_>,
+    bytes: &[u8],
+) {
     let Channel::Broadcast { nsp, room } = channel else {
         return;
     };
@@ -83,7 +90,11 @@ pub(crate) fn deliver(hub: &Hub, uid: &str, status: &LinkStatus, max_bytes: usiz
 
 /// Whether a channel message is one this node handles: pattern messages only (the request
 /// channels it also SUBSCRIBEs to, to be counted, would bring each request twice).
-pub(crate) fn parse<'a>(channels: &Channels, channel: &'a str, from_pattern: bool) -> Option<Channel<'a>> {
+pub(crate) fn parse<'a>(
+    channels: &Channels,
+    channel: &'a str,
+    from_pattern: bool,
+) -> Option<Channel<'a>> {
     if !from_pattern {
         return None;
     }

@@ -85,7 +85,14 @@ pub fn start(
     };
     let (publish, own) = tokio::sync::mpsc::unbounded_channel::<Publish>();
     let encode = encoder(uid.clone(), channels.clone(), hub.clone());
-    actix_rt::spawn(redis_link::run_publisher(conn.clone(), own, receiver, encode, status.clone(), hub.counters().clone()));
+    actix_rt::spawn(redis_link::run_publisher(
+        conn.clone(),
+        own,
+        receiver,
+        encode,
+        status.clone(),
+        hub.counters().clone(),
+    ));
     let served: redis_link::Served = Arc::new(Mutex::new(BTreeSet::from(["/".to_owned()])));
     let addr = ClusterAdapter::new(AdapterParts {
         uid: uid.clone(),
@@ -98,9 +105,22 @@ pub fn start(
         limits,
     })
     .start();
-    let deliver = dispatcher(hub.clone(), uid.clone(), channels.clone(), status.clone(), addr.clone(), limits.max_message_bytes);
-    actix_rt::spawn(redis_link::run_subscriber(client, channels, served, status, deliver));
-    log::info!("cluster adapter: node {uid} on Redis {} (prefix {:?})", adapter.masked_url(), adapter.key_prefix);
+    let deliver = dispatcher(
+        hub.clone(),
+        uid.clone(),
+        channels.clone(),
+        status.clone(),
+        addr.clone(),
+        limits.max_message_bytes,
+    );
+    actix_rt::spawn(redis_link::run_subscriber(
+        client, channels, served, status, deliver,
+    ));
+    log::info!(
+        "cluster adapter: node {uid} on Redis {} (prefix {:?})",
+        adapter.masked_url(),
+        adapter.key_prefix
+    );
     parts.adapter = Some(addr);
     parts.publish = Some(publish);
     ClusterHandle::new(parts)
@@ -133,12 +153,16 @@ fn dispatcher(
     move |event| match event {
         SubscriberEvent::Up(sink) => adapter.do_send(SinkUp(sink)),
         SubscriberEvent::Message(msg) => {
-            let Some(channel) = inbound::parse(&channels, msg.get_channel_name(), msg.from_pattern()) else {
+            let Some(channel) =
+                inbound::parse(&channels, msg.get_channel_name(), msg.from_pattern())
+            else {
                 return;
             };
             let bytes = msg.get_payload_bytes();
             match channel {
-                Channel::Broadcast { .. } => inbound::deliver(&hub, &uid, &status, max_bytes, channel, bytes),
+                Channel::Broadcast { .. } => {
+                    inbound::deliver(&hub, &uid, &status, max_bytes, channel, bytes)
+                }
                 Channel::Request(nsp) | Channel::Response(nsp) => adapter.do_send(Incoming {
                     response: matches!(channel, Channel::Response(_)),
                     nsp: nsp.to_owned(),
@@ -152,5 +176,9 @@ fn dispatcher(
 /// A node uid: random, alphanumeric, like the 6 characters `@socket.io/redis-adapter`
 /// uses (longer, so two nodes never share one).
 fn node_uid() -> String {
-    random_id().chars().filter(char::is_ascii_alphanumeric).take(12).collect()
+    random_id()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect()
 }

@@ -144,7 +144,9 @@ pub(crate) async fn run_subscriber(
                     deliver(SubscriberEvent::Message(msg));
                 }
                 status.set_subscriber(Some("the connection to Redis was lost".into()));
-                log::warn!("cluster adapter: the subscribing connection to Redis was lost; reconnecting");
+                log::warn!(
+                    "cluster adapter: the subscribing connection to Redis was lost; reconnecting"
+                );
             }
             Err(e) => {
                 status.set_subscriber(Some(e.clone()));

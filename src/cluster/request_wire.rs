@@ -87,7 +87,10 @@ impl Message {
 
     /// The type, when it is one of the known ones.
     pub(crate) fn kind(&self) -> Option<Kind> {
-        self.body.get("type").and_then(Value::as_u64).and_then(Kind::from_number)
+        self.body
+            .get("type")
+            .and_then(Value::as_u64)
+            .and_then(Kind::from_number)
     }
 
     /// A string field.
@@ -158,7 +161,12 @@ pub(crate) fn fetch(uid: &str, request_id: &str, rooms: &[String], except: &[Str
 }
 
 /// `{uid, type: 2|3, opts: {rooms, except}, rooms}` (join or leave, no answer).
-pub(crate) fn membership(uid: &str, kind: Kind, target: (&[String], &[String]), rooms: &[String]) -> Vec<u8> {
+pub(crate) fn membership(
+    uid: &str,
+    kind: Kind,
+    target: (&[String], &[String]),
+    rooms: &[String],
+) -> Vec<u8> {
     json_bytes(json!({
         "uid": uid,
         "type": kind as u8,
@@ -178,7 +186,12 @@ pub(crate) fn disconnect(uid: &str, target: (&[String], &[String]), close: bool)
 }
 
 /// `{uid, [requestId], type: 6, data: [event, ...args]}`.
-pub(crate) fn server_side_emit(uid: &str, request_id: Option<&str>, event: &str, args: Vec<Value>) -> Vec<u8> {
+pub(crate) fn server_side_emit(
+    uid: &str,
+    request_id: Option<&str>,
+    event: &str,
+    args: Vec<Value>,
+) -> Vec<u8> {
     let mut data = vec![Value::String(event.to_owned())];
     data.extend(args);
     let mut body = json!({"uid": uid, "type": Kind::ServerSideEmit as u8, "data": data});
@@ -189,7 +202,12 @@ pub(crate) fn server_side_emit(uid: &str, request_id: Option<&str>, event: &str,
 }
 
 /// msgpack `{uid, requestId, type: 7, packet: {type: 2, data, nsp}, opts: {rooms, except, flags}}`.
-pub(crate) fn broadcast(uid: &str, request_id: &str, b: &OutboundBroadcast, timeout_ms: u64) -> Vec<u8> {
+pub(crate) fn broadcast(
+    uid: &str,
+    request_id: &str,
+    b: &OutboundBroadcast,
+    timeout_ms: u64,
+) -> Vec<u8> {
     let (rooms, except) = target_rooms(&b.target);
     let packet = Pack::Map(vec![
         (Pack::from("type"), Pack::from(2)),
@@ -266,7 +284,10 @@ mod tests {
         let m = Message::decode(&broadcast("u", "r2", &b, 100)).unwrap();
         assert_eq!(m.kind(), Some(Kind::Broadcast));
         assert_eq!(m.strings("/opts/rooms", 10).unwrap(), vec!["r"]);
-        assert_eq!(m.packet_event().unwrap(), ("ev".to_owned(), payload.clone()));
+        assert_eq!(
+            m.packet_event().unwrap(),
+            ("ev".to_owned(), payload.clone())
+        );
 
         let ack = Message::decode(&broadcast_ack("r2", "s1", &payload)).unwrap();
         assert_eq!(ack.kind(), Some(Kind::BroadcastAck));

@@ -183,8 +183,14 @@ mod tests {
         let mut pending = Pending::default();
         let (tx, mut rx) = oneshot::channel();
         pending.insert("r".into(), PendingRequest::new(Kind::Broadcast, 1, tx));
-        pending.on_response(&response(json!({"requestId": "r", "type": 8, "clientCount": 2})), 100);
-        pending.on_response(&response(json!({"requestId": "r", "type": 9, "packet": "x", "sid": "s"})), 100);
+        pending.on_response(
+            &response(json!({"requestId": "r", "type": 8, "clientCount": 2})),
+            100,
+        );
+        pending.on_response(
+            &response(json!({"requestId": "r", "type": 9, "packet": "x", "sid": "s"})),
+            100,
+        );
         assert!(rx.try_recv().unwrap().is_none());
         pending.finish("r");
         let got = rx.try_recv().unwrap().unwrap();
@@ -197,7 +203,10 @@ mod tests {
         let mut pending = Pending::default();
         let (tx, mut rx) = oneshot::channel();
         pending.insert("r".into(), PendingRequest::new(Kind::AllRooms, 1, tx));
-        pending.on_response(&response(json!({"requestId": "r", "rooms": ["a", "b", "c"]})), 2);
+        pending.on_response(
+            &response(json!({"requestId": "r", "rooms": ["a", "b", "c"]})),
+            2,
+        );
         assert_eq!(rx.try_recv().unwrap().unwrap().items.len(), 2);
     }
 }

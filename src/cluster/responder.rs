@@ -46,8 +46,15 @@ pub(crate) enum Refusal {
 
 impl Responder {
     /// Answers request `req` of namespace `nsp` (sent by another node).
-    pub(crate) fn respond(&self, nsp: &str, response_channel: &str, req: &Message) -> Result<(), Refusal> {
-        let kind = req.kind().ok_or_else(|| Refusal::Malformed("unknown request type".into()))?;
+    pub(crate) fn respond(
+        &self,
+        nsp: &str,
+        response_channel: &str,
+        req: &Message,
+    ) -> Result<(), Refusal> {
+        let kind = req
+            .kind()
+            .ok_or_else(|| Refusal::Malformed("unknown request type".into()))?;
         let answer = |fields: Value| {
             if let Some(id) = req.request_id() {
                 let bytes = request_wire::response(id, fields);
@@ -58,7 +65,12 @@ impl Responder {
             Kind::Sockets => {
                 let rooms = self.rooms(req, "/rooms")?;
                 let target = inbound::target(&self.hub, nsp, rooms, Vec::new());
-                let ids: Vec<String> = self.hub.resolve(&target).into_iter().map(|(id, _)| id.to_string()).collect();
+                let ids: Vec<String> = self
+                    .hub
+                    .resolve(&target)
+                    .into_iter()
+                    .map(|(id, _)| id.to_string())
+                    .collect();
                 answer(json!({ "sockets": ids }));
             }
             Kind::AllRooms => {
@@ -73,11 +85,16 @@ impl Responder {
                 answer(json!({ "sockets": sockets }));
             }
             Kind::ServerSideEmit => {
-                log::debug!("cluster adapter: a server-side emit on namespace {} (no listeners here)", siohub_actors::ClientText(nsp));
+                log::debug!(
+                    "cluster adapter: a server-side emit on namespace {} (no listeners here)",
+                    siohub_actors::ClientText(nsp)
+                );
             }
             Kind::Broadcast => self.broadcast_with_ack(nsp, response_channel, req)?,
             Kind::BroadcastClientCount | Kind::BroadcastAck => {
-                return Err(Refusal::Malformed("a response on the request channel".into()));
+                return Err(Refusal::Malformed(
+                    "a response on the request channel".into(),
+                ));
             }
         }
         Ok(())
@@ -91,8 +108,12 @@ impl Responder {
     }
 
     fn rooms(&self, req: &Message, pointer: &str) -> Result<Vec<String>, Refusal> {
-        req.strings(pointer, self.max_rooms)
-            .ok_or_else(|| Refusal::Malformed(format!("{pointer} is not a list of at most {} rooms", self.max_rooms)))
+        req.strings(pointer, self.max_rooms).ok_or_else(|| {
+            Refusal::Malformed(format!(
+                "{pointer} is not a list of at most {} rooms",
+                self.max_rooms
+            ))
+        })
     }
 
     /// The target of `opts: {rooms, except}`.
@@ -103,7 +124,13 @@ impl Responder {
     }
 
     /// REMOTE_JOIN / REMOTE_LEAVE: by `opts` (no answer) or one socket by `sid` (answered).
-    fn membership(&self, nsp: &str, kind: Kind, req: &Message, answer: impl Fn(Value)) -> Result<(), Refusal> {
+    fn membership(
+        &self,
+        nsp: &str,
+        kind: Kind,
+        req: &Message,
+        answer: impl Fn(Value),
+    ) -> Result<(), Refusal> {
         let join = kind == Kind::RemoteJoin;
         if req.body.get("opts").is_some() {
             let target = self.opts_target(nsp, req)?;
@@ -136,12 +163,22 @@ impl Responder {
 
     /// REMOTE_DISCONNECT: by `opts` (no answer) or one socket by `sid` (answered).
     fn disconnect(&self, nsp: &str, req: &Message, answer: impl Fn(Value)) -> Result<(), Refusal> {
-        let close = req.body.get("close").and_then(Value::as_bool).unwrap_or(false);
+        let close = req
+            .body
+            .get("close")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let ids: Vec<String> = if req.body.get("opts").is_some() {
             let target = self.opts_target(nsp, req)?;
-            self.hub.resolve(&target).into_iter().map(|(id, _)| id.to_string()).collect()
+            self.hub
+                .resolve(&target)
+                .into_iter()
+                .map(|(id, _)| id.to_string())
+                .collect()
         } else {
-            let sid = req.str("sid").ok_or_else(|| Refusal::Malformed("neither opts nor sid".into()))?;
+            let sid = req
+                .str("sid")
+                .ok_or_else(|| Refusal::Malformed("neither opts nor sid".into()))?;
             if self.hub.membership().read().session_of(nsp, sid).is_none() {
                 return Ok(());
             }
@@ -149,7 +186,11 @@ impl Responder {
         };
         for id in &ids {
             let _ = match close {
-                true => self.hub.close_connection_of(nsp, id, DisconnectReason::ServerNamespaceDisconnect),
+                true => self.hub.close_connection_of(
+                    nsp,
+                    id,
+                    DisconnectReason::ServerNamespaceDisconnect,
+                ),
                 false => self.hub.disconnect_socket(nsp, id),
             };
         }
@@ -161,11 +202,25 @@ impl Responder {
 
     /// BROADCAST: delivered here with one ack id; the client count goes back at once, then
     /// each client's ack as it comes (msgpack), until the requester's timeout.
-    fn broadcast_with_ack(&self, nsp: &str, response_channel: &str, req: &Message) -> Result<(), Refusal> {
-        let id = req.request_id().ok_or_else(|| Refusal::Malformed("no requestId".into()))?.to_owned();
-        let (event, payload) = req.packet_event().ok_or_else(|| Refusal::Malformed("packet.data is not [event, ...args]".into()))?;
+    fn broadcast_with_ack(
+        &self,
+        nsp: &str,
+        response_channel: &str,
+        req: &Message,
+    ) -> Result<(), Refusal> {
+        let id = req
+            .request_id()
+            .ok_or_else(|| Refusal::Malformed("no requestId".into()))?
+            .to_owned();
+        let (event, payload) = req
+            .packet_event()
+            .ok_or_else(|| Refusal::Malformed("packet.data is not [event, ...args]".into()))?;
         let target = self.opts_target(nsp, req)?;
-        let timeout = req.body.pointer("/opts/flags/timeout").and_then(Value::as_u64).map(Duration::from_millis);
+        let timeout = req
+            .body
+            .pointer("/opts/flags/timeout")
+            .and_then(Value::as_u64)
+            .map(Duration::from_millis);
         let timeout = timeout.unwrap_or(Duration::from_secs(5)).min(MAX_ACK_WAIT);
         if self.acks_waiting.fetch_add(1, Ordering::Relaxed) >= self.max_acks_waiting {
             self.acks_waiting.fetch_sub(1, Ordering::Relaxed);
@@ -187,10 +242,16 @@ impl Responder {
         let waiting = self.acks_waiting.clone();
         actix_rt::spawn(async move {
             let send = |bytes| {
-                let _ = publish.send(Publish { channel: channel.clone(), bytes });
+                let _ = publish.send(Publish {
+                    channel: channel.clone(),
+                    bytes,
+                });
             };
             let recipients = sent.await.map(|o| o.recipients).unwrap_or(0);
-            send(request_wire::response(&id, json!({"type": Kind::BroadcastClientCount as u8, "clientCount": recipients})));
+            send(request_wire::response(
+                &id,
+                json!({"type": Kind::BroadcastClientCount as u8, "clientCount": recipients}),
+            ));
             let deadline = tokio::time::Instant::now() + timeout + Duration::from_secs(1);
             let mut left = recipients;
             while left > 0 {
@@ -198,7 +259,11 @@ impl Responder {
                 let Ok(Some(report)) = next else { break };
                 left -= 1;
                 if let Ok(payload) = report.result {
-                    send(request_wire::broadcast_ack(&id, &report.socket_id, &payload));
+                    send(request_wire::broadcast_ack(
+                        &id,
+                        &report.socket_id,
+                        &payload,
+                    ));
                 }
             }
             waiting.fetch_sub(1, Ordering::Relaxed);

@@ -59,13 +59,19 @@ impl LinkStatus {
     /// Records whether the publishing connection works (`error`: why not).
     pub(crate) fn set_publisher(&self, error: Option<String>) {
         self.publisher_up.store(error.is_none(), Ordering::Relaxed);
-        *self.publisher_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+        *self
+            .publisher_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = error;
     }
 
     /// Records whether the subscribing connection works (`error`: why not).
     pub(crate) fn set_subscriber(&self, error: Option<String>) {
         self.subscriber_up.store(error.is_none(), Ordering::Relaxed);
-        *self.subscriber_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+        *self
+            .subscriber_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = error;
     }
 
     /// Whether both connections are up.
@@ -110,13 +116,19 @@ impl LinkStatus {
 
     /// Counts `n` messages dropped for `reason`.
     pub(crate) fn dropped(&self, reason: AdapterDrop, n: u64) {
-        let at = AdapterDrop::ALL.iter().position(|r| *r == reason).unwrap_or(0);
+        let at = AdapterDrop::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
         self.drops[at].fetch_add(n, Ordering::Relaxed);
     }
 
     /// Messages dropped for `reason` so far.
     pub fn drops(&self, reason: AdapterDrop) -> u64 {
-        let at = AdapterDrop::ALL.iter().position(|r| *r == reason).unwrap_or(0);
+        let at = AdapterDrop::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
         self.drops[at].load(Ordering::Relaxed)
     }
 

@@ -50,12 +50,9 @@ pub(crate) fn to_json(value: Pack, attachments: &mut Vec<Bytes>) -> Value {
             attachments.push(Bytes::from(b));
             placeholder(attachments.len() - 1)
         }
-        Pack::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| to_json(v, attachments))
-                .collect(),
-        ),
+        Pack::Array(items) => {
+            Value::Array(items.into_iter().map(|v| to_json(v, attachments)).collect())
+        }
         Pack::Map(pairs) => {
             let mut map = Map::with_capacity(pairs.len());
             for (k, v) in pairs {
@@ -77,7 +74,9 @@ pub(crate) fn from_json(value: &Value, attachments: &[Bytes]) -> Pack {
         Value::Bool(b) => Pack::Boolean(*b),
         Value::Number(n) => number(n),
         Value::String(s) => Pack::from(s.as_str()),
-        Value::Array(items) => Pack::Array(items.iter().map(|v| from_json(v, attachments)).collect()),
+        Value::Array(items) => {
+            Pack::Array(items.iter().map(|v| from_json(v, attachments)).collect())
+        }
         Value::Object(map) => {
             if let Some(bytes) = placeholder_of(map, attachments) {
                 return Pack::Binary(bytes.to_vec());
@@ -95,7 +94,12 @@ pub(crate) fn from_json(value: &Value, attachments: &[Bytes]) -> Pack {
 pub(crate) fn event_data(event: &str, payload: &Payload) -> Pack {
     let mut data = Vec::with_capacity(payload.args.len() + 1);
     data.push(Pack::from(event));
-    data.extend(payload.args.iter().map(|a| from_json(a, &payload.attachments)));
+    data.extend(
+        payload
+            .args
+            .iter()
+            .map(|a| from_json(a, &payload.attachments)),
+    );
     Pack::Array(data)
 }
 
@@ -139,7 +143,9 @@ fn number(n: &Number) -> Pack {
 }
 
 fn float(f: f64) -> Value {
-    Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 /// A string field of a msgpack map.

@@ -212,9 +212,10 @@ pub(crate) fn sockets_of(
         let info = meta.snapshot();
         let handshake = meta.handshake();
         let members = membership.read();
-        let mine = info.sockets.iter().filter(|s| {
-            s.nsp == target.nsp && wanted.contains(s.id.as_str())
-        });
+        let mine = info
+            .sockets
+            .iter()
+            .filter(|s| s.nsp == target.nsp && wanted.contains(s.id.as_str()));
         for socket in mine {
             if out.len() == max {
                 return out;

@@ -13,7 +13,7 @@
 //   all_rooms   {nsp?}                                  -> [rooms]  adapter.allRooms()
 //   server_count {nsp?}                                 -> N       adapter.serverCount()
 //   join        {nsp?, rooms?, room}                    -> null    io.in(rooms).socketsJoin(room)
-//   ack_emit    {nsp?, rooms?, event, args, timeout_ms} -> [acks]  io.timeout(t).emitWithAck
+//   ack_emit    {nsp?, rooms?, event, args, timeout_ms} -> {error, responses}  io.timeout(t).emit(.., cb)
 
 import { createServer } from "node:http";
 import readline from "node:readline";
@@ -93,11 +93,14 @@ const commands = {
     return null;
   },
   async ack_emit({ nsp, rooms, event, args, timeout_ms }) {
-    try {
-      return toWire(await target(nsp, rooms).timeout(timeout_ms ?? 2000).emitWithAck(event, ...fromWire(args ?? [])));
-    } catch (err) {
-      return { error: String(err && err.message) };
-    }
+    // The callback form: on a timeout it still has the acks that came.
+    return await new Promise((resolve) => {
+      target(nsp, rooms)
+        .timeout(timeout_ms ?? 2000)
+        .emit(event, ...fromWire(args ?? []), (err, responses) => {
+          resolve({ error: err ? String(err.message) : null, responses: toWire(responses ?? []) });
+        });
+    });
   },
 };
 

@@ -15,7 +15,7 @@ use siohub::server::BackgroundServer;
 use super::redis::RedisServer;
 use super::settings::{policy, test_settings, OPERATOR_KEY};
 use super::wait::wait_until;
-use super::wire::http::{request, Response};
+use super::wire::{request, Response};
 
 /// The JWT secret cluster tests sign users' tokens with.
 pub const CLUSTER_SECRET: &str = "cluster-tests-secret-of-at-least-32-bytes";
@@ -43,18 +43,25 @@ pub fn start_nodes(redis: &RedisServer, n: usize) -> Vec<BackgroundServer> {
 /// Waits until every node is connected and counts `n` nodes.
 #[track_caller]
 pub fn wait_counted(nodes: &[BackgroundServer], n: usize) {
-    wait_until("every node connected and counting the others", Duration::from_secs(10), || {
-        nodes.iter().all(|node| {
-            let cluster = node.cluster.as_ref().expect("a clustered node");
-            cluster.is_connected() && cluster.node_count() == n
-        })
-    });
+    wait_until(
+        "every node connected and counting the others",
+        Duration::from_secs(10),
+        || {
+            nodes.iter().all(|node| {
+                let cluster = node.cluster.as_ref().expect("a clustered node");
+                cluster.is_connected() && cluster.node_count() == n
+            })
+        },
+    );
 }
 
 /// One API request to `node` with the operator key; `body` is sent as JSON.
 pub fn api(node: &BackgroundServer, method: &str, path: &str, body: Option<Value>) -> Response {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let headers = [("X-API-Key", OPERATOR_KEY), ("Content-Type", "application/json")];
+    let headers = [
+        ("X-API-Key", OPERATOR_KEY),
+        ("Content-Type", "application/json"),
+    ];
     request(node.addr, method, path, &headers, body.as_bytes())
 }
 
