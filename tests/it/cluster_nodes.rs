@@ -249,6 +249,32 @@ fn cluster_http_emit_with_acks_gathers_every_nodes_acks() {
     let datas: Vec<u64> = acks.iter().map(|a| a["data"].as_u64().unwrap()).collect();
     assert_eq!(datas.iter().filter(|d| **d == 2).count(), 2, "{answer}");
 
+    // The same as an event stream: every node's acks, then the totals.
+    let bearer = format!("Bearer {}", support::OPERATOR_KEY);
+    let body = json!({ "event": "ask", "data": "q", "ack": true, "timeout_ms": 3000 });
+    let (status, _, mut sse) = support::sse::SseReader::open(
+        nodes[2].addr,
+        "POST",
+        "/api/v1/emit",
+        &[("Authorization", &bearer)],
+        Some(body),
+    );
+    assert_eq!(status, 200);
+    let mut streamed = BTreeSet::new();
+    let totals = loop {
+        match sse.event() {
+            (name, ack) if name == "ack" => {
+                streamed.insert(ack["sid"].as_str().unwrap().to_owned());
+            }
+            (name, totals) if name == "done" => break totals,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(streamed, all);
+    assert_eq!(totals["recipients"], json!(6), "{totals}");
+    assert_eq!(totals["acked"], json!(6), "{totals}");
+    assert_eq!(totals["nodes"], json!({ "expected": 2, "answered": 2 }));
+
     // A room with members on one other node only: its acks, the rest count nothing.
     drivers[2].ack("s20", "join", json!(["few"]));
     let answer = emit(
