@@ -124,3 +124,17 @@ fn cluster_a_redis_url_the_client_cannot_use_leaves_a_degraded_node_that_serves(
     let closed = r#"siohub_adapter_dropped_total{reason="outbox_closed"}"#;
     assert_eq!(metric(&node, closed), 1.0);
 }
+
+#[test]
+fn cluster_the_subscribing_connection_stays_up_across_its_ping_checks() {
+    let redis = RedisServer::start();
+    let nodes = start_nodes(&redis, 2);
+    let mut d1 = Driver::node(&nodes[1]);
+    d1.connect("b", "/");
+    // Past the first PING check (every 3 s): the connection answers and is kept.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(metric(&nodes[1], "siohub_adapter_reconnects_total"), 0.0);
+    assert!(nodes[1].cluster.as_ref().unwrap().is_connected());
+    emit(&nodes[0], json!({ "event": "later", "data": 1 }));
+    d1.wait_counts(&["b".to_owned()], "later", 1);
+}
