@@ -21,6 +21,8 @@ macro_rules! handle_guarded {
 }
 
 mod aggregate;
+mod cluster;
+mod cluster_nodes;
 mod dates;
 pub mod feed;
 mod history;
@@ -53,6 +55,8 @@ use recent_events::RecentEvents;
 use serialize::{socket_json, SocketView};
 use watchers::Watchers;
 
+pub use cluster::{ClusterPublish, JoinCluster, RemoteServerStats};
+pub use cluster_nodes::{FORGET_AFTER, MAX_NODES};
 pub use feed::{AdminDrops, AdminFeed, MAX_NAME_BYTES};
 pub use history::HISTORY_LEN;
 pub use listing::{PageQuery, MAX_ALL_SOCKETS};
@@ -96,6 +100,10 @@ pub struct Admin {
     /// The namespaces `server_stats` has listed, in the order listed: past
     /// [`overview::MAX_LISTED_NAMESPACES`], the empty ones are forgotten, oldest first.
     listed_namespaces: Vec<String>,
+    /// The cluster this node is part of (`None` with the memory adapter).
+    cluster: Option<JoinCluster>,
+    /// The other nodes, from their `server_stats`.
+    nodes: cluster_nodes::ClusterNodes,
 }
 
 /// The host's name, as `os.hostname()` gives it.
@@ -122,6 +130,8 @@ impl Admin {
             read_only: false,
             ticks: 0,
             listed_namespaces: Vec::new(),
+            cluster: None,
+            nodes: cluster_nodes::ClusterNodes::default(),
         }
     }
 
@@ -141,17 +151,21 @@ impl Admin {
             .store(0, Ordering::Relaxed);
         self.watchers.refill();
         self.ticks += 1;
-        if self.watchers.len() == 0 {
-            return;
-        }
+        self.nodes.expire(Instant::now());
         if self.watchers.any_dashboard() {
             let stats = self.stats_json(false);
             self.watchers.push_aggregate("siohub:stats", &stats, true);
         }
-        if self.ticks.is_multiple_of(2) {
+        // In a cluster every node emits its `server_stats` whether or not it is watched
+        // itself: the watchers of the other nodes list it (as Node's admin-ui does).
+        let wanted = self.watchers.len() > 0 || self.cluster.is_some();
+        if self.ticks.is_multiple_of(2) && wanted {
             let aggregated = self.aggregated.take();
             let stats = self.server_stats(aggregated);
             self.watchers.push_aggregate("server_stats", &stats, false);
+            if let Some(cluster) = &self.cluster {
+                (cluster.publish)("server_stats", vec![stats]);
+            }
         }
     }
 
