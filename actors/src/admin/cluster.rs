@@ -76,6 +76,43 @@ impl Handler<RemoteServerStats> for Admin {
     }
 }
 
+/// The sockets of the other nodes (each already as the official UI reads it, see
+/// [`super::remote_socket_json`]) for a new watcher: it gets `all_sockets` again, this
+/// node's and these, at most [`super::MAX_ALL_SOCKETS`] in all.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct ClusterSockets {
+    /// The watcher's socket id.
+    pub socket_id: String,
+    /// The other nodes' sockets.
+    pub remote: Vec<Value>,
+}
+
+impl Handler<ClusterSockets> for Admin {
+    type Result = ();
+
+    fn handle(&mut self, msg: ClusterSockets, ctx: &mut Context<Self>) {
+        handle_guarded!(self, ctx, (), {
+            let Some(socket) = self.watchers.socket(&msg.socket_id) else {
+                return;
+            };
+            let (mut sockets, _) =
+                super::listing::all_sockets(&self.links.registry, &self.links.membership);
+            let room = super::MAX_ALL_SOCKETS.saturating_sub(sockets.len());
+            if msg.remote.len() > room {
+                crate::limited!(
+                    info,
+                    "all_sockets: the cluster has more than {} sockets; the admin UI gets the first {}",
+                    super::MAX_ALL_SOCKETS,
+                    super::MAX_ALL_SOCKETS
+                );
+            }
+            sockets.extend(msg.remote.into_iter().take(room));
+            socket.emit("all_sockets", serde_json::json!([sockets]));
+        })
+    }
+}
+
 impl Admin {
     /// This node's adapter uid, when it is in a cluster.
     pub(super) fn cluster_uid(&self) -> Option<&str> {
@@ -89,6 +126,15 @@ impl AdminFeed {
     pub fn join_cluster(&self, uid: String, publish: ClusterPublish) {
         self.stats().enqueued();
         self.addr().do_send(JoinCluster { uid, publish });
+    }
+
+    /// The other nodes' sockets for the new watcher `socket_id` (see [`ClusterSockets`]).
+    pub fn cluster_sockets(&self, socket_id: &str, remote: Vec<Value>) {
+        self.stats().enqueued();
+        self.addr().do_send(ClusterSockets {
+            socket_id: socket_id.to_owned(),
+            remote,
+        });
     }
 
     /// Another node's `server_stats` (dropped and counted when the Admin's mailbox is

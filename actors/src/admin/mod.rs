@@ -55,12 +55,13 @@ use recent_events::RecentEvents;
 use serialize::{socket_json, SocketView};
 use watchers::Watchers;
 
-pub use cluster::{ClusterPublish, JoinCluster, RemoteServerStats};
+pub use cluster::{ClusterPublish, ClusterSockets, JoinCluster, RemoteServerStats};
 pub use cluster_nodes::{FORGET_AFTER, MAX_NODES};
 pub use feed::{AdminDrops, AdminFeed, MAX_NAME_BYTES};
 pub use history::HISTORY_LEN;
 pub use listing::{PageQuery, MAX_ALL_SOCKETS};
 pub use recent_events::RECENT_LEN;
+pub use serialize::remote_socket_json;
 pub use requests::{
     ConnectionsQuery, Overview, RecentEventsQuery, RoomsQuery, Unwatch, Watch, WatchAggregates,
 };
