@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
+use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{Admin, AdminFeed};
@@ -19,6 +20,11 @@ use crate::supervision::guarded;
 /// It must not block: the adapter queues it (bounded) or drops and counts it.
 pub type ClusterPublish = Arc<dyn Fn(&str, Vec<Value>) + Send + Sync>;
 
+/// Fetches the other nodes' sockets of these namespaces (this node's, with sockets),
+/// each as the official UI reads it ([`super::remote_socket_json`]): at most
+/// [`super::MAX_ALL_SOCKETS`], within the adapter's request timeout.
+pub type ClusterFetch = Arc<dyn Fn(Vec<String>) -> BoxFuture<'static, Vec<Value>> + Send + Sync>;
+
 /// This node joined a cluster.
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
@@ -27,6 +33,8 @@ pub struct JoinCluster {
     pub uid: String,
     /// How the Admin's `/admin` emits reach the other nodes.
     pub publish: ClusterPublish,
+    /// How a new watcher's `all_sockets` gets the other nodes' sockets.
+    pub fetch_sockets: ClusterFetch,
 }
 
 impl std::fmt::Debug for JoinCluster {
@@ -76,65 +84,63 @@ impl Handler<RemoteServerStats> for Admin {
     }
 }
 
-/// The sockets of the other nodes (each already as the official UI reads it, see
-/// [`super::remote_socket_json`]) for a new watcher: it gets `all_sockets` again, this
-/// node's and these, at most [`super::MAX_ALL_SOCKETS`] in all.
-#[derive(Message, Debug)]
-#[rtype(result = "()")]
-pub struct ClusterSockets {
-    /// The watcher's socket id.
-    pub socket_id: String,
-    /// The other nodes' sockets.
-    pub remote: Vec<Value>,
-}
-
-impl Handler<ClusterSockets> for Admin {
-    type Result = ();
-
-    fn handle(&mut self, msg: ClusterSockets, ctx: &mut Context<Self>) {
-        handle_guarded!(self, ctx, (), {
-            let Some(socket) = self.watchers.socket(&msg.socket_id) else {
-                return;
-            };
-            let (mut sockets, _) =
-                super::listing::all_sockets(&self.links.registry, &self.links.membership);
-            let room = super::MAX_ALL_SOCKETS.saturating_sub(sockets.len());
-            if msg.remote.len() > room {
-                crate::limited!(
-                    info,
-                    "all_sockets: the cluster has more than {} sockets; the admin UI gets the first {}",
-                    super::MAX_ALL_SOCKETS,
-                    super::MAX_ALL_SOCKETS
-                );
-            }
-            sockets.extend(msg.remote.into_iter().take(room));
-            socket.emit("all_sockets", serde_json::json!([sockets]));
-        })
-    }
-}
-
 impl Admin {
     /// This node's adapter uid, when it is in a cluster.
     pub(super) fn cluster_uid(&self) -> Option<&str> {
         self.cluster.as_ref().map(|c| c.uid.as_str())
     }
+
+    /// In a cluster, a new watcher gets `all_sockets` a second time once the other nodes
+    /// answered: this node's sockets and theirs (as socket.io's admin-ui lists every
+    /// node's with `fetchSockets`). The fetch runs inside the Admin, which goes on meanwhile.
+    pub(super) fn fetch_cluster_sockets(&mut self, socket_id: &str, ctx: &mut Context<Self>) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let namespaces: Vec<String> = self
+            .links
+            .membership
+            .read()
+            .namespace_counts()
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect();
+        let socket_id = socket_id.to_owned();
+        let fetch = (cluster.fetch_sockets)(namespaces);
+        ctx.spawn(fetch.into_actor(self).map(move |remote, act, _| {
+            act.send_cluster_sockets(&socket_id, remote);
+        }));
+    }
+
+    /// `all_sockets` with this node's sockets and `remote`, at most
+    /// [`super::MAX_ALL_SOCKETS`] in all.
+    fn send_cluster_sockets(&mut self, socket_id: &str, remote: Vec<Value>) {
+        let Some(socket) = self.watchers.socket(socket_id) else {
+            return;
+        };
+        let (mut sockets, _) =
+            super::listing::all_sockets(&self.links.registry, &self.links.membership);
+        let room = super::MAX_ALL_SOCKETS.saturating_sub(sockets.len());
+        if remote.len() > room {
+            crate::limited!(
+                info,
+                "all_sockets: the cluster has more than {} sockets; the admin UI gets the first {}",
+                super::MAX_ALL_SOCKETS,
+                super::MAX_ALL_SOCKETS
+            );
+        }
+        sockets.extend(remote.into_iter().take(room));
+        socket.emit("all_sockets", serde_json::json!([sockets]));
+    }
 }
 
 /// What the cluster adapter tells the Admin.
 impl AdminFeed {
-    /// This node joined a cluster: from now on the Admin emits its `server_stats` there.
-    pub fn join_cluster(&self, uid: String, publish: ClusterPublish) {
+    /// This node joined a cluster: from now on the Admin emits its `server_stats` there and
+    /// lists the other nodes' sockets to new watchers.
+    pub fn join_cluster(&self, join: JoinCluster) {
         self.stats().enqueued();
-        self.addr().do_send(JoinCluster { uid, publish });
-    }
-
-    /// The other nodes' sockets for the new watcher `socket_id` (see [`ClusterSockets`]).
-    pub fn cluster_sockets(&self, socket_id: &str, remote: Vec<Value>) {
-        self.stats().enqueued();
-        self.addr().do_send(ClusterSockets {
-            socket_id: socket_id.to_owned(),
-            remote,
-        });
+        self.addr().do_send(join);
     }
 
     /// Another node's `server_stats` (dropped and counted when the Admin's mailbox is
