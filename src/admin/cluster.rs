@@ -1,0 +1,119 @@
+//! The `/admin` namespace in a cluster: what the Admin actor is handed when the node joins
+//! one (how its `server_stats` reach the other nodes' watchers, and how a new watcher's
+//! `all_sockets` gets the other nodes' sockets), and what the adapter hands the Admin from
+//! the other nodes (their `server_stats`, for the dashboard's cluster view).
+//!
+//! In Node every server emits its own `server_stats` into `/admin` and the adapter carries
+//! it to the admin clients of every node; siohub does the same, so the official UI (and
+//! siohub's dashboard) on any node sees one `server_stats` per node. Per-socket events
+//! (`socket_connected`, `event_received`, ...) stay with the node's own watchers: sending
+//! each to Redis would cost every node a publish per client event while anyone watches.
+
+use std::sync::Arc;
+
+use futures::future::{join_all, BoxFuture, FutureExt};
+use serde_json::Value;
+use siohub_actors::admin::{ClusterFetch, ClusterPublish, JoinCluster, MAX_ALL_SOCKETS};
+use siohub_actors::{
+    admin::remote_socket_json, Hub, NamespacePattern, OutboundBroadcast, Payload, Target,
+    ADMIN_NSP,
+};
+
+use crate::cluster::ClusterHandle;
+use crate::config::Settings;
+
+/// Tells the Admin of `hub` that the node is in the cluster `cluster`.
+pub fn join(hub: &Hub, cluster: &ClusterHandle, settings: &Settings) {
+    let publisher = cluster.clone();
+    let publish: ClusterPublish = Arc::new(move |event: &str, args: Vec<Value>| {
+        publisher.publish(OutboundBroadcast {
+            target: Target::namespace(ADMIN_NSP),
+            event: event.to_owned(),
+            payload: Payload::new(args),
+            // Stats are replaced every 2 s: one lost on the way needs no retry.
+            volatile: true,
+        });
+    });
+    let fetcher = cluster.clone();
+    let configured = static_namespaces(settings);
+    let fetch_sockets: ClusterFetch = Arc::new(move |local: Vec<String>| {
+        fetch_all_sockets(fetcher.clone(), namespaces_to_list(local, &configured))
+    });
+    hub.admin().join_cluster(JoinCluster {
+        uid: cluster.uid().to_owned(),
+        publish,
+        fetch_sockets,
+    });
+}
+
+/// The namespaces `[[namespaces]]` names outright (not the patterns), and `/admin`.
+fn static_namespaces(settings: &Settings) -> Vec<String> {
+    let mut names: Vec<String> = settings
+        .namespaces
+        .iter()
+        .filter(|ns| NamespacePattern::parse(&ns.name).is_static())
+        .map(|ns| ns.name.clone())
+        .collect();
+    names.push(ADMIN_NSP.to_owned());
+    names
+}
+
+/// The namespaces whose sockets a new watcher gets: those with sockets here and those
+/// configured by name (another node may have sockets there when this one has none), each
+/// once, sorted.
+fn namespaces_to_list(mut local: Vec<String>, configured: &[String]) -> Vec<String> {
+    local.extend(configured.iter().cloned());
+    local.sort();
+    local.dedup();
+    local
+}
+
+/// The other nodes' sockets of `namespaces`, as the official UI reads them, at most
+/// [`MAX_ALL_SOCKETS`].
+fn fetch_all_sockets(
+    cluster: ClusterHandle,
+    namespaces: Vec<String>,
+) -> BoxFuture<'static, Vec<Value>> {
+    async move {
+        let asked = namespaces.iter().map(|nsp| {
+            let cluster = cluster.clone();
+            let target = Target::namespace(nsp);
+            async move { (nsp.clone(), cluster.fetch_sockets(&target).await) }
+        });
+        let mut sockets = Vec::new();
+        for (nsp, reply) in join_all(asked).await {
+            for socket in reply.items {
+                let raw = serde_json::to_value(&socket).unwrap_or(Value::Null);
+                sockets.push(remote_socket_json(&nsp, &raw));
+            }
+        }
+        sockets.truncate(MAX_ALL_SOCKETS);
+        sockets
+    }
+    .boxed()
+}
+
+/// What the adapter calls for every broadcast another node sent to this one: another
+/// node's `server_stats` into `/admin` goes to the Admin too (for the dashboard's node
+/// list; the adapter delivers it to this node's watchers as any broadcast).
+pub fn on_remote_broadcast(hub: &Hub, nsp: &str, event: &str, args: &[Value]) {
+    if nsp == ADMIN_NSP && event == "server_stats" {
+        if let Some(stats) = args.first() {
+            hub.admin().remote_server_stats(stats.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_watcher_lists_local_and_configured_namespaces_once() {
+        let listed = namespaces_to_list(
+            vec!["/chat".into(), "/".into(), "/tenant-1".into()],
+            &["/".into(), "/admin".into()],
+        );
+        assert_eq!(listed, ["/", "/admin", "/chat", "/tenant-1"]);
+    }
+}

@@ -1,0 +1,89 @@
+//! What the HTTP API's views take from the other nodes when `[adapter] kind = "redis"`:
+//! the rooms and sockets they answer with, and how many of them answered. Every request
+//! to the cluster answers with what the live nodes said within `[adapter]
+//! request_timeout_ms` (a dead node is left out, never waited for past the timeout), so
+//! each view says how many nodes it covers: `"cluster": {"nodes_expected",
+//! "nodes_answered"}`, this node included in both.
+
+use serde_json::{json, Value};
+
+use crate::cluster::{ClusterReply, RemoteSocket};
+
+/// The room prefix of a user's sockets (`user:<id>`).
+const USER_ROOM_PREFIX: &str = "user:";
+
+/// `{"nodes_expected","nodes_answered"}` of a reply, this node counted in both.
+pub fn nodes_json<T>(reply: &ClusterReply<T>) -> Value {
+    json!({
+        "nodes_expected": reply.nodes_expected + 1,
+        "nodes_answered": reply.nodes_answered + 1,
+    })
+}
+
+/// The cluster part of a view on a node that is alone (the memory adapter).
+pub fn alone_json() -> Value {
+    json!({ "nodes_expected": 1, "nodes_answered": 1 })
+}
+
+/// The user of a remote socket: the id of its `user:<id>` room (siohub puts each
+/// authenticated socket there; a Node.js server's sockets usually have none).
+pub fn user_of(socket: &RemoteSocket) -> Option<&str> {
+    socket
+        .rooms
+        .iter()
+        .find_map(|room| room.strip_prefix(USER_ROOM_PREFIX))
+}
+
+/// A remote socket's rooms without the one named by its own id (socket.io puts every
+/// socket in it; siohub's own listings leave it out).
+pub fn rooms_of(socket: &RemoteSocket) -> Vec<&str> {
+    socket
+        .rooms
+        .iter()
+        .filter(|room| **room != socket.id)
+        .map(String::as_str)
+        .collect()
+}
+
+/// A remote socket as `/connections?scope=cluster` lists it (no credentials: only the
+/// address and user agent of its handshake).
+pub fn socket_json(socket: &RemoteSocket) -> Value {
+    let handshake = &socket.handshake;
+    json!({
+        "id": socket.id,
+        "here": false,
+        "user": user_of(socket),
+        "rooms": rooms_of(socket),
+        "address": handshake["address"],
+        "user_agent": handshake["headers"]["user-agent"],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_sockets_show_their_user_and_rooms_but_not_their_own_room() {
+        let socket = RemoteSocket {
+            id: "s1".into(),
+            handshake: json!({"address": "::1", "headers": {"user-agent": "node", "authorization": "Bearer x"}}),
+            rooms: vec!["s1".into(), "user:42".into(), "news".into()],
+            data: json!({}),
+        };
+        assert_eq!(user_of(&socket), Some("42"));
+        assert_eq!(rooms_of(&socket), ["user:42", "news"]);
+        let listed = socket_json(&socket);
+        assert_eq!(listed["user_agent"], "node");
+        assert!(!listed.to_string().contains("Bearer"), "{listed}");
+        let reply = ClusterReply {
+            items: (),
+            nodes_expected: 2,
+            nodes_answered: 1,
+        };
+        assert_eq!(
+            nodes_json(&reply),
+            json!({"nodes_expected": 3, "nodes_answered": 2})
+        );
+    }
+}
