@@ -184,6 +184,10 @@ pub struct AdapterSettings {
     pub redis_url: String,
     /// The channel prefix (`socket.io` is what `@socket.io/redis-adapter` uses).
     pub key_prefix: String,
+    /// How long a request to the other nodes waits for their answers, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Broadcasts queued for Redis at most; more are dropped and counted.
+    pub max_queued: usize,
 }
 
 impl Default for AdapterSettings {
@@ -192,6 +196,8 @@ impl Default for AdapterSettings {
             kind: "memory".into(),
             redis_url: "redis://127.0.0.1:6379".into(),
             key_prefix: "socket.io".into(),
+            request_timeout_ms: 5000,
+            max_queued: 10_000,
         }
     }
 }
@@ -329,6 +335,12 @@ impl AdapterSettings {
                         format!("{:?}", self.key_prefix),
                         "a non-empty prefix without '#', such as \"socket.io\"",
                     );
+                }
+                if self.request_timeout_ms == 0 {
+                    return invalid("adapter.request_timeout_ms", "0".into(), "at least 1");
+                }
+                if self.max_queued == 0 {
+                    return invalid("adapter.max_queued", "0".into(), "at least 1");
                 }
                 Ok(())
             }
