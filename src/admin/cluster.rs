@@ -1,7 +1,8 @@
 //! The `/admin` namespace in a cluster: what the Admin actor is handed when the node joins
 //! one (how its `server_stats` reach the other nodes' watchers, and how a new watcher's
-//! `all_sockets` gets the other nodes' sockets), and what the adapter hands the Admin from
-//! the other nodes (their `server_stats`, for the dashboard's cluster view).
+//! `all_sockets` gets the other nodes' sockets). The other nodes' `server_stats` reach
+//! this node's watchers as any broadcast, and the Admin too (`Hub::remote_broadcast`
+//! hands them over, for the dashboard's cluster view).
 //!
 //! In Node every server emits its own `server_stats` into `/admin` and the adapter carries
 //! it to the admin clients of every node; siohub does the same, so the official UI (and
@@ -91,17 +92,6 @@ fn fetch_all_sockets(
         sockets
     }
     .boxed()
-}
-
-/// What the adapter calls for every broadcast another node sent to this one: another
-/// node's `server_stats` into `/admin` goes to the Admin too (for the dashboard's node
-/// list; the adapter delivers it to this node's watchers as any broadcast).
-pub fn on_remote_broadcast(hub: &Hub, nsp: &str, event: &str, args: &[Value]) {
-    if nsp == ADMIN_NSP && event == "server_stats" {
-        if let Some(stats) = args.first() {
-            hub.admin().remote_server_stats(stats.clone());
-        }
-    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ impl AppState {
                 let (outbox, receiver) = ClusterOutbox::new(settings.adapter.max_queued);
                 let hub = Hub::start_clustered(settings.delivery_policies(), outbox.clone());
                 let cluster = cluster::start(settings, &hub, outbox, receiver);
+                crate::admin::cluster::join(&hub, &cluster, settings);
                 (hub, Some(cluster))
             }
             _ => (Hub::start(settings.delivery_policies()), None),
