@@ -5,9 +5,75 @@
 //! each view says how many nodes it covers: `"cluster": {"nodes_expected",
 //! "nodes_answered"}`, this node included in both.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde_json::{json, Value};
 
 use crate::cluster::{ClusterReply, RemoteSocket};
+
+/// The views that ask the other nodes, as `/metrics` labels them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// `GET /api/v1/rooms`.
+    Rooms,
+    /// `GET /api/v1/rooms/{room}`.
+    RoomMembers,
+    /// `POST /api/v1/rooms/{room}/join` and `/leave`.
+    Membership,
+    /// `POST /api/v1/disconnect`.
+    Disconnect,
+    /// `GET /connections?scope=cluster`.
+    Connections,
+}
+
+impl View {
+    /// Every view, in label order.
+    pub const ALL: [View; 5] = [
+        View::Rooms,
+        View::RoomMembers,
+        View::Membership,
+        View::Disconnect,
+        View::Connections,
+    ];
+
+    /// Its `/metrics` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Rooms => "rooms",
+            View::RoomMembers => "room_members",
+            View::Membership => "membership",
+            View::Disconnect => "disconnect",
+            View::Connections => "connections",
+        }
+    }
+}
+
+/// Cluster views answered, by view, with every expected node or without some (a node
+/// slow or dead): `siohub_cluster_views_total{view,answered}`.
+#[derive(Debug, Default)]
+pub struct ViewCounters {
+    /// (every node answered, some did not) per view, in [`View::ALL`] order.
+    counts: [(AtomicU64, AtomicU64); 5],
+}
+
+impl ViewCounters {
+    /// Counts one view answered with `reply`.
+    pub fn count<T>(&self, view: View, reply: &ClusterReply<T>) {
+        let (all, partial) = &self.counts[view as usize];
+        let counter = if reply.nodes_answered >= reply.nodes_expected {
+            all
+        } else {
+            partial
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (every node answered, some did not) for `view`.
+    pub fn get(&self, view: View) -> (u64, u64) {
+        let (all, partial) = &self.counts[view as usize];
+        (all.load(Ordering::Relaxed), partial.load(Ordering::Relaxed))
+    }
+}
 
 /// The room prefix of a user's sockets (`user:<id>`).
 const USER_ROOM_PREFIX: &str = "user:";
@@ -25,13 +91,16 @@ pub fn alone_json() -> Value {
     json!({ "nodes_expected": 1, "nodes_answered": 1 })
 }
 
-/// The user of a remote socket: the id of its `user:<id>` room (siohub puts each
-/// authenticated socket there; a Node.js server's sockets usually have none).
+/// The user of a remote socket: `data.user` as a siohub node sends it, else the id of its
+/// `user:<id>` room (siohub puts each authenticated socket there; a Node.js server's
+/// sockets usually have neither).
 pub fn user_of(socket: &RemoteSocket) -> Option<&str> {
-    socket
-        .rooms
-        .iter()
-        .find_map(|room| room.strip_prefix(USER_ROOM_PREFIX))
+    socket.data["user"].as_str().or_else(|| {
+        socket
+            .rooms
+            .iter()
+            .find_map(|room| room.strip_prefix(USER_ROOM_PREFIX))
+    })
 }
 
 /// A remote socket's rooms without the one named by its own id (socket.io puts every

@@ -109,6 +109,7 @@ async fn cluster_sockets(
     let cluster = match &state.cluster {
         Some(handle) => {
             let remote = handle.fetch_sockets(&Target::namespace(&nsp)).await;
+            state.views.count(cluster_scope::View::Connections, &remote);
             let mut others: Vec<_> = remote.items.iter().map(cluster_scope::socket_json).collect();
             others.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
             sockets.extend(others);

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use siohub_actors::DisconnectReason;
 
-use super::cluster_scope::nodes_json;
+use super::cluster_scope::{nodes_json, View};
 use super::v1::{one_or_many, read_json, root_namespace, selected_sockets, ApiState};
 use super::ApiError;
 use crate::state::AppState;
@@ -54,6 +54,7 @@ pub async fn disconnect(
     let mut remote = (0, None);
     if let Some(cluster) = &engine.cluster {
         let fetched = cluster.fetch_sockets(&target).await;
+        engine.views.count(View::Disconnect, &fetched);
         cluster.remote_disconnect(&target, request.close);
         remote = (fetched.items.len(), Some(nodes_json(&fetched)));
     }

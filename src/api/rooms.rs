@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use siohub_actors::{JoinError, Target};
 
-use super::cluster_scope::{nodes_json, user_of};
+use super::cluster_scope::{nodes_json, user_of, View};
 use super::v1::{
     check_namespace, check_room, one_or_many, read_json, read_query, root_namespace,
     selected_sockets, ApiState,
@@ -61,6 +61,7 @@ pub async fn list(req: HttpRequest, engine: web::Data<AppState>) -> Result<HttpR
         return Ok(HttpResponse::Ok().json(json!({ "namespace": query.namespace, "rooms": rooms })));
     };
     let remote = cluster.all_rooms(&query.namespace).await;
+    engine.views.count(View::Rooms, &remote);
     let rooms = merge_rooms(local, &remote.items);
     Ok(HttpResponse::Ok().json(json!({
         "namespace": query.namespace,
@@ -112,6 +113,7 @@ pub async fn show(
             ..Target::namespace(&query.namespace)
         };
         let remote = handle.fetch_sockets(&target).await;
+        engine.views.count(View::RoomMembers, &remote);
         let remote_members = remote.items.iter().map(|socket| {
             json!({ "sid": socket.id, "user": user_of(socket) })
         });
@@ -250,6 +252,7 @@ async fn remote_membership(
         return (0, None);
     };
     let remote = cluster.fetch_sockets(target).await;
+    engine.views.count(View::Membership, &remote);
     if joining {
         cluster.remote_join(target, vec![room.to_owned()]);
     } else {

@@ -11,6 +11,9 @@
 //! | `POST /api/v1/disconnect` | `{namespace?, sids?, users?, rooms?, close?}` | `{"disconnected":N}` |
 //! | `GET /api/v1/sse` | `?namespace=/&rooms=a,b` | `text/event-stream` of the events sent there |
 //!
+//! With the Redis adapter the rooms, join / leave and disconnect routes cover every node
+//! of the cluster (see `rooms`, `disconnect` and [`super::cluster_scope`]).
+//!
 //! Every error is JSON `{code,message}`: 400 `INVALID_PAYLOAD`, 401 `UNAUTHORIZED`,
 //! 404 `NOT_FOUND`, 405 `METHOD_NOT_ALLOWED`, 413 `PAYLOAD_TOO_LARGE`, 503 `UNAVAILABLE`.
 

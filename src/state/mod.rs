@@ -31,6 +31,8 @@ pub struct AppState {
     pub ops: Arc<OpsState>,
     /// The cluster adapter, when `[adapter] kind = "redis"`.
     pub cluster: Option<ClusterHandle>,
+    /// The cluster-wide views answered, for `/metrics`.
+    pub views: Arc<crate::api::cluster_scope::ViewCounters>,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             cors: Cors::new(settings.cors.origins.clone(), settings.cors.credentials),
             ops: Arc::new(OpsState::new(settings)),
             cluster,
+            views: Arc::default(),
         }
     }
 }

@@ -403,6 +403,8 @@ fn cluster_views_an_admin_watcher_sees_every_nodes_server_stats_and_sockets() {
         (json!(2), json!(1))
     );
     assert!(nodes[1]["stats_age_ms"].as_u64().unwrap() < 10_000, "{nodes:?}");
+    let metrics = support::ops::metrics_text(&a);
+    assert!(metrics.contains("siohub_admin_cluster_nodes 1"), "{metrics}");
 }
 
 #[test]
@@ -448,6 +450,11 @@ fn cluster_views_answer_with_the_live_nodes_when_one_is_killed() {
         Some(json!({"rooms": "doomed-node-room"})),
     ));
     assert_eq!(join["affected"], 0, "{join}");
+    let metrics = support::ops::metrics_text(&a);
+    assert!(
+        metrics.contains(r#"siohub_cluster_views_total{view="rooms",answered="all"}"#),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -462,4 +469,6 @@ fn cluster_views_on_the_memory_adapter_say_one_node() {
     let rooms = ok(call(node.addr, "GET", "/api/v1/rooms", None));
     assert!(rooms.get("cluster").is_none(), "{rooms}");
     assert_eq!(rooms["rooms"], json!([{"name": "solo", "members": 1}]));
+    let metrics = support::ops::metrics_text(&node);
+    assert!(metrics.contains("siohub_admin_cluster_nodes 0"), "{metrics}");
 }

@@ -6,6 +6,7 @@
 //! The actors crate knows no Redis: the adapter lives in the server crate, so the way out
 //! is a function it hands in ([`ClusterPublish`]).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -80,11 +81,18 @@ impl Handler<RemoteServerStats> for Admin {
                     "admin: a server_stats from another node without a serverId was ignored"
                 );
             }
+            self.publish_node_count();
         })
     }
 }
 
 impl Admin {
+    /// Publishes how many other nodes the Admin knows (for `/metrics`).
+    pub(super) fn publish_node_count(&self) {
+        let n = self.nodes.len() as u64;
+        self.links.feed.cluster_nodes.store(n, Ordering::Relaxed);
+    }
+
     /// This node's adapter uid, when it is in a cluster.
     pub(super) fn cluster_uid(&self) -> Option<&str> {
         self.cluster.as_ref().map(|c| c.uid.as_str())

@@ -153,6 +153,7 @@ impl Admin {
         self.watchers.refill();
         self.ticks += 1;
         self.nodes.expire(Instant::now());
+        self.publish_node_count();
         if self.watchers.any_dashboard() {
             let stats = self.stats_json(false);
             self.watchers.push_aggregate("siohub:stats", &stats, true);
