@@ -16,8 +16,7 @@ use futures::future::{join_all, BoxFuture, FutureExt};
 use serde_json::Value;
 use siohub_actors::admin::{ClusterFetch, ClusterPublish, JoinCluster, MAX_ALL_SOCKETS};
 use siohub_actors::{
-    admin::remote_socket_json, Hub, NamespacePattern, OutboundBroadcast, Payload, Target,
-    ADMIN_NSP,
+    admin::remote_socket_json, Hub, NamespacePattern, OutboundBroadcast, Payload, Target, ADMIN_NSP,
 };
 
 use crate::cluster::ClusterHandle;

@@ -110,7 +110,11 @@ async fn cluster_sockets(
         Some(handle) => {
             let remote = handle.fetch_sockets(&Target::namespace(&nsp)).await;
             state.views.count(cluster_scope::View::Connections, &remote);
-            let mut others: Vec<_> = remote.items.iter().map(cluster_scope::socket_json).collect();
+            let mut others: Vec<_> = remote
+                .items
+                .iter()
+                .map(cluster_scope::socket_json)
+                .collect();
             others.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
             sockets.extend(others);
             cluster_scope::nodes_json(&remote)
@@ -144,16 +148,19 @@ fn local_sockets(state: &AppState, nsp: &str) -> Vec<serde_json::Value> {
     sessions
         .iter()
         .flat_map(|info| {
-            info.sockets.iter().filter(|s| s.nsp == nsp).map(move |socket| {
-                json!({
-                    "id": socket.id,
-                    "here": true,
-                    "user": socket.user,
-                    "rooms": socket.rooms,
-                    "address": info.remote_address,
-                    "user_agent": info.user_agent,
+            info.sockets
+                .iter()
+                .filter(|s| s.nsp == nsp)
+                .map(move |socket| {
+                    json!({
+                        "id": socket.id,
+                        "here": true,
+                        "user": socket.user,
+                        "rooms": socket.rooms,
+                        "address": info.remote_address,
+                        "user_agent": info.user_agent,
+                    })
                 })
-            })
         })
         .collect()
 }

@@ -114,9 +114,10 @@ pub async fn show(
         };
         let remote = handle.fetch_sockets(&target).await;
         engine.views.count(View::RoomMembers, &remote);
-        let remote_members = remote.items.iter().map(|socket| {
-            json!({ "sid": socket.id, "user": user_of(socket) })
-        });
+        let remote_members = remote
+            .items
+            .iter()
+            .map(|socket| json!({ "sid": socket.id, "user": user_of(socket) }));
         members.extend(remote_members);
         members.sort_by(|a, b| a["sid"].as_str().cmp(&b["sid"].as_str()));
         cluster = Some(nodes_json(&remote));

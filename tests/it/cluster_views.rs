@@ -36,7 +36,8 @@ fn node_settings(redis: &RedisServer) -> Settings {
     settings
 }
 
-fn start_node(redis: &RedisServer) -> BackgroundServer {
+/// A node of the cluster on `redis` (insecure: the API and `/admin` need no login).
+pub(crate) fn start_node(redis: &RedisServer) -> BackgroundServer {
     support::start_hub_from(node_settings(redis))
 }
 
@@ -47,7 +48,10 @@ fn call(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<Value
         addr,
         method,
         path,
-        &[("X-API-Key", OPERATOR_KEY), ("Content-Type", "application/json")],
+        &[
+            ("X-API-Key", OPERATOR_KEY),
+            ("Content-Type", "application/json"),
+        ],
         body.as_bytes(),
     )
 }
@@ -59,7 +63,7 @@ fn ok(res: Response) -> Value {
 }
 
 /// Waits until `addr`'s room list says `n` nodes answered (they found each other).
-fn wait_nodes(addr: std::net::SocketAddr, n: u64) {
+pub(crate) fn wait_nodes(addr: std::net::SocketAddr, n: u64) {
     wait_until(&format!("{n} nodes answer"), WAIT, || {
         let rooms = ok(call(addr, "GET", "/api/v1/rooms", None));
         rooms["cluster"]["nodes_answered"] == n && rooms["cluster"]["nodes_expected"] == n
@@ -67,13 +71,13 @@ fn wait_nodes(addr: std::net::SocketAddr, n: u64) {
 }
 
 /// A client socket on `/`, optionally as `user`.
-struct Client {
+pub(crate) struct Client {
     ws: Ws,
     id: String,
 }
 
 impl Client {
-    fn connect(addr: std::net::SocketAddr, user: Option<&str>) -> Client {
+    pub(crate) fn connect(addr: std::net::SocketAddr, user: Option<&str>) -> Client {
         let (mut ws, _, _) = Ws::open(addr);
         match user {
             Some(user) => {
@@ -250,19 +254,30 @@ fn cluster_views_connections_scope_cluster_lists_every_node_paged() {
     let c1 = Client::connect(c.addr, None);
     let c2 = Client::connect(c.addr, None);
 
-    let all = ok(call(a.addr, "GET", "/connections?scope=cluster&limit=10", None));
+    let all = ok(call(
+        a.addr,
+        "GET",
+        "/connections?scope=cluster&limit=10",
+        None,
+    ));
     assert_eq!(all["total"], 4, "{all}");
     assert_eq!(all["cluster"]["nodes_answered"], 3, "{all}");
     let listed = all["sockets"].as_array().unwrap();
     assert_eq!(listed[0]["id"], a1.id.as_str(), "this node's first: {all}");
     assert_eq!(listed[0]["here"], true);
-    let mut others: Vec<&str> = listed[1..].iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let mut others: Vec<&str> = listed[1..]
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     others.sort();
     let mut expected = vec![b1.id.as_str(), c1.id.as_str(), c2.id.as_str()];
     expected.sort();
     assert_eq!(others, expected, "{all}");
     let b_entry = listed.iter().find(|s| s["id"] == b1.id.as_str()).unwrap();
-    assert_eq!((b_entry["here"].clone(), b_entry["user"].clone()), (json!(false), json!("u-b")));
+    assert_eq!(
+        (b_entry["here"].clone(), b_entry["user"].clone()),
+        (json!(false), json!("u-b"))
+    );
     assert!(!all.to_string().contains(SECRET));
 
     // Paged as /connections is.
@@ -272,7 +287,13 @@ fn cluster_views_connections_scope_cluster_lists_every_node_paged() {
         "/connections?scope=cluster&offset=1&limit=2",
         None,
     ));
-    assert_eq!((page["total"].clone(), page["sockets"].as_array().unwrap().len()), (json!(4), 2));
+    assert_eq!(
+        (
+            page["total"].clone(),
+            page["sockets"].as_array().unwrap().len()
+        ),
+        (json!(4), 2)
+    );
     assert_eq!(page["sockets"], json!(listed[1..3]));
     // Bad queries are refused, the node scope is unchanged.
     for bad in [
@@ -283,7 +304,12 @@ fn cluster_views_connections_scope_cluster_lists_every_node_paged() {
     ] {
         assert_eq!(call(a.addr, "GET", bad, None).status, 400, "{bad}");
     }
-    let unknown = call(a.addr, "GET", "/connections?scope=cluster&namespace=/nope", None);
+    let unknown = call(
+        a.addr,
+        "GET",
+        "/connections?scope=cluster&namespace=/nope",
+        None,
+    );
     assert_eq!(unknown.status, 404);
     let node = ok(call(a.addr, "GET", "/connections?scope=node", None));
     assert_eq!(node["total"], 1, "{node}");
@@ -330,7 +356,8 @@ fn admin_until(ws: &mut Ws, seen: &mut AdminSeen, what: &str, done: impl Fn(&Adm
                 } else if let Some(rest) = t.strip_prefix("43/admin,") {
                     let split = rest.find('[').unwrap();
                     let ack: Value = serde_json::from_str(&rest[split..]).unwrap();
-                    seen.acks.insert(rest[..split].parse().unwrap(), ack[0].clone());
+                    seen.acks
+                        .insert(rest[..split].parse().unwrap(), ack[0].clone());
                 }
             }
             Some(other) => panic!("waiting for {what}: {other:?}"),
@@ -381,30 +408,48 @@ fn cluster_views_an_admin_watcher_sees_every_nodes_server_stats_and_sockets() {
         },
     );
     assert!(seen.stats.contains_key(&own), "A's own stats too");
-    let b_stats = seen.stats.iter().find(|(id, _)| **id != own).unwrap().1.clone();
+    let b_stats = seen
+        .stats
+        .iter()
+        .find(|(id, _)| **id != own)
+        .unwrap()
+        .1
+        .clone();
     assert!(b_stats["siohub"]["uid"].is_string(), "{b_stats}");
     assert_eq!(b_stats["siohub"]["rooms"], 1, "{b_stats}");
     assert_eq!(b_stats["clientsCount"], 2, "{b_stats}");
     let b2_listed = seen.listed(&b2.id).unwrap();
     assert_eq!(b2_listed["nsp"], "/");
     assert!(
-        b2_listed["rooms"].as_array().unwrap().contains(&json!("on-b")),
+        b2_listed["rooms"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("on-b")),
         "{b2_listed}"
     );
 
     // The dashboard's node list: A itself, then B from its stats.
     let nodes = overview_nodes(&mut watcher, &mut seen, 2);
     assert_eq!(nodes.len(), 2, "{nodes:?}");
-    assert_eq!((nodes[0]["this"].clone(), nodes[0]["id"].clone()), (json!(true), json!(own)));
+    assert_eq!(
+        (nodes[0]["this"].clone(), nodes[0]["id"].clone()),
+        (json!(true), json!(own))
+    );
     assert!(nodes[0]["uid"].is_string(), "{nodes:?}");
     assert_eq!(nodes[1]["uid"], b_stats["siohub"]["uid"], "{nodes:?}");
     assert_eq!(
         (nodes[1]["sockets"].clone(), nodes[1]["rooms"].clone()),
         (json!(2), json!(1))
     );
-    assert!(nodes[1]["stats_age_ms"].as_u64().unwrap() < 10_000, "{nodes:?}");
+    assert!(
+        nodes[1]["stats_age_ms"].as_u64().unwrap() < 10_000,
+        "{nodes:?}"
+    );
     let metrics = support::ops::metrics_text(&a);
-    assert!(metrics.contains("siohub_admin_cluster_nodes 1"), "{metrics}");
+    assert!(
+        metrics.contains("siohub_admin_cluster_nodes 1"),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -421,7 +466,11 @@ fn cluster_views_answer_with_the_live_nodes_when_one_is_killed() {
     let mut b1 = Client::connect(b.addr(), None);
     b1.join("doomed-node-room");
     let rooms = ok(call(a.addr, "GET", "/api/v1/rooms", None));
-    assert_eq!(room_entry(&rooms, "doomed-node-room"), Some((0, true)), "{rooms}");
+    assert_eq!(
+        room_entry(&rooms, "doomed-node-room"),
+        Some((0, true)),
+        "{rooms}"
+    );
 
     b.signal("-KILL");
     // Whether the request went out before or after Redis noticed the death, every view
@@ -435,7 +484,11 @@ fn cluster_views_answer_with_the_live_nodes_when_one_is_killed() {
     ] {
         let started = Instant::now();
         let res = call(a.addr, "GET", path, None);
-        assert!(started.elapsed() < within, "{path} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < within,
+            "{path} took {:?}",
+            started.elapsed()
+        );
         assert!([200, 404].contains(&res.status), "{path}: {}", res.text());
     }
     wait_until("A expects itself alone", WAIT, || {
@@ -465,10 +518,16 @@ fn cluster_views_on_the_memory_adapter_say_one_node() {
     c.join("solo");
     let all = ok(call(node.addr, "GET", "/connections?scope=cluster", None));
     assert_eq!(all["total"], 1);
-    assert_eq!(all["cluster"], json!({"nodes_expected": 1, "nodes_answered": 1}));
+    assert_eq!(
+        all["cluster"],
+        json!({"nodes_expected": 1, "nodes_answered": 1})
+    );
     let rooms = ok(call(node.addr, "GET", "/api/v1/rooms", None));
     assert!(rooms.get("cluster").is_none(), "{rooms}");
     assert_eq!(rooms["rooms"], json!([{"name": "solo", "members": 1}]));
     let metrics = support::ops::metrics_text(&node);
-    assert!(metrics.contains("siohub_admin_cluster_nodes 0"), "{metrics}");
+    assert!(
+        metrics.contains("siohub_admin_cluster_nodes 0"),
+        "{metrics}"
+    );
 }

@@ -59,7 +59,10 @@ impl Handler<JoinCluster> for Admin {
 
     fn handle(&mut self, msg: JoinCluster, ctx: &mut Context<Self>) {
         handle_guarded!(self, ctx, (), {
-            log::info!("admin: emitting server_stats to the cluster as node {}", msg.uid);
+            log::info!(
+                "admin: emitting server_stats to the cluster as node {}",
+                msg.uid
+            );
             self.cluster = Some(msg);
         })
     }

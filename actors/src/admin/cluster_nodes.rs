@@ -146,8 +146,14 @@ mod tests {
         let listed = nodes.to_json(start + Duration::from_millis(1500));
         assert_eq!(listed.len(), 1);
         let n = &listed[0];
-        assert_eq!((n["id"].as_str(), n["uid"].as_str()), (Some("n1"), Some("abc123")));
-        assert_eq!((n["sockets"].as_u64(), n["rooms"].as_u64()), (Some(5), Some(4)));
+        assert_eq!(
+            (n["id"].as_str(), n["uid"].as_str()),
+            (Some("n1"), Some("abc123"))
+        );
+        assert_eq!(
+            (n["sockets"].as_u64(), n["rooms"].as_u64()),
+            (Some(5), Some(4))
+        );
         assert_eq!(n["stats_age_ms"], 1500);
         // A Node.js server's stats have no siohub part.
         let node_js = json!({"serverId": "n2", "clientsCount": 1, "namespaces": []});
@@ -164,7 +170,9 @@ mod tests {
         }
         assert_eq!(nodes.len(), MAX_NODES);
         let listed = nodes.to_json(start);
-        assert!(listed.iter().all(|n| n["id"].as_str().unwrap().len() <= MAX_FIELD_BYTES));
+        assert!(listed
+            .iter()
+            .all(|n| n["id"].as_str().unwrap().len() <= MAX_FIELD_BYTES));
         assert!(!listed[0]["id"].as_str().unwrap().starts_with("0000"));
     }
 }

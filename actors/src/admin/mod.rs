@@ -61,10 +61,10 @@ pub use feed::{AdminDrops, AdminFeed, MAX_NAME_BYTES};
 pub use history::HISTORY_LEN;
 pub use listing::{PageQuery, MAX_ALL_SOCKETS};
 pub use recent_events::RECENT_LEN;
-pub use serialize::remote_socket_json;
 pub use requests::{
     ConnectionsQuery, Overview, RecentEventsQuery, RoomsQuery, Unwatch, Watch, WatchAggregates,
 };
+pub use serialize::remote_socket_json;
 pub use watchers::{MAX_PUSHES_PER_S, MAX_PUSH_BYTES_PER_S};
 
 /// The namespace the Admin serves.

@@ -244,6 +244,9 @@ mod tests {
         assert_eq!(socket["rooms"], json!(["r1", "news"]));
         // Garbage from a peer gives empty fields, never a panic.
         let empty = remote_socket_json("/", &json!("garbage"));
-        assert!(empty["handshake"]["headers"].as_object().unwrap().is_empty());
+        assert!(empty["handshake"]["headers"]
+            .as_object()
+            .unwrap()
+            .is_empty());
     }
 }
