@@ -1,6 +1,7 @@
 //! The `/admin` namespace in a cluster: what the Admin actor is handed when the node joins
 //! one (how its `server_stats` reach the other nodes' watchers, and how a new watcher's
-//! `all_sockets` gets the other nodes' sockets). The other nodes' `server_stats` reach
+//! `all_sockets` gets the other nodes' sockets, and how the official UI's join, leave and
+//! disconnect commands reach the other nodes' sockets). The other nodes' `server_stats` reach
 //! this node's watchers as any broadcast, and the Admin too (`Hub::remote_broadcast`
 //! hands them over, for the dashboard's cluster view).
 //!
@@ -14,7 +15,9 @@ use std::sync::Arc;
 
 use futures::future::{join_all, BoxFuture, FutureExt};
 use serde_json::Value;
-use siohub_actors::admin::{ClusterFetch, ClusterPublish, JoinCluster, MAX_ALL_SOCKETS};
+use siohub_actors::admin::{
+    ClusterAct, ClusterFetch, ClusterPublish, JoinCluster, RemoteAction, MAX_ALL_SOCKETS,
+};
 use siohub_actors::{
     admin::remote_socket_json, Hub, NamespacePattern, OutboundBroadcast, Payload, Target, ADMIN_NSP,
 };
@@ -39,10 +42,17 @@ pub fn join(hub: &Hub, cluster: &ClusterHandle, settings: &Settings) {
     let fetch_sockets: ClusterFetch = Arc::new(move |local: Vec<String>| {
         fetch_all_sockets(fetcher.clone(), namespaces_to_list(local, &configured))
     });
+    let actor = cluster.clone();
+    let act: ClusterAct = Arc::new(move |action: RemoteAction| match action {
+        RemoteAction::Join { target, room } => actor.remote_join(&target, vec![room]),
+        RemoteAction::Leave { target, room } => actor.remote_leave(&target, vec![room]),
+        RemoteAction::Disconnect { target, close } => actor.remote_disconnect(&target, close),
+    });
     hub.admin().join_cluster(JoinCluster {
         uid: cluster.uid().to_owned(),
         publish,
         fetch_sockets,
+        act,
     });
 }
 

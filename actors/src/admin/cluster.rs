@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::{Admin, AdminFeed};
 use crate::supervision::guarded;
+use crate::target::Target;
 
 /// Emits an event (name, arguments) into `/admin` on every other node of the cluster.
 /// It must not block: the adapter queues it (bounded) or drops and counts it.
@@ -25,6 +26,38 @@ pub type ClusterPublish = Arc<dyn Fn(&str, Vec<Value>) + Send + Sync>;
 /// each as the official UI reads it ([`super::remote_socket_json`]): at most
 /// [`super::MAX_ALL_SOCKETS`], within the adapter's request timeout.
 pub type ClusterFetch = Arc<dyn Fn(Vec<String>) -> BoxFuture<'static, Vec<Value>> + Send + Sync>;
+
+/// What an admin command asks of the other nodes' sockets (socket.io's `socketsJoin`,
+/// `socketsLeave` and `disconnectSockets` through the adapter).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RemoteAction {
+    /// The sockets of `target` on the other nodes join `room`.
+    Join {
+        /// Which sockets.
+        target: Target,
+        /// The room.
+        room: String,
+    },
+    /// The sockets of `target` on the other nodes leave `room`.
+    Leave {
+        /// Which sockets.
+        target: Target,
+        /// The room.
+        room: String,
+    },
+    /// The sockets of `target` on the other nodes are disconnected (`close`: their whole
+    /// connection).
+    Disconnect {
+        /// Which sockets.
+        target: Target,
+        /// Whether the whole connection closes.
+        close: bool,
+    },
+}
+
+/// Sends a [`RemoteAction`] to the other nodes (without waiting: the wire format has no
+/// answer for it).
+pub type ClusterAct = Arc<dyn Fn(RemoteAction) + Send + Sync>;
 
 /// This node joined a cluster.
 #[derive(Message, Clone)]
@@ -36,6 +69,25 @@ pub struct JoinCluster {
     pub publish: ClusterPublish,
     /// How a new watcher's `all_sockets` gets the other nodes' sockets.
     pub fetch_sockets: ClusterFetch,
+    /// How the admin commands reach the other nodes' sockets.
+    pub act: ClusterAct,
+}
+
+/// An admin command's part for the other nodes.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct ClusterCommand(pub RemoteAction);
+
+impl Handler<ClusterCommand> for Admin {
+    type Result = ();
+
+    fn handle(&mut self, msg: ClusterCommand, ctx: &mut Context<Self>) {
+        handle_guarded!(self, ctx, (), {
+            if let Some(cluster) = &self.cluster {
+                (cluster.act)(msg.0);
+            }
+        })
+    }
 }
 
 impl std::fmt::Debug for JoinCluster {
@@ -152,6 +204,12 @@ impl AdminFeed {
     pub fn join_cluster(&self, join: JoinCluster) {
         self.stats().enqueued();
         self.addr().do_send(join);
+    }
+
+    /// An admin command's part for the other nodes' sockets (nothing on a node alone).
+    pub fn cluster_command(&self, action: RemoteAction) {
+        self.stats().enqueued();
+        self.addr().do_send(ClusterCommand(action));
     }
 
     /// Another node's `server_stats` (dropped and counted when the Admin's mailbox is

@@ -55,7 +55,10 @@ use recent_events::RecentEvents;
 use serialize::{socket_json, SocketView};
 use watchers::Watchers;
 
-pub use cluster::{ClusterFetch, ClusterPublish, JoinCluster, RemoteServerStats};
+pub use cluster::{
+    ClusterAct, ClusterCommand, ClusterFetch, ClusterPublish, JoinCluster, RemoteAction,
+    RemoteServerStats,
+};
 pub use cluster_nodes::{FORGET_AFTER, MAX_NODES};
 pub use feed::{AdminDrops, AdminFeed, MAX_NAME_BYTES};
 pub use history::HISTORY_LEN;
