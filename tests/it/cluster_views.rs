@@ -450,6 +450,21 @@ fn cluster_views_an_admin_watcher_sees_every_nodes_server_stats_and_sockets() {
         metrics.contains("siohub_admin_cluster_nodes 1"),
         "{metrics}"
     );
+
+    // The official UI's commands reach B's sockets: join by socket id, then disconnect.
+    watcher.send_text(&format!(
+        r#"42/admin,["join","/","from-a",{}]"#,
+        json!(b1.id)
+    ));
+    wait_until("B's socket joined from A's admin UI", WAIT, || {
+        room_members(&b, "/", "from-a") == [b1.id.clone()]
+    });
+    watcher.send_text(&format!(
+        r#"42/admin,["_disconnect","/",false,{}]"#,
+        json!(b1.id)
+    ));
+    let mut b1 = b1;
+    b1.expect_disconnected();
 }
 
 #[test]
