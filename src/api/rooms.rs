@@ -71,8 +71,8 @@ pub async fn list(req: HttpRequest, engine: web::Data<AppState>) -> Result<HttpR
 }
 
 /// This node's rooms with their sizes and the other nodes' room names, as one list sorted
-/// by name: `{"name","members" (here),"elsewhere"}`. The other nodes' rooms named by a
-/// socket id (socket.io puts each socket in one) are not rooms anyone joined: left out.
+/// by name: `{"name","members" (here),"elsewhere"}`. (A Node.js node names its sockets'
+/// own-id rooms too: they cannot be told from others by name, so they are listed.)
 fn merge_rooms(local: Vec<(String, usize)>, remote: &[String]) -> Vec<serde_json::Value> {
     let mut rooms: std::collections::BTreeMap<&str, (usize, bool)> = local
         .iter()
