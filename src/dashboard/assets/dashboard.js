@@ -278,10 +278,10 @@
       el("td", { class: "num", text: fmtNum(a.mailbox_depth) }), el("td", { class: "num", text: fmtNum(a.handled) })));
     // This node, then every other node of the cluster from its last server_stats (a
     // Node.js server's has no uid or rooms); a node silent for over 5 s is marked stale.
-    renderRows("nodes-body", s.nodes, 8, (n) => el("tr", { class: n.stats_age_ms > 5000 ? "stale" : "", "data-node": n.id },
-      el("td", {}, el("span", { class: "sid", text: n.id }), n.this ? el("span", { class: "muted", text: " (this node)" }) : null),
-      el("td", { class: "sid", text: n.uid || "—" }),
-      el("td", { text: n.hostname }), el("td", { class: "num", text: n.pid }),
+    renderRows("nodes-body", s.nodes, 6, (n) => el("tr", { class: n.stats_age_ms > 5000 ? "stale" : "", "data-node": n.id },
+      el("td", {}, el("span", { class: "sid", text: n.id }), n.this ? el("span", { class: "muted", text: " (this node)" }) : null,
+        el("div", { class: "sid muted", "data-uid": "", text: n.uid || "—" })),
+      el("td", { text: n.hostname + " · " + n.pid }),
       el("td", { class: "num", text: fmtNum(n.connections) }),
       el("td", { class: "num", text: fmtNum(n.sockets) }),
       el("td", { class: "num", text: n.rooms === null || n.rooms === undefined ? "—" : fmtNum(n.rooms) }),

@@ -289,7 +289,8 @@ async function cluster() {
       const other = rows.find((r) => !/this node/.test(r.textContent));
       if (rows.length !== 2 || !other) return false;
       const cells = other.querySelectorAll("td");
-      return cells[1].textContent !== "—" && cells[5].textContent === String(sockets);
+      const uid = other.querySelector("[data-uid]");
+      return uid && uid.textContent !== "—" && cells[3].textContent === String(sockets);
     }, cfg.otherSockets, { timeout: 15000 });
     results.nodes = await page.$$eval("#nodes-body tr", (rows) =>
       rows.map((r) => [...r.querySelectorAll("td")].map((c) => c.textContent)));
