@@ -546,3 +546,59 @@ fn cluster_views_on_the_memory_adapter_say_one_node() {
         "{metrics}"
     );
 }
+
+#[test]
+fn cluster_views_a_node_js_server_with_the_admin_ui_and_siohub_see_each_other() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+
+    let redis = RedisServer::start();
+    let a = start_node(&redis);
+    let s1 = Client::connect(a.addr, None);
+    // The Node server (`instrument`ed by @socket.io/admin-ui): its own admin client sees
+    // siohub's server_stats and, in all_sockets, siohub's socket.
+    let mut peer = support::clients::node("cluster_admin_peer.mjs")
+        .arg(redis.url())
+        .arg(&s1.id)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs cluster_admin_peer.mjs");
+    let stdout = peer.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let line = lines
+        .recv_timeout(Duration::from_secs(40))
+        .expect("the Node peer reports");
+    let seen: Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(seen["ok"], true, "{seen}");
+    assert!(seen["siohub_stats"]["siohub"]["uid"].is_string(), "{seen}");
+    assert_eq!(seen["listed"]["nsp"], "/", "{seen}");
+
+    // siohub's dashboard lists the Node server from its server_stats (no uid, no rooms).
+    let mut watcher = admin_watcher(a.addr);
+    let mut seen_here = AdminSeen::default();
+    let deadline = Instant::now() + WAIT;
+    let mut ack = 0;
+    let node = loop {
+        ack += 1;
+        let nodes = overview_nodes(&mut watcher, &mut seen_here, ack);
+        if let Some(node) = nodes.iter().find(|n| n["id"] == "node-admin-peer") {
+            break node.clone();
+        }
+        assert!(Instant::now() < deadline, "no Node server in {nodes:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(node["uid"].is_null() && node["rooms"].is_null(), "{node}");
+    assert_eq!(node["this"], false);
+    drop(peer.stdin.take());
+    let _ = peer.wait();
+}
