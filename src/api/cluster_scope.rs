@@ -78,6 +78,13 @@ impl ViewCounters {
 /// The room prefix of a user's sockets (`user:<id>`).
 const USER_ROOM_PREFIX: &str = "user:";
 
+/// Whether a selection may have sockets on other nodes: not when it names socket ids
+/// only and every one of them is here (socket ids are random, so one found here is on no
+/// other node), which spares the round trip.
+pub fn reaches_other_nodes(target: &siohub_actors::Target, here: usize) -> bool {
+    !(target.rooms.is_empty() && target.users.is_empty() && here >= target.socket_ids.len())
+}
+
 /// `{"nodes_expected","nodes_answered"}` of a reply, this node counted in both.
 pub fn nodes_json<T>(reply: &ClusterReply<T>) -> Value {
     json!({
@@ -154,5 +161,16 @@ mod tests {
             nodes_json(&reply),
             json!({"nodes_expected": 3, "nodes_answered": 2})
         );
+        let by_ids = |ids: &[&str]| siohub_actors::Target {
+            socket_ids: ids.iter().map(|s| s.to_string()).collect(),
+            ..siohub_actors::Target::namespace("/")
+        };
+        assert!(!reaches_other_nodes(&by_ids(&["a", "b"]), 2));
+        assert!(reaches_other_nodes(&by_ids(&["a", "b"]), 1));
+        let by_user = siohub_actors::Target {
+            users: vec!["u".into()],
+            ..by_ids(&["a"])
+        };
+        assert!(reaches_other_nodes(&by_user, 1));
     }
 }

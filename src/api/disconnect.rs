@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use siohub_actors::DisconnectReason;
 
-use super::cluster_scope::{nodes_json, View};
+use super::cluster_scope::{nodes_json, reaches_other_nodes, View};
 use super::v1::{one_or_many, read_json, root_namespace, selected_sockets, ApiState};
 use super::ApiError;
 use crate::state::AppState;
@@ -52,7 +52,11 @@ pub async fn disconnect(
     )
     .await?;
     let mut remote = (0, None);
-    if let Some(cluster) = &engine.cluster {
+    let cluster = engine
+        .cluster
+        .as_ref()
+        .filter(|_| reaches_other_nodes(&target, sockets.len()));
+    if let Some(cluster) = cluster {
         let fetched = cluster.fetch_sockets(&target).await;
         engine.views.count(View::Disconnect, &fetched);
         cluster.remote_disconnect(&target, request.close);

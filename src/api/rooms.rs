@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use siohub_actors::{JoinError, Target};
 
-use super::cluster_scope::{nodes_json, user_of, View};
+use super::cluster_scope::{nodes_json, reaches_other_nodes, user_of, View};
 use super::v1::{
     check_namespace, check_room, one_or_many, read_json, read_query, root_namespace,
     selected_sockets, ApiState,
@@ -181,7 +181,10 @@ async fn change_membership(
         request.rooms,
     )
     .await?;
-    let remote = remote_membership(&engine, &target, &room, joining).await;
+    let remote = match reaches_other_nodes(&target, sockets.len()) {
+        true => remote_membership(&engine, &target, &room, joining).await,
+        false => (0, None),
+    };
     let hub = &engine.hub;
     let answers = sockets.into_iter().map(|(socket_id, _)| {
         let joined = joining.then(|| hub.join_socket(&nsp, &socket_id, &room));
