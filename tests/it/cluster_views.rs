@@ -3,9 +3,12 @@
 //! websocket clients spread over them. From one node: the rooms and a room's members of
 //! every node, join / leave / disconnect by room and by user acting on another node's
 //! sockets, `/connections?scope=cluster`, an `/admin` watcher that gets every node's
-//! `server_stats` and a dashboard node list with every node; and with a node killed
-//! (SIGKILL, a separate process), the views answer with the live nodes within the request
-//! timeout. What a node did is read from its own hub (its membership), never slept for.
+//! `server_stats` and a dashboard node list with every node (and the official UI's
+//! commands reaching another node's sockets); with a node that hangs (SIGSTOP) or is
+//! killed (SIGKILL, a separate process), the views answer with the live nodes within the
+//! request timeout; and a Node.js server instrumented by `@socket.io/admin-ui` beside a
+//! siohub node: each side sees the other's `server_stats` and sockets. What a node did
+//! is read from its own hub (its membership), never slept for.
 
 use std::time::{Duration, Instant};
 
@@ -468,7 +471,7 @@ fn cluster_views_an_admin_watcher_sees_every_nodes_server_stats_and_sockets() {
 }
 
 #[test]
-fn cluster_views_answer_with_the_live_nodes_when_one_is_killed() {
+fn cluster_views_answer_with_the_live_nodes_when_one_hangs_or_is_killed() {
     let redis = RedisServer::start();
     let a = start_node(&redis);
     let env = [
@@ -487,11 +490,28 @@ fn cluster_views_answer_with_the_live_nodes_when_one_is_killed() {
         "{rooms}"
     );
 
+    // A node that hangs (SIGSTOP: its Redis connections stay open, so it is still
+    // counted) costs a view its timeout, and the answer says one node did not answer.
+    let within = Duration::from_millis(REQUEST_TIMEOUT_MS) + Duration::from_secs(3);
+    b.signal("-STOP");
+    let started = Instant::now();
+    let rooms = ok(call(a.addr, "GET", "/api/v1/rooms", None));
+    assert!(started.elapsed() < within, "took {:?}", started.elapsed());
+    assert_eq!(
+        rooms["cluster"],
+        json!({"nodes_expected": 2, "nodes_answered": 1}),
+        "{rooms}"
+    );
+    let metrics = support::ops::metrics_text(&a);
+    assert!(
+        metrics.contains(r#"siohub_cluster_views_total{view="rooms",answered="partial"} 1"#),
+        "{metrics}"
+    );
+
     b.signal("-KILL");
     // Whether the request went out before or after Redis noticed the death, every view
     // answers within the request timeout (plus slack for a loaded machine) and says how
     // many nodes answered; soon only A is expected.
-    let within = Duration::from_millis(REQUEST_TIMEOUT_MS) + Duration::from_secs(3);
     for path in [
         "/api/v1/rooms",
         "/api/v1/rooms/doomed-node-room",
