@@ -11,6 +11,10 @@
 //! connections and rooms are read from the registry and the membership and paged
 //! ([`listing`]). Supervised like the other singletons, on an arbiter of its own: a panic
 //! in a handler restarts it with its watchers and history kept.
+//!
+//! In a cluster ([`cluster`]) it also emits its `server_stats` to the other nodes' watchers,
+//! keeps the other nodes' (`cluster_nodes`, for the dashboard's node list), lists the
+//! other nodes' sockets to a new watcher and hands the UI's commands to the other nodes.
 
 /// Runs a handler body under [`guarded`] with the Admin's stats.
 macro_rules! handle_guarded {
@@ -21,7 +25,7 @@ macro_rules! handle_guarded {
 }
 
 mod aggregate;
-mod cluster;
+pub mod cluster;
 mod cluster_nodes;
 mod dates;
 pub mod feed;
