@@ -129,6 +129,32 @@ const FANOUT: &[Figure] = &[
         better: Better::Up,
         get: |v| num(v, &["connect", "conns_per_s"]),
     },
+    // The cluster scenario's Redis (rows left out when no run has them).
+    Figure {
+        name: "Redis CPU s (publish+drain)",
+        better: Better::Down,
+        get: |v| num(v, &["redis_phase", "cpu_s"]),
+    },
+    Figure {
+        name: "Redis CPU µs per publish (whole run, INFO cpu)",
+        better: Better::Down,
+        get: |v| num(v, &["redis", "cpu_us_per_publish"]),
+    },
+    Figure {
+        name: "Redis PUBLISH per publish (commandstats)",
+        better: Better::Neither,
+        get: |v| num(v, &["redis", "publish_calls_per_publish"]),
+    },
+    Figure {
+        name: "Redis commands per publish (commandstats)",
+        better: Better::Neither,
+        get: |v| num(v, &["redis", "commands_per_publish"]),
+    },
+    Figure {
+        name: "Redis bytes out per publish",
+        better: Better::Neither,
+        get: |v| num(v, &["redis", "net_out_bytes_per_publish"]),
+    },
 ];
 
 const IDLE: &[Figure] = &[
