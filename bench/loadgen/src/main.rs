@@ -338,13 +338,18 @@ mod tests {
         let cfg = parse_args(&args("--addr 127.0.0.1:1,127.0.0.1:2 --pid 10,11")).unwrap();
         assert_eq!(cfg.first_addr(), "127.0.0.1:1");
         let nodes: Vec<&str> = (0..4).map(|i| cfg.addr_for(i)).collect();
-        assert_eq!(nodes, ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1", "127.0.0.1:2"]);
+        assert_eq!(
+            nodes,
+            ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1", "127.0.0.1:2"]
+        );
         assert_eq!(cfg.pids, [10, 11]);
     }
 
     #[test]
     fn a_bad_node_list_is_refused() {
         assert!(parse_args(&args("--addr ,")).is_err());
-        assert!(parse_args(&args("--pid 10,x")).unwrap_err().contains("not a pid: x"));
+        assert!(parse_args(&args("--pid 10,x"))
+            .unwrap_err()
+            .contains("not a pid: x"));
     }
 }

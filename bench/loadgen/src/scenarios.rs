@@ -506,8 +506,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     // server_stats), read and discarded while the fanout runs.
     for w in 0..cfg.admin_watchers {
         let seed = (cfg.clients + cfg.publishers + w) as u32;
-        let ws =
-            sio::connect_ws_to(cfg.first_addr(), &cfg.path, cfg.buf, seed, "/admin").await?;
+        let ws = sio::connect_ws_to(cfg.first_addr(), &cfg.path, cfg.buf, seed, "/admin").await?;
         tokio::spawn(keep_alive(ws));
     }
 
@@ -725,7 +724,8 @@ async fn idle(cfg: &Config) -> io::Result<Value> {
         connect_many(cfg.clients, &cfg.clone(), move |i| {
             let cfg = cfg.clone();
             async move {
-                let mut ws = sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32).await?;
+                let mut ws =
+                    sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32).await?;
                 sio::join(&mut ws, &cfg.room).await?;
                 Ok(ws)
             }
