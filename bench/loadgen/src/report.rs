@@ -129,6 +129,18 @@ const FANOUT: &[Figure] = &[
         better: Better::Up,
         get: |v| num(v, &["connect", "conns_per_s"]),
     },
+    Figure {
+        name: "server CPU s per node (publisher's first)",
+        better: Better::Neither,
+        get: |v| {
+            let nodes = v.get("server_phase_nodes")?.as_array()?;
+            let cpu: Vec<String> = nodes
+                .iter()
+                .map(|n| n.get("cpu_s").and_then(Value::as_f64).map(fmt))
+                .collect::<Option<_>>()?;
+            (cpu.len() > 1).then(|| Cell::Text(cpu.join(" · ")))
+        },
+    },
     // The cluster scenario's Redis (rows left out when no run has them).
     Figure {
         name: "Redis CPU s (publish+drain)",

@@ -554,6 +554,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     );
     let metrics_before = scrape_all(&http, &cfg.metrics_urls).await;
     let at_start = procs_sample(&cfg.pids);
+    let nodes_start: Vec<_> = cfg.pids.iter().map(|&p| proc_sample(Some(p))).collect();
     let redis_start = cfg.redis_pid.and_then(|p| proc_sample(Some(p)));
     let t_start = Instant::now();
     let loops: Vec<_> = publishers
@@ -592,6 +593,12 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         sleep(Duration::from_millis(20)).await;
     };
     let at_end = procs_sample(&cfg.pids);
+    let nodes_phase: Vec<Value> = cfg
+        .pids
+        .iter()
+        .zip(nodes_start)
+        .map(|(&p, start)| phase(start, proc_sample(Some(p))))
+        .collect();
     let redis_end = cfg.redis_pid.and_then(|p| proc_sample(Some(p)));
     let server_metrics = delta(&metrics_before, &scrape_all(&http, &cfg.metrics_urls).await);
     let metrics_drops = server_metrics
@@ -645,6 +652,8 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         "latency_ms": summary_ms(&lat),
         "ack_latency_ms": summary_ms(&p.ack_lat.merged()),
         "server_phase": phase(at_start, at_end),
+        // Per node (the first has the publisher): what crossing Redis costs each side.
+        "server_phase_nodes": nodes_phase,
         "redis_phase": phase(redis_start, redis_end),
     }))
 }
