@@ -20,6 +20,7 @@ use crate::broadcaster::{
     BroadcastSequence, Broadcaster, BroadcasterLinks, BufferSizes, BufferSizesView, CountBuffered,
     Subscribe, TakePreserved, Unsubscribe,
 };
+use crate::cluster_outbox::{ClusterOutbox, RemoteBroadcast};
 use crate::connection_manager::{
     ConnectionManager, ConnectionManagerLinks, ConnectionsPage, ListConnections, RegisterSession,
     RegistryWriter, SessionEnded, SessionMeta, SessionRegistry,
@@ -74,6 +75,16 @@ impl Hub {
     /// Starts the singleton actors, each under a `Supervisor`, on a new arbiter, with an
     /// empty session registry.
     pub fn start(policies: DeliveryPolicies) -> Hub {
+        Self::start_with(policies, None)
+    }
+
+    /// Starts the hub as [`Hub::start`] does, with the Broadcaster handing every broadcast
+    /// the other nodes must deliver to `outbox` (the cluster adapter holds its receiver).
+    pub fn start_clustered(policies: DeliveryPolicies, outbox: ClusterOutbox) -> Hub {
+        Self::start_with(policies, Some(outbox))
+    }
+
+    fn start_with(policies: DeliveryPolicies, cluster: Option<ClusterOutbox>) -> Hub {
         let arbiter = Arbiter::new();
         let handle = arbiter.handle();
         let policies = Arc::new(policies);
@@ -107,6 +118,7 @@ impl Hub {
             stats: stats[2].clone(),
             retention: retention.clone(),
             subscriber_count: subscriber_count.clone(),
+            cluster,
         });
         let buffer_sizes = broadcaster.buffer_sizes();
         let broadcaster = Supervisor::start_in_arbiter(&handle, move |_| broadcaster);
@@ -235,6 +247,12 @@ impl Hub {
         self.inner.membership.read().resolve(target)
     }
 
+    /// The sockets `target` resolves to (at most `max`), serialized as socket.io's
+    /// `fetchSockets` answers another node: `{id, handshake, rooms, data, ...}`.
+    pub fn serialized_sockets(&self, target: &Target, max: usize) -> Vec<serde_json::Value> {
+        crate::admin::listing::sockets_of(&self.inner.registry, &self.inner.membership, target, max)
+    }
+
     /// Events buffered in a room that are younger than `ttl`.
     pub fn buffered(
         &self,
@@ -284,6 +302,19 @@ impl Hub {
     pub fn broadcast(
         &self,
         msg: Broadcast,
+    ) -> impl Future<Output = Result<BroadcastOutcome, Unavailable>> + 'static {
+        let (nsp, event) = (&msg.target.nsp, &msg.event);
+        self.inner
+            .admin
+            .event(false, nsp, None, event, &msg.payload);
+        self.ask_broadcaster(msg)
+    }
+
+    /// Delivers a broadcast that came from another node to this node's sockets (never sent
+    /// back to the cluster); resolves to what it did here.
+    pub fn remote_broadcast(
+        &self,
+        msg: RemoteBroadcast,
     ) -> impl Future<Output = Result<BroadcastOutcome, Unavailable>> + 'static {
         let (nsp, event) = (&msg.target.nsp, &msg.event);
         self.inner

@@ -184,6 +184,15 @@ pub struct AdapterSettings {
     pub redis_url: String,
     /// The channel prefix (`socket.io` is what `@socket.io/redis-adapter` uses).
     pub key_prefix: String,
+    /// How long a request to the other nodes waits for their answers, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Broadcasts queued for Redis at most; more are dropped and counted.
+    pub max_queued: usize,
+    /// The largest message taken from Redis; larger ones are dropped and counted.
+    pub max_message_bytes: usize,
+    /// Requests to the other nodes waiting at once at most (more answer with this node
+    /// only), and as many broadcasts with acks from other nodes waited for at once.
+    pub max_pending_requests: usize,
 }
 
 impl Default for AdapterSettings {
@@ -192,6 +201,10 @@ impl Default for AdapterSettings {
             kind: "memory".into(),
             redis_url: "redis://127.0.0.1:6379".into(),
             key_prefix: "socket.io".into(),
+            request_timeout_ms: 5000,
+            max_queued: 10_000,
+            max_message_bytes: 4 * 1024 * 1024,
+            max_pending_requests: 256,
         }
     }
 }
@@ -329,6 +342,19 @@ impl AdapterSettings {
                         format!("{:?}", self.key_prefix),
                         "a non-empty prefix without '#', such as \"socket.io\"",
                     );
+                }
+                if self.request_timeout_ms == 0 {
+                    return invalid("adapter.request_timeout_ms", "0".into(), "at least 1");
+                }
+                if self.max_queued == 0 {
+                    return invalid("adapter.max_queued", "0".into(), "at least 1");
+                }
+                if self.max_message_bytes < 1024 {
+                    let value = self.max_message_bytes.to_string();
+                    return invalid("adapter.max_message_bytes", value, "at least 1024");
+                }
+                if self.max_pending_requests == 0 {
+                    return invalid("adapter.max_pending_requests", "0".into(), "at least 1");
                 }
                 Ok(())
             }

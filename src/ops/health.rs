@@ -22,11 +22,13 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let mut reasons = Vec::new();
     let adapter_connected = ops.is_adapter_connected();
     if !adapter_connected {
+        let why = ops.adapter_down_reason().unwrap_or_default();
         reasons.push(format!(
-            "the {} adapter is not connected",
+            "the {} adapter is not connected: {why}",
             ops.adapter_kind()
         ));
     }
+    let nodes = state.cluster.as_ref().map_or(1, |c| c.node_count());
     let webhook_failing = ops.is_webhook_configured() && counters.webhook_failing(RECENT_MS);
     if webhook_failing {
         reasons.push("the backend webhook failed recently".to_owned());
@@ -51,7 +53,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "uptime": ops.uptime_s(),
         "connections": hub.registry().len(),
         "draining": ops.is_draining(),
-        "adapter": { "kind": ops.adapter_kind(), "connected": adapter_connected },
+        "adapter": { "kind": ops.adapter_kind(), "connected": adapter_connected, "nodes": nodes },
         "webhook": {
             "configured": ops.is_webhook_configured(),
             "failing": webhook_failing,
