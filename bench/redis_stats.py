@@ -11,6 +11,8 @@ BEFORE and AFTER are `redis-cli INFO everything` taken just before and just afte
                               INFO/CLIENT/CONFIG/FLUSHALL calls left out
   publish_calls               PUBLISH + SPUBLISH calls
   net_in_bytes, net_out_bytes total_net_input_bytes / total_net_output_bytes (INFO stats)
+  reads, writes               total_reads_processed / total_writes_processed (INFO stats):
+                              Redis's read and write calls, which its CPU mostly goes to
   ..._per_publish             each of those divided by the run's publishes
 """
 import json
@@ -57,6 +59,8 @@ def main():
         "publish_calls": commands.get("publish", 0) + commands.get("spublish", 0),
         "net_in_bytes": int(delta("total_net_input_bytes")),
         "net_out_bytes": int(delta("total_net_output_bytes")),
+        "reads": int(delta("total_reads_processed")),
+        "writes": int(delta("total_writes_processed")),
     }
     published = report.get("published") or 0
     if published > 0:
@@ -65,6 +69,8 @@ def main():
         redis["commands_per_publish"] = round(sum(commands.values()) / published, 3)
         redis["net_in_bytes_per_publish"] = round(redis["net_in_bytes"] / published, 1)
         redis["net_out_bytes_per_publish"] = round(redis["net_out_bytes"] / published, 1)
+        redis["reads_per_publish"] = round(redis["reads"] / published, 3)
+        redis["writes_per_publish"] = round(redis["writes"] / published, 3)
     report["redis"] = redis
     print(json.dumps(report, separators=(",", ":")))
 

@@ -22,6 +22,9 @@
 #                      the publisher on the first)                  (default "1000"; quick "100")
 #   CLUSTER_RATES      publishes/s for cluster, "sat" = saturation  (default: FANOUT_RATES)
 #   CLUSTER_ROUNDS     rounds of every cluster case, servers alternating (default 1)
+#   CLUSTER_SPLIT      half: subscribers half on each node (default); first: all on the
+#                      first node, so the second only takes every broadcast from Redis and
+#                      has no one to deliver it to (what classic pub/sub costs such a node)
 #   RAMP_ROUNDS        rounds of ramp, servers alternating; the table shows each
 #                      server's median round and lists every round (default 5; quick 1)
 #   LOADGEN_ARGS       extra options for every loadgen run (see `loadgen help`)
@@ -49,10 +52,13 @@ fi
 FANOUT_RATES="${FANOUT_RATES:-200 2000 sat}"
 CLUSTER_RATES="${CLUSTER_RATES:-$FANOUT_RATES}"
 CLUSTER_ROUNDS="${CLUSTER_ROUNDS:-1}"
+CLUSTER_SPLIT="${CLUSTER_SPLIT:-half}"
 LOADGEN_ARGS="${LOADGEN_ARGS:-}"
 
 say() { echo "bench: $*" >&2; }
 want() { case " $2 " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+case "$CLUSTER_SPLIT" in half) split_tag="" ;; first) split_tag="-empty2" ;;
+  *) say "CLUSTER_SPLIT is half or first, not '$CLUSTER_SPLIT'"; exit 2 ;; esac
 
 for s in $SERVERS; do
   want "$s" "siohub node socketioxide" || { say "unknown server '$s' (siohub node socketioxide)"; exit 2; }
@@ -116,7 +122,7 @@ if want cluster "$SCENARIOS"; then
   for size in $CLUSTER_SIZES; do
     for rate in $CLUSTER_RATES; do
       if [ "$rate" = sat ]; then r="--saturation"; else r="--rate $rate"; fi
-      CASES+=("cluster-$(short "$size")-${rate/#[0-9]*/r$rate} --scenario fanout --clients $size $r --duration $DURATION $DRAIN")
+      CASES+=("cluster-$(short "$size")-${rate/#[0-9]*/r$rate}$split_tag --scenario fanout --clients $size $r --duration $DURATION $DRAIN")
     done
   done
 fi
@@ -256,6 +262,8 @@ for spec in "${CASES[@]}"; do
     [ "$server" = siohub ] && extra=(--metrics-url "$METRICS")
     [ "$cluster" = 1 ] && extra+=(--redis-pid "$REDIS_PID")
     [ "$cluster" = 1 ] && redis-cli -p "$REDIS_PORT" INFO everything >"$LOGS/redis-before.txt"
+    # With CLUSTER_SPLIT=first every client goes to the first node (both are measured).
+    [[ "$case_name" == *-empty2 ]] && ADDRS="${ADDRS%%,*}"
     # shellcheck disable=SC2086
     if out="$("$LOADGEN" run $args $LOADGEN_ARGS --addr "$ADDRS" --pid "$PIDS" \
                  --label "$server" --case "$case_name" "${extra[@]}" 2>>"$LOG")" && [ -n "$out" ]; then

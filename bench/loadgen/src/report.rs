@@ -163,6 +163,19 @@ const FANOUT: &[Figure] = &[
         get: |v| num(v, &["redis", "commands_per_publish"]),
     },
     Figure {
+        name: "Redis reads · writes per publish",
+        better: Better::Neither,
+        get: |v| {
+            let r = v.get("redis")?;
+            let (reads, writes) = (r.get("reads_per_publish")?, r.get("writes_per_publish")?);
+            Some(Cell::Text(format!(
+                "{} · {}",
+                fmt(reads.as_f64()?),
+                fmt(writes.as_f64()?)
+            )))
+        },
+    },
+    Figure {
         name: "Redis bytes out per publish",
         better: Better::Neither,
         get: |v| num(v, &["redis", "net_out_bytes_per_publish"]),
