@@ -40,6 +40,9 @@ pub(crate) fn deliver(
     let Channel::Broadcast { nsp, room } = channel else {
         return;
     };
+    if broadcast_wire::peek_uid(bytes) == Some(uid.as_bytes()) {
+        return;
+    }
     if let Some(room) = room {
         // As the Node adapter does: a single-room broadcast for a room with no member here
         // is not even decoded.
@@ -79,13 +82,13 @@ pub(crate) fn deliver(
     hub.counters().adapter_message(false);
     let target = target(hub, nsp, incoming.rooms, incoming.except);
     // Not awaited: the Broadcaster handles it whether or not anyone waits (see `asked`).
-    let _ = hub.remote_broadcast(RemoteBroadcast {
+    drop(hub.remote_broadcast(RemoteBroadcast {
         target,
         event: incoming.event,
         payload: incoming.payload,
         volatile: incoming.volatile,
         origin_offset: incoming.origin_offset,
-    });
+    }));
 }
 
 /// Whether a channel message is one this node handles: pattern messages only (the request

@@ -25,7 +25,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Messages published in one pipeline at most.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
 
 /// One message for Redis: a channel and its bytes.
 pub(crate) struct Publish {

@@ -155,9 +155,9 @@ impl Responder {
     fn apply(&self, nsp: &str, socket_id: &str, room: &str, join: bool) {
         // The sessions apply them; nobody waits for the outcome (as in Node).
         if join {
-            let _ = self.hub.join_socket(nsp, socket_id, room);
+            drop(self.hub.join_socket(nsp, socket_id, room));
         } else {
-            let _ = self.hub.leave_socket(nsp, socket_id, room);
+            drop(self.hub.leave_socket(nsp, socket_id, room));
         }
     }
 

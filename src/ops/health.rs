@@ -28,7 +28,11 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
             ops.adapter_kind()
         ));
     }
-    let nodes = state.cluster.as_ref().map_or(1, |c| c.node_count());
+    let mut adapter = json!({ "kind": ops.adapter_kind(), "connected": adapter_connected });
+    if let Some(cluster) = &state.cluster {
+        adapter["nodes"] = json!(cluster.node_count());
+        adapter["uid"] = json!(cluster.uid());
+    }
     let webhook_failing = ops.is_webhook_configured() && counters.webhook_failing(RECENT_MS);
     if webhook_failing {
         reasons.push("the backend webhook failed recently".to_owned());
@@ -53,7 +57,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "uptime": ops.uptime_s(),
         "connections": hub.registry().len(),
         "draining": ops.is_draining(),
-        "adapter": { "kind": ops.adapter_kind(), "connected": adapter_connected, "nodes": nodes },
+        "adapter": adapter,
         "webhook": {
             "configured": ops.is_webhook_configured(),
             "failing": webhook_failing,
