@@ -10,7 +10,7 @@
 #
 # Environment (all optional):
 #   QUICK=1            small sizes
-#   SCENARIOS          any of: fanout idle ramp echo mixed          (default: all)
+#   SCENARIOS          any of: fanout idle ramp echo mixed cluster  (default: all)
 #   SERVERS            any of: siohub node socketioxide             (default: all)
 #   FANOUT_SIZES       subscriber counts for fanout                 (default "1000 5000"; quick "100")
 #   FANOUT_RATES       publishes/s for fanout, "sat" = saturation   (default "200 2000 sat")
@@ -18,6 +18,13 @@
 #   IDLE_CONNS         connections for idle and ramp                (default 8000; quick 200)
 #   ECHO_CLIENTS       clients for echo                             (default 1000; quick 100)
 #   MIXED_SIZE         subscribers for mixed (5% on polling)        (default 1000; quick 100)
+#   CLUSTER_SIZES      subscribers for cluster (two nodes on one Redis, half on each,
+#                      the publisher on the first)                  (default "1000"; quick "100")
+#   CLUSTER_RATES      publishes/s for cluster, "sat" = saturation  (default: FANOUT_RATES)
+#   CLUSTER_ROUNDS     rounds of every cluster case, servers alternating (default 1)
+#   CLUSTER_SPLIT      half: subscribers half on each node (default); first: all on the
+#                      first node, so the second only takes every broadcast from Redis and
+#                      has no one to deliver it to (what classic pub/sub costs such a node)
 #   RAMP_ROUNDS        rounds of ramp, servers alternating; the table shows each
 #                      server's median round and lists every round (default 5; quick 1)
 #   LOADGEN_ARGS       extra options for every loadgen run (see `loadgen help`)
@@ -29,30 +36,35 @@ set -uo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
 QUICK="${QUICK:-0}"
-SCENARIOS="${SCENARIOS:-fanout idle ramp echo mixed}"
+SCENARIOS="${SCENARIOS:-fanout idle ramp echo mixed cluster}"
 SERVERS="${SERVERS:-siohub node socketioxide}"
 if [ "$QUICK" = 1 ]; then
   FANOUT_SIZES="${FANOUT_SIZES:-100}"; DURATION="${DURATION:-3}"; IDLE_CONNS="${IDLE_CONNS:-200}"
   ECHO_CLIENTS="${ECHO_CLIENTS:-100}"; MIXED_SIZE="${MIXED_SIZE:-100}"; DRAIN="--drain-max 10 --drain-idle 2"
-  RAMP_ROUNDS="${RAMP_ROUNDS:-1}"
+  RAMP_ROUNDS="${RAMP_ROUNDS:-1}"; CLUSTER_SIZES="${CLUSTER_SIZES:-100}"
   SETTLE="--settle 1"
 else
   FANOUT_SIZES="${FANOUT_SIZES:-1000 5000}"; DURATION="${DURATION:-10}"; IDLE_CONNS="${IDLE_CONNS:-8000}"
   ECHO_CLIENTS="${ECHO_CLIENTS:-1000}"; MIXED_SIZE="${MIXED_SIZE:-1000}"; DRAIN="--drain-max 30 --drain-idle 3"
-  RAMP_ROUNDS="${RAMP_ROUNDS:-5}"
+  RAMP_ROUNDS="${RAMP_ROUNDS:-5}"; CLUSTER_SIZES="${CLUSTER_SIZES:-1000}"
   SETTLE="--settle 2"
 fi
 FANOUT_RATES="${FANOUT_RATES:-200 2000 sat}"
+CLUSTER_RATES="${CLUSTER_RATES:-$FANOUT_RATES}"
+CLUSTER_ROUNDS="${CLUSTER_ROUNDS:-1}"
+CLUSTER_SPLIT="${CLUSTER_SPLIT:-half}"
 LOADGEN_ARGS="${LOADGEN_ARGS:-}"
 
 say() { echo "bench: $*" >&2; }
 want() { case " $2 " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+case "$CLUSTER_SPLIT" in half) split_tag="" ;; first) split_tag="-empty2" ;;
+  *) say "CLUSTER_SPLIT is half or first, not '$CLUSTER_SPLIT'"; exit 2 ;; esac
 
 for s in $SERVERS; do
   want "$s" "siohub node socketioxide" || { say "unknown server '$s' (siohub node socketioxide)"; exit 2; }
 done
 for s in $SCENARIOS; do
-  want "$s" "fanout idle ramp echo mixed" || { say "unknown scenario '$s' (fanout idle ramp echo mixed)"; exit 2; }
+  want "$s" "fanout idle ramp echo mixed cluster" || { say "unknown scenario '$s' (fanout idle ramp echo mixed cluster)"; exit 2; }
 done
 
 # 8,000 connections need 8,000 descriptors on each side.
@@ -106,32 +118,86 @@ want idle "$SCENARIOS" && CASES+=("idle-$(short "$IDLE_CONNS") --scenario idle -
 want ramp "$SCENARIOS" && CASES+=("ramp-$(short "$IDLE_CONNS") --scenario ramp --clients $IDLE_CONNS")
 want echo "$SCENARIOS" && CASES+=("echo-$(short "$ECHO_CLIENTS") --scenario echo --clients $ECHO_CLIENTS --echo-rate 10 --duration $DURATION")
 want mixed "$SCENARIOS" && CASES+=("mixed-$(short "$MIXED_SIZE")-r200 --scenario mixed --clients $MIXED_SIZE --rate 200 --polling-frac 0.05 --duration $DURATION $DRAIN")
+if want cluster "$SCENARIOS"; then
+  for size in $CLUSTER_SIZES; do
+    for rate in $CLUSTER_RATES; do
+      if [ "$rate" = sat ]; then r="--saturation"; else r="--rate $rate"; fi
+      CASES+=("cluster-$(short "$size")-${rate/#[0-9]*/r$rate}$split_tag --scenario fanout --clients $size $r --duration $DURATION $DRAIN")
+    done
+  done
+fi
 
 # ---- servers -----------------------------------------------------------------------------
 RESULTS_DIR="${RESULTS_DIR:-$BENCH/results}"
 mkdir -p "$LOGS" "$RESULTS_DIR"
 RUNS="$LOGS/runs.jsonl"
 : >"$RUNS"
-SERVER_PID=""
+SERVER_PIDS=()   # the nodes of the server under test (one, or two in a cluster case)
+REDIS_PID="" REDIS_PORT=""
 
-start_server() { # name port log
+start_node() { # name port log [redis url]
+  local redis="${4:-}"
   case "$1" in
-    siohub) SOCKETIO_LOGGER_LEVEL="${SOCKETIO_LOGGER_LEVEL:-warn}" "$SIOHUB" --host 127.0.0.1 --port "$2" >"$3" 2>&1 & ;;
-    node) node "$BENCH/peers/node/server.mjs" "$2" >"$3" 2>&1 & ;;
-    socketioxide) "$SIOXIDE" "$2" >"$3" 2>&1 & ;;
+    siohub)
+      if [ -n "$redis" ]; then
+        SOCKETIO_ADAPTER__KIND=redis SOCKETIO_ADAPTER__REDIS_URL="$redis" \
+          SOCKETIO_LOGGER_LEVEL="${SOCKETIO_LOGGER_LEVEL:-warn}" "$SIOHUB" --host 127.0.0.1 --port "$2" >"$3" 2>&1 &
+      else
+        SOCKETIO_LOGGER_LEVEL="${SOCKETIO_LOGGER_LEVEL:-warn}" "$SIOHUB" --host 127.0.0.1 --port "$2" >"$3" 2>&1 &
+      fi ;;
+    # The peers take REDIS_URL (empty: the in-memory adapter).
+    node) REDIS_URL="$redis" node "$BENCH/peers/node/server.mjs" "$2" >"$3" 2>&1 & ;;
+    socketioxide)
+      if [ -n "$redis" ]; then REDIS_URL="$redis" "$SIOXIDE" "$2" >"$3" 2>&1 &
+      else "$SIOXIDE" "$2" >"$3" 2>&1 & fi ;;
   esac
-  SERVER_PID=$!
+  SERVER_PIDS+=($!)
+}
+
+stop_pid() {
+  kill "$1" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
 }
 
 stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  kill "$SERVER_PID" 2>/dev/null
-  for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$SERVER_PID" 2>/dev/null
-  wait "$SERVER_PID" 2>/dev/null
-  SERVER_PID=""
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do stop_pid "$pid"; done
+  SERVER_PIDS=()
 }
-trap 'stop_server; rm -rf "$LOGS/bin"; exit 130' INT TERM
+
+# The cluster scenario's Redis: the benchmark's own, on a free port, no persistence; it
+# lives for the whole run and is emptied (FLUSHALL) before each cluster run.
+start_redis() {
+  command -v redis-server >/dev/null || { say "the cluster scenario needs redis-server (tests/clients/setup.sh installs it)"; return 1; }
+  REDIS_PORT="$("$LOADGEN" free-port)" || return 1
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$LOGS" --logfile "$LOGS/redis.log" >/dev/null 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 100); do
+    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && { say "redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on port $REDIS_PORT (pid $REDIS_PID)"; return 0; }
+    sleep 0.1
+  done
+  say "redis-server did not start; see $LOGS/redis.log"
+  return 1
+}
+stop_redis() { [ -n "$REDIS_PID" ] && stop_pid "$REDIS_PID"; REDIS_PID=""; }
+
+# Until every node of a cluster holds a subscription on Redis, a broadcast published on
+# the first would miss the others: wait for as many subscribed Redis clients as nodes.
+await_subscribers() { # nodes
+  local n
+  for _ in $(seq 200); do
+    n="$(redis-cli -p "$REDIS_PORT" CLIENT LIST 2>/dev/null \
+         | grep -cE ' (sub=[1-9]|psub=[1-9]|ssub=[1-9])')"
+    [ "$n" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+trap 'stop_server; stop_redis; rm -rf "$LOGS/bin"; exit 130' INT TERM
 
 FAILED=0
 record_failure() { # case scenario server message
@@ -141,52 +207,97 @@ record_failure() { # case scenario server message
   printf '{"case":"%s","scenario":"%s","server":"%s","error":"%s"}\n' "$1" "$2" "$3" "$msg" >>"$RUNS"
 }
 
+# Starts the server's nodes (two on Redis for a cluster case) and waits until they serve;
+# sets ADDRS, PIDS, METRICS (comma-separated, for loadgen) and LOG. Fails when one does not.
+start_case_server() { # server case_name cluster(0|1)
+  local server=$1 case_name=$2 cluster=$3 nodes=1 redis="" i port log
+  ADDRS="" METRICS="" LOG="$LOGS/$server-$case_name.log"
+  if [ "$cluster" = 1 ]; then
+    nodes=2 redis="redis://127.0.0.1:$REDIS_PORT"
+    redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
+  fi
+  for i in $(seq "$nodes"); do
+    port="$("$LOADGEN" free-port)" || return 1
+    log="$LOG"; [ "$nodes" -gt 1 ] && log="$LOGS/$server-$case_name-node$i.log"
+    start_node "$server" "$port" "$log" "$redis"
+    if ! "$LOADGEN" ready --addr "127.0.0.1:$port" --connect-timeout 20 2>>"$log"; then
+      say "$server did not start for $case_name; see $log"; tail -5 "$log" >&2
+      return 1
+    fi
+    ADDRS="$ADDRS${ADDRS:+,}127.0.0.1:$port"
+    METRICS="$METRICS${METRICS:+,}http://127.0.0.1:$port/metrics"
+  done
+  LOG="$LOGS/$server-$case_name.log"
+  if [ "$cluster" = 1 ] && ! await_subscribers "$nodes"; then
+    say "$server: $nodes nodes did not all subscribe on Redis for $case_name"
+    return 1
+  fi
+  PIDS="$(IFS=,; echo "${SERVER_PIDS[*]}")"
+}
+
+if [[ " ${CASES[*]} " == *" cluster-"* ]]; then
+  start_redis || exit 1
+fi
 say "${#CASES[@]} cases x servers: $SERVERS; logs in $LOGS"
 for spec in "${CASES[@]}"; do
   read -r case_name args <<<"$spec"
   scenario="$(sed -E 's/.*--scenario ([a-z]+).*/\1/' <<<"$args")"
+  cluster=0
+  [[ "$case_name" == cluster-* ]] && cluster=1
   # A ramp lasts well under a second: one sample is mostly noise, so it runs in rounds
   # (servers alternating within each) and the table shows each server's median round.
   rounds=1
   [ "$scenario" = ramp ] && rounds="$RAMP_ROUNDS"
+  [ "$cluster" = 1 ] && rounds="$CLUSTER_ROUNDS"
   for round in $(seq "$rounds"); do
   for server in $SERVERS; do
-    port="$("$LOADGEN" free-port)" || { say "no free port"; exit 1; }
-    log="$LOGS/$server-$case_name.log"
-    start_server "$server" "$port" "$log"
-    if ! "$LOADGEN" ready --addr "127.0.0.1:$port" --connect-timeout 20 2>>"$log"; then
-      say "$server did not start for $case_name; see $log"; tail -5 "$log" >&2
+    if ! start_case_server "$server" "$case_name" "$cluster"; then
       record_failure "$case_name" "$scenario" "$server" "server did not start"
       stop_server
       continue
     fi
-    say "$case_name on $server (port $port, pid $SERVER_PID$([ "$rounds" -gt 1 ] && echo ", round $round of $rounds"))"
+    say "$case_name on $server (${ADDRS}, pids $PIDS$([ "$rounds" -gt 1 ] && echo ", round $round of $rounds"))"
     extra=()
     # siohub counts what it drops; its /metrics deltas go into the report.
-    [ "$server" = siohub ] && extra=(--metrics-url "http://127.0.0.1:$port/metrics")
+    [ "$server" = siohub ] && extra=(--metrics-url "$METRICS")
+    [ "$cluster" = 1 ] && extra+=(--redis-pid "$REDIS_PID")
+    [ "$cluster" = 1 ] && redis-cli -p "$REDIS_PORT" INFO everything >"$LOGS/redis-before.txt"
+    # With CLUSTER_SPLIT=first every client goes to the first node (both are measured).
+    [[ "$case_name" == *-empty2 ]] && ADDRS="${ADDRS%%,*}"
     # shellcheck disable=SC2086
-    if out="$("$LOADGEN" run $args $LOADGEN_ARGS --addr "127.0.0.1:$port" --pid "$SERVER_PID" \
-                 --label "$server" --case "$case_name" "${extra[@]}" 2>>"$log")" && [ -n "$out" ]; then
+    if out="$("$LOADGEN" run $args $LOADGEN_ARGS --addr "$ADDRS" --pid "$PIDS" \
+                 --label "$server" --case "$case_name" "${extra[@]}" 2>>"$LOG")" && [ -n "$out" ]; then
+      if [ "$cluster" = 1 ]; then
+        redis-cli -p "$REDIS_PORT" INFO everything >"$LOGS/redis-after.txt"
+        out="$(python3 "$BENCH/redis_stats.py" "$LOGS/redis-before.txt" "$LOGS/redis-after.txt" <<<"$out")"
+      fi
       echo "$out" >>"$RUNS"
     else
-      say "$case_name on $server failed; see $log"; tail -3 "$log" >&2
-      record_failure "$case_name" "$scenario" "$server" "$(tail -1 "$log")"
+      say "$case_name on $server failed; see $LOG"; tail -3 "$LOG" >&2
+      record_failure "$case_name" "$scenario" "$server" "$(tail -1 "$LOG")"
     fi
-    kill -0 "$SERVER_PID" 2>/dev/null || say "$server exited during $case_name; see $log"
+    for pid in "${SERVER_PIDS[@]}"; do
+      kill -0 "$pid" 2>/dev/null || say "$server (pid $pid) exited during $case_name; see $LOGS"
+    done
     stop_server
   done
   done
 done
+stop_redis
 
 # ---- report ------------------------------------------------------------------------------
 OUT="$RESULTS_DIR/$STAMP"
 siohub_rev="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
 sioxide_ver="$(grep -A1 '^name = "socketioxide"$' "$BENCH/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')"
 node_ver="$(node --version 2>/dev/null || echo none)"
+redis_ver="$(redis-server --version 2>/dev/null | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
+redis_adapter_ver="$(grep -A1 '"node_modules/@socket.io/redis-adapter": {' "$BENCH/peers/node/package-lock.json" | sed -n 's/.*"version": "\(.*\)".*/\1/p')"
+sioxide_redis_ver="$(grep -A1 '^name = "socketioxide-redis"$' "$BENCH/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')"
 sio_ver="$(grep -A1 '"node_modules/socket.io": {' "$BENCH/peers/node/package-lock.json" | sed -n 's/.*"version": "\(.*\)".*/\1/p')"
 {
-  printf '{"meta":{"started":"%s","quick":%s,"siohub":"%s","socketioxide":"%s","node":"%s","socket.io":"%s","cpus":%s,"servers":"%s"},"runs":[\n' \
-    "$STAMP" "$([ "$QUICK" = 1 ] && echo true || echo false)" "$siohub_rev" "$sioxide_ver" "$node_ver" "$sio_ver" "$(nproc)" "$SERVERS"
+  printf '{"meta":{"started":"%s","quick":%s,"siohub":"%s","socketioxide":"%s","node":"%s","socket.io":"%s","redis":"%s","@socket.io/redis-adapter":"%s","socketioxide-redis":"%s","cpus":%s,"servers":"%s"},"runs":[\n' \
+    "$STAMP" "$([ "$QUICK" = 1 ] && echo true || echo false)" "$siohub_rev" "$sioxide_ver" "$node_ver" "$sio_ver" \
+    "$redis_ver" "$redis_adapter_ver" "$sioxide_redis_ver" "$(nproc)" "$SERVERS"
   sed '$!s/$/,/' "$RUNS"
   printf ']}\n'
 } >"$OUT.json"
@@ -195,6 +306,11 @@ sio_ver="$(grep -A1 '"node_modules/socket.io": {' "$BENCH/peers/node/package-loc
   echo
   echo "siohub $siohub_rev, socket.io $sio_ver on node $node_ver, socketioxide $sioxide_ver;" \
        "$(nproc) cores, generator on the same machine$([ "$QUICK" = 1 ] && echo ', QUICK sizes')."
+  if [[ " ${CASES[*]} " == *" cluster-"* ]]; then
+    echo "cluster cases: two nodes of each server on one redis-server $redis_ver (siohub's Redis adapter," \
+         "@socket.io/redis-adapter $redis_adapter_ver, socketioxide-redis $sioxide_redis_ver), subscribers" \
+         "half on each node, the publisher on the first; server RSS and CPU summed over both nodes."
+  fi
   echo "Ratios are siohub's figure over the peer's: above 1 is better for siohub on ↑ rows, below 1 on ↓ rows."
   echo
   "$LOADGEN" table "$OUT.json"

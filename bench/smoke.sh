@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark's check in the test suite: counts, not speed. Builds the load generator
 # (debug), runs its unit tests, then runs every scenario briefly against siohub with a
-# few clients and checks that every connection, message and ack arrived.
+# few clients and checks that every connection, message and ack arrived; then the cluster
+# scenario: two siohub nodes on a redis-server of its own (free port), subscribers half on
+# each, the publisher on the first, every message delivered on both nodes.
 #
 #   bench/smoke.sh [path to a siohub binary]      (default: target/debug/siohub, built here)
 set -euo pipefail
@@ -17,20 +19,28 @@ fi
 LOADGEN="$BENCH/target/debug/loadgen"
 
 PORT="$("$LOADGEN" free-port)"
-LOG="$(mktemp)"
+WORK="$(mktemp -d)"
+LOG="$WORK/siohub.log"
 SOCKETIO_LOGGER_LEVEL=warn "$SIOHUB" --host 127.0.0.1 --port "$PORT" >"$LOG" 2>&1 &
 PID=$!
-trap 'kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; rm -f "$LOG"' EXIT
+PIDS=("$PID")
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 "$LOADGEN" ready --addr "127.0.0.1:$PORT" --connect-timeout 20
 
 check() { # scenario, then loadgen options; the python expression must hold for its report
   local scenario=$1 condition=$2
   shift 2
   local report
-  report="$("$LOADGEN" run --scenario "$scenario" --addr "127.0.0.1:$PORT" --pid "$PID" \
-    --case "smoke-$scenario" --label siohub "$@")"
+  report="$("$LOADGEN" run --scenario "$scenario" --addr "${ADDR:-127.0.0.1:$PORT}" \
+    --pid "${PID_LIST:-$PID}" --case "smoke-$scenario" --label siohub "$@")"
   if python3 -c "import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if ($condition) else 1)" "$report"; then
-    echo "bench smoke: $scenario ok"
+    echo "bench smoke: $scenario${ADDR:+ on two nodes} ok"
   else
     echo "bench smoke: $scenario failed ($condition): $report" >&2
     exit 1
@@ -42,4 +52,27 @@ check idle 'r["connections"] == 30' --clients 30 --settle 0.2
 check ramp 'r["connections"] == 30 and r["connect"]["failed"] == 0' --clients 30
 check echo 'r["acked"] == r["sent"] > 0' --clients 10 --echo-rate 10 --duration 1
 check mixed 'r["received"] == r["expected"] > 0' --clients 20 --rate 20 --polling-frac 0.25 --duration 1 --drain-max 10 --drain-idle 1
+
+# The cluster scenario: a Redis of its own and two more nodes on it.
+command -v redis-server >/dev/null || { echo "bench smoke: redis-server missing (tests/clients/setup.sh installs it)" >&2; exit 1; }
+RPORT="$("$LOADGEN" free-port)"
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+  --logfile "$WORK/redis.log" >/dev/null 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do [ "$(redis-cli -p "$RPORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+ADDR="" PID_LIST=""
+for node in 1 2; do
+  port="$("$LOADGEN" free-port)"
+  SOCKETIO_ADAPTER__KIND=redis SOCKETIO_ADAPTER__REDIS_URL="redis://127.0.0.1:$RPORT" \
+    SOCKETIO_LOGGER_LEVEL=warn "$SIOHUB" --host 127.0.0.1 --port "$port" >"$WORK/node$node.log" 2>&1 &
+  PIDS+=($!)
+  "$LOADGEN" ready --addr "127.0.0.1:$port" --connect-timeout 20
+  ADDR="$ADDR${ADDR:+,}127.0.0.1:$port" PID_LIST="$PID_LIST${PID_LIST:+,}$!"
+done
+# Both nodes subscribed on Redis before the first publish, or node 2's half would miss it.
+for _ in $(seq 100); do
+  [ "$(redis-cli -p "$RPORT" CLIENT LIST | grep -cE ' (sub|psub)=[1-9]')" -ge 2 ] && break
+  sleep 0.1
+done
+check fanout 'r["nodes"] == 2 and r["received"] == r["expected"] > 0' --clients 20 --rate 50 --duration 1 --drain-max 10 --drain-idle 1
 echo "bench smoke: all scenarios ok"

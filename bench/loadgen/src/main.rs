@@ -25,10 +25,15 @@ use std::process::ExitCode;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub scenario: String,
-    pub addr: String,
+    /// The server's nodes (`--addr A,B`): subscribers and other clients go round-robin over
+    /// them, the publishers and admin watchers to the first (the cluster scenario).
+    pub addrs: Vec<String>,
     pub path: String,
     pub label: String,
-    pub pid: Option<u32>,
+    /// The server's processes (one per node), whose RSS and CPU are summed.
+    pub pids: Vec<u32>,
+    /// Redis's process in the cluster scenario: its CPU over the publishing phase.
+    pub redis_pid: Option<u32>,
     pub clients: usize,
     pub publishers: usize,
     /// Publishes per second over all publishers; 0 means saturation (ack-paced).
@@ -47,7 +52,8 @@ pub struct Config {
     pub buf: usize,
     pub threads: usize,
     pub case: String,
-    pub metrics_url: Option<String>,
+    /// Prometheus pages (siohub's `/metrics`, one per node) whose counters are summed.
+    pub metrics_urls: Vec<String>,
     /// Sockets connected to `/admin` as the official admin UI during a fanout (siohub only;
     /// the server must let them in, e.g. `SOCKETIO_API__INSECURE=true`).
     pub admin_watchers: usize,
@@ -57,10 +63,11 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             scenario: "fanout".into(),
-            addr: "127.0.0.1:3000".into(),
+            addrs: vec!["127.0.0.1:3000".into()],
             path: "/socket.io/".into(),
             label: "server".into(),
-            pid: None,
+            pids: Vec::new(),
+            redis_pid: None,
             clients: 1000,
             publishers: 1,
             rate: 200.0,
@@ -78,7 +85,7 @@ impl Default for Config {
             buf: 16 * 1024,
             threads: 2,
             case: String::new(),
-            metrics_url: None,
+            metrics_urls: Vec::new(),
             admin_watchers: 0,
         }
     }
@@ -92,13 +99,18 @@ loadgen free-port             print a free TCP port on 127.0.0.1
 
 options of `run` (defaults in brackets):
   --scenario S      fanout | idle | ramp | echo | mixed                      [fanout]
-  --addr HOST:PORT  the server                                               [127.0.0.1:3000]
+  --addr HOST:PORT[,HOST:PORT..]  the server; with several nodes, subscribers
+                    (and other clients) go round-robin over them, publishers
+                    and admin watchers to the first                           [127.0.0.1:3000]
   --path P          the Socket.IO path                                        [/socket.io/]
   --label NAME      the server's name in the report                           [server]
   --case NAME       the scenario's case name in the report        [scenario and sizes]
-  --pid PID         the server's pid, to read its RSS and CPU time from /proc
-  --metrics-url URL a Prometheus page (siohub's /metrics) whose drop and
-                    slow-consumer counters are reported per fanout run
+  --pid PID[,PID..] the server's pids (one per node), to read their RSS and CPU
+                    time from /proc (summed over the nodes)
+  --redis-pid PID   Redis's pid: its CPU time over the publishing phase
+  --metrics-url URL[,URL..]  Prometheus pages (siohub's /metrics, one per node)
+                    whose drop and slow-consumer counters are reported per
+                    fanout run (summed over the nodes)
   --clients N       subscribers (fanout, mixed), connections (idle, ramp),
                     ping clients (echo)                                       [1000]
   --publishers N    publishing connections (fanout, mixed)                    [1]
@@ -119,6 +131,28 @@ options of `run` (defaults in brackets):
   --threads N       tokio worker threads                                      [2]
   --admin-watchers N  sockets watching on /admin during a fanout (siohub)    [0]
 "#;
+
+impl Config {
+    /// The node the `i`-th client connects to: round-robin over `--addr`.
+    pub fn addr_for(&self, i: usize) -> &str {
+        &self.addrs[i % self.addrs.len()]
+    }
+
+    /// The first node: the publishers', the admin watchers' and `ready`'s.
+    pub fn first_addr(&self) -> &str {
+        &self.addrs[0]
+    }
+}
+
+/// A comma-separated option value, empty items left out.
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
 
 fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut cfg = Config::default();
@@ -141,12 +175,18 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         };
         match flag {
             "--scenario" => cfg.scenario = value.clone(),
-            "--addr" => cfg.addr = value.clone(),
+            "--addr" => cfg.addrs = list(value),
             "--path" => cfg.path = value.clone(),
             "--label" => cfg.label = value.clone(),
             "--case" => cfg.case = value.clone(),
-            "--metrics-url" => cfg.metrics_url = Some(value.clone()),
-            "--pid" => cfg.pid = Some(num(flag)? as u32),
+            "--metrics-url" => cfg.metrics_urls = list(value),
+            "--pid" => {
+                cfg.pids = list(value)
+                    .iter()
+                    .map(|p| p.parse().map_err(|_| format!("--pid: not a pid: {p}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--redis-pid" => cfg.redis_pid = Some(num(flag)? as u32),
             "--clients" => cfg.clients = num(flag)? as usize,
             "--admin-watchers" => cfg.admin_watchers = num(flag)? as usize,
             "--publishers" => cfg.publishers = (num(flag)? as usize).max(1),
@@ -167,6 +207,9 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             _ => return Err(format!("unknown option {flag}; see `loadgen help`")),
         }
         i += 2;
+    }
+    if cfg.addrs.is_empty() {
+        return Err("--addr needs at least one HOST:PORT".to_owned());
     }
     if !["fanout", "idle", "ramp", "echo", "mixed"].contains(&cfg.scenario.as_str()) {
         return Err(format!(
@@ -200,7 +243,7 @@ fn ready(args: &[String]) -> ExitCode {
         std::time::Instant::now() + std::time::Duration::from_secs_f64(cfg.connect_timeout);
     runtime.block_on(async {
         loop {
-            let attempt = sio::connect_ws(&cfg.addr, &cfg.path, 4096, 0);
+            let attempt = sio::connect_ws(cfg.first_addr(), &cfg.path, 4096, 0);
             let last = match tokio::time::timeout(std::time::Duration::from_secs(2), attempt).await
             {
                 Ok(Ok(_)) => return ExitCode::SUCCESS,
@@ -208,7 +251,7 @@ fn ready(args: &[String]) -> ExitCode {
                 Err(_) => "no answer in 2 s".to_owned(),
             };
             if std::time::Instant::now() > deadline {
-                eprintln!("loadgen ready: {} not ready: {last}", cfg.addr);
+                eprintln!("loadgen ready: {} not ready: {last}", cfg.first_addr());
                 return ExitCode::FAILURE;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -279,5 +322,34 @@ fn main() -> ExitCode {
             eprintln!("loadgen: {} against {} failed: {e}", cfg.case, cfg.label);
             std::process::exit(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn several_nodes_take_clients_round_robin_and_the_publisher_takes_the_first() {
+        let cfg = parse_args(&args("--addr 127.0.0.1:1,127.0.0.1:2 --pid 10,11")).unwrap();
+        assert_eq!(cfg.first_addr(), "127.0.0.1:1");
+        let nodes: Vec<&str> = (0..4).map(|i| cfg.addr_for(i)).collect();
+        assert_eq!(
+            nodes,
+            ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1", "127.0.0.1:2"]
+        );
+        assert_eq!(cfg.pids, [10, 11]);
+    }
+
+    #[test]
+    fn a_bad_node_list_is_refused() {
+        assert!(parse_args(&args("--addr ,")).is_err());
+        assert!(parse_args(&args("--pid 10,x"))
+            .unwrap_err()
+            .contains("not a pid: x"));
     }
 }

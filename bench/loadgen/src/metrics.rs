@@ -144,6 +144,23 @@ pub fn proc_sample(pid: Option<u32>) -> Option<ProcSample> {
     })
 }
 
+/// The sum of [`proc_sample`] over `pids` (a server's nodes): RSS and CPU time added up,
+/// the peak as the sum of each process's own peak. `None` if there are no pids or one of
+/// them is gone.
+pub fn procs_sample(pids: &[u32]) -> Option<ProcSample> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().try_fold(ProcSample::default(), |sum, &pid| {
+        let s = proc_sample(Some(pid))?;
+        Some(ProcSample {
+            rss_kb: sum.rss_kb + s.rss_kb,
+            hwm_kb: sum.hwm_kb + s.hwm_kb,
+            cpu_s: sum.cpu_s + s.cpu_s,
+        })
+    })
+}
+
 /// Rounds to 3 decimals for the JSON report.
 pub fn r3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0

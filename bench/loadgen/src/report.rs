@@ -129,6 +129,57 @@ const FANOUT: &[Figure] = &[
         better: Better::Up,
         get: |v| num(v, &["connect", "conns_per_s"]),
     },
+    Figure {
+        name: "server CPU s per node (publisher's first)",
+        better: Better::Neither,
+        get: |v| {
+            let nodes = v.get("server_phase_nodes")?.as_array()?;
+            let cpu: Vec<String> = nodes
+                .iter()
+                .map(|n| n.get("cpu_s").and_then(Value::as_f64).map(fmt))
+                .collect::<Option<_>>()?;
+            (cpu.len() > 1).then(|| Cell::Text(cpu.join(" · ")))
+        },
+    },
+    // The cluster scenario's Redis (rows left out when no run has them).
+    Figure {
+        name: "Redis CPU s (publish+drain)",
+        better: Better::Down,
+        get: |v| num(v, &["redis_phase", "cpu_s"]),
+    },
+    Figure {
+        name: "Redis CPU µs per publish (whole run, INFO cpu)",
+        better: Better::Down,
+        get: |v| num(v, &["redis", "cpu_us_per_publish"]),
+    },
+    Figure {
+        name: "Redis PUBLISH per publish (commandstats)",
+        better: Better::Neither,
+        get: |v| num(v, &["redis", "publish_calls_per_publish"]),
+    },
+    Figure {
+        name: "Redis commands per publish (commandstats)",
+        better: Better::Neither,
+        get: |v| num(v, &["redis", "commands_per_publish"]),
+    },
+    Figure {
+        name: "Redis reads · writes per publish",
+        better: Better::Neither,
+        get: |v| {
+            let r = v.get("redis")?;
+            let (reads, writes) = (r.get("reads_per_publish")?, r.get("writes_per_publish")?);
+            Some(Cell::Text(format!(
+                "{} · {}",
+                fmt(reads.as_f64()?),
+                fmt(writes.as_f64()?)
+            )))
+        },
+    },
+    Figure {
+        name: "Redis bytes out per publish",
+        better: Better::Neither,
+        get: |v| num(v, &["redis", "net_out_bytes_per_publish"]),
+    },
 ];
 
 const IDLE: &[Figure] = &[

@@ -16,7 +16,9 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 use tokio::time::sleep;
 
-use crate::metrics::{now_us, proc_sample, r3, record, summary_ms, Latencies, ProcSample, Window};
+use crate::metrics::{
+    now_us, proc_sample, procs_sample, r3, record, summary_ms, Latencies, ProcSample, Window,
+};
 use crate::polling::{self, Polling};
 use crate::sio;
 use crate::ws::{Frame, Ws, WsWriter};
@@ -41,11 +43,11 @@ pub fn default_case(cfg: &Config) -> String {
 }
 
 pub async fn run(cfg: &Config) -> io::Result<Value> {
-    let before = proc_sample(cfg.pid);
-    if cfg.pid.is_some() && before.is_none() {
+    let before = procs_sample(&cfg.pids);
+    if !cfg.pids.is_empty() && before.is_none() {
         return Err(io::Error::other(format!(
             "no process {:?} to measure",
-            cfg.pid
+            cfg.pids
         )));
     }
     let mut report = match cfg.scenario.as_str() {
@@ -55,17 +57,18 @@ pub async fn run(cfg: &Config) -> io::Result<Value> {
         "echo" => echo(cfg).await?,
         other => return Err(io::Error::other(format!("unknown scenario {other}"))),
     };
-    let after = proc_sample(cfg.pid);
+    let after = procs_sample(&cfg.pids);
     let own = proc_sample(None).unwrap_or_default();
     let obj = report.as_object_mut().expect("reports are objects");
     obj.insert("scenario".into(), json!(cfg.scenario));
     obj.insert("case".into(), json!(cfg.case));
     obj.insert("server".into(), json!(cfg.label));
+    obj.insert("nodes".into(), json!(cfg.addrs.len()));
     if let (Some(b), Some(a)) = (before, after) {
         obj.insert(
             "server_proc".into(),
             json!({
-                "pid": cfg.pid,
+                "pids": cfg.pids,
                 "rss_start_kb": b.rss_kb,
                 "rss_end_kb": a.rss_kb,
                 "rss_peak_kb": a.hwm_kb,
@@ -476,12 +479,13 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
                 polling_every > 0 && i % polling_every == 0 && i / polling_every < n_polling;
             async move {
                 if polling {
-                    let s = Polling::connect(&http, &cfg.addr, &cfg.path).await?;
+                    let s = Polling::connect(&http, cfg.addr_for(i), &cfg.path).await?;
                     let args = s.call(&sio::join_packet(&cfg.room, 0), 0).await?;
                     sio::check_ok(&args, "join")?;
                     Ok(Subscriber::Polling(s))
                 } else {
-                    let mut ws = sio::connect_ws(&cfg.addr, &cfg.path, cfg.buf, i as u32).await?;
+                    let mut ws =
+                        sio::connect_ws(cfg.addr_for(i), &cfg.path, cfg.buf, i as u32).await?;
                     sio::join(&mut ws, &cfg.room).await?;
                     Ok(Subscriber::Ws(ws))
                 }
@@ -502,7 +506,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     // server_stats), read and discarded while the fanout runs.
     for w in 0..cfg.admin_watchers {
         let seed = (cfg.clients + cfg.publishers + w) as u32;
-        let ws = sio::connect_ws_to(&cfg.addr, &cfg.path, cfg.buf, seed, "/admin").await?;
+        let ws = sio::connect_ws_to(cfg.first_addr(), &cfg.path, cfg.buf, seed, "/admin").await?;
         tokio::spawn(keep_alive(ws));
     }
 
@@ -526,7 +530,8 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     });
     let mut publishers = Vec::new();
     for i in 0..cfg.publishers {
-        let ws = sio::connect_ws(&cfg.addr, &cfg.path, cfg.buf, (cfg.clients + i) as u32).await?;
+        let seed = (cfg.clients + i) as u32;
+        let ws = sio::connect_ws(cfg.first_addr(), &cfg.path, cfg.buf, seed).await?;
         let me = Arc::new(Publisher {
             writer: Arc::new(AsyncMutex::new(ws.wr)),
             sent_at: Arc::new((0..RING).map(|_| AtomicU64::new(0)).collect()),
@@ -547,8 +552,10 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
             format!("saturation, window {}", cfg.window)
         }
     );
-    let metrics_before = scrape(&http, cfg.metrics_url.as_deref()).await;
-    let at_start = proc_sample(cfg.pid);
+    let metrics_before = scrape_all(&http, &cfg.metrics_urls).await;
+    let at_start = procs_sample(&cfg.pids);
+    let nodes_start: Vec<_> = cfg.pids.iter().map(|&p| proc_sample(Some(p))).collect();
+    let redis_start = cfg.redis_pid.and_then(|p| proc_sample(Some(p)));
     let t_start = Instant::now();
     let loops: Vec<_> = publishers
         .iter()
@@ -585,11 +592,15 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         }
         sleep(Duration::from_millis(20)).await;
     };
-    let at_end = proc_sample(cfg.pid);
-    let server_metrics = delta(
-        &metrics_before,
-        &scrape(&http, cfg.metrics_url.as_deref()).await,
-    );
+    let at_end = procs_sample(&cfg.pids);
+    let nodes_phase: Vec<Value> = cfg
+        .pids
+        .iter()
+        .zip(nodes_start)
+        .map(|(&p, start)| phase(start, proc_sample(Some(p))))
+        .collect();
+    let redis_end = cfg.redis_pid.and_then(|p| proc_sample(Some(p)));
+    let server_metrics = delta(&metrics_before, &scrape_all(&http, &cfg.metrics_urls).await);
     let metrics_drops = server_metrics
         .iter()
         .filter(|(k, _)| k.contains("dropped"))
@@ -613,7 +624,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
             "subscribers": cfg.clients, "polling_subscribers": n_polling,
             "publishers": cfg.publishers, "rate": cfg.rate, "saturation": cfg.rate <= 0.0,
             "window": cfg.window, "payload_bytes": cfg.payload, "duration_s": cfg.duration,
-            "admin_watchers": cfg.admin_watchers,
+            "admin_watchers": cfg.admin_watchers, "nodes": cfg.addrs.len(),
         },
         "connect": connect_report,
         "subscribers": subscribers,
@@ -641,7 +652,21 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         "latency_ms": summary_ms(&lat),
         "ack_latency_ms": summary_ms(&p.ack_lat.merged()),
         "server_phase": phase(at_start, at_end),
+        // Per node (the first has the publisher): what crossing Redis costs each side.
+        "server_phase_nodes": nodes_phase,
+        "redis_phase": phase(redis_start, redis_end),
     }))
+}
+
+/// [`scrape`] of every node's page, each series summed over the nodes.
+async fn scrape_all(http: &reqwest::Client, urls: &[String]) -> BTreeMap<String, f64> {
+    let mut sum = BTreeMap::new();
+    for url in urls {
+        for (series, v) in scrape(http, Some(url)).await {
+            *sum.entry(series).or_insert(0.0) += v;
+        }
+    }
+    sum
 }
 
 /// The server's own drop and slow-consumer counters, from a Prometheus text page (siohub's
@@ -698,7 +723,7 @@ fn phase(start: Option<ProcSample>, end: Option<ProcSample>) -> Value {
 // idle and ramp
 
 async fn idle(cfg: &Config) -> io::Result<Value> {
-    let before = proc_sample(cfg.pid);
+    let before = procs_sample(&cfg.pids);
     eprintln!(
         "loadgen: {} — opening {} idle connections",
         cfg.case, cfg.clients
@@ -708,7 +733,8 @@ async fn idle(cfg: &Config) -> io::Result<Value> {
         connect_many(cfg.clients, &cfg.clone(), move |i| {
             let cfg = cfg.clone();
             async move {
-                let mut ws = sio::connect_ws(&cfg.addr, &cfg.path, IDLE_BUF, i as u32).await?;
+                let mut ws =
+                    sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32).await?;
                 sio::join(&mut ws, &cfg.room).await?;
                 Ok(ws)
             }
@@ -721,7 +747,7 @@ async fn idle(cfg: &Config) -> io::Result<Value> {
         tokio::spawn(keep_alive(ws));
     }
     sleep(Duration::from_secs_f64(cfg.settle)).await;
-    let after = proc_sample(cfg.pid);
+    let after = procs_sample(&cfg.pids);
     Ok(json!({
         "params": {"connections": cfg.clients, "settle_s": cfg.settle},
         "connect": report,
@@ -742,7 +768,7 @@ fn rss_per_conn(before: Option<ProcSample>, after: Option<ProcSample>, n: usize)
 }
 
 async fn ramp(cfg: &Config) -> io::Result<Value> {
-    let before = proc_sample(cfg.pid);
+    let before = procs_sample(&cfg.pids);
     eprintln!(
         "loadgen: {} — opening {} connections, {} at a time",
         cfg.case, cfg.clients, cfg.concurrency
@@ -751,11 +777,11 @@ async fn ramp(cfg: &Config) -> io::Result<Value> {
         let cfg = Arc::new(cfg.clone());
         connect_many(cfg.clients, &cfg.clone(), move |i| {
             let cfg = cfg.clone();
-            async move { sio::connect_ws(&cfg.addr, &cfg.path, IDLE_BUF, i as u32).await }
+            async move { sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32).await }
         })
         .await
     };
-    let after = proc_sample(cfg.pid);
+    let after = procs_sample(&cfg.pids);
     let report = conns.report();
     let n = conns.ok.len();
     for ws in conns.ok {
@@ -850,7 +876,7 @@ async fn echo(cfg: &Config) -> io::Result<Value> {
         let cfg = Arc::new(cfg.clone());
         connect_many(cfg.clients, &cfg.clone(), move |i| {
             let cfg = cfg.clone();
-            async move { sio::connect_ws(&cfg.addr, &cfg.path, IDLE_BUF, i as u32).await }
+            async move { sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32).await }
         })
         .await
     };
@@ -863,7 +889,7 @@ async fn echo(cfg: &Config) -> io::Result<Value> {
         stop: AtomicBool::new(false),
     });
     let period = Duration::from_secs_f64(1.0 / cfg.echo_rate.max(0.001));
-    let at_start = proc_sample(cfg.pid);
+    let at_start = procs_sample(&cfg.pids);
     let t0 = Instant::now();
     for (i, ws) in conns.ok.into_iter().enumerate() {
         // Spread the clients' ticks over one period so the load is even.
@@ -879,7 +905,7 @@ async fn echo(cfg: &Config) -> io::Result<Value> {
     {
         sleep(Duration::from_millis(20)).await;
     }
-    let at_end = proc_sample(cfg.pid);
+    let at_end = procs_sample(&cfg.pids);
     let (sent, acked) = (e.sent.load(Relaxed), e.acked.load(Relaxed));
     let lat = e.lat.merged();
     eprintln!(

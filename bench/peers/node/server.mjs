@@ -9,13 +9,30 @@
 //                                            excluded unless echo; ack {ok:true, recipients}
 //   ping    anything                       → ack {server_time} (or emit `pong` without ack)
 //
-// Usage: node server.mjs <port>   (listens on 127.0.0.1, path /socket.io/)
+// With REDIS_URL set (redis://127.0.0.1:6379), the server runs on @socket.io/redis-adapter
+// 8.3.0 (classic pub/sub, default options, node-redis 4.7.1 clients: one publishing, one
+// subscribing), so several of them on one Redis form a cluster (the benchmark's `cluster`
+// scenario). A publish's `recipients` then counts this node's room members only.
+//
+// Usage: [REDIS_URL=..] node server.mjs <port>   (listens on 127.0.0.1, path /socket.io/)
 import { createServer } from "node:http";
 import { Server } from "socket.io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { createClient } from "redis";
 
 const port = Number(process.argv[2] ?? 3000);
 const httpServer = createServer();
 const io = new Server(httpServer, { cors: { origin: "*" } });
+if (process.env.REDIS_URL) {
+  const pubClient = createClient({ url: process.env.REDIS_URL });
+  const subClient = pubClient.duplicate();
+  for (const c of [pubClient, subClient]) {
+    c.on("error", (e) => console.error(`redis: ${e.message}`));
+  }
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+  io.adapter(createAdapter(pubClient, subClient));
+  console.error(`node socket.io peer on @socket.io/redis-adapter at ${process.env.REDIS_URL}`);
+}
 const rooms = io.of("/").adapter.rooms;
 
 const error = (code, message) => ({ error: { code, message } });

@@ -13,7 +13,13 @@
 //! and a publish whose broadcast overflowed some sockets' buffers reports how many in
 //! `"dropped"` (socketioxide itself only returns them as an error to the emitter).
 //!
-//! Usage: `socketioxide-peer <port>`; listens on 127.0.0.1, path `/socket.io/`.
+//! With `REDIS_URL` set (`redis://127.0.0.1:6379`), the peer runs on socketioxide-redis's
+//! adapter with its default settings (prefix `socket.io`; RESP3 is asked for, as the crate
+//! requires), so several peers on one Redis form a cluster (the benchmark's `cluster`
+//! scenario). A publish's `recipients` then counts this node's room members only, as Node's
+//! peer does.
+//!
+//! Usage: `[REDIS_URL=..] socketioxide-peer <port>`; listens on 127.0.0.1, path `/socket.io/`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -26,6 +32,7 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 use socketioxide::{BroadcastError, SocketIo};
+use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 
 /// Whether the client asked for an ack (socketioxide's `AckSender` does not say).
 struct AckWanted(bool);
@@ -85,14 +92,14 @@ fn now_ms() -> u128 {
         .unwrap_or(0)
 }
 
-fn on_connect(socket: SocketRef, sizes: Arc<RoomSizes>) {
+fn on_connect<A: Adapter>(socket: SocketRef<A>, sizes: Arc<RoomSizes>) {
     // Rooms this socket joined, to keep `RoomSizes` right when it leaves or disconnects.
     let joined: Arc<Mutex<HashSet<String>>> = Arc::default();
 
     let (sz, mine) = (sizes.clone(), joined.clone());
     socket.on(
         "join",
-        move |s: SocketRef, TryData::<Value>(data), ack: AckSender| async move {
+        move |s: SocketRef<A>, TryData::<Value>(data), ack: AckSender<A>| async move {
             let reply = match data.ok().as_ref().and_then(room_of) {
                 Some(room) => {
                     if mine.lock().unwrap().insert(room.clone()) {
@@ -110,7 +117,7 @@ fn on_connect(socket: SocketRef, sizes: Arc<RoomSizes>) {
     let (sz, mine) = (sizes.clone(), joined.clone());
     socket.on(
         "leave",
-        move |s: SocketRef, TryData::<Value>(data), ack: AckSender| async move {
+        move |s: SocketRef<A>, TryData::<Value>(data), ack: AckSender<A>| async move {
             let reply = match data.ok().as_ref().and_then(room_of) {
                 Some(room) => {
                     if mine.lock().unwrap().remove(&room) {
@@ -128,7 +135,7 @@ fn on_connect(socket: SocketRef, sizes: Arc<RoomSizes>) {
     let (sz, mine) = (sizes.clone(), joined.clone());
     socket.on(
         "publish",
-        move |s: SocketRef, TryData::<Value>(data), ack: AckSender| {
+        move |s: SocketRef<A>, TryData::<Value>(data), ack: AckSender<A>| {
             async move {
                 let msg = data.unwrap_or(Value::Null);
                 let room = msg.get("room").and_then(Value::as_str);
@@ -167,7 +174,7 @@ fn on_connect(socket: SocketRef, sizes: Arc<RoomSizes>) {
 
     socket.on(
         "ping",
-        async |s: SocketRef, AckWanted(wanted), ack: AckSender| {
+        async |s: SocketRef<A>, AckWanted(wanted), ack: AckSender<A>| {
             let reply = json!({"server_time": now_ms()});
             // An ack when the client asked for one, else a `pong` event (SPEC §2).
             if wanted {
@@ -197,19 +204,49 @@ fn main() {
         .block_on(serve(port));
 }
 
+/// The connect middleware that registers the handlers: socketioxide sends the CONNECT ack
+/// before it spawns the connect handler, so handlers registered there can miss an event the
+/// client emits right after connecting (it is dropped, unanswered). Middlewares run before
+/// the CONNECT ack.
+fn register<A: Adapter>(
+    sizes: Arc<RoomSizes>,
+) -> impl Fn(SocketRef<A>) -> std::future::Ready<Result<(), std::convert::Infallible>>
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    move |s: SocketRef<A>| {
+        on_connect(s, sizes.clone());
+        std::future::ready(Ok(()))
+    }
+}
+
 async fn serve(port: u16) {
-    let (layer, io) = SocketIo::new_layer();
     let sizes = Arc::new(RoomSizes::default());
-    // The handlers are registered in a connect *middleware*: socketioxide sends the CONNECT
-    // ack before it spawns the connect handler, so handlers registered there can miss an
-    // event the client emits right after connecting (it is dropped, unanswered).
-    // Middlewares run before the CONNECT ack.
-    let register = move |s: SocketRef| async move {
-        on_connect(s, sizes);
-        Ok::<(), std::convert::Infallible>(())
+    let app = match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            // socketioxide-redis's drivers speak RESP3 (Redis 7+) and say so in the URL.
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let client = redis::Client::open(format!("{url}{sep}protocol=resp3"))
+                .unwrap_or_else(|e| panic!("REDIS_URL {url}: {e}"));
+            let adapter = RedisAdapterCtr::new_with_redis(&client)
+                .await
+                .unwrap_or_else(|e| panic!("redis at {url}: {e}"));
+            let (layer, io) = SocketIo::builder()
+                .with_adapter::<RedisAdapter<_>>(adapter)
+                .build_layer();
+            io.ns("/", (async || {}).with(register(sizes)))
+                .await
+                .unwrap_or_else(|e| panic!("redis adapter for /: {e}"));
+            eprintln!("socketioxide peer on the redis adapter at {url}");
+            axum::Router::new().layer(layer)
+        }
+        Err(_) => {
+            let (layer, io) = SocketIo::new_layer();
+            io.ns("/", (async || {}).with(register(sizes)));
+            axum::Router::new().layer(layer)
+        }
     };
-    io.ns("/", (async || {}).with(register));
-    let app = axum::Router::new().layer(layer);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port}: {e}"));
