@@ -120,12 +120,15 @@ pub(super) fn on_publish(
         volatile: false,
         dedupe_id: publish.id,
     };
-    // The ack goes out from inside the session once the Broadcaster answered.
+    // Handed to the Broadcaster now, in the order the client sent its events (a task's
+    // first step would run in whatever order the session polls its tasks); the ack goes
+    // out from inside the session once the Broadcaster answered.
+    let outcome = socket.hub().broadcast(broadcast);
     let session = socket.clone();
     let socket = socket.clone();
     session.run_in_session(async move {
         let _permit = permit;
-        let result = match socket.hub().broadcast(broadcast).await {
+        let result = match outcome.await {
             Ok(outcome) if outcome.duplicate => {
                 Ok(json!({ "ok": true, "recipients": 0, "duplicate": true }))
             }

@@ -58,13 +58,15 @@ pub(super) fn on_join(
         );
         return answer(socket, "join", ack, Err(refusal));
     }
-    // Runs inside the socket's session: the join and the ack are applied there, not sent
-    // to it as messages.
+    // Asked now, in the order the client sent its events (see `publish`); the rest runs
+    // inside the socket's session: the join and the ack are applied there, not sent to it
+    // as messages.
+    let joined = socket.join(&room);
     let session = socket.clone();
     let socket = socket.clone();
     session.run_in_session(async move {
         let _permit = permit;
-        let result = match socket.join(&room).await {
+        let result = match joined.await {
             Ok(replayed) => Ok(json!({ "ok": true, "room": room, "replayed": replayed })),
             Err(e @ JoinError::TooManyRooms { .. }) => {
                 Err(EventError::new(ErrorCode::RateLimitExceeded, e.to_string()))
@@ -86,11 +88,13 @@ pub(super) fn on_leave(
         Ok(room) => room,
         Err(e) => return answer(socket, "leave", ack, Err(e)),
     };
+    // Asked now, in the order the client sent its events (see `publish`).
+    let left = socket.leave(&room);
     let session = socket.clone();
     let socket = socket.clone();
     session.run_in_session(async move {
         let _permit = permit;
-        let result = match socket.leave(&room).await {
+        let result = match left.await {
             Ok(()) => Ok(json!({ "ok": true, "room": room })),
             Err(e) => Err(EventError::new(ErrorCode::InternalError, e.to_string())),
         };

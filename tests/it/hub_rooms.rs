@@ -473,3 +473,38 @@ fn node_join_and_publish_errors_keep_the_socket() {
     assert_still_connected(&mut d, "listener", &listener);
     assert_still_connected(&mut d, "watcher", &watcher);
 }
+
+/// One client's events take effect in the order it sent them even when they arrive
+/// together and the session handles them in one go: its publishes reach a subscriber in
+/// order, and a join followed at once by a leave of the same room leaves it out.
+#[test]
+fn one_clients_events_take_effect_in_the_order_it_sent_them() {
+    use crate::support::wire::{emit_with_ack, sio_connect, wait_ack};
+    let server = start_hub(vec![policy("/")]);
+    let (mut subscriber, _) = sio_connect(server.addr);
+    emit_with_ack(&mut subscriber, 1, "join", json!(["ordered"]));
+    assert_eq!(wait_ack(&mut subscriber, 1)["ok"], json!(true));
+    let (mut publisher, _) = sio_connect(server.addr);
+    const N: u64 = 200;
+    for n in 0..N {
+        let publish = json!([{ "room": "ordered", "event": "tick", "data": n }]);
+        emit_with_ack(&mut publisher, 100 + n, "publish", publish);
+    }
+    for n in 0..N {
+        assert_eq!(
+            subscriber.text_skipping_pings(),
+            format!(r#"42["tick",{n}]"#),
+            "tick {n} in the order published"
+        );
+    }
+    for round in 0..50 {
+        emit_with_ack(&mut publisher, 1000 + 2 * round, "join", json!(["flip"]));
+        emit_with_ack(&mut publisher, 1001 + 2 * round, "leave", json!(["flip"]));
+    }
+    wait_ack(&mut publisher, 1099);
+    assert_eq!(
+        room_members(&server, "/", "flip"),
+        Vec::<String>::new(),
+        "every leave came after its join"
+    );
+}
