@@ -11,6 +11,7 @@ pub mod application;
 pub mod auth;
 pub mod builtins;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod conformance;
 pub mod cors;

@@ -36,7 +36,10 @@ impl AppState {
     pub fn new(settings: &Settings, app: Application) -> Self {
         AppState {
             config: Arc::new(settings.engine_config()),
-            hub: Hub::start(settings.delivery_policies()),
+            hub: Hub::start_with_store(
+                settings.delivery_policies(),
+                crate::cluster::recovery_store::from_settings(&settings.adapter),
+            ),
             app,
             cors: Cors::new(settings.cors.origins.clone(), settings.cors.credentials),
             ops: Arc::new(OpsState::new(settings)),

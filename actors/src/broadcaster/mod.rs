@@ -40,6 +40,7 @@ use crate::hub_messages::{
 use crate::ids::next_ack_id;
 use crate::policy::{user_room, DeliveryPolicies, DeliveryPolicy, RoomBuffering};
 use crate::policy::{BufferPolicy, USER_ROOM_PREFIX};
+use crate::recovery_store::{RemoteMissed, SharedRecoveryStore, StoredEvent};
 use crate::retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
 use crate::room_supervisor::{InitialRooms, Membership, MembershipView, RecoveryRequest};
 use crate::session::Session;
@@ -160,6 +161,9 @@ pub struct BroadcasterLinks {
     pub retention: RetentionView,
     /// Where the number of subscribers is published.
     pub subscriber_count: Arc<AtomicUsize>,
+    /// The recovery store shared by the cluster's nodes, if any: logged events are
+    /// appended to it, and its offset prefix makes this node's offsets unique.
+    pub store: Option<SharedRecoveryStore>,
 }
 
 /// See the module documentation.
@@ -184,6 +188,8 @@ pub struct Broadcaster {
     run: Option<Run>,
     /// Whether a timer will hand out the pending run (in case the mailbox count is off).
     flush_scheduled: bool,
+    /// See [`BroadcasterLinks::store`].
+    store: Option<SharedRecoveryStore>,
 }
 
 impl Broadcaster {
@@ -205,6 +211,7 @@ impl Broadcaster {
             subscribers: subscribers::Subscribers::new(links.subscriber_count),
             run: None,
             flush_scheduled: false,
+            store: links.store,
         }
     }
 
@@ -282,8 +289,9 @@ impl Broadcaster {
             log.next = self.next_offset;
             log.next
         });
-        if let Some(offset) = offset {
-            payload.args.push(Value::String(format_offset(offset)));
+        let offset_text = offset.map(|offset| self.offset_text(offset));
+        if let Some(text) = &offset_text {
+            payload.args.push(Value::String(text.to_string()));
         }
         let packet = SocketPacket::event_with_payload(&nsp, &msg.event, payload);
         let frames: Frames = socket_packet_frames(&packet).into();
@@ -354,13 +362,41 @@ impl Broadcaster {
         let bytes: usize = frames.iter().map(|f| f.len()).sum();
         self.counters
             .sent(recipients * frames.len(), recipients * bytes);
-        if let Some(offset) = offset {
+        if let (Some(offset), Some(text)) = (offset, offset_text) {
+            self.share(&nsp, &policy, text, &msg.target, &frames);
             self.log(&nsp, &policy, offset, number, frames, msg.target, bytes);
         }
         self.counters.broadcast(recipients as u64);
         BroadcastOutcome {
             recipients,
             duplicate: false,
+        }
+    }
+
+    /// An offset as this node's clients get it: unique in the cluster when a store is
+    /// shared (its prefix names this node).
+    fn offset_text(&self, offset: u64) -> Arc<str> {
+        let prefix = self.store.as_ref().map_or("", |s| s.offset_prefix());
+        format!("{prefix}{}", format_offset(offset)).into()
+    }
+
+    /// Hands a logged event to the shared recovery store, if there is one (it queues it:
+    /// nothing here waits on the store).
+    fn share(
+        &self,
+        nsp: &str,
+        policy: &DeliveryPolicy,
+        offset: Arc<str>,
+        target: &Target,
+        frames: &Frames,
+    ) {
+        if let Some(store) = &self.store {
+            let event = StoredEvent {
+                offset,
+                target: target.clone(),
+                frames: frames.clone(),
+            };
+            store.append(nsp, event, policy.recovery);
         }
     }
 
@@ -447,7 +483,11 @@ impl Broadcaster {
         let offset = parse_offset(&msg.offset)?;
         let log = self.logs.get_mut(&msg.nsp)?;
         expire_log(log, policy.recovery);
-        log.knows(offset).then_some(Recovered { socket, offset })
+        log.knows(offset).then_some(Recovered {
+            socket,
+            offset,
+            remote: None,
+        })
     }
 
     /// The events a socket added to rooms with cutoff `upto` would otherwise miss: what
@@ -457,7 +497,10 @@ impl Broadcaster {
         self.deliver_run();
         let mut frames = Vec::new();
         if let Some(recovery) = &msg.source.recovery {
-            if let Some(log) = self.logs.get(&msg.nsp) {
+            if let Some(remote) = &recovery.remote {
+                let rooms = &recovery.rooms;
+                frames.extend(self.replay_remote(msg, remote, rooms));
+            } else if let Some(log) = self.logs.get(&msg.nsp) {
                 let rooms = &recovery.rooms;
                 let missed = log.missed(recovery.offset, msg.upto, &msg.socket_id, rooms);
                 frames.extend(missed);
@@ -474,6 +517,49 @@ impl Broadcaster {
             frames.extend(kept);
         }
         Replayed { frames }
+    }
+
+    /// What a socket recovered from the shared store missed, in the store's order, each
+    /// event once: the stream's events after its offset that targeted it, except this
+    /// node's own that were numbered after the cutoff (delivered live); then this node's
+    /// own logged events numbered up to the cutoff that the stream did not have yet (the
+    /// store is written behind a queue), when they are known to be newer than everything
+    /// the client saw.
+    fn replay_remote(
+        &self,
+        msg: &Replay,
+        remote: &RemoteMissed,
+        rooms: &HashSet<String>,
+    ) -> Vec<Frames> {
+        let prefix = self.store.as_ref().map_or("", |s| s.offset_prefix());
+        let own = |text: &str| text.strip_prefix(prefix).and_then(parse_offset);
+        let log = self.logs.get(&msg.nsp);
+        let number_of = |offset: u64| log.and_then(|l| l.number_of(offset));
+        let mut frames = Vec::new();
+        let mut newest_own = own(&remote.after);
+        for event in &remote.events {
+            if let Some(offset) = own(&event.offset) {
+                newest_own = newest_own.max(Some(offset));
+                if number_of(offset).is_some_and(|n| n > msg.upto) {
+                    continue;
+                }
+            }
+            if event.target.includes(&msg.socket_id, rooms) {
+                frames.push(event.frames.clone());
+            }
+        }
+        let Some(log) = log else {
+            return frames;
+        };
+        let unseen = log.entries.iter().filter(|p| {
+            let newer = match newest_own {
+                Some(newest) => p.offset > newest,
+                None => p.number > remote.seen_upto,
+            };
+            newer && p.number <= msg.upto && p.target.includes(&msg.socket_id, rooms)
+        });
+        frames.extend(unseen.map(|p| p.frames.clone()));
+        frames
     }
 
     /// The periodic sweep: removes whatever outlived its window (buffered events, log

@@ -56,6 +56,15 @@ impl PacketLog {
         logged || offset == self.next
     }
 
+    /// The broadcast number of the event with `offset`, if it is still logged.
+    pub(super) fn number_of(&self, offset: u64) -> Option<u64> {
+        let at = self
+            .entries
+            .binary_search_by_key(&offset, |p| p.offset)
+            .ok()?;
+        Some(self.entries[at].number)
+    }
+
     /// The events after `offset` and numbered up to `upto` that targeted a socket with this
     /// id and these rooms, oldest first.
     pub(super) fn missed(

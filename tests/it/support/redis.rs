@@ -56,9 +56,11 @@ impl RedisServer {
             .expect("redis-server starts (Debian's redis-server package is installed)");
         self.child = Some(child);
         let port = self.port;
-        wait_until("redis-server accepts connections", Duration::from_secs(10), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        wait_until(
+            "redis-server accepts connections",
+            Duration::from_secs(10),
+            || TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
     }
 
     /// Runs `redis-cli` against it and returns its output (trimmed).
