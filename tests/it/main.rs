@@ -18,6 +18,7 @@ mod admin_ui;
 mod api_http;
 mod auth_tokens;
 mod binary_cli;
+mod cluster_recovery;
 mod config_layers;
 mod conformance;
 mod conformance_load;

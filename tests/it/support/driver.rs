@@ -31,6 +31,13 @@ impl Driver {
         Self::spawn("node", cmd)
     }
 
+    /// Starts the socket.io-client driver against the server at `url` (`http://host:port`).
+    pub fn node_at(url: &str) -> Driver {
+        let mut cmd = clients::node("hub/driver.mjs");
+        cmd.arg(url);
+        Self::spawn("node", cmd)
+    }
+
     /// Starts the python-socketio driver against `server`.
     pub fn python(server: &BackgroundServer) -> Driver {
         let mut cmd = clients::python("hub_driver.py");
