@@ -20,6 +20,7 @@ use crate::broadcaster::{
     BroadcastSequence, Broadcaster, BroadcasterLinks, BufferSizes, BufferSizesView, CountBuffered,
     Subscribe, TakePreserved, Unsubscribe,
 };
+use crate::cluster_outbox::{ClusterOutbox, RemoteBroadcast};
 use crate::connection_manager::{
     ConnectionManager, ConnectionManagerLinks, ConnectionsPage, ListConnections, RegisterSession,
     RegistryWriter, SessionEnded, SessionMeta, SessionRegistry,
@@ -77,12 +78,30 @@ impl Hub {
     /// Starts the singleton actors, each under a `Supervisor`, on a new arbiter, with an
     /// empty session registry.
     pub fn start(policies: DeliveryPolicies) -> Hub {
-        Self::start_with_store(policies, None)
+        Self::start_with(policies, None, None)
     }
 
-    /// Starts the hub as [`Hub::start`] does, keeping connection state recovery in `store`
-    /// (shared by the nodes of a cluster) when one is given.
-    pub fn start_with_store(policies: DeliveryPolicies, store: Option<SharedRecoveryStore>) -> Hub {
+    /// Starts the hub as [`Hub::start`] does, with the Broadcaster handing every broadcast
+    /// the other nodes must deliver to `outbox` (the cluster adapter holds its receiver).
+    pub fn start_clustered(policies: DeliveryPolicies, outbox: ClusterOutbox) -> Hub {
+        Self::start_with(policies, Some(outbox), None)
+    }
+
+    /// Starts the hub as [`Hub::start_clustered`] does, keeping connection state recovery
+    /// in `store` (shared by the nodes of the cluster) when one is given.
+    pub fn start_clustered_with_store(
+        policies: DeliveryPolicies,
+        outbox: ClusterOutbox,
+        store: Option<SharedRecoveryStore>,
+    ) -> Hub {
+        Self::start_with(policies, Some(outbox), store)
+    }
+
+    fn start_with(
+        policies: DeliveryPolicies,
+        cluster: Option<ClusterOutbox>,
+        store: Option<SharedRecoveryStore>,
+    ) -> Hub {
         let arbiter = Arbiter::new();
         let handle = arbiter.handle();
         let policies = Arc::new(policies);
@@ -116,6 +135,7 @@ impl Hub {
             stats: stats[2].clone(),
             retention: retention.clone(),
             subscriber_count: subscriber_count.clone(),
+            cluster,
             store: store.clone(),
         });
         let buffer_sizes = broadcaster.buffer_sizes();
@@ -296,6 +316,19 @@ impl Hub {
     pub fn broadcast(
         &self,
         msg: Broadcast,
+    ) -> impl Future<Output = Result<BroadcastOutcome, Unavailable>> + 'static {
+        let (nsp, event) = (&msg.target.nsp, &msg.event);
+        self.inner
+            .admin
+            .event(false, nsp, None, event, &msg.payload);
+        self.ask_broadcaster(msg)
+    }
+
+    /// Delivers a broadcast that came from another node to this node's sockets (never sent
+    /// back to the cluster); resolves to what it did here.
+    pub fn remote_broadcast(
+        &self,
+        msg: RemoteBroadcast,
     ) -> impl Future<Output = Result<BroadcastOutcome, Unavailable>> + 'static {
         let (nsp, event) = (&msg.target.nsp, &msg.event);
         self.inner

@@ -16,6 +16,7 @@
 //! | The session registry (sid → session, sessions per address) | ConnectionManager (`connection_manager/registry.rs`: it holds the one `RegistryWriter`, whose writes are visible there only) | [`SessionRegistry`]: a concurrent map the polling hot path and admission's counts read; a session is registered by `RegisterSession` (a polling handshake is answered only once that is done: [`Started::registered`]; a websocket-first one needs no lookup by sid and starts at once) and unregistered by `SessionEnded` once it has stopped |
 //! | Per-connection metadata ([`SessionMeta`]) | its Session (atomics and a small lock it updates as it goes) | the registry entry; the ConnectionManager reads it for `/connections` |
 //! | A connection's sockets, acks, outgoing queue, holds | its Session | [`Socket`] handles send it messages |
+//! | Broadcasts for the other nodes, queued | the cluster adapter holds the receiver; the Broadcaster offers into the bounded [`ClusterOutbox`] (full = dropped, counted in [`OutboxCounters`]) | the adapter (`src/cluster`) publishes them to Redis; what comes back from other nodes enters as a [`RemoteBroadcast`] through [`Hub::remote_broadcast`] |
 //! | Admin watchers, the per-second history, recent sampled events, `aggregatedEvents` | Admin (`admin/`) | requests through [`AdminFeed`] (answered with JSON); what it is fed is sent only while [`AdminFeed::watched`] |
 //!
 //! Membership was kept three times; two copies remain besides the membership, each for a
@@ -108,6 +109,7 @@ pub mod admin;
 mod asked;
 mod broadcaster;
 pub mod client_log;
+pub mod cluster_outbox;
 mod config;
 mod connection_manager;
 pub mod delivery;
@@ -137,6 +139,9 @@ pub mod ws_connection;
 pub use admin::{AdminFeed, PageQuery, ADMIN_NSP};
 pub use broadcaster::{BufferSizes, EVENT_OVERHEAD, RECOVERY_LOG_MAX};
 pub use client_log::{ClientBytes, ClientText, LogLimiter, Suppressed};
+pub use cluster_outbox::{
+    ClusterOutbox, OutboundBroadcast, OutboxCounters, OutboxReceiver, RemoteBroadcast,
+};
 pub use config::EngineConfig;
 pub use connection_manager::{
     ConnectionInfo, ConnectionsPage, SessionEntry, SessionMeta, SessionRegistry, SocketMeta,

@@ -193,6 +193,10 @@ pub struct AdapterSettings {
     /// How long a recovering client waits for Redis before it gets a fresh socket (also
     /// the store's connection and response timeout).
     pub recovery_read_timeout_ms: u64,
+    /// How long a request to the other nodes waits for their answers, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Broadcasts queued for Redis at most; more are dropped and counted.
+    pub max_queued: usize,
 }
 
 impl Default for AdapterSettings {
@@ -204,6 +208,8 @@ impl Default for AdapterSettings {
             recovery_queue: 65_536,
             recovery_stream_max_events: 10_000,
             recovery_read_timeout_ms: 2_000,
+            request_timeout_ms: 5000,
+            max_queued: 10_000,
         }
     }
 }
@@ -341,6 +347,12 @@ impl AdapterSettings {
                         format!("{:?}", self.key_prefix),
                         "a non-empty prefix without '#', such as \"socket.io\"",
                     );
+                }
+                if self.request_timeout_ms == 0 {
+                    return invalid("adapter.request_timeout_ms", "0".into(), "at least 1");
+                }
+                if self.max_queued == 0 {
+                    return invalid("adapter.max_queued", "0".into(), "at least 1");
                 }
                 self.validate_recovery()
             }

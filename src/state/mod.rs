@@ -7,11 +7,12 @@ mod ops_state;
 
 use std::sync::Arc;
 
-use siohub_actors::{Application, EngineConfig, Hub};
+use siohub_actors::{Application, ClusterOutbox, EngineConfig, Hub};
 
 pub use http_counters::HttpCounters;
 pub use ops_state::OpsState;
 
+use crate::cluster::{self, ClusterHandle};
 use crate::config::Settings;
 use crate::cors::Cors;
 
@@ -28,21 +29,32 @@ pub struct AppState {
     pub cors: Cors,
     /// Draining, connection limits and operational counters.
     pub ops: Arc<OpsState>,
+    /// The cluster adapter, when `[adapter] kind = "redis"`.
+    pub cluster: Option<ClusterHandle>,
 }
 
 impl AppState {
     /// The shared state of one server, built once from the settings: it starts the hub's
     /// actors, so it runs inside an actix system.
     pub fn new(settings: &Settings, app: Application) -> Self {
+        let (hub, cluster) = match settings.adapter.kind.as_str() {
+            "redis" => {
+                let (outbox, receiver) = ClusterOutbox::new(settings.adapter.max_queued);
+                let store = cluster::recovery_store::from_settings(&settings.adapter);
+                let policies = settings.delivery_policies();
+                let hub = Hub::start_clustered_with_store(policies, outbox.clone(), store);
+                let cluster = cluster::start(settings, &hub, outbox, receiver);
+                (hub, Some(cluster))
+            }
+            _ => (Hub::start(settings.delivery_policies()), None),
+        };
         AppState {
             config: Arc::new(settings.engine_config()),
-            hub: Hub::start_with_store(
-                settings.delivery_policies(),
-                crate::cluster::recovery_store::from_settings(&settings.adapter),
-            ),
+            hub,
             app,
             cors: Cors::new(settings.cors.origins.clone(), settings.cors.credentials),
             ops: Arc::new(OpsState::new(settings)),
+            cluster,
         }
     }
 }

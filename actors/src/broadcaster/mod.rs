@@ -30,9 +30,10 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde_json::Value;
-use siohub_protocol::SocketPacket;
+use siohub_protocol::{Payload, SocketPacket};
 
 use crate::asked::Asked;
+use crate::cluster_outbox::{ClusterOutbox, OutboundBroadcast, RemoteBroadcast};
 use crate::delivery::{Deliver, DeliverWithAck, ReplayReply, Replayed};
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, BroadcastWithAck, Preserve, PreservedSocket, Recovered,
@@ -164,6 +165,8 @@ pub struct BroadcasterLinks {
     /// The recovery store shared by the cluster's nodes, if any: logged events are
     /// appended to it, and its offset prefix makes this node's offsets unique.
     pub store: Option<SharedRecoveryStore>,
+    /// Where broadcasts for the other nodes go (`None`: this node is alone).
+    pub cluster: Option<ClusterOutbox>,
 }
 
 /// See the module documentation.
@@ -190,6 +193,20 @@ pub struct Broadcaster {
     flush_scheduled: bool,
     /// See [`BroadcasterLinks::store`].
     store: Option<SharedRecoveryStore>,
+    /// Where broadcasts for the other nodes go, when clustered.
+    cluster: Option<ClusterOutbox>,
+}
+
+/// One event to deliver to this node's sockets, from here or from another node.
+struct LocalDelivery {
+    target: Target,
+    event: String,
+    payload: Payload,
+    volatile: bool,
+    /// The recovery offset appended here (the event goes to the recovery log).
+    offset: Option<u64>,
+    /// Whether the last argument is a recovery offset (here or at the origin).
+    skip_last: bool,
 }
 
 impl Broadcaster {
@@ -212,6 +229,7 @@ impl Broadcaster {
             run: None,
             flush_scheduled: false,
             store: links.store,
+            cluster: links.cluster,
         }
     }
 
@@ -289,11 +307,66 @@ impl Broadcaster {
             log.next = self.next_offset;
             log.next
         });
-        let offset_text = offset.map(|offset| self.offset_text(offset));
-        if let Some(text) = &offset_text {
-            payload.args.push(Value::String(text.to_string()));
+        if let Some(offset) = offset {
+            payload
+                .args
+                .push(Value::String(self.offset_text(offset).to_string()));
         }
-        let packet = SocketPacket::event_with_payload(&nsp, &msg.event, payload);
+        // The other nodes get exactly what local recipients get, offset included.
+        if let Some(outbox) = &self.cluster {
+            if !self.only_local_sockets(&msg.target) {
+                outbox.offer(OutboundBroadcast {
+                    target: msg.target.clone(),
+                    event: msg.event.clone(),
+                    payload: payload.clone(),
+                    volatile: msg.volatile,
+                });
+            }
+        }
+        self.deliver_locally(LocalDelivery {
+            target: msg.target,
+            event: msg.event,
+            payload,
+            volatile: msg.volatile,
+            offset,
+            skip_last: offset.is_some(),
+        })
+    }
+
+    /// Whether a target names only sockets of this node (no room, user or whole
+    /// namespace, which may have members elsewhere): such a broadcast skips the cluster.
+    fn only_local_sockets(&self, target: &Target) -> bool {
+        if !target.rooms.is_empty() || !target.users.is_empty() || target.socket_ids.is_empty() {
+            return false;
+        }
+        let members = self.membership.read();
+        target
+            .socket_ids
+            .iter()
+            .all(|id| members.session_of(&target.nsp, id).is_some())
+    }
+
+    /// A broadcast from another node: delivered, buffered and shown to subscribers like a
+    /// local one, never sent back to the cluster and never given an offset here.
+    fn remote_broadcast(&mut self, msg: RemoteBroadcast) -> BroadcastOutcome {
+        self.deliver_locally(LocalDelivery {
+            target: msg.target,
+            event: msg.event,
+            payload: msg.payload,
+            volatile: msg.volatile,
+            offset: None,
+            skip_last: msg.origin_offset,
+        })
+    }
+
+    /// Encodes an event once and hands it to this node's recipients (or the pending run),
+    /// keeps it in the rooms that buffer it, shows it to subscribers and, with an offset,
+    /// logs it for recovery.
+    fn deliver_locally(&mut self, msg: LocalDelivery) -> BroadcastOutcome {
+        let nsp = msg.target.nsp.clone();
+        let policy = self.policies.of(&nsp);
+        let offset = msg.offset;
+        let packet = SocketPacket::event_with_payload(&nsp, &msg.event, msg.payload);
         let frames: Frames = socket_packet_frames(&packet).into();
         let shared_nsp: Arc<str> = nsp.as_str().into();
         let gathering = self.stats.mailbox_depth() > 0 || self.run.is_some();
@@ -354,7 +427,7 @@ impl Broadcaster {
             );
         }
         self.subscribers
-            .notify(&msg.target, &packet, offset.is_some(), &self.counters);
+            .notify(&msg.target, &packet, msg.skip_last, &self.counters);
         // No broadcast waits: hand out the run now.
         if self.stats.mailbox_depth() == 0 {
             self.deliver_run();
@@ -362,7 +435,8 @@ impl Broadcaster {
         let bytes: usize = frames.iter().map(|f| f.len()).sum();
         self.counters
             .sent(recipients * frames.len(), recipients * bytes);
-        if let (Some(offset), Some(text)) = (offset, offset_text) {
+        if let Some(offset) = offset {
+            let text = self.offset_text(offset);
             self.share(&nsp, &policy, text, &msg.target, &frames);
             self.log(&nsp, &policy, offset, number, frames, msg.target, bytes);
         }
@@ -729,6 +803,19 @@ impl Handler<Broadcast> for Broadcaster {
         let stats = self.stats.clone();
         let outcome = guarded(&stats, ctx, BroadcastOutcome::default(), |_| {
             self.broadcast(msg)
+        });
+        self.schedule_run_delivery(ctx);
+        MessageResult(outcome)
+    }
+}
+
+impl Handler<RemoteBroadcast> for Broadcaster {
+    type Result = MessageResult<RemoteBroadcast>;
+
+    fn handle(&mut self, msg: RemoteBroadcast, ctx: &mut Context<Self>) -> Self::Result {
+        let stats = self.stats.clone();
+        let outcome = guarded(&stats, ctx, BroadcastOutcome::default(), |_| {
+            self.remote_broadcast(msg)
         });
         self.schedule_run_delivery(ctx);
         MessageResult(outcome)
