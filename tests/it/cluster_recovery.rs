@@ -162,6 +162,48 @@ fn cluster_a_client_of_a_killed_node_recovers_its_missed_events_on_another_node(
 }
 
 #[test]
+fn cluster_events_published_while_a_client_recovers_reach_it_once_in_order() {
+    let redis = RedisServer::start();
+    let config = TempFile::with(CONFIG);
+    let mut b = node(&redis, &config);
+    let c = node(&redis, &config);
+    let (mut on_b, _) = connect_in_room(&redis, &b);
+    kill_under(&mut on_b, &mut b);
+
+    // C publishes to the room every few milliseconds before, during and after the
+    // recovery: each tick is in the stream, or logged on C only, or live, or several.
+    let mut on_c = Driver::node_at(&url(&c));
+    on_c.connect("p", "/");
+    let tick = json!({ "names": ["p"], "room": "r", "event": "tick", "interval_ms": 3 });
+    on_c.call("publish_loop", tick);
+    wait_until("ticks are in Redis", WAIT, || stream_len(&redis) >= 20);
+    let back = reconnect_to(&mut on_b, &c);
+    assert_eq!(back["recovered"], true, "{back}");
+    let received = |d: &mut Driver| d.received("c", "tick").len();
+    let before = received(&mut on_b);
+    wait_until("live ticks arrive", WAIT, || {
+        received(&mut on_b) > before + 20
+    });
+    let stats = on_c.call("stop_loops", json!({}));
+    let sent = stats["acked"].as_u64().unwrap();
+    assert_eq!(stats["sent"], sent, "{stats}");
+    wait_until("every tick arrived", WAIT, || {
+        received(&mut on_b) as u64 >= sent
+    });
+    let seqs: Vec<u64> = on_b
+        .received("c", "tick")
+        .iter()
+        .map(|t| t["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=sent).collect::<Vec<_>>(),
+        "each tick once, in order"
+    );
+    assert_eq!(news(&mut on_b, "c"), [0]);
+}
+
+#[test]
 fn cluster_an_unknown_pid_or_an_offset_gone_from_the_stream_gives_a_fresh_socket() {
     let redis = RedisServer::start();
     let config = TempFile::with(CONFIG);

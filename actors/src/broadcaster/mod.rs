@@ -18,6 +18,7 @@
 mod dedupe;
 mod fanout;
 mod recovery_log;
+mod remote_replay;
 mod room_buffers;
 mod sequence;
 mod subscribers;
@@ -177,6 +178,9 @@ pub struct Broadcaster {
     counters: Arc<HubCounters>,
     stats: Arc<ActorStats>,
     logs: HashMap<String, PacketLog>,
+    /// The other nodes' logged events delivered here, per namespace (with a shared
+    /// recovery store only): what a recovery needs to replay each event once.
+    remote_logs: HashMap<String, PacketLog>,
     preserved: HashMap<String, PreservedSocket>,
     dedupe: HashMap<String, DedupeWindow>,
     /// The key of the dedupe hashes (kept across restarts, like the windows).
@@ -219,6 +223,7 @@ impl Broadcaster {
             counters: links.counters,
             stats: links.stats,
             logs: HashMap::new(),
+            remote_logs: HashMap::new(),
             preserved: HashMap::new(),
             dedupe: HashMap::new(),
             dedupe_key: RandomState::new(),
@@ -366,6 +371,7 @@ impl Broadcaster {
         let nsp = msg.target.nsp.clone();
         let policy = self.policies.of(&nsp);
         let offset = msg.offset;
+        let origin = self.origin_offset(&msg, &policy);
         let packet = SocketPacket::event_with_payload(&nsp, &msg.event, msg.payload);
         let frames: Frames = socket_packet_frames(&packet).into();
         let shared_nsp: Arc<str> = nsp.as_str().into();
@@ -439,11 +445,54 @@ impl Broadcaster {
             let text = self.offset_text(offset);
             self.share(&nsp, &policy, text, &msg.target, &frames);
             self.log(&nsp, &policy, offset, number, frames, msg.target, bytes);
+        } else if let Some(origin) = origin {
+            let logged = LoggedPacket {
+                offset: 0,
+                number,
+                at: Instant::now(),
+                cost: bytes + target_bytes(&msg.target) + EVENT_OVERHEAD,
+                frames,
+                target: msg.target,
+                origin: None,
+            };
+            self.log_remote(&nsp, &policy, origin, logged);
         }
         self.counters.broadcast(recipients as u64);
         BroadcastOutcome {
             recipients,
             duplicate: false,
+        }
+    }
+
+    /// The offset another node appended to an event it logged, when this node keeps such
+    /// events (a shared store, a recovery namespace).
+    fn origin_offset(&self, msg: &LocalDelivery, policy: &DeliveryPolicy) -> Option<Arc<str>> {
+        let wanted = self.store.is_some() && msg.offset.is_none() && msg.skip_last;
+        if !wanted || msg.volatile || policy.recovery.is_zero() {
+            return None;
+        }
+        msg.payload.args.last()?.as_str().map(Arc::from)
+    }
+
+    /// Keeps another node's event (see `remote_replay`), bounded as the own log is.
+    fn log_remote(
+        &mut self,
+        nsp: &str,
+        policy: &DeliveryPolicy,
+        origin: Arc<str>,
+        mut packet: LoggedPacket,
+    ) {
+        let Some((_, counter)) = remote_replay::split_offset(&origin) else {
+            return;
+        };
+        packet.offset = counter;
+        packet.origin = Some(origin);
+        let log = self.remote_logs.entry(nsp.to_owned()).or_default();
+        log.push(packet);
+        expire_log(log, policy.recovery);
+        let dropped = bound_log(log, policy.recovery_max_bytes);
+        if dropped > 0 {
+            self.counters.dropped(DropReason::RecoveryLogFull, dropped);
         }
     }
 
@@ -495,6 +544,7 @@ impl Broadcaster {
             frames,
             target,
             cost,
+            origin: None,
         });
         expire_log(log, policy.recovery);
         let dropped = bound_log(log, policy.recovery_max_bytes);
@@ -593,12 +643,7 @@ impl Broadcaster {
         Replayed { frames }
     }
 
-    /// What a socket recovered from the shared store missed, in the store's order, each
-    /// event once: the stream's events after its offset that targeted it, except this
-    /// node's own that were numbered after the cutoff (delivered live); then this node's
-    /// own logged events numbered up to the cutoff that the stream did not have yet (the
-    /// store is written behind a queue), when they are known to be newer than everything
-    /// the client saw.
+    /// What a socket recovered from the shared store missed (see `remote_replay`).
     fn replay_remote(
         &self,
         msg: &Replay,
@@ -606,34 +651,12 @@ impl Broadcaster {
         rooms: &HashSet<String>,
     ) -> Vec<Frames> {
         let prefix = self.store.as_ref().map_or("", |s| s.offset_prefix());
-        let own = |text: &str| text.strip_prefix(prefix).and_then(parse_offset);
-        let log = self.logs.get(&msg.nsp);
-        let number_of = |offset: u64| log.and_then(|l| l.number_of(offset));
-        let mut frames = Vec::new();
-        let mut newest_own = own(&remote.after);
-        for event in &remote.events {
-            if let Some(offset) = own(&event.offset) {
-                newest_own = newest_own.max(Some(offset));
-                if number_of(offset).is_some_and(|n| n > msg.upto) {
-                    continue;
-                }
-            }
-            if event.target.includes(&msg.socket_id, rooms) {
-                frames.push(event.frames.clone());
-            }
-        }
-        let Some(log) = log else {
-            return frames;
+        let logs = remote_replay::NodeLogs {
+            own: self.logs.get(&msg.nsp),
+            own_origin: prefix.strip_suffix('.').unwrap_or(prefix),
+            remote: self.remote_logs.get(&msg.nsp),
         };
-        let unseen = log.entries.iter().filter(|p| {
-            let newer = match newest_own {
-                Some(newest) => p.offset > newest,
-                None => p.number > remote.seen_upto,
-            };
-            newer && p.number <= msg.upto && p.target.includes(&msg.socket_id, rooms)
-        });
-        frames.extend(unseen.map(|p| p.frames.clone()));
-        frames
+        remote_replay::replay(&logs, remote, msg.upto, &msg.socket_id, rooms)
     }
 
     /// The periodic sweep: removes whatever outlived its window (buffered events, log
@@ -655,6 +678,10 @@ impl Broadcaster {
                     || preserved.contains(nsp.as_str())
             });
         }
+        self.remote_logs.retain(|nsp, log| {
+            expire_log(log, policies.of(nsp).recovery);
+            !log.entries.is_empty()
+        });
         let now = Instant::now();
         self.dedupe.retain(|nsp, window| {
             window.expire(now, policies.of(nsp).dedupe_window);
@@ -671,10 +698,10 @@ impl Broadcaster {
     fn retention(&self) -> RetentionSnapshot {
         // A namespace may have a recovery log, a dedupe window or both.
         let mut namespaces: HashMap<&str, NamespaceRetention> = HashMap::new();
-        for (nsp, log) in &self.logs {
+        for (nsp, log) in self.logs.iter().chain(&self.remote_logs) {
             let entry = namespaces.entry(nsp).or_default();
-            entry.recovery_events = log.entries.len();
-            entry.recovery_bytes = log.bytes;
+            entry.recovery_events += log.entries.len();
+            entry.recovery_bytes += log.bytes;
         }
         for (nsp, window) in &self.dedupe {
             namespaces.entry(nsp).or_default().dedupe_ids = window.seen.len();

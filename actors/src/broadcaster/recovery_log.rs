@@ -3,6 +3,7 @@
 //! bounded in time (the recovery window), in bytes and in count.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::target::Target;
@@ -21,6 +22,9 @@ pub(super) struct LoggedPacket {
     pub(super) target: Target,
     /// What it is charged against `recovery_max_bytes`.
     pub(super) cost: usize,
+    /// For another node's event (kept in a log of their own, see `remote_replay`): its
+    /// offset as that node appended it (`offset` is then that node's counter).
+    pub(super) origin: Option<Arc<str>>,
 }
 
 /// One namespace's log.
@@ -54,15 +58,6 @@ impl PacketLog {
             .binary_search_by_key(&offset, |p| p.offset)
             .is_ok();
         logged || offset == self.next
-    }
-
-    /// The broadcast number of the event with `offset`, if it is still logged.
-    pub(super) fn number_of(&self, offset: u64) -> Option<u64> {
-        let at = self
-            .entries
-            .binary_search_by_key(&offset, |p| p.offset)
-            .ok()?;
-        Some(self.entries[at].number)
     }
 
     /// The events after `offset` and numbered up to `upto` that targeted a socket with this
@@ -151,6 +146,7 @@ mod tests {
                 frames: Vec::new().into(),
                 target: Target::namespace("/"),
                 cost: 100,
+                origin: None,
             });
             log.bytes += 100;
         }
