@@ -236,6 +236,34 @@ fn cluster_an_unknown_pid_or_an_offset_gone_from_the_stream_gives_a_fresh_socket
 }
 
 #[test]
+fn cluster_a_redis_restarted_empty_gets_the_records_of_connected_sockets_again() {
+    let mut redis = RedisServer::start();
+    // A short window: records are refreshed every 2 s.
+    let config = TempFile::with(&CONFIG.replace("recovery_s = 60", "recovery_s = 8"));
+    let mut b = node(&redis, &config);
+    let c = node(&redis, &config);
+    let (mut on_b, id) = connect_in_room(&redis, &b);
+    // Empty (nothing saved); B's next refresh finds c's record missing.
+    redis.restart();
+    wait_until("B writes c's record again", WAIT, || {
+        records(&redis)
+            .iter()
+            .any(|r| r.contains(&id) && r.contains("\"r\""))
+    });
+    // News 0 went with the old stream: c needs an offset the new one has.
+    publish(&mut on_b, "p", "r", 1);
+    wait_until("c gets news 1", WAIT, || news(&mut on_b, "c") == [0, 1]);
+    wait_until("news 1 is in Redis", WAIT, || stream_len(&redis) >= 1);
+    kill_under(&mut on_b, &mut b);
+    let mut on_c = Driver::node_at(&url(&c));
+    on_c.connect("p", "/");
+    publish(&mut on_c, "p", "r", 2);
+    let back = reconnect_to(&mut on_b, &c);
+    assert_eq!(back["recovered"], true, "{back}");
+    assert_eq!(news(&mut on_b, "c"), [0, 1, 2]);
+}
+
+#[test]
 fn cluster_redis_down_at_reconnect_gives_a_fresh_socket_without_a_hang() {
     let mut redis = RedisServer::start();
     let config = TempFile::with(CONFIG);

@@ -1,6 +1,8 @@
 //! The store's writer: one task draining a bounded queue into Redis, in order (so one
 //! node's events keep their order in a stream), a batch per round trip. It also owns the
-//! set of live records (sockets connected on this node) and refreshes their expiry.
+//! live records (sockets connected on this node, with what was last written for them) and
+//! refreshes their expiry; one found missing (Redis restarted empty, or it expired while
+//! Redis was unreachable) is written again, unless another node wrote it meanwhile.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -66,6 +68,7 @@ fn refresh_every(window: Duration) -> Duration {
 
 /// A record this node keeps alive.
 struct Live {
+    record: Vec<u8>,
     ttl: Duration,
     every: Duration,
     due: Instant,
@@ -168,13 +171,19 @@ impl Writer {
                 let ttl = live_ttl(window);
                 pipe.cmd("SET")
                     .arg(self.keys.record(&pid))
-                    .arg(record)
+                    .arg(&record)
                     .arg("PX")
                     .arg(ttl.as_millis() as u64)
                     .ignore();
                 let every = refresh_every(window);
                 let due = Instant::now() + every;
-                self.live.insert(pid, Live { ttl, every, due });
+                let live = Live {
+                    record,
+                    ttl,
+                    every,
+                    due,
+                };
+                self.live.insert(pid, live);
             }
             Write::Finalise {
                 pid,
@@ -204,25 +213,58 @@ impl Writer {
             .ignore();
     }
 
-    /// Pushes back the expiry of the live records that are due.
+    /// Pushes back the expiry of the live records that are due, and writes again those
+    /// that are missing.
     async fn refresh(&mut self) {
         let now = Instant::now();
         let mut pipe = redis::pipe();
-        let mut count = 0;
+        let mut due = Vec::new();
         for (pid, live) in self.live.iter_mut().filter(|(_, l)| l.due <= now) {
             let ms = live.ttl.as_millis() as u64;
-            pipe.cmd("PEXPIRE")
-                .arg(self.keys.record(pid))
-                .arg(ms)
-                .ignore();
+            pipe.cmd("PEXPIRE").arg(self.keys.record(pid)).arg(ms);
             live.due = now + live.every;
-            count += 1;
+            due.push(pid.clone());
         }
-        if count == 0 {
+        if due.is_empty() {
             return;
         }
+        match pipe.query_async::<Vec<i64>>(&mut self.conn).await {
+            Ok(found) => {
+                let missing = due.iter().zip(found).filter(|(_, f)| *f == 0);
+                let missing: Vec<String> = missing.map(|(pid, _)| pid.clone()).collect();
+                self.rewrite(missing).await;
+            }
+            Err(e) => self.lost(due.len() as u64, &e),
+        }
+    }
+
+    /// Writes missing live records again, each only if still missing (NX): a node that
+    /// took one for a recovery and wrote its own keeps it.
+    async fn rewrite(&mut self, missing: Vec<String>) {
+        if missing.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for pid in &missing {
+            let Some(live) = self.live.get(pid) else {
+                continue;
+            };
+            let ms = live.ttl.as_millis() as u64;
+            let key = self.keys.record(pid);
+            pipe.cmd("SET")
+                .arg(key)
+                .arg(&live.record)
+                .arg("PX")
+                .arg(ms)
+                .arg("NX")
+                .ignore();
+        }
+        log::info!(
+            "recovery store: {} socket records missing from Redis, written again",
+            missing.len()
+        );
         if let Err(e) = pipe.query_async::<()>(&mut self.conn).await {
-            self.lost(count, &e);
+            self.lost(missing.len() as u64, &e);
         }
     }
 
