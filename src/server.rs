@@ -132,6 +132,8 @@ pub struct BackgroundServer {
     pub hub: Hub,
     /// Draining, limits and operational counters.
     pub ops: Arc<OpsState>,
+    /// The cluster adapter, when `[adapter] kind = "redis"`.
+    pub cluster: Option<crate::cluster::ClusterHandle>,
     state: AppState,
     handle: ServerHandle,
     thread: Option<thread::JoinHandle<()>>,
@@ -166,6 +168,7 @@ impl BackgroundServer {
             registry: state.hub.registry().clone(),
             hub: state.hub.clone(),
             ops: state.ops.clone(),
+            cluster: state.cluster.clone(),
             state,
             handle,
             thread: Some(thread),

@@ -267,6 +267,12 @@ impl Hub {
         self.inner.membership.read().resolve(target)
     }
 
+    /// The sockets `target` resolves to (at most `max`), serialized as socket.io's
+    /// `fetchSockets` answers another node: `{id, handshake, rooms, data, ...}`.
+    pub fn serialized_sockets(&self, target: &Target, max: usize) -> Vec<serde_json::Value> {
+        crate::admin::listing::sockets_of(&self.inner.registry, &self.inner.membership, target, max)
+    }
+
     /// Events buffered in a room that are younger than `ttl`.
     pub fn buffered(
         &self,

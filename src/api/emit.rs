@@ -16,7 +16,10 @@
 //!   recipient that did not answer as `event: timeout`, then `event: done` with
 //!   `{"recipients","acked","timeouts"}`. `data` of an ack is its first argument (`args`
 //!   carries them all when there are not exactly one; binary as base64). An event that asks
-//!   for acks is not buffered, deduplicated nor kept for recovery.
+//!   for acks is not buffered, deduplicated nor kept for recovery. With the Redis adapter
+//!   the other nodes' clients are asked too: their acks follow this node's (`sid` null from a
+//!   Node.js node), `recipients` and `timeouts` count them, and `nodes` says how many other
+//!   nodes were asked and answered in time.
 
 use std::time::Duration;
 
@@ -26,13 +29,16 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use siohub_actors::hub_messages::Broadcast;
-use siohub_actors::{with_base64, AckError, AckReport, BroadcastWithAck, Payload, Target};
+use siohub_actors::{
+    with_base64, AckError, AckReport, BroadcastWithAck, OutboundBroadcast, Payload, Target,
+};
 
 use super::v1::{
     check_namespace, check_room, event_stream, one_or_many, read_json, root_namespace, sse_event,
     unavailable, wants_event_stream, ApiState,
 };
 use super::ApiError;
+use crate::cluster::ClusterReply;
 use crate::state::AppState;
 
 /// Time granted after the ack timeout for the sessions' timeout reports to arrive.
@@ -165,8 +171,19 @@ pub async fn emit(
     }
     let timeout = request.ack_timeout(&api)?;
     let (reports, incoming) = mpsc::unbounded();
+    let broadcast = request.into_broadcast(None);
+    // The other nodes' clients are asked at the same time; their acks come after ours.
+    let remote = engine.cluster.clone().map(|cluster| {
+        let outbound = OutboundBroadcast {
+            target: broadcast.target.clone(),
+            event: broadcast.event.clone(),
+            payload: broadcast.payload.clone(),
+            volatile: false,
+        };
+        actix_rt::spawn(async move { cluster.broadcast_with_ack_counted(outbound, timeout).await })
+    });
     let sent = engine.hub.broadcast_with_ack(BroadcastWithAck {
-        broadcast: request.into_broadcast(None),
+        broadcast,
         timeout,
         reports,
     });
@@ -176,6 +193,7 @@ pub async fn emit(
         expected: recipients,
         received: 0,
         deadline: actix_rt::time::Instant::now() + timeout + REPORT_GRACE,
+        remote,
     };
     if stream {
         return Ok(event_stream(acks.into_sse()));
@@ -189,6 +207,16 @@ struct Acks {
     expected: usize,
     received: usize,
     deadline: actix_rt::time::Instant,
+    /// The other nodes' answer, when clustered.
+    remote: Option<actix_rt::task::JoinHandle<RemoteAcks>>,
+}
+
+/// The other nodes' acks and how many clients they sent the event to.
+type RemoteAcks = (ClusterReply<Vec<Value>>, usize);
+
+/// What the other nodes said (nothing when not clustered, or their task failed).
+async fn remote_acks(remote: Option<actix_rt::task::JoinHandle<RemoteAcks>>) -> Option<RemoteAcks> {
+    remote?.await.ok()
 }
 
 impl Acks {
@@ -223,7 +251,18 @@ impl Acks {
             }
         }
         timeouts += self.missing();
-        json!({ "recipients": self.expected, "acks": acks, "timeouts": timeouts })
+        let mut recipients = self.expected;
+        let remote = remote_acks(self.remote.take()).await;
+        if let Some((reply, remote_recipients)) = &remote {
+            recipients += remote_recipients;
+            timeouts += remote_recipients.saturating_sub(reply.items.len());
+            acks.extend(reply.items.iter().cloned());
+        }
+        let mut answer = json!({ "recipients": recipients, "acks": acks, "timeouts": timeouts });
+        if let Some((reply, _)) = remote {
+            answer["nodes"] = nodes_json(&reply);
+        }
+        answer
     }
 
     /// Every report as an SSE event as it arrives, then `done`.
@@ -250,17 +289,36 @@ impl Acks {
                     sse_event("timeout", &json!({ "sid": &*sid, "reason": reason }))
                 }
                 None => {
-                    let totals = json!({
-                        "recipients": acks.expected,
+                    let mut recipients = acks.expected;
+                    let mut timeouts = timeouts + acks.missing();
+                    let mut chunks = Vec::new();
+                    let remote = remote_acks(acks.remote.take()).await;
+                    if let Some((reply, remote_recipients)) = &remote {
+                        recipients += remote_recipients;
+                        timeouts += remote_recipients.saturating_sub(reply.items.len());
+                        acked += reply.items.len();
+                        chunks.extend(reply.items.iter().map(|a| sse_event("ack", a)));
+                    }
+                    let mut totals = json!({
+                        "recipients": recipients,
                         "acked": acked,
-                        "timeouts": timeouts + acks.missing(),
+                        "timeouts": timeouts,
                     });
-                    return Some((Ok(sse_event("done", &totals)), None));
+                    if let Some((reply, _)) = remote {
+                        totals["nodes"] = nodes_json(&reply);
+                    }
+                    chunks.push(sse_event("done", &totals));
+                    return Some((Ok(chunks.concat().into()), None));
                 }
             };
             Some((Ok(chunk), Some((acks, acked, timeouts))))
         })
     }
+}
+
+/// `{"expected","answered"}`: the other nodes asked, and those that answered in time.
+fn nodes_json<T>(reply: &ClusterReply<T>) -> Value {
+    json!({ "expected": reply.nodes_expected, "answered": reply.nodes_answered })
 }
 
 /// `{"sid","data"}` of one ack (`args` too when it has not exactly one argument).

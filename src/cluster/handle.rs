@@ -3,13 +3,23 @@
 //! live nodes said within the request timeout ([`ClusterReply`]): it never waits longer and
 //! never fails its caller because a node died.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::Addr;
+use futures::channel::oneshot;
 use serde::Serialize;
 use serde_json::Value;
 use siohub_actors::{ClusterOutbox, OutboundBroadcast, Target};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::adapter::{Ask, ClusterAdapter, Query};
+use super::broadcast_wire::target_rooms;
+use super::channels::Channels;
+use super::redis_link::Publish;
+use super::request_wire::{self, Kind};
+use super::requests::Gathered;
+use super::status::LinkStatus;
 
 /// What the other nodes answered to a request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -34,6 +44,15 @@ impl<T: Default> ClusterReply<T> {
     }
 }
 
+/// A reply of `items` with the counts of `got`.
+fn reply<T>(items: T, got: &Gathered) -> ClusterReply<T> {
+    ClusterReply {
+        items,
+        nodes_expected: got.expected,
+        nodes_answered: got.answered,
+    }
+}
+
 /// A socket of another node, as `fetchSockets` returns it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RemoteSocket {
@@ -48,26 +67,48 @@ pub struct RemoteSocket {
     pub data: Value,
 }
 
-/// The state of the adapter's two Redis connections and the node count, written by the
-/// adapter and read by `/health`, `/metrics` and the handle.
-#[derive(Debug, Default)]
-pub(crate) struct LinkStatus {
-    pub(crate) publisher_up: AtomicBool,
-    pub(crate) subscriber_up: AtomicBool,
-    pub(crate) node_count: AtomicUsize,
+impl RemoteSocket {
+    /// A socket as another node serialized it (`None` without a string `id`).
+    fn from_json(value: &Value) -> Option<RemoteSocket> {
+        let field = |key: &str| value.get(key).cloned().unwrap_or(Value::Null);
+        let rooms = value.get("rooms").and_then(Value::as_array);
+        Some(RemoteSocket {
+            id: value.get("id")?.as_str()?.to_owned(),
+            handshake: field("handshake"),
+            rooms: rooms
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            data: field("data"),
+        })
+    }
 }
 
-struct Inner {
-    uid: String,
-    outbox: ClusterOutbox,
-    status: Arc<LinkStatus>,
-    request_timeout: Duration,
+/// The adapter's parts a handle talks to.
+pub(crate) struct HandleParts {
+    /// This node's uid.
+    pub uid: Arc<str>,
+    /// The Broadcaster's outbox.
+    pub outbox: ClusterOutbox,
+    /// The connections' state, node count and counters.
+    pub status: Arc<LinkStatus>,
+    /// The request timeout.
+    pub request_timeout: Duration,
+    /// The channel names.
+    pub channels: Channels,
+    /// The adapter (absent when it could not start: a bad Redis URL).
+    pub adapter: Option<Addr<ClusterAdapter>>,
+    /// Where messages for Redis go (requests that wait for nothing).
+    pub publish: Option<UnboundedSender<Publish>>,
 }
 
 /// The cluster adapter's handle. Cheap to clone; usable from any thread.
 #[derive(Clone)]
 pub struct ClusterHandle {
-    inner: Arc<Inner>,
+    inner: Arc<HandleParts>,
 }
 
 impl std::fmt::Debug for ClusterHandle {
@@ -79,15 +120,42 @@ impl std::fmt::Debug for ClusterHandle {
 }
 
 impl ClusterHandle {
-    /// A handle on an adapter with node id `uid` that publishes through `outbox`.
-    pub(crate) fn new(uid: String, outbox: ClusterOutbox, request_timeout: Duration) -> Self {
+    /// A handle on the adapter made of `parts`.
+    pub(crate) fn new(parts: HandleParts) -> Self {
         ClusterHandle {
-            inner: Arc::new(Inner {
-                uid,
-                outbox,
-                status: Arc::default(),
-                request_timeout,
-            }),
+            inner: Arc::new(parts),
+        }
+    }
+
+    /// The connections' state, the node count and the adapter's counters.
+    pub fn status(&self) -> &Arc<LinkStatus> {
+        &self.inner.status
+    }
+
+    /// What the Broadcaster's outbox queued and dropped.
+    pub fn outbox(&self) -> &ClusterOutbox {
+        &self.inner.outbox
+    }
+
+    /// Asks the other nodes of `nsp`; what they answered within the timeout.
+    async fn ask(&self, nsp: &str, query: Query) -> Gathered {
+        let Some(adapter) = &self.inner.adapter else {
+            return Gathered::default();
+        };
+        let (reply, answer) = oneshot::channel();
+        adapter.do_send(Ask {
+            nsp: nsp.to_owned(),
+            query,
+            reply,
+        });
+        answer.await.unwrap_or_default()
+    }
+
+    /// Publishes a request that waits for nothing on `nsp`'s request channel.
+    fn tell(&self, nsp: &str, bytes: Vec<u8>) {
+        if let Some(publish) = &self.inner.publish {
+            let channel = self.inner.channels.request(nsp);
+            let _ = publish.send(Publish { channel, bytes });
         }
     }
 
@@ -99,14 +167,13 @@ impl ClusterHandle {
 
     /// Whether both Redis connections (publishing and subscribing) are up.
     pub fn is_connected(&self) -> bool {
-        let status = &self.inner.status;
-        status.publisher_up.load(Ordering::Relaxed) && status.subscriber_up.load(Ordering::Relaxed)
+        self.inner.status.is_connected()
     }
 
     /// The number of nodes, this one included: the last `PUBSUB NUMSUB` of the request
     /// channel (1 until it is known).
     pub fn node_count(&self) -> usize {
-        self.inner.status.node_count.load(Ordering::Relaxed).max(1)
+        self.inner.status.node_count().max(1)
     }
 
     /// How long a request waits for the other nodes.
@@ -122,31 +189,49 @@ impl ClusterHandle {
 
     /// The rooms of namespace `nsp` on the other nodes.
     pub async fn all_rooms(&self, nsp: &str) -> ClusterReply<Vec<String>> {
-        let _ = nsp;
-        ClusterReply::alone()
+        let got = self.ask(nsp, Query::AllRooms).await;
+        let mut rooms: Vec<String> = got
+            .items
+            .iter()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect();
+        rooms.sort();
+        rooms.dedup();
+        reply(rooms, &got)
     }
 
     /// The sockets of the other nodes that `target` resolves to.
     pub async fn fetch_sockets(&self, target: &Target) -> ClusterReply<Vec<RemoteSocket>> {
-        let _ = target;
-        ClusterReply::alone()
+        let got = self.ask(&target.nsp, Query::Fetch(target.clone())).await;
+        let sockets = got
+            .items
+            .iter()
+            .filter_map(RemoteSocket::from_json)
+            .collect();
+        reply(sockets, &got)
     }
 
     /// Adds the sockets of the other nodes that `target` resolves to to `rooms` (this node's
     /// sockets are not touched).
     pub fn remote_join(&self, target: &Target, rooms: Vec<String>) {
-        let _ = (target, rooms);
+        let (of, except) = target_rooms(target);
+        let bytes = request_wire::membership(self.uid(), Kind::RemoteJoin, (&of, &except), &rooms);
+        self.tell(&target.nsp, bytes);
     }
 
     /// Removes the sockets of the other nodes that `target` resolves to from `rooms`.
     pub fn remote_leave(&self, target: &Target, rooms: Vec<String>) {
-        let _ = (target, rooms);
+        let (of, except) = target_rooms(target);
+        let bytes = request_wire::membership(self.uid(), Kind::RemoteLeave, (&of, &except), &rooms);
+        self.tell(&target.nsp, bytes);
     }
 
     /// Disconnects the sockets of the other nodes that `target` resolves to (`close`: their
     /// whole connection).
     pub fn remote_disconnect(&self, target: &Target, close: bool) {
-        let _ = (target, close);
+        let (of, except) = target_rooms(target);
+        let bytes = request_wire::disconnect(self.uid(), (&of, &except), close);
+        self.tell(&target.nsp, bytes);
     }
 
     /// Emits `event` to the other nodes' servers (socket.io's `serverSideEmit`); with `ack`,
@@ -158,18 +243,36 @@ impl ClusterHandle {
         args: Vec<Value>,
         ack: bool,
     ) -> ClusterReply<Vec<Value>> {
-        let _ = (nsp, event, args, ack);
-        ClusterReply::alone()
+        let query = Query::Emit {
+            event: event.to_owned(),
+            args,
+            ack,
+        };
+        let got = self.ask(nsp, query).await;
+        reply(got.items.clone(), &got)
     }
 
     /// Broadcasts an event that asks every recipient on the other nodes for an ack; gathers
-    /// their acks (each the ack's arguments as a JSON array) within `timeout`.
+    /// their acks within `timeout` (and a second of grace), each `{"sid", "data", "args"?}`
+    /// as the HTTP emit answers (`sid` is null from a Node.js node, which sends only the
+    /// ack's first argument).
     pub async fn broadcast_with_ack(
         &self,
         b: OutboundBroadcast,
         timeout: Duration,
     ) -> ClusterReply<Vec<Value>> {
-        let _ = (b, timeout);
-        ClusterReply::alone()
+        self.broadcast_with_ack_counted(b, timeout).await.0
+    }
+
+    /// [`ClusterHandle::broadcast_with_ack`], with the number of clients the other nodes
+    /// sent the event to.
+    pub async fn broadcast_with_ack_counted(
+        &self,
+        b: OutboundBroadcast,
+        timeout: Duration,
+    ) -> (ClusterReply<Vec<Value>>, usize) {
+        let nsp = b.target.nsp.clone();
+        let got = self.ask(&nsp, Query::AckBroadcast(b, timeout)).await;
+        (reply(got.items.clone(), &got), got.recipients)
     }
 }

@@ -11,16 +11,34 @@
 //! [`recovery_store`] keeps connection state recovery in Redis (events and socket records),
 //! so that a client whose node died recovers on another one.
 
+mod adapter;
+mod broadcast_wire;
+mod channels;
 mod handle;
+mod inbound;
 pub mod recovery_store;
+mod redis_link;
+mod request_wire;
+mod requests;
+mod responder;
+mod status;
+mod values;
 
 pub use handle::{ClusterHandle, ClusterReply, RemoteSocket};
+pub use status::{AdapterDrop, LinkStatus};
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use siohub_actors::{random_id, ClusterOutbox, Hub, OutboxReceiver};
+use actix::Actor;
+use siohub_actors::{random_id, ClusterOutbox, Hub, OutboundBroadcast, OutboxReceiver};
 
 use crate::config::Settings;
+use adapter::{AdapterParts, ClusterAdapter, Incoming, Limits, SinkUp};
+use channels::{Channel, Channels};
+use handle::HandleParts;
+use redis_link::{Publish, SubscriberEvent};
 
 /// Starts the adapter for `hub` (whose Broadcaster publishes through `outbox`); returns its
 /// handle at once: it connects to Redis in the background, and reconnects by itself.
@@ -30,12 +48,133 @@ pub fn start(
     outbox: ClusterOutbox,
     receiver: OutboxReceiver,
 ) -> ClusterHandle {
-    let _ = hub;
-    // Until the Redis link is built, nothing leaves this node.
-    let mut receiver = receiver;
-    actix_rt::spawn(async move { while receiver.recv().await.is_some() {} });
-    let timeout = Duration::from_millis(settings.adapter.request_timeout_ms);
-    ClusterHandle::new(node_uid(), outbox, timeout)
+    let adapter = &settings.adapter;
+    let uid: Arc<str> = node_uid().into();
+    let channels = Channels::new(&adapter.key_prefix);
+    let status = Arc::new(LinkStatus::default());
+    let limits = Limits {
+        request_timeout: Duration::from_millis(adapter.request_timeout_ms),
+        max_message_bytes: adapter.max_message_bytes,
+        max_pending: adapter.max_pending_requests,
+        max_rooms: broadcast_wire::MAX_ROOMS_PER_MESSAGE,
+        max_items: responder::MAX_FETCHED,
+        max_served: 1_000,
+    };
+    let mut parts = HandleParts {
+        uid: uid.clone(),
+        outbox,
+        status: status.clone(),
+        request_timeout: limits.request_timeout,
+        channels: channels.clone(),
+        adapter: None,
+        publish: None,
+    };
+    let client = match redis::Client::open(adapter.redis_url.as_str()) {
+        Ok(client) => client,
+        Err(e) => {
+            log::error!("cluster adapter: {} is not a usable Redis URL ({e}); this node delivers locally only", adapter.masked_url());
+            status.set_publisher(Some(format!("bad redis_url: {e}")));
+            status.set_subscriber(Some(format!("bad redis_url: {e}")));
+            let mut receiver = receiver;
+            actix_rt::spawn(async move { while receiver.recv().await.is_some() {} });
+            return ClusterHandle::new(parts);
+        }
+    };
+    let conn = match redis_link::publisher(&client) {
+        Ok(conn) => conn,
+        Err(e) => {
+            log::error!("cluster adapter: cannot set up the Redis connection ({e})");
+            return ClusterHandle::new(parts);
+        }
+    };
+    let (publish, own) = tokio::sync::mpsc::unbounded_channel::<Publish>();
+    let encode = encoder(uid.clone(), channels.clone(), hub.clone());
+    actix_rt::spawn(redis_link::run_publisher(
+        conn.clone(),
+        own,
+        receiver,
+        encode,
+        status.clone(),
+        hub.counters().clone(),
+    ));
+    let served: redis_link::Served = Arc::new(Mutex::new(BTreeSet::from(["/".to_owned()])));
+    let addr = ClusterAdapter::new(AdapterParts {
+        uid: uid.clone(),
+        hub: hub.clone(),
+        channels: channels.clone(),
+        conn,
+        publish: publish.clone(),
+        served: served.clone(),
+        status: status.clone(),
+        limits,
+    })
+    .start();
+    let deliver = dispatcher(
+        hub.clone(),
+        uid.clone(),
+        channels.clone(),
+        status.clone(),
+        addr.clone(),
+        limits.max_message_bytes,
+    );
+    actix_rt::spawn(redis_link::run_subscriber(
+        client, channels, served, status, deliver,
+    ));
+    log::info!(
+        "cluster adapter: node {uid} on Redis {} (prefix {:?})",
+        adapter.masked_url(),
+        adapter.key_prefix
+    );
+    parts.adapter = Some(addr);
+    parts.publish = Some(publish);
+    ClusterHandle::new(parts)
+}
+
+/// How an outbound broadcast becomes a message: its channel and msgpack bytes.
+fn encoder(uid: Arc<str>, channels: Channels, hub: Hub) -> redis_link::Encode {
+    Box::new(move |b: OutboundBroadcast| {
+        let policy = hub.policies().of(&b.target.nsp);
+        // The Broadcaster appended an offset exactly when the namespace recovers.
+        let offset = !policy.recovery.is_zero() && !b.volatile;
+        let (room, bytes) = broadcast_wire::encode(&uid, &b, offset);
+        Publish {
+            channel: channels.broadcast(&b.target.nsp, room.as_deref()),
+            bytes,
+        }
+    })
+}
+
+/// What the subscriber loop does with each event: broadcasts go straight to the hub, requests
+/// and responses to the adapter.
+fn dispatcher(
+    hub: Hub,
+    uid: Arc<str>,
+    channels: Channels,
+    status: Arc<LinkStatus>,
+    adapter: actix::Addr<ClusterAdapter>,
+    max_bytes: usize,
+) -> impl FnMut(SubscriberEvent) {
+    move |event| match event {
+        SubscriberEvent::Up(sink) => adapter.do_send(SinkUp(sink)),
+        SubscriberEvent::Message(msg) => {
+            let Some(channel) =
+                inbound::parse(&channels, msg.get_channel_name(), msg.from_pattern())
+            else {
+                return;
+            };
+            let bytes = msg.get_payload_bytes();
+            match channel {
+                Channel::Broadcast { .. } => {
+                    inbound::deliver(&hub, &uid, &status, max_bytes, channel, bytes)
+                }
+                Channel::Request(nsp) | Channel::Response(nsp) => adapter.do_send(Incoming {
+                    response: matches!(channel, Channel::Response(_)),
+                    nsp: nsp.to_owned(),
+                    bytes: bytes.to_vec(),
+                }),
+            }
+        }
+    }
 }
 
 /// A node uid: random, alphanumeric, like the 6 characters `@socket.io/redis-adapter`

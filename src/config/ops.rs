@@ -197,6 +197,11 @@ pub struct AdapterSettings {
     pub request_timeout_ms: u64,
     /// Broadcasts queued for Redis at most; more are dropped and counted.
     pub max_queued: usize,
+    /// The largest message taken from Redis; larger ones are dropped and counted.
+    pub max_message_bytes: usize,
+    /// Requests to the other nodes waiting at once at most (more answer with this node
+    /// only), and as many broadcasts with acks from other nodes waited for at once.
+    pub max_pending_requests: usize,
 }
 
 impl Default for AdapterSettings {
@@ -210,6 +215,8 @@ impl Default for AdapterSettings {
             recovery_read_timeout_ms: 2_000,
             request_timeout_ms: 5000,
             max_queued: 10_000,
+            max_message_bytes: 4 * 1024 * 1024,
+            max_pending_requests: 256,
         }
     }
 }
@@ -353,6 +360,13 @@ impl AdapterSettings {
                 }
                 if self.max_queued == 0 {
                     return invalid("adapter.max_queued", "0".into(), "at least 1");
+                }
+                if self.max_message_bytes < 1024 {
+                    let value = self.max_message_bytes.to_string();
+                    return invalid("adapter.max_message_bytes", value, "at least 1024");
+                }
+                if self.max_pending_requests == 0 {
+                    return invalid("adapter.max_pending_requests", "0".into(), "at least 1");
                 }
                 self.validate_recovery()
             }

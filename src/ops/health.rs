@@ -22,10 +22,16 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let mut reasons = Vec::new();
     let adapter_connected = ops.is_adapter_connected();
     if !adapter_connected {
+        let why = ops.adapter_down_reason().unwrap_or_default();
         reasons.push(format!(
-            "the {} adapter is not connected",
+            "the {} adapter is not connected: {why}",
             ops.adapter_kind()
         ));
+    }
+    let mut adapter = json!({ "kind": ops.adapter_kind(), "connected": adapter_connected });
+    if let Some(cluster) = &state.cluster {
+        adapter["nodes"] = json!(cluster.node_count());
+        adapter["uid"] = json!(cluster.uid());
     }
     let webhook_failing = ops.is_webhook_configured() && counters.webhook_failing(RECENT_MS);
     if webhook_failing {
@@ -51,7 +57,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "uptime": ops.uptime_s(),
         "connections": hub.registry().len(),
         "draining": ops.is_draining(),
-        "adapter": { "kind": ops.adapter_kind(), "connected": adapter_connected },
+        "adapter": adapter,
         "webhook": {
             "configured": ops.is_webhook_configured(),
             "failing": webhook_failing,

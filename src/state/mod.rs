@@ -48,12 +48,13 @@ impl AppState {
             }
             _ => (Hub::start(settings.delivery_policies()), None),
         };
+        let adapter_status = cluster.as_ref().map(|c| c.status().clone());
         AppState {
             config: Arc::new(settings.engine_config()),
             hub,
             app,
             cors: Cors::new(settings.cors.origins.clone(), settings.cors.credentials),
-            ops: Arc::new(OpsState::new(settings)),
+            ops: Arc::new(OpsState::new(settings, adapter_status)),
             cluster,
         }
     }

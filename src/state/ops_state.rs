@@ -3,9 +3,11 @@
 //! request counters.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::HttpCounters;
+use crate::cluster::LinkStatus;
 use crate::config::Settings;
 use crate::handshake_slots::HandshakeSlots;
 use crate::limits::ConnectionLimiter;
@@ -18,28 +20,23 @@ pub struct OpsState {
     limiter: ConnectionLimiter,
     slots: HandshakeSlots,
     adapter_kind: String,
-    adapter_connected: bool,
+    /// The Redis adapter's connection state (`None`: the memory adapter).
+    adapter: Option<Arc<LinkStatus>>,
     webhook_configured: bool,
     http: HttpCounters,
 }
 
 impl OpsState {
     /// The state of a server starting now with `settings`.
-    pub fn new(settings: &Settings) -> Self {
-        let memory = settings.adapter.kind == "memory";
-        if !memory {
-            log::warn!(
-                "adapter {:?} is configured but not built into this siohub yet: this node delivers locally only and /health reports the adapter as not connected",
-                settings.adapter.kind
-            );
-        }
+    /// `adapter` is the cluster adapter's connection state, when there is one.
+    pub fn new(settings: &Settings, adapter: Option<Arc<LinkStatus>>) -> Self {
         OpsState {
             started: Instant::now(),
             draining: AtomicBool::new(false),
             limiter: ConnectionLimiter::new(&settings.limits),
             slots: HandshakeSlots::default(),
             adapter_kind: settings.adapter.kind.clone(),
-            adapter_connected: memory,
+            adapter,
             webhook_configured: !settings.webhook.url.is_empty(),
             http: HttpCounters::default(),
         }
@@ -70,10 +67,15 @@ impl OpsState {
         &self.adapter_kind
     }
 
-    /// Whether the cluster adapter is connected: the memory adapter always is, and no
-    /// other is built in yet.
+    /// Whether the cluster adapter is connected: the memory adapter always is, the Redis
+    /// one while both its connections are up.
     pub fn is_adapter_connected(&self) -> bool {
-        self.adapter_connected
+        self.adapter.as_ref().is_none_or(|s| s.is_connected())
+    }
+
+    /// Why the cluster adapter is not connected (`None` when it is).
+    pub fn adapter_down_reason(&self) -> Option<String> {
+        self.adapter.as_ref().and_then(|s| s.down_reason())
     }
 
     /// Whether a backend webhook is configured (`[webhook] url`).

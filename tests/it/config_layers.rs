@@ -523,12 +523,15 @@ fn the_conformance_example_starts_and_serves() {
 
 #[test]
 fn the_log_level_is_applied() {
-    // At `warn`, the start-up line (info) is not written; a warning still is.
+    // At `warn`, the start-up line (info) is not written; a warning still is (the Redis
+    // adapter's: nothing listens at its URL).
+    let redis_url = format!("redis://127.0.0.1:{}", support::free_port());
     let mut server = Server::start(
         &[],
         &[
             ("SOCKETIO_LOGGER_LEVEL", "warn"),
             ("SOCKETIO_ADAPTER__KIND", "redis"),
+            ("SOCKETIO_ADAPTER__REDIS_URL", &redis_url),
             ("SOCKETIO_SHUTDOWN__GRACE_S", "2"),
         ],
     );

@@ -63,14 +63,24 @@ fn a_fresh_hub_is_healthy() {
 
 #[test]
 fn a_redis_adapter_that_is_not_connected_degrades_health() {
-    let server = hub(|s| s.adapter.kind = "redis".into());
+    let port = free_port();
+    let server = hub(|s| {
+        s.adapter.kind = "redis".into();
+        // Nothing listens there.
+        s.adapter.redis_url = format!("redis://127.0.0.1:{port}");
+    });
     let body = health(&server);
     assert_eq!(body["status"], "degraded", "{body}");
-    assert_eq!(
-        body["adapter"],
-        json!({ "kind": "redis", "connected": false })
+    assert_eq!(body["adapter"]["kind"], "redis");
+    assert_eq!(body["adapter"]["connected"], false);
+    assert_eq!(body["adapter"]["nodes"], 1);
+    // The reason says which connection and why.
+    let reason = body["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("redis adapter is not connected"),
+        "{reason}"
     );
-    assert!(body["reasons"][0].as_str().unwrap().contains("redis"));
+    assert!(reason.contains("connection"), "{reason}");
     // The node still serves its own clients.
     let (mut a, _) = sio_connect(server.addr);
     assert!(ack(&mut a, 1, "ping", json!([]))["server_time"].is_u64());

@@ -188,3 +188,55 @@ pub(crate) fn all_sockets(
     }
     (out, false)
 }
+
+/// The sockets of namespace `target.nsp` that `target` resolves to (at most `max`),
+/// serialized as socket.io's `fetchSockets` sends them to other nodes: `{id, handshake,
+/// rooms, data}` (plus the admin UI's `clientId`, `transport` and `nsp`).
+pub(crate) fn sockets_of(
+    registry: &SessionRegistry,
+    membership: &MembershipView,
+    target: &crate::target::Target,
+    max: usize,
+) -> Vec<Value> {
+    let wanted: std::collections::HashSet<std::sync::Arc<str>> = membership
+        .read()
+        .resolve(target)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut out = Vec::new();
+    if wanted.is_empty() {
+        return out;
+    }
+    for (_, meta) in registry.entries() {
+        let info = meta.snapshot();
+        let handshake = meta.handshake();
+        let members = membership.read();
+        let mine = info
+            .sockets
+            .iter()
+            .filter(|s| s.nsp == target.nsp && wanted.contains(s.id.as_str()));
+        for socket in mine {
+            if out.len() == max {
+                return out;
+            }
+            let mut rooms = members.socket_rooms(&socket.nsp, &socket.id);
+            rooms.insert(0, socket.id.clone());
+            let data = match &socket.user {
+                Some(user) => json!({ "user": user }),
+                None => json!({}),
+            };
+            out.push(socket_json(&SocketView {
+                id: &socket.id,
+                sid: &info.sid,
+                transport: &info.transport,
+                nsp: &socket.nsp,
+                data,
+                handshake: handshake.as_deref(),
+                address: &info.remote_address,
+                rooms,
+            }));
+        }
+    }
+    out
+}

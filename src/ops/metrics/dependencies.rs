@@ -5,6 +5,8 @@ use std::fmt;
 
 use siohub_actors::WebhookOutcome;
 
+use crate::cluster::{AdapterDrop, ClusterHandle};
+
 use super::families::Families;
 use crate::state::AppState;
 
@@ -30,6 +32,9 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
         "1 when the cluster adapter is connected.",
         [([("adapter", state.ops.adapter_kind())], connected)],
     )?;
+    if let Some(cluster) = &state.cluster {
+        cluster_families(cluster, out)?;
+    }
 
     recovery_store(state, out)?;
     out.counters(
@@ -50,6 +55,45 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
         "Fetches of the JWKS ([auth] jwks_url), by outcome.",
         [("ok", true), ("failed", false)]
             .map(|(outcome, ok)| ([("outcome", outcome)], counters.jwks_fetches(ok))),
+    )
+}
+
+/// The Redis adapter's own series: nodes, requests waiting, what it dropped and why,
+/// reconnections.
+fn cluster_families(cluster: &ClusterHandle, out: &mut Families) -> fmt::Result {
+    let status = cluster.status();
+    let outbox = cluster.outbox().counters();
+    out.gauge(
+        "siohub_adapter_nodes",
+        "Nodes on the cluster (PUBSUB NUMSUB of the request channel), this one included.",
+        status.node_count() as u64,
+    )?;
+    out.gauge(
+        "siohub_adapter_pending_requests",
+        "Requests to the other nodes waiting for their answers.",
+        status.pending() as u64,
+    )?;
+    out.gauge(
+        "siohub_adapter_outbox_queued",
+        "Broadcasts queued for Redis now ([adapter] max_queued at most).",
+        cluster.outbox().len() as u64,
+    )?;
+    let drops = AdapterDrop::ALL
+        .iter()
+        .map(|r| ([("reason", r.as_str())], status.drops(*r)))
+        .chain([
+            ([("reason", "outbox_full")], outbox.dropped_full()),
+            ([("reason", "outbox_closed")], outbox.dropped_closed()),
+        ]);
+    out.counters(
+        "siohub_adapter_dropped_total",
+        "Messages for or from the other nodes dropped, by reason (publish_failed: Redis was down).",
+        drops,
+    )?;
+    out.counter(
+        "siohub_adapter_reconnects_total",
+        "Times the subscribing connection to Redis was made again after a loss.",
+        status.reconnects(),
     )
 }
 

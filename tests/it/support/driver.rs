@@ -31,7 +31,8 @@ impl Driver {
         Self::spawn("node", cmd)
     }
 
-    /// Starts the socket.io-client driver against the server at `url` (`http://host:port`).
+    /// Starts the socket.io-client driver against the server at `url` (another siohub
+    /// node's, or a Node.js server's).
     pub fn node_at(url: &str) -> Driver {
         let mut cmd = clients::node("hub/driver.mjs");
         cmd.arg(url);

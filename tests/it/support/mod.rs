@@ -11,6 +11,7 @@
 pub mod backend;
 pub mod binary;
 pub mod clients;
+pub mod cluster;
 pub mod driver;
 pub mod hub_state;
 pub mod ops;

@@ -7,7 +7,9 @@
 // Command: {"id":N,"cmd":"<name>",...}. Reply: {"id":N,"ok":true,"result":..} or
 // {"id":N,"ok":false,"error":".."}. Sockets are named by the test ("a", "s12", ...).
 //
-//   connect      {name, nsp, auth?, transports?, options?}      -> {id, recovered}
+//   connect      {name, nsp, auth?, transports?, options?, answer_acks?} -> {id, recovered}
+//                 (answer_acks: every event that asks for an ack is answered with
+//                 [answer_acks, name])
 //                 (fails with the connect_error message if refused; waits at most 10 s)
 //   connect_many {prefix, count, nsp, join?: [rooms]}          -> {ids: [..]}  (prefix0..)
 //   emit         {name, event, args: [..], ack?: true, timeout_ms?} -> the ack's args | null
@@ -83,7 +85,7 @@ function entry(name) {
   return e;
 }
 
-function open(name, nsp, { auth, transports, options } = {}) {
+function open(name, nsp, { auth, transports, options, answer_acks } = {}) {
   if (sockets.has(name)) throw new Error(`socket ${name} exists already`);
   const socket = io(base + nsp, {
     forceNew: true,
@@ -95,7 +97,12 @@ function open(name, nsp, { auth, transports, options } = {}) {
     ...(options ?? {}),
   });
   const e = { socket, events: [], connects: [], disconnects: [], connectErrors: [] };
-  socket.onAny((event, ...args) => e.events.push({ event, args: toWire(args) }));
+  socket.onAny((event, ...args) => {
+    const asks = answer_acks !== undefined && typeof args[args.length - 1] === "function";
+    const ack = asks ? args.pop() : null;
+    e.events.push({ event, args: toWire(args) });
+    if (ack) ack(answer_acks, name);
+  });
   socket.on("connect", () => e.connects.push({ id: socket.id, recovered: socket.recovered === true }));
   socket.on("disconnect", (reason) => e.disconnects.push(reason));
   socket.on("connect_error", (err) => e.connectErrors.push(String(err && err.message)));
@@ -154,8 +161,8 @@ async function emitWithAck(socket, event, args, timeoutMs) {
 }
 
 const commands = {
-  async connect({ name, nsp, auth, transports, options }) {
-    const e = open(name, nsp, { auth, transports, options });
+  async connect({ name, nsp, auth, transports, options, answer_acks }) {
+    const e = open(name, nsp, { auth, transports, options, answer_acks });
     await whenConnected(e);
     return { id: e.socket.id, recovered: e.socket.recovered === true };
   },

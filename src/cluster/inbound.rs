@@ -1,0 +1,102 @@
+//! What comes in on the broadcast channels: decoded and handed to the local Broadcaster in
+//! arrival order (so each publisher's order is kept), on the subscriber's own task, with no
+//! actor hop. socket.io rooms map back onto siohub targets: a room named by a socket id of
+//! this node reaches that socket (socket.io puts every socket in such a room), every other
+//! room (a `user:<id>` room among them) is a room.
+
+use siohub_actors::{Hub, RemoteBroadcast, Target};
+
+use super::broadcast_wire;
+use super::channels::{Channel, Channels};
+use super::status::{AdapterDrop, LinkStatus};
+
+/// The siohub target of socket.io's `rooms` and `except` in namespace `nsp`: names that are
+/// ids of this node's sockets become socket ids, the others rooms.
+pub(crate) fn target(hub: &Hub, nsp: &str, rooms: Vec<String>, except: Vec<String>) -> Target {
+    let members = hub.membership().read();
+    let is_socket = |name: &String| members.session_of(nsp, name).is_some();
+    let (socket_ids, rooms) = rooms.into_iter().partition(is_socket);
+    let (except_socket_ids, except_rooms) = except.into_iter().partition(is_socket);
+    Target {
+        nsp: nsp.to_owned(),
+        rooms,
+        users: Vec::new(),
+        socket_ids,
+        except_rooms,
+        except_socket_ids,
+    }
+}
+
+/// A message from a broadcast channel: delivered locally unless it is this node's own, for a
+/// single room nobody here is in, too large or garbage (counted, one rate-limited log line).
+pub(crate) fn deliver(
+    hub: &Hub,
+    uid: &str,
+    status: &LinkStatus,
+    max_bytes: usize,
+    channel: Channel<'_>,
+    bytes: &[u8],
+) {
+    let Channel::Broadcast { nsp, room } = channel else {
+        return;
+    };
+    if let Some(room) = room {
+        // As the Node adapter does: a single-room broadcast for a room with no member here
+        // is not even decoded.
+        let members = hub.membership().read();
+        if !members.has_members(nsp, room) && members.session_of(nsp, room).is_none() {
+            return;
+        }
+    }
+    if bytes.len() > max_bytes {
+        status.dropped(AdapterDrop::TooLarge, 1);
+        hub.counters().adapter_error();
+        siohub_actors::limited!(
+            warn,
+            "cluster adapter: a broadcast of {} bytes on namespace {} is over [adapter] max_message_bytes ({max_bytes}); dropped",
+            bytes.len(),
+            siohub_actors::ClientText(nsp)
+        );
+        return;
+    }
+    let incoming = match broadcast_wire::decode(bytes) {
+        Ok(incoming) => incoming,
+        Err(why) => {
+            status.dropped(AdapterDrop::Malformed, 1);
+            hub.counters().adapter_error();
+            siohub_actors::limited!(
+                warn,
+                "cluster adapter: a malformed broadcast on namespace {} ({why}); dropped",
+                siohub_actors::ClientText(nsp)
+            );
+            return;
+        }
+    };
+    // Our own message, or a packet whose namespace is not the channel's: ignored, as in Node.
+    if incoming.uid == uid || incoming.nsp != nsp {
+        return;
+    }
+    hub.counters().adapter_message(false);
+    let target = target(hub, nsp, incoming.rooms, incoming.except);
+    // Not awaited: the Broadcaster handles it whether or not anyone waits (see `asked`).
+    drop(hub.remote_broadcast(RemoteBroadcast {
+        target,
+        event: incoming.event,
+        payload: incoming.payload,
+        volatile: incoming.volatile,
+        origin_offset: incoming.origin_offset,
+    }));
+}
+
+/// Whether a channel message is one this node handles: pattern messages only (the request
+/// channels it also SUBSCRIBEs to, to be counted, would bring each request twice).
+pub(crate) fn parse<'a>(
+    channels: &Channels,
+    channel: &'a str,
+    from_pattern: bool,
+) -> Option<Channel<'a>> {
+    if !from_pattern {
+        return None;
+    }
+    channels.parse(channel)
+}

@@ -1,0 +1,192 @@
+//! The two Redis connections of a node. Publishing and commands go through the `redis`
+//! crate's `ConnectionManager` (it reconnects by itself on the next command); the publisher
+//! task drains the outbox and the adapter's own messages in order, a pipeline of PUBLISHes
+//! per batch, and counts what failed. The subscribing connection has a loop of its own: it
+//! connects, PSUBSCRIBEs to every namespace's channels and SUBSCRIBEs to the request channels
+//! of the namespaces this node serves (to be counted by `PUBSUB NUMSUB`), hands every message
+//! on, and when the connection ends starts again with a backoff (100 ms doubling to 5 s).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
+use redis::{Client, Msg};
+use siohub_actors::{OutboundBroadcast, OutboxReceiver};
+use tokio::sync::mpsc;
+
+use super::channels::Channels;
+use super::status::{AdapterDrop, LinkStatus};
+
+/// How long connecting (or a command) may take before it counts as a failure.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The first and the longest wait before the subscriber connects again.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Messages published in one pipeline at most.
+const BATCH: usize = 256;
+
+/// One message for Redis: a channel and its bytes.
+pub(crate) struct Publish {
+    /// The channel.
+    pub channel: String,
+    /// The message.
+    pub bytes: Vec<u8>,
+}
+
+/// The publishing connection (connected lazily, reconnected by itself).
+pub(crate) fn publisher(client: &Client) -> redis::RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(CONNECT_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(500));
+    ConnectionManager::new_lazy_with_config(client.clone(), config)
+}
+
+/// Turns an outbound broadcast into a message for Redis.
+pub(crate) type Encode = Box<dyn Fn(OutboundBroadcast) -> Publish + Send>;
+
+/// Publishes what comes from the adapter (`own`, first) and from the outbox, in order,
+/// until both are closed.
+pub(crate) async fn run_publisher(
+    mut conn: ConnectionManager,
+    mut own: mpsc::UnboundedReceiver<Publish>,
+    mut outbox: OutboxReceiver,
+    encode: Encode,
+    status: Arc<LinkStatus>,
+    counters: Arc<siohub_actors::HubCounters>,
+) {
+    let mut batch: Vec<Publish> = Vec::with_capacity(BATCH);
+    loop {
+        // Wait for one message from either source, then take what else is ready.
+        tokio::select! {
+            biased;
+            Some(p) = own.recv() => batch.push(p),
+            Some(b) = outbox.recv() => batch.push(encode(b)),
+            else => return,
+        }
+        while batch.len() < BATCH {
+            match own.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        while batch.len() < BATCH {
+            match outbox.try_recv() {
+                Ok(b) => batch.push(encode(b)),
+                Err(_) => break,
+            }
+        }
+        let mut pipe = redis::pipe();
+        for p in &batch {
+            pipe.cmd("PUBLISH").arg(&p.channel).arg(&p.bytes).ignore();
+        }
+        let n = batch.len() as u64;
+        match pipe.query_async::<()>(&mut conn).await {
+            Ok(()) => {
+                status.set_publisher(None);
+                for _ in 0..n {
+                    counters.adapter_message(true);
+                }
+            }
+            Err(e) => {
+                status.set_publisher(Some(e.to_string()));
+                status.dropped(AdapterDrop::PublishFailed, n);
+                siohub_actors::limited!(
+                    warn,
+                    "cluster adapter: {n} messages could not be published to Redis ({e}); they are lost for the other nodes"
+                );
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// The namespaces whose request channel this node SUBSCRIBEs to (shared by the adapter,
+/// which adds to it, and the subscriber loop, which subscribes to all of them on connect).
+pub(crate) type Served = Arc<Mutex<BTreeSet<String>>>;
+
+/// What the subscriber loop tells its owner.
+pub(crate) enum SubscriberEvent {
+    /// Connected and subscribed: the sink adds subscriptions later.
+    Up(PubSubSink),
+    /// A message.
+    Message(Msg),
+}
+
+/// Connects, subscribes and hands messages to `deliver` forever, reconnecting with a
+/// backoff; records the connection's state in `status`.
+pub(crate) async fn run_subscriber(
+    client: Client,
+    channels: Channels,
+    served: Served,
+    status: Arc<LinkStatus>,
+    mut deliver: impl FnMut(SubscriberEvent),
+) {
+    let mut backoff = BACKOFF_MIN;
+    let mut connected_once = false;
+    loop {
+        match subscribe(&client, &channels, &served).await {
+            Ok(pubsub) => {
+                if connected_once {
+                    status.reconnected();
+                    log::info!("cluster adapter: subscribed to Redis again");
+                }
+                connected_once = true;
+                backoff = BACKOFF_MIN;
+                status.set_subscriber(None);
+                let (sink, mut stream) = pubsub.split();
+                deliver(SubscriberEvent::Up(sink));
+                while let Some(msg) = stream.next().await {
+                    deliver(SubscriberEvent::Message(msg));
+                }
+                status.set_subscriber(Some("the connection to Redis was lost".into()));
+                log::warn!(
+                    "cluster adapter: the subscribing connection to Redis was lost; reconnecting"
+                );
+            }
+            Err(e) => {
+                status.set_subscriber(Some(e.clone()));
+                siohub_actors::limited!(
+                    warn,
+                    "cluster adapter: cannot subscribe to Redis ({e}); retrying in {} ms",
+                    backoff.as_millis()
+                );
+            }
+        }
+        actix_rt::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// A new subscribing connection with every subscription in place.
+async fn subscribe(
+    client: &Client,
+    channels: &Channels,
+    served: &Served,
+) -> Result<redis::aio::PubSub, String> {
+    let setup = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        for pattern in channels.patterns() {
+            pubsub.psubscribe(pattern).await?;
+        }
+        let names: Vec<String> = served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|nsp| channels.request(nsp))
+            .collect();
+        if !names.is_empty() {
+            pubsub.subscribe(names).await?;
+        }
+        Ok::<_, redis::RedisError>(pubsub)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, setup).await {
+        Ok(Ok(pubsub)) => Ok(pubsub),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())),
+    }
+}

@@ -1,0 +1,108 @@
+//! Redis killed under two siohub nodes (SIGKILL, as a crash) and started again on the same
+//! port, empty: while it is down each node delivers locally, `/health` says degraded with
+//! the reason and the broadcasts that could not be published are counted; once it is back
+//! the nodes reconnect and resubscribe by themselves, count each other again, deliver across
+//! nodes as before, and `/health` is healthy.
+
+use crate::support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::cluster::{emit, health, start_nodes, wait_counted};
+use support::ops::metrics_text;
+use support::{wait_until, Driver, RedisServer};
+
+/// The value of the series `name{labels}` in `node`'s `/metrics` (0 when absent).
+fn metric(node: &siohub::server::BackgroundServer, series: &str) -> f64 {
+    metrics_text(node)
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn cluster_redis_killed_and_restarted_local_delivery_goes_on_then_all_is_back() {
+    let mut redis = RedisServer::start();
+    let nodes = start_nodes(&redis, 2);
+    let mut d0 = Driver::node(&nodes[0]);
+    let mut d1 = Driver::node(&nodes[1]);
+    d0.connect("a", "/");
+    d1.connect("b", "/");
+    let (a, b) = (["a".to_owned()], ["b".to_owned()]);
+    emit(&nodes[0], json!({ "event": "n", "data": 1 }));
+    d0.wait_counts(&a, "n", 1);
+    d1.wait_counts(&b, "n", 1);
+    assert_eq!(health(&nodes[0])["status"], json!("healthy"));
+
+    redis.kill();
+    wait_until("both nodes see Redis gone", Duration::from_secs(10), || {
+        nodes.iter().all(|n| {
+            let h = health(n);
+            let reasons = h["reasons"].to_string();
+            h["status"] == json!("degraded")
+                && reasons.contains("redis adapter is not connected")
+                && h["adapter"]["connected"] == json!(false)
+        })
+    });
+    let failed = r#"siohub_adapter_dropped_total{reason="publish_failed"}"#;
+    let before = metric(&nodes[0], failed);
+    emit(&nodes[0], json!({ "event": "n", "data": 2 }));
+    d0.wait_counts(&a, "n", 2);
+    wait_until(
+        "the failed publish is counted",
+        Duration::from_secs(10),
+        || metric(&nodes[0], failed) > before,
+    );
+    assert_eq!(
+        metric(&nodes[0], "siohub_adapter_connected{adapter=\"redis\"}"),
+        0.0
+    );
+
+    redis.restart();
+    wait_counted(&nodes, 2);
+    wait_until("both nodes healthy again", Duration::from_secs(10), || {
+        nodes
+            .iter()
+            .all(|n| health(n)["status"] == json!("healthy"))
+    });
+    assert!(metric(&nodes[0], "siohub_adapter_reconnects_total") >= 1.0);
+    emit(&nodes[0], json!({ "event": "n", "data": 3 }));
+    // Two publishers have no order between them: one at a time.
+    d1.wait_counts(&b, "n", 2);
+    emit(&nodes[1], json!({ "event": "n", "data": 4 }));
+    d0.wait_counts(&a, "n", 4);
+    d1.wait_counts(&b, "n", 3);
+    assert_eq!(
+        d0.received("a", "n"),
+        vec![json!(1), json!(2), json!(3), json!(4)]
+    );
+    // What node 0 sent while Redis was down is lost for node 1, and was counted.
+    assert_eq!(d1.received("b", "n"), vec![json!(1), json!(3), json!(4)]);
+}
+
+#[test]
+fn cluster_garbage_on_the_channels_is_counted_and_harms_nothing() {
+    let redis = RedisServer::start();
+    let nodes = start_nodes(&redis, 2);
+    let mut d1 = Driver::node(&nodes[1]);
+    d1.connect("b", "/");
+    for (channel, message) in [
+        ("socket.io#/#", "not msgpack"),
+        ("socket.io#/#", "\u{93}\u{01}\u{02}\u{03}"),
+        ("socket.io-request#/#", "{\"type\": 99}"),
+        ("socket.io-request#/#", "{broken json"),
+        ("socket.io-response#/#", "\u{c1}"),
+    ] {
+        redis.cli(&["publish", channel, message]);
+    }
+    let malformed = r#"siohub_adapter_dropped_total{reason="malformed"}"#;
+    wait_until(
+        "the garbage is counted on node 1",
+        Duration::from_secs(5),
+        || metric(&nodes[1], malformed) >= 4.0,
+    );
+    emit(&nodes[0], json!({ "event": "after", "data": 1 }));
+    d1.wait_counts(&["b".to_owned()], "after", 1);
+    assert!(metric(&nodes[1], "siohub_adapter_errors_total") >= 4.0);
+}
