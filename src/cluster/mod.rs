@@ -7,12 +7,16 @@
 //! [`ClusterHandle`] is what the rest of the server uses: the node's uid, whether Redis is
 //! reachable, how many nodes there are, and the requests to the other nodes (rooms, fetch
 //! sockets, remote join / leave / disconnect, server-side emit, broadcast with acks).
+//!
+//! [`recovery_store`] keeps connection state recovery in Redis (events and socket records),
+//! so that a client whose node died recovers on another one.
 
 mod adapter;
 mod broadcast_wire;
 mod channels;
 mod handle;
 mod inbound;
+pub mod recovery_store;
 mod redis_link;
 mod request_wire;
 mod requests;

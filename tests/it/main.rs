@@ -21,6 +21,7 @@ mod binary_cli;
 mod cluster_faults;
 mod cluster_node;
 mod cluster_nodes;
+mod cluster_recovery;
 mod config_layers;
 mod conformance;
 mod conformance_load;
