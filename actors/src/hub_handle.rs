@@ -340,6 +340,13 @@ impl Hub {
         self.inner
             .admin
             .event(false, nsp, None, event, &msg.payload);
+        // Another node's stats: its watchers here get them as any broadcast, and the
+        // Admin keeps them for the dashboard's node list.
+        if nsp == crate::ADMIN_NSP && event == "server_stats" {
+            if let Some(stats) = msg.payload.args.first() {
+                self.inner.admin.remote_server_stats(stats.clone());
+            }
+        }
         self.ask_broadcaster(msg)
     }
 

@@ -3,10 +3,15 @@
 //! room or a socket id (the sockets of the room, or that socket); `leave` with no filter
 //! empties the room (the official UI's Rooms page sends it so). The official UI sends
 //! them without an ack; the dashboard with one, and gets `{"ok":true,"sockets":N}`.
+//! In a cluster they act on every node, as with Node's adapter: `emit` is a broadcast
+//! (the Broadcaster hands it to the adapter), join, leave and disconnect are sent to the
+//! other nodes too (`socketsJoin`, `socketsLeave`, `disconnectSockets`); `sockets` counts
+//! this node's (the other nodes do not answer those).
 //! Refused with `PERMISSION_DENIED` when `[admin] read_only`; `emit` of a name Socket.IO
 //! reserves (`connect`, `disconnect`, ...) is refused with `INVALID_PAYLOAD`.
 
 use serde_json::{json, Value};
+use siohub_actors::admin::RemoteAction;
 use siohub_actors::{Broadcast, DisconnectReason, Hub, Payload, Target};
 
 use crate::error_code::{ErrorCode, EventError};
@@ -95,6 +100,17 @@ pub async fn run(hub: &Hub, command: Command, mut args: Vec<Value>) -> Result<Va
                 },
                 _ => filter_target(&nsp, &name_arg(&args, 2, "filter")?),
             };
+            let action = match command {
+                Command::Join => RemoteAction::Join {
+                    target: target.clone(),
+                    room: room.clone(),
+                },
+                _ => RemoteAction::Leave {
+                    target: target.clone(),
+                    room: room.clone(),
+                },
+            };
+            hub.admin().cluster_command(action);
             let recipients = hub.resolve(&target);
             let mut done = 0;
             for (socket_id, _) in recipients {
@@ -114,7 +130,12 @@ pub async fn run(hub: &Hub, command: Command, mut args: Vec<Value>) -> Result<Va
                 Some(_) => return Err(EventError::invalid("argument 2 (close) must be a boolean")),
             };
             let filter = name_arg(&args, 2, "filter")?;
-            let recipients = hub.resolve(&filter_target(&nsp, &filter));
+            let target = filter_target(&nsp, &filter);
+            hub.admin().cluster_command(RemoteAction::Disconnect {
+                target: target.clone(),
+                close,
+            });
+            let recipients = hub.resolve(&target);
             let mut done = 0;
             for (socket_id, _) in recipients {
                 let result = if close {

@@ -5,6 +5,7 @@
 //! `all_sockets` and, throttled, the per-socket events); the UI's commands are in
 //! [`commands`], the dashboard's `siohub:*` requests in [`requests`].
 
+pub mod cluster;
 pub mod commands;
 pub mod login;
 pub mod requests;

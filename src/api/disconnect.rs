@@ -3,12 +3,17 @@
 //! `socket.disconnect()` makes it (the client gets a DISCONNECT packet: reason
 //! `io server disconnect`); with `close: true` the whole connection is closed instead
 //! (every namespace of it; the client may reconnect as after a network failure).
+//!
+//! In a cluster the other nodes' sockets of the selection are disconnected too
+//! (`remote_disconnect`), counted by a `fetch_sockets` of the same selection first; the
+//! answer says how many nodes answered (`"cluster"`).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use siohub_actors::DisconnectReason;
 
+use super::cluster_scope::{nodes_json, reaches_other_nodes, View};
 use super::v1::{one_or_many, read_json, root_namespace, selected_sockets, ApiState};
 use super::ApiError;
 use crate::state::AppState;
@@ -38,7 +43,7 @@ pub async fn disconnect(
 ) -> Result<HttpResponse, ApiError> {
     let request: DisconnectRequest = read_json(&req, body, api.settings.max_body_bytes).await?;
     let nsp = request.namespace.clone();
-    let sockets = selected_sockets(
+    let (target, sockets) = selected_sockets(
         &engine,
         request.namespace,
         request.socket_ids,
@@ -46,6 +51,17 @@ pub async fn disconnect(
         request.rooms,
     )
     .await?;
+    let mut remote = (0, None);
+    let cluster = engine
+        .cluster
+        .as_ref()
+        .filter(|_| reaches_other_nodes(&target, sockets.len()));
+    if let Some(cluster) = cluster {
+        let fetched = cluster.fetch_sockets(&target).await;
+        engine.views.count(View::Disconnect, &fetched);
+        cluster.remote_disconnect(&target, request.close);
+        remote = (fetched.items.len(), Some(nodes_json(&fetched)));
+    }
     for (socket_id, _) in &sockets {
         // A socket gone meanwhile is gone either way: nothing to report.
         let _ = if request.close {
@@ -57,5 +73,9 @@ pub async fn disconnect(
             engine.hub.disconnect_socket(&nsp, socket_id)
         };
     }
-    Ok(HttpResponse::Ok().json(json!({ "disconnected": sockets.len() })))
+    let mut body = json!({ "disconnected": sockets.len() + remote.0 });
+    if let Some(cluster) = remote.1 {
+        body["cluster"] = cluster;
+    }
+    Ok(HttpResponse::Ok().json(body))
 }

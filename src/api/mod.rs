@@ -2,6 +2,7 @@
 //! operators only: see [`operators`]), the backend API under `/api` (see [`v1`]), and the
 //! JSON error body every route answers with.
 
+pub mod cluster_scope;
 pub mod connections;
 mod disconnect;
 mod emit;

@@ -11,6 +11,9 @@
 //! | `POST /api/v1/disconnect` | `{namespace?, sids?, users?, rooms?, close?}` | `{"disconnected":N}` |
 //! | `GET /api/v1/sse` | `?namespace=/&rooms=a,b` | `text/event-stream` of the events sent there |
 //!
+//! With the Redis adapter the rooms, join / leave and disconnect routes cover every node
+//! of the cluster (see `rooms`, `disconnect` and [`super::cluster_scope`]).
+//!
 //! Every error is JSON `{code,message}`: 400 `INVALID_PAYLOAD`, 401 `UNAUTHORIZED`,
 //! 404 `NOT_FOUND`, 405 `METHOD_NOT_ALLOWED`, 413 `PAYLOAD_TOO_LARGE`, 503 `UNAVAILABLE`.
 
@@ -203,16 +206,17 @@ pub fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
     }
 }
 
-/// The sockets of namespace `nsp` named by `socket_ids`, `users` and `rooms` (their union),
-/// with their sessions: 404 for a namespace not served, 400 when no selector is given (so
-/// that a forgotten selector never means the whole namespace), 503 if the hub is away.
+/// The sockets of namespace `nsp` named by `socket_ids`, `users` and `rooms` (their union):
+/// the target, and this node's sockets with their sessions: 404 for a namespace not
+/// served, 400 when no selector is given (so that a forgotten selector never means the
+/// whole namespace), 503 if the hub is away.
 pub async fn selected_sockets(
     engine: &AppState,
     nsp: String,
     socket_ids: Vec<String>,
     users: Vec<String>,
     rooms: Vec<String>,
-) -> Result<Recipients, ApiError> {
+) -> Result<(Target, Recipients), ApiError> {
     check_namespace(engine, &nsp)?;
     if socket_ids.is_empty() && users.is_empty() && rooms.is_empty() {
         return Err(ApiError::invalid(
@@ -229,7 +233,8 @@ pub async fn selected_sockets(
         socket_ids,
         ..Target::default()
     };
-    Ok(engine.hub.resolve(&target))
+    let sockets = engine.hub.resolve(&target);
+    Ok((target, sockets))
 }
 
 /// Whether the client asked for Server-Sent Events.

@@ -31,6 +31,8 @@ pub struct AppState {
     pub ops: Arc<OpsState>,
     /// The cluster adapter, when `[adapter] kind = "redis"`.
     pub cluster: Option<ClusterHandle>,
+    /// The cluster-wide views answered, for `/metrics`.
+    pub views: Arc<crate::api::cluster_scope::ViewCounters>,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
                 let policies = settings.delivery_policies();
                 let hub = Hub::start_clustered_with_store(policies, outbox.clone(), store);
                 let cluster = cluster::start(settings, &hub, outbox, receiver);
+                crate::admin::cluster::join(&hub, &cluster, settings);
                 (hub, Some(cluster))
             }
             _ => (Hub::start(settings.delivery_policies()), None),
@@ -56,6 +59,7 @@ impl AppState {
             cors: Cors::new(settings.cors.origins.clone(), settings.cors.credentials),
             ops: Arc::new(OpsState::new(settings, adapter_status)),
             cluster,
+            views: Arc::default(),
         }
     }
 }

@@ -122,6 +122,20 @@ fn with_admin_off_the_page_says_so_and_read_only_offers_no_command() {
     run_browser(&read_only, "read_only", json!({}));
 }
 
+#[test]
+fn cluster_views_the_dashboard_lists_every_node() {
+    let redis = support::RedisServer::start();
+    let (a, b) = (
+        crate::cluster_views::start_node(&redis),
+        crate::cluster_views::start_node(&redis),
+    );
+    crate::cluster_views::wait_nodes(a.addr, 2);
+    let _on_b = crate::cluster_views::Client::connect(b.addr, None);
+    let result = run_browser(&a, "cluster", json!({"otherSockets": 1}));
+    let nodes = result["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{result}");
+}
+
 /// The benchmark's load generator (`bench/loadgen`), built if it is not (the README's
 /// test command builds it before the tests).
 fn loadgen() -> PathBuf {

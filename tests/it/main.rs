@@ -22,6 +22,7 @@ mod cluster_faults;
 mod cluster_node;
 mod cluster_nodes;
 mod cluster_recovery;
+mod cluster_views;
 mod config_layers;
 mod conformance;
 mod conformance_load;

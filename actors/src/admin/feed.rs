@@ -184,6 +184,8 @@ pub(crate) struct FeedCounters {
     pub(crate) watchers: AtomicU64,
     /// `aggregatedEvents` buckets over `aggregate::MAX_BUCKETS`.
     pub(crate) aggregate_full: AtomicU64,
+    /// Other nodes of the cluster whose `server_stats` the Admin keeps now.
+    pub(crate) cluster_nodes: AtomicU64,
 }
 
 /// What the Admin's bounds left out, by bound.
@@ -332,6 +334,11 @@ impl AdminFeed {
     /// Watchers of `/admin` connected now.
     pub fn watchers(&self) -> u64 {
         self.counters.watchers.load(Ordering::Relaxed)
+    }
+
+    /// Other nodes of the cluster the Admin heard from lately (their `server_stats`).
+    pub fn cluster_nodes(&self) -> u64 {
+        self.counters.cluster_nodes.load(Ordering::Relaxed)
     }
 }
 

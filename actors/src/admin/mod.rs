@@ -11,6 +11,10 @@
 //! connections and rooms are read from the registry and the membership and paged
 //! ([`listing`]). Supervised like the other singletons, on an arbiter of its own: a panic
 //! in a handler restarts it with its watchers and history kept.
+//!
+//! In a cluster ([`cluster`]) it also emits its `server_stats` to the other nodes' watchers,
+//! keeps the other nodes' (`cluster_nodes`, for the dashboard's node list), lists the
+//! other nodes' sockets to a new watcher and hands the UI's commands to the other nodes.
 
 /// Runs a handler body under [`guarded`] with the Admin's stats.
 macro_rules! handle_guarded {
@@ -21,6 +25,8 @@ macro_rules! handle_guarded {
 }
 
 mod aggregate;
+pub mod cluster;
+mod cluster_nodes;
 mod dates;
 pub mod feed;
 mod history;
@@ -53,6 +59,11 @@ use recent_events::RecentEvents;
 use serialize::{socket_json, SocketView};
 use watchers::Watchers;
 
+pub use cluster::{
+    ClusterAct, ClusterCommand, ClusterFetch, ClusterPublish, JoinCluster, RemoteAction,
+    RemoteServerStats,
+};
+pub use cluster_nodes::{FORGET_AFTER, MAX_NODES};
 pub use feed::{AdminDrops, AdminFeed, MAX_NAME_BYTES};
 pub use history::HISTORY_LEN;
 pub use listing::{PageQuery, MAX_ALL_SOCKETS};
@@ -60,6 +71,7 @@ pub use recent_events::RECENT_LEN;
 pub use requests::{
     ConnectionsQuery, Overview, RecentEventsQuery, RoomsQuery, Unwatch, Watch, WatchAggregates,
 };
+pub use serialize::remote_socket_json;
 pub use watchers::{MAX_PUSHES_PER_S, MAX_PUSH_BYTES_PER_S};
 
 /// The namespace the Admin serves.
@@ -96,6 +108,10 @@ pub struct Admin {
     /// The namespaces `server_stats` has listed, in the order listed: past
     /// [`overview::MAX_LISTED_NAMESPACES`], the empty ones are forgotten, oldest first.
     listed_namespaces: Vec<String>,
+    /// The cluster this node is part of (`None` with the memory adapter).
+    cluster: Option<JoinCluster>,
+    /// The other nodes, from their `server_stats`.
+    nodes: cluster_nodes::ClusterNodes,
 }
 
 /// The host's name, as `os.hostname()` gives it.
@@ -122,6 +138,8 @@ impl Admin {
             read_only: false,
             ticks: 0,
             listed_namespaces: Vec::new(),
+            cluster: None,
+            nodes: cluster_nodes::ClusterNodes::default(),
         }
     }
 
@@ -141,17 +159,22 @@ impl Admin {
             .store(0, Ordering::Relaxed);
         self.watchers.refill();
         self.ticks += 1;
-        if self.watchers.len() == 0 {
-            return;
-        }
+        self.nodes.expire(Instant::now());
+        self.publish_node_count();
         if self.watchers.any_dashboard() {
             let stats = self.stats_json(false);
             self.watchers.push_aggregate("siohub:stats", &stats, true);
         }
-        if self.ticks.is_multiple_of(2) {
+        // In a cluster every node emits its `server_stats` whether or not it is watched
+        // itself: the watchers of the other nodes list it (as Node's admin-ui does).
+        let wanted = self.watchers.len() > 0 || self.cluster.is_some();
+        if self.ticks.is_multiple_of(2) && wanted {
             let aggregated = self.aggregated.take();
             let stats = self.server_stats(aggregated);
             self.watchers.push_aggregate("server_stats", &stats, false);
+            if let Some(cluster) = &self.cluster {
+                (cluster.publish)("server_stats", vec![stats]);
+            }
         }
     }
 

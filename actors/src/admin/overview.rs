@@ -57,12 +57,14 @@ impl Admin {
             .collect()
     }
 
-    /// `server_stats` as the official UI reads it.
-    /// `server_stats` with these `aggregatedEvents` (the tick hands over the buckets it
-    /// takes; a watcher's welcome none, so it takes nothing from the others' next push).
+    /// `server_stats` as the official UI reads it, with these `aggregatedEvents` (the tick
+    /// hands over the buckets it takes; a watcher's welcome none, so it takes nothing from
+    /// the others' next push). `siohub` is siohub's own part (the official UI ignores it):
+    /// the node's adapter uid and its rooms, for the other nodes' dashboards.
     pub(super) fn server_stats(&mut self, aggregated: Value) -> Value {
         let (websocket, polling) = self.transports();
         let namespaces = self.listed_namespaces();
+        let rooms = self.room_count();
         json!({
             "serverId": self.node_id,
             "hostname": self.hostname,
@@ -72,7 +74,39 @@ impl Admin {
             "pollingClientsCount": polling,
             "aggregatedEvents": aggregated,
             "namespaces": namespaces,
+            "siohub": {"uid": self.cluster_uid(), "rooms": rooms},
         })
+    }
+
+    /// Rooms with members, in every namespace.
+    fn room_count(&self) -> usize {
+        let members = self.links.membership.read();
+        members.namespace_counts().iter().map(|c| c.2).sum()
+    }
+
+    /// The dashboard's node list: this node first, then the others from their stats.
+    fn node_list(&self, connections: u64, rooms: usize) -> Vec<Value> {
+        let sockets: usize = self
+            .links
+            .membership
+            .read()
+            .namespace_counts()
+            .iter()
+            .map(|c| c.1)
+            .sum();
+        let mut nodes = vec![json!({
+            "id": self.node_id,
+            "uid": self.cluster_uid(),
+            "hostname": self.hostname,
+            "pid": std::process::id(),
+            "connections": connections,
+            "sockets": sockets,
+            "rooms": rooms,
+            "stats_age_ms": 0,
+            "this": true,
+        })];
+        nodes.extend(self.nodes.to_json(std::time::Instant::now()));
+        nodes
     }
 
     /// `siohub:stats`: the newest history point (`full`: every point).
@@ -131,13 +165,8 @@ impl Admin {
             },
             "history": history,
             "actors": actors,
-            "nodes": [{
-                "id": self.node_id,
-                "hostname": self.hostname,
-                "pid": std::process::id(),
-                "connections": total,
-                "this": true,
-            }],
+            "nodes": self.node_list(total, rooms),
+            "cluster": {"uid": self.cluster_uid(), "nodes_known": self.nodes.len() + 1},
             "admin": {"watchers": self.watchers.len(), "dropped": admin_dropped},
         })
     }

@@ -33,11 +33,13 @@ impl Handler<Watch> for Admin {
     type Result = ();
 
     fn handle(&mut self, msg: Watch, ctx: &mut Context<Self>) {
-        handle_guarded!(self, ctx, (), {
+        let stats = self.links.stats.clone();
+        guarded(&stats, ctx, (), |ctx| {
             self.read_only = msg.read_only;
             let id = msg.socket.id().to_owned();
             self.watchers.add(msg.socket);
             self.welcome(&id);
+            self.fetch_cluster_sockets(&id, ctx);
         })
     }
 }

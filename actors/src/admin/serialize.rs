@@ -113,6 +113,64 @@ pub(crate) fn socket_json(view: &SocketView<'_>) -> Value {
     })
 }
 
+/// A socket of another node (a fetch-sockets answer: `{id, handshake, rooms, data}` as
+/// socket.io serializes it) as the official UI reads it, with no credentials: the headers
+/// and query parameters that carry them are left out, the URL's query is rebuilt without
+/// them, and `auth` is dropped (as the admin UI's own serializer does). Another node,
+/// siohub or Node.js, may send them all.
+pub fn remote_socket_json(nsp: &str, socket: &Value) -> Value {
+    let hs = &socket["handshake"];
+    let headers: Map<String, Value> = hs["headers"]
+        .as_object()
+        .map(|h| {
+            h.iter()
+                .filter(|(name, _)| {
+                    !CREDENTIAL_HEADERS
+                        .iter()
+                        .any(|secret| name.eq_ignore_ascii_case(secret))
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let query: Map<String, Value> = hs["query"]
+        .as_object()
+        .map(|q| {
+            q.iter()
+                .filter(|(k, _)| !CREDENTIAL_QUERY_PARAMS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    // As the admin UI shows a socket's address: the proxy's headers first.
+    let address = ["cf-connecting-ip", "x-forwarded-for"]
+        .iter()
+        .find_map(|h| headers.get(*h).cloned())
+        .unwrap_or_else(|| hs["address"].clone());
+    let mut data = socket["data"].clone();
+    if let Some(obj) = data.as_object_mut() {
+        obj.remove("_admin");
+    }
+    json!({
+        "id": socket["id"],
+        "clientId": socket["data"]["_admin"]["clientId"],
+        "transport": socket["data"]["_admin"]["transport"],
+        "nsp": nsp,
+        "data": data,
+        "handshake": {
+            "address": address,
+            "headers": headers,
+            "query": query,
+            "issued": hs["issued"],
+            "secure": hs["secure"],
+            "time": hs["time"],
+            "url": public_url(hs["url"].as_str().unwrap_or("")),
+            "xdomain": hs["xdomain"],
+        },
+        "rooms": socket["rooms"],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +218,35 @@ mod tests {
         );
         assert!(socket["handshake"]["time"].as_str().unwrap().ends_with('Z'));
         assert_eq!(ip_of("[::1]:80"), "::1");
+    }
+
+    #[test]
+    fn a_remote_socket_reaches_the_ui_without_credentials() {
+        let remote = json!({
+            "id": "r1",
+            "handshake": {
+                "headers": {"authorization": "Bearer secret", "Cookie": "secret", "user-agent": "node", "x-forwarded-for": "10.0.0.9"},
+                "query": {"EIO": "4", "token": "secret"},
+                "auth": {"token": "secret"},
+                "address": "::1", "issued": 5, "secure": false, "time": "t",
+                "url": "/socket.io/?EIO=4&token=secret", "xdomain": false,
+            },
+            "rooms": ["r1", "news"],
+            "data": {"_admin": {"clientId": "c1", "transport": "websocket"}, "x": 1},
+        });
+        let socket = remote_socket_json("/chat", &remote);
+        assert!(!socket.to_string().contains("secret"), "{socket}");
+        assert_eq!(socket["nsp"], "/chat");
+        assert_eq!(socket["clientId"], "c1");
+        assert_eq!(socket["data"], json!({"x": 1}));
+        assert_eq!(socket["handshake"]["address"], "10.0.0.9");
+        assert_eq!(socket["handshake"]["url"], "/socket.io/?EIO=4");
+        assert_eq!(socket["rooms"], json!(["r1", "news"]));
+        // Garbage from a peer gives empty fields, never a panic.
+        let empty = remote_socket_json("/", &json!("garbage"));
+        assert!(empty["handshake"]["headers"]
+            .as_object()
+            .unwrap()
+            .is_empty());
     }
 }

@@ -276,10 +276,16 @@
     renderRows("actors-body", s.actors, 4, (a) => el("tr", {},
       el("td", { text: a.name }), el("td", { class: "num", text: fmtNum(a.restarts) }),
       el("td", { class: "num", text: fmtNum(a.mailbox_depth) }), el("td", { class: "num", text: fmtNum(a.handled) })));
-    renderRows("nodes-body", s.nodes, 4, (n) => el("tr", {},
-      el("td", {}, el("span", { class: "sid", text: n.id }), n.this ? el("span", { class: "muted", text: " (this node)" }) : null),
-      el("td", { text: n.hostname }), el("td", { class: "num", text: n.pid }),
-      el("td", { class: "num", text: fmtNum(n.connections) })));
+    // This node, then every other node of the cluster from its last server_stats (a
+    // Node.js server's has no uid or rooms); a node silent for over 5 s is marked stale.
+    renderRows("nodes-body", s.nodes, 6, (n) => el("tr", { class: n.stats_age_ms > 5000 ? "stale" : "", "data-node": n.id },
+      el("td", {}, el("span", { class: "sid", text: n.id }), n.this ? el("span", { class: "muted", text: " (this node)" }) : null,
+        el("div", { class: "sid muted", "data-uid": "", text: n.uid || "—" })),
+      el("td", { text: n.hostname + " · " + n.pid }),
+      el("td", { class: "num", text: fmtNum(n.connections) }),
+      el("td", { class: "num", text: fmtNum(n.sockets) }),
+      el("td", { class: "num", text: n.rooms === null || n.rooms === undefined ? "—" : fmtNum(n.rooms) }),
+      el("td", { class: "num", text: n.this ? "—" : (n.stats_age_ms / 1000).toFixed(1) + " s" })));
     if (s.admin) {
       setText("admin-stats", "Admin watchers: " + fmtNum(s.admin.watchers) + " · admin updates dropped: " + fmtNum(s.admin.dropped));
     }

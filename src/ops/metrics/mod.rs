@@ -8,6 +8,7 @@
 
 mod actors;
 mod bounds;
+mod cluster_views;
 mod connections;
 mod dependencies;
 mod families;
@@ -45,6 +46,7 @@ impl Collector for HubCollector {
         retention::encode(state, &mut out)?;
         bounds::encode(state, &mut out)?;
         actors::encode(state, &mut out)?;
+        cluster_views::encode(state, &mut out)?;
         dependencies::encode(state, &mut out)
     }
 }

@@ -4,8 +4,9 @@
 //
 //   node dashboard_browser.mjs   with DASHBOARD_TEST set to a JSON object:
 //     {url, username, password, apiKey, screenshots,
-//      scenario: "manage" | "load" | "off" | "read_only" | "keys_only",
-//      loadConnections (load: the idle connections already open), withinMs (load)}
+//      scenario: "manage" | "load" | "off" | "read_only" | "keys_only" | "cluster",
+//      loadConnections (load: the idle connections already open), withinMs (load),
+//      otherSockets (cluster: the sockets on the other node)}
 //
 // "manage": logs in (a wrong password first), watches a socket appear, makes it join and
 // leave a room and emits to it from the page, disconnects it from the page, reloads (the
@@ -13,7 +14,9 @@
 // "load": with many idle connections held elsewhere, a new socket shows within `withinMs`.
 // "off": admin access off, the page says so. "read_only": an insecure, read-only hub opens
 // with no login and offers no command. "keys_only": API keys but no password hash, a
-// password is refused and the form offers the key, which logs in.
+// password is refused and the form offers the key, which logs in. "cluster": an insecure
+// node of a two-node cluster lists itself and the other node (its uid and sockets, from
+// the other node's server_stats) under "Cluster nodes".
 // Prints one JSON line of results; exits non-zero on the first failed check.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -275,8 +278,33 @@ async function keysOnly() {
   }
 }
 
+/** A node of a two-node cluster: the node list shows this node and the other one. */
+async function cluster() {
+  const { browser, page, requests, problems } = await openDashboard();
+  try {
+    await page.goto(new URL("/dashboard", base).href);
+    await page.waitForSelector("#app:not(.hidden)", { timeout: 10000 });
+    await page.waitForFunction((sockets) => {
+      const rows = [...document.querySelectorAll("#nodes-body tr")];
+      const other = rows.find((r) => !/this node/.test(r.textContent));
+      if (rows.length !== 2 || !other) return false;
+      const cells = other.querySelectorAll("td");
+      const uid = other.querySelector("[data-uid]");
+      return uid && uid.textContent !== "—" && cells[3].textContent === String(sockets);
+    }, cfg.otherSockets, { timeout: 15000 });
+    results.nodes = await page.$$eval("#nodes-body tr", (rows) =>
+      rows.map((r) => [...r.querySelectorAll("td")].map((c) => c.textContent)));
+    await shot(page, "cluster-01-nodes.png");
+    checkOnlyTheHub(requests);
+    check(problems.length === 0, "page problems: " + problems.join("; "));
+  } finally {
+    await browser.close();
+  }
+}
+
 try {
   if (cfg.scenario === "manage") await manage();
+  else if (cfg.scenario === "cluster") await cluster();
   else if (cfg.scenario === "keys_only") await keysOnly();
   else if (cfg.scenario === "load") await load();
   else if (cfg.scenario === "off") await off();
