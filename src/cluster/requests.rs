@@ -199,6 +199,19 @@ mod tests {
     }
 
     #[test]
+    fn a_peers_absurd_client_counts_saturate_instead_of_overflowing() {
+        let mut pending = Pending::default();
+        let (tx, mut rx) = oneshot::channel();
+        pending.insert("r".into(), PendingRequest::new(Kind::Broadcast, 3, tx));
+        for _ in 0..2 {
+            let huge = json!({"requestId": "r", "type": 8, "clientCount": u64::MAX});
+            pending.on_response(&response(huge), 100);
+        }
+        pending.finish("r");
+        assert_eq!(rx.try_recv().unwrap().unwrap().recipients, usize::MAX);
+    }
+
+    #[test]
     fn items_are_bounded() {
         let mut pending = Pending::default();
         let (tx, mut rx) = oneshot::channel();

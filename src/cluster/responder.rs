@@ -215,6 +215,7 @@ impl Responder {
         let (event, payload) = req
             .packet_event()
             .ok_or_else(|| Refusal::Malformed("packet.data is not [event, ...args]".into()))?;
+        super::values::check_event(&event, &payload).map_err(Refusal::Malformed)?;
         let target = self.opts_target(nsp, req)?;
         let timeout = req
             .body

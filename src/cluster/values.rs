@@ -148,6 +148,16 @@ fn float(f: f64) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Whether a peer's event may reach this node's clients: its placeholders (a map shaped
+/// like one is no buffer: those travel as msgpack `bin`) must point at its buffers, or
+/// socket.io-client would close the connection on a parse error.
+pub(crate) fn check_event(_event: &str, payload: &Payload) -> Result<(), String> {
+    if !payload.placeholders_valid() {
+        return Err("a placeholder in the arguments points at no buffer".into());
+    }
+    Ok(())
+}
+
 /// A string field of a msgpack map.
 pub(crate) fn field<'a>(map: &'a Pack, key: &str) -> Option<&'a Pack> {
     map.as_map()?
@@ -227,6 +237,18 @@ mod tests {
         ]);
         let mut att = Vec::new();
         assert_eq!(to_json(map, &mut att), json!({"1": null, "f": null}));
+    }
+
+    #[test]
+    fn events_with_placeholders_pointing_nowhere_are_refused() {
+        let mut payload = Payload::new(vec![]);
+        let ph = payload.push_binary(vec![1u8]);
+        payload.push_arg(json!({"ok": ph}));
+        assert!(check_event("ev", &payload).is_ok());
+        payload.push_arg(json!([{"_placeholder": true, "num": 1}]));
+        assert!(check_event("ev", &payload).is_err());
+        let forged = Payload::new(vec![json!({"_placeholder": true, "num": 0})]);
+        assert!(check_event("ev", &forged).is_err());
     }
 
     #[test]

@@ -1,0 +1,257 @@
+//! The cluster attacked the way an outside reviewer would: whoever can PUBLISH on the
+//! nodes' Redis (a hostile or buggy peer) sends messages no real node sends, and Redis
+//! itself hangs (SIGSTOP: its connections stay open and answer nothing) or pauses. Each
+//! test is one finding: what a peer or a hung Redis must not be able to do to a node or to
+//! its clients.
+
+use crate::support;
+
+use std::time::{Duration, Instant};
+
+use rmpv::Value as Pack;
+use serde_json::{json, Value};
+use siohub::server::BackgroundServer;
+use siohub_actors::Target;
+use support::cluster::{api, emit, health, node_settings, start_nodes, wait_counted};
+use support::ops::metrics_text;
+use support::{wait_until, Driver, RedisServer};
+
+/// The value of the series `name{labels}` in `node`'s `/metrics` (0 when absent).
+fn metric(node: &BackgroundServer, series: &str) -> f64 {
+    metrics_text(node)
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+const MALFORMED: &str = r#"siohub_adapter_dropped_total{reason="malformed"}"#;
+
+/// A connection of the test's own to `redis`, to publish raw bytes as a peer would.
+fn peer(redis: &RedisServer) -> redis::Connection {
+    redis::Client::open(redis.url())
+        .and_then(|c| c.get_connection())
+        .expect("the test connects to its Redis")
+}
+
+/// PUBLISHes `bytes` on `channel`.
+fn publish(conn: &mut redis::Connection, channel: &str, bytes: &[u8]) {
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(bytes)
+        .query(conn)
+        .expect("PUBLISH");
+}
+
+/// A broadcast to the whole namespace `/` as `@socket.io/redis-adapter` sends it, from node
+/// `uid`, with packet data `data` (`[event, ...args]`).
+fn broadcast(uid: &str, data: Vec<Pack>) -> Vec<u8> {
+    let packet = Pack::Map(vec![
+        (Pack::from("type"), Pack::from(2)),
+        (Pack::from("data"), Pack::Array(data)),
+        (Pack::from("nsp"), Pack::from("/")),
+    ]);
+    let opts = Pack::Map(vec![
+        (Pack::from("rooms"), Pack::Array(vec![])),
+        (Pack::from("except"), Pack::Array(vec![])),
+        (Pack::from("flags"), Pack::Map(vec![])),
+    ]);
+    let mut out = Vec::new();
+    rmpv::encode::write_value(&mut out, &Pack::Array(vec![Pack::from(uid), packet, opts]))
+        .expect("msgpack");
+    out
+}
+
+/// `{"_placeholder": true, "num": num}` as a msgpack map (what no real node sends: buffers
+/// travel as msgpack `bin`).
+fn forged_placeholder(num: i64) -> Pack {
+    Pack::Map(vec![
+        (Pack::from("_placeholder"), Pack::from(true)),
+        (Pack::from("num"), Pack::from(num)),
+    ])
+}
+
+/// One node, a client "a" on it, and the node's state as a socket.io-client sees it.
+fn one_node_and_a_client(redis: &RedisServer) -> (Vec<BackgroundServer>, Driver) {
+    let nodes = start_nodes(redis, 1);
+    let mut d = Driver::node(&nodes[0]);
+    d.connect("a", "/");
+    (nodes, d)
+}
+
+/// Publishes a well-formed `after` event and waits until client "a" has it: whatever the
+/// peer published before has been handled by then (one publisher's order is kept).
+fn after(conn: &mut redis::Connection, d: &mut Driver) {
+    publish(
+        conn,
+        "socket.io#/#",
+        &broadcast("peer1", vec![Pack::from("after"), Pack::from(1)]),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.received("a", "after").is_empty() {
+        // A client the peer's message disconnected misses `after` while it reconnects.
+        let state = d.call("state", json!({ "name": "a" }));
+        assert!(Instant::now() < deadline, "no `after` within 10 s: {state}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Finding: a peer's broadcast whose arguments hold a placeholder-shaped map pointing at
+/// no buffer reached clients as a packet they cannot parse: socket.io-client closes its
+/// connection ("parse error") — one message from Redis disconnected every client of the
+/// namespace. A client's own packet with such a placeholder is refused by the protocol
+/// decoder; a peer's must be too.
+#[test]
+fn cluster_attack_a_forged_placeholder_from_a_peer_disconnects_nobody() {
+    let redis = RedisServer::start();
+    let (nodes, mut d) = one_node_and_a_client(&redis);
+    let mut conn = peer(&redis);
+    let data = vec![
+        Pack::from("ev"),
+        Pack::Binary(vec![1, 2, 3]),
+        json_map("nested", forged_placeholder(5)),
+    ];
+    publish(&mut conn, "socket.io#/#", &broadcast("peer1", data));
+    // Without a buffer at all: refused as well (it points nowhere).
+    let data = vec![Pack::from("ev"), forged_placeholder(0)];
+    publish(&mut conn, "socket.io#/#", &broadcast("peer1", data));
+    after(&mut conn, &mut d);
+    let state = d.call("state", json!({ "name": "a" }));
+    assert_eq!(state["disconnects"], json!([]), "{state}");
+    assert_eq!(state["connected"], json!(true), "{state}");
+    assert!(d.received("a", "ev").is_empty());
+    assert!(metric(&nodes[0], MALFORMED) >= 2.0);
+}
+
+fn json_map(key: &str, value: Pack) -> Pack {
+    Pack::Map(vec![(Pack::from(key), value)])
+}
+
+/// Finding: a peer's broadcast of a reserved event name (`connect`, `disconnect`, ...)
+/// reached clients, whose parser (socket.io-parser 4.2) refuses such a packet: the client
+/// closes its connection ("parse error"), so one message from Redis disconnected every
+/// client of the namespace. The hub refuses these names from its own clients and the HTTP
+/// API; it refuses them from peers too.
+#[test]
+fn cluster_attack_reserved_event_names_from_a_peer_never_reach_clients() {
+    let redis = RedisServer::start();
+    let (nodes, mut d) = one_node_and_a_client(&redis);
+    let mut conn = peer(&redis);
+    for name in ["connect", "disconnect", "connect_error", "disconnecting"] {
+        let data = vec![Pack::from(name), Pack::from("forged")];
+        publish(&mut conn, "socket.io#/#", &broadcast("peer1", data));
+    }
+    after(&mut conn, &mut d);
+    let state = d.call("state", json!({ "name": "a" }));
+    assert_eq!(state["connects"].as_array().map(Vec::len), Some(1), "{state}");
+    assert_eq!(state["disconnects"], json!([]), "{state}");
+    assert!(metric(&nodes[0], MALFORMED) >= 4.0);
+}
+
+/// Finding: `max_pending_requests` was checked when a request came in but the request
+/// entered the table only once Redis had counted the nodes, so every request that came in
+/// meanwhile passed the check: with Redis slow to answer (here paused) the table held as
+/// many requests as callers asked, beyond the bound.
+#[test]
+fn cluster_attack_pending_requests_stay_within_their_bound_while_redis_is_slow() {
+    let redis = RedisServer::start();
+    let mut settings = node_settings(&redis);
+    settings.adapter.max_pending_requests = 2;
+    settings.adapter.request_timeout_ms = 1500;
+    let node = support::start_hub_from(settings);
+    let nodes = vec![node];
+    wait_counted(&nodes, 1);
+    // A silent node: counted by NUMSUB, never answers.
+    let mut silent = peer(&redis);
+    let mut silent = silent.as_pubsub();
+    silent.subscribe("socket.io-request#/#").expect("SUBSCRIBE");
+    wait_counted(&nodes, 2);
+    redis.cli(&["client", "pause", "1000", "all"]);
+    let addr = nodes[0].addr;
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let headers = [("X-API-Key", support::OPERATOR_KEY)];
+                support::wire::request(addr, "GET", "/api/v1/rooms", &headers, b"").status
+            })
+        })
+        .collect();
+    for caller in callers {
+        assert_eq!(caller.join().expect("the caller ran"), 200);
+    }
+    let full = r#"siohub_adapter_dropped_total{reason="pending_full"}"#;
+    assert!(
+        metric(&nodes[0], full) >= 6.0,
+        "6 of 8 requests over a bound of 2 are refused and counted:\n{}",
+        metrics_text(&nodes[0])
+    );
+}
+
+/// Finding: the adapter's own messages (remote join / leave / disconnect, answers to other
+/// nodes' requests) waited for Redis in a queue with no bound: with Redis hung, every API
+/// call and every request of a peer added to it for as long as it hung (and an answer to a
+/// fetch can be megabytes). They are bounded by `max_queued` like broadcasts, and what does
+/// not fit is counted.
+#[test]
+fn cluster_attack_the_adapters_own_messages_queue_within_a_bound_while_redis_hangs() {
+    let redis = RedisServer::start();
+    let mut settings = node_settings(&redis);
+    settings.adapter.max_queued = 8;
+    let node = support::start_hub_from(settings);
+    let nodes = vec![node];
+    wait_counted(&nodes, 1);
+    let cluster = nodes[0].cluster.clone().expect("a clustered node");
+    let target = Target {
+        nsp: "/".into(),
+        rooms: vec!["r".into()],
+        ..Target::default()
+    };
+    redis.signal("STOP");
+    let full = r#"siohub_adapter_dropped_total{reason="queue_full"}"#;
+    let mut told = 0;
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while metric(&nodes[0], full) == 0.0 && Instant::now() < deadline {
+        for _ in 0..50 {
+            cluster.remote_join(&target, vec!["x".into()]);
+            told += 1;
+        }
+    }
+    redis.signal("CONT");
+    assert!(
+        metric(&nodes[0], full) > 0.0,
+        "{told} messages for a hung Redis, none dropped: the queue has no bound"
+    );
+}
+
+/// Finding: with Redis hung, a request to the cluster (here the rooms of the HTTP API)
+/// answered only once the Redis connection gave up on its NUMSUB (seconds), not within
+/// `request_timeout_ms`. Meanwhile local delivery goes on and `/health` says degraded.
+#[test]
+fn cluster_attack_requests_answer_within_their_timeout_while_redis_hangs() {
+    let redis = RedisServer::start();
+    let mut settings = node_settings(&redis);
+    settings.adapter.request_timeout_ms = 400;
+    let node = support::start_hub_from(settings);
+    let nodes = vec![node];
+    wait_counted(&nodes, 1);
+    let mut d = Driver::node(&nodes[0]);
+    d.connect("a", "/");
+    redis.signal("STOP");
+    let started = Instant::now();
+    let res = api(&nodes[0], "GET", "/api/v1/rooms", None);
+    let took = started.elapsed();
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(
+        took < Duration::from_millis(400 + 600),
+        "answered after {took:?}, over the 400 ms request timeout"
+    );
+    emit(&nodes[0], json!({ "event": "local", "data": 1 }));
+    d.wait_counts(&["a".to_owned()], "local", 1);
+    wait_until("/health says degraded", Duration::from_secs(10), || {
+        health(&nodes[0])["status"] == json!("degraded")
+    });
+    redis.signal("CONT");
+    wait_until("/health healthy again", Duration::from_secs(10), || {
+        health(&nodes[0])["status"] == json!("healthy")
+    });
+    let _: Value = d.call("state", json!({ "name": "a" }));
+}
