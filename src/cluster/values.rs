@@ -148,10 +148,13 @@ fn float(f: f64) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Whether a peer's event may reach this node's clients: its placeholders (a map shaped
-/// like one is no buffer: those travel as msgpack `bin`) must point at its buffers, or
-/// socket.io-client would close the connection on a parse error.
-pub(crate) fn check_event(_event: &str, payload: &Payload) -> Result<(), String> {
+/// Whether a peer's event may reach this node's clients: not a reserved name, and its
+/// placeholders (a map shaped like one is no buffer: those travel as msgpack `bin`) point
+/// at its buffers; socket.io-client closes the connection on a parse error at either.
+pub(crate) fn check_event(event: &str, payload: &Payload) -> Result<(), String> {
+    if siohub_protocol::RESERVED_EVENTS.contains(&event) {
+        return Err(format!("{event:?} is a reserved event name"));
+    }
     if !payload.placeholders_valid() {
         return Err("a placeholder in the arguments points at no buffer".into());
     }
@@ -249,6 +252,9 @@ mod tests {
         assert!(check_event("ev", &payload).is_err());
         let forged = Payload::new(vec![json!({"_placeholder": true, "num": 0})]);
         assert!(check_event("ev", &forged).is_err());
+        let plain = Payload::new(vec![json!(1)]);
+        assert!(check_event("disconnect", &plain).is_err());
+        assert!(check_event("connect", &plain).is_err());
     }
 
     #[test]
