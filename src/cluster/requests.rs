@@ -73,7 +73,10 @@ impl PendingRequest {
                 Some(Kind::BroadcastClientCount) => {
                     g.answered += 1;
                     let count = response.body.get("clientCount").and_then(Value::as_u64);
-                    g.recipients += count.unwrap_or(0) as usize;
+                    // A peer may claim anything: saturate rather than overflow (a panic in
+                    // a debug build, a wrapped count in a release one).
+                    let count = usize::try_from(count.unwrap_or(0)).unwrap_or(usize::MAX);
+                    g.recipients = g.recipients.saturating_add(count);
                 }
                 Some(Kind::BroadcastAck) if room > 0 => g.items.push(ack_item(response)),
                 _ => {}
