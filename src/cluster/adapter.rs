@@ -102,6 +102,9 @@ pub(crate) struct ClusterAdapter {
     served: Served,
     status: Arc<LinkStatus>,
     pending: Pending,
+    /// Requests whose nodes are being counted (NUMSUB) before they enter `pending`: they
+    /// hold their place in the bound meanwhile.
+    counting: usize,
     responder: Responder,
     limits: Limits,
 }
@@ -138,6 +141,7 @@ impl ClusterAdapter {
             served: p.served,
             status: p.status,
             pending: Pending::default(),
+            counting: 0,
             responder,
             limits: p.limits,
         }
@@ -199,7 +203,7 @@ impl ClusterAdapter {
             let _ = reply.send(Gathered::default());
             return;
         }
-        if self.pending.len() >= self.limits.max_pending {
+        if self.pending.len() + self.counting >= self.limits.max_pending {
             self.status.dropped(AdapterDrop::PendingFull, 1);
             siohub_actors::limited!(warn, "cluster adapter: {} requests wait for the other nodes already ([adapter] max_pending_requests); this one answers with this node only", self.limits.max_pending);
             let _ = reply.send(Gathered::default());
@@ -225,7 +229,9 @@ impl ClusterAdapter {
             subscribed.await;
             numsub(&mut conn, &channel).await.ok()
         };
+        self.counting += 1;
         ctx.spawn(counted.into_actor(self).map(move |count, act, ctx| {
+            act.counting -= 1;
             // NUMSUB counts this node too.
             let expected = count.unwrap_or(0).saturating_sub(1);
             if expected == 0 {
