@@ -225,9 +225,15 @@ impl ClusterAdapter {
         let subscribed = self.serve(&nsp);
         let mut conn = self.conn.clone();
         let channel = self.channels.request(&nsp);
+        let started = std::time::Instant::now();
         let counted = async move {
-            subscribed.await;
-            numsub(&mut conn, &channel).await.ok()
+            let count = async {
+                subscribed.await;
+                numsub(&mut conn, &channel).await.ok()
+            };
+            // A hung Redis answers nothing until its connection gives up (seconds): the
+            // count comes within the request's own deadline, or this node is alone.
+            tokio::time::timeout(timeout, count).await.ok().flatten()
         };
         self.counting += 1;
         ctx.spawn(counted.into_actor(self).map(move |count, act, ctx| {
@@ -242,7 +248,7 @@ impl ClusterAdapter {
                 .insert(id.clone(), PendingRequest::new(kind, expected, reply));
             act.status.set_pending(act.pending.len());
             act.send(act.channels.request(&nsp), bytes);
-            ctx.run_later(timeout, move |act, _| {
+            ctx.run_later(timeout.saturating_sub(started.elapsed()), move |act, _| {
                 act.pending.finish(&id);
                 act.status.set_pending(act.pending.len());
             });
