@@ -19,11 +19,10 @@ use futures::channel::oneshot;
 use redis::aio::{ConnectionManager, PubSubSink};
 use serde_json::Value;
 use siohub_actors::{Hub, OutboundBroadcast, Target};
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::broadcast_wire::target_rooms;
 use super::channels::Channels;
-use super::redis_link::{Publish, Served};
+use super::redis_link::{Outgoing, Publish, Served};
 use super::request_wire::{self, Kind, Message};
 use super::requests::{Gathered, Pending, PendingRequest};
 use super::responder::{Refusal, Responder};
@@ -97,7 +96,7 @@ pub(crate) struct ClusterAdapter {
     hub: Hub,
     channels: Channels,
     conn: ConnectionManager,
-    publish: UnboundedSender<Publish>,
+    publish: Outgoing,
     sink: Option<PubSubSink>,
     served: Served,
     status: Arc<LinkStatus>,
@@ -115,7 +114,7 @@ pub(crate) struct AdapterParts {
     pub hub: Hub,
     pub channels: Channels,
     pub conn: ConnectionManager,
-    pub publish: UnboundedSender<Publish>,
+    pub publish: Outgoing,
     pub served: Served,
     pub status: Arc<LinkStatus>,
     pub limits: Limits,
@@ -148,7 +147,7 @@ impl ClusterAdapter {
     }
 
     fn send(&self, channel: String, bytes: Vec<u8>) {
-        let _ = self.publish.send(Publish { channel, bytes });
+        self.publish.send(Publish { channel, bytes });
     }
 
     /// Asks Redis for the node count of the root namespace, and subscribes to the request

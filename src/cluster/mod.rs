@@ -87,7 +87,7 @@ pub fn start(
             return ClusterHandle::new(parts);
         }
     };
-    let (publish, own) = tokio::sync::mpsc::unbounded_channel::<Publish>();
+    let (publish, own) = redis_link::Outgoing::new(adapter.max_queued, status.clone());
     let encode = encoder(uid.clone(), channels.clone(), hub.clone());
     actix_rt::spawn(redis_link::run_publisher(
         conn.clone(),

@@ -35,6 +35,36 @@ pub(crate) struct Publish {
     pub bytes: Vec<u8>,
 }
 
+/// The adapter's own messages for Redis (requests, answers to other nodes' requests, remote
+/// join / leave / disconnect): at most `max_queued` wait, as broadcasts in the outbox; one
+/// more is dropped and counted (`queue_full`). Without a bound a hung Redis let every API
+/// call and every peer's request (whose answer may be megabytes) add to it.
+#[derive(Clone)]
+pub(crate) struct Outgoing {
+    queue: mpsc::Sender<Publish>,
+    status: Arc<LinkStatus>,
+}
+
+impl Outgoing {
+    /// A queue of `capacity` messages, and its receiving end for the publisher.
+    pub(crate) fn new(capacity: usize, status: Arc<LinkStatus>) -> (Self, mpsc::Receiver<Publish>) {
+        let (queue, receiver) = mpsc::channel(capacity.max(1));
+        (Outgoing { queue, status }, receiver)
+    }
+
+    /// Queues `p` for Redis, or drops and counts it when the queue is full.
+    pub(crate) fn send(&self, p: Publish) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(p) {
+            self.status.dropped(AdapterDrop::QueueFull, 1);
+            siohub_actors::limited!(
+                warn,
+                "cluster adapter: {} messages of the adapter wait for Redis already ([adapter] max_queued); one dropped",
+                self.queue.max_capacity()
+            );
+        }
+    }
+}
+
 /// The publishing connection (connected lazily, reconnected by itself).
 pub(crate) fn publisher(client: &Client) -> redis::RedisResult<ConnectionManager> {
     let config = ConnectionManagerConfig::new()
@@ -53,7 +83,7 @@ pub(crate) type Encode = Box<dyn Fn(OutboundBroadcast) -> Publish + Send>;
 /// until both are closed.
 pub(crate) async fn run_publisher(
     mut conn: ConnectionManager,
-    mut own: mpsc::UnboundedReceiver<Publish>,
+    mut own: mpsc::Receiver<Publish>,
     mut outbox: OutboxReceiver,
     encode: Encode,
     status: Arc<LinkStatus>,

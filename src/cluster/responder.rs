@@ -11,10 +11,9 @@ use futures::channel::mpsc;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use siohub_actors::{Broadcast, BroadcastWithAck, DisconnectReason, Hub, Target};
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::inbound;
-use super::redis_link::Publish;
+use super::redis_link::{Outgoing, Publish};
 use super::request_wire::{self, Kind, Message};
 
 /// Sockets one fetch answers with at most.
@@ -27,7 +26,7 @@ pub(crate) struct Responder {
     /// The local hub.
     pub hub: Hub,
     /// Where answers are published.
-    pub publish: UnboundedSender<Publish>,
+    pub publish: Outgoing,
     /// The rooms a request may name at most.
     pub max_rooms: usize,
     /// Broadcasts with acks from other nodes being waited for now.
@@ -101,7 +100,7 @@ impl Responder {
     }
 
     fn send(&self, channel: &str, bytes: Vec<u8>) {
-        let _ = self.publish.send(Publish {
+        self.publish.send(Publish {
             channel: channel.to_owned(),
             bytes,
         });
@@ -243,7 +242,7 @@ impl Responder {
         let waiting = self.acks_waiting.clone();
         actix_rt::spawn(async move {
             let send = |bytes| {
-                let _ = publish.send(Publish {
+                publish.send(Publish {
                     channel: channel.clone(),
                     bytes,
                 });

@@ -18,16 +18,20 @@ pub enum AdapterDrop {
     PendingFull,
     /// A request from another node while as many of its answers were being prepared.
     RespondersBusy,
+    /// The adapter's own message (a request, an answer, a remote join / leave /
+    /// disconnect) while `[adapter] max_queued` of them waited for Redis.
+    QueueFull,
 }
 
 impl AdapterDrop {
     /// Every reason, for exporting all series.
-    pub const ALL: [AdapterDrop; 5] = [
+    pub const ALL: [AdapterDrop; 6] = [
         AdapterDrop::PublishFailed,
         AdapterDrop::TooLarge,
         AdapterDrop::Malformed,
         AdapterDrop::PendingFull,
         AdapterDrop::RespondersBusy,
+        AdapterDrop::QueueFull,
     ];
 
     /// The reason's label.
@@ -38,6 +42,7 @@ impl AdapterDrop {
             AdapterDrop::Malformed => "malformed",
             AdapterDrop::PendingFull => "pending_full",
             AdapterDrop::RespondersBusy => "responders_busy",
+            AdapterDrop::QueueFull => "queue_full",
         }
     }
 }
@@ -51,7 +56,7 @@ pub struct LinkStatus {
     subscriber_error: Mutex<Option<String>>,
     node_count: AtomicUsize,
     pending: AtomicUsize,
-    drops: [AtomicU64; 5],
+    drops: [AtomicU64; 6],
     reconnects: AtomicU64,
 }
 
