@@ -24,7 +24,7 @@ use super::broadcast_wire::target_rooms;
 use super::channels::Channels;
 use super::redis_link::{Outgoing, Publish, Served};
 use super::request_wire::{self, Kind, Message};
-use super::requests::{Gathered, Pending, PendingRequest};
+use super::requests::{Gathered, Pending, PendingRequest, Taken};
 use super::responder::{Refusal, Responder};
 use super::status::{AdapterDrop, LinkStatus};
 
@@ -243,8 +243,10 @@ impl ClusterAdapter {
                 let _ = reply.send(Gathered::default());
                 return;
             }
-            act.pending
-                .insert(id.clone(), PendingRequest::new(kind, expected, reply));
+            // Each expected node may answer with a message as large as one may be.
+            let budget = expected.saturating_mul(act.limits.max_message_bytes);
+            let request = PendingRequest::new(kind, expected, budget, reply);
+            act.pending.insert(id.clone(), request);
             act.status.set_pending(act.pending.len());
             act.send(act.channels.request(&nsp), bytes);
             ctx.run_later(timeout.saturating_sub(started.elapsed()), move |act, _| {
@@ -303,9 +305,18 @@ impl ClusterAdapter {
             Err(why) => return self.refused(&msg.nsp, AdapterDrop::Malformed, why),
         };
         if msg.response {
-            if self.pending.on_response(&message, self.limits.max_items) {
+            let size = msg.bytes.len();
+            let taken = self.pending.on_response(&message, size, self.limits.max_items);
+            if taken != Taken::NotOurs {
                 self.hub.counters().adapter_message(false);
                 self.status.set_pending(self.pending.len());
+            }
+            if taken == Taken::OverBudget {
+                self.refused(
+                    &msg.nsp,
+                    AdapterDrop::TooLarge,
+                    "answers over max_message_bytes per node for one request".into(),
+                );
             }
             return;
         }

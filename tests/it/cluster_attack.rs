@@ -255,3 +255,131 @@ fn cluster_attack_requests_answer_within_their_timeout_while_redis_hangs() {
     });
     let _: Value = d.call("state", json!({ "name": "a" }));
 }
+
+/// The type and id of a request (JSON, or msgpack for a broadcast with acks).
+fn request_of(bytes: &[u8]) -> (u64, String) {
+    let body: Value = if bytes.first() == Some(&b'{') {
+        serde_json::from_slice(bytes).expect("a JSON request")
+    } else {
+        let pack = rmpv::decode::read_value(&mut &bytes[..]).expect("a msgpack request");
+        let pairs = pack.as_map().expect("a map").clone();
+        let get = |key: &str| pairs.iter().find(|(k, _)| k.as_str() == Some(key));
+        json!({
+            "type": get("type").and_then(|(_, v)| v.as_u64()),
+            "requestId": get("requestId").and_then(|(_, v)| v.as_str().map(str::to_owned)),
+        })
+    };
+    let kind = body["type"].as_u64().unwrap_or(u64::MAX);
+    (kind, body["requestId"].as_str().unwrap_or_default().to_owned())
+}
+
+/// A node of the test's own on `/`: it SUBSCRIBEs to the request channel (so the real
+/// nodes count it), waits for the first request of type `kind` and publishes
+/// `answers(request id)` on the response channel, as a hostile peer would.
+fn answering_peer(
+    redis: &RedisServer,
+    kind: u64,
+    answers: impl FnOnce(&str) -> Vec<Vec<u8>> + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    let url = redis.url();
+    let (ready, subscribed) = std::sync::mpsc::channel();
+    let peer = std::thread::spawn(move || {
+        let client = redis::Client::open(url).expect("a Redis URL");
+        let mut out = client.get_connection().expect("the peer connects");
+        let mut sub = client.get_connection().expect("the peer connects");
+        let mut sub = sub.as_pubsub();
+        sub.subscribe("socket.io-request#/#").expect("SUBSCRIBE");
+        sub.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("a read timeout");
+        ready.send(()).expect("the test waits");
+        let id = loop {
+            let msg = sub.get_message().expect("a request within 30 s");
+            let (got, id) = request_of(msg.get_payload_bytes());
+            if got == kind {
+                break id;
+            }
+        };
+        for bytes in answers(&id) {
+            publish(&mut out, "socket.io-response#/#", &bytes);
+        }
+    });
+    subscribed.recv().expect("the peer subscribed");
+    peer
+}
+
+/// `{type: 8, requestId, clientCount}`: how many clients a node sent a broadcast to.
+fn client_count(id: &str, count: u64) -> Vec<u8> {
+    json!({ "type": 8, "requestId": id, "clientCount": count })
+        .to_string()
+        .into_bytes()
+}
+
+/// Finding: the acks of a broadcast with acks were gathered up to 10,000 items whatever
+/// their size: a peer claiming many clients, then sending acks as large as a message may be
+/// (4 MiB), made the node hold up to 40 GB for one HTTP emit. A request now takes items
+/// from `max_message_bytes` per expected node at most; the rest is counted `too_large`.
+#[test]
+fn cluster_attack_a_peers_acks_are_gathered_within_a_budget_of_bytes() {
+    let redis = RedisServer::start();
+    let mut settings = node_settings(&redis);
+    settings.adapter.max_message_bytes = 64 * 1024;
+    let nodes = vec![support::start_hub_from(settings)];
+    wait_counted(&nodes, 1);
+    let peer = answering_peer(&redis, 7, |id| {
+        let mut answers = vec![client_count(id, 50)];
+        for _ in 0..50 {
+            let ack = Pack::Map(vec![
+                (Pack::from("type"), Pack::from(9)),
+                (Pack::from("requestId"), Pack::from(id)),
+                (Pack::from("packet"), Pack::from("x".repeat(16 * 1024))),
+            ]);
+            let mut bytes = Vec::new();
+            rmpv::encode::write_value(&mut bytes, &ack).expect("msgpack");
+            answers.push(bytes);
+        }
+        answers
+    });
+    wait_counted(&nodes, 2);
+    let answer = emit(
+        &nodes[0],
+        json!({ "event": "q", "data": 1, "ack": true, "timeout_ms": 1000 }),
+    );
+    peer.join().expect("the peer answered");
+    let acks = answer["acks"].as_array().map_or(0, Vec::len);
+    assert!((1..=4).contains(&acks), "{acks} acks of 16 KiB gathered");
+    let too_large = r#"siohub_adapter_dropped_total{reason="too_large"}"#;
+    wait_until("the acks over budget counted", Duration::from_secs(5), || {
+        metric(&nodes[0], too_large) >= 46.0
+    });
+}
+
+/// Finding: a peer's `clientCount` was added up unchecked: two answers of 2^64-1 overflowed
+/// (in a debug build, a panic of the adapter actor; in the HTTP emit, of the request's
+/// worker). Counts add saturating; the node and its own acks are unharmed.
+#[test]
+fn cluster_attack_absurd_client_counts_from_a_peer_crash_nothing() {
+    let redis = RedisServer::start();
+    let nodes = start_nodes(&redis, 1);
+    let mut d = Driver::node(&nodes[0]);
+    d.call(
+        "connect",
+        json!({ "name": "a", "nsp": "/", "answer_acks": "pong" }),
+    );
+    let peer = answering_peer(&redis, 7, |id| {
+        vec![client_count(id, u64::MAX), client_count(id, u64::MAX)]
+    });
+    wait_counted(&nodes, 2);
+    let answer = emit(
+        &nodes[0],
+        json!({ "event": "q", "data": 1, "ack": true, "timeout_ms": 500 }),
+    );
+    peer.join().expect("the peer answered");
+    let acks = answer["acks"].as_array().cloned().unwrap_or_default();
+    assert!(
+        acks.iter().any(|a| a["data"] == json!("pong")),
+        "{answer}"
+    );
+    assert_eq!(health(&nodes[0])["adapter"]["connected"], json!(true));
+    let rooms = api(&nodes[0], "GET", "/api/v1/rooms", None);
+    assert_eq!(rooms.status, 200, "{}", rooms.text());
+}
