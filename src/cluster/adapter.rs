@@ -46,6 +46,8 @@ pub(crate) struct Limits {
     pub max_items: usize,
     /// Namespaces whose request channel this node SUBSCRIBEs to at most.
     pub max_served: usize,
+    /// The rooms a socket may be in at most.
+    pub max_rooms_per_socket: usize,
 }
 
 /// A request to the other nodes of a namespace.
@@ -129,6 +131,7 @@ impl ClusterAdapter {
             max_rooms: p.limits.max_rooms,
             acks_waiting: Arc::new(AtomicUsize::new(0)),
             max_acks_waiting: p.limits.max_pending,
+            max_rooms_per_socket: p.limits.max_rooms_per_socket,
         };
         ClusterAdapter {
             uid: p.uid,

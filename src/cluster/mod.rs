@@ -59,6 +59,7 @@ pub fn start(
         max_rooms: broadcast_wire::MAX_ROOMS_PER_MESSAGE,
         max_items: responder::MAX_FETCHED,
         max_served: 1_000,
+        max_rooms_per_socket: settings.limits.max_rooms_per_socket,
     };
     let mut parts = HandleParts {
         uid: uid.clone(),

@@ -33,6 +33,8 @@ pub(crate) struct Responder {
     pub acks_waiting: Arc<AtomicUsize>,
     /// How many of those may wait at once.
     pub max_acks_waiting: usize,
+    /// The rooms a socket may be in at most (`[limits] max_rooms_per_socket`).
+    pub max_rooms_per_socket: usize,
 }
 
 /// Why a request was not answered.
@@ -135,7 +137,7 @@ impl Responder {
             let target = self.opts_target(nsp, req)?;
             let rooms = self.rooms(req, "/rooms")?;
             for (id, _) in self.hub.resolve(&target) {
-                for room in &rooms {
+                for room in self.worth_asking(nsp, &id, &rooms, join) {
                     self.apply(nsp, &id, room, join);
                 }
             }
@@ -149,6 +151,25 @@ impl Responder {
             answer(json!({}));
         }
         Ok(())
+    }
+
+    /// The rooms of `rooms` worth asking socket `socket_id` to join (those it is not in, as
+    /// many as it may still join) or leave (those it is in): a peer's list may name 10,000
+    /// rooms, and each would be a message to the socket's session.
+    fn worth_asking<'a>(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        rooms: &'a [String],
+        join: bool,
+    ) -> Vec<&'a String> {
+        let current = self.hub.membership().read().socket_rooms(nsp, socket_id);
+        let room_left = self.max_rooms_per_socket.saturating_sub(current.len());
+        let wanted = rooms.iter().filter(|r| current.contains(r) != join);
+        match join {
+            true => wanted.take(room_left).collect(),
+            false => wanted.collect(),
+        }
     }
 
     fn apply(&self, nsp: &str, socket_id: &str, room: &str, join: bool) {

@@ -383,3 +383,46 @@ fn cluster_attack_absurd_client_counts_from_a_peer_crash_nothing() {
     let rooms = api(&nodes[0], "GET", "/api/v1/rooms", None);
     assert_eq!(rooms.status, 200, "{}", rooms.text());
 }
+
+/// Finding: a peer's remote join named up to 10,000 rooms, and every matching socket was
+/// sent one join per room: one message of ~100 KB queued sockets x 10,000 joins in the
+/// sessions' mailboxes (100 million with 10,000 sockets), all but `max_rooms_per_socket`
+/// of them refused one by one. A socket is now asked to join only rooms it is not in, and
+/// only as many as it may still join.
+#[test]
+fn cluster_attack_a_peers_remote_join_of_many_rooms_costs_at_most_the_rooms_a_socket_may_join() {
+    let redis = RedisServer::start();
+    let mut settings = node_settings(&redis);
+    settings.limits.max_rooms_per_socket = 5;
+    let nodes = vec![support::start_hub_from(settings)];
+    wait_counted(&nodes, 1);
+    let mut d = Driver::node(&nodes[0]);
+    let sid = d.connect("a", "/");
+    let rooms: Vec<String> = (0..10_000).map(|i| format!("room{i}")).collect();
+    let join = json!({
+        "uid": "peer1",
+        "type": 2,
+        "opts": { "rooms": [], "except": [] },
+        "rooms": rooms,
+    });
+    let mut conn = peer(&redis);
+    publish(&mut conn, "socket.io-request#/#", join.to_string().as_bytes());
+    let hub = nodes[0].hub.clone();
+    wait_until("the socket joined rooms up to its bound", Duration::from_secs(10), || {
+        hub.membership().read().socket_rooms("/", &sid).len() >= 5
+    });
+    // A leave and a join of a room after: every earlier join was handled by then.
+    let leave = json!({
+        "uid": "peer1", "type": 3, "opts": { "rooms": [], "except": [] }, "rooms": ["room0"],
+    });
+    publish(&mut conn, "socket.io-request#/#", leave.to_string().as_bytes());
+    wait_until("room0 left", Duration::from_secs(10), || {
+        !hub.membership().read().socket_rooms("/", &sid).contains(&"room0".to_owned())
+    });
+    let refused = r#"siohub_refused_total{reason="rooms_per_socket"}"#;
+    assert_eq!(
+        metric(&nodes[0], refused),
+        0.0,
+        "joins the socket could not take were asked of it anyway"
+    );
+}
