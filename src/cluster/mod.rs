@@ -88,7 +88,10 @@ pub fn start(
             return ClusterHandle::new(parts);
         }
     };
-    let (publish, own) = redis_link::Outgoing::new(adapter.max_queued, status.clone());
+    let max_bytes = adapter
+        .max_message_bytes
+        .saturating_mul(redis_link::QUEUED_MESSAGE_SIZES);
+    let (publish, own) = redis_link::Outgoing::new(adapter.max_queued, max_bytes, status.clone());
     let encode = encoder(uid.clone(), channels.clone(), hub.clone());
     actix_rt::spawn(redis_link::run_publisher(
         conn.clone(),

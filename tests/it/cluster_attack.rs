@@ -426,3 +426,37 @@ fn cluster_attack_a_peers_remote_join_of_many_rooms_costs_at_most_the_rooms_a_so
         "joins the socket could not take were asked of it anyway"
     );
 }
+
+/// Finding (the same queue, in bytes): bounded in messages only, the adapter's queue could
+/// still hold `max_queued` answers of megabytes each (all rooms, fetched sockets) while
+/// Redis hangs. It holds 64 times `max_message_bytes` at most.
+#[test]
+fn cluster_attack_the_adapters_own_messages_queue_within_a_bound_of_bytes_while_redis_hangs() {
+    let redis = RedisServer::start();
+    let mut settings = node_settings(&redis);
+    settings.adapter.max_message_bytes = 1024;
+    let nodes = vec![support::start_hub_from(settings)];
+    wait_counted(&nodes, 1);
+    let cluster = nodes[0].cluster.clone().expect("a clustered node");
+    // About 2 KB a message: the 64 KiB bound holds some thirty, max_queued 10,000.
+    let target = Target {
+        nsp: "/".into(),
+        rooms: (0..200).map(|i| format!("room-{i:04}")).collect(),
+        ..Target::default()
+    };
+    redis.signal("STOP");
+    let full = r#"siohub_adapter_dropped_total{reason="queue_full"}"#;
+    let mut told = 0;
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while metric(&nodes[0], full) == 0.0 && Instant::now() < deadline && told < 5_000 {
+        for _ in 0..50 {
+            cluster.remote_join(&target, vec!["x".into()]);
+            told += 1;
+        }
+    }
+    redis.signal("CONT");
+    assert!(
+        metric(&nodes[0], full) > 0.0,
+        "{told} messages of 2 KB for a hung Redis, none dropped"
+    );
+}
