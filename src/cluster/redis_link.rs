@@ -169,7 +169,16 @@ pub(crate) async fn run_publisher(
             pipe.cmd("PUBLISH").arg(&p.channel).arg(&p.bytes).ignore();
         }
         let n = batch.len() as u64;
-        match pipe.query_async::<()>(&mut conn).await {
+        let mut sent = pipe.query_async::<()>(&mut conn).await;
+        if sent
+            .as_ref()
+            .is_err_and(|e| e.is_connection_dropped() || e.is_io_error())
+        {
+            // A connection Redis dropped (it restarted) is noticed by the first command on
+            // it; the connection manager reconnects for the next one: one more try.
+            sent = pipe.query_async::<()>(&mut conn).await;
+        }
+        match sent {
             Ok(()) => {
                 status.set_publisher(None);
                 for _ in 0..n {
