@@ -40,7 +40,11 @@ pub(crate) fn deliver(
     let Channel::Broadcast { nsp, room } = channel else {
         return;
     };
-    if let Some(room) = room {
+    // With recovery kept in Redis, every event of a recovery namespace is logged here too
+    // (a socket recovering on this node must get each once: see the Broadcaster's
+    // `remote_replay`), so none is skipped for want of a member.
+    let logs_all = hub.recovery_store().is_some() && !hub.policies().of(nsp).recovery.is_zero();
+    if let Some(room) = room.filter(|_| !logs_all) {
         // As the Node adapter does: a single-room broadcast for a room with no member here
         // is not even decoded.
         let members = hub.membership().read();

@@ -146,10 +146,8 @@ fn cluster_a_client_of_a_killed_node_recovers_its_missed_events_on_another_node(
     assert_eq!(news(&mut on_b, "c"), [0, 1, 2, 3, 4, 5]);
     assert_eq!(recoveries(&c, "recovered"), 1);
 
-    // Back in its room on C: live events reach it there, after the replay.
-    let mut on_c = Driver::node_at(&url(&c));
-    on_c.connect("p", "/");
-    publish(&mut on_c, "p", "r", 6);
+    // Back in its room on C: live events from A reach it there, after the replay.
+    publish(&mut on_a, "p", "r", 6);
     wait_until("c gets news 6 live", WAIT, || {
         news(&mut on_b, "c").len() == 7
     });
@@ -158,49 +156,85 @@ fn cluster_a_client_of_a_killed_node_recovers_its_missed_events_on_another_node(
     wait_until("C rewrote the record", WAIT, || {
         records(&redis).iter().any(|r| r.contains(&id))
     });
-    drop(a);
+}
+
+/// Starts socket `p` on `d` publishing `{seq}` as `tick` to room `r` every 3 ms.
+fn start_ticks(d: &mut Driver) {
+    d.connect("p", "/");
+    let tick = json!({ "names": ["p"], "room": "r", "event": "tick", "interval_ms": 3 });
+    d.call("publish_loop", tick);
+}
+
+fn ticks(d: &mut Driver) -> usize {
+    d.received("c", "tick").len()
+}
+
+/// Lets `c` (held, its node dead) recover on `node` while the publisher of `on_pub` ticks,
+/// then stops it and checks that `c` got every tick once, in order.
+fn recover_while_ticking(
+    on_b: &mut Driver,
+    on_pub: &mut Driver,
+    node: &Server,
+    redis: &RedisServer,
+) {
+    let had = ticks(on_b);
+    let back = reconnect_to(on_b, node);
+    assert_eq!(back["recovered"], true, "{back}");
+    let before = ticks(on_b);
+    wait_until("live ticks arrive", WAIT, || ticks(on_b) > before + 20);
+    let stats = on_pub.call("stop_loops", json!({}));
+    let sent = stats["acked"].as_u64().unwrap();
+    assert_eq!(stats["sent"], sent, "{stats}");
+    // Waits for them all, then says which are missing or repeated, if any.
+    let deadline = Instant::now() + WAIT;
+    while (ticks(on_b) as u64) < sent && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let seqs: Vec<u64> = on_b
+        .received("c", "tick")
+        .iter()
+        .map(|t| t["seq"].as_u64().unwrap())
+        .collect();
+    let expected: Vec<u64> = (1..=sent).collect();
+    assert_eq!(seqs, expected, "each tick once, in order");
+    assert_eq!(news(on_b, "c"), [0]);
 }
 
 #[test]
-fn cluster_events_published_while_a_client_recovers_reach_it_once_in_order() {
+fn cluster_events_of_the_recovering_node_reach_the_client_once_in_order() {
     let redis = RedisServer::start();
     let config = TempFile::with(CONFIG);
     let mut b = node(&redis, &config);
     let c = node(&redis, &config);
     let (mut on_b, _) = connect_in_room(&redis, &b);
     kill_under(&mut on_b, &mut b);
-
-    // C publishes to the room every few milliseconds before, during and after the
-    // recovery: each tick is in the stream, or logged on C only, or live, or several.
+    // C ticks before, during and after the recovery: each tick is in the stream, or
+    // logged on C only, or live, or several of these.
     let mut on_c = Driver::node_at(&url(&c));
-    on_c.connect("p", "/");
-    let tick = json!({ "names": ["p"], "room": "r", "event": "tick", "interval_ms": 3 });
-    on_c.call("publish_loop", tick);
+    start_ticks(&mut on_c);
     wait_until("ticks are in Redis", WAIT, || stream_len(&redis) >= 20);
-    let back = reconnect_to(&mut on_b, &c);
-    assert_eq!(back["recovered"], true, "{back}");
-    let received = |d: &mut Driver| d.received("c", "tick").len();
-    let before = received(&mut on_b);
-    wait_until("live ticks arrive", WAIT, || {
-        received(&mut on_b) > before + 20
+    recover_while_ticking(&mut on_b, &mut on_c, &c);
+}
+
+#[test]
+fn cluster_another_nodes_events_before_during_and_after_a_recovery_reach_the_client_once() {
+    let redis = RedisServer::start();
+    let config = TempFile::with(CONFIG);
+    let a = node(&redis, &config);
+    let mut b = node(&redis, &config);
+    let c = node(&redis, &config);
+    let (mut on_b, _) = connect_in_room(&redis, &b);
+    // A ticks throughout: c gets the first ticks live on B (through Redis), misses some
+    // while away, and gets the rest live on C (through Redis).
+    let mut on_a = Driver::node_at(&url(&a));
+    start_ticks(&mut on_a);
+    wait_until("c gets ticks on B", WAIT, || ticks(&mut on_b) >= 20);
+    kill_under(&mut on_b, &mut b);
+    let missed_from = stream_len(&redis);
+    wait_until("c misses ticks", WAIT, || {
+        stream_len(&redis) >= missed_from + 20
     });
-    let stats = on_c.call("stop_loops", json!({}));
-    let sent = stats["acked"].as_u64().unwrap();
-    assert_eq!(stats["sent"], sent, "{stats}");
-    wait_until("every tick arrived", WAIT, || {
-        received(&mut on_b) as u64 >= sent
-    });
-    let seqs: Vec<u64> = on_b
-        .received("c", "tick")
-        .iter()
-        .map(|t| t["seq"].as_u64().unwrap())
-        .collect();
-    assert_eq!(
-        seqs,
-        (1..=sent).collect::<Vec<_>>(),
-        "each tick once, in order"
-    );
-    assert_eq!(news(&mut on_b, "c"), [0]);
+    recover_while_ticking(&mut on_b, &mut on_a, &c);
 }
 
 #[test]
