@@ -171,13 +171,7 @@ fn ticks(d: &mut Driver) -> usize {
 
 /// Lets `c` (held, its node dead) recover on `node` while the publisher of `on_pub` ticks,
 /// then stops it and checks that `c` got every tick once, in order.
-fn recover_while_ticking(
-    on_b: &mut Driver,
-    on_pub: &mut Driver,
-    node: &Server,
-    redis: &RedisServer,
-) {
-    let had = ticks(on_b);
+fn recover_while_ticking(on_b: &mut Driver, on_pub: &mut Driver, node: &Server) {
     let back = reconnect_to(on_b, node);
     assert_eq!(back["recovered"], true, "{back}");
     let before = ticks(on_b);
