@@ -2,7 +2,8 @@
 //! of the test's own, `recovery_s > 0`, Node `socket.io-client` 4.8 clients. A client whose
 //! node was killed with SIGKILL reconnects to another node and recovers exactly the events
 //! it missed, in order; an unknown pid, an offset trimmed from the stream or a Redis that
-//! is down at reconnect give a fresh socket, counted, never a hang.
+//! is down at reconnect give a fresh socket, counted, never a hang. A room with
+//! `buffer = "always"` keeps its history on every node.
 
 use std::time::{Duration, Instant};
 
@@ -315,4 +316,31 @@ fn cluster_redis_down_at_reconnect_gives_a_fresh_socket_without_a_hang() {
         started.elapsed()
     );
     assert_eq!(recoveries(&c, "unavailable"), 1);
+}
+
+#[test]
+fn cluster_a_joiner_on_any_node_gets_an_always_rooms_history() {
+    let redis = RedisServer::start();
+    let config = TempFile::with(&format!(
+        "{CONFIG}\n[[namespaces]]\nname = \"/h\"\nbuffer = \"always\"\n\
+         client_join = true\nclient_publish = true\n"
+    ));
+    let a = node(&redis, &config);
+    let b = node(&redis, &config);
+    // Published on A to a room nobody is in, on any node.
+    let mut on_a = Driver::node_at(&url(&a));
+    on_a.connect("p", "/h");
+    for n in 1..=3 {
+        publish(&mut on_a, "p", "h1", n);
+    }
+    let series = "siohub_buffered_events{namespace=\"/h\"}";
+    wait_until("B keeps the history too", WAIT, || metric(&b, series) == 3);
+    for (d, name) in [(&mut on_a, "ja"), (&mut Driver::node_at(&url(&b)), "jb")] {
+        d.connect(name, "/h");
+        assert_eq!(d.ack(name, "join", json!(["h1"]))["ok"], true);
+        wait_until("the joiner gets the history", WAIT, || {
+            news(d, name).len() >= 3
+        });
+        assert_eq!(news(d, name), [1, 2, 3], "{name}");
+    }
 }
