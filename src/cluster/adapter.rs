@@ -165,7 +165,11 @@ impl ClusterAdapter {
                         status.set_node_count(n);
                         status.set_publisher(None);
                     }
-                    Err(e) => status.set_publisher(Some(e.to_string())),
+                    Err(e) => {
+                        // Alone until Redis answers again.
+                        status.set_node_count(0);
+                        status.set_publisher(Some(e.to_string()));
+                    }
                 }
             }
             .into_actor(self),

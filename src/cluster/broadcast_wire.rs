@@ -95,6 +95,23 @@ pub(crate) fn string_array(items: Vec<String>) -> Pack {
     Pack::Array(items.into_iter().map(Pack::from).collect())
 }
 
+/// The uid at the head of a broadcast message (`[uid, ...]`), read without decoding the
+/// rest: a node receives each of its own broadcasts back and drops them this cheaply.
+pub(crate) fn peek_uid(bytes: &[u8]) -> Option<&[u8]> {
+    let rest = match bytes.first()? {
+        0x90..=0x9f => &bytes[1..],
+        0xdc => bytes.get(3..)?,
+        0xdd => bytes.get(5..)?,
+        _ => return None,
+    };
+    let (len, at) = match *rest.first()? {
+        b @ 0xa0..=0xbf => (usize::from(b & 0x1f), 1),
+        0xd9 => (usize::from(*rest.get(1)?), 2),
+        _ => return None,
+    };
+    rest.get(at..at + len)
+}
+
 /// Decodes a broadcast message; the error says what was wrong with it.
 pub(crate) fn decode(bytes: &[u8]) -> Result<InboundBroadcast, String> {
     let Pack::Array(mut parts) = values::decode(bytes)? else {
@@ -173,6 +190,20 @@ mod tests {
         assert_eq!(back.rooms, vec!["r", "user:ann", "s1"]);
         assert_eq!(back.except, vec!["x", "s2"]);
         assert!(back.volatile && back.origin_offset);
+    }
+
+    #[test]
+    fn the_uid_is_read_without_decoding() {
+        let b = OutboundBroadcast {
+            target: Target::namespace("/"),
+            event: "ev".into(),
+            payload: Payload::new(vec![json!(1)]),
+            volatile: false,
+        };
+        let (_, bytes) = encode("node-uid-1", &b, false);
+        assert_eq!(peek_uid(&bytes), Some(&b"node-uid-1"[..]));
+        assert_eq!(peek_uid(b"garbage"), None);
+        assert_eq!(peek_uid(&[0x93, 0xa5, b'a']), None);
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub(crate) fn deliver(
     let Channel::Broadcast { nsp, room } = channel else {
         return;
     };
+    if broadcast_wire::peek_uid(bytes) == Some(uid.as_bytes()) {
+        return;
+    }
     if let Some(room) = room.filter(|_| !keeps_every_event(hub, nsp)) {
         // As the Node adapter does: a single-room broadcast for a room with no member here
         // is not even decoded.

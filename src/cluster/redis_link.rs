@@ -25,7 +25,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Messages published in one pipeline at most.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
 
 /// One message for Redis: a channel and its bytes.
 pub(crate) struct Publish {
@@ -85,7 +85,16 @@ pub(crate) async fn run_publisher(
             pipe.cmd("PUBLISH").arg(&p.channel).arg(&p.bytes).ignore();
         }
         let n = batch.len() as u64;
-        match pipe.query_async::<()>(&mut conn).await {
+        let mut sent = pipe.query_async::<()>(&mut conn).await;
+        if sent
+            .as_ref()
+            .is_err_and(|e| e.is_connection_dropped() || e.is_io_error())
+        {
+            // A connection Redis dropped (it restarted) is noticed by the first command on
+            // it; the connection manager reconnects for the next one: one more try.
+            sent = pipe.query_async::<()>(&mut conn).await;
+        }
+        match sent {
             Ok(()) => {
                 status.set_publisher(None);
                 for _ in 0..n {

@@ -249,6 +249,32 @@ fn cluster_http_emit_with_acks_gathers_every_nodes_acks() {
     let datas: Vec<u64> = acks.iter().map(|a| a["data"].as_u64().unwrap()).collect();
     assert_eq!(datas.iter().filter(|d| **d == 2).count(), 2, "{answer}");
 
+    // The same as an event stream: every node's acks, then the totals.
+    let bearer = format!("Bearer {}", support::OPERATOR_KEY);
+    let body = json!({ "event": "ask", "data": "q", "ack": true, "timeout_ms": 3000 });
+    let (status, _, mut sse) = support::sse::SseReader::open(
+        nodes[2].addr,
+        "POST",
+        "/api/v1/emit",
+        &[("Authorization", &bearer)],
+        Some(body),
+    );
+    assert_eq!(status, 200);
+    let mut streamed = BTreeSet::new();
+    let totals = loop {
+        match sse.event() {
+            (name, ack) if name == "ack" => {
+                streamed.insert(ack["sid"].as_str().unwrap().to_owned());
+            }
+            (name, totals) if name == "done" => break totals,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(streamed, all);
+    assert_eq!(totals["recipients"], json!(6), "{totals}");
+    assert_eq!(totals["acked"], json!(6), "{totals}");
+    assert_eq!(totals["nodes"], json!({ "expected": 2, "answered": 2 }));
+
     // A room with members on one other node only: its acks, the rest count nothing.
     drivers[2].ack("s20", "join", json!(["few"]));
     let answer = emit(
@@ -293,4 +319,67 @@ fn cluster_a_node_gone_leaves_the_count_and_a_silent_node_costs_one_timeout() {
     wait_counted(&nodes, 2);
     let rooms = futures::executor::block_on(cluster.all_rooms("/"));
     assert_eq!((rooms.nodes_expected, rooms.nodes_answered), (1, 1));
+}
+
+/// Not a test: the cross-node delivery rate beside the local one, same clients, same run
+/// (`cargo nextest run --test it --run-ignored only -E 'test(cluster_probe)' --no-capture`).
+#[test]
+#[ignore = "a measurement, not an assertion"]
+fn cluster_probe_cross_node_delivery_rate() {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (sockets, events) = (env("PROBE_SOCKETS", 50) as usize, env("PROBE_EVENTS", 2000));
+    let redis = RedisServer::start();
+    let nodes = start_nodes(&redis, 2);
+    for (round, at) in [(1u64, 0usize), (2, 1)] {
+        let mut d = Driver::node(&nodes[at]);
+        let prefix = format!("p{round}_");
+        d.call(
+            "connect_many",
+            json!({ "prefix": prefix, "count": sockets, "nsp": "/" }),
+        );
+        let names: Vec<String> = (0..sockets).map(|i| format!("{prefix}{i}")).collect();
+        let started = Instant::now();
+        for seq in 0..events {
+            support::hub_broadcast(
+                &nodes[0],
+                Target::namespace("/"),
+                &format!("e{round}"),
+                json!(seq),
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while d
+            .counts(&names, &format!("e{round}"))
+            .values()
+            .any(|n| *n < events)
+        {
+            if Instant::now() > deadline {
+                let counts = d.counts(&names, &format!("e{round}"));
+                for node in &nodes {
+                    let text = support::ops::metrics_text(node);
+                    let lines: Vec<&str> = text
+                        .lines()
+                        .filter(|l| {
+                            !l.starts_with('#')
+                                && (l.contains("adapter")
+                                    || l.contains("dropped")
+                                    || l.contains("slow"))
+                        })
+                        .collect();
+                    println!("{lines:#?}");
+                }
+                panic!("not all delivered: {counts:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let took = started.elapsed().as_secs_f64();
+        let delivered = (sockets as u64 * events) as f64 / took;
+        let place = if at == 0 { "local" } else { "across Redis" };
+        println!("{place}: {sockets} sockets x {events} events in {took:.2} s = {delivered:.0} delivered msgs/s");
+    }
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod broadcaster_restart;
+mod cluster_seam;
 mod dropped_asks;
 mod handler_tasks;
 mod join_replay;

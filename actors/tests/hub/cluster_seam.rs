@@ -1,0 +1,120 @@
+//! The seam to the cluster adapter: what the Broadcaster offers to its `ClusterOutbox`
+//! (every broadcast that may have recipients elsewhere, with the recovery offset local
+//! recipients got; none aimed only at this node's own sockets; none it got from another
+//! node), and a `RemoteBroadcast` delivered and buffered like a local one.
+
+use std::time::Duration;
+
+use crate::support::{event, namespaces, room, Client, Sockets};
+use serde_json::{json, Value};
+use siohub_actors::{
+    BufferPolicy, ClusterOutbox, DeliveryPolicies, DeliveryPolicy, Hub, Payload, RemoteBroadcast,
+    Target,
+};
+
+fn clustered(policy: DeliveryPolicy, capacity: usize) -> (Hub, siohub_actors::OutboxReceiver) {
+    let (outbox, receiver) = ClusterOutbox::new(capacity);
+    (
+        Hub::start_clustered(DeliveryPolicies::new(policy), outbox),
+        receiver,
+    )
+}
+
+#[actix_rt::test]
+async fn broadcasts_go_to_the_outbox_with_their_offset_but_not_those_for_local_sockets() {
+    let policy = DeliveryPolicy {
+        recovery: Duration::from_secs(60),
+        ..DeliveryPolicy::default()
+    };
+    let (hub, mut outbox) = clustered(policy, 8);
+    let sockets = Sockets::default();
+    let (mut client, _) = Client::connect(&hub, namespaces(&sockets, None), None).await;
+    let id = sockets.last().id().to_string();
+
+    hub.broadcast(event(room("r"), "to_room", json!(1)))
+        .await
+        .unwrap();
+    let out = outbox.try_recv().expect("a room broadcast goes out");
+    assert_eq!(out.target, room("r"));
+    assert_eq!(out.event, "to_room");
+    // The offset local recipients got travels with it.
+    assert_eq!(out.payload.args.len(), 2, "{:?}", out.payload.args);
+    assert!(out.payload.args[1].is_string());
+
+    let mine = Target {
+        socket_ids: vec![id.clone()],
+        ..Target::namespace("/")
+    };
+    hub.broadcast(event(mine, "direct", json!(2)))
+        .await
+        .unwrap();
+    assert_eq!(client.events("direct", 1).await, vec![json!(2)]);
+    assert!(
+        outbox.try_recv().is_err(),
+        "only a local socket: not sent to Redis"
+    );
+
+    let elsewhere = Target {
+        socket_ids: vec![id, "on-another-node".into()],
+        ..Target::namespace("/")
+    };
+    hub.broadcast(event(elsewhere, "mixed", json!(3)))
+        .await
+        .unwrap();
+    assert_eq!(outbox.try_recv().unwrap().event, "mixed");
+
+    let remote = RemoteBroadcast {
+        target: Target::namespace("/"),
+        event: "remote".into(),
+        payload: Payload::new(vec![json!(4), json!("origin-offset")]),
+        volatile: false,
+        origin_offset: true,
+    };
+    assert_eq!(hub.remote_broadcast(remote).await.unwrap().recipients, 1);
+    assert_eq!(client.events("remote", 1).await, vec![json!(4)]);
+    assert!(
+        outbox.try_recv().is_err(),
+        "a remote broadcast is never sent back"
+    );
+}
+
+#[actix_rt::test]
+async fn a_full_outbox_drops_and_counts_and_local_delivery_goes_on() {
+    let (outbox, _receiver) = ClusterOutbox::new(1);
+    let policies = DeliveryPolicies::new(DeliveryPolicy::default());
+    let hub = Hub::start_clustered(policies, outbox.clone());
+    let sockets = Sockets::default();
+    let (mut client, _) = Client::connect(&hub, namespaces(&sockets, None), None).await;
+    for n in 0..3 {
+        hub.broadcast(event(Target::namespace("/"), "ev", json!(n)))
+            .await
+            .unwrap();
+    }
+    let got: Vec<Value> = client.events("ev", 3).await;
+    assert_eq!(got, vec![json!(0), json!(1), json!(2)]);
+    assert_eq!(outbox.counters().queued(), 1);
+    assert_eq!(outbox.counters().dropped_full(), 2);
+}
+
+#[actix_rt::test]
+async fn a_remote_broadcast_is_buffered_like_a_local_one() {
+    let policy = DeliveryPolicy {
+        buffer: BufferPolicy::Always,
+        buffer_size: 10,
+        ..DeliveryPolicy::default()
+    };
+    let (hub, _outbox) = clustered(policy, 8);
+    let remote = RemoteBroadcast {
+        target: room("r"),
+        event: "kept".into(),
+        payload: Payload::new(vec![json!("x")]),
+        volatile: false,
+        origin_offset: false,
+    };
+    assert_eq!(hub.remote_broadcast(remote).await.unwrap().recipients, 0);
+    let buffered = hub
+        .buffered("/", "r", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(buffered, 1);
+}
