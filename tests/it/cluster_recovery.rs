@@ -161,9 +161,19 @@ fn cluster_a_client_of_a_killed_node_recovers_its_missed_events_on_another_node(
 
 /// Starts socket `p` on `d` publishing `{seq}` as `tick` to room `r` every 3 ms.
 fn start_ticks(d: &mut Driver) {
+    // A watcher in the room on the publishing node sees the ticks in the order they were
+    // broadcast (one socket's publishes are handled concurrently: not always seq order).
+    d.connect("w", "/");
+    assert_eq!(d.ack("w", "join", json!(["r"]))["ok"], true);
     d.connect("p", "/");
     let tick = json!({ "names": ["p"], "room": "r", "event": "tick", "interval_ms": 3 });
     d.call("publish_loop", tick);
+}
+
+/// The seqs of the ticks socket `name` received, in order.
+fn tick_seqs(d: &mut Driver, name: &str) -> Vec<u64> {
+    let ticks = d.received(name, "tick");
+    ticks.iter().map(|t| t["seq"].as_u64().unwrap()).collect()
 }
 
 fn ticks(d: &mut Driver) -> usize {
@@ -171,7 +181,8 @@ fn ticks(d: &mut Driver) -> usize {
 }
 
 /// Lets `c` (held, its node dead) recover on `node` while the publisher of `on_pub` ticks,
-/// then stops it and checks that `c` got every tick once, in order.
+/// then stops it and checks that `c` got every tick once, in the order they were
+/// broadcast.
 fn recover_while_ticking(on_b: &mut Driver, on_pub: &mut Driver, node: &Server) {
     let back = reconnect_to(on_b, node);
     assert_eq!(back["recovered"], true, "{back}");
@@ -180,18 +191,23 @@ fn recover_while_ticking(on_b: &mut Driver, on_pub: &mut Driver, node: &Server) 
     let stats = on_pub.call("stop_loops", json!({}));
     let sent = stats["acked"].as_u64().unwrap();
     assert_eq!(stats["sent"], sent, "{stats}");
-    // Waits for them all, then says which are missing or repeated, if any.
+    wait_until("the watcher has every tick", WAIT, || {
+        tick_seqs(on_pub, "w").len() as u64 >= sent
+    });
+    let broadcast = tick_seqs(on_pub, "w");
+    let mut all = broadcast.clone();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (1..=sent).collect::<Vec<_>>(),
+        "the watcher saw each once"
+    );
+    // Waits for them all, then says which are missing, repeated or out of order, if any.
     let deadline = Instant::now() + WAIT;
     while (ticks(on_b) as u64) < sent && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let seqs: Vec<u64> = on_b
-        .received("c", "tick")
-        .iter()
-        .map(|t| t["seq"].as_u64().unwrap())
-        .collect();
-    let expected: Vec<u64> = (1..=sent).collect();
-    assert_eq!(seqs, expected, "each tick once, in order");
+    assert_eq!(tick_seqs(on_b, "c"), broadcast, "each tick once, in order");
     assert_eq!(news(on_b, "c"), [0]);
 }
 
