@@ -4,7 +4,7 @@
 //! this node reaches that socket (socket.io puts every socket in such a room), every other
 //! room (a `user:<id>` room among them) is a room.
 
-use siohub_actors::{Hub, RemoteBroadcast, Target};
+use siohub_actors::{BufferPolicy, Hub, RemoteBroadcast, Target};
 
 use super::broadcast_wire;
 use super::channels::{Channel, Channels};
@@ -27,6 +27,17 @@ pub(crate) fn target(hub: &Hub, nsp: &str, rooms: Vec<String>, except: Vec<Strin
     }
 }
 
+/// Whether this node takes every broadcast of `nsp`, even for a room with no member here:
+/// with recovery kept in Redis every event of a recovery namespace is logged here too (a
+/// socket recovering on this node must get each once: see the Broadcaster's
+/// `remote_replay`), and a room with `buffer = "always"` keeps its history on every node
+/// (a joiner on any node gets it).
+fn keeps_every_event(hub: &Hub, nsp: &str) -> bool {
+    let policy = hub.policies().of(nsp);
+    let logs = hub.recovery_store().is_some() && !policy.recovery.is_zero();
+    logs || policy.buffer == BufferPolicy::Always
+}
+
 /// A message from a broadcast channel: delivered locally unless it is this node's own, for a
 /// single room nobody here is in, too large or garbage (counted, one rate-limited log line).
 pub(crate) fn deliver(
@@ -43,7 +54,7 @@ pub(crate) fn deliver(
     if broadcast_wire::peek_uid(bytes) == Some(uid.as_bytes()) {
         return;
     }
-    if let Some(room) = room {
+    if let Some(room) = room.filter(|_| !keeps_every_event(hub, nsp)) {
         // As the Node adapter does: a single-room broadcast for a room with no member here
         // is not even decoded.
         let members = hub.membership().read();

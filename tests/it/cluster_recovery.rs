@@ -2,7 +2,8 @@
 //! of the test's own, `recovery_s > 0`, Node `socket.io-client` 4.8 clients. A client whose
 //! node was killed with SIGKILL reconnects to another node and recovers exactly the events
 //! it missed, in order; an unknown pid, an offset trimmed from the stream or a Redis that
-//! is down at reconnect give a fresh socket, counted, never a hang.
+//! is down at reconnect give a fresh socket, counted, never a hang. A room with
+//! `buffer = "always"` keeps its history on every node.
 
 use std::time::{Duration, Instant};
 
@@ -146,10 +147,8 @@ fn cluster_a_client_of_a_killed_node_recovers_its_missed_events_on_another_node(
     assert_eq!(news(&mut on_b, "c"), [0, 1, 2, 3, 4, 5]);
     assert_eq!(recoveries(&c, "recovered"), 1);
 
-    // Back in its room on C: live events reach it there, after the replay.
-    let mut on_c = Driver::node_at(&url(&c));
-    on_c.connect("p", "/");
-    publish(&mut on_c, "p", "r", 6);
+    // Back in its room on C: live events from A reach it there, after the replay.
+    publish(&mut on_a, "p", "r", 6);
     wait_until("c gets news 6 live", WAIT, || {
         news(&mut on_b, "c").len() == 7
     });
@@ -158,49 +157,95 @@ fn cluster_a_client_of_a_killed_node_recovers_its_missed_events_on_another_node(
     wait_until("C rewrote the record", WAIT, || {
         records(&redis).iter().any(|r| r.contains(&id))
     });
-    drop(a);
+}
+
+/// Starts socket `p` on `d` publishing `{seq}` as `tick` to room `r` every 3 ms.
+fn start_ticks(d: &mut Driver) {
+    // A watcher in the room on the publishing node sees the ticks in the order they were
+    // broadcast (one socket's publishes are handled concurrently: not always seq order).
+    d.connect("w", "/");
+    assert_eq!(d.ack("w", "join", json!(["r"]))["ok"], true);
+    d.connect("p", "/");
+    let tick = json!({ "names": ["p"], "room": "r", "event": "tick", "interval_ms": 3 });
+    d.call("publish_loop", tick);
+}
+
+/// The seqs of the ticks socket `name` received, in order.
+fn tick_seqs(d: &mut Driver, name: &str) -> Vec<u64> {
+    let ticks = d.received(name, "tick");
+    ticks.iter().map(|t| t["seq"].as_u64().unwrap()).collect()
+}
+
+fn ticks(d: &mut Driver) -> usize {
+    d.received("c", "tick").len()
+}
+
+/// Lets `c` (held, its node dead) recover on `node` while the publisher of `on_pub` ticks,
+/// then stops it and checks that `c` got every tick once, in the order they were
+/// broadcast.
+fn recover_while_ticking(on_b: &mut Driver, on_pub: &mut Driver, node: &Server) {
+    let back = reconnect_to(on_b, node);
+    assert_eq!(back["recovered"], true, "{back}");
+    let before = ticks(on_b);
+    wait_until("live ticks arrive", WAIT, || ticks(on_b) > before + 20);
+    let stats = on_pub.call("stop_loops", json!({}));
+    let sent = stats["acked"].as_u64().unwrap();
+    assert_eq!(stats["sent"], sent, "{stats}");
+    wait_until("the watcher has every tick", WAIT, || {
+        tick_seqs(on_pub, "w").len() as u64 >= sent
+    });
+    let broadcast = tick_seqs(on_pub, "w");
+    let mut all = broadcast.clone();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (1..=sent).collect::<Vec<_>>(),
+        "the watcher saw each once"
+    );
+    // Waits for them all, then says which are missing, repeated or out of order, if any.
+    let deadline = Instant::now() + WAIT;
+    while (ticks(on_b) as u64) < sent && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(tick_seqs(on_b, "c"), broadcast, "each tick once, in order");
+    assert_eq!(news(on_b, "c"), [0]);
 }
 
 #[test]
-fn cluster_events_published_while_a_client_recovers_reach_it_once_in_order() {
+fn cluster_events_of_the_recovering_node_reach_the_client_once_in_order() {
     let redis = RedisServer::start();
     let config = TempFile::with(CONFIG);
     let mut b = node(&redis, &config);
     let c = node(&redis, &config);
     let (mut on_b, _) = connect_in_room(&redis, &b);
     kill_under(&mut on_b, &mut b);
-
-    // C publishes to the room every few milliseconds before, during and after the
-    // recovery: each tick is in the stream, or logged on C only, or live, or several.
+    // C ticks before, during and after the recovery: each tick is in the stream, or
+    // logged on C only, or live, or several of these.
     let mut on_c = Driver::node_at(&url(&c));
-    on_c.connect("p", "/");
-    let tick = json!({ "names": ["p"], "room": "r", "event": "tick", "interval_ms": 3 });
-    on_c.call("publish_loop", tick);
+    start_ticks(&mut on_c);
     wait_until("ticks are in Redis", WAIT, || stream_len(&redis) >= 20);
-    let back = reconnect_to(&mut on_b, &c);
-    assert_eq!(back["recovered"], true, "{back}");
-    let received = |d: &mut Driver| d.received("c", "tick").len();
-    let before = received(&mut on_b);
-    wait_until("live ticks arrive", WAIT, || {
-        received(&mut on_b) > before + 20
+    recover_while_ticking(&mut on_b, &mut on_c, &c);
+}
+
+#[test]
+fn cluster_another_nodes_events_before_during_and_after_a_recovery_reach_the_client_once() {
+    let redis = RedisServer::start();
+    let config = TempFile::with(CONFIG);
+    let a = node(&redis, &config);
+    let mut b = node(&redis, &config);
+    let c = node(&redis, &config);
+    let (mut on_b, _) = connect_in_room(&redis, &b);
+    // A ticks throughout: c gets the first ticks live on B (through Redis), misses some
+    // while away, and gets the rest live on C (through Redis).
+    let mut on_a = Driver::node_at(&url(&a));
+    start_ticks(&mut on_a);
+    wait_until("c gets ticks on B", WAIT, || ticks(&mut on_b) >= 20);
+    kill_under(&mut on_b, &mut b);
+    let missed_from = stream_len(&redis);
+    wait_until("c misses ticks", WAIT, || {
+        stream_len(&redis) >= missed_from + 20
     });
-    let stats = on_c.call("stop_loops", json!({}));
-    let sent = stats["acked"].as_u64().unwrap();
-    assert_eq!(stats["sent"], sent, "{stats}");
-    wait_until("every tick arrived", WAIT, || {
-        received(&mut on_b) as u64 >= sent
-    });
-    let seqs: Vec<u64> = on_b
-        .received("c", "tick")
-        .iter()
-        .map(|t| t["seq"].as_u64().unwrap())
-        .collect();
-    assert_eq!(
-        seqs,
-        (1..=sent).collect::<Vec<_>>(),
-        "each tick once, in order"
-    );
-    assert_eq!(news(&mut on_b, "c"), [0]);
+    recover_while_ticking(&mut on_b, &mut on_a, &c);
 }
 
 #[test]
@@ -287,4 +332,31 @@ fn cluster_redis_down_at_reconnect_gives_a_fresh_socket_without_a_hang() {
         started.elapsed()
     );
     assert_eq!(recoveries(&c, "unavailable"), 1);
+}
+
+#[test]
+fn cluster_a_joiner_on_any_node_gets_an_always_rooms_history() {
+    let redis = RedisServer::start();
+    let config = TempFile::with(&format!(
+        "{CONFIG}\n[[namespaces]]\nname = \"/h\"\nbuffer = \"always\"\n\
+         client_join = true\nclient_publish = true\n"
+    ));
+    let a = node(&redis, &config);
+    let b = node(&redis, &config);
+    // Published on A to a room nobody is in, on any node.
+    let mut on_a = Driver::node_at(&url(&a));
+    on_a.connect("p", "/h");
+    for n in 1..=3 {
+        publish(&mut on_a, "p", "h1", n);
+    }
+    let series = "siohub_buffered_events{namespace=\"/h\"}";
+    wait_until("B keeps the history too", WAIT, || metric(&b, series) == 3);
+    for (d, name) in [(&mut on_a, "ja"), (&mut Driver::node_at(&url(&b)), "jb")] {
+        d.connect(name, "/h");
+        assert_eq!(d.ack(name, "join", json!(["h1"]))["ok"], true);
+        wait_until("the joiner gets the history", WAIT, || {
+            news(d, name).len() >= 3
+        });
+        assert_eq!(news(d, name), [1, 2, 3], "{name}");
+    }
 }

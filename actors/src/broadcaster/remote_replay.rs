@@ -38,7 +38,7 @@ pub(super) struct NodeLogs<'a> {
     pub(super) remote: Option<&'a PacketLog>,
 }
 
-impl NodeLogs<'_> {
+impl<'a> NodeLogs<'a> {
     /// Every logged event with its origin and counter.
     fn entries(&self) -> impl Iterator<Item = (&str, u64, &LoggedPacket)> + '_ {
         let own = self.own.into_iter().flat_map(|l| l.entries.iter());
@@ -48,6 +48,18 @@ impl NodeLogs<'_> {
             let (origin, counter) = split_offset(p.origin.as_deref()?)?;
             Some((origin, counter, p))
         });
+        own.chain(remote)
+    }
+
+    /// The logged events numbered after `number` (each log is in number order: walked
+    /// from its newest end, so this costs what it returns).
+    fn numbered_after(&self, number: u64) -> impl Iterator<Item = (&str, u64)> + '_ {
+        let newest = |log: Option<&'a PacketLog>| {
+            let entries = log.into_iter().flat_map(|l| l.entries.iter().rev());
+            entries.take_while(move |p| p.number > number)
+        };
+        let own = newest(self.own).map(|p| (self.own_origin, p.offset));
+        let remote = newest(self.remote).filter_map(|p| split_offset(p.origin.as_deref()?));
         own.chain(remote)
     }
 }
@@ -60,10 +72,8 @@ pub(super) fn replay(
     socket_id: &str,
     rooms: &HashSet<String>,
 ) -> Vec<Frames> {
-    let numbered: HashMap<(&str, u64), u64> = logs
-        .entries()
-        .map(|(origin, counter, p)| ((origin, counter), p.number))
-        .collect();
+    // What reached the socket live: numbered after the cutoff.
+    let live: HashSet<(&str, u64)> = logs.numbered_after(upto).collect();
     let offsets = std::iter::once(missed.after.as_str());
     let offsets = offsets.chain(missed.events.iter().map(|e| &*e.offset));
     let mut newest: HashMap<&str, u64> = HashMap::new();
@@ -73,10 +83,8 @@ pub(super) fn replay(
     }
     let mut frames = Vec::new();
     for event in &missed.events {
-        let live = split_offset(&event.offset)
-            .and_then(|key| numbered.get(&key))
-            .is_some_and(|number| *number > upto);
-        if !live && event.target.includes(socket_id, rooms) {
+        let was_live = split_offset(&event.offset).is_some_and(|key| live.contains(&key));
+        if !was_live && event.target.includes(socket_id, rooms) {
             frames.push(event.frames.clone());
         }
     }

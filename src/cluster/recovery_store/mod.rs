@@ -240,7 +240,11 @@ impl RecoveryStore for RedisRecoveryStore {
             counter.fetch_add(1, Ordering::Relaxed);
             if let Err(miss) = &outcome {
                 let nsp = siohub_actors::ClientText(&nsp);
-                log::info!("recovery store: a socket of {nsp} not recovered: {miss}");
+                // A client chooses the pid and offset it sends: one line now and then.
+                siohub_actors::limited!(
+                    info,
+                    "recovery store: a socket of {nsp} not recovered: {miss}"
+                );
             }
             outcome.ok()
         }
