@@ -132,6 +132,7 @@ pub fn socket_json(socket: &RemoteSocket) -> Value {
         "rooms": rooms_of(socket),
         "address": handshake["address"],
         "user_agent": handshake["headers"]["user-agent"],
+        "transport": socket.data["_admin"]["transport"],
     })
 }
 

@@ -28,7 +28,7 @@ const REQUEST_TIMEOUT_MS: u64 = 1000;
 const WAIT: Duration = Duration::from_secs(15);
 
 /// Settings for one node of the cluster on `redis`.
-fn node_settings(redis: &RedisServer) -> Settings {
+pub(crate) fn node_settings(redis: &RedisServer) -> Settings {
     let mut settings = support::test_settings();
     settings.namespaces = vec![policy("/")];
     settings.auth.jwt_secret = SECRET.into();
@@ -76,7 +76,7 @@ pub(crate) fn wait_nodes(addr: std::net::SocketAddr, n: u64) {
 /// A client socket on `/`, optionally as `user`.
 pub(crate) struct Client {
     ws: Ws,
-    id: String,
+    pub(crate) id: String,
 }
 
 impl Client {
@@ -277,6 +277,7 @@ fn cluster_views_connections_scope_cluster_lists_every_node_paged() {
     expected.sort();
     assert_eq!(others, expected, "{all}");
     let b_entry = listed.iter().find(|s| s["id"] == b1.id.as_str()).unwrap();
+    assert_eq!(b_entry["transport"], "websocket", "{b_entry}");
     assert_eq!(
         (b_entry["here"].clone(), b_entry["user"].clone()),
         (json!(false), json!("u-b"))

@@ -97,3 +97,68 @@ fn the_official_admin_ui_logs_in_lists_the_hub_and_manages_a_real_socket() {
         assert!(Path::new(shot.as_str().unwrap()).exists(), "{shot}");
     }
 }
+
+#[test]
+fn cluster_views_the_official_admin_ui_lists_both_nodes_and_their_sockets() {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: run tests/clients/setup.sh (the README test command does)"
+    );
+    let config = json!({
+        "username": "admin",
+        "password": PASSWORD,
+        "apiKey": OPERATOR_KEY,
+        "screenshots": screenshots(),
+        "hubPid": std::process::id(),
+        "scenario": "cluster",
+    });
+    let mut child = node("official_admin_ui.mjs")
+        .env("OFFICIAL_ADMIN_UI", config.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("the script writes");
+    let origin = serde_json::from_str::<Value>(&line)
+        .ok()
+        .and_then(|v| v["static_origin"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no static origin from the script: {line:?}"));
+
+    // Node A: the UI's origin let in and the admin login on; node B: a plain node with
+    // one client.
+    let redis = support::RedisServer::start();
+    let mut settings = crate::cluster_views::node_settings(&redis);
+    settings.api.insecure = false;
+    settings.cors.origins = vec![origin];
+    settings.cors.credentials = true;
+    settings.admin.password_hash = bcrypt::hash(PASSWORD, 4).expect("bcrypt hashes");
+    let a = support::start_hub_from(settings);
+    let b = crate::cluster_views::start_node(&redis);
+    crate::cluster_views::wait_nodes(a.addr, 2);
+    let on_b = crate::cluster_views::Client::connect(b.addr, None);
+    let mut stdin = child.stdin.take().expect("stdin piped");
+    let told = json!({ "url": a.url(), "otherSocket": on_b.id });
+    writeln!(stdin, "{told}").expect("the script reads");
+    drop(stdin);
+
+    let mut rest = String::new();
+    for line in stdout.lines() {
+        rest.push_str(&line.expect("utf-8 output"));
+        rest.push('\n');
+    }
+    let status = child.wait().expect("node exits");
+    let result: Value = rest
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("no result line; stdout: {rest}"));
+    eprintln!("official admin UI on a cluster: {result:#}");
+    assert!(
+        status.success() && result["ok"] == true,
+        "the official Admin UI cluster scenario failed: {result:#}"
+    );
+    assert_eq!(result["server_rows"].as_array().map(Vec::len), Some(2));
+}

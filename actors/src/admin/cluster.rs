@@ -1,10 +1,12 @@
-//! The Admin in a cluster: it is told once that the node has joined one (its adapter uid
-//! and how to emit into `/admin` on the other nodes), from then on emits its
-//! `server_stats` to the other nodes' watchers every 2 s, and keeps the `server_stats`
-//! the other nodes emit (handed in by the adapter) for the dashboard's cluster view.
+//! The Admin in a cluster: it is told once that the node has joined one ([`JoinCluster`]:
+//! its adapter uid, how to emit into `/admin` on the other nodes, fetch their sockets and
+//! act on them), from then on emits its `server_stats` to the other nodes' watchers every
+//! 2 s, keeps the `server_stats` the other nodes emit (handed in by the adapter) for the
+//! dashboard's cluster view, lists the other nodes' sockets to a new watcher and hands the
+//! UI's join / leave / disconnect to the other nodes.
 //!
-//! The actors crate knows no Redis: the adapter lives in the server crate, so the way out
-//! is a function it hands in ([`ClusterPublish`]).
+//! The actors crate knows no Redis: the adapter lives in the server crate, so the ways out
+//! are functions it hands in ([`ClusterPublish`], [`ClusterFetch`], [`ClusterAct`]).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

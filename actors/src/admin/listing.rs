@@ -170,10 +170,13 @@ pub(crate) fn all_sockets(
             }
             let mut rooms = members.socket_rooms(&socket.nsp, &socket.id);
             rooms.insert(0, socket.id.clone());
-            let data = match &socket.user {
-                Some(user) => json!({ "user": user }),
-                None => json!({}),
-            };
+            // `_admin.transport` as @socket.io/admin-ui keeps it in a socket's data, so
+            // an admin UI on another node (siohub's or Node's) shows it; the Engine.IO sid
+            // (admin-ui's `clientId`) stays here: it is a polling session's credential.
+            let mut data = json!({ "_admin": { "transport": info.transport } });
+            if let Some(user) = &socket.user {
+                data["user"] = json!(user);
+            }
             out.push(socket_json(&SocketView {
                 id: &socket.id,
                 sid: &info.sid,
@@ -191,7 +194,8 @@ pub(crate) fn all_sockets(
 
 /// The sockets of namespace `target.nsp` that `target` resolves to (at most `max`),
 /// serialized as socket.io's `fetchSockets` sends them to other nodes: `{id, handshake,
-/// rooms, data}` (plus the admin UI's `clientId`, `transport` and `nsp`).
+/// rooms, data: {user?, _admin: {transport}}}` (plus the admin UI's `clientId`,
+/// `transport` and `nsp`, which the wire does not carry).
 pub(crate) fn sockets_of(
     registry: &SessionRegistry,
     membership: &MembershipView,
@@ -222,10 +226,13 @@ pub(crate) fn sockets_of(
             }
             let mut rooms = members.socket_rooms(&socket.nsp, &socket.id);
             rooms.insert(0, socket.id.clone());
-            let data = match &socket.user {
-                Some(user) => json!({ "user": user }),
-                None => json!({}),
-            };
+            // `_admin.transport` as @socket.io/admin-ui keeps it in a socket's data, so
+            // an admin UI on another node (siohub's or Node's) shows it; the Engine.IO sid
+            // (admin-ui's `clientId`) stays here: it is a polling session's credential.
+            let mut data = json!({ "_admin": { "transport": info.transport } });
+            if let Some(user) = &socket.user {
+                data["user"] = json!(user);
+            }
             out.push(socket_json(&SocketView {
                 id: &socket.id,
                 sid: &info.sid,

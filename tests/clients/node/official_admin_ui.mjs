@@ -3,7 +3,12 @@
 // siohub, with a real socket.io-client as the socket the UI sees and manages.
 //
 //   node official_admin_ui.mjs   with OFFICIAL_ADMIN_UI set to a JSON object:
-//     {username, password, apiKey, screenshots, hubPid}
+//     {username, password, apiKey, screenshots, hubPid, scenario?}
+//
+// With scenario "cluster" the hub is node A of a two-node cluster, and the stdin line also
+// names a socket on the other node (`otherSocket`): after the login the checks are that the
+// UI lists two servers (one server_stats per node) and, on its sockets page, both the real
+// client on A and the other node's socket (all_sockets covers the cluster); nothing else.
 //
 // The UI is served from a static HTTP server of this script's own, on another port: another
 // origin than the hub, as in production. So that the hub can be configured with that
@@ -90,7 +95,9 @@ async function hubUrlFromStdin() {
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
     lines.close();
-    return JSON.parse(line).url;
+    const told = JSON.parse(line);
+    cfg.otherSocket = told.otherSocket;
+    return told.url;
   }
   throw new Error("no hub URL on stdin");
 }
@@ -159,6 +166,28 @@ async function waitConnected(page) {
     .every((d) => getComputedStyle(d).display === "none"), null, WAIT);
 }
 
+/** Node A of a two-node cluster: two servers, and the sockets of both nodes. */
+async function clusterChecks(page, origin, socketId) {
+  await page.waitForFunction(() => document.getElementById("app").__vue__.$store.state.servers.servers.length === 2, null, WAIT);
+  await open(page, origin, "/servers/");
+  const serversTable = table(page, "Hostname");
+  await serversTable.locator("tbody tr").nth(1).waitFor(WAIT);
+  results.server_rows = await serversTable.locator("tbody tr").allInnerTexts();
+  check(results.server_rows.length === 2, "two servers: " + JSON.stringify(results.server_rows));
+  await shot(page, "cluster-01-servers.png");
+  await open(page, origin, "/sockets/");
+  await page.waitForFunction((ids) => {
+    const nsp = document.getElementById("app").__vue__.$store.state.main.namespaces.find((n) => n.name === "/");
+    return nsp && ids.every((id) => nsp.sockets.some((s) => s.id === id));
+  }, [socketId, cfg.otherSocket], WAIT);
+  const socketsTable = table(page, "IP address");
+  // The other node's socket shows its transport too (its data's `_admin.transport`).
+  await socketsTable.locator("tbody tr", { hasText: cfg.otherSocket })
+    .filter({ hasText: "WebSocket" }).waitFor(WAIT);
+  results.socket_rows = await socketsTable.locator("tbody tr").allInnerTexts();
+  await shot(page, "cluster-02-sockets.png");
+}
+
 async function run() {
   const staticServer = await serveUi();
   const origin = `http://127.0.0.1:${staticServer.address().port}`;
@@ -218,6 +247,11 @@ async function run() {
     // Not checked: the hub (as socket.io's admin server) sends `session` before the CONNECT
     // reply, and the UI 0.5.1 listens for it only once connected, so it keeps none.
     results.ui_session_id = await page.evaluate(() => localStorage.getItem("session_id"));
+    if (cfg.scenario === "cluster") {
+      await clusterChecks(page, origin, socketId);
+      check(problems.length === 0, "page problems: " + problems.join("; "));
+      return;
+    }
 
     // The dashboard: one healthy server.
     const serversCard = page.locator(".v-card", { has: page.locator(".v-card__title", { hasText: "Servers" }) });
