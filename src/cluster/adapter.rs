@@ -309,7 +309,9 @@ impl ClusterAdapter {
         };
         if msg.response {
             let size = msg.bytes.len();
-            let taken = self.pending.on_response(&message, size, self.limits.max_items);
+            let taken = self
+                .pending
+                .on_response(&message, size, self.limits.max_items);
             if taken != Taken::NotOurs {
                 self.hub.counters().adapter_message(false);
                 self.status.set_pending(self.pending.len());

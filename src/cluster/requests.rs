@@ -162,7 +162,12 @@ impl Pending {
     }
 
     /// Takes a response of `size` bytes in; answers its request once complete.
-    pub(crate) fn on_response(&mut self, response: &Message, size: usize, max_items: usize) -> Taken {
+    pub(crate) fn on_response(
+        &mut self,
+        response: &Message,
+        size: usize,
+        max_items: usize,
+    ) -> Taken {
         let Some(id) = response.request_id() else {
             return Taken::NotOurs;
         };
@@ -203,13 +208,20 @@ mod tests {
     fn a_request_answers_once_every_node_did() {
         let mut pending = Pending::default();
         let (tx, mut rx) = oneshot::channel();
-        pending.insert("r1".into(), PendingRequest::new(Kind::AllRooms, 2, 1000, tx));
+        pending.insert(
+            "r1".into(),
+            PendingRequest::new(Kind::AllRooms, 2, 1000, tx),
+        );
         let a = response(json!({"requestId": "r1", "rooms": ["a"]}));
         assert_eq!(pending.on_response(&a, 10, 100), Taken::Yes);
         assert!(rx.try_recv().unwrap().is_none());
         let other = response(json!({"requestId": "other"}));
         assert_eq!(pending.on_response(&other, 10, 100), Taken::NotOurs);
-        pending.on_response(&response(json!({"requestId": "r1", "rooms": ["b"]})), 10, 100);
+        pending.on_response(
+            &response(json!({"requestId": "r1", "rooms": ["b"]})),
+            10,
+            100,
+        );
         let got = rx.try_recv().unwrap().unwrap();
         assert_eq!((got.items.len(), got.answered, got.expected), (2, 2, 2));
         assert_eq!(pending.len(), 0);
@@ -219,7 +231,10 @@ mod tests {
     fn a_deadline_answers_with_what_came() {
         let mut pending = Pending::default();
         let (tx, mut rx) = oneshot::channel();
-        pending.insert("r".into(), PendingRequest::new(Kind::Broadcast, 1, 1000, tx));
+        pending.insert(
+            "r".into(),
+            PendingRequest::new(Kind::Broadcast, 1, 1000, tx),
+        );
         pending.on_response(
             &response(json!({"requestId": "r", "type": 8, "clientCount": 2})),
             10,
@@ -241,7 +256,10 @@ mod tests {
     fn a_peers_absurd_client_counts_saturate_instead_of_overflowing() {
         let mut pending = Pending::default();
         let (tx, mut rx) = oneshot::channel();
-        pending.insert("r".into(), PendingRequest::new(Kind::Broadcast, 3, 1000, tx));
+        pending.insert(
+            "r".into(),
+            PendingRequest::new(Kind::Broadcast, 3, 1000, tx),
+        );
         for _ in 0..2 {
             let huge = json!({"requestId": "r", "type": 8, "clientCount": u64::MAX});
             pending.on_response(&response(huge), 10, 100);

@@ -142,7 +142,11 @@ fn cluster_attack_reserved_event_names_from_a_peer_never_reach_clients() {
     }
     after(&mut conn, &mut d);
     let state = d.call("state", json!({ "name": "a" }));
-    assert_eq!(state["connects"].as_array().map(Vec::len), Some(1), "{state}");
+    assert_eq!(
+        state["connects"].as_array().map(Vec::len),
+        Some(1),
+        "{state}"
+    );
     assert_eq!(state["disconnects"], json!([]), "{state}");
     assert!(metric(&nodes[0], MALFORMED) >= 4.0);
 }
@@ -270,7 +274,10 @@ fn request_of(bytes: &[u8]) -> (u64, String) {
         })
     };
     let kind = body["type"].as_u64().unwrap_or(u64::MAX);
-    (kind, body["requestId"].as_str().unwrap_or_default().to_owned())
+    (
+        kind,
+        body["requestId"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 /// A node of the test's own on `/`: it SUBSCRIBEs to the request channel (so the real
@@ -348,9 +355,11 @@ fn cluster_attack_a_peers_acks_are_gathered_within_a_budget_of_bytes() {
     let acks = answer["acks"].as_array().map_or(0, Vec::len);
     assert!((1..=4).contains(&acks), "{acks} acks of 16 KiB gathered");
     let too_large = r#"siohub_adapter_dropped_total{reason="too_large"}"#;
-    wait_until("the acks over budget counted", Duration::from_secs(5), || {
-        metric(&nodes[0], too_large) >= 46.0
-    });
+    wait_until(
+        "the acks over budget counted",
+        Duration::from_secs(5),
+        || metric(&nodes[0], too_large) >= 46.0,
+    );
 }
 
 /// Finding: a peer's `clientCount` was added up unchecked: two answers of 2^64-1 overflowed
@@ -375,10 +384,7 @@ fn cluster_attack_absurd_client_counts_from_a_peer_crash_nothing() {
     );
     peer.join().expect("the peer answered");
     let acks = answer["acks"].as_array().cloned().unwrap_or_default();
-    assert!(
-        acks.iter().any(|a| a["data"] == json!("pong")),
-        "{answer}"
-    );
+    assert!(acks.iter().any(|a| a["data"] == json!("pong")), "{answer}");
     assert_eq!(health(&nodes[0])["adapter"]["connected"], json!(true));
     let rooms = api(&nodes[0], "GET", "/api/v1/rooms", None);
     assert_eq!(rooms.status, 200, "{}", rooms.text());
@@ -406,18 +412,31 @@ fn cluster_attack_a_peers_remote_join_of_many_rooms_costs_at_most_the_rooms_a_so
         "rooms": rooms,
     });
     let mut conn = peer(&redis);
-    publish(&mut conn, "socket.io-request#/#", join.to_string().as_bytes());
+    publish(
+        &mut conn,
+        "socket.io-request#/#",
+        join.to_string().as_bytes(),
+    );
     let hub = nodes[0].hub.clone();
-    wait_until("the socket joined rooms up to its bound", Duration::from_secs(10), || {
-        hub.membership().read().socket_rooms("/", &sid).len() >= 5
-    });
+    wait_until(
+        "the socket joined rooms up to its bound",
+        Duration::from_secs(10),
+        || hub.membership().read().socket_rooms("/", &sid).len() >= 5,
+    );
     // A leave and a join of a room after: every earlier join was handled by then.
     let leave = json!({
         "uid": "peer1", "type": 3, "opts": { "rooms": [], "except": [] }, "rooms": ["room0"],
     });
-    publish(&mut conn, "socket.io-request#/#", leave.to_string().as_bytes());
+    publish(
+        &mut conn,
+        "socket.io-request#/#",
+        leave.to_string().as_bytes(),
+    );
     wait_until("room0 left", Duration::from_secs(10), || {
-        !hub.membership().read().socket_rooms("/", &sid).contains(&"room0".to_owned())
+        !hub.membership()
+            .read()
+            .socket_rooms("/", &sid)
+            .contains(&"room0".to_owned())
     });
     let refused = r#"siohub_refused_total{reason="rooms_per_socket"}"#;
     assert_eq!(
