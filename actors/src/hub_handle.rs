@@ -298,6 +298,12 @@ impl Hub {
         self.inner.stats[actor as usize].enqueued();
     }
 
+    /// Messages waiting in the Broadcaster's mailbox now (what the cluster adapter checks
+    /// before it hands the Broadcaster another node's broadcast).
+    pub fn broadcaster_backlog(&self) -> u64 {
+        self.inner.stats[HubActor::Broadcaster as usize].mailbox_depth()
+    }
+
     /// Each singleton's own stats.
     pub fn actor_stats(&self) -> Vec<ActorStatsSnapshot> {
         self.inner.stats.iter().map(|s| s.snapshot()).collect()

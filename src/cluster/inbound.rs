@@ -10,6 +10,15 @@ use super::broadcast_wire;
 use super::channels::{Channel, Channels};
 use super::status::{AdapterDrop, LinkStatus};
 
+/// What an incoming broadcast may be, and wait for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    /// The largest message taken (`[adapter] max_message_bytes`).
+    pub max_bytes: usize,
+    /// Messages waiting for the Broadcaster above which one is dropped (`max_queued`).
+    pub max_backlog: usize,
+}
+
 /// The siohub target of socket.io's `rooms` and `except` in namespace `nsp`: names that are
 /// ids of this node's sockets become socket ids, the others rooms.
 pub(crate) fn target(hub: &Hub, nsp: &str, rooms: Vec<String>, except: Vec<String>) -> Target {
@@ -44,10 +53,11 @@ pub(crate) fn deliver(
     hub: &Hub,
     uid: &str,
     status: &LinkStatus,
-    max_bytes: usize,
+    bounds: Bounds,
     channel: Channel<'_>,
     bytes: &[u8],
 ) {
+    let max_bytes = bounds.max_bytes;
     let Channel::Broadcast { nsp, room } = channel else {
         return;
     };
@@ -91,6 +101,17 @@ pub(crate) fn deliver(
         return;
     }
     hub.counters().adapter_message(false);
+    // Nothing awaits the Broadcaster here (its mailbox has no bound of its own): a peer
+    // publishing faster than it delivers must not pile up broadcasts there.
+    if hub.broadcaster_backlog() >= bounds.max_backlog as u64 {
+        status.dropped(AdapterDrop::BroadcasterBusy, 1);
+        siohub_actors::limited!(
+            warn,
+            "cluster adapter: {} messages wait for the Broadcaster already ([adapter] max_queued); a broadcast from another node dropped",
+            bounds.max_backlog
+        );
+        return;
+    }
     let target = target(hub, nsp, incoming.rooms, incoming.except);
     // Not awaited: the Broadcaster handles it whether or not anyone waits (see `asked`).
     drop(hub.remote_broadcast(RemoteBroadcast {

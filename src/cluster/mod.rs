@@ -119,7 +119,10 @@ pub fn start(
         channels.clone(),
         status.clone(),
         addr.clone(),
-        limits.max_message_bytes,
+        inbound::Bounds {
+            max_bytes: limits.max_message_bytes,
+            max_backlog: adapter.max_queued,
+        },
     );
     actix_rt::spawn(redis_link::run_subscriber(
         client, channels, served, status, deliver,
@@ -156,7 +159,7 @@ fn dispatcher(
     channels: Channels,
     status: Arc<LinkStatus>,
     adapter: actix::Addr<ClusterAdapter>,
-    max_bytes: usize,
+    bounds: inbound::Bounds,
 ) -> impl FnMut(SubscriberEvent) {
     move |event| match event {
         SubscriberEvent::Up(sink) => adapter.do_send(SinkUp(sink)),
@@ -169,7 +172,7 @@ fn dispatcher(
             let bytes = msg.get_payload_bytes();
             match channel {
                 Channel::Broadcast { .. } => {
-                    inbound::deliver(&hub, &uid, &status, max_bytes, channel, bytes)
+                    inbound::deliver(&hub, &uid, &status, bounds, channel, bytes)
                 }
                 Channel::Request(nsp) | Channel::Response(nsp) => adapter.do_send(Incoming {
                     response: matches!(channel, Channel::Response(_)),

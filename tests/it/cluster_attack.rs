@@ -78,19 +78,21 @@ fn one_node_and_a_client(redis: &RedisServer) -> (Vec<BackgroundServer>, Driver)
     (nodes, d)
 }
 
-/// Publishes a well-formed `after` event and waits until client "a" has it: whatever the
-/// peer published before has been handled by then (one publisher's order is kept).
+/// Publishes a well-formed `after` event (again every 250 ms: a node shedding a flood may
+/// drop one) and waits until client "a" has it: whatever the peer published before has
+/// been handled by then (one publisher's order is kept).
 fn after(conn: &mut redis::Connection, d: &mut Driver) {
-    publish(
-        conn,
-        "socket.io#/#",
-        &broadcast("peer1", vec![Pack::from("after"), Pack::from(1)]),
-    );
+    let message = broadcast("peer1", vec![Pack::from("after"), Pack::from(1)]);
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut next = Instant::now();
     while d.received("a", "after").is_empty() {
         // A client the peer's message disconnected misses `after` while it reconnects.
         let state = d.call("state", json!({ "name": "a" }));
         assert!(Instant::now() < deadline, "no `after` within 10 s: {state}");
+        if Instant::now() >= next {
+            publish(conn, "socket.io#/#", &message);
+            next = Instant::now() + Duration::from_millis(250);
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -536,4 +538,45 @@ fn cluster_attack_a_connected_sockets_record_is_not_recovered_on_another_node() 
 
 fn state_of(d: &mut Driver, name: &str) -> Value {
     d.call("state", json!({ "name": name }))
+}
+
+/// Finding: broadcasts from other nodes were handed to the Broadcaster without waiting
+/// (its mailbox has no bound), so a peer publishing faster than this node delivers piled
+/// them up there without bound. Over `max_queued` waiting, one more is dropped and counted
+/// (`broadcaster_busy`); the node's clients stay connected and later broadcasts arrive.
+#[test]
+fn cluster_attack_a_flood_of_broadcasts_from_a_peer_waits_for_the_broadcaster_within_a_bound() {
+    let redis = RedisServer::start();
+    let mut settings = node_settings(&redis);
+    settings.adapter.max_queued = 1;
+    let nodes = vec![support::start_hub_from(settings)];
+    wait_counted(&nodes, 1);
+    let mut d = Driver::node(&nodes[0]);
+    d.connect("a", "/");
+    let mut conn = peer(&redis);
+    let message = broadcast(
+        "peer1",
+        vec![Pack::from("flood"), Pack::from("x".repeat(512))],
+    );
+    let busy = r#"siohub_adapter_dropped_total{reason="broadcaster_busy"}"#;
+    let mut sent = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while metric(&nodes[0], busy) == 0.0 && Instant::now() < deadline {
+        let mut pipe = redis::pipe();
+        for _ in 0..5_000 {
+            pipe.cmd("PUBLISH")
+                .arg("socket.io#/#")
+                .arg(&message)
+                .ignore();
+        }
+        let _: () = pipe.query(&mut conn).expect("the flood is published");
+        sent += 5_000;
+    }
+    assert!(
+        metric(&nodes[0], busy) > 0.0,
+        "{sent} broadcasts from a peer, none dropped: the Broadcaster's backlog has no bound"
+    );
+    after(&mut conn, &mut d);
+    let state = d.call("state", json!({ "name": "a" }));
+    assert_eq!(state["disconnects"], json!([]), "{state}");
 }
