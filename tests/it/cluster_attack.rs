@@ -190,6 +190,10 @@ fn cluster_attack_pending_requests_stay_within_their_bound_while_redis_is_slow()
         "6 of 8 requests over a bound of 2 are refused and counted:\n{}",
         metrics_text(&nodes[0])
     );
+    // Every request answered: nothing is left waiting.
+    wait_until("no request left pending", Duration::from_secs(5), || {
+        metric(&nodes[0], "siohub_adapter_pending_requests") == 0.0
+    });
 }
 
 /// Finding: the adapter's own messages (remote join / leave / disconnect, answers to other
