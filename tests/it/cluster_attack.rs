@@ -584,3 +584,48 @@ fn cluster_attack_a_flood_of_broadcasts_from_a_peer_waits_for_the_broadcaster_wi
     let state = d.call("state", json!({ "name": "a" }));
     assert_eq!(state["disconnects"], json!([]), "{state}");
 }
+
+/// Interop corner: a Node.js server's `socketsLeave` and `disconnectSockets` (with and
+/// without closing the connection) act on siohub's sockets of the rooms named, and on no
+/// other.
+#[test]
+fn cluster_attack_node_sockets_leave_and_disconnect_sockets_act_on_siohubs_sockets() {
+    let redis = RedisServer::start();
+    let nodes = start_nodes(&redis, 1);
+    let mut peer = support::cluster::NodePeer::start(&redis);
+    wait_counted(&nodes, 2);
+    let mut d = Driver::node(&nodes[0]);
+    let (s1, s2) = (d.connect("s1", "/"), d.connect("s2", "/"));
+    let s3 = d.connect("s3", "/");
+    for (name, room) in [("s1", "r"), ("s1", "gone"), ("s2", "x"), ("s3", "y")] {
+        assert_eq!(d.ack(name, "join", json!([room]))["ok"], json!(true));
+    }
+    let hub = nodes[0].hub.clone();
+    let rooms_of = |sid: &str| hub.membership().read().socket_rooms("/", sid);
+
+    peer.call("leave", json!({ "rooms": ["r"], "room": "gone" }));
+    wait_until("s1 leaves `gone`", Duration::from_secs(5), || {
+        !rooms_of(&s1).contains(&"gone".to_owned())
+    });
+    assert!(rooms_of(&s1).contains(&"r".to_owned()));
+
+    // Without close: the socket leaves the namespace (the client sees "io server
+    // disconnect"); with close: its connection goes ("transport close").
+    peer.call("disconnect", json!({ "rooms": ["x"] }));
+    peer.call("disconnect", json!({ "rooms": ["y"], "close": true }));
+    wait_until("s2 and s3 disconnected", Duration::from_secs(5), || {
+        let mut gone =
+            |name: &str| d.call("state", json!({ "name": name }))["disconnects"] != json!([]);
+        gone("s2") && gone("s3")
+    });
+    let reason = |d: &mut Driver, name: &str| {
+        d.call("state", json!({ "name": name }))["disconnects"][0].clone()
+    };
+    assert_eq!(reason(&mut d, "s2"), json!("io server disconnect"));
+    assert_eq!(reason(&mut d, "s3"), json!("transport close"));
+    assert_eq!(
+        d.call("state", json!({ "name": "s1" }))["disconnects"],
+        json!([])
+    );
+    assert!(rooms_of(&s2).is_empty() && rooms_of(&s3).is_empty());
+}

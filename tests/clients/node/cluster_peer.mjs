@@ -13,6 +13,8 @@
 //   all_rooms   {nsp?}                                  -> [rooms]  adapter.allRooms()
 //   server_count {nsp?}                                 -> N       adapter.serverCount()
 //   join        {nsp?, rooms?, room}                    -> null    io.in(rooms).socketsJoin(room)
+//   leave       {nsp?, rooms?, room}                    -> null    io.in(rooms).socketsLeave(room)
+//   disconnect  {nsp?, rooms?, close?}                  -> null    io.in(rooms).disconnectSockets(close)
 //   ack_emit    {nsp?, rooms?, event, args, timeout_ms} -> {error, responses}  io.timeout(t).emit(.., cb)
 
 import { createServer } from "node:http";
@@ -90,6 +92,14 @@ const commands = {
   },
   async join({ nsp, rooms, room }) {
     target(nsp, rooms).socketsJoin(room);
+    return null;
+  },
+  async leave({ nsp, rooms, room }) {
+    target(nsp, rooms).socketsLeave(room);
+    return null;
+  },
+  async disconnect({ nsp, rooms, close }) {
+    target(nsp, rooms).disconnectSockets(close === true);
     return null;
   },
   async ack_emit({ nsp, rooms, event, args, timeout_ms }) {
