@@ -629,3 +629,39 @@ fn cluster_attack_node_sockets_leave_and_disconnect_sockets_act_on_siohubs_socke
     );
     assert!(rooms_of(&s2).is_empty() && rooms_of(&s3).is_empty());
 }
+
+/// Interop corner: server-side emits with acks both ways. siohub's reach a Node.js server's
+/// listener and gather its answer; a Node.js server's reach siohub, which runs no
+/// server-side listeners and so never answers (as a Node server without a listener): the
+/// Node side gets its timeout error at its timeout, and siohub keeps serving.
+#[test]
+fn cluster_attack_server_side_emits_with_acks_both_ways_with_a_node_server() {
+    let redis = RedisServer::start();
+    let nodes = start_nodes(&redis, 1);
+    let mut peer = support::cluster::NodePeer::start(&redis);
+    wait_counted(&nodes, 2);
+    let cluster = nodes[0].cluster.clone().expect("a clustered node");
+    let got = futures::executor::block_on(cluster.server_side_emit(
+        "/",
+        "ping-servers",
+        vec![json!(7)],
+        true,
+    ));
+    assert_eq!((got.nodes_expected, got.nodes_answered), (1, 1));
+    assert_eq!(got.items, vec![json!({ "pong": 7 })]);
+
+    let started = Instant::now();
+    let theirs = peer.call(
+        "server_emit",
+        json!({ "event": "ping-servers", "args": [1], "timeout_ms": 500 }),
+    );
+    assert!(
+        theirs["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("timeout")),
+        "{theirs}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let rooms = api(&nodes[0], "GET", "/api/v1/rooms", None);
+    assert_eq!(rooms.status, 200, "{}", rooms.text());
+}
