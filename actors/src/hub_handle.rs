@@ -33,6 +33,7 @@ use crate::hub_messages::{
 };
 use crate::messages::{CloseSession, SocketDisconnect, SocketJoin, SocketLeave};
 use crate::policy::{DeliveryPolicies, DeliveryPolicy, RoomBuffering};
+use crate::recovery_store::SharedRecoveryStore;
 use crate::retention::{RetentionSnapshot, RetentionView};
 use crate::room_supervisor::{
     AddSocket, EndedSocket, JoinRoom, LeaveRoom, MembershipView, MembershipWriter, Recipients,
@@ -55,6 +56,8 @@ struct HubInner {
     retention: RetentionView,
     stats: [Arc<ActorStats>; 4],
     admin: AdminFeed,
+    sequence: BroadcastSequence,
+    store: Option<SharedRecoveryStore>,
     _arbiter: Arbiter,
     _admin_arbiter: Arbiter,
 }
@@ -75,16 +78,30 @@ impl Hub {
     /// Starts the singleton actors, each under a `Supervisor`, on a new arbiter, with an
     /// empty session registry.
     pub fn start(policies: DeliveryPolicies) -> Hub {
-        Self::start_with(policies, None)
+        Self::start_with(policies, None, None)
     }
 
     /// Starts the hub as [`Hub::start`] does, with the Broadcaster handing every broadcast
     /// the other nodes must deliver to `outbox` (the cluster adapter holds its receiver).
     pub fn start_clustered(policies: DeliveryPolicies, outbox: ClusterOutbox) -> Hub {
-        Self::start_with(policies, Some(outbox))
+        Self::start_with(policies, Some(outbox), None)
     }
 
-    fn start_with(policies: DeliveryPolicies, cluster: Option<ClusterOutbox>) -> Hub {
+    /// Starts the hub as [`Hub::start_clustered`] does, keeping connection state recovery
+    /// in `store` (shared by the nodes of the cluster) when one is given.
+    pub fn start_clustered_with_store(
+        policies: DeliveryPolicies,
+        outbox: ClusterOutbox,
+        store: Option<SharedRecoveryStore>,
+    ) -> Hub {
+        Self::start_with(policies, Some(outbox), store)
+    }
+
+    fn start_with(
+        policies: DeliveryPolicies,
+        cluster: Option<ClusterOutbox>,
+        store: Option<SharedRecoveryStore>,
+    ) -> Hub {
         let arbiter = Arbiter::new();
         let handle = arbiter.handle();
         let policies = Arc::new(policies);
@@ -119,13 +136,14 @@ impl Hub {
             retention: retention.clone(),
             subscriber_count: subscriber_count.clone(),
             cluster,
+            store: store.clone(),
         });
         let buffer_sizes = broadcaster.buffer_sizes();
         let broadcaster = Supervisor::start_in_arbiter(&handle, move |_| broadcaster);
         let supervisor = RoomSupervisor::new(
             writer,
             RoomSupervisorLinks {
-                sequence,
+                sequence: sequence.clone(),
                 broadcaster: broadcaster.clone(),
                 broadcaster_stats: stats[2].clone(),
                 registry: registry.clone(),
@@ -157,6 +175,8 @@ impl Hub {
                 retention,
                 stats,
                 admin,
+                sequence,
+                store,
                 _arbiter: arbiter,
                 _admin_arbiter: admin_arbiter,
             }),
@@ -278,6 +298,12 @@ impl Hub {
         self.inner.stats[actor as usize].enqueued();
     }
 
+    /// Messages waiting in the Broadcaster's mailbox now (what the cluster adapter checks
+    /// before it hands the Broadcaster another node's broadcast).
+    pub fn broadcaster_backlog(&self) -> u64 {
+        self.inner.stats[HubActor::Broadcaster as usize].mailbox_depth()
+    }
+
     /// Each singleton's own stats.
     pub fn actor_stats(&self) -> Vec<ActorStatsSnapshot> {
         self.inner.stats.iter().map(|s| s.snapshot()).collect()
@@ -363,8 +389,25 @@ impl Hub {
         });
     }
 
-    /// Keeps a disconnected socket's state for recovery under its private id.
+    /// The recovery store shared by the cluster's nodes, if any.
+    pub fn recovery_store(&self) -> Option<&SharedRecoveryStore> {
+        self.inner.store.as_ref()
+    }
+
+    /// The last broadcast number handed out (see `BroadcastSequence`).
+    pub(crate) fn broadcast_number(&self) -> u64 {
+        self.inner.sequence.current()
+    }
+
+    /// Keeps a disconnected socket's state for recovery under its private id: in the
+    /// shared store when there is one (the record a recovery on any node takes), else in
+    /// the Broadcaster.
     pub(crate) fn preserve(&self, pid: String, socket: PreservedSocket) {
+        if let Some(store) = &self.inner.store {
+            let window = self.inner.policies.of(&socket.nsp).recovery;
+            store.finalise(&pid, socket, window);
+            return;
+        }
         self.count_send(HubActor::Broadcaster);
         self.inner.broadcaster.do_send(Preserve { pid, socket });
     }

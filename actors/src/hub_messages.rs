@@ -2,6 +2,7 @@
 //! address): broadcasts and what they did, and the state a socket leaves for recovery.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
@@ -9,6 +10,7 @@ use serde_json::{Map, Value};
 use siohub_protocol::Payload;
 
 use crate::delivery::AckReports;
+use crate::recovery_store::RemoteMissed;
 use crate::target::Target;
 
 /// Emits an event to a target.
@@ -67,8 +69,11 @@ pub struct Preserve {
 pub struct Recovered {
     /// The preserved state.
     pub socket: PreservedSocket,
-    /// The last offset the client saw.
+    /// The last offset the client saw (in this node's local log).
     pub offset: u64,
+    /// What the shared recovery store says it missed, when it was recovered from there
+    /// (then `offset` is unused).
+    pub remote: Option<Arc<RemoteMissed>>,
 }
 
 /// Emits an event that asks every recipient for an ack: encoded once with one ack id (from

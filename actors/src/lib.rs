@@ -123,6 +123,7 @@ pub mod messages;
 mod namespace;
 mod namespace_pattern;
 mod policy;
+pub mod recovery_store;
 mod retention;
 mod room_supervisor;
 mod session;

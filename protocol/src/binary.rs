@@ -32,6 +32,16 @@ impl Payload {
         }
     }
 
+    /// Whether every placeholder in the arguments points at one of the attachments, as the
+    /// decoder demands of a client's binary packet (socket.io-client closes a connection
+    /// that gets a packet with one pointing nowhere).
+    pub fn placeholders_valid(&self) -> bool {
+        let count = self.attachments.len();
+        self.args
+            .iter()
+            .all(|arg| check_placeholders(arg, count).is_ok())
+    }
+
     /// Adds a buffer and returns the placeholder to put where it belongs in the arguments.
     pub fn push_binary(&mut self, data: impl Into<Bytes>) -> Value {
         self.attachments.push(data.into());

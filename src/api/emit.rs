@@ -254,8 +254,9 @@ impl Acks {
         let mut recipients = self.expected;
         let remote = remote_acks(self.remote.take()).await;
         if let Some((reply, remote_recipients)) = &remote {
-            recipients += remote_recipients;
-            timeouts += remote_recipients.saturating_sub(reply.items.len());
+            // The other nodes' counts are theirs to claim: added saturating.
+            recipients = recipients.saturating_add(*remote_recipients);
+            timeouts = timeouts.saturating_add(remote_recipients.saturating_sub(reply.items.len()));
             acks.extend(reply.items.iter().cloned());
         }
         let mut answer = json!({ "recipients": recipients, "acks": acks, "timeouts": timeouts });
@@ -294,8 +295,9 @@ impl Acks {
                     let mut chunks = Vec::new();
                     let remote = remote_acks(acks.remote.take()).await;
                     if let Some((reply, remote_recipients)) = &remote {
-                        recipients += remote_recipients;
-                        timeouts += remote_recipients.saturating_sub(reply.items.len());
+                        recipients = recipients.saturating_add(*remote_recipients);
+                        let unacked = remote_recipients.saturating_sub(reply.items.len());
+                        timeouts = timeouts.saturating_add(unacked);
                         acked += reply.items.len();
                         chunks.extend(reply.items.iter().map(|a| sse_event("ack", a)));
                     }

@@ -19,13 +19,12 @@ use futures::channel::oneshot;
 use redis::aio::{ConnectionManager, PubSubSink};
 use serde_json::Value;
 use siohub_actors::{Hub, OutboundBroadcast, Target};
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::broadcast_wire::target_rooms;
 use super::channels::Channels;
-use super::redis_link::{Publish, Served};
+use super::redis_link::{Outgoing, Publish, Served};
 use super::request_wire::{self, Kind, Message};
-use super::requests::{Gathered, Pending, PendingRequest};
+use super::requests::{Gathered, Pending, PendingRequest, Taken};
 use super::responder::{Refusal, Responder};
 use super::status::{AdapterDrop, LinkStatus};
 
@@ -47,6 +46,8 @@ pub(crate) struct Limits {
     pub max_items: usize,
     /// Namespaces whose request channel this node SUBSCRIBEs to at most.
     pub max_served: usize,
+    /// The rooms a socket may be in at most.
+    pub max_rooms_per_socket: usize,
 }
 
 /// A request to the other nodes of a namespace.
@@ -97,11 +98,14 @@ pub(crate) struct ClusterAdapter {
     hub: Hub,
     channels: Channels,
     conn: ConnectionManager,
-    publish: UnboundedSender<Publish>,
+    publish: Outgoing,
     sink: Option<PubSubSink>,
     served: Served,
     status: Arc<LinkStatus>,
     pending: Pending,
+    /// Requests whose nodes are being counted (NUMSUB) before they enter `pending`: they
+    /// hold their place in the bound meanwhile.
+    counting: usize,
     responder: Responder,
     limits: Limits,
 }
@@ -112,7 +116,7 @@ pub(crate) struct AdapterParts {
     pub hub: Hub,
     pub channels: Channels,
     pub conn: ConnectionManager,
-    pub publish: UnboundedSender<Publish>,
+    pub publish: Outgoing,
     pub served: Served,
     pub status: Arc<LinkStatus>,
     pub limits: Limits,
@@ -127,6 +131,7 @@ impl ClusterAdapter {
             max_rooms: p.limits.max_rooms,
             acks_waiting: Arc::new(AtomicUsize::new(0)),
             max_acks_waiting: p.limits.max_pending,
+            max_rooms_per_socket: p.limits.max_rooms_per_socket,
         };
         ClusterAdapter {
             uid: p.uid,
@@ -138,13 +143,14 @@ impl ClusterAdapter {
             served: p.served,
             status: p.status,
             pending: Pending::default(),
+            counting: 0,
             responder,
             limits: p.limits,
         }
     }
 
     fn send(&self, channel: String, bytes: Vec<u8>) {
-        let _ = self.publish.send(Publish { channel, bytes });
+        self.publish.send(Publish { channel, bytes });
     }
 
     /// Asks Redis for the node count of the root namespace, and subscribes to the request
@@ -199,7 +205,7 @@ impl ClusterAdapter {
             let _ = reply.send(Gathered::default());
             return;
         }
-        if self.pending.len() >= self.limits.max_pending {
+        if self.pending.len() + self.counting >= self.limits.max_pending {
             self.status.dropped(AdapterDrop::PendingFull, 1);
             siohub_actors::limited!(warn, "cluster adapter: {} requests wait for the other nodes already ([adapter] max_pending_requests); this one answers with this node only", self.limits.max_pending);
             let _ = reply.send(Gathered::default());
@@ -221,22 +227,32 @@ impl ClusterAdapter {
         let subscribed = self.serve(&nsp);
         let mut conn = self.conn.clone();
         let channel = self.channels.request(&nsp);
+        let started = std::time::Instant::now();
         let counted = async move {
-            subscribed.await;
-            numsub(&mut conn, &channel).await.ok()
+            let count = async {
+                subscribed.await;
+                numsub(&mut conn, &channel).await.ok()
+            };
+            // A hung Redis answers nothing until its connection gives up (seconds): the
+            // count comes within the request's own deadline, or this node is alone.
+            tokio::time::timeout(timeout, count).await.ok().flatten()
         };
+        self.counting += 1;
         ctx.spawn(counted.into_actor(self).map(move |count, act, ctx| {
+            act.counting -= 1;
             // NUMSUB counts this node too.
             let expected = count.unwrap_or(0).saturating_sub(1);
             if expected == 0 {
                 let _ = reply.send(Gathered::default());
                 return;
             }
-            act.pending
-                .insert(id.clone(), PendingRequest::new(kind, expected, reply));
+            // Each expected node may answer with a message as large as one may be.
+            let budget = expected.saturating_mul(act.limits.max_message_bytes);
+            let request = PendingRequest::new(kind, expected, budget, reply);
+            act.pending.insert(id.clone(), request);
             act.status.set_pending(act.pending.len());
             act.send(act.channels.request(&nsp), bytes);
-            ctx.run_later(timeout, move |act, _| {
+            ctx.run_later(timeout.saturating_sub(started.elapsed()), move |act, _| {
                 act.pending.finish(&id);
                 act.status.set_pending(act.pending.len());
             });
@@ -292,9 +308,20 @@ impl ClusterAdapter {
             Err(why) => return self.refused(&msg.nsp, AdapterDrop::Malformed, why),
         };
         if msg.response {
-            if self.pending.on_response(&message, self.limits.max_items) {
+            let size = msg.bytes.len();
+            let taken = self
+                .pending
+                .on_response(&message, size, self.limits.max_items);
+            if taken != Taken::NotOurs {
                 self.hub.counters().adapter_message(false);
                 self.status.set_pending(self.pending.len());
+            }
+            if taken == Taken::OverBudget {
+                self.refused(
+                    &msg.nsp,
+                    AdapterDrop::TooLarge,
+                    "answers over max_message_bytes per node for one request".into(),
+                );
             }
             return;
         }

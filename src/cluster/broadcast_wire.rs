@@ -135,6 +135,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<InboundBroadcast, String> {
     let data = take_field(&mut packet, "data").ok_or("the packet has no data")?;
     let (event, payload) =
         values::split_event(data).ok_or("packet.data is not [event, ...args]")?;
+    values::check_event(&event, &payload)?;
     let rooms = strings(field(&opts, "rooms"), MAX_ROOMS_PER_MESSAGE)
         .ok_or("opts.rooms is not a list of at most 10000 rooms")?;
     let except = strings(field(&opts, "except"), MAX_ROOMS_PER_MESSAGE)

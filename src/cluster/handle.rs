@@ -11,12 +11,11 @@ use futures::channel::oneshot;
 use serde::Serialize;
 use serde_json::Value;
 use siohub_actors::{ClusterOutbox, OutboundBroadcast, Target};
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::adapter::{Ask, ClusterAdapter, Query};
 use super::broadcast_wire::target_rooms;
 use super::channels::Channels;
-use super::redis_link::Publish;
+use super::redis_link::{Outgoing, Publish};
 use super::request_wire::{self, Kind};
 use super::requests::Gathered;
 use super::status::LinkStatus;
@@ -102,7 +101,7 @@ pub(crate) struct HandleParts {
     /// The adapter (absent when it could not start: a bad Redis URL).
     pub adapter: Option<Addr<ClusterAdapter>>,
     /// Where messages for Redis go (requests that wait for nothing).
-    pub publish: Option<UnboundedSender<Publish>>,
+    pub publish: Option<Outgoing>,
 }
 
 /// The cluster adapter's handle. Cheap to clone; usable from any thread.
@@ -155,7 +154,7 @@ impl ClusterHandle {
     fn tell(&self, nsp: &str, bytes: Vec<u8>) {
         if let Some(publish) = &self.inner.publish {
             let channel = self.inner.channels.request(nsp);
-            let _ = publish.send(Publish { channel, bytes });
+            publish.send(Publish { channel, bytes });
         }
     }
 

@@ -4,11 +4,20 @@
 //! this node reaches that socket (socket.io puts every socket in such a room), every other
 //! room (a `user:<id>` room among them) is a room.
 
-use siohub_actors::{Hub, RemoteBroadcast, Target};
+use siohub_actors::{BufferPolicy, Hub, RemoteBroadcast, Target};
 
 use super::broadcast_wire;
 use super::channels::{Channel, Channels};
 use super::status::{AdapterDrop, LinkStatus};
+
+/// What an incoming broadcast may be, and wait for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    /// The largest message taken (`[adapter] max_message_bytes`).
+    pub max_bytes: usize,
+    /// Messages waiting for the Broadcaster above which one is dropped (`max_queued`).
+    pub max_backlog: usize,
+}
 
 /// The siohub target of socket.io's `rooms` and `except` in namespace `nsp`: names that are
 /// ids of this node's sockets become socket ids, the others rooms.
@@ -27,23 +36,35 @@ pub(crate) fn target(hub: &Hub, nsp: &str, rooms: Vec<String>, except: Vec<Strin
     }
 }
 
+/// Whether this node takes every broadcast of `nsp`, even for a room with no member here:
+/// with recovery kept in Redis every event of a recovery namespace is logged here too (a
+/// socket recovering on this node must get each once: see the Broadcaster's
+/// `remote_replay`), and a room with `buffer = "always"` keeps its history on every node
+/// (a joiner on any node gets it).
+fn keeps_every_event(hub: &Hub, nsp: &str) -> bool {
+    let policy = hub.policies().of(nsp);
+    let logs = hub.recovery_store().is_some() && !policy.recovery.is_zero();
+    logs || policy.buffer == BufferPolicy::Always
+}
+
 /// A message from a broadcast channel: delivered locally unless it is this node's own, for a
 /// single room nobody here is in, too large or garbage (counted, one rate-limited log line).
 pub(crate) fn deliver(
     hub: &Hub,
     uid: &str,
     status: &LinkStatus,
-    max_bytes: usize,
+    bounds: Bounds,
     channel: Channel<'_>,
     bytes: &[u8],
 ) {
+    let max_bytes = bounds.max_bytes;
     let Channel::Broadcast { nsp, room } = channel else {
         return;
     };
     if broadcast_wire::peek_uid(bytes) == Some(uid.as_bytes()) {
         return;
     }
-    if let Some(room) = room {
+    if let Some(room) = room.filter(|_| !keeps_every_event(hub, nsp)) {
         // As the Node adapter does: a single-room broadcast for a room with no member here
         // is not even decoded.
         let members = hub.membership().read();
@@ -80,6 +101,17 @@ pub(crate) fn deliver(
         return;
     }
     hub.counters().adapter_message(false);
+    // Nothing awaits the Broadcaster here (its mailbox has no bound of its own): a peer
+    // publishing faster than it delivers must not pile up broadcasts there.
+    if hub.broadcaster_backlog() >= bounds.max_backlog as u64 {
+        status.dropped(AdapterDrop::BroadcasterBusy, 1);
+        siohub_actors::limited!(
+            warn,
+            "cluster adapter: {} messages wait for the Broadcaster already ([adapter] max_queued); a broadcast from another node dropped",
+            bounds.max_backlog
+        );
+        return;
+    }
     let target = target(hub, nsp, incoming.rooms, incoming.except);
     // Not awaited: the Broadcaster handles it whether or not anyone waits (see `asked`).
     drop(hub.remote_broadcast(RemoteBroadcast {

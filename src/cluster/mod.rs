@@ -7,12 +7,16 @@
 //! [`ClusterHandle`] is what the rest of the server uses: the node's uid, whether Redis is
 //! reachable, how many nodes there are, and the requests to the other nodes (rooms, fetch
 //! sockets, remote join / leave / disconnect, server-side emit, broadcast with acks).
+//!
+//! [`recovery_store`] keeps connection state recovery in Redis (events and socket records),
+//! so that a client whose node died recovers on another one.
 
 mod adapter;
 mod broadcast_wire;
 mod channels;
 mod handle;
 mod inbound;
+pub mod recovery_store;
 mod redis_link;
 mod request_wire;
 mod requests;
@@ -78,7 +82,10 @@ pub fn start(
             return ClusterHandle::new(parts);
         }
     };
-    let (publish, own) = tokio::sync::mpsc::unbounded_channel::<Publish>();
+    let max_bytes = adapter
+        .max_message_bytes
+        .saturating_mul(redis_link::QUEUED_MESSAGE_SIZES);
+    let (publish, own) = redis_link::Outgoing::new(adapter.max_queued, max_bytes, status.clone());
     let encode = encoder(uid.clone(), channels.clone(), hub.clone());
     let counters = hub.counters().clone();
     let publisher = redis_link::run_publisher(
@@ -108,7 +115,10 @@ pub fn start(
         channels.clone(),
         status.clone(),
         addr.clone(),
-        limits.max_message_bytes,
+        inbound::Bounds {
+            max_bytes: limits.max_message_bytes,
+            max_backlog: adapter.max_queued,
+        },
     );
     actix_rt::spawn(redis_link::run_subscriber(
         client, channels, served, status, deliver,
@@ -133,6 +143,7 @@ fn limits(settings: &Settings) -> Limits {
         max_rooms: broadcast_wire::MAX_ROOMS_PER_MESSAGE,
         max_items: responder::MAX_FETCHED,
         max_served: MAX_SERVED_NAMESPACES,
+        max_rooms_per_socket: settings.limits.max_rooms_per_socket,
     }
 }
 
@@ -158,7 +169,7 @@ fn dispatcher(
     channels: Channels,
     status: Arc<LinkStatus>,
     adapter: actix::Addr<ClusterAdapter>,
-    max_bytes: usize,
+    bounds: inbound::Bounds,
 ) -> impl FnMut(SubscriberEvent) {
     move |event| match event {
         SubscriberEvent::Up(sink) => adapter.do_send(SinkUp(sink)),
@@ -171,7 +182,7 @@ fn dispatcher(
             let bytes = msg.get_payload_bytes();
             match channel {
                 Channel::Broadcast { .. } => {
-                    inbound::deliver(&hub, &uid, &status, max_bytes, channel, bytes)
+                    inbound::deliver(&hub, &uid, &status, bounds, channel, bytes)
                 }
                 Channel::Request(nsp) | Channel::Response(nsp) => adapter.do_send(Incoming {
                     response: matches!(channel, Channel::Response(_)),

@@ -8,6 +8,7 @@
 //! with a backoff (100 ms doubling to 5 s).
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +39,89 @@ pub(crate) struct Publish {
     pub bytes: Vec<u8>,
 }
 
+/// The adapter's own messages for Redis (requests, answers to other nodes' requests, remote
+/// join / leave / disconnect): at most `max_queued` messages and [`QUEUED_MESSAGE_SIZES`]
+/// times `max_message_bytes` bytes wait, as broadcasts in the outbox; one more is dropped
+/// and counted (`queue_full`). Without a bound a hung Redis let every API call and every
+/// peer's request (whose answer may be megabytes: all rooms, fetched sockets) add to it.
+#[derive(Clone)]
+pub(crate) struct Outgoing {
+    queue: mpsc::Sender<Publish>,
+    bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
+    status: Arc<LinkStatus>,
+}
+
+/// How many largest messages the adapter's own queue holds at most, in bytes.
+pub(crate) const QUEUED_MESSAGE_SIZES: usize = 64;
+
+impl Outgoing {
+    /// A queue of `capacity` messages and `max_bytes` bytes, and its receiving end for the
+    /// publisher.
+    pub(crate) fn new(
+        capacity: usize,
+        max_bytes: usize,
+        status: Arc<LinkStatus>,
+    ) -> (Self, OutgoingReceiver) {
+        let (queue, receiver) = mpsc::channel(capacity.max(1));
+        let bytes = Arc::new(AtomicUsize::new(0));
+        let receiver = OutgoingReceiver {
+            receiver,
+            bytes: bytes.clone(),
+        };
+        let queue = Outgoing {
+            queue,
+            bytes,
+            max_bytes,
+            status,
+        };
+        (queue, receiver)
+    }
+
+    /// Queues `p` for Redis, or drops and counts it when the queue is full.
+    pub(crate) fn send(&self, p: Publish) {
+        let size = p.bytes.len();
+        let held = self.bytes.fetch_add(size, Ordering::Relaxed);
+        let fits = held.saturating_add(size) <= self.max_bytes;
+        if fits && self.queue.try_send(p).is_ok() {
+            return;
+        }
+        self.bytes.fetch_sub(size, Ordering::Relaxed);
+        if self.queue.is_closed() {
+            return;
+        }
+        self.status.dropped(AdapterDrop::QueueFull, 1);
+        siohub_actors::limited!(
+            warn,
+            "cluster adapter: the adapter's messages waiting for Redis fill its queue ([adapter] max_queued messages, {} bytes); one dropped",
+            self.max_bytes
+        );
+    }
+}
+
+/// The publisher's end of [`Outgoing`]: what it takes leaves the queue's byte count.
+pub(crate) struct OutgoingReceiver {
+    receiver: mpsc::Receiver<Publish>,
+    bytes: Arc<AtomicUsize>,
+}
+
+impl OutgoingReceiver {
+    fn taken(&self, p: Publish) -> Publish {
+        self.bytes.fetch_sub(p.bytes.len(), Ordering::Relaxed);
+        p
+    }
+
+    async fn recv(&mut self) -> Option<Publish> {
+        let p = self.receiver.recv().await?;
+        Some(self.taken(p))
+    }
+
+    fn try_recv(&mut self) -> Option<Publish> {
+        let p = self.receiver.try_recv().ok()?;
+        Some(self.taken(p))
+    }
+}
+
 /// The publishing connection (connected lazily, reconnected by itself).
 pub(crate) fn publisher(client: &Client) -> redis::RedisResult<ConnectionManager> {
     let config = ConnectionManagerConfig::new()
@@ -56,7 +140,7 @@ pub(crate) type Encode = Box<dyn Fn(OutboundBroadcast) -> Publish + Send>;
 /// until both are closed.
 pub(crate) async fn run_publisher(
     mut conn: ConnectionManager,
-    mut own: mpsc::UnboundedReceiver<Publish>,
+    mut own: OutgoingReceiver,
     mut outbox: OutboxReceiver,
     encode: Encode,
     status: Arc<LinkStatus>,
@@ -73,8 +157,8 @@ pub(crate) async fn run_publisher(
         }
         while batch.len() < BATCH {
             match own.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
+                Some(p) => batch.push(p),
+                None => break,
             }
         }
         while batch.len() < BATCH {

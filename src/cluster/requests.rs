@@ -28,26 +28,55 @@ pub(crate) struct Gathered {
 pub(crate) struct PendingRequest {
     kind: Kind,
     gathered: Gathered,
+    /// Bytes of responses it may still take items from.
+    budget: usize,
     reply: oneshot::Sender<Gathered>,
 }
 
+/// What became of a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Taken {
+    /// It is for no request of this node.
+    NotOurs,
+    /// Taken in.
+    Yes,
+    /// Counted, but its items left out: its request gathered its budget of bytes already.
+    OverBudget,
+}
+
 impl PendingRequest {
-    /// A request of `kind` expecting `expected` nodes to answer on `reply`.
-    pub(crate) fn new(kind: Kind, expected: usize, reply: oneshot::Sender<Gathered>) -> Self {
+    /// A request of `kind` expecting `expected` nodes to answer on `reply`, taking items
+    /// from `budget` bytes of responses at most (a peer may send any number of acks, each
+    /// as large as a message may be).
+    pub(crate) fn new(
+        kind: Kind,
+        expected: usize,
+        budget: usize,
+        reply: oneshot::Sender<Gathered>,
+    ) -> Self {
         PendingRequest {
             kind,
             gathered: Gathered {
                 expected,
                 ..Gathered::default()
             },
+            budget,
             reply,
         }
     }
 
-    /// Takes one response in; the items it brings are at most `max_items` in all.
-    fn take(&mut self, response: &Message, max_items: usize) {
+    /// Takes one response of `size` bytes in; the items it brings are at most `max_items`
+    /// in all, and none once the budget is spent. Returns whether they fitted.
+    fn take(&mut self, response: &Message, size: usize, max_items: usize) -> bool {
+        let fits = size <= self.budget;
+        if fits {
+            self.budget -= size;
+        }
         let g = &mut self.gathered;
-        let room = max_items.saturating_sub(g.items.len());
+        let room = match fits {
+            true => max_items.saturating_sub(g.items.len()),
+            false => 0,
+        };
         let list = |key: &str| -> Vec<Value> {
             match response.body.get(key) {
                 Some(Value::Array(items)) => items.iter().take(room).cloned().collect(),
@@ -73,13 +102,17 @@ impl PendingRequest {
                 Some(Kind::BroadcastClientCount) => {
                     g.answered += 1;
                     let count = response.body.get("clientCount").and_then(Value::as_u64);
-                    g.recipients += count.unwrap_or(0) as usize;
+                    // A peer may claim anything: saturate rather than overflow (a panic in
+                    // a debug build, a wrapped count in a release one).
+                    let count = usize::try_from(count.unwrap_or(0)).unwrap_or(usize::MAX);
+                    g.recipients = g.recipients.saturating_add(count);
                 }
                 Some(Kind::BroadcastAck) if room > 0 => g.items.push(ack_item(response)),
                 _ => {}
             },
             _ => {}
         }
+        fits
     }
 
     /// Whether every expected answer came.
@@ -128,21 +161,28 @@ impl Pending {
         self.requests.insert(id, request);
     }
 
-    /// Takes a response in; answers its request once complete. Returns whether it was for a
-    /// request of this node.
-    pub(crate) fn on_response(&mut self, response: &Message, max_items: usize) -> bool {
+    /// Takes a response of `size` bytes in; answers its request once complete.
+    pub(crate) fn on_response(
+        &mut self,
+        response: &Message,
+        size: usize,
+        max_items: usize,
+    ) -> Taken {
         let Some(id) = response.request_id() else {
-            return false;
+            return Taken::NotOurs;
         };
         let Some(request) = self.requests.get_mut(id) else {
-            return false;
+            return Taken::NotOurs;
         };
-        request.take(response, max_items);
+        let fitted = request.take(response, size, max_items);
         if request.complete() {
             let id = id.to_owned();
             self.finish(&id);
         }
-        true
+        match fitted {
+            true => Taken::Yes,
+            false => Taken::OverBudget,
+        }
     }
 
     /// Answers request `id` with what it gathered (its deadline came, or it is complete).
@@ -168,11 +208,20 @@ mod tests {
     fn a_request_answers_once_every_node_did() {
         let mut pending = Pending::default();
         let (tx, mut rx) = oneshot::channel();
-        pending.insert("r1".into(), PendingRequest::new(Kind::AllRooms, 2, tx));
-        assert!(pending.on_response(&response(json!({"requestId": "r1", "rooms": ["a"]})), 100));
+        pending.insert(
+            "r1".into(),
+            PendingRequest::new(Kind::AllRooms, 2, 1000, tx),
+        );
+        let a = response(json!({"requestId": "r1", "rooms": ["a"]}));
+        assert_eq!(pending.on_response(&a, 10, 100), Taken::Yes);
         assert!(rx.try_recv().unwrap().is_none());
-        assert!(!pending.on_response(&response(json!({"requestId": "other"})), 100));
-        pending.on_response(&response(json!({"requestId": "r1", "rooms": ["b"]})), 100);
+        let other = response(json!({"requestId": "other"}));
+        assert_eq!(pending.on_response(&other, 10, 100), Taken::NotOurs);
+        pending.on_response(
+            &response(json!({"requestId": "r1", "rooms": ["b"]})),
+            10,
+            100,
+        );
         let got = rx.try_recv().unwrap().unwrap();
         assert_eq!((got.items.len(), got.answered, got.expected), (2, 2, 2));
         assert_eq!(pending.len(), 0);
@@ -182,13 +231,18 @@ mod tests {
     fn a_deadline_answers_with_what_came() {
         let mut pending = Pending::default();
         let (tx, mut rx) = oneshot::channel();
-        pending.insert("r".into(), PendingRequest::new(Kind::Broadcast, 1, tx));
+        pending.insert(
+            "r".into(),
+            PendingRequest::new(Kind::Broadcast, 1, 1000, tx),
+        );
         pending.on_response(
             &response(json!({"requestId": "r", "type": 8, "clientCount": 2})),
+            10,
             100,
         );
         pending.on_response(
             &response(json!({"requestId": "r", "type": 9, "packet": "x", "sid": "s"})),
+            10,
             100,
         );
         assert!(rx.try_recv().unwrap().is_none());
@@ -199,14 +253,48 @@ mod tests {
     }
 
     #[test]
+    fn a_peers_absurd_client_counts_saturate_instead_of_overflowing() {
+        let mut pending = Pending::default();
+        let (tx, mut rx) = oneshot::channel();
+        pending.insert(
+            "r".into(),
+            PendingRequest::new(Kind::Broadcast, 3, 1000, tx),
+        );
+        for _ in 0..2 {
+            let huge = json!({"requestId": "r", "type": 8, "clientCount": u64::MAX});
+            pending.on_response(&response(huge), 10, 100);
+        }
+        pending.finish("r");
+        assert_eq!(rx.try_recv().unwrap().unwrap().recipients, usize::MAX);
+    }
+
+    #[test]
     fn items_are_bounded() {
         let mut pending = Pending::default();
         let (tx, mut rx) = oneshot::channel();
-        pending.insert("r".into(), PendingRequest::new(Kind::AllRooms, 1, tx));
+        pending.insert("r".into(), PendingRequest::new(Kind::AllRooms, 1, 1000, tx));
         pending.on_response(
             &response(json!({"requestId": "r", "rooms": ["a", "b", "c"]})),
+            10,
             2,
         );
+        assert_eq!(rx.try_recv().unwrap().unwrap().items.len(), 2);
+    }
+
+    #[test]
+    fn a_request_takes_items_from_its_budget_of_bytes_only() {
+        let mut pending = Pending::default();
+        let (tx, mut rx) = oneshot::channel();
+        pending.insert("r".into(), PendingRequest::new(Kind::Broadcast, 1, 250, tx));
+        let count = response(json!({"requestId": "r", "type": 8, "clientCount": 5}));
+        assert_eq!(pending.on_response(&count, 50, 100), Taken::Yes);
+        let ack = response(json!({"requestId": "r", "type": 9, "packet": "x", "sid": "s"}));
+        let taken: Vec<Taken> = (0..4).map(|_| pending.on_response(&ack, 90, 100)).collect();
+        assert_eq!(
+            taken,
+            [Taken::Yes, Taken::Yes, Taken::OverBudget, Taken::OverBudget]
+        );
+        pending.finish("r");
         assert_eq!(rx.try_recv().unwrap().unwrap().items.len(), 2);
     }
 }

@@ -11,10 +11,9 @@ use futures::channel::mpsc;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use siohub_actors::{Broadcast, BroadcastWithAck, DisconnectReason, Hub, Target};
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::inbound;
-use super::redis_link::Publish;
+use super::redis_link::{Outgoing, Publish};
 use super::request_wire::{self, Kind, Message};
 
 /// Sockets one fetch answers with at most.
@@ -27,13 +26,15 @@ pub(crate) struct Responder {
     /// The local hub.
     pub hub: Hub,
     /// Where answers are published.
-    pub publish: UnboundedSender<Publish>,
+    pub publish: Outgoing,
     /// The rooms a request may name at most.
     pub max_rooms: usize,
     /// Broadcasts with acks from other nodes being waited for now.
     pub acks_waiting: Arc<AtomicUsize>,
     /// How many of those may wait at once.
     pub max_acks_waiting: usize,
+    /// The rooms a socket may be in at most (`[limits] max_rooms_per_socket`).
+    pub max_rooms_per_socket: usize,
 }
 
 /// Why a request was not answered.
@@ -101,7 +102,7 @@ impl Responder {
     }
 
     fn send(&self, channel: &str, bytes: Vec<u8>) {
-        let _ = self.publish.send(Publish {
+        self.publish.send(Publish {
             channel: channel.to_owned(),
             bytes,
         });
@@ -136,7 +137,7 @@ impl Responder {
             let target = self.opts_target(nsp, req)?;
             let rooms = self.rooms(req, "/rooms")?;
             for (id, _) in self.hub.resolve(&target) {
-                for room in &rooms {
+                for room in self.worth_asking(nsp, &id, &rooms, join) {
                     self.apply(nsp, &id, room, join);
                 }
             }
@@ -150,6 +151,25 @@ impl Responder {
             answer(json!({}));
         }
         Ok(())
+    }
+
+    /// The rooms of `rooms` worth asking socket `socket_id` to join (those it is not in, as
+    /// many as it may still join) or leave (those it is in): a peer's list may name 10,000
+    /// rooms, and each would be a message to the socket's session.
+    fn worth_asking<'a>(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        rooms: &'a [String],
+        join: bool,
+    ) -> Vec<&'a String> {
+        let current = self.hub.membership().read().socket_rooms(nsp, socket_id);
+        let room_left = self.max_rooms_per_socket.saturating_sub(current.len());
+        let wanted = rooms.iter().filter(|r| current.contains(r) != join);
+        match join {
+            true => wanted.take(room_left).collect(),
+            false => wanted.collect(),
+        }
     }
 
     fn apply(&self, nsp: &str, socket_id: &str, room: &str, join: bool) {
@@ -215,6 +235,7 @@ impl Responder {
         let (event, payload) = req
             .packet_event()
             .ok_or_else(|| Refusal::Malformed("packet.data is not [event, ...args]".into()))?;
+        super::values::check_event(&event, &payload).map_err(Refusal::Malformed)?;
         let target = self.opts_target(nsp, req)?;
         let timeout = req
             .body
@@ -242,7 +263,7 @@ impl Responder {
         let waiting = self.acks_waiting.clone();
         actix_rt::spawn(async move {
             let send = |bytes| {
-                let _ = publish.send(Publish {
+                publish.send(Publish {
                     channel: channel.clone(),
                     bytes,
                 });

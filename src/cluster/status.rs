@@ -18,16 +18,24 @@ pub enum AdapterDrop {
     PendingFull,
     /// A request from another node while as many of its answers were being prepared.
     RespondersBusy,
+    /// The adapter's own message (a request, an answer, a remote join / leave /
+    /// disconnect) while `[adapter] max_queued` of them waited for Redis.
+    QueueFull,
+    /// Another node's broadcast while `[adapter] max_queued` messages waited for the
+    /// Broadcaster already.
+    BroadcasterBusy,
 }
 
 impl AdapterDrop {
     /// Every reason, for exporting all series.
-    pub const ALL: [AdapterDrop; 5] = [
+    pub const ALL: [AdapterDrop; 7] = [
         AdapterDrop::PublishFailed,
         AdapterDrop::TooLarge,
         AdapterDrop::Malformed,
         AdapterDrop::PendingFull,
         AdapterDrop::RespondersBusy,
+        AdapterDrop::QueueFull,
+        AdapterDrop::BroadcasterBusy,
     ];
 
     /// The reason's label.
@@ -38,6 +46,8 @@ impl AdapterDrop {
             AdapterDrop::Malformed => "malformed",
             AdapterDrop::PendingFull => "pending_full",
             AdapterDrop::RespondersBusy => "responders_busy",
+            AdapterDrop::QueueFull => "queue_full",
+            AdapterDrop::BroadcasterBusy => "broadcaster_busy",
         }
     }
 }
@@ -51,7 +61,7 @@ pub struct LinkStatus {
     subscriber_error: Mutex<Option<String>>,
     node_count: AtomicUsize,
     pending: AtomicUsize,
-    drops: [AtomicU64; 5],
+    drops: [AtomicU64; 7],
     reconnects: AtomicU64,
 }
 

@@ -148,6 +148,19 @@ fn float(f: f64) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Whether a peer's event may reach this node's clients: not a reserved name, and its
+/// placeholders (a map shaped like one is no buffer: those travel as msgpack `bin`) point
+/// at its buffers; socket.io-client closes the connection on a parse error at either.
+pub(crate) fn check_event(event: &str, payload: &Payload) -> Result<(), String> {
+    if siohub_protocol::RESERVED_EVENTS.contains(&event) {
+        return Err(format!("{event:?} is a reserved event name"));
+    }
+    if !payload.placeholders_valid() {
+        return Err("a placeholder in the arguments points at no buffer".into());
+    }
+    Ok(())
+}
+
 /// A string field of a msgpack map.
 pub(crate) fn field<'a>(map: &'a Pack, key: &str) -> Option<&'a Pack> {
     map.as_map()?
@@ -227,6 +240,21 @@ mod tests {
         ]);
         let mut att = Vec::new();
         assert_eq!(to_json(map, &mut att), json!({"1": null, "f": null}));
+    }
+
+    #[test]
+    fn events_with_placeholders_pointing_nowhere_are_refused() {
+        let mut payload = Payload::new(vec![]);
+        let ph = payload.push_binary(vec![1u8]);
+        payload.push_arg(json!({"ok": ph}));
+        assert!(check_event("ev", &payload).is_ok());
+        payload.push_arg(json!([{"_placeholder": true, "num": 1}]));
+        assert!(check_event("ev", &payload).is_err());
+        let forged = Payload::new(vec![json!({"_placeholder": true, "num": 0})]);
+        assert!(check_event("ev", &forged).is_err());
+        let plain = Payload::new(vec![json!(1)]);
+        assert!(check_event("disconnect", &plain).is_err());
+        assert!(check_event("connect", &plain).is_err());
     }
 
     #[test]

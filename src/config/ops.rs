@@ -184,6 +184,15 @@ pub struct AdapterSettings {
     pub redis_url: String,
     /// The channel prefix (`socket.io` is what `@socket.io/redis-adapter` uses).
     pub key_prefix: String,
+    /// Writes for the Redis recovery store (events, socket records) queued at most; one
+    /// more is dropped, counted.
+    pub recovery_queue: usize,
+    /// Events kept per namespace stream at most (approximately: MAXLEN ~), whatever the
+    /// recovery window.
+    pub recovery_stream_max_events: usize,
+    /// How long a recovering client waits for Redis before it gets a fresh socket (also
+    /// the store's connection and response timeout).
+    pub recovery_read_timeout_ms: u64,
     /// How long a request to the other nodes waits for their answers, in milliseconds.
     pub request_timeout_ms: u64,
     /// Broadcasts queued for Redis at most; more are dropped and counted.
@@ -201,6 +210,9 @@ impl Default for AdapterSettings {
             kind: "memory".into(),
             redis_url: "redis://127.0.0.1:6379".into(),
             key_prefix: "socket.io".into(),
+            recovery_queue: 65_536,
+            recovery_stream_max_events: 10_000,
+            recovery_read_timeout_ms: 2_000,
             request_timeout_ms: 5000,
             max_queued: 10_000,
             max_message_bytes: 4 * 1024 * 1024,
@@ -356,10 +368,26 @@ impl AdapterSettings {
                 if self.max_pending_requests == 0 {
                     return invalid("adapter.max_pending_requests", "0".into(), "at least 1");
                 }
-                Ok(())
+                self.validate_recovery()
             }
             other => invalid("adapter.kind", other.to_owned(), "memory or redis"),
         }
+    }
+
+    fn validate_recovery(&self) -> Result<(), ConfigError> {
+        if !(1..=10_000_000).contains(&self.recovery_queue) {
+            let value = self.recovery_queue.to_string();
+            return invalid("adapter.recovery_queue", value, "1 to 10000000");
+        }
+        if !(1..=1_000_000).contains(&self.recovery_stream_max_events) {
+            let value = self.recovery_stream_max_events.to_string();
+            return invalid("adapter.recovery_stream_max_events", value, "1 to 1000000");
+        }
+        if !(10..=60_000).contains(&self.recovery_read_timeout_ms) {
+            let value = self.recovery_read_timeout_ms.to_string();
+            return invalid("adapter.recovery_read_timeout_ms", value, "10 to 60000");
+        }
+        Ok(())
     }
 
     /// The URL with its password replaced by `***`.

@@ -42,7 +42,9 @@ impl AppState {
         let (hub, cluster) = match settings.adapter.kind.as_str() {
             "redis" => {
                 let (outbox, receiver) = ClusterOutbox::new(settings.adapter.max_queued);
-                let hub = Hub::start_clustered(settings.delivery_policies(), outbox.clone());
+                let store = cluster::recovery_store::from_settings(&settings.adapter);
+                let policies = settings.delivery_policies();
+                let hub = Hub::start_clustered_with_store(policies, outbox.clone(), store);
                 let cluster = cluster::start(settings, &hub, outbox, receiver);
                 crate::admin::cluster::join(&hub, &cluster, settings);
                 (hub, Some(cluster))

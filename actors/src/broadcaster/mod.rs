@@ -18,6 +18,7 @@
 mod dedupe;
 mod fanout;
 mod recovery_log;
+mod remote_replay;
 mod room_buffers;
 mod sequence;
 mod subscribers;
@@ -41,6 +42,7 @@ use crate::hub_messages::{
 use crate::ids::next_ack_id;
 use crate::policy::{user_room, DeliveryPolicies, DeliveryPolicy, RoomBuffering};
 use crate::policy::{BufferPolicy, USER_ROOM_PREFIX};
+use crate::recovery_store::{RemoteMissed, SharedRecoveryStore, StoredEvent};
 use crate::retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
 use crate::room_supervisor::{InitialRooms, Membership, MembershipView, RecoveryRequest};
 use crate::session::Session;
@@ -161,6 +163,9 @@ pub struct BroadcasterLinks {
     pub retention: RetentionView,
     /// Where the number of subscribers is published.
     pub subscriber_count: Arc<AtomicUsize>,
+    /// The recovery store shared by the cluster's nodes, if any: logged events are
+    /// appended to it, and its offset prefix makes this node's offsets unique.
+    pub store: Option<SharedRecoveryStore>,
     /// Where broadcasts for the other nodes go (`None`: this node is alone).
     pub cluster: Option<ClusterOutbox>,
 }
@@ -173,6 +178,9 @@ pub struct Broadcaster {
     counters: Arc<HubCounters>,
     stats: Arc<ActorStats>,
     logs: HashMap<String, PacketLog>,
+    /// The other nodes' logged events delivered here, per namespace (with a shared
+    /// recovery store only): what a recovery needs to replay each event once.
+    remote_logs: HashMap<String, PacketLog>,
     preserved: HashMap<String, PreservedSocket>,
     dedupe: HashMap<String, DedupeWindow>,
     /// The key of the dedupe hashes (kept across restarts, like the windows).
@@ -187,6 +195,8 @@ pub struct Broadcaster {
     run: Option<Run>,
     /// Whether a timer will hand out the pending run (in case the mailbox count is off).
     flush_scheduled: bool,
+    /// See [`BroadcasterLinks::store`].
+    store: Option<SharedRecoveryStore>,
     /// Where broadcasts for the other nodes go, when clustered.
     cluster: Option<ClusterOutbox>,
 }
@@ -213,6 +223,7 @@ impl Broadcaster {
             counters: links.counters,
             stats: links.stats,
             logs: HashMap::new(),
+            remote_logs: HashMap::new(),
             preserved: HashMap::new(),
             dedupe: HashMap::new(),
             dedupe_key: RandomState::new(),
@@ -222,6 +233,7 @@ impl Broadcaster {
             subscribers: subscribers::Subscribers::new(links.subscriber_count),
             run: None,
             flush_scheduled: false,
+            store: links.store,
             cluster: links.cluster,
         }
     }
@@ -301,7 +313,9 @@ impl Broadcaster {
             log.next
         });
         if let Some(offset) = offset {
-            payload.args.push(Value::String(format_offset(offset)));
+            payload
+                .args
+                .push(Value::String(self.offset_text(offset).to_string()));
         }
         // The other nodes get exactly what local recipients get, offset included.
         if let Some(outbox) = &self.cluster {
@@ -357,6 +371,7 @@ impl Broadcaster {
         let nsp = msg.target.nsp.clone();
         let policy = self.policies.of(&nsp);
         let offset = msg.offset;
+        let origin = self.origin_offset(&msg, &policy);
         let packet = SocketPacket::event_with_payload(&nsp, &msg.event, msg.payload);
         let frames: Frames = socket_packet_frames(&packet).into();
         let shared_nsp: Arc<str> = nsp.as_str().into();
@@ -427,12 +442,84 @@ impl Broadcaster {
         self.counters
             .sent(recipients * frames.len(), recipients * bytes);
         if let Some(offset) = offset {
+            let text = self.offset_text(offset);
+            self.share(&nsp, &policy, text, &msg.target, &frames);
             self.log(&nsp, &policy, offset, number, frames, msg.target, bytes);
+        } else if let Some(origin) = origin {
+            let logged = LoggedPacket {
+                offset: 0,
+                number,
+                at: Instant::now(),
+                cost: bytes + target_bytes(&msg.target) + EVENT_OVERHEAD,
+                frames,
+                target: msg.target,
+                origin: None,
+            };
+            self.log_remote(&nsp, &policy, origin, logged);
         }
         self.counters.broadcast(recipients as u64);
         BroadcastOutcome {
             recipients,
             duplicate: false,
+        }
+    }
+
+    /// The offset another node appended to an event it logged, when this node keeps such
+    /// events (a shared store, a recovery namespace).
+    fn origin_offset(&self, msg: &LocalDelivery, policy: &DeliveryPolicy) -> Option<Arc<str>> {
+        let wanted = self.store.is_some() && msg.offset.is_none() && msg.skip_last;
+        if !wanted || msg.volatile || policy.recovery.is_zero() {
+            return None;
+        }
+        msg.payload.args.last()?.as_str().map(Arc::from)
+    }
+
+    /// Keeps another node's event (see `remote_replay`), bounded as the own log is.
+    fn log_remote(
+        &mut self,
+        nsp: &str,
+        policy: &DeliveryPolicy,
+        origin: Arc<str>,
+        mut packet: LoggedPacket,
+    ) {
+        let Some((_, counter)) = remote_replay::split_offset(&origin) else {
+            return;
+        };
+        packet.offset = counter;
+        packet.origin = Some(origin);
+        let log = self.remote_logs.entry(nsp.to_owned()).or_default();
+        log.push(packet);
+        expire_log(log, policy.recovery);
+        let dropped = bound_log(log, policy.recovery_max_bytes);
+        if dropped > 0 {
+            self.counters.dropped(DropReason::RecoveryLogFull, dropped);
+        }
+    }
+
+    /// An offset as this node's clients get it: unique in the cluster when a store is
+    /// shared (its prefix names this node).
+    fn offset_text(&self, offset: u64) -> Arc<str> {
+        let prefix = self.store.as_ref().map_or("", |s| s.offset_prefix());
+        format!("{prefix}{}", format_offset(offset)).into()
+    }
+
+    /// Hands a logged event to the shared recovery store, if there is one (it queues it:
+    /// nothing here waits on the store).
+    fn share(
+        &self,
+        nsp: &str,
+        policy: &DeliveryPolicy,
+        offset: Arc<str>,
+        target: &Target,
+        frames: &Frames,
+    ) {
+        if let Some(store) = &self.store {
+            let event = StoredEvent {
+                offset,
+                target: target.clone(),
+                frames: frames.clone(),
+            };
+            store.append(nsp, event, policy.recovery);
         }
     }
 
@@ -457,6 +544,7 @@ impl Broadcaster {
             frames,
             target,
             cost,
+            origin: None,
         });
         expire_log(log, policy.recovery);
         let dropped = bound_log(log, policy.recovery_max_bytes);
@@ -519,7 +607,11 @@ impl Broadcaster {
         let offset = parse_offset(&msg.offset)?;
         let log = self.logs.get_mut(&msg.nsp)?;
         expire_log(log, policy.recovery);
-        log.knows(offset).then_some(Recovered { socket, offset })
+        log.knows(offset).then_some(Recovered {
+            socket,
+            offset,
+            remote: None,
+        })
     }
 
     /// The events a socket added to rooms with cutoff `upto` would otherwise miss: what
@@ -529,7 +621,10 @@ impl Broadcaster {
         self.deliver_run();
         let mut frames = Vec::new();
         if let Some(recovery) = &msg.source.recovery {
-            if let Some(log) = self.logs.get(&msg.nsp) {
+            if let Some(remote) = &recovery.remote {
+                let rooms = &recovery.rooms;
+                frames.extend(self.replay_remote(msg, remote, rooms));
+            } else if let Some(log) = self.logs.get(&msg.nsp) {
                 let rooms = &recovery.rooms;
                 let missed = log.missed(recovery.offset, msg.upto, &msg.socket_id, rooms);
                 frames.extend(missed);
@@ -546,6 +641,22 @@ impl Broadcaster {
             frames.extend(kept);
         }
         Replayed { frames }
+    }
+
+    /// What a socket recovered from the shared store missed (see `remote_replay`).
+    fn replay_remote(
+        &self,
+        msg: &Replay,
+        remote: &RemoteMissed,
+        rooms: &HashSet<String>,
+    ) -> Vec<Frames> {
+        let prefix = self.store.as_ref().map_or("", |s| s.offset_prefix());
+        let logs = remote_replay::NodeLogs {
+            own: self.logs.get(&msg.nsp),
+            own_origin: prefix.strip_suffix('.').unwrap_or(prefix),
+            remote: self.remote_logs.get(&msg.nsp),
+        };
+        remote_replay::replay(&logs, remote, msg.upto, &msg.socket_id, rooms)
     }
 
     /// The periodic sweep: removes whatever outlived its window (buffered events, log
@@ -567,6 +678,10 @@ impl Broadcaster {
                     || preserved.contains(nsp.as_str())
             });
         }
+        self.remote_logs.retain(|nsp, log| {
+            expire_log(log, policies.of(nsp).recovery);
+            !log.entries.is_empty()
+        });
         let now = Instant::now();
         self.dedupe.retain(|nsp, window| {
             window.expire(now, policies.of(nsp).dedupe_window);
@@ -583,10 +698,10 @@ impl Broadcaster {
     fn retention(&self) -> RetentionSnapshot {
         // A namespace may have a recovery log, a dedupe window or both.
         let mut namespaces: HashMap<&str, NamespaceRetention> = HashMap::new();
-        for (nsp, log) in &self.logs {
+        for (nsp, log) in self.logs.iter().chain(&self.remote_logs) {
             let entry = namespaces.entry(nsp).or_default();
-            entry.recovery_events = log.entries.len();
-            entry.recovery_bytes = log.bytes;
+            entry.recovery_events += log.entries.len();
+            entry.recovery_bytes += log.bytes;
         }
         for (nsp, window) in &self.dedupe {
             namespaces.entry(nsp).or_default().dedupe_ids = window.seen.len();

@@ -3,6 +3,7 @@
 //! bounded in time (the recovery window), in bytes and in count.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::target::Target;
@@ -21,6 +22,9 @@ pub(super) struct LoggedPacket {
     pub(super) target: Target,
     /// What it is charged against `recovery_max_bytes`.
     pub(super) cost: usize,
+    /// For another node's event (kept in a log of their own, see `remote_replay`): its
+    /// offset as that node appended it (`offset` is then that node's counter).
+    pub(super) origin: Option<Arc<str>>,
 }
 
 /// One namespace's log.
@@ -142,6 +146,7 @@ mod tests {
                 frames: Vec::new().into(),
                 target: Target::namespace("/"),
                 cost: 100,
+                origin: None,
             });
             log.bytes += 100;
         }

@@ -40,6 +40,8 @@ pub struct RecoveryRequest {
     pub offset: u64,
     /// The rooms the socket had when it disconnected.
     pub rooms: HashSet<String>,
+    /// What the shared recovery store says it missed, when it was recovered from there.
+    pub remote: Option<Arc<crate::recovery_store::RemoteMissed>>,
 }
 
 /// A session's socket joined a namespace: add it with its first rooms (a recovered

@@ -254,6 +254,7 @@ impl Handler<SocketJoin> for Session {
                 at: std::time::SystemTime::now(),
             });
         }
+        state.keep_record(&hub);
         // Live deliveries wait until the replay is written (see `Hold`).
         state.hold.pending += 1;
         let socket = (state.socket_id.clone(), state.incarnation);
@@ -284,6 +285,7 @@ impl Handler<SocketLeave> for Session {
                 at: std::time::SystemTime::now(),
             });
         }
+        state.keep_record(&hub);
         let socket = (state.socket_id.clone(), state.incarnation);
         let left = hub.leave_room(&msg.nsp, &msg.room, socket);
         let reply = msg.reply;

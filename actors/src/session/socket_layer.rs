@@ -28,6 +28,7 @@ use crate::hub_handle::Hub;
 use crate::hub_messages::{PreservedSocket, Recovered};
 use crate::namespace::{ConnectRefusal, Namespace, Namespaces};
 use crate::policy::{user_room, DeliveryPolicy, RoomBuffering};
+use crate::recovery_store::RemoteMissed;
 use crate::room_supervisor::{
     next_incarnation, AddSocket, EndedSocket, InitialRooms, RecoveryRequest,
 };
@@ -294,16 +295,10 @@ fn finish_socket(
     }
     if let Some(pid) = &state.pid {
         if recoverable(reason) {
-            hub.preserve(
-                pid.clone(),
-                PreservedSocket {
-                    socket_id: state.socket.id().to_owned(),
-                    nsp,
-                    rooms: state.rooms.iter().cloned().collect(),
-                    data: state.socket.data_snapshot(),
-                    at: SystemTime::now(),
-                },
-            );
+            hub.preserve(pid.clone(), state.record());
+        } else if let Some(store) = hub.recovery_store() {
+            // Gone for good: its record must not outlive it.
+            store.forget(pid);
         }
     }
     for (_, (waiter, timer)) in state.acks {
@@ -320,6 +315,50 @@ pub(super) fn guarded(what: &str, f: impl FnOnce()) {
     if catch_unwind(AssertUnwindSafe(f)).is_err() {
         log::error!("a {what} panicked; the connection carries on");
     }
+}
+
+impl SocketState {
+    /// What the socket leaves for recovery, as of now.
+    pub(super) fn record(&self) -> PreservedSocket {
+        PreservedSocket {
+            socket_id: self.socket.id().to_owned(),
+            nsp: self.socket.nsp().to_owned(),
+            rooms: self.rooms.iter().cloned().collect(),
+            data: self.socket.data_snapshot(),
+            at: SystemTime::now(),
+        }
+    }
+
+    /// Writes the socket's recovery record to the shared store, if there is one (at
+    /// connect, join and leave): a node killed without a word leaves it behind.
+    pub(super) fn keep_record(&self, hub: &Hub) {
+        if let (Some(store), Some(pid)) = (hub.recovery_store(), &self.pid) {
+            store.keep(pid, self.record(), self.delivery.recovery);
+        }
+    }
+}
+
+/// Takes a recovering socket's record and missed events from the shared store, or its
+/// preserved state from this node's Broadcaster when there is no store.
+async fn take_for_recovery(hub: Hub, take: TakePreserved, window: Duration) -> Option<Recovered> {
+    let Some(store) = hub.recovery_store().cloned() else {
+        return hub.take_preserved(take).await;
+    };
+    // Read before the store: this node's events numbered after it may not be there yet.
+    let seen_upto = hub.broadcast_number();
+    let found = store
+        .recover(&take.nsp, &take.pid, &take.offset, window)
+        .await?;
+    let remote = RemoteMissed {
+        after: take.offset,
+        events: found.events,
+        seen_upto,
+    };
+    Some(Recovered {
+        socket: found.socket,
+        offset: 0,
+        remote: Some(Arc::new(remote)),
+    })
 }
 
 /// The socket data keys that say who the socket is; a recovery never restores them.
@@ -512,6 +551,7 @@ impl Session {
         let recovery = (!delivery.recovery.is_zero())
             .then(|| recovery_request(&auth))
             .flatten();
+        let window = delivery.recovery;
         let connecting = Connecting::default();
         let early = connecting.early.clone();
         self.layer().connecting.insert(nsp.clone(), connecting);
@@ -543,7 +583,7 @@ impl Session {
                         offset,
                         session,
                     };
-                    hub.take_preserved(take).await
+                    take_for_recovery(hub, take, window).await
                 }
                 None => None,
             })
@@ -654,7 +694,11 @@ impl Session {
         let recovered = recovered.filter(|r| self.keeps_identity(&nsp, r, &data));
         let delivery = self.hub.policies().of(&nsp);
         let (id, pid, rooms, recovery) = match recovered {
-            Some(Recovered { socket, offset }) => {
+            Some(Recovered {
+                socket,
+                offset,
+                remote,
+            }) => {
                 let mut fresh = data.lock().unwrap_or_else(|e| e.into_inner());
                 for (key, value) in socket.data {
                     // Who the socket is comes from this CONNECT (its middleware), never
@@ -668,6 +712,7 @@ impl Session {
                 let recovery = RecoveryRequest {
                     offset,
                     rooms: socket.rooms,
+                    remote,
                 };
                 (socket.socket_id, pid, rooms, Some(recovery))
             }
@@ -804,6 +849,7 @@ impl Session {
                 at: SystemTime::now(),
             });
         }
+        state.keep_record(&self.hub);
         self.layer().joined_once = true;
         self.layer().sockets.insert(nsp.clone(), state);
         for (id, waiter, timeout) in connecting.acks {

@@ -36,6 +36,7 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
         cluster_families(cluster, out)?;
     }
 
+    recovery_store(state, out)?;
     out.counters(
         "siohub_webhook_requests_total",
         "Calls to the backend webhook, by outcome.",
@@ -93,5 +94,34 @@ fn cluster_families(cluster: &ClusterHandle, out: &mut Families) -> fmt::Result 
         "siohub_adapter_reconnects_total",
         "Times the subscribing connection to Redis was made again after a loss.",
         status.reconnects(),
+    )
+}
+
+/// The Redis recovery store, when there is one.
+fn recovery_store(state: &AppState, out: &mut Families) -> fmt::Result {
+    let Some(store) = state.hub.recovery_store() else {
+        return Ok(());
+    };
+    let stats = store.stats();
+    out.counters(
+        "siohub_recovery_store_writes_total",
+        "Writes for the Redis recovery store (events, socket records), by outcome: queued, \
+         dropped (queue full), failed (Redis did not take them).",
+        [
+            ([("outcome", "queued")], stats.queued),
+            ([("outcome", "dropped")], stats.dropped_full),
+            ([("outcome", "failed")], stats.write_errors),
+        ],
+    )?;
+    out.counters(
+        "siohub_recovery_store_recoveries_total",
+        "Recoveries asked of the Redis recovery store, by outcome: recovered, no_record, \
+         offset_gone, unavailable (Redis did not answer in time).",
+        [
+            ([("outcome", "recovered")], stats.recovered),
+            ([("outcome", "no_record")], stats.missed_record),
+            ([("outcome", "offset_gone")], stats.missed_offset),
+            ([("outcome", "unavailable")], stats.missed_unavailable),
+        ],
     )
 }

@@ -13,7 +13,11 @@
 //   all_rooms   {nsp?}                                  -> [rooms]  adapter.allRooms()
 //   server_count {nsp?}                                 -> N       adapter.serverCount()
 //   join        {nsp?, rooms?, room}                    -> null    io.in(rooms).socketsJoin(room)
+//   leave       {nsp?, rooms?, room}                    -> null    io.in(rooms).socketsLeave(room)
+//   disconnect  {nsp?, rooms?, close?}                  -> null    io.in(rooms).disconnectSockets(close)
 //   ack_emit    {nsp?, rooms?, event, args, timeout_ms} -> {error, responses}  io.timeout(t).emit(.., cb)
+//   server_emit {nsp?, event, args, timeout_ms}         -> {error, responses}  serverSideEmitWithAck
+// Server-side `ping-servers` events from other servers are answered with {pong: arg}.
 
 import { createServer } from "node:http";
 import readline from "node:readline";
@@ -64,6 +68,10 @@ const onConnection = (socket) => {
   if (Array.isArray(rooms)) socket.join(rooms);
 };
 io.on("connection", onConnection);
+// A server-side event other servers may emit, answered when they ask for an answer.
+io.on("ping-servers", (arg, ack) => {
+  if (typeof ack === "function") ack({ pong: arg });
+});
 io.of("/chat").on("connection", onConnection);
 
 function target(nsp, rooms, except) {
@@ -91,6 +99,25 @@ const commands = {
   async join({ nsp, rooms, room }) {
     target(nsp, rooms).socketsJoin(room);
     return null;
+  },
+  async leave({ nsp, rooms, room }) {
+    target(nsp, rooms).socketsLeave(room);
+    return null;
+  },
+  async disconnect({ nsp, rooms, close }) {
+    target(nsp, rooms).disconnectSockets(close === true);
+    return null;
+  },
+  async server_emit({ nsp, event, args, timeout_ms }) {
+    try {
+      const responses = await io
+        .of(nsp || "/")
+        .timeout(timeout_ms ?? 2000)
+        .serverSideEmitWithAck(event, ...fromWire(args ?? []));
+      return { error: null, responses: toWire(responses) };
+    } catch (err) {
+      return { error: String(err && err.message), responses: null };
+    }
   },
   async ack_emit({ nsp, rooms, event, args, timeout_ms }) {
     // The callback form: on a timeout it still has the acks that came.

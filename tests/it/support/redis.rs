@@ -63,6 +63,17 @@ impl RedisServer {
         );
     }
 
+    /// Sends it `signal` (`STOP`: a hung Redis whose connections stay open and answer
+    /// nothing; `CONT`: it goes on).
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("redis-server runs").id();
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     /// Runs `redis-cli` against it and returns its output (trimmed).
     pub fn cli(&self, args: &[&str]) -> String {
         let output = Command::new("redis-cli")

@@ -24,6 +24,8 @@
 //                              socket.io-client reconnects by itself unless held
 //   resume       {name}       re-enables reconnection and reconnects (with pid and offset)
 //   disconnect   {name}       a clean client disconnect
+//   retarget     {name, url}  points the socket's manager at another server (base URL) for
+//                              its next connection attempt (a client moving to another node)
 //   publish_loop {names, room, event, interval_ms} -> null; each named socket publishes
 //                              {seq} to room every interval_ms, with an ack
 //   stop_loops   {}                                             -> {sent, acked, errors: [..]}
@@ -235,6 +237,12 @@ const commands = {
     const e = entry(name);
     e.socket.io.reconnection(true);
     e.socket.connect();
+    return null;
+  },
+
+  async retarget({ name, url }) {
+    // The manager opens every new Engine.IO connection on `uri`.
+    entry(name).socket.io.uri = url;
     return null;
   },
 

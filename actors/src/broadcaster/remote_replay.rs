@@ -1,0 +1,196 @@
+//! What a socket recovered from the shared recovery store missed, each event once and
+//! before anything live, under the cutoff discipline of a local replay.
+//!
+//! The store's events after the client's offset (`RemoteMissed::events`, read when this
+//! node's broadcast number was `seen_upto`) are the truth, with two corrections from what
+//! this node logged itself (its own events, and the events of other nodes it delivered, by
+//! their origin's offset):
+//! - an event in the store that this node numbered after the cutoff `upto` reached the
+//!   socket live: not replayed;
+//! - an event this node numbered up to the cutoff that the store did not have at the read
+//!   (a node writes the store behind a queue; the read comes before the cutoff) is
+//!   replayed after the store's events, in this node's order, when it is known to be newer
+//!   than what the client saw: its origin's counter is above every counter of that origin
+//!   in the store's answer (and the client's offset), or, for an origin absent from it, it
+//!   was numbered after `seen_upto`.
+//!
+//! Offsets are `<node>.<hex counter>`, counters increasing per node.
+
+use std::collections::{HashMap, HashSet};
+
+use super::recovery_log::{parse_offset, LoggedPacket, PacketLog};
+use crate::recovery_store::RemoteMissed;
+use crate::wire_frame::Frames;
+
+/// The origin and counter of an offset.
+pub(super) fn split_offset(text: &str) -> Option<(&str, u64)> {
+    let (origin, counter) = text.rsplit_once('.')?;
+    Some((origin, parse_offset(counter)?))
+}
+
+/// This node's logs of one namespace, as a recovery reads them.
+pub(super) struct NodeLogs<'a> {
+    /// This node's own events (offsets `<own>.<counter>`).
+    pub(super) own: Option<&'a PacketLog>,
+    /// This node's name in offsets.
+    pub(super) own_origin: &'a str,
+    /// The other nodes' events this node delivered (`LoggedPacket::origin` set).
+    pub(super) remote: Option<&'a PacketLog>,
+}
+
+impl<'a> NodeLogs<'a> {
+    /// Every logged event with its origin and counter.
+    fn entries(&self) -> impl Iterator<Item = (&str, u64, &LoggedPacket)> + '_ {
+        let own = self.own.into_iter().flat_map(|l| l.entries.iter());
+        let own = own.map(|p| (self.own_origin, p.offset, p));
+        let remote = self.remote.into_iter().flat_map(|l| l.entries.iter());
+        let remote = remote.filter_map(|p| {
+            let (origin, counter) = split_offset(p.origin.as_deref()?)?;
+            Some((origin, counter, p))
+        });
+        own.chain(remote)
+    }
+
+    /// The logged events numbered after `number` (each log is in number order: walked
+    /// from its newest end, so this costs what it returns).
+    fn numbered_after(&self, number: u64) -> impl Iterator<Item = (&str, u64)> + '_ {
+        let newest = |log: Option<&'a PacketLog>| {
+            let entries = log.into_iter().flat_map(|l| l.entries.iter().rev());
+            entries.take_while(move |p| p.number > number)
+        };
+        let own = newest(self.own).map(|p| (self.own_origin, p.offset));
+        let remote = newest(self.remote).filter_map(|p| split_offset(p.origin.as_deref()?));
+        own.chain(remote)
+    }
+}
+
+/// The frames to replay, oldest first (see the module documentation).
+pub(super) fn replay(
+    logs: &NodeLogs<'_>,
+    missed: &RemoteMissed,
+    upto: u64,
+    socket_id: &str,
+    rooms: &HashSet<String>,
+) -> Vec<Frames> {
+    // What reached the socket live: numbered after the cutoff.
+    let live: HashSet<(&str, u64)> = logs.numbered_after(upto).collect();
+    let offsets = std::iter::once(missed.after.as_str());
+    let offsets = offsets.chain(missed.events.iter().map(|e| &*e.offset));
+    let mut newest: HashMap<&str, u64> = HashMap::new();
+    for (origin, counter) in offsets.filter_map(split_offset) {
+        let n = newest.entry(origin).or_insert(counter);
+        *n = (*n).max(counter);
+    }
+    let mut frames = Vec::new();
+    for event in &missed.events {
+        let was_live = split_offset(&event.offset).is_some_and(|key| live.contains(&key));
+        if !was_live && event.target.includes(socket_id, rooms) {
+            frames.push(event.frames.clone());
+        }
+    }
+    let mut unseen: Vec<&LoggedPacket> = logs
+        .entries()
+        .filter(|(origin, counter, p)| {
+            let newer = match newest.get(origin) {
+                Some(known) => counter > known,
+                None => p.number > missed.seen_upto,
+            };
+            newer && p.number <= upto && p.target.includes(socket_id, rooms)
+        })
+        .map(|(_, _, p)| p)
+        .collect();
+    unseen.sort_by_key(|p| p.number);
+    frames.extend(unseen.into_iter().map(|p| p.frames.clone()));
+    frames
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::recovery_store::StoredEvent;
+    use crate::target::Target;
+    use crate::wire_frame::WireFrame;
+
+    fn frames(label: &str) -> Frames {
+        vec![WireFrame::text(label.to_owned())].into()
+    }
+
+    fn logged(offset: u64, number: u64, origin: Option<&str>, label: &str) -> LoggedPacket {
+        LoggedPacket {
+            offset,
+            number,
+            at: Instant::now(),
+            frames: frames(label),
+            target: Target::namespace("/"),
+            cost: 0,
+            origin: origin.map(Arc::from),
+        }
+    }
+
+    fn stored(offset: &str) -> StoredEvent {
+        StoredEvent {
+            offset: offset.into(),
+            target: Target::namespace("/"),
+            frames: frames(offset),
+        }
+    }
+
+    fn labels(frames: &[Frames]) -> Vec<String> {
+        let text = |f: &Frames| String::from_utf8_lossy(f[0].payload()).into_owned();
+        frames.iter().map(text).collect()
+    }
+
+    #[test]
+    fn the_store_events_then_what_it_did_not_have_yet_each_once() {
+        // This node "c": its own c.1 (in the store), c.2 (numbered after the read, not in
+        // the store yet). Node "a"'s a.5 reached the socket live (numbered after the
+        // cutoff 20); a.6 was numbered before the cutoff but had not reached the store.
+        let mut own = PacketLog::default();
+        own.push(logged(1, 10, None, "c.1"));
+        own.push(logged(2, 16, None, "c.2"));
+        let mut remote = PacketLog::default();
+        remote.push(logged(4, 9, Some("a.4"), "a.4"));
+        remote.push(logged(6, 17, Some("a.6"), "a.6"));
+        remote.push(logged(5, 21, Some("a.5"), "a.5"));
+        let missed = RemoteMissed {
+            after: "b.7".into(),
+            events: vec![stored("a.4"), stored("c.1"), stored("a.5"), stored("b.8")],
+            seen_upto: 15,
+        };
+        let logs = NodeLogs {
+            own: Some(&own),
+            own_origin: "c",
+            remote: Some(&remote),
+        };
+        let replayed = replay(&logs, &missed, 20, "s", &HashSet::new());
+        assert_eq!(labels(&replayed), ["a.4", "c.1", "b.8", "c.2", "a.6"]);
+    }
+
+    #[test]
+    fn an_origin_absent_from_the_store_counts_from_the_read() {
+        // "d.3" was numbered before the read and the store does not have it: the client
+        // may have seen it before its offset; "d.4", numbered after the read, it cannot.
+        let mut remote = PacketLog::default();
+        remote.push(logged(3, 5, Some("d.3"), "d.3"));
+        remote.push(logged(4, 12, Some("d.4"), "d.4"));
+        let missed = RemoteMissed {
+            after: "b.1".into(),
+            events: vec![],
+            seen_upto: 10,
+        };
+        let logs = NodeLogs {
+            own: None,
+            own_origin: "c",
+            remote: Some(&remote),
+        };
+        assert_eq!(
+            labels(&replay(&logs, &missed, 20, "s", &HashSet::new())),
+            ["d.4"]
+        );
+        assert!(split_offset("no-counter").is_none());
+        assert_eq!(split_offset("x.y.1f"), Some(("x.y", 0x1f)));
+    }
+}
