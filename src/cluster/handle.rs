@@ -235,7 +235,9 @@ impl ClusterHandle {
     }
 
     /// Emits `event` to the other nodes' servers (socket.io's `serverSideEmit`); with `ack`,
-    /// gathers one answer per node.
+    /// gathers one answer per node that has a listener for it (Node.js servers; siohub nodes
+    /// run no server-side listeners and do not answer, so with them the reply comes at the
+    /// request timeout).
     pub async fn server_side_emit(
         &self,
         nsp: &str,

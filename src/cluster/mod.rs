@@ -40,6 +40,10 @@ use channels::{Channel, Channels};
 use handle::HandleParts;
 use redis_link::{Publish, SubscriberEvent};
 
+/// Namespaces whose request channel a node SUBSCRIBEs to at most (dynamic namespaces beyond
+/// it are still served through the patterns, only not counted by other nodes).
+const MAX_SERVED_NAMESPACES: usize = 1_000;
+
 /// Starts the adapter for `hub` (whose Broadcaster publishes through `outbox`); returns its
 /// handle at once: it connects to Redis in the background, and reconnects by itself.
 pub fn start(
@@ -52,14 +56,7 @@ pub fn start(
     let uid: Arc<str> = node_uid().into();
     let channels = Channels::new(&adapter.key_prefix);
     let status = Arc::new(LinkStatus::default());
-    let limits = Limits {
-        request_timeout: Duration::from_millis(adapter.request_timeout_ms),
-        max_message_bytes: adapter.max_message_bytes,
-        max_pending: adapter.max_pending_requests,
-        max_rooms: broadcast_wire::MAX_ROOMS_PER_MESSAGE,
-        max_items: responder::MAX_FETCHED,
-        max_served: 1_000,
-    };
+    let limits = limits(settings);
     let mut parts = HandleParts {
         uid: uid.clone(),
         outbox,
@@ -69,34 +66,34 @@ pub fn start(
         adapter: None,
         publish: None,
     };
-    let client = match redis::Client::open(adapter.redis_url.as_str()) {
-        Ok(client) => client,
+    let connected = redis::Client::open(adapter.redis_url.as_str())
+        .and_then(|client| Ok((redis_link::publisher(&client)?, client)));
+    let (conn, client) = match connected {
+        Ok(both) => both,
         Err(e) => {
-            log::error!("cluster adapter: {} is not a usable Redis URL ({e}); this node delivers locally only", adapter.masked_url());
+            log::error!(
+                "cluster adapter: cannot use Redis at {} ({e}); this node delivers locally only",
+                adapter.masked_url()
+            );
             status.set_publisher(Some(format!("bad redis_url: {e}")));
             status.set_subscriber(Some(format!("bad redis_url: {e}")));
-            let mut receiver = receiver;
-            actix_rt::spawn(async move { while receiver.recv().await.is_some() {} });
-            return ClusterHandle::new(parts);
-        }
-    };
-    let conn = match redis_link::publisher(&client) {
-        Ok(conn) => conn,
-        Err(e) => {
-            log::error!("cluster adapter: cannot set up the Redis connection ({e})");
+            // The outbox's receiver goes: what the Broadcaster offers is counted as closed.
+            drop(receiver);
             return ClusterHandle::new(parts);
         }
     };
     let (publish, own) = tokio::sync::mpsc::unbounded_channel::<Publish>();
     let encode = encoder(uid.clone(), channels.clone(), hub.clone());
-    actix_rt::spawn(redis_link::run_publisher(
+    let counters = hub.counters().clone();
+    let publisher = redis_link::run_publisher(
         conn.clone(),
         own,
         receiver,
         encode,
         status.clone(),
-        hub.counters().clone(),
-    ));
+        counters,
+    );
+    actix_rt::spawn(publisher);
     let served: redis_link::Served = Arc::new(Mutex::new(BTreeSet::from(["/".to_owned()])));
     let addr = ClusterAdapter::new(AdapterParts {
         uid: uid.clone(),
@@ -128,6 +125,19 @@ pub fn start(
     parts.adapter = Some(addr);
     parts.publish = Some(publish);
     ClusterHandle::new(parts)
+}
+
+/// The adapter's bounds, from `[adapter]` and the wire's own limits.
+fn limits(settings: &Settings) -> Limits {
+    let adapter = &settings.adapter;
+    Limits {
+        request_timeout: Duration::from_millis(adapter.request_timeout_ms),
+        max_message_bytes: adapter.max_message_bytes,
+        max_pending: adapter.max_pending_requests,
+        max_rooms: broadcast_wire::MAX_ROOMS_PER_MESSAGE,
+        max_items: responder::MAX_FETCHED,
+        max_served: MAX_SERVED_NAMESPACES,
+    }
 }
 
 /// How an outbound broadcast becomes a message: its channel and msgpack bytes.

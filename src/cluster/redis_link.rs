@@ -4,7 +4,8 @@
 //! per batch, and counts what failed. The subscribing connection has a loop of its own: it
 //! connects, PSUBSCRIBEs to every namespace's channels and SUBSCRIBEs to the request channels
 //! of the namespaces this node serves (to be counted by `PUBSUB NUMSUB`), hands every message
-//! on, and when the connection ends starts again with a backoff (100 ms doubling to 5 s).
+//! on, PINGs every few seconds, and when the connection ends or stops answering starts again
+//! with a backoff (100 ms doubling to 5 s).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The first and the longest wait before the subscriber connects again.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How often the subscribing connection is checked with a PING.
+const PING_EVERY: Duration = Duration::from_secs(3);
 /// Messages published in one pipeline at most.
 const BATCH: usize = 1024;
 
@@ -147,12 +150,10 @@ pub(crate) async fn run_subscriber(
                 connected_once = true;
                 backoff = BACKOFF_MIN;
                 status.set_subscriber(None);
-                let (sink, mut stream) = pubsub.split();
-                deliver(SubscriberEvent::Up(sink));
-                while let Some(msg) = stream.next().await {
-                    deliver(SubscriberEvent::Message(msg));
-                }
-                status.set_subscriber(Some("the connection to Redis was lost".into()));
+                let (sink, stream) = pubsub.split();
+                deliver(SubscriberEvent::Up(sink.clone()));
+                let why = listen(sink, stream, &mut deliver).await;
+                status.set_subscriber(Some(why.into()));
                 log::warn!(
                     "cluster adapter: the subscribing connection to Redis was lost; reconnecting"
                 );
@@ -168,6 +169,31 @@ pub(crate) async fn run_subscriber(
         }
         actix_rt::time::sleep(backoff).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// Hands on every message until the connection ends, or stops answering a PING (a peer that
+/// vanished without closing the TCP connection); says which.
+async fn listen(
+    mut sink: PubSubSink,
+    mut stream: redis::aio::PubSubStream,
+    deliver: &mut impl FnMut(SubscriberEvent),
+) -> &'static str {
+    let mut check = tokio::time::interval(PING_EVERY);
+    check.reset();
+    loop {
+        tokio::select! {
+            msg = stream.next() => match msg {
+                Some(msg) => deliver(SubscriberEvent::Message(msg)),
+                None => return "the connection to Redis was lost",
+            },
+            _ = check.tick() => {
+                let pong = tokio::time::timeout(CONNECT_TIMEOUT, sink.ping::<redis::Value>()).await;
+                if !matches!(pong, Ok(Ok(_))) {
+                    return "Redis stopped answering on the subscribing connection";
+                }
+            }
+        }
     }
 }
 

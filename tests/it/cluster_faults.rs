@@ -106,3 +106,35 @@ fn cluster_garbage_on_the_channels_is_counted_and_harms_nothing() {
     d1.wait_counts(&["b".to_owned()], "after", 1);
     assert!(metric(&nodes[1], "siohub_adapter_errors_total") >= 4.0);
 }
+
+#[test]
+fn cluster_a_redis_url_the_client_cannot_use_leaves_a_degraded_node_that_serves() {
+    let redis = RedisServer::start();
+    let mut settings = support::cluster::node_settings(&redis);
+    // Valid for the start-up check (a scheme and a host), not for the Redis client.
+    settings.adapter.redis_url = "redis://127.0.0.1:99999".into();
+    let node = support::start_hub_from(settings);
+    let h = health(&node);
+    assert_eq!(h["status"], json!("degraded"), "{h}");
+    assert!(h["reasons"].to_string().contains("bad redis_url"), "{h}");
+    let mut d = Driver::node(&node);
+    d.connect("a", "/");
+    emit(&node, json!({ "event": "local", "data": 1 }));
+    d.wait_counts(&["a".to_owned()], "local", 1);
+    let closed = r#"siohub_adapter_dropped_total{reason="outbox_closed"}"#;
+    assert_eq!(metric(&node, closed), 1.0);
+}
+
+#[test]
+fn cluster_the_subscribing_connection_stays_up_across_its_ping_checks() {
+    let redis = RedisServer::start();
+    let nodes = start_nodes(&redis, 2);
+    let mut d1 = Driver::node(&nodes[1]);
+    d1.connect("b", "/");
+    // Past the first PING check (every 3 s): the connection answers and is kept.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(metric(&nodes[1], "siohub_adapter_reconnects_total"), 0.0);
+    assert!(nodes[1].cluster.as_ref().unwrap().is_connected());
+    emit(&nodes[0], json!({ "event": "later", "data": 1 }));
+    d1.wait_counts(&["b".to_owned()], "later", 1);
+}

@@ -3,7 +3,8 @@
 //! the other, broadcasts go both ways (rooms, except, binary as binary), and the requests
 //! work both ways (Node's fetchSockets and allRooms see siohub's sockets and rooms, siohub's
 //! fetch sees Node's, Node's socketsJoin reaches siohub's sockets, a Node broadcast with acks
-//! gathers siohub clients' acks).
+//! gathers siohub clients' acks and siohub's HTTP emit with acks a Node client's, siohub's
+//! remote join reaches Node's socket).
 
 use crate::support;
 
@@ -109,7 +110,7 @@ fn cluster_node_peer_and_siohub_answer_each_others_requests() {
         .to_owned();
     let n1 = dn.call(
         "connect",
-        json!({ "name": "n1", "nsp": "/", "options": { "auth": { "rooms": ["r"] } } }),
+        json!({ "name": "n1", "nsp": "/", "answer_acks": "node", "options": { "auth": { "rooms": ["r"] } } }),
     )["id"]
         .as_str()
         .unwrap()
@@ -156,6 +157,26 @@ fn cluster_node_peer_and_siohub_answer_each_others_requests() {
     );
     let responses = acks["responses"].as_array().expect("the acks that came");
     assert!(responses.contains(&json!("yes")), "{acks}");
+
+    // siohub's HTTP emit with acks gathers the Node client's ack (Node sends no sid); s1
+    // does not answer.
+    let answer = emit(
+        &node,
+        json!({ "event": "ask", "ack": true, "timeout_ms": 1000 }),
+    );
+    assert_eq!(answer["recipients"], json!(3), "{answer}");
+    assert_eq!(answer["timeouts"], json!(1), "{answer}");
+    assert_eq!(answer["nodes"], json!({ "expected": 1, "answered": 1 }));
+    let acks = answer["acks"].as_array().unwrap();
+    assert!(
+        acks.contains(&json!({ "sid": null, "data": "node" })),
+        "{answer}"
+    );
+    assert!(
+        acks.iter()
+            .any(|a| a["sid"] == json!(s2) && a["data"] == json!("yes")),
+        "{answer}"
+    );
 
     // siohub's remote join reaches Node's socket.
     cluster.remote_join(&Target::namespace("/"), vec!["all".into()]);
