@@ -6,7 +6,7 @@ const [a, b, c, bPid, redisPort, eventsArg, sizeArg] = process.argv.slice(2);
 const events = Number(eventsArg);
 const body = "x".repeat(Number(sizeArg));
 const redis = (...args) =>
-  execFileSync("redis-cli", ["-p", redisPort, ...args]).toString().trim();
+  execFileSync("redis-cli", ["-p", redisPort, ...args], { maxBuffer: 1 << 28 }).toString().trim();
 const url = (port) => `http://127.0.0.1:${port}/`;
 const until = async (what, check, ms = 30_000) => {
   const end = Date.now() + ms;
@@ -15,8 +15,15 @@ const until = async (what, check, ms = 30_000) => {
     await new Promise((r) => setTimeout(r, 5));
   }
 };
-const connected = (s) => new Promise((r) => (s.connected ? r() : s.once("connect", r)));
-const ack = (s, ev, arg) => new Promise((r) => s.emit(ev, arg, r));
+const connected = (s) => until("connected", () => s.connected);
+const ack = (s, ev, arg) =>
+  new Promise((resolve, reject) =>
+    s.timeout(10_000).emit(ev, arg, (err, reply) => {
+      if (err) reject(new Error(`no answer to ${ev} within 10 s`));
+      else if (reply && reply.ok === false) reject(new Error(`${ev}: ${JSON.stringify(reply)}`));
+      else resolve(reply);
+    }),
+  );
 
 (async () => {
   const opts = { forceNew: true, transports: ["websocket"], reconnection: false };

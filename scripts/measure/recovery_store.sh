@@ -19,6 +19,11 @@ cat > "$conf" <<TOML
 kind = "redis"
 redis_url = "redis://127.0.0.1:$rport"
 
+# A replay is written at once: over the outgoing bound a client is a slow consumer.
+[outgoing]
+max_packets = 100000
+max_bytes = 67108864
+
 [[namespaces]]
 name = "/"
 recovery_s = 60
