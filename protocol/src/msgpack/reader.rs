@@ -29,6 +29,7 @@ pub(super) fn read(
         depth: 0,
         max_attachments,
         attachments: Vec::new(),
+        undefined: false,
     };
     let value = reader.value()?;
     if reader.pos != message.len() {
@@ -50,10 +51,14 @@ struct Reader<'a> {
     depth: usize,
     max_attachments: usize,
     attachments: Vec<Bytes>,
+    /// Whether the value just read was notepack's `undefined` (read as `null`): a map drops
+    /// such an entry, as JavaScript's encoders drop undefined properties.
+    undefined: bool,
 }
 
 impl Reader<'_> {
     fn value(&mut self) -> Result<Value, ProtocolError> {
+        self.undefined = false;
         let marker = self.byte()?;
         match marker {
             0x00..=0x7f => Ok(Value::from(marker)),
@@ -178,7 +183,9 @@ impl Reader<'_> {
                 _ => return Err(invalid("a map key that is neither a string nor a number")),
             };
             let value = self.value()?;
-            fields.insert(key, value);
+            if !self.undefined {
+                fields.insert(key, value);
+            }
         }
         self.depth -= 1;
         Ok(Value::Object(fields))
@@ -214,6 +221,7 @@ impl Reader<'_> {
         match (kind, len) {
             (0, 1) if fixed => {
                 self.take(1)?;
+                self.undefined = true;
                 Ok(Value::Null)
             }
             (0, 8) if fixed => {

@@ -43,6 +43,14 @@ fn reads_what_notepack_writes() {
 }
 
 #[test]
+fn undefined_properties_are_absent() {
+    // socket.io-client's CONNECT without auth: {type: 0, data: undefined, nsp: "/"}.
+    let bytes = hex("83a47479706500a464617461d40000a36e7370a12f");
+    let packet = decode_msgpack_packet(&bytes, 10).unwrap();
+    assert_eq!(packet, SocketPacket::connect("/", None));
+}
+
+#[test]
 fn writes_what_notepack_writes() {
     // {type:0, data:{sid:"abc"}, nsp:"/"} in notepack's key order differs from ours (type,
     // nsp, data), so compare through decoding and byte for byte on the values.

@@ -1,0 +1,213 @@
+//! `[server] parser = "msgpack"`: socket.io-client 4.8 with socket.io-msgpack-parser 3.0.2
+//! on polling and on websocket (connect, namespaces, events and acks both ways, binary, the
+//! hub's `join`/`publish`, an HTTP API emit with acks), and bad msgpack input on both
+//! transports (malformed bytes, 100,000-deep nesting, a header claiming 2^32 elements, a text
+//! packet): one clear close, the other clients unaffected.
+
+use crate::support;
+use crate::support::wire;
+
+use std::thread;
+
+use serde_json::{json, Value};
+use siohub::server::BackgroundServer;
+use siohub_protocol::{decode_msgpack_packet, encode_msgpack_packet, SocketPacket, SocketType};
+use support::{policy, Driver};
+use wire::{request, Frame, Ws};
+
+const KEY: &str = "msgpack-test-key-0123456789";
+
+fn start_msgpack_hub() -> BackgroundServer {
+    let mut settings = support::test_settings();
+    settings.server.parser = "msgpack".into();
+    settings.api.keys = vec![KEY.into()];
+    settings.namespaces = vec![policy("/"), policy("/chat")];
+    support::start_hub_from(settings)
+}
+
+/// Connects socket `name` to `nsp` on `transport` only; acks it is asked for are answered
+/// `[name, name]`.
+fn connect(d: &mut Driver, name: &str, nsp: &str, transport: &str) -> String {
+    let reply = d.call(
+        "connect",
+        json!({"name": name, "nsp": nsp, "transports": [transport], "answer_acks": name}),
+    );
+    reply["id"].as_str().expect("a socket id").to_owned()
+}
+
+#[test]
+fn msgpack_node_clients_on_polling_and_websocket() {
+    let server = start_msgpack_hub();
+    let mut d = Driver::node_msgpack(&server);
+    for transport in ["polling", "websocket"] {
+        let (a, b, c) = (
+            format!("a-{transport}"),
+            format!("b-{transport}"),
+            format!("c-{transport}"),
+        );
+        connect(&mut d, &a, "/", transport);
+        let b_sid = connect(&mut d, &b, "/", transport);
+        // Client -> server event with an ack, on `/` and on another namespace.
+        assert_eq!(d.ack(&a, "ping", json!([]))["ok"], true, "{transport}");
+        connect(&mut d, &c, "/chat", transport);
+        assert_eq!(d.ack(&c, "ping", json!([]))["ok"], true, "{transport}");
+        // The hub's join and publish, with binary in the data both ways.
+        let room = format!("room-{transport}");
+        for name in [&a, &b] {
+            let ack = d.ack(name, "join", json!([room]));
+            assert_eq!(ack["ok"], true, "{transport} join: {ack}");
+        }
+        let data = json!({"n": 1, "bin": {"$binary": "AQID"}, "nested": [{"$binary": "/w=="}]});
+        let ack = d.ack(
+            &a,
+            "publish",
+            json!([{"room": room, "event": "news", "data": data}]),
+        );
+        assert_eq!(ack, json!({"ok": true, "recipients": 1}), "{transport}");
+        support::wait_until("the publish reaches b", wire::IO_TIMEOUT, || {
+            !d.received(&b, "news").is_empty()
+        });
+        assert_eq!(d.received(&b, "news"), vec![data.clone()], "{transport}");
+        assert!(d.received(&a, "news").is_empty(), "the sender is excluded");
+
+        // An HTTP API emit asking for acks: server -> client event, client -> server ack.
+        let addr = server.addr;
+        let body = json!({"rooms": room, "event": "question", "data": {"q": transport}, "ack": true, "timeout_ms": 10_000});
+        let res = thread::spawn(move || {
+            request(
+                addr,
+                "POST",
+                "/api/v1/emit",
+                &[("X-API-Key", KEY), ("Content-Type", "application/json")],
+                body.to_string().as_bytes(),
+            )
+        })
+        .join()
+        .unwrap();
+        assert_eq!(res.status, 200, "{transport}: {}", res.text());
+        let out = res.json();
+        assert_eq!(out["recipients"], 2, "{transport}: {out}");
+        assert_eq!(out["timeouts"], 0, "{transport}: {out}");
+        let mut acked: Vec<String> = out["acks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["data"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        acked.sort();
+        assert_eq!(acked, vec![a.clone(), b.clone()], "{transport}: {out}");
+        assert_eq!(d.received(&b, "question"), vec![json!({"q": transport})]);
+        let _ = b_sid;
+    }
+}
+
+/// A websocket speaking msgpack by hand, connected to `/`; returns it with its socket id.
+fn raw_msgpack_socket(server: &BackgroundServer) -> (Ws, String) {
+    let (mut ws, _, _) = Ws::open(server.addr);
+    ws.send_binary(&encode_msgpack_packet(&SocketPacket::connect("/", None)));
+    let reply = decode_msgpack_packet(&ws.binary().into(), 10).expect("a msgpack CONNECT");
+    assert_eq!(reply.kind, SocketType::Connect);
+    let sid = reply.data.as_ref().and_then(|d| d["sid"].as_str());
+    (ws, sid.expect("a socket id").to_owned())
+}
+
+/// The packet map `{type: 2, nsp: "/", data: <data>}` with `data` written as raw bytes.
+fn event_with_raw_data(data: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![
+        0x83, 0xa4, b't', b'y', b'p', b'e', 2, 0xa3, b'n', b's', b'p', 0xa1,
+    ];
+    bytes.extend_from_slice(b"/\xa4data");
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+fn bad_inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let mut deep = vec![0x91; 100_000];
+    deep.push(0xc0);
+    vec![
+        ("malformed", vec![0x83, 0xc1, 0xff]),
+        ("100,000 deep", event_with_raw_data(&deep)),
+        (
+            "2^32 elements claimed",
+            event_with_raw_data(&[0xdd, 0xff, 0xff, 0xff, 0xff]),
+        ),
+        (
+            "bin beyond the frame",
+            event_with_raw_data(&[0xc6, 0xff, 0xff, 0xff, 0xff, 1]),
+        ),
+    ]
+}
+
+#[test]
+fn msgpack_bad_input_closes_that_connection_only() {
+    let server = start_msgpack_hub();
+    let mut d = Driver::node_msgpack(&server);
+    connect(&mut d, "bystander", "/", "websocket");
+    let (mut neighbour, _) = raw_msgpack_socket(&server);
+
+    for (what, bytes) in bad_inputs() {
+        let (mut ws, _) = raw_msgpack_socket(&server);
+        ws.send_binary(&bytes);
+        let before = ws.assert_closed();
+        assert!(
+            before.iter().all(|f| !matches!(f, Frame::Binary(_))),
+            "{what}: nothing but the close came back: {before:?}"
+        );
+        assert_eq!(d.ack("bystander", "ping", json!([]))["ok"], true, "{what}");
+    }
+    // A text packet is not msgpack: refused the same way.
+    let (mut ws, _) = raw_msgpack_socket(&server);
+    ws.send_text(r#"42["ping"]"#);
+    ws.assert_closed();
+
+    // Polling: the same bytes as a `b`+base64 packet close that session.
+    use base64::Engine as _;
+    for (what, bytes) in bad_inputs() {
+        let (sid, _) = wire::open_polling(server.addr);
+        let connect = encode_msgpack_packet(&SocketPacket::connect("/", None));
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        wire::push(server.addr, &sid, &format!("b{}", b64(&connect)));
+        let body = wire::poll(server.addr, &sid).polling_body();
+        let reply = body.strip_prefix('b').expect("a binary CONNECT reply");
+        let reply = base64::engine::general_purpose::STANDARD
+            .decode(reply)
+            .unwrap();
+        let reply = decode_msgpack_packet(&reply.into(), 10).unwrap();
+        assert_eq!(reply.kind, SocketType::Connect, "{what}");
+        // The body may be refused (413) when over max_payload; else it is taken and the
+        // session closes.
+        let res = wire::post(
+            server.addr,
+            &wire::sid_query(&sid),
+            format!("b{}", b64(&bytes)).as_bytes(),
+        );
+        assert!(res.status == 200 || res.status == 413, "{what}: {res:?}");
+        wire::assert_polling_closed(server.addr, &sid);
+    }
+
+    // The neighbour on websocket still talks: an event with an ack comes back.
+    let ping = SocketPacket::event("/", "ping", json!([])).with_id(1);
+    neighbour.send_binary(&encode_msgpack_packet(&ping));
+    let ack = loop {
+        match neighbour.recv() {
+            Frame::Binary(bytes) => break decode_msgpack_packet(&bytes.into(), 10).unwrap(),
+            Frame::Text(t) if t == "2" => neighbour.send_text("3"),
+            other => panic!("an ack, got {other:?}"),
+        }
+    };
+    assert_eq!((ack.kind, ack.id), (SocketType::Ack, Some(1)));
+    assert_eq!(ack.data.unwrap()[0]["ok"], Value::Bool(true));
+    assert_eq!(d.ack("bystander", "ping", json!([]))["ok"], true);
+}
+
+#[test]
+fn msgpack_parser_setting_is_validated() {
+    let mut settings = support::test_settings();
+    assert_eq!(settings.server.parser, "json", "JSON by default");
+    settings.server.parser = "xml".into();
+    let err = settings.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("server.parser") && err.contains("msgpack"),
+        "{err}"
+    );
+}
