@@ -10,9 +10,13 @@ use crate::support::wire;
 use std::thread;
 
 use serde_json::{json, Value};
+use siohub::config::NamespacePolicy;
 use siohub::server::BackgroundServer;
+use siohub_actors::Target;
 use siohub_protocol::{decode_msgpack_packet, encode_msgpack_packet, SocketPacket, SocketType};
-use support::{policy, Driver};
+use support::cluster::{node_settings, wait_counted};
+use support::hub_state::socket_count;
+use support::{hub_broadcast, policy, wait_until, Driver, RedisServer};
 use wire::{request, Frame, Ws};
 
 const KEY: &str = "msgpack-test-key-0123456789";
@@ -21,7 +25,14 @@ fn start_msgpack_hub() -> BackgroundServer {
     let mut settings = support::test_settings();
     settings.server.parser = "msgpack".into();
     settings.api.keys = vec![KEY.into()];
-    settings.namespaces = vec![policy("/"), policy("/chat")];
+    settings.namespaces = vec![
+        policy("/"),
+        policy("/chat"),
+        NamespacePolicy {
+            recovery_s: 60,
+            ..policy("/recover")
+        },
+    ];
     support::start_hub_from(settings)
 }
 
@@ -99,6 +110,100 @@ fn msgpack_node_clients_on_polling_and_websocket() {
         assert_eq!(d.received(&b, "question"), vec![json!({"q": transport})]);
         let _ = b_sid;
     }
+}
+
+/// Broadcasts `event` with `payload` (buffers included) to `target`, as server code would.
+fn broadcast_payload(
+    server: &BackgroundServer,
+    target: Target,
+    event: &str,
+    payload: siohub_protocol::Payload,
+) -> siohub_actors::BroadcastOutcome {
+    let broadcast = siohub_actors::Broadcast {
+        target,
+        event: event.into(),
+        payload,
+        volatile: false,
+        dedupe_id: None,
+    };
+    futures::executor::block_on(server.hub.broadcast(broadcast)).expect("the broadcaster answers")
+}
+
+fn wait_connected(d: &mut Driver, name: &str, connects: usize) -> Value {
+    let mut state = Value::Null;
+    wait_until("the socket reconnected", wire::IO_TIMEOUT, || {
+        state = d.call("state", json!({ "name": name }));
+        state["connected"] == true && state["connects"].as_array().unwrap().len() >= connects
+    });
+    state
+}
+
+#[test]
+fn msgpack_recovery_replays_missed_binary_events() {
+    let server = start_msgpack_hub();
+    let mut d = Driver::node_msgpack(&server);
+    let connected = d.call("connect", json!({ "name": "a", "nsp": "/recover" }));
+    let id = connected["id"].as_str().unwrap().to_owned();
+    assert_eq!(d.ack("a", "join", json!(["r"]))["ok"], true);
+    let to_room = Target {
+        rooms: vec!["r".into()],
+        ..Target::namespace("/recover")
+    };
+    hub_broadcast(&server, to_room.clone(), "ev", json!(0));
+    d.wait_counts(&["a".into()], "ev", 1);
+
+    d.call("hold", json!({ "name": "a" }));
+    d.call("close_transport", json!({ "name": "a" }));
+    wait_until("the server dropped the socket", wire::IO_TIMEOUT, || {
+        socket_count(&server, "/recover") == 0
+    });
+    let missed: Vec<Value> = (1..=3)
+        .map(|n| json!({"n": n, "bin": {"$binary": "AAE="}}))
+        .collect();
+    for data in &missed {
+        let mut payload = siohub_protocol::Payload::default();
+        let bin = payload.push_binary(vec![0u8, 1]);
+        let n = data["n"].clone();
+        payload.push_arg(json!({"n": n, "bin": bin}));
+        let out = broadcast_payload(&server, to_room.clone(), "ev", payload);
+        assert_eq!(out.recipients, 0);
+    }
+    d.call("resume", json!({ "name": "a" }));
+    let state = wait_connected(&mut d, "a", 2);
+    assert_eq!(state["recovered"], true, "{state}");
+    assert_eq!(state["id"], id.as_str(), "{state}");
+    d.wait_counts(&["a".into()], "ev", 4);
+    let got = d.received("a", "ev");
+    assert_eq!(got[0], json!(0));
+    assert_eq!(&got[1..], &missed[..]);
+}
+
+#[test]
+fn msgpack_cluster_broadcasts_reach_the_other_node() {
+    let redis = RedisServer::start();
+    let nodes: Vec<BackgroundServer> = (0..2)
+        .map(|_| {
+            let mut settings = node_settings(&redis);
+            settings.server.parser = "msgpack".into();
+            support::start_hub_from(settings)
+        })
+        .collect();
+    wait_counted(&nodes, 2);
+    let mut d0 = Driver::node_msgpack(&nodes[0]);
+    let mut d1 = Driver::node_msgpack(&nodes[1]);
+    connect(&mut d0, "p", "/", "websocket");
+    connect(&mut d1, "q", "/", "polling");
+    assert_eq!(d1.ack("q", "join", json!(["x"]))["ok"], true);
+    // A broadcast from node 0 is resolved against node 1's rooms there: q joined with an ack.
+    let data = json!({"from": "node 0", "bin": {"$binary": "AQID"}});
+    let ack = d0.ack(
+        "p",
+        "publish",
+        json!([{"room": "x", "event": "news", "data": data}]),
+    );
+    assert_eq!(ack["ok"], true, "{ack}");
+    d1.wait_counts(&["q".into()], "news", 1);
+    assert_eq!(d1.received("q", "news"), vec![data]);
 }
 
 /// A websocket speaking msgpack by hand, connected to `/`; returns it with its socket id.
