@@ -1,8 +1,9 @@
 //! `[server] parser = "msgpack"`: socket.io-client 4.8 with socket.io-msgpack-parser 3.0.2
-//! on polling and on websocket (connect, namespaces, events and acks both ways, binary, the
+//! on polling, on websocket and through the upgrade (connect, namespaces, events and acks both ways, binary, the
 //! hub's `join`/`publish`, an HTTP API emit with acks), and bad msgpack input on both
 //! transports (malformed bytes, 100,000-deep nesting, a header claiming 2^32 elements, a text
-//! packet): one clear close, the other clients unaffected.
+//! packet): one clear close, the other clients unaffected; the recovery log replaying
+//! buffers, and a broadcast crossing two clustered nodes.
 
 use crate::support;
 use crate::support::wire;
@@ -36,12 +37,16 @@ fn start_msgpack_hub() -> BackgroundServer {
     support::start_hub_from(settings)
 }
 
-/// Connects socket `name` to `nsp` on `transport` only; acks it is asked for are answered
-/// `[name, name]`.
+/// Connects socket `name` to `nsp` on `transport` (`upgrade`: polling, then websocket);
+/// acks it is asked for are answered `[name, name]`.
 fn connect(d: &mut Driver, name: &str, nsp: &str, transport: &str) -> String {
+    let transports = match transport {
+        "upgrade" => json!(["polling", "websocket"]),
+        one => json!([one]),
+    };
     let reply = d.call(
         "connect",
-        json!({"name": name, "nsp": nsp, "transports": [transport], "answer_acks": name}),
+        json!({"name": name, "nsp": nsp, "transports": transports, "answer_acks": name}),
     );
     reply["id"].as_str().expect("a socket id").to_owned()
 }
@@ -50,7 +55,7 @@ fn connect(d: &mut Driver, name: &str, nsp: &str, transport: &str) -> String {
 fn msgpack_node_clients_on_polling_and_websocket() {
     let server = start_msgpack_hub();
     let mut d = Driver::node_msgpack(&server);
-    for transport in ["polling", "websocket"] {
+    for transport in ["polling", "websocket", "upgrade"] {
         let (a, b, c) = (
             format!("a-{transport}"),
             format!("b-{transport}"),
@@ -260,6 +265,11 @@ fn msgpack_bad_input_closes_that_connection_only() {
         );
         assert_eq!(d.ack("bystander", "ping", json!([]))["ok"], true, "{what}");
     }
+    let metrics = support::ops::metrics_text(&server);
+    assert!(
+        metrics.contains(r#"siohub_refused_total{reason="msgpack_too_deep"} 1"#),
+        "the deep packet is counted"
+    );
     // A text packet is not msgpack: refused the same way.
     let (mut ws, _) = raw_msgpack_socket(&server);
     ws.send_text(r#"42["ping"]"#);

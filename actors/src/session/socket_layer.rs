@@ -405,8 +405,14 @@ impl Session {
             Ok(Decoded::NeedAttachments(_)) => self.start_attachment_timer(ctx),
             Err(e) => {
                 self.stop_attachment_timer(ctx);
-                if matches!(e, ProtocolError::AttachmentsTooLarge { .. }) {
-                    self.hub.counters().refused(RefusalReason::AttachmentBytes);
+                match e {
+                    ProtocolError::AttachmentsTooLarge { .. } => {
+                        self.hub.counters().refused(RefusalReason::AttachmentBytes);
+                    }
+                    ProtocolError::MsgpackTooDeep { .. } => {
+                        self.hub.counters().refused(RefusalReason::MsgpackTooDeep);
+                    }
+                    _ => {}
                 }
                 crate::limited!(
                     warn,
