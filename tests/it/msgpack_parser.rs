@@ -316,13 +316,23 @@ fn msgpack_bad_input_closes_that_connection_only() {
 }
 
 #[test]
-fn msgpack_parser_setting_is_validated() {
-    let mut settings = support::test_settings();
-    assert_eq!(settings.server.parser, "json", "JSON by default");
-    settings.server.parser = "xml".into();
-    let err = settings.validate().unwrap_err().to_string();
+fn msgpack_parser_is_set_by_the_environment_and_validated() {
+    use support::binary::run;
+    let out = run(
+        &["--print-config"],
+        &[("SOCKETIO_SERVER__PARSER", "msgpack")],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains(r#""parser": "msgpack""#), "{printed}");
+    let default = run(&["--print-config"], &[]);
+    assert!(String::from_utf8_lossy(&default.stdout).contains(r#""parser": "json""#));
+
+    let out = run(&["--print-config"], &[("SOCKETIO_SERVER__PARSER", "xml")]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("server.parser") && err.contains("msgpack"),
+        err.contains("server.parser") && err.contains(r#""json" or "msgpack""#),
         "{err}"
     );
 }
