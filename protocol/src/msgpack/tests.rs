@@ -275,7 +275,12 @@ proptest! {
     }
 
     #[test]
-    fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-        let _ = decode(&bytes);
+    fn what_arbitrary_bytes_decode_to_encodes_back(
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        if let Ok(packet) = decode(&bytes) {
+            let again = encode_msgpack_packet(&packet);
+            prop_assert_eq!(decode(&again), Ok(packet));
+        }
     }
 }
