@@ -49,6 +49,9 @@ pub struct EngineConfig {
     /// Whether a request naming a session must come from the handshake's peer IP address
     /// (off for deployments whose proxies spread one client over several addresses).
     pub bind_session_to_ip: bool,
+    /// The Socket.IO parser clients speak (`[server] parser`): JSON text packets, or one
+    /// msgpack binary message per packet.
+    pub parser: siohub_protocol::Parser,
 }
 
 impl Default for EngineConfig {
@@ -73,6 +76,7 @@ impl Default for EngineConfig {
             allow_polling: true,
             allow_websocket: true,
             bind_session_to_ip: true,
+            parser: siohub_protocol::Parser::Json,
         }
     }
 }

@@ -74,6 +74,8 @@ impl Default for DeliveryPolicy {
 pub struct DeliveryPolicies {
     rules: Vec<(NamespacePattern, Arc<DeliveryPolicy>)>,
     default: Arc<DeliveryPolicy>,
+    /// The encoding of every packet the Broadcaster writes (the server's `parser`).
+    parser: siohub_protocol::Parser,
 }
 
 impl DeliveryPolicies {
@@ -82,7 +84,19 @@ impl DeliveryPolicies {
         DeliveryPolicies {
             rules: Vec::new(),
             default: Arc::new(default),
+            parser: siohub_protocol::Parser::Json,
         }
+    }
+
+    /// Sets the parser broadcasts are encoded for (JSON by default).
+    pub fn with_parser(mut self, parser: siohub_protocol::Parser) -> Self {
+        self.parser = parser;
+        self
+    }
+
+    /// The parser broadcasts are encoded for.
+    pub fn parser(&self) -> siohub_protocol::Parser {
+        self.parser
     }
 
     /// Adds a rule for a namespace name or pattern (`/tenant-{id}`).

@@ -208,11 +208,13 @@ pub enum RefusalReason {
     /// An admin password login from an address that used up its failed logins for now
     /// (refused without a bcrypt check).
     AdminLoginFailures,
+    /// A msgpack packet nesting deeper than the decoder's bound (the connection is closed).
+    MsgpackTooDeep,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 22] = [
+    pub const ALL: [RefusalReason; 23] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -235,6 +237,7 @@ impl RefusalReason {
         RefusalReason::AdminWatchersFull,
         RefusalReason::AdminTasksFull,
         RefusalReason::AdminLoginFailures,
+        RefusalReason::MsgpackTooDeep,
     ];
 
     /// The reason's label.
@@ -262,6 +265,7 @@ impl RefusalReason {
             RefusalReason::AdminWatchersFull => "admin_watchers_full",
             RefusalReason::AdminTasksFull => "admin_tasks_full",
             RefusalReason::AdminLoginFailures => "admin_login_failures",
+            RefusalReason::MsgpackTooDeep => "msgpack_too_deep",
         }
     }
 }

@@ -121,9 +121,23 @@ pub fn polling_body<'a>(frames: impl IntoIterator<Item = &'a WireFrame>) -> Stri
     out
 }
 
-/// The frames of one Socket.IO packet: its text as an Engine.IO message, then one binary
-/// frame per attachment.
-pub fn socket_packet_frames(packet: &siohub_protocol::SocketPacket) -> Vec<WireFrame> {
+/// The frames of one Socket.IO packet in `parser`'s format: with JSON its text as an
+/// Engine.IO message, then one binary frame per attachment; with msgpack one binary message
+/// holding everything.
+pub fn socket_packet_frames(
+    packet: &siohub_protocol::SocketPacket,
+    parser: siohub_protocol::Parser,
+) -> Vec<WireFrame> {
+    match parser {
+        siohub_protocol::Parser::Json => json_packet_frames(packet),
+        siohub_protocol::Parser::Msgpack => {
+            let message = siohub_protocol::encode_msgpack_packet(packet);
+            vec![WireFrame::binary(message.into())]
+        }
+    }
+}
+
+fn json_packet_frames(packet: &siohub_protocol::SocketPacket) -> Vec<WireFrame> {
     let mut text = String::with_capacity(64);
     text.push('4');
     text.push_str(&packet.encode_header_and_data());

@@ -6,7 +6,8 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
 use siohub_protocol::{
-    decode_payload, encode_payload, Decoded, EnginePacket, Payload, SocketDecoder, SocketPacket,
+    decode_msgpack_packet, decode_payload, encode_msgpack_packet, encode_payload, Decoded,
+    EnginePacket, Payload, SocketDecoder, SocketPacket,
 };
 
 /// An event on `/chat` whose one string argument makes the encoded text about `size` bytes.
@@ -73,6 +74,27 @@ fn socket_binary_event(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same packets in the msgpack parser's format: the 64-byte event, the 1 KiB one and
+/// the binary event (its buffer inside the one message).
+fn msgpack_events(c: &mut Criterion) {
+    for (name, packet) in [
+        ("msgpack_small_event_64b", event_of_size(64)),
+        ("msgpack_event_1kb", event_of_size(1024)),
+        ("msgpack_binary_event_1kb_attachment", binary_event(1024)),
+    ] {
+        let bytes = Bytes::from(encode_msgpack_packet(&packet));
+        let mut group = c.benchmark_group(name);
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function("encode", |b| {
+            b.iter(|| encode_msgpack_packet(black_box(&packet)))
+        });
+        group.bench_function("decode", |b| {
+            b.iter(|| decode_msgpack_packet(black_box(&bytes), 10).unwrap())
+        });
+        group.finish();
+    }
+}
+
 fn polling(c: &mut Criterion) {
     let packets: Vec<EnginePacket> = (0..10)
         .map(|i| {
@@ -111,6 +133,7 @@ criterion_group!(
     benches,
     socket_events,
     socket_binary_event,
+    msgpack_events,
     polling,
     engine_message
 );

@@ -116,7 +116,7 @@ impl Selection<'_> {
 }
 
 /// The `num` of a placeholder object, or `None` if `value` is not a placeholder.
-fn placeholder_num(value: &Value) -> Option<i64> {
+pub(crate) fn placeholder_num(value: &Value) -> Option<i64> {
     let obj = value.as_object()?;
     if obj.get("_placeholder") != Some(&Value::Bool(true)) {
         return None;

@@ -60,6 +60,18 @@ pub enum ProtocolError {
         /// The decoder's limit.
         max: usize,
     },
+    /// A msgpack packet that does not decode, or whose shape the msgpack parser refuses.
+    #[error("invalid msgpack packet: {0}")]
+    InvalidMsgpack(String),
+    /// A msgpack packet nesting maps and arrays deeper than the decoder allows.
+    #[error("msgpack packet nested deeper than {max} levels")]
+    MsgpackTooDeep {
+        /// The decoder's limit.
+        max: usize,
+    },
+    /// A text message reached a server speaking the msgpack parser (every packet is binary).
+    #[error("a text message, but the server's parser is msgpack (binary messages only)")]
+    TextUnderMsgpack,
 }
 
 #[cfg(test)]

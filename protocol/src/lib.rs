@@ -24,6 +24,8 @@ mod binary;
 mod engine;
 mod error;
 mod handshake;
+mod msgpack;
+mod parser;
 mod payload;
 mod socket;
 
@@ -31,6 +33,8 @@ pub use binary::{placeholder, Payload};
 pub use engine::{EnginePacket, EngineType};
 pub use error::ProtocolError;
 pub use handshake::Handshake;
+pub use msgpack::{decode_msgpack_packet, encode_msgpack_packet, MAX_DEPTH as MSGPACK_MAX_DEPTH};
+pub use parser::Parser;
 pub use payload::{decode_payload, encode_payload, RECORD_SEPARATOR};
 pub use socket::{
     Decoded, SocketDecoder, SocketPacket, SocketType, DEFAULT_MAX_ATTACHMENTS,

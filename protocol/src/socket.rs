@@ -418,7 +418,7 @@ fn parse_packet(
 /// The reference parser's rules on the shape of each packet type's data. The reference only
 /// checks data that is present; siohub is stricter in two places: an EVENT must carry data
 /// (the reference lets `2` through as an event with no name), and so must a CONNECT_ERROR.
-fn check_payload(kind: SocketType, data: Option<&Value>) -> Result<(), ProtocolError> {
+pub(crate) fn check_payload(kind: SocketType, data: Option<&Value>) -> Result<(), ProtocolError> {
     let ok = match (kind, data) {
         (SocketType::Connect, None) => true,
         (SocketType::Connect, Some(d)) => d.is_object(),

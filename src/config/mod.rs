@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use siohub_actors::{DeliveryPolicies, DeliveryPolicy, EngineConfig, SlowConsumerAction};
+use siohub_protocol::Parser;
 use thiserror::Error;
 
 use origin::Origins;
@@ -99,6 +100,8 @@ pub struct ServerSettings {
     pub path: String,
     /// Worker threads; 0 = one per core.
     pub workers: usize,
+    /// The Socket.IO parser: `json` (socket.io-parser) or `msgpack` (socket.io-msgpack-parser).
+    pub parser: String,
 }
 
 /// `[cors]`
@@ -315,6 +318,13 @@ impl Settings {
                 "a path starting and ending with '/', other than \"/\" and not under \"/dashboard/\", such as \"/socket.io/\"",
             );
         }
+        if Parser::from_name(&s.parser).is_none() {
+            return invalid(
+                "server.parser",
+                format!("{:?}", s.parser),
+                "\"json\" or \"msgpack\"",
+            );
+        }
         let e = &self.engine;
         for (key, value) in [
             ("engine.ping_interval_ms", e.ping_interval_ms),
@@ -520,7 +530,7 @@ impl Settings {
     /// The delivery policies the broadcaster applies.
     pub fn delivery_policies(&self) -> DeliveryPolicies {
         self.namespaces.iter().fold(
-            DeliveryPolicies::new(DeliveryPolicy::default()),
+            DeliveryPolicies::new(DeliveryPolicy::default()).with_parser(self.parser()),
             |policies, ns| policies.with_rule(&ns.name, ns.delivery()),
         )
     }
@@ -540,6 +550,12 @@ impl Settings {
         masked.adapter.redis_url = self.adapter.masked_url();
         masked.api.mask();
         masked
+    }
+
+    /// The Socket.IO parser of `[server] parser` (JSON when the value is not one: validation
+    /// refused it already).
+    pub fn parser(&self) -> Parser {
+        Parser::from_name(&self.server.parser).unwrap_or_default()
     }
 
     /// The engine settings the sessions use.
@@ -572,6 +588,7 @@ impl Settings {
             allow_polling: e.transports.iter().any(|t| t == "polling"),
             allow_websocket: e.transports.iter().any(|t| t == "websocket"),
             bind_session_to_ip: e.bind_session_to_ip,
+            parser: self.parser(),
         }
     }
 }

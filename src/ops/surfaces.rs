@@ -12,7 +12,7 @@ use crate::config::Settings;
 /// The start-up lines for a hub listening on `addr`, with the level each is logged at.
 pub fn startup_lines(settings: &Settings, addr: SocketAddr) -> Vec<(Level, String)> {
     let admin_login = !settings.admin.password_hash.is_empty();
-    vec![
+    let mut lines = vec![
         socket_io_line(settings, addr),
         api_line(settings, admin_login),
         metrics_line(settings, admin_login),
@@ -21,8 +21,18 @@ pub fn startup_lines(settings: &Settings, addr: SocketAddr) -> Vec<(Level, Strin
             Level::Info,
             crate::dashboard::home::startup_line(settings, addr),
         ),
-    ]
+    ];
+    if settings.parser() == siohub_protocol::Parser::Msgpack {
+        lines.push((Level::Warn, MSGPACK_LINE.to_owned()));
+    }
+    lines
 }
+
+/// With the msgpack parser, the clients that speak JSON only: the dashboard's own client and
+/// the official Admin UI's page (as against a Node server with that parser).
+const MSGPACK_LINE: &str = "parser: msgpack ([server] parser): every client needs \
+    socket.io-msgpack-parser 3.x; the dashboard and the official Admin UI speak the JSON \
+    parser and cannot connect to /admin";
 
 fn socket_io_line(settings: &Settings, addr: SocketAddr) -> (Level, String) {
     let transports = settings.engine.transports.join(", ");
@@ -103,6 +113,14 @@ mod tests {
         let mut settings = Settings::default();
         adjust(&mut settings);
         startup_lines(&settings, "127.0.0.1:3000".parse().unwrap())
+    }
+
+    #[test]
+    fn the_msgpack_parser_warns_that_the_json_only_clients_cannot_connect() {
+        let out = lines(|s| s.server.parser = "msgpack".into());
+        assert_eq!(out.len(), 6);
+        assert_eq!(out[5].0, Level::Warn);
+        assert!(out[5].1.contains("dashboard"), "{}", out[5].1);
     }
 
     #[test]

@@ -44,6 +44,7 @@ mod hub_rooms;
 mod hub_slow_consumer;
 mod limits;
 mod logging;
+mod msgpack_parser;
 mod official_admin_ui;
 mod ops_connections;
 mod ops_health;

@@ -373,7 +373,7 @@ impl Broadcaster {
         let offset = msg.offset;
         let origin = self.origin_offset(&msg, &policy);
         let packet = SocketPacket::event_with_payload(&nsp, &msg.event, msg.payload);
-        let frames: Frames = socket_packet_frames(&packet).into();
+        let frames: Frames = socket_packet_frames(&packet, self.policies.parser()).into();
         let shared_nsp: Arc<str> = nsp.as_str().into();
         let gathering = self.stats.mailbox_depth() > 0 || self.run.is_some();
 
@@ -568,7 +568,7 @@ impl Broadcaster {
         } = msg.broadcast;
         let ack_id = next_ack_id();
         let packet = SocketPacket::event_with_payload(&target.nsp, &event, payload).with_id(ack_id);
-        let frames: Frames = socket_packet_frames(&packet).into();
+        let frames: Frames = socket_packet_frames(&packet, self.policies.parser()).into();
         let shared_nsp: Arc<str> = target.nsp.as_str().into();
         let recipients = {
             let members = self.membership.read();

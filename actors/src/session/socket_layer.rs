@@ -13,7 +13,10 @@ use actix::prelude::*;
 use bytes::Bytes;
 use futures::channel::oneshot;
 use serde_json::{json, Map, Value};
-use siohub_protocol::{Decoded, Payload, ProtocolError, SocketDecoder, SocketPacket, SocketType};
+use siohub_protocol::{
+    decode_msgpack_packet, Decoded, Parser, Payload, ProtocolError, SocketDecoder, SocketPacket,
+    SocketType,
+};
 
 use super::small_map::SmallMap;
 use super::{App, Session};
@@ -414,13 +417,21 @@ impl Session {
 
     /// A text message: a Socket.IO packet, or the header of a binary one.
     pub(super) fn on_socket_text(&mut self, text: &str, ctx: &mut Context<Self>) {
-        let decoded = self.layer().decoder.feed_text(text);
+        let decoded = match self.config.parser {
+            Parser::Json => self.layer().decoder.feed_text(text),
+            Parser::Msgpack => Err(ProtocolError::TextUnderMsgpack),
+        };
         self.on_decoded(decoded, ctx);
     }
 
-    /// A binary message: the next attachment of a binary packet.
+    /// A binary message: the next attachment of a binary packet, or with msgpack a packet.
     pub(super) fn on_socket_binary(&mut self, data: Bytes, ctx: &mut Context<Self>) {
-        let decoded = self.layer().decoder.feed_binary(data);
+        let decoded = match self.config.parser {
+            Parser::Json => self.layer().decoder.feed_binary(data),
+            Parser::Msgpack => {
+                decode_msgpack_packet(&data, self.config.max_attachments).map(Decoded::Packet)
+            }
+        };
         self.on_decoded(decoded, ctx);
     }
 
@@ -433,8 +444,14 @@ impl Session {
             Ok(Decoded::NeedAttachments(_)) => self.start_attachment_timer(ctx),
             Err(e) => {
                 self.stop_attachment_timer(ctx);
-                if matches!(e, ProtocolError::AttachmentsTooLarge { .. }) {
-                    self.hub.counters().refused(RefusalReason::AttachmentBytes);
+                match e {
+                    ProtocolError::AttachmentsTooLarge { .. } => {
+                        self.hub.counters().refused(RefusalReason::AttachmentBytes);
+                    }
+                    ProtocolError::MsgpackTooDeep { .. } => {
+                        self.hub.counters().refused(RefusalReason::MsgpackTooDeep);
+                    }
+                    _ => {}
                 }
                 crate::limited!(
                     warn,
@@ -523,7 +540,7 @@ impl Session {
     }
 
     pub(super) fn send_socket_packet(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
-        let frames = socket_packet_frames(&packet);
+        let frames = socket_packet_frames(&packet, self.config.parser);
         let bytes = frames.iter().map(|f| f.len()).sum();
         self.hub.counters().sent(frames.len(), bytes);
         self.send_frames(&frames, false, ctx);

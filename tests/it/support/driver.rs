@@ -39,6 +39,14 @@ impl Driver {
         Self::spawn("node", cmd)
     }
 
+    /// Starts the socket.io-client driver against `server` with socket.io-msgpack-parser
+    /// on every socket (the hub must run `[server] parser = "msgpack"`).
+    pub fn node_msgpack(server: &BackgroundServer) -> Driver {
+        let mut cmd = clients::node("hub/driver.mjs");
+        cmd.arg(server.url()).env("SIOHUB_DRIVER_PARSER", "msgpack");
+        Self::spawn("node msgpack", cmd)
+    }
+
     /// Starts the python-socketio driver against `server`.
     pub fn python(server: &BackgroundServer) -> Driver {
         let mut cmd = clients::python("hub_driver.py");

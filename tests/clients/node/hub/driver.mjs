@@ -35,6 +35,9 @@
 // reconnectionDelay 100 ms. Events are recorded with `onAny`, with all their arguments (so
 // with connection state recovery the offset is the last one).
 //
+// With SIOHUB_DRIVER_PARSER=msgpack in its environment every socket uses
+// socket.io-msgpack-parser (for a hub started with `[server] parser = "msgpack"`).
+//
 // Binary travels in commands and replies as {"$binary": "<base64>"}: such an object in
 // `emit` arguments is sent as a Buffer, and every Buffer (ArrayBuffer, typed array) an
 // event or an ack brings is recorded as one, so a test sees what arrived as binary.
@@ -75,6 +78,12 @@ function toWire(value) {
   return value;
 }
 
+// The parser option of every socket: socket.io-msgpack-parser when asked for.
+const parserOption =
+  process.env.SIOHUB_DRIVER_PARSER === "msgpack"
+    ? { parser: (await import("socket.io-msgpack-parser")).default }
+    : {};
+
 const sockets = new Map();
 const loops = [];
 const loopStats = { sent: 0, acked: 0, errors: [] };
@@ -94,6 +103,7 @@ function open(name, nsp, { auth, transports, options, answer_acks } = {}) {
     reconnectionDelayMax: 1000,
     timeout: 10_000,
     ...(auth ? { auth } : {}),
+    ...parserOption,
     ...(options ?? {}),
   });
   const e = { socket, events: [], connects: [], disconnects: [], connectErrors: [] };
