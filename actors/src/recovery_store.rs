@@ -69,6 +69,8 @@ pub struct RecoveryStoreStats {
     pub missed_offset: u64,
     /// Recoveries refused: the store could not be read in time.
     pub missed_unavailable: u64,
+    /// Recoveries refused: the socket is still connected on a node that is up.
+    pub missed_owner_alive: u64,
 }
 
 /// A recovery store shared by the nodes (see the module documentation).

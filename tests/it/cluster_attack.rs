@@ -486,13 +486,13 @@ fn cluster_attack_the_adapters_own_messages_queue_within_a_bound_of_bytes_while_
     );
 }
 
-/// Finding (not fixed): a connected socket's recovery record is live in Redis (written at
-/// connect, refreshed while connected, so that it outlives a node that dies), and any node
-/// recovers a live record: whoever holds the socket's pid (the client, or whoever stole it)
-/// gets a second live copy of the socket — same id, rooms and data — on another node while
-/// the first stays connected. On one node only a socket that disconnected can be recovered.
+/// Finding: a connected socket's recovery record is live in Redis (written at connect,
+/// refreshed while connected, so that it outlives a node that dies), and any node recovered
+/// a live record: whoever held the socket's pid (the client, or whoever stole it) got a
+/// second live copy of the socket — same id, rooms and data — on another node while the
+/// first stayed connected. On one node only a socket that disconnected can be recovered.
+/// Now a live record is taken only once the node that wrote it is gone (`owner_alive`).
 #[test]
-#[ignore = "finding not fixed: a live record is recovered while its socket is connected elsewhere"]
 fn cluster_attack_a_connected_sockets_record_is_not_recovered_on_another_node() {
     let redis = RedisServer::start();
     let nodes: Vec<BackgroundServer> = (0..2)
@@ -538,6 +538,8 @@ fn cluster_attack_a_connected_sockets_record_is_not_recovered_on_another_node() 
         json!(sid),
         "a second live copy of socket {sid} on another node: {reply}"
     );
+    let refused = r#"siohub_recovery_store_recoveries_total{outcome="owner_alive"}"#;
+    assert_eq!(metric(&nodes[1], refused), 1.0, "the refusal is counted");
 }
 
 fn state_of(d: &mut Driver, name: &str) -> Value {

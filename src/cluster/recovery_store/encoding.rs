@@ -50,6 +50,17 @@ pub(super) fn encode_record(owner: &str, socket: &PreservedSocket, finalised: bo
     out
 }
 
+/// The node that wrote a record still marked connected (no disconnection time), if the
+/// record is one.
+pub(super) fn live_owner(bytes: &[u8]) -> Option<&str> {
+    let newline = bytes.iter().position(|b| *b == b'\n')?;
+    let record: Record = serde_json::from_slice(&bytes[newline + 1..]).ok()?;
+    match record.gone_at_ms {
+        Some(_) => None,
+        None => std::str::from_utf8(&bytes[..newline]).ok(),
+    }
+}
+
 /// A stored record back, when it is well-formed, in `nsp` and within `window` of its
 /// disconnection (a record of a node that died has no disconnection: its expiry bounds it).
 pub(super) fn decode_record(bytes: &[u8], nsp: &str, window: Duration) -> Option<PreservedSocket> {

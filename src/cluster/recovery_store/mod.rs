@@ -8,13 +8,15 @@
 //! - `<prefix>-recovery-session#<pid>`: each recoverable socket's record (id, namespace,
 //!   rooms, data), written at connect, join and leave, refreshed while it is connected so
 //!   that it outlives its node by about one window, finalised at a clean disconnect, taken
-//!   (GETDEL) by the node the client recovers on.
+//!   (GETDEL) by the node the client recovers on — unless it says its socket is connected
+//!   and the node that wrote it is up (`<prefix>-recovery-node#<node>`, see [`liveness`]).
 //!
 //! Writes go through a bounded queue drained by one task ([`writer`]); a full queue drops
 //! the write (counted, rate-limited log line). A recovery reads the record and the stream
 //! within `recovery_read_timeout_ms`, or the client gets a fresh socket.
 
 mod encoding;
+mod liveness;
 mod reader;
 mod writer;
 
@@ -61,6 +63,7 @@ pub(super) struct Counters {
     missed_record: AtomicU64,
     missed_offset: AtomicU64,
     missed_unavailable: AtomicU64,
+    missed_owner_alive: AtomicU64,
 }
 
 /// The store (see the module documentation).
@@ -112,8 +115,12 @@ impl RedisRecoveryStore {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(2));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
         let node = siohub_actors::random_id()[..12].to_owned();
+        let alive = liveness::hold(
+            client.clone(),
+            liveness::channel(&settings.key_prefix, &node),
+        );
+        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
         let keys = Keys {
             prefix: settings.key_prefix.clone(),
         };
@@ -129,6 +136,7 @@ impl RedisRecoveryStore {
         );
         let arbiter = Arbiter::new();
         arbiter.spawn(writer.run(receiver));
+        arbiter.spawn(alive);
         Ok(RedisRecoveryStore {
             offset_prefix: format!("{node}."),
             node,
@@ -173,6 +181,7 @@ impl RecoveryStore for RedisRecoveryStore {
             missed_record: get(&c.missed_record),
             missed_offset: get(&c.missed_offset),
             missed_unavailable: get(&c.missed_unavailable),
+            missed_owner_alive: get(&c.missed_owner_alive),
         }
     }
 
@@ -225,6 +234,8 @@ impl RecoveryStore for RedisRecoveryStore {
             offset: offset.to_owned(),
             window,
             max_events: self.max_events,
+            node: self.node.clone(),
+            keys: self.keys.clone(),
         };
         let (counters, timeout) = (self.counters.clone(), self.read_timeout);
         let nsp = nsp.to_owned();
@@ -236,6 +247,7 @@ impl RecoveryStore for RedisRecoveryStore {
                 Err(reader::Miss::Record) => &counters.missed_record,
                 Err(reader::Miss::Offset) => &counters.missed_offset,
                 Err(reader::Miss::Unavailable) => &counters.missed_unavailable,
+                Err(reader::Miss::OwnerAlive) => &counters.missed_owner_alive,
             };
             counter.fetch_add(1, Ordering::Relaxed);
             if let Err(miss) = &outcome {

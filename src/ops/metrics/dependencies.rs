@@ -116,12 +116,14 @@ fn recovery_store(state: &AppState, out: &mut Families) -> fmt::Result {
     out.counters(
         "siohub_recovery_store_recoveries_total",
         "Recoveries asked of the Redis recovery store, by outcome: recovered, no_record, \
-         offset_gone, unavailable (Redis did not answer in time).",
+         offset_gone, unavailable (Redis did not answer in time), owner_alive (the socket is \
+         still connected on a live node).",
         [
             ([("outcome", "recovered")], stats.recovered),
             ([("outcome", "no_record")], stats.missed_record),
             ([("outcome", "offset_gone")], stats.missed_offset),
             ([("outcome", "unavailable")], stats.missed_unavailable),
+            ([("outcome", "owner_alive")], stats.missed_owner_alive),
         ],
     )
 }
