@@ -49,6 +49,9 @@ pub struct EngineConfig {
     /// Whether a request naming a session must come from the handshake's peer IP address
     /// (off for deployments whose proxies spread one client over several addresses).
     pub bind_session_to_ip: bool,
+    /// Whether Engine.IO v3 clients (`socket.io-client` 2.x, `EIO=3` or no `EIO`) may open
+    /// a session; off, they get "Unsupported protocol version" as in the reference server.
+    pub allow_eio3: bool,
 }
 
 impl Default for EngineConfig {
@@ -73,6 +76,7 @@ impl Default for EngineConfig {
             allow_polling: true,
             allow_websocket: true,
             bind_session_to_ip: true,
+            allow_eio3: false,
         }
     }
 }

@@ -135,6 +135,9 @@ pub struct EngineSettings {
     pub transports: Vec<String>,
     /// Whether requests naming a session must come from the handshake's IP address.
     pub bind_session_to_ip: bool,
+    /// Whether Engine.IO v3 clients (socket.io-client 2.x) are accepted.
+    #[serde(default)]
+    pub allow_eio3: bool,
 }
 
 /// `[outgoing]`
@@ -572,6 +575,7 @@ impl Settings {
             allow_polling: e.transports.iter().any(|t| t == "polling"),
             allow_websocket: e.transports.iter().any(|t| t == "websocket"),
             bind_session_to_ip: e.bind_session_to_ip,
+            allow_eio3: e.allow_eio3,
         }
     }
 }

@@ -83,6 +83,7 @@ pub async fn post(
     req: &HttpRequest,
     mut body: web::Payload,
     state: &AppState,
+    eio3: bool,
 ) -> HttpResponse {
     let limit = state.config.max_payload;
     let declared = req
@@ -119,7 +120,10 @@ pub async fn post(
         data.extend_from_slice(&chunk);
     }
     let session = reading.finish();
-    let packets = siohub_protocol::decode_payload(&data);
+    let packets = match eio3 {
+        true => decode_v3_payload(req, &data),
+        false => siohub_protocol::decode_payload(&data),
+    };
     let count = packets.as_ref().map_or(0, Vec::len);
     state.hub.counters().received(count, data.len());
     // Answered once the session has taken the packets: a session that closed meanwhile
@@ -134,6 +138,23 @@ pub async fn post(
         .insert_header((header::CONTENT_TYPE, "text/html"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body("ok")
+}
+
+/// A v3 client's POST body: the binary payload encoding when it says
+/// `application/octet-stream` (XHR2 clients sending binary), else length-prefixed text.
+fn decode_v3_payload(
+    req: &HttpRequest,
+    data: &[u8],
+) -> Result<Vec<EnginePacket>, siohub_protocol::ProtocolError> {
+    use siohub_protocol::eio3;
+    let binary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/octet-stream");
+    match binary {
+        true => eio3::decode_binary_payload(data),
+        false => eio3::decode_text_payload(data),
+    }
 }
 
 fn payload_response(body: String) -> HttpResponse {
@@ -187,9 +208,11 @@ impl Drop for PendingPoll {
 
 /// Whether a polling body is the lone `6` that forces a polling cycle.
 fn is_noop(body: &str) -> bool {
-    EnginePacket::Noop
-        .encode_text()
-        .is_some_and(|noop| noop == body)
+    // `1:6` is the same for a v3 session.
+    body == "1:6"
+        || EnginePacket::Noop
+            .encode_text()
+            .is_some_and(|noop| noop == body)
 }
 
 /// A POST whose body is being read. Dropped before [`BodyInProgress::finish`] or

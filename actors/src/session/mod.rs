@@ -11,6 +11,7 @@
 //! [`BeginPost`]: crate::messages::BeginPost
 //! [`WsIncoming`]: crate::messages::WsIncoming
 
+mod eio3;
 mod engine;
 mod handler_requests;
 mod hub_commands;
@@ -41,6 +42,7 @@ use crate::socket::HandshakeInfo;
 use crate::wire_frame::WireFrame;
 use crate::ws::Outbox;
 
+pub use eio3::is_eio3;
 pub use registration::{Registered, Started};
 use socket_layer::SocketLayer;
 
@@ -128,6 +130,8 @@ pub struct Session {
     /// everything it writes (a CONNECT reply and what its handler emits go in one body).
     flush_deferred: bool,
     closing: bool,
+    /// Whether the client speaks Engine.IO v3 (see [`eio3`]).
+    eio3: bool,
     /// Whether the first full-buffer drop of this session was logged already.
     drop_logged: bool,
 }
@@ -162,6 +166,11 @@ impl Session {
             }
             Application::EngineEcho => App::Echo,
         };
+        let eio3 = params.config.allow_eio3 && is_eio3(&params.handshake);
+        let open = match eio3 {
+            true => siohub_protocol::eio3::handshake_json(&open),
+            false => open.to_json(),
+        };
         let meta = Arc::new(
             SessionMeta::new(
                 sid.clone(),
@@ -192,10 +201,11 @@ impl Session {
             app,
             flush_deferred: false,
             closing: false,
+            eio3,
             drop_logged: false,
         };
         session.write_frames(
-            &[WireFrame::from_packet(&EnginePacket::Open(open.to_json()))],
+            &[WireFrame::from_packet(&EnginePacket::Open(open))],
             false,
         );
         session
@@ -379,9 +389,17 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.schedule_ping(ctx);
+        if self.eio3 {
+            self.arm_v3_heartbeat(ctx);
+        } else {
+            self.schedule_ping(ctx);
+        }
         if let App::SocketIo(layer) = &mut self.app {
             layer.start_connect_timer(ctx);
+        }
+        if self.eio3 && self.socket_io() {
+            // A v3 client is connected to `/` without asking, as in the reference server.
+            self.connect_implicitly(ctx);
         }
     }
 
@@ -404,6 +422,7 @@ impl Actor for Session {
         if let Some(probe) = self.probe.take() {
             close_link(&probe.link);
         }
+        let close = self.single_packet_body(&EnginePacket::Close);
         if let Transport::Polling {
             pending,
             awaiting_last_poll,
@@ -411,7 +430,7 @@ impl Actor for Session {
         } = &mut self.transport
         {
             if let Some(tx) = pending.take() {
-                let _ = tx.send(EnginePacket::Close.encode_text().unwrap_or_default());
+                let _ = tx.send(close);
             }
             if *awaiting_last_poll {
                 self.hub.counters().closed_polling_ended();
