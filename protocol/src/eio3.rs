@@ -48,6 +48,27 @@ pub fn push_binary_record(out: &mut String, data: &[u8]) {
     out.push_str(&encoded);
 }
 
+/// Appends one text packet (type digit included) as a record of the v3 binary payload
+/// encoding: kind 0, the UTF-8 byte length as one byte per decimal digit, 255, the text.
+pub fn push_binary_payload_text(out: &mut Vec<u8>, packet: &[u8]) {
+    push_binary_payload_head(out, 0, packet.len());
+    out.extend_from_slice(packet);
+}
+
+/// Appends one binary message as a record of the v3 binary payload encoding: kind 1, the
+/// length (type byte included), 255, the type byte 4, the data.
+pub fn push_binary_payload_binary(out: &mut Vec<u8>, data: &[u8]) {
+    push_binary_payload_head(out, 1, data.len() + 1);
+    out.push(MESSAGE_BYTE);
+    out.extend_from_slice(data);
+}
+
+fn push_binary_payload_head(out: &mut Vec<u8>, kind: u8, len: usize) {
+    out.push(kind);
+    out.extend(len.to_string().bytes().map(|d| d - b'0'));
+    out.push(255);
+}
+
 /// A v3 polling payload with no packets (what the reference server writes for none).
 pub const EMPTY_PAYLOAD: &str = "0:";
 
@@ -247,6 +268,27 @@ mod tests {
         }
         assert_eq!(decode_text_payload(b""), Err(ProtocolError::Empty));
         assert_eq!(decode_text_payload(b"0:"), Ok(vec![]));
+    }
+
+    #[test]
+    fn binary_payloads_encode_as_the_v3_suite_expects() {
+        let mut out = Vec::new();
+        push_binary_payload_text(&mut out, b"4hello");
+        push_binary_payload_binary(&mut out, &[1, 2, 3, 4]);
+        assert_eq!(
+            out,
+            [0, 6, 255, 52, 104, 101, 108, 108, 111, 1, 5, 255, 4, 1, 2, 3, 4]
+        );
+        assert_eq!(
+            decode_binary_payload(&out),
+            Ok(vec![
+                EnginePacket::Message("hello".into()),
+                EnginePacket::Binary(Bytes::from_static(&[1, 2, 3, 4]))
+            ])
+        );
+        let mut long = Vec::new();
+        push_binary_payload_binary(&mut long, &[0; 10]);
+        assert_eq!(&long[..4], &[1, 1, 1, 255]);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix::Addr;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures::channel::oneshot;
 use futures::StreamExt;
 use siohub_actors::messages::{BeginPost, EndPost, Poll, PollAborted, PollOutcome, PostAborted};
@@ -69,7 +69,7 @@ pub async fn poll(session: Addr<Session>) -> HttpResponse {
             // A dropped sender means the session stopped: tell the client it is closed.
             let body = (&mut waiting.answer)
                 .await
-                .unwrap_or_else(|_| "1".to_owned());
+                .unwrap_or_else(|_| Bytes::from_static(b"1"));
             waiting.taken = true;
             payload_response(body)
         }
@@ -157,9 +157,14 @@ fn decode_v3_payload(
     }
 }
 
-fn payload_response(body: String) -> HttpResponse {
+fn payload_response(body: Bytes) -> HttpResponse {
+    // Only a v3 binary payload starts with byte 0 or 1 (a text body starts with a digit).
+    let content_type = match body.first() {
+        Some(0 | 1) => "application/octet-stream",
+        _ => "text/plain; charset=UTF-8",
+    };
     HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/plain; charset=UTF-8"))
+        .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body)
 }
@@ -186,7 +191,7 @@ fn too_large(limit: usize) -> HttpResponse {
 /// that are now lost (it closes then too: carrying on would hide the loss).
 struct PendingPoll {
     session: Addr<Session>,
-    answer: oneshot::Receiver<String>,
+    answer: oneshot::Receiver<Bytes>,
     taken: bool,
 }
 
@@ -207,12 +212,12 @@ impl Drop for PendingPoll {
 }
 
 /// Whether a polling body is the lone `6` that forces a polling cycle.
-fn is_noop(body: &str) -> bool {
+fn is_noop(body: &[u8]) -> bool {
     // `1:6` is the same for a v3 session.
-    body == "1:6"
+    body == b"1:6"
         || EnginePacket::Noop
             .encode_text()
-            .is_some_and(|noop| noop == body)
+            .is_some_and(|noop| noop.as_bytes() == body)
 }
 
 /// A POST whose body is being read. Dropped before [`BodyInProgress::finish`] or

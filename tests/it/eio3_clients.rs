@@ -117,8 +117,8 @@ fn v3_packets(body: &str) -> Vec<String> {
 
 /// Opens a v3 polling session and polls until its implicit CONNECT reply to `/` (`40`,
 /// without a payload) came; returns the sid.
-fn open_v3(addr: SocketAddr, interval_ms: u64) -> String {
-    let body = get(addr, "EIO=3&transport=polling").polling_body();
+fn open_v3(addr: SocketAddr, interval_ms: u64, extra: &str) -> String {
+    let body = get(addr, &format!("EIO=3&transport=polling{extra}")).polling_body();
     let packets = v3_packets(&body);
     let open: Value = serde_json::from_str(packets[0].strip_prefix('0').unwrap()).unwrap();
     assert!(open.get("maxPayload").is_none(), "v3 open packet: {open}");
@@ -141,7 +141,7 @@ fn v3_post(addr: SocketAddr, sid: &str, body: &str) -> Response {
 fn eio3_raw_polling_heartbeat_and_framing() {
     let (server, _) = start_scenario_server(eio3_settings(1000, 1000));
     let addr = server.addr;
-    let sid = open_v3(addr, 1000);
+    let sid = open_v3(addr, 1000, "");
     // The client pings; the server answers with a pong carrying the same data.
     assert_eq!(v3_post(addr, &sid, "1:25:2beat").text(), "ok");
     let body = get(addr, &v3_query(&sid)).polling_body();
@@ -162,7 +162,7 @@ fn eio3_raw_polling_heartbeat_and_framing() {
     assert!(body.ends_with("1:1"), "{body}");
     assert!(started.elapsed().as_millis() >= 1000, "closed too early");
     // A pong from a v3 client is the wrong direction: the session closes.
-    let sid = open_v3(addr, 1000);
+    let sid = open_v3(addr, 1000, "");
     assert_eq!(v3_post(addr, &sid, "1:3").status, 200);
     get(addr, &v3_query(&sid)).assert_engine_error(400, 1, "Session ID unknown");
 }
@@ -171,8 +171,8 @@ fn eio3_raw_polling_heartbeat_and_framing() {
 fn eio3_wrong_length_closes_only_its_session() {
     let (server, _) = start_scenario_server(eio3_settings(25_000, 20_000));
     let addr = server.addr;
-    let bad = open_v3(addr, 25_000);
-    let good = open_v3(addr, 25_000);
+    let bad = open_v3(addr, 25_000, "");
+    let good = open_v3(addr, 25_000, "");
     let waiting = {
         let bad = bad.clone();
         std::thread::spawn(move || get(addr, &v3_query(&bad)))
@@ -189,4 +189,48 @@ fn eio3_wrong_length_closes_only_its_session() {
     // The other session carries on.
     assert_eq!(v3_post(addr, &good, "1:2").text(), "ok");
     assert_eq!(get(addr, &v3_query(&good)).polling_body(), "1:3");
+}
+
+#[test]
+fn eio3_binary_goes_as_a_binary_payload_unless_b64() {
+    let (server, _) = start_scenario_server(eio3_settings(25_000, 20_000));
+    let addr = server.addr;
+    let event = r#"451-["echo",{"_placeholder":true,"num":0}]"#;
+    let posted = format!("{}:{event}6:b4AQID", event.len());
+    let reply = r#"451-["echo-back",{"_placeholder":true,"num":0}]"#;
+
+    // An XHR2 client (no b64): the binary payload encoding.
+    let sid = open_v3(addr, 25_000, "");
+    assert_eq!(v3_post(addr, &sid, &posted).text(), "ok");
+    let res = get(addr, &v3_query(&sid));
+    assert_eq!(res.header("content-type"), Some("application/octet-stream"));
+    let mut expected = vec![0];
+    expected.extend(reply.len().to_string().bytes().map(|d| d - b'0'));
+    expected.push(255);
+    expected.extend_from_slice(reply.as_bytes());
+    expected.extend_from_slice(&[1, 4, 255, 4, 1, 2, 3]);
+    assert_eq!(res.body, expected);
+    // It may post binary payloads too.
+    let mut binary_post = vec![0];
+    binary_post.extend(event.len().to_string().bytes().map(|d| d - b'0'));
+    binary_post.push(255);
+    binary_post.extend_from_slice(event.as_bytes());
+    binary_post.extend_from_slice(&[1, 4, 255, 4, 7, 8, 9]);
+    let res = request(
+        addr,
+        "POST",
+        &target(&v3_query(&sid)),
+        &[("Content-Type", "application/octet-stream")],
+        &binary_post,
+    );
+    assert_eq!(res.text(), "ok");
+    let res = get(addr, &v3_query(&sid));
+    assert!(res.body.ends_with(&[1, 4, 255, 4, 7, 8, 9]), "{res:?}");
+
+    // A client that asked for base64: text records, `b4` binary.
+    let sid = open_v3(addr, 25_000, "&b64=1");
+    assert_eq!(v3_post(addr, &sid, &posted).text(), "ok");
+    let res = get(addr, &v3_query(&sid));
+    assert_eq!(res.header("content-type"), Some("text/plain; charset=UTF-8"));
+    assert_eq!(res.text(), format!("{}:{reply}6:b4AQID", reply.len()));
 }

@@ -8,6 +8,7 @@
 //! with no per-recipient work.
 
 use actix::prelude::*;
+use bytes::Bytes;
 use serde_json::{Map, Value};
 use siohub_protocol::eio3;
 use siohub_protocol::{EnginePacket, ProtocolError};
@@ -83,19 +84,19 @@ impl Session {
     }
 
     /// The polling body of `6` (forcing a polling cycle during an upgrade).
-    pub(super) fn noop_body(&self) -> String {
+    pub(super) fn noop_body(&self) -> Bytes {
         self.single_packet_body(&EnginePacket::Noop)
     }
 
     /// The polling body of one control packet.
-    pub(super) fn single_packet_body(&self, packet: &EnginePacket) -> String {
+    pub(super) fn single_packet_body(&self, packet: &EnginePacket) -> Bytes {
         let text = packet.encode_text().unwrap_or_default();
         if !self.eio3 {
-            return text;
+            return Bytes::from(text);
         }
         let mut out = String::with_capacity(text.len() + 2);
         eio3::push_text_record(&mut out, &text);
-        out
+        Bytes::from(out)
     }
 
     /// Frames as a v3 client's websocket takes them: binary messages get their type byte
@@ -116,9 +117,23 @@ impl Session {
     }
 }
 
-/// Joins frames into one v3 polling body: `<length>:<packet>` records, binary as `b4`
-/// base64.
-pub(super) fn polling_body<'a>(frames: impl IntoIterator<Item = &'a WireFrame>) -> String {
+/// Joins frames into one v3 polling body: when some frame is binary and the client takes
+/// binary bodies (it did not ask for `b64`), the binary payload encoding; otherwise
+/// `<length>:<packet>` records, binary as `b4` base64.
+pub(super) fn polling_body<'a>(
+    frames: impl Iterator<Item = &'a WireFrame> + Clone,
+    binary_ok: bool,
+) -> Bytes {
+    if binary_ok && frames.clone().any(WireFrame::is_binary) {
+        let mut out = Vec::new();
+        for frame in frames {
+            match frame.is_binary() {
+                true => eio3::push_binary_payload_binary(&mut out, frame.payload()),
+                false => eio3::push_binary_payload_text(&mut out, frame.payload()),
+            }
+        }
+        return Bytes::from(out);
+    }
     let mut out = String::new();
     for frame in frames {
         if frame.is_binary() {
@@ -128,7 +143,13 @@ pub(super) fn polling_body<'a>(frames: impl IntoIterator<Item = &'a WireFrame>) 
             eio3::push_text_record(&mut out, text);
         }
     }
-    out
+    Bytes::from(out)
+}
+
+/// Whether a v3 client takes binary polling bodies: it did not ask for base64 (`b64` absent
+/// or empty, as the reference server reads it).
+pub(super) fn takes_binary_bodies(handshake: &HandshakeInfo) -> bool {
+    handshake.query_param("b64").is_none_or(str::is_empty)
 }
 
 /// A v3 namespace with a query (`/nsp?token=x`): the namespace, and the query as the
@@ -245,7 +266,12 @@ mod tests {
             WireFrame::text("4é".into()),
             WireFrame::binary(bytes::Bytes::from_static(&[1, 2, 3])),
         ];
-        assert_eq!(polling_body(&frames), "2:4é6:b4AQID");
+        assert_eq!(polling_body(frames[..1].iter(), true), "2:4é");
+        assert_eq!(polling_body(frames.iter(), false), "2:4é6:b4AQID");
+        assert_eq!(
+            polling_body(frames.iter(), true),
+            &[0, 3, 255, b'4', 0xc3, 0xa9, 1, 4, 255, 4, 1, 2, 3][..]
+        );
         let ws = Session::v3_ws_frames(&frames);
         assert_eq!(ws[0], frames[0]);
         assert_eq!(ws[1].payload(), &[4, 1, 2, 3]);

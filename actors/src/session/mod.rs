@@ -77,7 +77,7 @@ struct WsLink {
 enum Transport {
     Polling {
         /// The GET waiting for packets, if any.
-        pending: Option<oneshot::Sender<String>>,
+        pending: Option<oneshot::Sender<bytes::Bytes>>,
         /// Whether a POST body is being read.
         posting: bool,
         /// Whether the session is closed and waits for the poll that takes its last
@@ -132,6 +132,8 @@ pub struct Session {
     closing: bool,
     /// Whether the client speaks Engine.IO v3 (see [`eio3`]).
     eio3: bool,
+    /// Whether that v3 client takes binary polling bodies (it did not ask for `b64`).
+    eio3_binary_bodies: bool,
     /// Whether the first full-buffer drop of this session was logged already.
     drop_logged: bool,
 }
@@ -167,6 +169,7 @@ impl Session {
             Application::EngineEcho => App::Echo,
         };
         let eio3 = params.config.allow_eio3 && is_eio3(&params.handshake);
+        let eio3_binary_bodies = eio3 && eio3::takes_binary_bodies(&params.handshake);
         let open = match eio3 {
             true => siohub_protocol::eio3::handshake_json(&open),
             false => open.to_json(),
@@ -202,6 +205,7 @@ impl Session {
             flush_deferred: false,
             closing: false,
             eio3,
+            eio3_binary_bodies,
             drop_logged: false,
         };
         session.write_frames(

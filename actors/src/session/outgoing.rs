@@ -174,11 +174,11 @@ impl Session {
     }
 
     /// Everything queued, as one polling body.
-    pub(super) fn drain_polling_body(&mut self) -> String {
+    pub(super) fn drain_polling_body(&mut self) -> bytes::Bytes {
         let frames = self.queue.iter().map(|q| &q.frame);
         let body = match self.eio3 {
-            true => super::eio3::polling_body(frames),
-            false => polling_body(frames),
+            true => super::eio3::polling_body(frames, self.eio3_binary_bodies),
+            false => bytes::Bytes::from(polling_body(frames)),
         };
         self.queue.clear();
         self.queued_bytes = 0;
