@@ -319,9 +319,6 @@ mod tests {
             Ok(EnginePacket::Binary(Bytes::from_static(&[7, 8])))
         );
         assert!(decode_binary_frame(Bytes::from_static(&[3, 1])).is_err());
-        assert_eq!(
-            decode_binary_frame(Bytes::new()),
-            Err(ProtocolError::Empty)
-        );
+        assert_eq!(decode_binary_frame(Bytes::new()), Err(ProtocolError::Empty));
     }
 }

@@ -76,7 +76,11 @@ mod tests {
             ("EIO=3", true, true),
             ("", true, true),
         ] {
-            assert_eq!(EngineQuery::parse(query).revision_served(allowed), served, "{query}");
+            assert_eq!(
+                EngineQuery::parse(query).revision_served(allowed),
+                served,
+                "{query}"
+            );
         }
     }
 }

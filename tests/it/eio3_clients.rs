@@ -231,6 +231,9 @@ fn eio3_binary_goes_as_a_binary_payload_unless_b64() {
     let sid = open_v3(addr, 25_000, "&b64=1");
     assert_eq!(v3_post(addr, &sid, &posted).text(), "ok");
     let res = get(addr, &v3_query(&sid));
-    assert_eq!(res.header("content-type"), Some("text/plain; charset=UTF-8"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("text/plain; charset=UTF-8")
+    );
     assert_eq!(res.text(), format!("{}:{reply}6:b4AQID", reply.len()));
 }

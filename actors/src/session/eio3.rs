@@ -173,16 +173,14 @@ fn percent_decode(text: &str) -> String {
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             b => out.push(b),
         }
@@ -236,10 +234,7 @@ mod tests {
                 json!({"token": "a b", "x": "1 2", "flag": "", "bad": "%zz"})
             ))
         );
-        assert_eq!(
-            split_namespace_query("/?"),
-            Some(("/".into(), json!({})))
-        );
+        assert_eq!(split_namespace_query("/?"), Some(("/".into(), json!({}))));
         assert_eq!(percent_decode("%e2%82%ac%"), "€%");
     }
 

@@ -208,10 +208,7 @@ impl Session {
             eio3_binary_bodies,
             drop_logged: false,
         };
-        session.write_frames(
-            &[WireFrame::from_packet(&EnginePacket::Open(open))],
-            false,
-        );
+        session.write_frames(&[WireFrame::from_packet(&EnginePacket::Open(open))], false);
         session
     }
 

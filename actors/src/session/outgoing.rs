@@ -193,7 +193,8 @@ impl Session {
                     true => Session::v3_ws_frames(std::slice::from_ref(&queued.frame)).remove(0),
                     false => queued.frame,
                 };
-                link.outbox.push([frame.ws_bytes().clone()], queued.volatile);
+                link.outbox
+                    .push([frame.ws_bytes().clone()], queued.volatile);
             }
             self.queued_bytes = 0;
         }

@@ -88,7 +88,11 @@ async fn a_close_and_a_poll_sent_at_once_answer_noop_in_either_order() {
             post(&session, "1").await.unwrap();
             pending.await.ok()
         };
-        assert_eq!(body.as_deref(), Some(&b"6"[..]), "close first: {close_first}");
+        assert_eq!(
+            body.as_deref(),
+            Some(&b"6"[..]),
+            "close first: {close_first}"
+        );
         assert_eq!(poll_now(&session).await, None, "close first: {close_first}");
         assert!(unregistered(&hub, &sid).await);
         assert_eq!(hub.counters().closed_polling_sessions(), 0);
@@ -251,6 +255,10 @@ async fn a_poll_during_an_upgrade_gets_noop_in_either_order() {
             session.send(probe()).await.unwrap();
             pending.await.ok()
         };
-        assert_eq!(body.as_deref(), Some(&b"6"[..]), "probe first: {probe_first}");
+        assert_eq!(
+            body.as_deref(),
+            Some(&b"6"[..]),
+            "probe first: {probe_first}"
+        );
     }
 }

@@ -505,7 +505,11 @@ impl Session {
                 let busy = self.layer().sockets.contains_key(&packet.nsp)
                     || self.layer().connecting.contains_key(&packet.nsp);
                 if busy {
-                    return self.invalid_state(&packet, "CONNECT to a namespace already joined", ctx);
+                    return self.invalid_state(
+                        &packet,
+                        "CONNECT to a namespace already joined",
+                        ctx,
+                    );
                 }
             }
         }
