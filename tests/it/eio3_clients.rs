@@ -237,3 +237,56 @@ fn eio3_binary_goes_as_a_binary_payload_unless_b64() {
     );
     assert_eq!(res.text(), format!("{}:{reply}6:b4AQID", reply.len()));
 }
+
+/// Receives the next frame, failing the test when none comes.
+fn next(ws: &mut Ws) -> Frame {
+    ws.recv_within(IO_TIMEOUT).expect("a frame")
+}
+
+/// The official v3 suite's websocket and upgrade cases, on the Engine.IO echo server.
+#[test]
+fn eio3_websocket_and_upgrade_on_the_echo_server() {
+    let mut settings = test_settings();
+    settings.engine.allow_eio3 = true;
+    let server = support::start_echo(settings);
+    let addr = server.addr;
+
+    let mut ws = Ws::connect(addr, "EIO=3&transport=websocket");
+    let Frame::Text(open) = next(&mut ws) else {
+        panic!("no open packet")
+    };
+    let open: Value = serde_json::from_str(open.strip_prefix('0').unwrap()).unwrap();
+    assert_eq!(open["upgrades"], serde_json::json!([]));
+    assert!(open.get("maxPayload").is_none(), "{open}");
+    ws.send_text("4hello");
+    assert_eq!(next(&mut ws), Frame::Text("4hello".into()));
+    // A binary message travels with its type byte, both ways.
+    ws.send_binary(&[4, 1, 2, 3, 4]);
+    assert_eq!(next(&mut ws), Frame::Binary(vec![4, 1, 2, 3, 4]));
+    for _ in 0..3 {
+        ws.send_text("2");
+        assert_eq!(next(&mut ws), Frame::Text("3".into()));
+    }
+    // A binary frame of another type is malformed: closed.
+    ws.send_binary(&[3, 1]);
+    assert_eq!(next(&mut ws), Frame::Closed);
+    for bad in ["abc", "1"] {
+        let mut ws = Ws::connect(addr, "EIO=3&transport=websocket");
+        next(&mut ws);
+        ws.send_text(bad);
+        assert_eq!(next(&mut ws), Frame::Closed, "{bad}");
+    }
+
+    // The upgrade: the pending poll is answered `1:6`, polling is refused afterwards.
+    let body = get(addr, "EIO=3&transport=polling&b64=1").polling_body();
+    let open: Value = serde_json::from_str(&v3_packets(&body)[0][1..]).unwrap();
+    let sid = open["sid"].as_str().unwrap().to_owned();
+    let mut ws = Ws::connect(addr, &format!("EIO=3&transport=websocket&sid={sid}"));
+    ws.send_text("2probe");
+    assert_eq!(next(&mut ws), Frame::Text("3probe".into()));
+    assert_eq!(get(addr, &v3_query(&sid)).polling_body(), "1:6");
+    ws.send_text("5");
+    ws.send_text("4hello");
+    assert_eq!(next(&mut ws), Frame::Text("4hello".into()));
+    assert_eq!(get(addr, &v3_query(&sid)).status, 400);
+}
