@@ -1,5 +1,4 @@
-//! Engine.IO v3 (socket.io-client 2.x) framing, where it differs from v4: the open packet
-//! without `maxPayload`, polling payloads as `<length>:<packet>` records with the length in
+//! Engine.IO v3 (socket.io-client 2.x) framing, where it differs from v4: polling payloads as `<length>:<packet>` records with the length in
 //! UTF-16 code units (JavaScript string length), binary as `b4<base64>` in text payloads,
 //! the binary payload encoding XHR2 clients post, and websocket binary frames that start
 //! with their packet type byte.
@@ -10,7 +9,7 @@
 use base64::Engine as _;
 use bytes::Bytes;
 
-use crate::{EnginePacket, EngineType, Handshake, ProtocolError};
+use crate::{EnginePacket, EngineType, ProtocolError};
 
 /// The type byte that starts a v3 binary message (websocket frame or binary payload record).
 const MESSAGE_BYTE: u8 = 4;
@@ -18,15 +17,6 @@ const MESSAGE_BYTE: u8 = 4;
 /// The most length digits a record may carry (a body over 10^10 bytes is refused long
 /// before; the reference parser stops at 310).
 const MAX_LENGTH_DIGITS: usize = 10;
-
-/// The open packet's JSON for a v3 client: the v4 fields without `maxPayload`.
-pub fn handshake_json(handshake: &Handshake) -> String {
-    let mut value = serde_json::to_value(handshake).expect("a handshake always serialises");
-    if let Some(map) = value.as_object_mut() {
-        map.remove("maxPayload");
-    }
-    value.to_string()
-}
 
 /// The length of `text` as JavaScript counts it: UTF-16 code units.
 pub fn utf16_len(text: &str) -> usize {
@@ -203,21 +193,6 @@ mod tests {
             push_text_record(&mut out, p);
         }
         out
-    }
-
-    #[test]
-    fn handshake_drops_max_payload() {
-        let h = Handshake {
-            sid: "s".into(),
-            upgrades: vec!["websocket".into()],
-            ping_interval: 1,
-            ping_timeout: 2,
-            max_payload: 3,
-        };
-        assert_eq!(
-            handshake_json(&h),
-            r#"{"pingInterval":1,"pingTimeout":2,"sid":"s","upgrades":["websocket"]}"#
-        );
     }
 
     #[test]

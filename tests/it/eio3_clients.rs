@@ -121,7 +121,8 @@ fn open_v3(addr: SocketAddr, interval_ms: u64, extra: &str) -> String {
     let body = get(addr, &format!("EIO=3&transport=polling{extra}")).polling_body();
     let packets = v3_packets(&body);
     let open: Value = serde_json::from_str(packets[0].strip_prefix('0').unwrap()).unwrap();
-    assert!(open.get("maxPayload").is_none(), "v3 open packet: {open}");
+    // As the reference server (engine.io 6.6) sends it to v3 clients too.
+    assert_eq!(open["maxPayload"], 1_000_000, "v3 open packet: {open}");
     assert_eq!(open["pingInterval"], interval_ms);
     let sid = open["sid"].as_str().unwrap().to_owned();
     let mut seen = packets[1..].to_vec();
@@ -257,7 +258,7 @@ fn eio3_websocket_and_upgrade_on_the_echo_server() {
     };
     let open: Value = serde_json::from_str(open.strip_prefix('0').unwrap()).unwrap();
     assert_eq!(open["upgrades"], serde_json::json!([]));
-    assert!(open.get("maxPayload").is_none(), "{open}");
+    assert_eq!(open["maxPayload"], 1_000_000, "{open}");
     ws.send_text("4hello");
     assert_eq!(next(&mut ws), Frame::Text("4hello".into()));
     // A binary message travels with its type byte, both ways.

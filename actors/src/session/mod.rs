@@ -170,10 +170,6 @@ impl Session {
         };
         let eio3 = params.config.allow_eio3 && is_eio3(&params.handshake);
         let eio3_binary_bodies = eio3 && eio3::takes_binary_bodies(&params.handshake);
-        let open = match eio3 {
-            true => siohub_protocol::eio3::handshake_json(&open),
-            false => open.to_json(),
-        };
         let meta = Arc::new(
             SessionMeta::new(
                 sid.clone(),
@@ -208,7 +204,10 @@ impl Session {
             eio3_binary_bodies,
             drop_logged: false,
         };
-        session.write_frames(&[WireFrame::from_packet(&EnginePacket::Open(open))], false);
+        session.write_frames(
+            &[WireFrame::from_packet(&EnginePacket::Open(open.to_json()))],
+            false,
+        );
         session
     }
 
