@@ -593,6 +593,14 @@ mod tests {
     }
 
     #[test]
+    fn eio3_clients_are_off_unless_allowed() {
+        let settings = Settings::load(None, &[]).unwrap();
+        assert!(!settings.engine_config().allow_eio3);
+        let settings = Settings::load(None, &[("engine.allow_eio3", "true".into())]).unwrap();
+        assert!(settings.engine_config().allow_eio3);
+    }
+
+    #[test]
     fn overrides_win_and_bad_values_name_the_key() {
         let s = Settings::load(None, &[("server.port", "4100".into())]).unwrap();
         assert_eq!(s.server.port, 4100);
