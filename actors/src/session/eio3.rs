@@ -154,15 +154,15 @@ pub(super) fn takes_binary_bodies(handshake: &HandshakeInfo) -> bool {
 
 /// A v3 namespace with a query (`/nsp?token=x`): the namespace, and the query as the
 /// CONNECT's auth payload (an object of strings, percent-decoded), as the reference server
-/// reads a v3 CONNECT. `None` without a query.
-pub(super) fn split_namespace_query(nsp: &str) -> Option<(String, Value)> {
-    let (path, query) = nsp.split_once('?')?;
+/// reads a v3 CONNECT (an empty object without a query).
+pub(super) fn split_namespace_query(nsp: &str) -> (String, Value) {
+    let (path, query) = nsp.split_once('?').unwrap_or((nsp, ""));
     let mut auth = Map::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         auth.insert(percent_decode(key), Value::String(percent_decode(value)));
     }
-    Some((path.to_owned(), Value::Object(auth)))
+    (path.to_owned(), Value::Object(auth))
 }
 
 /// Decodes `%XX` escapes and `+` (a space, in a query); a bad escape stays as it is.
@@ -226,15 +226,15 @@ mod tests {
 
     #[test]
     fn namespace_queries_become_the_auth_payload() {
-        assert_eq!(split_namespace_query("/chat"), None);
+        assert_eq!(split_namespace_query("/chat"), ("/chat".into(), json!({})));
         assert_eq!(
             split_namespace_query("/chat?token=a%20b&x=1+2&flag&bad=%zz"),
-            Some((
+            (
                 "/chat".into(),
                 json!({"token": "a b", "x": "1 2", "flag": "", "bad": "%zz"})
-            ))
+            )
         );
-        assert_eq!(split_namespace_query("/?"), Some(("/".into(), json!({}))));
+        assert_eq!(split_namespace_query("/?"), ("/".into(), json!({})));
         assert_eq!(percent_decode("%e2%82%ac%"), "€%");
     }
 

@@ -500,17 +500,16 @@ impl Session {
             return;
         }
         if self.eio3 {
-            if let Some((nsp, auth)) = super::eio3::split_namespace_query(&packet.nsp) {
-                (packet.nsp, packet.data) = (nsp, Some(auth));
-                let busy = self.layer().sockets.contains_key(&packet.nsp)
-                    || self.layer().connecting.contains_key(&packet.nsp);
-                if busy {
-                    return self.invalid_state(
-                        &packet,
-                        "CONNECT to a namespace already joined",
-                        ctx,
-                    );
-                }
+            // Protocol v4: the auth payload is the namespace's query, whatever else the
+            // packet carries, as the reference server reads it.
+            let (nsp, auth) = super::eio3::split_namespace_query(&packet.nsp);
+            let renamed = nsp != packet.nsp;
+            (packet.nsp, packet.data) = (nsp, Some(auth));
+            let busy = self.layer().sockets.contains_key(&packet.nsp)
+                || self.layer().connecting.contains_key(&packet.nsp);
+            if renamed && busy {
+                let why = "CONNECT to a namespace already joined";
+                return self.invalid_state(&packet, why, ctx);
             }
         }
         let nsp = packet.nsp;
