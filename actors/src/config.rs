@@ -52,6 +52,9 @@ pub struct EngineConfig {
     /// The Socket.IO parser clients speak (`[server] parser`): JSON text packets, or one
     /// msgpack binary message per packet.
     pub parser: siohub_protocol::Parser,
+    /// Whether Engine.IO v3 clients (`socket.io-client` 2.x, `EIO=3` or no `EIO`) may open
+    /// a session; off, they get "Unsupported protocol version" as in the reference server.
+    pub allow_eio3: bool,
 }
 
 impl Default for EngineConfig {
@@ -77,6 +80,7 @@ impl Default for EngineConfig {
             allow_websocket: true,
             bind_session_to_ip: true,
             parser: siohub_protocol::Parser::Json,
+            allow_eio3: false,
         }
     }
 }

@@ -164,7 +164,9 @@ pub use policy::{
 };
 pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
 pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember};
-pub use session::{next_transport_id, Application, Registered, Session, SessionParams, Started};
+pub use session::{
+    is_eio3, next_transport_id, Application, Registered, Session, SessionParams, Started,
+};
 pub use siohub_protocol::Payload;
 pub use socket::{AckSender, ConnectRequest, HandshakeInfo, HeaderList, Socket, SocketData};
 pub use stats::{

@@ -15,10 +15,11 @@ use crate::ws::{Credit, Outbox, WsEvent};
 /// How a polling GET is answered.
 #[derive(Debug)]
 pub enum PollOutcome {
-    /// Packets were waiting: here is the body.
-    Ready(String),
+    /// Packets were waiting: here is the body (text, but for a v3 client's binary payload,
+    /// which starts with byte 0 or 1).
+    Ready(bytes::Bytes),
     /// Nothing yet: the body arrives on this channel (closed channel = session gone).
-    Pending(oneshot::Receiver<String>),
+    Pending(oneshot::Receiver<bytes::Bytes>),
 }
 
 /// A polling GET arrived.

@@ -17,6 +17,10 @@ pub enum ProtocolError {
     /// A `b`-prefixed polling packet whose base64 does not decode.
     #[error("invalid base64 in a binary polling packet")]
     InvalidBase64,
+    /// An Engine.IO v3 payload record whose length is missing, not a number, or does not
+    /// match what follows.
+    #[error("invalid record length in an Engine.IO v3 payload")]
+    BadLength,
     /// A polling body that is not UTF-8 text.
     #[error("polling payload is not valid UTF-8")]
     InvalidUtf8,

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod binary;
+pub mod eio3;
 mod engine;
 mod error;
 mod handshake;

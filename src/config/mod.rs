@@ -138,6 +138,9 @@ pub struct EngineSettings {
     pub transports: Vec<String>,
     /// Whether requests naming a session must come from the handshake's IP address.
     pub bind_session_to_ip: bool,
+    /// Whether Engine.IO v3 clients (socket.io-client 2.x) are accepted.
+    #[serde(default)]
+    pub allow_eio3: bool,
 }
 
 /// `[outgoing]`
@@ -589,6 +592,7 @@ impl Settings {
             allow_websocket: e.transports.iter().any(|t| t == "websocket"),
             bind_session_to_ip: e.bind_session_to_ip,
             parser: self.parser(),
+            allow_eio3: e.allow_eio3,
         }
     }
 }
@@ -603,6 +607,14 @@ mod tests {
         assert_eq!(settings.engine_config(), EngineConfig::default());
         assert_eq!(settings.server.port, 3000);
         assert_eq!(settings.server.path, "/socket.io/");
+    }
+
+    #[test]
+    fn eio3_clients_are_off_unless_allowed() {
+        let settings = Settings::load(None, &[]).unwrap();
+        assert!(!settings.engine_config().allow_eio3);
+        let settings = Settings::load(None, &[("engine.allow_eio3", "true".into())]).unwrap();
+        assert!(settings.engine_config().allow_eio3);
     }
 
     #[test]

@@ -84,7 +84,12 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState) -> HttpR
                 (TransportKind::WebSocket, _) => fail(EngineError::BadRequest),
                 (TransportKind::Polling, _) => match *req.method() {
                     Method::GET => polling::poll(session).await,
-                    Method::POST => polling::post(session, req, body, state).await,
+                    Method::POST => {
+                        // Only looked up when v3 clients may exist: v4 POSTs pay nothing.
+                        let eio3 = state.config.allow_eio3
+                            && meta.handshake().is_some_and(|h| siohub_actors::is_eio3(&h));
+                        polling::post(session, req, body, state, eio3).await
+                    }
                     _ => HttpResponse::InternalServerError().finish(),
                 },
             }
@@ -97,7 +102,7 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState) -> HttpR
                 // Real upgrades never get here (see `upgrade`): this one lacks its headers.
                 return fail(EngineError::BadRequest);
             }
-            if query.eio != Some("4") {
+            if !query.revision_served(state.config.allow_eio3) {
                 return fail(EngineError::UnsupportedProtocolVersion);
             }
             let ip = req.peer_addr().map(|a| a.ip());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix::Addr;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures::channel::oneshot;
 use futures::StreamExt;
 use siohub_actors::messages::{BeginPost, EndPost, Poll, PollAborted, PollOutcome, PostAborted};
@@ -69,7 +69,7 @@ pub async fn poll(session: Addr<Session>) -> HttpResponse {
             // A dropped sender means the session stopped: tell the client it is closed.
             let body = (&mut waiting.answer)
                 .await
-                .unwrap_or_else(|_| "1".to_owned());
+                .unwrap_or_else(|_| Bytes::from_static(b"1"));
             waiting.taken = true;
             payload_response(body)
         }
@@ -83,6 +83,7 @@ pub async fn post(
     req: &HttpRequest,
     mut body: web::Payload,
     state: &AppState,
+    eio3: bool,
 ) -> HttpResponse {
     let limit = state.config.max_payload;
     let declared = req
@@ -119,7 +120,10 @@ pub async fn post(
         data.extend_from_slice(&chunk);
     }
     let session = reading.finish();
-    let packets = siohub_protocol::decode_payload(&data);
+    let packets = match eio3 {
+        true => decode_v3_payload(req, &data),
+        false => siohub_protocol::decode_payload(&data),
+    };
     let count = packets.as_ref().map_or(0, Vec::len);
     state.hub.counters().received(count, data.len());
     // Answered once the session has taken the packets: a session that closed meanwhile
@@ -136,9 +140,31 @@ pub async fn post(
         .body("ok")
 }
 
-fn payload_response(body: String) -> HttpResponse {
+/// A v3 client's POST body: the binary payload encoding when it says
+/// `application/octet-stream` (XHR2 clients sending binary), else length-prefixed text.
+fn decode_v3_payload(
+    req: &HttpRequest,
+    data: &[u8],
+) -> Result<Vec<EnginePacket>, siohub_protocol::ProtocolError> {
+    use siohub_protocol::eio3;
+    let binary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/octet-stream");
+    match binary {
+        true => eio3::decode_binary_payload(data),
+        false => eio3::decode_text_payload(data),
+    }
+}
+
+fn payload_response(body: Bytes) -> HttpResponse {
+    // Only a v3 binary payload starts with byte 0 or 1 (a text body starts with a digit).
+    let content_type = match body.first() {
+        Some(0 | 1) => "application/octet-stream",
+        _ => "text/plain; charset=UTF-8",
+    };
     HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/plain; charset=UTF-8"))
+        .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body)
 }
@@ -165,7 +191,7 @@ fn too_large(limit: usize) -> HttpResponse {
 /// that are now lost (it closes then too: carrying on would hide the loss).
 struct PendingPoll {
     session: Addr<Session>,
-    answer: oneshot::Receiver<String>,
+    answer: oneshot::Receiver<Bytes>,
     taken: bool,
 }
 
@@ -186,10 +212,12 @@ impl Drop for PendingPoll {
 }
 
 /// Whether a polling body is the lone `6` that forces a polling cycle.
-fn is_noop(body: &str) -> bool {
-    EnginePacket::Noop
-        .encode_text()
-        .is_some_and(|noop| noop == body)
+fn is_noop(body: &[u8]) -> bool {
+    // `1:6` is the same for a v3 session.
+    body == b"1:6"
+        || EnginePacket::Noop
+            .encode_text()
+            .is_some_and(|noop| noop.as_bytes() == body)
 }
 
 /// A POST whose body is being read. Dropped before [`BodyInProgress::finish`] or

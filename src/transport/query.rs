@@ -21,6 +21,12 @@ pub struct EngineQuery<'a> {
 }
 
 impl<'a> EngineQuery<'a> {
+    /// Whether a handshake with this `EIO` is served: `4`, or anything else (none included,
+    /// as the reference server reads it) when Engine.IO v3 clients are allowed.
+    pub fn revision_served(&self, allow_eio3: bool) -> bool {
+        self.eio == Some("4") || allow_eio3
+    }
+
     /// Parses a raw query string.
     pub fn parse(query: &'a str) -> Self {
         let mut out = EngineQuery::default();
@@ -59,5 +65,22 @@ mod tests {
             EngineQuery::parse("transport=websocket").transport,
             Some(TransportKind::WebSocket)
         );
+    }
+
+    #[test]
+    fn v3_is_served_only_when_allowed() {
+        for (query, allowed, served) in [
+            ("EIO=4", false, true),
+            ("EIO=3", false, false),
+            ("", false, false),
+            ("EIO=3", true, true),
+            ("", true, true),
+        ] {
+            assert_eq!(
+                EngineQuery::parse(query).revision_served(allowed),
+                served,
+                "{query}"
+            );
+        }
     }
 }

@@ -241,7 +241,9 @@ fn check(
             let from = Requester::new(peer, head.header("user-agent"));
             super::bind(state, &meta, &from, Use::Upgrade)?;
         }
-        None if query.eio != Some("4") => return Err(EngineError::UnsupportedProtocolVersion),
+        None if !query.revision_served(state.config.allow_eio3) => {
+            return Err(EngineError::UnsupportedProtocolVersion)
+        }
         None => {}
     }
     if head.method != "GET" {

@@ -29,6 +29,7 @@ mod conformance;
 mod conformance_load;
 mod dashboard_browser;
 mod dashboard_routes;
+mod eio3_clients;
 mod engine_access;
 mod engine_errors;
 mod engine_heartbeat;

@@ -97,6 +97,9 @@ impl Session {
             }
         };
         match packet {
+            EnginePacket::Ping(_) | EnginePacket::Pong(_) if self.eio3 => {
+                self.on_v3_heartbeat(packet, ctx)
+            }
             EnginePacket::Pong(_) => {
                 self.pong_owed = false;
                 self.pong_hold_spent = false;

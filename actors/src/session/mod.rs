@@ -11,6 +11,7 @@
 //! [`BeginPost`]: crate::messages::BeginPost
 //! [`WsIncoming`]: crate::messages::WsIncoming
 
+mod eio3;
 mod engine;
 mod handler_requests;
 mod hub_commands;
@@ -41,6 +42,7 @@ use crate::socket::HandshakeInfo;
 use crate::wire_frame::WireFrame;
 use crate::ws::Outbox;
 
+pub use eio3::is_eio3;
 pub use registration::{Registered, Started};
 use socket_layer::SocketLayer;
 
@@ -75,7 +77,7 @@ struct WsLink {
 enum Transport {
     Polling {
         /// The GET waiting for packets, if any.
-        pending: Option<oneshot::Sender<String>>,
+        pending: Option<oneshot::Sender<bytes::Bytes>>,
         /// Whether a POST body is being read.
         posting: bool,
         /// Whether the session is closed and waits for the poll that takes its last
@@ -128,6 +130,10 @@ pub struct Session {
     /// everything it writes (a CONNECT reply and what its handler emits go in one body).
     flush_deferred: bool,
     closing: bool,
+    /// Whether the client speaks Engine.IO v3 (see [`eio3`]).
+    eio3: bool,
+    /// Whether that v3 client takes binary polling bodies (it did not ask for `b64`).
+    eio3_binary_bodies: bool,
     /// Whether the first full-buffer drop of this session was logged already.
     drop_logged: bool,
 }
@@ -162,6 +168,8 @@ impl Session {
             }
             Application::EngineEcho => App::Echo,
         };
+        let eio3 = params.config.allow_eio3 && is_eio3(&params.handshake);
+        let eio3_binary_bodies = eio3 && eio3::takes_binary_bodies(&params.handshake);
         let meta = Arc::new(
             SessionMeta::new(
                 sid.clone(),
@@ -192,6 +200,8 @@ impl Session {
             app,
             flush_deferred: false,
             closing: false,
+            eio3,
+            eio3_binary_bodies,
             drop_logged: false,
         };
         session.write_frames(
@@ -379,9 +389,17 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.schedule_ping(ctx);
+        if self.eio3 {
+            self.arm_v3_heartbeat(ctx);
+        } else {
+            self.schedule_ping(ctx);
+        }
         if let App::SocketIo(layer) = &mut self.app {
             layer.start_connect_timer(ctx);
+        }
+        if self.eio3 && self.socket_io() {
+            // A v3 client is connected to `/` without asking, as in the reference server.
+            self.connect_implicitly(ctx);
         }
     }
 
@@ -404,6 +422,7 @@ impl Actor for Session {
         if let Some(probe) = self.probe.take() {
             close_link(&probe.link);
         }
+        let close = self.single_packet_body(&EnginePacket::Close);
         if let Transport::Polling {
             pending,
             awaiting_last_poll,
@@ -411,7 +430,7 @@ impl Actor for Session {
         } = &mut self.transport
         {
             if let Some(tx) = pending.take() {
-                let _ = tx.send(EnginePacket::Close.encode_text().unwrap_or_default());
+                let _ = tx.send(close);
             }
             if *awaiting_last_poll {
                 self.hub.counters().closed_polling_ended();

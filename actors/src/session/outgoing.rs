@@ -69,6 +69,10 @@ impl Session {
         let Transport::WebSocket(link) = &self.transport else {
             return false;
         };
+        if self.eio3 {
+            // Re-encoded one by one (see `eio3::v3_ws_frames`).
+            return false;
+        }
         let (max_packets, max_bytes) =
             (self.config.max_buffer_packets, self.config.max_buffer_bytes);
         let iter = events
@@ -91,6 +95,14 @@ impl Session {
 
     /// Queues frames if they fit within the bounds; returns whether they did.
     fn push_bounded(&mut self, frames: &[WireFrame], volatile: bool) -> bool {
+        let reframed;
+        let frames = match self.reframes_websocket() {
+            true => {
+                reframed = Session::v3_ws_frames(frames);
+                &reframed[..]
+            }
+            false => frames,
+        };
         let (max_packets, max_bytes) =
             (self.config.max_buffer_packets, self.config.max_buffer_bytes);
         let backlog = match &self.transport {
@@ -120,6 +132,14 @@ impl Session {
 
     /// Writes frames with no bound check (the handshake, control packets).
     pub(super) fn write_frames(&mut self, frames: &[WireFrame], volatile: bool) {
+        let reframed;
+        let frames = match self.reframes_websocket() {
+            true => {
+                reframed = Session::v3_ws_frames(frames);
+                &reframed[..]
+            }
+            false => frames,
+        };
         let bytes: usize = frames.iter().map(WireFrame::len).sum();
         self.meta.sent(frames.len(), bytes);
         match &mut self.transport {
@@ -154,8 +174,12 @@ impl Session {
     }
 
     /// Everything queued, as one polling body.
-    pub(super) fn drain_polling_body(&mut self) -> String {
-        let body = polling_body(self.queue.iter().map(|q| &q.frame));
+    pub(super) fn drain_polling_body(&mut self) -> bytes::Bytes {
+        let frames = self.queue.iter().map(|q| &q.frame);
+        let body = match self.eio3 {
+            true => super::eio3::polling_body(frames, self.eio3_binary_bodies),
+            false => bytes::Bytes::from(polling_body(frames)),
+        };
         self.queue.clear();
         self.queued_bytes = 0;
         body
@@ -165,8 +189,12 @@ impl Session {
     pub(super) fn move_queue_to_websocket(&mut self) {
         if let Transport::WebSocket(link) = &self.transport {
             for queued in self.queue.drain(..) {
+                let frame = match self.eio3 {
+                    true => Session::v3_ws_frames(std::slice::from_ref(&queued.frame)).remove(0),
+                    false => queued.frame,
+                };
                 link.outbox
-                    .push([queued.frame.ws_bytes().clone()], queued.volatile);
+                    .push([frame.ws_bytes().clone()], queued.volatile);
             }
             self.queued_bytes = 0;
         }

@@ -40,14 +40,14 @@ async fn open_session() -> (Arc<str>, Addr<Session>, Hub) {
     started.registered.await.expect("registered");
     let (sid, session) = (started.sid, started.session);
     match session.send(Poll).await.unwrap() {
-        Ok(PollOutcome::Ready(body)) => assert!(body.starts_with('0'), "{body:?}"),
+        Ok(PollOutcome::Ready(body)) => assert!(body.starts_with(b"0"), "{body:?}"),
         other => panic!("the open packet, got {other:?}"),
     }
     (sid, session, hub)
 }
 
 /// A GET that waits.
-async fn pending_poll(session: &Addr<Session>) -> oneshot::Receiver<String> {
+async fn pending_poll(session: &Addr<Session>) -> oneshot::Receiver<bytes::Bytes> {
     match session.send(Poll).await.unwrap() {
         Ok(PollOutcome::Pending(answer)) => answer,
         other => panic!("a pending poll, got {other:?}"),
@@ -64,7 +64,7 @@ async fn post(session: &Addr<Session>, payload: &str) -> Result<(), EngineError>
 
 /// What a GET gets from a session that may have stopped: its body, or `None` when the sid
 /// is unknown.
-async fn poll_now(session: &Addr<Session>) -> Option<String> {
+async fn poll_now(session: &Addr<Session>) -> Option<bytes::Bytes> {
     match session.send(Poll).await {
         Ok(Ok(PollOutcome::Ready(body))) => Some(body),
         Ok(Ok(PollOutcome::Pending(answer))) => answer.await.ok(),
@@ -88,7 +88,11 @@ async fn a_close_and_a_poll_sent_at_once_answer_noop_in_either_order() {
             post(&session, "1").await.unwrap();
             pending.await.ok()
         };
-        assert_eq!(body.as_deref(), Some("6"), "close first: {close_first}");
+        assert_eq!(
+            body.as_deref(),
+            Some(&b"6"[..]),
+            "close first: {close_first}"
+        );
         assert_eq!(poll_now(&session).await, None, "close first: {close_first}");
         assert!(unregistered(&hub, &sid).await);
         assert_eq!(hub.counters().closed_polling_sessions(), 0);
@@ -116,7 +120,7 @@ async fn a_poll_answered_and_never_delivered_closes_the_session_in_either_order(
             next.await.ok()
         };
         assert!(
-            matches!(next.as_deref(), None | Some("1")),
+            matches!(next.as_deref(), None | Some(b"1")),
             "closed (abort first: {abort_first}), got {next:?}"
         );
         assert!(unregistered(&hub, &sid).await, "abort first: {abort_first}");
@@ -168,7 +172,7 @@ async fn a_stale_abort_leaves_the_next_poll_alone_in_either_order() {
         post(&session, "4still here").await.unwrap();
         assert_eq!(
             next.await.ok().as_deref(),
-            Some("4still here"),
+            Some(&b"4still here"[..]),
             "abort first: {abort_first}"
         );
         assert!(hub.registry().get(&sid).is_some());
@@ -251,6 +255,10 @@ async fn a_poll_during_an_upgrade_gets_noop_in_either_order() {
             session.send(probe()).await.unwrap();
             pending.await.ok()
         };
-        assert_eq!(body.as_deref(), Some("6"), "probe first: {probe_first}");
+        assert_eq!(
+            body.as_deref(),
+            Some(&b"6"[..]),
+            "probe first: {probe_first}"
+        );
     }
 }

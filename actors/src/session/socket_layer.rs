@@ -546,11 +546,29 @@ impl Session {
         self.send_frames(&frames, false, ctx);
     }
 
-    fn on_connect(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
-        let nsp = packet.nsp;
-        if !self.namespace_allowed(&nsp, ctx) {
+    /// Connects a v3 client to `/` as if it had sent the CONNECT (see [`super::eio3`]).
+    pub(super) fn connect_implicitly(&mut self, ctx: &mut Context<Self>) {
+        self.on_connect(SocketPacket::connect("/", None), ctx);
+    }
+
+    fn on_connect(&mut self, mut packet: SocketPacket, ctx: &mut Context<Self>) {
+        if !self.namespace_allowed(&packet.nsp, ctx) {
             return;
         }
+        if self.eio3 {
+            // Protocol v4: the auth payload is the namespace's query, whatever else the
+            // packet carries, as the reference server reads it.
+            let (nsp, auth) = super::eio3::split_namespace_query(&packet.nsp);
+            let renamed = nsp != packet.nsp;
+            (packet.nsp, packet.data) = (nsp, Some(auth));
+            let busy = self.layer().sockets.contains_key(&packet.nsp)
+                || self.layer().connecting.contains_key(&packet.nsp);
+            if renamed && busy {
+                let why = "CONNECT to a namespace already joined";
+                return self.invalid_state(&packet, why, ctx);
+            }
+        }
+        let nsp = packet.nsp;
         let Some(namespace) = self.layer().namespaces.resolve(&nsp) else {
             crate::limited!(
                 info,
@@ -702,7 +720,17 @@ impl Session {
                     crate::ClientText(&nsp),
                     crate::ClientText(&refusal.message)
                 );
-                let packet = SocketPacket::connect_error(&nsp, &refusal.message, refusal.data);
+                let packet = match self.eio3 {
+                    true => SocketPacket {
+                        kind: SocketType::ConnectError,
+                        data: Some(super::eio3::connect_error_data(
+                            &refusal.message,
+                            refusal.data,
+                        )),
+                        ..SocketPacket::connect(&nsp, None)
+                    },
+                    false => SocketPacket::connect_error(&nsp, &refusal.message, refusal.data),
+                };
                 self.send_socket_packet(packet, ctx);
                 self.layer().end_connecting(&nsp);
                 return;
@@ -735,7 +763,11 @@ impl Session {
             }
             None => {
                 let pid = (!delivery.recovery.is_zero()).then(crate::random_id);
-                (crate::random_id(), pid, BTreeSet::new(), None)
+                let id = match self.eio3 {
+                    true => super::eio3::socket_id(&nsp, &self.sid),
+                    false => crate::random_id(),
+                };
+                (id, pid, BTreeSet::new(), None)
             }
         };
         let socket = Socket::new(
@@ -834,7 +866,9 @@ impl Session {
         for packet in early {
             self.send_socket_packet(packet, ctx);
         }
-        self.send_socket_packet(SocketPacket::connect(&nsp, Some(reply)), ctx);
+        // A v3 client's CONNECT reply carries no payload (Socket.IO protocol v4).
+        let reply = (!self.eio3).then_some(reply);
+        self.send_socket_packet(SocketPacket::connect(&nsp, reply), ctx);
         for frames in &replayed.frames {
             self.send_frames(frames, false, ctx);
         }

@@ -50,7 +50,7 @@ impl Handler<Poll> for Session {
             return Ok(PollOutcome::Ready(self.drain_polling_body()));
         }
         if self.probe.as_ref().is_some_and(|p| p.probed) {
-            return Ok(PollOutcome::Ready(noop_body()));
+            return Ok(PollOutcome::Ready(self.noop_body()));
         }
         let (tx, rx) = oneshot::channel();
         *pending = Some(tx);
@@ -231,14 +231,14 @@ impl Handler<WsIncoming> for Session {
                 self.meta.received(1, data.len());
                 self.hub.counters().received(1, data.len());
                 match std::str::from_utf8(&data) {
-                    Ok(text) => EnginePacket::decode_text(text),
+                    Ok(text) => self.decode_ws_text(text),
                     Err(_) => Err(ProtocolError::InvalidUtf8),
                 }
             }
             WsEvent::Binary(data) => {
                 self.meta.received(1, data.len());
                 self.hub.counters().received(1, data.len());
-                Ok(EnginePacket::decode_binary(data))
+                self.decode_ws_binary(data)
             }
             WsEvent::Ping(data) => {
                 let link = if main {
@@ -303,9 +303,10 @@ impl Session {
                 probe.link.outbox.push([pong.ws_bytes().clone()], false);
                 self.hold_pong_deadline(ctx);
                 // Force a polling cycle so the client can pause polling and send `5`.
+                let noop = self.noop_body();
                 if let Transport::Polling { pending, .. } = &mut self.transport {
                     if let Some(tx) = pending.take() {
-                        let _ = tx.send(noop_body());
+                        let _ = tx.send(noop);
                     }
                 }
             }
@@ -331,9 +332,10 @@ impl Session {
             return;
         };
         ctx.cancel_future(probe.timer);
+        let noop = self.noop_body();
         if let Transport::Polling { pending, .. } = &mut self.transport {
             if let Some(tx) = pending.take() {
-                let _ = tx.send(noop_body());
+                let _ = tx.send(noop);
             }
         }
         self.transport = Transport::WebSocket(probe.link);
@@ -343,8 +345,4 @@ impl Session {
         self.resume_pong_deadline(ctx);
         log::debug!("session {}: upgraded to websocket", self.sid);
     }
-}
-
-fn noop_body() -> String {
-    EnginePacket::Noop.encode_text().unwrap_or_default()
 }

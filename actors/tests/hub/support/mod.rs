@@ -143,7 +143,7 @@ impl Client {
             }
         };
         let mut out = Vec::new();
-        for packet in decode_payload(body.as_bytes()).unwrap() {
+        for packet in decode_payload(&body).unwrap() {
             match packet {
                 EnginePacket::Message(text) => out.push(text),
                 EnginePacket::Ping(_) => self.post_pong().await,
