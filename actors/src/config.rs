@@ -49,6 +49,9 @@ pub struct EngineConfig {
     /// Whether a request naming a session must come from the handshake's peer IP address
     /// (off for deployments whose proxies spread one client over several addresses).
     pub bind_session_to_ip: bool,
+    /// Whether a polling handshake offers the upgrade to websocket (`upgrades`); off, it
+    /// offers none, as the reference server's `allowUpgrades: false`.
+    pub allow_upgrades: bool,
 }
 
 impl Default for EngineConfig {
@@ -73,6 +76,7 @@ impl Default for EngineConfig {
             allow_polling: true,
             allow_websocket: true,
             bind_session_to_ip: true,
+            allow_upgrades: true,
         }
     }
 }

@@ -135,6 +135,14 @@ pub struct EngineSettings {
     pub transports: Vec<String>,
     /// Whether requests naming a session must come from the handshake's IP address.
     pub bind_session_to_ip: bool,
+    /// Whether a polling handshake offers the upgrade to websocket.
+    pub allow_upgrades: bool,
+    /// The name of the sticky-session cookie set on the handshake; `""` = none.
+    pub cookie: String,
+    /// Whether polling responses are gzip- or deflate-compressed by `Accept-Encoding`.
+    pub http_compression: bool,
+    /// Smallest polling response body compressed, in bytes.
+    pub http_compression_threshold: usize,
 }
 
 /// `[outgoing]`
@@ -392,6 +400,7 @@ impl Settings {
                 "a non-empty list of \"polling\" and \"websocket\"",
             );
         }
+        crate::transport::options::validate(e)?;
         if !["error", "warn", "info", "debug", "trace"].contains(&self.logging.level.as_str()) {
             return invalid(
                 "logging.level",
@@ -572,6 +581,7 @@ impl Settings {
             allow_polling: e.transports.iter().any(|t| t == "polling"),
             allow_websocket: e.transports.iter().any(|t| t == "websocket"),
             bind_session_to_ip: e.bind_session_to_ip,
+            allow_upgrades: e.allow_upgrades,
         }
     }
 }

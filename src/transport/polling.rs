@@ -14,6 +14,8 @@ use siohub_actors::{EngineError, HandshakeInfo, Session, SessionParams};
 use siohub_protocol::EnginePacket;
 
 use super::error_response;
+use super::http_compression::{negotiate, Coding};
+use super::options::TransportOptions;
 use crate::handshake_slots::HandshakeSlot;
 use crate::state::AppState;
 
@@ -24,6 +26,7 @@ pub async fn handshake(
     state: &AppState,
     handshake: Arc<HandshakeInfo>,
     slot: HandshakeSlot,
+    answer: Answer<'_>,
 ) -> HttpResponse {
     let params = SessionParams {
         config: state.config.clone(),
@@ -38,7 +41,51 @@ pub async fn handshake(
         return not_registered();
     }
     log::debug!("session {}: opened on polling", started.sid);
-    poll(started.session).await
+    let cookie = answer.options.set_cookie(&started.sid);
+    let mut response = poll(started.session, answer).await;
+    if let Some(cookie) = cookie.and_then(|c| header::HeaderValue::try_from(c).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// How a polling GET is answered: compressed with the coding the request accepts, when
+/// `http_compression` is on and the body reaches the threshold.
+pub struct Answer<'a> {
+    options: &'a TransportOptions,
+    coding: Option<Coding>,
+}
+
+impl<'a> Answer<'a> {
+    /// The answer `req` accepts under `options`.
+    pub fn new(req: &HttpRequest, options: &'a TransportOptions) -> Self {
+        let coding = options.compression_threshold.and_then(|_| {
+            let accepted = req.headers().get(header::ACCEPT_ENCODING)?.to_str().ok()?;
+            negotiate(accepted)
+        });
+        Answer { options, coding }
+    }
+
+    /// The `200` carrying `body`.
+    fn respond(&self, body: String) -> HttpResponse {
+        let mut response = HttpResponse::Ok();
+        response
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=UTF-8"))
+            .insert_header((header::CACHE_CONTROL, "no-store"));
+        let threshold = self.options.compression_threshold.unwrap_or(usize::MAX);
+        match self.coding {
+            Some(coding) if body.len() >= threshold => {
+                let compressed = coding.compress(body.as_bytes());
+                self.options
+                    .compressed
+                    .count(body.len(), compressed.len());
+                response
+                    .insert_header((header::CONTENT_ENCODING, coding.name()))
+                    .body(compressed)
+            }
+            _ => response.body(body),
+        }
+    }
 }
 
 /// The answer to a handshake whose session could not be registered (a fault in the
@@ -52,14 +99,14 @@ fn not_registered() -> HttpResponse {
 }
 
 /// A polling GET: answered at once with what is queued, or when something is.
-pub async fn poll(session: Addr<Session>) -> HttpResponse {
+pub async fn poll(session: Addr<Session>, reply: Answer<'_>) -> HttpResponse {
     let outcome = match session.send(Poll).await {
         Ok(outcome) => outcome,
         Err(_) => return error_response(EngineError::UnknownSid, false),
     };
     match outcome {
         Err(e) => error_response(e, false),
-        Ok(PollOutcome::Ready(body)) => payload_response(body),
+        Ok(PollOutcome::Ready(body)) => reply.respond(body),
         Ok(PollOutcome::Pending(answer)) => {
             let mut waiting = PendingPoll {
                 session,
@@ -71,7 +118,7 @@ pub async fn poll(session: Addr<Session>) -> HttpResponse {
                 .await
                 .unwrap_or_else(|_| "1".to_owned());
             waiting.taken = true;
-            payload_response(body)
+            reply.respond(body)
         }
     }
 }
@@ -134,13 +181,6 @@ pub async fn post(
         .insert_header((header::CONTENT_TYPE, "text/html"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body("ok")
-}
-
-fn payload_response(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/plain; charset=UTF-8"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
 }
 
 fn too_large(limit: usize) -> HttpResponse {
