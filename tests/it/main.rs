@@ -30,6 +30,7 @@ mod dashboard_routes;
 mod engine_access;
 mod engine_errors;
 mod engine_heartbeat;
+mod engine_options;
 mod engine_polling;
 mod engine_read_backpressure;
 mod engine_upgrade_paths;
