@@ -208,11 +208,14 @@ pub enum RefusalReason {
     /// An admin password login from an address that used up its failed logins for now
     /// (refused without a bcrypt check).
     AdminLoginFailures,
+    /// A permessage-deflate message that inflated to more than `max_payload` (a zip bomb;
+    /// the connection is closed with 1009).
+    InflatedTooLarge,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 22] = [
+    pub const ALL: [RefusalReason; 23] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -235,6 +238,7 @@ impl RefusalReason {
         RefusalReason::AdminWatchersFull,
         RefusalReason::AdminTasksFull,
         RefusalReason::AdminLoginFailures,
+        RefusalReason::InflatedTooLarge,
     ];
 
     /// The reason's label.
@@ -262,6 +266,7 @@ impl RefusalReason {
             RefusalReason::AdminWatchersFull => "admin_watchers_full",
             RefusalReason::AdminTasksFull => "admin_tasks_full",
             RefusalReason::AdminLoginFailures => "admin_login_failures",
+            RefusalReason::InflatedTooLarge => "inflated_too_large",
         }
     }
 }

@@ -143,6 +143,10 @@ pub struct EngineSettings {
     pub http_compression: bool,
     /// Smallest polling response body compressed, in bytes.
     pub http_compression_threshold: usize,
+    /// Whether websockets may negotiate permessage-deflate (RFC 7692).
+    pub per_message_deflate: bool,
+    /// Smallest websocket message compressed, in bytes.
+    pub deflate_threshold: usize,
 }
 
 /// `[outgoing]`

@@ -1,6 +1,7 @@
 //! The transport options a request handler reads besides the engine settings: the
-//! sticky-session cookie of the polling handshake and the compression of polling
-//! responses, with the counters of what that compression did.
+//! sticky-session cookie of the polling handshake, the compression of polling responses
+//! (with the counters of what it did) and whether websockets may negotiate
+//! permessage-deflate.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,6 +14,8 @@ pub struct TransportOptions {
     pub cookie: Option<String>,
     /// The smallest polling body compressed, when `http_compression` is on.
     pub compression_threshold: Option<usize>,
+    /// The permessage-deflate threshold, when `per_message_deflate` is on.
+    pub deflate_threshold: Option<usize>,
     /// What compression did, for `/metrics`.
     pub compressed: CompressionCounters,
 }
@@ -49,6 +52,7 @@ impl TransportOptions {
         TransportOptions {
             cookie: (!e.cookie.is_empty()).then(|| e.cookie.clone()),
             compression_threshold: e.http_compression.then_some(e.http_compression_threshold),
+            deflate_threshold: e.per_message_deflate.then_some(e.deflate_threshold),
             compressed: CompressionCounters::default(),
         }
     }

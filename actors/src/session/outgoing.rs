@@ -124,8 +124,7 @@ impl Session {
         self.meta.sent(frames.len(), bytes);
         match &mut self.transport {
             Transport::WebSocket(link) => {
-                link.outbox
-                    .push(frames.iter().map(|f| f.ws_bytes().clone()), volatile);
+                link.outbox.push_frames(frames, volatile);
             }
             Transport::Polling { .. } => {
                 self.queued_bytes += bytes;
@@ -165,8 +164,7 @@ impl Session {
     pub(super) fn move_queue_to_websocket(&mut self) {
         if let Transport::WebSocket(link) = &self.transport {
             for queued in self.queue.drain(..) {
-                link.outbox
-                    .push([queued.frame.ws_bytes().clone()], queued.volatile);
+                link.outbox.push_frames([&queued.frame], queued.volatile);
             }
             self.queued_bytes = 0;
         }

@@ -37,6 +37,8 @@ struct Shared {
     waker: AtomicWaker,
     /// Where a closed queue whose writer still runs is counted, if anywhere.
     counters: Option<Arc<HubCounters>>,
+    /// The permessage-deflate threshold, when the connection negotiated it.
+    deflate: Option<usize>,
 }
 
 impl Shared {
@@ -77,6 +79,31 @@ impl Outbox {
                 ..Shared::default()
             }),
         }
+    }
+
+    /// Like [`Outbox::counted`], for a connection that negotiated permessage-deflate:
+    /// messages of at least `threshold` bytes are written compressed.
+    pub fn counted_deflating(counters: Arc<HubCounters>, threshold: usize) -> Self {
+        Outbox {
+            shared: Arc::new(Shared {
+                counters: Some(counters),
+                deflate: Some(threshold),
+                ..Shared::default()
+            }),
+        }
+    }
+
+    /// The bytes written for `frame` on this connection (compressed when negotiated).
+    fn wire<'a>(&self, frame: &'a WireFrame) -> &'a Bytes {
+        match self.shared.deflate {
+            None => frame.ws_bytes(),
+            Some(threshold) => frame.ws_bytes_deflated(threshold),
+        }
+    }
+
+    /// Queues encoded frames (see [`Outbox::push`]), compressed when negotiated.
+    pub fn push_frames<'a>(&self, frames: impl IntoIterator<Item = &'a WireFrame>, volatile: bool) {
+        self.push(frames.into_iter().map(|f| self.wire(f).clone()), volatile);
     }
 
     /// The stream that drains this queue (one per queue).
@@ -127,10 +154,11 @@ impl Outbox {
         max_packets: usize,
         max_bytes: usize,
     ) -> Option<(usize, usize)> {
+        // Compressed (once per frame, for every connection) before the lock is taken.
         let (count, size) = events.clone().fold((0, 0), |(n, b), (frames, _)| {
             (
                 n + frames.len(),
-                b + frames.iter().map(WireFrame::len).sum::<usize>(),
+                b + frames.iter().map(|f| self.wire(f).len()).sum::<usize>(),
             )
         });
         let backlog = {
@@ -143,7 +171,7 @@ impl Outbox {
             }
             for (frames, volatile) in events {
                 for frame in frames {
-                    state.chunks.push_back((frame.ws_bytes().clone(), volatile));
+                    state.chunks.push_back((self.wire(frame).clone(), volatile));
                 }
             }
             state.bytes += size;
