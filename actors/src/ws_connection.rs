@@ -86,11 +86,11 @@ pub async fn run(
         held: false,
         high_water: 0,
         counters: counters.clone(),
-        inflate: limits.deflate.then(|| Inflate {
-            outbox: outbox.outbox(),
+        inflate: limits.deflate.then_some(Inflate {
             frame: false,
             message: false,
         }),
+        farewell: None,
     };
     let mut writer = Writer {
         pending: None,
@@ -100,6 +100,7 @@ pub async fn run(
     // The abort is watched beside the stream, which the loop borrows to take frames.
     let watch = outbox.outbox();
     if !reader.decode() {
+        reader.say_farewell(&io, &writer);
         return;
     }
     loop {
@@ -150,11 +151,13 @@ pub async fn run(
             }
             () = reader.inflight.room(), if !reading => {
                 if !reader.decode() {
+                    reader.say_farewell(&io, &writer);
                     return;
                 }
             }
             ready = io.readable(), if reading => {
                 if ready.is_err() || !reader.read_from(&io) {
+                    reader.say_farewell(&io, &writer);
                     return;
                 }
             }
@@ -251,12 +254,12 @@ struct Reader {
     counters: Arc<HubCounters>,
     /// The inflation state, when permessage-deflate was negotiated.
     inflate: Option<Inflate>,
+    /// A close frame to write as the connection ends (1009 for a message inflating too big).
+    farewell: Option<Bytes>,
 }
 
 /// What a deflate connection's reader tracks of compressed messages.
 struct Inflate {
-    /// Where a refusal's close frame goes (before the session's own close).
-    outbox: crate::ws::Outbox,
     /// Whether the frame at the front of the buffer had RSV1 set (cleared there, since the
     /// frame decoder refuses it).
     frame: bool,
@@ -406,10 +409,18 @@ impl Reader {
                 if matches!(e, deflate::InflateError::TooBig(_)) {
                     self.counters
                         .refused(crate::stats::RefusalReason::InflatedTooLarge);
-                    inflate.outbox.push([ws_close_frame_with(1009)], false);
+                    self.farewell = Some(ws_close_frame_with(1009));
                 }
                 WsEvent::Error(format!("permessage-deflate: {e}"))
             }
+        }
+    }
+
+    /// Writes the close frame the reader chose, if any, as the connection ends: best
+    /// effort, and only between frames (never inside a write in progress).
+    fn say_farewell(&mut self, io: &TcpStream, writer: &Writer) {
+        if let Some(frame) = self.farewell.take().filter(|_| writer.pending.is_none()) {
+            let _ = io.try_write(&frame);
         }
     }
 

@@ -29,6 +29,7 @@ mod dashboard_browser;
 mod dashboard_routes;
 mod engine_access;
 mod engine_errors;
+mod engine_deflate;
 mod engine_heartbeat;
 mod engine_options;
 mod engine_polling;
