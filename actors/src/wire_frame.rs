@@ -115,7 +115,9 @@ pub fn ws_close_frame() -> Bytes {
 
 /// A websocket close frame with a status `code` (1009 for a message too big).
 pub fn ws_close_frame_with(code: u16) -> Bytes {
-    encode_raw(Message::Close(Some(actix_http::ws::CloseCode::from(code).into())))
+    encode_raw(Message::Close(Some(
+        actix_http::ws::CloseCode::from(code).into(),
+    )))
 }
 
 /// A websocket pong answering a ping with `data`.

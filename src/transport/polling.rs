@@ -76,9 +76,7 @@ impl<'a> Answer<'a> {
         match self.coding {
             Some(coding) if body.len() >= threshold => {
                 let compressed = coding.compress(body.as_bytes());
-                self.options
-                    .compressed
-                    .count(body.len(), compressed.len());
+                self.options.compressed.count(body.len(), compressed.len());
                 response
                     .insert_header((header::CONTENT_ENCODING, coding.name()))
                     .body(compressed)

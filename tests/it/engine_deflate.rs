@@ -94,7 +94,9 @@ fn without_an_offer_or_with_deflate_off_messages_go_plain() {
     let length_read = |server: &BackgroundServer, options: &str| {
         let report = run_clients(server, 3, options);
         assert!(
-            all_strings(&report, "extensions").iter().all(String::is_empty),
+            all_strings(&report, "extensions")
+                .iter()
+                .all(String::is_empty),
             "{report}"
         );
         let length = report["bigLength"].as_u64().unwrap();
@@ -120,7 +122,9 @@ fn context_takeover_and_window_parameters_are_answered_as_offered() {
     // An offer binding the server's window under 15 bits is declined: plain frames.
     let report = run_clients(&server, 2, r#"{"serverMaxWindowBits":10}"#);
     assert!(
-        all_strings(&report, "extensions").iter().all(String::is_empty),
+        all_strings(&report, "extensions")
+            .iter()
+            .all(String::is_empty),
         "{report}"
     );
 }
@@ -204,7 +208,10 @@ fn compressed_client_messages_are_inflated_and_large_echoes_compressed() {
     let (first, payload) = read_frame(conn.stream());
     assert_eq!(first, 0xC1, "FIN + RSV1 + text");
     assert!(payload.len() < 500, "{}", payload.len());
-    assert_eq!(&deflate::inflate(&payload, 1 << 20).unwrap()[..], big.as_bytes());
+    assert_eq!(
+        &deflate::inflate(&payload, 1 << 20).unwrap()[..],
+        big.as_bytes()
+    );
 }
 
 #[test]

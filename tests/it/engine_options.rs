@@ -82,7 +82,10 @@ fn the_cookie_is_set_on_the_polling_handshake_as_the_reference_server_sets_it() 
         let next = poll(addr, sid);
         assert_eq!(next.header("set-cookie"), None, "{addr}");
     }
-    assert_eq!(shapes[0].as_deref(), Some("io=<sid>; Path=/; HttpOnly; SameSite=Lax"));
+    assert_eq!(
+        shapes[0].as_deref(),
+        Some("io=<sid>; Path=/; HttpOnly; SameSite=Lax")
+    );
     assert_eq!(shapes[0], shapes[1], "Node, then siohub");
 }
 
@@ -150,7 +153,10 @@ fn a_transport_left_out_is_refused_as_the_reference_server_refuses_it() {
         conn.write(upgrade_head(WEBSOCKET, false, &[]).as_bytes());
         let mut raw = Vec::new();
         let _ = conn.stream().read_to_end(&mut raw);
-        let status = String::from_utf8_lossy(&raw).lines().next().map(str::to_owned);
+        let status = String::from_utf8_lossy(&raw)
+            .lines()
+            .next()
+            .map(str::to_owned);
         shapes.push(serde_json::json!(status));
     }
     assert_eq!(shapes[0], serde_json::json!([]));
@@ -170,9 +176,7 @@ fn inflate(res: &Response) -> String {
     let mut text = String::new();
     match res.header("content-encoding") {
         Some("gzip") => flate2::read::GzDecoder::new(&res.body[..]).read_to_string(&mut text),
-        Some("deflate") => {
-            flate2::read::ZlibDecoder::new(&res.body[..]).read_to_string(&mut text)
-        }
+        Some("deflate") => flate2::read::ZlibDecoder::new(&res.body[..]).read_to_string(&mut text),
         other => panic!("not compressed: {other:?}"),
     }
     .expect("a valid compressed body");

@@ -13,7 +13,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// The `Sec-WebSocket-Extensions` answer of an accepted offer.
-pub const RESPONSE: &str = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+pub const RESPONSE: &str =
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
 
 /// The tail a sync flush ends with, which the sender removes and the receiver puts back
 /// (RFC 7692 §7.2.1, §7.2.2).
@@ -151,7 +152,9 @@ mod tests {
 
     #[test]
     fn offers_are_accepted_unless_they_bind_the_server_window() {
-        assert!(accepts_offer(["permessage-deflate; client_max_window_bits"]));
+        assert!(accepts_offer([
+            "permessage-deflate; client_max_window_bits"
+        ]));
         assert!(accepts_offer(["permessage-deflate"]));
         assert!(accepts_offer([
             "permessage-deflate; server_no_context_takeover; client_max_window_bits=10"
@@ -159,9 +162,13 @@ mod tests {
         assert!(accepts_offer([
             "permessage-deflate; server_max_window_bits=10, permessage-deflate"
         ]));
-        assert!(!accepts_offer(["permessage-deflate; server_max_window_bits=10"]));
+        assert!(!accepts_offer([
+            "permessage-deflate; server_max_window_bits=10"
+        ]));
         assert!(!accepts_offer(["permessage-deflate; unknown"]));
-        assert!(!accepts_offer(["permessage-deflate; client_max_window_bits=99"]));
+        assert!(!accepts_offer([
+            "permessage-deflate; client_max_window_bits=99"
+        ]));
         assert!(!accepts_offer([
             "permessage-deflate; server_no_context_takeover; server_no_context_takeover"
         ]));
@@ -171,7 +178,11 @@ mod tests {
 
     #[test]
     fn messages_compress_and_inflate_back() {
-        for payload in [b"4".to_vec(), "4hello ".repeat(3000).into_bytes(), vec![7u8; 70_000]] {
+        for payload in [
+            b"4".to_vec(),
+            "4hello ".repeat(3000).into_bytes(),
+            vec![7u8; 70_000],
+        ] {
             let compressed = compress(&payload);
             assert!(!compressed.ends_with(&TAIL));
             assert_eq!(&inflate(&compressed, 1 << 20).unwrap()[..], &payload[..]);
@@ -183,7 +194,10 @@ mod tests {
         let bomb = compress(&vec![0u8; 10 << 20]);
         assert!(bomb.len() < 20_000, "{}", bomb.len());
         assert_eq!(inflate(&bomb, 1000), Err(InflateError::TooBig(1000)));
-        assert_eq!(inflate(&[0xff, 0xff, 0xff], 1000), Err(InflateError::Corrupt));
+        assert_eq!(
+            inflate(&[0xff, 0xff, 0xff], 1000),
+            Err(InflateError::Corrupt)
+        );
     }
 
     #[test]

@@ -354,6 +354,33 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_is_compressed_once_for_every_deflate_connection() {
+        let counters = Arc::new(HubCounters::default());
+        let big = std::sync::Arc::new([WireFrame::text(format!("4{}", "x".repeat(4000)))]);
+        let small = std::sync::Arc::new([WireFrame::text("4small".into())]);
+        let taken = |outbox: &Outbox, frames: &[WireFrame]| {
+            let mut stream = outbox.stream();
+            outbox.try_push(frames, false, 10, 1 << 20).expect("room");
+            futures::executor::block_on(stream.next()).unwrap().unwrap()
+        };
+        let first = Outbox::counted_deflating(counters.clone(), 1024);
+        let second = Outbox::counted_deflating(counters.clone(), 1024);
+        let third = Outbox::counted_deflating(counters.clone(), 1024);
+        let plain = Outbox::counted(counters);
+        let (a, b) = (taken(&first, &big[..]), taken(&second, &big[..]));
+        assert_eq!(a[0], 0xC1, "FIN + RSV1 + text");
+        assert!(a.len() < 100, "{}", a.len());
+        assert_eq!(
+            a.as_ptr(),
+            b.as_ptr(),
+            "the same compressed bytes, not a copy"
+        );
+        assert_eq!(&taken(&plain, &big[..])[..], &big[0].ws_bytes()[..]);
+        // Under the threshold: the plain frame (each queue is drained once: one stream each).
+        assert_eq!(&taken(&third, &small[..])[..], &small[0].ws_bytes()[..]);
+    }
+
+    #[test]
     fn abort_drops_the_backlog() {
         let outbox = Outbox::new();
         let mut stream = outbox.stream();
