@@ -57,6 +57,9 @@ pub enum Upgrade {
     NotFound,
     /// Refused by the checks the reference server makes: 400 with the error's message.
     Refused(EngineError),
+    /// Websocket is not among `[engine] transports`: the reference server then has no
+    /// upgrade handler and answers the request as a plain HTTP one, 400 with the JSON error.
+    NoWebsocket,
     /// Refused by a limit or the drain: the status and JSON body.
     Denied(crate::ops::admission::HandshakeDenial),
     /// Accepted: the session and the outbox that starts with the `101`.
@@ -101,6 +104,9 @@ pub fn handshake(
     let on_path = head.path() == path || head.path() == path.trim_end_matches('/');
     if !on_path {
         return Upgrade::NotFound;
+    }
+    if !state.config.allow_websocket {
+        return Upgrade::NoWebsocket;
     }
     let query = EngineQuery::parse(head.query());
     let accept = match check(head, &query, peer, state) {
@@ -181,6 +187,10 @@ pub fn handshake(
 pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
     match outcome {
         Upgrade::NotFound => write_refusal(&mut io, "404 Not Found", "Not Found").await,
+        Upgrade::NoWebsocket => {
+            let body = EngineError::UnknownTransport.body();
+            write_response(&mut io, "400 Bad Request", "application/json", &body).await;
+        }
         Upgrade::Refused(error) => {
             log::debug!("websocket upgrade refused: {error}");
             write_refusal(&mut io, "400 Bad Request", &error.to_string()).await;
