@@ -1,6 +1,6 @@
 // The fan-out of bench/deflate_cost.sh: `subscribers` `ws` clients (offering
 // permessage-deflate or not) join the room "bench" of a siohub hub; one more client
-// publishes `messages` events of `size` bytes of JSON-ish text to it, at most 64 unacked
+// publishes `messages` events of `size` bytes of JSON-ish text (each different) to it, at most 64 unacked
 // at a time. stdout: one JSON line {delivered, wireBytes (read by the subscribers while
 // publishing), extensions (of subscriber 0)} once every subscriber has every event.
 //
@@ -13,9 +13,18 @@ const [subscribers, messages, size] = [subsArg, msgsArg, sizeArg].map(Number);
 const perMessageDeflate = deflateArg === "true";
 const url = `${base.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`;
 const words = ["price", "volume", "symbol", "timestamp", "bid", "ask", "trade", "venue"];
-let text = "";
-for (let i = 0; text.length < size; i++) text += `"${words[i % 8]}":${(i * 7919) % 100000},`;
-const payload = text.slice(0, size);
+// Each event different (numbers from a per-event sequence), as real ticks are: an identical
+// payload every time would flatter context takeover (Node's default), which then sends a
+// back-reference to the previous message.
+function payloadOf(n) {
+  let text = "";
+  let x = n * 2654435761;
+  for (let i = 0; text.length < size; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    text += `"${words[i % 8]}":${x % 100000},`;
+  }
+  return text.slice(0, size);
+}
 
 function client(onText) {
   return new Promise((resolve, reject) => {
@@ -47,7 +56,7 @@ let publisher;
 const publishNext = () => {
   while (sent < messages && sent - acked < 64) {
     sent++;
-    publisher.send(`42${sent}${JSON.stringify(["publish", { room: "bench", event: "tick", data: payload }])}`);
+    publisher.send(`42${sent}${JSON.stringify(["publish", { room: "bench", event: "tick", data: payloadOf(sent) }])}`);
   }
 };
 publisher = await client((t) => { if (/^43\d+\[/.test(t)) { acked++; publishNext(); } });
