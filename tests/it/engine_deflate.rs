@@ -267,3 +267,29 @@ fn rsv1_without_deflate_or_on_a_control_frame_is_a_protocol_error() {
     let _ = conn.stream().read_to_end(&mut rest);
     assert!(rest.is_empty() || rest[0] == 0x88, "{rest:?}");
 }
+
+#[test]
+fn socket_io_client_works_on_every_transport_with_compression_on() {
+    // socket.io-client 4.8.4 offers permessage-deflate (threshold 1024) on its websocket,
+    // so the echo and binary scenarios (a 100 KB buffer among them) run compressed.
+    let mut settings = test_settings();
+    settings.engine.per_message_deflate = true;
+    settings.engine.http_compression = true;
+    let (server, _records) = support::start_scenario_server(settings);
+    for transport in ["polling", "websocket", "upgrade"] {
+        for scenario in ["echo", "binary"] {
+            let out = support::clients::node("scenario.mjs")
+                .args([scenario, &server.url(), transport])
+                .output()
+                .expect("node runs");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let report: Value =
+                serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_default();
+            assert!(
+                out.status.success() && report["ok"] == true,
+                "{scenario} {transport}: {stdout} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
