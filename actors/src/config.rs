@@ -55,6 +55,9 @@ pub struct EngineConfig {
     /// Whether Engine.IO v3 clients (`socket.io-client` 2.x, `EIO=3` or no `EIO`) may open
     /// a session; off, they get "Unsupported protocol version" as in the reference server.
     pub allow_eio3: bool,
+    /// Whether a polling handshake offers the upgrade to websocket (`upgrades`); off, it
+    /// offers none, as the reference server's `allowUpgrades: false`.
+    pub allow_upgrades: bool,
 }
 
 impl Default for EngineConfig {
@@ -81,6 +84,7 @@ impl Default for EngineConfig {
             bind_session_to_ip: true,
             parser: siohub_protocol::Parser::Json,
             allow_eio3: false,
+            allow_upgrades: true,
         }
     }
 }

@@ -210,11 +210,14 @@ pub enum RefusalReason {
     AdminLoginFailures,
     /// A msgpack packet nesting deeper than the decoder's bound (the connection is closed).
     MsgpackTooDeep,
+    /// A permessage-deflate message that inflated to more than `max_payload` (a zip bomb;
+    /// the connection is closed with 1009).
+    InflatedTooLarge,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 23] = [
+    pub const ALL: [RefusalReason; 24] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -238,6 +241,7 @@ impl RefusalReason {
         RefusalReason::AdminTasksFull,
         RefusalReason::AdminLoginFailures,
         RefusalReason::MsgpackTooDeep,
+        RefusalReason::InflatedTooLarge,
     ];
 
     /// The reason's label.
@@ -266,6 +270,7 @@ impl RefusalReason {
             RefusalReason::AdminTasksFull => "admin_tasks_full",
             RefusalReason::AdminLoginFailures => "admin_login_failures",
             RefusalReason::MsgpackTooDeep => "msgpack_too_deep",
+            RefusalReason::InflatedTooLarge => "inflated_too_large",
         }
     }
 }

@@ -17,6 +17,9 @@ pub struct WireFrame {
     bytes: Bytes,
     header_len: u8,
     binary: bool,
+    /// The permessage-deflate form, made by the first recipient that negotiated deflate
+    /// and shared by the others (the compression depends on nothing per connection).
+    deflated: std::sync::OnceLock<Bytes>,
 }
 
 impl WireFrame {
@@ -51,12 +54,26 @@ impl WireFrame {
             bytes: out.freeze(),
             header_len,
             binary,
+            deflated: std::sync::OnceLock::new(),
         }
     }
 
     /// The whole websocket frame.
     pub fn ws_bytes(&self) -> &Bytes {
         &self.bytes
+    }
+
+    /// The frame for a connection that negotiated permessage-deflate: compressed (RSV1) when
+    /// the payload has at least `threshold` bytes, else the plain frame. Compressed once,
+    /// by the first connection to ask, for every connection.
+    pub fn ws_bytes_deflated(&self, threshold: usize) -> &Bytes {
+        if self.payload().len() < threshold {
+            return &self.bytes;
+        }
+        self.deflated.get_or_init(|| {
+            let opcode = if self.binary { 2 } else { 1 };
+            crate::ws::deflate::frame(opcode, &crate::ws::deflate::compress(self.payload()))
+        })
     }
 
     /// The payload: the Engine.IO packet text, or the binary message.
@@ -94,6 +111,13 @@ impl WireFrame {
 /// A websocket close frame (no status), as raw bytes for an outbox.
 pub fn ws_close_frame() -> Bytes {
     encode_raw(Message::Close(None))
+}
+
+/// A websocket close frame with a status `code` (1009 for a message too big).
+pub fn ws_close_frame_with(code: u16) -> Bytes {
+    encode_raw(Message::Close(Some(
+        actix_http::ws::CloseCode::from(code).into(),
+    )))
 }
 
 /// A websocket pong answering a ping with `data`.

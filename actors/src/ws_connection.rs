@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use actix::Addr;
 use actix_codec::Decoder;
-use actix_http::ws::Codec;
+use actix_http::ws::{Codec, Frame, Item};
 use bytes::{Buf, Bytes, BytesMut};
 use futures::StreamExt;
 use tokio::io::{AsyncWriteExt, Interest};
@@ -29,7 +29,8 @@ use tokio::time::{Instant, Sleep};
 use crate::messages::WsIncoming;
 use crate::session::Session;
 use crate::stats::HubCounters;
-use crate::ws::{Assembler, Inflight, InflightLimit, OutboxStream, WsEvent};
+use crate::wire_frame::ws_close_frame_with;
+use crate::ws::{deflate, Assembler, Inflight, InflightLimit, OutboxStream, WsEvent};
 
 /// Bytes read per readiness event (more are read on the next one).
 const READ_CHUNK: usize = 4096;
@@ -56,6 +57,9 @@ pub struct WsLimits {
     pub write_timeout: Duration,
     /// What may be read and not yet handled by the session.
     pub inflight: InflightLimit,
+    /// Whether the connection negotiated permessage-deflate (compressed messages are
+    /// inflated, to at most `max_message` bytes).
+    pub deflate: bool,
 }
 
 /// Runs the connection until either side closes it: reads go to `session` as
@@ -72,6 +76,7 @@ pub async fn run(
 ) {
     let mut reader = Reader {
         codec: Codec::new().max_size(limits.max_message),
+        max_message: limits.max_message,
         assembler: Assembler::new(limits.max_message),
         buf: leftover,
         id,
@@ -81,6 +86,11 @@ pub async fn run(
         held: false,
         high_water: 0,
         counters: counters.clone(),
+        inflate: limits.deflate.then_some(Inflate {
+            frame: false,
+            message: false,
+        }),
+        farewell: None,
     };
     let mut writer = Writer {
         pending: None,
@@ -90,6 +100,7 @@ pub async fn run(
     // The abort is watched beside the stream, which the loop borrows to take frames.
     let watch = outbox.outbox();
     if !reader.decode() {
+        reader.say_farewell(&io, &writer);
         return;
     }
     loop {
@@ -140,11 +151,13 @@ pub async fn run(
             }
             () = reader.inflight.room(), if !reading => {
                 if !reader.decode() {
+                    reader.say_farewell(&io, &writer);
                     return;
                 }
             }
             ready = io.readable(), if reading => {
                 if ready.is_err() || !reader.read_from(&io) {
+                    reader.say_farewell(&io, &writer);
                     return;
                 }
             }
@@ -225,6 +238,8 @@ impl Writer {
 /// in-flight bound.
 struct Reader {
     codec: Codec,
+    /// The largest message, after inflation too.
+    max_message: usize,
     assembler: Assembler,
     buf: BytesMut,
     id: u64,
@@ -237,6 +252,19 @@ struct Reader {
     /// The most messages this connection had in flight.
     high_water: usize,
     counters: Arc<HubCounters>,
+    /// The inflation state, when permessage-deflate was negotiated.
+    inflate: Option<Inflate>,
+    /// A close frame to write as the connection ends (1009 for a message inflating too big).
+    farewell: Option<Bytes>,
+}
+
+/// What a deflate connection's reader tracks of compressed messages.
+struct Inflate {
+    /// Whether the frame at the front of the buffer had RSV1 set (cleared there, since the
+    /// frame decoder refuses it).
+    frame: bool,
+    /// Whether the message being reassembled is compressed (its first frame's RSV1).
+    message: bool,
 }
 
 impl Reader {
@@ -290,10 +318,14 @@ impl Reader {
                 self.held = !self.buf.is_empty();
                 break;
             }
+            self.take_rsv1();
             let event = match self.codec.decode(&mut self.buf) {
-                Ok(Some(frame)) => match self.assembler.on_frame(frame) {
-                    Some(event) => event,
-                    None => continue,
+                Ok(Some(frame)) => match self.check_rsv1(&frame) {
+                    Err(event) => event,
+                    Ok(()) => match self.assembler.on_frame(frame) {
+                        Some(event) => self.inflated(event),
+                        None => continue,
+                    },
                 },
                 Ok(None) => break,
                 Err(e) => WsEvent::Error(format!("websocket protocol error: {e}")),
@@ -323,6 +355,73 @@ impl Reader {
             self.buf = BytesMut::new();
         }
         true
+    }
+
+    /// On a deflate connection, clears RSV1 on the frame at the front of the buffer (the
+    /// frame decoder refuses it) and remembers it for that frame.
+    fn take_rsv1(&mut self) {
+        if let (Some(inflate), Some(first)) = (self.inflate.as_mut(), self.buf.first_mut()) {
+            if *first & deflate::RSV1 != 0 {
+                *first &= !deflate::RSV1;
+                inflate.frame = true;
+            }
+        }
+    }
+
+    /// Checks where a decoded frame had RSV1: only on the first frame of a data message
+    /// (RFC 7692 §6), which marks the message compressed.
+    fn check_rsv1(&mut self, frame: &Frame) -> Result<(), WsEvent> {
+        let Some(inflate) = self.inflate.as_mut() else {
+            return Ok(());
+        };
+        let rsv1 = std::mem::take(&mut inflate.frame);
+        match frame {
+            Frame::Text(_) | Frame::Binary(_) => inflate.message = rsv1,
+            Frame::Continuation(Item::FirstText(_) | Item::FirstBinary(_)) => {
+                inflate.message = rsv1
+            }
+            _ if rsv1 => {
+                return Err(WsEvent::Error(
+                    "RSV1 set on a control or continuation frame".into(),
+                ))
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A whole message, inflated when it came compressed. One that inflates to more than
+    /// the message limit closes the connection with 1009 (Message Too Big).
+    fn inflated(&mut self, event: WsEvent) -> WsEvent {
+        let Some(inflate) = self.inflate.as_mut().filter(|i| i.message) else {
+            return event;
+        };
+        let (data, binary) = match &event {
+            WsEvent::Text(data) => (data, false),
+            WsEvent::Binary(data) => (data, true),
+            _ => return event,
+        };
+        inflate.message = false;
+        match deflate::inflate(data, self.max_message) {
+            Ok(data) if binary => WsEvent::Binary(data),
+            Ok(data) => WsEvent::Text(data),
+            Err(e) => {
+                if matches!(e, deflate::InflateError::TooBig(_)) {
+                    self.counters
+                        .refused(crate::stats::RefusalReason::InflatedTooLarge);
+                    self.farewell = Some(ws_close_frame_with(1009));
+                }
+                WsEvent::Error(format!("permessage-deflate: {e}"))
+            }
+        }
+    }
+
+    /// Writes the close frame the reader chose, if any, as the connection ends: best
+    /// effort, and only between frames (never inside a write in progress).
+    fn say_farewell(&mut self, io: &TcpStream, writer: &Writer) {
+        if let Some(frame) = self.farewell.take().filter(|_| writer.pending.is_none()) {
+            let _ = io.try_write(&frame);
+        }
     }
 
     /// Tells the session the client is gone.

@@ -141,6 +141,18 @@ pub struct EngineSettings {
     /// Whether Engine.IO v3 clients (socket.io-client 2.x) are accepted.
     #[serde(default)]
     pub allow_eio3: bool,
+    /// Whether a polling handshake offers the upgrade to websocket.
+    pub allow_upgrades: bool,
+    /// The name of the sticky-session cookie set on the handshake; `""` = none.
+    pub cookie: String,
+    /// Whether polling responses are gzip- or deflate-compressed by `Accept-Encoding`.
+    pub http_compression: bool,
+    /// Smallest polling response body compressed, in bytes.
+    pub http_compression_threshold: usize,
+    /// Whether websockets may negotiate permessage-deflate (RFC 7692).
+    pub per_message_deflate: bool,
+    /// Smallest websocket message compressed, in bytes.
+    pub deflate_threshold: usize,
 }
 
 /// `[outgoing]`
@@ -405,6 +417,7 @@ impl Settings {
                 "a non-empty list of \"polling\" and \"websocket\"",
             );
         }
+        crate::transport::options::validate(e)?;
         if !["error", "warn", "info", "debug", "trace"].contains(&self.logging.level.as_str()) {
             return invalid(
                 "logging.level",
@@ -593,6 +606,7 @@ impl Settings {
             bind_session_to_ip: e.bind_session_to_ip,
             parser: self.parser(),
             allow_eio3: e.allow_eio3,
+            allow_upgrades: e.allow_upgrades,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct AppState {
     pub cluster: Option<ClusterHandle>,
     /// The cluster-wide views answered, for `/metrics`.
     pub views: Arc<crate::api::cluster_scope::ViewCounters>,
+    /// The polling cookie and compression, and what compression did.
+    pub transport: Arc<crate::transport::options::TransportOptions>,
 }
 
 impl AppState {
@@ -60,6 +62,9 @@ impl AppState {
             ops: Arc::new(OpsState::new(settings, adapter_status)),
             cluster,
             views: Arc::default(),
+            transport: Arc::new(crate::transport::options::TransportOptions::new(
+                &settings.engine,
+            )),
         }
     }
 }

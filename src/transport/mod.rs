@@ -5,6 +5,8 @@
 mod binding;
 mod first_request;
 mod head;
+mod http_compression;
+pub mod options;
 mod polling;
 mod prefixed;
 mod query;
@@ -83,7 +85,7 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState) -> HttpR
                 // Real upgrades never get here (see `upgrade`): this one lacks its headers.
                 (TransportKind::WebSocket, _) => fail(EngineError::BadRequest),
                 (TransportKind::Polling, _) => match *req.method() {
-                    Method::GET => polling::poll(session).await,
+                    Method::GET => polling::poll(session, answer(req, state)).await,
                     Method::POST => {
                         // Only looked up when v3 clients may exist: v4 POSTs pay nothing.
                         let eio3 = state.config.allow_eio3
@@ -113,9 +115,14 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState) -> HttpR
             let mut headers = Vec::new();
             let head = head::HeadView::of_actix(req.head(), &mut headers);
             let handshake = Arc::new(head.handshake_info(req.peer_addr()));
-            polling::handshake(state, handshake, slot).await
+            polling::handshake(state, handshake, slot, answer(req, state)).await
         }
     }
+}
+
+/// How a polling GET is answered (compression, cookie), from the request and the options.
+fn answer<'a>(req: &HttpRequest, state: &'a AppState) -> polling::Answer<'a> {
+    polling::Answer::new(req, &state.transport)
 }
 
 /// Refuses (and counts) a request whose `Origin` is outside the allow-list (see

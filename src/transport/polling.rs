@@ -14,6 +14,8 @@ use siohub_actors::{EngineError, HandshakeInfo, Session, SessionParams};
 use siohub_protocol::EnginePacket;
 
 use super::error_response;
+use super::http_compression::{negotiate, Coding};
+use super::options::TransportOptions;
 use crate::handshake_slots::HandshakeSlot;
 use crate::state::AppState;
 
@@ -24,6 +26,7 @@ pub async fn handshake(
     state: &AppState,
     handshake: Arc<HandshakeInfo>,
     slot: HandshakeSlot,
+    answer: Answer<'_>,
 ) -> HttpResponse {
     let params = SessionParams {
         config: state.config.clone(),
@@ -38,7 +41,54 @@ pub async fn handshake(
         return not_registered();
     }
     log::debug!("session {}: opened on polling", started.sid);
-    poll(started.session).await
+    let cookie = answer.options.set_cookie(&started.sid);
+    let mut response = poll(started.session, answer).await;
+    if let Some(cookie) = cookie.and_then(|c| header::HeaderValue::try_from(c).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// How a polling GET is answered: compressed with the coding the request accepts, when
+/// `http_compression` is on and the body reaches the threshold.
+pub struct Answer<'a> {
+    options: &'a TransportOptions,
+    coding: Option<Coding>,
+}
+
+impl<'a> Answer<'a> {
+    /// The answer `req` accepts under `options`.
+    pub fn new(req: &HttpRequest, options: &'a TransportOptions) -> Self {
+        let coding = options.compression_threshold.and_then(|_| {
+            let accepted = req.headers().get(header::ACCEPT_ENCODING)?.to_str().ok()?;
+            negotiate(accepted)
+        });
+        Answer { options, coding }
+    }
+
+    /// The `200` carrying `body`.
+    fn respond(&self, body: Bytes) -> HttpResponse {
+        // Only a v3 binary payload starts with byte 0 or 1 (a text body starts with a digit).
+        let content_type = match body.first() {
+            Some(0 | 1) => "application/octet-stream",
+            _ => "text/plain; charset=UTF-8",
+        };
+        let mut response = HttpResponse::Ok();
+        response
+            .insert_header((header::CONTENT_TYPE, content_type))
+            .insert_header((header::CACHE_CONTROL, "no-store"));
+        let threshold = self.options.compression_threshold.unwrap_or(usize::MAX);
+        match self.coding {
+            Some(coding) if body.len() >= threshold => {
+                let compressed = coding.compress(&body);
+                self.options.compressed.count(body.len(), compressed.len());
+                response
+                    .insert_header((header::CONTENT_ENCODING, coding.name()))
+                    .body(compressed)
+            }
+            _ => response.body(body),
+        }
+    }
 }
 
 /// The answer to a handshake whose session could not be registered (a fault in the
@@ -52,14 +102,14 @@ fn not_registered() -> HttpResponse {
 }
 
 /// A polling GET: answered at once with what is queued, or when something is.
-pub async fn poll(session: Addr<Session>) -> HttpResponse {
+pub async fn poll(session: Addr<Session>, reply: Answer<'_>) -> HttpResponse {
     let outcome = match session.send(Poll).await {
         Ok(outcome) => outcome,
         Err(_) => return error_response(EngineError::UnknownSid, false),
     };
     match outcome {
         Err(e) => error_response(e, false),
-        Ok(PollOutcome::Ready(body)) => payload_response(body),
+        Ok(PollOutcome::Ready(body)) => reply.respond(body),
         Ok(PollOutcome::Pending(answer)) => {
             let mut waiting = PendingPoll {
                 session,
@@ -71,7 +121,7 @@ pub async fn poll(session: Addr<Session>) -> HttpResponse {
                 .await
                 .unwrap_or_else(|_| Bytes::from_static(b"1"));
             waiting.taken = true;
-            payload_response(body)
+            reply.respond(body)
         }
     }
 }
@@ -155,18 +205,6 @@ fn decode_v3_payload(
         true => eio3::decode_binary_payload(data),
         false => eio3::decode_text_payload(data),
     }
-}
-
-fn payload_response(body: Bytes) -> HttpResponse {
-    // Only a v3 binary payload starts with byte 0 or 1 (a text body starts with a digit).
-    let content_type = match body.first() {
-        Some(0 | 1) => "application/octet-stream",
-        _ => "text/plain; charset=UTF-8",
-    };
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
 }
 
 fn too_large(limit: usize) -> HttpResponse {

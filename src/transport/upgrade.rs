@@ -9,6 +9,7 @@ use std::sync::Arc;
 use actix_codec::Framed;
 use actix_http::{h1, Request};
 use bytes::BytesMut;
+use siohub_actors::ws::deflate;
 use siohub_actors::{EngineError, Registered, Session, SessionParams};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -56,6 +57,9 @@ pub enum Upgrade {
     NotFound,
     /// Refused by the checks the reference server makes: 400 with the error's message.
     Refused(EngineError),
+    /// Websocket is not among `[engine] transports`: the reference server then has no
+    /// upgrade handler and answers the request as a plain HTTP one, 400 with the JSON error.
+    NoWebsocket,
     /// Refused by a limit or the drain: the status and JSON body.
     Denied(crate::ops::admission::HandshakeDenial),
     /// Accepted: the session and the outbox that starts with the `101`.
@@ -101,6 +105,9 @@ pub fn handshake(
     if !on_path {
         return Upgrade::NotFound;
     }
+    if !state.config.allow_websocket {
+        return Upgrade::NoWebsocket;
+    }
     let query = EngineQuery::parse(head.query());
     let accept = match check(head, &query, peer, state) {
         Ok(accept) => accept,
@@ -118,13 +125,27 @@ pub fn handshake(
             Err(denial) => return Upgrade::Denied(denial),
         },
     };
+    let deflate = state.transport.deflate_threshold.filter(|_| {
+        deflate::accepts_offer(
+            head.headers_named("sec-websocket-extensions")
+                .filter_map(header_text),
+        )
+    });
     let mut response = Vec::with_capacity(RESPONSE_HEAD.len() + ACCEPT_LEN + 4);
     response.extend_from_slice(RESPONSE_HEAD.as_bytes());
     response.extend_from_slice(&accept);
+    if deflate.is_some() {
+        response.extend_from_slice(b"\r\nsec-websocket-extensions: ");
+        response.extend_from_slice(deflate::RESPONSE.as_bytes());
+    }
     response.extend_from_slice(b"\r\n\r\n");
     // The `101` goes first in the outbox, so it leaves in one write with the open packet.
     // Counted: once its session is done, a connection still writing counts as open.
-    let outbox = siohub_actors::ws::Outbox::counted(state.hub.counters().clone());
+    let counters = state.hub.counters().clone();
+    let outbox = match deflate {
+        Some(threshold) => siohub_actors::ws::Outbox::counted_deflating(counters, threshold),
+        None => siohub_actors::ws::Outbox::counted(counters),
+    };
     outbox.push([bytes::Bytes::from(response)], false);
     let id = siohub_actors::next_transport_id();
     let (session, registration) = match opening {
@@ -154,6 +175,7 @@ pub fn handshake(
             max_message: state.config.max_payload,
             write_timeout: state.config.write_timeout,
             inflight: state.config.inflight,
+            deflate: deflate.is_some(),
         },
         counters: state.hub.counters().clone(),
     }
@@ -165,6 +187,10 @@ pub fn handshake(
 pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
     match outcome {
         Upgrade::NotFound => write_refusal(&mut io, "404 Not Found", "Not Found").await,
+        Upgrade::NoWebsocket => {
+            let body = EngineError::UnknownTransport.body();
+            write_response(&mut io, "400 Bad Request", "application/json", &body).await;
+        }
         Upgrade::Refused(error) => {
             log::debug!("websocket upgrade refused: {error}");
             write_refusal(&mut io, "400 Bad Request", &error.to_string()).await;

@@ -150,11 +150,12 @@ pub fn next_transport_id() -> u64 {
 impl Session {
     fn new(sid: Arc<str>, params: SessionParams, transport: Transport) -> Self {
         let websocket = matches!(transport, Transport::WebSocket(_));
-        let upgrades = if !websocket && params.config.allow_websocket {
-            vec!["websocket".into()]
-        } else {
-            vec![]
-        };
+        let upgrades =
+            if !websocket && params.config.allow_websocket && params.config.allow_upgrades {
+                vec!["websocket".into()]
+            } else {
+                vec![]
+            };
         let open = Handshake {
             sid: sid.to_string(),
             upgrades,

@@ -144,8 +144,7 @@ impl Session {
         self.meta.sent(frames.len(), bytes);
         match &mut self.transport {
             Transport::WebSocket(link) => {
-                link.outbox
-                    .push(frames.iter().map(|f| f.ws_bytes().clone()), volatile);
+                link.outbox.push_frames(frames, volatile);
             }
             Transport::Polling { .. } => {
                 self.queued_bytes += bytes;
@@ -193,8 +192,7 @@ impl Session {
                     true => Session::v3_ws_frames(std::slice::from_ref(&queued.frame)).remove(0),
                     false => queued.frame,
                 };
-                link.outbox
-                    .push([frame.ws_bytes().clone()], queued.volatile);
+                link.outbox.push_frames([&frame], queued.volatile);
             }
             self.queued_bytes = 0;
         }

@@ -300,7 +300,7 @@ impl Session {
             Ok(EnginePacket::Ping(data)) if data == "probe" && !probe.probed => {
                 probe.probed = true;
                 let pong = WireFrame::from_packet(&EnginePacket::Pong(data));
-                probe.link.outbox.push([pong.ws_bytes().clone()], false);
+                probe.link.outbox.push_frames([&pong], false);
                 self.hold_pong_deadline(ctx);
                 // Force a polling cycle so the client can pause polling and send `5`.
                 let noop = self.noop_body();

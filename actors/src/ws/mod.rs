@@ -5,6 +5,7 @@
 //! a broadcaster to the writer, and backlogs in both directions the session can bound.
 
 mod assembler;
+pub mod deflate;
 mod inflight;
 mod outbox;
 

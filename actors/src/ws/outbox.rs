@@ -37,6 +37,8 @@ struct Shared {
     waker: AtomicWaker,
     /// Where a closed queue whose writer still runs is counted, if anywhere.
     counters: Option<Arc<HubCounters>>,
+    /// The permessage-deflate threshold, when the connection negotiated it.
+    deflate: Option<usize>,
 }
 
 impl Shared {
@@ -77,6 +79,31 @@ impl Outbox {
                 ..Shared::default()
             }),
         }
+    }
+
+    /// Like [`Outbox::counted`], for a connection that negotiated permessage-deflate:
+    /// messages of at least `threshold` bytes are written compressed.
+    pub fn counted_deflating(counters: Arc<HubCounters>, threshold: usize) -> Self {
+        Outbox {
+            shared: Arc::new(Shared {
+                counters: Some(counters),
+                deflate: Some(threshold),
+                ..Shared::default()
+            }),
+        }
+    }
+
+    /// The bytes written for `frame` on this connection (compressed when negotiated).
+    fn wire<'a>(&self, frame: &'a WireFrame) -> &'a Bytes {
+        match self.shared.deflate {
+            None => frame.ws_bytes(),
+            Some(threshold) => frame.ws_bytes_deflated(threshold),
+        }
+    }
+
+    /// Queues encoded frames (see [`Outbox::push`]), compressed when negotiated.
+    pub fn push_frames<'a>(&self, frames: impl IntoIterator<Item = &'a WireFrame>, volatile: bool) {
+        self.push(frames.into_iter().map(|f| self.wire(f).clone()), volatile);
     }
 
     /// The stream that drains this queue (one per queue).
@@ -127,10 +154,11 @@ impl Outbox {
         max_packets: usize,
         max_bytes: usize,
     ) -> Option<(usize, usize)> {
+        // Compressed (once per frame, for every connection) before the lock is taken.
         let (count, size) = events.clone().fold((0, 0), |(n, b), (frames, _)| {
             (
                 n + frames.len(),
-                b + frames.iter().map(WireFrame::len).sum::<usize>(),
+                b + frames.iter().map(|f| self.wire(f).len()).sum::<usize>(),
             )
         });
         let backlog = {
@@ -143,7 +171,7 @@ impl Outbox {
             }
             for (frames, volatile) in events {
                 for frame in frames {
-                    state.chunks.push_back((frame.ws_bytes().clone(), volatile));
+                    state.chunks.push_back((self.wire(frame).clone(), volatile));
                 }
             }
             state.bytes += size;
@@ -323,6 +351,33 @@ mod tests {
         drop(outbox.stream());
         outbox.abort();
         assert_eq!(counters.lingering_connections(), 0);
+    }
+
+    #[test]
+    fn a_frame_is_compressed_once_for_every_deflate_connection() {
+        let counters = Arc::new(HubCounters::default());
+        let big = std::sync::Arc::new([WireFrame::text(format!("4{}", "x".repeat(4000)))]);
+        let small = std::sync::Arc::new([WireFrame::text("4small".into())]);
+        let taken = |outbox: &Outbox, frames: &[WireFrame]| {
+            let mut stream = outbox.stream();
+            outbox.try_push(frames, false, 10, 1 << 20).expect("room");
+            futures::executor::block_on(stream.next()).unwrap().unwrap()
+        };
+        let first = Outbox::counted_deflating(counters.clone(), 1024);
+        let second = Outbox::counted_deflating(counters.clone(), 1024);
+        let third = Outbox::counted_deflating(counters.clone(), 1024);
+        let plain = Outbox::counted(counters);
+        let (a, b) = (taken(&first, &big[..]), taken(&second, &big[..]));
+        assert_eq!(a[0], 0xC1, "FIN + RSV1 + text");
+        assert!(a.len() < 100, "{}", a.len());
+        assert_eq!(
+            a.as_ptr(),
+            b.as_ptr(),
+            "the same compressed bytes, not a copy"
+        );
+        assert_eq!(&taken(&plain, &big[..])[..], &big[0].ws_bytes()[..]);
+        // Under the threshold: the plain frame (each queue is drained once: one stream each).
+        assert_eq!(&taken(&third, &small[..])[..], &small[0].ws_bytes()[..]);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 // subscribing), so several of them on one Redis form a cluster (the benchmark's `cluster`
 // scenario). A publish's `recipients` then counts this node's room members only.
 //
-// Usage: [REDIS_URL=..] node server.mjs <port>   (listens on 127.0.0.1, path /socket.io/)
+// Usage: [REDIS_URL=..] [PER_MESSAGE_DEFLATE=1] node server.mjs <port>   (listens on 127.0.0.1, path /socket.io/)
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
@@ -22,7 +22,9 @@ import { createClient } from "redis";
 
 const port = Number(process.argv[2] ?? 3000);
 const httpServer = createServer();
-const io = new Server(httpServer, { cors: { origin: "*" } });
+// PER_MESSAGE_DEFLATE=1: permessage-deflate as Node documents it (bench/deflate_cost.sh).
+const perMessageDeflate = process.env.PER_MESSAGE_DEFLATE === "1" ? { threshold: 1024 } : false;
+const io = new Server(httpServer, { cors: { origin: "*" }, perMessageDeflate });
 if (process.env.REDIS_URL) {
   const pubClient = createClient({ url: process.env.REDIS_URL });
   const subClient = pubClient.duplicate();

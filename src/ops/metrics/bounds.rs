@@ -46,6 +46,22 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
         "Websocket connections cut at the end of a drain before their queue was written out.",
         counters.drain_unflushed_connections(),
     )?;
+    let (responses, bytes_in, bytes_out) = state.transport.compressed.snapshot();
+    out.counter(
+        "siohub_http_compressed_responses_total",
+        "Polling responses compressed (engine.http_compression).",
+        responses,
+    )?;
+    out.counter(
+        "siohub_http_compressed_bytes_in_total",
+        "Bytes of polling responses before compression.",
+        bytes_in,
+    )?;
+    out.counter(
+        "siohub_http_compressed_bytes_out_total",
+        "Bytes of polling responses after compression.",
+        bytes_out,
+    )?;
     out.counters(
         "siohub_refused_total",
         "Events and handshakes refused by a limit, by reason.",
