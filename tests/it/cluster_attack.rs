@@ -209,27 +209,12 @@ fn cluster_attack_the_adapters_own_messages_queue_within_a_bound_while_redis_han
     let node = support::start_hub_from(settings);
     let nodes = vec![node];
     wait_counted(&nodes, 1);
-    let cluster = nodes[0].cluster.clone().expect("a clustered node");
     let target = Target {
         nsp: "/".into(),
         rooms: vec!["r".into()],
         ..Target::default()
     };
-    redis.signal("STOP");
-    let full = r#"siohub_adapter_dropped_total{reason="queue_full"}"#;
-    let mut told = 0;
-    let deadline = Instant::now() + Duration::from_millis(1500);
-    while metric(&nodes[0], full) == 0.0 && Instant::now() < deadline {
-        for _ in 0..50 {
-            cluster.remote_join(&target, vec!["x".into()]);
-            told += 1;
-        }
-    }
-    redis.signal("CONT");
-    assert!(
-        metric(&nodes[0], full) > 0.0,
-        "{told} messages for a hung Redis, none dropped: the queue has no bound"
-    );
+    flood_a_hung_redis(&redis, &nodes[0], &target, usize::MAX);
 }
 
 /// Finding: with Redis hung, a request to the cluster (here the rooms of the HTTP API)
@@ -462,27 +447,34 @@ fn cluster_attack_the_adapters_own_messages_queue_within_a_bound_of_bytes_while_
     settings.adapter.max_message_bytes = 1024;
     let nodes = vec![support::start_hub_from(settings)];
     wait_counted(&nodes, 1);
-    let cluster = nodes[0].cluster.clone().expect("a clustered node");
     // About 2 KB a message: the 64 KiB bound holds some thirty, max_queued 10,000.
     let target = Target {
         nsp: "/".into(),
         rooms: (0..200).map(|i| format!("room-{i:04}")).collect(),
         ..Target::default()
     };
+    flood_a_hung_redis(&redis, &nodes[0], &target, 5_000);
+}
+
+/// Hangs Redis (SIGSTOP) and asks `node` for remote joins of `target` (at most `most`,
+/// for at most 1.5 s) until its adapter counts one dropped as `queue_full`; asserts one
+/// was, then lets Redis go on.
+fn flood_a_hung_redis(redis: &RedisServer, node: &BackgroundServer, target: &Target, most: usize) {
+    let cluster = node.cluster.clone().expect("a clustered node");
     redis.signal("STOP");
     let full = r#"siohub_adapter_dropped_total{reason="queue_full"}"#;
     let mut told = 0;
     let deadline = Instant::now() + Duration::from_millis(1500);
-    while metric(&nodes[0], full) == 0.0 && Instant::now() < deadline && told < 5_000 {
+    while metric(node, full) == 0.0 && Instant::now() < deadline && told < most {
         for _ in 0..50 {
-            cluster.remote_join(&target, vec!["x".into()]);
+            cluster.remote_join(target, vec!["x".into()]);
             told += 1;
         }
     }
     redis.signal("CONT");
     assert!(
-        metric(&nodes[0], full) > 0.0,
-        "{told} messages of 2 KB for a hung Redis, none dropped"
+        metric(node, full) > 0.0,
+        "{told} messages for a hung Redis, none dropped: the queue has no bound"
     );
 }
 

@@ -149,28 +149,6 @@ fn compressed_client_frame(payload: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// One server frame: its first byte and its payload.
-fn read_frame(stream: &mut impl Read) -> (u8, Vec<u8>) {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).expect("a frame");
-    let len = match head[1] & 0x7f {
-        126 => {
-            let mut ext = [0u8; 2];
-            stream.read_exact(&mut ext).unwrap();
-            u16::from_be_bytes(ext) as usize
-        }
-        127 => {
-            let mut ext = [0u8; 8];
-            stream.read_exact(&mut ext).unwrap();
-            u64::from_be_bytes(ext) as usize
-        }
-        n => n as usize,
-    };
-    let mut data = vec![0u8; len];
-    stream.read_exact(&mut data).unwrap();
-    (head[0], data)
-}
-
 /// A raw websocket on the echo server offering permessage-deflate; the open packet read.
 fn deflate_conn(server: &BackgroundServer) -> Conn {
     let mut conn = Conn::open(server.addr);

@@ -6,8 +6,9 @@
 use serde_json::{json, Value};
 
 use super::serialize::{socket_json, SocketView};
-use crate::connection_manager::{SessionEntry, SessionRegistry};
+use crate::connection_manager::{ConnectionInfo, SessionEntry, SessionRegistry, SocketMeta};
 use crate::room_supervisor::MembershipView;
+use crate::socket::HandshakeInfo;
 
 /// The most sockets `all_sockets` lists (the official UI gets every socket in one event;
 /// its maintainers call it unsuitable above about a thousand).
@@ -168,25 +169,8 @@ pub(crate) fn all_sockets(
             if out.len() == MAX_ALL_SOCKETS {
                 return (out, true);
             }
-            let mut rooms = members.socket_rooms(&socket.nsp, &socket.id);
-            rooms.insert(0, socket.id.clone());
-            // `_admin.transport` as @socket.io/admin-ui keeps it in a socket's data, so
-            // an admin UI on another node (siohub's or Node's) shows it; the Engine.IO sid
-            // (admin-ui's `clientId`) stays here: it is a polling session's credential.
-            let mut data = json!({ "_admin": { "transport": info.transport } });
-            if let Some(user) = &socket.user {
-                data["user"] = json!(user);
-            }
-            out.push(socket_json(&SocketView {
-                id: &socket.id,
-                sid: &info.sid,
-                transport: &info.transport,
-                nsp: &socket.nsp,
-                data,
-                handshake: handshake.as_deref(),
-                address: &info.remote_address,
-                rooms,
-            }));
+            let rooms = members.socket_rooms(&socket.nsp, &socket.id);
+            out.push(listed_socket(&info, handshake.as_deref(), socket, rooms));
         }
     }
     (out, false)
@@ -224,26 +208,36 @@ pub(crate) fn sockets_of(
             if out.len() == max {
                 return out;
             }
-            let mut rooms = members.socket_rooms(&socket.nsp, &socket.id);
-            rooms.insert(0, socket.id.clone());
-            // `_admin.transport` as @socket.io/admin-ui keeps it in a socket's data, so
-            // an admin UI on another node (siohub's or Node's) shows it; the Engine.IO sid
-            // (admin-ui's `clientId`) stays here: it is a polling session's credential.
-            let mut data = json!({ "_admin": { "transport": info.transport } });
-            if let Some(user) = &socket.user {
-                data["user"] = json!(user);
-            }
-            out.push(socket_json(&SocketView {
-                id: &socket.id,
-                sid: &info.sid,
-                transport: &info.transport,
-                nsp: &socket.nsp,
-                data,
-                handshake: handshake.as_deref(),
-                address: &info.remote_address,
-                rooms,
-            }));
+            let rooms = members.socket_rooms(&socket.nsp, &socket.id);
+            out.push(listed_socket(&info, handshake.as_deref(), socket, rooms));
         }
     }
     out
+}
+
+/// One socket as the admin UI lists it: its own id first among its rooms, and
+/// `_admin.transport` in its data as @socket.io/admin-ui keeps it, so that an admin UI on
+/// another node (siohub's or Node's) shows it. The Engine.IO sid (admin-ui's `clientId`)
+/// is not in the data: it is a polling session's credential.
+fn listed_socket(
+    info: &ConnectionInfo,
+    handshake: Option<&HandshakeInfo>,
+    socket: &SocketMeta,
+    mut rooms: Vec<String>,
+) -> Value {
+    rooms.insert(0, socket.id.clone());
+    let mut data = json!({ "_admin": { "transport": info.transport } });
+    if let Some(user) = &socket.user {
+        data["user"] = json!(user);
+    }
+    socket_json(&SocketView {
+        id: &socket.id,
+        sid: &info.sid,
+        transport: &info.transport,
+        nsp: &socket.nsp,
+        data,
+        handshake,
+        address: &info.remote_address,
+        rooms,
+    })
 }

@@ -17,9 +17,17 @@ pub fn client_text_frame(text: &str) -> Vec<u8> {
 /// Reads one text frame from the server, which must be a final, unmasked one.
 #[track_caller]
 pub fn read_server_text(stream: &mut impl Read) -> String {
+    let (first, data) = read_frame(stream);
+    assert_eq!(first, 0x81, "a final text frame");
+    String::from_utf8(data).unwrap()
+}
+
+/// Reads one unmasked frame from the server: its first byte (FIN, RSV bits, opcode) and its
+/// payload.
+#[track_caller]
+pub fn read_frame(stream: &mut impl Read) -> (u8, Vec<u8>) {
     let mut head = [0u8; 2];
     stream.read_exact(&mut head).expect("a frame");
-    assert_eq!(head[0], 0x81, "a final text frame");
     let len = match head[1] & 0x7f {
         126 => {
             let mut ext = [0u8; 2];
@@ -35,5 +43,5 @@ pub fn read_server_text(stream: &mut impl Read) -> String {
     };
     let mut data = vec![0u8; len];
     stream.read_exact(&mut data).unwrap();
-    String::from_utf8(data).unwrap()
+    (head[0], data)
 }
