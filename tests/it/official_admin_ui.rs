@@ -36,29 +36,8 @@ fn the_official_admin_ui_logs_in_lists_the_hub_and_manages_a_real_socket() {
             .exists(),
         "@socket.io/admin-ui is not installed: run tests/clients/setup.sh"
     );
-    let config = json!({
-        "username": "admin",
-        "password": PASSWORD,
-        "apiKey": OPERATOR_KEY,
-        "screenshots": screenshots(),
-        "hubPid": std::process::id(),
-    });
-    let mut child = node("official_admin_ui.mjs")
-        .env("OFFICIAL_ADMIN_UI", config.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
-
     // The script serves the UI first and says from which origin.
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("the script writes");
-    let origin = serde_json::from_str::<Value>(&line)
-        .ok()
-        .and_then(|v| v["static_origin"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| panic!("no static origin from the script: {line:?}"));
+    let (script, origin) = UiScript::start(json!({}));
 
     // The hub lets that origin in, with credentials, and has the admin login on.
     let mut settings = test_settings();
@@ -67,26 +46,7 @@ fn the_official_admin_ui_logs_in_lists_the_hub_and_manages_a_real_socket() {
     settings.cors.credentials = true;
     settings.admin.password_hash = bcrypt::hash(PASSWORD, 4).expect("bcrypt hashes");
     let server = support::start_hub_from(settings);
-    let mut stdin = child.stdin.take().expect("stdin piped");
-    writeln!(stdin, "{}", json!({ "url": server.url() })).expect("the script reads");
-    drop(stdin);
-
-    let mut rest = String::new();
-    for line in stdout.lines() {
-        rest.push_str(&line.expect("utf-8 output"));
-        rest.push('\n');
-    }
-    let status = child.wait().expect("node exits");
-    let result: Value = rest
-        .lines()
-        .rev()
-        .find_map(|line| serde_json::from_str(line).ok())
-        .unwrap_or_else(|| panic!("no result line; stdout: {rest}"));
-    eprintln!("official admin UI: {result:#}");
-    assert!(
-        status.success() && result["ok"] == true,
-        "the official Admin UI scenario failed: {result:#}"
-    );
+    let result = script.finish(json!({ "url": server.url() }), "scenario");
     assert_eq!(result["wrong_password"], "Invalid credentials");
     assert_eq!(result["disconnect_reason"], "io server disconnect");
     assert_eq!(result["room_emit"], json!([{ "n": 1 }]));
@@ -104,28 +64,7 @@ fn cluster_views_the_official_admin_ui_lists_both_nodes_and_their_sockets() {
         Path::new("/usr/bin/chromium").exists(),
         "/usr/bin/chromium is missing: run tests/clients/setup.sh (the README test command does)"
     );
-    let config = json!({
-        "username": "admin",
-        "password": PASSWORD,
-        "apiKey": OPERATOR_KEY,
-        "screenshots": screenshots(),
-        "hubPid": std::process::id(),
-        "scenario": "cluster",
-    });
-    let mut child = node("official_admin_ui.mjs")
-        .env("OFFICIAL_ADMIN_UI", config.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("the script writes");
-    let origin = serde_json::from_str::<Value>(&line)
-        .ok()
-        .and_then(|v| v["static_origin"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| panic!("no static origin from the script: {line:?}"));
+    let (script, origin) = UiScript::start(json!({ "scenario": "cluster" }));
 
     // Node A: the UI's origin let in and the admin login on; node B: a plain node with
     // one client.
@@ -139,26 +78,70 @@ fn cluster_views_the_official_admin_ui_lists_both_nodes_and_their_sockets() {
     let b = crate::cluster_views::start_node(&redis);
     crate::cluster_views::wait_nodes(a.addr, 2);
     let on_b = crate::cluster_views::Client::connect(b.addr, None);
-    let mut stdin = child.stdin.take().expect("stdin piped");
     let told = json!({ "url": a.url(), "otherSocket": on_b.id });
-    writeln!(stdin, "{told}").expect("the script reads");
-    drop(stdin);
-
-    let mut rest = String::new();
-    for line in stdout.lines() {
-        rest.push_str(&line.expect("utf-8 output"));
-        rest.push('\n');
-    }
-    let status = child.wait().expect("node exits");
-    let result: Value = rest
-        .lines()
-        .rev()
-        .find_map(|line| serde_json::from_str(line).ok())
-        .unwrap_or_else(|| panic!("no result line; stdout: {rest}"));
-    eprintln!("official admin UI on a cluster: {result:#}");
-    assert!(
-        status.success() && result["ok"] == true,
-        "the official Admin UI cluster scenario failed: {result:#}"
-    );
+    let result = script.finish(told, "cluster scenario");
     assert_eq!(result["server_rows"].as_array().map(Vec::len), Some(2));
+}
+
+/// `official_admin_ui.mjs` running: it serves the UI, then waits for the hub's address.
+struct UiScript {
+    child: std::process::Child,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl UiScript {
+    /// Starts the script with the login and `extra` settings; returns it with the origin
+    /// it serves the UI from.
+    fn start(extra: Value) -> (UiScript, String) {
+        let mut config = json!({
+            "username": "admin",
+            "password": PASSWORD,
+            "apiKey": OPERATOR_KEY,
+            "screenshots": screenshots(),
+            "hubPid": std::process::id(),
+        });
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            config[key] = value.clone();
+        }
+        let mut child = node("official_admin_ui.mjs")
+            .env("OFFICIAL_ADMIN_UI", config.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the script writes");
+        let origin = serde_json::from_str::<Value>(&line)
+            .ok()
+            .and_then(|v| v["static_origin"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("no static origin from the script: {line:?}"));
+        (UiScript { child, stdout }, origin)
+    }
+
+    /// Tells the script where the hub is (`told`), waits for it to finish and returns its
+    /// result, asserting that the `what` it ran succeeded.
+    fn finish(mut self, told: Value, what: &str) -> Value {
+        let mut stdin = self.child.stdin.take().expect("stdin piped");
+        writeln!(stdin, "{told}").expect("the script reads");
+        drop(stdin);
+        let mut rest = String::new();
+        for line in self.stdout.lines() {
+            rest.push_str(&line.expect("utf-8 output"));
+            rest.push('\n');
+        }
+        let status = self.child.wait().expect("node exits");
+        let result: Value = rest
+            .lines()
+            .rev()
+            .find_map(|line| serde_json::from_str(line).ok())
+            .unwrap_or_else(|| panic!("no result line; stdout: {rest}"));
+        eprintln!("official admin UI, {what}: {result:#}");
+        assert!(
+            status.success() && result["ok"] == true,
+            "the official Admin UI {what} failed: {result:#}"
+        );
+        result
+    }
 }
