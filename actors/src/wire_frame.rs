@@ -6,21 +6,56 @@ use actix_codec::Encoder;
 use actix_http::ws::{Codec, Message};
 use bytes::{Bytes, BytesMut};
 use siohub_protocol::EnginePacket;
+use std::sync::{Arc, OnceLock};
 
 /// The frames of one encoded event (a packet and its attachments), shared by every
 /// recipient.
 pub type Frames = std::sync::Arc<[WireFrame]>;
 
 /// One Engine.IO packet as a ready-to-write server websocket frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its clones share the forms derived from it, so a recipient that copies a broadcast's
+/// frame still compresses it (or reframes it for v3) only if no other recipient has.
+#[derive(Debug)]
 pub struct WireFrame {
     bytes: Bytes,
     header_len: u8,
     binary: bool,
-    /// The permessage-deflate form, made by the first recipient that negotiated deflate
-    /// and shared by the others (the compression depends on nothing per connection).
-    deflated: std::sync::OnceLock<Bytes>,
+    /// What was derived from the frame, shared with its clones; allocated on the first
+    /// need (most frames are never cloned, compressed nor reframed).
+    derived: OnceLock<Arc<Derived>>,
 }
+
+/// The forms of a frame made on demand, each by the first recipient that needs it.
+#[derive(Debug, Default)]
+struct Derived {
+    /// The permessage-deflate form (the compression depends on nothing per connection).
+    deflated: OnceLock<Bytes>,
+    /// Another encoding of the same packet (a v3 client's binary frame).
+    variant: OnceLock<WireFrame>,
+}
+
+impl Clone for WireFrame {
+    fn clone(&self) -> Self {
+        WireFrame {
+            bytes: self.bytes.clone(),
+            header_len: self.header_len,
+            binary: self.binary,
+            derived: OnceLock::from(self.derived().clone()),
+        }
+    }
+}
+
+/// Frames are equal when they put the same bytes on the wire (what was derived from them
+/// so far does not count).
+impl PartialEq for WireFrame {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.bytes, self.header_len, self.binary)
+            == (&other.bytes, other.header_len, other.binary)
+    }
+}
+
+impl Eq for WireFrame {}
 
 impl WireFrame {
     /// Encodes a packet: a text frame for every packet but binary messages, which become
@@ -54,8 +89,18 @@ impl WireFrame {
             bytes: out.freeze(),
             header_len,
             binary,
-            deflated: std::sync::OnceLock::new(),
+            derived: OnceLock::new(),
         }
+    }
+
+    fn derived(&self) -> &Arc<Derived> {
+        self.derived.get_or_init(Arc::default)
+    }
+
+    /// The other encoding of this packet that `make` builds (the one a v3 client's websocket
+    /// takes): built by the first caller, shared with every clone of this frame.
+    pub fn variant(&self, make: impl FnOnce(&Self) -> Self) -> Self {
+        self.derived().variant.get_or_init(|| make(self)).clone()
     }
 
     /// The whole websocket frame.
@@ -70,7 +115,7 @@ impl WireFrame {
         if self.payload().len() < threshold {
             return &self.bytes;
         }
-        self.deflated.get_or_init(|| {
+        self.derived().deflated.get_or_init(|| {
             let opcode = if self.binary { 2 } else { 1 };
             crate::ws::deflate::frame(opcode, &crate::ws::deflate::compress(self.payload()))
         })

@@ -25,6 +25,7 @@ pub mod eio3;
 mod engine;
 mod error;
 mod handshake;
+mod lone_surrogates;
 mod msgpack;
 mod parser;
 mod payload;

@@ -397,10 +397,7 @@ fn parse_packet(
     let data = if rest.is_empty() {
         None
     } else {
-        Some(
-            serde_json::from_str::<Value>(rest)
-                .map_err(|e| ProtocolError::InvalidJson(e.to_string()))?,
-        )
+        Some(parse_json(rest)?)
     };
     check_payload(kind, data.as_ref())?;
 
@@ -441,4 +438,16 @@ pub(crate) fn check_payload(kind: SocketType, data: Option<&Value>) -> Result<()
     } else {
         Err(ProtocolError::InvalidPayload(kind.name()))
     }
+}
+
+/// Parses packet data; text JavaScript wrote with an escaped lone surrogate, which
+/// `serde_json` refuses, is read again with those made replacement characters.
+fn parse_json(text: &str) -> Result<Value, ProtocolError> {
+    serde_json::from_str::<Value>(text).or_else(|e| {
+        match crate::lone_surrogates::replace_lone_surrogates(text) {
+            std::borrow::Cow::Owned(fixed) => serde_json::from_str::<Value>(&fixed),
+            std::borrow::Cow::Borrowed(_) => Err(e),
+        }
+        .map_err(|e| ProtocolError::InvalidJson(e.to_string()))
+    })
 }

@@ -366,7 +366,6 @@ fn invalid_json() {
         "2/chat,1[\"a\",]",
         "4'x'",
         "0xyz",
-        "2[\"\\ud800\"]",
     ] {
         assert!(
             matches!(decode(text), Err(ProtocolError::InvalidJson(_))),
@@ -846,4 +845,17 @@ fn json_escapes_the_polling_separator() {
     let p = SocketPacket::event("/", "a\x1eb", json!([]));
     assert_eq!(p.encode_header_and_data(), r#"2["a\u001eb"]"#);
     assert_eq!(decode(&p.encode_header_and_data()), Ok(p));
+}
+
+#[test]
+fn a_lone_surrogate_from_javascript_is_read_as_a_replacement_character() {
+    // socket.emit("x", "ab😀".slice(0, 3)): JSON.stringify escapes the lone half.
+    assert_eq!(
+        decode(r#"2["x","ab\ud83d"]"#).unwrap(),
+        SocketPacket::event("/", "x", json!(["ab\u{fffd}"]))
+    );
+    assert_eq!(
+        decode(r#"2["x","\ud83d\ude00"]"#).unwrap(),
+        SocketPacket::event("/", "x", json!(["😀"]))
+    );
 }

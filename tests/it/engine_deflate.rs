@@ -1,7 +1,8 @@
 //! permessage-deflate (issue 13 item 3): Node's `ws` client offering it (negotiation,
 //! large and small messages, a broadcast to many deflate clients, context takeover and
 //! window parameters), a client not offering it, and, on a raw connection, compressed
-//! client messages and a zip bomb, which gets one close with 1009 and harms no one else.
+//! client messages (whole or over continuation frames) and a zip bomb, which gets one
+//! close with 1009 and harms no one else.
 
 use crate::support;
 use crate::support::wire;
@@ -131,8 +132,13 @@ fn context_takeover_and_window_parameters_are_answered_as_offered() {
 
 /// A masked client frame with RSV1 set carrying `payload` (already compressed).
 fn compressed_client_frame(payload: &[u8]) -> Vec<u8> {
+    client_frame(0x80 | deflate::RSV1 | 1, payload)
+}
+
+/// A masked client frame with the first byte `first` (FIN, RSV, opcode).
+fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
     let mask = [0x21u8, 0x43, 0x65, 0x87];
-    let mut frame = vec![0x80 | deflate::RSV1 | 1];
+    let mut frame = vec![first];
     match payload.len() {
         n if n < 126 => frame.push(0x80 | n as u8),
         n if n <= 0xffff => {
@@ -270,4 +276,43 @@ fn socket_io_client_works_on_every_transport_with_compression_on() {
             );
         }
     }
+}
+
+#[test]
+fn a_compressed_message_over_continuation_frames_is_inflated_whole() {
+    let server = start_echo(echo_settings());
+    let mut conn = deflate_conn(&server);
+    let big = format!("4{}", "fragmented ".repeat(2000));
+    let compressed = deflate::compress(big.as_bytes());
+    let third = compressed.len() / 3;
+    let (a, rest) = compressed.split_at(third);
+    let (b, c) = rest.split_at(third);
+    // RSV1 on the first frame only (RFC 7692 §6.1), a ping between the fragments, and
+    // every byte written on its own, so frames reach the hub cut anywhere.
+    let mut wire = client_frame(deflate::RSV1 | 0x1, a);
+    wire.extend(client_frame(0x89, b"p"));
+    wire.extend(client_frame(0x0, b));
+    wire.extend(client_frame(0x80, c));
+    for byte in wire {
+        conn.write(&[byte]);
+    }
+    let (first, pong) = read_frame(conn.stream());
+    assert_eq!(
+        (first, pong),
+        (0x8A, b"p".to_vec()),
+        "the ping's pong first"
+    );
+    let (first, payload) = read_frame(conn.stream());
+    assert_eq!(first, 0xC1, "FIN + RSV1 + text");
+    assert_eq!(
+        &deflate::inflate(&payload, 1 << 20).unwrap()[..],
+        big.as_bytes()
+    );
+    // RSV1 on a continuation frame: a protocol error, the connection closes.
+    let mut wire = client_frame(deflate::RSV1 | 0x1, a);
+    wire.extend(client_frame(0x80 | deflate::RSV1, &compressed[third..]));
+    conn.write(&wire);
+    let mut rest = Vec::new();
+    let _ = conn.stream().read_to_end(&mut rest);
+    assert!(rest.is_empty() || rest[0] == 0x88, "{rest:?}");
 }

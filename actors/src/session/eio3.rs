@@ -100,12 +100,15 @@ impl Session {
     }
 
     /// Frames as a v3 client's websocket takes them: binary messages get their type byte
-    /// (the frames a broadcast shares are v4 frames, re-encoded here for this recipient).
+    /// (the frames a broadcast shares are v4 frames, re-encoded for v3 by the first v3
+    /// recipient, and that encoding shared by the others, as is its compression).
     pub(super) fn v3_ws_frames(frames: &[WireFrame]) -> Vec<WireFrame> {
         frames
             .iter()
             .map(|frame| match frame.is_binary() {
-                true => WireFrame::binary(eio3::binary_frame_payload(frame.payload())),
+                true => {
+                    frame.variant(|f| WireFrame::binary(eio3::binary_frame_payload(f.payload())))
+                }
                 false => frame.clone(),
             })
             .collect()
@@ -270,5 +273,27 @@ mod tests {
         let ws = Session::v3_ws_frames(&frames);
         assert_eq!(ws[0], frames[0]);
         assert_eq!(ws[1].payload(), &[4, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_broadcast_to_v3_websockets_is_reframed_and_compressed_once() {
+        // One broadcast's shared frames, taken by two v3 recipients and a v4 one.
+        let shared = [
+            WireFrame::text(format!("4{}", "a".repeat(2000))),
+            WireFrame::binary(bytes::Bytes::from(vec![7u8; 2000])),
+        ];
+        let first = Session::v3_ws_frames(&shared);
+        let second = Session::v3_ws_frames(&shared);
+        for i in 0..2 {
+            // The same allocation: encoded (and deflated) once for every recipient.
+            assert_eq!(first[i].payload().as_ptr(), second[i].payload().as_ptr());
+            let (a, b) = (
+                first[i].ws_bytes_deflated(0),
+                second[i].ws_bytes_deflated(0),
+            );
+            assert_eq!(a.as_ptr(), b.as_ptr());
+        }
+        let v4 = shared[0].ws_bytes_deflated(0);
+        assert_eq!(v4.as_ptr(), first[0].ws_bytes_deflated(0).as_ptr());
     }
 }

@@ -161,6 +161,13 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// Ends a container. Its last element may have been `undefined`; the container itself
+    /// is a value, so the map holding it must not drop it.
+    fn leave(&mut self) {
+        self.depth -= 1;
+        self.undefined = false;
+    }
+
     fn array(&mut self, len: usize) -> Result<Value, ProtocolError> {
         self.claim(len, 1)?;
         self.enter()?;
@@ -168,7 +175,7 @@ impl Reader<'_> {
         for _ in 0..len {
             items.push(self.value()?);
         }
-        self.depth -= 1;
+        self.leave();
         Ok(Value::Array(items))
     }
 
@@ -187,7 +194,7 @@ impl Reader<'_> {
                 fields.insert(key, value);
             }
         }
-        self.depth -= 1;
+        self.leave();
         Ok(Value::Object(fields))
     }
 

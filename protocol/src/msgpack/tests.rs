@@ -284,3 +284,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_undefined_last_element_does_not_drop_its_container() {
+    // socket.io-client's `emit("x", undefined)`: {type:2, data:["x", undefined], nsp:"/"}.
+    // The undefined element reads as null; the data array around it stays.
+    let bytes = hex("83a47479706502a46461746192a178d40000a36e7370a12f");
+    assert_eq!(
+        decode_msgpack_packet(&bytes, 10).unwrap(),
+        SocketPacket::event("/", "x", json!([null]))
+    );
+    // {type:2, data:["x", {a:[undefined], b:{c:undefined}}], nsp:"/"}: `a` keeps its array
+    // and `b` its (then empty) map; only `c`, itself undefined, is absent.
+    let nested = hex("83a47479706502a46461746192a17882a16191d40000a16281a163d40000a36e7370a12f");
+    assert_eq!(
+        decode_msgpack_packet(&nested, 10).unwrap(),
+        SocketPacket::event("/", "x", json!([{"a": [null], "b": {}}]))
+    );
+}
