@@ -313,9 +313,7 @@ impl Broadcaster {
             log.next
         });
         if let Some(offset) = offset {
-            payload
-                .args
-                .push(Value::String(self.offset_text(offset).to_string()));
+            payload.args.push(Value::String(self.offset_text(offset)));
         }
         // The other nodes get exactly what local recipients get, offset included.
         if let Some(outbox) = &self.cluster {
@@ -442,8 +440,7 @@ impl Broadcaster {
         self.counters
             .sent(recipients * frames.len(), recipients * bytes);
         if let Some(offset) = offset {
-            let text = self.offset_text(offset);
-            self.share(&nsp, &policy, text, &msg.target, &frames);
+            self.share(&nsp, &policy, offset, &msg.target, &frames);
             self.log(&nsp, &policy, offset, number, frames, msg.target, bytes);
         } else if let Some(origin) = origin {
             let logged = LoggedPacket {
@@ -498,9 +495,9 @@ impl Broadcaster {
 
     /// An offset as this node's clients get it: unique in the cluster when a store is
     /// shared (its prefix names this node).
-    fn offset_text(&self, offset: u64) -> Arc<str> {
+    fn offset_text(&self, offset: u64) -> String {
         let prefix = self.store.as_ref().map_or("", |s| s.offset_prefix());
-        format!("{prefix}{}", format_offset(offset)).into()
+        format!("{prefix}{}", format_offset(offset))
     }
 
     /// Hands a logged event to the shared recovery store, if there is one (it queues it:
@@ -509,13 +506,13 @@ impl Broadcaster {
         &self,
         nsp: &str,
         policy: &DeliveryPolicy,
-        offset: Arc<str>,
+        offset: u64,
         target: &Target,
         frames: &Frames,
     ) {
         if let Some(store) = &self.store {
             let event = StoredEvent {
-                offset,
+                offset: self.offset_text(offset).into(),
                 target: target.clone(),
                 frames: frames.clone(),
             };

@@ -2,6 +2,8 @@
 //! queue, within the configured bounds (packets and bytes). A full buffer triggers the
 //! slow-consumer action; every drop and disconnect is counted and logged.
 
+use std::borrow::Cow;
+
 use actix::prelude::*;
 use siohub_protocol::EnginePacket;
 
@@ -93,16 +95,19 @@ impl Session {
         true
     }
 
+    /// `frames` as this session's websocket takes them: re-framed for a v3 client (see
+    /// `reframes_websocket`), else as they are.
+    fn for_websocket<'a>(&self, frames: &'a [WireFrame]) -> Cow<'a, [WireFrame]> {
+        match self.reframes_websocket() {
+            true => Cow::Owned(Session::v3_ws_frames(frames)),
+            false => Cow::Borrowed(frames),
+        }
+    }
+
     /// Queues frames if they fit within the bounds; returns whether they did.
     fn push_bounded(&mut self, frames: &[WireFrame], volatile: bool) -> bool {
-        let reframed;
-        let frames = match self.reframes_websocket() {
-            true => {
-                reframed = Session::v3_ws_frames(frames);
-                &reframed[..]
-            }
-            false => frames,
-        };
+        let frames = self.for_websocket(frames);
+        let frames = &frames[..];
         let (max_packets, max_bytes) =
             (self.config.max_buffer_packets, self.config.max_buffer_bytes);
         let backlog = match &self.transport {
@@ -132,14 +137,8 @@ impl Session {
 
     /// Writes frames with no bound check (the handshake, control packets).
     pub(super) fn write_frames(&mut self, frames: &[WireFrame], volatile: bool) {
-        let reframed;
-        let frames = match self.reframes_websocket() {
-            true => {
-                reframed = Session::v3_ws_frames(frames);
-                &reframed[..]
-            }
-            false => frames,
-        };
+        let frames = self.for_websocket(frames);
+        let frames = &frames[..];
         let bytes: usize = frames.iter().map(WireFrame::len).sum();
         self.meta.sent(frames.len(), bytes);
         match &mut self.transport {
