@@ -193,15 +193,7 @@ impl Drop for Driver {
     fn drop(&mut self) {
         // Closing stdin makes the driver disconnect its sockets and leave.
         drop(self.stdin.take());
-        let deadline = std::time::Instant::now() + Duration::from_secs(3);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        await_exit(&mut self.child);
     }
 }
 
@@ -222,4 +214,17 @@ pub fn settle(
     let out = hub_broadcast(server, Target::namespace(nsp), &event, json!(round));
     assert_eq!(out.recipients, names.len(), "{event} recipients");
     d.wait_counts(&names, &event, 1);
+}
+
+/// Waits up to 3 s for a Node script whose stdin was closed to leave, then kills it.
+pub fn await_exit(child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
