@@ -13,6 +13,7 @@
 //! `loadgen help` lists every option.
 
 mod metrics;
+mod msgpack;
 mod polling;
 mod report;
 mod scenarios;
@@ -57,6 +58,10 @@ pub struct Config {
     /// Sockets connected to `/admin` as the official admin UI during a fanout (siohub only;
     /// the server must let them in, e.g. `SOCKETIO_API__INSECURE=true`).
     pub admin_watchers: usize,
+    /// The parser every websocket speaks and whether it offers permessage-deflate.
+    pub wire: sio::Wire,
+    /// What follows the timestamp in each publish's data.
+    pub padding: sio::Padding,
 }
 
 impl Default for Config {
@@ -87,6 +92,8 @@ impl Default for Config {
             case: String::new(),
             metrics_urls: Vec::new(),
             admin_watchers: 0,
+            wire: sio::Wire::default(),
+            padding: sio::Padding::X,
         }
     }
 }
@@ -130,6 +137,13 @@ options of `run` (defaults in brackets):
   --buf BYTES       read buffer per busy connection                           [16384]
   --threads N       tokio worker threads                                      [2]
   --admin-watchers N  sockets watching on /admin during a fanout (siohub)    [0]
+  --parser P        json | msgpack (socket.io-msgpack-parser: binary frames;
+                    the server must use the same; websocket only)             [json]
+  --deflate         offer permessage-deflate on every websocket (the report
+                    says how many subscribers got it); websocket only
+  --padding K       x | ticks: what follows the timestamp in each publish's
+                    data: x repeated, or key=number; pairs that differ in
+                    every publish (for deflate)                               [x]
 "#;
 
 impl Config {
@@ -162,6 +176,11 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         let flag = args[i].as_str();
         if flag == "--saturation" {
             cfg.rate = 0.0;
+            i += 1;
+            continue;
+        }
+        if flag == "--deflate" {
+            cfg.wire.deflate = true;
             i += 1;
             continue;
         }
@@ -204,6 +223,20 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "--room" => cfg.room = value.clone(),
             "--buf" => cfg.buf = (num(flag)? as usize).max(1024),
             "--threads" => cfg.threads = (num(flag)? as usize).max(1),
+            "--parser" => {
+                cfg.wire.parser = match value.as_str() {
+                    "json" => sio::Parser::Json,
+                    "msgpack" => sio::Parser::Msgpack,
+                    other => return Err(format!("--parser: json or msgpack, not {other}")),
+                }
+            }
+            "--padding" => {
+                cfg.padding = match value.as_str() {
+                    "x" => sio::Padding::X,
+                    "ticks" => sio::Padding::Ticks,
+                    other => return Err(format!("--padding: x or ticks, not {other}")),
+                }
+            }
             _ => return Err(format!("unknown option {flag}; see `loadgen help`")),
         }
         i += 2;
@@ -243,7 +276,7 @@ fn ready(args: &[String]) -> ExitCode {
         std::time::Instant::now() + std::time::Duration::from_secs_f64(cfg.connect_timeout);
     runtime.block_on(async {
         loop {
-            let attempt = sio::connect_ws(cfg.first_addr(), &cfg.path, 4096, 0);
+            let attempt = sio::connect_ws(cfg.first_addr(), &cfg.path, 4096, 0, cfg.wire);
             let last = match tokio::time::timeout(std::time::Duration::from_secs(2), attempt).await
             {
                 Ok(Ok(_)) => return ExitCode::SUCCESS,
@@ -343,6 +376,16 @@ mod tests {
             ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1", "127.0.0.1:2"]
         );
         assert_eq!(cfg.pids, [10, 11]);
+    }
+
+    #[test]
+    fn wire_options() {
+        let cfg = parse_args(&args("--parser msgpack --deflate --padding ticks")).unwrap();
+        assert_eq!(cfg.wire.parser, sio::Parser::Msgpack);
+        assert!(cfg.wire.deflate);
+        assert_eq!(cfg.padding, sio::Padding::Ticks);
+        assert!(parse_args(&args("--parser cbor")).is_err());
+        assert!(parse_args(&args("--padding y")).is_err());
     }
 
     #[test]

@@ -199,6 +199,8 @@ async fn keep_alive(mut ws: Ws) {
 struct Deliveries {
     lat: Latencies,
     received: AtomicU64,
+    /// Bytes websocket subscribers read from their sockets (frame headers included).
+    wire_bytes: AtomicU64,
     window: Window,
     /// Subscribers whose connection ended during the run (a slow-consumer disconnect, say).
     lost: AtomicU64,
@@ -224,6 +226,7 @@ impl Deliveries {
         Deliveries {
             lat: Latencies::new(16),
             received: AtomicU64::new(0),
+            wire_bytes: AtomicU64::new(0),
             window: Window::default(),
             lost: AtomicU64::new(0),
             lost_polling: AtomicU64::new(0),
@@ -247,14 +250,18 @@ async fn ws_subscriber(mut ws: Ws, d: Arc<Deliveries>, shard: usize) {
             let mut h = d.lat.shard(shard);
             loop {
                 match ws.rd.next_frame() {
-                    Ok(Some(Frame::Text(t))) => {
-                        if let Some(ts) = sio::event_timestamp(t) {
+                    Ok(Some(f @ (Frame::Text(_) | Frame::Binary(_)))) => match sio::packet(&f) {
+                        Some(sio::Packet::Delivery(ts)) => {
                             record(&mut h, now.saturating_sub(ts));
                             count += 1;
-                        } else if t == b"2" {
-                            pong = true;
                         }
-                    }
+                        Some(sio::Packet::Ping) => pong = true,
+                        Some(_) => {}
+                        None => {
+                            closed = Some("the server sent an invalid msgpack packet".into());
+                            break;
+                        }
+                    },
                     Ok(Some(Frame::Ping(p))) => ws_pong = Some(p.to_vec()),
                     Ok(Some(Frame::Close(why))) => {
                         closed = Some(format!(
@@ -291,7 +298,9 @@ async fn ws_subscriber(mut ws: Ws, d: Arc<Deliveries>, shard: usize) {
         match ws.rd.fill().await {
             Ok(0) => return d.lose(false, || "connection closed".to_owned()),
             Err(e) => return d.lose(false, || format!("read failed: {e}")),
-            Ok(_) => {}
+            Ok(n) => {
+                d.wire_bytes.fetch_add(n as u64, Relaxed);
+            }
         }
     }
 }
@@ -365,8 +374,10 @@ async fn ack_reader(
         let (mut acks, mut pong, mut closed) = (0usize, false, false);
         loop {
             match rd.next_frame() {
-                Ok(Some(Frame::Text(t))) => {
-                    if let Some((id, args)) = sio::parse_ack(t) {
+                Ok(Some(f @ (Frame::Text(_) | Frame::Binary(_)))) => {
+                    let packet = sio::packet(&f);
+                    if let Some(sio::Packet::Ack(id, args)) = packet {
+                        let args = &args[..];
                         acks += 1;
                         let sent = me.sent_at[id as usize % RING].load(Relaxed);
                         record(&mut p.ack_lat.shard(0), now.saturating_sub(sent));
@@ -387,7 +398,7 @@ async fn ack_reader(
                                 }
                             }
                         }
-                    } else if t == b"2" {
+                    } else if let Some(sio::Packet::Ping) = packet {
                         pong = true;
                     }
                 }
@@ -418,6 +429,7 @@ async fn publish_loop(
     rate: f64,
 ) -> io::Result<()> {
     let mut packet = Vec::with_capacity(cfg.payload + 96);
+    let mut scratch = Vec::with_capacity(cfg.payload);
     let mut next_id = 1u64;
     let start = Instant::now();
     while !p.stop.load(Relaxed) {
@@ -445,8 +457,18 @@ async fn publish_loop(
         for _ in 0..batch {
             let ts = now_us();
             me.sent_at[next_id as usize % RING].store(ts, Relaxed);
-            sio::publish_packet(&mut packet, next_id, &cfg.room, EVENT, ts, cfg.payload);
-            w.push_text(&packet);
+            sio::publish_packet(
+                cfg.wire.parser,
+                &mut packet,
+                &mut scratch,
+                next_id,
+                &cfg.room,
+                EVENT,
+                ts,
+                cfg.payload,
+                cfg.padding,
+            );
+            w.push_packet(&packet);
             next_id += 1;
         }
         w.flush().await?;
@@ -464,6 +486,11 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         .pool_idle_timeout(Duration::from_secs(4))
         .build()
         .map_err(io::Error::other)?;
+    if n_polling > 0 && (cfg.wire.parser != sio::Parser::Json || cfg.wire.deflate) {
+        return Err(io::Error::other(
+            "polling subscribers speak JSON without deflate only: drop --polling-frac",
+        ));
+    }
     // Polling subscribers are spread evenly among the websocket ones.
     let polling_every = cfg.clients.checked_div(n_polling).unwrap_or(0);
 
@@ -485,7 +512,8 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
                     Ok(Subscriber::Polling(s))
                 } else {
                     let mut ws =
-                        sio::connect_ws(cfg.addr_for(i), &cfg.path, cfg.buf, i as u32).await?;
+                        sio::connect_ws(cfg.addr_for(i), &cfg.path, cfg.buf, i as u32, cfg.wire)
+                            .await?;
                     sio::join(&mut ws, &cfg.room).await?;
                     Ok(Subscriber::Ws(ws))
                 }
@@ -506,13 +534,25 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     // server_stats), read and discarded while the fanout runs.
     for w in 0..cfg.admin_watchers {
         let seed = (cfg.clients + cfg.publishers + w) as u32;
-        let ws = sio::connect_ws_to(cfg.first_addr(), &cfg.path, cfg.buf, seed, "/admin").await?;
+        let ws = sio::connect_ws_to(
+            cfg.first_addr(),
+            &cfg.path,
+            cfg.buf,
+            seed,
+            "/admin",
+            cfg.wire,
+        )
+        .await?;
         tokio::spawn(keep_alive(ws));
     }
 
     let deliveries = Arc::new(Deliveries::new());
+    let mut deflate_subs = 0u64;
     for (i, sub) in subs.ok.into_iter().enumerate() {
         let d = deliveries.clone();
+        if let Subscriber::Ws(ws) = &sub {
+            deflate_subs += u64::from(ws.deflate);
+        }
         match sub {
             Subscriber::Ws(ws) => tokio::spawn(ws_subscriber(ws, d, i)),
             Subscriber::Polling(s) => tokio::spawn(polling_subscriber(s, d, i)),
@@ -531,7 +571,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     let mut publishers = Vec::new();
     for i in 0..cfg.publishers {
         let seed = (cfg.clients + i) as u32;
-        let ws = sio::connect_ws(cfg.first_addr(), &cfg.path, cfg.buf, seed).await?;
+        let ws = sio::connect_ws(cfg.first_addr(), &cfg.path, cfg.buf, seed, cfg.wire).await?;
         let me = Arc::new(Publisher {
             writer: Arc::new(AsyncMutex::new(ws.wr)),
             sent_at: Arc::new((0..RING).map(|_| AtomicU64::new(0)).collect()),
@@ -606,6 +646,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         .filter(|(k, _)| k.contains("dropped"))
         .fold(0.0, |acc, (_, v)| acc + v);
     let received = deliveries.received.load(Relaxed);
+    let wire_bytes = deliveries.wire_bytes.load(Relaxed);
     let window = deliveries.window.seconds();
     let lat = deliveries.lat.merged();
     let offered = published as f64 * subscribers as f64 / publish_seconds;
@@ -625,6 +666,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
             "publishers": cfg.publishers, "rate": cfg.rate, "saturation": cfg.rate <= 0.0,
             "window": cfg.window, "payload_bytes": cfg.payload, "duration_s": cfg.duration,
             "admin_watchers": cfg.admin_watchers, "nodes": cfg.addrs.len(),
+            "parser": format!("{:?}", cfg.wire.parser).to_lowercase(), "deflate": cfg.wire.deflate,
         },
         "connect": connect_report,
         "subscribers": subscribers,
@@ -651,6 +693,18 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         "delivered_msgs_per_s": if window > 0.0 { r3(received as f64 / window) } else { 0.0 },
         "latency_ms": summary_ms(&lat),
         "ack_latency_ms": summary_ms(&p.ack_lat.merged()),
+        "wire": {
+            "parser": format!("{:?}", cfg.wire.parser).to_lowercase(),
+            "deflate_offered": cfg.wire.deflate,
+            "deflate_subscribers": deflate_subs,
+            "payload_padding": format!("{:?}", cfg.padding).to_lowercase(),
+            "subscriber_bytes": wire_bytes,
+            "bytes_per_delivered_msg": if received > 0 { r3(wire_bytes as f64 / received as f64) } else { 0.0 },
+        },
+        "server_cpu_us_per_delivered_msg": match (at_start, at_end) {
+            (Some(s), Some(e)) if received > 0 => json!(r3((e.cpu_s - s.cpu_s) * 1e6 / received as f64)),
+            _ => Value::Null,
+        },
         "server_phase": phase(at_start, at_end),
         // Per node (the first has the publisher): what crossing Redis costs each side.
         "server_phase_nodes": nodes_phase,
@@ -734,7 +788,8 @@ async fn idle(cfg: &Config) -> io::Result<Value> {
             let cfg = cfg.clone();
             async move {
                 let mut ws =
-                    sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32).await?;
+                    sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32, cfg.wire)
+                        .await?;
                 sio::join(&mut ws, &cfg.room).await?;
                 Ok(ws)
             }
@@ -777,7 +832,8 @@ async fn ramp(cfg: &Config) -> io::Result<Value> {
         let cfg = Arc::new(cfg.clone());
         connect_many(cfg.clients, &cfg.clone(), move |i| {
             let cfg = cfg.clone();
-            async move { sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32).await }
+            async move { sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32, cfg.wire).await
+            }
         })
         .await
     };
@@ -819,22 +875,25 @@ async fn echo_client(
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut packet = Vec::with_capacity(32);
+    let parser = if ws.wr.binary_packets {
+        sio::Parser::Msgpack
+    } else {
+        sio::Parser::Json
+    };
     loop {
         tokio::select! {
             _ = tick.tick(), if !e.stop.load(Relaxed) => {
                 if e.stop.load(Relaxed) {
                     continue;
                 }
-                use std::io::Write;
-                packet.clear();
-                let _ = write!(packet, "42{next_id}[\"ping\",{{}}]");
+                sio::ping_packet(parser, &mut packet, next_id);
                 sent_at[next_id as usize % 64] = now_us();
                 next_id += 1;
                 // Counted before the write: the drain after the stop waits for every ping
                 // counted, and one still being written when the stop came was counted only
                 // after the drain had looked (then reported as a lost ack).
                 e.sent.fetch_add(1, Relaxed);
-                ws.wr.send_text(&packet).await?;
+                ws.wr.send_packet(&packet).await?;
             }
             n = ws.rd.fill() => {
                 if n? == 0 {
@@ -846,14 +905,14 @@ async fn echo_client(
                     let mut h = e.lat.shard(shard);
                     while let Some(frame) = ws.rd.next_frame()? {
                         match frame {
-                            Frame::Text(t) => {
-                                if let Some((id, _)) = sio::parse_ack(t) {
+                            f @ (Frame::Text(_) | Frame::Binary(_)) => match sio::packet(&f) {
+                                Some(sio::Packet::Ack(id, _)) => {
                                     record(&mut h, now.saturating_sub(sent_at[id as usize % 64]));
                                     e.acked.fetch_add(1, Relaxed);
-                                } else if t == b"2" {
-                                    pong = true;
                                 }
-                            }
+                                Some(sio::Packet::Ping) => pong = true,
+                                _ => {}
+                            },
                             Frame::Close(_) => return Ok(()),
                             _ => {}
                         }
@@ -876,7 +935,8 @@ async fn echo(cfg: &Config) -> io::Result<Value> {
         let cfg = Arc::new(cfg.clone());
         connect_many(cfg.clients, &cfg.clone(), move |i| {
             let cfg = cfg.clone();
-            async move { sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32).await }
+            async move { sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32, cfg.wire).await
+            }
         })
         .await
     };

@@ -3,10 +3,18 @@
 //! Only what a Socket.IO client needs, and no allocation per message on the read path:
 //! frames are parsed in place from one read buffer per connection, so a read that brings
 //! fifty small frames costs one syscall and fifty slice views. Server frames are unmasked;
-//! client frames are masked as the RFC requires. No extensions are negotiated, so frames
-//! are never compressed. Fragmented messages are reassembled (servers rarely send them).
+//! client frames are masked as the RFC requires. Fragmented messages are reassembled
+//! (servers rarely send them).
+//!
+//! permessage-deflate (RFC 7692), when asked for: the upgrade offers it, and the reader
+//! inflates every message whose first frame has RSV1 set (raw deflate, the `00 00 ff ff`
+//! tail put back), with one inflater per connection, kept across messages unless the
+//! server answered `server_no_context_takeover`. The client's own messages go
+//! uncompressed (RSV1 clear), which the RFC allows; they are small.
 
 use std::io;
+
+use flate2::{Decompress, FlushDecompress};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -16,8 +24,8 @@ use tokio::net::TcpStream;
 pub enum Frame<'a> {
     /// A text message.
     Text(&'a [u8]),
-    /// A binary message (not used by the benchmark's events; skipped by callers).
-    Binary,
+    /// A binary message (Socket.IO packets of the msgpack parser).
+    Binary(&'a [u8]),
     /// A websocket-level ping; the caller answers with [`WsWriter::push_pong`].
     Ping(&'a [u8]),
     /// A pong or any other control frame to ignore.
@@ -35,6 +43,63 @@ pub struct WsReader<R> {
     frag: Vec<u8>,
     frag_text: bool,
     frag_ready: bool,
+    /// Whether the fragmented message being reassembled is compressed.
+    frag_deflated: bool,
+    /// Whether permessage-deflate was negotiated (RSV1 allowed).
+    deflate_negotiated: bool,
+    /// The inflater, when permessage-deflate was negotiated.
+    inflate: Option<Inflater>,
+    /// Bytes read from the socket since the connection opened (the upgrade response too).
+    pub wire_bytes: u64,
+}
+
+/// Largest message the inflater produces; a bigger one is a protocol error here.
+const MAX_INFLATED: usize = 64 << 20;
+
+/// permessage-deflate's receiving side.
+struct Inflater {
+    d: Decompress,
+    /// `server_no_context_takeover`: a fresh window for every message.
+    reset_each: bool,
+    out: Vec<u8>,
+}
+
+impl Inflater {
+    fn new(reset_each: bool) -> Inflater {
+        Inflater {
+            d: Decompress::new(false),
+            reset_each,
+            out: Vec::new(),
+        }
+    }
+
+    /// Inflates one message's payload into `self.out`.
+    fn inflate(&mut self, data: &[u8]) -> io::Result<&[u8]> {
+        self.out.clear();
+        for chunk in [data, &[0, 0, 0xff, 0xff][..]] {
+            let mut input = chunk;
+            loop {
+                if self.out.len() == self.out.capacity() {
+                    if self.out.len() >= MAX_INFLATED {
+                        return Err(invalid("an inflated message is over 64 MiB"));
+                    }
+                    self.out.reserve(self.out.capacity().max(4096));
+                }
+                let before = self.d.total_in();
+                self.d
+                    .decompress_vec(input, &mut self.out, FlushDecompress::Sync)
+                    .map_err(|e| invalid(&format!("inflate: {e}")))?;
+                input = &input[(self.d.total_in() - before) as usize..];
+                if input.is_empty() && self.out.len() < self.out.capacity() {
+                    break;
+                }
+            }
+        }
+        if self.reset_each {
+            self.d.reset(false);
+        }
+        Ok(&self.out)
+    }
 }
 
 /// The writing half: frames are masked into one output buffer and written together.
@@ -42,12 +107,16 @@ pub struct WsWriter<W> {
     inner: W,
     out: Vec<u8>,
     mask: [u8; 4],
+    /// Socket.IO packets go in binary frames (the msgpack parser), else in text frames.
+    pub binary_packets: bool,
 }
 
 /// A connected websocket, split so that one task may read while another writes.
 pub struct Ws {
     pub rd: WsReader<OwnedReadHalf>,
     pub wr: WsWriter<OwnedWriteHalf>,
+    /// Whether the server accepted permessage-deflate.
+    pub deflate: bool,
 }
 
 fn invalid(msg: &str) -> io::Error {
@@ -57,19 +126,26 @@ fn invalid(msg: &str) -> io::Error {
 impl Ws {
     /// Opens a TCP connection to `addr` and performs the websocket upgrade on `path_query`
     /// (for example `/socket.io/?EIO=4&transport=websocket`). `buf_size` is the initial read
-    /// buffer: small for idle connections, larger for busy subscribers.
+    /// buffer: small for idle connections, larger for busy subscribers. With `deflate`,
+    /// offers permessage-deflate (`client_max_window_bits`, so a server may ask for any).
     pub async fn connect(
         addr: &str,
         path_query: &str,
         buf_size: usize,
         seed: u32,
+        deflate: bool,
     ) -> io::Result<Ws> {
         let mut stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let key = handshake_key(seed);
+        let offer = if deflate {
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        } else {
+            ""
+        };
         let request = format!(
             "GET {path_query} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
         );
         stream.write_all(request.as_bytes()).await?;
         let mut buf = vec![0u8; buf_size.max(1024)];
@@ -94,6 +170,11 @@ impl Ws {
                 status.trim()
             )));
         }
+        let inflate = if deflate {
+            accepted_deflate(&buf[..header_end])?
+        } else {
+            None
+        };
         let (r, w) = stream.into_split();
         let rd = WsReader {
             inner: r,
@@ -103,6 +184,10 @@ impl Ws {
             frag: Vec::new(),
             frag_text: false,
             frag_ready: false,
+            frag_deflated: false,
+            deflate_negotiated: inflate.is_some(),
+            inflate,
+            wire_bytes: end as u64,
         };
         let mask = seed
             .wrapping_mul(2_654_435_761)
@@ -112,9 +197,48 @@ impl Ws {
             inner: w,
             out: Vec::with_capacity(256),
             mask,
+            binary_packets: false,
         };
-        Ok(Ws { rd, wr })
+        let deflate = rd.deflate_negotiated;
+        Ok(Ws { rd, wr, deflate })
     }
+}
+
+/// The inflater for the server's answer to a permessage-deflate offer: `None` when it
+/// declined (no such extension in the response), an error when it answered with an
+/// extension or parameter that was not offered.
+fn accepted_deflate(head: &[u8]) -> io::Result<Option<Inflater>> {
+    let head = String::from_utf8_lossy(head);
+    let mut found = None;
+    for line in head.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if !name.trim().eq_ignore_ascii_case("sec-websocket-extensions") {
+            continue;
+        }
+        for ext in value.split(',') {
+            let mut params = ext.split(';').map(str::trim);
+            if params.next() != Some("permessage-deflate") || found.is_some() {
+                return Err(invalid(&format!("unexpected extension answer: {ext}")));
+            }
+            let mut reset_each = false;
+            for param in params {
+                let key = param.split('=').next().unwrap_or("").trim();
+                match key {
+                    "server_no_context_takeover" => reset_each = true,
+                    // Windows up to 15 bits inflate with a 15-bit window; the client's
+                    // messages are never compressed, so its own limits change nothing.
+                    "server_max_window_bits"
+                    | "client_max_window_bits"
+                    | "client_no_context_takeover" => {}
+                    _ => return Err(invalid(&format!("unknown deflate parameter {param}"))),
+                }
+            }
+            found = Some(Inflater::new(reset_each));
+        }
+    }
+    Ok(found)
 }
 
 /// A valid `Sec-WebSocket-Key`: base64 of 16 bytes (varied per connection, not secret).
@@ -166,6 +290,7 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
         }
         let n = self.inner.read(&mut self.buf[self.end..]).await?;
         self.end += n;
+        self.wire_bytes += n as u64;
         Ok(n)
     }
 
@@ -188,7 +313,11 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                 return Ok(None);
             }
             let fin = avail[0] & 0x80 != 0;
+            let rsv1 = avail[0] & 0x40 != 0;
             let opcode = avail[0] & 0x0f;
+            if rsv1 && (!self.deflate_negotiated || opcode == 0 || opcode >= 0x8) {
+                return Err(invalid("server set RSV1 where permessage-deflate allows none"));
+            }
             if avail[1] & 0x80 != 0 {
                 return Err(invalid("server sent a masked frame"));
             }
@@ -210,21 +339,35 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
             let to = self.start + total;
             self.start = to;
             match (opcode, fin) {
-                (0x1, true) => return Ok(Some(Frame::Text(&self.buf[from..to]))),
-                (0x2, true) => return Ok(Some(Frame::Binary)),
+                (0x1 | 0x2, true) => {
+                    let payload = match (rsv1, self.inflate.as_mut()) {
+                        (true, Some(inf)) => inf.inflate(&self.buf[from..to])?,
+                        _ => &self.buf[from..to],
+                    };
+                    return Ok(Some(if opcode == 0x1 {
+                        Frame::Text(payload)
+                    } else {
+                        Frame::Binary(payload)
+                    }));
+                }
                 (0x1 | 0x2, false) => {
                     self.frag.clear();
                     self.frag.extend_from_slice(&self.buf[from..to]);
                     self.frag_text = opcode == 0x1;
+                    self.frag_deflated = rsv1;
                 }
                 (0x0, _) => {
                     self.frag.extend_from_slice(&self.buf[from..to]);
                     if fin {
                         self.frag_ready = true;
+                        let payload = match (self.frag_deflated, self.inflate.as_mut()) {
+                            (true, Some(inf)) => inf.inflate(&self.frag)?,
+                            _ => &self.frag,
+                        };
                         return Ok(Some(if self.frag_text {
-                            Frame::Text(&self.frag)
+                            Frame::Text(payload)
                         } else {
-                            Frame::Binary
+                            Frame::Binary(payload)
                         }));
                     }
                 }
@@ -261,6 +404,17 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         self.push_frame(0x1, payload);
     }
 
+    /// Queues a Socket.IO packet: a binary frame with the msgpack parser, else text.
+    pub fn push_packet(&mut self, payload: &[u8]) {
+        self.push_frame(if self.binary_packets { 0x2 } else { 0x1 }, payload);
+    }
+
+    /// Queues and writes one Socket.IO packet.
+    pub async fn send_packet(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.push_packet(payload);
+        self.flush().await
+    }
+
     /// Queues the answer to a websocket-level ping.
     pub fn push_pong(&mut self, payload: &[u8]) {
         self.push_frame(0xA, payload);
@@ -295,6 +449,10 @@ mod tests {
             frag: Vec::new(),
             frag_text: false,
             frag_ready: false,
+            frag_deflated: false,
+            deflate_negotiated: false,
+            inflate: None,
+            wire_bytes: 0,
         }
     }
 
@@ -305,7 +463,7 @@ mod tests {
             while let Some(f) = rd.next_frame().unwrap() {
                 out.push(match f {
                     Frame::Text(t) => ("text", t.to_vec()),
-                    Frame::Binary => ("binary", vec![]),
+                    Frame::Binary(b) => ("binary", b.to_vec()),
                     Frame::Ping(p) => ("ping", p.to_vec()),
                     Frame::Close(c) => ("close", c.to_vec()),
                     Frame::Other => ("other", vec![]),
@@ -344,9 +502,74 @@ mod tests {
             inner: Vec::new(),
             out: Vec::new(),
             mask: [1, 2, 3, 4],
+            binary_packets: false,
         };
         wr.send_text(b"40").await.unwrap();
         assert_eq!(wr.inner, vec![0x81, 0x82, 1, 2, 3, 4, b'4' ^ 1, b'0' ^ 2]);
+    }
+
+    /// A compressed message as a server sends it: raw deflate, sync flush, the
+    /// `00 00 ff ff` tail cut.
+    fn deflated(c: &mut flate2::Compress, text: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(text.len() + 64);
+        c.compress_vec(text, &mut out, flate2::FlushCompress::Sync)
+            .unwrap();
+        assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    #[tokio::test]
+    async fn inflates_compressed_messages_with_context_takeover() {
+        let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+        let first = b"42[\"m\",\"price=1;volume=2;price=1;volume=2;price=1\"]";
+        let (a, b) = (deflated(&mut c, first), deflated(&mut c, first));
+        // The second refers back to the first: only an inflater that kept its window reads it.
+        assert!(b.len() < a.len());
+        let mut wire = vec![0xc1, a.len() as u8];
+        wire.extend_from_slice(&a);
+        wire.extend_from_slice(&[0xc1, b.len() as u8]);
+        wire.extend_from_slice(&b);
+        // A fragmented compressed binary message: RSV1 on the first frame only.
+        let bin = deflated(&mut c, &[7u8; 40]);
+        let half = bin.len() / 2;
+        wire.extend_from_slice(&[0x42, half as u8]);
+        wire.extend_from_slice(&bin[..half]);
+        wire.extend_from_slice(&[0x80, (bin.len() - half) as u8]);
+        wire.extend_from_slice(&bin[half..]);
+        wire.extend_from_slice(&[0x81, 1, b'2']);
+        let wire: &'static [u8] = Box::leak(wire.into_boxed_slice());
+        let mut rd = reader(wire, 64);
+        rd.deflate_negotiated = true;
+        rd.inflate = Some(Inflater::new(false));
+        let got = frames(rd).await;
+        assert_eq!(got[0], ("text", first.to_vec()));
+        assert_eq!(got[1], ("text", first.to_vec()));
+        assert_eq!(got[2], ("binary", vec![7u8; 40]));
+        assert_eq!(got[3], ("text", b"2".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn refuses_rsv1_without_deflate_and_garbage_deflate() {
+        let mut rd = reader(&[0xc1, 1, b'x'], 64);
+        rd.fill().await.unwrap();
+        assert!(rd.next_frame().is_err());
+        let mut rd = reader(&[0xc1, 3, 0xff, 0xff, 0xff], 64);
+        rd.deflate_negotiated = true;
+        rd.inflate = Some(Inflater::new(true));
+        rd.fill().await.unwrap();
+        assert!(rd.next_frame().is_err());
+    }
+
+    #[test]
+    fn reads_the_servers_deflate_answer() {
+        let ok = b"HTTP/1.1 101 Switching Protocols\r\nsec-websocket-extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n\r\n";
+        assert!(accepted_deflate(ok).unwrap().unwrap().reset_each);
+        let node = b"HTTP/1.1 101 x\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n\r\n";
+        assert!(!accepted_deflate(node).unwrap().unwrap().reset_each);
+        assert!(accepted_deflate(b"HTTP/1.1 101 x\r\n\r\n").unwrap().is_none());
+        let odd = b"HTTP/1.1 101 x\r\nSec-WebSocket-Extensions: x-webkit-deflate-frame\r\n\r\n";
+        assert!(accepted_deflate(odd).is_err());
     }
 
     #[test]

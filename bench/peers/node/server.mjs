@@ -14,17 +14,24 @@
 // subscribing), so several of them on one Redis form a cluster (the benchmark's `cluster`
 // scenario). A publish's `recipients` then counts this node's room members only.
 //
-// Usage: [REDIS_URL=..] [PER_MESSAGE_DEFLATE=1] node server.mjs <port>   (listens on 127.0.0.1, path /socket.io/)
+// PARSER=msgpack: socket.io-msgpack-parser 3.0.2 (the benchmark's `msgpack` scenario).
+// PER_MESSAGE_DEFLATE=1: permessage-deflate with {threshold: 1024}, siohub's deflate_threshold
+// (the `deflate` scenario and deflate_cost.sh); ws's other defaults stay (context takeover).
+//
+// Usage: [REDIS_URL=..] [PARSER=msgpack] [PER_MESSAGE_DEFLATE=1] node server.mjs <port>
+// (listens on 127.0.0.1, path /socket.io/)
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
+import msgpackParser from "socket.io-msgpack-parser";
 
 const port = Number(process.argv[2] ?? 3000);
 const httpServer = createServer();
 // PER_MESSAGE_DEFLATE=1: permessage-deflate as Node documents it (bench/deflate_cost.sh).
 const perMessageDeflate = process.env.PER_MESSAGE_DEFLATE === "1" ? { threshold: 1024 } : false;
-const io = new Server(httpServer, { cors: { origin: "*" }, perMessageDeflate });
+const parser = process.env.PARSER === "msgpack" ? { parser: msgpackParser } : {};
+const io = new Server(httpServer, { cors: { origin: "*" }, perMessageDeflate, ...parser });
 if (process.env.REDIS_URL) {
   const pubClient = createClient({ url: process.env.REDIS_URL });
   const subClient = pubClient.duplicate();

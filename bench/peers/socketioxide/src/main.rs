@@ -19,7 +19,14 @@
 //! scenario). A publish's `recipients` then counts this node's room members only, as Node's
 //! peer does.
 //!
-//! Usage: `[REDIS_URL=..] socketioxide-peer <port>`; listens on 127.0.0.1, path `/socket.io/`.
+//! With `PARSER=msgpack`, the peer speaks socket.io-msgpack-parser's wire format
+//! (socketioxide's `msgpack` feature, `ParserConfig::msgpack()`), as siohub with
+//! `[server] parser = "msgpack"` (the benchmark's `msgpack` scenario). socketioxide has no
+//! permessage-deflate (its websockets are tokio-tungstenite's, which has none): the peer
+//! never compresses, whatever the client offers.
+//!
+//! Usage: `[REDIS_URL=..] [PARSER=msgpack] socketioxide-peer <port>`; listens on 127.0.0.1,
+//! path `/socket.io/`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -31,7 +38,7 @@ use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
-use socketioxide::{BroadcastError, SocketIo};
+use socketioxide::{BroadcastError, ParserConfig, SocketIo, SocketIoBuilder};
 use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 
 /// Whether the client asked for an ack (socketioxide's `AckSender` does not say).
@@ -221,6 +228,17 @@ fn register<A: Adapter>(
     }
 }
 
+/// A builder with the parser `PARSER` names: `msgpack`, or the default (JSON) otherwise.
+fn builder<A: Adapter>(b: SocketIoBuilder<A>) -> SocketIoBuilder<A> {
+    match std::env::var("PARSER").as_deref() {
+        Ok("msgpack") => {
+            eprintln!("socketioxide peer with the msgpack parser");
+            b.with_parser(ParserConfig::msgpack())
+        }
+        _ => b,
+    }
+}
+
 async fn serve(port: u16) {
     let sizes = Arc::new(RoomSizes::default());
     let app = match std::env::var("REDIS_URL") {
@@ -232,8 +250,7 @@ async fn serve(port: u16) {
             let adapter = RedisAdapterCtr::new_with_redis(&client)
                 .await
                 .unwrap_or_else(|e| panic!("redis at {url}: {e}"));
-            let (layer, io) = SocketIo::builder()
-                .with_adapter::<RedisAdapter<_>>(adapter)
+            let (layer, io) = builder(SocketIo::builder().with_adapter::<RedisAdapter<_>>(adapter))
                 .build_layer();
             io.ns("/", (async || {}).with(register(sizes)))
                 .await
@@ -242,7 +259,7 @@ async fn serve(port: u16) {
             axum::Router::new().layer(layer)
         }
         Err(_) => {
-            let (layer, io) = SocketIo::new_layer();
+            let (layer, io) = builder(SocketIo::builder()).build_layer();
             io.ns("/", (async || {}).with(register(sizes)));
             axum::Router::new().layer(layer)
         }
