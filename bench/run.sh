@@ -10,7 +10,8 @@
 #
 # Environment (all optional):
 #   QUICK=1            small sizes
-#   SCENARIOS          any of: fanout idle ramp echo mixed cluster  (default: all)
+#   SCENARIOS          any of: fanout idle ramp echo mixed cluster msgpack deflate
+#                      (default: all)
 #   SERVERS            any of: siohub node socketioxide             (default: all)
 #   FANOUT_SIZES       subscriber counts for fanout                 (default "1000 5000"; quick "100")
 #   FANOUT_RATES       publishes/s for fanout, "sat" = saturation   (default "200 2000 sat")
@@ -27,6 +28,13 @@
 #                      has no one to deliver it to (what classic pub/sub costs such a node)
 #   RAMP_ROUNDS        rounds of ramp, servers alternating; the table shows each
 #                      server's median round and lists every round (default 5; quick 1)
+#   MODE_SIZE          subscribers for msgpack and deflate          (default 1000; quick 100)
+#   MSGPACK_RATES      publishes/s for msgpack, "sat" = saturation  (default "200 sat")
+#   DEFLATE_RATES      publishes/s for deflate, "sat" = saturation  (default "5 sat")
+#   DEFLATE_PAYLOAD    bytes of each deflate publish's data (ticks text, each different;
+#                      above the 1024-byte threshold)               (default 2048)
+#   MODE_ROUNDS        rounds of every msgpack and deflate case, servers alternating
+#                      within each; the table shows each server's median round (default 1)
 #   LOADGEN_ARGS       extra options for every loadgen run (see `loadgen help`)
 #   RESULTS_DIR        where the .md and .json go                   (default bench/results)
 #   NO_BUILD=1         use what is already built
@@ -36,23 +44,27 @@ set -uo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
 QUICK="${QUICK:-0}"
-SCENARIOS="${SCENARIOS:-fanout idle ramp echo mixed cluster}"
+SCENARIOS="${SCENARIOS:-fanout idle ramp echo mixed cluster msgpack deflate}"
 SERVERS="${SERVERS:-siohub node socketioxide}"
 if [ "$QUICK" = 1 ]; then
   FANOUT_SIZES="${FANOUT_SIZES:-100}"; DURATION="${DURATION:-3}"; IDLE_CONNS="${IDLE_CONNS:-200}"
   ECHO_CLIENTS="${ECHO_CLIENTS:-100}"; MIXED_SIZE="${MIXED_SIZE:-100}"; DRAIN="--drain-max 10 --drain-idle 2"
-  RAMP_ROUNDS="${RAMP_ROUNDS:-1}"; CLUSTER_SIZES="${CLUSTER_SIZES:-100}"
+  RAMP_ROUNDS="${RAMP_ROUNDS:-1}"; CLUSTER_SIZES="${CLUSTER_SIZES:-100}"; MODE_SIZE="${MODE_SIZE:-100}"
   SETTLE="--settle 1"
 else
   FANOUT_SIZES="${FANOUT_SIZES:-1000 5000}"; DURATION="${DURATION:-10}"; IDLE_CONNS="${IDLE_CONNS:-8000}"
   ECHO_CLIENTS="${ECHO_CLIENTS:-1000}"; MIXED_SIZE="${MIXED_SIZE:-1000}"; DRAIN="--drain-max 30 --drain-idle 3"
-  RAMP_ROUNDS="${RAMP_ROUNDS:-5}"; CLUSTER_SIZES="${CLUSTER_SIZES:-1000}"
+  RAMP_ROUNDS="${RAMP_ROUNDS:-5}"; CLUSTER_SIZES="${CLUSTER_SIZES:-1000}"; MODE_SIZE="${MODE_SIZE:-1000}"
   SETTLE="--settle 2"
 fi
 FANOUT_RATES="${FANOUT_RATES:-200 2000 sat}"
 CLUSTER_RATES="${CLUSTER_RATES:-$FANOUT_RATES}"
 CLUSTER_ROUNDS="${CLUSTER_ROUNDS:-1}"
 CLUSTER_SPLIT="${CLUSTER_SPLIT:-half}"
+MSGPACK_RATES="${MSGPACK_RATES:-200 sat}"
+DEFLATE_RATES="${DEFLATE_RATES:-5 sat}"
+DEFLATE_PAYLOAD="${DEFLATE_PAYLOAD:-2048}"
+MODE_ROUNDS="${MODE_ROUNDS:-1}"
 LOADGEN_ARGS="${LOADGEN_ARGS:-}"
 
 say() { echo "bench: $*" >&2; }
@@ -64,7 +76,7 @@ for s in $SERVERS; do
   want "$s" "siohub node socketioxide" || { say "unknown server '$s' (siohub node socketioxide)"; exit 2; }
 done
 for s in $SCENARIOS; do
-  want "$s" "fanout idle ramp echo mixed cluster" || { say "unknown scenario '$s' (fanout idle ramp echo mixed cluster)"; exit 2; }
+  want "$s" "fanout idle ramp echo mixed cluster msgpack deflate" || { say "unknown scenario '$s' (fanout idle ramp echo mixed cluster msgpack deflate)"; exit 2; }
 done
 
 # 8,000 connections need 8,000 descriptors on each side.
@@ -127,6 +139,27 @@ if want cluster "$SCENARIOS"; then
   done
 fi
 
+# msgpack and deflate: each rate as a pair of cases, the plain one (JSON, no deflate) and
+# the mode's, so a server's cost of the mode is the difference between its two runs. The
+# server is configured from the case's loadgen options (see server_mode below).
+if want msgpack "$SCENARIOS"; then
+  for rate in $MSGPACK_RATES; do
+    if [ "$rate" = sat ]; then r="--saturation"; else r="--rate $rate"; fi
+    for parser in json msgpack; do
+      CASES+=("msgpack-$(short "$MODE_SIZE")-${rate/#[0-9]*/r$rate}-$parser --scenario fanout --clients $MODE_SIZE $r --parser $parser --duration $DURATION $DRAIN")
+    done
+  done
+fi
+if want deflate "$SCENARIOS"; then
+  for rate in $DEFLATE_RATES; do
+    if [ "$rate" = sat ]; then r="--saturation"; else r="--rate $rate"; fi
+    for mode in off on; do
+      d=""; [ "$mode" = on ] && d="--deflate"
+      CASES+=("deflate-$(short "$MODE_SIZE")-${rate/#[0-9]*/r$rate}-$mode --scenario fanout --clients $MODE_SIZE $r $d --payload $DEFLATE_PAYLOAD --padding ticks --duration $DURATION $DRAIN")
+    done
+  done
+fi
+
 # ---- servers -----------------------------------------------------------------------------
 RESULTS_DIR="${RESULTS_DIR:-$BENCH/results}"
 mkdir -p "$LOGS" "$RESULTS_DIR"
@@ -135,8 +168,24 @@ RUNS="$LOGS/runs.jsonl"
 SERVER_PIDS=()   # the nodes of the server under test (one, or two in a cluster case)
 REDIS_PID="" REDIS_PORT=""
 
+# What the case's loadgen options ask of the server: MODE_PARSER (json|msgpack) and
+# MODE_DEFLATE (0|1), set by start_case_server from the case's arguments.
+MODE_PARSER=json MODE_DEFLATE=0
+server_mode() { # loadgen args
+  MODE_PARSER=json MODE_DEFLATE=0
+  [[ " $1 " == *" --parser msgpack "* ]] && MODE_PARSER=msgpack
+  [[ " $1 " == *" --deflate "* ]] && MODE_DEFLATE=1
+  return 0
+}
+
 start_node() { # name port log [redis url]
   local redis="${4:-}"
+  # siohub: [server] parser and [engine] per_message_deflate (deflate_threshold's default,
+  # 1024, is the peers' threshold); the peers: PARSER and PER_MESSAGE_DEFLATE.
+  export SOCKETIO_SERVER__PARSER="$MODE_PARSER" PARSER="$MODE_PARSER"
+  export PER_MESSAGE_DEFLATE="$MODE_DEFLATE"
+  if [ "$MODE_DEFLATE" = 1 ]; then export SOCKETIO_ENGINE__PER_MESSAGE_DEFLATE=true
+  else export SOCKETIO_ENGINE__PER_MESSAGE_DEFLATE=false; fi
   case "$1" in
     siohub)
       if [ -n "$redis" ]; then
@@ -209,8 +258,10 @@ record_failure() { # case scenario server message
 
 # Starts the server's nodes (two on Redis for a cluster case) and waits until they serve;
 # sets ADDRS, PIDS, METRICS (comma-separated, for loadgen) and LOG. Fails when one does not.
-start_case_server() { # server case_name cluster(0|1)
-  local server=$1 case_name=$2 cluster=$3 nodes=1 redis="" i port log
+start_case_server() { # server case_name cluster(0|1) [loadgen args]
+  local server=$1 case_name=$2 cluster=$3 nodes=1 redis="" i port log ready_args=()
+  server_mode "${4:-}"
+  [ "$MODE_PARSER" = msgpack ] && ready_args=(--parser msgpack)
   ADDRS="" METRICS="" LOG="$LOGS/$server-$case_name.log"
   if [ "$cluster" = 1 ]; then
     nodes=2 redis="redis://127.0.0.1:$REDIS_PORT"
@@ -220,7 +271,7 @@ start_case_server() { # server case_name cluster(0|1)
     port="$("$LOADGEN" free-port)" || return 1
     log="$LOG"; [ "$nodes" -gt 1 ] && log="$LOGS/$server-$case_name-node$i.log"
     start_node "$server" "$port" "$log" "$redis"
-    if ! "$LOADGEN" ready --addr "127.0.0.1:$port" --connect-timeout 20 2>>"$log"; then
+    if ! "$LOADGEN" ready --addr "127.0.0.1:$port" --connect-timeout 20 "${ready_args[@]}" 2>>"$log"; then
       say "$server did not start for $case_name; see $log"; tail -5 "$log" >&2
       return 1
     fi
@@ -249,9 +300,16 @@ for spec in "${CASES[@]}"; do
   rounds=1
   [ "$scenario" = ramp ] && rounds="$RAMP_ROUNDS"
   [ "$cluster" = 1 ] && rounds="$CLUSTER_ROUNDS"
+  [[ "$case_name" == msgpack-* || "$case_name" == deflate-* ]] && rounds="$MODE_ROUNDS"
   for round in $(seq "$rounds"); do
   for server in $SERVERS; do
-    if ! start_case_server "$server" "$case_name" "$cluster"; then
+    # socketioxide has no permessage-deflate (tokio-tungstenite has none): its run would
+    # be the "off" run again.
+    if [ "$server" = socketioxide ] && [[ "$case_name" == deflate-*-on ]]; then
+      [ "$round" = 1 ] && say "$case_name: socketioxide has no permessage-deflate; not run"
+      continue
+    fi
+    if ! start_case_server "$server" "$case_name" "$cluster" "$args"; then
       record_failure "$case_name" "$scenario" "$server" "server did not start"
       stop_server
       continue
@@ -310,6 +368,15 @@ sio_ver="$(grep -A1 '"node_modules/socket.io": {' "$BENCH/peers/node/package-loc
     echo "cluster cases: two nodes of each server on one redis-server $redis_ver (siohub's Redis adapter," \
          "@socket.io/redis-adapter $redis_adapter_ver, socketioxide-redis $sioxide_redis_ver), subscribers" \
          "half on each node, the publisher on the first; server RSS and CPU summed over both nodes."
+  fi
+  if [[ " ${CASES[*]} " == *" msgpack-"* || " ${CASES[*]} " == *" deflate-"* ]]; then
+    echo "msgpack-* cases: \`-json\` with socket.io-parser, \`-msgpack\` with socket.io-msgpack-parser on both sides" \
+         "(siohub \`[server] parser = \"msgpack\"\`, Node socket.io-msgpack-parser 3.0.2, socketioxide's \`msgpack\` feature)." \
+         "deflate-* cases: $DEFLATE_PAYLOAD-byte data, different in every publish; \`-on\`: the clients offer permessage-deflate," \
+         "siohub \`per_message_deflate = true\` (threshold 1024), Node \`perMessageDeflate: {threshold: 1024}\`;" \
+         "socketioxide has no permessage-deflate and is not run \`-on\`. Wire bytes: what the subscribers read (websocket frames" \
+         "with their headers, no TCP/IP), per delivered message; a server's CPU cost of a mode per delivered message is its" \
+         "\`server CPU µs / delivered msg\` in the mode's case minus that in the plain case at the same rate."
   fi
   echo "Ratios are siohub's figure over the peer's: above 1 is better for siohub on ↑ rows, below 1 on ↓ rows."
   echo

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The benchmark's check in the test suite: counts, not speed. Builds the load generator
 # (debug), runs its unit tests, then runs every scenario briefly against siohub with a
-# few clients and checks that every connection, message and ack arrived; then the cluster
-# scenario: two siohub nodes on a redis-server of its own (free port), subscribers half on
-# each, the publisher on the first, every message delivered on both nodes.
+# few clients and checks that every connection, message and ack arrived; then the msgpack
+# and deflate modes on a second siohub (parser msgpack, per_message_deflate on): every
+# message delivered, inflated and decoded; then the cluster scenario: two siohub nodes on
+# a redis-server of its own (free port), subscribers half on each, the publisher on the
+# first, every message delivered on both nodes.
 #
 #   bench/smoke.sh [path to a siohub binary]      (default: target/debug/siohub, built here)
 set -euo pipefail
@@ -40,7 +42,7 @@ check() { # scenario, then loadgen options; the python expression must hold for 
   report="$("$LOADGEN" run --scenario "$scenario" --addr "${ADDR:-127.0.0.1:$PORT}" \
     --pid "${PID_LIST:-$PID}" --case "smoke-$scenario" --label siohub "$@")"
   if python3 -c "import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if ($condition) else 1)" "$report"; then
-    echo "bench smoke: $scenario${ADDR:+ on two nodes} ok"
+    echo "bench smoke: $scenario on ${ADDR:-127.0.0.1:$PORT} $* ok"
   else
     echo "bench smoke: $scenario failed ($condition): $report" >&2
     exit 1
@@ -52,6 +54,24 @@ check idle 'r["connections"] == 30' --clients 30 --settle 0.2
 check ramp 'r["connections"] == 30 and r["connect"]["failed"] == 0' --clients 30
 check echo 'r["acked"] == r["sent"] > 0' --clients 10 --echo-rate 10 --duration 1
 check mixed 'r["received"] == r["expected"] > 0' --clients 20 --rate 20 --polling-frac 0.25 --duration 1 --drain-max 10 --drain-idle 1
+# Deflate offered to a server that has it off: declined, plain frames.
+check fanout 'r["received"] == r["expected"] > 0 and r["wire"]["deflate_subscribers"] == 0' --clients 20 --rate 50 --duration 1 --deflate --drain-max 10 --drain-idle 1
+
+# The msgpack parser and permessage-deflate: a second siohub with both.
+MPORT="$("$LOADGEN" free-port)"
+SOCKETIO_SERVER__PARSER=msgpack SOCKETIO_ENGINE__PER_MESSAGE_DEFLATE=true SOCKETIO_LOGGER_LEVEL=warn \
+  "$SIOHUB" --host 127.0.0.1 --port "$MPORT" >"$WORK/siohub-msgpack.log" 2>&1 &
+PIDS+=($!)
+MPID=$!
+"$LOADGEN" ready --addr "127.0.0.1:$MPORT" --parser msgpack --connect-timeout 20
+# 2,048-byte events (over the 1,024-byte threshold) arrive compressed: fewer bytes on the
+# wire than their size, every one inflated and decoded.
+ADDR="127.0.0.1:$MPORT" PID_LIST="$MPID" check fanout \
+  'r["received"] == r["expected"] > 0 and r["wire"]["deflate_subscribers"] == 20 and r["wire"]["bytes_per_delivered_msg"] < 2048' \
+  --clients 20 --rate 50 --duration 1 --parser msgpack --deflate --payload 2048 --padding ticks --drain-max 10 --drain-idle 1
+ADDR="127.0.0.1:$MPORT" PID_LIST="$MPID" check fanout 'r["received"] == r["expected"] > 0' \
+  --clients 20 --rate 50 --duration 1 --parser msgpack --drain-max 10 --drain-idle 1
+ADDR="127.0.0.1:$MPORT" PID_LIST="$MPID" check echo 'r["acked"] == r["sent"] > 0' --clients 10 --echo-rate 10 --duration 1 --parser msgpack
 
 # The cluster scenario: a Redis of its own and two more nodes on it.
 command -v redis-server >/dev/null || { echo "bench smoke: redis-server missing (tests/clients/setup.sh installs it)" >&2; exit 1; }

@@ -302,7 +302,10 @@ pub fn decode(bytes: &[u8]) -> Option<Packet<'_>> {
     }
     p.kind = kind?;
     if let Some(at) = data_at {
-        let mut d = Reader { buf: bytes, pos: at };
+        let mut d = Reader {
+            buf: bytes,
+            pos: at,
+        };
         match p.kind {
             2 => {
                 let Head::Array(n) = d.head()? else {
@@ -341,7 +344,10 @@ mod tests {
         let mut out = Vec::new();
         publish_packet(&mut out, 300, "bench", "m", b"0000000000001234xyz");
         let p = decode(&out).unwrap();
-        assert_eq!((p.kind, p.id, p.event), (2, Some(300), Some(&b"publish"[..])));
+        assert_eq!(
+            (p.kind, p.id, p.event),
+            (2, Some(300), Some(&b"publish"[..]))
+        );
         assert_eq!(p.first_str, None); // the argument is a map
         let j = join_packet("bench", 0);
         let p = decode(&j).unwrap();

@@ -125,6 +125,26 @@ const FANOUT: &[Figure] = &[
         get: |v| num(v, &["server_phase", "cpu_s"]),
     },
     Figure {
+        name: "server CPU µs / delivered msg",
+        better: Better::Down,
+        get: |v| num(v, &["server_cpu_us_per_delivered_msg"]),
+    },
+    Figure {
+        name: "wire bytes / delivered msg",
+        better: Better::Down,
+        get: |v| num(v, &["wire", "bytes_per_delivered_msg"]),
+    },
+    Figure {
+        name: "subscribers on deflate",
+        better: Better::Neither,
+        get: |v| {
+            let w = v.get("wire")?;
+            w.get("deflate_offered")?
+                .as_bool()?
+                .then(|| num(w, &["deflate_subscribers"]))?
+        },
+    },
+    Figure {
         name: "connect conns/s",
         better: Better::Up,
         get: |v| num(v, &["connect", "conns_per_s"]),

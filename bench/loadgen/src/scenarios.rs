@@ -699,7 +699,8 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
             "deflate_subscribers": deflate_subs,
             "payload_padding": format!("{:?}", cfg.padding).to_lowercase(),
             "subscriber_bytes": wire_bytes,
-            "bytes_per_delivered_msg": if received > 0 { r3(wire_bytes as f64 / received as f64) } else { 0.0 },
+            // Only websocket subscribers count their bytes.
+            "bytes_per_delivered_msg": if received > 0 && n_polling == 0 { json!(r3(wire_bytes as f64 / received as f64)) } else { Value::Null },
         },
         "server_cpu_us_per_delivered_msg": match (at_start, at_end) {
             (Some(s), Some(e)) if received > 0 => json!(r3((e.cpu_s - s.cpu_s) * 1e6 / received as f64)),
@@ -832,7 +833,8 @@ async fn ramp(cfg: &Config) -> io::Result<Value> {
         let cfg = Arc::new(cfg.clone());
         connect_many(cfg.clients, &cfg.clone(), move |i| {
             let cfg = cfg.clone();
-            async move { sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32, cfg.wire).await
+            async move {
+                sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32, cfg.wire).await
             }
         })
         .await
@@ -935,7 +937,8 @@ async fn echo(cfg: &Config) -> io::Result<Value> {
         let cfg = Arc::new(cfg.clone());
         connect_many(cfg.clients, &cfg.clone(), move |i| {
             let cfg = cfg.clone();
-            async move { sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32, cfg.wire).await
+            async move {
+                sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32, cfg.wire).await
             }
         })
         .await

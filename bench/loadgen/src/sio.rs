@@ -328,7 +328,9 @@ fn pad(out: &mut Vec<u8>, len: usize, padding: Padding, seq: u64) {
     match padding {
         Padding::X => out.resize(end, b'x'),
         Padding::Ticks => {
-            const KEYS: [&str; 8] = ["price", "volume", "symbol", "ts", "bid", "ask", "trade", "venue"];
+            const KEYS: [&str; 8] = [
+                "price", "volume", "symbol", "ts", "bid", "ask", "trade", "venue",
+            ];
             let mut x = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
             let mut i = 0;
             while out.len() < end {
@@ -431,7 +433,15 @@ mod wire_tests {
         let (mut a, mut b, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
         for (out, id) in [(&mut a, 1), (&mut b, 2)] {
             publish_packet(
-                Parser::Json, out, &mut scratch, id, "bench", "m", 99, 2048, Padding::Ticks,
+                Parser::Json,
+                out,
+                &mut scratch,
+                id,
+                "bench",
+                "m",
+                99,
+                2048,
+                Padding::Ticks,
             );
         }
         assert_ne!(a[20..], b[20..]);
@@ -444,7 +454,15 @@ mod wire_tests {
     fn msgpack_publishes_and_deliveries_carry_the_timestamp() {
         let (mut out, mut scratch) = (Vec::new(), Vec::new());
         publish_packet(
-            Parser::Msgpack, &mut out, &mut scratch, 5, "bench", "m", 4321, 300, Padding::Ticks,
+            Parser::Msgpack,
+            &mut out,
+            &mut scratch,
+            5,
+            "bench",
+            "m",
+            4321,
+            300,
+            Padding::Ticks,
         );
         let p = msgpack::decode(&out).unwrap();
         assert_eq!((p.kind, p.id), (2, Some(5)));
@@ -460,7 +478,10 @@ mod wire_tests {
         ev.extend_from_slice(b"data");
         ev.extend_from_slice(&[0x92, 0xa1, b'm']);
         msgpack::str(&mut ev, &scratch);
-        assert!(matches!(packet(&Frame::Binary(&ev)), Some(Packet::Delivery(4321))));
+        assert!(matches!(
+            packet(&Frame::Binary(&ev)),
+            Some(Packet::Delivery(4321))
+        ));
         assert!(packet(&Frame::Binary(&ev[1..])).is_none());
     }
 }

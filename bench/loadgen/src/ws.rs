@@ -316,7 +316,9 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
             let rsv1 = avail[0] & 0x40 != 0;
             let opcode = avail[0] & 0x0f;
             if rsv1 && (!self.deflate_negotiated || opcode == 0 || opcode >= 0x8) {
-                return Err(invalid("server set RSV1 where permessage-deflate allows none"));
+                return Err(invalid(
+                    "server set RSV1 where permessage-deflate allows none",
+                ));
             }
             if avail[1] & 0x80 != 0 {
                 return Err(invalid("server sent a masked frame"));
@@ -567,7 +569,9 @@ mod tests {
         assert!(accepted_deflate(ok).unwrap().unwrap().reset_each);
         let node = b"HTTP/1.1 101 x\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n\r\n";
         assert!(!accepted_deflate(node).unwrap().unwrap().reset_each);
-        assert!(accepted_deflate(b"HTTP/1.1 101 x\r\n\r\n").unwrap().is_none());
+        assert!(accepted_deflate(b"HTTP/1.1 101 x\r\n\r\n")
+            .unwrap()
+            .is_none());
         let odd = b"HTTP/1.1 101 x\r\nSec-WebSocket-Extensions: x-webkit-deflate-frame\r\n\r\n";
         assert!(accepted_deflate(odd).is_err());
     }

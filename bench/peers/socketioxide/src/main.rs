@@ -250,8 +250,8 @@ async fn serve(port: u16) {
             let adapter = RedisAdapterCtr::new_with_redis(&client)
                 .await
                 .unwrap_or_else(|e| panic!("redis at {url}: {e}"));
-            let (layer, io) = builder(SocketIo::builder().with_adapter::<RedisAdapter<_>>(adapter))
-                .build_layer();
+            let (layer, io) =
+                builder(SocketIo::builder().with_adapter::<RedisAdapter<_>>(adapter)).build_layer();
             io.ns("/", (async || {}).with(register(sizes)))
                 .await
                 .unwrap_or_else(|e| panic!("redis adapter for /: {e}"));
