@@ -381,6 +381,12 @@ sio_ver="$(grep -A1 '"node_modules/socket.io": {' "$BENCH/peers/node/package-loc
   echo "Ratios are siohub's figure over the peer's: above 1 is better for siohub on ↑ rows, below 1 on ↓ rows."
   echo
   "$LOADGEN" table "$OUT.json"
+  if [[ " ${CASES[*]} " == *" msgpack-"* || " ${CASES[*]} " == *" deflate-"* ]]; then
+    echo
+    echo "What each mode costs each server (bench/mode_costs.py): the mode's case against the plain one at the same rate."
+    echo
+    python3 "$BENCH/mode_costs.py" "$OUT.json"
+  fi
   if grep -q '"error"' "$RUNS"; then
     echo
     echo "Failed runs:"

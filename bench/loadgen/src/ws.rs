@@ -8,13 +8,15 @@
 //!
 //! permessage-deflate (RFC 7692), when asked for: the upgrade offers it, and the reader
 //! inflates every message whose first frame has RSV1 set (raw deflate, the `00 00 ff ff`
-//! tail put back), with one inflater per connection, kept across messages unless the
-//! server answered `server_no_context_takeover`. The client's own messages go
-//! uncompressed (RSV1 clear), which the RFC allows; they are small.
+//! tail put back), with one inflater per connection whose window is kept across messages:
+//! context takeover needs it, and with `server_no_context_takeover` the server's messages
+//! never refer to it, so it is reset only when a message ended the deflate stream (a
+//! final block). The client's own messages go uncompressed (RSV1 clear), which the RFC
+//! allows; they are small.
 
 use std::io;
 
-use flate2::{Decompress, FlushDecompress};
+use flate2::{Decompress, FlushDecompress, Status};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -59,16 +61,18 @@ const MAX_INFLATED: usize = 64 << 20;
 /// permessage-deflate's receiving side.
 struct Inflater {
     d: Decompress,
-    /// `server_no_context_takeover`: a fresh window for every message.
-    reset_each: bool,
+    /// Whether the server said `server_no_context_takeover` (checked by the tests; the
+    /// inflater needs no reset for it: see the module's docs).
+    #[cfg_attr(not(test), allow(dead_code))]
+    no_context_takeover: bool,
     out: Vec<u8>,
 }
 
 impl Inflater {
-    fn new(reset_each: bool) -> Inflater {
+    fn new(no_context_takeover: bool) -> Inflater {
         Inflater {
             d: Decompress::new(false),
-            reset_each,
+            no_context_takeover,
             out: Vec::new(),
         }
     }
@@ -76,6 +80,7 @@ impl Inflater {
     /// Inflates one message's payload into `self.out`.
     fn inflate(&mut self, data: &[u8]) -> io::Result<&[u8]> {
         self.out.clear();
+        let mut ended = false;
         for chunk in [data, &[0, 0, 0xff, 0xff][..]] {
             let mut input = chunk;
             loop {
@@ -85,17 +90,23 @@ impl Inflater {
                     }
                     self.out.reserve(self.out.capacity().max(4096));
                 }
+                if ended {
+                    // After a final block only the tail may follow; it is not inflated.
+                    break;
+                }
                 let before = self.d.total_in();
-                self.d
+                let status = self
+                    .d
                     .decompress_vec(input, &mut self.out, FlushDecompress::Sync)
                     .map_err(|e| invalid(&format!("inflate: {e}")))?;
                 input = &input[(self.d.total_in() - before) as usize..];
-                if input.is_empty() && self.out.len() < self.out.capacity() {
+                ended = status == Status::StreamEnd;
+                if ended || (input.is_empty() && self.out.len() < self.out.capacity()) {
                     break;
                 }
             }
         }
-        if self.reset_each {
+        if ended {
             self.d.reset(false);
         }
         Ok(&self.out)
@@ -209,7 +220,7 @@ impl Ws {
 /// extension or parameter that was not offered.
 fn accepted_deflate(head: &[u8]) -> io::Result<Option<Inflater>> {
     let head = String::from_utf8_lossy(head);
-    let mut found = None;
+    let mut found: Option<Inflater> = None;
     for line in head.lines() {
         let Some((name, value)) = line.split_once(':') else {
             continue;
@@ -222,11 +233,11 @@ fn accepted_deflate(head: &[u8]) -> io::Result<Option<Inflater>> {
             if params.next() != Some("permessage-deflate") || found.is_some() {
                 return Err(invalid(&format!("unexpected extension answer: {ext}")));
             }
-            let mut reset_each = false;
+            let mut no_context_takeover = false;
             for param in params {
                 let key = param.split('=').next().unwrap_or("").trim();
                 match key {
-                    "server_no_context_takeover" => reset_each = true,
+                    "server_no_context_takeover" => no_context_takeover = true,
                     // Windows up to 15 bits inflate with a 15-bit window; the client's
                     // messages are never compressed, so its own limits change nothing.
                     "server_max_window_bits"
@@ -235,7 +246,7 @@ fn accepted_deflate(head: &[u8]) -> io::Result<Option<Inflater>> {
                     _ => return Err(invalid(&format!("unknown deflate parameter {param}"))),
                 }
             }
-            found = Some(Inflater::new(reset_each));
+            found = Some(Inflater::new(no_context_takeover));
         }
     }
     Ok(found)
@@ -551,6 +562,25 @@ mod tests {
         assert_eq!(got[3], ("text", b"2".to_vec()));
     }
 
+    #[test]
+    fn one_inflater_reads_fresh_compressors_and_final_blocks() {
+        let text = b"price=12345;volume=678;price=12345;volume=678;".repeat(20);
+        let mut inf = Inflater::new(true);
+        for _ in 0..3 {
+            // server_no_context_takeover: a new compressor for every message.
+            let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+            assert_eq!(inf.inflate(&deflated(&mut c, &text)).unwrap(), &text[..]);
+        }
+        // A message ending with a final block (BFINAL), then another one.
+        let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+        let mut fin = Vec::with_capacity(text.len() + 64);
+        c.compress_vec(&text, &mut fin, flate2::FlushCompress::Finish)
+            .unwrap();
+        assert_eq!(inf.inflate(&fin).unwrap(), &text[..]);
+        let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+        assert_eq!(inf.inflate(&deflated(&mut c, b"after")).unwrap(), b"after");
+    }
+
     #[tokio::test]
     async fn refuses_rsv1_without_deflate_and_garbage_deflate() {
         let mut rd = reader(&[0xc1, 1, b'x'], 64);
@@ -566,9 +596,9 @@ mod tests {
     #[test]
     fn reads_the_servers_deflate_answer() {
         let ok = b"HTTP/1.1 101 Switching Protocols\r\nsec-websocket-extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n\r\n";
-        assert!(accepted_deflate(ok).unwrap().unwrap().reset_each);
+        assert!(accepted_deflate(ok).unwrap().unwrap().no_context_takeover);
         let node = b"HTTP/1.1 101 x\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n\r\n";
-        assert!(!accepted_deflate(node).unwrap().unwrap().reset_each);
+        assert!(!accepted_deflate(node).unwrap().unwrap().no_context_takeover);
         assert!(accepted_deflate(b"HTTP/1.1 101 x\r\n\r\n")
             .unwrap()
             .is_none());
