@@ -124,6 +124,7 @@ mod namespace;
 mod namespace_pattern;
 mod policy;
 pub mod recovery_store;
+pub mod room_history;
 mod retention;
 mod room_supervisor;
 mod session;

@@ -6,7 +6,9 @@
 //! the room named by it (socket.io puts every socket in that room), except rooms and except
 //! sockets both go to `except`. `flags.volatile` carries volatility; siohub adds
 //! `flags.siohubOffset` when the last argument is a recovery offset it appended (Node ignores
-//! flags it does not know).
+//! flags it does not know), and `opts.siohubSeq`, the publishing node's number for the
+//! broadcast, which names it in the cluster with the uid (see `room_history`; Node's adapter
+//! reads only `rooms`, `except` and `flags` of `opts`).
 
 use rmpv::Value as Pack;
 use siohub_actors::{user_room, OutboundBroadcast, Payload, Target};
@@ -39,6 +41,8 @@ pub(crate) struct InboundBroadcast {
     pub volatile: bool,
     /// Whether the last argument is a recovery offset the origin appended.
     pub origin_offset: bool,
+    /// The origin's number for it (siohub origins only).
+    pub seq: Option<u64>,
 }
 
 /// The rooms and except list of a target, as socket.io names them.
@@ -81,11 +85,15 @@ pub(crate) fn encode(uid: &str, b: &OutboundBroadcast, offset: bool) -> (Option<
     if offset {
         flags.push((Pack::from("siohubOffset"), Pack::from(true)));
     }
-    let opts = Pack::Map(vec![
+    let mut opts = vec![
         (Pack::from("rooms"), string_array(rooms)),
         (Pack::from("except"), string_array(except)),
         (Pack::from("flags"), Pack::Map(flags)),
-    ]);
+    ];
+    if let Some(history) = &b.history {
+        opts.push((Pack::from("siohubSeq"), Pack::from(history.seq)));
+    }
+    let opts = Pack::Map(opts);
     let message = Pack::Array(vec![Pack::from(uid), packet, opts]);
     (single, values::encode(&message))
 }
@@ -155,6 +163,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<InboundBroadcast, String> {
         except,
         volatile: flag("volatile"),
         origin_offset: flag("siohubOffset"),
+        seq: field(&opts, "siohubSeq").and_then(Pack::as_u64),
     })
 }
 
@@ -180,6 +189,7 @@ mod tests {
             event: "ev".into(),
             payload: payload.clone(),
             volatile: true,
+            history: None,
         };
         let (single, bytes) = encode("uid1", &b, true);
         assert_eq!(single, None);
@@ -191,6 +201,19 @@ mod tests {
         assert_eq!(back.rooms, vec!["r", "user:ann", "s1"]);
         assert_eq!(back.except, vec!["x", "s2"]);
         assert!(back.volatile && back.origin_offset);
+        assert_eq!(back.seq, None, "no history, no number");
+        let numbered = OutboundBroadcast {
+            history: Some(siohub_actors::room_history::OutboundHistory {
+                seq: 42,
+                rooms: Vec::new(),
+                size: 1,
+                ttl: std::time::Duration::from_secs(1),
+                at_ms: 0,
+                frames: Vec::new().into(),
+            }),
+            ..b
+        };
+        assert_eq!(decode(&encode("uid1", &numbered, true).1).unwrap().seq, Some(42));
     }
 
     #[test]
@@ -200,6 +223,7 @@ mod tests {
             event: "ev".into(),
             payload: Payload::new(vec![json!(1)]),
             volatile: false,
+            history: None,
         };
         let (_, bytes) = encode("node-uid-1", &b, false);
         assert_eq!(peek_uid(&bytes), Some(&b"node-uid-1"[..]));
@@ -218,6 +242,7 @@ mod tests {
             event: "ev".into(),
             payload: Payload::new(vec![]),
             volatile: false,
+            history: None,
         };
         assert_eq!(encode("u", &b, false).0.as_deref(), Some("r"));
     }

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use std::sync::Mutex;
 
 use crate::policy::{BufferPolicy, RoomBuffering, USER_ROOM_PREFIX};
+use crate::room_history::{HistoryKey, LoadSkip, LoadedEvent};
 use crate::stats::{DropReason, HubCounters};
 use crate::target::Target;
 use crate::wire_frame::Frames;
@@ -77,6 +78,8 @@ struct Kept {
     reach: Option<Arc<Target>>,
     /// What it is charged against `max_buffer_bytes`.
     cost: usize,
+    /// Its name in the cluster, when it has one (see `room_history`).
+    key: Option<HistoryKey>,
 }
 
 /// What one namespace keeps of one kind, and how much.
@@ -111,6 +114,42 @@ struct NspBuffers {
     next_seq: u64,
     /// Whether the byte bound was hit since the last sweep (one warning per sweep period).
     warned: bool,
+}
+
+/// One event to keep (see [`RoomBuffers::keep_named`]).
+pub struct Keep<'a> {
+    /// The number of the broadcast it came from.
+    pub number: u64,
+    /// The event as sent.
+    pub frames: &'a Frames,
+    /// The broadcast's target when it had other paths than this room.
+    pub reach: Option<&'a Arc<Target>>,
+    /// Its name in the cluster, if it has one.
+    pub key: Option<HistoryKey>,
+}
+
+/// What a merge of loaded history did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// Events added.
+    pub added: u64,
+    /// Events held already.
+    pub duplicate: u64,
+    /// Events past their TTL.
+    pub expired: u64,
+    /// Events over `buffer_size` or `max_buffer_bytes` (the oldest go first).
+    pub over_bound: u64,
+}
+
+impl Merged {
+    /// How many were skipped for `why`.
+    pub fn skipped(&self, why: LoadSkip) -> u64 {
+        match why {
+            LoadSkip::Duplicate => self.duplicate,
+            LoadSkip::Expired => self.expired,
+            LoadSkip::OverBound => self.over_bound,
+        }
+    }
 }
 
 /// Every namespace's replay buffers and offline queues.
@@ -259,6 +298,7 @@ impl RoomBuffers {
     /// events in the room and `max_bytes` in the namespace, the oldest going first (each
     /// counted). `reach` is the broadcast's target when it had other paths than this room.
     #[allow(clippy::too_many_arguments)]
+    #[cfg(test)]
     pub fn keep(
         &mut self,
         number: u64,
@@ -270,6 +310,31 @@ impl RoomBuffers {
         counters: &HubCounters,
         reach: Option<&Arc<Target>>,
     ) {
+        let kept = Keep {
+            number,
+            frames,
+            reach,
+            key: None,
+        };
+        self.keep_named(nsp, room, kept, buffering, max_bytes, counters);
+    }
+
+    /// As [`RoomBuffers::keep`], with the event's name in the cluster.
+    pub fn keep_named(
+        &mut self,
+        nsp: &str,
+        room: &str,
+        event: Keep<'_>,
+        buffering: RoomBuffering,
+        max_bytes: usize,
+        counters: &HubCounters,
+    ) {
+        let Keep {
+            number,
+            frames,
+            reach,
+            key: name,
+        } = event;
         let kind = BufferKind::of(room);
         // The target kept for the replay check is charged too (once per room that keeps
         // the event: shared, so this errs towards dropping sooner, never later).
@@ -319,6 +384,7 @@ impl RoomBuffers {
             frames: frames.clone(),
             reach: reach.cloned(),
             cost,
+            key: name,
         });
         buffers.arrivals.push_back((seq, key));
         buffers.events += 1;
@@ -351,6 +417,112 @@ impl RoomBuffers {
             }
         }
         self.publish(nsp);
+    }
+
+    /// Merges a room history loaded from the store into the room buffers of `nsp` (rooms,
+    /// never offline queues): events the room holds already (by their name) or past their
+    /// TTL are skipped; the others are kept as of their age, but never later than
+    /// `loaded_before` (when the load started: everything received live since goes after
+    /// them), with number 0, so that any later join replays them. Then each room keeps its
+    /// newest `buffering.size` events and the namespace `max_bytes`, the oldest going first.
+    /// The room buffers of the namespace are renumbered (arrival order by age); a load is
+    /// rare (a node starting, a subscription made again), so that costs what is kept once.
+    pub fn merge(
+        &mut self,
+        nsp: &str,
+        loaded: Vec<LoadedEvent>,
+        loaded_before: Instant,
+        buffering: RoomBuffering,
+        max_bytes: usize,
+    ) -> Merged {
+        let mut merged = Merged::default();
+        let table = match self.nsps.get_mut(nsp) {
+            Some(table) => table,
+            None => self.nsps.entry(nsp.to_owned()).or_default(),
+        };
+        let buffers = &mut table.kinds[BufferKind::Room as usize];
+        buffers.ttl = buffering.ttl;
+        let now = Instant::now();
+        let mut held: HashMap<Arc<str>, std::collections::HashSet<HistoryKey>> = HashMap::new();
+        let mut all: Vec<(Arc<str>, Kept)> = Vec::with_capacity(buffers.events + loaded.len());
+        for (room, queue) in buffers.rooms.drain() {
+            for kept in queue {
+                if let Some(key) = &kept.key {
+                    held.entry(room.clone()).or_default().insert(key.clone());
+                }
+                all.push((room.clone(), kept));
+            }
+        }
+        for event in loaded {
+            if event.age > buffering.ttl || BufferKind::of(&event.room) != BufferKind::Room {
+                merged.expired += 1;
+                continue;
+            }
+            let room: Arc<str> = match held.get_key_value(event.room.as_str()) {
+                Some((room, _)) => room.clone(),
+                None => event.room.as_str().into(),
+            };
+            if !held.entry(room.clone()).or_default().insert(event.key.clone()) {
+                merged.duplicate += 1;
+                continue;
+            }
+            let at = now.checked_sub(event.age).unwrap_or(loaded_before);
+            let cost = event.frames.iter().map(|f| f.len()).sum::<usize>()
+                + room.len()
+                + EVENT_OVERHEAD;
+            merged.added += 1;
+            all.push((
+                room,
+                Kept {
+                    seq: 0,
+                    number: 0,
+                    at: at.min(loaded_before),
+                    frames: event.frames,
+                    reach: None,
+                    cost,
+                    key: Some(event.key),
+                },
+            ));
+        }
+        // Oldest first; equal times keep their order (a room's own order, or the load's).
+        all.sort_by_key(|(_, kept)| kept.at);
+        buffers.arrivals.clear();
+        buffers.events = 0;
+        buffers.bytes = 0;
+        let mut over = 0u64;
+        for (room, mut kept) in all {
+            kept.seq = table.next_seq;
+            table.next_seq += 1;
+            let queue = buffers.rooms.entry(room.clone()).or_default();
+            if queue.len() >= buffering.size {
+                if let Some(old) = queue.pop_front() {
+                    buffers.events -= 1;
+                    buffers.bytes -= old.cost;
+                    over += 1;
+                }
+            }
+            buffers.events += 1;
+            buffers.bytes += kept.cost;
+            buffers.arrivals.push_back((kept.seq, room));
+            queue.push_back(kept);
+        }
+        buffers.compact();
+        while table.bytes() > max_bytes {
+            if table.drop_oldest().is_none() {
+                break;
+            }
+            over += 1;
+        }
+        // Whatever went over a bound is the oldest: loaded events, which are older than
+        // anything received live since the load started (those count as skipped, not as
+        // drops of live events, unless more went than were added).
+        merged.over_bound = over.min(merged.added);
+        merged.added -= merged.over_bound;
+        if table.is_empty() {
+            self.nsps.remove(nsp);
+        }
+        self.publish(nsp);
+        merged
     }
 
     /// The published view of the sizes.

@@ -69,6 +69,7 @@ async fn broadcasts_go_to_the_outbox_with_their_offset_but_not_those_for_local_s
         payload: Payload::new(vec![json!(4), json!("origin-offset")]),
         volatile: false,
         origin_offset: true,
+        key: None,
     };
     assert_eq!(hub.remote_broadcast(remote).await.unwrap().recipients, 1);
     assert_eq!(client.events("remote", 1).await, vec![json!(4)]);
@@ -110,6 +111,7 @@ async fn a_remote_broadcast_is_buffered_like_a_local_one() {
         payload: Payload::new(vec![json!("x")]),
         volatile: false,
         origin_offset: false,
+        key: None,
     };
     assert_eq!(hub.remote_broadcast(remote).await.unwrap().recipients, 0);
     let buffered = hub
