@@ -31,6 +31,10 @@ pub struct HistoryKey {
     pub origin: Option<Arc<str>>,
     /// The publishing node's number for it.
     pub seq: u64,
+    /// When the publishing node published it (µs since the epoch, by its clock): what a
+    /// merge orders events by, so one node's events keep their order whichever way they
+    /// came.
+    pub at_us: u64,
 }
 
 /// What the other nodes and the store get of a broadcast besides its message.
@@ -44,8 +48,8 @@ pub struct OutboundHistory {
     pub size: usize,
     /// How long they stay replayable (`buffer_ttl`).
     pub ttl: Duration,
-    /// When it was published, in ms since the epoch.
-    pub at_ms: u64,
+    /// When it was published, in µs since the epoch.
+    pub at_us: u64,
     /// The event as it was sent.
     pub frames: Frames,
 }

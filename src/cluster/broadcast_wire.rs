@@ -6,9 +6,10 @@
 //! the room named by it (socket.io puts every socket in that room), except rooms and except
 //! sockets both go to `except`. `flags.volatile` carries volatility; siohub adds
 //! `flags.siohubOffset` when the last argument is a recovery offset it appended (Node ignores
-//! flags it does not know), and `opts.siohubSeq`, the publishing node's number for the
-//! broadcast, which names it in the cluster with the uid (see `room_history`; Node's adapter
-//! reads only `rooms`, `except` and `flags` of `opts`).
+//! flags it does not know), and `opts.siohubSeq` and `opts.siohubAt`, the publishing node's
+//! number for the broadcast (which names it in the cluster with the uid) and when it was
+//! published, in µs since the epoch (see `room_history`; Node's adapter reads only `rooms`,
+//! `except` and `flags` of `opts`).
 
 use rmpv::Value as Pack;
 use siohub_actors::{user_room, OutboundBroadcast, Payload, Target};
@@ -43,6 +44,8 @@ pub(crate) struct InboundBroadcast {
     pub origin_offset: bool,
     /// The origin's number for it (siohub origins only).
     pub seq: Option<u64>,
+    /// When the origin published it, in µs since the epoch (siohub origins only).
+    pub at_us: Option<u64>,
 }
 
 /// The rooms and except list of a target, as socket.io names them.
@@ -92,6 +95,7 @@ pub(crate) fn encode(uid: &str, b: &OutboundBroadcast, offset: bool) -> (Option<
     ];
     if let Some(history) = &b.history {
         opts.push((Pack::from("siohubSeq"), Pack::from(history.seq)));
+        opts.push((Pack::from("siohubAt"), Pack::from(history.at_us)));
     }
     let opts = Pack::Map(opts);
     let message = Pack::Array(vec![Pack::from(uid), packet, opts]);
@@ -164,6 +168,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<InboundBroadcast, String> {
         volatile: flag("volatile"),
         origin_offset: flag("siohubOffset"),
         seq: field(&opts, "siohubSeq").and_then(Pack::as_u64),
+        at_us: field(&opts, "siohubAt").and_then(Pack::as_u64),
     })
 }
 
@@ -208,12 +213,13 @@ mod tests {
                 rooms: Vec::new(),
                 size: 1,
                 ttl: std::time::Duration::from_secs(1),
-                at_ms: 0,
+                at_us: 7,
                 frames: Vec::new().into(),
             }),
             ..b
         };
-        assert_eq!(decode(&encode("uid1", &numbered, true).1).unwrap().seq, Some(42));
+        let back = decode(&encode("uid1", &numbered, true).1).unwrap();
+        assert_eq!((back.seq, back.at_us), (Some(42), Some(7)));
     }
 
     #[test]

@@ -114,10 +114,14 @@ pub(crate) fn deliver(
         return;
     }
     let target = target(hub, nsp, incoming.rooms, incoming.except);
-    let key = incoming.seq.map(|seq| HistoryKey {
-        origin: Some(incoming.uid.into()),
-        seq,
-    });
+    let key = incoming
+        .seq
+        .zip(incoming.at_us)
+        .map(|(seq, at_us)| HistoryKey {
+            origin: Some(incoming.uid.into()),
+            seq,
+            at_us,
+        });
     // Not awaited: the Broadcaster handles it whether or not anyone waits (see `asked`).
     drop(hub.remote_broadcast(RemoteBroadcast {
         target,

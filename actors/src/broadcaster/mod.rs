@@ -349,7 +349,12 @@ impl Broadcaster {
         if self.cluster.is_some() && !self.only_local_sockets(&msg.target) {
             self.history_seq += 1;
             let seq = self.history_seq;
-            key = Some(HistoryKey { origin: None, seq });
+            let at_us = epoch_us();
+            key = Some(HistoryKey {
+                origin: None,
+                seq,
+                at_us,
+            });
             outbound = Some(OutboundBroadcast {
                 target: msg.target.clone(),
                 event: msg.event.clone(),
@@ -360,7 +365,7 @@ impl Broadcaster {
                     rooms: history_rooms(&msg.target, &policy, msg.volatile),
                     size: policy.buffer_size,
                     ttl: policy.buffer_ttl,
-                    at_ms: epoch_ms(),
+                    at_us,
                     frames: Vec::new().into(),
                 }),
             });
@@ -894,12 +899,12 @@ fn history_rooms(target: &Target, policy: &DeliveryPolicy, volatile: bool) -> Ve
         .collect()
 }
 
-/// Milliseconds since the epoch, now.
-fn epoch_ms() -> u64 {
+/// Microseconds since the epoch, now.
+pub(crate) fn epoch_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
-        .as_millis() as u64
+        .as_micros() as u64
 }
 
 /// Whether a replay hands out the buffer of a room with `buffer = "always"` (whose history

@@ -19,7 +19,7 @@
 //!
 //! Every event dropped before its TTL is counted with a [`DropReason`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -131,13 +131,14 @@ pub struct Keep<'a> {
 /// What a merge of loaded history did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Merged {
-    /// Events added.
+    /// Loaded events kept.
     pub added: u64,
     /// Events held already.
     pub duplicate: u64,
     /// Events past their TTL.
     pub expired: u64,
-    /// Events over `buffer_size` or `max_buffer_bytes` (the oldest go first).
+    /// Events over `buffer_size` or `max_buffer_bytes` (the oldest go first, loaded or
+    /// held before).
     pub over_bound: u64,
 }
 
@@ -421,9 +422,9 @@ impl RoomBuffers {
 
     /// Merges a room history loaded from the store into the room buffers of `nsp` (rooms,
     /// never offline queues): events the room holds already (by their name) or past their
-    /// TTL are skipped; the others are kept as of their age, but never later than
-    /// `loaded_before` (when the load started: everything received live since goes after
-    /// them), with number 0, so that any later join replays them. Then each room keeps its
+    /// TTL are skipped; the others are kept with number 0, so that any later join replays
+    /// them, before everything received live since `loaded_before` (when the load started),
+    /// among the older ones in the order they were published. Then each room keeps its
     /// newest `buffering.size` events and the namespace `max_bytes`, the oldest going first.
     /// The room buffers of the namespace are renumbered (arrival order by age); a load is
     /// rare (a node starting, a subscription made again), so that costs what is kept once.
@@ -443,7 +444,8 @@ impl RoomBuffers {
         let buffers = &mut table.kinds[BufferKind::Room as usize];
         buffers.ttl = buffering.ttl;
         let now = Instant::now();
-        let mut held: HashMap<Arc<str>, std::collections::HashSet<HistoryKey>> = HashMap::new();
+        let mut held: HashMap<Arc<str>, HashSet<HistoryKey>> = HashMap::new();
+        let mut added: HashSet<HistoryKey> = HashSet::new();
         let mut all: Vec<(Arc<str>, Kept)> = Vec::with_capacity(buffers.events + loaded.len());
         for (room, queue) in buffers.rooms.drain() {
             for kept in queue {
@@ -470,7 +472,7 @@ impl RoomBuffers {
             let cost = event.frames.iter().map(|f| f.len()).sum::<usize>()
                 + room.len()
                 + EVENT_OVERHEAD;
-            merged.added += 1;
+            added.insert(event.key.clone());
             all.push((
                 room,
                 Kept {
@@ -484,12 +486,32 @@ impl RoomBuffers {
                 },
             ));
         }
-        // Oldest first; equal times keep their order (a room's own order, or the load's).
-        all.sort_by_key(|(_, kept)| kept.at);
+        // Everything received live since the load started goes last; the rest in the order
+        // of publication (by the origin's clock: one node's events keep their order), events
+        // of a Node.js origin (no name) by when they arrived here.
+        let wall_now = super::epoch_us();
+        all.sort_by_cached_key(|(_, kept)| {
+            let live = kept.at > loaded_before;
+            let wall = kept.key.as_ref().map_or_else(
+                || {
+                    let ago = now.saturating_duration_since(kept.at).as_micros() as u64;
+                    wall_now.saturating_sub(ago)
+                },
+                |k| k.at_us,
+            );
+            (live, wall)
+        });
         buffers.arrivals.clear();
         buffers.events = 0;
         buffers.bytes = 0;
         let mut over = 0u64;
+        let mut lost = 0u64;
+        let mut went = |old: &Kept| {
+            over += 1;
+            if old.key.as_ref().is_some_and(|k| added.contains(k)) {
+                lost += 1;
+            }
+        };
         for (room, mut kept) in all {
             kept.seq = table.next_seq;
             table.next_seq += 1;
@@ -498,7 +520,7 @@ impl RoomBuffers {
                 if let Some(old) = queue.pop_front() {
                     buffers.events -= 1;
                     buffers.bytes -= old.cost;
-                    over += 1;
+                    went(&old);
                 }
             }
             buffers.events += 1;
@@ -508,16 +530,14 @@ impl RoomBuffers {
         }
         buffers.compact();
         while table.bytes() > max_bytes {
-            if table.drop_oldest().is_none() {
-                break;
+            match table.drop_oldest() {
+                Some(old) => went(&old),
+                None => break,
             }
-            over += 1;
         }
-        // Whatever went over a bound is the oldest: loaded events, which are older than
-        // anything received live since the load started (those count as skipped, not as
-        // drops of live events, unless more went than were added).
-        merged.over_bound = over.min(merged.added);
-        merged.added -= merged.over_bound;
+        // What went over a bound is the oldest of the merged history, loaded or held.
+        merged.over_bound = over;
+        merged.added = added.len() as u64 - lost;
         if table.is_empty() {
             self.nsps.remove(nsp);
         }
@@ -910,5 +930,78 @@ mod tests {
             arrivals <= 2 + 64 + 1,
             "{arrivals} arrival entries for 1 event"
         );
+    }
+
+    fn named(origin: &str, seq: u64, at_us: u64) -> HistoryKey {
+        HistoryKey {
+            origin: Some(origin.into()),
+            seq,
+            at_us,
+        }
+    }
+
+    fn loaded(room: &str, key: HistoryKey, age: Duration, text: &str) -> LoadedEvent {
+        LoadedEvent {
+            room: room.into(),
+            key,
+            age,
+            frames: frames(text),
+        }
+    }
+
+    #[test]
+    fn a_merge_puts_the_loaded_history_first_once_in_publication_order_within_bounds() {
+        let counters = HubCounters::default();
+        let mut buffers = RoomBuffers::default();
+        let long = always(3, Duration::from_secs(600));
+        let now_us = super::super::epoch_us();
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_millis(5));
+        // Received live since the load started: a2 (also in the load).
+        let live = Keep {
+            number: 7,
+            frames: &frames("a2"),
+            reach: None,
+            key: Some(named("a", 2, now_us - 1_000)),
+        };
+        buffers.keep_named("/", "r", live, long, usize::MAX, &counters);
+        let second = Duration::from_secs(1);
+        let history = vec![
+            loaded("r", named("a", 1, now_us - 2_000), second, "a1"),
+            loaded("r", named("a", 2, now_us - 1_000), second, "a2"),
+            loaded("r", named("b", 1, now_us - 3_000), second, "b1"),
+            loaded("r", named("b", 0, now_us - 9_000), second, "b0"),
+            loaded("r", named("b", 9, now_us), Duration::from_secs(601), "old"),
+        ];
+        let merged = buffers.merge("/", history, started, long, usize::MAX);
+        assert_eq!(
+            merged,
+            Merged {
+                added: 2,
+                duplicate: 1,
+                expired: 1,
+                over_bound: 1,
+            }
+        );
+        // b0 went for buffer_size 3: the oldest.
+        assert_eq!(
+            payloads(&buffers.replay("/", "r", long, 0, |_, _| false)),
+            vec!["42[\"ev\",\"b1\"]", "42[\"ev\",\"a1\"]"],
+            "a join whose cutoff is before the live event gets the loaded ones"
+        );
+        assert_eq!(
+            payloads(&buffers.replay("/", "r", long, u64::MAX, |_, _| false)),
+            vec![
+                "42[\"ev\",\"b1\"]",
+                "42[\"ev\",\"a1\"]",
+                "42[\"ev\",\"a2\"]"
+            ]
+        );
+        // The namespace's byte bound holds too: the oldest go.
+        let one = buffers.sizes()[0].1.bytes / 3;
+        let more = vec![loaded("r2", named("c", 1, now_us), second, "c1")];
+        let merged = buffers.merge("/", more, Instant::now(), long, 2 * one + one / 2);
+        assert_eq!((merged.added, merged.over_bound), (1, 2), "b1 and a1 went");
+        assert!(buffers.sizes()[0].1.bytes <= 2 * one + one / 2);
     }
 }

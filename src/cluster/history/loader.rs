@@ -80,10 +80,10 @@ impl Loader {
     /// Reads every namespace's history into `out`.
     async fn read(&self, out: &mut Vec<(String, Vec<LoadedEvent>)>) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();
-        let now = now_ms();
+        let now = now_us();
         let namespaces: Vec<String> = redis::cmd("ZRANGEBYSCORE")
             .arg(self.keys.namespaces())
-            .arg(now)
+            .arg(now / 1000)
             .arg("+inf")
             .arg("LIMIT")
             .arg(0)
@@ -98,7 +98,7 @@ impl Loader {
             let rooms: Vec<String> = redis::cmd("ZREVRANGEBYSCORE")
                 .arg(self.keys.rooms(&nsp))
                 .arg("+inf")
-                .arg(now)
+                .arg(now / 1000)
                 .arg("LIMIT")
                 .arg(0)
                 .arg(self.max_rooms)
@@ -164,19 +164,24 @@ impl Loader {
             return None;
         }
         let origin = (origin != &*self.uid).then(|| Arc::from(origin));
+        let at_us = at?;
         Some(LoadedEvent {
             room: room.to_owned(),
-            key: HistoryKey { origin, seq: seq? },
-            age: Duration::from_millis(now.saturating_sub(at?)),
+            key: HistoryKey {
+                origin,
+                seq: seq?,
+                at_us,
+            },
+            age: Duration::from_micros(now.saturating_sub(at_us)),
             frames: frames.into(),
         })
     }
 }
 
-/// Milliseconds since the epoch, now.
-fn now_ms() -> u64 {
+/// Microseconds since the epoch, now.
+fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_millis() as u64
+        .as_micros() as u64
 }

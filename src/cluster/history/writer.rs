@@ -101,14 +101,14 @@ impl HistoryWriter {
         for append in appends {
             let h = &append.history;
             let ttl = h.ttl.as_millis().max(1) as u64;
-            now = now.max(h.at_ms);
+            now = now.max(h.at_us / 1000);
             for room in &h.rooms {
                 let key = self.keys.stream(&append.nsp, room);
                 let cmd = pipe.cmd("XADD").arg(&key);
                 cmd.arg("MAXLEN").arg(h.size.max(1)).arg("*");
                 cmd.arg("o").arg(&*append.uid);
                 cmd.arg("c").arg(h.seq);
-                cmd.arg("w").arg(h.at_ms);
+                cmd.arg("w").arg(h.at_us);
                 cmd.arg("target").arg(&append.target);
                 for frame in h.frames.iter() {
                     let name = if frame.is_binary() { "b" } else { "t" };
