@@ -45,8 +45,7 @@ use crate::policy::{BufferPolicy, USER_ROOM_PREFIX};
 use crate::recovery_store::{RemoteMissed, SharedRecoveryStore, StoredEvent};
 use crate::retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
 use crate::room_history::{
-    HistoryKey, HistoryLoadStart, HistoryLoaded, LoadCount, LoadOutcome, LoadSkip,
-    OutboundHistory,
+    HistoryKey, HistoryLoadStart, HistoryLoaded, LoadCount, LoadOutcome, LoadSkip, OutboundHistory,
 };
 use crate::room_supervisor::{InitialRooms, Membership, MembershipView, RecoveryRequest};
 use crate::session::Session;

@@ -464,14 +464,17 @@ impl RoomBuffers {
                 Some((room, _)) => room.clone(),
                 None => event.room.as_str().into(),
             };
-            if !held.entry(room.clone()).or_default().insert(event.key.clone()) {
+            if !held
+                .entry(room.clone())
+                .or_default()
+                .insert(event.key.clone())
+            {
                 merged.duplicate += 1;
                 continue;
             }
             let at = now.checked_sub(event.age).unwrap_or(loaded_before);
-            let cost = event.frames.iter().map(|f| f.len()).sum::<usize>()
-                + room.len()
-                + EVENT_OVERHEAD;
+            let cost =
+                event.frames.iter().map(|f| f.len()).sum::<usize>() + room.len() + EVENT_OVERHEAD;
             added.insert(event.key.clone());
             all.push((
                 room,

@@ -134,7 +134,9 @@ impl HistoryWriter {
             let cmd = pipe.cmd("EVAL").arg(INDEX).arg(2);
             cmd.arg(self.keys.rooms(nsp)).arg(self.keys.namespaces());
             cmd.arg(now).arg(*ttl).arg(self.max_rooms);
-            cmd.arg(self.keys.stream_prefix(nsp)).arg(nsp).arg(MAX_NAMESPACES);
+            cmd.arg(self.keys.stream_prefix(nsp))
+                .arg(nsp)
+                .arg(MAX_NAMESPACES);
             for room in rooms {
                 cmd.arg(*room);
             }
