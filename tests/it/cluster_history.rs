@@ -197,13 +197,14 @@ fn cluster_history_a_node_started_later_gets_the_history_once_in_order() {
     let redis = RedisServer::start();
     let a = start(&redis);
     wait_connected(&a);
-    for n in 1..=20 {
+    // More than a page (128 entries) of one room's stream.
+    for n in 1..=140 {
         news(&a, "/h", "h1", n);
     }
     // B starts while A goes on publishing: each event reaches B live, from Redis, or both.
     let b = std::thread::scope(|s| {
         s.spawn(|| {
-            for n in 21..=40 {
+            for n in 141..=160 {
                 news(&a, "/h", "h1", n);
             }
         });
@@ -212,21 +213,21 @@ fn cluster_history_a_node_started_later_gets_the_history_once_in_order() {
     let nodes = [a, b];
     wait_counted(&nodes, 2);
     let [a, b] = &nodes;
-    wait_until("B holds the 40 events", WAIT, || buffered(b, "/h") == 40);
-    assert_eq!(joiner_gets(b, "/h", "h1"), (1..=40).collect::<Vec<_>>());
+    wait_until("B holds the 160 events", WAIT, || buffered(b, "/h") == 160);
+    assert_eq!(joiner_gets(b, "/h", "h1"), (1..=160).collect::<Vec<_>>());
     assert!(loads(b, "complete") >= 1);
     let loaded = metric(b, "siohub_history_events_loaded_total");
     assert!(
-        loaded >= 20,
-        "{loaded} events loaded: 1 to 20 were published before B"
+        loaded >= 140,
+        "{loaded} events loaded: 1 to 140 were published before B"
     );
     assert_eq!(
         redis.cli(&["XLEN", "socket.io-history#/h#h1"]),
-        "40",
+        "160",
         "one entry per event"
     );
     // A later join on A (which published them) gets the same history.
-    assert_eq!(joiner_gets(a, "/h", "h1"), (1..=40).collect::<Vec<_>>());
+    assert_eq!(joiner_gets(a, "/h", "h1"), (1..=160).collect::<Vec<_>>());
 }
 
 #[test]

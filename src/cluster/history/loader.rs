@@ -3,7 +3,8 @@
 //! most `[adapter] history_read_timeout_ms`), then the namespaces with a history are read
 //! from Redis (those whose policy here is `buffer = "always"`), each room newest first, at
 //! most `history_max_rooms` rooms and `max_buffer_bytes` of events per namespace (what its
-//! buffers may hold anyway), [`ROOMS_PER_TRIP`] rooms per round trip; what was read goes to
+//! buffers may hold anyway), [`ROOMS_PER_TRIP`] rooms and [`PAGE`] entries of each per round
+//! trip; what was read goes to
 //! the Broadcaster, which merges it (see `RoomBuffers::merge`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +23,10 @@ use super::{HistoryKeys, MAX_NAMESPACES};
 
 /// Room streams read per round trip.
 pub(crate) const ROOMS_PER_TRIP: usize = 16;
+
+/// Entries read per room per round trip: a round trip's reply holds at most
+/// `ROOMS_PER_TRIP` x `PAGE` entries, whatever `buffer_size` is.
+pub(crate) const PAGE: usize = 128;
 
 /// A stream entry: its id and its fields (names and values alternating).
 type Entry = (String, Vec<Vec<u8>>);
@@ -108,34 +113,49 @@ impl Loader {
             let mut events = Vec::new();
             let mut bytes = 0usize;
             'rooms: for chunk in rooms.chunks(ROOMS_PER_TRIP) {
-                let mut pipe = redis::pipe();
-                for room in chunk {
-                    pipe.cmd("XREVRANGE")
-                        .arg(self.keys.stream(&nsp, room))
-                        .arg("+")
-                        .arg("-")
-                        .arg("COUNT")
-                        .arg(policy.buffer_size);
-                }
-                let streams: Vec<Vec<Entry>> = pipe.query_async(&mut conn).await?;
-                for (room, entries) in chunk.iter().zip(streams) {
-                    // Newest first: over the budget, the older ones are left out.
-                    for (_, fields) in entries {
-                        let Some(event) = self.decode(room, &fields, now) else {
-                            continue;
-                        };
-                        if event.age > policy.buffer_ttl {
-                            continue;
-                        }
-                        let cost: usize = event.frames.iter().map(|f| f.len()).sum::<usize>()
-                            + room.len()
-                            + EVENT_OVERHEAD;
-                        bytes += cost;
-                        if bytes > budget {
-                            break 'rooms;
-                        }
-                        events.push(event);
+                // Each room is read newest first, a page of at most PAGE entries per round
+                // trip, until it has given `buffer_size` entries or has no more.
+                let mut cursors: Vec<(&String, String, usize)> = chunk
+                    .iter()
+                    .map(|room| (room, "+".to_owned(), policy.buffer_size))
+                    .collect();
+                while !cursors.is_empty() {
+                    let mut pipe = redis::pipe();
+                    for (room, end, left) in &cursors {
+                        pipe.cmd("XREVRANGE")
+                            .arg(self.keys.stream(&nsp, room))
+                            .arg(end)
+                            .arg("-")
+                            .arg("COUNT")
+                            .arg((*left).min(PAGE));
                     }
+                    let pages: Vec<Vec<Entry>> = pipe.query_async(&mut conn).await?;
+                    let mut next = Vec::with_capacity(cursors.len());
+                    for ((room, _, left), page) in cursors.into_iter().zip(pages) {
+                        let full = page.len() == left.min(PAGE);
+                        let mut last = None;
+                        let taken = page.len();
+                        for (id, fields) in page {
+                            last = Some(id);
+                            let Some(event) = self.decode(room, &fields, now) else {
+                                continue;
+                            };
+                            if event.age > policy.buffer_ttl {
+                                continue;
+                            }
+                            let frames: usize = event.frames.iter().map(|f| f.len()).sum();
+                            bytes += frames + room.len() + EVENT_OVERHEAD;
+                            // Over the budget, the older events are left out.
+                            if bytes > budget {
+                                break 'rooms;
+                            }
+                            events.push(event);
+                        }
+                        if let Some(last) = last.filter(|_| full && left > taken) {
+                            next.push((room, format!("({last}"), left - taken));
+                        }
+                    }
+                    cursors = next;
                 }
             }
             out.push((nsp, events));
