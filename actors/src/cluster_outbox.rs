@@ -15,6 +15,7 @@ use siohub_protocol::Payload;
 use tokio::sync::mpsc;
 
 use crate::hub_messages::BroadcastOutcome;
+use crate::room_history::{HistoryCounters, HistoryKey, OutboundHistory};
 use crate::target::Target;
 
 /// A broadcast this node delivered locally that the other nodes must deliver. The payload
@@ -30,6 +31,9 @@ pub struct OutboundBroadcast {
     pub payload: Payload,
     /// Whether it may be dropped for a slow socket.
     pub volatile: bool,
+    /// Its number on this node and what the room histories in Redis keep of it (only
+    /// broadcasts of the Broadcaster have one: see `room_history`).
+    pub history: Option<OutboundHistory>,
 }
 
 /// What the outbox dropped, by reason.
@@ -66,6 +70,7 @@ pub type OutboxReceiver = mpsc::Receiver<OutboundBroadcast>;
 pub struct ClusterOutbox {
     sender: mpsc::Sender<OutboundBroadcast>,
     counters: Arc<OutboxCounters>,
+    history: Arc<HistoryCounters>,
 }
 
 impl ClusterOutbox {
@@ -75,6 +80,7 @@ impl ClusterOutbox {
         let outbox = ClusterOutbox {
             sender,
             counters: Arc::default(),
+            history: Arc::default(),
         };
         (outbox, receiver)
     }
@@ -89,6 +95,7 @@ impl ClusterOutbox {
             }
             Err(mpsc::error::TrySendError::Full(dropped)) => {
                 self.counters.full.fetch_add(1, Ordering::Relaxed);
+                self.history_lost(&dropped);
                 crate::limited!(
                     warn,
                     "cluster outbox full ({} broadcasts queued for Redis): a broadcast to namespace {} was not sent to the other nodes",
@@ -99,6 +106,7 @@ impl ClusterOutbox {
             }
             Err(mpsc::error::TrySendError::Closed(dropped)) => {
                 self.counters.closed.fetch_add(1, Ordering::Relaxed);
+                self.history_lost(&dropped);
                 crate::limited!(
                     warn,
                     "cluster adapter stopped: a broadcast to namespace {} was not sent to the other nodes",
@@ -107,6 +115,18 @@ impl ClusterOutbox {
                 false
             }
         }
+    }
+
+    /// Counts the room history entries of a broadcast that was not queued.
+    fn history_lost(&self, dropped: &OutboundBroadcast) {
+        if let Some(history) = &dropped.history {
+            self.history.write_dropped(history.rooms.len() as u64);
+        }
+    }
+
+    /// What the room histories in Redis did (see `room_history`).
+    pub fn history_counters(&self) -> &Arc<HistoryCounters> {
+        &self.history
     }
 
     /// Broadcasts waiting in the queue now.
@@ -143,6 +163,9 @@ pub struct RemoteBroadcast {
     /// Whether the last argument is a recovery offset the origin appended (left out of
     /// what SSE subscribers see, as for local events).
     pub origin_offset: bool,
+    /// Its name in the cluster, when the origin is a siohub node (kept with it in room
+    /// buffers, so that the same event loaded from Redis is not kept twice).
+    pub key: Option<HistoryKey>,
 }
 
 #[cfg(test)]
@@ -155,6 +178,7 @@ mod tests {
             event: "e".into(),
             payload: Payload::new(vec![]),
             volatile: false,
+            history: None,
         }
     }
 

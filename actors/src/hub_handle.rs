@@ -356,6 +356,19 @@ impl Hub {
         self.ask_broadcaster(msg)
     }
 
+    /// Tells the Broadcaster a load of the room histories from Redis starts (see
+    /// `room_history`): joins of always-rooms wait for it, at most its timeout.
+    pub fn history_load_start(&self, msg: crate::room_history::HistoryLoadStart) {
+        self.count_send(HubActor::Broadcaster);
+        self.inner.broadcaster.do_send(msg);
+    }
+
+    /// Hands the Broadcaster the room histories a load read.
+    pub fn history_loaded(&self, msg: crate::room_history::HistoryLoaded) {
+        self.count_send(HubActor::Broadcaster);
+        self.inner.broadcaster.do_send(msg);
+    }
+
     /// Emits an event that asks every recipient for an ack; resolves to the number of
     /// recipients once it is handed to each (their reports follow on `msg.reports`).
     pub fn broadcast_with_ack(

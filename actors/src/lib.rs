@@ -17,6 +17,7 @@
 //! | Per-connection metadata ([`SessionMeta`]) | its Session (atomics and a small lock it updates as it goes) | the registry entry; the ConnectionManager reads it for `/connections` |
 //! | A connection's sockets, acks, outgoing queue, holds | its Session | [`Socket`] handles send it messages |
 //! | Broadcasts for the other nodes, queued | the cluster adapter holds the receiver; the Broadcaster offers into the bounded [`ClusterOutbox`] (full = dropped, counted in [`OutboxCounters`]) | the adapter (`src/cluster`) publishes them to Redis; what comes back from other nodes enters as a [`RemoteBroadcast`] through [`Hub::remote_broadcast`] |
+//! | A history load in flight and the joins of always-rooms waiting for it | Broadcaster (`broadcaster/mod.rs`, merged by `room_buffers::merge`) | the adapter starts and feeds it through [`Hub::history_load_start`] and [`Hub::history_loaded`] (see [`room_history`]); counted in [`room_history::HistoryCounters`], which the [`ClusterOutbox`] carries |
 //! | Admin watchers, the per-second history, recent sampled events, `aggregatedEvents` | Admin (`admin/`) | requests through [`AdminFeed`] (answered with JSON); what it is fed is sent only while [`AdminFeed::watched`] |
 //!
 //! Membership was kept three times; two copies remain besides the membership, each for a
@@ -125,6 +126,7 @@ mod namespace_pattern;
 mod policy;
 pub mod recovery_store;
 mod retention;
+pub mod room_history;
 mod room_supervisor;
 mod session;
 mod socket;

@@ -106,6 +106,11 @@ impl DeliveryPolicies {
         self
     }
 
+    /// Whether the default or any rule's policy is as `f` says.
+    pub fn any(&self, f: impl Fn(&DeliveryPolicy) -> bool) -> bool {
+        f(&self.default) || self.rules.iter().any(|(_, p)| f(p))
+    }
+
     /// The policy of namespace `nsp`.
     pub fn of(&self, nsp: &str) -> Arc<DeliveryPolicy> {
         self.rules

@@ -35,6 +35,7 @@ pub fn join(hub: &Hub, cluster: &ClusterHandle, settings: &Settings) {
             payload: Payload::new(args),
             // Stats are replaced every 2 s: one lost on the way needs no retry.
             volatile: true,
+            history: None,
         });
     });
     let fetcher = cluster.clone();

@@ -179,6 +179,7 @@ pub async fn emit(
             event: broadcast.event.clone(),
             payload: broadcast.payload.clone(),
             volatile: false,
+            history: None,
         };
         actix_rt::spawn(async move { cluster.broadcast_with_ack_counted(outbound, timeout).await })
     });

@@ -6,7 +6,10 @@
 //! the room named by it (socket.io puts every socket in that room), except rooms and except
 //! sockets both go to `except`. `flags.volatile` carries volatility; siohub adds
 //! `flags.siohubOffset` when the last argument is a recovery offset it appended (Node ignores
-//! flags it does not know).
+//! flags it does not know), and `opts.siohubSeq` and `opts.siohubAt`, the publishing node's
+//! number for the broadcast (which names it in the cluster with the uid) and when it was
+//! published, in µs since the epoch (see `room_history`; Node's adapter reads only `rooms`,
+//! `except` and `flags` of `opts`).
 
 use rmpv::Value as Pack;
 use siohub_actors::{user_room, OutboundBroadcast, Payload, Target};
@@ -39,6 +42,10 @@ pub(crate) struct InboundBroadcast {
     pub volatile: bool,
     /// Whether the last argument is a recovery offset the origin appended.
     pub origin_offset: bool,
+    /// The origin's number for it (siohub origins only).
+    pub seq: Option<u64>,
+    /// When the origin published it, in µs since the epoch (siohub origins only).
+    pub at_us: Option<u64>,
 }
 
 /// The rooms and except list of a target, as socket.io names them.
@@ -81,11 +88,16 @@ pub(crate) fn encode(uid: &str, b: &OutboundBroadcast, offset: bool) -> (Option<
     if offset {
         flags.push((Pack::from("siohubOffset"), Pack::from(true)));
     }
-    let opts = Pack::Map(vec![
+    let mut opts = vec![
         (Pack::from("rooms"), string_array(rooms)),
         (Pack::from("except"), string_array(except)),
         (Pack::from("flags"), Pack::Map(flags)),
-    ]);
+    ];
+    if let Some(history) = &b.history {
+        opts.push((Pack::from("siohubSeq"), Pack::from(history.seq)));
+        opts.push((Pack::from("siohubAt"), Pack::from(history.at_us)));
+    }
+    let opts = Pack::Map(opts);
     let message = Pack::Array(vec![Pack::from(uid), packet, opts]);
     (single, values::encode(&message))
 }
@@ -155,6 +167,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<InboundBroadcast, String> {
         except,
         volatile: flag("volatile"),
         origin_offset: flag("siohubOffset"),
+        seq: field(&opts, "siohubSeq").and_then(Pack::as_u64),
+        at_us: field(&opts, "siohubAt").and_then(Pack::as_u64),
     })
 }
 
@@ -180,6 +194,7 @@ mod tests {
             event: "ev".into(),
             payload: payload.clone(),
             volatile: true,
+            history: None,
         };
         let (single, bytes) = encode("uid1", &b, true);
         assert_eq!(single, None);
@@ -191,6 +206,20 @@ mod tests {
         assert_eq!(back.rooms, vec!["r", "user:ann", "s1"]);
         assert_eq!(back.except, vec!["x", "s2"]);
         assert!(back.volatile && back.origin_offset);
+        assert_eq!(back.seq, None, "no history, no number");
+        let numbered = OutboundBroadcast {
+            history: Some(siohub_actors::room_history::OutboundHistory {
+                seq: 42,
+                rooms: Vec::new(),
+                size: 1,
+                ttl: std::time::Duration::from_secs(1),
+                at_us: 7,
+                frames: Vec::new().into(),
+            }),
+            ..b
+        };
+        let back = decode(&encode("uid1", &numbered, true).1).unwrap();
+        assert_eq!((back.seq, back.at_us), (Some(42), Some(7)));
     }
 
     #[test]
@@ -200,6 +229,7 @@ mod tests {
             event: "ev".into(),
             payload: Payload::new(vec![json!(1)]),
             volatile: false,
+            history: None,
         };
         let (_, bytes) = encode("node-uid-1", &b, false);
         assert_eq!(peek_uid(&bytes), Some(&b"node-uid-1"[..]));
@@ -218,6 +248,7 @@ mod tests {
             event: "ev".into(),
             payload: Payload::new(vec![]),
             volatile: false,
+            history: None,
         };
         assert_eq!(encode("u", &b, false).0.as_deref(), Some("r"));
     }

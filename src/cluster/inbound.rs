@@ -4,6 +4,7 @@
 //! this node reaches that socket (socket.io puts every socket in such a room), every other
 //! room (a `user:<id>` room among them) is a room.
 
+use siohub_actors::room_history::HistoryKey;
 use siohub_actors::{BufferPolicy, Hub, RemoteBroadcast, Target};
 
 use super::broadcast_wire;
@@ -113,6 +114,14 @@ pub(crate) fn deliver(
         return;
     }
     let target = target(hub, nsp, incoming.rooms, incoming.except);
+    let key = incoming
+        .seq
+        .zip(incoming.at_us)
+        .map(|(seq, at_us)| HistoryKey {
+            origin: Some(incoming.uid.into()),
+            seq,
+            at_us,
+        });
     // Not awaited: the Broadcaster handles it whether or not anyone waits (see `asked`).
     drop(hub.remote_broadcast(RemoteBroadcast {
         target,
@@ -120,6 +129,7 @@ pub(crate) fn deliver(
         payload: incoming.payload,
         volatile: incoming.volatile,
         origin_offset: incoming.origin_offset,
+        key,
     }));
 }
 

@@ -15,6 +15,7 @@ mod adapter;
 mod broadcast_wire;
 mod channels;
 mod handle;
+mod history;
 mod inbound;
 pub mod recovery_store;
 mod redis_link;
@@ -38,6 +39,9 @@ use crate::config::Settings;
 use adapter::{AdapterParts, ClusterAdapter, Incoming, Limits, SinkUp};
 use channels::{Channel, Channels};
 use handle::HandleParts;
+use history::loader::Loader;
+use history::writer::{Append, HistoryWriter};
+use history::HistoryKeys;
 use redis_link::{Publish, SubscriberEvent};
 
 /// Namespaces whose request channel a node SUBSCRIBEs to at most (dynamic namespaces beyond
@@ -88,14 +92,30 @@ pub fn start(
     let (publish, own) = redis_link::Outgoing::new(adapter.max_queued, max_bytes, status.clone());
     let encode = encoder(uid.clone(), channels.clone(), hub.clone());
     let counters = hub.counters().clone();
+    let history_keys = HistoryKeys::new(&adapter.key_prefix);
+    let history = HistoryWriter::new(
+        history_keys.clone(),
+        adapter.history_max_rooms,
+        parts.outbox.history_counters().clone(),
+    );
     let publisher = redis_link::run_publisher(
         conn.clone(),
         own,
         receiver,
         encode,
+        history,
         status.clone(),
         counters,
     );
+    let loader = Loader::wanted(hub).then(|| Loader {
+        hub: hub.clone(),
+        conn: conn.clone(),
+        keys: history_keys,
+        uid: uid.clone(),
+        max_rooms: adapter.history_max_rooms,
+        timeout: Duration::from_millis(adapter.history_read_timeout_ms),
+        next_id: Arc::default(),
+    });
     actix_rt::spawn(publisher);
     let served: redis_link::Served = Arc::new(Mutex::new(BTreeSet::from(["/".to_owned()])));
     let addr = ClusterAdapter::new(AdapterParts {
@@ -115,6 +135,7 @@ pub fn start(
         channels.clone(),
         status.clone(),
         addr.clone(),
+        loader,
         inbound::Bounds {
             max_bytes: limits.max_message_bytes,
             max_backlog: adapter.max_queued,
@@ -154,10 +175,12 @@ fn encoder(uid: Arc<str>, channels: Channels, hub: Hub) -> redis_link::Encode {
         // The Broadcaster appended an offset exactly when the namespace recovers.
         let offset = !policy.recovery.is_zero() && !b.volatile;
         let (room, bytes) = broadcast_wire::encode(&uid, &b, offset);
-        Publish {
+        let append = Append::of(&uid, &b);
+        let publish = Publish {
             channel: channels.broadcast(&b.target.nsp, room.as_deref()),
             bytes,
-        }
+        };
+        (publish, append)
     })
 }
 
@@ -169,10 +192,17 @@ fn dispatcher(
     channels: Channels,
     status: Arc<LinkStatus>,
     adapter: actix::Addr<ClusterAdapter>,
+    loader: Option<Loader>,
     bounds: inbound::Bounds,
 ) -> impl FnMut(SubscriberEvent) {
     move |event| match event {
-        SubscriberEvent::Up(sink) => adapter.do_send(SinkUp(sink)),
+        SubscriberEvent::Up(sink) => {
+            adapter.do_send(SinkUp(sink));
+            // Before any message of the new subscription reaches the Broadcaster.
+            if let Some(loader) = &loader {
+                loader.start();
+            }
+        }
         SubscriberEvent::Message(msg) => {
             let Some(channel) =
                 inbound::parse(&channels, msg.get_channel_name(), msg.from_pattern())

@@ -19,6 +19,7 @@ use siohub_actors::{OutboundBroadcast, OutboxReceiver};
 use tokio::sync::mpsc;
 
 use super::channels::Channels;
+use super::history::writer::{Append, HistoryWriter};
 use super::status::{AdapterDrop, LinkStatus};
 
 /// How long connecting (or a command) may take before it counts as a failure.
@@ -133,31 +134,34 @@ pub(crate) fn publisher(client: &Client) -> redis::RedisResult<ConnectionManager
     ConnectionManager::new_lazy_with_config(client.clone(), config)
 }
 
-/// Turns an outbound broadcast into a message for Redis.
-pub(crate) type Encode = Box<dyn Fn(OutboundBroadcast) -> Publish + Send>;
+/// Turns an outbound broadcast into a message for Redis, with what the room histories keep
+/// of it.
+pub(crate) type Encode = Box<dyn Fn(OutboundBroadcast) -> (Publish, Option<Append>) + Send>;
 
 /// Publishes what comes from the adapter (`own`, first) and from the outbox, in order,
-/// until both are closed.
+/// until both are closed. The room history writes of a batch go first in its pipeline
+/// (see `history`).
 pub(crate) async fn run_publisher(
     mut conn: ConnectionManager,
     mut own: OutgoingReceiver,
     mut outbox: OutboxReceiver,
     encode: Encode,
+    history: HistoryWriter,
     status: Arc<LinkStatus>,
     counters: Arc<siohub_actors::HubCounters>,
 ) {
-    let mut batch: Vec<Publish> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<(Publish, Option<Append>)> = Vec::with_capacity(BATCH);
     loop {
         // Wait for one message from either source, then take what else is ready.
         tokio::select! {
             biased;
-            Some(p) = own.recv() => batch.push(p),
+            Some(p) = own.recv() => batch.push((p, None)),
             Some(b) = outbox.recv() => batch.push(encode(b)),
             else => return,
         }
         while batch.len() < BATCH {
             match own.try_recv() {
-                Some(p) => batch.push(p),
+                Some(p) => batch.push((p, None)),
                 None => break,
             }
         }
@@ -168,21 +172,23 @@ pub(crate) async fn run_publisher(
             }
         }
         let mut pipe = redis::pipe();
-        for p in &batch {
+        let written = history.add(&mut pipe, batch.iter().filter_map(|(_, a)| a.as_ref()));
+        for (p, _) in &batch {
             pipe.cmd("PUBLISH").arg(&p.channel).arg(&p.bytes).ignore();
         }
         let n = batch.len() as u64;
-        let mut sent = pipe.query_async::<()>(&mut conn).await;
+        let mut sent = pipe.query_async::<Vec<i64>>(&mut conn).await;
         if sent
             .as_ref()
             .is_err_and(|e| e.is_connection_dropped() || e.is_io_error())
         {
             // A connection Redis dropped (it restarted) is noticed by the first command on
             // it; the connection manager reconnects for the next one: one more try.
-            sent = pipe.query_async::<()>(&mut conn).await;
+            sent = pipe.query_async::<Vec<i64>>(&mut conn).await;
         }
+        history.done(written, sent.as_deref().ok());
         match sent {
-            Ok(()) => {
+            Ok(_) => {
                 status.set_publisher(None);
                 for _ in 0..n {
                     counters.adapter_message(true);

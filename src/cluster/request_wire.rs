@@ -280,6 +280,7 @@ mod tests {
             event: "ev".into(),
             payload: payload.clone(),
             volatile: false,
+            history: None,
         };
         let m = Message::decode(&broadcast("u", "r2", &b, 100)).unwrap();
         assert_eq!(m.kind(), Some(Kind::Broadcast));

@@ -202,6 +202,12 @@ pub struct AdapterSettings {
     /// Requests to the other nodes waiting at once at most (more answer with this node
     /// only), and as many broadcasts with acks from other nodes waited for at once.
     pub max_pending_requests: usize,
+    /// How long joins of rooms with `buffer = "always"` wait at most for the room
+    /// histories a (re)subscription loads from Redis.
+    pub history_read_timeout_ms: u64,
+    /// Rooms with `buffer = "always"` whose history Redis keeps per namespace at most (the
+    /// least recently written go first), and a load reads.
+    pub history_max_rooms: usize,
 }
 
 impl Default for AdapterSettings {
@@ -217,6 +223,8 @@ impl Default for AdapterSettings {
             max_queued: 10_000,
             max_message_bytes: 4 * 1024 * 1024,
             max_pending_requests: 256,
+            history_read_timeout_ms: 2_000,
+            history_max_rooms: 10_000,
         }
     }
 }
@@ -386,6 +394,14 @@ impl AdapterSettings {
         if !(10..=60_000).contains(&self.recovery_read_timeout_ms) {
             let value = self.recovery_read_timeout_ms.to_string();
             return invalid("adapter.recovery_read_timeout_ms", value, "10 to 60000");
+        }
+        if !(10..=60_000).contains(&self.history_read_timeout_ms) {
+            let value = self.history_read_timeout_ms.to_string();
+            return invalid("adapter.history_read_timeout_ms", value, "10 to 60000");
+        }
+        if !(1..=1_000_000).contains(&self.history_max_rooms) {
+            let value = self.history_max_rooms.to_string();
+            return invalid("adapter.history_max_rooms", value, "1 to 1000000");
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ mod auth_tokens;
 mod binary_cli;
 mod cluster_attack;
 mod cluster_faults;
+mod cluster_history;
 mod cluster_node;
 mod cluster_nodes;
 mod cluster_recovery;

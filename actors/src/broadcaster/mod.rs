@@ -44,6 +44,9 @@ use crate::policy::{user_room, DeliveryPolicies, DeliveryPolicy, RoomBuffering};
 use crate::policy::{BufferPolicy, USER_ROOM_PREFIX};
 use crate::recovery_store::{RemoteMissed, SharedRecoveryStore, StoredEvent};
 use crate::retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
+use crate::room_history::{
+    HistoryKey, HistoryLoadStart, HistoryLoaded, LoadCount, LoadOutcome, LoadSkip, OutboundHistory,
+};
 use crate::room_supervisor::{InitialRooms, Membership, MembershipView, RecoveryRequest};
 use crate::session::Session;
 use crate::stats::{ActorStats, DropReason, HubCounters};
@@ -199,6 +202,23 @@ pub struct Broadcaster {
     store: Option<SharedRecoveryStore>,
     /// Where broadcasts for the other nodes go, when clustered.
     cluster: Option<ClusterOutbox>,
+    /// The number of the last broadcast offered to the other nodes (see `room_history`).
+    history_seq: u64,
+    /// The load of the room histories from Redis in flight, if any.
+    load: Option<PendingLoad>,
+}
+
+/// Joins of always-rooms wait at most this many at once for a history load; more are
+/// answered at once (with what is held).
+pub const MAX_HELD_REPLAYS: usize = 10_000;
+
+/// A load of the room histories in flight (see `room_history`).
+struct PendingLoad {
+    id: u64,
+    /// When it started: events received live since go after the loaded ones.
+    started: Instant,
+    /// The replays of joins that wait for it.
+    held: Vec<Replay>,
 }
 
 /// One event to deliver to this node's sockets, from here or from another node.
@@ -211,6 +231,11 @@ struct LocalDelivery {
     offset: Option<u64>,
     /// Whether the last argument is a recovery offset (here or at the origin).
     skip_last: bool,
+    /// What goes to the other nodes (a local broadcast, when clustered), completed with
+    /// the frames once they are made.
+    outbound: Option<OutboundBroadcast>,
+    /// Its name in the cluster.
+    key: Option<HistoryKey>,
 }
 
 impl Broadcaster {
@@ -235,6 +260,8 @@ impl Broadcaster {
             flush_scheduled: false,
             store: links.store,
             cluster: links.cluster,
+            history_seq: 0,
+            load: None,
         }
     }
 
@@ -316,15 +343,31 @@ impl Broadcaster {
             payload.args.push(Value::String(self.offset_text(offset)));
         }
         // The other nodes get exactly what local recipients get, offset included.
-        if let Some(outbox) = &self.cluster {
-            if !self.only_local_sockets(&msg.target) {
-                outbox.offer(OutboundBroadcast {
-                    target: msg.target.clone(),
-                    event: msg.event.clone(),
-                    payload: payload.clone(),
-                    volatile: msg.volatile,
-                });
-            }
+        let mut key = None;
+        let mut outbound = None;
+        if self.cluster.is_some() && !self.only_local_sockets(&msg.target) {
+            self.history_seq += 1;
+            let seq = self.history_seq;
+            let at_us = epoch_us();
+            key = Some(HistoryKey {
+                origin: None,
+                seq,
+                at_us,
+            });
+            outbound = Some(OutboundBroadcast {
+                target: msg.target.clone(),
+                event: msg.event.clone(),
+                payload: payload.clone(),
+                volatile: msg.volatile,
+                history: Some(OutboundHistory {
+                    seq,
+                    rooms: history_rooms(&msg.target, &policy, msg.volatile),
+                    size: policy.buffer_size,
+                    ttl: policy.buffer_ttl,
+                    at_us,
+                    frames: Vec::new().into(),
+                }),
+            });
         }
         self.deliver_locally(LocalDelivery {
             target: msg.target,
@@ -333,6 +376,8 @@ impl Broadcaster {
             volatile: msg.volatile,
             offset,
             skip_last: offset.is_some(),
+            outbound,
+            key,
         })
     }
 
@@ -359,6 +404,8 @@ impl Broadcaster {
             volatile: msg.volatile,
             offset: None,
             skip_last: msg.origin_offset,
+            outbound: None,
+            key: msg.key,
         })
     }
 
@@ -372,6 +419,12 @@ impl Broadcaster {
         let origin = self.origin_offset(&msg, &policy);
         let packet = SocketPacket::event_with_payload(&nsp, &msg.event, msg.payload);
         let frames: Frames = socket_packet_frames(&packet, self.policies.parser()).into();
+        if let (Some(mut outbound), Some(outbox)) = (msg.outbound, &self.cluster) {
+            if let Some(history) = outbound.history.as_mut().filter(|h| !h.rooms.is_empty()) {
+                history.frames = frames.clone();
+            }
+            outbox.offer(outbound);
+        }
         let shared_nsp: Arc<str> = nsp.as_str().into();
         let gathering = self.stats.mailbox_depth() > 0 || self.run.is_some();
 
@@ -425,10 +478,14 @@ impl Broadcaster {
         for (room, buffering) in keeps {
             let max = policy.max_buffer_bytes;
             let counters = &self.counters;
-            let reach = reach.as_ref();
-            self.buffers.keep(
-                number, &nsp, &room, &frames, buffering, max, counters, reach,
-            );
+            let kept = room_buffers::Keep {
+                number,
+                frames: &frames,
+                reach: reach.as_ref(),
+                key: msg.key.clone(),
+            };
+            self.buffers
+                .keep_named(&nsp, &room, kept, buffering, max, counters);
         }
         self.subscribers
             .notify(&msg.target, &packet, msg.skip_last, &self.counters);
@@ -656,6 +713,82 @@ impl Broadcaster {
         remote_replay::replay(&logs, remote, msg.upto, &msg.socket_id, rooms)
     }
 
+    /// A load of the room histories starts: joins of always-rooms wait for it, at most
+    /// `timeout` (a load already in flight is replaced, its waiting joins carried over).
+    fn start_load(&mut self, msg: HistoryLoadStart, ctx: &mut Context<Self>) {
+        let held = self.load.take().map(|l| l.held).unwrap_or_default();
+        self.load = Some(PendingLoad {
+            id: msg.id,
+            started: Instant::now(),
+            held,
+        });
+        let id = msg.id;
+        ctx.run_later(msg.timeout, move |act, _| {
+            if act.load.as_ref().is_some_and(|l| l.id == id) {
+                if let Some(outbox) = &act.cluster {
+                    outbox.history_counters().load(LoadCount::TimedOut);
+                }
+                crate::limited!(
+                    warn,
+                    "room history: the load from Redis took longer than {} ms; joins of always-rooms answered without it (it is merged when it comes)",
+                    msg.timeout.as_millis()
+                );
+                act.end_load();
+            }
+        });
+    }
+
+    /// Merges what a load read into the room buffers and, when it is the load in flight,
+    /// answers the joins that waited for it.
+    fn finish_load(&mut self, msg: HistoryLoaded) {
+        let current = self.load.as_ref().filter(|l| l.id == msg.id);
+        let started = current.map_or_else(Instant::now, |l| l.started);
+        let counters = self.cluster.as_ref().map(|o| o.history_counters().clone());
+        for (nsp, events) in msg.namespaces {
+            let policy = self.policies.of(&nsp);
+            if policy.buffer != BufferPolicy::Always || events.is_empty() {
+                continue;
+            }
+            let buffering = RoomBuffering::for_room(&policy);
+            let max = policy.max_buffer_bytes;
+            let merged = self.buffers.merge(&nsp, events, started, buffering, max);
+            if let Some(counters) = &counters {
+                counters.loaded(merged.added);
+                for why in [LoadSkip::Duplicate, LoadSkip::Expired, LoadSkip::OverBound] {
+                    counters.skipped(why, merged.skipped(why));
+                }
+            }
+            log::info!(
+                "room history: namespace {}: {} events loaded from Redis ({} held already, {} expired, {} over the bounds)",
+                crate::ClientText(&nsp),
+                merged.added,
+                merged.duplicate,
+                merged.expired,
+                merged.over_bound
+            );
+        }
+        if self.load.as_ref().is_some_and(|l| l.id == msg.id) {
+            if let Some(counters) = &counters {
+                counters.load(match msg.outcome {
+                    LoadOutcome::Complete => LoadCount::Complete,
+                    LoadOutcome::Failed => LoadCount::Failed,
+                });
+            }
+            self.end_load();
+        }
+    }
+
+    /// Ends the load in flight: the joins that waited get their replay now.
+    fn end_load(&mut self) {
+        let Some(load) = self.load.take() else {
+            return;
+        };
+        for msg in load.held {
+            let replayed = self.replay(&msg);
+            let _ = msg.reply.send(replayed);
+        }
+    }
+
     /// The periodic sweep: removes whatever outlived its window (buffered events, log
     /// entries, dedupe ids, preserved sockets), then publishes the sizes of what is left.
     fn expire(&mut self) {
@@ -750,6 +883,38 @@ fn gather(
     (count, previous)
 }
 
+/// The rooms of a target whose history Redis keeps for the other nodes: with
+/// `buffer = "always"`, every room it names but user rooms (offline queues stay on their
+/// node), unless the event is volatile.
+fn history_rooms(target: &Target, policy: &DeliveryPolicy, volatile: bool) -> Vec<String> {
+    if volatile || policy.buffer != BufferPolicy::Always || policy.buffer_size == 0 {
+        return Vec::new();
+    }
+    target
+        .rooms
+        .iter()
+        .filter(|r| !r.starts_with(USER_ROOM_PREFIX))
+        .cloned()
+        .collect()
+}
+
+/// Microseconds since the epoch, now.
+pub(crate) fn epoch_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as u64
+}
+
+/// Whether a replay hands out the buffer of a room with `buffer = "always"` (whose history
+/// a load may add to).
+fn replays_history(source: &ReplaySource) -> bool {
+    source
+        .rooms
+        .iter()
+        .any(|(_, b)| b.policy == BufferPolicy::Always)
+}
+
 /// The rooms of a target that keep an event, with their buffering: a user room (named
 /// directly, or through `users`) as the offline queue, any other room as the namespace's
 /// buffer policy says (`if_no_clients`: only while it has no member).
@@ -800,6 +965,8 @@ impl Supervised for Broadcaster {
         // was set: the next run left pending sets a new one.
         self.flush_scheduled = false;
         self.deliver_run();
+        // The load's timer went with the restart: the joins waiting for it go now.
+        self.end_load();
         self.expire();
         log::warn!("Broadcaster restarted");
     }
@@ -883,9 +1050,37 @@ impl Handler<Replay> for Broadcaster {
     type Result = ();
 
     fn handle(&mut self, msg: Replay, ctx: &mut Context<Self>) {
+        if let Some(load) = &mut self.load {
+            if load.held.len() < MAX_HELD_REPLAYS && replays_history(&msg.source) {
+                self.stats.handled();
+                if let Some(outbox) = &self.cluster {
+                    outbox.history_counters().held();
+                }
+                load.held.push(msg);
+                return;
+            }
+        }
         let stats = self.stats.clone();
         let replayed = guarded(&stats, ctx, Replayed::default(), |_| self.replay(&msg));
         let _ = msg.reply.send(replayed);
+    }
+}
+
+impl Handler<HistoryLoadStart> for Broadcaster {
+    type Result = ();
+
+    fn handle(&mut self, msg: HistoryLoadStart, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |ctx| self.start_load(msg, ctx))
+    }
+}
+
+impl Handler<HistoryLoaded> for Broadcaster {
+    type Result = ();
+
+    fn handle(&mut self, msg: HistoryLoaded, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |_| self.finish_load(msg))
     }
 }
 

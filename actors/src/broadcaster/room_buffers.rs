@@ -19,13 +19,14 @@
 //!
 //! Every event dropped before its TTL is counted with a [`DropReason`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::sync::Mutex;
 
 use crate::policy::{BufferPolicy, RoomBuffering, USER_ROOM_PREFIX};
+use crate::room_history::{HistoryKey, LoadSkip, LoadedEvent};
 use crate::stats::{DropReason, HubCounters};
 use crate::target::Target;
 use crate::wire_frame::Frames;
@@ -77,6 +78,8 @@ struct Kept {
     reach: Option<Arc<Target>>,
     /// What it is charged against `max_buffer_bytes`.
     cost: usize,
+    /// Its name in the cluster, when it has one (see `room_history`).
+    key: Option<HistoryKey>,
 }
 
 /// What one namespace keeps of one kind, and how much.
@@ -111,6 +114,43 @@ struct NspBuffers {
     next_seq: u64,
     /// Whether the byte bound was hit since the last sweep (one warning per sweep period).
     warned: bool,
+}
+
+/// One event to keep (see [`RoomBuffers::keep_named`]).
+pub struct Keep<'a> {
+    /// The number of the broadcast it came from.
+    pub number: u64,
+    /// The event as sent.
+    pub frames: &'a Frames,
+    /// The broadcast's target when it had other paths than this room.
+    pub reach: Option<&'a Arc<Target>>,
+    /// Its name in the cluster, if it has one.
+    pub key: Option<HistoryKey>,
+}
+
+/// What a merge of loaded history did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// Loaded events kept.
+    pub added: u64,
+    /// Events held already.
+    pub duplicate: u64,
+    /// Events past their TTL.
+    pub expired: u64,
+    /// Events over `buffer_size` or `max_buffer_bytes` (the oldest go first, loaded or
+    /// held before).
+    pub over_bound: u64,
+}
+
+impl Merged {
+    /// How many were skipped for `why`.
+    pub fn skipped(&self, why: LoadSkip) -> u64 {
+        match why {
+            LoadSkip::Duplicate => self.duplicate,
+            LoadSkip::Expired => self.expired,
+            LoadSkip::OverBound => self.over_bound,
+        }
+    }
 }
 
 /// Every namespace's replay buffers and offline queues.
@@ -259,6 +299,7 @@ impl RoomBuffers {
     /// events in the room and `max_bytes` in the namespace, the oldest going first (each
     /// counted). `reach` is the broadcast's target when it had other paths than this room.
     #[allow(clippy::too_many_arguments)]
+    #[cfg(test)]
     pub fn keep(
         &mut self,
         number: u64,
@@ -270,6 +311,31 @@ impl RoomBuffers {
         counters: &HubCounters,
         reach: Option<&Arc<Target>>,
     ) {
+        let kept = Keep {
+            number,
+            frames,
+            reach,
+            key: None,
+        };
+        self.keep_named(nsp, room, kept, buffering, max_bytes, counters);
+    }
+
+    /// As [`RoomBuffers::keep`], with the event's name in the cluster.
+    pub fn keep_named(
+        &mut self,
+        nsp: &str,
+        room: &str,
+        event: Keep<'_>,
+        buffering: RoomBuffering,
+        max_bytes: usize,
+        counters: &HubCounters,
+    ) {
+        let Keep {
+            number,
+            frames,
+            reach,
+            key: name,
+        } = event;
         let kind = BufferKind::of(room);
         // The target kept for the replay check is charged too (once per room that keeps
         // the event: shared, so this errs towards dropping sooner, never later).
@@ -319,6 +385,7 @@ impl RoomBuffers {
             frames: frames.clone(),
             reach: reach.cloned(),
             cost,
+            key: name,
         });
         buffers.arrivals.push_back((seq, key));
         buffers.events += 1;
@@ -351,6 +418,134 @@ impl RoomBuffers {
             }
         }
         self.publish(nsp);
+    }
+
+    /// Merges a room history loaded from the store into the room buffers of `nsp` (rooms,
+    /// never offline queues): events the room holds already (by their name) or past their
+    /// TTL are skipped; the others are kept with number 0, so that any later join replays
+    /// them, before everything received live since `loaded_before` (when the load started),
+    /// among the older ones in the order they were published. Then each room keeps its
+    /// newest `buffering.size` events and the namespace `max_bytes`, the oldest going first.
+    /// The room buffers of the namespace are renumbered (arrival order by age); a load is
+    /// rare (a node starting, a subscription made again), so that costs what is kept once.
+    pub fn merge(
+        &mut self,
+        nsp: &str,
+        loaded: Vec<LoadedEvent>,
+        loaded_before: Instant,
+        buffering: RoomBuffering,
+        max_bytes: usize,
+    ) -> Merged {
+        let mut merged = Merged::default();
+        let table = match self.nsps.get_mut(nsp) {
+            Some(table) => table,
+            None => self.nsps.entry(nsp.to_owned()).or_default(),
+        };
+        let buffers = &mut table.kinds[BufferKind::Room as usize];
+        buffers.ttl = buffering.ttl;
+        let now = Instant::now();
+        let mut held: HashMap<Arc<str>, HashSet<HistoryKey>> = HashMap::new();
+        let mut added: HashSet<HistoryKey> = HashSet::new();
+        let mut all: Vec<(Arc<str>, Kept)> = Vec::with_capacity(buffers.events + loaded.len());
+        for (room, queue) in buffers.rooms.drain() {
+            for kept in queue {
+                if let Some(key) = &kept.key {
+                    held.entry(room.clone()).or_default().insert(key.clone());
+                }
+                all.push((room.clone(), kept));
+            }
+        }
+        for event in loaded {
+            if event.age > buffering.ttl || BufferKind::of(&event.room) != BufferKind::Room {
+                merged.expired += 1;
+                continue;
+            }
+            let room: Arc<str> = match held.get_key_value(event.room.as_str()) {
+                Some((room, _)) => room.clone(),
+                None => event.room.as_str().into(),
+            };
+            if !held
+                .entry(room.clone())
+                .or_default()
+                .insert(event.key.clone())
+            {
+                merged.duplicate += 1;
+                continue;
+            }
+            let at = now.checked_sub(event.age).unwrap_or(loaded_before);
+            let cost =
+                event.frames.iter().map(|f| f.len()).sum::<usize>() + room.len() + EVENT_OVERHEAD;
+            added.insert(event.key.clone());
+            all.push((
+                room,
+                Kept {
+                    seq: 0,
+                    number: 0,
+                    at: at.min(loaded_before),
+                    frames: event.frames,
+                    reach: None,
+                    cost,
+                    key: Some(event.key),
+                },
+            ));
+        }
+        // Everything received live since the load started goes last; the rest in the order
+        // of publication (by the origin's clock: one node's events keep their order), events
+        // of a Node.js origin (no name) by when they arrived here.
+        let wall_now = super::epoch_us();
+        all.sort_by_cached_key(|(_, kept)| {
+            let live = kept.at > loaded_before;
+            let wall = kept.key.as_ref().map_or_else(
+                || {
+                    let ago = now.saturating_duration_since(kept.at).as_micros() as u64;
+                    wall_now.saturating_sub(ago)
+                },
+                |k| k.at_us,
+            );
+            (live, wall)
+        });
+        buffers.arrivals.clear();
+        buffers.events = 0;
+        buffers.bytes = 0;
+        let mut over = 0u64;
+        let mut lost = 0u64;
+        let mut went = |old: &Kept| {
+            over += 1;
+            if old.key.as_ref().is_some_and(|k| added.contains(k)) {
+                lost += 1;
+            }
+        };
+        for (room, mut kept) in all {
+            kept.seq = table.next_seq;
+            table.next_seq += 1;
+            let queue = buffers.rooms.entry(room.clone()).or_default();
+            if queue.len() >= buffering.size {
+                if let Some(old) = queue.pop_front() {
+                    buffers.events -= 1;
+                    buffers.bytes -= old.cost;
+                    went(&old);
+                }
+            }
+            buffers.events += 1;
+            buffers.bytes += kept.cost;
+            buffers.arrivals.push_back((kept.seq, room));
+            queue.push_back(kept);
+        }
+        buffers.compact();
+        while table.bytes() > max_bytes {
+            match table.drop_oldest() {
+                Some(old) => went(&old),
+                None => break,
+            }
+        }
+        // What went over a bound is the oldest of the merged history, loaded or held.
+        merged.over_bound = over;
+        merged.added = added.len() as u64 - lost;
+        if table.is_empty() {
+            self.nsps.remove(nsp);
+        }
+        self.publish(nsp);
+        merged
     }
 
     /// The published view of the sizes.
@@ -738,5 +933,78 @@ mod tests {
             arrivals <= 2 + 64 + 1,
             "{arrivals} arrival entries for 1 event"
         );
+    }
+
+    fn named(origin: &str, seq: u64, at_us: u64) -> HistoryKey {
+        HistoryKey {
+            origin: Some(origin.into()),
+            seq,
+            at_us,
+        }
+    }
+
+    fn loaded(room: &str, key: HistoryKey, age: Duration, text: &str) -> LoadedEvent {
+        LoadedEvent {
+            room: room.into(),
+            key,
+            age,
+            frames: frames(text),
+        }
+    }
+
+    #[test]
+    fn a_merge_puts_the_loaded_history_first_once_in_publication_order_within_bounds() {
+        let counters = HubCounters::default();
+        let mut buffers = RoomBuffers::default();
+        let long = always(3, Duration::from_secs(600));
+        let now_us = super::super::epoch_us();
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_millis(5));
+        // Received live since the load started: a2 (also in the load).
+        let live = Keep {
+            number: 7,
+            frames: &frames("a2"),
+            reach: None,
+            key: Some(named("a", 2, now_us - 1_000)),
+        };
+        buffers.keep_named("/", "r", live, long, usize::MAX, &counters);
+        let second = Duration::from_secs(1);
+        let history = vec![
+            loaded("r", named("a", 1, now_us - 2_000), second, "a1"),
+            loaded("r", named("a", 2, now_us - 1_000), second, "a2"),
+            loaded("r", named("b", 1, now_us - 3_000), second, "b1"),
+            loaded("r", named("b", 0, now_us - 9_000), second, "b0"),
+            loaded("r", named("b", 9, now_us), Duration::from_secs(601), "old"),
+        ];
+        let merged = buffers.merge("/", history, started, long, usize::MAX);
+        assert_eq!(
+            merged,
+            Merged {
+                added: 2,
+                duplicate: 1,
+                expired: 1,
+                over_bound: 1,
+            }
+        );
+        // b0 went for buffer_size 3: the oldest.
+        assert_eq!(
+            payloads(&buffers.replay("/", "r", long, 0, |_, _| false)),
+            vec!["42[\"ev\",\"b1\"]", "42[\"ev\",\"a1\"]"],
+            "a join whose cutoff is before the live event gets the loaded ones"
+        );
+        assert_eq!(
+            payloads(&buffers.replay("/", "r", long, u64::MAX, |_, _| false)),
+            vec![
+                "42[\"ev\",\"b1\"]",
+                "42[\"ev\",\"a1\"]",
+                "42[\"ev\",\"a2\"]"
+            ]
+        );
+        // The namespace's byte bound holds too: the oldest go.
+        let one = buffers.sizes()[0].1.bytes / 3;
+        let more = vec![loaded("r2", named("c", 1, now_us), second, "c1")];
+        let merged = buffers.merge("/", more, Instant::now(), long, 2 * one + one / 2);
+        assert_eq!((merged.added, merged.over_bound), (1, 2), "b1 and a1 went");
+        assert!(buffers.sizes()[0].1.bytes <= 2 * one + one / 2);
     }
 }

@@ -69,6 +69,7 @@ async fn broadcasts_go_to_the_outbox_with_their_offset_but_not_those_for_local_s
         payload: Payload::new(vec![json!(4), json!("origin-offset")]),
         volatile: false,
         origin_offset: true,
+        key: None,
     };
     assert_eq!(hub.remote_broadcast(remote).await.unwrap().recipients, 1);
     assert_eq!(client.events("remote", 1).await, vec![json!(4)]);
@@ -110,6 +111,7 @@ async fn a_remote_broadcast_is_buffered_like_a_local_one() {
         payload: Payload::new(vec![json!("x")]),
         volatile: false,
         origin_offset: false,
+        key: None,
     };
     assert_eq!(hub.remote_broadcast(remote).await.unwrap().recipients, 0);
     let buffered = hub
@@ -117,4 +119,66 @@ async fn a_remote_broadcast_is_buffered_like_a_local_one() {
         .await
         .unwrap();
     assert_eq!(buffered, 1);
+}
+
+/// A join of an always-room while a history load is in flight waits for it, then gets the
+/// loaded events first, each once (one was held already: it came live).
+#[actix_rt::test]
+async fn a_join_waits_for_the_history_load_and_gets_it_once_in_order() {
+    use siohub_actors::room_history::{
+        HistoryKey, HistoryLoadStart, HistoryLoaded, LoadCount, LoadOutcome, LoadSkip, LoadedEvent,
+    };
+    use siohub_actors::wire_frame::WireFrame;
+
+    let policy = DeliveryPolicy {
+        buffer: BufferPolicy::Always,
+        buffer_size: 10,
+        ..DeliveryPolicy::default()
+    };
+    let (outbox, _receiver) = ClusterOutbox::new(8);
+    let hub = Hub::start_clustered(DeliveryPolicies::new(policy), outbox.clone());
+    let sockets = Sockets::default();
+    let (mut client, _) = Client::connect(&hub, namespaces(&sockets, None), None).await;
+    let key = |seq: u64| HistoryKey {
+        origin: Some("n1".into()),
+        seq,
+        at_us: 1_000 + seq,
+    };
+    // Event 2 came live before the load; the load has 1 and 2.
+    let live = RemoteBroadcast {
+        target: room("r"),
+        event: "ev".into(),
+        payload: Payload::new(vec![json!(2)]),
+        volatile: false,
+        origin_offset: false,
+        key: Some(key(2)),
+    };
+    hub.remote_broadcast(live).await.unwrap();
+    hub.history_load_start(HistoryLoadStart {
+        id: 1,
+        timeout: Duration::from_secs(60),
+    });
+    let socket = sockets.last();
+    let join = actix_rt::spawn(async move { socket.join("r").await });
+    let counters = outbox.history_counters().clone();
+    crate::support::read_lock::until("the join waits for the load", || counters.joins_held() == 1)
+        .await;
+    assert!(!join.is_finished(), "the join's replay waits");
+    let loaded = |seq: u64| LoadedEvent {
+        room: "r".into(),
+        key: key(seq),
+        age: Duration::from_secs(1),
+        frames: vec![WireFrame::text(format!("42[\"ev\",{seq}]"))].into(),
+    };
+    hub.history_loaded(HistoryLoaded {
+        id: 1,
+        namespaces: vec![("/".into(), vec![loaded(2), loaded(1)])],
+        outcome: LoadOutcome::Complete,
+    });
+    let replayed = join.await.unwrap().expect("the join succeeds");
+    assert_eq!(replayed, 2);
+    assert_eq!(client.events("ev", 2).await, vec![json!(1), json!(2)]);
+    assert_eq!(counters.events_loaded(), 1);
+    assert_eq!(counters.events_skipped(LoadSkip::Duplicate), 1);
+    assert_eq!(counters.loads(LoadCount::Complete), 1);
 }

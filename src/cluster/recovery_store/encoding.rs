@@ -87,23 +87,27 @@ pub(super) fn decode_record(bytes: &[u8], nsp: &str, window: Duration) -> Option
 
 /// The fields of a stream entry for `event`, in order.
 pub(super) fn event_fields(event: &StoredEvent) -> Vec<(&'static str, Vec<u8>)> {
-    let target = &event.target;
-    let target = serde_json::json!({
-        "r": target.rooms,
-        "u": target.users,
-        "s": target.socket_ids,
-        "xr": target.except_rooms,
-        "xs": target.except_socket_ids,
-    });
     let mut fields = vec![
         ("offset", event.offset.as_bytes().to_vec()),
-        ("target", target.to_string().into_bytes()),
+        ("target", target_json(&event.target).into_bytes()),
     ];
     for frame in event.frames.iter() {
         let name = if frame.is_binary() { "b" } else { "t" };
         fields.push((name, frame.payload().to_vec()));
     }
     fields
+}
+
+/// A target as stored (JSON: rooms, users, socket ids and the two except lists).
+pub(crate) fn target_json(target: &Target) -> String {
+    serde_json::json!({
+        "r": target.rooms,
+        "u": target.users,
+        "s": target.socket_ids,
+        "xr": target.except_rooms,
+        "xs": target.except_socket_ids,
+    })
+    .to_string()
 }
 
 /// The offset of a stream entry, if it has one.

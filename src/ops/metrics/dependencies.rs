@@ -94,6 +94,58 @@ fn cluster_families(cluster: &ClusterHandle, out: &mut Families) -> fmt::Result 
         "siohub_adapter_reconnects_total",
         "Times the subscribing connection to Redis was made again after a loss.",
         status.reconnects(),
+    )?;
+    history_families(cluster, out)
+}
+
+/// The room histories in Redis (rooms with `buffer = "always"`).
+fn history_families(cluster: &ClusterHandle, out: &mut Families) -> fmt::Result {
+    use siohub_actors::room_history::{LoadCount, LoadSkip};
+    let history = cluster.outbox().history_counters();
+    let (written, failed, dropped) = history.writes();
+    out.counters(
+        "siohub_history_writes_total",
+        "Room history entries for Redis, by outcome (failed: Redis was down; dropped: the outbox was full).",
+        [
+            ([("outcome", "written")], written),
+            ([("outcome", "failed")], failed),
+            ([("outcome", "dropped")], dropped),
+        ],
+    )?;
+    out.counter(
+        "siohub_history_rooms_evicted_total",
+        "Rooms whose history Redis dropped for [adapter] history_max_rooms.",
+        history.evicted_rooms(),
+    )?;
+    out.counters(
+        "siohub_history_loads_total",
+        "Loads of the room histories from Redis at a (re)subscription, by outcome.",
+        [
+            ("complete", LoadCount::Complete),
+            ("failed", LoadCount::Failed),
+            ("timed_out", LoadCount::TimedOut),
+        ]
+        .map(|(outcome, how)| ([("outcome", outcome)], history.loads(how))),
+    )?;
+    out.counter(
+        "siohub_history_events_loaded_total",
+        "Events loaded from Redis into the room buffers.",
+        history.events_loaded(),
+    )?;
+    out.counters(
+        "siohub_history_events_skipped_total",
+        "Events read from Redis and not kept, by reason.",
+        [
+            ("duplicate", LoadSkip::Duplicate),
+            ("expired", LoadSkip::Expired),
+            ("over_bound", LoadSkip::OverBound),
+        ]
+        .map(|(reason, why)| ([("reason", reason)], history.events_skipped(why))),
+    )?;
+    out.counter(
+        "siohub_history_joins_held_total",
+        "Joins of always-rooms whose replay waited for a history load.",
+        history.joins_held(),
     )
 }
 

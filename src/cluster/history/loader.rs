@@ -1,0 +1,207 @@
+//! The load of the room histories on every (re)subscription: once the subscription is
+//! confirmed the Broadcaster is told a load starts (joins of always-rooms wait for it, at
+//! most `[adapter] history_read_timeout_ms`), then the namespaces with a history are read
+//! from Redis (those whose policy here is `buffer = "always"`), each room newest first, at
+//! most `history_max_rooms` rooms and `max_buffer_bytes` of events per namespace (what its
+//! buffers may hold anyway), [`ROOMS_PER_TRIP`] rooms and [`PAGE`] entries of each per round
+//! trip; what was read goes to
+//! the Broadcaster, which merges it (see `RoomBuffers::merge`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use redis::aio::ConnectionManager;
+use siohub_actors::room_history::{
+    HistoryKey, HistoryLoadStart, HistoryLoaded, LoadOutcome, LoadedEvent,
+};
+use siohub_actors::wire_frame::WireFrame;
+use siohub_actors::{BufferPolicy, Hub, EVENT_OVERHEAD};
+
+use super::{HistoryKeys, MAX_NAMESPACES};
+
+/// Room streams read per round trip.
+pub(crate) const ROOMS_PER_TRIP: usize = 16;
+
+/// Entries read per room per round trip: a round trip's reply holds at most
+/// `ROOMS_PER_TRIP` x `PAGE` entries, whatever `buffer_size` is.
+pub(crate) const PAGE: usize = 128;
+
+/// A stream entry: its id and its fields (names and values alternating).
+type Entry = (String, Vec<Vec<u8>>);
+
+/// Starts loads (see the module documentation).
+#[derive(Clone)]
+pub(crate) struct Loader {
+    pub(crate) hub: Hub,
+    pub(crate) conn: ConnectionManager,
+    pub(crate) keys: HistoryKeys,
+    /// This node's uid: its own events are named without it.
+    pub(crate) uid: Arc<str>,
+    pub(crate) max_rooms: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) next_id: Arc<AtomicU64>,
+}
+
+impl Loader {
+    /// Whether any namespace may have an always-room (else nothing is ever loaded).
+    pub(crate) fn wanted(hub: &Hub) -> bool {
+        hub.policies().any(|p| p.buffer == BufferPolicy::Always)
+    }
+
+    /// The subscription is confirmed: tells the Broadcaster a load starts (before any
+    /// message the subscription brings reaches it), and reads in the background.
+    pub(crate) fn start(&self) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        self.hub.history_load_start(HistoryLoadStart {
+            id,
+            timeout: self.timeout,
+        });
+        let this = self.clone();
+        actix_rt::spawn(async move {
+            // Redis may hang: the read gives up a while after the joins stopped waiting.
+            let deadline = this.timeout * 4;
+            let mut loaded = HistoryLoaded {
+                id,
+                ..HistoryLoaded::default()
+            };
+            let read = tokio::time::timeout(deadline, this.read(&mut loaded.namespaces)).await;
+            loaded.outcome = match read {
+                Ok(Ok(())) => LoadOutcome::Complete,
+                Ok(Err(e)) => {
+                    siohub_actors::limited!(
+                        warn,
+                        "room history: the load from Redis failed ({e}); joins get what this node holds"
+                    );
+                    LoadOutcome::Failed
+                }
+                Err(_) => LoadOutcome::Failed,
+            };
+            this.hub.history_loaded(loaded);
+        });
+    }
+
+    /// Reads every namespace's history into `out`.
+    async fn read(&self, out: &mut Vec<(String, Vec<LoadedEvent>)>) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        let now = now_us();
+        let namespaces: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.keys.namespaces())
+            .arg(now / 1000)
+            .arg("+inf")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(MAX_NAMESPACES)
+            .query_async(&mut conn)
+            .await?;
+        for nsp in namespaces {
+            let policy = self.hub.policies().of(&nsp);
+            if policy.buffer != BufferPolicy::Always || policy.buffer_size == 0 {
+                continue;
+            }
+            let rooms: Vec<String> = redis::cmd("ZREVRANGEBYSCORE")
+                .arg(self.keys.rooms(&nsp))
+                .arg("+inf")
+                .arg(now / 1000)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(self.max_rooms)
+                .query_async(&mut conn)
+                .await?;
+            let budget = policy.max_buffer_bytes;
+            let mut events = Vec::new();
+            let mut bytes = 0usize;
+            'rooms: for chunk in rooms.chunks(ROOMS_PER_TRIP) {
+                // Each room is read newest first, a page of at most PAGE entries per round
+                // trip, until it has given `buffer_size` entries or has no more.
+                let mut cursors: Vec<(&String, String, usize)> = chunk
+                    .iter()
+                    .map(|room| (room, "+".to_owned(), policy.buffer_size))
+                    .collect();
+                while !cursors.is_empty() {
+                    let mut pipe = redis::pipe();
+                    for (room, end, left) in &cursors {
+                        pipe.cmd("XREVRANGE")
+                            .arg(self.keys.stream(&nsp, room))
+                            .arg(end)
+                            .arg("-")
+                            .arg("COUNT")
+                            .arg((*left).min(PAGE));
+                    }
+                    let pages: Vec<Vec<Entry>> = pipe.query_async(&mut conn).await?;
+                    let mut next = Vec::with_capacity(cursors.len());
+                    for ((room, _, left), page) in cursors.into_iter().zip(pages) {
+                        let full = page.len() == left.min(PAGE);
+                        let mut last = None;
+                        let taken = page.len();
+                        for (id, fields) in page {
+                            last = Some(id);
+                            let Some(event) = self.decode(room, &fields, now) else {
+                                continue;
+                            };
+                            if event.age > policy.buffer_ttl {
+                                continue;
+                            }
+                            let frames: usize = event.frames.iter().map(|f| f.len()).sum();
+                            bytes += frames + room.len() + EVENT_OVERHEAD;
+                            // Over the budget, the older events are left out.
+                            if bytes > budget {
+                                break 'rooms;
+                            }
+                            events.push(event);
+                        }
+                        if let Some(last) = last.filter(|_| full && left > taken) {
+                            next.push((room, format!("({last}"), left - taken));
+                        }
+                    }
+                    cursors = next;
+                }
+            }
+            out.push((nsp, events));
+        }
+        Ok(())
+    }
+
+    /// A stream entry of `room` as a loaded event (`None`: not one of ours, or garbage).
+    fn decode(&self, room: &str, fields: &[Vec<u8>], now: u64) -> Option<LoadedEvent> {
+        let (mut origin, mut seq, mut at) = (None, None, None);
+        let mut frames = Vec::new();
+        for pair in fields.chunks_exact(2) {
+            let (name, value) = (pair[0].as_slice(), &pair[1]);
+            let text = || std::str::from_utf8(value).ok();
+            match name {
+                b"o" => origin = Some(text()?),
+                b"c" => seq = text()?.parse::<u64>().ok(),
+                b"w" => at = text()?.parse::<u64>().ok(),
+                b"t" => frames.push(WireFrame::text(text()?.to_owned())),
+                b"b" => frames.push(WireFrame::binary(Bytes::copy_from_slice(value))),
+                _ => {}
+            }
+        }
+        let origin = origin?;
+        if frames.is_empty() {
+            return None;
+        }
+        let origin = (origin != &*self.uid).then(|| Arc::from(origin));
+        let at_us = at?;
+        Some(LoadedEvent {
+            room: room.to_owned(),
+            key: HistoryKey {
+                origin,
+                seq: seq?,
+                at_us,
+            },
+            age: Duration::from_micros(now.saturating_sub(at_us)),
+            frames: frames.into(),
+        })
+    }
+}
+
+/// Microseconds since the epoch, now.
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as u64
+}
