@@ -114,6 +114,7 @@ mod config;
 mod connection_manager;
 pub mod delivery;
 mod disconnect_reason;
+pub mod fields;
 mod error;
 mod hub_error;
 mod hub_handle;
