@@ -119,7 +119,12 @@ impl FieldSet {
 
     /// The names as JSON strings (what an ack echoes).
     pub fn to_json(&self) -> Value {
-        Value::Array(self.0.iter().map(|n| Value::String(n.to_string())).collect())
+        Value::Array(
+            self.0
+                .iter()
+                .map(|n| Value::String(n.to_string()))
+                .collect(),
+        )
     }
 
     /// Bytes the set takes, roughly (for accounting).
@@ -217,7 +222,12 @@ pub fn filter_encoded(
 /// to live events). `recovering`: the namespace appends recovery offsets, so data
 /// followed by one string is an object and its offset. Frames that do not decode as one
 /// plain event go unchanged.
-pub fn filter_frames(frames: &Frames, fields: &FieldSet, parser: Parser, recovering: bool) -> Frames {
+pub fn filter_frames(
+    frames: &Frames,
+    fields: &FieldSet,
+    parser: Parser,
+    recovering: bool,
+) -> Frames {
     let Some(packet) = decode_frames(frames, parser) else {
         return frames.clone();
     };
@@ -274,7 +284,10 @@ mod tests {
         );
         assert!(FieldSet::new([""]).is_err());
         assert!(FieldSet::new(["x".repeat(MAX_FIELD_NAME_BYTES + 1)]).is_err());
-        assert!(FieldSet::new(Vec::<String>::new()).unwrap().names().is_empty());
+        assert!(FieldSet::new(Vec::<String>::new())
+            .unwrap()
+            .names()
+            .is_empty());
     }
 
     #[test]
@@ -298,7 +311,12 @@ mod tests {
             SocketPacket::event("/", "tick", json!([{"price": 1, "volume": 2}, "off"]));
         let out = filter_packet(&with_offset, &fields, true).unwrap();
         assert_eq!(out.data, Some(json!(["tick", {"price": 1}, "off"])));
-        for other in [json!([1]), json!([{"price": 1}, 2]), json!(["s"]), json!([])] {
+        for other in [
+            json!([1]),
+            json!([{"price": 1}, 2]),
+            json!(["s"]),
+            json!([]),
+        ] {
             let packet = SocketPacket::event("/", "e", other);
             assert!(filter_packet(&packet, &fields, false).is_none());
         }

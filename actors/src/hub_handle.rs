@@ -531,14 +531,16 @@ impl Hub {
         let (reply, answer) = futures::channel::oneshot::channel();
         let (socket_id, incarnation) = socket;
         self.count_send(HubActor::RoomSupervisor);
-        self.inner.rooms.do_send(crate::room_supervisor::SetRoomFields {
-            nsp: nsp.to_owned(),
-            room: room.to_owned(),
-            socket_id,
-            incarnation,
-            update,
-            reply,
-        });
+        self.inner
+            .rooms
+            .do_send(crate::room_supervisor::SetRoomFields {
+                nsp: nsp.to_owned(),
+                room: room.to_owned(),
+                socket_id,
+                incarnation,
+                update,
+                reply,
+            });
         async move {
             answer
                 .await

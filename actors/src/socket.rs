@@ -12,13 +12,12 @@ use siohub_protocol::{Payload, SocketPacket};
 
 use crate::disconnect_reason::DisconnectReason;
 use crate::error::AckError;
+use crate::fields::{FieldsError, FieldsUpdate};
 use crate::hub_error::{JoinError, NotConnected};
 use crate::hub_handle::Hub;
-use crate::fields::{FieldsError, FieldsUpdate};
 use crate::messages::{
     CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
-    SocketSetFields,
-    SocketRooms,
+    SocketRooms, SocketSetFields,
 };
 use crate::session::{capture_request, session_task, Request, Session};
 

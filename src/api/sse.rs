@@ -67,8 +67,8 @@ pub async fn subscribe(
         None => None,
         Some(names) => {
             let names = names.split(',').map(str::trim).filter(|n| !n.is_empty());
-            let set = FieldSet::new(names)
-                .map_err(|e| ApiError::invalid(format!("bad fields: {e}")))?;
+            let set =
+                FieldSet::new(names).map_err(|e| ApiError::invalid(format!("bad fields: {e}")))?;
             Some(set)
         }
     };

@@ -74,13 +74,22 @@ pub(super) fn on_fields(
         let room = match payload.args.first() {
             Some(Value::Object(obj)) => match obj.get("room") {
                 Some(Value::String(room)) => room.clone(),
-                _ => return Err(EventError::invalid("expected {\"room\": \"<name>\", \"fields\": [..] | null}")),
+                _ => {
+                    return Err(EventError::invalid(
+                        "expected {\"room\": \"<name>\", \"fields\": [..] | null}",
+                    ))
+                }
             },
-            _ => return Err(EventError::invalid("expected {\"room\": \"<name>\", \"fields\": [..] | null}")),
+            _ => {
+                return Err(EventError::invalid(
+                    "expected {\"room\": \"<name>\", \"fields\": [..] | null}",
+                ))
+            }
         };
         check_room_name(&room)?;
-        let fields = fields_of(&payload)?
-            .ok_or_else(|| EventError::invalid("\"fields\" is required: an array of field names or null"))?;
+        let fields = fields_of(&payload)?.ok_or_else(|| {
+            EventError::invalid("\"fields\" is required: an array of field names or null")
+        })?;
         Ok((room, fields))
     })();
     let (room, fields) = match parsed {

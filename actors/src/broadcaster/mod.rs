@@ -395,8 +395,15 @@ impl Broadcaster {
                 let version = self.membership.version();
                 let (target, volatile) = (&msg.target, msg.volatile);
                 let run = &mut self.run;
-                let (count, closed) =
-                    gather(run, &members, version, target, &shared_nsp, encode, volatile);
+                let (count, closed) = gather(
+                    run,
+                    &members,
+                    version,
+                    target,
+                    &shared_nsp,
+                    encode,
+                    volatile,
+                );
                 closed_run = closed;
                 count
             } else if filtered {
@@ -947,7 +954,8 @@ impl Handler<Subscribe> for Broadcaster {
     fn handle(&mut self, msg: Subscribe, _ctx: &mut Context<Self>) -> Self::Result {
         // Not `guarded`: nothing here can panic, and a subscription has no fallback value.
         self.stats.handled();
-        let (subscriber, subscription) = Subscriber::new(&msg.nsp, msg.rooms, msg.fields, msg.capacity);
+        let (subscriber, subscription) =
+            Subscriber::new(&msg.nsp, msg.rooms, msg.fields, msg.capacity);
         self.subscribers.subscribe(&msg.nsp, subscriber);
         MessageResult(subscription)
     }

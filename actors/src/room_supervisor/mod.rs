@@ -303,7 +303,10 @@ impl Handler<JoinRoom> for RoomSupervisor {
                     if let Err(refused) = members.check_fields(nsp, room, id, fields, update.max) {
                         drop(members);
                         let refused = Some(refused);
-                        let _ = msg.reply.send(Replayed { refused, ..Replayed::default() });
+                        let _ = msg.reply.send(Replayed {
+                            refused,
+                            ..Replayed::default()
+                        });
                         return;
                     }
                 }
@@ -338,7 +341,14 @@ impl Handler<SetRoomFields> for RoomSupervisor {
         let result = guarded(&stats, ctx, Err(FieldsError::NotConnected), |_| {
             let mut members = self.writer.write();
             let (fields, max) = (msg.update.fields, msg.update.max);
-            members.set_fields(&msg.nsp, &msg.room, &msg.socket_id, msg.incarnation, fields, max)
+            members.set_fields(
+                &msg.nsp,
+                &msg.room,
+                &msg.socket_id,
+                msg.incarnation,
+                fields,
+                max,
+            )
         });
         let _ = msg.reply.send(result);
     }

@@ -12,8 +12,8 @@ use super::Session;
 use crate::admin::feed::RoomChanged;
 use crate::delivery::{Deliver, DeliverBatch, DeliverWithAck, Replayed};
 use crate::disconnect_reason::DisconnectReason;
-use crate::fields::FieldsError;
 use crate::error::AckError;
+use crate::fields::FieldsError;
 use crate::hub_error::{JoinError, NotConnected};
 use crate::ids::next_ack_id;
 use crate::messages::{

@@ -57,6 +57,12 @@ pub struct Config {
     /// Sockets connected to `/admin` as the official admin UI during a fanout (siohub only;
     /// the server must let them in, e.g. `SOCKETIO_API__INSECURE=true`).
     pub admin_watchers: usize,
+    /// Fields of each publish's data besides its timestamp `a`: 0 = the data is a string;
+    /// N = an object `{"a": ts, "f0": .., "f{N-1}": ..}` sharing the payload bytes.
+    pub object_fields: usize,
+    /// Field sets the subscribers join with (siohub's `join {"room", "fields"}`):
+    /// subscriber i takes `["a", "f{i % N}"]`; 0 = a plain join.
+    pub field_sets: usize,
 }
 
 impl Default for Config {
@@ -87,6 +93,8 @@ impl Default for Config {
             case: String::new(),
             metrics_urls: Vec::new(),
             admin_watchers: 0,
+            object_fields: 0,
+            field_sets: 0,
         }
     }
 }
@@ -130,6 +138,10 @@ options of `run` (defaults in brackets):
   --buf BYTES       read buffer per busy connection                           [16384]
   --threads N       tokio worker threads                                      [2]
   --admin-watchers N  sockets watching on /admin during a fanout (siohub)    [0]
+  --object-fields N publish data as an object: its timestamp "a" and N fields
+                    f0..f{N-1} sharing the payload bytes; 0 = a string        [0]
+  --field-sets N    fanout subscribers join with fields (siohub): subscriber i
+                    takes ["a", "f{i % N}"] (needs --object-fields >= N)      [0]
 "#;
 
 impl Config {
@@ -204,6 +216,8 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "--room" => cfg.room = value.clone(),
             "--buf" => cfg.buf = (num(flag)? as usize).max(1024),
             "--threads" => cfg.threads = (num(flag)? as usize).max(1),
+            "--object-fields" => cfg.object_fields = num(flag)? as usize,
+            "--field-sets" => cfg.field_sets = num(flag)? as usize,
             _ => return Err(format!("unknown option {flag}; see `loadgen help`")),
         }
         i += 2;
@@ -216,6 +230,9 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "unknown scenario {}; one of fanout idle ramp echo mixed",
             cfg.scenario
         ));
+    }
+    if cfg.field_sets > cfg.object_fields {
+        return Err("--field-sets needs --object-fields at least as large".to_owned());
     }
     let default_frac = if cfg.scenario == "mixed" { 0.05 } else { 0.0 };
     cfg.polling_frac = polling_frac.unwrap_or(default_frac).clamp(0.0, 1.0);

@@ -445,7 +445,8 @@ async fn publish_loop(
         for _ in 0..batch {
             let ts = now_us();
             me.sent_at[next_id as usize % RING].store(ts, Relaxed);
-            sio::publish_packet(&mut packet, next_id, &cfg.room, EVENT, ts, cfg.payload);
+            let fields = cfg.object_fields;
+            sio::publish_packet(&mut packet, next_id, &cfg.room, EVENT, ts, cfg.payload, fields);
             w.push_text(&packet);
             next_id += 1;
         }
@@ -480,13 +481,17 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
             async move {
                 if polling {
                     let s = Polling::connect(&http, cfg.addr_for(i), &cfg.path).await?;
-                    let args = s.call(&sio::join_packet(&cfg.room, 0), 0).await?;
+                    let join = match cfg.field_sets {
+                        0 => sio::join_packet(&cfg.room, 0),
+                        n => sio::join_fields_packet(&cfg.room, 0, i % n),
+                    };
+                    let args = s.call(&join, 0).await?;
                     sio::check_ok(&args, "join")?;
                     Ok(Subscriber::Polling(s))
                 } else {
                     let mut ws =
                         sio::connect_ws(cfg.addr_for(i), &cfg.path, cfg.buf, i as u32).await?;
-                    sio::join(&mut ws, &cfg.room).await?;
+                    sio::join_as(&mut ws, &cfg, i).await?;
                     Ok(Subscriber::Ws(ws))
                 }
             }

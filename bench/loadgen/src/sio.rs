@@ -133,6 +133,22 @@ pub fn join_packet(room: &str, id: u64) -> Vec<u8> {
     format!("42{id}[\"join\",\"{room}\"]").into_bytes()
 }
 
+/// The `join` packet for `room` taking field set `["a", "f<set>"]` (siohub's field filter).
+pub fn join_fields_packet(room: &str, id: u64, set: usize) -> Vec<u8> {
+    format!("42{id}[\"join\",{{\"room\":\"{room}\",\"fields\":[\"a\",\"f{set}\"]}}]")
+        .into_bytes()
+}
+
+/// Joins `room` as subscriber `i` of `cfg` (with its field set, if the run has them).
+pub async fn join_as(ws: &mut Ws, cfg: &crate::Config, i: usize) -> io::Result<()> {
+    let packet = match cfg.field_sets {
+        0 => join_packet(&cfg.room, 0),
+        n => join_fields_packet(&cfg.room, 0, i % n),
+    };
+    let args = call(ws, &packet, 0).await?;
+    check_ok(&args, "join")
+}
+
 /// Joins `room` and checks the ack says `"ok":true`.
 pub async fn join(ws: &mut Ws, room: &str) -> io::Result<()> {
     let args = call(ws, &join_packet(room, 0), 0).await?;
@@ -165,7 +181,11 @@ pub fn parse_ack(t: &[u8]) -> Option<(u64, &[u8])> {
 pub fn event_timestamp(t: &[u8]) -> Option<u64> {
     let rest = t.strip_prefix(b"42[\"")?;
     let at = rest.iter().position(|&b| b == b'"')?;
-    let data = rest[at + 1..].strip_prefix(b",\"")?;
+    let after = &rest[at + 1..];
+    // A string, or an object whose first field is the timestamp `a`.
+    let data = after
+        .strip_prefix(b",\"")
+        .or_else(|| after.strip_prefix(b",{\"a\":\""))?;
     parse_u64(data.get(..16)?)
 }
 
@@ -201,9 +221,24 @@ pub fn publish_packet(
     event: &str,
     ts_us: u64,
     payload: usize,
+    object_fields: usize,
 ) {
     use std::io::Write;
     out.clear();
+    if object_fields > 0 {
+        let _ = write!(
+            out,
+            "42{id}[\"publish\",{{\"room\":\"{room}\",\"event\":\"{event}\",\"data\":{{\"a\":\"{ts_us:016}\""
+        );
+        let each = payload.saturating_sub(16) / object_fields;
+        for f in 0..object_fields {
+            let _ = write!(out, ",\"f{f}\":\"");
+            out.resize(out.len() + each, b'x');
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"}}]");
+        return;
+    }
     let _ = write!(
         out,
         "42{id}[\"publish\",{{\"room\":\"{room}\",\"event\":\"{event}\",\"data\":\"{ts_us:016}"
@@ -224,7 +259,7 @@ mod tests {
         );
         assert_eq!(parse_ack(b"42[\"m\"]"), None);
         let mut p = Vec::new();
-        publish_packet(&mut p, 7, "bench", "m", 1234, 64);
+        publish_packet(&mut p, 7, "bench", "m", 1234, 64, 0);
         let text = String::from_utf8(p.clone()).unwrap();
         assert!(text.starts_with(
             "427[\"publish\",{\"room\":\"bench\",\"event\":\"m\",\"data\":\"0000000000001234xx"

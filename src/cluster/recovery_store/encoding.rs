@@ -49,7 +49,12 @@ pub(super) fn encode_record(owner: &str, socket: &PreservedSocket, finalised: bo
         fields: socket
             .fields
             .iter()
-            .map(|(room, set)| (room.clone(), set.names().iter().map(|n| n.to_string()).collect()))
+            .map(|(room, set)| {
+                (
+                    room.clone(),
+                    set.names().iter().map(|n| n.to_string()).collect(),
+                )
+            })
             .collect(),
         data: socket.data.clone(),
         gone_at_ms: finalised.then(|| epoch_ms(socket.at)),
