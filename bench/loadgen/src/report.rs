@@ -125,6 +125,15 @@ const FANOUT: &[Figure] = &[
         get: |v| num(v, &["server_phase", "cpu_s"]),
     },
     Figure {
+        name: "server CPU µs per delivered msg",
+        better: Better::Down,
+        get: |v| {
+            let cpu = v.get("server_phase")?.get("cpu_s")?.as_f64()?;
+            let received = v.get("received")?.as_u64()?;
+            (received > 0).then(|| Cell::Num(cpu * 1e6 / received as f64))
+        },
+    },
+    Figure {
         name: "connect conns/s",
         better: Better::Up,
         get: |v| num(v, &["connect", "conns_per_s"]),
