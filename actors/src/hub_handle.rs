@@ -262,6 +262,12 @@ impl Hub {
         self.inner.membership.read().namespace_counts()
     }
 
+    /// Filtered memberships (a socket in a room with a field set) and distinct field sets
+    /// summed over the rooms (see [`crate::fields`]).
+    pub fn field_filter_counts(&self) -> (usize, usize) {
+        self.inner.membership.read().field_filter_counts()
+    }
+
     /// The sockets a target resolves to, with their sessions.
     pub fn resolve(&self, target: &Target) -> Recipients {
         self.inner.membership.read().resolve(target)

@@ -196,13 +196,13 @@ impl Membership {
             .map_or(0, |f| f.sets.len())
     }
 
-    /// Filtered memberships (a socket in a room with a field set) in every namespace.
-    pub fn filtered_memberships(&self) -> usize {
-        self.nsps
-            .values()
-            .flat_map(|t| t.filters.values())
-            .map(|f| f.members.len())
-            .sum()
+    /// Filtered memberships (a socket in a room with a field set) and distinct field sets
+    /// (summed over the rooms), in every namespace.
+    pub fn field_filter_counts(&self) -> (usize, usize) {
+        let filters = self.nsps.values().flat_map(|t| t.filters.values());
+        filters.fold((0, 0), |(members, sets), f| {
+            (members + f.members.len(), sets + f.sets.len())
+        })
     }
 
     /// Whether a target reaches a filtered member: then it resolves with
@@ -310,5 +310,101 @@ pub(super) fn forget_fields(table: &mut NspMembers, room: &str, socket_id: &str)
         if filters.is_empty() {
             table.filters.remove(room);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[&str]) -> FieldSet {
+        FieldSet::new(names.iter().copied()).unwrap()
+    }
+
+    #[actix::test]
+    async fn members_are_grouped_once_per_distinct_set_and_sets_are_bounded() {
+        let session = crate::session::test_support::idle_session().await;
+        let mut members = Membership::default();
+        // Nine filtered members over three sets, three unfiltered.
+        for i in 0..12u64 {
+            let id: Arc<str> = format!("s{i}").into();
+            members.add_socket("/", id.clone(), session.clone(), i, ["r".to_owned()], 0);
+            if i < 9 {
+                let fields = set(&["a", ["x", "y", "z"][i as usize % 3]]);
+                members
+                    .set_fields("/", "r", &id, i, Some(fields), 3)
+                    .unwrap();
+            }
+        }
+        assert_eq!(members.field_set_count("/", "r"), 3);
+        assert_eq!(members.field_filter_counts(), (9, 3));
+        let target = Target {
+            rooms: vec!["r".into()],
+            except_socket_ids: vec!["s0".into()],
+            ..Target::namespace("/")
+        };
+        assert!(members.has_filtered(&target));
+        let grouped = members.resolve_grouped(&target);
+        assert_eq!(grouped.groups.len(), 4, "three sets and everything");
+        assert_eq!(grouped.len(), 11, "s0 excepted");
+        let mut sizes: Vec<usize> = grouped.groups.iter().map(|(_, r)| r.len()).collect();
+        sizes.sort();
+        assert_eq!(sizes, vec![2, 3, 3, 3]);
+
+        // A fourth set is refused; the same set again, or none, is not.
+        let id: Arc<str> = "s9".into();
+        let refused = members.set_fields("/", "r", &id, 9, Some(set(&["w"])), 3);
+        assert_eq!(refused, Err(FieldsError::TooManyFieldSets { max: 3 }));
+        members
+            .set_fields("/", "r", &id, 9, Some(set(&["a", "x"])), 3)
+            .unwrap();
+        assert_eq!(members.field_set_count("/", "r"), 3);
+        // Not in the room, or another incarnation.
+        let other = members.set_fields("/", "other", &id, 9, Some(set(&["a"])), 3);
+        assert_eq!(other, Err(FieldsError::NotInRoom));
+        let stale = members.set_fields("/", "r", &id, 1, None, 3);
+        assert_eq!(stale, Err(FieldsError::NotConnected));
+
+        // Leaving and removal forget the sets; the room's entry goes with the last one.
+        for i in 0..12u64 {
+            members.leave("/", "r", &format!("s{i}"), i);
+        }
+        assert_eq!(members.field_filter_counts(), (0, 0));
+        assert!(!members.has_filtered(&target));
+        let whole = Target::namespace("/");
+        assert!(!members.has_filtered(&whole));
+    }
+
+    #[actix::test]
+    async fn the_reach_of_several_paths_is_their_union() {
+        let session = crate::session::test_support::idle_session().await;
+        let mut members = Membership::default();
+        let id: Arc<str> = "s".into();
+        let rooms = ["p", "v", "all", "user:u"].map(String::from);
+        members.add_socket("/", id.clone(), session.clone(), 1, rooms, 0);
+        members
+            .set_fields("/", "p", &id, 1, Some(set(&["price"])), 4)
+            .unwrap();
+        members
+            .set_fields("/", "v", &id, 1, Some(set(&["volume"])), 4)
+            .unwrap();
+        let to = |rooms: &[&str]| Target {
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            ..Target::namespace("/")
+        };
+        let reach = members.reach_of("/", "s", &to(&["p", "v"]));
+        assert_eq!(reach, Reach::Fields(set(&["price", "volume"])));
+        assert_eq!(
+            members.reach_of("/", "s", &to(&["p", "all"])),
+            Reach::Everything
+        );
+        let by_user = Target {
+            users: vec!["u".into()],
+            ..to(&["p"])
+        };
+        assert_eq!(members.reach_of("/", "s", &by_user), Reach::Everything);
+        let grouped = members.resolve_grouped(&to(&["p", "v"]));
+        assert_eq!(grouped.groups.len(), 1);
+        assert_eq!(grouped.groups[0].0, Some(set(&["price", "volume"])));
     }
 }
