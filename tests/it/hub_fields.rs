@@ -586,3 +586,32 @@ fn sse_subscribers_get_only_their_fields() {
     let body = res.json();
     assert_eq!(body["code"], "INVALID_PAYLOAD", "{body}");
 }
+
+#[test]
+fn http_emits_with_acks_are_filtered_too() {
+    let server = start_with_api(vec![policy("/")], false);
+    let mut d = Driver::node(&server);
+    for name in ["a", "c"] {
+        d.call(
+            "connect",
+            json!({"name": name, "nsp": "/", "answer_acks": "got"}),
+        );
+    }
+    assert_eq!(join_with(&mut d, "a", "r", json!(["price"]))["ok"], true);
+    assert_eq!(d.ack("c", "join", json!(["r"]))["ok"], true);
+    let body =
+        json!({"rooms": "r", "event": "ask", "data": TICK(), "ack": true, "timeout_ms": 5000});
+    let res = request(
+        server.addr,
+        "POST",
+        "/api/v1/emit",
+        &[("X-API-Key", KEY), ("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(res.status, 200, "{}", res.text());
+    let answer = res.json();
+    assert_eq!(answer["recipients"], 2, "{answer}");
+    assert_eq!(answer["acks"].as_array().map(Vec::len), Some(2), "{answer}");
+    assert_eq!(d.received("a", "ask"), vec![json!({"price": 10.5})]);
+    assert_eq!(d.received("c", "ask"), vec![TICK()]);
+}
