@@ -446,7 +446,15 @@ async fn publish_loop(
             let ts = now_us();
             me.sent_at[next_id as usize % RING].store(ts, Relaxed);
             let fields = cfg.object_fields;
-            sio::publish_packet(&mut packet, next_id, &cfg.room, EVENT, ts, cfg.payload, fields);
+            sio::publish_packet(
+                &mut packet,
+                next_id,
+                &cfg.room,
+                EVENT,
+                ts,
+                cfg.payload,
+                fields,
+            );
             w.push_text(&packet);
             next_id += 1;
         }

@@ -135,8 +135,7 @@ pub fn join_packet(room: &str, id: u64) -> Vec<u8> {
 
 /// The `join` packet for `room` taking field set `["a", "f<set>"]` (siohub's field filter).
 pub fn join_fields_packet(room: &str, id: u64, set: usize) -> Vec<u8> {
-    format!("42{id}[\"join\",{{\"room\":\"{room}\",\"fields\":[\"a\",\"f{set}\"]}}]")
-        .into_bytes()
+    format!("42{id}[\"join\",{{\"room\":\"{room}\",\"fields\":[\"a\",\"f{set}\"]}}]").into_bytes()
 }
 
 /// Joins `room` as subscriber `i` of `cfg` (with its field set, if the run has them).
@@ -225,12 +224,11 @@ pub fn publish_packet(
 ) {
     use std::io::Write;
     out.clear();
-    if object_fields > 0 {
+    if let Some(each) = payload.saturating_sub(16).checked_div(object_fields) {
         let _ = write!(
             out,
             "42{id}[\"publish\",{{\"room\":\"{room}\",\"event\":\"{event}\",\"data\":{{\"a\":\"{ts_us:016}\""
         );
-        let each = payload.saturating_sub(16) / object_fields;
         for f in 0..object_fields {
             let _ = write!(out, ",\"f{f}\":\"");
             out.resize(out.len() + each, b'x');
@@ -250,6 +248,22 @@ pub fn publish_packet(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_publishes_carry_the_timestamp_first() {
+        let mut p = Vec::new();
+        publish_packet(&mut p, 3, "bench", "m", 1234, 64, 3);
+        let text = String::from_utf8(p).unwrap();
+        let data = text.split("\"data\":").nth(1).unwrap();
+        let data: serde_json::Value = serde_json::from_str(&data[..data.len() - 2]).unwrap();
+        assert_eq!(data["a"], "0000000000001234");
+        assert_eq!(data["f2"].as_str().unwrap().len(), 16);
+        // As a filtered member gets it: the timestamp and one field.
+        let event = br#"42["m",{"a":"0000000000001234","f1":"xx"}]"#;
+        assert_eq!(event_timestamp(event), Some(1234));
+        let join = String::from_utf8(join_fields_packet("bench", 0, 2)).unwrap();
+        assert_eq!(join, r#"420["join",{"room":"bench","fields":["a","f2"]}]"#);
+    }
 
     #[test]
     fn parses_acks_events_and_recipients() {
