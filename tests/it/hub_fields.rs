@@ -615,3 +615,33 @@ fn http_emits_with_acks_are_filtered_too() {
     assert_eq!(d.received("a", "ask"), vec![json!({"price": 10.5})]);
     assert_eq!(d.received("c", "ask"), vec![TICK()]);
 }
+
+#[test]
+fn cluster_broadcasts_from_another_node_are_filtered_on_the_receiving_node() {
+    use support::cluster::{emit, start_nodes};
+    let redis = support::RedisServer::start();
+    let nodes = start_nodes(&redis, 2);
+    let mut d0 = Driver::node(&nodes[0]);
+    let mut d1 = Driver::node(&nodes[1]);
+    d0.connect("p", "/");
+    d1.connect("a", "/");
+    d1.connect("c", "/");
+    assert_eq!(join_with(&mut d1, "a", "r", json!(["price"]))["ok"], true);
+    assert_eq!(d1.ack("c", "join", json!(["r"]))["ok"], true);
+    // A client's publish and an HTTP emit on the first node.
+    publish(&mut d0, "p", "r", "tick", TICK());
+    emit(
+        &nodes[0],
+        json!({"rooms": "r", "event": "tick", "data": {"price": 1, "x": 1}}),
+    );
+    emit(&nodes[0], json!({"event": "sync", "data": 1}));
+    d1.wait_counts(&["a".into(), "c".into()], "sync", 1);
+    assert_eq!(
+        d1.received("a", "tick"),
+        vec![json!({"price": 10.5}), json!({"price": 1})]
+    );
+    assert_eq!(
+        d1.received("c", "tick"),
+        vec![TICK(), json!({"price": 1, "x": 1})]
+    );
+}
