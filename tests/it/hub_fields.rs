@@ -645,3 +645,71 @@ fn cluster_broadcasts_from_another_node_are_filtered_on_the_receiving_node() {
         vec![TICK(), json!({"price": 1, "x": 1})]
     );
 }
+
+#[test]
+fn cluster_recovery_on_another_node_replays_and_delivers_filtered() {
+    use support::binary::Server;
+    use support::temp_file::TempFile;
+    let config = TempFile::with(
+        "[[namespaces]]\nname = \"/\"\nrecovery_s = 60\nclient_join = true\nclient_publish = true\n",
+    );
+    let redis = support::RedisServer::start();
+    let url = redis.url();
+    let env = [
+        ("SOCKETIO_ADAPTER__KIND", "redis"),
+        ("SOCKETIO_ADAPTER__REDIS_URL", url.as_str()),
+    ];
+    let a = Server::start(&["--config", config.path()], &env);
+    let mut b = Server::start(&["--config", config.path()], &env);
+    let c = Server::start(&["--config", config.path()], &env);
+    let at = |s: &Server| format!("http://{}/", s.addr());
+
+    let mut on_b = Driver::node_at(&at(&b));
+    let id = on_b.connect("s", "/");
+    assert_eq!(join_with(&mut on_b, "s", "r", json!(["n"]))["ok"], true);
+    on_b.connect("p", "/");
+    publish(&mut on_b, "p", "r", "news", json!({"n": 0, "x": 0}));
+    wait_until("s gets news 0", WAIT, || {
+        on_b.received("s", "news").len() == 1
+    });
+    // Its record (with the set) must be in Redis before its node dies.
+    wait_until("the record holds the field set", WAIT, || {
+        let keys = redis.cli(&["--scan", "--pattern", "socket.io-recovery-session#*"]);
+        keys.lines()
+            .map(|k| redis.cli(&["GET", k]))
+            .any(|r| r.contains(&id) && r.contains("\"fields\""))
+    });
+    on_b.call("hold", json!({"name": "s"}));
+    b.signal("-KILL");
+    b.wait_exit(WAIT);
+    wait_until("s sees its node gone", WAIT, || {
+        on_b.call("state", json!({"name": "s"}))["connected"] == false
+    });
+
+    let mut on_a = Driver::node_at(&at(&a));
+    on_a.connect("p", "/");
+    for n in 1..=3 {
+        publish(&mut on_a, "p", "r", "news", json!({"n": n, "x": n}));
+    }
+    wait_until("the missed events are in Redis", WAIT, || {
+        redis
+            .cli(&["XLEN", "socket.io-recovery#/"])
+            .parse::<u64>()
+            .unwrap_or(0)
+            >= 4
+    });
+    on_b.call("retarget", json!({"name": "s", "url": at(&c)}));
+    on_b.call("resume", json!({"name": "s"}));
+    wait_until("s reconnects", WAIT, || {
+        on_b.call("state", json!({"name": "s"}))["connected"] == true
+    });
+    let state = on_b.call("state", json!({"name": "s"}));
+    assert_eq!(state["recovered"], true, "{state}");
+    publish(&mut on_a, "p", "r", "news", json!({"n": 4, "x": 4}));
+    wait_until("s gets news 4 live", WAIT, || {
+        on_b.received("s", "news").len() == 5
+    });
+    let got = on_b.received("s", "news");
+    let want: Vec<Value> = (0..=4).map(|n| json!({ "n": n })).collect();
+    assert_eq!(got, want);
+}

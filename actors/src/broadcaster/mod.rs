@@ -664,22 +664,24 @@ impl Broadcaster {
         let mut frames = Vec::new();
         let parser = self.policies.parser();
         let recovering = !self.policies.of(&msg.nsp).recovery.is_zero();
-        let members = self.membership.read();
         if let Some(recovery) = &msg.source.recovery {
             if let Some(remote) = &recovery.remote {
-                let rooms = &recovery.rooms;
-                frames.extend(self.replay_remote(msg, remote, rooms));
-            } else if let Some(log) = self.logs.get(&msg.nsp) {
-                let rooms = &recovery.rooms;
-                let missed = log.missed(recovery.offset, msg.upto, &msg.socket_id, rooms);
-                // Each event as the socket's field sets (restored with it) shape it.
-                frames.extend(missed.map(|(kept, target)| {
-                    match members.reach_of(&msg.nsp, &msg.socket_id, target) {
-                        Reach::Everything => kept.clone(),
-                        Reach::Fields(fields) => filter_frames(kept, &fields, parser, recovering),
-                    }
-                }));
+                frames.extend(self.replay_remote(msg, remote, &recovery.rooms));
             }
+        }
+        let members = self.membership.read();
+        // A recovery from the shared store was replayed above.
+        let local = msg.source.recovery.as_ref().filter(|r| r.remote.is_none());
+        if let (Some(recovery), Some(log)) = (local, self.logs.get(&msg.nsp)) {
+            let rooms = &recovery.rooms;
+            let missed = log.missed(recovery.offset, msg.upto, &msg.socket_id, rooms);
+            // Each event as the socket's field sets (restored with it) shape it.
+            frames.extend(missed.map(|(kept, target)| {
+                match members.reach_of(&msg.nsp, &msg.socket_id, target) {
+                    Reach::Everything => kept.clone(),
+                    Reach::Fields(fields) => filter_frames(kept, &fields, parser, recovering),
+                }
+            }));
         }
         for (room, buffering) in &msg.source.rooms {
             let had = |number: u64, target: &Target| {
@@ -715,7 +717,19 @@ impl Broadcaster {
             own_origin: prefix.strip_suffix('.').unwrap_or(prefix),
             remote: self.remote_logs.get(&msg.nsp),
         };
-        remote_replay::replay(&logs, remote, msg.upto, &msg.socket_id, rooms)
+        // Each event as the socket's field sets (restored with it) shape it.
+        let parser = self.policies.parser();
+        let recovering = !self.policies.of(&msg.nsp).recovery.is_zero();
+        let members = self.membership.read();
+        let shape = |kept: &Frames, target: &Target| match members.reach_of(
+            &msg.nsp,
+            &msg.socket_id,
+            target,
+        ) {
+            Reach::Everything => kept.clone(),
+            Reach::Fields(fields) => filter_frames(kept, &fields, parser, recovering),
+        };
+        remote_replay::replay(&logs, remote, msg.upto, &msg.socket_id, rooms, &shape)
     }
 
     /// The periodic sweep: removes whatever outlived its window (buffered events, log
