@@ -10,8 +10,8 @@
 #
 # Environment (all optional):
 #   QUICK=1            small sizes
-#   SCENARIOS          any of: fanout idle ramp echo mixed cluster msgpack deflate
-#                      (default: all)
+#   SCENARIOS          any of: fanout idle ramp echo mixed cluster msgpack deflate fields
+#                      (default: all but fields)
 #   SERVERS            any of: siohub node socketioxide             (default: all)
 #   FANOUT_SIZES       subscriber counts for fanout                 (default "1000 5000"; quick "100")
 #   FANOUT_RATES       publishes/s for fanout, "sat" = saturation   (default "200 2000 sat")
@@ -26,6 +26,10 @@
 #   CLUSTER_SPLIT      half: subscribers half on each node (default); first: all on the
 #                      first node, so the second only takes every broadcast from Redis and
 #                      has no one to deliver it to (what classic pub/sub costs such a node)
+#   FIELDS_SIZE        subscribers for fields: the same fan-out with object data of 3
+#                      fields, unfiltered vs joined over 3 field sets (siohub only: the
+#                      others have no field filters)               (default 1000; quick 100)
+#   FIELDS_RATES       publishes/s for fields, "sat" = saturation  (default "2000 sat")
 #   RAMP_ROUNDS        rounds of ramp, servers alternating; the table shows each
 #                      server's median round and lists every round (default 5; quick 1)
 #   MODE_SIZE          subscribers for msgpack and deflate          (default 1000; quick 100)
@@ -45,16 +49,17 @@ BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
 QUICK="${QUICK:-0}"
 SCENARIOS="${SCENARIOS:-fanout idle ramp echo mixed cluster msgpack deflate}"
+FIELDS_RATES="${FIELDS_RATES:-2000 sat}"
 SERVERS="${SERVERS:-siohub node socketioxide}"
 if [ "$QUICK" = 1 ]; then
   FANOUT_SIZES="${FANOUT_SIZES:-100}"; DURATION="${DURATION:-3}"; IDLE_CONNS="${IDLE_CONNS:-200}"
   ECHO_CLIENTS="${ECHO_CLIENTS:-100}"; MIXED_SIZE="${MIXED_SIZE:-100}"; DRAIN="--drain-max 10 --drain-idle 2"
-  RAMP_ROUNDS="${RAMP_ROUNDS:-1}"; CLUSTER_SIZES="${CLUSTER_SIZES:-100}"; MODE_SIZE="${MODE_SIZE:-100}"
+  RAMP_ROUNDS="${RAMP_ROUNDS:-1}"; CLUSTER_SIZES="${CLUSTER_SIZES:-100}"; MODE_SIZE="${MODE_SIZE:-100}"; FIELDS_SIZE="${FIELDS_SIZE:-100}"
   SETTLE="--settle 1"
 else
   FANOUT_SIZES="${FANOUT_SIZES:-1000 5000}"; DURATION="${DURATION:-10}"; IDLE_CONNS="${IDLE_CONNS:-8000}"
   ECHO_CLIENTS="${ECHO_CLIENTS:-1000}"; MIXED_SIZE="${MIXED_SIZE:-1000}"; DRAIN="--drain-max 30 --drain-idle 3"
-  RAMP_ROUNDS="${RAMP_ROUNDS:-5}"; CLUSTER_SIZES="${CLUSTER_SIZES:-1000}"; MODE_SIZE="${MODE_SIZE:-1000}"
+  RAMP_ROUNDS="${RAMP_ROUNDS:-5}"; CLUSTER_SIZES="${CLUSTER_SIZES:-1000}"; MODE_SIZE="${MODE_SIZE:-1000}"; FIELDS_SIZE="${FIELDS_SIZE:-1000}"
   SETTLE="--settle 2"
 fi
 FANOUT_RATES="${FANOUT_RATES:-200 2000 sat}"
@@ -76,7 +81,7 @@ for s in $SERVERS; do
   want "$s" "siohub node socketioxide" || { say "unknown server '$s' (siohub node socketioxide)"; exit 2; }
 done
 for s in $SCENARIOS; do
-  want "$s" "fanout idle ramp echo mixed cluster msgpack deflate" || { say "unknown scenario '$s' (fanout idle ramp echo mixed cluster msgpack deflate)"; exit 2; }
+  want "$s" "fanout idle ramp echo mixed cluster msgpack deflate fields" || { say "unknown scenario '$s' (fanout idle ramp echo mixed cluster msgpack deflate fields)"; exit 2; }
 done
 
 # 8,000 connections need 8,000 descriptors on each side.
@@ -157,6 +162,18 @@ if want deflate "$SCENARIOS"; then
       d=""; [ "$mode" = on ] && d="--deflate"
       CASES+=("deflate-$(short "$MODE_SIZE")-${rate/#[0-9]*/r$rate}-$mode --scenario fanout --clients $MODE_SIZE $r $d --payload $DEFLATE_PAYLOAD --padding ticks --duration $DURATION $DRAIN")
     done
+  done
+fi
+
+# The field filters: one fan-out with the same object data (a timestamp and 3 fields of
+# 16 bytes), first to plain members, then to members joined over 3 field sets (each gets
+# the timestamp and one field). siohub only.
+if want fields "$SCENARIOS"; then
+  for rate in $FIELDS_RATES; do
+    if [ "$rate" = sat ]; then r="--saturation"; else r="--rate $rate"; fi
+    tag="$(short "$FIELDS_SIZE")-${rate/#[0-9]*/r$rate}"
+    CASES+=("fields-$tag-unfiltered --scenario fanout --clients $FIELDS_SIZE $r --duration $DURATION $DRAIN --payload 64 --object-fields 3")
+    CASES+=("fields-$tag-3sets --scenario fanout --clients $FIELDS_SIZE $r --duration $DURATION $DRAIN --payload 64 --object-fields 3 --field-sets 3")
   done
 fi
 
@@ -309,6 +326,8 @@ for spec in "${CASES[@]}"; do
       [ "$round" = 1 ] && say "$case_name: socketioxide has no permessage-deflate; not run"
       continue
     fi
+    # Only siohub has field filters.
+    [[ "$case_name" == fields-* && "$server" != siohub ]] && continue
     if ! start_case_server "$server" "$case_name" "$cluster" "$args"; then
       record_failure "$case_name" "$scenario" "$server" "server did not start"
       stop_server

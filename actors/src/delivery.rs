@@ -82,6 +82,8 @@ pub struct DeliverWithAck {
 pub struct Replayed {
     /// The events.
     pub frames: Vec<Frames>,
+    /// Why a join with a field set was refused (the socket was not joined).
+    pub refused: Option<crate::fields::FieldsError>,
 }
 
 /// Where a join's or a recovery's replay is answered.

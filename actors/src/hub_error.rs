@@ -24,6 +24,11 @@ pub enum JoinError {
         /// The bound.
         max: usize,
     },
+    /// The join named a field set the room has no room for (see
+    /// [`FieldsError::TooManyFieldSets`](crate::fields::FieldsError)); the socket was not
+    /// joined.
+    #[error("{0}")]
+    Fields(crate::fields::FieldsError),
 }
 
 impl From<NotConnected> for JoinError {

@@ -262,6 +262,12 @@ impl Hub {
         self.inner.membership.read().namespace_counts()
     }
 
+    /// Filtered memberships (a socket in a room with a field set) and distinct field sets
+    /// summed over the rooms (see [`crate::fields`]).
+    pub fn field_filter_counts(&self) -> (usize, usize) {
+        self.inner.membership.read().field_filter_counts()
+    }
+
     /// The sockets a target resolves to, with their sessions.
     pub fn resolve(&self, target: &Target) -> Recipients {
         self.inner.membership.read().resolve(target)
@@ -386,9 +392,22 @@ impl Hub {
         rooms: Vec<String>,
         capacity: usize,
     ) -> impl Future<Output = Result<Subscription, Unavailable>> + 'static {
+        self.subscribe_fields(nsp, rooms, None, capacity)
+    }
+
+    /// Subscribes as [`Hub::subscribe`] does, getting only `fields` of events whose data is
+    /// one JSON object (see [`crate::fields`]).
+    pub fn subscribe_fields(
+        &self,
+        nsp: &str,
+        rooms: Vec<String>,
+        fields: Option<crate::fields::FieldSet>,
+        capacity: usize,
+    ) -> impl Future<Output = Result<Subscription, Unavailable>> + 'static {
         self.ask_broadcaster(Subscribe {
             nsp: nsp.to_owned(),
             rooms,
+            fields,
             capacity,
         })
     }
@@ -501,6 +520,7 @@ impl Hub {
         room: &str,
         socket: (Arc<str>, u64),
         buffering: RoomBuffering,
+        fields: Option<crate::fields::FieldsUpdate>,
     ) -> impl Future<Output = Result<Replayed, NotConnected>> + 'static {
         let (reply, answer) = futures::channel::oneshot::channel();
         let (socket_id, incarnation) = socket;
@@ -512,9 +532,39 @@ impl Hub {
             socket_id,
             incarnation,
             buffering,
+            fields,
             reply,
         });
         async move { answer.await.map_err(|_| NotConnected) }
+    }
+
+    /// Changes a socket's field set in one of its rooms; resolves once the membership has
+    /// it (or why not).
+    pub(crate) fn set_room_fields(
+        &self,
+        nsp: &str,
+        room: &str,
+        socket: (Arc<str>, u64),
+        update: crate::fields::FieldsUpdate,
+    ) -> impl Future<Output = Result<(), crate::fields::FieldsError>> + 'static {
+        let (reply, answer) = futures::channel::oneshot::channel();
+        let (socket_id, incarnation) = socket;
+        self.count_send(HubActor::RoomSupervisor);
+        self.inner
+            .rooms
+            .do_send(crate::room_supervisor::SetRoomFields {
+                nsp: nsp.to_owned(),
+                room: room.to_owned(),
+                socket_id,
+                incarnation,
+                update,
+                reply,
+            });
+        async move {
+            answer
+                .await
+                .unwrap_or(Err(crate::fields::FieldsError::NotConnected))
+        }
     }
 
     /// Removes a socket from a room; resolves once the membership no longer has it there.
@@ -554,6 +604,7 @@ impl Hub {
                 nsp: nsp.to_owned(),
                 socket_id: socket_id.into(),
                 room: room.to_owned(),
+                fields: None,
                 reply,
             });
         }

@@ -47,6 +47,8 @@ pub struct PreservedSocket {
     pub nsp: String,
     /// Its rooms.
     pub rooms: HashSet<String>,
+    /// Its field sets, in the rooms where it has one.
+    pub fields: std::collections::BTreeMap<String, crate::fields::FieldSet>,
     /// Its data.
     pub data: Map<String, Value>,
     /// When it disconnected.

@@ -116,6 +116,7 @@ mod connection_manager;
 pub mod delivery;
 mod disconnect_reason;
 mod error;
+pub mod fields;
 mod hub_error;
 mod hub_handle;
 pub mod hub_messages;

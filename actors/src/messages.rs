@@ -132,8 +132,27 @@ pub(crate) struct SocketJoin {
     pub socket_id: std::sync::Arc<str>,
     /// The room.
     pub room: String,
+    /// The field set to take in the room, if the join names one (`None`: a member keeps
+    /// the set it has).
+    pub fields: Option<crate::fields::FieldsUpdate>,
     /// Where the answer goes.
     pub reply: oneshot::Sender<Result<usize, JoinError>>,
+}
+
+/// Changes the field set of a socket in one of its rooms.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct SocketSetFields {
+    /// The socket's namespace.
+    pub nsp: String,
+    /// The socket id.
+    pub socket_id: std::sync::Arc<str>,
+    /// The room.
+    pub room: String,
+    /// The change.
+    pub update: crate::fields::FieldsUpdate,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Result<(), crate::fields::FieldsError>>,
 }
 
 /// Removes a socket from a room; answers once the membership no longer has it there.

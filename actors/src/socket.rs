@@ -12,11 +12,12 @@ use siohub_protocol::{Payload, SocketPacket};
 
 use crate::disconnect_reason::DisconnectReason;
 use crate::error::AckError;
+use crate::fields::{FieldsError, FieldsUpdate};
 use crate::hub_error::{JoinError, NotConnected};
 use crate::hub_handle::Hub;
 use crate::messages::{
     CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
-    SocketRooms,
+    SocketRooms, SocketSetFields,
 };
 use crate::session::{capture_request, session_task, Request, Session};
 
@@ -219,12 +220,58 @@ impl Socket {
             nsp: self.inner.nsp.clone(),
             socket_id: self.inner.id.clone(),
             room: room.to_owned(),
+            fields: None,
             reply,
         };
         if let Some(Request::Join(join)) = capture_request(self.session_id(), Request::Join(join)) {
             self.inner.session.do_send(join);
         }
         async move { answer.await.unwrap_or(Err(JoinError::NotConnected)) }
+    }
+
+    /// Joins a room as [`Socket::join`] does, taking the field set `update` names in it
+    /// (see [`crate::fields`]): a member already in the room changes its set. Resolves to
+    /// [`JoinError::Fields`] when the room has no room for another set (the socket is then
+    /// not joined, or keeps the set it had).
+    pub fn join_with_fields(
+        &self,
+        room: &str,
+        update: FieldsUpdate,
+    ) -> impl Future<Output = Result<usize, JoinError>> + 'static {
+        let (reply, answer) = oneshot::channel();
+        let join = SocketJoin {
+            nsp: self.inner.nsp.clone(),
+            socket_id: self.inner.id.clone(),
+            room: room.to_owned(),
+            fields: Some(update),
+            reply,
+        };
+        if let Some(Request::Join(join)) = capture_request(self.session_id(), Request::Join(join)) {
+            self.inner.session.do_send(join);
+        }
+        async move { answer.await.unwrap_or(Err(JoinError::NotConnected)) }
+    }
+
+    /// Changes the field set of the socket in one of its rooms (asked at once); resolves
+    /// once broadcasts resolved later see the new set.
+    pub fn set_fields(
+        &self,
+        room: &str,
+        update: FieldsUpdate,
+    ) -> impl Future<Output = Result<(), FieldsError>> + 'static {
+        let (reply, answer) = oneshot::channel();
+        let set = SocketSetFields {
+            nsp: self.inner.nsp.clone(),
+            socket_id: self.inner.id.clone(),
+            room: room.to_owned(),
+            update,
+            reply,
+        };
+        let request = capture_request(self.session_id(), Request::SetFields(set));
+        if let Some(Request::SetFields(set)) = request {
+            self.inner.session.do_send(set);
+        }
+        async move { answer.await.unwrap_or(Err(FieldsError::NotConnected)) }
     }
 
     /// Leaves a room (asked at once); resolves once no later broadcast to the room reaches

@@ -213,11 +213,14 @@ pub enum RefusalReason {
     /// A permessage-deflate message that inflated to more than `max_payload` (a zip bomb;
     /// the connection is closed with 1009).
     InflatedTooLarge,
+    /// A `join` or `fields` naming a field set a room had no room for: it held
+    /// `max_field_sets_per_room` distinct sets already (`RATE_LIMIT_EXCEEDED`).
+    FieldSetsPerRoom,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 24] = [
+    pub const ALL: [RefusalReason; 25] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -242,6 +245,7 @@ impl RefusalReason {
         RefusalReason::AdminLoginFailures,
         RefusalReason::MsgpackTooDeep,
         RefusalReason::InflatedTooLarge,
+        RefusalReason::FieldSetsPerRoom,
     ];
 
     /// The reason's label.
@@ -271,6 +275,7 @@ impl RefusalReason {
             RefusalReason::AdminLoginFailures => "admin_login_failures",
             RefusalReason::MsgpackTooDeep => "msgpack_too_deep",
             RefusalReason::InflatedTooLarge => "inflated_too_large",
+            RefusalReason::FieldSetsPerRoom => "field_sets_per_room",
         }
     }
 }

@@ -26,6 +26,8 @@ static NEXT_SUBSCRIBER_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Subscriber {
     pub(crate) id: u64,
     rooms: HashSet<String>,
+    /// The fields it gets of events whose data is one object (`None`: everything).
+    pub(crate) fields: Option<crate::fields::FieldSet>,
     tx: mpsc::Sender<Bytes>,
     cut: Arc<AtomicBool>,
 }
@@ -64,7 +66,12 @@ pub(crate) enum Offer {
 impl Subscriber {
     /// A subscriber to `rooms` (empty = everything in the namespace) with a queue of
     /// `capacity` events, and the consumer's side.
-    pub(crate) fn new(nsp: &str, rooms: Vec<String>, capacity: usize) -> (Self, Subscription) {
+    pub(crate) fn new(
+        nsp: &str,
+        rooms: Vec<String>,
+        fields: Option<crate::fields::FieldSet>,
+        capacity: usize,
+    ) -> (Self, Subscription) {
         // The channel holds `capacity` plus one slot per sender; with one sender that is
         // `capacity + 1`, so ask for one less.
         let (tx, events) = mpsc::channel(capacity.saturating_sub(1));
@@ -73,6 +80,7 @@ impl Subscriber {
         let subscriber = Subscriber {
             id,
             rooms: rooms.into_iter().collect(),
+            fields,
             tx,
             cut: cut.clone(),
         };
@@ -212,7 +220,7 @@ mod tests {
 
     #[test]
     fn room_filters() {
-        let (sub, _s) = Subscriber::new("/", vec!["a".into(), "user:7".into()], 4);
+        let (sub, _s) = Subscriber::new("/", vec!["a".into(), "user:7".into()], None, 4);
         let to = |rooms: &[&str], users: &[&str], except: &[&str]| Target {
             nsp: "/".into(),
             rooms: rooms.iter().map(|s| s.to_string()).collect(),
@@ -228,13 +236,13 @@ mod tests {
             "namespace-wide is not a room"
         );
         assert!(!sub.wants(&to(&["a"], &[], &["a"])));
-        let (all, _s) = Subscriber::new("/", vec![], 4);
+        let (all, _s) = Subscriber::new("/", vec![], None, 4);
         assert!(all.wants(&to(&[], &[], &[])));
     }
 
     #[test]
     fn a_full_queue_cuts_the_subscriber_off() {
-        let (mut sub, s) = Subscriber::new("/", vec![], 2);
+        let (mut sub, s) = Subscriber::new("/", vec![], None, 2);
         let chunk = Bytes::from_static(b"x");
         assert!(matches!(sub.offer(&chunk), Offer::Kept));
         assert!(matches!(sub.offer(&chunk), Offer::Kept));

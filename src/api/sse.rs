@@ -4,7 +4,9 @@
 //! Each event comes as `event: <name>` / `data: <arguments as a JSON array>` (binary as
 //! base64). With `rooms`, the stream carries the events sent to one of those rooms (named in
 //! the emit's rooms, or as a user's `user:<id>` room) and not excepted from them; without,
-//! every event of the namespace. A comment line opens the stream once the subscription is
+//! every event of the namespace. With `fields=a,b`, an event whose data is one JSON object
+//! comes with only those top-level fields (others unchanged; see
+//! `siohub_actors::fields`). A comment line opens the stream once the subscription is
 //! in place, and another keeps an idle stream alive every `api.sse_keepalive_s`.
 //!
 //! Memory is bounded: at most `api.sse_queue` events wait for a subscriber. One that reads
@@ -20,6 +22,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
+use siohub_actors::fields::FieldSet;
 use siohub_actors::{Hub, Subscription};
 
 use super::v1::{
@@ -38,6 +41,8 @@ struct SseQuery {
     /// Comma-separated room names; none = every event of the namespace.
     #[serde(default)]
     rooms: String,
+    /// Comma-separated field names; absent = every field.
+    fields: Option<String>,
 }
 
 /// Answers `GET /api/v1/sse`.
@@ -58,10 +63,24 @@ pub async fn subscribe(
     for room in &rooms {
         check_room(room)?;
     }
+    let fields = match &query.fields {
+        None => None,
+        Some(names) => {
+            let names = names.split(',').map(str::trim).filter(|n| !n.is_empty());
+            let set =
+                FieldSet::new(names).map_err(|e| ApiError::invalid(format!("bad fields: {e}")))?;
+            Some(set)
+        }
+    };
     let slot = SubscriberSlot::take(&api)?;
     let subscription = engine
         .hub
-        .subscribe(&query.namespace, rooms.clone(), api.settings.sse_queue)
+        .subscribe_fields(
+            &query.namespace,
+            rooms.clone(),
+            fields,
+            api.settings.sse_queue,
+        )
         .await
         .map_err(unavailable)?;
     log::info!(

@@ -9,6 +9,7 @@
 
 pub(crate) mod answer;
 mod backend;
+mod fields;
 mod limited;
 mod ping;
 mod policy;
@@ -34,6 +35,7 @@ pub fn with_builtins(ns: Namespace, policy: NamespacePolicy, webhook: Webhook) -
     let tasks = TaskLimiter::new(policy.max_tasks_per_socket);
     let policy = Arc::new(policy);
     let (join_policy, publish_policy) = (policy.clone(), policy.clone());
+    let fields_policy = policy.clone();
     let ns = on_tasked(
         ns,
         &limiter,
@@ -44,6 +46,15 @@ pub fn with_builtins(ns: Namespace, policy: NamespacePolicy, webhook: Webhook) -
         },
     );
     let ns = on_tasked(ns, &limiter, &tasks, "leave", rooms::on_leave);
+    let ns = on_tasked(
+        ns,
+        &limiter,
+        &tasks,
+        "fields",
+        move |socket, payload, ack, permit| {
+            fields::on_fields(&fields_policy, socket, payload, ack, permit)
+        },
+    );
     let ns = on_tasked(
         ns,
         &limiter,

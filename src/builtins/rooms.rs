@@ -1,10 +1,13 @@
 //! The built-in `join` and `leave`: a room named by `"room"` or `{"room": "room"}`, joined
 //! if the namespace's policy allows it (with the room's buffered events replayed), or left.
+//! A join may name `"fields"` (see `fields`): the socket then gets only those fields of the
+//! room's events, and the ack echoes them.
 
 use serde_json::{json, Value};
 use siohub_actors::{AckSender, JoinError, Payload, Socket};
 
 use super::answer::answer;
+use super::fields::{echo, fields_of, refusal, update};
 use super::policy::{denied, roles_of};
 use crate::config::NamespacePolicy;
 use crate::error_code::{ErrorCode, EventError};
@@ -48,6 +51,10 @@ pub(super) fn on_join(
         Ok(room) => room,
         Err(e) => return answer(socket, "join", ack, Err(e)),
     };
+    let fields = match fields_of(&payload) {
+        Ok(fields) => fields,
+        Err(e) => return answer(socket, "join", ack, Err(e)),
+    };
     if !policy.may_join(&room, &roles_of(socket)) {
         let refusal = denied(
             socket,
@@ -61,16 +68,29 @@ pub(super) fn on_join(
     // Asked now, in the order the client sent its events (see `publish`); the rest runs
     // inside the socket's session: the join and the ack are applied there, not sent to it
     // as messages.
-    let joined = socket.join(&room);
+    let joined = match &fields {
+        None => futures::future::Either::Left(socket.join(&room)),
+        Some(fields) => {
+            let update = update(policy, fields.clone());
+            futures::future::Either::Right(socket.join_with_fields(&room, update))
+        }
+    };
     let session = socket.clone();
     let socket = socket.clone();
     session.run_in_session(async move {
         let _permit = permit;
         let result = match joined.await {
-            Ok(replayed) => Ok(json!({ "ok": true, "room": room, "replayed": replayed })),
+            Ok(replayed) => {
+                let mut body = json!({ "ok": true, "room": room, "replayed": replayed });
+                if let Some(fields) = &fields {
+                    body["fields"] = echo(fields);
+                }
+                Ok(body)
+            }
             Err(e @ JoinError::TooManyRooms { .. }) => {
                 Err(EventError::new(ErrorCode::RateLimitExceeded, e.to_string()))
             }
+            Err(JoinError::Fields(e)) => Err(refusal(e)),
             Err(e) => Err(EventError::new(ErrorCode::InternalError, e.to_string())),
         };
         answer(&socket, "join", ack, result);

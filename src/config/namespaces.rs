@@ -58,10 +58,14 @@ pub struct NamespacePolicy {
     /// and forwarded events, which wait for the hub or the backend); over it the event is
     /// refused with `RATE_LIMIT_EXCEEDED` and nothing is started. 0 = no bound.
     pub max_tasks_per_socket: usize,
+    /// Distinct field sets (`join {"room", "fields"}`) one room may hold; a join or a
+    /// `fields` naming another one is refused with `RATE_LIMIT_EXCEEDED`. 0 = no field
+    /// filters in the namespace.
+    pub max_field_sets_per_room: usize,
 }
 
 /// The built-in client events of every hub namespace.
-pub const BUILTIN_EVENTS: [&str; 5] = ["join", "leave", "publish", "ping", "request"];
+pub const BUILTIN_EVENTS: [&str; 6] = ["join", "leave", "publish", "ping", "request", "fields"];
 
 /// A token bucket per socket: `per_s` events a second, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +110,7 @@ impl Default for NamespacePolicy {
             rate_limit: RateLimit::default(),
             forward: Vec::new(),
             max_tasks_per_socket: 256,
+            max_field_sets_per_room: 16,
         }
     }
 }

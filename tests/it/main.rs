@@ -43,6 +43,7 @@ mod engine_websocket;
 mod hub_acks;
 mod hub_delivery;
 mod hub_faults;
+mod hub_fields;
 mod hub_publish_rights;
 mod hub_rooms;
 mod hub_slow_consumer;

@@ -12,9 +12,14 @@
 use std::sync::Arc;
 
 use crate::delivery::DeliverBatch;
+use crate::fields::FieldSet;
 use crate::room_supervisor::Recipients;
 use crate::target::Target;
 use crate::wire_frame::Frames;
+
+/// What a run's recipients are, grouped by the field set they get events with (one group,
+/// with no set, when nobody in the target filters).
+pub(super) type Groups = Vec<(Option<FieldSet>, Recipients)>;
 
 /// Events to one target, not yet handed out.
 pub(super) struct Run {
@@ -22,59 +27,76 @@ pub(super) struct Run {
     nsp: Arc<str>,
     /// The membership version its recipients were resolved at.
     version: u64,
+    groups: Vec<Group>,
+}
+
+/// The recipients of a run that get events with one field set, and those events.
+struct Group {
+    fields: Option<FieldSet>,
     recipients: Recipients,
     events: Vec<(Frames, bool)>,
 }
 
 impl Run {
-    /// A run starting with one event.
+    /// A run starting with one event, encoded by `encode` once per group's field set.
     pub(super) fn new(
         target: Target,
         nsp: Arc<str>,
         version: u64,
-        recipients: Recipients,
-        frames: Frames,
+        groups: Groups,
+        mut encode: impl FnMut(Option<&FieldSet>) -> Frames,
         volatile: bool,
     ) -> Self {
+        let groups = groups
+            .into_iter()
+            .map(|(fields, recipients)| Group {
+                events: vec![(encode(fields.as_ref()), volatile)],
+                fields,
+                recipients,
+            })
+            .collect();
         Run {
             target,
             nsp,
             version,
-            recipients,
-            events: vec![(frames, volatile)],
+            groups,
         }
     }
 
     /// Adds an event if it goes to the same target and the membership is still the one the
-    /// run was resolved at; returns whether it did.
+    /// run was resolved at (so are the field sets); returns whether it did.
     pub(super) fn extend(
         &mut self,
         target: &Target,
         version: u64,
-        frames: &Frames,
+        mut encode: impl FnMut(Option<&FieldSet>) -> Frames,
         volatile: bool,
     ) -> bool {
         if self.version != version || self.target != *target {
             return false;
         }
-        self.events.push((frames.clone(), volatile));
+        for group in &mut self.groups {
+            group.events.push((encode(group.fields.as_ref()), volatile));
+        }
         true
     }
 
     /// How many sockets the run goes to.
     pub(super) fn recipients(&self) -> usize {
-        self.recipients.len()
+        self.groups.iter().map(|g| g.recipients.len()).sum()
     }
 
-    /// Hands every recipient the whole run (one shared list).
+    /// Hands every recipient the whole run (one shared list per group).
     pub(super) fn deliver(self) {
-        let events: Arc<[(Frames, bool)]> = self.events.into();
-        for (socket_id, session) in self.recipients {
-            session.do_send(DeliverBatch {
-                nsp: self.nsp.clone(),
-                socket_id,
-                events: events.clone(),
-            });
+        for group in self.groups {
+            let events: Arc<[(Frames, bool)]> = group.events.into();
+            for (socket_id, session) in group.recipients {
+                session.do_send(DeliverBatch {
+                    nsp: self.nsp.clone(),
+                    socket_id,
+                    events: events.clone(),
+                });
+            }
         }
     }
 }

@@ -36,6 +36,7 @@ use siohub_protocol::{Payload, SocketPacket};
 use crate::asked::Asked;
 use crate::cluster_outbox::{ClusterOutbox, OutboundBroadcast, RemoteBroadcast};
 use crate::delivery::{Deliver, DeliverWithAck, ReplayReply, Replayed};
+use crate::fields::{filter_encoded, filter_frames, FieldSet, Reach};
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, BroadcastWithAck, Preserve, PreservedSocket, Recovered,
 };
@@ -124,6 +125,8 @@ pub struct Subscribe {
     pub nsp: String,
     /// The rooms; empty = every event of the namespace.
     pub rooms: Vec<String>,
+    /// The fields it gets of events whose data is one object (`None`: everything).
+    pub fields: Option<FieldSet>,
     /// Events queued for the consumer at most; one more cuts it off.
     pub capacity: usize,
 }
@@ -418,7 +421,8 @@ impl Broadcaster {
         let offset = msg.offset;
         let origin = self.origin_offset(&msg, &policy);
         let packet = SocketPacket::event_with_payload(&nsp, &msg.event, msg.payload);
-        let frames: Frames = socket_packet_frames(&packet, self.policies.parser()).into();
+        let parser = self.policies.parser();
+        let frames: Frames = socket_packet_frames(&packet, parser).into();
         if let (Some(mut outbound), Some(outbox)) = (msg.outbound, &self.cluster) {
             if let Some(history) = outbound.history.as_mut().filter(|h| !h.rooms.is_empty()) {
                 history.frames = frames.clone();
@@ -427,11 +431,19 @@ impl Broadcaster {
         }
         let shared_nsp: Arc<str> = nsp.as_str().into();
         let gathering = self.stats.mailbox_depth() > 0 || self.run.is_some();
+        // Encoded once per distinct field set of the recipients (see `crate::fields`).
+        let (packet_ref, full, skip_last) = (&packet, &frames, msg.skip_last);
+        let encode = |fields: Option<&FieldSet>| match fields {
+            None => full.clone(),
+            Some(fields) => filter_encoded(packet_ref, fields, skip_last, parser)
+                .unwrap_or_else(|| full.clone()),
+        };
 
         let mut closed_run = None;
         let (recipients, number, keeps) = {
             let members = self.membership.read();
             let number = self.sequence.advance();
+            let filtered = members.has_filtered(&msg.target);
             let recipients = if gathering {
                 let version = self.membership.version();
                 let (target, volatile) = (&msg.target, msg.volatile);
@@ -442,11 +454,26 @@ impl Broadcaster {
                     version,
                     target,
                     &shared_nsp,
-                    &frames,
+                    encode,
                     volatile,
                 );
                 closed_run = closed;
                 count
+            } else if filtered {
+                // Sent under the read lock, as below; one encoding per group.
+                let grouped = members.resolve_grouped(&msg.target);
+                for (fields, recipients) in &grouped.groups {
+                    let frames = encode(fields.as_ref());
+                    for (socket_id, session) in recipients {
+                        session.do_send(Deliver {
+                            nsp: shared_nsp.clone(),
+                            socket_id: socket_id.clone(),
+                            frames: frames.clone(),
+                            volatile: msg.volatile,
+                        });
+                    }
+                }
+                grouped.len()
             } else {
                 // Sent under the read lock: `do_send` never blocks, and only the
                 // RoomSupervisor's writes wait for it.
@@ -622,12 +649,13 @@ impl Broadcaster {
         } = msg.broadcast;
         let ack_id = next_ack_id();
         let packet = SocketPacket::event_with_payload(&target.nsp, &event, payload).with_id(ack_id);
-        let frames: Frames = socket_packet_frames(&packet, self.policies.parser()).into();
+        let parser = self.policies.parser();
+        let frames: Frames = socket_packet_frames(&packet, parser).into();
         let shared_nsp: Arc<str> = target.nsp.as_str().into();
         let recipients = {
             let members = self.membership.read();
             self.sequence.advance();
-            members.for_each_recipient(&target, |socket_id, session| {
+            let send = |socket_id: &Arc<str>, session: &Addr<Session>, frames: &Frames| {
                 session.do_send(DeliverWithAck {
                     nsp: shared_nsp.clone(),
                     socket_id: socket_id.clone(),
@@ -636,7 +664,24 @@ impl Broadcaster {
                     timeout: msg.timeout,
                     reports: msg.reports.clone(),
                 });
-            })
+            };
+            if members.has_filtered(&target) {
+                let grouped = members.resolve_grouped(&target);
+                for (fields, recipients) in &grouped.groups {
+                    let frames = fields
+                        .as_ref()
+                        .and_then(|f| filter_encoded(&packet, f, false, parser))
+                        .unwrap_or_else(|| frames.clone());
+                    for (socket_id, session) in recipients {
+                        send(socket_id, session, &frames);
+                    }
+                }
+                grouped.len()
+            } else {
+                members.for_each_recipient(&target, |socket_id, session| {
+                    send(socket_id, session, &frames)
+                })
+            }
         };
         self.subscribers
             .notify(&target, &packet, false, &self.counters);
@@ -674,17 +719,27 @@ impl Broadcaster {
         // Gathered events were resolved before the cutoff: they go out first.
         self.deliver_run();
         let mut frames = Vec::new();
+        let parser = self.policies.parser();
+        let recovering = !self.policies.of(&msg.nsp).recovery.is_zero();
         if let Some(recovery) = &msg.source.recovery {
             if let Some(remote) = &recovery.remote {
-                let rooms = &recovery.rooms;
-                frames.extend(self.replay_remote(msg, remote, rooms));
-            } else if let Some(log) = self.logs.get(&msg.nsp) {
-                let rooms = &recovery.rooms;
-                let missed = log.missed(recovery.offset, msg.upto, &msg.socket_id, rooms);
-                frames.extend(missed);
+                frames.extend(self.replay_remote(msg, remote, &recovery.rooms));
             }
         }
         let members = self.membership.read();
+        // A recovery from the shared store was replayed above.
+        let local = msg.source.recovery.as_ref().filter(|r| r.remote.is_none());
+        if let (Some(recovery), Some(log)) = (local, self.logs.get(&msg.nsp)) {
+            let rooms = &recovery.rooms;
+            let missed = log.missed(recovery.offset, msg.upto, &msg.socket_id, rooms);
+            // Each event as the socket's field sets (restored with it) shape it.
+            frames.extend(missed.map(|(kept, target)| {
+                match members.reach_of(&msg.nsp, &msg.socket_id, target) {
+                    Reach::Everything => kept.clone(),
+                    Reach::Fields(fields) => filter_frames(kept, &fields, parser, recovering),
+                }
+            }));
+        }
         for (room, buffering) in &msg.source.rooms {
             let had = |number: u64, target: &Target| {
                 members.reached_otherwise(&msg.nsp, &msg.socket_id, room, number, target)
@@ -692,9 +747,18 @@ impl Broadcaster {
             let kept = self
                 .buffers
                 .replay(&msg.nsp, room, *buffering, msg.upto, had);
-            frames.extend(kept);
+            match members.fields_of(&msg.nsp, room, &msg.socket_id) {
+                None => frames.extend(kept),
+                Some(fields) => frames.extend(
+                    kept.iter()
+                        .map(|f| filter_frames(f, &fields, parser, recovering)),
+                ),
+            }
         }
-        Replayed { frames }
+        Replayed {
+            frames,
+            refused: None,
+        }
     }
 
     /// What a socket recovered from the shared store missed (see `remote_replay`).
@@ -710,7 +774,19 @@ impl Broadcaster {
             own_origin: prefix.strip_suffix('.').unwrap_or(prefix),
             remote: self.remote_logs.get(&msg.nsp),
         };
-        remote_replay::replay(&logs, remote, msg.upto, &msg.socket_id, rooms)
+        // Each event as the socket's field sets (restored with it) shape it.
+        let parser = self.policies.parser();
+        let recovering = !self.policies.of(&msg.nsp).recovery.is_zero();
+        let members = self.membership.read();
+        let shape = |kept: &Frames, target: &Target| match members.reach_of(
+            &msg.nsp,
+            &msg.socket_id,
+            target,
+        ) {
+            Reach::Everything => kept.clone(),
+            Reach::Fields(fields) => filter_frames(kept, &fields, parser, recovering),
+        };
+        remote_replay::replay(&logs, remote, msg.upto, &msg.socket_id, rooms, &shape)
     }
 
     /// A load of the room histories starts: joins of always-rooms wait for it, at most
@@ -860,26 +936,23 @@ fn gather(
     version: u64,
     target: &Target,
     nsp: &Arc<str>,
-    frames: &Frames,
+    mut encode: impl FnMut(Option<&FieldSet>) -> Frames,
     volatile: bool,
 ) -> (usize, Option<Run>) {
     if let Some(pending) = run {
-        if pending.extend(target, version, frames, volatile) {
+        if pending.extend(target, version, &mut encode, volatile) {
             return (pending.recipients(), None);
         }
     }
     let previous = run.take();
-    let recipients = members.resolve(target);
-    let count = recipients.len();
+    let groups = match members.has_filtered(target) {
+        true => members.resolve_grouped(target).groups,
+        false => vec![(None, members.resolve(target))],
+    };
     let (target, nsp) = (target.clone(), nsp.clone());
-    *run = Some(Run::new(
-        target,
-        nsp,
-        version,
-        recipients,
-        frames.clone(),
-        volatile,
-    ));
+    let pending = Run::new(target, nsp, version, groups, encode, volatile);
+    let count = pending.recipients();
+    *run = Some(pending);
     (count, previous)
 }
 
@@ -1090,7 +1163,8 @@ impl Handler<Subscribe> for Broadcaster {
     fn handle(&mut self, msg: Subscribe, _ctx: &mut Context<Self>) -> Self::Result {
         // Not `guarded`: nothing here can panic, and a subscription has no fallback value.
         self.stats.handled();
-        let (subscriber, subscription) = Subscriber::new(&msg.nsp, msg.rooms, msg.capacity);
+        let (subscriber, subscription) =
+            Subscriber::new(&msg.nsp, msg.rooms, msg.fields, msg.capacity);
         self.subscribers.subscribe(&msg.nsp, subscriber);
         MessageResult(subscription)
     }

@@ -68,7 +68,7 @@ impl PacketLog {
         upto: u64,
         socket_id: &str,
         rooms: &HashSet<String>,
-    ) -> impl Iterator<Item = Frames> + '_ {
+    ) -> impl Iterator<Item = (&Frames, &Target)> + '_ {
         let rooms = rooms.clone();
         let socket_id = socket_id.to_owned();
         self.entries
@@ -76,7 +76,7 @@ impl PacketLog {
             .filter(move |p| {
                 p.offset > offset && p.number <= upto && p.target.includes(&socket_id, &rooms)
             })
-            .map(|p| p.frames.clone())
+            .map(|p| (&p.frames, &p.target))
     }
 }
 

@@ -20,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::recovery_log::{parse_offset, LoggedPacket, PacketLog};
 use crate::recovery_store::RemoteMissed;
+use crate::target::Target;
 use crate::wire_frame::Frames;
 
 /// The origin and counter of an offset.
@@ -71,6 +72,7 @@ pub(super) fn replay(
     upto: u64,
     socket_id: &str,
     rooms: &HashSet<String>,
+    shape: &dyn Fn(&Frames, &Target) -> Frames,
 ) -> Vec<Frames> {
     // What reached the socket live: numbered after the cutoff.
     let live: HashSet<(&str, u64)> = logs.numbered_after(upto).collect();
@@ -85,7 +87,7 @@ pub(super) fn replay(
     for event in &missed.events {
         let was_live = split_offset(&event.offset).is_some_and(|key| live.contains(&key));
         if !was_live && event.target.includes(socket_id, rooms) {
-            frames.push(event.frames.clone());
+            frames.push(shape(&event.frames, &event.target));
         }
     }
     let mut unseen: Vec<&LoggedPacket> = logs
@@ -100,7 +102,7 @@ pub(super) fn replay(
         .map(|(_, _, p)| p)
         .collect();
     unseen.sort_by_key(|p| p.number);
-    frames.extend(unseen.into_iter().map(|p| p.frames.clone()));
+    frames.extend(unseen.into_iter().map(|p| shape(&p.frames, &p.target)));
     frames
 }
 
@@ -165,7 +167,7 @@ mod tests {
             own_origin: "c",
             remote: Some(&remote),
         };
-        let replayed = replay(&logs, &missed, 20, "s", &HashSet::new());
+        let replayed = replay(&logs, &missed, 20, "s", &HashSet::new(), &|f, _| f.clone());
         assert_eq!(labels(&replayed), ["a.4", "c.1", "b.8", "c.2", "a.6"]);
     }
 
@@ -187,7 +189,14 @@ mod tests {
             remote: Some(&remote),
         };
         assert_eq!(
-            labels(&replay(&logs, &missed, 20, "s", &HashSet::new())),
+            labels(&replay(
+                &logs,
+                &missed,
+                20,
+                "s",
+                &HashSet::new(),
+                &|f, _| f.clone()
+            )),
             ["d.4"]
         );
         assert!(split_offset("no-counter").is_none());

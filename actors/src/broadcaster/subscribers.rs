@@ -10,6 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use siohub_protocol::SocketPacket;
 
+use crate::fields::{filter_packet, FieldSet};
 use crate::stats::{DropReason, HubCounters};
 use crate::subscription::{sse_chunk, Offer, Subscriber};
 use crate::target::Target;
@@ -55,8 +56,8 @@ impl Subscribers {
         self.publish();
     }
 
-    /// Hands an event sent to `target` to the subscribers that want it, encoded once (only
-    /// if one does). `skip_last` leaves out the recovery offset the packet carries last. A
+    /// Hands an event sent to `target` to the subscribers that want it, encoded once per
+    /// distinct field set of theirs (only if one wants it). `skip_last` leaves out the recovery offset the packet carries last. A
     /// subscriber whose queue is full is cut off and counted as a slow consumer.
     pub(super) fn notify(
         &mut self,
@@ -69,13 +70,22 @@ impl Subscribers {
             return;
         };
         let before = list.len();
-        let mut chunk: Option<Bytes> = None;
+        let mut chunks: Vec<(Option<FieldSet>, Bytes)> = Vec::new();
         list.retain_mut(|sub| {
             if !sub.wants(target) {
                 return !sub.is_gone();
             }
-            let chunk = chunk.get_or_insert_with(|| sse_chunk(packet, skip_last));
-            match sub.offer(chunk) {
+            let at = chunks.iter().position(|(f, _)| *f == sub.fields);
+            let at = at.unwrap_or_else(|| {
+                let filtered = sub
+                    .fields
+                    .as_ref()
+                    .and_then(|f| filter_packet(packet, f, skip_last));
+                let chunk = sse_chunk(filtered.as_ref().unwrap_or(packet), skip_last);
+                chunks.push((sub.fields.clone(), chunk));
+                chunks.len() - 1
+            });
+            match sub.offer(&chunks[at].1) {
                 Offer::Kept => true,
                 Offer::Gone => false,
                 Offer::CutOff => {

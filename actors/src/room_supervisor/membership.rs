@@ -21,6 +21,10 @@ use crate::policy::{user_room, USER_ROOM_PREFIX};
 use crate::session::Session;
 use crate::target::Target;
 
+mod room_filters;
+
+use room_filters::{forget_fields, RoomFilters};
+
 /// One connected socket: where it lives, which life of it this is, and its rooms.
 struct Member {
     session: Addr<Session>,
@@ -40,6 +44,8 @@ struct NspMembers {
     rooms: HashMap<String, SidMap<Addr<Session>>>,
     /// The user of each socket in a user room (`user:<id>`), for member listings.
     users: SidMap<String>,
+    /// The field sets of the rooms with filtered members (see `room_filters`).
+    filters: HashMap<String, RoomFilters>,
 }
 
 /// A member of a room, as the HTTP API lists it.
@@ -379,6 +385,7 @@ fn enter_room(table: &mut NspMembers, socket_id: &Arc<str>, session: &Addr<Sessi
 }
 
 fn leave_room(table: &mut NspMembers, room: &str, socket_id: &str) {
+    forget_fields(table, room, socket_id);
     if let Some(user) = room.strip_prefix(USER_ROOM_PREFIX) {
         if table.users.get(socket_id).is_some_and(|u| u == user) {
             table.users.remove(socket_id);

@@ -20,6 +20,7 @@ use actix::prelude::*;
 use crate::broadcaster::{BroadcastSequence, Broadcaster, Replay, ReplaySource};
 use crate::connection_manager::SessionRegistry;
 use crate::delivery::{ReplayReply, Replayed};
+use crate::fields::{FieldSet, FieldsError, FieldsUpdate};
 use crate::messages::AnnounceMembership;
 use crate::policy::{BufferPolicy, RoomBuffering};
 use crate::session::Session;
@@ -61,6 +62,8 @@ pub struct AddSocket {
     pub rooms: InitialRooms,
     /// The recovery it asks for, if any.
     pub recovery: Option<RecoveryRequest>,
+    /// The field sets it has in some of its rooms (a recovered or re-announced socket).
+    pub fields: Vec<(String, FieldSet)>,
     /// Where the replay goes; `None` for a quiet re-announcement (after a restart).
     pub reply: Option<ReplayReply>,
 }
@@ -84,8 +87,29 @@ pub struct JoinRoom {
     pub incarnation: u64,
     /// The room's buffering (what to replay).
     pub buffering: RoomBuffering,
+    /// The field set to take in the room, if the join names one (checked before the
+    /// socket is added: a refusal leaves it out, answered in [`Replayed::refused`]).
+    pub fields: Option<FieldsUpdate>,
     /// Where the replay goes.
     pub reply: ReplayReply,
+}
+
+/// A socket changes its field set in one of its rooms.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetRoomFields {
+    /// The namespace.
+    pub nsp: String,
+    /// The room.
+    pub room: String,
+    /// The socket id.
+    pub socket_id: Arc<str>,
+    /// Its incarnation.
+    pub incarnation: u64,
+    /// The change.
+    pub update: FieldsUpdate,
+    /// Told once the membership has the new set, or why not.
+    pub reply: futures::channel::oneshot::Sender<Result<(), FieldsError>>,
 }
 
 /// A socket leaves a room.
@@ -249,6 +273,11 @@ impl Handler<AddSocket> for RoomSupervisor {
                     names,
                     upto,
                 );
+                // Restored as they were: the bound held when they were taken.
+                for (room, fields) in msg.fields {
+                    let (nsp, id, fields) = (&msg.nsp, &msg.socket_id, Some(fields));
+                    let _ = members.set_fields(nsp, &room, id, msg.incarnation, fields, usize::MAX);
+                }
                 upto
             };
             if let Some(reply) = msg.reply {
@@ -269,7 +298,23 @@ impl Handler<JoinRoom> for RoomSupervisor {
                 let mut members = self.writer.write();
                 let upto = self.sequence.current();
                 let (nsp, room, id) = (&msg.nsp, &msg.room, &msg.socket_id);
+                if let Some(update) = &msg.fields {
+                    let fields = update.fields.as_ref();
+                    if let Err(refused) = members.check_fields(nsp, room, id, fields, update.max) {
+                        drop(members);
+                        let refused = Some(refused);
+                        let _ = msg.reply.send(Replayed {
+                            refused,
+                            ..Replayed::default()
+                        });
+                        return;
+                    }
+                }
                 let joined = members.join(nsp, room, id, msg.incarnation, upto);
+                if let (Ok(_), Some(update)) = (&joined, msg.fields) {
+                    let (fields, max) = (update.fields, update.max);
+                    let _ = members.set_fields(nsp, room, id, msg.incarnation, fields, max);
+                }
                 joined.map(|new| new.then_some(upto))
             };
             match joined {
@@ -285,6 +330,27 @@ impl Handler<JoinRoom> for RoomSupervisor {
                 Err(_) => {}
             }
         })
+    }
+}
+
+impl Handler<SetRoomFields> for RoomSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetRoomFields, ctx: &mut Context<Self>) {
+        let stats = self.stats.clone();
+        let result = guarded(&stats, ctx, Err(FieldsError::NotConnected), |_| {
+            let mut members = self.writer.write();
+            let (fields, max) = (msg.update.fields, msg.update.max);
+            members.set_fields(
+                &msg.nsp,
+                &msg.room,
+                &msg.socket_id,
+                msg.incarnation,
+                fields,
+                max,
+            )
+        });
+        let _ = msg.reply.send(result);
     }
 }
 

@@ -24,7 +24,7 @@ use futures::future::LocalBoxFuture;
 use siohub_protocol::SocketPacket;
 
 use super::Session;
-use crate::messages::{SocketJoin, SocketLeave};
+use crate::messages::{SocketJoin, SocketLeave, SocketSetFields};
 
 /// One thing a handler asked of its session.
 pub(crate) enum Request {
@@ -34,6 +34,8 @@ pub(crate) enum Request {
     Join(SocketJoin),
     /// Leave a room.
     Leave(SocketLeave),
+    /// Change a field set.
+    SetFields(SocketSetFields),
     /// Run a task inside the session.
     Task(LocalBoxFuture<'static, ()>),
 }
@@ -102,6 +104,9 @@ impl Session {
                 Request::Emit(packet) => self.emit_on_socket(packet, ctx),
                 Request::Join(join) => <Self as Handler<SocketJoin>>::handle(self, join, ctx),
                 Request::Leave(leave) => <Self as Handler<SocketLeave>>::handle(self, leave, ctx),
+                Request::SetFields(set) => {
+                    <Self as Handler<SocketSetFields>>::handle(self, set, ctx)
+                }
                 Request::Task(task) => {
                     ctx.spawn(SessionTask { task });
                 }

@@ -13,11 +13,12 @@ use crate::admin::feed::RoomChanged;
 use crate::delivery::{Deliver, DeliverBatch, DeliverWithAck, Replayed};
 use crate::disconnect_reason::DisconnectReason;
 use crate::error::AckError;
+use crate::fields::FieldsError;
 use crate::hub_error::{JoinError, NotConnected};
 use crate::ids::next_ack_id;
 use crate::messages::{
     AnnounceMembership, CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin,
-    SocketLeave, SocketRooms,
+    SocketLeave, SocketRooms, SocketSetFields,
 };
 use crate::policy::RoomBuffering;
 use crate::stats::{DropReason, RefusalReason};
@@ -99,6 +100,17 @@ impl Session {
             self.send_frames(&frames, volatile, ctx);
         }
         Ok(replayed.len())
+    }
+
+    /// A join refused for its field set: the room (and the set) leave the socket's state.
+    fn undo_join(&mut self, nsp: &str, socket_id: &str, room: &str) {
+        let hub = self.hub.clone();
+        hub.counters().refused(RefusalReason::FieldSetsPerRoom);
+        if let Some(state) = self.socket_mut(nsp, socket_id) {
+            state.rooms.remove(room);
+            state.fields.remove(room);
+            state.keep_record(&hub);
+        }
     }
 }
 
@@ -241,9 +253,40 @@ impl Handler<SocketJoin> for Session {
         }
         if !state.rooms.insert(msg.room.clone()) {
             // In the room already: nothing to replay, and no hold (a client repeating a join
-            // must not keep its live deliveries held).
-            let _ = msg.reply.send(Ok(0));
+            // must not keep its live deliveries held); a join naming another field set
+            // changes it.
+            let changes = msg
+                .fields
+                .as_ref()
+                .is_some_and(|u| u.fields.as_ref() != state.fields.get(&msg.room));
+            match msg.fields {
+                Some(update) if changes => {
+                    let reply = msg.reply;
+                    let set = SocketSetFields {
+                        nsp: msg.nsp,
+                        socket_id: msg.socket_id,
+                        room: msg.room,
+                        update,
+                        reply: {
+                            let (tx, rx) = futures::channel::oneshot::channel();
+                            actix::spawn(async move {
+                                let result = rx.await.unwrap_or(Err(FieldsError::NotConnected));
+                                let _ = reply.send(result.map(|()| 0).map_err(JoinError::Fields));
+                            });
+                            tx
+                        },
+                    };
+                    <Self as Handler<SocketSetFields>>::handle(self, set, ctx);
+                }
+                _ => {
+                    let _ = msg.reply.send(Ok(0));
+                }
+            }
             return;
+        }
+        // Taken now, given back if the RoomSupervisor refuses the set.
+        if let Some(fields) = msg.fields.as_ref().and_then(|u| u.fields.clone()) {
+            state.fields.insert(msg.room.clone(), fields);
         }
         if hub.admin().wants(&msg.nsp) {
             hub.admin().send(RoomChanged {
@@ -259,10 +302,18 @@ impl Handler<SocketJoin> for Session {
         state.hold.pending += 1;
         let socket = (state.socket_id.clone(), state.incarnation);
         let buffering = RoomBuffering::for_room(&state.delivery);
-        let joined = hub.join_room(&msg.nsp, &msg.room, socket.clone(), buffering);
-        let (nsp, reply) = (msg.nsp, msg.reply);
+        let fields = msg.fields;
+        let joined = hub.join_room(&msg.nsp, &msg.room, socket.clone(), buffering, fields);
+        let (nsp, room, reply) = (msg.nsp, msg.room, msg.reply);
         ctx.spawn(joined.into_actor(self).map(move |joined, act, ctx| {
-            let _ = reply.send(act.finish_join(&nsp, &socket.0, joined, ctx));
+            let refused = joined.as_ref().ok().and_then(|r| r.refused);
+            let Some(refused) = refused else {
+                let _ = reply.send(act.finish_join(&nsp, &socket.0, joined, ctx));
+                return;
+            };
+            act.undo_join(&nsp, &socket.0, &room);
+            let finished = act.finish_join(&nsp, &socket.0, Ok(Replayed::default()), ctx);
+            let _ = reply.send(finished.and(Err(JoinError::Fields(refused))));
         }));
     }
 }
@@ -276,6 +327,7 @@ impl Handler<SocketLeave> for Session {
             let _ = msg.reply.send(Err(NotConnected));
             return;
         };
+        state.fields.remove(&msg.room);
         if state.rooms.remove(&msg.room) && hub.admin().wants(&msg.nsp) {
             hub.admin().send(RoomChanged {
                 nsp: msg.nsp.clone(),
@@ -291,6 +343,41 @@ impl Handler<SocketLeave> for Session {
         let reply = msg.reply;
         ctx.spawn(left.into_actor(self).map(move |(), _, _| {
             let _ = reply.send(Ok(()));
+        }));
+    }
+}
+
+impl Handler<SocketSetFields> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SocketSetFields, ctx: &mut Context<Self>) {
+        let hub = self.hub.clone();
+        let Some(state) = self.socket_mut(&msg.nsp, &msg.socket_id) else {
+            let _ = msg.reply.send(Err(FieldsError::NotConnected));
+            return;
+        };
+        if !state.rooms.contains(&msg.room) {
+            let _ = msg.reply.send(Err(FieldsError::NotInRoom));
+            return;
+        }
+        let socket = (state.socket_id.clone(), state.incarnation);
+        let update = msg.update.clone();
+        let set = hub.set_room_fields(&msg.nsp, &msg.room, socket.clone(), msg.update);
+        let (nsp, room, reply) = (msg.nsp, msg.room, msg.reply);
+        ctx.spawn(set.into_actor(self).map(move |result, act, _| {
+            if result.is_ok() {
+                let hub = act.hub.clone();
+                if let Some(state) = act.socket_mut(&nsp, &socket.0) {
+                    match update.fields {
+                        Some(fields) => state.fields.insert(room, fields),
+                        None => state.fields.remove(&room),
+                    };
+                    state.keep_record(&hub);
+                }
+            } else if result == Err(FieldsError::TooManyFieldSets { max: update.max }) {
+                act.hub.counters().refused(RefusalReason::FieldSetsPerRoom);
+            }
+            let _ = reply.send(result);
         }));
     }
 }

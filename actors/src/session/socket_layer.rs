@@ -4,7 +4,7 @@
 //! directions, and the rules that close a misbehaving connection. What the hub and socket
 //! handles ask of the session is in `hub_commands`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -27,6 +27,7 @@ use crate::connection_manager::SocketMeta;
 use crate::delivery::{AckReport, AckReports, Replayed};
 use crate::disconnect_reason::DisconnectReason;
 use crate::error::AckError;
+use crate::fields::FieldSet;
 use crate::hub_handle::Hub;
 use crate::hub_messages::{PreservedSocket, Recovered};
 use crate::namespace::{ConnectRefusal, Namespace, Namespaces};
@@ -51,6 +52,8 @@ pub(super) struct SocketState {
     /// The private id of connection state recovery, when the namespace has it on.
     pub(super) pid: Option<String>,
     pub(super) rooms: BTreeSet<String>,
+    /// Its field sets, in the rooms where it has one (see `crate::fields`).
+    pub(super) fields: BTreeMap<String, FieldSet>,
     /// Server → client acks waiting for an answer, with their timeout timers. Ids come
     /// from the process-wide counter ([`next_ack_id`]).
     pub(super) acks: HashMap<u64, (AckWaiter, SpawnHandle)>,
@@ -327,6 +330,7 @@ impl SocketState {
             socket_id: self.socket.id().to_owned(),
             nsp: self.socket.nsp().to_owned(),
             rooms: self.rooms.iter().cloned().collect(),
+            fields: self.fields.clone(),
             data: self.socket.data_snapshot(),
             at: SystemTime::now(),
         }
@@ -738,6 +742,7 @@ impl Session {
         };
         let recovered = recovered.filter(|r| self.keeps_identity(&nsp, r, &data));
         let delivery = self.hub.policies().of(&nsp);
+        let mut fields = BTreeMap::new();
         let (id, pid, rooms, recovery) = match recovered {
             Some(Recovered {
                 socket,
@@ -754,6 +759,7 @@ impl Session {
                 }
                 let pid = auth.get("pid").and_then(Value::as_str).map(String::from);
                 let rooms = socket.rooms.iter().cloned().collect();
+                fields = socket.fields;
                 let recovery = RecoveryRequest {
                     offset,
                     rooms: socket.rooms,
@@ -804,6 +810,7 @@ impl Session {
             session: ctx.address(),
             rooms: initial,
             recovery,
+            fields: fields.iter().map(|(r, f)| (r.clone(), f.clone())).collect(),
             reply: None,
         });
         let state = SocketState {
@@ -814,6 +821,7 @@ impl Session {
             delivery,
             pid,
             rooms,
+            fields,
             acks: HashMap::new(),
             hold: Hold::default(),
         };
@@ -1019,6 +1027,11 @@ pub(super) fn announcement(state: &SocketState, session: Addr<Session>) -> AddSo
             .map(|room| (room.clone(), RoomBuffering::quiet()))
             .collect(),
         recovery: None,
+        fields: state
+            .fields
+            .iter()
+            .map(|(r, f)| (r.clone(), f.clone()))
+            .collect(),
         reply: None,
     }
 }

@@ -62,6 +62,12 @@ pub struct Config {
     pub wire: sio::Wire,
     /// What follows the timestamp in each publish's data.
     pub padding: sio::Padding,
+    /// Fields of each publish's data besides its timestamp `a`: 0 = the data is a string;
+    /// N = an object `{"a": ts, "f0": .., "f{N-1}": ..}` sharing the payload bytes.
+    pub object_fields: usize,
+    /// Field sets the subscribers join with (siohub's `join {"room", "fields"}`):
+    /// subscriber i takes `["a", "f{i % N}"]`; 0 = a plain join.
+    pub field_sets: usize,
 }
 
 impl Default for Config {
@@ -94,6 +100,8 @@ impl Default for Config {
             admin_watchers: 0,
             wire: sio::Wire::default(),
             padding: sio::Padding::X,
+            object_fields: 0,
+            field_sets: 0,
         }
     }
 }
@@ -144,6 +152,10 @@ options of `run` (defaults in brackets):
   --padding K       x | ticks: what follows the timestamp in each publish's
                     data: x repeated, or key=number; pairs that differ in
                     every publish (for deflate)                               [x]
+  --object-fields N publish data as an object: its timestamp "a" and N fields
+                    f0..f{N-1} sharing the payload bytes; 0 = a string        [0]
+  --field-sets N    fanout subscribers join with fields (siohub): subscriber i
+                    takes ["a", "f{i % N}"] (needs --object-fields >= N)      [0]
 "#;
 
 impl Config {
@@ -237,6 +249,8 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                     other => return Err(format!("--padding: x or ticks, not {other}")),
                 }
             }
+            "--object-fields" => cfg.object_fields = num(flag)? as usize,
+            "--field-sets" => cfg.field_sets = num(flag)? as usize,
             _ => return Err(format!("unknown option {flag}; see `loadgen help`")),
         }
         i += 2;
@@ -250,10 +264,16 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             cfg.scenario
         ));
     }
+    if cfg.field_sets > cfg.object_fields {
+        return Err("--field-sets needs --object-fields at least as large".to_owned());
+    }
     let default_frac = if cfg.scenario == "mixed" { 0.05 } else { 0.0 };
     cfg.polling_frac = polling_frac.unwrap_or(default_frac).clamp(0.0, 1.0);
     if cfg.case.is_empty() {
         cfg.case = scenarios::default_case(&cfg);
+    }
+    if (cfg.object_fields > 0 || cfg.field_sets > 0) && cfg.wire.parser != sio::Parser::Json {
+        return Err("--object-fields and --field-sets need --parser json".into());
     }
     Ok(cfg)
 }

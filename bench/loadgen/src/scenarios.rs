@@ -470,6 +470,7 @@ async fn publish_loop(
                 ts,
                 cfg.payload,
                 cfg.padding,
+                cfg.object_fields,
             );
             w.push_packet(&packet);
             next_id += 1;
@@ -510,14 +511,18 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
             async move {
                 if polling {
                     let s = Polling::connect(&http, cfg.addr_for(i), &cfg.path).await?;
-                    let args = s.call(&sio::join_packet(&cfg.room, 0), 0).await?;
+                    let join = match cfg.field_sets {
+                        0 => sio::join_packet(&cfg.room, 0),
+                        n => sio::join_fields_packet(&cfg.room, 0, i % n),
+                    };
+                    let args = s.call(&join, 0).await?;
                     sio::check_ok(&args, "join")?;
                     Ok(Subscriber::Polling(s))
                 } else {
                     let mut ws =
                         sio::connect_ws(cfg.addr_for(i), &cfg.path, cfg.buf, i as u32, cfg.wire)
                             .await?;
-                    sio::join(&mut ws, &cfg.room).await?;
+                    sio::join_as(&mut ws, &cfg, i).await?;
                     Ok(Subscriber::Ws(ws))
                 }
             }

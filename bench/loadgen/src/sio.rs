@@ -235,6 +235,22 @@ pub fn join_packet(room: &str, id: u64) -> Vec<u8> {
     format!("42{id}[\"join\",\"{room}\"]").into_bytes()
 }
 
+/// The `join` packet for `room` taking field set `["a", "f<set>"]` (siohub's field filter).
+pub fn join_fields_packet(room: &str, id: u64, set: usize) -> Vec<u8> {
+    format!("42{id}[\"join\",{{\"room\":\"{room}\",\"fields\":[\"a\",\"f{set}\"]}}]").into_bytes()
+}
+
+/// Joins `room` as subscriber `i` of `cfg` (with its field set, if the run has them).
+pub async fn join_as(ws: &mut Ws, cfg: &crate::Config, i: usize) -> io::Result<()> {
+    match cfg.field_sets {
+        0 => join(ws, &cfg.room).await,
+        n => {
+            let args = call(ws, &join_fields_packet(&cfg.room, 0, i % n), 0).await?;
+            check_ok(&args, "join")
+        }
+    }
+}
+
 /// Joins `room` and checks the ack says `"ok":true`.
 pub async fn join(ws: &mut Ws, room: &str) -> io::Result<()> {
     let packet = match parser_of(ws) {
@@ -283,7 +299,11 @@ pub fn parse_ack(t: &[u8]) -> Option<(u64, &[u8])> {
 pub fn event_timestamp(t: &[u8]) -> Option<u64> {
     let rest = t.strip_prefix(b"42[\"")?;
     let at = rest.iter().position(|&b| b == b'"')?;
-    let data = rest[at + 1..].strip_prefix(b",\"")?;
+    let after = &rest[at + 1..];
+    // A string, or an object whose first field is the timestamp `a`.
+    let data = after
+        .strip_prefix(b",\"")
+        .or_else(|| after.strip_prefix(b",{\"a\":\""))?;
     parse_u64(data.get(..16)?)
 }
 
@@ -360,11 +380,25 @@ pub fn publish_packet(
     ts_us: u64,
     payload: usize,
     padding: Padding,
+    object_fields: usize,
 ) {
     use std::io::Write;
+    out.clear();
     match parser {
         Parser::Json => {
-            out.clear();
+            if let Some(each) = payload.saturating_sub(16).checked_div(object_fields) {
+                let _ = write!(
+                    out,
+                    "42{id}[\"publish\",{{\"room\":\"{room}\",\"event\":\"{event}\",\"data\":{{\"a\":\"{ts_us:016}\""
+                );
+                for f in 0..object_fields {
+                    let _ = write!(out, ",\"f{f}\":\"");
+                    out.resize(out.len() + each, b'x');
+                    out.push(b'"');
+                }
+                out.extend_from_slice(b"}}]");
+                return;
+            }
             let _ = write!(
                 out,
                 "42{id}[\"publish\",{{\"room\":\"{room}\",\"event\":\"{event}\",\"data\":\"{ts_us:016}"
@@ -386,6 +420,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn object_publishes_carry_the_timestamp_first() {
+        let mut p = Vec::new();
+        publish_packet(
+            Parser::Json,
+            &mut p,
+            &mut Vec::new(),
+            3,
+            "bench",
+            "m",
+            1234,
+            64,
+            Padding::X,
+            3,
+        );
+        let text = String::from_utf8(p).unwrap();
+        let data = text.split("\"data\":").nth(1).unwrap();
+        let data: serde_json::Value = serde_json::from_str(&data[..data.len() - 2]).unwrap();
+        assert_eq!(data["a"], "0000000000001234");
+        assert_eq!(data["f2"].as_str().unwrap().len(), 16);
+        // As a filtered member gets it: the timestamp and one field.
+        let event = br#"42["m",{"a":"0000000000001234","f1":"xx"}]"#;
+        assert_eq!(event_timestamp(event), Some(1234));
+        let join = String::from_utf8(join_fields_packet("bench", 0, 2)).unwrap();
+        assert_eq!(join, r#"420["join",{"room":"bench","fields":["a","f2"]}]"#);
+    }
+
+    #[test]
     fn parses_acks_events_and_recipients() {
         assert_eq!(
             parse_ack(b"4312[{\"ok\":true}]"),
@@ -403,6 +464,7 @@ mod tests {
             1234,
             64,
             Padding::X,
+            0,
         );
         let text = String::from_utf8(p.clone()).unwrap();
         assert!(text.starts_with(
@@ -442,6 +504,7 @@ mod wire_tests {
                 99,
                 2048,
                 Padding::Ticks,
+                0,
             );
         }
         assert_ne!(a[20..], b[20..]);
@@ -463,6 +526,7 @@ mod wire_tests {
             4321,
             300,
             Padding::Ticks,
+            0,
         );
         let p = msgpack::decode(&out).unwrap();
         assert_eq!((p.kind, p.id), (2, Some(5)));

@@ -6,11 +6,13 @@
 //! A record is `<owner>\n<JSON>`: the node that last wrote it, then the socket's id,
 //! namespace, rooms, data and, once finalised, when it disconnected.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use siohub_actors::fields::FieldSet;
 use siohub_actors::hub_messages::PreservedSocket;
 use siohub_actors::recovery_store::StoredEvent;
 use siohub_actors::wire_frame::WireFrame;
@@ -22,6 +24,9 @@ struct Record {
     id: String,
     nsp: String,
     rooms: Vec<String>,
+    /// Its field sets, in the rooms where it has one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    fields: BTreeMap<String, Vec<String>>,
     data: Map<String, Value>,
     /// When it disconnected (ms since the epoch); absent while it is connected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,6 +46,16 @@ pub(super) fn encode_record(owner: &str, socket: &PreservedSocket, finalised: bo
         id: socket.socket_id.clone(),
         nsp: socket.nsp.clone(),
         rooms: socket.rooms.iter().cloned().collect(),
+        fields: socket
+            .fields
+            .iter()
+            .map(|(room, set)| {
+                (
+                    room.clone(),
+                    set.names().iter().map(|n| n.to_string()).collect(),
+                )
+            })
+            .collect(),
         data: socket.data.clone(),
         gone_at_ms: finalised.then(|| epoch_ms(socket.at)),
     };
@@ -80,6 +95,12 @@ pub(super) fn decode_record(bytes: &[u8], nsp: &str, window: Duration) -> Option
         socket_id: record.id,
         nsp: record.nsp,
         rooms: record.rooms.into_iter().collect(),
+        // A set that no longer passes the bounds is dropped: the room gives everything.
+        fields: record
+            .fields
+            .into_iter()
+            .filter_map(|(room, names)| Some((room, FieldSet::new(names).ok()?)))
+            .collect(),
         data: record.data,
         at,
     })
@@ -193,16 +214,15 @@ mod tests {
             socket_id: "s1".into(),
             nsp: "/chat".into(),
             rooms: HashSet::from(["r".to_owned()]),
+            fields: BTreeMap::from([("r".to_owned(), FieldSet::new(["p"]).unwrap())]),
             data: Map::new(),
             at: SystemTime::now() - Duration::from_secs(10),
         };
         let live = encode_record("n1", &socket, false);
         let gone = encode_record("n1", &socket, true);
         let window = Duration::from_secs(5);
-        assert_eq!(
-            decode_record(&live, "/chat", window).unwrap().rooms,
-            socket.rooms
-        );
+        let back = decode_record(&live, "/chat", window).unwrap();
+        assert_eq!((&back.rooms, &back.fields), (&socket.rooms, &socket.fields));
         assert!(decode_record(&live, "/other", window).is_none());
         assert!(
             decode_record(&gone, "/chat", window).is_none(),

@@ -36,6 +36,17 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
             .iter()
             .map(|(nsp, _, rooms)| ([("namespace", nsp.as_str())], *rooms)),
     )?;
+    let (filtered, sets) = hub.field_filter_counts();
+    out.gauge(
+        "siohub_field_filtered_memberships",
+        "Room memberships with a field set (join {room, fields}).",
+        filtered,
+    )?;
+    out.gauge(
+        "siohub_field_sets",
+        "Distinct field sets, summed over the rooms (at most max_field_sets_per_room each).",
+        sets,
+    )?;
     // One series per namespace above; the table forgets a namespace nothing uses any more,
     // so dynamic names (`/tenant-{id}`) do not pile up series.
     out.gauge(
