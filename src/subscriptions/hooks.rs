@@ -132,7 +132,7 @@ impl PendingKeep {
             Ok(body) => body,
             Err(e) => {
                 if matches!(written, Written::Done { inserted: true, .. }) {
-                    let _ = self.subs.write(WriteOp::Forget {
+                    self.subs.enqueue(WriteOp::Forget {
                         nsp: socket.nsp().to_owned(),
                         user: self.user,
                         room: self.room,

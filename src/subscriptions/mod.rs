@@ -170,6 +170,11 @@ impl Subscriptions {
         }
     }
 
+    /// Queues `op` without waiting for its answer (its outcome is counted).
+    pub fn enqueue(&self, op: WriteOp) {
+        drop(self.inner.shared.queue.push(op));
+    }
+
     /// The rooms `user` keeps in `nsp`, oldest first.
     pub fn rooms_of(
         &self,
