@@ -262,3 +262,64 @@ impl Subscriptions {
         self.restoring().remove(socket).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store whose database is never reached (nothing listens on port 1).
+    fn unreachable() -> Subscriptions {
+        let settings = SubscriptionSettings {
+            store: "postgres".into(),
+            postgres_url: "postgres://siohub@127.0.0.1:1/siohub".into(),
+            timeout_ms: 200,
+            max_rooms_per_user: 2,
+            ..SubscriptionSettings::default()
+        };
+        Subscriptions::start(&settings)
+            .expect("the thread starts")
+            .expect("a store")
+    }
+
+    #[test]
+    fn none_starts_nothing() {
+        let none = SubscriptionSettings::default();
+        assert!(Subscriptions::start(&none).unwrap().is_none());
+    }
+
+    #[test]
+    fn rooms_the_client_touched_during_a_restore_are_left_to_it() {
+        let subs = unreachable();
+        subs.touch("s1", "ignored: no restore running");
+        subs.begin_restore("s1");
+        subs.touch("s1", "a");
+        subs.touch("s2", "b");
+        let touched = subs.end_restore("s1");
+        assert!(touched.has("a"));
+        assert!(!touched.has("b"));
+        assert!(!touched.has("ignored: no restore running"));
+        assert!(!subs.end_restore("s1").has("a"), "taken once");
+
+        // More rooms touched than a user keeps: the restore joins nothing.
+        subs.begin_restore("s3");
+        for room in ["x", "y", "z"] {
+            subs.touch("s3", room);
+        }
+        assert!(subs.end_restore("s3").has("anything"));
+    }
+
+    #[actix_rt::test]
+    async fn with_the_database_unreachable_writes_queue_and_reads_fail_fast() {
+        let subs = unreachable();
+        let op = WriteOp::Forget {
+            nsp: "/".into(),
+            user: "u".into(),
+            room: "r".into(),
+        };
+        assert_eq!(subs.write(op).await, Written::Queued);
+        assert_eq!(subs.status().queued(), 1);
+        let read = subs.rooms_of("u", "/").await;
+        assert!(matches!(read, Err(StoreError::Unavailable(_))), "{read:?}");
+        assert!(subs.status().down_reason().is_some());
+    }
+}
