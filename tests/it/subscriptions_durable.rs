@@ -392,6 +392,11 @@ fn subscriptions_durable_postgres_killed_mid_run_the_hub_serves_and_recovers() {
         h["status"] == json!("healthy") && h["subscriptions"]["queued"] == json!(0)
     });
     assert_eq!(rows(&pg, "gina"), vec!["/|during|{}".to_owned()]);
+    // The queued writes were written after the restart, and counted as such.
+    let kept = r#"siohub_subscriptions_writes_total{outcome="kept"}"#;
+    let removed = r#"siohub_subscriptions_writes_total{outcome="removed"}"#;
+    assert_eq!(metric(&server, kept), 2.0, "before, then during");
+    assert_eq!(metric(&server, removed), 1.0);
     assert!(metric(&server, "siohub_subscriptions_reconnects_total") >= 1.0);
     assert_eq!(metric(&server, "siohub_subscriptions_store_up"), 1.0);
     // And a new socket of gina is restored again.
@@ -399,4 +404,43 @@ fn subscriptions_durable_postgres_killed_mid_run_the_hub_serves_and_recovers() {
     wait_until("c is restored into during", WAIT, || {
         room_members(&server, "/", "during").contains(&c)
     });
+}
+
+#[test]
+fn subscriptions_durable_a_hung_postgres_costs_acks_at_most_the_timeout() {
+    let pg = PostgresServer::start();
+    let mut settings = settings(&pg);
+    settings.subscriptions.timeout_ms = 500;
+    let server = start_hub_from(settings);
+    wait_connected(&server);
+    let mut d = Driver::node(&server);
+    connect_as(&mut d, "a", "/", "hank");
+    assert_eq!(d.ack("a", "join", json!(["x"]))["durable"], json!("kept"));
+
+    pg.signal("STOP");
+    // The ack comes after at most timeout_ms, the write stays queued.
+    let joined = d.ack("a", "join", json!(["y"]));
+    assert_eq!(joined["ok"], json!(true), "{joined}");
+    assert_eq!(joined["durable"], json!("queued"), "{joined}");
+    wait_until("health says the store is down", WAIT, || {
+        health(&server)["status"] == json!("degraded")
+    });
+    // Connecting is not held up: the socket starts without its rooms.
+    connect_as(&mut d, "b", "/", "hank");
+    wait_until("the unavailable restore is counted", WAIT, || {
+        metric(
+            &server,
+            r#"siohub_subscriptions_restores_total{outcome="unavailable"}"#,
+        ) >= 1.0
+    });
+
+    pg.signal("CONT");
+    wait_until("the store is back and the queue written", WAIT, || {
+        let h = health(&server);
+        h["status"] == json!("healthy") && h["subscriptions"]["queued"] == json!(0)
+    });
+    assert_eq!(
+        rows(&pg, "hank"),
+        vec!["/|x|{}".to_owned(), "/|y|{}".to_owned()]
+    );
 }

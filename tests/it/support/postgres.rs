@@ -157,6 +157,36 @@ impl PostgresServer {
         );
     }
 
+    /// Sends `signal` (`STOP`: a hung database whose connections stay open and answer
+    /// nothing; `CONT`: it goes on) to the server and each of its processes.
+    pub fn signal(&self, signal: &str) {
+        let pid_file = self.dir.join("data").join("postmaster.pid");
+        let text = std::fs::read_to_string(&pid_file).expect("postmaster.pid");
+        let postmaster: u32 = text.lines().next().unwrap().trim().parse().unwrap();
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // pid (comm) state ppid ...: the fields after the last ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        for pid in pids {
+            let status = Command::new("kill")
+                .args([format!("-{signal}"), pid.to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(status.success(), "kill -{signal} {pid}");
+        }
+    }
+
     /// Runs `sql` with `psql` in database `db`; returns its rows (unaligned, `|` between
     /// columns), trimmed.
     #[track_caller]
