@@ -2,7 +2,7 @@
 //! socket.io-client sockets with users' tokens: a join is kept and every new socket of the
 //! user joins the room on connect (with the room's history replayed), `leave` removes it,
 //! anonymous sockets keep nothing, the API lists a user's rooms, a second node sharing the
-//! database restores them too, the bounds refuse with a clear ack error, and PostgreSQL
+//! database (and Redis, as a cluster) restores them too, the bounds refuse with a clear ack error, and PostgreSQL
 //! killed mid-run leaves the hub serving (health degraded, writes queued and counted), then
 //! everything comes back by itself once it is restarted.
 
@@ -14,12 +14,12 @@ use serde_json::{json, Value};
 use siohub::config::{BufferName, Settings};
 use siohub::server::BackgroundServer;
 use siohub_actors::Target;
-use support::cluster::{api, health};
+use support::cluster::{api, emit, health, wait_counted};
 use support::ops::metrics_text;
 use support::tokens::user_token;
 use support::{
     hub_broadcast, policy, room_members, start_hub_from, test_settings, wait_until, Driver,
-    PostgresServer,
+    PostgresServer, RedisServer,
 };
 
 const SECRET: &str = "durable-subscriptions-test-secret-32-bytes!";
@@ -309,12 +309,20 @@ fn subscriptions_durable_bounds_are_refused_with_a_clear_ack_error() {
 #[test]
 fn subscriptions_durable_a_second_node_on_the_same_database_restores_the_rooms() {
     let pg = PostgresServer::start();
-    let node_a = start_hub_from(settings(&pg));
-    let node_b = start_hub_from(settings(&pg));
-    wait_connected(&node_a);
-    wait_connected(&node_b);
-    let mut da = Driver::node(&node_a);
-    let mut db = Driver::node(&node_b);
+    let redis = RedisServer::start();
+    let clustered = || {
+        let mut settings = settings(&pg);
+        settings.adapter.kind = "redis".into();
+        settings.adapter.redis_url = redis.url();
+        start_hub_from(settings)
+    };
+    let nodes = [clustered(), clustered()];
+    wait_counted(&nodes, 2);
+    let [node_a, node_b] = &nodes;
+    wait_connected(node_a);
+    wait_connected(node_b);
+    let mut da = Driver::node(node_a);
+    let mut db = Driver::node(node_b);
     connect_as(&mut da, "a", "/", "frank");
     // Once the ack says "kept", the row is in: node B sees it at the user's next connect.
     assert_eq!(
@@ -323,8 +331,14 @@ fn subscriptions_durable_a_second_node_on_the_same_database_restores_the_rooms()
     );
     let b = connect_as(&mut db, "b", "/", "frank");
     wait_until("frank's socket on node B is in desk", WAIT, || {
-        room_members(&node_b, "/", "desk").contains(&b)
+        room_members(node_b, "/", "desk").contains(&b)
     });
+    // An emit to the room on node A reaches it on node B through the adapter.
+    emit(
+        node_a,
+        json!({ "rooms": "desk", "event": "memo", "data": 1 }),
+    );
+    db.wait_counts(&["b".to_owned()], "memo", 1);
     // A leave on node B is seen by node A's next socket of frank.
     assert_eq!(
         db.ack("b", "leave", json!(["desk"]))["durable"],
@@ -333,11 +347,11 @@ fn subscriptions_durable_a_second_node_on_the_same_database_restores_the_rooms()
     connect_as(&mut da, "a2", "/", "frank");
     wait_until("a2's restore is done", WAIT, || {
         metric(
-            &node_a,
+            node_a,
             r#"siohub_subscriptions_restores_total{outcome="empty"}"#,
         ) >= 1.0
     });
-    assert_eq!(room_members(&node_a, "/", "desk").len(), 1, "a only");
+    assert_eq!(room_members(node_a, "/", "desk").len(), 1, "a only");
 }
 
 #[test]
