@@ -23,7 +23,8 @@ pub struct SubscriptionSettings {
     /// and counted.
     pub queue_size: usize,
     /// Reads (a connecting socket's rooms, the API's listing) waiting at once at most; one
-    /// more is answered "unavailable" at once and counted.
+    /// more is answered "unavailable" at once and counted. Also the most restores waiting
+    /// for PostgreSQL to come back.
     pub max_pending_reads: usize,
     /// Milliseconds any one PostgreSQL operation (connecting included) may take; a `join`
     /// or `leave` ack waits at most this long for its write.

@@ -239,9 +239,22 @@ impl Subscriptions {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Notes that `socket`'s kept rooms are being read.
-    pub(crate) fn begin_restore(&self, socket: &str) {
-        self.restoring().insert(socket.into(), Touched::default());
+    /// Notes that `socket`'s kept rooms are being read, until the guard is ended (or
+    /// dropped, as when the socket's session ends first).
+    pub(crate) fn begin_restore(&self, socket: &str) -> RestoreGuard {
+        let socket: Arc<str> = socket.into();
+        self.restoring().insert(socket.clone(), Touched::default());
+        RestoreGuard {
+            subs: self.clone(),
+            socket,
+        }
+    }
+
+    /// Resolves once PostgreSQL is connected again, unless `max_pending_reads` restores
+    /// wait already (`None`).
+    pub(crate) fn wait_until_up(&self) -> Option<impl std::future::Future<Output = ()> + 'static> {
+        let max = self.inner.settings.max_pending_reads;
+        self.inner.shared.status.wait_until_up(max)
     }
 
     /// Notes that the client of `socket` joined or left `room` (while its kept rooms are
@@ -257,9 +270,27 @@ impl Subscriptions {
         }
     }
 
-    /// The rooms the client of `socket` touched since [`Subscriptions::begin_restore`].
-    pub(crate) fn end_restore(&self, socket: &str) -> Touched {
+    fn end_restore(&self, socket: &str) -> Touched {
         self.restoring().remove(socket).unwrap_or_default()
+    }
+}
+
+/// A restore in progress: the rooms its client touches meanwhile are noted.
+pub(crate) struct RestoreGuard {
+    subs: Subscriptions,
+    socket: Arc<str>,
+}
+
+impl RestoreGuard {
+    /// Ends the restore: the rooms the client touched since it began.
+    pub(crate) fn end(self) -> Touched {
+        self.subs.end_restore(&self.socket)
+    }
+}
+
+impl Drop for RestoreGuard {
+    fn drop(&mut self) {
+        self.subs.end_restore(&self.socket);
     }
 }
 
@@ -291,21 +322,24 @@ mod tests {
     fn rooms_the_client_touched_during_a_restore_are_left_to_it() {
         let subs = unreachable();
         subs.touch("s1", "ignored: no restore running");
-        subs.begin_restore("s1");
+        let s1 = subs.begin_restore("s1");
         subs.touch("s1", "a");
         subs.touch("s2", "b");
-        let touched = subs.end_restore("s1");
+        let touched = s1.end();
         assert!(touched.has("a"));
         assert!(!touched.has("b"));
         assert!(!touched.has("ignored: no restore running"));
-        assert!(!subs.end_restore("s1").has("a"), "taken once");
+        assert!(subs.restoring().is_empty(), "ended");
 
         // More rooms touched than a user keeps: the restore joins nothing.
-        subs.begin_restore("s3");
+        let s3 = subs.begin_restore("s3");
         for room in ["x", "y", "z"] {
             subs.touch("s3", room);
         }
-        assert!(subs.end_restore("s3").has("anything"));
+        assert!(s3.end().has("anything"));
+        // A restore dropped unfinished (its session ended) leaves nothing behind.
+        drop(subs.begin_restore("s4"));
+        assert!(subs.restoring().is_empty());
     }
 
     #[actix_rt::test]

@@ -4,7 +4,9 @@
 //! `join`, and no ack (the client did not ask). The client's own joins and leaves made
 //! while the rooms were read win: the restore leaves those rooms alone. A socket brought
 //! back by connection state recovery keeps its own rooms and is not restored again.
-//! PostgreSQL down or slow: the socket starts with no kept room (counted).
+//! PostgreSQL down: the socket is restored once it is back (at most `max_pending_reads`
+//! sockets wait so, each as long as its session lives; more start without their rooms);
+//! PostgreSQL slow (no answer within `timeout_ms`): it starts without them. Counted.
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use serde_json::json;
 use siohub_actors::{JoinError, Socket};
 
 use super::status::RestoreOutcome;
-use super::{KeptRoom, Subscriptions};
+use super::{KeptRoom, StoreError, Subscriptions};
 use crate::builtins::roles_of;
 use crate::config::NamespacePolicy;
 
@@ -28,12 +30,20 @@ pub fn on_connect(subs: &Subscriptions, policy: &Arc<NamespacePolicy>, socket: &
         return;
     }
     socket.set_data(RESTORED_KEY, json!(true));
-    subs.begin_restore(socket.id());
+    let guard = subs.begin_restore(socket.id());
     let read = subs.rooms_of(&user, socket.nsp());
     let (subs, policy, handle) = (subs.clone(), policy.clone(), socket.clone());
     socket.run_in_session(async move {
-        let read = read.await;
-        let touched = subs.end_restore(handle.id());
+        let mut read = read.await;
+        if matches!(read, Err(StoreError::Unavailable(_))) {
+            // PostgreSQL is down: wait for it (with the session; bounded in number).
+            if let Some(up) = subs.wait_until_up() {
+                subs.status().count_restore(RestoreOutcome::Deferred, 0);
+                up.await;
+                read = subs.rooms_of(&user, handle.nsp()).await;
+            }
+        }
+        let touched = guard.end();
         let kept = match read {
             Ok(kept) => kept,
             Err(e) => {

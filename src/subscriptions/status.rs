@@ -46,16 +46,20 @@ impl WriteOutcome {
 pub enum RestoreOutcome {
     /// Its kept rooms were read (and joined, those the policy still allows).
     Restored,
+    /// PostgreSQL was unreachable when it connected: it waits for it to come back.
+    Deferred,
     /// The user keeps no room in this namespace.
     Empty,
-    /// PostgreSQL was down, too slow, or `max_pending_reads` reads were waiting.
+    /// PostgreSQL was too slow, or `max_pending_reads` reads (or deferred restores) were
+    /// waiting already: the socket starts without its kept rooms.
     Unavailable,
 }
 
 impl RestoreOutcome {
     /// Every outcome, in the order `/metrics` lists them.
-    pub const ALL: [RestoreOutcome; 3] = [
+    pub const ALL: [RestoreOutcome; 4] = [
         RestoreOutcome::Restored,
+        RestoreOutcome::Deferred,
         RestoreOutcome::Empty,
         RestoreOutcome::Unavailable,
     ];
@@ -64,6 +68,7 @@ impl RestoreOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
             RestoreOutcome::Restored => "restored",
+            RestoreOutcome::Deferred => "deferred",
             RestoreOutcome::Empty => "empty",
             RestoreOutcome::Unavailable => "unavailable",
         }
@@ -100,13 +105,16 @@ impl Refusal {
 }
 
 /// The store's state and counters, shared by the hub's threads and the store's own.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StoreStatus {
     connected: AtomicBool,
+    /// Connected with the queue written out since, for restores waiting for PostgreSQL.
+    up: tokio::sync::watch::Sender<bool>,
+    deferred: AtomicUsize,
     down_reason: Mutex<Option<String>>,
     writes: [AtomicU64; 5],
     retried: AtomicU64,
-    restores: [AtomicU64; 3],
+    restores: [AtomicU64; 4],
     rooms_restored: AtomicU64,
     refused: [AtomicU64; 3],
     reconnects: AtomicU64,
@@ -117,9 +125,45 @@ pub struct StoreStatus {
 impl StoreStatus {
     /// A store that has not connected yet.
     pub(super) fn new() -> Self {
-        let status = StoreStatus::default();
-        *status.reason() = Some("not connected yet".into());
-        status
+        StoreStatus {
+            connected: AtomicBool::new(false),
+            up: tokio::sync::watch::Sender::new(false),
+            deferred: AtomicUsize::new(0),
+            down_reason: Mutex::new(Some("not connected yet".into())),
+            writes: Default::default(),
+            retried: AtomicU64::new(0),
+            restores: Default::default(),
+            rooms_restored: AtomicU64::new(0),
+            refused: Default::default(),
+            reconnects: AtomicU64::new(0),
+            pending_reads: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    /// Resolves once PostgreSQL is connected, if fewer than `max` others are waiting
+    /// (`None` otherwise); the slot is held while the future lives.
+    pub(super) fn wait_until_up(
+        self: &std::sync::Arc<Self>,
+        max: usize,
+    ) -> Option<impl std::future::Future<Output = ()> + 'static> {
+        self.deferred
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        let slot = DeferredSlot(self.clone());
+        let mut up = self.up.subscribe();
+        Some(async move {
+            let _slot = slot;
+            // An error: the store closed (the server is stopping); nothing to wait for.
+            let _ = up.wait_for(|up| *up).await;
+        })
+    }
+
+    /// Restores waiting for PostgreSQL to come back now.
+    pub fn deferred(&self) -> usize {
+        self.deferred.load(Ordering::Relaxed)
     }
 
     fn reason(&self) -> std::sync::MutexGuard<'_, Option<String>> {
@@ -146,7 +190,14 @@ impl StoreStatus {
         }
     }
 
+    /// Connected, and the writes queued meanwhile are written: restores that waited for
+    /// PostgreSQL read what they should.
+    pub(super) fn set_caught_up(&self) {
+        self.up.send_if_modified(|up| !std::mem::replace(up, true));
+    }
+
     pub(super) fn set_down(&self, why: String) {
+        self.up.send_replace(false);
         if self.connected.swap(false, Ordering::AcqRel) {
             self.reconnects.fetch_add(1, Ordering::Relaxed);
             log::warn!("subscriptions: PostgreSQL lost: {why}; writes are queued and retried");
@@ -227,5 +278,14 @@ impl StoreStatus {
 
     pub(super) fn end_read(&self) {
         self.pending_reads.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A deferred restore's place among the `max_pending_reads` allowed, given back on drop.
+struct DeferredSlot(std::sync::Arc<StoreStatus>);
+
+impl Drop for DeferredSlot {
+    fn drop(&mut self) {
+        self.0.deferred.fetch_sub(1, Ordering::AcqRel);
     }
 }

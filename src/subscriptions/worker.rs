@@ -106,6 +106,7 @@ async fn write_loop(link: &Link, shared: &Shared) {
         if !drain(link, shared, &conn).await {
             continue;
         }
+        shared.status.set_caught_up();
         // Idle: wait for a write, the connection's end, or the next probe.
         tokio::select! {
             _ = shared.queue.wake.notified() => {}

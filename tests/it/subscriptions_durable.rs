@@ -391,12 +391,12 @@ fn subscriptions_durable_postgres_killed_mid_run_the_hub_serves_and_recovers() {
     assert_eq!(published["recipients"], json!(1), "{published}");
     d.wait_counts(&["watcher".to_owned()], "m", 1);
     assert_eq!(metric(&server, "siohub_subscriptions_queued"), 2.0);
-    // A socket connecting now starts without its rooms (counted), and is connected.
-    connect_as(&mut d, "meanwhile", "/", "gina");
-    wait_until("the unavailable restore is counted", WAIT, || {
+    // A socket connecting now is connected; its restore waits for PostgreSQL (counted).
+    let meanwhile = connect_as(&mut d, "meanwhile", "/", "gina");
+    wait_until("the deferred restore is counted", WAIT, || {
         metric(
             &server,
-            r#"siohub_subscriptions_restores_total{outcome="unavailable"}"#,
+            r#"siohub_subscriptions_restores_total{outcome="deferred"}"#,
         ) >= 1.0
     });
 
@@ -413,6 +413,11 @@ fn subscriptions_durable_postgres_killed_mid_run_the_hub_serves_and_recovers() {
     assert_eq!(metric(&server, removed), 1.0);
     assert!(metric(&server, "siohub_subscriptions_reconnects_total") >= 1.0);
     assert_eq!(metric(&server, "siohub_subscriptions_store_up"), 1.0);
+    // The deferred restore ran once the queue was written: what gina keeps now.
+    wait_until("meanwhile is restored into during", WAIT, || {
+        room_members(&server, "/", "during").contains(&meanwhile)
+    });
+    assert!(!room_members(&server, "/", "before").contains(&meanwhile));
     // And a new socket of gina is restored again.
     let c = connect_as(&mut d, "c", "/", "gina");
     wait_until("c is restored into during", WAIT, || {
@@ -439,12 +444,12 @@ fn subscriptions_durable_a_hung_postgres_costs_acks_at_most_the_timeout() {
     wait_until("health says the store is down", WAIT, || {
         health(&server)["status"] == json!("degraded")
     });
-    // Connecting is not held up: the socket starts without its rooms.
-    connect_as(&mut d, "b", "/", "hank");
-    wait_until("the unavailable restore is counted", WAIT, || {
+    // Connecting is not held up: the socket's restore waits for PostgreSQL.
+    let b = connect_as(&mut d, "b", "/", "hank");
+    wait_until("the deferred restore is counted", WAIT, || {
         metric(
             &server,
-            r#"siohub_subscriptions_restores_total{outcome="unavailable"}"#,
+            r#"siohub_subscriptions_restores_total{outcome="deferred"}"#,
         ) >= 1.0
     });
 
@@ -457,4 +462,7 @@ fn subscriptions_durable_a_hung_postgres_costs_acks_at_most_the_timeout() {
         rows(&pg, "hank"),
         vec!["/|x|{}".to_owned(), "/|y|{}".to_owned()]
     );
+    wait_until("b is restored into x and y", WAIT, || {
+        room_members(&server, "/", "x").contains(&b) && room_members(&server, "/", "y").contains(&b)
+    });
 }
