@@ -399,6 +399,10 @@ fn subscriptions_durable_postgres_killed_mid_run_the_hub_serves_and_recovers() {
             r#"siohub_subscriptions_restores_total{outcome="deferred"}"#,
         ) >= 1.0
     });
+    assert_eq!(
+        metric(&server, "siohub_subscriptions_deferred_restores"),
+        1.0
+    );
 
     pg.restart();
     wait_until("the store is back and the queue written", WAIT, || {
@@ -418,6 +422,10 @@ fn subscriptions_durable_postgres_killed_mid_run_the_hub_serves_and_recovers() {
         room_members(&server, "/", "during").contains(&meanwhile)
     });
     assert!(!room_members(&server, "/", "before").contains(&meanwhile));
+    assert_eq!(
+        metric(&server, "siohub_subscriptions_deferred_restores"),
+        0.0
+    );
     // And a new socket of gina is restored again.
     let c = connect_as(&mut d, "c", "/", "gina");
     wait_until("c is restored into during", WAIT, || {

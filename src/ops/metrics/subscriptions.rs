@@ -29,6 +29,11 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
         "Reads waiting for PostgreSQL now ([subscriptions] max_pending_reads at most).",
         status.pending_reads() as u64,
     )?;
+    out.gauge(
+        "siohub_subscriptions_deferred_restores",
+        "New sockets waiting for PostgreSQL to come back to be restored ([subscriptions] max_pending_reads at most).",
+        status.deferred() as u64,
+    )?;
     out.counters(
         "siohub_subscriptions_writes_total",
         "Writes of kept rooms, by how they ended (dropped: the queue was full).",
