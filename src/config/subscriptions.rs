@@ -184,6 +184,14 @@ mod tests {
     }
 
     #[test]
+    fn print_config_masks_the_password() {
+        let mut settings = super::super::Settings::load(None, &[]).unwrap();
+        settings.subscriptions.postgres_url = "postgres://app:s3cret@db/hub".into();
+        let masked = settings.masked().subscriptions.postgres_url;
+        assert_eq!(masked, "postgres://app:***@db/hub");
+    }
+
+    #[test]
     fn passwords_are_masked() {
         assert_eq!(
             mask_password("postgres://app:s3cret@db:5432/hub"),
