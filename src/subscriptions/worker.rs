@@ -95,6 +95,11 @@ async fn write_loop(link: &Link, shared: &Shared) {
                     conn
                 }
                 Err(e) => {
+                    siohub_actors::limited!(
+                        warn,
+                        "subscriptions: cannot reach PostgreSQL: {e}; retrying in {} ms",
+                        backoff.as_millis()
+                    );
                     shared.status.set_down(e.to_string());
                     shared.queue.release_waiters();
                     sleep_unless_woken(shared, backoff).await;
