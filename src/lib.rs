@@ -25,6 +25,7 @@ pub mod memory;
 pub mod ops;
 pub mod server;
 pub mod state;
+pub mod subscriptions;
 pub mod transport;
 pub mod webhook;
 pub mod workers;

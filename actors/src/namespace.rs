@@ -161,6 +161,18 @@ impl Namespace {
 pub struct Namespaces {
     exact: HashMap<String, Arc<Namespace>>,
     patterns: Vec<Arc<Namespace>>,
+    extensions: Extensions,
+}
+
+/// Values the application's handlers share with the server around them (such as a store
+/// the HTTP API reads too), at most one per type.
+#[derive(Default)]
+struct Extensions(Vec<Arc<dyn std::any::Any + Send + Sync>>);
+
+impl std::fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Extensions({})", self.0.len())
+    }
 }
 
 impl Namespaces {
@@ -180,6 +192,19 @@ impl Namespaces {
         self
     }
 
+    /// Hangs `value` on the namespaces (replacing one of the same type), for the server
+    /// around them to find with [`Namespaces::extension`].
+    pub fn with_extension<T: std::any::Any + Send + Sync>(mut self, value: T) -> Self {
+        self.extensions.0.retain(|e| !e.is::<T>());
+        self.extensions.0.push(Arc::new(value));
+        self
+    }
+
+    /// The value of type `T` hung on the namespaces, if any.
+    pub fn extension<T: std::any::Any + Send + Sync>(&self) -> Option<&T> {
+        self.extensions.0.iter().find_map(|e| e.downcast_ref::<T>())
+    }
+
     /// The namespace serving `name`, if any.
     pub fn resolve(&self, name: &str) -> Option<Arc<Namespace>> {
         if let Some(ns) = self.exact.get(name) {
@@ -195,6 +220,17 @@ impl Namespaces {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extensions_are_found_by_type() {
+        let nsps = Namespaces::new()
+            .with_extension(7u32)
+            .with_extension(String::from("a"))
+            .with_extension(8u32);
+        assert_eq!(nsps.extension::<u32>(), Some(&8));
+        assert_eq!(nsps.extension::<String>().map(String::as_str), Some("a"));
+        assert_eq!(nsps.extension::<u64>(), None);
+    }
 
     #[test]
     fn exact_names_win_over_patterns() {

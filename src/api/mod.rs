@@ -12,6 +12,7 @@ pub mod login_budget;
 pub mod operators;
 mod rooms;
 mod sse;
+mod subscriptions;
 pub mod v1;
 
 pub use error::ApiError;

@@ -10,6 +10,7 @@
 //! | `POST /api/v1/rooms/{room}/join`, `/leave` | `{namespace?, sids?, users?, rooms?}` | `{"affected":N}` |
 //! | `POST /api/v1/disconnect` | `{namespace?, sids?, users?, rooms?, close?}` | `{"disconnected":N}` |
 //! | `GET /api/v1/sse` | `?namespace=/&rooms=a,b` | `text/event-stream` of the events sent there |
+//! | `GET /api/v1/users/{user}/subscriptions` | `?namespace=` | `{"user","subscriptions":[{"namespace","room","options","since_ms"}],"max_rooms_per_user"}` (durable subscriptions) |
 //!
 //! With the Redis adapter the rooms, join / leave and disconnect routes cover every node
 //! of the cluster (see `rooms`, `disconnect` and [`super::cluster_scope`]).
@@ -30,7 +31,7 @@ use siohub_actors::{Application, Recipients, Target, Unavailable};
 
 use super::keys::{require_key, KeyRing};
 use super::operators::OperatorAccess;
-use super::{disconnect, emit, rooms, sse, ApiError};
+use super::{disconnect, emit, rooms, sse, subscriptions, ApiError};
 use crate::config::{AdminSettings, ApiSettings};
 use crate::state::AppState;
 
@@ -72,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(post("/v1/rooms/{room}/leave", rooms::leave))
             .service(post("/v1/disconnect", disconnect::disconnect))
             .service(get("/v1/sse", sse::subscribe))
+            .service(get("/v1/users/{user}/subscriptions", subscriptions::list))
             .default_service(web::to(|req: HttpRequest| async move {
                 Err::<actix_web::HttpResponse, _>(ApiError::not_found(format!(
                     "no API route {} {}",

@@ -23,29 +23,63 @@ use siohub_actors::Namespace;
 
 use crate::config::NamespacePolicy;
 use crate::limits::{EventRateLimiter, TaskLimiter};
+use crate::subscriptions::Subscriptions;
 use crate::webhook::Webhook;
 use limited::{on_limited, on_tasked};
+pub(crate) use policy::roles_of;
 
 /// Adds the built-in events of `policy` to a namespace, and its `forward`ed events (sent to
 /// `webhook`), all behind the policy's per-socket rate limit; those that start a task
 /// (everything but `ping`) also behind its `max_tasks_per_socket`. Any other event is
-/// answered `UNKNOWN_EVENT` when it asks for an ack.
-pub fn with_builtins(ns: Namespace, policy: NamespacePolicy, webhook: Webhook) -> Namespace {
+/// answered `UNKNOWN_EVENT` when it asks for an ack. With `subscriptions` (durable
+/// subscriptions), joins and leaves of identified users are kept, and their new sockets
+/// join the kept rooms on connect.
+pub fn with_builtins(
+    ns: Namespace,
+    policy: NamespacePolicy,
+    webhook: Webhook,
+    subscriptions: Option<Subscriptions>,
+) -> Namespace {
     let limiter = Arc::new(EventRateLimiter::new(policy.rate_limit));
     let tasks = TaskLimiter::new(policy.max_tasks_per_socket);
     let policy = Arc::new(policy);
     let (join_policy, publish_policy) = (policy.clone(), policy.clone());
     let fields_policy = policy.clone();
+    let (join_subs, leave_subs) = (subscriptions.clone(), subscriptions.clone());
     let ns = on_tasked(
         ns,
         &limiter,
         &tasks,
         "join",
         move |socket, payload, ack, permit| {
-            rooms::on_join(&join_policy, socket, payload, ack, permit)
+            rooms::on_join(
+                &join_policy,
+                join_subs.as_ref(),
+                socket,
+                payload,
+                ack,
+                permit,
+            )
         },
     );
-    let ns = on_tasked(ns, &limiter, &tasks, "leave", rooms::on_leave);
+    let ns = on_tasked(
+        ns,
+        &limiter,
+        &tasks,
+        "leave",
+        move |socket, payload, ack, permit| {
+            rooms::on_leave(leave_subs.as_ref(), socket, payload, ack, permit)
+        },
+    );
+    let ns = match subscriptions {
+        Some(subs) => {
+            let restore_policy = policy.clone();
+            ns.on_connect(move |socket, _auth| {
+                crate::subscriptions::restore::on_connect(&subs, &restore_policy, socket)
+            })
+        }
+        None => ns,
+    };
     let ns = on_tasked(
         ns,
         &limiter,

@@ -7,7 +7,7 @@ use siohub_actors::{RefusalReason, Socket};
 use crate::error_code::{ErrorCode, EventError};
 
 /// The roles of a socket (set by authentication as `data.roles`).
-pub(super) fn roles_of(socket: &Socket) -> Vec<String> {
+pub(crate) fn roles_of(socket: &Socket) -> Vec<String> {
     match socket.data("roles") {
         Some(Value::Array(roles)) => roles
             .into_iter()

@@ -12,6 +12,7 @@ use super::policy::{denied, roles_of};
 use crate::config::NamespacePolicy;
 use crate::error_code::{ErrorCode, EventError};
 use crate::limits::TaskPermit;
+use crate::subscriptions::{hooks, Subscriptions};
 
 /// The room named by a `join`/`leave` payload: `"room"` or `{"room": "room"}`.
 fn room_of(payload: &Payload) -> Result<String, EventError> {
@@ -42,6 +43,7 @@ pub(super) fn check_room_name(room: &str) -> Result<(), EventError> {
 /// The handler of `join`.
 pub(super) fn on_join(
     policy: &NamespacePolicy,
+    subs: Option<&Subscriptions>,
     socket: &Socket,
     payload: Payload,
     ack: Option<AckSender>,
@@ -65,6 +67,11 @@ pub(super) fn on_join(
         );
         return answer(socket, "join", ack, Err(refusal));
     }
+    // Durable subscriptions: the keep is asked now too, in the client's order.
+    let kept = match hooks::keep_for_join(subs, socket, &room, &payload) {
+        Ok(kept) => kept,
+        Err(e) => return answer(socket, "join", ack, Err(e)),
+    };
     // Asked now, in the order the client sent its events (see `publish`); the rest runs
     // inside the socket's session: the join and the ack are applied there, not sent to it
     // as messages.
@@ -93,12 +100,17 @@ pub(super) fn on_join(
             Err(JoinError::Fields(e)) => Err(refusal(e)),
             Err(e) => Err(EventError::new(ErrorCode::InternalError, e.to_string())),
         };
+        let result = match kept {
+            Some(kept) => kept.settle(&socket, result).await,
+            None => result,
+        };
         answer(&socket, "join", ack, result);
     });
 }
 
 /// The handler of `leave`.
 pub(super) fn on_leave(
+    subs: Option<&Subscriptions>,
     socket: &Socket,
     payload: Payload,
     ack: Option<AckSender>,
@@ -110,6 +122,7 @@ pub(super) fn on_leave(
     };
     // Asked now, in the order the client sent its events (see `publish`).
     let left = socket.leave(&room);
+    let forgotten = hooks::forget_for_leave(subs, socket, &room);
     let session = socket.clone();
     let socket = socket.clone();
     session.run_in_session(async move {
@@ -117,6 +130,10 @@ pub(super) fn on_leave(
         let result = match left.await {
             Ok(()) => Ok(json!({ "ok": true, "room": room })),
             Err(e) => Err(EventError::new(ErrorCode::InternalError, e.to_string())),
+        };
+        let result = match forgotten {
+            Some(forgotten) => forgotten.settle(result).await,
+            None => result,
         };
         answer(&socket, "leave", ack, result);
     });

@@ -6,6 +6,7 @@ mod auth;
 mod namespaces;
 mod ops;
 mod origin;
+mod subscriptions;
 
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ pub use ops::{
     is_bcrypt_hash, AdapterSettings, AdminSettings, HttpClientSettings, LimitsSettings,
     MetricsSettings, ShutdownSettings, WebhookSettings,
 };
+pub use subscriptions::SubscriptionSettings;
 
 /// The defaults, compiled in.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -86,6 +88,9 @@ pub struct Settings {
     /// The hub's outgoing HTTP client (webhook, JWKS): extra trusted CAs.
     #[serde(default)]
     pub http_client: HttpClientSettings,
+    /// Durable subscriptions: where the rooms users joined are kept.
+    #[serde(default)]
+    pub subscriptions: SubscriptionSettings,
 }
 
 /// `[server]`
@@ -453,6 +458,8 @@ impl Settings {
         self.admin.validate()?;
         self.adapter.validate()?;
         self.api.validate()?;
+        self.subscriptions
+            .validate(self.limits.max_rooms_per_socket)?;
         if self.cors.credentials && self.cors.origins.iter().any(|o| o == "*") {
             return invalid(
                 "cors.origins",
@@ -565,6 +572,7 @@ impl Settings {
         }
         masked.adapter.redis_url = self.adapter.masked_url();
         masked.api.mask();
+        masked.subscriptions.postgres_url = self.subscriptions.masked_url();
         masked
     }
 

@@ -22,9 +22,20 @@ pub async fn drain(state: &AppState, budget: Duration) -> usize {
     end_drain(state)
 }
 
-/// Sessions still open and websockets still writing out their queue.
+/// Sessions still open and websockets still writing out their queue, and the durable
+/// subscriptions' writes still queued while PostgreSQL is reachable (they are lost at
+/// exit; while it is not, nothing is waited for).
 pub fn open_for_drain(state: &AppState) -> usize {
-    state.hub.registry().len() + state.hub.counters().lingering_connections()
+    state.hub.registry().len()
+        + state.hub.counters().lingering_connections()
+        + unwritten_subscriptions(state)
+}
+
+fn unwritten_subscriptions(state: &AppState) -> usize {
+    match &state.subscriptions {
+        Some(subs) if subs.status().is_connected() => subs.status().queued(),
+        _ => 0,
+    }
 }
 
 /// The first half of [`drain`]: marks the server draining and closes every session.
@@ -53,6 +64,13 @@ pub fn end_drain(state: &AppState) -> usize {
     }
     if sessions > 0 {
         log::warn!("drain: {sessions} sessions still open at the end of the grace period");
+    }
+    if let Some(queued) = state.subscriptions.as_ref().map(|s| s.status().queued()) {
+        if queued > 0 {
+            log::warn!(
+                "drain: {queued} writes of durable subscriptions not written to PostgreSQL; lost"
+            );
+        }
     }
     if sessions + unflushed == 0 {
         log::info!("drain: every session closed and every queue written out");

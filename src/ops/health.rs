@@ -12,7 +12,8 @@ use crate::state::AppState;
 pub const RECENT_MS: u64 = 30_000;
 
 /// `GET /health`: `healthy`, or `degraded` (with the reasons) when a dependency is: the
-/// adapter is not connected, the webhook failed recently, or an actor restarted recently.
+/// adapter is not connected, the subscriptions store (PostgreSQL) is not, the webhook
+/// failed recently, or an actor restarted recently.
 /// Always 200 while the process serves; `/ready` is the one load balancers act on.
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let ops = &state.ops;
@@ -33,6 +34,19 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         adapter["nodes"] = json!(cluster.node_count());
         adapter["uid"] = json!(cluster.uid());
     }
+    let subscriptions = state.subscriptions.as_ref().map(|subs| {
+        let status = subs.status();
+        if let Some(why) = status.down_reason() {
+            reasons.push(format!(
+                "the subscriptions store (PostgreSQL) is not connected: {why}"
+            ));
+        }
+        json!({
+            "store": "postgres",
+            "connected": status.is_connected(),
+            "queued": status.queued(),
+        })
+    });
     let webhook_failing = ops.is_webhook_configured() && counters.webhook_failing(RECENT_MS);
     if webhook_failing {
         reasons.push("the backend webhook failed recently".to_owned());
@@ -64,6 +78,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
             "in_flight": counters.webhook_in_flight(),
         },
         "actors": actors,
+        "subscriptions": subscriptions.unwrap_or_else(|| json!({ "store": "none" })),
     }))
 }
 

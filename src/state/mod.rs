@@ -35,6 +35,9 @@ pub struct AppState {
     pub views: Arc<crate::api::cluster_scope::ViewCounters>,
     /// The polling cookie and compression, and what compression did.
     pub transport: Arc<crate::transport::options::TransportOptions>,
+    /// Durable subscriptions, when `[subscriptions] store = "postgres"` (the store the
+    /// application's namespaces carry).
+    pub subscriptions: Option<crate::subscriptions::Subscriptions>,
 }
 
 impl AppState {
@@ -54,6 +57,12 @@ impl AppState {
             _ => (Hub::start(settings.delivery_policies()), None),
         };
         let adapter_status = cluster.as_ref().map(|c| c.status().clone());
+        let subscriptions = match &app {
+            Application::SocketIo(nsps) => nsps
+                .extension::<crate::subscriptions::Subscriptions>()
+                .cloned(),
+            Application::EngineEcho => None,
+        };
         AppState {
             config: Arc::new(settings.engine_config()),
             hub,
@@ -65,6 +74,7 @@ impl AppState {
             transport: Arc::new(crate::transport::options::TransportOptions::new(
                 &settings.engine,
             )),
+            subscriptions,
         }
     }
 }

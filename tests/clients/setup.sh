@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the pinned clients (idempotent): Debian's chromium (for the dashboard's browser
-# tests) and redis-server (for the cluster tests), node/node_modules from the lockfile
+# tests), redis-server (for the cluster tests) and postgresql (for durable subscriptions), node/node_modules from the lockfile
 # (socket.io-client, playwright-core, socket.io with its Redis adapter) and python/.venv
 # from requirements.txt. Re-installs when the lockfile / requirements change.
 set -euo pipefail
@@ -25,6 +25,18 @@ if ! command -v redis-server >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
   else
     echo "setup.sh: redis-server is missing and cannot be installed here: apt-get install -y redis-server" >&2
+  fi
+fi
+
+# Debian's PostgreSQL: the durable-subscription tests start their own cluster (initdb,
+# pg_ctl) in a temporary directory on a free port (never the system's service). Debian
+# keeps the tools in /usr/lib/postgresql/<version>/bin; the tests look there too.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+  else
+    echo "setup.sh: initdb is missing and cannot be installed here: apt-get install -y postgresql" >&2
   fi
 fi
 

@@ -59,4 +59,5 @@ mod real_clients;
 mod scenario_server_manual;
 mod socket_bounds;
 mod socketio_protocol;
+mod subscriptions_durable;
 mod webhook;

@@ -14,6 +14,7 @@ mod dependencies;
 mod families;
 mod retention;
 mod server;
+mod subscriptions;
 mod traffic;
 
 use std::fmt;
@@ -47,6 +48,7 @@ impl Collector for HubCollector {
         bounds::encode(state, &mut out)?;
         actors::encode(state, &mut out)?;
         cluster_views::encode(state, &mut out)?;
+        subscriptions::encode(state, &mut out)?;
         dependencies::encode(state, &mut out)
     }
 }
