@@ -107,6 +107,7 @@
 
 pub mod admin;
 mod asked;
+mod attachments;
 mod broadcaster;
 pub mod client_log;
 pub mod cluster_outbox;
@@ -116,6 +117,7 @@ pub mod delivery;
 mod disconnect_reason;
 mod error;
 mod hub_error;
+mod history;
 mod hub_handle;
 pub mod hub_messages;
 mod ids;
@@ -150,6 +152,7 @@ pub use delivery::AckReport;
 pub use disconnect_reason::DisconnectReason;
 pub use error::{AckError, EngineError};
 pub use hub_error::{JoinError, NotConnected, Unavailable};
+pub use history::{History, HistoryEvent};
 pub use hub_handle::{Hub, HubActor};
 pub use hub_messages::{Broadcast, BroadcastOutcome, BroadcastWithAck};
 pub use ids::{next_ack_id, random_id};
@@ -159,11 +162,14 @@ pub use namespace::{
 };
 pub use namespace_pattern::NamespacePattern;
 pub use policy::{
-    user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, RoomBuffering, SlowConsumerAction,
+    user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, PresencePolicy, RoomBuffering,
+    SlowConsumerAction,
     USER_ROOM_PREFIX,
 };
 pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
-pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember};
+pub use room_supervisor::{
+    MembershipRead, MembershipView, Recipients, RoomMember, PRESENCE_EVENT,
+};
 pub use session::{
     is_eio3, next_transport_id, Application, Registered, Session, SessionParams, Started,
 };

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use siohub_actors::{BufferPolicy, DeliveryPolicy, USER_ROOM_PREFIX};
+use siohub_actors::{BufferPolicy, DeliveryPolicy, PresencePolicy, USER_ROOM_PREFIX};
 
 /// One namespace's policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,10 +58,20 @@ pub struct NamespacePolicy {
     /// and forwarded events, which wait for the hub or the backend); over it the event is
     /// refused with `RATE_LIMIT_EXCEEDED` and nothing is started. 0 = no bound.
     pub max_tasks_per_socket: usize,
+    /// Whether room members receive `presence` events when sockets join and leave.
+    pub presence_events: bool,
+    /// From this many members of a room (on this node) its joins and leaves are batched.
+    pub presence_batch_above: usize,
+    /// Milliseconds a batch of joins and leaves gathers before it is sent.
+    pub presence_batch_ms: u64,
+    /// Most joins (and most leaves) one batched `presence` event lists.
+    pub presence_batch_max: usize,
 }
 
 /// The built-in client events of every hub namespace.
-pub const BUILTIN_EVENTS: [&str; 5] = ["join", "leave", "publish", "ping", "request"];
+pub const BUILTIN_EVENTS: [&str; 7] = [
+    "join", "leave", "publish", "ping", "request", "presence", "history",
+];
 
 /// A token bucket per socket: `per_s` events a second, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +116,10 @@ impl Default for NamespacePolicy {
             rate_limit: RateLimit::default(),
             forward: Vec::new(),
             max_tasks_per_socket: 256,
+            presence_events: false,
+            presence_batch_above: 100,
+            presence_batch_ms: 500,
+            presence_batch_max: 100,
         }
     }
 }
@@ -322,6 +336,12 @@ impl NamespacePolicy {
             dedupe_max_ids: self.dedupe_max_ids,
             max_buffer_bytes: self.max_buffer_bytes,
             recovery_max_bytes: self.recovery_max_bytes,
+            presence: PresencePolicy {
+                events: self.presence_events,
+                batch_above: self.presence_batch_above,
+                batch_interval: Duration::from_millis(self.presence_batch_ms),
+                batch_max: self.presence_batch_max,
+            },
             ..DeliveryPolicy::default()
         }
     }

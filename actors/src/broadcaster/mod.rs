@@ -17,6 +17,7 @@
 
 mod dedupe;
 mod fanout;
+mod history;
 mod recovery_log;
 mod remote_replay;
 mod room_buffers;
@@ -36,6 +37,7 @@ use siohub_protocol::{Payload, SocketPacket};
 use crate::asked::Asked;
 use crate::cluster_outbox::{ClusterOutbox, OutboundBroadcast, RemoteBroadcast};
 use crate::delivery::{Deliver, DeliverWithAck, ReplayReply, Replayed};
+use crate::history::HistoryStamp;
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, BroadcastWithAck, Preserve, PreservedSocket, Recovered,
 };
@@ -59,6 +61,7 @@ use recovery_log::{
 };
 
 pub use recovery_log::RECOVERY_LOG_MAX;
+pub use history::ReadHistory;
 pub use room_buffers::{BufferSizes, BufferSizesView, EVENT_OVERHEAD};
 pub use sequence::BroadcastSequence;
 
@@ -370,6 +373,11 @@ impl Broadcaster {
         let policy = self.policies.of(&nsp);
         let offset = msg.offset;
         let origin = self.origin_offset(&msg, &policy);
+        // The offset another node appended (kept rooms list the event with it).
+        let carried = match (offset, msg.skip_last) {
+            (None, true) => msg.payload.args.last().and_then(Value::as_str).map(Arc::from),
+            _ => None,
+        };
         let packet = SocketPacket::event_with_payload(&nsp, &msg.event, msg.payload);
         let frames: Frames = socket_packet_frames(&packet, self.policies.parser()).into();
         let shared_nsp: Arc<str> = nsp.as_str().into();
@@ -422,12 +430,21 @@ impl Broadcaster {
         let other_paths = msg.target.rooms.len() + msg.target.users.len() > 1
             || !msg.target.socket_ids.is_empty();
         let reach = (!keeps.is_empty() && other_paths).then(|| Arc::new(msg.target.clone()));
+        let stamp = (!keeps.is_empty()).then(|| self.history_stamp(offset, carried));
         for (room, buffering) in keeps {
             let max = policy.max_buffer_bytes;
             let counters = &self.counters;
             let reach = reach.as_ref();
-            self.buffers.keep(
-                number, &nsp, &room, &frames, buffering, max, counters, reach,
+            self.buffers.keep_stamped(
+                number,
+                &nsp,
+                &room,
+                &frames,
+                buffering,
+                max,
+                counters,
+                reach,
+                stamp.clone(),
             );
         }
         self.subscribers
@@ -490,6 +507,30 @@ impl Broadcaster {
         let dropped = bound_log(log, policy.recovery_max_bytes);
         if dropped > 0 {
             self.counters.dropped(DropReason::RecoveryLogFull, dropped);
+        }
+    }
+
+    /// The offset a kept event is listed with in `history`: the recovery offset it carries
+    /// (appended here, or by the node that published it), else a new one from the same
+    /// counter, in the same form, that only the history shows.
+    fn history_stamp(&mut self, offset: Option<u64>, carried: Option<Arc<str>>) -> HistoryStamp {
+        if let Some(offset) = offset {
+            let offset = self.offset_text(offset).into();
+            return HistoryStamp {
+                offset,
+                in_frames: true,
+            };
+        }
+        if let Some(offset) = carried {
+            return HistoryStamp {
+                offset,
+                in_frames: true,
+            };
+        }
+        self.next_offset += 1;
+        HistoryStamp {
+            offset: self.offset_text(self.next_offset).into(),
+            in_frames: false,
         }
     }
 

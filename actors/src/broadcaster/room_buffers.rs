@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Mutex;
 
+use crate::history::{HistoryEntry, HistoryStamp};
 use crate::policy::{BufferPolicy, RoomBuffering, USER_ROOM_PREFIX};
 use crate::stats::{DropReason, HubCounters};
 use crate::target::Target;
@@ -77,6 +78,19 @@ struct Kept {
     reach: Option<Arc<Target>>,
     /// What it is charged against `max_buffer_bytes`.
     cost: usize,
+    /// Its offset in `history` answers (see [`HistoryStamp`]).
+    stamp: Option<HistoryStamp>,
+}
+
+/// A page of a room's history (see [`RoomBuffers::history`]).
+#[derive(Debug, Clone, Default)]
+pub struct HistoryPage {
+    /// The events, oldest first.
+    pub events: Vec<HistoryEntry>,
+    /// False when `since` was asked for and the buffer no longer holds it.
+    pub complete: bool,
+    /// Whether the limit left later events out (read on from the last offset).
+    pub more: bool,
 }
 
 /// What one namespace keeps of one kind, and how much.
@@ -258,6 +272,7 @@ impl RoomBuffers {
     /// Keeps `frames` of broadcast `number` for `room` of `nsp`: at most `buffering.size`
     /// events in the room and `max_bytes` in the namespace, the oldest going first (each
     /// counted). `reach` is the broadcast's target when it had other paths than this room.
+    #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     pub fn keep(
         &mut self,
@@ -269,6 +284,23 @@ impl RoomBuffers {
         max_bytes: usize,
         counters: &HubCounters,
         reach: Option<&Arc<Target>>,
+    ) {
+        self.keep_stamped(number, nsp, room, frames, buffering, max_bytes, counters, reach, None)
+    }
+
+    /// [`RoomBuffers::keep`], with the offset `history` lists the event with.
+    #[allow(clippy::too_many_arguments)]
+    pub fn keep_stamped(
+        &mut self,
+        number: u64,
+        nsp: &str,
+        room: &str,
+        frames: &Frames,
+        buffering: RoomBuffering,
+        max_bytes: usize,
+        counters: &HubCounters,
+        reach: Option<&Arc<Target>>,
+        stamp: Option<HistoryStamp>,
     ) {
         let kind = BufferKind::of(room);
         // The target kept for the replay check is charged too (once per room that keeps
@@ -319,6 +351,7 @@ impl RoomBuffers {
             frames: frames.clone(),
             reach: reach.cloned(),
             cost,
+            stamp,
         });
         buffers.arrivals.push_back((seq, key));
         buffers.events += 1;
@@ -455,6 +488,50 @@ impl RoomBuffers {
             map.insert(nsp.clone(), [t.kinds[0].sizes(), t.kinds[1].sizes()]);
         }
         expired
+    }
+
+    /// A page of `room`'s history (its kept events younger than `ttl`, oldest first): with
+    /// `since`, the first `limit` events after the one with that offset (`complete` false,
+    /// and the first `limit` events kept, when the buffer no longer holds it); without, the
+    /// newest `limit` events. Reading takes nothing out.
+    pub fn history(
+        &self,
+        nsp: &str,
+        room: &str,
+        ttl: Duration,
+        since: Option<&str>,
+        limit: usize,
+    ) -> HistoryPage {
+        let now = Instant::now();
+        let queue = self
+            .nsps
+            .get(nsp)
+            .and_then(|t| t.kinds[BufferKind::of(room) as usize].rooms.get(room));
+        let listed: Vec<HistoryEntry> = queue
+            .into_iter()
+            .flatten()
+            .filter(|k| now.duration_since(k.at) <= ttl)
+            .filter_map(|k| {
+                let stamp = k.stamp.clone()?;
+                let frames = k.frames.clone();
+                Some(HistoryEntry { stamp, frames })
+            })
+            .collect();
+        let (start, complete) = match since {
+            None => (listed.len().saturating_sub(limit), true),
+            Some(since) => match listed.iter().position(|e| &*e.stamp.offset == since) {
+                Some(at) => (at + 1, true),
+                None => (0, false),
+            },
+        };
+        let end = listed.len().min(start.saturating_add(limit));
+        let more = end < listed.len();
+        let events = listed.into_iter().skip(start).take(end - start).collect();
+        HistoryPage {
+            events,
+            complete,
+            more,
+        }
     }
 
     /// Events kept for `room` that are younger than `ttl`.
