@@ -16,7 +16,7 @@ use siohub_actors::{AckSender, Hub, Payload, Socket, Target};
 use super::answer::answer;
 use super::policy::{denied, roles_of};
 use super::rooms::check_room_name;
-use crate::cluster::ClusterHandle;
+use crate::cluster::{ClusterHandle, ClusterReply};
 use crate::config::NamespacePolicy;
 use crate::error_code::{ErrorCode, EventError};
 use crate::limits::TaskPermit;
@@ -80,8 +80,8 @@ pub struct PresencePage {
     pub members: Vec<Value>,
     /// The cursor of the next page, when there is one.
     pub next_cursor: Option<String>,
-    /// `{"nodes_expected","nodes_answered"}` with the Redis adapter.
-    pub cluster: Option<Value>,
+    /// How many other nodes were asked and answered, with the Redis adapter.
+    pub cluster: Option<ClusterReply<()>>,
 }
 
 /// Reads a page of `query.room`'s members in `nsp`: this node's, and with `cluster` the
@@ -110,7 +110,11 @@ pub async fn read(
             (socket.id.clone(), user)
         });
         members.extend(users);
-        nodes = Some(crate::api::cluster_scope::nodes_json(&remote));
+        nodes = Some(ClusterReply {
+            items: (),
+            nodes_expected: remote.nodes_expected,
+            nodes_answered: remote.nodes_answered,
+        });
     }
     members.sort();
     members.dedup_by(|a, b| a.0 == b.0);
