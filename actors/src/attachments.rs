@@ -38,7 +38,10 @@ mod tests {
         attachments.attach(String::from("a"));
         attachments.attach(7u32);
         attachments.attach(String::from("b"));
-        assert_eq!(attachments.get::<String>().as_deref().map(String::as_str), Some("b"));
+        assert_eq!(
+            attachments.get::<String>().as_deref().map(String::as_str),
+            Some("b")
+        );
         assert_eq!(attachments.get::<u32>().as_deref(), Some(&7));
     }
 }

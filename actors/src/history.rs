@@ -75,7 +75,9 @@ fn decode_frames(frames: &Frames, parser: Parser) -> Option<siohub_protocol::Soc
         return decode_msgpack_packet(&message, usize::MAX).ok();
     }
     // An Engine.IO message: `4` and the Socket.IO packet.
-    let text = std::str::from_utf8(first.payload()).ok()?.strip_prefix('4')?;
+    let text = std::str::from_utf8(first.payload())
+        .ok()?
+        .strip_prefix('4')?;
     let mut decoder = SocketDecoder::new(usize::MAX).with_max_attachment_bytes(usize::MAX);
     let mut decoded = decoder.feed_text(text).ok()?;
     for attachment in attachments {
@@ -117,10 +119,18 @@ mod tests {
             let event = decode_entry(&entry(&packet, parser, true), parser).unwrap();
             assert_eq!(event.offset, "a1");
             assert_eq!(event.event, "news");
-            assert_eq!(event.payload.args.len(), 2, "{parser:?}: the offset is left out");
+            assert_eq!(
+                event.payload.args.len(),
+                2,
+                "{parser:?}: the offset is left out"
+            );
             assert_eq!(event.payload.args[0], json!({"n": 1}));
             let binary = event.payload.binary_of(&event.payload.args[1]);
-            assert_eq!(binary.map(|b| b.to_vec()), Some(vec![1, 2, 3]), "{parser:?}");
+            assert_eq!(
+                binary.map(|b| b.to_vec()),
+                Some(vec![1, 2, 3]),
+                "{parser:?}"
+            );
         }
         let plain = SocketPacket::event("/", "ev", json!(["x"]));
         let event = decode_entry(&entry(&plain, Parser::Json, false), Parser::Json).unwrap();

@@ -116,8 +116,8 @@ mod connection_manager;
 pub mod delivery;
 mod disconnect_reason;
 mod error;
-mod hub_error;
 mod history;
+mod hub_error;
 mod hub_handle;
 pub mod hub_messages;
 mod ids;
@@ -151,8 +151,8 @@ pub use connection_manager::{
 pub use delivery::AckReport;
 pub use disconnect_reason::DisconnectReason;
 pub use error::{AckError, EngineError};
-pub use hub_error::{JoinError, NotConnected, Unavailable};
 pub use history::{History, HistoryEvent};
+pub use hub_error::{JoinError, NotConnected, Unavailable};
 pub use hub_handle::{Hub, HubActor};
 pub use hub_messages::{Broadcast, BroadcastOutcome, BroadcastWithAck};
 pub use ids::{next_ack_id, random_id};
@@ -163,13 +163,10 @@ pub use namespace::{
 pub use namespace_pattern::NamespacePattern;
 pub use policy::{
     user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, PresencePolicy, RoomBuffering,
-    SlowConsumerAction,
-    USER_ROOM_PREFIX,
+    SlowConsumerAction, USER_ROOM_PREFIX,
 };
 pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
-pub use room_supervisor::{
-    MembershipRead, MembershipView, Recipients, RoomMember, PRESENCE_EVENT,
-};
+pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember, PRESENCE_EVENT};
 pub use session::{
     is_eio3, next_transport_id, Application, Registered, Session, SessionParams, Started,
 };

@@ -48,7 +48,11 @@ pub struct HistoryQuery {
 
 impl HistoryQuery {
     /// Checks the parts of a query (the same for the built-in and the HTTP API).
-    pub fn new(room: String, since: Option<String>, limit: Option<u64>) -> Result<Self, EventError> {
+    pub fn new(
+        room: String,
+        since: Option<String>,
+        limit: Option<u64>,
+    ) -> Result<Self, EventError> {
         check_room_name(&room)?;
         if let Some(since) = &since {
             check_offset(since)?;
@@ -89,7 +93,9 @@ pub fn check_buffered(policy: &DeliveryPolicy, nsp: &str, room: &str) -> Result<
     if room.starts_with(USER_ROOM_PREFIX) {
         return Err(EventError::new(
             ErrorCode::NotFound,
-            format!("user rooms keep no history (their offline queue is theirs alone), not {room:?}"),
+            format!(
+                "user rooms keep no history (their offline queue is theirs alone), not {room:?}"
+            ),
         ));
     }
     if policy.buffer == BufferPolicy::Drop || policy.buffer_size == 0 {
@@ -249,7 +255,9 @@ mod tests {
         let q = query_of(&payload(json!("r"))).unwrap();
         assert_eq!((q.limit, q.since), (DEFAULT_LIMIT, None));
         for since in ["1f", "abc123.ff", "n-1.a"] {
-            let q = query_of(&payload(json!({"room": "r", "since": since, "limit": 1000})));
+            let q = query_of(&payload(
+                json!({"room": "r", "since": since, "limit": 1000}),
+            ));
             assert_eq!(q.unwrap().since.as_deref(), Some(since));
         }
         for bad in [

@@ -49,7 +49,10 @@ fn connect_as(d: &mut Driver, name: &str, nsp: &str, user: Option<&str>, secret:
     if let Some(user) = user {
         args["auth"] = json!({ "token": user_token(secret, json!({ "sub": user })) });
     }
-    d.call("connect", args)["id"].as_str().expect("an id").to_owned()
+    d.call("connect", args)["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
 }
 
 fn presence(d: &mut Driver, name: &str, query: Value) -> Value {
@@ -118,7 +121,11 @@ fn node_presence_lists_members_with_users_and_pages_by_sid() {
     assert_eq!(first["count"], json!(3));
     let cursor = first["next_cursor"].clone();
     assert_eq!(cursor, json!(expected[1].0));
-    let second = presence(&mut d, "a", json!({ "room": "lobby", "limit": 2, "cursor": cursor }));
+    let second = presence(
+        &mut d,
+        "a",
+        json!({ "room": "lobby", "limit": 2, "cursor": cursor }),
+    );
     assert_eq!(sids(&second), [expected[2].0.clone()]);
     assert!(second.get("next_cursor").is_none(), "{second}");
 
@@ -126,10 +133,19 @@ fn node_presence_lists_members_with_users_and_pages_by_sid() {
     let res = api(&server, "GET", "/api/v1/rooms/lobby/presence?limit=2", None);
     assert_eq!(res.status, 200, "{}", res.text());
     let body = res.json();
-    assert_eq!((&body["count"], &body["namespace"]), (&json!(3), &json!("/")));
+    assert_eq!(
+        (&body["count"], &body["namespace"]),
+        (&json!(3), &json!("/"))
+    );
     assert_eq!(sids(&body), sids(&first));
-    let path = format!("/api/v1/rooms/lobby/presence?cursor={}", body["next_cursor"].as_str().unwrap());
-    assert_eq!(sids(&api(&server, "GET", &path, None).json()), sids(&second));
+    let path = format!(
+        "/api/v1/rooms/lobby/presence?cursor={}",
+        body["next_cursor"].as_str().unwrap()
+    );
+    assert_eq!(
+        sids(&api(&server, "GET", &path, None).json()),
+        sids(&second)
+    );
 
     // A member that leaves is gone from the list.
     d.ack("b", "leave", json!(["lobby"]));
@@ -161,19 +177,38 @@ fn node_presence_refusals_are_clear() {
     }
     // A role opens the staff rooms.
     let mut staff = json!({ "name": "s", "nsp": "/" });
-    staff["auth"] = json!({ "token": user_token(SECRET, json!({ "sub": "sam", "roles": ["staff"] })) });
+    staff["auth"] =
+        json!({ "token": user_token(SECRET, json!({ "sub": "sam", "roles": ["staff"] })) });
     d.call("connect", staff);
     d.ack("s", "join", json!(["staff-room"]));
-    assert_eq!(presence(&mut d, "s", json!({ "room": "staff-room" }))["count"], json!(1));
-    assert_eq!(d.call("state", json!({ "name": "a" }))["connected"], json!(true));
+    assert_eq!(
+        presence(&mut d, "s", json!({ "room": "staff-room" }))["count"],
+        json!(1)
+    );
+    assert_eq!(
+        d.call("state", json!({ "name": "a" }))["connected"],
+        json!(true)
+    );
 
     // HTTP: 404 for an empty room or unknown namespace, 400 for bad input, 401 without a key.
     let status = |path: &str| api(&server, "GET", path, None).status;
     assert_eq!(status("/api/v1/rooms/lobby-empty/presence"), 404);
-    assert_eq!(status("/api/v1/rooms/lobby/presence?namespace=/nowhere"), 404);
+    assert_eq!(
+        status("/api/v1/rooms/lobby/presence?namespace=/nowhere"),
+        404
+    );
     for bad in ["limit=0", "limit=100000", "limit=x", "cursor=", "other=1"] {
-        let res = api(&server, "GET", &format!("/api/v1/rooms/lobby/presence?{bad}"), None);
-        assert_eq!((res.status, res.json()["code"].clone()), (400, json!("INVALID_PAYLOAD")), "{bad}");
+        let res = api(
+            &server,
+            "GET",
+            &format!("/api/v1/rooms/lobby/presence?{bad}"),
+            None,
+        );
+        assert_eq!(
+            (res.status, res.json()["code"].clone()),
+            (400, json!("INVALID_PAYLOAD")),
+            "{bad}"
+        );
     }
     let res = support::wire::request(server.addr, "GET", "/api/v1/rooms/lobby/presence", &[], b"");
     assert_eq!(res.status, 401);
@@ -181,7 +216,10 @@ fn node_presence_refusals_are_clear() {
 
 #[test]
 fn node_presence_events_one_per_change_in_small_rooms() {
-    let server = start(vec![with_events(lobby_policy("/"), 100, 200), lobby_policy("/quiet")]);
+    let server = start(vec![
+        with_events(lobby_policy("/"), 100, 200),
+        lobby_policy("/quiet"),
+    ]);
     let mut d = Driver::node(&server);
     let a = connect_as(&mut d, "a", "/", Some("alice"), SECRET);
     let b = connect_as(&mut d, "b", "/", None, SECRET);
@@ -189,25 +227,47 @@ fn node_presence_events_one_per_change_in_small_rooms() {
     d.ack("b", "join", json!(["lobby"]));
     d.wait_counts(&["a".to_owned()], "presence", 2);
     let got = presence_events(&mut d, "a");
-    assert_eq!(got[0], json!({ "room": "lobby", "joined": { "sid": a, "user": "alice" } }));
-    assert_eq!(got[1], json!({ "room": "lobby", "joined": { "sid": b, "user": null } }));
+    assert_eq!(
+        got[0],
+        json!({ "room": "lobby", "joined": { "sid": a, "user": "alice" } })
+    );
+    assert_eq!(
+        got[1],
+        json!({ "room": "lobby", "joined": { "sid": b, "user": null } })
+    );
     // A leave, then a disconnect: each member left is told.
     d.ack("b", "leave", json!(["lobby"]));
     d.wait_counts(&["a".to_owned()], "presence", 3);
-    assert_eq!(presence_events(&mut d, "a")[2], json!({ "room": "lobby", "left": { "sid": b, "user": null } }));
+    assert_eq!(
+        presence_events(&mut d, "a")[2],
+        json!({ "room": "lobby", "left": { "sid": b, "user": null } })
+    );
     d.ack("b", "join", json!(["lobby"]));
     d.call("disconnect", json!({ "name": "b" }));
     d.wait_counts(&["a".to_owned()], "presence", 5);
     let got = presence_events(&mut d, "a");
-    assert_eq!(got[4], json!({ "room": "lobby", "left": { "sid": b, "user": null } }));
+    assert_eq!(
+        got[4],
+        json!({ "room": "lobby", "left": { "sid": b, "user": null } })
+    );
     // The user room has none, and neither has a namespace with presence_events off.
     connect_as(&mut d, "q", "/quiet", Some("quinn"), SECRET);
     connect_as(&mut d, "q2", "/quiet", None, SECRET);
     d.ack("q", "join", json!(["lobby"]));
     d.ack("q2", "join", json!(["lobby"]));
-    support::settle(&server, &mut d, "/quiet", &["q".to_owned(), "q2".to_owned()], 1);
+    support::settle(
+        &server,
+        &mut d,
+        "/quiet",
+        &["q".to_owned(), "q2".to_owned()],
+        1,
+    );
     assert!(presence_events(&mut d, "q").is_empty());
-    assert_eq!(presence_events(&mut d, "a").len(), 5, "nothing more for alice");
+    assert_eq!(
+        presence_events(&mut d, "a").len(),
+        5,
+        "nothing more for alice"
+    );
 }
 
 #[test]
@@ -218,7 +278,10 @@ fn node_presence_events_are_batched_in_large_rooms() {
     let mut d = Driver::node(&server);
     let first = connect_as(&mut d, "first", "/", None, SECRET);
     d.ack("first", "join", json!(["lobby"]));
-    let reply = d.call("connect_many", json!({ "prefix": "s", "count": 20, "nsp": "/" }));
+    let reply = d.call(
+        "connect_many",
+        json!({ "prefix": "s", "count": 20, "nsp": "/" }),
+    );
     let storm: BTreeSet<String> = reply["ids"]
         .as_array()
         .unwrap()
@@ -227,40 +290,67 @@ fn node_presence_events_are_batched_in_large_rooms() {
         .collect();
     // One API call joins all twenty at once.
     let sids: Vec<&String> = storm.iter().collect();
-    let res = api(&server, "POST", "/api/v1/rooms/lobby/join", Some(json!({ "sids": sids })));
+    let res = api(
+        &server,
+        "POST",
+        "/api/v1/rooms/lobby/join",
+        Some(json!({ "sids": sids })),
+    );
     assert_eq!(res.json()["affected"], json!(20), "{}", res.text());
     let names: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
 
     // `first` is told of every join exactly once, in far fewer events than joins.
     let mut told = Vec::new();
-    wait_until("first is told of all 20 joins", Duration::from_secs(15), || {
-        told = presence_events(&mut d, "first");
-        let joined: Vec<String> = told.iter().flat_map(|e| listed(e, "joined")).collect();
-        joined.len() >= 21
-    });
+    wait_until(
+        "first is told of all 20 joins",
+        Duration::from_secs(15),
+        || {
+            told = presence_events(&mut d, "first");
+            let joined: Vec<String> = told.iter().flat_map(|e| listed(e, "joined")).collect();
+            joined.len() >= 21
+        },
+    );
     let joined: Vec<String> = told.iter().flat_map(|e| listed(e, "joined")).collect();
     assert_eq!(joined[0], first, "its own join came alone (a room of 1)");
     let rest: BTreeSet<String> = joined[1..].iter().cloned().collect();
     assert_eq!((rest, joined.len()), (storm.clone(), 21), "each join once");
     let batches = told.len() - 1;
-    assert!(batches < 20, "{batches} events for 20 joins: not coalesced: {told:?}");
+    assert!(
+        batches < 20,
+        "{batches} events for 20 joins: not coalesced: {told:?}"
+    );
     for event in &told[1..] {
-        assert!(event["joined"].is_array() && event["left"].is_array(), "{event}");
+        assert!(
+            event["joined"].is_array() && event["left"].is_array(),
+            "{event}"
+        );
     }
     // Every member of the storm hears of the joins after its own (at most), batched.
     d.wait_counts(&names, "presence", 1);
     let counts = d.counts(&names, "presence");
     let total: u64 = counts.values().sum();
-    assert!(total < 20 * 20 / 2, "{total} events to the storm's members: {counts:?}");
+    assert!(
+        total < 20 * 20 / 2,
+        "{total} events to the storm's members: {counts:?}"
+    );
 
     // Leaves are batched the same way: ten leave at once.
     let leaving: Vec<&String> = storm.iter().take(10).collect();
-    let res = api(&server, "POST", "/api/v1/rooms/lobby/leave", Some(json!({ "sids": leaving })));
+    let res = api(
+        &server,
+        "POST",
+        "/api/v1/rooms/lobby/leave",
+        Some(json!({ "sids": leaving })),
+    );
     assert_eq!(res.json()["affected"], json!(10));
-    wait_until("first is told of the 10 leaves", Duration::from_secs(15), || {
-        let got = presence_events(&mut d, "first");
-        got.iter().flat_map(|e| listed(e, "left")).count() >= 10
-    });
+    wait_until(
+        "first is told of the 10 leaves",
+        Duration::from_secs(15),
+        || {
+            let got = presence_events(&mut d, "first");
+            got.iter().flat_map(|e| listed(e, "left")).count() >= 10
+        },
+    );
     let left: BTreeSet<String> = presence_events(&mut d, "first")
         .iter()
         .flat_map(|e| listed(e, "left"))
@@ -303,12 +393,32 @@ fn node_cluster_presence_lists_every_node_and_events_cross_nodes() {
     let mut want = vec![(a.clone(), json!("alice")), (b.clone(), json!("bob"))];
     want.sort_by(|x, y| x.0.cmp(&y.0));
     assert_eq!(users, want);
-    let res = api(&nodes[0], "GET", "/api/v1/rooms/lobby/presence?limit=1", None);
+    let res = api(
+        &nodes[0],
+        "GET",
+        "/api/v1/rooms/lobby/presence?limit=1",
+        None,
+    );
     let body = res.json();
-    assert_eq!((&body["count"], sids(&body).len()), (&json!(2), 1), "{body}");
-    assert_eq!(body["cluster"], json!({ "nodes_expected": 2, "nodes_answered": 2 }));
-    let next = body["next_cursor"].as_str().expect("a second page").to_owned();
-    let rest = api(&nodes[0], "GET", &format!("/api/v1/rooms/lobby/presence?cursor={next}"), None);
+    assert_eq!(
+        (&body["count"], sids(&body).len()),
+        (&json!(2), 1),
+        "{body}"
+    );
+    assert_eq!(
+        body["cluster"],
+        json!({ "nodes_expected": 2, "nodes_answered": 2 })
+    );
+    let next = body["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let rest = api(
+        &nodes[0],
+        "GET",
+        &format!("/api/v1/rooms/lobby/presence?cursor={next}"),
+        None,
+    );
     assert_eq!(sids(&rest.json()), [want[1].0.clone()]);
     // Bob's socket goes away: Alice is told across the nodes.
     two.call("disconnect", json!({ "name": "b" }));

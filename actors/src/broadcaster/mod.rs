@@ -60,8 +60,8 @@ use recovery_log::{
     bound_log, expire_log, format_offset, parse_offset, target_bytes, LoggedPacket, PacketLog,
 };
 
-pub use recovery_log::RECOVERY_LOG_MAX;
 pub use history::ReadHistory;
+pub use recovery_log::RECOVERY_LOG_MAX;
 pub use room_buffers::{BufferSizes, BufferSizesView, EVENT_OVERHEAD};
 pub use sequence::BroadcastSequence;
 
@@ -375,7 +375,12 @@ impl Broadcaster {
         let origin = self.origin_offset(&msg, &policy);
         // The offset another node appended (kept rooms list the event with it).
         let carried = match (offset, msg.skip_last) {
-            (None, true) => msg.payload.args.last().and_then(Value::as_str).map(Arc::from),
+            (None, true) => msg
+                .payload
+                .args
+                .last()
+                .and_then(Value::as_str)
+                .map(Arc::from),
             _ => None,
         };
         let packet = SocketPacket::event_with_payload(&nsp, &msg.event, msg.payload);

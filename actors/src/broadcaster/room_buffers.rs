@@ -285,7 +285,9 @@ impl RoomBuffers {
         counters: &HubCounters,
         reach: Option<&Arc<Target>>,
     ) {
-        self.keep_stamped(number, nsp, room, frames, buffering, max_bytes, counters, reach, None)
+        self.keep_stamped(
+            number, nsp, room, frames, buffering, max_bytes, counters, reach, None,
+        )
     }
 
     /// [`RoomBuffers::keep`], with the offset `history` lists the event with.

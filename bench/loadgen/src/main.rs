@@ -14,6 +14,7 @@
 
 mod metrics;
 mod polling;
+mod presence;
 mod report;
 mod scenarios;
 mod sio;
@@ -98,7 +99,8 @@ loadgen ready --addr A        wait until a Socket.IO client can connect (--conne
 loadgen free-port             print a free TCP port on 127.0.0.1
 
 options of `run` (defaults in brackets):
-  --scenario S      fanout | idle | ramp | echo | mixed                      [fanout]
+  --scenario S      fanout | idle | ramp | echo | mixed | presence (a join
+                    storm with presence events; siohub only)                  [fanout]
   --addr HOST:PORT[,HOST:PORT..]  the server; with several nodes, subscribers
                     (and other clients) go round-robin over them, publishers
                     and admin watchers to the first                           [127.0.0.1:3000]
