@@ -373,8 +373,10 @@ impl Broadcaster {
         let policy = self.policies.of(&nsp);
         let offset = msg.offset;
         let origin = self.origin_offset(&msg, &policy);
-        // The offset another node appended (kept rooms list the event with it).
-        let carried = match (offset, msg.skip_last) {
+        // The offset another node appended, which rooms that keep the event list it with
+        // in their history (only looked at where rooms may keep it).
+        let may_keep = policy.buffer != BufferPolicy::Drop || policy.offline_queue;
+        let carried = match (offset, msg.skip_last && may_keep) {
             (None, true) => msg
                 .payload
                 .args

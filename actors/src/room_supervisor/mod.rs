@@ -204,7 +204,7 @@ impl RoomSupervisor {
             let key: RoomKey = (change.nsp.clone(), change.room.clone());
             match self.presence.change(&policy, change) {
                 Outcome::Nothing | Outcome::Batched(None) => {}
-                Outcome::Send(event) => self.send_presence(event),
+                Outcome::Send(event) => self.send_presence(*event),
                 Outcome::Batched(Some(due)) => {
                     ctx.run_later(due, move |act, _| act.flush_presence(&key));
                 }

@@ -51,7 +51,7 @@ pub(super) enum Outcome {
     /// Nothing (presence is off, or a user room).
     Nothing,
     /// Send this event now.
-    Send(Broadcast),
+    Send(Box<Broadcast>),
     /// Gathered into the room's batch; when it started it, the batch is due after this.
     Batched(Option<Duration>),
 }
@@ -108,7 +108,7 @@ impl Presence {
         if change.size < policy.batch_above {
             let kind = if change.joined { "joined" } else { "left" };
             let body = json!({ "room": key.1, kind: member_json(&change.member) });
-            return Outcome::Send(presence_broadcast(&key, body));
+            return Outcome::Send(Box::new(presence_broadcast(&key, body)));
         }
         let mut batch = Batch::default();
         batch.add(change.member, change.joined, policy.batch_max);
