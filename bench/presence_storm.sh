@@ -4,7 +4,7 @@
 # has come for a few seconds. Run once with the default coalescing (rooms from
 # presence_batch_above = 100 members batch their joins per presence_batch_ms = 500) and,
 # for comparison at a size where it is still affordable, with batching off (one event per
-# join per member: N·(N−1)/2 events). Markdown on stdout and in
+# join to each member present: N(N+1)/2 events at least). Markdown on stdout and in
 # bench/results/<stamp>-presence.md, raw runs beside it (.jsonl).
 #
 #   bench/presence_storm.sh                  5,000 members batched, 1,000 both ways
@@ -73,8 +73,10 @@ rev, cpus = sys.argv[2:]
 print(f"# Join storm with presence events ({rev})\n")
 print(f"N websocket clients on `/` join one room at once; presence_events = true; {cpus} cores shared")
 print("with the generator. `events` = presence events the clients received (what the server sent);")
-print("`naive` = one event per join per member (N(N+1)/2, each joiner told of itself); time from the")
-print("first join sent to the last join ack, and to the last presence event.\n")
+print("`naive` = one event per join to each member present: at least N(N+1)/2 (each joiner told of")
+print("itself), up to N² when joins outrun the events (an event goes to the members present when it")
+print("is sent). Time from the first join sent to the last join ack, and to the last presence event.")
+print("Batched runs send rooms below presence_batch_above (100) one event per join first.\n")
 print("| case | members | events | naive | events/member | entries listed | bytes | joins done s | last event s | join p99 ms | server CPU s |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in runs:

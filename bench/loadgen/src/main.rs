@@ -213,9 +213,9 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     if cfg.addrs.is_empty() {
         return Err("--addr needs at least one HOST:PORT".to_owned());
     }
-    if !["fanout", "idle", "ramp", "echo", "mixed"].contains(&cfg.scenario.as_str()) {
+    if !["fanout", "idle", "ramp", "echo", "mixed", "presence"].contains(&cfg.scenario.as_str()) {
         return Err(format!(
-            "unknown scenario {}; one of fanout idle ramp echo mixed",
+            "unknown scenario {}; one of fanout idle ramp echo mixed presence",
             cfg.scenario
         ));
     }

@@ -3,8 +3,8 @@
 //! `join` for the room at once, and each counts the `presence` events it receives (and the
 //! members they list) until none has come for `--drain-idle` seconds. The report says how
 //! many events the server sent for the storm, how many member entries they carried, and
-//! how long the joins and the events took: against the N·(N−1)/2 events one event per join
-//! per member would have cost.
+//! how long the joins and the events took: against the N·(N+1)/2 events (at least) that one
+//! event per join to each member present would cost.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -159,7 +159,8 @@ pub async fn run(cfg: &Config) -> io::Result<Value> {
     let last = s.last_event_us.load(Relaxed);
     let to_last = last.saturating_sub(s.start_us.load(Relaxed)) as f64 / 1e6;
     let events = s.events.load(Relaxed);
-    let naive = (n as u64) * (n as u64).saturating_sub(1) / 2 + n as u64;
+    // One event per join to each member present, the joiner included: N(N+1)/2 at least.
+    let naive = (n as u64) * (n as u64 + 1) / 2;
     eprintln!(
         "loadgen: {} — {} joins in {join_s:.2} s, {events} presence events (one per join per member: {naive}), last at {to_last:.2} s",
         cfg.case,
