@@ -152,6 +152,7 @@ impl Hub {
                 registry: registry.clone(),
                 stats: stats[1].clone(),
                 policies: policies.clone(),
+                counters: counters.clone(),
             },
         );
         let rooms = Supervisor::start_in_arbiter(&handle, move |_| supervisor);

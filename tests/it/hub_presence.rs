@@ -356,6 +356,26 @@ fn node_presence_events_are_batched_in_large_rooms() {
         .flat_map(|e| listed(e, "left"))
         .collect();
     assert_eq!(left, leaving.into_iter().cloned().collect());
+
+    // /metrics counts what was sent, and no batch is left gathering.
+    let value = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics")) as u64
+    };
+    let mut text = String::new();
+    wait_until("no batch gathering", Duration::from_secs(5), || {
+        text = support::ops::metrics_text(&server);
+        value(&text, "siohub_presence_batches_pending") == 0
+    });
+    assert_eq!(
+        value(&text, "siohub_presence_events_total"),
+        1,
+        "first's own join"
+    );
+    assert!(value(&text, "siohub_presence_batches_total") >= 2, "{text}");
+    assert_eq!(value(&text, "siohub_presence_omitted_total"), 0);
 }
 
 #[test]

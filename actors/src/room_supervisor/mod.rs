@@ -159,6 +159,8 @@ pub struct RoomSupervisor {
     policies: Arc<DeliveryPolicies>,
     /// The presence batches gathering now.
     presence: Presence,
+    /// The hub-wide counters (presence events sent, batches gathering).
+    counters: Arc<crate::stats::HubCounters>,
 }
 
 /// What the RoomSupervisor works with besides the membership it writes.
@@ -175,6 +177,8 @@ pub struct RoomSupervisorLinks {
     pub stats: Arc<ActorStats>,
     /// The namespaces' policies.
     pub policies: Arc<DeliveryPolicies>,
+    /// The hub-wide counters.
+    pub counters: Arc<crate::stats::HubCounters>,
 }
 
 impl RoomSupervisor {
@@ -189,6 +193,7 @@ impl RoomSupervisor {
             stats: links.stats,
             policies: links.policies,
             presence: Presence::default(),
+            counters: links.counters,
         }
     }
 
@@ -204,8 +209,13 @@ impl RoomSupervisor {
             let key: RoomKey = (change.nsp.clone(), change.room.clone());
             match self.presence.change(&policy, change) {
                 Outcome::Nothing | Outcome::Batched(None) => {}
-                Outcome::Send(event) => self.send_presence(*event),
+                Outcome::Send(event) => {
+                    self.counters.presence_sent(false, 0);
+                    self.send_presence(*event);
+                }
                 Outcome::Batched(Some(due)) => {
+                    let pending = self.presence.pending_count();
+                    self.counters.set_presence_pending(pending);
                     ctx.run_later(due, move |act, _| act.flush_presence(&key));
                 }
             }
@@ -214,9 +224,12 @@ impl RoomSupervisor {
 
     /// Sends a room's gathered presence changes.
     fn flush_presence(&mut self, key: &RoomKey) {
-        if let Some(event) = self.presence.flush(key) {
+        if let Some((event, omitted)) = self.presence.flush(key) {
+            self.counters.presence_sent(true, omitted as u64);
             self.send_presence(event);
         }
+        let pending = self.presence.pending_count();
+        self.counters.set_presence_pending(pending);
     }
 
     fn send_presence(&self, event: crate::hub_messages::Broadcast) {

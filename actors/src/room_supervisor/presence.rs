@@ -116,8 +116,9 @@ impl Presence {
         Outcome::Batched(Some(policy.batch_interval))
     }
 
-    /// The event of `room`'s batch, which is due (none when its changes cancelled out).
-    pub(super) fn flush(&mut self, key: &RoomKey) -> Option<Broadcast> {
+    /// The event of `room`'s batch, which is due (none when its changes cancelled out),
+    /// with the number of changes it counts without listing them.
+    pub(super) fn flush(&mut self, key: &RoomKey) -> Option<(Broadcast, usize)> {
         let batch = self.batches.remove(key)?;
         if batch.is_empty() {
             return None;
@@ -131,7 +132,12 @@ impl Presence {
         if batch.omitted > 0 {
             body["omitted"] = json!(batch.omitted);
         }
-        Some(presence_broadcast(key, body))
+        Some((presence_broadcast(key, body), batch.omitted))
+    }
+
+    /// How many rooms have a batch gathering.
+    pub(super) fn pending_count(&self) -> usize {
+        self.batches.len()
     }
 
     /// The rooms with a batch gathering.
@@ -226,7 +232,8 @@ mod tests {
         presence.change(&on(), change("b", false, 4));
         let key = ("/".to_owned(), "r".to_owned());
         assert_eq!(presence.pending(), vec![key.clone()]);
-        let event = presence.flush(&key).unwrap();
+        let (event, omitted) = presence.flush(&key).unwrap();
+        assert_eq!(omitted, 2);
         let body = body(&event);
         let joined: Vec<&str> = body["joined"]
             .as_array()
