@@ -25,6 +25,9 @@ pub enum ErrorCode {
     /// The namespace handles no event of that name (it is neither a built-in nor
     /// forwarded); answered only when the client asked for an ack.
     UnknownEvent,
+    /// What the event names is not there (a room with no member for `presence`, a room
+    /// that keeps no history for `history`).
+    NotFound,
 }
 
 impl ErrorCode {
@@ -40,6 +43,7 @@ impl ErrorCode {
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::InternalError => "INTERNAL_ERROR",
             ErrorCode::UnknownEvent => "UNKNOWN_EVENT",
+            ErrorCode::NotFound => "NOT_FOUND",
         }
     }
 }

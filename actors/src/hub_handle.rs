@@ -16,9 +16,10 @@ use serde::Serialize;
 use crate::admin::feed::FeedCounters;
 use crate::admin::{Admin, AdminFeed, AdminLinks};
 use crate::asked::Asked;
+use crate::attachments::Attachments;
 use crate::broadcaster::{
     BroadcastSequence, Broadcaster, BroadcasterLinks, BufferSizes, BufferSizesView, CountBuffered,
-    Subscribe, TakePreserved, Unsubscribe,
+    ReadHistory, Subscribe, TakePreserved, Unsubscribe,
 };
 use crate::cluster_outbox::{ClusterOutbox, RemoteBroadcast};
 use crate::connection_manager::{
@@ -27,6 +28,7 @@ use crate::connection_manager::{
 };
 use crate::delivery::Replayed;
 use crate::disconnect_reason::DisconnectReason;
+use crate::history::{decode_entry, History};
 use crate::hub_error::{JoinError, NotConnected, Unavailable};
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, BroadcastWithAck, Preserve, PreservedSocket, Recovered,
@@ -58,6 +60,7 @@ struct HubInner {
     admin: AdminFeed,
     sequence: BroadcastSequence,
     store: Option<SharedRecoveryStore>,
+    attachments: Attachments,
     _arbiter: Arbiter,
     _admin_arbiter: Arbiter,
 }
@@ -148,6 +151,8 @@ impl Hub {
                 broadcaster_stats: stats[2].clone(),
                 registry: registry.clone(),
                 stats: stats[1].clone(),
+                policies: policies.clone(),
+                counters: counters.clone(),
             },
         );
         let rooms = Supervisor::start_in_arbiter(&handle, move |_| supervisor);
@@ -177,6 +182,7 @@ impl Hub {
                 admin,
                 sequence,
                 store,
+                attachments: Attachments::default(),
                 _arbiter: arbiter,
                 _admin_arbiter: admin_arbiter,
             }),
@@ -186,6 +192,17 @@ impl Hub {
     /// A hub with the default delivery policy everywhere (tests, conformance servers).
     pub fn with_defaults() -> Hub {
         Self::start(DeliveryPolicies::new(DeliveryPolicy::default()))
+    }
+
+    /// Attaches a value of the server's to the hub (one per type), for code that reaches
+    /// the hub through a socket (the server attaches its cluster handle).
+    pub fn attach<T: std::any::Any + Send + Sync>(&self, value: T) {
+        self.inner.attachments.attach(value);
+    }
+
+    /// The value of type `T` attached with [`Hub::attach`], if any.
+    pub fn attached<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.inner.attachments.get::<T>()
     }
 
     /// The delivery policies.
@@ -291,6 +308,42 @@ impl Hub {
             room: room.to_owned(),
             ttl,
         })
+    }
+
+    /// A page of `room`'s history (see [`History`]): with `since`, the first `limit` kept
+    /// events after the one with that offset; without, the newest `limit`. Read from this
+    /// node's room buffer (the namespace's `buffer_ttl` applies), decoded off the
+    /// Broadcaster's thread.
+    pub fn history(
+        &self,
+        nsp: &str,
+        room: &str,
+        since: Option<String>,
+        limit: usize,
+    ) -> impl Future<Output = Result<History, Unavailable>> + 'static {
+        let policies = self.inner.policies.clone();
+        let ttl = policies.of(nsp).buffer_ttl;
+        let page = self.ask_broadcaster(ReadHistory {
+            nsp: nsp.to_owned(),
+            room: room.to_owned(),
+            ttl,
+            since,
+            limit,
+        });
+        async move {
+            let page = page.await?;
+            let parser = policies.parser();
+            let events = page
+                .events
+                .iter()
+                .filter_map(|entry| decode_entry(entry, parser))
+                .collect();
+            Ok(History {
+                events,
+                complete: page.complete,
+                more: page.more,
+            })
+        }
     }
 
     /// The Admin actor's handle: the feed the other actors check (`watched`) and what

@@ -108,6 +108,7 @@
 
 pub mod admin;
 mod asked;
+mod attachments;
 mod broadcaster;
 pub mod client_log;
 pub mod cluster_outbox;
@@ -117,6 +118,7 @@ pub mod delivery;
 mod disconnect_reason;
 mod error;
 pub mod fields;
+mod history;
 mod hub_error;
 mod hub_handle;
 pub mod hub_messages;
@@ -152,6 +154,7 @@ pub use connection_manager::{
 pub use delivery::AckReport;
 pub use disconnect_reason::DisconnectReason;
 pub use error::{AckError, EngineError};
+pub use history::{History, HistoryEvent};
 pub use hub_error::{JoinError, NotConnected, Unavailable};
 pub use hub_handle::{Hub, HubActor};
 pub use hub_messages::{Broadcast, BroadcastOutcome, BroadcastWithAck};
@@ -162,11 +165,11 @@ pub use namespace::{
 };
 pub use namespace_pattern::NamespacePattern;
 pub use policy::{
-    user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, RoomBuffering, SlowConsumerAction,
-    USER_ROOM_PREFIX,
+    user_room, BufferPolicy, DeliveryPolicies, DeliveryPolicy, PresencePolicy, RoomBuffering,
+    SlowConsumerAction, USER_ROOM_PREFIX,
 };
 pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
-pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember};
+pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember, PRESENCE_EVENT};
 pub use session::{
     is_eio3, next_transport_id, Application, Registered, Session, SessionParams, Started,
 };

@@ -49,6 +49,34 @@ pub struct DeliveryPolicy {
     /// Most event ids one namespace's dedupe window remembers; over it the oldest id is
     /// forgotten before its window ends (counted).
     pub dedupe_max_ids: usize,
+    /// Whether room members are told of joins and leaves (`presence` events), and how they
+    /// are coalesced in large rooms.
+    pub presence: PresencePolicy,
+}
+
+/// The `presence` events of a namespace: off, or sent to a room's members on every join
+/// and leave, coalesced into one event per interval once the room is large.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresencePolicy {
+    /// Whether members receive `presence` events at all.
+    pub events: bool,
+    /// From this many members (on this node) joins and leaves are batched.
+    pub batch_above: usize,
+    /// How long a batch gathers joins and leaves before it goes out.
+    pub batch_interval: Duration,
+    /// Most joins (and most leaves) one batch lists; more are counted in `omitted`.
+    pub batch_max: usize,
+}
+
+impl Default for PresencePolicy {
+    fn default() -> Self {
+        PresencePolicy {
+            events: false,
+            batch_above: 100,
+            batch_interval: Duration::from_millis(500),
+            batch_max: 100,
+        }
+    }
 }
 
 impl Default for DeliveryPolicy {
@@ -65,6 +93,7 @@ impl Default for DeliveryPolicy {
             max_buffer_bytes: 64 * 1024 * 1024,
             recovery_max_bytes: 64 * 1024 * 1024,
             dedupe_max_ids: 100_000,
+            presence: PresencePolicy::default(),
         }
     }
 }

@@ -333,6 +333,13 @@ pub struct HubCounters {
     drops: [AtomicU64; DropReason::ALL.len()],
     /// Dedupe ids forgotten before their window ended because the window was full.
     dedupe_evictions: AtomicU64,
+    /// `presence` events sent: one per join or leave, and batches.
+    presence_single: AtomicU64,
+    presence_batches: AtomicU64,
+    /// Joins and leaves a batch counted in `omitted` instead of listing them.
+    presence_omitted: AtomicU64,
+    /// Rooms with a presence batch gathering now.
+    presence_pending: AtomicU64,
     slow_consumer_disconnects: AtomicU64,
     broadcasts: AtomicU64,
     deliveries: AtomicU64,
@@ -413,6 +420,33 @@ impl HubCounters {
     /// Dedupe ids forgotten early, so far.
     pub fn dedupe_evictions(&self) -> u64 {
         self.dedupe_evictions.load(Ordering::Relaxed)
+    }
+
+    /// Counts a `presence` event sent: a batch (with `omitted` changes it did not list) or
+    /// one for a single join or leave.
+    pub fn presence_sent(&self, batch: bool, omitted: u64) {
+        let counter = match batch {
+            true => &self.presence_batches,
+            false => &self.presence_single,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.presence_omitted.fetch_add(omitted, Ordering::Relaxed);
+    }
+
+    /// Sets the number of rooms with a presence batch gathering.
+    pub fn set_presence_pending(&self, rooms: usize) {
+        self.presence_pending.store(rooms as u64, Ordering::Relaxed);
+    }
+
+    /// `presence` events sent so far: (single, batches, changes omitted from batches), and
+    /// the rooms with a batch gathering now.
+    pub fn presence(&self) -> (u64, u64, u64, u64) {
+        (
+            self.presence_single.load(Ordering::Relaxed),
+            self.presence_batches.load(Ordering::Relaxed),
+            self.presence_omitted.load(Ordering::Relaxed),
+            self.presence_pending.load(Ordering::Relaxed),
+        )
     }
 
     /// Counts a connection closed for reading too slowly.

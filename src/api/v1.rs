@@ -7,6 +7,8 @@
 //! | `POST /api/v1/emit` | `{namespace?, rooms?, users?, sids?, except?, event, data?, args?, ack?, timeout_ms?, volatile?, id?}` | `{"recipients":N}`; with acks `{"recipients","acks","timeouts"}` or an SSE stream |
 //! | `GET /api/v1/rooms` | `?namespace=/` | `{"namespace","rooms":[{"name","members"}]}` |
 //! | `GET /api/v1/rooms/{room}` | `?namespace=/` | `{"namespace","room","members":[{"sid","user"}]}`, 404 if empty |
+//! | `GET /api/v1/rooms/{room}/presence` | `?namespace=/&cursor=&limit=` | `{"namespace","room","count","members":[{"sid","user"}],"next_cursor"?}`, 404 if empty |
+//! | `GET /api/v1/rooms/{room}/history` | `?namespace=/&since=&limit=` | `{"namespace","room","events":[{"offset","event","data"}],"complete","more"}`, 404 if the room keeps none |
 //! | `POST /api/v1/rooms/{room}/join`, `/leave` | `{namespace?, sids?, users?, rooms?}` | `{"affected":N}` |
 //! | `POST /api/v1/disconnect` | `{namespace?, sids?, users?, rooms?, close?}` | `{"disconnected":N}` |
 //! | `GET /api/v1/sse` | `?namespace=/&rooms=a,b` | `text/event-stream` of the events sent there |
@@ -31,7 +33,7 @@ use siohub_actors::{Application, Recipients, Target, Unavailable};
 
 use super::keys::{require_key, KeyRing};
 use super::operators::OperatorAccess;
-use super::{disconnect, emit, rooms, sse, subscriptions, ApiError};
+use super::{disconnect, emit, history, presence, rooms, sse, subscriptions, ApiError};
 use crate::config::{AdminSettings, ApiSettings};
 use crate::state::AppState;
 
@@ -69,6 +71,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(post("/v1/emit", emit::emit))
             .service(get("/v1/rooms", rooms::list))
             .service(get("/v1/rooms/{room}", rooms::show))
+            .service(get("/v1/rooms/{room}/presence", presence::show))
+            .service(get("/v1/rooms/{room}/history", history::show))
             .service(post("/v1/rooms/{room}/join", rooms::join))
             .service(post("/v1/rooms/{room}/leave", rooms::leave))
             .service(post("/v1/disconnect", disconnect::disconnect))

@@ -1,5 +1,5 @@
-//! The built-in events every configured namespace gets: `join`, `leave`, `publish`, `ping`
-//! and `request`, the namespace's `forward`ed events (sent to the backend webhook), and the
+//! The built-in events every configured namespace gets: `join`, `leave`, `publish`, `ping`,
+//! `request`, `presence` and `history`, the namespace's `forward`ed events (sent to the backend webhook), and the
 //! `UNKNOWN_EVENT` answer to any other event that asks for an ack.
 //! Each runs under the namespace's policy (who may join and publish where:
 //! [`NamespacePolicy::publish_right`]), behind its per-socket rate limit and (all but
@@ -10,9 +10,11 @@
 pub(crate) mod answer;
 mod backend;
 mod fields;
+pub mod history;
 mod limited;
 mod ping;
 mod policy;
+pub mod presence;
 mod publish;
 mod rooms;
 mod unknown;
@@ -99,6 +101,26 @@ pub fn with_builtins(
         },
     );
     let ns = on_limited(ns, &limiter, "ping", ping::on_ping);
+    let presence_policy = policy.clone();
+    let ns = on_tasked(
+        ns,
+        &limiter,
+        &tasks,
+        "presence",
+        move |socket, payload, ack, permit| {
+            presence::on_presence(&presence_policy, socket, payload, ack, permit)
+        },
+    );
+    let history_policy = policy.clone();
+    let ns = on_tasked(
+        ns,
+        &limiter,
+        &tasks,
+        "history",
+        move |socket, payload, ack, permit| {
+            history::on_history(&history_policy, socket, payload, ack, permit)
+        },
+    );
     let (request_policy, request_webhook) = (policy.clone(), webhook.clone());
     let ns = on_tasked(
         ns,

@@ -528,6 +528,20 @@ impl Settings {
                     "a number of bytes above 0",
                 );
             }
+            if !(10..=60_000).contains(&ns.presence_batch_ms) {
+                return invalid(
+                    "namespaces.presence_batch_ms",
+                    format!("{} for {}", ns.presence_batch_ms, ns.name),
+                    "a number of milliseconds from 10 to 60000",
+                );
+            }
+            if !(1..=10_000).contains(&ns.presence_batch_max) {
+                return invalid(
+                    "namespaces.presence_batch_max",
+                    format!("{} for {}", ns.presence_batch_max, ns.name),
+                    "a number of members from 1 to 10000",
+                );
+            }
             if ns.rate_limit.per_s > 0 && ns.rate_limit.burst == 0 {
                 return invalid(
                     "namespaces.rate_limit.burst",
@@ -543,7 +557,7 @@ impl Settings {
                 return invalid(
                     "namespaces.forward",
                     format!("{event:?} for {}", ns.name),
-                    "event names other than the built-in ones (join, leave, publish, ping, request) and Socket.IO's reserved ones",
+                    "event names other than the built-in ones (join, leave, publish, ping, request, presence, history) and Socket.IO's reserved ones",
                 );
             }
         }

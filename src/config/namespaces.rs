@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use siohub_actors::{BufferPolicy, DeliveryPolicy, USER_ROOM_PREFIX};
+use siohub_actors::{BufferPolicy, DeliveryPolicy, PresencePolicy, USER_ROOM_PREFIX};
 
 /// One namespace's policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,10 +62,20 @@ pub struct NamespacePolicy {
     /// `fields` naming another one is refused with `RATE_LIMIT_EXCEEDED`. 0 = no field
     /// filters in the namespace.
     pub max_field_sets_per_room: usize,
+    /// Whether room members receive `presence` events when sockets join and leave.
+    pub presence_events: bool,
+    /// From this many members of a room (on this node) its joins and leaves are batched.
+    pub presence_batch_above: usize,
+    /// Milliseconds a batch of joins and leaves gathers before it is sent.
+    pub presence_batch_ms: u64,
+    /// Most joins (and most leaves) one batched `presence` event lists.
+    pub presence_batch_max: usize,
 }
 
 /// The built-in client events of every hub namespace.
-pub const BUILTIN_EVENTS: [&str; 6] = ["join", "leave", "publish", "ping", "request", "fields"];
+pub const BUILTIN_EVENTS: [&str; 8] = [
+    "join", "leave", "publish", "ping", "request", "fields", "presence", "history",
+];
 
 /// A token bucket per socket: `per_s` events a second, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +121,10 @@ impl Default for NamespacePolicy {
             forward: Vec::new(),
             max_tasks_per_socket: 256,
             max_field_sets_per_room: 16,
+            presence_events: false,
+            presence_batch_above: 100,
+            presence_batch_ms: 500,
+            presence_batch_max: 100,
         }
     }
 }
@@ -327,6 +341,12 @@ impl NamespacePolicy {
             dedupe_max_ids: self.dedupe_max_ids,
             max_buffer_bytes: self.max_buffer_bytes,
             recovery_max_bytes: self.recovery_max_bytes,
+            presence: PresencePolicy {
+                events: self.presence_events,
+                batch_above: self.presence_batch_above,
+                batch_interval: Duration::from_millis(self.presence_batch_ms),
+                batch_max: self.presence_batch_max,
+            },
             ..DeliveryPolicy::default()
         }
     }

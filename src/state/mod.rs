@@ -52,6 +52,8 @@ impl AppState {
                 let hub = Hub::start_clustered_with_store(policies, outbox.clone(), store);
                 let cluster = cluster::start(settings, &hub, outbox, receiver);
                 crate::admin::cluster::join(&hub, &cluster, settings);
+                // The `presence` built-in asks the other nodes through it.
+                hub.attach(cluster.clone());
                 (hub, Some(cluster))
             }
             _ => (Hub::start(settings.delivery_policies()), None),

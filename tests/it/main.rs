@@ -44,6 +44,8 @@ mod hub_acks;
 mod hub_delivery;
 mod hub_faults;
 mod hub_fields;
+mod hub_history;
+mod hub_presence;
 mod hub_publish_rights;
 mod hub_rooms;
 mod hub_slow_consumer;

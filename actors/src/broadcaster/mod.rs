@@ -17,6 +17,7 @@
 
 mod dedupe;
 mod fanout;
+mod history;
 mod recovery_log;
 mod remote_replay;
 mod room_buffers;
@@ -37,6 +38,7 @@ use crate::asked::Asked;
 use crate::cluster_outbox::{ClusterOutbox, OutboundBroadcast, RemoteBroadcast};
 use crate::delivery::{Deliver, DeliverWithAck, ReplayReply, Replayed};
 use crate::fields::{filter_encoded, filter_frames, FieldSet, Reach};
+use crate::history::HistoryStamp;
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, BroadcastWithAck, Preserve, PreservedSocket, Recovered,
 };
@@ -62,6 +64,7 @@ use recovery_log::{
     bound_log, expire_log, format_offset, parse_offset, target_bytes, LoggedPacket, PacketLog,
 };
 
+pub use history::ReadHistory;
 pub use recovery_log::RECOVERY_LOG_MAX;
 pub use room_buffers::{BufferSizes, BufferSizesView, EVENT_OVERHEAD};
 pub use sequence::BroadcastSequence;
@@ -420,6 +423,18 @@ impl Broadcaster {
         let policy = self.policies.of(&nsp);
         let offset = msg.offset;
         let origin = self.origin_offset(&msg, &policy);
+        // The offset another node appended, which rooms that keep the event list it with
+        // in their history (only looked at where rooms may keep it).
+        let may_keep = policy.buffer != BufferPolicy::Drop || policy.offline_queue;
+        let carried = match (offset, msg.skip_last && may_keep) {
+            (None, true) => msg
+                .payload
+                .args
+                .last()
+                .and_then(Value::as_str)
+                .map(Arc::from),
+            _ => None,
+        };
         let packet = SocketPacket::event_with_payload(&nsp, &msg.event, msg.payload);
         let parser = self.policies.parser();
         let frames: Frames = socket_packet_frames(&packet, parser).into();
@@ -502,6 +517,7 @@ impl Broadcaster {
         let other_paths = msg.target.rooms.len() + msg.target.users.len() > 1
             || !msg.target.socket_ids.is_empty();
         let reach = (!keeps.is_empty() && other_paths).then(|| Arc::new(msg.target.clone()));
+        let stamp = (!keeps.is_empty()).then(|| self.history_stamp(offset, carried));
         for (room, buffering) in keeps {
             let max = policy.max_buffer_bytes;
             let counters = &self.counters;
@@ -510,6 +526,7 @@ impl Broadcaster {
                 frames: &frames,
                 reach: reach.as_ref(),
                 key: msg.key.clone(),
+                stamp: stamp.clone(),
             };
             self.buffers
                 .keep_named(&nsp, &room, kept, buffering, max, counters);
@@ -574,6 +591,30 @@ impl Broadcaster {
         let dropped = bound_log(log, policy.recovery_max_bytes);
         if dropped > 0 {
             self.counters.dropped(DropReason::RecoveryLogFull, dropped);
+        }
+    }
+
+    /// The offset a kept event is listed with in `history`: the recovery offset it carries
+    /// (appended here, or by the node that published it), else a new one from the same
+    /// counter, in the same form, that only the history shows.
+    fn history_stamp(&mut self, offset: Option<u64>, carried: Option<Arc<str>>) -> HistoryStamp {
+        if let Some(offset) = offset {
+            let offset = self.offset_text(offset).into();
+            return HistoryStamp {
+                offset,
+                in_frames: true,
+            };
+        }
+        if let Some(offset) = carried {
+            return HistoryStamp {
+                offset,
+                in_frames: true,
+            };
+        }
+        self.next_offset += 1;
+        HistoryStamp {
+            offset: self.offset_text(self.next_offset).into(),
+            in_frames: false,
         }
     }
 

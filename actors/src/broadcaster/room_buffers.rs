@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Mutex;
 
+use crate::history::{HistoryEntry, HistoryStamp};
 use crate::policy::{BufferPolicy, RoomBuffering, USER_ROOM_PREFIX};
 use crate::room_history::{HistoryKey, LoadSkip, LoadedEvent};
 use crate::stats::{DropReason, HubCounters};
@@ -80,6 +81,19 @@ struct Kept {
     cost: usize,
     /// Its name in the cluster, when it has one (see `room_history`).
     key: Option<HistoryKey>,
+    /// Its offset in `history` answers (see [`HistoryStamp`]).
+    stamp: Option<HistoryStamp>,
+}
+
+/// A page of a room's history (see [`RoomBuffers::history`]).
+#[derive(Debug, Clone, Default)]
+pub struct HistoryPage {
+    /// The events, oldest first.
+    pub events: Vec<HistoryEntry>,
+    /// False when `since` was asked for and the buffer no longer holds it.
+    pub complete: bool,
+    /// Whether the limit left later events out (read on from the last offset).
+    pub more: bool,
 }
 
 /// What one namespace keeps of one kind, and how much.
@@ -126,6 +140,8 @@ pub struct Keep<'a> {
     pub reach: Option<&'a Arc<Target>>,
     /// Its name in the cluster, if it has one.
     pub key: Option<HistoryKey>,
+    /// Its offset in `history` answers, if it has one.
+    pub stamp: Option<HistoryStamp>,
 }
 
 /// What a merge of loaded history did.
@@ -298,6 +314,7 @@ impl RoomBuffers {
     /// Keeps `frames` of broadcast `number` for `room` of `nsp`: at most `buffering.size`
     /// events in the room and `max_bytes` in the namespace, the oldest going first (each
     /// counted). `reach` is the broadcast's target when it had other paths than this room.
+    #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     #[cfg(test)]
     pub fn keep(
@@ -316,11 +333,13 @@ impl RoomBuffers {
             frames,
             reach,
             key: None,
+            stamp: None,
         };
         self.keep_named(nsp, room, kept, buffering, max_bytes, counters);
     }
 
-    /// As [`RoomBuffers::keep`], with the event's name in the cluster.
+    /// As [`RoomBuffers::keep`], with the event's name in the cluster and the offset
+    /// `history` lists it with.
     pub fn keep_named(
         &mut self,
         nsp: &str,
@@ -335,6 +354,7 @@ impl RoomBuffers {
             frames,
             reach,
             key: name,
+            stamp,
         } = event;
         let kind = BufferKind::of(room);
         // The target kept for the replay check is charged too (once per room that keeps
@@ -386,6 +406,7 @@ impl RoomBuffers {
             reach: reach.cloned(),
             cost,
             key: name,
+            stamp,
         });
         buffers.arrivals.push_back((seq, key));
         buffers.events += 1;
@@ -486,6 +507,7 @@ impl RoomBuffers {
                     reach: None,
                     cost,
                     key: Some(event.key),
+                    stamp: None,
                 },
             ));
         }
@@ -650,6 +672,50 @@ impl RoomBuffers {
             map.insert(nsp.clone(), [t.kinds[0].sizes(), t.kinds[1].sizes()]);
         }
         expired
+    }
+
+    /// A page of `room`'s history (its kept events younger than `ttl`, oldest first): with
+    /// `since`, the first `limit` events after the one with that offset (`complete` false,
+    /// and the first `limit` events kept, when the buffer no longer holds it); without, the
+    /// newest `limit` events. Reading takes nothing out.
+    pub fn history(
+        &self,
+        nsp: &str,
+        room: &str,
+        ttl: Duration,
+        since: Option<&str>,
+        limit: usize,
+    ) -> HistoryPage {
+        let now = Instant::now();
+        let queue = self
+            .nsps
+            .get(nsp)
+            .and_then(|t| t.kinds[BufferKind::of(room) as usize].rooms.get(room));
+        let listed: Vec<HistoryEntry> = queue
+            .into_iter()
+            .flatten()
+            .filter(|k| now.duration_since(k.at) <= ttl)
+            .filter_map(|k| {
+                let stamp = k.stamp.clone()?;
+                let frames = k.frames.clone();
+                Some(HistoryEntry { stamp, frames })
+            })
+            .collect();
+        let (start, complete) = match since {
+            None => (listed.len().saturating_sub(limit), true),
+            Some(since) => match listed.iter().position(|e| &*e.stamp.offset == since) {
+                Some(at) => (at + 1, true),
+                None => (0, false),
+            },
+        };
+        let end = listed.len().min(start.saturating_add(limit));
+        let more = end < listed.len();
+        let events = listed.into_iter().skip(start).take(end - start).collect();
+        HistoryPage {
+            events,
+            complete,
+            more,
+        }
     }
 
     /// Events kept for `room` that are younger than `ttl`.
@@ -966,6 +1032,7 @@ mod tests {
             frames: &frames("a2"),
             reach: None,
             key: Some(named("a", 2, now_us - 1_000)),
+            stamp: None,
         };
         buffers.keep_named("/", "r", live, long, usize::MAX, &counters);
         let second = Duration::from_secs(1);

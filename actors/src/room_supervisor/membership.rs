@@ -150,18 +150,55 @@ impl Membership {
         Ok(true)
     }
 
-    /// Removes a socket (this incarnation of it) from a room.
-    pub(super) fn leave(&mut self, nsp: &str, room: &str, socket_id: &str, incarnation: u64) {
+    /// Removes a socket (this incarnation of it) from a room; returns whether it was in it.
+    pub(super) fn leave(
+        &mut self,
+        nsp: &str,
+        room: &str,
+        socket_id: &str,
+        incarnation: u64,
+    ) -> bool {
         let Some(table) = self.nsps.get_mut(nsp) else {
-            return;
+            return false;
         };
         let Some(member) = table.sockets.get_mut(socket_id) else {
-            return;
+            return false;
         };
         if member.incarnation != incarnation || member.rooms.remove(room).is_none() {
-            return;
+            return false;
         }
         leave_room(table, room, socket_id);
+        true
+    }
+
+    /// The rooms (sorted) and user of a connected socket, when it is this incarnation
+    /// (`None`: any).
+    pub(super) fn socket_entry(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        incarnation: Option<u64>,
+    ) -> Option<(Vec<String>, Option<String>)> {
+        let table = self.nsps.get(nsp)?;
+        let member = table.sockets.get(socket_id)?;
+        if incarnation.is_some_and(|i| i != member.incarnation) {
+            return None;
+        }
+        let rooms = member.rooms.keys().cloned().collect();
+        Some((rooms, table.users.get(socket_id).cloned()))
+    }
+
+    /// The user of a connected socket (from its user room), if any.
+    pub fn user_of(&self, nsp: &str, socket_id: &str) -> Option<String> {
+        self.nsps.get(nsp)?.users.get(socket_id).cloned()
+    }
+
+    /// How many members a room has.
+    pub fn room_size(&self, nsp: &str, room: &str) -> usize {
+        self.nsps
+            .get(nsp)
+            .and_then(|t| t.rooms.get(room))
+            .map_or(0, |r| r.len())
     }
 
     /// Forgets everything (before a rebuild from the sessions).

@@ -11,6 +11,7 @@
 //! and rooms again: the sessions are the source of truth.
 
 mod membership;
+mod presence;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,13 +23,15 @@ use crate::connection_manager::SessionRegistry;
 use crate::delivery::{ReplayReply, Replayed};
 use crate::fields::{FieldSet, FieldsError, FieldsUpdate};
 use crate::messages::AnnounceMembership;
-use crate::policy::{BufferPolicy, RoomBuffering};
+use crate::policy::{BufferPolicy, DeliveryPolicies, RoomBuffering};
 use crate::session::Session;
 use crate::stats::ActorStats;
 use crate::supervision::guarded;
 
 pub(crate) use membership::MembershipWriter;
 pub use membership::{Membership, MembershipRead, MembershipView, Recipients, RoomMember};
+pub use presence::PRESENCE_EVENT;
+use presence::{Change, Outcome, Presence, RoomKey};
 
 /// A socket's first rooms, each with what joining it replays.
 pub type InitialRooms = Vec<(String, RoomBuffering)>;
@@ -176,6 +179,12 @@ pub struct RoomSupervisor {
     broadcaster_stats: Arc<ActorStats>,
     registry: SessionRegistry,
     stats: Arc<ActorStats>,
+    /// The namespaces' policies (which of them have presence events).
+    policies: Arc<DeliveryPolicies>,
+    /// The presence batches gathering now.
+    presence: Presence,
+    /// The hub-wide counters (presence events sent, batches gathering).
+    counters: Arc<crate::stats::HubCounters>,
 }
 
 /// What the RoomSupervisor works with besides the membership it writes.
@@ -190,6 +199,10 @@ pub struct RoomSupervisorLinks {
     pub registry: SessionRegistry,
     /// Its own stats.
     pub stats: Arc<ActorStats>,
+    /// The namespaces' policies.
+    pub policies: Arc<DeliveryPolicies>,
+    /// The hub-wide counters.
+    pub counters: Arc<crate::stats::HubCounters>,
 }
 
 impl RoomSupervisor {
@@ -202,7 +215,50 @@ impl RoomSupervisor {
             broadcaster_stats: links.broadcaster_stats,
             registry: links.registry,
             stats: links.stats,
+            policies: links.policies,
+            presence: Presence::default(),
+            counters: links.counters,
         }
+    }
+
+    /// Whether namespace `nsp` has presence events.
+    fn presence_on(&self, nsp: &str) -> bool {
+        self.policies.of(nsp).presence.events
+    }
+
+    /// Tells the rooms' members about membership changes (see `presence`).
+    fn announce(&mut self, changes: Vec<Change>, ctx: &mut Context<Self>) {
+        for change in changes {
+            let policy = self.policies.of(&change.nsp).presence;
+            let key: RoomKey = (change.nsp.clone(), change.room.clone());
+            match self.presence.change(&policy, change) {
+                Outcome::Nothing | Outcome::Batched(None) => {}
+                Outcome::Send(event) => {
+                    self.counters.presence_sent(false, 0);
+                    self.send_presence(*event);
+                }
+                Outcome::Batched(Some(due)) => {
+                    let pending = self.presence.pending_count();
+                    self.counters.set_presence_pending(pending);
+                    ctx.run_later(due, move |act, _| act.flush_presence(&key));
+                }
+            }
+        }
+    }
+
+    /// Sends a room's gathered presence changes.
+    fn flush_presence(&mut self, key: &RoomKey) {
+        if let Some((event, omitted)) = self.presence.flush(key) {
+            self.counters.presence_sent(true, omitted as u64);
+            self.send_presence(event);
+        }
+        let pending = self.presence.pending_count();
+        self.counters.set_presence_pending(pending);
+    }
+
+    fn send_presence(&self, event: crate::hub_messages::Broadcast) {
+        self.broadcaster_stats.enqueued();
+        self.broadcaster.do_send(event);
     }
 
     /// Hands the replay on: to the Broadcaster when something may be owed, else an empty
@@ -242,6 +298,10 @@ impl Actor for RoomSupervisor {
 impl Supervised for RoomSupervisor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.stats.restarted();
+        // The batches' timers went with the old context: what they gathered goes now.
+        for key in self.presence.pending() {
+            self.flush_presence(&key);
+        }
         self.writer.write().clear();
         let sessions = self.registry.all();
         log::warn!(
@@ -259,11 +319,16 @@ impl Handler<AddSocket> for RoomSupervisor {
 
     fn handle(&mut self, msg: AddSocket, ctx: &mut Context<Self>) {
         let stats = self.stats.clone();
-        guarded(&stats, ctx, (), |_| {
-            let upto = {
+        // A quiet re-announcement (after a restart) changes nobody's presence.
+        let presence = msg.reply.is_some() && self.presence_on(&msg.nsp);
+        let changes = guarded(&stats, ctx, Vec::new(), |_| {
+            let (upto, changes) = {
                 let mut members = self.writer.write();
                 // Read under the write lock: see `broadcaster::sequence`.
                 let upto = self.sequence.current();
+                let before = presence
+                    .then(|| members.socket_entry(&msg.nsp, &msg.socket_id, None))
+                    .flatten();
                 let names = msg.rooms.iter().map(|(room, _)| room.clone());
                 members.add_socket(
                     &msg.nsp,
@@ -278,13 +343,19 @@ impl Handler<AddSocket> for RoomSupervisor {
                     let (nsp, id, fields) = (&msg.nsp, &msg.socket_id, Some(fields));
                     let _ = members.set_fields(nsp, &room, id, msg.incarnation, fields, usize::MAX);
                 }
-                upto
+                let changes = match presence {
+                    true => replaced(&members, &msg.nsp, &msg.socket_id, before),
+                    false => Vec::new(),
+                };
+                (upto, changes)
             };
             if let Some(reply) = msg.reply {
                 let (nsp, id) = (msg.nsp, msg.socket_id);
                 self.route_replay(nsp, id, msg.rooms, msg.recovery, upto, reply);
             }
-        })
+            changes
+        });
+        self.announce(changes, ctx);
     }
 }
 
@@ -293,8 +364,9 @@ impl Handler<JoinRoom> for RoomSupervisor {
 
     fn handle(&mut self, msg: JoinRoom, ctx: &mut Context<Self>) {
         let stats = self.stats.clone();
-        guarded(&stats, ctx, (), |_| {
-            let joined = {
+        let presence = self.presence_on(&msg.nsp);
+        let changes = guarded(&stats, ctx, Vec::new(), |_| {
+            let (joined, changes) = {
                 let mut members = self.writer.write();
                 let upto = self.sequence.current();
                 let (nsp, room, id) = (&msg.nsp, &msg.room, &msg.socket_id);
@@ -307,7 +379,7 @@ impl Handler<JoinRoom> for RoomSupervisor {
                             refused,
                             ..Replayed::default()
                         });
-                        return;
+                        return Vec::new();
                     }
                 }
                 let joined = members.join(nsp, room, id, msg.incarnation, upto);
@@ -315,7 +387,11 @@ impl Handler<JoinRoom> for RoomSupervisor {
                     let (fields, max) = (update.fields, update.max);
                     let _ = members.set_fields(nsp, room, id, msg.incarnation, fields, max);
                 }
-                joined.map(|new| new.then_some(upto))
+                let changes = match (presence, &joined) {
+                    (true, Ok(true)) => vec![one_change(&members, nsp, room, id, true)],
+                    _ => Vec::new(),
+                };
+                (joined.map(|new| new.then_some(upto)), changes)
             };
             match joined {
                 Ok(Some(upto)) => {
@@ -329,7 +405,9 @@ impl Handler<JoinRoom> for RoomSupervisor {
                 // Not connected: the reply is dropped, which tells the session.
                 Err(_) => {}
             }
-        })
+            changes
+        });
+        self.announce(changes, ctx);
     }
 }
 
@@ -359,11 +437,19 @@ impl Handler<LeaveRoom> for RoomSupervisor {
 
     fn handle(&mut self, msg: LeaveRoom, ctx: &mut Context<Self>) {
         let stats = self.stats.clone();
-        guarded(&stats, ctx, (), |_| {
+        let presence = self.presence_on(&msg.nsp);
+        let changes = guarded(&stats, ctx, Vec::new(), |_| {
             let mut members = self.writer.write();
-            members.leave(&msg.nsp, &msg.room, &msg.socket_id, msg.incarnation)
+            let (nsp, room, id) = (&msg.nsp, &msg.room, &msg.socket_id);
+            let user = presence.then(|| members.user_of(nsp, id)).flatten();
+            let left = members.leave(nsp, room, id, msg.incarnation);
+            match presence && left {
+                true => vec![left_change(&members, nsp, room, id, user)],
+                false => Vec::new(),
+            }
         });
         let _ = msg.reply.send(());
+        self.announce(changes, ctx);
     }
 }
 
@@ -372,10 +458,17 @@ impl Handler<RemoveSocket> for RoomSupervisor {
 
     fn handle(&mut self, msg: RemoveSocket, ctx: &mut Context<Self>) {
         let stats = self.stats.clone();
-        guarded(&stats, ctx, (), |_| {
+        let presence = self.presence_on(&msg.nsp);
+        let changes = guarded(&stats, ctx, Vec::new(), |_| {
             let mut members = self.writer.write();
-            members.remove_socket(&msg.nsp, &msg.socket_id, Some(msg.incarnation))
-        })
+            let (nsp, id) = (&msg.nsp, &msg.socket_id);
+            let before = presence
+                .then(|| members.socket_entry(nsp, id, Some(msg.incarnation)))
+                .flatten();
+            members.remove_socket(nsp, id, Some(msg.incarnation));
+            removed(&members, nsp, id, before)
+        });
+        self.announce(changes, ctx);
     }
 }
 
@@ -384,14 +477,94 @@ impl Handler<RemoveSessionSockets> for RoomSupervisor {
 
     fn handle(&mut self, msg: RemoveSessionSockets, ctx: &mut Context<Self>) {
         let stats = self.stats.clone();
-        guarded(&stats, ctx, (), |_| {
+        let policies = self.policies.clone();
+        let changes = guarded(&stats, ctx, Vec::new(), |_| {
             let mut members = self.writer.write();
+            let mut changes = Vec::new();
             for socket in &msg.sockets {
                 let (nsp, id) = (&socket.nsp, &socket.socket_id);
+                let before = policies
+                    .of(nsp)
+                    .presence
+                    .events
+                    .then(|| members.socket_entry(nsp, id, Some(socket.incarnation)))
+                    .flatten();
                 members.remove_socket(nsp, id, Some(socket.incarnation));
+                changes.extend(removed(&members, nsp, id, before));
             }
-        })
+            changes
+        });
+        self.announce(changes, ctx);
     }
+}
+
+/// The presence change of one socket joining (or leaving) a room, as the membership is
+/// now.
+fn one_change(members: &Membership, nsp: &str, room: &str, id: &str, joined: bool) -> Change {
+    Change {
+        nsp: nsp.to_owned(),
+        room: room.to_owned(),
+        member: RoomMember {
+            socket_id: id.to_owned(),
+            user: members.user_of(nsp, id),
+        },
+        joined,
+        size: members.room_size(nsp, room),
+    }
+}
+
+/// A socket of `user` left `room`.
+fn left_change(
+    members: &Membership,
+    nsp: &str,
+    room: &str,
+    id: &str,
+    user: Option<String>,
+) -> Change {
+    Change {
+        member: RoomMember {
+            socket_id: id.to_owned(),
+            user,
+        },
+        ..one_change(members, nsp, room, id, false)
+    }
+}
+
+/// The rooms a removed socket left (`before`: its rooms and user while it was there).
+fn removed(
+    members: &Membership,
+    nsp: &str,
+    id: &str,
+    before: Option<(Vec<String>, Option<String>)>,
+) -> Vec<Change> {
+    let Some((rooms, user)) = before else {
+        return Vec::new();
+    };
+    rooms
+        .iter()
+        .map(|room| left_change(members, nsp, room, id, user.clone()))
+        .collect()
+}
+
+/// The changes of a socket added (over an older life of it, `before`): the rooms it has
+/// now and did not have, joined; those it had and has no more, left.
+fn replaced(
+    members: &Membership,
+    nsp: &str,
+    id: &str,
+    before: Option<(Vec<String>, Option<String>)>,
+) -> Vec<Change> {
+    let (old, user) = before.unwrap_or_default();
+    let now = members.socket_rooms(nsp, id);
+    let joined = now
+        .iter()
+        .filter(|room| !old.contains(room))
+        .map(|room| one_change(members, nsp, room, id, true));
+    let left = old
+        .iter()
+        .filter(|room| !now.contains(room))
+        .map(|room| left_change(members, nsp, room, id, user.clone()));
+    joined.chain(left).collect()
 }
 
 #[cfg(feature = "fault-injection")]

@@ -15,6 +15,7 @@
 mod metrics;
 mod msgpack;
 mod polling;
+mod presence;
 mod report;
 mod scenarios;
 mod sio;
@@ -113,7 +114,8 @@ loadgen ready --addr A        wait until a Socket.IO client can connect (--conne
 loadgen free-port             print a free TCP port on 127.0.0.1
 
 options of `run` (defaults in brackets):
-  --scenario S      fanout | idle | ramp | echo | mixed                      [fanout]
+  --scenario S      fanout | idle | ramp | echo | mixed | presence (a join
+                    storm with presence events; siohub only)                  [fanout]
   --addr HOST:PORT[,HOST:PORT..]  the server; with several nodes, subscribers
                     (and other clients) go round-robin over them, publishers
                     and admin watchers to the first                           [127.0.0.1:3000]
@@ -258,9 +260,9 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     if cfg.addrs.is_empty() {
         return Err("--addr needs at least one HOST:PORT".to_owned());
     }
-    if !["fanout", "idle", "ramp", "echo", "mixed"].contains(&cfg.scenario.as_str()) {
+    if !["fanout", "idle", "ramp", "echo", "mixed", "presence"].contains(&cfg.scenario.as_str()) {
         return Err(format!(
-            "unknown scenario {}; one of fanout idle ramp echo mixed",
+            "unknown scenario {}; one of fanout idle ramp echo mixed presence",
             cfg.scenario
         ));
     }

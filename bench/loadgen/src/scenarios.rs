@@ -1,5 +1,5 @@
 //! The scenarios: `fanout` (and `mixed`, fanout with a share of polling subscribers),
-//! `idle`, `ramp` and `echo`. Each returns one JSON report.
+//! `idle`, `ramp` and `echo` (and `presence`, in its own module). Each returns one JSON report.
 //!
 //! Counting, not sampling: every delivered message is counted and its publish→receive
 //! latency recorded; loss is what was published times the subscribers, minus what arrived.
@@ -27,7 +27,7 @@ use crate::Config;
 /// The event name publishers ask the server to emit.
 const EVENT: &str = "m";
 /// Small read buffer for connections that only idle.
-const IDLE_BUF: usize = 1024;
+pub(crate) const IDLE_BUF: usize = 1024;
 
 /// A case name such as `fanout-1000-r200` when `--case` is not given.
 pub fn default_case(cfg: &Config) -> String {
@@ -55,6 +55,7 @@ pub async fn run(cfg: &Config) -> io::Result<Value> {
         "idle" => idle(cfg).await?,
         "ramp" => ramp(cfg).await?,
         "echo" => echo(cfg).await?,
+        "presence" => crate::presence::run(cfg).await?,
         other => return Err(io::Error::other(format!("unknown scenario {other}"))),
     };
     let after = procs_sample(&cfg.pids);
@@ -84,8 +85,8 @@ pub async fn run(cfg: &Config) -> io::Result<Value> {
 }
 
 /// How a batch of connection attempts went.
-struct Connected<T> {
-    ok: Vec<T>,
+pub(crate) struct Connected<T> {
+    pub(crate) ok: Vec<T>,
     failed: usize,
     first_error: Option<String>,
     seconds: f64,
@@ -93,7 +94,7 @@ struct Connected<T> {
 }
 
 impl<T> Connected<T> {
-    fn report(&self) -> Value {
+    pub(crate) fn report(&self) -> Value {
         let n = self.ok.len();
         json!({
             "attempted": n + self.failed,
@@ -108,7 +109,7 @@ impl<T> Connected<T> {
 }
 
 /// Runs `n` connection attempts, at most `concurrency` at a time, as fast as they go.
-async fn connect_many<T, F, Fut>(n: usize, cfg: &Config, make: F) -> Connected<T>
+pub(crate) async fn connect_many<T, F, Fut>(n: usize, cfg: &Config, make: F) -> Connected<T>
 where
     T: Send + 'static,
     F: Fn(usize) -> Fut,
@@ -771,7 +772,7 @@ fn delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTree
 }
 
 /// Server RSS and CPU over a phase.
-fn phase(start: Option<ProcSample>, end: Option<ProcSample>) -> Value {
+pub(crate) fn phase(start: Option<ProcSample>, end: Option<ProcSample>) -> Value {
     match (start, end) {
         (Some(s), Some(e)) => json!({
             "cpu_s": r3(e.cpu_s - s.cpu_s),

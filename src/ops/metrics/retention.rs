@@ -102,5 +102,26 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
         "siohub_dedupe_ids_evicted_total",
         "Dedupe ids forgotten before their window ended (the window held dedupe_max_ids).",
         hub.counters().dedupe_evictions(),
+    )?;
+    let (single, batches, omitted, pending) = hub.counters().presence();
+    out.counter(
+        "siohub_presence_events_total",
+        "presence events sent for one join or leave (presence_events = true).",
+        single,
+    )?;
+    out.counter(
+        "siohub_presence_batches_total",
+        "Batched presence events sent (rooms from presence_batch_above members).",
+        batches,
+    )?;
+    out.counter(
+        "siohub_presence_omitted_total",
+        "Joins and leaves batches counted in \"omitted\" instead of listing (over presence_batch_max).",
+        omitted,
+    )?;
+    out.gauge(
+        "siohub_presence_batches_pending",
+        "Rooms with a presence batch gathering now.",
+        pending,
     )
 }

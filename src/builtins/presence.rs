@@ -1,0 +1,246 @@
+//! The built-in `presence {"room", "cursor"?, "limit"?}`: a room's members, answered
+//! `{"ok":true,"room","count","members":[{"sid","user"}],"next_cursor"?}` to a socket that
+//! may join the room (the namespace's `client_join`; user rooms never). With the Redis
+//! adapter the members of every node are listed (the other nodes' through a `fetchSockets`
+//! request of the room, as the HTTP API's room view does).
+//!
+//! Members are sorted by socket id and paged: at most `limit` (1 to [`MAX_PAGE`], default
+//! [`MAX_PAGE`]) per answer; when more follow, `next_cursor` is the last sid listed, and
+//! the next page is asked with `"cursor": <it>` (members whose sid sorts after it).
+//! `count` is the whole room's. A room with no member anywhere is `NOT_FOUND`.
+//! `GET /api/v1/rooms/{room}/presence` answers the same through [`read`].
+
+use serde_json::{json, Value};
+use siohub_actors::{AckSender, Hub, Payload, Socket, Target};
+
+use super::answer::answer;
+use super::policy::{denied, roles_of};
+use super::rooms::check_room_name;
+use crate::cluster::{ClusterHandle, ClusterReply};
+use crate::config::NamespacePolicy;
+use crate::error_code::{ErrorCode, EventError};
+use crate::limits::TaskPermit;
+
+/// Most members one answer lists.
+pub const MAX_PAGE: usize = 1000;
+
+/// Longest cursor taken (a socket id is far shorter).
+const MAX_CURSOR: usize = 256;
+
+/// What a presence read asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceQuery {
+    /// The room.
+    pub room: String,
+    /// List members whose sid sorts after this one.
+    pub cursor: Option<String>,
+    /// Most members listed.
+    pub limit: usize,
+}
+
+impl PresenceQuery {
+    /// Checks the parts of a query (the same for the built-in and the HTTP API).
+    pub fn new(
+        room: String,
+        cursor: Option<String>,
+        limit: Option<u64>,
+    ) -> Result<Self, EventError> {
+        check_room_name(&room)?;
+        if cursor
+            .as_ref()
+            .is_some_and(|c| c.is_empty() || c.len() > MAX_CURSOR)
+        {
+            return Err(EventError::invalid(format!(
+                "\"cursor\" is the next_cursor of a previous answer (1 to {MAX_CURSOR} characters)"
+            )));
+        }
+        let limit = match limit {
+            None => MAX_PAGE,
+            Some(n) if (1..=MAX_PAGE as u64).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(EventError::invalid(format!(
+                    "\"limit\" is 1 to {MAX_PAGE}, not {n}"
+                )))
+            }
+        };
+        Ok(PresenceQuery {
+            room,
+            cursor,
+            limit,
+        })
+    }
+}
+
+/// A page of a room's members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresencePage {
+    /// The room's members in all (every node's, with the Redis adapter).
+    pub count: usize,
+    /// This page's members, `{"sid","user"}`, sorted by sid.
+    pub members: Vec<Value>,
+    /// The cursor of the next page, when there is one.
+    pub next_cursor: Option<String>,
+    /// How many other nodes were asked and answered, with the Redis adapter.
+    pub cluster: Option<ClusterReply<()>>,
+}
+
+/// Reads a page of `query.room`'s members in `nsp`: this node's, and with `cluster` the
+/// other nodes' (what answered within the request timeout). `NOT_FOUND` when the room has
+/// no member.
+pub async fn read(
+    hub: &Hub,
+    cluster: Option<&ClusterHandle>,
+    nsp: &str,
+    query: &PresenceQuery,
+) -> Result<PresencePage, EventError> {
+    let mut members: Vec<(String, Option<String>)> = hub
+        .room_members(nsp, &query.room)
+        .into_iter()
+        .map(|m| (m.socket_id, m.user))
+        .collect();
+    let mut nodes = None;
+    if let Some(cluster) = cluster {
+        let target = Target {
+            rooms: vec![query.room.clone()],
+            ..Target::namespace(nsp)
+        };
+        let remote = cluster.fetch_sockets(&target).await;
+        let users = remote.items.iter().map(|socket| {
+            let user = crate::api::cluster_scope::user_of(socket).map(str::to_owned);
+            (socket.id.clone(), user)
+        });
+        members.extend(users);
+        nodes = Some(ClusterReply {
+            items: (),
+            nodes_expected: remote.nodes_expected,
+            nodes_answered: remote.nodes_answered,
+        });
+    }
+    members.sort();
+    members.dedup_by(|a, b| a.0 == b.0);
+    if members.is_empty() {
+        return Err(EventError::new(
+            ErrorCode::NotFound,
+            format!("room {:?} has no members in namespace {nsp}", query.room),
+        ));
+    }
+    let count = members.len();
+    let start = match &query.cursor {
+        Some(cursor) => members.partition_point(|(sid, _)| sid <= cursor),
+        None => 0,
+    };
+    let page: Vec<_> = members.iter().skip(start).take(query.limit).collect();
+    let next_cursor = match start + page.len() < count {
+        true => page.last().map(|(sid, _)| sid.clone()),
+        false => None,
+    };
+    Ok(PresencePage {
+        count,
+        members: page
+            .into_iter()
+            .map(|(sid, user)| json!({ "sid": sid, "user": user }))
+            .collect(),
+        next_cursor,
+        cluster: nodes,
+    })
+}
+
+/// The query of a `presence` payload: `{"room", "cursor"?, "limit"?}` (or the room alone).
+fn query_of(payload: &Payload) -> Result<PresenceQuery, EventError> {
+    let shape = || EventError::invalid("expected {\"room\": \"<name>\", \"cursor\"?, \"limit\"?}");
+    match payload.args.first() {
+        Some(Value::String(room)) => PresenceQuery::new(room.clone(), None, None),
+        Some(Value::Object(obj)) => {
+            let room = obj.get("room").and_then(Value::as_str).ok_or_else(shape)?;
+            let cursor = match obj.get("cursor") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(c)) => Some(c.clone()),
+                Some(_) => return Err(shape()),
+            };
+            let limit = match obj.get("limit") {
+                None | Some(Value::Null) => None,
+                Some(n) => Some(n.as_u64().ok_or_else(|| {
+                    EventError::invalid(format!("\"limit\" is 1 to {MAX_PAGE}, not {n}"))
+                })?),
+            };
+            PresenceQuery::new(room.to_owned(), cursor, limit)
+        }
+        _ => Err(shape()),
+    }
+}
+
+/// The handler of `presence`.
+pub(super) fn on_presence(
+    policy: &NamespacePolicy,
+    socket: &Socket,
+    payload: Payload,
+    ack: Option<AckSender>,
+    permit: TaskPermit,
+) {
+    let query = match query_of(&payload) {
+        Ok(query) => query,
+        Err(e) => return answer(socket, "presence", ack, Err(e)),
+    };
+    if !policy.may_join(&query.room, &roles_of(socket)) {
+        let refusal = denied(
+            socket,
+            format!(
+                "reading the presence of room {:?} takes the right to join it (client_join of namespace {})",
+                query.room,
+                socket.nsp()
+            ),
+        );
+        return answer(socket, "presence", ack, Err(refusal));
+    }
+    let (hub, nsp) = (socket.hub().clone(), socket.nsp().to_owned());
+    let cluster = hub.attached::<ClusterHandle>();
+    let session = socket.clone();
+    let socket = socket.clone();
+    session.run_in_session(async move {
+        let _permit = permit;
+        let page = read(&hub, cluster.as_deref(), &nsp, &query).await;
+        let result = page.map(|page| {
+            let mut body = json!({
+                "ok": true,
+                "room": query.room,
+                "count": page.count,
+                "members": page.members,
+            });
+            if let Some(cursor) = page.next_cursor {
+                body["next_cursor"] = json!(cursor);
+            }
+            body
+        });
+        answer(&socket, "presence", ack, result);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(v: Value) -> Payload {
+        Payload::new(vec![v])
+    }
+
+    #[test]
+    fn queries_are_checked() {
+        let q = query_of(&payload(json!("r"))).unwrap();
+        assert_eq!((q.room.as_str(), q.limit, q.cursor), ("r", MAX_PAGE, None));
+        let q = query_of(&payload(json!({"room": "r", "cursor": "s1", "limit": 5}))).unwrap();
+        assert_eq!((q.limit, q.cursor.as_deref()), (5, Some("s1")));
+        for bad in [
+            json!({"room": "r", "limit": 0}),
+            json!({"room": "r", "limit": 1001}),
+            json!({"room": "r", "limit": "ten"}),
+            json!({"room": "r", "cursor": ""}),
+            json!({"room": "r", "cursor": 5}),
+            json!({"room": ""}),
+            json!({}),
+            json!(3),
+        ] {
+            let err = query_of(&payload(bad.clone())).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidPayload, "{bad}");
+        }
+    }
+}
