@@ -17,6 +17,7 @@ mod polling;
 mod report;
 mod scenarios;
 mod sio;
+mod soak;
 mod ws;
 
 use std::process::ExitCode;
@@ -57,6 +58,14 @@ pub struct Config {
     /// Sockets connected to `/admin` as the official admin UI during a fanout (siohub only;
     /// the server must let them in, e.g. `SOCKETIO_API__INSECURE=true`).
     pub admin_watchers: usize,
+    /// Rooms the soak's clients spread over (`<room>-<k>`).
+    pub soak_rooms: usize,
+    /// Mean seconds a soak client stays connected before it goes and comes back.
+    pub lifetime: f64,
+    /// Share of the soak's clients that read slowly.
+    pub slow_frac: f64,
+    /// Seconds over which the soak's first connections are spread.
+    pub ramp: f64,
 }
 
 impl Default for Config {
@@ -87,6 +96,10 @@ impl Default for Config {
             case: String::new(),
             metrics_urls: Vec::new(),
             admin_watchers: 0,
+            soak_rooms: 100,
+            lifetime: 60.0,
+            slow_frac: 0.05,
+            ramp: 30.0,
         }
     }
 }
@@ -98,7 +111,7 @@ loadgen ready --addr A        wait until a Socket.IO client can connect (--conne
 loadgen free-port             print a free TCP port on 127.0.0.1
 
 options of `run` (defaults in brackets):
-  --scenario S      fanout | idle | ramp | echo | mixed                      [fanout]
+  --scenario S      fanout | idle | ramp | echo | mixed | soak               [fanout]
   --addr HOST:PORT[,HOST:PORT..]  the server; with several nodes, subscribers
                     (and other clients) go round-robin over them, publishers
                     and admin watchers to the first                           [127.0.0.1:3000]
@@ -130,6 +143,11 @@ options of `run` (defaults in brackets):
   --buf BYTES       read buffer per busy connection                           [16384]
   --threads N       tokio worker threads                                      [2]
   --admin-watchers N  sockets watching on /admin during a fanout (siohub)    [0]
+soak (churning clients for --duration s; publishes at --rate to random rooms):
+  --rooms K         rooms the clients spread over (<room>-0..K-1)             [100]
+  --lifetime S      mean seconds a client stays before it goes and returns   [60]
+  --slow-frac F     share of clients that read slowly                         [0.05]
+  --ramp S          seconds over which the first connections are spread      [30]
 "#;
 
 impl Config {
@@ -204,6 +222,10 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "--room" => cfg.room = value.clone(),
             "--buf" => cfg.buf = (num(flag)? as usize).max(1024),
             "--threads" => cfg.threads = (num(flag)? as usize).max(1),
+            "--rooms" => cfg.soak_rooms = (num(flag)? as usize).max(1),
+            "--lifetime" => cfg.lifetime = num(flag)?.max(1.0),
+            "--slow-frac" => cfg.slow_frac = num(flag)?.clamp(0.0, 1.0),
+            "--ramp" => cfg.ramp = num(flag)?.max(0.0),
             _ => return Err(format!("unknown option {flag}; see `loadgen help`")),
         }
         i += 2;
@@ -211,9 +233,9 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     if cfg.addrs.is_empty() {
         return Err("--addr needs at least one HOST:PORT".to_owned());
     }
-    if !["fanout", "idle", "ramp", "echo", "mixed"].contains(&cfg.scenario.as_str()) {
+    if !["fanout", "idle", "ramp", "echo", "mixed", "soak"].contains(&cfg.scenario.as_str()) {
         return Err(format!(
-            "unknown scenario {}; one of fanout idle ramp echo mixed",
+            "unknown scenario {}; one of fanout idle ramp echo mixed soak",
             cfg.scenario
         ));
     }

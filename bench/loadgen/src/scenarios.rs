@@ -55,6 +55,7 @@ pub async fn run(cfg: &Config) -> io::Result<Value> {
         "idle" => idle(cfg).await?,
         "ramp" => ramp(cfg).await?,
         "echo" => echo(cfg).await?,
+        "soak" => crate::soak::soak(cfg).await?,
         other => return Err(io::Error::other(format!("unknown scenario {other}"))),
     };
     let after = procs_sample(&cfg.pids);
