@@ -267,11 +267,7 @@ async fn live(
             let which = rng.below(2) as usize;
             let new = rng.below(rooms_of(cfg));
             ws.wr.push_text(
-                format!(
-                    "42{ack_id}[\"leave\",\"{}\"]",
-                    room_name(cfg, rooms[which])
-                )
-                .as_bytes(),
+                format!("42{ack_id}[\"leave\",\"{}\"]", room_name(cfg, rooms[which])).as_bytes(),
             );
             ws.wr
                 .push_text(&sio::join_packet(&room_name(cfg, new), ack_id + 1));
@@ -281,7 +277,9 @@ async fn live(
             c.leaves.fetch_add(1, Relaxed);
             c.joins.fetch_add(1, Relaxed);
         }
-        let wait = leave_by.min(next_swap).saturating_duration_since(Instant::now());
+        let wait = leave_by
+            .min(next_swap)
+            .saturating_duration_since(Instant::now());
         let n = match timeout(wait, ws.rd.fill()).await {
             Err(_) => continue,
             Ok(n) => n?,
