@@ -41,6 +41,9 @@ pub struct RemoteMissed {
     /// This node's last broadcast number when the store was read: events numbered after
     /// it may be missing from `events` and are taken from the local log instead.
     pub seen_upto: u64,
+    /// Whether the socket was on this node when it went: then this node's numbering is
+    /// the order the client got its events in, and says exactly which it had.
+    pub here: bool,
 }
 
 /// A socket recovered from the store: its record and what it missed.
@@ -50,6 +53,8 @@ pub struct StoreRecovery {
     pub socket: PreservedSocket,
     /// The events after the client's offset.
     pub events: Vec<StoredEvent>,
+    /// Whether this node wrote the record last: the socket was here when it went.
+    pub here: bool,
 }
 
 /// What a recovery store did so far (for `/metrics`).

@@ -31,6 +31,68 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const PING_EVERY: Duration = Duration::from_secs(3);
 /// Messages published in one pipeline at most.
 const BATCH: usize = 1024;
+/// How long after Redis came back a channel with fewer subscribers than before it went
+/// down counts its messages as lost for the missing ones (they have not subscribed again
+/// yet); past it, a node still missing left the cluster.
+const RESUBSCRIBE_GRACE: Duration = Duration::from_secs(30);
+
+/// Channels whose subscriber counts are remembered at most (one per namespace and kind).
+const MAX_CHANNELS: usize = 4096;
+
+/// Per channel, how many subscribers its last PUBLISH reached, and those counts from
+/// before Redis went down: after Redis comes back the nodes subscribe again each after
+/// its own backoff, and what Redis takes meanwhile reaches fewer of them. Such messages
+/// are lost for the missing nodes and counted (`unsubscribed`).
+#[derive(Default)]
+struct Receivers {
+    last: std::collections::HashMap<String, i64>,
+    /// The counts from before the outage, and when Redis answered again (`None` while it
+    /// is still down).
+    outage: Option<(
+        std::collections::HashMap<String, i64>,
+        Option<std::time::Instant>,
+    )>,
+}
+
+impl Receivers {
+    /// A pipeline failed: Redis is down.
+    fn failed(&mut self) {
+        if self.outage.is_none() {
+            self.outage = Some((self.last.clone(), None));
+        }
+    }
+
+    /// A PUBLISH on `channel` reached `n` subscribers: whether one that listened before
+    /// the outage did not get it.
+    fn published(&mut self, channel: &str, n: i64) -> bool {
+        let missed = match &mut self.outage {
+            Some((before, back)) => {
+                let back = *back.get_or_insert_with(std::time::Instant::now);
+                back.elapsed() < RESUBSCRIBE_GRACE
+                    && before.get(channel).is_some_and(|&was| n < was)
+            }
+            None => false,
+        };
+        if self.last.len() < MAX_CHANNELS || self.last.contains_key(channel) {
+            self.last.insert(channel.to_owned(), n);
+        }
+        missed
+    }
+
+    /// The outage is over for counting once every channel reaches as many as before it,
+    /// or the grace has passed (a node still missing then left the cluster).
+    fn settle(&mut self) {
+        if let Some((before, back)) = &self.outage {
+            let all_back = before
+                .iter()
+                .all(|(ch, was)| self.last.get(ch).is_some_and(|now| now >= was));
+            let over = back.is_some_and(|t| t.elapsed() >= RESUBSCRIBE_GRACE);
+            if back.is_some() && (all_back || over) {
+                self.outage = None;
+            }
+        }
+    }
+}
 
 /// One message for Redis: a channel and its bytes.
 pub(crate) struct Publish {
@@ -151,6 +213,7 @@ pub(crate) async fn run_publisher(
     counters: Arc<siohub_actors::HubCounters>,
 ) {
     let mut batch: Vec<(Publish, Option<Append>)> = Vec::with_capacity(BATCH);
+    let mut receivers = Receivers::default();
     loop {
         // Wait for one message from either source, then take what else is ready.
         tokio::select! {
@@ -173,10 +236,13 @@ pub(crate) async fn run_publisher(
         }
         let mut pipe = redis::pipe();
         let written = history.add(&mut pipe, batch.iter().filter_map(|(_, a)| a.as_ref()));
+        let scripts = written.scripts;
         for (p, _) in &batch {
-            pipe.cmd("PUBLISH").arg(&p.channel).arg(&p.bytes).ignore();
+            pipe.cmd("PUBLISH").arg(&p.channel).arg(&p.bytes);
         }
         let n = batch.len() as u64;
+        // The answers: the history index scripts' (rooms evicted), then each PUBLISH's (how
+        // many subscribers it reached).
         let mut sent = pipe.query_async::<Vec<i64>>(&mut conn).await;
         if sent
             .as_ref()
@@ -186,15 +252,26 @@ pub(crate) async fn run_publisher(
             // it; the connection manager reconnects for the next one: one more try.
             sent = pipe.query_async::<Vec<i64>>(&mut conn).await;
         }
-        history.done(written, sent.as_deref().ok());
+        history.done(written, sent.as_deref().ok().map(|a| &a[..scripts.min(a.len())]));
         match sent {
-            Ok(_) => {
+            Ok(answers) => {
+                let reached = answers.get(scripts..).unwrap_or_default();
                 status.set_publisher(None);
                 for _ in 0..n {
                     counters.adapter_message(true);
                 }
+                let missed = batch
+                    .iter()
+                    .zip(reached)
+                    .filter(|((p, _), &r)| receivers.published(&p.channel, r))
+                    .count() as u64;
+                receivers.settle();
+                if missed > 0 {
+                    status.dropped(AdapterDrop::Unsubscribed, missed);
+                }
             }
             Err(e) => {
+                receivers.failed();
                 status.set_publisher(Some(e.to_string()));
                 status.dropped(AdapterDrop::PublishFailed, n);
                 siohub_actors::limited!(

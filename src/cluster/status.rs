@@ -10,6 +10,9 @@ use std::sync::Mutex;
 pub enum AdapterDrop {
     /// A publish to Redis failed (Redis down or too slow): the message is lost.
     PublishFailed,
+    /// Redis took a message after it came back while fewer nodes were subscribed than
+    /// before it went down (they had not subscribed again yet): lost for those.
+    Unsubscribed,
     /// A message from Redis was larger than `[adapter] max_message_bytes`.
     TooLarge,
     /// A message from Redis could not be decoded, or made no sense.
@@ -28,8 +31,9 @@ pub enum AdapterDrop {
 
 impl AdapterDrop {
     /// Every reason, for exporting all series.
-    pub const ALL: [AdapterDrop; 7] = [
+    pub const ALL: [AdapterDrop; 8] = [
         AdapterDrop::PublishFailed,
+        AdapterDrop::Unsubscribed,
         AdapterDrop::TooLarge,
         AdapterDrop::Malformed,
         AdapterDrop::PendingFull,
@@ -42,6 +46,7 @@ impl AdapterDrop {
     pub fn as_str(self) -> &'static str {
         match self {
             AdapterDrop::PublishFailed => "publish_failed",
+            AdapterDrop::Unsubscribed => "unsubscribed",
             AdapterDrop::TooLarge => "too_large",
             AdapterDrop::Malformed => "malformed",
             AdapterDrop::PendingFull => "pending_full",
@@ -61,7 +66,7 @@ pub struct LinkStatus {
     subscriber_error: Mutex<Option<String>>,
     node_count: AtomicUsize,
     pending: AtomicUsize,
-    drops: [AtomicU64; 7],
+    drops: [AtomicU64; AdapterDrop::ALL.len()],
     reconnects: AtomicU64,
 }
 

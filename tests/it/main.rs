@@ -18,6 +18,7 @@ mod admin_ui;
 mod api_http;
 mod auth_tokens;
 mod binary_cli;
+mod chaos;
 mod cluster_attack;
 mod cluster_faults;
 mod cluster_history;

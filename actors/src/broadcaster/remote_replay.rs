@@ -74,6 +74,9 @@ pub(super) fn replay(
     rooms: &HashSet<String>,
     shape: &dyn Fn(&Frames, &Target) -> Frames,
 ) -> Vec<Frames> {
+    if let Some(frames) = replay_here(logs, missed, upto, socket_id, rooms, shape) {
+        return frames;
+    }
     // What reached the socket live: numbered after the cutoff.
     let live: HashSet<(&str, u64)> = logs.numbered_after(upto).collect();
     let offsets = std::iter::once(missed.after.as_str());
@@ -104,6 +107,55 @@ pub(super) fn replay(
     unseen.sort_by_key(|p| p.number);
     frames.extend(unseen.into_iter().map(|p| shape(&p.frames, &p.target)));
     frames
+}
+
+/// The replay of a socket that went from this node, when this node still logs the
+/// client's offset: this node's numbering is the order the socket got its events in, so
+/// what was numbered up to the offset's event it had, and what was numbered after it (up
+/// to the cutoff) it missed. The store's order is not that order: a node's own event is
+/// delivered here at once but reaches the store behind its write queue, after events of
+/// other nodes that were delivered later, so "after the offset in the store" would give
+/// such an event twice, or leave out one of ours that the store has before the offset.
+/// `None` when that does not apply (the store's order is all there is to go by).
+fn replay_here(
+    logs: &NodeLogs<'_>,
+    missed: &RemoteMissed,
+    upto: u64,
+    socket_id: &str,
+    rooms: &HashSet<String>,
+    shape: &dyn Fn(&Frames, &Target) -> Frames,
+) -> Option<Vec<Frames>> {
+    if !missed.here {
+        return None;
+    }
+    let after = split_offset(&missed.after)?;
+    let seen_at = logs
+        .entries()
+        .find(|(origin, counter, _)| (*origin, *counter) == after)
+        .map(|(_, _, p)| p.number)?;
+    // Everything logged here numbered after the offset's event and up to the cutoff.
+    let mut unseen: Vec<(&str, u64, &LoggedPacket)> = logs
+        .entries()
+        .filter(|(_, _, p)| p.number > seen_at && p.number <= upto)
+        .collect();
+    unseen.sort_by_key(|(_, _, p)| p.number);
+    let logged: HashSet<(&str, u64)> = logs.entries().map(|(o, c, _)| (o, c)).collect();
+    let mut frames: Vec<Frames> = unseen
+        .iter()
+        .filter(|(_, _, p)| p.target.includes(socket_id, rooms))
+        .map(|(_, _, p)| shape(&p.frames, &p.target))
+        .collect();
+    // What the store has and this node never logged (its log lost it to a bound, say):
+    // the store's order is all there is for it.
+    frames.extend(
+        missed
+            .events
+            .iter()
+            .filter(|e| split_offset(&e.offset).is_some_and(|key| !logged.contains(&key)))
+            .filter(|e| e.target.includes(socket_id, rooms))
+            .map(|e| shape(&e.frames, &e.target)),
+    );
+    Some(frames)
 }
 
 #[cfg(test)]
@@ -161,6 +213,7 @@ mod tests {
             after: "b.7".into(),
             events: vec![stored("a.4"), stored("c.1"), stored("a.5"), stored("b.8")],
             seen_upto: 15,
+            here: false,
         };
         let logs = NodeLogs {
             own: Some(&own),
@@ -182,6 +235,7 @@ mod tests {
             after: "b.1".into(),
             events: vec![],
             seen_upto: 10,
+            here: false,
         };
         let logs = NodeLogs {
             own: None,
@@ -201,5 +255,42 @@ mod tests {
         );
         assert!(split_offset("no-counter").is_none());
         assert_eq!(split_offset("x.y.1f"), Some(("x.y", 0x1f)));
+    }
+
+    #[test]
+    fn a_socket_that_went_from_here_gets_what_came_after_its_offset_here_each_once() {
+        // Node "b" delivered its own b.7 at once (number 10), then a.5 (number 11); the
+        // store got a.5 first and b.7 behind b's write queue. The client holds a.5: b.7
+        // it had (numbered before a.5 here), though the store has it after a.5. b.8 was
+        // numbered after a.5 here and is in the store before a.5: the client missed it.
+        let mut own = PacketLog::default();
+        own.push(logged(7, 10, None, "b.7"));
+        own.push(logged(8, 12, None, "b.8"));
+        own.push(logged(9, 14, None, "b.9"));
+        let mut remote = PacketLog::default();
+        remote.push(logged(5, 11, Some("a.5"), "a.5"));
+        remote.push(logged(6, 13, Some("a.6"), "a.6"));
+        let missed = RemoteMissed {
+            after: "a.5".into(),
+            events: vec![stored("b.7"), stored("a.6"), stored("c.2")],
+            seen_upto: 14,
+            here: true,
+        };
+        let logs = NodeLogs {
+            own: Some(&own),
+            own_origin: "b",
+            remote: Some(&remote),
+        };
+        // b.9 (number 14) reached the socket live: the cutoff is 13.
+        let replayed = replay(&logs, &missed, 13, "s", &HashSet::new(), &|f, _| f.clone());
+        assert_eq!(labels(&replayed), ["b.8", "a.6", "c.2"]);
+        // The same answer from the store, for a socket that was on another node: this
+        // node's order says nothing of what it got there, so the store's order goes.
+        let elsewhere = RemoteMissed {
+            here: false,
+            ..missed
+        };
+        let replayed = replay(&logs, &elsewhere, 13, "s", &HashSet::new(), &|f, _| f.clone());
+        assert_eq!(labels(&replayed), ["b.7", "a.6", "c.2", "b.8"]);
     }
 }

@@ -360,6 +360,7 @@ async fn take_for_recovery(hub: Hub, take: TakePreserved, window: Duration) -> O
         after: take.offset,
         events: found.events,
         seen_upto,
+        here: found.here,
     };
     Some(Recovered {
         socket: found.socket,

@@ -19,6 +19,7 @@ mod presence;
 mod report;
 mod scenarios;
 mod sio;
+mod soak;
 mod ws;
 
 use std::process::ExitCode;
@@ -69,6 +70,14 @@ pub struct Config {
     /// Field sets the subscribers join with (siohub's `join {"room", "fields"}`):
     /// subscriber i takes `["a", "f{i % N}"]`; 0 = a plain join.
     pub field_sets: usize,
+    /// Rooms the soak's clients spread over (`<room>-<k>`).
+    pub soak_rooms: usize,
+    /// Mean seconds a soak client stays connected before it goes and comes back.
+    pub lifetime: f64,
+    /// Share of the soak's clients that read slowly.
+    pub slow_frac: f64,
+    /// Seconds over which the soak's first connections are spread.
+    pub ramp: f64,
 }
 
 impl Default for Config {
@@ -103,6 +112,10 @@ impl Default for Config {
             padding: sio::Padding::X,
             object_fields: 0,
             field_sets: 0,
+            soak_rooms: 100,
+            lifetime: 60.0,
+            slow_frac: 0.05,
+            ramp: 30.0,
         }
     }
 }
@@ -116,6 +129,7 @@ loadgen free-port             print a free TCP port on 127.0.0.1
 options of `run` (defaults in brackets):
   --scenario S      fanout | idle | ramp | echo | mixed | presence (a join
                     storm with presence events; siohub only)                  [fanout]
+  --scenario S      fanout | idle | ramp | echo | mixed | soak               [fanout]
   --addr HOST:PORT[,HOST:PORT..]  the server; with several nodes, subscribers
                     (and other clients) go round-robin over them, publishers
                     and admin watchers to the first                           [127.0.0.1:3000]
@@ -158,6 +172,11 @@ options of `run` (defaults in brackets):
                     f0..f{N-1} sharing the payload bytes; 0 = a string        [0]
   --field-sets N    fanout subscribers join with fields (siohub): subscriber i
                     takes ["a", "f{i % N}"] (needs --object-fields >= N)      [0]
+soak (churning clients for --duration s; publishes at --rate to random rooms):
+  --rooms K         rooms the clients spread over (<room>-0..K-1)             [100]
+  --lifetime S      mean seconds a client stays before it goes and returns   [60]
+  --slow-frac F     share of clients that read slowly                         [0.05]
+  --ramp S          seconds over which the first connections are spread      [30]
 "#;
 
 impl Config {
@@ -253,6 +272,10 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             }
             "--object-fields" => cfg.object_fields = num(flag)? as usize,
             "--field-sets" => cfg.field_sets = num(flag)? as usize,
+            "--rooms" => cfg.soak_rooms = (num(flag)? as usize).max(1),
+            "--lifetime" => cfg.lifetime = num(flag)?.max(1.0),
+            "--slow-frac" => cfg.slow_frac = num(flag)?.clamp(0.0, 1.0),
+            "--ramp" => cfg.ramp = num(flag)?.max(0.0),
             _ => return Err(format!("unknown option {flag}; see `loadgen help`")),
         }
         i += 2;
@@ -263,6 +286,9 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     if !["fanout", "idle", "ramp", "echo", "mixed", "presence"].contains(&cfg.scenario.as_str()) {
         return Err(format!(
             "unknown scenario {}; one of fanout idle ramp echo mixed presence",
+    if !["fanout", "idle", "ramp", "echo", "mixed", "soak"].contains(&cfg.scenario.as_str()) {
+        return Err(format!(
+            "unknown scenario {}; one of fanout idle ramp echo mixed soak",
             cfg.scenario
         ));
     }

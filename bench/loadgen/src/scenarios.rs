@@ -56,6 +56,7 @@ pub async fn run(cfg: &Config) -> io::Result<Value> {
         "ramp" => ramp(cfg).await?,
         "echo" => echo(cfg).await?,
         "presence" => crate::presence::run(cfg).await?,
+        "soak" => crate::soak::soak(cfg).await?,
         other => return Err(io::Error::other(format!("unknown scenario {other}"))),
     };
     let after = procs_sample(&cfg.pids);

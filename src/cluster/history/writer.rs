@@ -75,6 +75,8 @@ pub(crate) struct HistoryWriter {
 #[derive(Debug, Default)]
 pub(crate) struct Written {
     entries: u64,
+    /// Index scripts in the pipeline: its first `scripts` answers are theirs.
+    pub(crate) scripts: usize,
 }
 
 impl HistoryWriter {
@@ -130,6 +132,7 @@ impl HistoryWriter {
             }
         }
         for nsp in order {
+            written.scripts += 1;
             let (ttl, rooms) = &index[nsp];
             let cmd = pipe.cmd("EVAL").arg(INDEX).arg(2);
             cmd.arg(self.keys.rooms(nsp)).arg(self.keys.namespaces());

@@ -65,6 +65,12 @@ pub(super) fn encode_record(owner: &str, socket: &PreservedSocket, finalised: bo
     out
 }
 
+/// The node that last wrote a record.
+pub(super) fn record_owner(bytes: &[u8]) -> Option<&str> {
+    let newline = bytes.iter().position(|b| *b == b'\n')?;
+    std::str::from_utf8(&bytes[..newline]).ok()
+}
+
 /// The node that wrote a record still marked connected (no disconnection time), if the
 /// record is one.
 pub(super) fn live_owner(bytes: &[u8]) -> Option<&str> {

@@ -6,7 +6,7 @@ use redis::aio::ConnectionManager;
 use siohub_actors::recovery_store::{StoreRecovery, StoredEvent};
 use std::time::Duration;
 
-use super::encoding::{decode_event, decode_record, entry_offset, live_owner};
+use super::encoding::{decode_event, decode_record, entry_offset, live_owner, record_owner};
 use super::{liveness, Keys};
 
 /// Stream entries read per round trip.
@@ -57,11 +57,16 @@ impl Read {
             .query_async(&mut self.conn)
             .await
             .map_err(|_| Miss::Unavailable)?;
+        let here = record.as_deref().and_then(record_owner) == Some(self.node.as_str());
         let socket = record
             .and_then(|r| decode_record(&r, &self.nsp, self.window))
             .ok_or(Miss::Record)?;
         let events = self.missed().await?;
-        Ok(StoreRecovery { socket, events })
+        Ok(StoreRecovery {
+            socket,
+            events,
+            here,
+        })
     }
 
     /// Refuses when the record says its socket is connected and the node that wrote it is

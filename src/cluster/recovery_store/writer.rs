@@ -142,7 +142,7 @@ impl Writer {
             let ms = window.as_millis().max(1) as u64;
             pipe.cmd("PEXPIRE").arg(&key).arg(2 * ms).ignore();
         }
-        if let Err(e) = pipe.query_async::<()>(&mut self.conn).await {
+        if let Err(e) = send::<()>(&mut self.conn, &pipe).await {
             self.lost(count, &e);
         }
     }
@@ -228,7 +228,7 @@ impl Writer {
         if due.is_empty() {
             return;
         }
-        match pipe.query_async::<Vec<i64>>(&mut self.conn).await {
+        match send::<Vec<i64>>(&mut self.conn, &pipe).await {
             Ok(found) => {
                 let missing = due.iter().zip(found).filter(|(_, f)| *f == 0);
                 let missing: Vec<String> = missing.map(|(pid, _)| pid.clone()).collect();
@@ -263,7 +263,7 @@ impl Writer {
             "recovery store: {} socket records missing from Redis, written again",
             missing.len()
         );
-        if let Err(e) = pipe.query_async::<()>(&mut self.conn).await {
+        if let Err(e) = send::<()>(&mut self.conn, &pipe).await {
             self.lost(missing.len() as u64, &e);
         }
     }
@@ -277,5 +277,21 @@ impl Writer {
             "recovery store: {count} writes to Redis lost ({error}); \
              sockets may not recover their missed events until it answers again"
         );
+    }
+}
+
+/// Sends `pipe`. A connection Redis dropped (it restarted) is noticed by the first command
+/// on it, and the connection manager reconnects for the next one: one more try, or the
+/// first writes after a restart (the records and events of that moment) would be lost.
+async fn send<T: redis::FromRedisValue>(
+    conn: &mut ConnectionManager,
+    pipe: &redis::Pipeline,
+) -> redis::RedisResult<T> {
+    let sent = pipe.query_async::<T>(conn).await;
+    match sent {
+        // Only a connection found closed (broken pipe, reset): then nothing was written. A
+        // timeout may have written everything, and a second try would write it twice.
+        Err(e) if e.is_connection_dropped() => pipe.query_async::<T>(conn).await,
+        other => other,
     }
 }

@@ -11,7 +11,7 @@
 //                 (answer_acks: every event that asks for an ack is answered with
 //                 [answer_acks, name])
 //                 (fails with the connect_error message if refused; waits at most 10 s)
-//   connect_many {prefix, count, nsp, join?: [rooms]}          -> {ids: [..]}  (prefix0..)
+//   connect_many {prefix, count, nsp, join?: [rooms], transports?} -> {ids: [..]}  (prefix0..)
 //   emit         {name, event, args: [..], ack?: true, timeout_ms?} -> the ack's args | null
 //   emit_many    {names, event, args}                           -> null (all sent, no ack)
 //   events       {name, event?}                                 -> [{event, args}] in arrival order
@@ -28,7 +28,15 @@
 //                              its next connection attempt (a client moving to another node)
 //   publish_loop {names, room, event, interval_ms} -> null; each named socket publishes
 //                              {seq} to room every interval_ms, with an ack
-//   stop_loops   {}                                             -> {sent, acked, errors: [..]}
+//   stop_loops   {}                                             -> {sent, acked, errors: [..],
+//                                                                   sent_by: {name: n}}
+//                              (of the loops since the last stop_loops)
+//   close_transports {names}  close_transport on every named socket at once (a storm)
+//   retarget_many {names, url} retarget on every named socket
+//   hold_many / resume_many {names}
+//   states       {names}      -> {name: {connected, recovered, connects, disconnects}}
+//   seqs         {names, event} -> {name: [[from, seq], ..]} of every `event` whose data is
+//                              {from, seq} (publish_loop's), in arrival order
 //   quit         {}
 //
 // Every socket: forceNew (its own Engine.IO connection), websocket only unless told,
@@ -86,7 +94,7 @@ const parserOption =
 
 const sockets = new Map();
 const loops = [];
-const loopStats = { sent: 0, acked: 0, errors: [] };
+const loopStats = { sent: 0, acked: 0, errors: [], sent_by: {} };
 
 function entry(name) {
   const e = sockets.get(name);
@@ -177,9 +185,9 @@ const commands = {
     return { id: e.socket.id, recovered: e.socket.recovered === true };
   },
 
-  async connect_many({ prefix, count, nsp, join }) {
+  async connect_many({ prefix, count, nsp, join, transports }) {
     const opened = [];
-    for (let i = 0; i < count; i++) opened.push(open(`${prefix}${i}`, nsp));
+    for (let i = 0; i < count; i++) opened.push(open(`${prefix}${i}`, nsp, { transports }));
     await Promise.all(opened.map((e) => whenConnected(e, 30_000)));
     if (join) {
       await Promise.all(
@@ -268,6 +276,7 @@ const commands = {
       const timer = setInterval(() => {
         seq += 1;
         loopStats.sent += 1;
+        loopStats.sent_by[name] = seq;
         const body = { room, event, data: { from: name, seq } };
         socket.timeout(20_000).emit("publish", body, (err, reply) => {
           if (err) loopStats.errors.push(`${name} #${seq}: no ack`);
@@ -287,7 +296,61 @@ const commands = {
     while (loopStats.acked + loopStats.errors.length < loopStats.sent && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    return { ...loopStats };
+    // Each round of loops is reported once: the next starts from zero.
+    const round = { ...loopStats };
+    Object.assign(loopStats, { sent: 0, acked: 0, errors: [], sent_by: {} });
+    return round;
+  },
+
+  async close_transports({ names }) {
+    for (const name of names) {
+      const { socket } = entry(name);
+      if (socket.io.engine) socket.io.engine.close();
+    }
+    return null;
+  },
+
+  async retarget_many({ names, url }) {
+    for (const name of names) entry(name).socket.io.uri = url;
+    return null;
+  },
+
+  async hold_many({ names }) {
+    for (const name of names) entry(name).socket.io.reconnection(false);
+    return null;
+  },
+
+  async resume_many({ names }) {
+    for (const name of names) {
+      const e = entry(name);
+      e.socket.io.reconnection(true);
+      e.socket.connect();
+    }
+    return null;
+  },
+
+  async states({ names }) {
+    const out = {};
+    for (const name of names) {
+      const e = entry(name);
+      out[name] = {
+        connected: e.socket.connected,
+        recovered: e.socket.recovered === true,
+        connects: e.connects.length,
+        disconnects: e.disconnects.length,
+      };
+    }
+    return out;
+  },
+
+  async seqs({ names, event }) {
+    const out = {};
+    for (const name of names) {
+      out[name] = entry(name)
+        .events.filter((x) => x.event === event)
+        .map((x) => [x.args[0]?.from ?? null, x.args[0]?.seq ?? null]);
+    }
+    return out;
   },
 
   async quit() {
