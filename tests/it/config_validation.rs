@@ -133,7 +133,9 @@ fn each_namespace_bound_is_refused_at_zero_by_its_own_key() {
             "namespaces.max_buffer_bytes",
             (|p| p.max_buffer_bytes = 0) as fn(&mut siohub::config::NamespacePolicy),
         ),
-        ("namespaces.recovery_max_bytes", |p| p.recovery_max_bytes = 0),
+        ("namespaces.recovery_max_bytes", |p| {
+            p.recovery_max_bytes = 0
+        }),
         ("namespaces.dedupe_max_ids", |p| p.dedupe_max_ids = 0),
     ] {
         let message = refusal(|s| {
