@@ -148,3 +148,14 @@ pub fn wait_post_begun(server: &BackgroundServer, before: u64) {
         server.hub.counters().posts_begun() > before
     });
 }
+
+/// Engine.IO packets the server has sent session `sid` or queued for it (its own record;
+/// control packets included: the open packet, pings, noops).
+pub fn packets_out(server: &BackgroundServer, sid: &str) -> u64 {
+    server
+        .registry
+        .entries()
+        .iter()
+        .find(|(_, meta)| &*meta.sid == sid)
+        .map_or(0, |(_, meta)| meta.snapshot().packets_out)
+}

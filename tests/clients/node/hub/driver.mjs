@@ -31,8 +31,9 @@
 //   stop_loops   {}                                             -> {sent, acked, errors: [..]}
 //   quit         {}
 //
-// Every socket: forceNew (its own Engine.IO connection), websocket only unless told,
-// reconnectionDelay 100 ms. Events are recorded with `onAny`, with all their arguments (so
+// Every socket: forceNew (its own Engine.IO connection), reconnectionDelay 100 ms, and
+// websocket only unless told: by the command, or for every socket by
+// SIOHUB_DRIVER_TRANSPORTS in the environment (a comma-separated list, such as `polling`). Events are recorded with `onAny`, with all their arguments (so
 // with connection state recovery the offset is the last one).
 //
 // With SIOHUB_DRIVER_PARSER=msgpack in its environment every socket uses
@@ -84,6 +85,9 @@ const parserOption =
     ? { parser: (await import("socket.io-msgpack-parser")).default }
     : {};
 
+// The transports of a socket whose connect command names none.
+const defaultTransports = (process.env.SIOHUB_DRIVER_TRANSPORTS || "websocket").split(",");
+
 const sockets = new Map();
 const loops = [];
 const loopStats = { sent: 0, acked: 0, errors: [] };
@@ -98,7 +102,7 @@ function open(name, nsp, { auth, transports, options, answer_acks } = {}) {
   if (sockets.has(name)) throw new Error(`socket ${name} exists already`);
   const socket = io(base + nsp, {
     forceNew: true,
-    transports: transports ?? ["websocket"],
+    transports: transports ?? defaultTransports,
     reconnectionDelay: 100,
     reconnectionDelayMax: 1000,
     timeout: 10_000,
