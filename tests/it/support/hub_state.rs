@@ -149,8 +149,7 @@ pub fn wait_post_begun(server: &BackgroundServer, before: u64) {
     });
 }
 
-/// Engine.IO packets the server has sent session `sid` or queued for it (its own record;
-/// control packets included: the open packet, pings, noops).
+/// Engine.IO packets the server has sent session `sid` (its own record).
 pub fn packets_out(server: &BackgroundServer, sid: &str) -> u64 {
     server
         .registry
