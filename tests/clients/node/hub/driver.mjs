@@ -17,7 +17,8 @@
 //   events       {name, event?}                                 -> [{event, args}] in arrival order
 //   counts       {names?, event}                                -> {name: n} (all when no names)
 //   state        {name}                                         -> {connected, id, recovered,
-//                                                                   connects, disconnects, connect_errors}
+//                                                                   connects, disconnects, connect_errors,
+//                                                                   pid, offset}
 //   disconnects  {}                                             -> {name: [reasons]} (only non-empty)
 //   hold         {name}       stop the manager from reconnecting by itself
 //   close_transport {name}    closes the Engine.IO transport (as a network failure would);
@@ -162,6 +163,10 @@ function state(e) {
     connects: e.connects,
     disconnects: e.disconnects,
     connect_errors: e.connectErrors,
+    // What the client offers for connection state recovery on its next CONNECT
+    // (socket.io-client 4's own fields: the session's pid and the last offset received).
+    pid: e.socket._pid ?? null,
+    offset: e.socket._lastOffset ?? null,
   };
 }
 
