@@ -368,6 +368,10 @@ pub struct HubCounters {
     lingering: AtomicI64,
     /// Polling sessions closed and waiting for the poll that takes their last packet.
     closed_polling: AtomicI64,
+    /// Polling GETs held open because nothing was queued for them.
+    polls_held: AtomicU64,
+    /// Polling POSTs whose body a session began to take.
+    posts_begun: AtomicU64,
     /// Websocket connections closed because a write made no progress in time.
     write_timeouts: AtomicU64,
     /// Times a websocket reader stopped reading: its session had too much unhandled.
@@ -494,6 +498,30 @@ impl HubCounters {
     /// them.
     pub fn closed_polling_sessions(&self) -> usize {
         self.closed_polling.load(Ordering::Relaxed).max(0) as usize
+    }
+
+    /// Counts a polling GET held open by its session until there is something to send.
+    pub fn poll_held(&self) {
+        self.polls_held.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Polling GETs held open so far (each waited for packets, a ping or the session's
+    /// end). A GET is counted once its session holds it, so a client that sees the count
+    /// move knows its GET waits.
+    pub fn polls_held(&self) -> u64 {
+        self.polls_held.load(Ordering::Relaxed)
+    }
+
+    /// Counts a polling POST whose session began to take its body.
+    pub fn post_begun(&self) {
+        self.posts_begun.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Polling POSTs whose body a session began to take so far (refused ones, an overlap
+    /// or a closed session, are not counted). A POST is counted once its session marked
+    /// it, so a client that sees the count move knows its body is expected.
+    pub fn posts_begun(&self) -> u64 {
+        self.posts_begun.load(Ordering::Relaxed)
     }
 
     /// Counts a websocket closed because a write made no progress within the timeout.

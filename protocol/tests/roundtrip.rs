@@ -1,5 +1,7 @@
 //! Property tests: whatever the encoders write, the decoders read back unchanged.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
@@ -7,6 +9,16 @@ use siohub_protocol::{
     decode_payload, encode_payload, placeholder, Decoded, EnginePacket, SocketDecoder,
     SocketPacket, SocketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS,
 };
+
+/// Text shaped like packets often enough that the decoders accept some: a type character
+/// then packet-ish characters, or anything at all.
+fn arbitrary_packet_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[0-6b][0-9/a-z,\\[\\]\"{}:=+-]{0,24}",
+        "[0-6][-/a-z0-9]{0,6},?[0-9]{0,3}\\[\"[a-z]{0,4}\"(,[0-9]{1,3})?\\]",
+    ]
+}
 
 // ---------------------------------------------------------------- JSON
 
@@ -271,9 +283,45 @@ proptest! {
     }
 
     #[test]
-    fn decoding_arbitrary_text_never_panics(text in any::<String>()) {
-        let _ = SocketDecoder::default().feed_text(&text);
-        let _ = EnginePacket::decode_text(&text);
-        let _ = decode_payload(text.as_bytes());
+    fn arbitrary_text_decodes_to_what_it_says_or_is_refused(text in arbitrary_packet_text()) {
+        // Engine.IO: a packet exactly when the type is known (and a `b` body is base64);
+        // what it decodes to is written back as the same text (types without data drop
+        // what follows the type).
+        let is_type = text.starts_with(|c: char| ('0'..='6').contains(&c));
+        let engine = EnginePacket::decode_text(&text);
+        let base64_ok = text
+            .strip_prefix('b')
+            .is_some_and(|rest| STANDARD.decode(rest).is_ok());
+        prop_assert_eq!(engine.is_ok(), is_type || base64_ok, "{:?}: {:?}", text, engine);
+        if let Ok(packet) = &engine {
+            let mut written = String::new();
+            packet.encode_polling(&mut written);
+            let data_less = matches!(
+                packet,
+                EnginePacket::Close | EnginePacket::Upgrade | EnginePacket::Noop
+            );
+            let expected = if data_less { &text[..1] } else { text.as_str() };
+            prop_assert_eq!(written.as_str(), expected);
+        }
+        // A polling body: a payload exactly when each of its packets is one.
+        let parts: Result<Vec<_>, _> = text.split('\x1e').map(EnginePacket::decode_text).collect();
+        prop_assert_eq!(decode_payload(text.as_bytes()), parts);
+        // Socket.IO: a text that is no Socket.IO type is refused; a packet decoded is
+        // written back as text that decodes to the same packet; a binary header waits for
+        // one to the bound of attachments.
+        let decoded = SocketDecoder::default().feed_text(&text);
+        if !text.starts_with(|c: char| ('0'..='6').contains(&c)) {
+            prop_assert!(decoded.is_err(), "{:?}: {:?}", text, decoded);
+        }
+        match decoded {
+            Ok(Decoded::Packet(packet)) => {
+                let again = SocketDecoder::default().feed_text(&packet.encode_header_and_data());
+                prop_assert_eq!(again.ok(), Some(Decoded::Packet(packet)));
+            }
+            Ok(Decoded::NeedAttachments(n)) => {
+                prop_assert!((1..=DEFAULT_MAX_ATTACHMENTS).contains(&n), "{}", n);
+            }
+            Err(_) => {}
+        }
     }
 }

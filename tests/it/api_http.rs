@@ -324,7 +324,9 @@ fn emit_with_acks_answers_json_with_acks_and_timeouts() {
     b.join("r");
     let addr = server.addr;
     let http = thread::spawn(move || {
-        let body = json!({"rooms": "r", "event": "question", "data": {"q": 1}, "ack": true, "timeout_ms": 700});
+        // B never answers, so the call takes the whole timeout; long enough that A's
+        // answer, however slowly the test runs, comes well within it.
+        let body = json!({"rooms": "r", "event": "question", "data": {"q": 1}, "ack": true, "timeout_ms": 3000});
         request(
             addr,
             "POST",

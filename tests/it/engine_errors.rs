@@ -172,33 +172,47 @@ fn polling_on_a_session_that_upgraded_is_a_bad_request() {
 #[test]
 fn garbage_requests_do_not_hurt_the_server() {
     let server = start_echo(test_settings());
-    let queries = [
-        "",
-        "EIO",
-        "EIO=&transport=",
-        "transport=polling&EIO=4&sid=",
-        "EIO=4&transport=polling&sid=%00%ff",
-        "EIO=4&&&transport=polling&=x",
-        "EIO=99999999999999999999&transport=polling",
+    // Each answered as the reference server answers it: an error naming what is wrong, or
+    // (an empty sid is no sid, as in Node's truthiness test) a handshake.
+    let refused = [
+        ("", 0, "Transport unknown"),
+        ("EIO", 0, "Transport unknown"),
+        ("EIO=&transport=", 0, "Transport unknown"),
+        (
+            "EIO=4&transport=polling&sid=%00%ff",
+            1,
+            "Session ID unknown",
+        ),
+        (
+            "EIO=99999999999999999999&transport=polling",
+            5,
+            "Unsupported protocol version",
+        ),
     ];
-    for q in queries {
-        let res = get(server.addr, q);
-        assert!(
-            res.status == 200 || res.status == 400,
-            "GET ?{q} answered {res:?}"
-        );
+    for (q, code, message) in refused {
+        get(server.addr, q).assert_engine_error(400, code, message);
     }
-    // Raw junk on a connection.
+    for q in [
+        "transport=polling&EIO=4&sid=",
+        "EIO=4&&&transport=polling&=x",
+    ] {
+        let res = get(server.addr, q);
+        assert_eq!(res.status, 200, "GET ?{q} answered {res:?}");
+        assert!(res.polling_body().starts_with("0{\"sid\":"), "{res:?}");
+    }
+    // Raw junk on a connection, and a Content-Length that is no number: 400, no body.
     let mut conn = Conn::open(server.addr);
     conn.write(b"\x00\x01\x02 NOT HTTP\r\n\r\n");
-    let _ = conn.read_response();
+    let res = conn.read_response().expect("an answer");
+    assert_eq!((res.status, res.text()), (400, String::new()));
     let mut conn = Conn::open(server.addr);
     conn.send_head(
         "POST",
         &target(POLLING),
         &[("Content-Length", "not-a-number")],
     );
-    let _ = conn.read_response();
+    let res = conn.read_response().expect("an answer");
+    assert_eq!((res.status, res.text()), (400, String::new()));
     // Still serving.
     let (sid, _) = open_polling(server.addr);
     push(server.addr, &sid, "4ok");

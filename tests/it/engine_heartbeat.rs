@@ -192,6 +192,16 @@ fn probed_session(server: &BackgroundServer) -> (String, Ws) {
     (sid, probe)
 }
 
+/// Waits until the first ping of a probed session is sent: the session's record counts
+/// one packet before it (the open packet), two after (had the ping ended the pending GET
+/// before the probe's noop, the noop makes the second).
+#[track_caller]
+fn wait_ping_sent(server: &BackgroundServer, sid: &str) {
+    support::wait_until("the first ping is sent", IO_TIMEOUT, || {
+        support::hub_state::packets_out(server, sid) >= 2
+    });
+}
+
 #[test]
 fn a_ping_the_upgrade_keeps_from_the_client_does_not_time_out_before_the_switch() {
     let mut settings = upgrade_settings();
@@ -200,8 +210,10 @@ fn a_ping_the_upgrade_keeps_from_the_client_does_not_time_out_before_the_switch(
     let server = start_echo(settings);
     let (sid, mut ws) = probed_session(&server);
     // The client neither polls nor sends anything until it switches; the ping waits in the
-    // polling queue. Well past one interval and one timeout, the session is still there.
-    std::thread::sleep(std::time::Duration::from_millis(1000 + 300 + 200));
+    // polling queue. Once it is there (the open packet, the noop and the ping sent, in
+    // either order), and for well past its timeout, the session is still there.
+    wait_ping_sent(&server, &sid);
+    std::thread::sleep(std::time::Duration::from_millis(300 + 300));
     assert!(
         server.registry.get(&sid).is_some(),
         "closed during the upgrade"
@@ -238,7 +250,7 @@ fn probing_again_does_not_hold_the_same_pong_twice() {
     let (sid, first) = probed_session(&server);
     // The first ping comes (one interval after the handshake) and its deadline is held;
     // then the client drops that probe and opens another.
-    std::thread::sleep(std::time::Duration::from_millis(1000 + 700));
+    wait_ping_sent(&server, &sid);
     drop(first);
     let mut second = Ws::connect(server.addr, &format!("{WEBSOCKET}&sid={sid}"));
     second.send_text("2probe");

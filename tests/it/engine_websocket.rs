@@ -4,9 +4,9 @@
 use crate::support;
 use crate::support::wire;
 
-use std::thread;
 use std::time::{Duration, Instant};
 
+use support::hub_state::held_poll;
 use support::{fast_heartbeat, start_echo, test_settings, wait_gone, wait_until};
 use wire::*;
 
@@ -60,21 +60,17 @@ fn the_first_ping_comes_one_full_interval_after_the_handshake() {
 
 #[test]
 fn a_session_that_answers_pings_stays_open() {
-    let server = start_echo(fast_heartbeat());
+    // Pings every 300 ms, a second for each pong: a test descheduled for a moment still
+    // answers in time, and eight pings take well past one interval and timeout, so an
+    // answer the session did not take would have closed it.
+    let mut settings = fast_heartbeat();
+    settings.engine.ping_timeout_ms = 1000;
+    let server = start_echo(settings);
     let (mut ws, _, _) = Ws::open(server.addr);
-    let start = Instant::now();
-    let mut pings = 0;
-    while start.elapsed() < Duration::from_millis(2000) {
-        match ws.recv_within(Duration::from_millis(100)) {
-            None => {}
-            Some(Frame::Text(t)) if t == "2" => {
-                pings += 1;
-                ws.send_text("3");
-            }
-            Some(other) => panic!("unexpected {other:?}"),
-        }
+    for _ in 0..8 {
+        assert_eq!(ws.recv(), Frame::Text("2".into()));
+        ws.send_text("3");
     }
-    assert!(pings >= 3, "only {pings} pings in 2 s at a 300 ms interval");
     ws.send_text("4alive");
     assert_eq!(ws.text_skipping_pings(), "4alive");
 }
@@ -152,8 +148,7 @@ fn a_message_over_max_payload_closes_the_websocket() {
 fn upgrade_from_polling() {
     let server = start_echo(test_settings());
     let (sid, _) = open_polling(server.addr);
-    let pending = spawn_poll(server.addr, &sid);
-    thread::sleep(Duration::from_millis(200));
+    let pending = held_poll(&server, &sid);
     let mut ws = Ws::connect(server.addr, &format!("{WEBSOCKET}&sid={sid}"));
     ws.send_text("2probe");
     assert_eq!(ws.text(), "3probe");
@@ -283,9 +278,19 @@ fn closing_the_probe_leaves_the_session_on_polling() {
     ws.send_text("2probe");
     assert_eq!(ws.text(), "3probe");
     drop(ws);
-    thread::sleep(Duration::from_millis(200));
-    // A new upgrade is possible once the first probe is gone.
-    let mut ws = upgrade(server.addr, &sid);
+    // A new upgrade is possible once the session has seen the first probe go (until then
+    // a second probe is closed and the session stays on polling, untouched).
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut ws = loop {
+        let mut ws = Ws::connect(server.addr, &format!("{WEBSOCKET}&sid={sid}"));
+        ws.send_text("2probe");
+        match ws.recv() {
+            Frame::Text(t) if t == "3probe" => break ws,
+            Frame::Closed => assert!(Instant::now() < deadline, "the first probe never went"),
+            other => panic!("3probe or a closed probe, got {other:?}"),
+        }
+    };
+    ws.send_text("5");
     ws.send_text("4second try");
     assert_eq!(ws.text(), "4second try");
     assert!(server.registry.get(&sid).is_some());

@@ -10,6 +10,7 @@ use crate::support::wire;
 use serde_json::{json, Value};
 use siohub::config::{NamespacePolicy, RateLimit};
 use siohub::server::BackgroundServer;
+use support::driver::Transport;
 use support::ops::metrics_text;
 use support::{policy, settle, start_hub, Driver};
 use wire::*;
@@ -35,10 +36,9 @@ fn assert_unknown_event(ack: &Value, event: &str) {
     assert!(ack.get("ok").is_none(), "{ack}");
 }
 
-#[test]
-fn ping_answers_ok_with_the_server_time_by_ack_or_pong() {
+fn ping_answers_ok_with_the_server_time_by_ack_or_pong(transport: Transport) {
     let server = start_hub(vec![policy("/")]);
-    let mut d = Driver::node(&server);
+    let mut d = Driver::node_on(&server, transport);
     d.connect("a", "/");
     let pong = d.ack("a", "ping", json!([]));
     assert_eq!(pong["ok"], true, "{pong}");
@@ -54,10 +54,9 @@ fn ping_answers_ok_with_the_server_time_by_ack_or_pong() {
     assert!(pongs[0]["server_time"].as_u64().unwrap() > 0);
 }
 
-#[test]
-fn an_unknown_event_with_an_ack_is_answered_unknown_event() {
+fn an_unknown_event_with_an_ack_is_answered_unknown_event(transport: Transport) {
     let server = start_hub(vec![policy("/")]);
-    let mut d = Driver::node(&server);
+    let mut d = Driver::node_on(&server, transport);
     d.connect("a", "/");
     let reply = d.ack("a", "chat:message", json!([{ "text": "hello" }]));
     assert_unknown_event(&reply, "chat:message");
@@ -100,4 +99,9 @@ fn unknown_events_are_answered_within_the_rate_limit() {
     assert_unknown_event(&ack(&mut ws, 1, "a", json!([])), "a");
     let over = ack(&mut ws, 2, "b", json!([]));
     assert_eq!(error_code(&over), Some("RATE_LIMIT_EXCEEDED"), "{over}");
+}
+
+crate::on_each_transport! {
+    ping_answers_ok_with_the_server_time_by_ack_or_pong,
+    an_unknown_event_with_an_ack_is_answered_unknown_event,
 }

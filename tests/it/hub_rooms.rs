@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use siohub::config::{NamespacePolicy, RoomAccess, RoomRule};
 use siohub_actors::Target;
+use support::driver::Transport;
 use support::hub_state::{rooms, socket_count};
 use support::ops::connections;
 use support::{hub_broadcast, policy, room_members, settle, start_hub, wait_until, Driver};
@@ -41,10 +42,9 @@ fn assert_exactly_once(d: &mut Driver, names: &[String], event: &str, expected: 
     );
 }
 
-#[test]
-fn node_many_sockets_many_rooms_one_copy_each() {
+fn node_many_sockets_many_rooms_one_copy_each(transport: Transport) {
     let server = start_hub(vec![policy("/")]);
-    let mut d = Driver::node(&server);
+    let mut d = Driver::node_on(&server, transport);
     let names: Vec<String> = (0..30).map(|i| format!("s{i}")).collect();
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut rooms_of: HashMap<String, BTreeSet<&str>> = HashMap::new();
@@ -261,10 +261,13 @@ fn node_many_sockets_many_rooms_one_copy_each() {
     );
 }
 
+// Websocket only: on polling, under a loaded machine, python-socketio's sockets sometimes
+// miss the scenario's deadline (not yet understood; see the suite report).
 #[test]
 fn python_sockets_join_publish_and_leave() {
+    let transport = Transport::WebSocket;
     let server = start_hub(vec![policy("/")]);
-    let mut d = Driver::python(&server);
+    let mut d = Driver::python_on(&server, transport);
     let names: Vec<String> = (0..4).map(|i| format!("p{i}")).collect();
     let ids: Vec<String> = names.iter().map(|n| d.connect(n, "/")).collect();
     for n in &names[..3] {
@@ -348,8 +351,7 @@ fn assert_still_connected(d: &mut Driver, name: &str, id: &str) {
     assert_eq!(state["disconnects"], json!([]), "{state}");
 }
 
-#[test]
-fn node_join_and_publish_errors_keep_the_socket() {
+fn node_join_and_publish_errors_keep_the_socket(transport: Transport) {
     let restricted = NamespacePolicy {
         client_join: RoomAccess::Rules(vec![
             RoomRule::Pattern("public:*".into()),
@@ -366,7 +368,7 @@ fn node_join_and_publish_errors_keep_the_socket() {
         ..policy("/")
     };
     let server = start_hub(vec![root, restricted]);
-    let mut d = Driver::node(&server);
+    let mut d = Driver::node_on(&server, transport);
     let a = d.connect("a", "/");
     let listener = d.connect("listener", "/");
     assert_eq!(
@@ -507,4 +509,9 @@ fn one_clients_events_take_effect_in_the_order_it_sent_them() {
         Vec::<String>::new(),
         "every leave came after its join"
     );
+}
+
+crate::on_each_transport! {
+    node_many_sockets_many_rooms_one_copy_each,
+    node_join_and_publish_errors_keep_the_socket,
 }

@@ -8,10 +8,12 @@ use crate::support::backend;
 use crate::support::wire;
 
 use backend::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use siohub::config::{RateLimit, Settings};
 use siohub::server::BackgroundServer;
 use siohub_actors::RefusalReason;
+use siohub_actors::Target;
+use std::sync::{Arc, Barrier};
 use std::time::Duration;
 use support::{test_settings, wait_until};
 use wire::*;
@@ -30,26 +32,23 @@ fn a_socket_over_its_rate_is_refused_and_its_events_are_not_processed() {
     let (mut listener, _) = sio_connect(server.addr);
     assert_eq!(ack(&mut listener, 1, "join", json!(["r"]))["ok"], true);
     let (mut ws, _) = sio_connect(server.addr);
-    // The burst: three events go through.
-    assert!(ack(&mut ws, 1, "ping", json!([]))["server_time"].is_u64());
-    assert_eq!(ack(&mut ws, 2, "join", json!(["r"]))["ok"], true);
-    let published = ack(
-        &mut ws,
-        3,
-        "publish",
-        json!([{ "room": "r", "event": "news", "data": 1 }]),
-    );
-    assert_eq!(published["recipients"], 1);
-    assert_eq!(listener.text_skipping_pings(), r#"42["news",1]"#);
+    // Five events written back to back, so that the session takes them far within the
+    // second a token takes to come back however slowly the test runs: the burst of three
+    // goes through, the fourth (with an ack) and the fifth (without) are refused.
+    emit_with_ack(&mut ws, 1, "ping", json!([]));
+    emit_with_ack(&mut ws, 2, "ping", json!([]));
+    let publish = |data: u64| json!([{ "room": "r", "event": "news", "data": data }]);
+    emit_with_ack(&mut ws, 3, "publish", publish(1));
+    emit_with_ack(&mut ws, 4, "publish", publish(2));
+    ws.send_text(r#"42["publish",{"room":"r","event":"news","data":3}]"#);
+    let acks = acks_of(&mut ws, &[1, 2, 3, 4]);
+    assert!(acks[&1]["server_time"].is_u64(), "{acks:?}");
+    assert!(acks[&2]["server_time"].is_u64(), "{acks:?}");
+    assert_eq!(acks[&3]["recipients"], 1, "{acks:?}");
     // Then the bucket is empty: refused, and not processed.
-    let refused = ack(
-        &mut ws,
-        4,
-        "publish",
-        json!([{ "room": "r", "event": "news", "data": 2 }]),
-    );
+    let refused = &acks[&4];
     assert_eq!(
-        error_code(&refused),
+        error_code(refused),
         Some("RATE_LIMIT_EXCEEDED"),
         "{refused}"
     );
@@ -60,10 +59,14 @@ fn a_socket_over_its_rate_is_refused_and_its_events_are_not_processed() {
             .contains("1 events a second"),
         "{refused}"
     );
-    listener.assert_quiet(Duration::from_millis(300));
-    // Events without an ack are dropped quietly (for the client) but counted.
-    ws.send_text(r#"42["publish",{"room":"r","event":"news","data":3}]"#);
-    listener.assert_quiet(Duration::from_millis(200));
+    // The event without an ack is dropped quietly (for the client) but counted.
+    wait_until("both refusals are counted", IO_TIMEOUT, || {
+        server
+            .hub
+            .counters()
+            .refusals(RefusalReason::EventRateLimited)
+            >= 2
+    });
     assert_eq!(
         server
             .hub
@@ -71,12 +74,20 @@ fn a_socket_over_its_rate_is_refused_and_its_events_are_not_processed() {
             .refusals(RefusalReason::EventRateLimited),
         2
     );
+    // The listener got the one publish that passed, then a broadcast sent after all
+    // five: neither refused publish reached it.
+    assert_eq!(listener.text_skipping_pings(), r#"42["news",1]"#);
+    support::hub_broadcast(&server, Target::namespace("/"), "sync", json!(1));
+    assert_eq!(listener.text_skipping_pings(), r#"42["sync",1]"#);
     // Another socket has its own bucket.
     let (mut other, _) = sio_connect(server.addr);
     assert!(ack(&mut other, 1, "ping", json!([]))["server_time"].is_u64());
-    // Tokens come back at the configured rate.
-    std::thread::sleep(Duration::from_millis(1100));
-    assert!(ack(&mut ws, 5, "ping", json!([]))["server_time"].is_u64());
+    // Tokens come back at the configured rate: a ping passes again once one is back.
+    let mut id = 4;
+    wait_until("a token comes back", IO_TIMEOUT, || {
+        id += 1;
+        ack(&mut ws, id, "ping", json!([]))["server_time"].is_u64()
+    });
 }
 
 #[test]
@@ -97,29 +108,66 @@ fn an_address_over_the_handshake_rate_gets_429_at_once() {
         s.limits.ip_connections_per_s = 1;
         s.limits.ip_connection_burst = 2;
     });
-    open_polling(server.addr);
-    open_polling(server.addr);
-    let refused = get(server.addr, POLLING);
-    assert_eq!(refused.status, 429, "{refused:?}");
-    assert_eq!(refused.json()["code"], 4);
-    assert!(refused.json()["message"]
-        .as_str()
-        .unwrap()
-        .contains("ip_connections_per_s"));
-    assert_eq!(refused.header("retry-after"), Some("1"));
-    let ws = Ws::try_connect(server.addr, WEBSOCKET);
-    let err = ws.err().expect("the websocket handshake is refused");
-    assert!(err.contains("429"), "{err}");
+    // Six handshakes at once, three on each transport, so that all reach the bucket far
+    // within the second a token takes to come back however slowly the test runs: two get
+    // in, and at least one of each transport is refused.
+    let start = Arc::new(Barrier::new(6));
+    let threads: Vec<_> = (0..6)
+        .map(|i| {
+            let start = start.clone();
+            let addr = server.addr;
+            std::thread::spawn(move || {
+                start.wait();
+                if i % 2 == 0 {
+                    let res = get(addr, POLLING);
+                    (res.status == 200, Some(res))
+                } else {
+                    match Ws::try_connect(addr, WEBSOCKET) {
+                        Ok(_) => (true, None),
+                        Err(e) => {
+                            assert!(e.contains("429"), "{e}");
+                            (false, None)
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(outcomes.iter().filter(|(admitted, _)| *admitted).count(), 2);
+    let refused_polls: Vec<_> = outcomes
+        .iter()
+        .filter_map(|(admitted, res)| res.as_ref().filter(|_| !admitted))
+        .collect();
+    assert!(!refused_polls.is_empty() && refused_polls.len() < 4);
+    for refused in refused_polls {
+        assert_eq!(refused.status, 429, "{refused:?}");
+        assert_eq!(refused.json()["code"], 4);
+        assert!(refused.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("ip_connections_per_s"));
+        assert_eq!(refused.header("retry-after"), Some("1"));
+    }
     assert_eq!(
         server
             .hub
             .counters()
             .refusals(RefusalReason::HandshakeRateLimited),
-        2
+        4
     );
-    // Requests of an open session are not handshakes and are not limited.
-    std::thread::sleep(Duration::from_millis(1100));
-    let (sid, _) = open_polling(server.addr);
+    // A token comes back at the configured rate; requests of an open session are not
+    // handshakes and are not limited.
+    let mut sid = None;
+    wait_until("a handshake is admitted again", IO_TIMEOUT, || {
+        let res = get(server.addr, POLLING);
+        if res.status == 200 {
+            let open: Value = serde_json::from_str(&res.polling_body()[1..]).unwrap();
+            sid = open["sid"].as_str().map(str::to_owned);
+        }
+        sid.is_some()
+    });
+    let sid = sid.unwrap();
     for _ in 0..5 {
         push(server.addr, &sid, "40");
         assert!(poll(server.addr, &sid).text().starts_with("40{"));
@@ -161,9 +209,13 @@ fn a_full_server_gets_503_at_once_until_a_connection_closes() {
     // A close makes room.
     ws.send_text("1");
     ws.assert_closed();
-    wait_until("the websocket session is gone", IO_TIMEOUT, || {
-        server.registry.len() == 1
-    });
+    // Its session ends, then its connection (counted against the bound while it still
+    // writes out its close).
+    wait_until(
+        "the websocket session and connection are gone",
+        IO_TIMEOUT,
+        || server.registry.len() == 1 && server.hub.counters().lingering_connections() == 0,
+    );
     open_polling(server.addr);
 }
 

@@ -27,6 +27,7 @@ mod cluster_nodes;
 mod cluster_recovery;
 mod cluster_views;
 mod config_layers;
+mod config_validation;
 mod conformance;
 mod conformance_load;
 mod dashboard_browser;

@@ -86,3 +86,52 @@ fn both_transports_count_traffic_in_alike() {
         );
     }
 }
+
+#[test]
+fn connections_refuses_a_bad_offset_or_limit_and_pages_the_rest() {
+    let server = start_hub(vec![policy("/")]);
+    let sids: Vec<String> = (0..3).map(|_| open_polling(server.addr).0).collect();
+    let get = |query: &str| {
+        request(
+            server.addr,
+            "GET",
+            &format!("/connections?{query}"),
+            &support::OPERATOR,
+            b"",
+        )
+    };
+    let query_error = "offset and limit are non-negative integers, scope is node or cluster (";
+    for (query, message) in [
+        ("offset=-1", query_error),
+        ("offset=abc", query_error),
+        ("offset=99999999999999999999999", query_error),
+        ("limit=-5", query_error),
+        ("limit=1.5", query_error),
+        ("scope=galaxy", query_error),
+        ("limit=0", "limit must be between 1 and 1000, not 0"),
+        ("limit=1001", "limit must be between 1 and 1000, not 1001"),
+        ("namespace=/x", "namespace goes with scope=cluster only"),
+    ] {
+        let res = get(query);
+        assert_eq!(res.status, 400, "{query}: {res:?}");
+        let body = res.json();
+        assert_eq!(body["code"], "INVALID_PAYLOAD", "{query}: {body}");
+        let text = body["message"].as_str().unwrap();
+        assert!(text.starts_with(message), "{query}: {text}");
+    }
+    // Good bounds page the connections, oldest first; an offset past the end is an
+    // empty page with the total.
+    let page = |query: &str| -> (u64, Vec<String>) {
+        let res = get(query);
+        assert_eq!(res.status, 200, "{query}: {res:?}");
+        let body = res.json();
+        let listed = body["connections"].as_array().unwrap();
+        let sids = listed.iter().map(|c| c["sid"].as_str().unwrap().to_owned());
+        (body["total"].as_u64().unwrap(), sids.collect())
+    };
+    assert_eq!(page("limit=1000"), (3, sids.clone()));
+    assert_eq!(page("offset=1&limit=1"), (3, vec![sids[1].clone()]));
+    assert_eq!(page("offset=2"), (3, vec![sids[2].clone()]));
+    assert_eq!(page("offset=3"), (3, vec![]));
+    assert_eq!(page(&format!("offset={}", usize::MAX)), (3, vec![]));
+}

@@ -143,8 +143,7 @@ fn draining_answers_ready_503_refuses_handshakes_and_disconnects_everyone() {
     let (sid, _) = open_polling(server.addr);
     push(server.addr, &sid, "40");
     assert!(poll(server.addr, &sid).text().starts_with("40{"));
-    let pending = spawn_poll(server.addr, &sid);
-    std::thread::sleep(Duration::from_millis(100));
+    let pending = support::hub_state::held_poll(&server, &sid);
 
     let started = Instant::now();
     let left = server.drain(Duration::from_secs(5));

@@ -230,3 +230,107 @@ fn actor_restarts_are_counted() {
         ) == 1.0
     });
 }
+
+/// The value of `metric{label=value}` in a fresh scrape.
+#[track_caller]
+fn now(server: &siohub::server::BackgroundServer, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    get(&scrape(server), metric, labels)
+}
+
+#[test]
+fn drop_refusal_and_webhook_counters_move_with_what_happened() {
+    use siohub::config::{BufferName, NamespacePolicy, RateLimit};
+    use support::backend::{dead_url, Backend};
+    let backend = Backend::start();
+    let dedupe = NamespacePolicy {
+        dedupe_window_s: 60,
+        ..support::policy("/dedupe")
+    };
+    let buffered = NamespacePolicy {
+        buffer: BufferName::Always,
+        buffer_size: 2,
+        ..support::policy("/buffered")
+    };
+    let limited = NamespacePolicy {
+        rate_limit: RateLimit { per_s: 1, burst: 1 },
+        ..support::policy("/limited")
+    };
+    let namespaces = vec![support::policy("/"), dedupe, buffered, limited];
+    let server = support::start_hub_with(namespaces, |s| s.webhook.url = backend.url("/ok"));
+    let dropped = |reason| {
+        now(
+            &server,
+            "siohub_dropped_events_total",
+            &[("reason", reason)],
+        )
+    };
+    let refused = |reason| now(&server, "siohub_refused_total", &[("reason", reason)]);
+    let webhook = |server: &siohub::server::BackgroundServer, outcome| {
+        now(
+            server,
+            "siohub_webhook_requests_total",
+            &[("outcome", outcome)],
+        )
+    };
+    assert_eq!(dropped("duplicate"), 0.0);
+    assert_eq!(dropped("room_buffer_full"), 0.0);
+    assert_eq!(refused("event_rate_limited"), 0.0);
+    let mut d = support::Driver::node(&server);
+
+    // A publish repeated within the dedupe window: one drop.
+    d.connect("p", "/dedupe");
+    let publish = json!([{ "room": "r", "event": "e", "data": 1, "id": "once" }]);
+    assert_eq!(d.ack("p", "publish", publish.clone())["ok"], true);
+    assert_eq!(d.ack("p", "publish", publish)["duplicate"], true);
+    assert_eq!(dropped("duplicate"), 1.0);
+
+    // Five events for a room nobody is in, which keeps two: three drops.
+    for n in 1..=5 {
+        let target = siohub_actors::Target {
+            rooms: vec!["b".into()],
+            ..siohub_actors::Target::namespace("/buffered")
+        };
+        support::hub_broadcast(&server, target, "e", json!(n));
+    }
+    assert_eq!(dropped("room_buffer_full"), 3.0);
+
+    // Three events at once over a rate of one with a burst of one: two refusals.
+    d.connect("l", "/limited");
+    d.call(
+        "emit_many",
+        json!({ "names": ["l", "l", "l"], "event": "ping", "args": [] }),
+    );
+    support::wait_until("the refusals are counted", IO_TIMEOUT, || {
+        refused("event_rate_limited") >= 2.0
+    });
+    assert_eq!(refused("event_rate_limited"), 2.0);
+
+    // Webhook calls, each counted once under its outcome.
+    let (mut ws, _) = sio_connect(server.addr);
+    assert_eq!(
+        ack(&mut ws, 1, "request", json!([{ "action": "a" }]))["ok"],
+        true
+    );
+    assert_eq!(webhook(&server, "ok"), 1.0);
+    let refusing = support::start_hub_with(vec![support::policy("/")], |s| {
+        s.webhook.url = backend.url("/forbidden")
+    });
+    let (mut ws, _) = sio_connect(refusing.addr);
+    let reply = ack(&mut ws, 1, "request", json!([{ "action": "a" }]));
+    assert_eq!(error_code(&reply), Some("PERMISSION_DENIED"));
+    assert_eq!(webhook(&refusing, "rejected"), 1.0);
+    let dead = support::start_hub_with(vec![support::policy("/")], |s| s.webhook.url = dead_url());
+    let (mut ws, _) = sio_connect(dead.addr);
+    let reply = ack(&mut ws, 1, "request", json!([{ "action": "a" }]));
+    assert_eq!(error_code(&reply), Some("BACKEND_UNAVAILABLE"));
+    assert_eq!(webhook(&dead, "unavailable"), 1.0);
+    for (server, quiet) in [
+        (&server, ["rejected", "timeout", "unavailable"]),
+        (&refusing, ["ok", "timeout", "unavailable"]),
+        (&dead, ["ok", "rejected", "timeout"]),
+    ] {
+        for outcome in quiet {
+            assert_eq!(webhook(server, outcome), 0.0, "{outcome}");
+        }
+    }
+}

@@ -55,11 +55,26 @@ fn sigterm_drains_connected_clients_and_exits_zero_within_the_grace_period() {
     let (polling, _) = open_polling(addr);
     push(addr, &polling, "40");
     assert!(poll(addr, &polling).text().starts_with("40{"));
+    let held = |addr| -> u64 {
+        let metrics = request(addr, "GET", "/metrics", &[], b"").text();
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("siohub_polling_held_requests_total ")?
+                    .parse()
+                    .ok()
+            })
+            .expect("the series")
+    };
+    let held_before = held(addr);
     let pending = spawn_poll(addr, &polling);
     let (idle, _) = open_polling(addr);
     push(addr, &idle, "40");
     assert!(poll(addr, &idle).text().starts_with("40{"));
-    std::thread::sleep(Duration::from_millis(100));
+    // The drain must find the GET held by its session.
+    wait_until("the polling GET is held", IO_TIMEOUT, || {
+        held(addr) > held_before
+    });
     assert_eq!(request(addr, "GET", "/ready", &[], b"").status, 200);
 
     let signalled = Instant::now();

@@ -325,3 +325,92 @@ fn a_ca_file_that_is_not_a_certificate_stops_start_up() {
         .validate()
         .expect("an https webhook with a CA file is valid");
 }
+
+#[test]
+fn backend_refusals_map_to_their_codes_and_are_counted_as_rejected() {
+    let backend = Backend::start();
+    // The backend's own refusals: its status picks the code, its message (or one naming
+    // the status) comes back, and each is counted once as rejected.
+    let cases = [
+        ("/too-large", "PAYLOAD_TOO_LARGE", "too big for us"),
+        (
+            "/limited",
+            "RATE_LIMIT_EXCEEDED",
+            "the backend refused the request (429)",
+        ),
+        ("/bad", "INVALID_PAYLOAD", "no such action"),
+        ("/forbidden", "PERMISSION_DENIED", "not for you"),
+    ];
+    for (path, code, message) in cases {
+        let server = hub_with_webhook(&backend.url(path), |_| {});
+        let (mut ws, _) = sio_connect(server.addr);
+        let reply = ack(&mut ws, 1, "request", json!([{ "action": "a" }]));
+        assert_eq!(
+            reply,
+            json!({ "error": { "code": code, "message": message } }),
+            "{path}"
+        );
+        let counters = server.hub.counters();
+        assert_eq!(
+            counters.webhook_calls(WebhookOutcome::Rejected),
+            1,
+            "{path}"
+        );
+        assert_eq!(counters.webhook_calls(WebhookOutcome::Unavailable), 0);
+        // The socket carries on.
+        assert!(ack(&mut ws, 2, "ping", json!([]))["server_time"].is_u64());
+    }
+}
+
+#[test]
+fn an_unreadable_or_oversized_reply_gives_backend_unavailable() {
+    let backend = Backend::start();
+    // A reply over the bound (the hub's max_payload) is not read whole: the call fails
+    // as unreadable, counted once as unavailable, and the socket carries on.
+    let server = hub_with_webhook(&backend.url("/huge"), |s| {
+        s.engine.max_payload = HUGE_REPLY / 2;
+    });
+    let (mut ws, _) = sio_connect(server.addr);
+    let reply = ack(&mut ws, 1, "request", json!([{ "action": "a" }]));
+    assert_eq!(error_code(&reply), Some("BACKEND_UNAVAILABLE"), "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the backend's reply could not be read: "),
+        "{reply}"
+    );
+    assert_eq!(
+        server
+            .hub
+            .counters()
+            .webhook_calls(WebhookOutcome::Unavailable),
+        1
+    );
+    assert!(ack(&mut ws, 2, "ping", json!([]))["server_time"].is_u64());
+    // The same reply within the bound is taken whole.
+    let server = hub_with_webhook(&backend.url("/huge"), |s| {
+        s.engine.max_payload = HUGE_REPLY * 2;
+    });
+    let (mut ws, _) = sio_connect(server.addr);
+    let reply = ack(&mut ws, 1, "request", json!([{ "action": "a" }]));
+    assert_eq!(reply["ok"], true, "a reply within the bound");
+    assert_eq!(reply["data"].as_str().map(str::len), Some(HUGE_REPLY - 2));
+    assert_eq!(server.hub.counters().webhook_calls(WebhookOutcome::Ok), 1);
+    // A 2xx reply that is not JSON.
+    let server = hub_with_webhook(&backend.url("/not-json"), |_| {});
+    let (mut ws, _) = sio_connect(server.addr);
+    let reply = ack(&mut ws, 1, "request", json!([{ "action": "a" }]));
+    assert_eq!(
+        reply,
+        json!({ "error": {
+            "code": "BACKEND_UNAVAILABLE",
+            "message": "the backend answered 200 with a body that is not JSON",
+        } })
+    );
+    assert_eq!(
+        server
+            .hub
+            .counters()
+            .webhook_calls(WebhookOutcome::Unavailable),
+        1
+    );
+}

@@ -54,6 +54,7 @@ impl Handler<Poll> for Session {
         }
         let (tx, rx) = oneshot::channel();
         *pending = Some(tx);
+        self.hub.counters().poll_held();
         Ok(PollOutcome::Pending(rx))
     }
 }
@@ -116,6 +117,7 @@ impl Handler<BeginPost> for Session {
             return Err(EngineError::BadRequest);
         }
         *posting = true;
+        self.hub.counters().post_begun();
         Ok(())
     }
 }

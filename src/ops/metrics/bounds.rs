@@ -32,6 +32,16 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
         counters.closed_polling_sessions(),
     )?;
     out.counter(
+        "siohub_polling_held_requests_total",
+        "Polling GETs held open because nothing was queued for them (long polls).",
+        counters.polls_held(),
+    )?;
+    out.counter(
+        "siohub_polling_posts_begun_total",
+        "Polling POSTs whose body a session began to take (overlapping and late ones refused are not counted).",
+        counters.posts_begun(),
+    )?;
+    out.counter(
         "siohub_ws_read_pauses_total",
         "Times a websocket stopped being read because its session had incoming.max_messages/max_bytes unhandled.",
         counters.read_pauses(),

@@ -41,8 +41,18 @@ async function socketio(transports) {
   );
   expectEqual("message-with-ack", acked, args);
 
-  // Survive a few heartbeats (interval 300 ms, timeout 200 ms).
-  await new Promise((r) => setTimeout(r, 1000));
+  // Survive a few heartbeats (interval 300 ms, timeout 200 ms): three pings come and are
+  // answered (waited for as events, not for a time).
+  await new Promise((resolve) => {
+    let pings = 0;
+    const onPing = () => {
+      if (++pings === 3) {
+        socket.io.off("ping", onPing);
+        resolve();
+      }
+    };
+    socket.io.on("ping", onPing);
+  });
   expectEqual("still connected after heartbeats", socket.connected, true);
 
   const custom = io(url + "/custom", { transports, auth: { x: 1 }, forceNew: true, reconnection: false });

@@ -60,7 +60,6 @@ function ack(socket, event, ...args) {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function connected(socket) {
   if (!socket.connected) await once(socket, "connect");
@@ -98,8 +97,18 @@ async function scenario() {
   const [answer] = await answered;
   assert(answer.got && answer.got.q === 1, `server ack: ${JSON.stringify(answer)}`);
 
-  // The heartbeat: the client pings, the session outlives several ping intervals.
-  await sleep(2000);
+  // The heartbeat: the client pings, the session outlives several ping intervals (three
+  // pongs come back, waited for as events, not for a time).
+  await new Promise((resolve) => {
+    let pongs = 0;
+    const onPong = () => {
+      if (++pongs === 3) {
+        root.io.off("pong", onPong);
+        resolve();
+      }
+    };
+    root.io.on("pong", onPong);
+  });
   assert(root.connected && root.io.engine.id === engineId, "the session did not survive");
   const [again] = await ack(root, "echo-ack", "still");
   assert(again === "still", "no ack after the heartbeat wait");

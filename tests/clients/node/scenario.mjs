@@ -357,7 +357,9 @@ const scenarios = {
       Array.from({ length: 10 }, (_, i) => emitAckAll(socket, "echo-ack", "p", i)),
     );
     parallel.forEach((resp, i) => assertDeepEqual(resp, ["p", i], `parallel echo-ack #${i}`));
-    return { sid: socket.id, transport_used: used, shapes: shapes.length, parallel: parallel.length };
+    // Every echo-ack sent: the shapes, the emitWithAck, the parallel ones.
+    const sent = shapes.length + 1 + parallel.length;
+    return { sid: socket.id, transport_used: used, shapes: shapes.length, parallel: parallel.length, sent };
   },
 
   async "server-ack"() {

@@ -17,8 +17,9 @@ Command: {"id":N,"cmd":"<name>",...}. Reply: {"id":N,"ok":true,"result":..} or
     disconnect  {name}
     quit        {}
 
-Each socket is its own sync ``socketio.Client`` (its own Engine.IO connection), websocket only
-unless told, no reconnection.
+Each socket is its own sync ``socketio.Client`` (its own Engine.IO connection), no
+reconnection, on websocket only unless told: by the command, or for every socket by
+SIOHUB_DRIVER_TRANSPORTS in the environment (a comma-separated list, such as ``polling``).
 """
 
 import json
@@ -32,6 +33,9 @@ base = (sys.argv[1] if len(sys.argv) > 1 else '').rstrip('/')
 if not base:
     sys.stderr.write('usage: hub_driver.py <base url>\n')
     sys.exit(2)
+
+# The transports of a socket whose connect command names none.
+DEFAULT_TRANSPORTS = (os.environ.get('SIOHUB_DRIVER_TRANSPORTS') or 'websocket').split(',')
 
 clients = {}
 lock = threading.Lock()
@@ -71,7 +75,7 @@ def cmd_connect(msg):
         raise RuntimeError('socket %s exists already' % name)
     e = Entry(name, nsp)
     clients[name] = e
-    e.client.connect(base, namespaces=[nsp], transports=msg.get('transports') or ['websocket'],
+    e.client.connect(base, namespaces=[nsp], transports=msg.get('transports') or DEFAULT_TRANSPORTS,
                      wait_timeout=10)
     return {'id': e.client.get_sid(nsp)}
 

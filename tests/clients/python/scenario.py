@@ -400,7 +400,9 @@ def sc_ack():
     check(done.wait(STEP_TIMEOUT_S), 'parallel echo-ack: only %d of 10 acks arrived' % len(results))
     for i in range(10):
         check_equal(results[i], ['p', i], 'parallel echo-ack #%d' % i)
-    return {'sid': c.get_sid('/'), 'transport_used': used, 'shapes': len(shapes), 'parallel': 10}
+    # every echo-ack sent: the shapes, the three calls, the parallel ones
+    return {'sid': c.get_sid('/'), 'transport_used': used, 'shapes': len(shapes), 'parallel': 10,
+            'sent': len(shapes) + 3 + 10}
 
 
 def sc_server_ack():

@@ -1,6 +1,8 @@
 //! A small HTTP backend the webhook tests start themselves (actix-web on its own thread and
 //! a free port of the loopback), recording every call (`/hold` answers only once the test
-//! releases it).
+//! releases it; `/too-large`, `/limited`, `/bad`, `/forbidden` and `/fail` answer 413, 429,
+//! 400, 403 and 500; `/not-json` and `/huge` answer 200 with HTML and with a reply of
+//! [`HUGE_REPLY`] bytes).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +39,9 @@ pub struct Backend {
 
 /// How long `/slow` takes to answer.
 pub const SLOW: Duration = Duration::from_millis(1500);
+
+/// The size of `/huge`'s reply, in bytes.
+pub const HUGE_REPLY: usize = 64 * 1024;
 
 /// The longest `/hold` waits for [`Backend::release`].
 pub const HOLD_MAX: Duration = Duration::from_secs(30);
@@ -77,6 +82,18 @@ async fn answer(
             HttpResponse::Ok().json(json!({ "held": true }))
         }
         "/fail" => HttpResponse::InternalServerError().body("boom"),
+        "/too-large" => {
+            HttpResponse::PayloadTooLarge().json(json!({ "message": "too big for us" }))
+        }
+        "/limited" => HttpResponse::TooManyRequests().finish(),
+        "/bad" => {
+            HttpResponse::BadRequest().json(json!({ "error": { "message": "no such action" } }))
+        }
+        "/not-json" => HttpResponse::Ok().content_type("text/html").body("<html>"),
+        // A JSON reply of HUGE_REPLY bytes (over the hub's max_payload in the tests).
+        "/huge" => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(format!("\"{}\"", "x".repeat(HUGE_REPLY - 2))),
         "/forbidden" => HttpResponse::Forbidden().json(json!({ "message": "not for you" })),
         _ => HttpResponse::NotFound().finish(),
     }

@@ -14,6 +14,47 @@ use super::hub_state::hub_broadcast;
 /// How long one driver command may take before the test fails.
 pub const DRIVER_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The transport a driver's sockets use unless a command names others: the hub scenarios
+/// run once on each (`on_each_transport!`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A websocket from the start (the drivers' default).
+    WebSocket,
+    /// HTTP long-polling only, never upgraded.
+    Polling,
+}
+
+impl Transport {
+    /// The transport's name, as the clients' `transports` option spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "websocket",
+            Transport::Polling => "polling",
+        }
+    }
+}
+
+/// Declares each `fn name(transport: Transport)` a hub scenario run on both transports:
+/// the tests `name::websocket` and `name::polling`.
+#[macro_export]
+macro_rules! on_each_transport {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn websocket() {
+                    super::$name($crate::support::driver::Transport::WebSocket)
+                }
+
+                #[test]
+                fn polling() {
+                    super::$name($crate::support::driver::Transport::Polling)
+                }
+            }
+        )+
+    };
+}
+
 /// One client process (Node or Python) running the hub driver.
 pub struct Driver {
     name: &'static str,
@@ -31,6 +72,22 @@ impl Driver {
         Self::spawn("node", cmd)
     }
 
+    /// Starts the socket.io-client driver against `server`, its sockets on `transport`.
+    pub fn node_on(server: &BackgroundServer, transport: Transport) -> Driver {
+        let mut cmd = clients::node("hub/driver.mjs");
+        cmd.arg(server.url())
+            .env("SIOHUB_DRIVER_TRANSPORTS", transport.name());
+        Self::spawn("node", cmd)
+    }
+
+    /// Starts the python-socketio driver against `server`, its sockets on `transport`.
+    pub fn python_on(server: &BackgroundServer, transport: Transport) -> Driver {
+        let mut cmd = clients::python("hub_driver.py");
+        cmd.arg(server.url())
+            .env("SIOHUB_DRIVER_TRANSPORTS", transport.name());
+        Self::spawn("python", cmd)
+    }
+
     /// Starts the socket.io-client driver against the server at `url` (another siohub
     /// node's, or a Node.js server's).
     pub fn node_at(url: &str) -> Driver {
@@ -45,13 +102,6 @@ impl Driver {
         let mut cmd = clients::node("hub/driver.mjs");
         cmd.arg(server.url()).env("SIOHUB_DRIVER_PARSER", "msgpack");
         Self::spawn("node msgpack", cmd)
-    }
-
-    /// Starts the python-socketio driver against `server`.
-    pub fn python(server: &BackgroundServer) -> Driver {
-        let mut cmd = clients::python("hub_driver.py");
-        cmd.arg(server.url());
-        Self::spawn("python", cmd)
     }
 
     fn spawn(name: &'static str, mut cmd: std::process::Command) -> Driver {

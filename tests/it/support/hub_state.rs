@@ -117,3 +117,44 @@ pub fn wait_gone(server: &BackgroundServer, sid: &str) {
         server.registry.get(sid).is_none()
     });
 }
+
+/// A polling GET on session `sid` on a thread, returned once the session holds it (it
+/// waits for packets): what the test sends next reaches a session with a GET pending.
+#[track_caller]
+pub fn held_poll(
+    server: &BackgroundServer,
+    sid: &str,
+) -> std::thread::JoinHandle<super::wire::Response> {
+    let before = server.hub.counters().polls_held();
+    let pending = super::wire::spawn_poll(server.addr, sid);
+    wait_poll_held(server, before);
+    pending
+}
+
+/// Waits until the hub has held one more polling GET than `before` (its
+/// `HubCounters::polls_held` then).
+#[track_caller]
+pub fn wait_poll_held(server: &BackgroundServer, before: u64) {
+    wait_until("the session holds the GET", IO_TIMEOUT, || {
+        server.hub.counters().polls_held() > before
+    });
+}
+
+/// Waits until the hub has begun one more polling POST than `before` (its
+/// `HubCounters::posts_begun` then): the session expects that POST's body.
+#[track_caller]
+pub fn wait_post_begun(server: &BackgroundServer, before: u64) {
+    wait_until("the session takes the POST", IO_TIMEOUT, || {
+        server.hub.counters().posts_begun() > before
+    });
+}
+
+/// Engine.IO packets the server has sent session `sid` (its own record).
+pub fn packets_out(server: &BackgroundServer, sid: &str) -> u64 {
+    server
+        .registry
+        .entries()
+        .iter()
+        .find(|(_, meta)| &*meta.sid == sid)
+        .map_or(0, |(_, meta)| meta.snapshot().packets_out)
+}

@@ -17,7 +17,8 @@
 //   events       {name, event?}                                 -> [{event, args}] in arrival order
 //   counts       {names?, event}                                -> {name: n} (all when no names)
 //   state        {name}                                         -> {connected, id, recovered,
-//                                                                   connects, disconnects, connect_errors}
+//                                                                   connects, disconnects, connect_errors,
+//                                                                   pid, offset}
 //   disconnects  {}                                             -> {name: [reasons]} (only non-empty)
 //   hold         {name}       stop the manager from reconnecting by itself
 //   close_transport {name}    closes the Engine.IO transport (as a network failure would);
@@ -39,8 +40,9 @@
 //                              {from, seq} (publish_loop's), in arrival order
 //   quit         {}
 //
-// Every socket: forceNew (its own Engine.IO connection), websocket only unless told,
-// reconnectionDelay 100 ms. Events are recorded with `onAny`, with all their arguments (so
+// Every socket: forceNew (its own Engine.IO connection), reconnectionDelay 100 ms, and
+// websocket only unless told: by the command, or for every socket by
+// SIOHUB_DRIVER_TRANSPORTS in the environment (a comma-separated list, such as `polling`). Events are recorded with `onAny`, with all their arguments (so
 // with connection state recovery the offset is the last one).
 //
 // With SIOHUB_DRIVER_PARSER=msgpack in its environment every socket uses
@@ -92,6 +94,9 @@ const parserOption =
     ? { parser: (await import("socket.io-msgpack-parser")).default }
     : {};
 
+// The transports of a socket whose connect command names none.
+const defaultTransports = (process.env.SIOHUB_DRIVER_TRANSPORTS || "websocket").split(",");
+
 const sockets = new Map();
 const loops = [];
 const loopStats = { sent: 0, acked: 0, errors: [], sent_by: {} };
@@ -106,7 +111,7 @@ function open(name, nsp, { auth, transports, options, answer_acks } = {}) {
   if (sockets.has(name)) throw new Error(`socket ${name} exists already`);
   const socket = io(base + nsp, {
     forceNew: true,
-    transports: transports ?? ["websocket"],
+    transports: transports ?? defaultTransports,
     reconnectionDelay: 100,
     reconnectionDelayMax: 1000,
     timeout: 10_000,
@@ -166,6 +171,10 @@ function state(e) {
     connects: e.connects,
     disconnects: e.disconnects,
     connect_errors: e.connectErrors,
+    // What the client offers for connection state recovery on its next CONNECT
+    // (socket.io-client 4's own fields: the session's pid and the last offset received).
+    pid: e.socket._pid ?? null,
+    offset: e.socket._lastOffset ?? null,
   };
 }
 
