@@ -78,6 +78,12 @@ async fn main() -> std::io::Result<()> {
         .map_err(std::io::Error::other)?;
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on {}", listener.local_addr()?);
+    run(listener, max_message).await
+}
+
+/// Serves every connection `listener` accepts (on the current actix system) until
+/// accepting fails. The test suite runs it in its own process (tests/it/websocket_suite.rs).
+pub async fn run(listener: TcpListener, max_message: usize) -> std::io::Result<()> {
     let counters = Arc::new(HubCounters::default());
     loop {
         let (io, _) = listener.accept().await?;
