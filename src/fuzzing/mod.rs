@@ -20,8 +20,11 @@ pub use http::{http_head, query_strings};
 pub use protocol::{eio3_payload, engine_packet, msgpack_packet, polling_payload, socket_decoder};
 pub use websocket::{inflate, ws_frames};
 
+/// A target's body.
+pub type Body = fn(&[u8]);
+
 /// Every target: its name (the fuzz binary and the corpus directory) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("engine_packet", engine_packet),
     ("polling_payload", polling_payload),
     ("eio3_payload", eio3_payload),
@@ -36,6 +39,6 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// The body of the target called `name`.
-pub fn target(name: &str) -> Option<fn(&[u8])> {
+pub fn target(name: &str) -> Option<Body> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
