@@ -17,6 +17,7 @@ pub mod conformance;
 pub mod cors;
 pub mod dashboard;
 pub mod error_code;
+pub mod fuzzing;
 pub mod handshake_slots;
 pub mod http_client;
 pub mod limits;

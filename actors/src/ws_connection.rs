@@ -17,9 +17,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Addr;
-use actix_codec::Decoder;
-use actix_http::ws::{Codec, Frame, Item};
+use actix::Recipient;
 use bytes::{Buf, Bytes, BytesMut};
 use futures::StreamExt;
 use tokio::io::{AsyncWriteExt, Interest};
@@ -27,10 +25,8 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 use crate::messages::WsIncoming;
-use crate::session::Session;
 use crate::stats::HubCounters;
-use crate::wire_frame::ws_close_frame_with;
-use crate::ws::{deflate, Assembler, Inflight, InflightLimit, OutboxStream, WsEvent};
+use crate::ws::{FrameReader, Inflight, InflightLimit, OutboxStream, WsEvent};
 
 /// Bytes read per readiness event (more are read on the next one).
 const READ_CHUNK: usize = 4096;
@@ -62,22 +58,26 @@ pub struct WsLimits {
     pub deflate: bool,
 }
 
-/// Runs the connection until either side closes it: reads go to `session` as
-/// [`WsIncoming`] tagged `id`, and `outbox` is written out. `leftover` holds bytes read
-/// past the upgrade request. Write timeouts and read pauses are counted in `counters`.
+/// Runs the connection until either side closes it: reads go to `session` (a
+/// [`crate::session::Session`], or any actor taking [`WsIncoming`]) tagged `id`, and
+/// `outbox` is written out. `leftover` holds bytes read past the upgrade request. Write
+/// timeouts and read pauses are counted in `counters`.
+///
+/// After the client's close frame nothing more is read, and the outbox is written until
+/// the session closes it (its answering close frame last), for at most the write timeout;
+/// a protocol error or a message too big ends the connection at once, with a close frame
+/// saying why (1002, 1009).
 pub async fn run(
     io: TcpStream,
     leftover: BytesMut,
     mut outbox: OutboxStream,
     id: u64,
-    session: Addr<Session>,
+    session: Recipient<WsIncoming>,
     limits: WsLimits,
     counters: Arc<HubCounters>,
 ) {
     let mut reader = Reader {
-        codec: Codec::new().max_size(limits.max_message),
-        max_message: limits.max_message,
-        assembler: Assembler::new(limits.max_message),
+        frames: FrameReader::new(limits.max_message, limits.deflate),
         buf: leftover,
         id,
         session,
@@ -86,11 +86,6 @@ pub async fn run(
         held: false,
         high_water: 0,
         counters: counters.clone(),
-        inflate: limits.deflate.then_some(Inflate {
-            frame: false,
-            message: false,
-        }),
-        farewell: None,
     };
     let mut writer = Writer {
         pending: None,
@@ -99,12 +94,23 @@ pub async fn run(
     };
     // The abort is watched beside the stream, which the loop borrows to take frames.
     let watch = outbox.outbox();
-    if !reader.decode() {
-        reader.say_farewell(&io, &writer);
-        return;
-    }
+    // Armed once the client closed: the session's close must be written by then.
+    let mut closing: Option<Pin<Box<Sleep>>> = None;
+    let mut flow = reader.decode();
     loop {
-        let reading = reader.may_read();
+        match flow {
+            Flow::Open => {}
+            Flow::Closing if closing.is_none() => {
+                closing = Some(Box::pin(tokio::time::sleep(limits.write_timeout)));
+            }
+            Flow::Closing => {}
+            Flow::Ended => {
+                reader.say_farewell(&io, &writer);
+                return;
+            }
+        }
+        let reading = closing.is_none() && reader.may_read();
+        let room_awaited = closing.is_none() && !reading;
         let writing = writer.pending.is_some();
         tokio::select! {
             chunk = outbox.next(), if !writing => match chunk {
@@ -149,17 +155,22 @@ pub async fn run(
                 cut(io);
                 return;
             }
-            () = reader.inflight.room(), if !reading => {
-                if !reader.decode() {
-                    reader.say_farewell(&io, &writer);
-                    return;
-                }
+            // The client closed and the session did not answer in time: the reader's own
+            // answer, and the end.
+            () = async { closing.as_mut().expect("armed").as_mut().await }, if closing.is_some() => {
+                reader.say_farewell(&io, &writer);
+                cut(io);
+                return;
+            }
+            () = reader.inflight.room(), if room_awaited => {
+                flow = reader.decode();
             }
             ready = io.readable(), if reading => {
-                if ready.is_err() || !reader.read_from(&io) {
-                    reader.say_farewell(&io, &writer);
-                    return;
-                }
+                flow = if ready.is_err() {
+                    Flow::Ended
+                } else {
+                    reader.read_from(&io)
+                };
             }
         }
     }
@@ -237,13 +248,10 @@ impl Writer {
 /// The reading half: decodes frames and hands the session whole messages, within the
 /// in-flight bound.
 struct Reader {
-    codec: Codec,
-    /// The largest message, after inflation too.
-    max_message: usize,
-    assembler: Assembler,
+    frames: FrameReader,
     buf: BytesMut,
     id: u64,
-    session: Addr<Session>,
+    session: Recipient<WsIncoming>,
     inflight: Inflight,
     /// Whether reading is paused for the session (counted once per pause).
     paused: bool,
@@ -252,19 +260,18 @@ struct Reader {
     /// The most messages this connection had in flight.
     high_water: usize,
     counters: Arc<HubCounters>,
-    /// The inflation state, when permessage-deflate was negotiated.
-    inflate: Option<Inflate>,
-    /// A close frame to write as the connection ends (1009 for a message inflating too big).
-    farewell: Option<Bytes>,
 }
 
-/// What a deflate connection's reader tracks of compressed messages.
-struct Inflate {
-    /// Whether the frame at the front of the buffer had RSV1 set (cleared there, since the
-    /// frame decoder refuses it).
-    frame: bool,
-    /// Whether the message being reassembled is compressed (its first frame's RSV1).
-    message: bool,
+/// Where the reading half stands after a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Reading goes on.
+    Open,
+    /// The client sent its close frame: nothing more is read, and what the session still
+    /// writes (its answering close frame last) goes out before the socket closes.
+    Closing,
+    /// The client went away or broke the protocol: the connection ends now.
+    Ended,
 }
 
 impl Reader {
@@ -279,14 +286,14 @@ impl Reader {
         room && !self.held
     }
 
-    /// Reads what the socket has; returns whether the connection goes on. Reads land on
-    /// the stack first, so a wake-up with nothing to read allocates nothing.
-    fn read_from(&mut self, io: &TcpStream) -> bool {
+    /// Reads what the socket has; returns where the connection stands. Reads land on the
+    /// stack first, so a wake-up with nothing to read allocates nothing.
+    fn read_from(&mut self, io: &TcpStream) -> Flow {
         let mut chunk = [0u8; READ_CHUNK];
         match io.try_read(&mut chunk) {
             Ok(0) => {
                 self.closed();
-                false
+                Flow::Ended
             }
             Ok(n) => {
                 if EDGE_TRIGGERED && n < READ_CHUNK {
@@ -301,36 +308,37 @@ impl Reader {
                 self.buf.extend_from_slice(&chunk[..n]);
                 self.decode()
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => true,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Flow::Open,
             Err(_) => {
                 self.closed();
-                false
+                Flow::Ended
             }
         }
     }
 
     /// Hands whole messages in the buffer to the session while it has room for them;
-    /// returns whether the connection goes on. An emptied buffer is released.
-    fn decode(&mut self) -> bool {
+    /// returns where the connection stands. An emptied buffer is released.
+    fn decode(&mut self) -> Flow {
         self.held = false;
         loop {
             if !self.inflight.has_room() {
                 self.held = !self.buf.is_empty();
                 break;
             }
-            self.take_rsv1();
-            let event = match self.codec.decode(&mut self.buf) {
-                Ok(Some(frame)) => match self.check_rsv1(&frame) {
-                    Err(event) => event,
-                    Ok(()) => match self.assembler.on_frame(frame) {
-                        Some(event) => self.inflated(event),
-                        None => continue,
-                    },
-                },
-                Ok(None) => break,
-                Err(e) => WsEvent::Error(format!("websocket protocol error: {e}")),
+            let Some(event) = self.frames.next_event(&mut self.buf) else {
+                break;
             };
-            let last = event.is_last();
+            let flow = match &event {
+                WsEvent::Close => Flow::Closing,
+                WsEvent::Error(_) => {
+                    if self.frames.inflated_too_big() {
+                        self.counters
+                            .refused(crate::stats::RefusalReason::InflatedTooLarge);
+                    }
+                    Flow::Ended
+                }
+                _ => Flow::Open,
+            };
             let size = match &event {
                 WsEvent::Text(data) | WsEvent::Binary(data) | WsEvent::Ping(data) => data.len(),
                 WsEvent::Close | WsEvent::Error(_) => 0,
@@ -347,79 +355,27 @@ impl Reader {
                 event,
                 credit: Some(credit),
             });
-            if last {
-                return false;
+            if flow != Flow::Open {
+                self.buf = BytesMut::new();
+                return flow;
             }
         }
         if self.buf.is_empty() {
             self.buf = BytesMut::new();
         }
-        true
+        Flow::Open
     }
 
-    /// On a deflate connection, clears RSV1 on the frame at the front of the buffer (the
-    /// frame decoder refuses it) and remembers it for that frame.
-    fn take_rsv1(&mut self) {
-        if let (Some(inflate), Some(first)) = (self.inflate.as_mut(), self.buf.first_mut()) {
-            if *first & deflate::RSV1 != 0 {
-                *first &= !deflate::RSV1;
-                inflate.frame = true;
-            }
-        }
-    }
-
-    /// Checks where a decoded frame had RSV1: only on the first frame of a data message
-    /// (RFC 7692 §6), which marks the message compressed.
-    fn check_rsv1(&mut self, frame: &Frame) -> Result<(), WsEvent> {
-        let Some(inflate) = self.inflate.as_mut() else {
-            return Ok(());
-        };
-        let rsv1 = std::mem::take(&mut inflate.frame);
-        match frame {
-            Frame::Text(_) | Frame::Binary(_) => inflate.message = rsv1,
-            Frame::Continuation(Item::FirstText(_) | Item::FirstBinary(_)) => {
-                inflate.message = rsv1
-            }
-            _ if rsv1 => {
-                return Err(WsEvent::Error(
-                    "RSV1 set on a control or continuation frame".into(),
-                ))
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// A whole message, inflated when it came compressed. One that inflates to more than
-    /// the message limit closes the connection with 1009 (Message Too Big).
-    fn inflated(&mut self, event: WsEvent) -> WsEvent {
-        let Some(inflate) = self.inflate.as_mut().filter(|i| i.message) else {
-            return event;
-        };
-        let (data, binary) = match &event {
-            WsEvent::Text(data) => (data, false),
-            WsEvent::Binary(data) => (data, true),
-            _ => return event,
-        };
-        inflate.message = false;
-        match deflate::inflate(data, self.max_message) {
-            Ok(data) if binary => WsEvent::Binary(data),
-            Ok(data) => WsEvent::Text(data),
-            Err(e) => {
-                if matches!(e, deflate::InflateError::TooBig(_)) {
-                    self.counters
-                        .refused(crate::stats::RefusalReason::InflatedTooLarge);
-                    self.farewell = Some(ws_close_frame_with(1009));
-                }
-                WsEvent::Error(format!("permessage-deflate: {e}"))
-            }
-        }
-    }
-
-    /// Writes the close frame the reader chose, if any, as the connection ends: best
-    /// effort, and only between frames (never inside a write in progress).
+    /// Writes the close frame the reader chose (1002 for a protocol error, 1009 for a
+    /// message too big, the client's own status after its close), if any, as the
+    /// connection ends: best effort, and only between frames (never inside a write in
+    /// progress).
     fn say_farewell(&mut self, io: &TcpStream, writer: &Writer) {
-        if let Some(frame) = self.farewell.take().filter(|_| writer.pending.is_none()) {
+        if let Some(frame) = self
+            .frames
+            .take_farewell()
+            .filter(|_| writer.pending.is_none())
+        {
             let _ = io.try_write(&frame);
         }
     }

@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// The body of `POST /api/v1/disconnect`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DisconnectRequest {
+pub(super) struct DisconnectRequest {
     #[serde(default = "root_namespace")]
     namespace: String,
     #[serde(default, rename = "sids", deserialize_with = "one_or_many")]

@@ -47,7 +47,7 @@ const REPORT_GRACE: Duration = Duration::from_secs(1);
 /// The body of `POST /api/v1/emit`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EmitRequest {
+pub(super) struct EmitRequest {
     #[serde(default = "root_namespace")]
     namespace: String,
     #[serde(default, deserialize_with = "one_or_many")]
@@ -77,7 +77,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 }
 
 impl EmitRequest {
-    fn check(&self) -> Result<(), ApiError> {
+    pub(super) fn check(&self) -> Result<(), ApiError> {
         if self.event.is_empty() {
             return Err(ApiError::invalid("\"event\" must be a non-empty string"));
         }
@@ -98,7 +98,7 @@ impl EmitRequest {
         Ok(())
     }
 
-    fn dedupe_id(&self) -> Result<Option<String>, ApiError> {
+    pub(super) fn dedupe_id(&self) -> Result<Option<String>, ApiError> {
         match &self.id {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(id)) => Ok(Some(id.clone())),
@@ -118,7 +118,7 @@ impl EmitRequest {
         }
     }
 
-    fn into_broadcast(self, dedupe_id: Option<String>) -> Broadcast {
+    pub(super) fn into_broadcast(self, dedupe_id: Option<String>) -> Broadcast {
         let args = match (self.data, self.args) {
             (Some(data), _) => vec![data],
             (None, Some(args)) => args,

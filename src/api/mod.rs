@@ -34,3 +34,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
     cfg.configure(v1::configure);
 }
+
+/// The fuzz target's body for the `POST` routes (see [`crate::fuzzing`]): `route` picks emit,
+/// disconnect or join/leave, and `body` is decoded and checked as that route does before it
+/// acts.
+pub(crate) fn fuzz_body(route: u8, body: &[u8]) {
+    match route % 3 {
+        0 => {
+            if let Ok(request) = serde_json::from_slice::<emit::EmitRequest>(body) {
+                if request.check().is_ok() {
+                    if let Ok(id) = request.dedupe_id() {
+                        let _ = request.into_broadcast(id);
+                    }
+                }
+            }
+        }
+        1 => {
+            let _ = serde_json::from_slice::<disconnect::DisconnectRequest>(body);
+        }
+        _ => {
+            let _ = serde_json::from_slice::<rooms::MembershipRequest>(body);
+        }
+    }
+}
+
+/// The fuzz target's body for the API's query strings (see [`crate::fuzzing`]).
+pub(crate) fn fuzz_queries(query: &str) {
+    use actix_web::web::Query;
+    let _ = Query::<rooms::NamespaceQuery>::from_query(query);
+    let _ = Query::<sse::SseQuery>::from_query(query);
+}

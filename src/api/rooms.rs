@@ -29,7 +29,7 @@ use crate::state::AppState;
 /// The query of the GET routes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NamespaceQuery {
+pub(super) struct NamespaceQuery {
     #[serde(default = "root_namespace")]
     namespace: String,
 }
@@ -37,7 +37,7 @@ struct NamespaceQuery {
 /// The body of `join` and `leave`: which sockets.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MembershipRequest {
+pub(super) struct MembershipRequest {
     #[serde(default = "root_namespace")]
     namespace: String,
     #[serde(default, rename = "sids", deserialize_with = "one_or_many")]

@@ -35,7 +35,7 @@ use crate::state::AppState;
 /// The query of the stream.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SseQuery {
+pub(super) struct SseQuery {
     #[serde(default = "root_namespace")]
     namespace: String,
     /// Comma-separated room names; none = every event of the namespace.

@@ -319,6 +319,20 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The defaults with `toml` over them, as a configuration file (no environment, no
+    /// command line), not yet validated: what the config fuzz target decodes.
+    pub fn from_toml(toml: &str) -> Result<Self, ConfigError> {
+        config::Config::builder()
+            .add_source(config::File::from_str(
+                DEFAULT_TOML,
+                config::FileFormat::Toml,
+            ))
+            .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError::Load(e.to_string()))
+    }
+
     /// Checks every value once, at start-up.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, value: String, allowed| {

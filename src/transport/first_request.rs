@@ -70,11 +70,26 @@ fn read(io: &TcpStream, peer: SocketAddr, state: &AppState, path: &str) -> Step 
             return Step::Closed;
         }
     };
+    let parsed = with_plain_upgrade(&buf[..n], |head, head_len| {
+        let outcome = upgrade::handshake(head, Some(peer), state, path);
+        Step::Upgrade(outcome, BytesMut::from(&buf[head_len..n]))
+    });
+    parsed.unwrap_or_else(|| Step::Http(Bytes::copy_from_slice(&buf[..n])))
+}
+
+/// Parses `buf` as the head of a websocket upgrade answered before the dispatcher (whole,
+/// and plain: see [`is_plain_upgrade`]) and gives `with` its view and the head's length;
+/// `None` for anything else (a partial head, another request), which goes to the
+/// dispatcher.
+pub fn with_plain_upgrade<R>(
+    buf: &[u8],
+    with: impl FnOnce(&HeadView<'_>, usize) -> R,
+) -> Option<R> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
-    let head_len = match req.parse(&buf[..n]) {
+    let head_len = match req.parse(buf) {
         Ok(httparse::Status::Complete(len)) if is_plain_upgrade(&req) => len,
-        _ => return Step::Http(Bytes::copy_from_slice(&buf[..n])),
+        _ => return None,
     };
     let mut pairs: [(&str, &[u8]); MAX_HEADERS] = [("", &[]); MAX_HEADERS];
     for (pair, header) in pairs.iter_mut().zip(req.headers.iter()) {
@@ -85,8 +100,7 @@ fn read(io: &TcpStream, peer: SocketAddr, state: &AppState, path: &str) -> Step 
         target: req.path.unwrap_or_default(),
         headers: &pairs[..req.headers.len()],
     };
-    let outcome = upgrade::handshake(&head, Some(peer), state, path);
-    Step::Upgrade(outcome, BytesMut::from(&buf[head_len..n]))
+    Some(with(&head, head_len))
 }
 
 /// Whether the dispatcher would take this request as a plain websocket upgrade: HTTP/1.1

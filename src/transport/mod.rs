@@ -4,12 +4,12 @@
 
 mod binding;
 mod first_request;
-mod head;
+pub mod head;
 mod http_compression;
 pub mod options;
 mod polling;
 mod prefixed;
-mod query;
+pub mod query;
 mod upgrade;
 
 use std::sync::Arc;
@@ -18,9 +18,9 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use siohub_actors::{EngineError, RefusalReason};
 
-pub use first_request::{serve as serve_first_request, FirstRequest};
+pub use first_request::{serve as serve_first_request, with_plain_upgrade, FirstRequest};
 use query::{EngineQuery, TransportKind};
-pub use upgrade::serve as serve_upgrade;
+pub use upgrade::{serve as serve_upgrade, switching_protocols, websocket_accept};
 
 use crate::ops::admission;
 use crate::state::AppState;

@@ -131,14 +131,7 @@ pub fn handshake(
                 .filter_map(header_text),
         )
     });
-    let mut response = Vec::with_capacity(RESPONSE_HEAD.len() + ACCEPT_LEN + 4);
-    response.extend_from_slice(RESPONSE_HEAD.as_bytes());
-    response.extend_from_slice(&accept);
-    if deflate.is_some() {
-        response.extend_from_slice(b"\r\nsec-websocket-extensions: ");
-        response.extend_from_slice(deflate::RESPONSE.as_bytes());
-    }
-    response.extend_from_slice(b"\r\n\r\n");
+    let response = switching_protocols(&accept, deflate.is_some());
     // The `101` goes first in the outbox, so it leaves in one write with the open packet.
     // Counted: once its session is done, a connection still writing counts as open.
     let counters = state.hub.counters().clone();
@@ -227,7 +220,7 @@ pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
                 leftover,
                 outbox.stream(),
                 id,
-                session,
+                session.recipient(),
                 limits,
                 counters,
             ));
@@ -235,11 +228,25 @@ pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
     }
 }
 
+/// The `101` answer of an accepted upgrade, with its `Sec-WebSocket-Accept` value and,
+/// when negotiated, the permessage-deflate answer.
+pub fn switching_protocols(accept: &[u8; ACCEPT_LEN], deflate: bool) -> Vec<u8> {
+    let mut response = Vec::with_capacity(RESPONSE_HEAD.len() + ACCEPT_LEN + 100);
+    response.extend_from_slice(RESPONSE_HEAD.as_bytes());
+    response.extend_from_slice(accept);
+    if deflate {
+        response.extend_from_slice(b"\r\nsec-websocket-extensions: ");
+        response.extend_from_slice(deflate::RESPONSE.as_bytes());
+    }
+    response.extend_from_slice(b"\r\n\r\n");
+    response
+}
+
 /// The `101` up to the `Sec-WebSocket-Accept` value.
 const RESPONSE_HEAD: &str = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ";
 
 /// The length of a `Sec-WebSocket-Accept` value (a base64 SHA-1).
-const ACCEPT_LEN: usize = 28;
+pub const ACCEPT_LEN: usize = 28;
 
 /// Checks an upgrade request as the reference server does (and as actix-http checks a
 /// websocket handshake); returns the `Sec-WebSocket-Accept` value.
@@ -272,6 +279,13 @@ fn check(
         }
         None => {}
     }
+    websocket_accept(head)
+}
+
+/// Checks the websocket part of an upgrade request (RFC 6455 §4.2.1: `GET`, `Upgrade:
+/// websocket`, `Connection: Upgrade`, version 13, a valid key); returns the
+/// `Sec-WebSocket-Accept` value.
+pub fn websocket_accept(head: &HeadView<'_>) -> Result<[u8; ACCEPT_LEN], EngineError> {
     if head.method != "GET" {
         return Err(EngineError::BadHandshakeMethod);
     }

@@ -53,6 +53,6 @@ fi
 cd "$here/python"
 if [ ! -x .venv/bin/python ] || ! cmp -s requirements.txt .venv/.setup-stamp; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt >&2
   cp requirements.txt .venv/.setup-stamp
 fi

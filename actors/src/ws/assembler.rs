@@ -36,6 +36,8 @@ struct Fragments {
 pub struct Assembler {
     fragments: Option<Fragments>,
     max_message: usize,
+    /// Whether the last error was a fragmented message over the limit.
+    too_big: bool,
 }
 
 impl Assembler {
@@ -44,7 +46,13 @@ impl Assembler {
         Assembler {
             fragments: None,
             max_message,
+            too_big: false,
         }
+    }
+
+    /// Whether the error returned last was a fragmented message over the size limit.
+    pub fn too_big(&self) -> bool {
+        self.too_big
     }
 
     /// Turns one decoded frame into an event, or `None` while a fragmented message goes on.
@@ -85,6 +93,7 @@ impl Assembler {
         };
         fragments.data.extend_from_slice(&chunk);
         if fragments.data.len() > self.max_message {
+            self.too_big = true;
             return Some(WsEvent::Error(format!(
                 "fragmented message over {} bytes",
                 self.max_message

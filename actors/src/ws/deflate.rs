@@ -66,7 +66,9 @@ fn acceptable(offer: &str) -> bool {
 /// `payload` compressed as one message body: raw deflate, sync-flushed, tail removed.
 pub fn compress(payload: &[u8]) -> Vec<u8> {
     let mut deflater = Compress::new(Compression::default(), false);
-    let mut out = Vec::with_capacity(payload.len() / 2 + 64);
+    // Room for incompressible data (stored blocks) and the flush: a deflater that fills the
+    // output exactly may finish the flush only over the next calls.
+    let mut out = Vec::with_capacity(payload.len() + payload.len() / 64 + 64);
     let mut input = payload;
     loop {
         if out.capacity() - out.len() < 64 {
@@ -77,8 +79,10 @@ pub fn compress(payload: &[u8]) -> Vec<u8> {
             .compress_vec(input, &mut out, FlushCompress::Sync)
             .expect("deflating into memory cannot fail");
         input = &input[(deflater.total_in() - before) as usize..];
-        // The flush is complete once the input is in and it left room unused.
-        if input.is_empty() && out.len() < out.capacity() {
+        // The flush is complete once the input is in and a call left room unused with the
+        // sync marker last (one that filled the output may write the rest of the flush on
+        // the next call before the marker).
+        if input.is_empty() && out.len() < out.capacity() && out.ends_with(&TAIL) {
             break;
         }
     }
@@ -187,6 +191,27 @@ mod tests {
             assert!(!compressed.ends_with(&TAIL));
             assert_eq!(&inflate(&compressed, 1 << 20).unwrap()[..], &payload[..]);
         }
+    }
+
+    /// A 64 KiB binary message of Autobahn's case 12.2.x: compressing it filled the output
+    /// exactly, the flush ended over two calls, and the message lost its last bytes.
+    #[test]
+    fn a_flush_finished_over_several_calls_keeps_every_byte() {
+        let payload = include_bytes!("compress_regression.bin");
+        let compressed = compress(payload);
+        assert_eq!(&inflate(&compressed, 1 << 20).unwrap()[..], &payload[..]);
+        // The same in the old, too small first allocation: the loop finishes the flush.
+        let mut seed = 7u64;
+        let noise: Vec<u8> = (0..200_000)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                (seed >> 56) as u8
+            })
+            .collect();
+        assert_eq!(
+            &inflate(&compress(&noise), 1 << 20).unwrap()[..],
+            &noise[..]
+        );
     }
 
     #[test]

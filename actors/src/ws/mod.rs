@@ -6,9 +6,11 @@
 
 mod assembler;
 pub mod deflate;
+mod frame_reader;
 mod inflight;
 mod outbox;
 
 pub use assembler::{Assembler, WsEvent};
+pub use frame_reader::{FrameReader, CLOSE_INVALID_DATA, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG};
 pub use inflight::{Credit, Inflight, InflightLimit};
 pub use outbox::{Outbox, OutboxStream};

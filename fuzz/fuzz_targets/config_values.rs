@@ -1,0 +1,4 @@
+//! [`siohub::fuzzing::config_values`] on libFuzzer's input.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| siohub::fuzzing::config_values(data));

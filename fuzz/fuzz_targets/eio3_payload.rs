@@ -1,0 +1,4 @@
+//! [`siohub::fuzzing::eio3_payload`] on libFuzzer's input.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| siohub::fuzzing::eio3_payload(data));
