@@ -252,7 +252,10 @@ pub(crate) async fn run_publisher(
             // it; the connection manager reconnects for the next one: one more try.
             sent = pipe.query_async::<Vec<i64>>(&mut conn).await;
         }
-        history.done(written, sent.as_deref().ok().map(|a| &a[..scripts.min(a.len())]));
+        history.done(
+            written,
+            sent.as_deref().ok().map(|a| &a[..scripts.min(a.len())]),
+        );
         match sent {
             Ok(answers) => {
                 let reached = answers.get(scripts..).unwrap_or_default();

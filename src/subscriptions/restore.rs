@@ -10,8 +10,8 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
 use futures::future::Either;
+use serde_json::json;
 use siohub_actors::fields::{FieldSet, FieldsUpdate};
 use siohub_actors::{JoinError, Socket};
 

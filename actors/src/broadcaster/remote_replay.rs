@@ -290,7 +290,9 @@ mod tests {
             here: false,
             ..missed
         };
-        let replayed = replay(&logs, &elsewhere, 13, "s", &HashSet::new(), &|f, _| f.clone());
+        let replayed = replay(&logs, &elsewhere, 13, "s", &HashSet::new(), &|f, _| {
+            f.clone()
+        });
         assert_eq!(labels(&replayed), ["b.7", "a.6", "c.2", "b.8"]);
     }
 }

@@ -128,8 +128,7 @@ loadgen free-port             print a free TCP port on 127.0.0.1
 
 options of `run` (defaults in brackets):
   --scenario S      fanout | idle | ramp | echo | mixed | presence (a join
-                    storm with presence events; siohub only)                  [fanout]
-  --scenario S      fanout | idle | ramp | echo | mixed | soak               [fanout]
+                    storm with presence events; siohub only) | soak           [fanout]
   --addr HOST:PORT[,HOST:PORT..]  the server; with several nodes, subscribers
                     (and other clients) go round-robin over them, publishers
                     and admin watchers to the first                           [127.0.0.1:3000]
@@ -283,12 +282,12 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     if cfg.addrs.is_empty() {
         return Err("--addr needs at least one HOST:PORT".to_owned());
     }
-    if !["fanout", "idle", "ramp", "echo", "mixed", "presence"].contains(&cfg.scenario.as_str()) {
+    let scenarios = [
+        "fanout", "idle", "ramp", "echo", "mixed", "presence", "soak",
+    ];
+    if !scenarios.contains(&cfg.scenario.as_str()) {
         return Err(format!(
-            "unknown scenario {}; one of fanout idle ramp echo mixed presence",
-    if !["fanout", "idle", "ramp", "echo", "mixed", "soak"].contains(&cfg.scenario.as_str()) {
-        return Err(format!(
-            "unknown scenario {}; one of fanout idle ramp echo mixed soak",
+            "unknown scenario {}; one of fanout idle ramp echo mixed presence soak",
             cfg.scenario
         ));
     }

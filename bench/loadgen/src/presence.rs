@@ -112,7 +112,16 @@ pub async fn run(cfg: &Config) -> io::Result<Value> {
         let cfg = Arc::new(cfg.clone());
         connect_many(cfg.clients, &cfg.clone(), move |i| {
             let cfg = cfg.clone();
-            async move { sio::connect_ws(cfg.addr_for(i), &cfg.path, IDLE_BUF, i as u32).await }
+            async move {
+                sio::connect_ws(
+                    cfg.addr_for(i),
+                    &cfg.path,
+                    IDLE_BUF,
+                    i as u32,
+                    sio::Wire::default(),
+                )
+                .await
+            }
         })
         .await
     };

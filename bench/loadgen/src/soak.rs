@@ -200,7 +200,9 @@ async fn slot(
         let first = rng.below(rooms_of(&cfg));
         let second = rng.below(rooms_of(&cfg));
         let attempt = async {
-            let mut ws = sio::connect_ws(cfg.addr_for(i), &cfg.path, buf, seed).await?;
+            let mut ws =
+                sio::connect_ws(cfg.addr_for(i), &cfg.path, buf, seed, sio::Wire::default())
+                    .await?;
             sio::join(&mut ws, &room_name(&cfg, first)).await?;
             sio::join(&mut ws, &room_name(&cfg, second)).await?;
             Ok::<Ws, io::Error>(ws)
@@ -331,6 +333,7 @@ async fn live(
 async fn publisher(cfg: Arc<Config>, c: Arc<Counts>, end: Instant) {
     let mut rng = Rng::new(0xC0FFEE);
     let mut packet = Vec::with_capacity(cfg.payload + 96);
+    let mut scratch = Vec::new();
     let mut next_id = 1u64;
     let start = Instant::now();
     let rate = cfg.rate.max(0.0);
@@ -339,7 +342,15 @@ async fn publisher(cfg: Arc<Config>, c: Arc<Counts>, end: Instant) {
     }
     'connect: while !c.stop.load(Relaxed) && Instant::now() < end {
         let seed = (cfg.clients as u32).wrapping_add(next_id as u32);
-        let mut ws = match sio::connect_ws(cfg.first_addr(), &cfg.path, 16 * 1024, seed).await {
+        let mut ws = match sio::connect_ws(
+            cfg.first_addr(),
+            &cfg.path,
+            16 * 1024,
+            seed,
+            sio::Wire::default(),
+        )
+        .await
+        {
             Ok(ws) => ws,
             Err(e) => {
                 c.error(format!("publisher: {e}"));
@@ -355,7 +366,18 @@ async fn publisher(cfg: Arc<Config>, c: Arc<Counts>, end: Instant) {
             let sent = c.published.load(Relaxed);
             for _ in sent..due {
                 let room = room_name(&cfg, rng.below(rooms_of(&cfg)));
-                sio::publish_packet(&mut packet, next_id, &room, "m", now_us(), cfg.payload);
+                sio::publish_packet(
+                    sio::Parser::Json,
+                    &mut packet,
+                    &mut scratch,
+                    next_id,
+                    &room,
+                    "m",
+                    now_us(),
+                    cfg.payload,
+                    sio::Padding::X,
+                    0,
+                );
                 ws.wr.push_text(&packet);
                 next_id += 1;
             }
