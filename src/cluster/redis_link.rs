@@ -172,23 +172,35 @@ pub(crate) async fn run_publisher(
             }
         }
         let mut pipe = redis::pipe();
+        // A command Redis refuses (a history key of the wrong type, out of memory) fails
+        // alone: the broadcasts of the batch still count as published.
+        pipe.ignore_errors();
         let written = history.add(&mut pipe, batch.iter().filter_map(|(_, a)| a.as_ref()));
         for (p, _) in &batch {
-            pipe.cmd("PUBLISH").arg(&p.channel).arg(&p.bytes).ignore();
+            pipe.cmd("PUBLISH").arg(&p.channel).arg(&p.bytes);
         }
         let n = batch.len() as u64;
-        let mut sent = pipe.query_async::<Vec<i64>>(&mut conn).await;
+        type Replies = Vec<redis::RedisResult<redis::Value>>;
+        let mut sent = pipe.query_async::<Replies>(&mut conn).await;
         if sent
             .as_ref()
             .is_err_and(|e| e.is_connection_dropped() || e.is_io_error())
         {
             // A connection Redis dropped (it restarted) is noticed by the first command on
             // it; the connection manager reconnects for the next one: one more try.
-            sent = pipe.query_async::<Vec<i64>>(&mut conn).await;
+            sent = pipe.query_async::<Replies>(&mut conn).await;
         }
-        history.done(written, sent.as_deref().ok());
+        let replies = written.replies();
+        history.done(written, sent.as_ref().ok().and_then(|r| r.get(..replies)));
+        // A PUBLISH Redis refused fails as if the pipeline had.
+        let sent = sent.and_then(
+            |r| match r.into_iter().skip(replies).find_map(Result::err) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            },
+        );
         match sent {
-            Ok(_) => {
+            Ok(()) => {
                 status.set_publisher(None);
                 for _ in 0..n {
                     counters.adapter_message(true);

@@ -21,6 +21,7 @@ mod binary_cli;
 mod cluster_attack;
 mod cluster_faults;
 mod cluster_history;
+mod cluster_history_attack;
 mod cluster_node;
 mod cluster_nodes;
 mod cluster_recovery;

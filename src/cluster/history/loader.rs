@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use redis::aio::ConnectionManager;
 use siohub_actors::room_history::{
-    HistoryKey, HistoryLoadStart, HistoryLoaded, LoadOutcome, LoadedEvent,
+    HistoryCounters, HistoryKey, HistoryLoadStart, HistoryLoaded, LoadOutcome, LoadSkip,
+    LoadedEvent,
 };
 use siohub_actors::wire_frame::WireFrame;
 use siohub_actors::{BufferPolicy, Hub, EVENT_OVERHEAD};
@@ -42,6 +43,8 @@ pub(crate) struct Loader {
     pub(crate) max_rooms: usize,
     pub(crate) timeout: Duration,
     pub(crate) next_id: Arc<AtomicU64>,
+    /// Counts what the load skipped as not ours ([`LoadSkip::Invalid`]).
+    pub(crate) counters: Arc<HistoryCounters>,
 }
 
 impl Loader {
@@ -100,7 +103,7 @@ impl Loader {
             if policy.buffer != BufferPolicy::Always || policy.buffer_size == 0 {
                 continue;
             }
-            let rooms: Vec<String> = redis::cmd("ZREVRANGEBYSCORE")
+            let rooms: Vec<String> = match redis::cmd("ZREVRANGEBYSCORE")
                 .arg(self.keys.rooms(&nsp))
                 .arg("+inf")
                 .arg(now / 1000)
@@ -108,7 +111,16 @@ impl Loader {
                 .arg(0)
                 .arg(self.max_rooms)
                 .query_async(&mut conn)
-                .await?;
+                .await
+            {
+                Ok(rooms) => rooms,
+                // Not a sorted set (written by something else): this namespace is skipped.
+                Err(e) if is_answer(&e) => {
+                    self.invalid(&self.keys.rooms(&nsp), &e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let budget = policy.max_buffer_bytes;
             let mut events = Vec::new();
             let mut bytes = 0usize;
@@ -121,6 +133,8 @@ impl Loader {
                     .collect();
                 while !cursors.is_empty() {
                     let mut pipe = redis::pipe();
+                    // A key of the wrong type fails its own command only.
+                    pipe.ignore_errors();
                     for (room, end, left) in &cursors {
                         pipe.cmd("XREVRANGE")
                             .arg(self.keys.stream(&nsp, room))
@@ -129,22 +143,40 @@ impl Loader {
                             .arg("COUNT")
                             .arg((*left).min(PAGE));
                     }
-                    let pages: Vec<Vec<Entry>> = pipe.query_async(&mut conn).await?;
+                    let pages: Vec<redis::RedisResult<Vec<Entry>>> =
+                        pipe.query_async(&mut conn).await?;
                     let mut next = Vec::with_capacity(cursors.len());
                     for ((room, _, left), page) in cursors.into_iter().zip(pages) {
+                        let page = match page {
+                            Ok(page) => page,
+                            Err(e) if is_answer(&e) => {
+                                self.invalid(&self.keys.stream(&nsp, room), &e);
+                                continue;
+                            }
+                            Err(e) => return Err(e),
+                        };
                         let full = page.len() == left.min(PAGE);
                         let mut last = None;
                         let taken = page.len();
                         for (id, fields) in page {
                             last = Some(id);
                             let Some(event) = self.decode(room, &fields, now) else {
+                                self.counters.skipped(LoadSkip::Invalid, 1);
                                 continue;
                             };
                             if event.age > policy.buffer_ttl {
                                 continue;
                             }
                             let frames: usize = event.frames.iter().map(|f| f.len()).sum();
-                            bytes += frames + room.len() + EVENT_OVERHEAD;
+                            let size = frames + room.len() + EVENT_OVERHEAD;
+                            // One event larger than the whole budget was not written by a
+                            // node of this policy (its buffers could not hold it): skipped,
+                            // so that it cannot crowd out the rest of the namespace.
+                            if size > budget {
+                                self.counters.skipped(LoadSkip::Invalid, 1);
+                                continue;
+                            }
+                            bytes += size;
                             // Over the budget, the older events are left out.
                             if bytes > budget {
                                 break 'rooms;
@@ -161,6 +193,17 @@ impl Loader {
             out.push((nsp, events));
         }
         Ok(())
+    }
+
+    /// `key` could not be read as ours (`e`: Redis's answer, such as WRONGTYPE): counted
+    /// and skipped.
+    fn invalid(&self, key: &str, e: &redis::RedisError) {
+        self.counters.skipped(LoadSkip::Invalid, 1);
+        siohub_actors::limited!(
+            warn,
+            "room history: {} in Redis is not a history siohub wrote ({e}); skipped",
+            siohub_actors::ClientText(key)
+        );
     }
 
     /// A stream entry of `room` as a loaded event (`None`: not one of ours, or garbage).
@@ -196,6 +239,12 @@ impl Loader {
             frames: frames.into(),
         })
     }
+}
+
+/// Whether `e` is Redis's answer to one command (such as WRONGTYPE), not a failure of the
+/// connection: only that command's key is skipped.
+fn is_answer(e: &redis::RedisError) -> bool {
+    !(e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error())
 }
 
 /// Microseconds since the epoch, now.

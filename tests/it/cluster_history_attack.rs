@@ -1,0 +1,79 @@
+//! Attacks on the room histories kept in Redis (see `cluster_history.rs`): keys of the
+//! wrong type and garbage entries written straight into Redis under the histories' names.
+//! A node that writes or loads them counts and skips them, and goes on serving.
+
+use crate::cluster_history::{
+    buffered, joiner_gets, loads, metric, news, start, wait_connected, writes,
+};
+use crate::support;
+
+use std::time::Duration;
+
+use support::cluster::{health, wait_counted};
+use support::{wait_until, RedisServer};
+
+const WAIT: Duration = Duration::from_secs(20);
+const INVALID: &str = r#"siohub_history_events_skipped_total{reason="invalid"}"#;
+const PUBLISH_FAILED: &str = r#"siohub_adapter_dropped_total{reason="publish_failed"}"#;
+
+#[test]
+fn cluster_history_attack_forged_keys_and_entries_are_counted_and_skipped() {
+    let redis = RedisServer::start();
+    let a = start(&redis);
+    wait_connected(&a);
+    for n in 1..=3 {
+        news(&a, "/h", "good", n);
+    }
+    wait_until("A wrote 1 to 3", WAIT, || writes(&a, "written") == 3);
+    let far = "99999999999999";
+    // A room whose stream is a string, listed in the index.
+    redis.cli(&["SET", "socket.io-history#/h#bad", "not a stream"]);
+    redis.cli(&["ZADD", "socket.io-history-rooms#/h", far, "bad"]);
+    // Garbage entries in a good room: a number that is not one, no fields of ours, no frame.
+    let good = "socket.io-history#/h#good";
+    redis.cli(&[
+        "XADD",
+        good,
+        "*",
+        "o",
+        "forger",
+        "c",
+        "x",
+        "w",
+        "1",
+        "t",
+        "42[\"news\",{\"n\":99}]",
+    ]);
+    redis.cli(&["XADD", good, "*", "junk", "1"]);
+    redis.cli(&["XADD", good, "*", "o", "forger", "c", "7", "w", "1"]);
+    // A namespace whose index is a string.
+    redis.cli(&["SET", "socket.io-history-rooms#/small", "not a zset"]);
+    redis.cli(&["ZADD", "socket.io-history-namespaces", far, "/small"]);
+
+    // A node started now loads the good events, counts the rest, and serves.
+    let b = start(&redis);
+    let nodes = [a, b];
+    wait_counted(&nodes, 2);
+    let [a, b] = &nodes;
+    wait_until("B's load completed", WAIT, || loads(b, "complete") >= 1);
+    assert_eq!(loads(b, "failed"), 0, "a forged key fails no load");
+    assert_eq!(buffered(b, "/h"), 3);
+    assert_eq!(joiner_gets(b, "/h", "good"), [1, 2, 3]);
+    // Three garbage entries, the string stream and the string index.
+    assert_eq!(metric(b, INVALID), 5);
+
+    // A publish into the room whose stream is a string: its write fails (counted), the
+    // broadcast and the writes of the same pipeline do not, and the node stays healthy.
+    let written = writes(a, "written");
+    news(a, "/h", "bad", 4);
+    news(a, "/h", "good", 5);
+    wait_until("A counted both writes", WAIT, || {
+        writes(a, "written") + writes(a, "failed") >= written + 2
+    });
+    assert_eq!(writes(a, "failed"), 1, "the write into the string");
+    assert_eq!(writes(a, "written"), written + 1);
+    assert_eq!(metric(a, PUBLISH_FAILED), 0, "both broadcasts went out");
+    wait_until("B got 4 and 5 live", WAIT, || buffered(b, "/h") == 5);
+    assert_eq!(health(a)["status"], "healthy", "{}", health(a));
+    assert_eq!(joiner_gets(b, "/h", "bad"), [4]);
+}
