@@ -77,3 +77,36 @@ fn cluster_history_attack_forged_keys_and_entries_are_counted_and_skipped() {
     assert_eq!(health(a)["status"], "healthy", "{}", health(a));
     assert_eq!(joiner_gets(b, "/h", "bad"), [4]);
 }
+
+/// Redis full (`maxmemory` reached, `noeviction`): it refuses the history writes, which are
+/// counted as failed; the broadcasts of the same pipelines still reach the other nodes, the
+/// node stays healthy, and writes go on once Redis has room again.
+#[test]
+fn cluster_history_attack_redis_out_of_memory_fails_the_writes_not_the_broadcasts() {
+    let redis = RedisServer::start();
+    let nodes = [start(&redis), start(&redis)];
+    wait_counted(&nodes, 2);
+    let [a, b] = &nodes;
+    news(a, "/h", "r", 1);
+    wait_until("A wrote 1", WAIT, || writes(a, "written") == 1);
+    redis.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    redis.cli(&["CONFIG", "SET", "maxmemory", "1"]);
+    for n in 2..=3 {
+        news(a, "/h", "r", n);
+    }
+    wait_until("A counted 2 and 3 as not written", WAIT, || {
+        writes(a, "failed") == 2
+    });
+    wait_until("B got 1 to 3 live", WAIT, || buffered(b, "/h") == 3);
+    assert_eq!(metric(a, PUBLISH_FAILED), 0, "the broadcasts went out");
+    assert_eq!(health(a)["status"], "healthy", "{}", health(a));
+    redis.cli(&["CONFIG", "SET", "maxmemory", "0"]);
+    news(a, "/h", "r", 4);
+    wait_until("A wrote 4", WAIT, || writes(a, "written") == 2);
+    assert_eq!(
+        redis.cli(&["XLEN", "socket.io-history#/h#r"]),
+        "2",
+        "1 and 4 are in Redis"
+    );
+    assert_eq!(joiner_gets(b, "/h", "r"), [1, 2, 3, 4]);
+}
