@@ -110,3 +110,73 @@ fn cluster_history_attack_redis_out_of_memory_fails_the_writes_not_the_broadcast
     );
     assert_eq!(joiner_gets(b, "/h", "r"), [1, 2, 3, 4]);
 }
+
+/// A full history in Redis (history_max_rooms = 20 rooms x buffer_size = 1000 events of
+/// 1 kB in `/h`, 20 MB, written straight into Redis) loaded by a node that starts: the load
+/// completes within its bounds, and the node delivers live events right after. Prints the
+/// figures (`--no-capture`).
+#[test]
+fn cluster_history_attack_a_full_history_loads_within_bounds() {
+    let redis = RedisServer::start();
+    let client = redis::Client::open(redis.url()).expect("a Redis URL");
+    let mut conn = client.get_connection().expect("Redis answers");
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    let pad = "x".repeat(1000);
+    for room in 0..20 {
+        let key = format!("socket.io-history#/h#r{room}");
+        let mut pipe = redis::pipe();
+        for n in 0..1000u64 {
+            let frame = format!("42/h,[\"news\",{{\"n\":{n},\"pad\":\"{pad}\"}}]");
+            pipe.cmd("XADD")
+                .arg(&key)
+                .arg("*")
+                .arg("o")
+                .arg("elsewhere")
+                .arg("c")
+                .arg(room * 1000 + n)
+                .arg("w")
+                .arg(now_us + n)
+                .arg("t")
+                .arg(frame)
+                .ignore();
+        }
+        pipe.cmd("ZADD")
+            .arg("socket.io-history-rooms#/h")
+            .arg("99999999999999")
+            .arg(format!("r{room}"))
+            .ignore();
+        pipe.query::<()>(&mut conn).expect("filled");
+    }
+    redis.cli(&["ZADD", "socket.io-history-namespaces", "99999999999999", "/h"]);
+    let info = redis.cli(&["INFO", "memory"]);
+    let used = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .unwrap_or("?")
+        .trim()
+        .to_owned();
+    let a = start(&redis);
+    wait_connected(&a);
+    let started = std::time::Instant::now();
+    let b = start(&redis);
+    wait_until("B's load completed", WAIT, || loads(&b, "complete") >= 1);
+    let load = started.elapsed();
+    let bytes = metric(&b, "siohub_buffered_bytes{namespace=\"/h\"}");
+    assert_eq!(metric(&b, "siohub_history_events_loaded_total"), 20_000);
+    assert!(bytes <= 67_108_864, "{bytes} bytes: max_buffer_bytes");
+    let nodes = [a, b];
+    wait_counted(&nodes, 2);
+    let sent = std::time::Instant::now();
+    news(&nodes[0], "/h", "live", 1);
+    wait_until("B got the live event", WAIT, || {
+        buffered(&nodes[1], "/h") == 20_001
+    });
+    eprintln!(
+        "full history: Redis used_memory {used} B; B started and loaded 20,000 events ({bytes} B buffered) in {} ms; a live event A->B then took {} ms",
+        load.as_millis(),
+        sent.elapsed().as_millis()
+    );
+}
