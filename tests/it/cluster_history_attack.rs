@@ -180,3 +180,33 @@ fn cluster_history_attack_a_full_history_loads_within_bounds() {
         sent.elapsed().as_millis()
     );
 }
+
+/// The origin restarts with a new uid: the node that takes its place loads the old node's
+/// events (named by the old uid) and numbers its own anew; a node that got the old events
+/// live, and one started afterwards, each hold every event once, in order.
+#[test]
+fn cluster_history_attack_a_restarted_origin_duplicates_and_loses_nothing() {
+    let redis = RedisServer::start();
+    let nodes = [start(&redis), start(&redis)];
+    wait_counted(&nodes, 2);
+    let [a, b] = nodes;
+    for n in 1..=3 {
+        news(&a, "/h", "r", n);
+    }
+    wait_until("B got 1 to 3 live", WAIT, || buffered(&b, "/h") == 3);
+    drop(a);
+    let a2 = start(&redis);
+    wait_until("A2 loaded", WAIT, || loads(&a2, "complete") >= 1);
+    wait_connected(&a2);
+    assert_eq!(buffered(&a2, "/h"), 3);
+    for n in 4..=5 {
+        news(&a2, "/h", "r", n);
+    }
+    wait_until("B got 4 and 5 live", WAIT, || buffered(&b, "/h") == 5);
+    let c = start(&redis);
+    wait_until("C loaded", WAIT, || loads(&c, "complete") >= 1);
+    for node in [&a2, &b, &c] {
+        assert_eq!(joiner_gets(node, "/h", "r"), [1, 2, 3, 4, 5]);
+    }
+    assert_eq!(buffered(&c, "/h"), 5);
+}
