@@ -210,3 +210,77 @@ fn cluster_history_attack_a_restarted_origin_duplicates_and_loses_nothing() {
     }
     assert_eq!(buffered(&c, "/h"), 5);
 }
+
+/// A forged publisher on the adapter's channel sends broadcasts into an always-room whose
+/// `opts.siohubSeq`/`siohubAt` are of the wrong type or absurd: each is delivered (without
+/// a name in the cluster, or with the absurd one), nothing panics, and the node goes on
+/// serving its own broadcasts and loads.
+#[test]
+fn cluster_history_attack_a_forged_sequence_number_of_any_type_is_delivered_and_harmless() {
+    use rmpv::Value as Pack;
+
+    let redis = RedisServer::start();
+    let a = start(&redis);
+    wait_connected(&a);
+    let mut d = support::Driver::node(&a);
+    d.connect("j", "/h");
+    assert_eq!(d.ack("j", "join", serde_json::json!(["r"]))["ok"], true);
+    let mut conn = redis::Client::open(redis.url())
+        .and_then(|c| c.get_connection())
+        .expect("the test connects to its Redis");
+    let forged: [(Pack, Pack); 6] = [
+        (Pack::from("seven"), Pack::from(5)),
+        (Pack::from(-1), Pack::from("now")),
+        (Pack::from(1.5), Pack::Nil),
+        (Pack::Array(vec![Pack::from(1)]), Pack::Map(vec![])),
+        (Pack::from(u64::MAX), Pack::from(u64::MAX)),
+        (Pack::from(u64::MAX), Pack::from(0)),
+    ];
+    for (n, (seq, at)) in forged.into_iter().enumerate() {
+        let packet = Pack::Map(vec![
+            (Pack::from("type"), Pack::from(2)),
+            (
+                Pack::from("data"),
+                Pack::Array(vec![
+                    Pack::from("news"),
+                    Pack::Map(vec![(Pack::from("n"), Pack::from(n as u64 + 1))]),
+                ]),
+            ),
+            (Pack::from("nsp"), Pack::from("/h")),
+        ]);
+        let opts = Pack::Map(vec![
+            (Pack::from("rooms"), Pack::Array(vec![Pack::from("r")])),
+            (Pack::from("except"), Pack::Array(vec![])),
+            (Pack::from("flags"), Pack::Map(vec![])),
+            (Pack::from("siohubSeq"), seq),
+            (Pack::from("siohubAt"), at),
+        ]);
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(
+            &mut bytes,
+            &Pack::Array(vec![Pack::from("forger"), packet, opts]),
+        )
+        .expect("msgpack");
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("socket.io#/h#")
+            .arg(bytes)
+            .query(&mut conn)
+            .expect("PUBLISH");
+    }
+    wait_until("the six forged events reached the joiner", WAIT, || {
+        d.received("j", "news").len() == 6
+    });
+    assert_eq!(buffered(&a, "/h"), 6, "kept in the room's buffer");
+    news(&a, "/h", "r", 7);
+    wait_until("A's own event follows", WAIT, || {
+        d.received("j", "news").len() == 7
+    });
+    // A node started now loads A's event and gets the forged ones from nowhere (they were
+    // never in Redis); a later join on A replays all seven.
+    let b = start(&redis);
+    wait_until("B loaded", WAIT, || loads(&b, "complete") >= 1);
+    assert_eq!(joiner_gets(&b, "/h", "r"), [7]);
+    let mut replayed = joiner_gets(&a, "/h", "r");
+    replayed.sort_unstable();
+    assert_eq!(replayed, [1, 2, 3, 4, 5, 6, 7]);
+}
