@@ -150,7 +150,12 @@ fn cluster_history_attack_a_full_history_loads_within_bounds() {
             .ignore();
         pipe.query::<()>(&mut conn).expect("filled");
     }
-    redis.cli(&["ZADD", "socket.io-history-namespaces", "99999999999999", "/h"]);
+    redis.cli(&[
+        "ZADD",
+        "socket.io-history-namespaces",
+        "99999999999999",
+        "/h",
+    ]);
     let info = redis.cli(&["INFO", "memory"]);
     let used = info
         .lines()
@@ -283,4 +288,71 @@ fn cluster_history_attack_a_forged_sequence_number_of_any_type_is_delivered_and_
     let mut replayed = joiner_gets(&a, "/h", "r");
     replayed.sort_unstable();
     assert_eq!(replayed, [1, 2, 3, 4, 5, 6, 7]);
+}
+
+/// The peak resident memory of this test process, in kB.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .expect("procfs")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// Entries of 1 MB each in 16 rooms of `/flood` (10 per room, `max_buffer_bytes` = 20 kB),
+/// 160 MB written straight into Redis: a node that loads them reads no more than its budget
+/// from Redis (Redis skips the events larger than the whole budget, which come back as
+/// their ids and are counted invalid), instead of 16 rooms x 10 entries in one answer.
+#[test]
+fn cluster_history_attack_a_load_reads_no_more_than_its_budget_from_redis() {
+    let redis = RedisServer::start();
+    let client = redis::Client::open(redis.url()).expect("a Redis URL");
+    let mut conn = client.get_connection().expect("Redis answers");
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    let pad = "x".repeat(1_000_000);
+    for room in 0..16 {
+        let key = format!("socket.io-history#/flood#r{room}");
+        for n in 0..10u64 {
+            let frame = format!("42/flood,[\"news\",{{\"n\":{n},\"pad\":\"{pad}\"}}]");
+            let _: String = redis::cmd("XADD")
+                .arg(&key)
+                .arg("*")
+                .arg("o")
+                .arg("elsewhere")
+                .arg("c")
+                .arg(room * 10 + n)
+                .arg("w")
+                .arg(now_us + n)
+                .arg("t")
+                .arg(frame)
+                .query(&mut conn)
+                .expect("XADD");
+        }
+        redis.cli(&[
+            "ZADD",
+            "socket.io-history-rooms#/flood",
+            "99999999999999",
+            &format!("r{room}"),
+        ]);
+    }
+    redis.cli(&[
+        "ZADD",
+        "socket.io-history-namespaces",
+        "99999999999999",
+        "/flood",
+    ]);
+    let a = start(&redis);
+    wait_connected(&a);
+    let before = peak_rss_kb();
+    let b = start(&redis);
+    wait_until("B's load completed", WAIT, || loads(&b, "complete") >= 1);
+    let grown = peak_rss_kb().saturating_sub(before);
+    // Before the fix the answer of one round trip held the 160 MB (peak RSS +322 MB).
+    assert!(grown < 64_000, "peak RSS grew {grown} kB during the load");
+    assert_eq!(metric(&b, INVALID), 160, "each event is over the budget");
+    assert_eq!(buffered(&b, "/flood"), 0);
 }
