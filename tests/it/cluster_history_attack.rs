@@ -356,3 +356,52 @@ fn cluster_history_attack_a_load_reads_no_more_than_its_budget_from_redis() {
     assert_eq!(metric(&b, INVALID), 160, "each event is over the budget");
     assert_eq!(buffered(&b, "/flood"), 0);
 }
+
+/// A Node.js socket.io server with `@socket.io/redis-adapter` on the same Redis while an
+/// always-room's history is written and loaded: siohub's broadcasts (with `siohubSeq` and
+/// `siohubAt` in their opts) reach its clients, its broadcasts reach siohub's joiners, and
+/// only siohub's events are in Redis's history (a node started later loads those).
+#[test]
+fn cluster_history_attack_a_node_js_peer_interoperates_while_histories_are_kept() {
+    use siohub::config::BufferName;
+    use support::cluster::NodePeer;
+
+    let redis = RedisServer::start();
+    let mut with_chat = crate::cluster_history::settings(&redis, &redis.url());
+    for ns in &mut with_chat.namespaces {
+        if ns.name == "/chat" {
+            ns.buffer = BufferName::Always;
+        }
+    }
+    let a = support::start_hub_from(with_chat.clone());
+    let mut peer = NodePeer::start(&redis);
+    let cluster = a.cluster.clone().expect("clustered");
+    wait_until("A counts the Node server", WAIT, || {
+        cluster.is_connected() && cluster.node_count() == 2
+    });
+    let mut dn = support::Driver::node_at(&peer.url());
+    dn.call(
+        "connect",
+        serde_json::json!({ "name": "n", "nsp": "/chat", "options": { "auth": { "rooms": ["r"] } } }),
+    );
+    let mut ds = support::Driver::node(&a);
+    ds.connect("s", "/chat");
+    assert_eq!(ds.ack("s", "join", serde_json::json!(["r"]))["ok"], true);
+    news(&a, "/chat", "r", 1);
+    wait_until("the Node client got 1", WAIT, || {
+        dn.received("n", "news").len() == 1
+    });
+    peer.call(
+        "emit",
+        serde_json::json!({ "nsp": "/chat", "rooms": ["r"], "event": "news", "args": [{ "n": 2 }] }),
+    );
+    wait_until("the siohub client got 2", WAIT, || {
+        ds.received("s", "news").len() == 2
+    });
+    assert_eq!(dn.received("n", "news")[0]["n"], 1);
+    assert_eq!(redis.cli(&["XLEN", "socket.io-history#/chat#r"]), "1");
+    let b = support::start_hub_from(with_chat);
+    wait_until("B loaded", WAIT, || loads(&b, "complete") >= 1);
+    assert_eq!(joiner_gets(&b, "/chat", "r"), [1]);
+    assert_eq!(joiner_gets(&a, "/chat", "r"), [1, 2]);
+}
