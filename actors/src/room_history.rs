@@ -110,7 +110,7 @@ pub struct HistoryCounters {
     write_dropped: AtomicU64,
     loads: [AtomicU64; 3],
     loaded: AtomicU64,
-    skipped: [AtomicU64; 3],
+    skipped: [AtomicU64; 4],
     held: AtomicU64,
     evicted: AtomicU64,
 }
@@ -135,6 +135,10 @@ pub enum LoadSkip {
     Expired = 1,
     /// Over `buffer_size` or the namespace's `max_buffer_bytes`.
     OverBound = 2,
+    /// Not something a siohub node wrote: an entry without our fields (or with garbage in
+    /// them), or a key of the wrong type under the histories' names (counted once per key
+    /// and load); skipped by the loader.
+    Invalid = 3,
 }
 
 impl HistoryCounters {

@@ -115,6 +115,7 @@ pub fn start(
         max_rooms: adapter.history_max_rooms,
         timeout: Duration::from_millis(adapter.history_read_timeout_ms),
         next_id: Arc::default(),
+        counters: parts.outbox.history_counters().clone(),
     });
     actix_rt::spawn(publisher);
     let served: redis_link::Served = Arc::new(Mutex::new(BTreeSet::from(["/".to_owned()])));

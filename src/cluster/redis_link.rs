@@ -235,37 +235,47 @@ pub(crate) async fn run_publisher(
             }
         }
         let mut pipe = redis::pipe();
+        // A command Redis refuses (a history key of the wrong type, out of memory) fails
+        // alone: the broadcasts of the batch still count as published.
+        pipe.ignore_errors();
         let written = history.add(&mut pipe, batch.iter().filter_map(|(_, a)| a.as_ref()));
-        let scripts = written.scripts;
         for (p, _) in &batch {
             pipe.cmd("PUBLISH").arg(&p.channel).arg(&p.bytes);
         }
         let n = batch.len() as u64;
-        // The answers: the history index scripts' (rooms evicted), then each PUBLISH's (how
-        // many subscribers it reached).
-        let mut sent = pipe.query_async::<Vec<i64>>(&mut conn).await;
+        // The answers: the history writes' first, then each PUBLISH's (how many subscribers
+        // it reached).
+        type Replies = Vec<redis::RedisResult<redis::Value>>;
+        let mut sent = pipe.query_async::<Replies>(&mut conn).await;
         if sent
             .as_ref()
             .is_err_and(|e| e.is_connection_dropped() || e.is_io_error())
         {
             // A connection Redis dropped (it restarted) is noticed by the first command on
             // it; the connection manager reconnects for the next one: one more try.
-            sent = pipe.query_async::<Vec<i64>>(&mut conn).await;
+            sent = pipe.query_async::<Replies>(&mut conn).await;
         }
-        history.done(
-            written,
-            sent.as_deref().ok().map(|a| &a[..scripts.min(a.len())]),
-        );
+        let replies = written.replies();
+        history.done(written, sent.as_ref().ok().and_then(|r| r.get(..replies)));
+        // A PUBLISH Redis refused fails as if the pipeline had.
+        let sent = sent.and_then(|r| {
+            r.into_iter()
+                .skip(replies)
+                .map(|reply| match reply? {
+                    redis::Value::Int(n) => Ok(n),
+                    _ => Ok(0),
+                })
+                .collect::<redis::RedisResult<Vec<i64>>>()
+        });
         match sent {
-            Ok(answers) => {
-                let reached = answers.get(scripts..).unwrap_or_default();
+            Ok(reached) => {
                 status.set_publisher(None);
                 for _ in 0..n {
                     counters.adapter_message(true);
                 }
                 let missed = batch
                     .iter()
-                    .zip(reached)
+                    .zip(&reached)
                     .filter(|((p, _), &r)| receivers.published(&p.channel, r))
                     .count() as u64;
                 receivers.settle();

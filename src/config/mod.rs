@@ -571,7 +571,7 @@ impl Settings {
                 return invalid(
                     "namespaces.forward",
                     format!("{event:?} for {}", ns.name),
-                    "event names other than the built-in ones (join, leave, publish, ping, request, presence, history) and Socket.IO's reserved ones",
+                    "event names other than the built-in ones (join, leave, publish, ping, request, fields, presence, history) and Socket.IO's reserved ones",
                 );
             }
         }

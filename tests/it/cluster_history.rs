@@ -36,7 +36,7 @@ fn always(name: &str, size: usize, ttl_s: u64) -> NamespacePolicy {
 /// A node on `redis` (reached at `url`): `/h` keeps 1000 events for 5 minutes, `/small`
 /// 5 events for 2 s, `/flood` 10 events per room and 20 kB in all, with at most 20 rooms
 /// in Redis.
-fn settings(redis: &RedisServer, url: &str) -> Settings {
+pub(crate) fn settings(redis: &RedisServer, url: &str) -> Settings {
     let mut settings = node_settings(redis);
     settings.adapter.redis_url = url.to_owned();
     settings.adapter.history_max_rooms = 20;
@@ -126,12 +126,12 @@ impl Relay {
     }
 }
 
-fn start(redis: &RedisServer) -> BackgroundServer {
+pub(crate) fn start(redis: &RedisServer) -> BackgroundServer {
     start_hub_from(settings(redis, &redis.url()))
 }
 
 /// `news` `{n}` to `room` of `nsp`, emitted on `node`.
-fn news(node: &BackgroundServer, nsp: &str, room: &str, n: u64) {
+pub(crate) fn news(node: &BackgroundServer, nsp: &str, room: &str, n: u64) {
     emit(
         node,
         json!({ "namespace": nsp, "rooms": room, "event": "news", "data": { "n": n } }),
@@ -139,28 +139,28 @@ fn news(node: &BackgroundServer, nsp: &str, room: &str, n: u64) {
 }
 
 /// The value of one `/metrics` series (`name{labels}`), 0 when absent.
-fn metric(node: &BackgroundServer, series: &str) -> u64 {
+pub(crate) fn metric(node: &BackgroundServer, series: &str) -> u64 {
     metrics_text(node)
         .lines()
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or(0)
 }
 
-fn buffered(node: &BackgroundServer, nsp: &str) -> u64 {
+pub(crate) fn buffered(node: &BackgroundServer, nsp: &str) -> u64 {
     metric(
         node,
         &format!("siohub_buffered_events{{namespace=\"{nsp}\"}}"),
     )
 }
 
-fn loads(node: &BackgroundServer, outcome: &str) -> u64 {
+pub(crate) fn loads(node: &BackgroundServer, outcome: &str) -> u64 {
     metric(
         node,
         &format!("siohub_history_loads_total{{outcome=\"{outcome}\"}}"),
     )
 }
 
-fn writes(node: &BackgroundServer, outcome: &str) -> u64 {
+pub(crate) fn writes(node: &BackgroundServer, outcome: &str) -> u64 {
     metric(
         node,
         &format!("siohub_history_writes_total{{outcome=\"{outcome}\"}}"),
@@ -170,7 +170,7 @@ fn writes(node: &BackgroundServer, outcome: &str) -> u64 {
 /// A socket that joins `room` of `nsp` on `node`; returns the `n` of every `news` it got
 /// once a namespace-wide `sync` emitted after the join reached it (the replay comes
 /// before the join's ack, and the sync after it).
-fn joiner_gets(node: &BackgroundServer, nsp: &str, room: &str) -> Vec<u64> {
+pub(crate) fn joiner_gets(node: &BackgroundServer, nsp: &str, room: &str) -> Vec<u64> {
     let mut d = Driver::node(node);
     d.connect("j", nsp);
     assert_eq!(d.ack("j", "join", json!([room]))["ok"], true);
@@ -185,7 +185,7 @@ fn joiner_gets(node: &BackgroundServer, nsp: &str, room: &str) -> Vec<u64> {
         .collect()
 }
 
-fn wait_connected(node: &BackgroundServer) {
+pub(crate) fn wait_connected(node: &BackgroundServer) {
     let cluster = node.cluster.as_ref().expect("a clustered node");
     wait_until("the node is connected to Redis", WAIT, || {
         cluster.is_connected()

@@ -93,13 +93,13 @@ refused! {
         chat.forward = vec!["publish".into()];
         s.webhook.url = "http://127.0.0.1:1/hook".into();
         s.namespaces = vec![chat];
-    } => "configuration key `namespaces.forward` = \"publish\" for /chat: event names other than the built-in ones (join, leave, publish, ping, request) and Socket.IO's reserved ones";
+    } => "configuration key `namespaces.forward` = \"publish\" for /chat: event names other than the built-in ones (join, leave, publish, ping, request, fields, presence, history) and Socket.IO's reserved ones";
     forwarding_a_reserved_event_is_refused: |s| {
         let mut chat = policy("/chat");
         chat.forward = vec!["disconnecting".into()];
         s.webhook.url = "http://127.0.0.1:1/hook".into();
         s.namespaces = vec![chat];
-    } => "configuration key `namespaces.forward` = \"disconnecting\" for /chat: event names other than the built-in ones (join, leave, publish, ping, request) and Socket.IO's reserved ones";
+    } => "configuration key `namespaces.forward` = \"disconnecting\" for /chat: event names other than the built-in ones (join, leave, publish, ping, request, fields, presence, history) and Socket.IO's reserved ones";
     require_auth_without_a_secret_or_key_is_refused: |s| {
         let mut chat = policy("/chat");
         chat.require_auth = true;

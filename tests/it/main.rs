@@ -22,6 +22,7 @@ mod chaos;
 mod cluster_attack;
 mod cluster_faults;
 mod cluster_history;
+mod cluster_history_attack;
 mod cluster_node;
 mod cluster_nodes;
 mod cluster_recovery;

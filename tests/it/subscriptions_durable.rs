@@ -103,22 +103,35 @@ fn subscriptions_durable_join_is_kept_and_new_sockets_join_with_replay() {
         rows(&pg, "alice"),
         vec![r#"/|news|{"fields": ["price"]}"#.to_owned()]
     );
-    // The room's history: what a new socket gets replayed when it is restored into it.
-    let sent = hub_broadcast(&server, room_target("news"), "tick", json!({"n": 1}));
+    // The room's history: what a new socket gets replayed when it is restored into it,
+    // with the field set its join named.
+    let sent = hub_broadcast(
+        &server,
+        room_target("news"),
+        "tick",
+        json!({"n": 1, "price": 10}),
+    );
     assert_eq!(sent.recipients, 1);
     d.wait_counts(&["a".to_owned()], "tick", 1);
 
-    // A second socket of alice: joined to "news" on connect, without asking, with the replay.
+    // A second socket of alice: joined to "news" on connect, without asking, with the replay,
+    // and only the fields the kept join named.
     let b = connect_as(&mut d, "b", "/", "alice");
     d.wait_counts(&["b".to_owned()], "tick", 1);
-    assert_eq!(d.received("b", "tick"), vec![json!({"n": 1})]);
+    assert_eq!(d.received("b", "tick"), vec![json!({"price": 10})]);
     wait_until("b is a member of news", WAIT, || {
         room_members(&server, "/", "news").contains(&b)
     });
     // And it gets what is published there from now on.
-    let sent = hub_broadcast(&server, room_target("news"), "tick", json!({"n": 2}));
+    let sent = hub_broadcast(
+        &server,
+        room_target("news"),
+        "tick",
+        json!({"n": 2, "price": 11}),
+    );
     assert_eq!(sent.recipients, 2);
     d.wait_counts(&["b".to_owned()], "tick", 2);
+    assert_eq!(d.received("b", "tick")[1], json!({"price": 11}));
     // Restores are per namespace: a socket of alice on /other is not joined to /'s room.
     let c = connect_as(&mut d, "c", "/other", "alice");
     wait_until("c's restore is done (nothing kept there)", WAIT, || {

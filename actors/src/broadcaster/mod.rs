@@ -223,6 +223,9 @@ struct PendingLoad {
     id: u64,
     /// When it started: events received live since go after the loaded ones.
     started: Instant,
+    /// When the joins held stop waiting: a load started while another was in flight keeps
+    /// the earlier one's, so a link that keeps resubscribing cannot hold a join for ever.
+    deadline: Instant,
     /// The replays of joins that wait for it.
     held: Vec<Replay>,
 }
@@ -833,14 +836,19 @@ impl Broadcaster {
     /// A load of the room histories starts: joins of always-rooms wait for it, at most
     /// `timeout` (a load already in flight is replaced, its waiting joins carried over).
     fn start_load(&mut self, msg: HistoryLoadStart, ctx: &mut Context<Self>) {
-        let held = self.load.take().map(|l| l.held).unwrap_or_default();
+        let now = Instant::now();
+        let (held, deadline) = match self.load.take() {
+            Some(l) => (l.held, l.deadline),
+            None => (Vec::new(), now + msg.timeout),
+        };
         self.load = Some(PendingLoad {
             id: msg.id,
-            started: Instant::now(),
+            started: now,
+            deadline,
             held,
         });
         let id = msg.id;
-        ctx.run_later(msg.timeout, move |act, _| {
+        ctx.run_later(deadline.saturating_duration_since(now), move |act, _| {
             if act.load.as_ref().is_some_and(|l| l.id == id) {
                 if let Some(outbox) = &act.cluster {
                     outbox.history_counters().load(LoadCount::TimedOut);

@@ -165,6 +165,8 @@ impl Merged {
             LoadSkip::Duplicate => self.duplicate,
             LoadSkip::Expired => self.expired,
             LoadSkip::OverBound => self.over_bound,
+            // The loader skips those before a merge.
+            LoadSkip::Invalid => 0,
         }
     }
 }

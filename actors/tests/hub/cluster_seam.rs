@@ -182,3 +182,42 @@ async fn a_join_waits_for_the_history_load_and_gets_it_once_in_order() {
     assert_eq!(counters.events_skipped(LoadSkip::Duplicate), 1);
     assert_eq!(counters.loads(LoadCount::Complete), 1);
 }
+
+/// A link that keeps resubscribing starts a load more often than a load's timeout: a join
+/// held by the first still gets its answer by the first one's deadline, not when the loads
+/// stop coming.
+#[actix_rt::test]
+async fn loads_started_again_and_again_hold_a_join_no_longer_than_the_first_timeout() {
+    use siohub_actors::room_history::{HistoryLoadStart, LoadCount};
+
+    let policy = DeliveryPolicy {
+        buffer: BufferPolicy::Always,
+        buffer_size: 10,
+        ..DeliveryPolicy::default()
+    };
+    let (outbox, _receiver) = ClusterOutbox::new(8);
+    let hub = Hub::start_clustered(DeliveryPolicies::new(policy), outbox.clone());
+    let sockets = Sockets::default();
+    let (_client, _) = Client::connect(&hub, namespaces(&sockets, None), None).await;
+    let timeout = Duration::from_millis(300);
+    hub.history_load_start(HistoryLoadStart { id: 1, timeout });
+    let socket = sockets.last();
+    let join = actix_rt::spawn(async move { socket.join("r").await });
+    let counters = outbox.history_counters().clone();
+    crate::support::read_lock::until("the join waits for the load", || counters.joins_held() == 1)
+        .await;
+    // A new load every 50 ms for 6 s (none of them ever ends), 20 timeouts' worth.
+    let mut id = 1;
+    while !join.is_finished() && id < 120 {
+        id += 1;
+        hub.history_load_start(HistoryLoadStart { id, timeout });
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        join.is_finished(),
+        "the join still waits after {id} loads started"
+    );
+    assert!(id < 120, "answered while the loads kept starting");
+    join.await.unwrap().expect("the join succeeds");
+    assert_eq!(counters.loads(LoadCount::TimedOut), 1);
+}

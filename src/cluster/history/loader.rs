@@ -4,8 +4,8 @@
 //! from Redis (those whose policy here is `buffer = "always"`), each room newest first, at
 //! most `history_max_rooms` rooms and `max_buffer_bytes` of events per namespace (what its
 //! buffers may hold anyway), [`ROOMS_PER_TRIP`] rooms and [`PAGE`] entries of each per round
-//! trip; what was read goes to
-//! the Broadcaster, which merges it (see `RoomBuffers::merge`).
+//! trip, each round trip's answer bounded by what is left of the budget ([`READ`] stops
+//! there, in Redis); what was read goes to the Broadcaster, which merges it (see `RoomBuffers::merge`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use redis::aio::ConnectionManager;
 use siohub_actors::room_history::{
-    HistoryKey, HistoryLoadStart, HistoryLoaded, LoadOutcome, LoadedEvent,
+    HistoryCounters, HistoryKey, HistoryLoadStart, HistoryLoaded, LoadOutcome, LoadSkip,
+    LoadedEvent,
 };
 use siohub_actors::wire_frame::WireFrame;
 use siohub_actors::{BufferPolicy, Hub, EVENT_OVERHEAD};
@@ -27,6 +28,49 @@ pub(crate) const ROOMS_PER_TRIP: usize = 16;
 /// Entries read per room per round trip: a round trip's reply holds at most
 /// `ROOMS_PER_TRIP` x `PAGE` entries, whatever `buffer_size` is.
 pub(crate) const PAGE: usize = 128;
+
+/// Reads one page of each room stream of a round trip (KEYS), newest first, stopping at a
+/// byte budget so that what Redis sends back is bounded whatever the entries hold. ARGV:
+/// the bytes this trip may still bring, the namespace's whole budget, then per key its end
+/// id, its count and its per-event overhead. An event counts its frames (`t`, `b`) and the
+/// overhead, as the loader does; one larger than the whole budget comes back as its id
+/// alone (skipped as invalid). Per key: `{status, entries}`, status 0: read, 1: not a
+/// stream, 2: the budget ends here (the namespace's load ends).
+const READ: &str = r"
+local left = tonumber(ARGV[1])
+local whole = tonumber(ARGV[2])
+local out = {}
+local spent = false
+for i, key in ipairs(KEYS) do
+  local base = 3 * i
+  if spent then
+    out[i] = {2, {}}
+  else
+    local ok, page = pcall(redis.call, 'XREVRANGE', key, ARGV[base], '-', 'COUNT', ARGV[base + 1])
+    if not ok then
+      out[i] = {1, {}}
+    else
+      local overhead = tonumber(ARGV[base + 2])
+      local kept = {}
+      for _, entry in ipairs(page) do
+        local size = overhead
+        local fields = entry[2]
+        for j = 1, #fields, 2 do
+          if fields[j] == 't' or fields[j] == 'b' then size = size + #fields[j + 1] end
+        end
+        if size > whole then
+          kept[#kept + 1] = {entry[1], {}}
+        else
+          left = left - size
+          if left < 0 then spent = true break end
+          kept[#kept + 1] = entry
+        end
+      end
+      out[i] = {spent and 2 or 0, kept}
+    end
+  end
+end
+return out";
 
 /// A stream entry: its id and its fields (names and values alternating).
 type Entry = (String, Vec<Vec<u8>>);
@@ -42,6 +86,8 @@ pub(crate) struct Loader {
     pub(crate) max_rooms: usize,
     pub(crate) timeout: Duration,
     pub(crate) next_id: Arc<AtomicU64>,
+    /// Counts what the load skipped as not ours ([`LoadSkip::Invalid`]).
+    pub(crate) counters: Arc<HistoryCounters>,
 }
 
 impl Loader {
@@ -100,7 +146,7 @@ impl Loader {
             if policy.buffer != BufferPolicy::Always || policy.buffer_size == 0 {
                 continue;
             }
-            let rooms: Vec<String> = redis::cmd("ZREVRANGEBYSCORE")
+            let rooms: Vec<String> = match redis::cmd("ZREVRANGEBYSCORE")
                 .arg(self.keys.rooms(&nsp))
                 .arg("+inf")
                 .arg(now / 1000)
@@ -108,7 +154,16 @@ impl Loader {
                 .arg(0)
                 .arg(self.max_rooms)
                 .query_async(&mut conn)
-                .await?;
+                .await
+            {
+                Ok(rooms) => rooms,
+                // Not a sorted set (written by something else): this namespace is skipped.
+                Err(e) if is_answer(&e) => {
+                    self.invalid(&self.keys.rooms(&nsp));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let budget = policy.max_buffer_bytes;
             let mut events = Vec::new();
             let mut bytes = 0usize;
@@ -120,36 +175,55 @@ impl Loader {
                     .map(|room| (room, "+".to_owned(), policy.buffer_size))
                     .collect();
                 while !cursors.is_empty() {
-                    let mut pipe = redis::pipe();
-                    for (room, end, left) in &cursors {
-                        pipe.cmd("XREVRANGE")
-                            .arg(self.keys.stream(&nsp, room))
-                            .arg(end)
-                            .arg("-")
-                            .arg("COUNT")
-                            .arg((*left).min(PAGE));
+                    let mut read = redis::cmd("EVAL");
+                    read.arg(READ).arg(cursors.len());
+                    for (room, _, _) in &cursors {
+                        read.arg(self.keys.stream(&nsp, room));
                     }
-                    let pages: Vec<Vec<Entry>> = pipe.query_async(&mut conn).await?;
+                    read.arg(budget.saturating_sub(bytes)).arg(budget);
+                    for (room, end, left) in &cursors {
+                        read.arg(end)
+                            .arg((*left).min(PAGE))
+                            .arg(room.len() + EVENT_OVERHEAD);
+                    }
+                    let pages: Vec<(u8, Vec<Entry>)> = read.query_async(&mut conn).await?;
                     let mut next = Vec::with_capacity(cursors.len());
-                    for ((room, _, left), page) in cursors.into_iter().zip(pages) {
+                    for ((room, _, left), (status, page)) in cursors.into_iter().zip(pages) {
+                        if status == 1 {
+                            self.invalid(&self.keys.stream(&nsp, room));
+                            continue;
+                        }
                         let full = page.len() == left.min(PAGE);
                         let mut last = None;
                         let taken = page.len();
                         for (id, fields) in page {
                             last = Some(id);
                             let Some(event) = self.decode(room, &fields, now) else {
+                                self.counters.skipped(LoadSkip::Invalid, 1);
                                 continue;
                             };
                             if event.age > policy.buffer_ttl {
                                 continue;
                             }
                             let frames: usize = event.frames.iter().map(|f| f.len()).sum();
-                            bytes += frames + room.len() + EVENT_OVERHEAD;
+                            let size = frames + room.len() + EVENT_OVERHEAD;
+                            // One event larger than the whole budget was not written by a
+                            // node of this policy (its buffers could not hold it): skipped,
+                            // so that it cannot crowd out the rest of the namespace.
+                            if size > budget {
+                                self.counters.skipped(LoadSkip::Invalid, 1);
+                                continue;
+                            }
+                            bytes += size;
                             // Over the budget, the older events are left out.
                             if bytes > budget {
                                 break 'rooms;
                             }
                             events.push(event);
+                        }
+                        // Redis stopped at the budget: the older events are left out.
+                        if status == 2 {
+                            break 'rooms;
                         }
                         if let Some(last) = last.filter(|_| full && left > taken) {
                             next.push((room, format!("({last}"), left - taken));
@@ -161,6 +235,16 @@ impl Loader {
             out.push((nsp, events));
         }
         Ok(())
+    }
+
+    /// `key` could not be read as ours (Redis answered WRONGTYPE): counted and skipped.
+    fn invalid(&self, key: &str) {
+        self.counters.skipped(LoadSkip::Invalid, 1);
+        siohub_actors::limited!(
+            warn,
+            "room history: {} in Redis is not of the type siohub writes; skipped",
+            siohub_actors::ClientText(key)
+        );
     }
 
     /// A stream entry of `room` as a loaded event (`None`: not one of ours, or garbage).
@@ -196,6 +280,12 @@ impl Loader {
             frames: frames.into(),
         })
     }
+}
+
+/// Whether `e` is Redis's answer to one command (such as WRONGTYPE), not a failure of the
+/// connection: only that command's key is skipped.
+fn is_answer(e: &redis::RedisError) -> bool {
+    !(e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error())
 }
 
 /// Microseconds since the epoch, now.

@@ -70,13 +70,21 @@ pub(crate) struct HistoryWriter {
     counters: Arc<HistoryCounters>,
 }
 
-/// The history writes of one pipeline: room entries, and one index script per namespace
-/// (whose answers the pipeline returns, in order).
+/// The history writes of one pipeline: room entries (XADDs), then one index script per
+/// namespace, whose answers the pipeline returns first, in this order.
 #[derive(Debug, Default)]
 pub(crate) struct Written {
-    entries: u64,
-    /// Index scripts in the pipeline: its first `scripts` answers are theirs.
-    pub(crate) scripts: usize,
+    /// Per entry, which index script lists its room.
+    entries: Vec<usize>,
+    /// Index scripts.
+    scripts: usize,
+}
+
+impl Written {
+    /// How many answers of the pipeline are the writes' (they come first).
+    pub(crate) fn replies(&self) -> usize {
+        self.entries.len() + self.scripts
+    }
 }
 
 impl HistoryWriter {
@@ -100,6 +108,8 @@ impl HistoryWriter {
         let mut index: HashMap<&str, (u64, Vec<&str>)> = HashMap::new();
         let mut order: Vec<&str> = Vec::new();
         let mut now = 0;
+        // Per entry, its namespace (as a rank in `order`, filled in below).
+        let mut entry_nsps: Vec<&str> = Vec::new();
         for append in appends {
             let h = &append.history;
             let ttl = h.ttl.as_millis().max(1) as u64;
@@ -116,9 +126,8 @@ impl HistoryWriter {
                     let name = if frame.is_binary() { "b" } else { "t" };
                     cmd.arg(name).arg(frame.payload());
                 }
-                cmd.ignore();
                 pipe.cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
-                written.entries += 1;
+                entry_nsps.push(&append.nsp);
             }
             let (nsp_ttl, rooms) = index.entry(&append.nsp).or_insert_with(|| {
                 order.push(&append.nsp);
@@ -131,8 +140,12 @@ impl HistoryWriter {
                 }
             }
         }
+        written.entries = entry_nsps
+            .iter()
+            .map(|nsp| order.iter().position(|n| n == nsp).unwrap_or_default())
+            .collect();
+        written.scripts = order.len();
         for nsp in order {
-            written.scripts += 1;
             let (ttl, rooms) = &index[nsp];
             let cmd = pipe.cmd("EVAL").arg(INDEX).arg(2);
             cmd.arg(self.keys.rooms(nsp)).arg(self.keys.namespaces());
@@ -147,32 +160,60 @@ impl HistoryWriter {
         written
     }
 
-    /// Counts what became of the writes of a pipeline: `evicted` are the index scripts'
-    /// answers (`None`: the pipeline failed).
-    pub(crate) fn done(&self, written: Written, evicted: Option<&[i64]>) {
-        if written.entries == 0 {
+    /// Counts what became of the writes of a pipeline: `replies` are Redis's answers to
+    /// them (see [`Written::replies`]; `None`: the pipeline failed). An entry is written
+    /// when its XADD and its room's index script succeeded; one Redis refused (a key of
+    /// the wrong type, out of memory) is counted failed, alone.
+    pub(crate) fn done(
+        &self,
+        written: Written,
+        replies: Option<&[redis::RedisResult<redis::Value>]>,
+    ) {
+        let total = written.entries.len() as u64;
+        if total == 0 {
             return;
         }
-        match evicted {
-            Some(evicted) => {
-                self.counters.written(written.entries);
-                let rooms: i64 = evicted.iter().sum();
-                if rooms > 0 {
-                    self.counters.rooms_evicted(rooms as u64);
-                    siohub_actors::limited!(
-                        warn,
-                        "room history: more rooms than [adapter] history_max_rooms have a history in Redis; the {rooms} least recently written lost theirs"
-                    );
+        let Some(replies) = replies.filter(|r| r.len() == written.replies()) else {
+            self.counters.write_failed(total);
+            siohub_actors::limited!(
+                warn,
+                "room history: {total} entries could not be written to Redis; nodes that load the histories later miss them"
+            );
+            return;
+        };
+        let (adds, scripts) = replies.split_at(written.entries.len());
+        let mut failed = 0;
+        let mut refusal = None;
+        for (add, &script) in adds.iter().zip(&written.entries) {
+            match add.as_ref().and(scripts[script].as_ref()) {
+                Ok(_) => {}
+                Err(e) => {
+                    failed += 1;
+                    refusal.get_or_insert(e);
                 }
             }
-            None => {
-                self.counters.write_failed(written.entries);
-                siohub_actors::limited!(
-                    warn,
-                    "room history: {} entries could not be written to Redis; nodes that load the histories later miss them",
-                    written.entries
-                );
-            }
+        }
+        self.counters.written(total - failed);
+        if let Some(e) = refusal {
+            self.counters.write_failed(failed);
+            siohub_actors::limited!(
+                warn,
+                "room history: Redis refused {failed} entries ({e}); nodes that load the histories later miss them"
+            );
+        }
+        let rooms: i64 = scripts
+            .iter()
+            .filter_map(|r| match r {
+                Ok(redis::Value::Int(n)) => Some(*n),
+                _ => None,
+            })
+            .sum();
+        if rooms > 0 {
+            self.counters.rooms_evicted(rooms as u64);
+            siohub_actors::limited!(
+                warn,
+                "room history: more rooms than [adapter] history_max_rooms have a history in Redis; the {rooms} least recently written lost theirs"
+            );
         }
     }
 }

@@ -139,6 +139,7 @@ fn history_families(cluster: &ClusterHandle, out: &mut Families) -> fmt::Result 
             ("duplicate", LoadSkip::Duplicate),
             ("expired", LoadSkip::Expired),
             ("over_bound", LoadSkip::OverBound),
+            ("invalid", LoadSkip::Invalid),
         ]
         .map(|(reason, why)| ([("reason", reason)], history.events_skipped(why))),
     )?;
