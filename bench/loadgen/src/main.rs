@@ -15,6 +15,7 @@
 mod metrics;
 mod msgpack;
 mod polling;
+mod real;
 mod report;
 mod scenarios;
 mod sio;
@@ -62,6 +63,8 @@ pub struct Config {
     pub wire: sio::Wire,
     /// What follows the timestamp in each publish's data.
     pub padding: sio::Padding,
+    /// How subscribers and echo clients read (`--client`): lean, or as a real client.
+    pub client: real::Client,
 }
 
 impl Default for Config {
@@ -94,6 +97,7 @@ impl Default for Config {
             admin_watchers: 0,
             wire: sio::Wire::default(),
             padding: sio::Padding::X,
+            client: real::Client::Lean,
         }
     }
 }
@@ -144,6 +148,13 @@ options of `run` (defaults in brackets):
   --padding K       x | ticks: what follows the timestamp in each publish's
                     data: x repeated, or key=number; pairs that differ in
                     every publish (for deflate)                               [x]
+  --client K        lean | real: how subscribers and echo clients read.
+                    lean: frames parsed in place, the timestamp found by
+                    position (the throughput ceiling); real: every message
+                    through tungstenite's message API and its Socket.IO
+                    packet parsed whole with serde_json, the timestamp read
+                    from the parsed data (what real clients cost: latency
+                    figures); not with --deflate                             [lean]
 "#;
 
 impl Config {
@@ -237,6 +248,13 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                     other => return Err(format!("--padding: x or ticks, not {other}")),
                 }
             }
+            "--client" => {
+                cfg.client = match value.as_str() {
+                    "lean" => real::Client::Lean,
+                    "real" => real::Client::Real,
+                    other => return Err(format!("--client: lean or real, not {other}")),
+                }
+            }
             _ => return Err(format!("unknown option {flag}; see `loadgen help`")),
         }
         i += 2;
@@ -249,6 +267,13 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "unknown scenario {}; one of fanout idle ramp echo mixed",
             cfg.scenario
         ));
+    }
+    if cfg.client == real::Client::Real && cfg.wire.deflate {
+        return Err(
+            "--client real reads through tungstenite, which has no permessage-deflate: \
+             use --client lean with --deflate"
+                .to_owned(),
+        );
     }
     let default_frac = if cfg.scenario == "mixed" { 0.05 } else { 0.0 };
     cfg.polling_frac = polling_frac.unwrap_or(default_frac).clamp(0.0, 1.0);
@@ -386,6 +411,18 @@ mod tests {
         assert_eq!(cfg.padding, sio::Padding::Ticks);
         assert!(parse_args(&args("--parser cbor")).is_err());
         assert!(parse_args(&args("--padding y")).is_err());
+    }
+
+    #[test]
+    fn client_option() {
+        assert_eq!(parse_args(&[]).unwrap().client, real::Client::Lean);
+        let cfg = parse_args(&args("--client real --parser msgpack")).unwrap();
+        assert_eq!(cfg.client, real::Client::Real);
+        assert!(parse_args(&args("--client lean --deflate")).is_ok());
+        assert!(parse_args(&args("--client real --deflate"))
+            .unwrap_err()
+            .contains("permessage-deflate"));
+        assert!(parse_args(&args("--client fat")).is_err());
     }
 
     #[test]
