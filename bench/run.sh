@@ -93,7 +93,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # ---- build -------------------------------------------------------------------------------
 LOADGEN="$BENCH/target/release/loadgen"
 SIOXIDE="$BENCH/target/release/socketioxide-peer"
-SIOHUB="$ROOT/target/release/siohub"
+# SIOHUB_BIN: another siohub binary (say, a build before a change), with NO_BUILD=1.
+SIOHUB="${SIOHUB_BIN:-$ROOT/target/release/siohub}"
 if [ "${NO_BUILD:-0}" != 1 ]; then
   say "building the load generator"
   pkgs=(-p loadgen)
