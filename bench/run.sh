@@ -39,6 +39,12 @@
 #                      above the 1024-byte threshold)               (default 2048)
 #   MODE_ROUNDS        rounds of every msgpack and deflate case, servers alternating
 #                      within each; the table shows each server's median round (default 1)
+#   CLIENT             real | lean: how the generator's subscribers and echo clients read
+#                      (loadgen --client). real (default): every message through
+#                      tungstenite and parsed whole with serde_json, what real clients
+#                      cost: the latency figures. lean: frames parsed in place, the
+#                      throughput ceiling. deflate cases always run lean (tungstenite has
+#                      no permessage-deflate).
 #   LOADGEN_ARGS       extra options for every loadgen run (see `loadgen help`)
 #   RESULTS_DIR        where the .md and .json go                   (default bench/results)
 #   NO_BUILD=1         use what is already built
@@ -71,9 +77,11 @@ DEFLATE_RATES="${DEFLATE_RATES:-5 sat}"
 DEFLATE_PAYLOAD="${DEFLATE_PAYLOAD:-2048}"
 MODE_ROUNDS="${MODE_ROUNDS:-1}"
 LOADGEN_ARGS="${LOADGEN_ARGS:-}"
+CLIENT="${CLIENT:-real}"
 
 say() { echo "bench: $*" >&2; }
 want() { case " $2 " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+case "$CLIENT" in real|lean) ;; *) say "CLIENT is real or lean, not '$CLIENT'"; exit 2 ;; esac
 case "$CLUSTER_SPLIT" in half) split_tag="" ;; first) split_tag="-empty2" ;;
   *) say "CLUSTER_SPLIT is half or first, not '$CLUSTER_SPLIT'"; exit 2 ;; esac
 
@@ -90,7 +98,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # ---- build -------------------------------------------------------------------------------
 LOADGEN="$BENCH/target/release/loadgen"
 SIOXIDE="$BENCH/target/release/socketioxide-peer"
-SIOHUB="$ROOT/target/release/siohub"
+# SIOHUB_BIN: another siohub binary (say, a build before a change), with NO_BUILD=1.
+SIOHUB="${SIOHUB_BIN:-$ROOT/target/release/siohub}"
 if [ "${NO_BUILD:-0}" != 1 ]; then
   say "building the load generator"
   pkgs=(-p loadgen)
@@ -334,9 +343,11 @@ for spec in "${CASES[@]}"; do
       continue
     fi
     say "$case_name on $server (${ADDRS}, pids $PIDS$([ "$rounds" -gt 1 ] && echo ", round $round of $rounds"))"
-    extra=()
+    extra=(--client "$CLIENT")
+    # tungstenite (the real client) has no permessage-deflate.
+    [[ "$case_name" == deflate-* ]] && extra=(--client lean)
     # siohub counts what it drops; its /metrics deltas go into the report.
-    [ "$server" = siohub ] && extra=(--metrics-url "$METRICS")
+    [ "$server" = siohub ] && extra+=(--metrics-url "$METRICS")
     [ "$cluster" = 1 ] && extra+=(--redis-pid "$REDIS_PID")
     [ "$cluster" = 1 ] && redis-cli -p "$REDIS_PORT" INFO everything >"$LOGS/redis-before.txt"
     # With CLUSTER_SPLIT=first every client goes to the first node (both are measured).
@@ -372,8 +383,8 @@ redis_adapter_ver="$(grep -A1 '"node_modules/@socket.io/redis-adapter": {' "$BEN
 sioxide_redis_ver="$(grep -A1 '^name = "socketioxide-redis"$' "$BENCH/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')"
 sio_ver="$(grep -A1 '"node_modules/socket.io": {' "$BENCH/peers/node/package-lock.json" | sed -n 's/.*"version": "\(.*\)".*/\1/p')"
 {
-  printf '{"meta":{"started":"%s","quick":%s,"siohub":"%s","socketioxide":"%s","node":"%s","socket.io":"%s","redis":"%s","@socket.io/redis-adapter":"%s","socketioxide-redis":"%s","cpus":%s,"servers":"%s"},"runs":[\n' \
-    "$STAMP" "$([ "$QUICK" = 1 ] && echo true || echo false)" "$siohub_rev" "$sioxide_ver" "$node_ver" "$sio_ver" \
+  printf '{"meta":{"started":"%s","client":"%s","quick":%s,"siohub":"%s","socketioxide":"%s","node":"%s","socket.io":"%s","redis":"%s","@socket.io/redis-adapter":"%s","socketioxide-redis":"%s","cpus":%s,"servers":"%s"},"runs":[\n' \
+    "$STAMP" "$CLIENT" "$([ "$QUICK" = 1 ] && echo true || echo false)" "$siohub_rev" "$sioxide_ver" "$node_ver" "$sio_ver" \
     "$redis_ver" "$redis_adapter_ver" "$sioxide_redis_ver" "$(nproc)" "$SERVERS"
   sed '$!s/$/,/' "$RUNS"
   printf ']}\n'
@@ -396,6 +407,12 @@ sio_ver="$(grep -A1 '"node_modules/socket.io": {' "$BENCH/peers/node/package-loc
          "socketioxide has no permessage-deflate and is not run \`-on\`. Wire bytes: what the subscribers read (websocket frames" \
          "with their headers, no TCP/IP), per delivered message; a server's CPU cost of a mode per delivered message is its" \
          "\`server CPU µs / delivered msg\` in the mode's case minus that in the plain case at the same rate."
+  fi
+  if [ "$CLIENT" = real ]; then
+    echo "Clients: \`--client real\` (subscribers and echo clients take every message through tungstenite's" \
+         "message API and parse every packet whole with serde_json; deflate cases run \`--client lean\`)."
+  else
+    echo "Clients: \`--client lean\` (frames parsed in place, timestamps found by position: the throughput ceiling)."
   fi
   echo "Ratios are siohub's figure over the peer's: above 1 is better for siohub on ↑ rows, below 1 on ↓ rows."
   echo

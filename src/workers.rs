@@ -5,6 +5,12 @@
 //! worker serves each connection it accepts on its own thread. There is no accept thread,
 //! so a new connection costs no hand-off between threads (with a shared accept thread,
 //! every connection woke a worker through an eventfd and cost a context switch).
+//!
+//! Every accepted connection gets `TCP_NODELAY`. The hub gathers what it has for a
+//! connection into one write itself, so Nagle's algorithm has nothing left to merge; it
+//! only holds back a small write while an earlier one is unacknowledged, which adds a
+//! delayed-ACK round (up to 40 ms on Linux) to a delivery or an ack now and then. Node
+//! (`ws`) and hyper/axum servers set it too.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -178,6 +184,9 @@ async fn run_worker<SF>(
             },
             accepted = listener.accept() => match accepted {
                 Ok((io, peer)) => {
+                    if let Err(e) = io.set_nodelay(true) {
+                        log::debug!("worker {index}: TCP_NODELAY on {peer}: {e}");
+                    }
                     let (service, in_flight) = (service.clone(), in_flight.clone());
                     in_flight.set(in_flight.get() + 1);
                     actix_rt::spawn(async move {
@@ -250,4 +259,41 @@ pub fn local_addr(listeners: &[TcpListener]) -> io::Result<SocketAddr> {
         .first()
         .ok_or_else(|| io::Error::other("no listener"))?
         .local_addr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn accepted_connections_have_nodelay() {
+        let listeners = bind("127.0.0.1", 0, 2, 16).unwrap();
+        let addr = local_addr(&listeners).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let server = start(listeners, move || {
+            let tx = tx.clone();
+            actix_service::fn_service(move |(io, _peer): (TcpStream, SocketAddr)| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(io.nodelay().map_err(|e| e.to_string()));
+                    Ok::<_, ()>(())
+                }
+            })
+        })
+        .unwrap();
+        let handle = server.handle();
+        // Several connections, so both workers' listeners are likely to accept some.
+        let clients: Vec<_> = (0..4)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        for _ in 0..clients.len() {
+            let nodelay = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .expect("a worker accepted the connection")
+                .expect("the service reports");
+            assert_eq!(nodelay, Ok(true));
+        }
+        handle.stop(false).await;
+        server.await.unwrap();
+    }
 }

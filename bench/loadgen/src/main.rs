@@ -16,6 +16,7 @@ mod metrics;
 mod msgpack;
 mod polling;
 mod presence;
+mod real;
 mod report;
 mod scenarios;
 mod sio;
@@ -78,6 +79,8 @@ pub struct Config {
     pub slow_frac: f64,
     /// Seconds over which the soak's first connections are spread.
     pub ramp: f64,
+    /// How subscribers and echo clients read (`--client`): lean, or as a real client.
+    pub client: real::Client,
 }
 
 impl Default for Config {
@@ -116,6 +119,7 @@ impl Default for Config {
             lifetime: 60.0,
             slow_frac: 0.05,
             ramp: 30.0,
+            client: real::Client::Lean,
         }
     }
 }
@@ -176,6 +180,13 @@ soak (churning clients for --duration s; publishes at --rate to random rooms):
   --lifetime S      mean seconds a client stays before it goes and returns   [60]
   --slow-frac F     share of clients that read slowly                         [0.05]
   --ramp S          seconds over which the first connections are spread      [30]
+  --client K        lean | real: how subscribers and echo clients read.
+                    lean: frames parsed in place, the timestamp found by
+                    position (the throughput ceiling); real: every message
+                    through tungstenite's message API and its Socket.IO
+                    packet parsed whole with serde_json, the timestamp read
+                    from the parsed data (what real clients cost: latency
+                    figures); not with --deflate                             [lean]
 "#;
 
 impl Config {
@@ -275,6 +286,13 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "--lifetime" => cfg.lifetime = num(flag)?.max(1.0),
             "--slow-frac" => cfg.slow_frac = num(flag)?.clamp(0.0, 1.0),
             "--ramp" => cfg.ramp = num(flag)?.max(0.0),
+            "--client" => {
+                cfg.client = match value.as_str() {
+                    "lean" => real::Client::Lean,
+                    "real" => real::Client::Real,
+                    other => return Err(format!("--client: lean or real, not {other}")),
+                }
+            }
             _ => return Err(format!("unknown option {flag}; see `loadgen help`")),
         }
         i += 2;
@@ -293,6 +311,13 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     }
     if cfg.field_sets > cfg.object_fields {
         return Err("--field-sets needs --object-fields at least as large".to_owned());
+    }
+    if cfg.client == real::Client::Real && cfg.wire.deflate {
+        return Err(
+            "--client real reads through tungstenite, which has no permessage-deflate: \
+             use --client lean with --deflate"
+                .to_owned(),
+        );
     }
     let default_frac = if cfg.scenario == "mixed" { 0.05 } else { 0.0 };
     cfg.polling_frac = polling_frac.unwrap_or(default_frac).clamp(0.0, 1.0);
@@ -433,6 +458,18 @@ mod tests {
         assert_eq!(cfg.padding, sio::Padding::Ticks);
         assert!(parse_args(&args("--parser cbor")).is_err());
         assert!(parse_args(&args("--padding y")).is_err());
+    }
+
+    #[test]
+    fn client_option() {
+        assert_eq!(parse_args(&[]).unwrap().client, real::Client::Lean);
+        let cfg = parse_args(&args("--client real --parser msgpack")).unwrap();
+        assert_eq!(cfg.client, real::Client::Real);
+        assert!(parse_args(&args("--client lean --deflate")).is_ok());
+        assert!(parse_args(&args("--client real --deflate"))
+            .unwrap_err()
+            .contains("permessage-deflate"));
+        assert!(parse_args(&args("--client fat")).is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::metrics::{
     now_us, proc_sample, procs_sample, r3, record, summary_ms, Latencies, ProcSample, Window,
 };
 use crate::polling::{self, Polling};
+use crate::real::{self, Client};
 use crate::sio;
 use crate::ws::{Frame, Ws, WsWriter};
 use crate::Config;
@@ -198,22 +199,23 @@ async fn keep_alive(mut ws: Ws) {
 // fanout / mixed
 
 /// What subscribers count.
-struct Deliveries {
-    lat: Latencies,
-    received: AtomicU64,
+pub(crate) struct Deliveries {
+    pub(crate) lat: Latencies,
+    pub(crate) received: AtomicU64,
     /// Bytes websocket subscribers read from their sockets (frame headers included).
-    wire_bytes: AtomicU64,
-    window: Window,
+    pub(crate) wire_bytes: AtomicU64,
+    pub(crate) window: Window,
     /// Subscribers whose connection ended during the run (a slow-consumer disconnect, say).
-    lost: AtomicU64,
+    pub(crate) lost: AtomicU64,
     /// Of which on long-polling.
     lost_polling: AtomicU64,
     /// Why the first one ended.
-    first_loss: std::sync::Mutex<Option<String>>,
+    pub(crate) first_loss: std::sync::Mutex<Option<String>>,
 }
 
 impl Deliveries {
-    fn lose(&self, polling: bool, why: impl FnOnce() -> String) {
+    /// Counts a subscriber whose connection ended, and keeps why the first one did.
+    pub(crate) fn lose(&self, polling: bool, why: impl FnOnce() -> String) {
         if self.lost.fetch_add(1, Relaxed) == 0 {
             let why = why();
             eprintln!("loadgen: a subscriber was disconnected: {why}");
@@ -224,7 +226,7 @@ impl Deliveries {
         }
     }
 
-    fn new() -> Deliveries {
+    pub(crate) fn new() -> Deliveries {
         Deliveries {
             lat: Latencies::new(16),
             received: AtomicU64::new(0),
@@ -311,18 +313,31 @@ async fn ws_subscriber(mut ws: Ws, d: Arc<Deliveries>, shard: usize) {
 }
 
 /// Reads deliveries on a polling subscriber until the session ends.
-async fn polling_subscriber(session: Polling, d: Arc<Deliveries>, shard: usize) {
+/// With `real`, every packet is parsed whole as a real client does ([`real::text_delivery`]);
+/// a malformed one ends the subscriber.
+async fn polling_subscriber(session: Polling, d: Arc<Deliveries>, shard: usize, real: bool) {
     loop {
         let body = match session.poll().await {
             Ok(body) => body,
             Err(e) => return d.lose(true, || format!("poll failed: {e}")),
         };
         let now = now_us();
-        let (mut count, mut pong, mut closed) = (0u64, false, false);
+        let (mut count, mut pong, mut closed, mut invalid) = (0u64, false, false, None);
         {
             let mut h = d.lat.shard(shard);
             for p in polling::packets(&body) {
-                if let Some(ts) = sio::event_timestamp(p) {
+                let ts = if real {
+                    match real::text_delivery(p) {
+                        Ok(ts) => ts,
+                        Err(why) => {
+                            invalid = Some(why);
+                            break;
+                        }
+                    }
+                } else {
+                    sio::event_timestamp(p)
+                };
+                if let Some(ts) = ts {
                     record(&mut h, now.saturating_sub(ts));
                     count += 1;
                 } else if p == b"2" {
@@ -338,6 +353,9 @@ async fn polling_subscriber(session: Polling, d: Arc<Deliveries>, shard: usize) 
         }
         if closed {
             return d.lose(true, || "the server closed the polling session".to_owned());
+        }
+        if let Some(why) = invalid {
+            return d.lose(true, || format!("the server sent an invalid packet: {why}"));
         }
         if pong {
             if let Err(e) = session.post(b"3").await {
@@ -563,9 +581,11 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         if let Subscriber::Ws(ws) = &sub {
             deflate_subs += u64::from(ws.deflate);
         }
+        let real = cfg.client == Client::Real;
         match sub {
+            Subscriber::Ws(ws) if real => tokio::spawn(real::subscriber(ws, d, i)),
             Subscriber::Ws(ws) => tokio::spawn(ws_subscriber(ws, d, i)),
-            Subscriber::Polling(s) => tokio::spawn(polling_subscriber(s, d, i)),
+            Subscriber::Polling(s) => tokio::spawn(polling_subscriber(s, d, i, real)),
         };
     }
 
@@ -677,6 +697,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
             "window": cfg.window, "payload_bytes": cfg.payload, "duration_s": cfg.duration,
             "admin_watchers": cfg.admin_watchers, "nodes": cfg.addrs.len(),
             "parser": format!("{:?}", cfg.wire.parser).to_lowercase(), "deflate": cfg.wire.deflate,
+            "client": cfg.client.name(),
         },
         "connect": connect_report,
         "subscribers": subscribers,
@@ -867,11 +888,12 @@ async fn ramp(cfg: &Config) -> io::Result<Value> {
 // ---------------------------------------------------------------------------------------
 // echo
 
-struct Echoes {
-    lat: Latencies,
-    sent: AtomicU64,
-    acked: AtomicU64,
-    stop: AtomicBool,
+/// What echo clients count.
+pub(crate) struct Echoes {
+    pub(crate) lat: Latencies,
+    pub(crate) sent: AtomicU64,
+    pub(crate) acked: AtomicU64,
+    pub(crate) stop: AtomicBool,
 }
 
 /// One client pinging with an ack request every `period`, timing each ack.
@@ -967,7 +989,11 @@ async fn echo(cfg: &Config) -> io::Result<Value> {
     for (i, ws) in conns.ok.into_iter().enumerate() {
         // Spread the clients' ticks over one period so the load is even.
         let offset = period.mul_f64(i as f64 / n.max(1) as f64);
-        tokio::spawn(echo_client(ws, e.clone(), i, period, offset));
+        if cfg.client == Client::Real {
+            tokio::spawn(real::echo_client(ws, e.clone(), i, period, offset));
+        } else {
+            tokio::spawn(echo_client(ws, e.clone(), i, period, offset));
+        }
     }
     sleep(Duration::from_secs_f64(cfg.duration)).await;
     e.stop.store(true, Relaxed);
@@ -987,7 +1013,7 @@ async fn echo(cfg: &Config) -> io::Result<Value> {
         lat.value_at_quantile(0.99) as f64 / 1000.0
     );
     Ok(json!({
-        "params": {"clients": cfg.clients, "rate_per_client": cfg.echo_rate, "duration_s": cfg.duration},
+        "params": {"clients": cfg.clients, "rate_per_client": cfg.echo_rate, "duration_s": cfg.duration, "client": cfg.client.name()},
         "connect": report,
         "clients": n,
         "sent": sent,

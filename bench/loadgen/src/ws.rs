@@ -215,6 +215,34 @@ impl Ws {
     }
 }
 
+impl Ws {
+    /// Hands the connection over to another websocket implementation (`--client real`):
+    /// the TCP stream, and the bytes already read from it that no frame was parsed from
+    /// yet (frames that came in the same read as the last ones this reader handled).
+    /// Refused while a fragmented message is half read, while frames are still queued for
+    /// writing, and on a permessage-deflate connection (the inflater's window would be lost).
+    pub fn into_raw(self) -> io::Result<(TcpStream, Vec<u8>)> {
+        if self.deflate {
+            return Err(invalid(
+                "a permessage-deflate connection cannot be handed over",
+            ));
+        }
+        if !self.rd.frag.is_empty() && !self.rd.frag_ready {
+            return Err(invalid("a fragmented message is half read"));
+        }
+        if !self.wr.out.is_empty() {
+            return Err(invalid("frames are queued for writing"));
+        }
+        let leftover = self.rd.buf[self.rd.start..self.rd.end].to_vec();
+        let stream = self
+            .rd
+            .inner
+            .reunite(self.wr.inner)
+            .map_err(|_| invalid("the halves are of different connections"))?;
+        Ok((stream, leftover))
+    }
+}
+
 /// The inflater for the server's answer to a permessage-deflate offer: `None` when it
 /// declined (no such extension in the response), an error when it answered with an
 /// extension or parameter that was not offered.
