@@ -23,6 +23,7 @@ use siohub_actors::{
 
 use super::answer::answer;
 use super::policy::{denied, roles_of};
+use super::room_query::room_query;
 use super::rooms::check_room_name;
 use crate::config::NamespacePolicy;
 use crate::error_code::{ErrorCode, EventError};
@@ -148,30 +149,8 @@ fn renumber(value: &Value, base: usize) -> Value {
 
 /// The query of a `history` payload: `{"room", "since"?, "limit"?}` (or the room alone).
 fn query_of(payload: &Payload) -> Result<HistoryQuery, EventError> {
-    let shape = || EventError::invalid("expected {\"room\": \"<name>\", \"since\"?, \"limit\"?}");
-    match payload.args.first() {
-        Some(Value::String(room)) => HistoryQuery::new(room.clone(), None, None),
-        Some(Value::Object(obj)) => {
-            let room = obj.get("room").and_then(Value::as_str).ok_or_else(shape)?;
-            let since = match obj.get("since") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(other) => {
-                    return Err(EventError::invalid(format!(
-                        "\"since\" is an offset string, not {other}"
-                    )))
-                }
-            };
-            let limit = match obj.get("limit") {
-                None | Some(Value::Null) => None,
-                Some(n) => Some(n.as_u64().ok_or_else(|| {
-                    EventError::invalid(format!("\"limit\" is 1 to {MAX_LIMIT}, not {n}"))
-                })?),
-            };
-            HistoryQuery::new(room.to_owned(), since, limit)
-        }
-        _ => Err(shape()),
-    }
+    let q = room_query(payload, "since", MAX_LIMIT)?;
+    HistoryQuery::new(q.room, q.from, q.limit)
 }
 
 /// The handler of `history`.

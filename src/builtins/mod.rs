@@ -16,6 +16,7 @@ mod ping;
 mod policy;
 pub mod presence;
 mod publish;
+mod room_query;
 mod rooms;
 mod unknown;
 

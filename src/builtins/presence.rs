@@ -15,6 +15,7 @@ use siohub_actors::{AckSender, Hub, Payload, Socket, Target};
 
 use super::answer::answer;
 use super::policy::{denied, roles_of};
+use super::room_query::room_query;
 use super::rooms::check_room_name;
 use crate::cluster::{ClusterHandle, ClusterReply};
 use crate::config::NamespacePolicy;
@@ -147,26 +148,8 @@ pub async fn read(
 
 /// The query of a `presence` payload: `{"room", "cursor"?, "limit"?}` (or the room alone).
 fn query_of(payload: &Payload) -> Result<PresenceQuery, EventError> {
-    let shape = || EventError::invalid("expected {\"room\": \"<name>\", \"cursor\"?, \"limit\"?}");
-    match payload.args.first() {
-        Some(Value::String(room)) => PresenceQuery::new(room.clone(), None, None),
-        Some(Value::Object(obj)) => {
-            let room = obj.get("room").and_then(Value::as_str).ok_or_else(shape)?;
-            let cursor = match obj.get("cursor") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(c)) => Some(c.clone()),
-                Some(_) => return Err(shape()),
-            };
-            let limit = match obj.get("limit") {
-                None | Some(Value::Null) => None,
-                Some(n) => Some(n.as_u64().ok_or_else(|| {
-                    EventError::invalid(format!("\"limit\" is 1 to {MAX_PAGE}, not {n}"))
-                })?),
-            };
-            PresenceQuery::new(room.to_owned(), cursor, limit)
-        }
-        _ => Err(shape()),
-    }
+    let q = room_query(payload, "cursor", MAX_PAGE)?;
+    PresenceQuery::new(q.room, q.from, q.limit)
 }
 
 /// The handler of `presence`.
