@@ -227,21 +227,6 @@ fn with_offsets(d: &mut Driver, name: &str, event: &str) -> Vec<(Value, String)>
         .collect()
 }
 
-fn wait_connected(d: &mut Driver, name: &str, connects: usize) -> Value {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let state = d.call("state", json!({ "name": name }));
-        if state["connected"] == true && state["connects"].as_array().unwrap().len() >= connects {
-            return state;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{name} did not reconnect: {state}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
 fn recovery_replays_exactly_the_missed_events_after_a_transport_close(transport: Transport) {
     let server = start_hub(vec![policy("/"), recovery_policy("/recover", 60)]);
     let mut d = Driver::node_on(&server, transport);
@@ -268,7 +253,7 @@ fn recovery_replays_exactly_the_missed_events_after_a_transport_close(transport:
     // An event for another room is not replayed to it.
     hub_broadcast(&server, to_room("/recover", "elsewhere"), "ev", json!(-1));
     d.call("resume", json!({ "name": "a" }));
-    let state = wait_connected(&mut d, "a", 2);
+    let state = d.wait_connects("a", 2);
     assert_eq!(state["recovered"], true, "{state}");
     assert_eq!(state["id"], id.as_str(), "{state}");
     assert_eq!(state["disconnects"].as_array().unwrap().len(), 1, "{state}");
@@ -315,7 +300,7 @@ fn recovery_by_itself_loses_nothing_of_a_stream(transport: Transport) {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let state = wait_connected(&mut d, "a", 2);
+    let state = d.wait_connects("a", 2);
     assert_eq!(state["recovered"], true, "{state}");
     assert_eq!(state["id"], id.as_str());
     settle(&server, &mut d, "/recover", &["a"], 1);
@@ -354,7 +339,7 @@ fn no_recovery_after_the_window_with_an_unknown_pid_or_when_off(transport: Trans
         server.hub.retention().preserved_sockets == 0
     });
     d.call("resume", json!({ "name": "a" }));
-    let state = wait_connected(&mut d, "a", 2);
+    let state = d.wait_connects("a", 2);
     assert_eq!(state["recovered"], false, "{state}");
     assert_ne!(state["id"], id.as_str(), "a new socket id");
     // A fresh socket: no rooms, nothing replayed.
@@ -380,7 +365,7 @@ fn no_recovery_after_the_window_with_an_unknown_pid_or_when_off(transport: Trans
     hub_broadcast(&server, to_room("/", "r"), "ev", json!(1));
     d.wait_counts(&["o".into()], "ev", 1);
     d.call("close_transport", json!({ "name": "o" }));
-    let state = wait_connected(&mut d, "o", 2);
+    let state = d.wait_connects("o", 2);
     assert_eq!(state["recovered"], false, "{state}");
     assert_ne!(state["id"], old.as_str());
     wait_until("the old socket left r", WAIT, || {
@@ -412,7 +397,7 @@ fn recovery_is_refused_after_a_clean_disconnect_and_for_a_bad_offset(transport: 
         "{offered}"
     );
     d.call("resume", json!({ "name": "a" }));
-    let state = wait_connected(&mut d, "a", 2);
+    let state = d.wait_connects("a", 2);
     assert_eq!(state["recovered"], false, "{state}");
     assert_ne!(state["id"], id.as_str(), "a new socket id");
     assert!(room_members(&server, "/recover", "r").is_empty());
@@ -447,7 +432,7 @@ fn recovery_is_refused_after_a_clean_disconnect_and_for_a_bad_offset(transport: 
             "offset {offset:?}"
         );
         d.call("resume", json!({ "name": k }));
-        let state = wait_connected(&mut d, &k, 2);
+        let state = d.wait_connects(&k, 2);
         assert_eq!(state["recovered"], false, "offset {offset:?}: {state}");
         assert_ne!(state["id"], kept.as_str(), "offset {offset:?}");
         names.extend([k, x]);
@@ -467,7 +452,7 @@ fn a_client_recovers_only_once_it_received_an_event(transport: Transport) {
     let first = d.connect("a", "/recover");
     join(&mut d, "a", "r", 0);
     d.call("close_transport", json!({ "name": "a" }));
-    let state = wait_connected(&mut d, "a", 2);
+    let state = d.wait_connects("a", 2);
     assert_eq!(state["recovered"], false, "{state}");
     let second = state["id"].as_str().unwrap().to_owned();
     assert_ne!(second, first);
@@ -481,7 +466,7 @@ fn a_client_recovers_only_once_it_received_an_event(transport: Transport) {
     d.wait_counts(&["a".into()], "ev", 1);
     assert_eq!(with_offsets(&mut d, "a", "ev").len(), 1);
     d.call("close_transport", json!({ "name": "a" }));
-    let state = wait_connected(&mut d, "a", 3);
+    let state = d.wait_connects("a", 3);
     assert_eq!(state["recovered"], true, "{state}");
     assert_eq!(state["id"], second.as_str(), "{state}");
 }
@@ -548,7 +533,7 @@ fn binary_a_client_publishes_arrives_as_binary_live_replayed_and_recovered(trans
     let ack = publish(&mut d, "sender", "files", "file", second.clone());
     assert_eq!(ack, json!({ "ok": true, "recipients": 2 }));
     d.call("resume", json!({ "name": "live" }));
-    let state = wait_connected(&mut d, "live", 2);
+    let state = d.wait_connects("live", 2);
     assert_eq!(state["recovered"], true, "{state}");
     settle(
         &server,
@@ -980,7 +965,7 @@ fn the_recovery_log_is_bounded_and_a_client_past_it_connects_afresh(transport: T
     assert_eq!(drops(&server, "recovery_log_full"), 31 - kept);
     // The event after its offset is gone, so recovery would lie: it connects afresh.
     d.call("resume", json!({ "name": "a" }));
-    let state = wait_connected(&mut d, "a", 2);
+    let state = d.wait_connects("a", 2);
     assert_eq!(state["recovered"], false, "{state}");
     assert_ne!(state["id"], id.as_str());
 }

@@ -451,21 +451,6 @@ fn the_replay_of_a_buffered_room_is_filtered() {
     );
 }
 
-fn wait_connected(d: &mut Driver, name: &str, connects: usize) -> Value {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let state = d.call("state", json!({ "name": name }));
-        if state["connected"] == true && state["connects"].as_array().unwrap().len() >= connects {
-            return state;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{name} did not reconnect: {state}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
 #[test]
 fn recovery_replays_missed_events_filtered_and_keeps_the_sets() {
     let server = start_hub(vec![NamespacePolicy {
@@ -508,7 +493,7 @@ fn recovery_replays_missed_events_filtered_and_keeps_the_sets() {
         json!({"price": 2, "volume": 2, "x": 2}),
     );
     d.call("resume", json!({ "name": "a" }));
-    let state = wait_connected(&mut d, "a", 2);
+    let state = d.wait_connects("a", 2);
     assert_eq!(state["recovered"], true, "{state}");
     assert_eq!(state["id"], id.as_str());
     wait_until("the recovered socket is back in r", WAIT, || {

@@ -134,15 +134,6 @@ fn broadcast_payload(
     futures::executor::block_on(server.hub.broadcast(broadcast)).expect("the broadcaster answers")
 }
 
-fn wait_connected(d: &mut Driver, name: &str, connects: usize) -> Value {
-    let mut state = Value::Null;
-    wait_until("the socket reconnected", wire::IO_TIMEOUT, || {
-        state = d.call("state", json!({ "name": name }));
-        state["connected"] == true && state["connects"].as_array().unwrap().len() >= connects
-    });
-    state
-}
-
 #[test]
 fn msgpack_recovery_replays_missed_binary_events() {
     let server = start_msgpack_hub();
@@ -174,7 +165,7 @@ fn msgpack_recovery_replays_missed_binary_events() {
         assert_eq!(out.recipients, 0);
     }
     d.call("resume", json!({ "name": "a" }));
-    let state = wait_connected(&mut d, "a", 2);
+    let state = d.wait_connects("a", 2);
     assert_eq!(state["recovered"], true, "{state}");
     assert_eq!(state["id"], id.as_str(), "{state}");
     d.wait_counts(&["a".into()], "ev", 4);

@@ -218,6 +218,25 @@ impl Driver {
             .collect()
     }
 
+    /// Waits until the named socket is connected and has connected at least `connects`
+    /// times (it reconnected); answers its state.
+    #[track_caller]
+    pub fn wait_connects(&mut self, name: &str, connects: usize) -> Value {
+        let deadline = std::time::Instant::now() + DRIVER_TIMEOUT;
+        loop {
+            let state = self.call("state", json!({ "name": name }));
+            let seen = state["connects"].as_array().map_or(0, Vec::len);
+            if state["connected"] == true && seen >= connects {
+                return state;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} did not connect {connects} times: {state}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+
     /// Waits until every named socket received `event` at least `n` times.
     #[track_caller]
     pub fn wait_counts(&mut self, names: &[String], event: &str, n: u64) {
