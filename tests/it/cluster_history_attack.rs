@@ -118,38 +118,7 @@ fn cluster_history_attack_redis_out_of_memory_fails_the_writes_not_the_broadcast
 #[test]
 fn cluster_history_attack_a_full_history_loads_within_bounds() {
     let redis = RedisServer::start();
-    let client = redis::Client::open(redis.url()).expect("a Redis URL");
-    let mut conn = client.get_connection().expect("Redis answers");
-    let now_us = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64;
-    let pad = "x".repeat(1000);
-    for room in 0..20 {
-        let key = format!("socket.io-history#/h#r{room}");
-        let mut pipe = redis::pipe();
-        for n in 0..1000u64 {
-            let frame = format!("42/h,[\"news\",{{\"n\":{n},\"pad\":\"{pad}\"}}]");
-            pipe.cmd("XADD")
-                .arg(&key)
-                .arg("*")
-                .arg("o")
-                .arg("elsewhere")
-                .arg("c")
-                .arg(room * 1000 + n)
-                .arg("w")
-                .arg(now_us + n)
-                .arg("t")
-                .arg(frame)
-                .ignore();
-        }
-        pipe.cmd("ZADD")
-            .arg("socket.io-history-rooms#/h")
-            .arg("99999999999999")
-            .arg(format!("r{room}"))
-            .ignore();
-        pipe.query::<()>(&mut conn).expect("filled");
-    }
+    forge_history(&redis, "/h", 20, 1000, 1000);
     redis.cli(&[
         "ZADD",
         "socket.io-history-namespaces",
@@ -167,7 +136,12 @@ fn cluster_history_attack_a_full_history_loads_within_bounds() {
     wait_connected(&a);
     let started = std::time::Instant::now();
     let b = start(&redis);
-    wait_until("B's load completed", WAIT, || loads(&b, "complete") >= 1);
+    // 20 MB through a debug build on a machine shared with the rest of the suite: 1-2 s
+    // alone, far more under load.
+    let load_wait = std::time::Duration::from_secs(90);
+    wait_until("B's load completed", load_wait, || {
+        loads(&b, "complete") >= 1
+    });
     let load = started.elapsed();
     let bytes = metric(&b, "siohub_buffered_bytes{namespace=\"/h\"}");
     assert_eq!(metric(&b, "siohub_history_events_loaded_total"), 20_000);
@@ -291,6 +265,45 @@ fn cluster_history_attack_a_forged_sequence_number_of_any_type_is_delivered_and_
 }
 
 /// The peak resident memory of this test process, in kB.
+/// Writes a history straight into Redis, as another node would have: `rooms` rooms `r<k>` of
+/// `nsp`, each with `events` events `{"n", "pad"}` of origin "elsewhere", `pad` bytes of
+/// padding each, listed in the namespace's room index (the namespace index is the
+/// caller's).
+fn forge_history(redis: &RedisServer, nsp: &str, rooms: u64, events: u64, pad: usize) {
+    let client = redis::Client::open(redis.url()).expect("a Redis URL");
+    let mut conn = client.get_connection().expect("Redis answers");
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    let pad = "x".repeat(pad);
+    for room in 0..rooms {
+        let key = format!("socket.io-history#{nsp}#r{room}");
+        let mut pipe = redis::pipe();
+        for n in 0..events {
+            let frame = format!("42{nsp},[\"news\",{{\"n\":{n},\"pad\":\"{pad}\"}}]");
+            pipe.cmd("XADD")
+                .arg(&key)
+                .arg("*")
+                .arg("o")
+                .arg("elsewhere")
+                .arg("c")
+                .arg(room * events + n)
+                .arg("w")
+                .arg(now_us + n)
+                .arg("t")
+                .arg(frame)
+                .ignore();
+        }
+        pipe.cmd("ZADD")
+            .arg(format!("socket.io-history-rooms#{nsp}"))
+            .arg("99999999999999")
+            .arg(format!("r{room}"))
+            .ignore();
+        pipe.query::<()>(&mut conn).expect("filled");
+    }
+}
+
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .expect("procfs")
@@ -307,38 +320,7 @@ fn peak_rss_kb() -> u64 {
 #[test]
 fn cluster_history_attack_a_load_reads_no_more_than_its_budget_from_redis() {
     let redis = RedisServer::start();
-    let client = redis::Client::open(redis.url()).expect("a Redis URL");
-    let mut conn = client.get_connection().expect("Redis answers");
-    let now_us = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64;
-    let pad = "x".repeat(1_000_000);
-    for room in 0..16 {
-        let key = format!("socket.io-history#/flood#r{room}");
-        for n in 0..10u64 {
-            let frame = format!("42/flood,[\"news\",{{\"n\":{n},\"pad\":\"{pad}\"}}]");
-            let _: String = redis::cmd("XADD")
-                .arg(&key)
-                .arg("*")
-                .arg("o")
-                .arg("elsewhere")
-                .arg("c")
-                .arg(room * 10 + n)
-                .arg("w")
-                .arg(now_us + n)
-                .arg("t")
-                .arg(frame)
-                .query(&mut conn)
-                .expect("XADD");
-        }
-        redis.cli(&[
-            "ZADD",
-            "socket.io-history-rooms#/flood",
-            "99999999999999",
-            &format!("r{room}"),
-        ]);
-    }
+    forge_history(&redis, "/flood", 16, 10, 1_000_000);
     redis.cli(&[
         "ZADD",
         "socket.io-history-namespaces",
