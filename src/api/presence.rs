@@ -49,15 +49,8 @@ pub async fn show(
     let page = read(&engine.hub, engine.cluster.as_ref(), nsp, &presence)
         .await
         .map_err(http_error)?;
-    let mut body = json!({
-        "namespace": nsp,
-        "room": presence.room,
-        "count": page.count,
-        "members": page.members,
-    });
-    if let Some(cursor) = page.next_cursor {
-        body["next_cursor"] = json!(cursor);
-    }
+    let mut body = page.to_json(&presence.room);
+    body["namespace"] = json!(nsp);
     if let Some(cluster) = page.cluster {
         // Counted as the room view it is.
         engine.views.count(View::RoomMembers, &cluster);

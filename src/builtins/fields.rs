@@ -72,20 +72,12 @@ pub(super) fn on_fields(
 ) {
     let parsed = (|| {
         let room = match payload.args.first() {
-            Some(Value::Object(obj)) => match obj.get("room") {
-                Some(Value::String(room)) => room.clone(),
-                _ => {
-                    return Err(EventError::invalid(
-                        "expected {\"room\": \"<name>\", \"fields\": [..] | null}",
-                    ))
-                }
-            },
-            _ => {
-                return Err(EventError::invalid(
-                    "expected {\"room\": \"<name>\", \"fields\": [..] | null}",
-                ))
-            }
+            Some(Value::Object(obj)) => obj.get("room").and_then(Value::as_str),
+            _ => None,
         };
+        let room = room.map(str::to_owned).ok_or_else(|| {
+            EventError::invalid("expected {\"room\": \"<name>\", \"fields\": [..] | null}")
+        })?;
         check_room_name(&room)?;
         let fields = fields_of(&payload)?.ok_or_else(|| {
             EventError::invalid("\"fields\" is required: an array of field names or null")

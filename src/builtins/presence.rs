@@ -85,6 +85,22 @@ pub struct PresencePage {
     pub cluster: Option<ClusterReply<()>>,
 }
 
+impl PresencePage {
+    /// The answer's common part, `{"room","count","members","next_cursor"?}`, as the
+    /// built-in and the HTTP API both give it.
+    pub fn to_json(&self, room: &str) -> Value {
+        let mut body = json!({
+            "room": room,
+            "count": self.count,
+            "members": self.members,
+        });
+        if let Some(cursor) = &self.next_cursor {
+            body["next_cursor"] = json!(cursor);
+        }
+        body
+    }
+}
+
 /// Reads a page of `query.room`'s members in `nsp`: this node's, and with `cluster` the
 /// other nodes' (what answered within the request timeout). `NOT_FOUND` when the room has
 /// no member.
@@ -183,15 +199,8 @@ pub(super) fn on_presence(
         let _permit = permit;
         let page = read(&hub, cluster.as_deref(), &nsp, &query).await;
         let result = page.map(|page| {
-            let mut body = json!({
-                "ok": true,
-                "room": query.room,
-                "count": page.count,
-                "members": page.members,
-            });
-            if let Some(cursor) = page.next_cursor {
-                body["next_cursor"] = json!(cursor);
-            }
+            let mut body = page.to_json(&query.room);
+            body["ok"] = json!(true);
             body
         });
         answer(&socket, "presence", ack, result);
