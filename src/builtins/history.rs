@@ -165,8 +165,11 @@ pub(super) fn on_history(
         Ok(query) => query,
         Err(e) => return answer(socket, "history", ack, Err(e)),
     };
-    if !policy.may_join(&query.room, &roles_of(socket)) && !query.room.starts_with(USER_ROOM_PREFIX)
-    {
+    let delivery = socket.hub().policies().of(socket.nsp());
+    if let Err(e) = check_buffered(&delivery, socket.nsp(), &query.room) {
+        return answer(socket, "history", ack, Err(e));
+    }
+    if !policy.may_join(&query.room, &roles_of(socket)) {
         let refusal = denied(
             socket,
             format!(
@@ -176,10 +179,6 @@ pub(super) fn on_history(
             ),
         );
         return answer(socket, "history", ack, Err(refusal));
-    }
-    let delivery = socket.hub().policies().of(socket.nsp());
-    if let Err(e) = check_buffered(&delivery, socket.nsp(), &query.room) {
-        return answer(socket, "history", ack, Err(e));
     }
     let read = socket
         .hub()

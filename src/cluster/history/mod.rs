@@ -5,7 +5,7 @@
 //! What is kept, under `[adapter] key_prefix`:
 //! - `<prefix>-history#<nsp>#<room>`: a stream per always-room of the events published to
 //!   it by siohub nodes (origin uid `o`, the origin's broadcast number `c`, its wall-clock
-//!   time `w` in µs since the epoch, the target as JSON, the frames as sent: `t` per text frame, `b` per binary one),
+//!   time `w` in µs since the epoch, the frames as sent: `t` per text frame, `b` per binary one),
 //!   trimmed to the namespace's `buffer_size` (exact MAXLEN) and expiring `buffer_ttl` after
 //!   its last write;
 //! - `<prefix>-history-rooms#<nsp>`: a sorted set of the namespace's rooms scored by when

@@ -10,7 +10,6 @@ use siohub_actors::room_history::{HistoryCounters, OutboundHistory};
 use siohub_actors::OutboundBroadcast;
 
 use super::{HistoryKeys, MAX_NAMESPACES};
-use crate::cluster::recovery_store::encoding::target_json;
 
 /// Lists the rooms written (KEYS[1]: the namespace's rooms, KEYS[2]: the namespaces), each
 /// scored by when its history expires; removes expired ones, and beyond the bound the
@@ -46,7 +45,6 @@ return evicted";
 pub(crate) struct Append {
     nsp: String,
     uid: Arc<str>,
-    target: String,
     history: OutboundHistory,
 }
 
@@ -57,7 +55,6 @@ impl Append {
         Some(Append {
             nsp: b.target.nsp.clone(),
             uid: uid.clone(),
-            target: target_json(&b.target),
             history: history.clone(),
         })
     }
@@ -121,7 +118,6 @@ impl HistoryWriter {
                 cmd.arg("o").arg(&*append.uid);
                 cmd.arg("c").arg(h.seq);
                 cmd.arg("w").arg(h.at_us);
-                cmd.arg("target").arg(&append.target);
                 for frame in h.frames.iter() {
                     let name = if frame.is_binary() { "b" } else { "t" };
                     cmd.arg(name).arg(frame.payload());

@@ -126,7 +126,7 @@ pub(super) fn event_fields(event: &StoredEvent) -> Vec<(&'static str, Vec<u8>)> 
 }
 
 /// A target as stored (JSON: rooms, users, socket ids and the two except lists).
-pub(crate) fn target_json(target: &Target) -> String {
+fn target_json(target: &Target) -> String {
     serde_json::json!({
         "r": target.rooms,
         "u": target.users,

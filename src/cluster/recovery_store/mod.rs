@@ -15,7 +15,7 @@
 //! the write (counted, rate-limited log line). A recovery reads the record and the stream
 //! within `recovery_read_timeout_ms`, or the client gets a fresh socket.
 
-pub(crate) mod encoding;
+mod encoding;
 mod liveness;
 mod reader;
 mod writer;
