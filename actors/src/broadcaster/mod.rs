@@ -37,7 +37,7 @@ use siohub_protocol::{Payload, SocketPacket};
 use crate::asked::Asked;
 use crate::cluster_outbox::{ClusterOutbox, OutboundBroadcast, RemoteBroadcast};
 use crate::delivery::{Deliver, DeliverWithAck, ReplayReply, Replayed};
-use crate::fields::{filter_encoded, filter_frames, FieldSet, Reach};
+use crate::fields::{filter_frames, frames_for, FieldSet, Reach};
 use crate::history::HistoryStamp;
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, BroadcastWithAck, Preserve, PreservedSocket, Recovered,
@@ -451,11 +451,8 @@ impl Broadcaster {
         let gathering = self.stats.mailbox_depth() > 0 || self.run.is_some();
         // Encoded once per distinct field set of the recipients (see `crate::fields`).
         let (packet_ref, full, skip_last) = (&packet, &frames, msg.skip_last);
-        let encode = |fields: Option<&FieldSet>| match fields {
-            None => full.clone(),
-            Some(fields) => filter_encoded(packet_ref, fields, skip_last, parser)
-                .unwrap_or_else(|| full.clone()),
-        };
+        let encode =
+            |fields: Option<&FieldSet>| frames_for(packet_ref, fields, skip_last, parser, full);
 
         let mut closed_run = None;
         let (recipients, number, keeps) = {
@@ -712,10 +709,7 @@ impl Broadcaster {
             if members.has_filtered(&target) {
                 let grouped = members.resolve_grouped(&target);
                 for (fields, recipients) in &grouped.groups {
-                    let frames = fields
-                        .as_ref()
-                        .and_then(|f| filter_encoded(&packet, f, false, parser))
-                        .unwrap_or_else(|| frames.clone());
+                    let frames = frames_for(&packet, fields.as_ref(), false, parser, &frames);
                     for (socket_id, session) in recipients {
                         send(socket_id, session, &frames);
                     }
