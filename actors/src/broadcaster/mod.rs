@@ -517,7 +517,12 @@ impl Broadcaster {
         let other_paths = msg.target.rooms.len() + msg.target.users.len() > 1
             || !msg.target.socket_ids.is_empty();
         let reach = (!keeps.is_empty() && other_paths).then(|| Arc::new(msg.target.clone()));
-        let stamp = (!keeps.is_empty()).then(|| self.history_stamp(offset, carried));
+        // The offset as clients see it, formatted once for the room histories and the store.
+        let offset_text: Option<Arc<str>> = offset
+            .filter(|_| !keeps.is_empty() || self.store.is_some())
+            .map(|o| self.offset_text(o).into());
+        let stamp =
+            (!keeps.is_empty()).then(|| self.history_stamp(offset_text.clone().or(carried)));
         for (room, buffering) in keeps {
             let max = policy.max_buffer_bytes;
             let counters = &self.counters;
@@ -541,7 +546,9 @@ impl Broadcaster {
         self.counters
             .sent(recipients * frames.len(), recipients * bytes);
         if let Some(offset) = offset {
-            self.share(&nsp, &policy, offset, &msg.target, &frames);
+            if let Some(text) = offset_text {
+                self.share(&nsp, &policy, text, &msg.target, &frames);
+            }
             self.log(&nsp, &policy, offset, number, frames, msg.target, bytes);
         } else if let Some(origin) = origin {
             let logged = LoggedPacket {
@@ -597,15 +604,8 @@ impl Broadcaster {
     /// The offset a kept event is listed with in `history`: the recovery offset it carries
     /// (appended here, or by the node that published it), else a new one from the same
     /// counter, in the same form, that only the history shows.
-    fn history_stamp(&mut self, offset: Option<u64>, carried: Option<Arc<str>>) -> HistoryStamp {
-        if let Some(offset) = offset {
-            let offset = self.offset_text(offset).into();
-            return HistoryStamp {
-                offset,
-                in_frames: true,
-            };
-        }
-        if let Some(offset) = carried {
+    fn history_stamp(&mut self, in_frames: Option<Arc<str>>) -> HistoryStamp {
+        if let Some(offset) = in_frames {
             return HistoryStamp {
                 offset,
                 in_frames: true,
@@ -631,13 +631,13 @@ impl Broadcaster {
         &self,
         nsp: &str,
         policy: &DeliveryPolicy,
-        offset: u64,
+        offset: Arc<str>,
         target: &Target,
         frames: &Frames,
     ) {
         if let Some(store) = &self.store {
             let event = StoredEvent {
-                offset: self.offset_text(offset).into(),
+                offset,
                 target: target.clone(),
                 frames: frames.clone(),
             };
