@@ -206,15 +206,19 @@ pub fn filter_packet(
     })
 }
 
-/// Frames filtered for `fields`, or `None` when they go unchanged.
-pub fn filter_encoded(
+/// The frames a socket with `fields` gets of `packet`: `full` (its frames unfiltered)
+/// unless the set filters it (see [`filter_packet`]).
+pub fn frames_for(
     packet: &SocketPacket,
-    fields: &FieldSet,
+    fields: Option<&FieldSet>,
     skip_last: bool,
     parser: Parser,
-) -> Option<Frames> {
-    let filtered = filter_packet(packet, fields, skip_last)?;
-    Some(socket_packet_frames(&filtered, parser).into())
+    full: &Frames,
+) -> Frames {
+    match fields.and_then(|f| filter_packet(packet, f, skip_last)) {
+        Some(filtered) => socket_packet_frames(&filtered, parser).into(),
+        None => full.clone(),
+    }
 }
 
 /// Frames kept earlier (a room buffer, the recovery log) filtered for `fields`: decoded,
@@ -233,7 +237,7 @@ pub fn filter_frames(
     };
     let skip_last = recovering
         && matches!(&packet.data, Some(Value::Array(items)) if items.len() == 3 && items[2].is_string());
-    filter_encoded(&packet, fields, skip_last, parser).unwrap_or_else(|| frames.clone())
+    frames_for(&packet, Some(fields), skip_last, parser, frames)
 }
 
 /// The one plain event some frames carry, if they carry one.

@@ -37,7 +37,7 @@ use siohub_protocol::{Payload, SocketPacket};
 use crate::asked::Asked;
 use crate::cluster_outbox::{ClusterOutbox, OutboundBroadcast, RemoteBroadcast};
 use crate::delivery::{Deliver, DeliverWithAck, ReplayReply, Replayed};
-use crate::fields::{filter_encoded, filter_frames, FieldSet, Reach};
+use crate::fields::{filter_frames, frames_for, FieldSet, Reach};
 use crate::history::HistoryStamp;
 use crate::hub_messages::{
     Broadcast, BroadcastOutcome, BroadcastWithAck, Preserve, PreservedSocket, Recovered,
@@ -451,11 +451,8 @@ impl Broadcaster {
         let gathering = self.stats.mailbox_depth() > 0 || self.run.is_some();
         // Encoded once per distinct field set of the recipients (see `crate::fields`).
         let (packet_ref, full, skip_last) = (&packet, &frames, msg.skip_last);
-        let encode = |fields: Option<&FieldSet>| match fields {
-            None => full.clone(),
-            Some(fields) => filter_encoded(packet_ref, fields, skip_last, parser)
-                .unwrap_or_else(|| full.clone()),
-        };
+        let encode =
+            |fields: Option<&FieldSet>| frames_for(packet_ref, fields, skip_last, parser, full);
 
         let mut closed_run = None;
         let (recipients, number, keeps) = {
@@ -520,7 +517,12 @@ impl Broadcaster {
         let other_paths = msg.target.rooms.len() + msg.target.users.len() > 1
             || !msg.target.socket_ids.is_empty();
         let reach = (!keeps.is_empty() && other_paths).then(|| Arc::new(msg.target.clone()));
-        let stamp = (!keeps.is_empty()).then(|| self.history_stamp(offset, carried));
+        // The offset as clients see it, formatted once for the room histories and the store.
+        let offset_text: Option<Arc<str>> = offset
+            .filter(|_| !keeps.is_empty() || self.store.is_some())
+            .map(|o| self.offset_text(o).into());
+        let stamp =
+            (!keeps.is_empty()).then(|| self.history_stamp(offset_text.clone().or(carried)));
         for (room, buffering) in keeps {
             let max = policy.max_buffer_bytes;
             let counters = &self.counters;
@@ -544,7 +546,9 @@ impl Broadcaster {
         self.counters
             .sent(recipients * frames.len(), recipients * bytes);
         if let Some(offset) = offset {
-            self.share(&nsp, &policy, offset, &msg.target, &frames);
+            if let Some(text) = offset_text {
+                self.share(&nsp, &policy, text, &msg.target, &frames);
+            }
             self.log(&nsp, &policy, offset, number, frames, msg.target, bytes);
         } else if let Some(origin) = origin {
             let logged = LoggedPacket {
@@ -600,15 +604,8 @@ impl Broadcaster {
     /// The offset a kept event is listed with in `history`: the recovery offset it carries
     /// (appended here, or by the node that published it), else a new one from the same
     /// counter, in the same form, that only the history shows.
-    fn history_stamp(&mut self, offset: Option<u64>, carried: Option<Arc<str>>) -> HistoryStamp {
-        if let Some(offset) = offset {
-            let offset = self.offset_text(offset).into();
-            return HistoryStamp {
-                offset,
-                in_frames: true,
-            };
-        }
-        if let Some(offset) = carried {
+    fn history_stamp(&mut self, in_frames: Option<Arc<str>>) -> HistoryStamp {
+        if let Some(offset) = in_frames {
             return HistoryStamp {
                 offset,
                 in_frames: true,
@@ -634,13 +631,13 @@ impl Broadcaster {
         &self,
         nsp: &str,
         policy: &DeliveryPolicy,
-        offset: u64,
+        offset: Arc<str>,
         target: &Target,
         frames: &Frames,
     ) {
         if let Some(store) = &self.store {
             let event = StoredEvent {
-                offset: self.offset_text(offset).into(),
+                offset,
                 target: target.clone(),
                 frames: frames.clone(),
             };
@@ -712,10 +709,7 @@ impl Broadcaster {
             if members.has_filtered(&target) {
                 let grouped = members.resolve_grouped(&target);
                 for (fields, recipients) in &grouped.groups {
-                    let frames = fields
-                        .as_ref()
-                        .and_then(|f| filter_encoded(&packet, f, false, parser))
-                        .unwrap_or_else(|| frames.clone());
+                    let frames = frames_for(&packet, fields.as_ref(), false, parser, &frames);
                     for (socket_id, session) in recipients {
                         send(socket_id, session, &frames);
                     }
