@@ -170,7 +170,7 @@ impl Reach {
 }
 
 /// The packet as a socket with `fields` gets it, or `None` when it gets it unchanged: an
-/// EVENT (not binary, no ack id) whose data is one JSON object (followed, when
+/// EVENT (not binary; with or without an ack id) whose data is one JSON object (followed, when
 /// `skip_last`, by the recovery offset) loses every other top-level field.
 pub fn filter_packet(
     packet: &SocketPacket,
