@@ -261,11 +261,7 @@ fn node_many_sockets_many_rooms_one_copy_each(transport: Transport) {
     );
 }
 
-// Websocket only: on polling, under a loaded machine, python-socketio's sockets sometimes
-// miss the scenario's deadline (not yet understood; see the suite report).
-#[test]
-fn python_sockets_join_publish_and_leave() {
-    let transport = Transport::WebSocket;
+fn python_sockets_join_publish_and_leave(transport: Transport) {
     let server = start_hub(vec![policy("/")]);
     let mut d = Driver::python_on(&server, transport);
     let names: Vec<String> = (0..4).map(|i| format!("p{i}")).collect();
@@ -512,6 +508,7 @@ fn one_clients_events_take_effect_in_the_order_it_sent_them() {
 }
 
 crate::on_each_transport! {
+    python_sockets_join_publish_and_leave,
     node_many_sockets_many_rooms_one_copy_each,
     node_join_and_publish_errors_keep_the_socket,
 }
