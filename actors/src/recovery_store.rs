@@ -76,6 +76,9 @@ pub struct RecoveryStoreStats {
     pub missed_unavailable: u64,
     /// Recoveries refused: the socket is still connected on a node that is up.
     pub missed_owner_alive: u64,
+    /// Writes waiting in the queue now (at most its bound; a batch being sent is no longer
+    /// in it).
+    pub waiting: u64,
 }
 
 /// A recovery store shared by the nodes (see the module documentation).

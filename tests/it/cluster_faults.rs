@@ -2,16 +2,19 @@
 //! port, empty: while it is down each node delivers locally, `/health` says degraded with
 //! the reason and the broadcasts that could not be published are counted; once it is back
 //! the nodes reconnect and resubscribe by themselves, count each other again, deliver across
-//! nodes as before, and `/health` is healthy.
+//! nodes as before, and `/health` is healthy. Redis hung (SIGSTOP) under a node of a
+//! recovery namespace: the recovery store's write queue fills and holds its bound.
 
 use crate::support;
 
 use std::time::Duration;
 
 use serde_json::json;
-use support::cluster::{emit, health, start_nodes, wait_counted};
+use siohub::config::NamespacePolicy;
+use siohub_actors::Target;
+use support::cluster::{emit, health, node_settings, start_nodes, wait_counted};
 use support::ops::metrics_text;
-use support::{wait_until, Driver, RedisServer};
+use support::{hub_broadcast, policy, start_hub_from, wait_until, Driver, RedisServer};
 
 /// The value of the series `name{labels}` in `node`'s `/metrics` (0 when absent).
 fn metric(node: &siohub::server::BackgroundServer, series: &str) -> f64 {
@@ -137,4 +140,81 @@ fn cluster_the_subscribing_connection_stays_up_across_its_ping_checks() {
     assert!(nodes[1].cluster.as_ref().unwrap().is_connected());
     emit(&nodes[0], json!({ "event": "later", "data": 1 }));
     d1.wait_counts(&["b".to_owned()], "later", 1);
+}
+
+/// The recovery store's writes of `node`: (queued, dropped, failed).
+fn recovery_writes(node: &siohub::server::BackgroundServer) -> (u64, u64, u64) {
+    let text = metrics_text(node);
+    let get = |outcome: &str| {
+        let series = format!("siohub_recovery_store_writes_total{{outcome=\"{outcome}\"}}");
+        let value = text.lines().find_map(|l| l.strip_prefix(&series)?.trim().parse().ok());
+        value.unwrap_or_else(|| panic!("no {series} in /metrics"))
+    };
+    (get("queued"), get("dropped"), get("failed"))
+}
+
+#[test]
+fn cluster_a_full_recovery_queue_holds_its_bound_counts_its_drops_and_drains_after_redis_resumes(
+) {
+    const QUEUE: u64 = 16;
+    const BURST: u64 = 200;
+    const STREAM: &str = "socket.io-recovery#/rec";
+    const WAITING: &str = "siohub_recovery_store_queue_writes";
+    let wait = Duration::from_secs(10);
+    let redis = RedisServer::start();
+    let mut settings = node_settings(&redis);
+    settings.namespaces.push(NamespacePolicy {
+        recovery_s: 60,
+        ..policy("/rec")
+    });
+    settings.adapter.recovery_queue = QUEUE as usize;
+    // The writer waits on a hung Redis for the whole test rather than failing its batch.
+    settings.adapter.recovery_read_timeout_ms = 60_000;
+    let nodes = vec![start_hub_from(settings)];
+    wait_counted(&nodes, 1);
+    let node = &nodes[0];
+    let mut d = Driver::node(node);
+    d.connect("a", "/rec");
+    let a = ["a".to_owned()];
+    let stream_len = || redis.cli(&["XLEN", STREAM]).parse::<u64>().unwrap_or(0);
+    hub_broadcast(node, Target::namespace("/rec"), "ev", json!(0));
+    d.wait_counts(&a, "ev", 1);
+    wait_until("the first event is in the stream", wait, || {
+        stream_len() == 1 && metric(node, WAITING) == 0.0
+    });
+    let (queued, dropped, failed) = recovery_writes(node);
+
+    redis.signal("STOP");
+    for n in 1..=BURST {
+        hub_broadcast(node, Target::namespace("/rec"), "ev", json!(n));
+    }
+    // Local delivery does not wait for the store.
+    d.wait_counts(&a, "ev", BURST + 1);
+    let all: Vec<_> = (0..=BURST).map(|n| json!(n)).collect();
+    assert_eq!(d.received("a", "ev"), all);
+    // The writer holds one batch (at most the queue's size) in its stalled round trip; the
+    // queue is full, and every write past it was refused and counted once.
+    assert_eq!(metric(node, WAITING), QUEUE as f64);
+    let (queued_hung, dropped_hung, failed_hung) = recovery_writes(node);
+    let (taken, refused) = (queued_hung - queued, dropped_hung - dropped);
+    assert_eq!(taken + refused, BURST, "{taken} queued, {refused} dropped");
+    assert!(taken > QUEUE && taken <= 2 * QUEUE, "{taken} queued");
+    assert_eq!(failed_hung, failed, "nothing failed: Redis only hangs");
+
+    redis.signal("CONT");
+    // Every write the queue took reaches the stream, and the writes go on.
+    wait_until("the queued writes reach the stream", wait, || {
+        metric(node, WAITING) == 0.0 && stream_len() == 1 + taken
+    });
+    hub_broadcast(node, Target::namespace("/rec"), "ev", json!(BURST + 1));
+    d.wait_counts(&a, "ev", BURST + 2);
+    wait_until("a new event reaches the stream", wait, || {
+        stream_len() == 2 + taken
+    });
+    let last = redis.cli(&["XREVRANGE", STREAM, "+", "-", "COUNT", "1"]);
+    assert!(last.contains(&format!("\"ev\",{}", BURST + 1)), "{last}");
+    assert_eq!(
+        recovery_writes(node),
+        (queued_hung + 1, dropped_hung, failed_hung)
+    );
 }

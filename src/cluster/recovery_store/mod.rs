@@ -182,6 +182,7 @@ impl RecoveryStore for RedisRecoveryStore {
             missed_offset: get(&c.missed_offset),
             missed_unavailable: get(&c.missed_unavailable),
             missed_owner_alive: get(&c.missed_owner_alive),
+            waiting: (self.queue.max_capacity() - self.queue.capacity()) as u64,
         }
     }
 

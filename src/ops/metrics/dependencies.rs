@@ -156,6 +156,12 @@ fn recovery_store(state: &AppState, out: &mut Families) -> fmt::Result {
         return Ok(());
     };
     let stats = store.stats();
+    out.gauge(
+        "siohub_recovery_store_queue_writes",
+        "Writes for the Redis recovery store waiting in its queue (at most [adapter] \
+         recovery_queue; one more is dropped).",
+        stats.waiting,
+    )?;
     out.counters(
         "siohub_recovery_store_writes_total",
         "Writes for the Redis recovery store (events, socket records), by outcome: queued, \
