@@ -147,15 +147,16 @@ fn recovery_writes(node: &siohub::server::BackgroundServer) -> (u64, u64, u64) {
     let text = metrics_text(node);
     let get = |outcome: &str| {
         let series = format!("siohub_recovery_store_writes_total{{outcome=\"{outcome}\"}}");
-        let value = text.lines().find_map(|l| l.strip_prefix(&series)?.trim().parse().ok());
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&series)?.trim().parse().ok());
         value.unwrap_or_else(|| panic!("no {series} in /metrics"))
     };
     (get("queued"), get("dropped"), get("failed"))
 }
 
 #[test]
-fn cluster_a_full_recovery_queue_holds_its_bound_counts_its_drops_and_drains_after_redis_resumes(
-) {
+fn cluster_a_full_recovery_queue_holds_its_bound_counts_its_drops_and_drains_after_redis_resumes() {
     const QUEUE: u64 = 16;
     const BURST: u64 = 200;
     const STREAM: &str = "socket.io-recovery#/rec";
