@@ -7,8 +7,9 @@
 //!
 //! It is an example only: no hub serves this, whatever its configuration.
 //!
-//! `cargo run --release --example websocket_echo -- [PORT] [MAX_MESSAGE_BYTES]`
-//! (defaults 9001 and 64 MiB; PORT 0 picks a free port). It prints `listening on ADDR`.
+//! `cargo run --release --example websocket_echo -- [PORT] [MAX_MESSAGE_BYTES]
+//! [DEFLATE_THRESHOLD]` (defaults 9001, 64 MiB and 64 bytes; PORT 0 picks a free port). It
+//! prints `listening on ADDR`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,8 +28,14 @@ use tokio::net::{TcpListener, TcpStream};
 /// The most an upgrade head may take.
 const MAX_HEAD: usize = 8192;
 
-/// Messages of at least this many bytes are echoed compressed on a deflate connection.
+/// Messages of at least this many bytes are echoed compressed on a deflate connection,
+/// unless told otherwise.
 const DEFLATE_THRESHOLD: usize = 64;
+
+/// How long accepting pauses after it failed (a connection reset before it was taken, no
+/// descriptor left), as the hub's workers do: the listener stays, the next connection is
+/// taken.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
 /// The session's stand-in: echoes what the connection reads.
 struct Echo {
@@ -76,25 +83,44 @@ async fn main() -> std::io::Result<()> {
         .next()
         .map_or(Ok(64 << 20), |m| m.parse())
         .map_err(std::io::Error::other)?;
+    let deflate_threshold: usize = args
+        .next()
+        .map_or(Ok(DEFLATE_THRESHOLD), |t| t.parse())
+        .map_err(std::io::Error::other)?;
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on {}", listener.local_addr()?);
-    run(listener, max_message).await
+    run(listener, max_message, deflate_threshold).await;
+    Ok(())
 }
 
-/// Serves every connection `listener` accepts (on the current actix system) until
-/// accepting fails. The test suite runs it in its own process (tests/it/websocket_suite.rs).
-pub async fn run(listener: TcpListener, max_message: usize) -> std::io::Result<()> {
+/// Serves every connection `listener` accepts (on the current actix system), for ever; a
+/// failed accept is logged and accepting goes on after [`ACCEPT_ERROR_PAUSE`]. The test
+/// suite runs it in its own process (tests/it/websocket_suite.rs).
+pub async fn run(listener: TcpListener, max_message: usize, deflate_threshold: usize) {
     let counters = Arc::new(HubCounters::default());
     loop {
-        let (io, _) = listener.accept().await?;
-        let _ = io.set_nodelay(true);
-        actix_rt::spawn(serve(io, max_message, counters.clone()));
+        match listener.accept().await {
+            Ok((io, _)) => {
+                let _ = io.set_nodelay(true);
+                let counters = counters.clone();
+                actix_rt::spawn(serve(io, max_message, deflate_threshold, counters));
+            }
+            Err(e) => {
+                eprintln!("websocket_echo: accept failed: {e}; pausing {ACCEPT_ERROR_PAUSE:?}");
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+            }
+        }
     }
 }
 
 /// Reads the upgrade head (more reads as needed, up to [`MAX_HEAD`]), answers it, and runs
 /// the connection.
-async fn serve(mut io: TcpStream, max_message: usize, counters: Arc<HubCounters>) {
+async fn serve(
+    mut io: TcpStream,
+    max_message: usize,
+    deflate_threshold: usize,
+    counters: Arc<HubCounters>,
+) {
     let mut buf = BytesMut::with_capacity(1024);
     let (accepted, head_len) = loop {
         if buf.len() >= MAX_HEAD || matches!(io.read_buf(&mut buf).await, Ok(0) | Err(_)) {
@@ -124,7 +150,7 @@ async fn serve(mut io: TcpStream, max_message: usize, counters: Arc<HubCounters>
     };
     let leftover = buf.split_off(head_len);
     let outbox = if deflating {
-        Outbox::counted_deflating(counters.clone(), DEFLATE_THRESHOLD)
+        Outbox::counted_deflating(counters.clone(), deflate_threshold)
     } else {
         Outbox::counted(counters.clone())
     };
