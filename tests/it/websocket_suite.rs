@@ -27,21 +27,30 @@ const PASSING: [&str; 3] = ["OK", "NON-STRICT", "INFORMATIONAL"];
 /// run by hand; see docs/websocket-conformance.md.
 const SECTIONS: [&str; 8] = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "10.*"];
 
-/// The permessage-deflate cases run here: 29 of the 216 of sections 12 and 13 (each sends
-/// 1,000 messages and waits for every echo; all 216 take minutes even with the compression
-/// crates optimised in the debug profile, see the workspace `Cargo.toml`).
-/// - 12.1-12.5 (one test file each: JSON, a bitmap, German text, HTML, a PDF; the default
-///   offer): the smallest message (x.1, 16 bytes), the largest (x.10, 128 KiB: several
-///   deflate blocks, references across the whole 32 KiB window), and the largest again cut
-///   into 4 KiB frames by the client (x.17: a compressed message over continuation frames).
-/// - 13.1-13.7 (one offer and accept of context takeover and window bits each, on one test
-///   file): 16-byte (x.1) and 4 KiB (x.5) messages, 1,000 on one connection, so that a
-///   client that keeps its context compresses each against the ones before.
+/// The permessage-deflate cases run here: 13 of the 216 of sections 12 and 13. Each sends
+/// 1,000 messages and waits for every echo, so a case costs seconds in a debug build on a
+/// loaded machine even with the compression crates optimised (see the workspace
+/// `Cargo.toml`); the set is one case per sub-section, and one large message:
+/// - 12.1-12.5 (a test file each: JSON, a bitmap, German text, HTML, a PDF; the default
+///   offer): x.5, 4 KiB messages (several deflate blocks, stored ones where the file does
+///   not compress);
+/// - 12.1.17: 128 KiB JSON messages, sent in 4 KiB frames (a compressed message over
+///   continuation frames one way, one 128 KiB compressed frame back, references across the
+///   whole 32 KiB window);
+/// - 13.1-13.7 (an offer and accept of context takeover and window bits each): x.1, 16-byte
+///   messages, 1,000 on one connection (a client that keeps its context compresses each
+///   against the ones before). 13.3 and 13.5 offer only a server window under 15 bits, which
+///   the echo declines as the hub does ([`DECLINED`]).
 fn deflate_cases() -> Vec<String> {
-    let files = (1..=5).flat_map(|s| [1, 10, 17].map(|c| format!("12.{s}.{c}")));
-    let offers = (1..=7).flat_map(|s| [1, 5].map(|c| format!("13.{s}.{c}")));
-    files.chain(offers).collect()
+    let files = (1..=5).map(|s| format!("12.{s}.5"));
+    let offers = (1..=7).map(|s| format!("13.{s}.1"));
+    let large = std::iter::once("12.1.17".to_owned());
+    files.chain(large).chain(offers).collect()
 }
+
+/// The deflate cases whose offer the echo declines (`server_max_window_bits` under 15: the
+/// compressor always uses a 15-bit window): kosoku reports UNIMPLEMENTED and closes.
+const DECLINED: [&str; 2] = ["13.3.1", "13.5.1"];
 
 fn kosoku() -> PathBuf {
     let path = clients_dir().join("python/.venv/bin/kosoku");
@@ -128,11 +137,11 @@ async fn autobahn_permessage_deflate_cases_pass_against_the_echo() {
     let mut want: Vec<&String> = cases.iter().collect();
     want.sort();
     assert_eq!(ran, want, "{}", String::from_utf8_lossy(&output.stderr));
-    let failed = failed(&verdicts);
+    let declined = ("UNIMPLEMENTED".to_owned(), "OK".to_owned());
+    for case in DECLINED {
+        assert_eq!(verdicts[case], declined, "{case}");
+    }
+    let mut failed = failed(&verdicts);
+    failed.retain(|case, _| !DECLINED.contains(case));
     assert!(failed.is_empty(), "failed cases: {failed:?}");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
