@@ -127,7 +127,8 @@ pub async fn run(
                     // Only volatile frames were queued, and dropped meanwhile.
                     None => {}
                     Some(Some(Ok(chunk))) => {
-                        if writer.start(chunk, &io).is_err() {
+                        let started = writer.start(chunk, &io);
+                        if started.is_err() {
                             reader.closed();
                             return;
                         }
