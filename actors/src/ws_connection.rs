@@ -127,8 +127,7 @@ pub async fn run(
                     // Only volatile frames were queued, and dropped meanwhile.
                     None => {}
                     Some(Some(Ok(chunk))) => {
-                        let started = writer.start(chunk, &io);
-                        if started.is_err() {
+                        if writer.start(chunk, &io).is_err() {
                             reader.closed();
                             return;
                         }
