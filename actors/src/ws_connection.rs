@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use actix::Recipient;
 use bytes::{Buf, Bytes, BytesMut};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use std::future::poll_fn;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
@@ -117,33 +117,24 @@ pub async fn run(
         // awaited through `readable()`/`writable()` futures: this loop turns once per write,
         // and each of those futures joins the socket's waiter list and leaves it on drop.
         tokio::select! {
-            () = outbox.ready(), if !writing => {
-                // The worker's other ready tasks run first (the other sessions taking the
-                // same broadcasts, writing theirs): what this socket's session queues
-                // meanwhile goes out in the same write. Under load that makes fewer, larger
-                // writes; on an idle worker it costs one turn of the scheduler.
-                tokio::task::yield_now().await;
-                match outbox.next().now_or_never() {
-                    // Only volatile frames were queued, and dropped meanwhile.
-                    None => {}
-                    Some(Some(Ok(chunk))) => {
-                        if writer.start(chunk, &io).is_err() {
-                            reader.closed();
-                            return;
-                        }
-                    }
-                    // The session closed the outbox: the connection is done.
-                    Some(_) => {
-                        if outbox.is_aborted() {
-                            cut(io);
-                        } else {
-                            let mut io = io;
-                            let _ = io.shutdown().await;
-                        }
+            chunk = outbox.next(), if !writing => match chunk {
+                Some(Ok(chunk)) => {
+                    if writer.start(chunk, &io).is_err() {
+                        reader.closed();
                         return;
                     }
                 }
-            }
+                // The session closed the outbox: the connection is done.
+                _ => {
+                    if outbox.is_aborted() {
+                        cut(io);
+                    } else {
+                        let mut io = io;
+                        let _ = io.shutdown().await;
+                    }
+                    return;
+                }
+            },
             ready = poll_fn(|cx| io.poll_write_ready(cx)), if writing => {
                 if ready.is_err() || writer.write(&io).is_err() {
                     reader.closed();

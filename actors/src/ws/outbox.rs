@@ -254,20 +254,6 @@ impl OutboxStream {
         let state = self.lock();
         (state.chunks.len(), state.bytes)
     }
-
-    /// Resolves once frames are queued or the queue is closed, taking nothing (the next
-    /// item of the stream is then ready, unless the frames were volatile and dropped).
-    pub async fn ready(&self) {
-        std::future::poll_fn(|cx| {
-            self.shared.waker.register(cx.waker());
-            let state = self.lock();
-            match state.chunks.is_empty() && !state.closed {
-                true => Poll::Pending,
-                false => Poll::Ready(()),
-            }
-        })
-        .await
-    }
 }
 
 impl Drop for OutboxStream {
