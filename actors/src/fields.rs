@@ -111,6 +111,12 @@ impl FieldSet {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// The address of the shared names: equal for handles of one interned set (what
+    /// [`Unions`] keys its cache on).
+    fn address(&self) -> usize {
+        Arc::as_ptr(&self.0) as *const Box<str> as usize
+    }
+
     /// The names of both sets.
     pub fn union(&self, other: &FieldSet) -> FieldSet {
         let names: BTreeSet<&Box<str>> = self.0.iter().chain(other.0.iter()).collect();
@@ -152,6 +158,17 @@ impl Reach {
         };
     }
 
+    /// Like [`Reach::add`], taking a union of two sets from `unions` when it was made
+    /// before (a fan-out reaching many sockets through the same two filtered rooms makes
+    /// each union once, not once per socket).
+    pub fn add_with(&mut self, path: Option<&FieldSet>, unions: &mut Unions) {
+        *self = match (&*self, path) {
+            (Reach::Everything, _) | (_, None) => Reach::Everything,
+            (Reach::Fields(have), Some(more)) if have.same(more) || have == more => return,
+            (Reach::Fields(have), Some(more)) => Reach::Fields(unions.union(have, more)),
+        };
+    }
+
     /// The reach of a first path.
     pub fn of(path: Option<&FieldSet>) -> Reach {
         match path {
@@ -166,6 +183,35 @@ impl Reach {
             Reach::Everything => None,
             Reach::Fields(set) => Some(set),
         }
+    }
+}
+
+/// The unions of field sets made during one resolution, by the addresses of the two sets
+/// (interned per room, so many sockets share each pair). Holds its results, so their
+/// addresses stay valid keys while it lives.
+#[derive(Default)]
+pub struct Unions {
+    made: Vec<((usize, usize), FieldSet)>,
+}
+
+impl Unions {
+    /// The union of `a` and `b`, made once per pair of sets.
+    pub fn union(&mut self, a: &FieldSet, b: &FieldSet) -> FieldSet {
+        let (x, y) = (a.address(), b.address());
+        let key = (x.min(y), x.max(y));
+        if let Some((_, set)) = self.made.iter().find(|(k, _)| *k == key) {
+            return set.clone();
+        }
+        // A set holding the other is their union already (and keeps its identity).
+        let set = if b.names().iter().all(|n| a.contains(n)) {
+            a.clone()
+        } else if a.names().iter().all(|n| b.contains(n)) {
+            b.clone()
+        } else {
+            a.union(b)
+        };
+        self.made.push((key, set.clone()));
+        set
     }
 }
 
@@ -303,6 +349,27 @@ mod tests {
         assert_eq!(reach, Reach::Everything);
         reach.add(Some(&set(&["c"])));
         assert_eq!(reach, Reach::Everything);
+    }
+
+    #[test]
+    fn a_union_of_two_interned_sets_is_made_once() {
+        let (price, volume) = (set(&["price"]), set(&["volume"]));
+        let mut unions = Unions::default();
+        // Two sockets reached through the same two rooms, in either order.
+        let mut first = Reach::of(Some(&price));
+        first.add_with(Some(&volume), &mut unions);
+        let mut second = Reach::of(Some(&volume));
+        second.add_with(Some(&price.clone()), &mut unions);
+        let (Reach::Fields(a), Reach::Fields(b)) = (&first, &second) else {
+            panic!("both filtered: {first:?} {second:?}");
+        };
+        assert_eq!(*a, set(&["price", "volume"]));
+        assert!(a.same(b), "one union shared by both sockets");
+        // A set the reach holds already, even another allocation of it, changes nothing.
+        second.add_with(Some(&set(&["price"])), &mut unions);
+        assert!(matches!(&second, Reach::Fields(s) if s.same(a)));
+        second.add_with(None, &mut unions);
+        assert_eq!(second, Reach::Everything);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::time::Duration;
 use actix::Recipient;
 use bytes::{Buf, Bytes, BytesMut};
 use futures::StreamExt;
+use std::future::poll_fn;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
@@ -112,6 +113,9 @@ pub async fn run(
         let reading = closing.is_none() && reader.may_read();
         let room_awaited = closing.is_none() && !reading;
         let writing = writer.pending.is_some();
+        // Socket readiness is polled into the task's own waker slot (`poll_*_ready`), not
+        // awaited through `readable()`/`writable()` futures: this loop turns once per write,
+        // and each of those futures joins the socket's waiter list and leaves it on drop.
         tokio::select! {
             chunk = outbox.next(), if !writing => match chunk {
                 Some(Ok(chunk)) => {
@@ -131,7 +135,7 @@ pub async fn run(
                     return;
                 }
             },
-            ready = io.writable(), if writing => {
+            ready = poll_fn(|cx| io.poll_write_ready(cx)), if writing => {
                 if ready.is_err() || writer.write(&io).is_err() {
                     reader.closed();
                     return;
@@ -165,7 +169,7 @@ pub async fn run(
             () = reader.inflight.room(), if room_awaited => {
                 flow = reader.decode();
             }
-            ready = io.readable(), if reading => {
+            ready = poll_fn(|cx| io.poll_read_ready(cx)), if reading => {
                 flow = if ready.is_err() {
                     Flow::Ended
                 } else {

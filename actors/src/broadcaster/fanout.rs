@@ -11,9 +11,12 @@
 
 use std::sync::Arc;
 
+use actix::Addr;
+
 use crate::delivery::DeliverBatch;
 use crate::fields::FieldSet;
-use crate::room_supervisor::Recipients;
+use crate::room_supervisor::{Membership, Recipients};
+use crate::session::Session;
 use crate::target::Target;
 use crate::wire_frame::Frames;
 
@@ -99,4 +102,29 @@ impl Run {
             }
         }
     }
+}
+
+/// Hands an event to a target's recipients now: encoded by `encode` once per distinct field
+/// set (grouped only when a recipient filters), and given to `send` for each recipient with
+/// its frames. Returns how many recipients there were.
+pub(super) fn send_each(
+    members: &Membership,
+    target: &Target,
+    mut encode: impl FnMut(Option<&FieldSet>) -> Frames,
+    mut send: impl FnMut(&Arc<str>, &Addr<Session>, &Frames),
+) -> usize {
+    if !members.has_filtered(target) {
+        let frames = encode(None);
+        return members.for_each_recipient(target, |socket_id, session| {
+            send(socket_id, session, &frames)
+        });
+    }
+    let grouped = members.resolve_grouped(target);
+    for (fields, recipients) in &grouped.groups {
+        let frames = encode(fields.as_ref());
+        for (socket_id, session) in recipients {
+            send(socket_id, session, &frames);
+        }
+    }
+    grouped.len()
 }

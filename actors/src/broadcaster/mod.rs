@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde_json::Value;
-use siohub_protocol::{Payload, SocketPacket};
+use siohub_protocol::{Parser, Payload, SocketPacket};
 
 use crate::asked::Asked;
 use crate::cluster_outbox::{ClusterOutbox, OutboundBroadcast, RemoteBroadcast};
@@ -59,7 +59,7 @@ use crate::target::Target;
 use crate::wire_frame::{socket_packet_frames, Frames};
 
 use dedupe::DedupeWindow;
-use fanout::Run;
+use fanout::{send_each, Run};
 use recovery_log::{
     bound_log, expire_log, format_offset, parse_offset, target_bytes, LoggedPacket, PacketLog,
 };
@@ -458,7 +458,6 @@ impl Broadcaster {
         let (recipients, number, keeps) = {
             let members = self.membership.read();
             let number = self.sequence.advance();
-            let filtered = members.has_filtered(&msg.target);
             let recipients = if gathering {
                 let version = self.membership.version();
                 let (target, volatile) = (&msg.target, msg.volatile);
@@ -474,32 +473,22 @@ impl Broadcaster {
                 );
                 closed_run = closed;
                 count
-            } else if filtered {
-                // Sent under the read lock, as below; one encoding per group.
-                let grouped = members.resolve_grouped(&msg.target);
-                for (fields, recipients) in &grouped.groups {
-                    let frames = encode(fields.as_ref());
-                    for (socket_id, session) in recipients {
+            } else {
+                // Sent under the read lock: `do_send` never blocks, and only the
+                // RoomSupervisor's writes wait for it.
+                send_each(
+                    &members,
+                    &msg.target,
+                    encode,
+                    |socket_id, session, frames| {
                         session.do_send(Deliver {
                             nsp: shared_nsp.clone(),
                             socket_id: socket_id.clone(),
                             frames: frames.clone(),
                             volatile: msg.volatile,
                         });
-                    }
-                }
-                grouped.len()
-            } else {
-                // Sent under the read lock: `do_send` never blocks, and only the
-                // RoomSupervisor's writes wait for it.
-                members.for_each_recipient(&msg.target, |socket_id, session| {
-                    session.do_send(Deliver {
-                        nsp: shared_nsp.clone(),
-                        socket_id: socket_id.clone(),
-                        frames: frames.clone(),
-                        volatile: msg.volatile,
-                    });
-                })
+                    },
+                )
             };
             // `if_no_clients` asks whether a room has members at this broadcast's number.
             let keeps = match msg.volatile {
@@ -696,7 +685,9 @@ impl Broadcaster {
         let recipients = {
             let members = self.membership.read();
             self.sequence.advance();
-            let send = |socket_id: &Arc<str>, session: &Addr<Session>, frames: &Frames| {
+            let encode =
+                |fields: Option<&FieldSet>| frames_for(&packet, fields, false, parser, &frames);
+            send_each(&members, &target, encode, |socket_id, session, frames| {
                 session.do_send(DeliverWithAck {
                     nsp: shared_nsp.clone(),
                     socket_id: socket_id.clone(),
@@ -705,21 +696,7 @@ impl Broadcaster {
                     timeout: msg.timeout,
                     reports: msg.reports.clone(),
                 });
-            };
-            if members.has_filtered(&target) {
-                let grouped = members.resolve_grouped(&target);
-                for (fields, recipients) in &grouped.groups {
-                    let frames = frames_for(&packet, fields.as_ref(), false, parser, &frames);
-                    for (socket_id, session) in recipients {
-                        send(socket_id, session, &frames);
-                    }
-                }
-                grouped.len()
-            } else {
-                members.for_each_recipient(&target, |socket_id, session| {
-                    send(socket_id, session, &frames)
-                })
-            }
+            })
         };
         self.subscribers
             .notify(&target, &packet, false, &self.counters);
@@ -753,78 +730,69 @@ impl Broadcaster {
 
     /// The events a socket added to rooms with cutoff `upto` would otherwise miss: what
     /// the recovery log holds for it after its offset, then the rooms' buffered events.
+    /// Picked under the membership's read lock with what the socket gets of each; shaped
+    /// to its field sets after the lock is released.
     fn replay(&mut self, msg: &Replay) -> Replayed {
         // Gathered events were resolved before the cutoff: they go out first.
         self.deliver_run();
-        let mut frames = Vec::new();
-        let parser = self.policies.parser();
-        let recovering = !self.policies.of(&msg.nsp).recovery.is_zero();
+        let mut picked: Vec<(Frames, Reach)> = Vec::new();
         if let Some(recovery) = &msg.source.recovery {
             if let Some(remote) = &recovery.remote {
-                frames.extend(self.replay_remote(msg, remote, &recovery.rooms));
+                picked.extend(self.replay_remote(msg, remote, &recovery.rooms));
             }
         }
-        let members = self.membership.read();
-        // A recovery from the shared store was replayed above.
-        let local = msg.source.recovery.as_ref().filter(|r| r.remote.is_none());
-        if let (Some(recovery), Some(log)) = (local, self.logs.get(&msg.nsp)) {
-            let rooms = &recovery.rooms;
-            let missed = log.missed(recovery.offset, msg.upto, &msg.socket_id, rooms);
-            // Each event as the socket's field sets (restored with it) shape it.
-            frames.extend(missed.map(|(kept, target)| {
-                match members.reach_of(&msg.nsp, &msg.socket_id, target) {
-                    Reach::Everything => kept.clone(),
-                    Reach::Fields(fields) => filter_frames(kept, &fields, parser, recovering),
-                }
-            }));
-        }
-        for (room, buffering) in &msg.source.rooms {
-            let had = |number: u64, target: &Target| {
-                members.reached_otherwise(&msg.nsp, &msg.socket_id, room, number, target)
-            };
-            let kept = self
-                .buffers
-                .replay(&msg.nsp, room, *buffering, msg.upto, had);
-            match members.fields_of(&msg.nsp, room, &msg.socket_id) {
-                None => frames.extend(kept),
-                Some(fields) => frames.extend(
-                    kept.iter()
-                        .map(|f| filter_frames(f, &fields, parser, recovering)),
-                ),
+        {
+            let members = self.membership.read();
+            // A recovery from the shared store was picked above.
+            let local = msg.source.recovery.as_ref().filter(|r| r.remote.is_none());
+            if let (Some(recovery), Some(log)) = (local, self.logs.get(&msg.nsp)) {
+                let rooms = &recovery.rooms;
+                let missed = log.missed(recovery.offset, msg.upto, &msg.socket_id, rooms);
+                picked.extend(missed.map(|(kept, target)| {
+                    let reach = members.reach_of(&msg.nsp, &msg.socket_id, target);
+                    (kept.clone(), reach)
+                }));
+            }
+            for (room, buffering) in &msg.source.rooms {
+                let had = |number: u64, target: &Target| {
+                    members.reached_otherwise(&msg.nsp, &msg.socket_id, room, number, target)
+                };
+                let kept = self
+                    .buffers
+                    .replay(&msg.nsp, room, *buffering, msg.upto, had);
+                let reach = Reach::of(members.fields_of(&msg.nsp, room, &msg.socket_id).as_ref());
+                picked.extend(kept.into_iter().map(|f| (f, reach.clone())));
             }
         }
+        let parser = self.policies.parser();
+        let recovering = !self.policies.of(&msg.nsp).recovery.is_zero();
+        let frames = shape_replay(picked, parser, recovering);
         Replayed {
             frames,
             refused: None,
         }
     }
 
-    /// What a socket recovered from the shared store missed (see `remote_replay`).
+    /// What a socket recovered from the shared store missed (see `remote_replay`), each
+    /// with what the socket gets of it.
     fn replay_remote(
         &self,
         msg: &Replay,
         remote: &RemoteMissed,
         rooms: &HashSet<String>,
-    ) -> Vec<Frames> {
+    ) -> Vec<(Frames, Reach)> {
         let prefix = self.store.as_ref().map_or("", |s| s.offset_prefix());
         let logs = remote_replay::NodeLogs {
             own: self.logs.get(&msg.nsp),
             own_origin: prefix.strip_suffix('.').unwrap_or(prefix),
             remote: self.remote_logs.get(&msg.nsp),
         };
-        // Each event as the socket's field sets (restored with it) shape it.
-        let parser = self.policies.parser();
-        let recovering = !self.policies.of(&msg.nsp).recovery.is_zero();
         let members = self.membership.read();
-        let shape = |kept: &Frames, target: &Target| match members.reach_of(
-            &msg.nsp,
-            &msg.socket_id,
-            target,
-        ) {
-            Reach::Everything => kept.clone(),
-            Reach::Fields(fields) => filter_frames(kept, &fields, parser, recovering),
+        let pick = |kept: &Frames, target: &Target| {
+            let reach = members.reach_of(&msg.nsp, &msg.socket_id, target);
+            (kept.clone(), reach)
         };
-        remote_replay::replay(&logs, remote, msg.upto, &msg.socket_id, rooms, &shape)
+        remote_replay::replay(&logs, remote, msg.upto, &msg.socket_id, rooms, &pick)
     }
 
     /// A load of the room histories starts: joins of always-rooms wait for it, at most
@@ -997,6 +965,16 @@ fn gather(
     let count = pending.recipients();
     *run = Some(pending);
     (count, previous)
+}
+
+/// Replayed events as one socket gets them: each filtered to its field set, if it has one
+/// (decoded, filtered and encoded again; replays are rare next to live events).
+fn shape_replay(picked: Vec<(Frames, Reach)>, parser: Parser, recovering: bool) -> Vec<Frames> {
+    let shape = |(kept, reach): (Frames, Reach)| match reach {
+        Reach::Everything => kept,
+        Reach::Fields(fields) => filter_frames(&kept, &fields, parser, recovering),
+    };
+    picked.into_iter().map(shape).collect()
 }
 
 /// The rooms of a target whose history Redis keeps for the other nodes: with

@@ -65,15 +65,16 @@ impl<'a> NodeLogs<'a> {
     }
 }
 
-/// The frames to replay, oldest first (see the module documentation).
-pub(super) fn replay(
+/// The events to replay, oldest first (see the module documentation), each as `shape` makes
+/// it of its frames and target.
+pub(super) fn replay<T>(
     logs: &NodeLogs<'_>,
     missed: &RemoteMissed,
     upto: u64,
     socket_id: &str,
     rooms: &HashSet<String>,
-    shape: &dyn Fn(&Frames, &Target) -> Frames,
-) -> Vec<Frames> {
+    shape: &dyn Fn(&Frames, &Target) -> T,
+) -> Vec<T> {
     if let Some(frames) = replay_here(logs, missed, upto, socket_id, rooms, shape) {
         return frames;
     }
@@ -117,14 +118,14 @@ pub(super) fn replay(
 /// other nodes that were delivered later, so "after the offset in the store" would give
 /// such an event twice, or leave out one of ours that the store has before the offset.
 /// `None` when that does not apply (the store's order is all there is to go by).
-fn replay_here(
+fn replay_here<T>(
     logs: &NodeLogs<'_>,
     missed: &RemoteMissed,
     upto: u64,
     socket_id: &str,
     rooms: &HashSet<String>,
-    shape: &dyn Fn(&Frames, &Target) -> Frames,
-) -> Option<Vec<Frames>> {
+    shape: &dyn Fn(&Frames, &Target) -> T,
+) -> Option<Vec<T>> {
     if !missed.here {
         return None;
     }
@@ -140,7 +141,7 @@ fn replay_here(
         .collect();
     unseen.sort_by_key(|(_, _, p)| p.number);
     let logged: HashSet<(&str, u64)> = logs.entries().map(|(o, c, _)| (o, c)).collect();
-    let mut frames: Vec<Frames> = unseen
+    let mut frames: Vec<T> = unseen
         .iter()
         .filter(|(_, _, p)| p.target.includes(socket_id, rooms))
         .map(|(_, _, p)| shape(&p.frames, &p.target))

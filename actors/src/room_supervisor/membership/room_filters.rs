@@ -12,7 +12,7 @@ use std::sync::Arc;
 use actix::Addr;
 
 use super::{user_room, Excluded, Membership, NspMembers};
-use crate::fields::{FieldSet, FieldsError, Reach};
+use crate::fields::{FieldSet, FieldsError, Reach, Unions};
 use crate::ids::SidMap;
 use crate::session::Session;
 use crate::target::Target;
@@ -274,13 +274,14 @@ impl Membership {
         }
         // Several paths: each socket's reach is the union of its paths'.
         let mut reached: HashMap<&Arc<str>, (&Addr<Session>, Reach)> = HashMap::new();
+        let mut unions = Unions::default();
         for room in &target.rooms {
             let filters = table.filters.get(room);
             for (id, addr) in table.rooms.get(room).into_iter().flatten() {
                 let path = filters.and_then(|f| f.of(id));
                 reached
                     .entry(id)
-                    .and_modify(|(_, reach)| reach.add(path))
+                    .and_modify(|(_, reach)| reach.add_with(path, &mut unions))
                     .or_insert_with(|| (addr, Reach::of(path)));
             }
         }
