@@ -52,7 +52,7 @@
 #   CHAT_PUBLISHERS    chat publishers; publisher p joins the rooms k % P == p and
 #                      publishes to them round-robin                 (default 8; quick 2)
 #   CHAT_RATES         publishes/s for chat (over all publishers), "sat" = saturation
-#                      (each publisher keeps 32 unacked)             (default "1000 5000 sat")
+#                      (each publisher keeps 32 unacked)             (default "1000 2500 sat")
 #   POLLING_SIZE       subscribers for polling (all on long-polling) (default 1000; quick 100)
 #   POLLING_RATES      publishes/s for polling                       (default "20 200")
 #   PUSH_SIZE          subscribers for push (POST /api/v1/emit to their room)
@@ -88,7 +88,7 @@ else
   POLLING_SIZE="${POLLING_SIZE:-1000}"
 fi
 CHAT_PER_CLIENT="${CHAT_PER_CLIENT:-5}"
-CHAT_RATES="${CHAT_RATES:-1000 5000 sat}"
+CHAT_RATES="${CHAT_RATES:-1000 2500 sat}"
 POLLING_RATES="${POLLING_RATES:-20 200}"
 PUSH_SIZE="${PUSH_SIZE:-100}"
 PUSH_RATES="${PUSH_RATES:-200 2000 sat}"
