@@ -50,12 +50,18 @@ impl Backend {
         })
     }
 
-    /// One request: its body stamped now, its answer checked (200 and a `recipients`).
+    /// Counts a request as sent (and its deliveries as expected): by the caller, before
+    /// `run` can return, so the counts read after it are complete.
+    fn count(&self, p: &Publishing) {
+        p.expected.fetch_add(self.subscribers, Relaxed);
+        p.published.fetch_add(1, Relaxed);
+    }
+
+    /// One request (counted by [`Backend::count`]): its body stamped now, its answer
+    /// checked (200 and a `recipients`).
     async fn request(&self, cfg: &Config, p: &Publishing, id: u64) {
         let t0 = now_us();
         let body = body(&cfg.room, t0, cfg.payload, cfg.padding, id);
-        p.expected.fetch_add(self.subscribers, Relaxed);
-        p.published.fetch_add(1, Relaxed);
         let answer = async {
             let res = self
                 .http
@@ -103,7 +109,8 @@ pub fn body(room: &str, ts_us: u64, payload: usize, padding: Padding, id: u64) -
 }
 
 /// Sends requests until `p.stop`: at `cfg.rate` per second, or `cfg.window` in flight.
-/// Requests still running then go on (the caller's drain waits for their answers).
+/// Returns once no request will be sent any more (every one sent is counted); requests
+/// still running at a fixed rate go on (the caller's drain waits for their answers).
 pub async fn run(cfg: Arc<Config>, p: Arc<Publishing>, backend: Arc<Backend>) {
     if cfg.rate > 0.0 {
         let start = Instant::now();
@@ -120,6 +127,7 @@ pub async fn run(cfg: Arc<Config>, p: Arc<Publishing>, backend: Arc<Backend>) {
                 next_id += 1;
                 let (cfg, p, backend) = (cfg.clone(), p.clone(), backend.clone());
                 let permit = running.clone().acquire_owned().await.expect("open");
+                backend.count(&p);
                 tokio::spawn(async move {
                     backend.request(&cfg, &p, next_id).await;
                     drop(permit);
@@ -127,15 +135,21 @@ pub async fn run(cfg: Arc<Config>, p: Arc<Publishing>, backend: Arc<Backend>) {
             }
         }
     } else {
-        for w in 0..cfg.window {
-            let (cfg, p, backend) = (cfg.clone(), p.clone(), backend.clone());
-            tokio::spawn(async move {
-                let mut id = w as u64;
-                while !p.stop.load(Relaxed) {
-                    backend.request(&cfg, &p, id).await;
-                    id += cfg.window as u64;
-                }
-            });
+        let loops: Vec<_> = (0..cfg.window)
+            .map(|w| {
+                let (cfg, p, backend) = (cfg.clone(), p.clone(), backend.clone());
+                tokio::spawn(async move {
+                    let mut id = w as u64;
+                    while !p.stop.load(Relaxed) {
+                        backend.count(&p);
+                        backend.request(&cfg, &p, id).await;
+                        id += cfg.window as u64;
+                    }
+                })
+            })
+            .collect();
+        for l in loops {
+            let _ = l.await;
         }
     }
 }

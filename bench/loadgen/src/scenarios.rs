@@ -694,11 +694,12 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         .iter()
         .map(|me| tokio::spawn(publish_loop(cfg.clone(), p.clone(), me.clone(), rate_each)))
         .collect();
-    if let Some(backend) = backend {
-        tokio::spawn(push::run(cfg.clone(), p.clone(), Arc::new(backend)));
-    }
+    let pushing = backend.map(|b| tokio::spawn(push::run(cfg.clone(), p.clone(), Arc::new(b))));
     sleep(Duration::from_secs_f64(cfg.duration)).await;
     p.stop.store(true, Relaxed);
+    if let Some(pushing) = pushing {
+        let _ = pushing.await;
+    }
     for l in loops {
         if let Ok(Err(e)) = l.await {
             eprintln!("loadgen: a publisher failed: {e}");
