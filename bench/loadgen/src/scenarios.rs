@@ -1,5 +1,7 @@
-//! The scenarios: `fanout` (and `mixed`, fanout with a share of polling subscribers),
-//! `idle`, `ramp` and `echo` (and `presence`, in its own module). Each returns one JSON report.
+//! The scenarios: `fanout` and its variants (`mixed`: a share of the subscribers on
+//! polling; `polling`: all of them; `chat`: many small rooms, see `chat.rs`; `push`: the
+//! publishes are HTTP requests, see `push.rs`), `idle`, `ramp` and `echo` (and `presence`
+//! and `soak`, in their own modules). Each returns one JSON report.
 //!
 //! Counting, not sampling: every delivered message is counted and its publish→receive
 //! latency recorded; loss is what was published times the subscribers, minus what arrived.
