@@ -11,7 +11,7 @@
 # Environment (all optional):
 #   QUICK=1            small sizes
 #   SCENARIOS          any of: fanout idle ramp echo mixed cluster msgpack deflate fields
-#                      (default: all but fields)
+#                      chat polling push (default: all but fields)
 #   SERVERS            any of: siohub node socketioxide             (default: all)
 #   FANOUT_SIZES       subscriber counts for fanout                 (default "1000 5000"; quick "100")
 #   FANOUT_RATES       publishes/s for fanout, "sat" = saturation   (default "200 2000 sat")
@@ -45,6 +45,21 @@
 #                      cost: the latency figures. lean: frames parsed in place, the
 #                      throughput ceiling. deflate cases always run lean (tungstenite has
 #                      no permessage-deflate).
+#   CHAT_CLIENTS       subscribers for chat, each in CHAT_PER_CLIENT of CHAT_ROOMS rooms
+#                      (default 8000; quick 400)
+#   CHAT_ROOMS         rooms for chat                                (default 2000; quick 100)
+#   CHAT_PER_CLIENT    rooms each chat subscriber joins              (default 5)
+#   CHAT_PUBLISHERS    chat publishers; publisher p joins the rooms k % P == p and
+#                      publishes to them round-robin                 (default 8; quick 2)
+#   CHAT_RATES         publishes/s for chat (over all publishers), "sat" = saturation
+#                      (each publisher keeps 32 unacked)             (default "1000 2500 sat")
+#   POLLING_SIZE       subscribers for polling (all on long-polling) (default 1000; quick 100)
+#   POLLING_RATES      publishes/s for polling                       (default "20 200")
+#   PUSH_SIZE          subscribers for push (POST /api/v1/emit to their room)
+#                                                                    (default 100)
+#   PUSH_RATES         requests/s for push (open loop); "sat" = PUSH_WINDOW requests in
+#                      flight (closed loop)                          (default "200 2000 sat")
+#   PUSH_WINDOW        requests in flight for push's "sat"           (default 16)
 #   LOADGEN_ARGS       extra options for every loadgen run (see `loadgen help`)
 #   RESULTS_DIR        where the .md and .json go                   (default bench/results)
 #   NO_BUILD=1         use what is already built
@@ -54,7 +69,7 @@ set -uo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
 QUICK="${QUICK:-0}"
-SCENARIOS="${SCENARIOS:-fanout idle ramp echo mixed cluster msgpack deflate}"
+SCENARIOS="${SCENARIOS:-fanout idle ramp echo mixed cluster msgpack deflate chat polling push}"
 FIELDS_RATES="${FIELDS_RATES:-2000 sat}"
 SERVERS="${SERVERS:-siohub node socketioxide}"
 if [ "$QUICK" = 1 ]; then
@@ -62,12 +77,24 @@ if [ "$QUICK" = 1 ]; then
   ECHO_CLIENTS="${ECHO_CLIENTS:-100}"; MIXED_SIZE="${MIXED_SIZE:-100}"; DRAIN="--drain-max 10 --drain-idle 2"
   RAMP_ROUNDS="${RAMP_ROUNDS:-1}"; CLUSTER_SIZES="${CLUSTER_SIZES:-100}"; MODE_SIZE="${MODE_SIZE:-100}"; FIELDS_SIZE="${FIELDS_SIZE:-100}"
   SETTLE="--settle 1"
+  CHAT_CLIENTS="${CHAT_CLIENTS:-400}"; CHAT_ROOMS="${CHAT_ROOMS:-100}"; CHAT_PUBLISHERS="${CHAT_PUBLISHERS:-2}"
+  POLLING_SIZE="${POLLING_SIZE:-100}"
 else
   FANOUT_SIZES="${FANOUT_SIZES:-1000 5000}"; DURATION="${DURATION:-10}"; IDLE_CONNS="${IDLE_CONNS:-8000}"
   ECHO_CLIENTS="${ECHO_CLIENTS:-1000}"; MIXED_SIZE="${MIXED_SIZE:-1000}"; DRAIN="--drain-max 30 --drain-idle 3"
   RAMP_ROUNDS="${RAMP_ROUNDS:-5}"; CLUSTER_SIZES="${CLUSTER_SIZES:-1000}"; MODE_SIZE="${MODE_SIZE:-1000}"; FIELDS_SIZE="${FIELDS_SIZE:-1000}"
   SETTLE="--settle 2"
+  CHAT_CLIENTS="${CHAT_CLIENTS:-8000}"; CHAT_ROOMS="${CHAT_ROOMS:-2000}"; CHAT_PUBLISHERS="${CHAT_PUBLISHERS:-8}"
+  POLLING_SIZE="${POLLING_SIZE:-1000}"
 fi
+CHAT_PER_CLIENT="${CHAT_PER_CLIENT:-5}"
+CHAT_RATES="${CHAT_RATES:-1000 2500 sat}"
+POLLING_RATES="${POLLING_RATES:-20 200}"
+PUSH_SIZE="${PUSH_SIZE:-100}"
+PUSH_RATES="${PUSH_RATES:-200 2000 sat}"
+PUSH_WINDOW="${PUSH_WINDOW:-16}"
+# The key push's backend presents; every server is started with it.
+PUSH_KEY=bench-key
 FANOUT_RATES="${FANOUT_RATES:-200 2000 sat}"
 CLUSTER_RATES="${CLUSTER_RATES:-$FANOUT_RATES}"
 CLUSTER_ROUNDS="${CLUSTER_ROUNDS:-1}"
@@ -89,7 +116,7 @@ for s in $SERVERS; do
   want "$s" "siohub node socketioxide" || { say "unknown server '$s' (siohub node socketioxide)"; exit 2; }
 done
 for s in $SCENARIOS; do
-  want "$s" "fanout idle ramp echo mixed cluster msgpack deflate fields" || { say "unknown scenario '$s' (fanout idle ramp echo mixed cluster msgpack deflate fields)"; exit 2; }
+  want "$s" "fanout idle ramp echo mixed cluster msgpack deflate fields chat polling push" || { say "unknown scenario '$s' (fanout idle ramp echo mixed cluster msgpack deflate fields chat polling push)"; exit 2; }
 done
 
 # 8,000 connections need 8,000 descriptors on each side.
@@ -186,6 +213,27 @@ if want fields "$SCENARIOS"; then
   done
 fi
 
+# Chat: subscribers each in CHAT_PER_CLIENT of CHAT_ROOMS rooms, publishers members of the
+# rooms they publish to. Polling: every subscriber on long-polling. Push: the publishes are
+# POST /api/v1/emit from a keep-alive HTTP backend.
+if want chat "$SCENARIOS"; then
+  for rate in $CHAT_RATES; do
+    if [ "$rate" = sat ]; then r="--saturation"; else r="--rate $rate"; fi
+    CASES+=("chat-$(short "$CHAT_CLIENTS")-${rate/#[0-9]*/r$rate} --scenario chat --clients $CHAT_CLIENTS --rooms $CHAT_ROOMS --rooms-per-client $CHAT_PER_CLIENT --publishers $CHAT_PUBLISHERS $r --duration $DURATION $DRAIN")
+  done
+fi
+if want polling "$SCENARIOS"; then
+  for rate in $POLLING_RATES; do
+    CASES+=("polling-$(short "$POLLING_SIZE")-r$rate --scenario polling --clients $POLLING_SIZE --rate $rate --duration $DURATION $DRAIN")
+  done
+fi
+if want push "$SCENARIOS"; then
+  for rate in $PUSH_RATES; do
+    if [ "$rate" = sat ]; then r="--saturation --window $PUSH_WINDOW"; tag="sat-w$PUSH_WINDOW"; else r="--rate $rate"; tag="r$rate"; fi
+    CASES+=("push-$(short "$PUSH_SIZE")-$tag --scenario push --clients $PUSH_SIZE $r --api-key $PUSH_KEY --duration $DURATION $DRAIN")
+  done
+fi
+
 # ---- servers -----------------------------------------------------------------------------
 RESULTS_DIR="${RESULTS_DIR:-$BENCH/results}"
 mkdir -p "$LOGS" "$RESULTS_DIR"
@@ -210,6 +258,8 @@ start_node() { # name port log [redis url]
   # 1024, is the peers' threshold); the peers: PARSER and PER_MESSAGE_DEFLATE.
   export SOCKETIO_SERVER__PARSER="$MODE_PARSER" PARSER="$MODE_PARSER"
   export PER_MESSAGE_DEFLATE="$MODE_DEFLATE"
+  # The push scenario's key: siohub's [api] keys, the peers' API_KEY.
+  export SOCKETIO_API__KEYS="$PUSH_KEY" API_KEY="$PUSH_KEY"
   if [ "$MODE_DEFLATE" = 1 ]; then export SOCKETIO_ENGINE__PER_MESSAGE_DEFLATE=true
   else export SOCKETIO_ENGINE__PER_MESSAGE_DEFLATE=false; fi
   case "$1" in
@@ -407,6 +457,20 @@ sio_ver="$(grep -A1 '"node_modules/socket.io": {' "$BENCH/peers/node/package-loc
          "socketioxide has no permessage-deflate and is not run \`-on\`. Wire bytes: what the subscribers read (websocket frames" \
          "with their headers, no TCP/IP), per delivered message; a server's CPU cost of a mode per delivered message is its" \
          "\`server CPU µs / delivered msg\` in the mode's case minus that in the plain case at the same rate."
+  fi
+  if [[ " ${CASES[*]} " == *" chat-"* ]]; then
+    echo "chat-* cases: $CHAT_CLIENTS websocket subscribers each in $CHAT_PER_CLIENT of $CHAT_ROOMS rooms" \
+         "($((CHAT_CLIENTS * CHAT_PER_CLIENT / CHAT_ROOMS)) a room), $CHAT_PUBLISHERS publishers, each a member of the rooms it" \
+         "publishes to (publisher p: rooms k % $CHAT_PUBLISHERS == p, round-robin); the rate is publishes/s over all publishers," \
+         "\`sat\`: each keeps 32 unacked. Every publish reaches its room's subscribers (the sender is excluded)."
+  fi
+  if [[ " ${CASES[*]} " == *" polling-"* ]]; then
+    echo "polling-* cases: every subscriber on HTTP long-polling (no upgrade), one websocket publisher."
+  fi
+  if [[ " ${CASES[*]} " == *" push-"* ]]; then
+    echo "push-* cases: a backend (reqwest, keep-alive) POSTs \`/api/v1/emit\` {rooms, event, data} with a Bearer key to a" \
+         "room of $PUSH_SIZE websocket subscribers: siohub's HTTP API, the Node peer's \`io.to(room).emit\` in an http handler," \
+         "socketioxide's in an axum route; \`rN\`: N requests/s (open loop), \`sat-wN\`: N in flight (closed loop)."
   fi
   if [ "$CLIENT" = real ]; then
     echo "Clients: \`--client real\` (subscribers and echo clients take every message through tungstenite's" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark's check in the test suite: counts, not speed. Builds the load generator
 # (debug), runs its unit tests, then runs every scenario briefly against siohub with a
-# few clients and checks that every connection, message and ack arrived; then the msgpack
+# few clients and checks that every connection, message and ack arrived (chat over 20
+# rooms, polling, push through POST /api/v1/emit with a key, and a wrong key refused); then the msgpack
 # and deflate modes on a second siohub (parser msgpack, per_message_deflate on): every
 # message delivered, inflated and decoded; then the cluster scenario: two siohub nodes on
 # a redis-server of its own (free port), subscribers half on each, the publisher on the
@@ -23,7 +24,7 @@ LOADGEN="$BENCH/target/debug/loadgen"
 PORT="$("$LOADGEN" free-port)"
 WORK="$(mktemp -d)"
 LOG="$WORK/siohub.log"
-SOCKETIO_LOGGER_LEVEL=warn "$SIOHUB" --host 127.0.0.1 --port "$PORT" >"$LOG" 2>&1 &
+SOCKETIO_API__KEYS=smoke-key SOCKETIO_LOGGER_LEVEL=warn "$SIOHUB" --host 127.0.0.1 --port "$PORT" >"$LOG" 2>&1 &
 PID=$!
 PIDS=("$PID")
 cleanup() {
@@ -54,6 +55,24 @@ check idle 'r["connections"] == 30' --clients 30 --settle 0.2
 check ramp 'r["connections"] == 30 and r["connect"]["failed"] == 0' --clients 30
 check echo 'r["acked"] == r["sent"] > 0' --clients 10 --echo-rate 10 --duration 1
 check mixed 'r["received"] == r["expected"] > 0' --clients 20 --rate 20 --polling-frac 0.25 --duration 1 --drain-max 10 --drain-idle 1
+# chat: subscribers in 5 of 20 rooms, two publishers members of the rooms they publish to;
+# every publish reaches its room's subscribers (the sender excluded), at a rate and at
+# saturation.
+check chat 'r["received"] == r["expected"] > 0 and r["ack_recipients"] == r["expected"] and r["chat"]["room_subscribers_min"] == 10' \
+  --clients 40 --rooms 20 --rooms-per-client 5 --publishers 2 --rate 100 --duration 1 --drain-max 10 --drain-idle 1
+check chat 'r["received"] == r["expected"] > 0' --clients 40 --rooms 20 --publishers 2 --saturation --duration 1 --drain-max 10 --drain-idle 1
+# polling: every subscriber on long-polling, each message parsed as a real client does.
+check polling 'r["received"] == r["expected"] > 0 and r["params"]["polling_subscribers"] == 20' \
+  --clients 20 --rate 20 --duration 1 --client real --drain-max 10 --drain-idle 1
+# push: POST /api/v1/emit with the server's key, at a rate and with 4 in flight; every
+# request answered with its recipients, every event delivered.
+check push 'r["received"] == r["expected"] > 0 and r["refused"] == 0 and r["acked"] == r["published"] and r["ack_recipients"] == r["expected"]' \
+  --clients 10 --rate 50 --api-key smoke-key --duration 1 --drain-max 10 --drain-idle 1
+check push 'r["received"] == r["expected"] > 0 and r["refused"] == 0 and r["push"]["in_flight"] == 4' \
+  --clients 10 --saturation --window 4 --api-key smoke-key --client real --duration 1 --drain-max 10 --drain-idle 1
+# ... and a wrong key is refused (401), every request counted as refused, nothing delivered.
+check push 'r["refused"] == r["published"] > 0 and r["received"] == 0 and r["acked"] == 0' \
+  --clients 5 --rate 20 --api-key wrong-key --duration 1 --drain-max 3 --drain-idle 1
 # Deflate offered to a server that has it off: declined, plain frames.
 check fanout 'r["received"] == r["expected"] > 0 and r["wire"]["deflate_subscribers"] == 0' --clients 20 --rate 50 --duration 1 --deflate --drain-max 10 --drain-idle 1
 

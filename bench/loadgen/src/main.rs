@@ -12,10 +12,12 @@
 //! ```
 //! `loadgen help` lists every option.
 
+mod chat;
 mod metrics;
 mod msgpack;
 mod polling;
 mod presence;
+mod push;
 mod real;
 mod report;
 mod scenarios;
@@ -71,8 +73,12 @@ pub struct Config {
     /// Field sets the subscribers join with (siohub's `join {"room", "fields"}`):
     /// subscriber i takes `["a", "f{i % N}"]`; 0 = a plain join.
     pub field_sets: usize,
-    /// Rooms the soak's clients spread over (`<room>-<k>`).
+    /// Rooms the soak's and the chat's clients spread over (`<room>-<k>`).
     pub soak_rooms: usize,
+    /// Rooms each chat subscriber joins (of `soak_rooms`).
+    pub rooms_per_client: usize,
+    /// The key the push backend presents (`Authorization: Bearer <key>`).
+    pub api_key: String,
     /// Mean seconds a soak client stays connected before it goes and comes back.
     pub lifetime: f64,
     /// Share of the soak's clients that read slowly.
@@ -116,6 +122,8 @@ impl Default for Config {
             object_fields: 0,
             field_sets: 0,
             soak_rooms: 100,
+            rooms_per_client: 5,
+            api_key: "bench-key".into(),
             lifetime: 60.0,
             slow_frac: 0.05,
             ramp: 30.0,
@@ -132,7 +140,17 @@ loadgen free-port             print a free TCP port on 127.0.0.1
 
 options of `run` (defaults in brackets):
   --scenario S      fanout | idle | ramp | echo | mixed | presence (a join
-                    storm with presence events; siohub only) | soak           [fanout]
+                    storm with presence events; siohub only) | soak | chat |
+                    polling | push                                            [fanout]
+                    chat: fanout over many rooms: each subscriber joins
+                    --rooms-per-client of --rooms rooms; publisher p of P
+                    joins the rooms k % P == p and publishes to them
+                    round-robin (a member: the sender gets no copy)
+                    polling: fanout with every subscriber on long-polling
+                    (--polling-frac 1)
+                    push: fanout where the publishes are POST /api/v1/emit
+                    requests on keep-alive HTTP (--rate R: R requests/s, open
+                    loop; --saturation: --window requests in flight)
   --addr HOST:PORT[,HOST:PORT..]  the server; with several nodes, subscribers
                     (and other clients) go round-robin over them, publishers
                     and admin watchers to the first                           [127.0.0.1:3000]
@@ -175,8 +193,11 @@ options of `run` (defaults in brackets):
                     f0..f{N-1} sharing the payload bytes; 0 = a string        [0]
   --field-sets N    fanout subscribers join with fields (siohub): subscriber i
                     takes ["a", "f{i % N}"] (needs --object-fields >= N)      [0]
-soak (churning clients for --duration s; publishes at --rate to random rooms):
-  --rooms K         rooms the clients spread over (<room>-0..K-1)             [100]
+  --rooms-per-client K  rooms each chat subscriber joins                     [5]
+  --api-key K       push: the key sent as Authorization: Bearer K        [bench-key]
+soak (churning clients for --duration s; publishes at --rate to random rooms)
+and chat:
+  --rooms K         rooms the clients spread over (<room>-0..K-1)  [soak 100, chat 2000]
   --lifetime S      mean seconds a client stays before it goes and returns   [60]
   --slow-frac F     share of clients that read slowly                         [0.05]
   --ramp S          seconds over which the first connections are spread      [30]
@@ -214,6 +235,7 @@ fn list(value: &str) -> Vec<String> {
 fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut cfg = Config::default();
     let mut polling_frac = None;
+    let mut rooms_given = false;
     let mut i = 0;
     while i < args.len() {
         let flag = args[i].as_str();
@@ -282,7 +304,12 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             }
             "--object-fields" => cfg.object_fields = num(flag)? as usize,
             "--field-sets" => cfg.field_sets = num(flag)? as usize,
-            "--rooms" => cfg.soak_rooms = (num(flag)? as usize).max(1),
+            "--rooms" => {
+                rooms_given = true;
+                cfg.soak_rooms = (num(flag)? as usize).max(1)
+            }
+            "--rooms-per-client" => cfg.rooms_per_client = (num(flag)? as usize).max(1),
+            "--api-key" => cfg.api_key = value.clone(),
             "--lifetime" => cfg.lifetime = num(flag)?.max(1.0),
             "--slow-frac" => cfg.slow_frac = num(flag)?.clamp(0.0, 1.0),
             "--ramp" => cfg.ramp = num(flag)?.max(0.0),
@@ -301,13 +328,22 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         return Err("--addr needs at least one HOST:PORT".to_owned());
     }
     let scenarios = [
-        "fanout", "idle", "ramp", "echo", "mixed", "presence", "soak",
+        "fanout", "idle", "ramp", "echo", "mixed", "presence", "soak", "chat", "polling", "push",
     ];
     if !scenarios.contains(&cfg.scenario.as_str()) {
         return Err(format!(
-            "unknown scenario {}; one of fanout idle ramp echo mixed presence soak",
-            cfg.scenario
+            "unknown scenario {}; one of {}",
+            cfg.scenario,
+            scenarios.join(" ")
         ));
+    }
+    if cfg.scenario == "chat" {
+        if !rooms_given {
+            cfg.soak_rooms = 2000;
+        }
+        if cfg.field_sets > 0 {
+            return Err("--field-sets is for fanout, not chat".into());
+        }
     }
     if cfg.field_sets > cfg.object_fields {
         return Err("--field-sets needs --object-fields at least as large".to_owned());
@@ -319,7 +355,14 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                 .to_owned(),
         );
     }
-    let default_frac = if cfg.scenario == "mixed" { 0.05 } else { 0.0 };
+    let default_frac = match cfg.scenario.as_str() {
+        "mixed" => 0.05,
+        "polling" => 1.0,
+        _ => 0.0,
+    };
+    if cfg.scenario == "chat" && polling_frac.unwrap_or(0.0) > 0.0 {
+        return Err("chat subscribers are websockets: drop --polling-frac".into());
+    }
     cfg.polling_frac = polling_frac.unwrap_or(default_frac).clamp(0.0, 1.0);
     if cfg.case.is_empty() {
         cfg.case = scenarios::default_case(&cfg);

@@ -60,6 +60,22 @@ const FANOUT: &[Figure] = &[
         better: Better::Up,
         get: |v| num(v, &["delivered_msgs_per_s"]),
     },
+    // push: the backend's requests (rows left out for the other scenarios).
+    Figure {
+        name: "push requests/s",
+        better: Better::Up,
+        get: |v| num(v, &["push", "requests_per_s"]),
+    },
+    Figure {
+        name: "push request p50 ms",
+        better: Better::Down,
+        get: |v| num(v, &["push", "request_latency_ms", "p50"]),
+    },
+    Figure {
+        name: "push request p99 ms",
+        better: Better::Down,
+        get: |v| num(v, &["push", "request_latency_ms", "p99"]),
+    },
     Figure {
         name: "offered msgs/s",
         better: Better::Neither,
@@ -142,6 +158,18 @@ const FANOUT: &[Figure] = &[
             w.get("deflate_offered")?
                 .as_bool()?
                 .then(|| num(w, &["deflate_subscribers"]))?
+        },
+    },
+    Figure {
+        name: "chat room subscribers min · max",
+        better: Better::Neither,
+        get: |v| {
+            let c = v.get("chat")?;
+            Some(Cell::Text(format!(
+                "{} · {}",
+                c.get("room_subscribers_min")?.as_u64()?,
+                c.get("room_subscribers_max")?.as_u64()?
+            )))
         },
     },
     Figure {

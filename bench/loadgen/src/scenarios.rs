@@ -1,5 +1,7 @@
-//! The scenarios: `fanout` (and `mixed`, fanout with a share of polling subscribers),
-//! `idle`, `ramp` and `echo` (and `presence`, in its own module). Each returns one JSON report.
+//! The scenarios: `fanout` and its variants (`mixed`: a share of the subscribers on
+//! polling; `polling`: all of them; `chat`: many small rooms, see `chat.rs`; `push`: the
+//! publishes are HTTP requests, see `push.rs`), `idle`, `ramp` and `echo` (and `presence`
+//! and `soak`, in their own modules). Each returns one JSON report.
 //!
 //! Counting, not sampling: every delivered message is counted and its publish→receive
 //! latency recorded; loss is what was published times the subscribers, minus what arrived.
@@ -24,6 +26,7 @@ use crate::real::{self, Client};
 use crate::sio;
 use crate::ws::{Frame, Ws, WsWriter};
 use crate::Config;
+use crate::{chat, push};
 
 /// The event name publishers ask the server to emit.
 const EVENT: &str = "m";
@@ -38,7 +41,9 @@ pub fn default_case(cfg: &Config) -> String {
         "sat".to_owned()
     };
     match cfg.scenario.as_str() {
-        "fanout" | "mixed" => format!("{}-{}-{rate}", cfg.scenario, cfg.clients),
+        "fanout" | "mixed" | "chat" | "polling" | "push" => {
+            format!("{}-{}-{rate}", cfg.scenario, cfg.clients)
+        }
         other => format!("{other}-{}", cfg.clients),
     }
 }
@@ -52,7 +57,7 @@ pub async fn run(cfg: &Config) -> io::Result<Value> {
         )));
     }
     let mut report = match cfg.scenario.as_str() {
-        "fanout" | "mixed" => fanout(cfg).await?,
+        "fanout" | "mixed" | "chat" | "polling" | "push" => fanout(cfg).await?,
         "idle" => idle(cfg).await?,
         "ramp" => ramp(cfg).await?,
         "echo" => echo(cfg).await?,
@@ -365,16 +370,20 @@ async fn polling_subscriber(session: Polling, d: Arc<Deliveries>, shard: usize, 
     }
 }
 
-/// What publishers count.
-struct Publishing {
-    published: AtomicU64,
-    acked: AtomicU64,
-    refused: AtomicU64,
-    recipients: AtomicU64,
+/// What publishers count (websocket publishers, or the `push` scenario's HTTP backend).
+pub(crate) struct Publishing {
+    pub(crate) published: AtomicU64,
+    /// Deliveries the publishes sent so far should make: the sum of each publish's room
+    /// size (the subscribers in it, the publisher not counted: the server excludes it).
+    pub(crate) expected: AtomicU64,
+    pub(crate) acked: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) recipients: AtomicU64,
     /// Deliveries the server says it dropped (a `"dropped":N` in publish acks).
-    dropped: AtomicU64,
-    ack_lat: Latencies,
-    stop: AtomicBool,
+    pub(crate) dropped: AtomicU64,
+    /// Publish → ack (websocket), or request → response (`push`).
+    pub(crate) ack_lat: Latencies,
+    pub(crate) stop: AtomicBool,
 }
 
 /// Send times by ack id, so the ack reader can time each publish's ack.
@@ -384,6 +393,8 @@ struct Publisher {
     writer: Arc<AsyncMutex<WsWriter<OwnedWriteHalf>>>,
     sent_at: Arc<Vec<AtomicU64>>,
     window: Arc<Semaphore>,
+    /// The rooms it publishes to, round-robin, each with the subscribers in it.
+    rooms: Vec<(String, u64)>,
 }
 
 /// Reads a publisher's acks until the connection ends.
@@ -477,15 +488,18 @@ async fn publish_loop(
             batch
         };
         let mut w = me.writer.lock().await;
+        let mut expected = 0;
         for _ in 0..batch {
             let ts = now_us();
             me.sent_at[next_id as usize % RING].store(ts, Relaxed);
+            let (room, size) = &me.rooms[next_id as usize % me.rooms.len()];
+            expected += size;
             sio::publish_packet(
                 cfg.wire.parser,
                 &mut packet,
                 &mut scratch,
                 next_id,
-                &cfg.room,
+                room,
                 EVENT,
                 ts,
                 cfg.payload,
@@ -496,6 +510,7 @@ async fn publish_loop(
             next_id += 1;
         }
         w.flush().await?;
+        p.expected.fetch_add(expected, Relaxed);
         p.published.fetch_add(batch, Relaxed);
     }
     Ok(())
@@ -518,9 +533,19 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     // Polling subscribers are spread evenly among the websocket ones.
     let polling_every = cfg.clients.checked_div(n_polling).unwrap_or(0);
 
+    let chat = cfg.scenario == "chat";
     eprintln!(
-        "loadgen: {} — connecting {} subscribers ({n_polling} polling)",
-        cfg.case, cfg.clients
+        "loadgen: {} — connecting {} subscribers ({n_polling} polling{})",
+        cfg.case,
+        cfg.clients,
+        if chat {
+            format!(
+                ", each in {} of {} rooms",
+                cfg.rooms_per_client, cfg.soak_rooms
+            )
+        } else {
+            String::new()
+        }
     );
     let subs = {
         let (cfg, http) = (cfg.clone(), http.clone());
@@ -537,13 +562,19 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
                     };
                     let args = s.call(&join, 0).await?;
                     sio::check_ok(&args, "join")?;
-                    Ok(Subscriber::Polling(s))
+                    Ok((i, Subscriber::Polling(s)))
                 } else {
                     let mut ws =
                         sio::connect_ws(cfg.addr_for(i), &cfg.path, cfg.buf, i as u32, cfg.wire)
                             .await?;
-                    sio::join_as(&mut ws, &cfg, i).await?;
-                    Ok(Subscriber::Ws(ws))
+                    if chat {
+                        for k in chat::rooms_of(i, cfg.soak_rooms, cfg.rooms_per_client) {
+                            sio::join(&mut ws, &chat::room_name(&cfg.room, k)).await?;
+                        }
+                    } else {
+                        sio::join_as(&mut ws, &cfg, i).await?;
+                    }
+                    Ok((i, Subscriber::Ws(ws)))
                 }
             }
         })
@@ -574,9 +605,30 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         tokio::spawn(keep_alive(ws));
     }
 
+    // The subscribers in each room, from those that connected and joined (chat), and
+    // the rooms each publisher publishes to with their sizes.
+    let mut room_size = vec![0u64; if chat { cfg.soak_rooms } else { 0 }];
+    if chat {
+        for (i, _) in &subs.ok {
+            for k in chat::rooms_of(*i, cfg.soak_rooms, cfg.rooms_per_client) {
+                room_size[k] += 1;
+            }
+        }
+    }
+    let publisher_rooms = |p: usize| -> Vec<(String, u64)> {
+        if chat {
+            chat::publisher_rooms(p, cfg.publishers, cfg.soak_rooms)
+                .into_iter()
+                .map(|k| (chat::room_name(&cfg.room, k), room_size[k]))
+                .collect()
+        } else {
+            vec![(cfg.room.clone(), subscribers)]
+        }
+    };
+
     let deliveries = Arc::new(Deliveries::new());
     let mut deflate_subs = 0u64;
-    for (i, sub) in subs.ok.into_iter().enumerate() {
+    for (i, sub) in subs.ok.into_iter() {
         let d = deliveries.clone();
         if let Subscriber::Ws(ws) = &sub {
             deflate_subs += u64::from(ws.deflate);
@@ -591,6 +643,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
 
     let p = Arc::new(Publishing {
         published: AtomicU64::new(0),
+        expected: AtomicU64::new(0),
         acked: AtomicU64::new(0),
         refused: AtomicU64::new(0),
         recipients: AtomicU64::new(0),
@@ -598,19 +651,31 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         ack_lat: Latencies::new(1),
         stop: AtomicBool::new(false),
     });
+    let push = cfg.scenario == "push";
     let mut publishers = Vec::new();
-    for i in 0..cfg.publishers {
+    for i in 0..if push { 0 } else { cfg.publishers } {
         let seed = (cfg.clients + i) as u32;
-        let ws = sio::connect_ws(cfg.first_addr(), &cfg.path, cfg.buf, seed, cfg.wire).await?;
+        let mut ws = sio::connect_ws(cfg.first_addr(), &cfg.path, cfg.buf, seed, cfg.wire).await?;
+        let rooms = publisher_rooms(i);
+        // A chat's publishers are members of the rooms they publish to.
+        if chat {
+            for (room, _) in &rooms {
+                sio::join(&mut ws, room).await?;
+            }
+        }
         let me = Arc::new(Publisher {
             writer: Arc::new(AsyncMutex::new(ws.wr)),
             sent_at: Arc::new((0..RING).map(|_| AtomicU64::new(0)).collect()),
             window: Arc::new(Semaphore::new(cfg.window)),
+            rooms,
         });
         tokio::spawn(ack_reader(ws.rd, p.clone(), me.clone()));
         publishers.push(me);
     }
 
+    let backend = push
+        .then(|| push::Backend::new(&cfg, subscribers))
+        .transpose()?;
     let rate_each = cfg.rate / cfg.publishers as f64;
     eprintln!(
         "loadgen: {} — publishing for {} s ({})",
@@ -631,8 +696,12 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         .iter()
         .map(|me| tokio::spawn(publish_loop(cfg.clone(), p.clone(), me.clone(), rate_each)))
         .collect();
+    let pushing = backend.map(|b| tokio::spawn(push::run(cfg.clone(), p.clone(), Arc::new(b))));
     sleep(Duration::from_secs_f64(cfg.duration)).await;
     p.stop.store(true, Relaxed);
+    if let Some(pushing) = pushing {
+        let _ = pushing.await;
+    }
     for l in loops {
         if let Ok(Err(e)) = l.await {
             eprintln!("loadgen: a publisher failed: {e}");
@@ -640,7 +709,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     }
     let publish_seconds = t_start.elapsed().as_secs_f64();
     let published = p.published.load(Relaxed);
-    let expected = published * subscribers;
+    let expected = p.expected.load(Relaxed);
 
     // Drain: until everything arrived, nothing arrived for a while, or time is up.
     let t_stop = Instant::now();
@@ -679,7 +748,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     let wire_bytes = deliveries.wire_bytes.load(Relaxed);
     let window = deliveries.window.seconds();
     let lat = deliveries.lat.merged();
-    let offered = published as f64 * subscribers as f64 / publish_seconds;
+    let offered = expected as f64 / publish_seconds;
     eprintln!(
         "loadgen: {} — {received}/{expected} delivered, {:.0} msgs/s, p99 {:.1} ms",
         cfg.case,
@@ -706,6 +775,26 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         "first_subscriber_loss": *deliveries.first_loss.lock().unwrap_or_else(|e| e.into_inner()),
         "published": published,
         "publish_seconds": r3(publish_seconds),
+        "chat": if chat {
+            json!({
+                "rooms": cfg.soak_rooms, "rooms_per_client": cfg.rooms_per_client,
+                "publishers_per_room": 1,
+                "room_subscribers_min": room_size.iter().min(),
+                "room_subscribers_max": room_size.iter().max(),
+            })
+        } else {
+            Value::Null
+        },
+        // push: the backend's requests, each answered after the server took the emit.
+        "push": if push {
+            json!({
+                "requests_per_s": r3(p.acked.load(Relaxed) as f64 / publish_seconds),
+                "in_flight": if cfg.rate > 0.0 { Value::Null } else { json!(cfg.window) },
+                "request_latency_ms": summary_ms(&p.ack_lat.merged()),
+            })
+        } else {
+            Value::Null
+        },
         "publishes_per_s": r3(published as f64 / publish_seconds),
         "acked": p.acked.load(Relaxed),
         "refused": p.refused.load(Relaxed),

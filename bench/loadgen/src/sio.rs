@@ -342,7 +342,7 @@ pub enum Padding {
 
 /// Appends `len` bytes of `padding` (for publish `seq`) to `out`; no `"` or `\`, so it
 /// goes into a JSON string as it is.
-fn pad(out: &mut Vec<u8>, len: usize, padding: Padding, seq: u64) {
+pub fn pad(out: &mut Vec<u8>, len: usize, padding: Padding, seq: u64) {
     use std::io::Write;
     let end = out.len() + len;
     match padding {

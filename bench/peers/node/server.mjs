@@ -18,6 +18,11 @@
 // PER_MESSAGE_DEFLATE=1: permessage-deflate with {threshold: 1024}, siohub's deflate_threshold
 // (the `deflate` scenario and deflate_cost.sh); ws's other defaults stay (context takeover).
 //
+// POST /api/v1/emit {rooms, event, data} (the body of siohub's HTTP API; `rooms` a string or a
+// list), with `Authorization: Bearer <API_KEY>` (API_KEY, default "bench-key"): emits `event`
+// with `data` to the rooms (`io.to(rooms).emit`) and answers {recipients}, the rooms' member
+// count (the `push` scenario's backend). A wrong key gets 401, a bad body 400.
+//
 // Usage: [REDIS_URL=..] [PARSER=msgpack] [PER_MESSAGE_DEFLATE=1] node server.mjs <port>
 // (listens on 127.0.0.1, path /socket.io/)
 import { createServer } from "node:http";
@@ -27,7 +32,35 @@ import { createClient } from "redis";
 import msgpackParser from "socket.io-msgpack-parser";
 
 const port = Number(process.argv[2] ?? 3000);
-const httpServer = createServer();
+const apiKey = `Bearer ${process.env.API_KEY || "bench-key"}`;
+// socket.io takes the requests under /socket.io/ and hands the others to this listener,
+// which must be registered before the Server is created.
+const httpServer = createServer((req, res) => {
+  const answer = (status, body) => {
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  };
+  if (req.method !== "POST" || req.url !== "/api/v1/emit") return answer(404, error("NOT_FOUND", "no such route"));
+  if (req.headers.authorization !== apiKey) return answer(401, error("UNAUTHORIZED", "bad API key"));
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    let msg;
+    try {
+      msg = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      return answer(400, error("INVALID_PAYLOAD", "the body is not JSON"));
+    }
+    const targets = typeof msg?.rooms === "string" ? [msg.rooms] : msg?.rooms;
+    if (!Array.isArray(targets) || typeof msg.event !== "string") {
+      return answer(400, error("INVALID_PAYLOAD", "emit expects {rooms, event, data}"));
+    }
+    let recipients = 0;
+    for (const room of targets) recipients += rooms.get(room)?.size ?? 0;
+    io.to(targets).emit(msg.event, msg.data);
+    answer(200, { recipients });
+  });
+});
 // PER_MESSAGE_DEFLATE=1: permessage-deflate as Node documents it (bench/deflate_cost.sh).
 const perMessageDeflate = process.env.PER_MESSAGE_DEFLATE === "1" ? { threshold: 1024 } : false;
 const parser = process.env.PARSER === "msgpack" ? { parser: msgpackParser } : {};

@@ -25,6 +25,12 @@
 //! permessage-deflate (its websockets are tokio-tungstenite's, which has none): the peer
 //! never compresses, whatever the client offers.
 //!
+//! `POST /api/v1/emit` `{"rooms","event","data"}` (the body of siohub's HTTP API; `rooms` a
+//! string or a list) with `Authorization: Bearer <API_KEY>` (`API_KEY`, default `bench-key`)
+//! emits `event` with `data` to the rooms from an axum handler (`io.to(rooms).emit`) and
+//! answers `{"recipients":N}`, the rooms' member count (the benchmark's `push` scenario). A
+//! wrong key gets 401, a bad body 400.
+//!
 //! Usage: `[REDIS_URL=..] [PARSER=msgpack] socketioxide-peer <port>`; listens on 127.0.0.1,
 //! path `/socket.io/`.
 
@@ -199,6 +205,76 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, sizes: Arc<RoomSizes>) {
     });
 }
 
+/// What the `/api/v1/emit` handler needs.
+struct Api<A: Adapter> {
+    io: SocketIo<A>,
+    sizes: Arc<RoomSizes>,
+    /// `Bearer <API_KEY>`.
+    auth: String,
+}
+
+/// `POST /api/v1/emit`: the backend's push, as server code does it.
+async fn emit<A: Adapter>(
+    axum::extract::State(api): axum::extract::State<Arc<Api<A>>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> (axum::http::StatusCode, axum::Json<Value>) {
+    use axum::http::StatusCode;
+    let key = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if key != Some(api.auth.as_str()) {
+        let e = error("UNAUTHORIZED", "bad API key");
+        return (StatusCode::UNAUTHORIZED, axum::Json(e));
+    }
+    let msg: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let rooms: Option<Vec<String>> = match msg.get("rooms") {
+        Some(Value::String(room)) => Some(vec![room.clone()]),
+        Some(Value::Array(list)) => list.iter().map(|r| r.as_str().map(str::to_owned)).collect(),
+        _ => None,
+    };
+    let (Some(rooms), Some(event)) = (rooms, msg.get("event").and_then(Value::as_str)) else {
+        let e = error("INVALID_PAYLOAD", "emit expects {rooms, event, data}");
+        return (StatusCode::BAD_REQUEST, axum::Json(e));
+    };
+    let recipients: usize = rooms.iter().map(|r| api.sizes.size(r)).sum();
+    let data = msg.get("data").unwrap_or(&Value::Null);
+    match api.io.to(rooms).emit(event, data).await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(json!({"recipients": recipients})),
+        ),
+        Err(BroadcastError::Socket(failed)) => (
+            StatusCode::OK,
+            axum::Json(json!({
+                "recipients": recipients.saturating_sub(failed.len()),
+                "dropped": failed.len(),
+            })),
+        ),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(error("INTERNAL_ERROR", &e.to_string())),
+        ),
+    }
+}
+
+/// The app: the `/api/v1/emit` route, under socketioxide's layer (which serves
+/// `/socket.io/` and passes the rest on).
+fn app<A: Adapter>(
+    io: SocketIo<A>,
+    sizes: Arc<RoomSizes>,
+    layer: socketioxide::layer::SocketIoLayer<A>,
+) -> axum::Router {
+    let key = std::env::var("API_KEY").unwrap_or_else(|_| "bench-key".to_owned());
+    let api = Arc::new(Api {
+        io,
+        sizes,
+        auth: format!("Bearer {key}"),
+    });
+    axum::Router::new()
+        .route("/api/v1/emit", axum::routing::post(emit::<A>))
+        .with_state(api)
+        .layer(layer)
+}
+
 fn main() {
     let port: u16 = std::env::args()
         .nth(1)
@@ -252,16 +328,16 @@ async fn serve(port: u16) {
                 .unwrap_or_else(|e| panic!("redis at {url}: {e}"));
             let (layer, io) =
                 builder(SocketIo::builder().with_adapter::<RedisAdapter<_>>(adapter)).build_layer();
-            io.ns("/", (async || {}).with(register(sizes)))
+            io.ns("/", (async || {}).with(register(sizes.clone())))
                 .await
                 .unwrap_or_else(|e| panic!("redis adapter for /: {e}"));
             eprintln!("socketioxide peer on the redis adapter at {url}");
-            axum::Router::new().layer(layer)
+            app(io, sizes, layer)
         }
         Err(_) => {
             let (layer, io) = builder(SocketIo::builder()).build_layer();
-            io.ns("/", (async || {}).with(register(sizes)));
-            axum::Router::new().layer(layer)
+            io.ns("/", (async || {}).with(register(sizes.clone())));
+            app(io, sizes, layer)
         }
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
