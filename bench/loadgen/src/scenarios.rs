@@ -373,6 +373,8 @@ struct Publishing {
     recipients: AtomicU64,
     /// Deliveries the server says it dropped (a `"dropped":N` in publish acks).
     dropped: AtomicU64,
+    /// Publishes sent to each room (`--fanout-rooms`).
+    per_room: Vec<AtomicU64>,
     ack_lat: Latencies,
     stop: AtomicBool,
 }
@@ -480,12 +482,13 @@ async fn publish_loop(
         for _ in 0..batch {
             let ts = now_us();
             me.sent_at[next_id as usize % RING].store(ts, Relaxed);
+            p.per_room[next_id as usize % cfg.fanout_rooms].fetch_add(1, Relaxed);
             sio::publish_packet(
                 cfg.wire.parser,
                 &mut packet,
                 &mut scratch,
                 next_id,
-                &cfg.room,
+                &cfg.fanout_room(next_id as usize),
                 EVENT,
                 ts,
                 cfg.payload,
@@ -532,18 +535,18 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
                 if polling {
                     let s = Polling::connect(&http, cfg.addr_for(i), &cfg.path).await?;
                     let join = match cfg.field_sets {
-                        0 => sio::join_packet(&cfg.room, 0),
-                        n => sio::join_fields_packet(&cfg.room, 0, i % n),
+                        0 => sio::join_packet(&cfg.fanout_room(i), 0),
+                        n => sio::join_fields_packet(&cfg.fanout_room(i), 0, i % n),
                     };
                     let args = s.call(&join, 0).await?;
                     sio::check_ok(&args, "join")?;
-                    Ok(Subscriber::Polling(s))
+                    Ok((i, Subscriber::Polling(s)))
                 } else {
                     let mut ws =
                         sio::connect_ws(cfg.addr_for(i), &cfg.path, cfg.buf, i as u32, cfg.wire)
                             .await?;
                     sio::join_as(&mut ws, &cfg, i).await?;
-                    Ok(Subscriber::Ws(ws))
+                    Ok((i, Subscriber::Ws(ws)))
                 }
             }
         })
@@ -574,9 +577,14 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         tokio::spawn(keep_alive(ws));
     }
 
+    // Connected subscribers per room (`--fanout-rooms`), for what each publish should reach.
+    let mut room_sizes = vec![0u64; cfg.fanout_rooms];
+    for (i, _) in &subs.ok {
+        room_sizes[i % cfg.fanout_rooms] += 1;
+    }
     let deliveries = Arc::new(Deliveries::new());
     let mut deflate_subs = 0u64;
-    for (i, sub) in subs.ok.into_iter().enumerate() {
+    for (i, sub) in subs.ok.into_iter() {
         let d = deliveries.clone();
         if let Subscriber::Ws(ws) = &sub {
             deflate_subs += u64::from(ws.deflate);
@@ -595,6 +603,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         refused: AtomicU64::new(0),
         recipients: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
+        per_room: (0..cfg.fanout_rooms).map(|_| AtomicU64::new(0)).collect(),
         ack_lat: Latencies::new(1),
         stop: AtomicBool::new(false),
     });
@@ -640,7 +649,12 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     }
     let publish_seconds = t_start.elapsed().as_secs_f64();
     let published = p.published.load(Relaxed);
-    let expected = published * subscribers;
+    let expected: u64 = p
+        .per_room
+        .iter()
+        .zip(&room_sizes)
+        .map(|(sent, size)| sent.load(Relaxed) * size)
+        .sum();
 
     // Drain: until everything arrived, nothing arrived for a while, or time is up.
     let t_stop = Instant::now();
@@ -694,6 +708,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         "params": {
             "subscribers": cfg.clients, "polling_subscribers": n_polling,
             "publishers": cfg.publishers, "rate": cfg.rate, "saturation": cfg.rate <= 0.0,
+            "rooms": cfg.fanout_rooms,
             "window": cfg.window, "payload_bytes": cfg.payload, "duration_s": cfg.duration,
             "admin_watchers": cfg.admin_watchers, "nodes": cfg.addrs.len(),
             "parser": format!("{:?}", cfg.wire.parser).to_lowercase(), "deflate": cfg.wire.deflate,
