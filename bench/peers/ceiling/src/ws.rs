@@ -104,7 +104,10 @@ pub fn parse(buf: &mut [u8], start: usize) -> Result<Option<(Frame, usize)>, &'s
         127 if b.len() >= 10 => {
             let mut n = [0u8; 8];
             n.copy_from_slice(&b[2..10]);
-            (usize::try_from(u64::from_be_bytes(n)).unwrap_or(usize::MAX), 10)
+            (
+                usize::try_from(u64::from_be_bytes(n)).unwrap_or(usize::MAX),
+                10,
+            )
         }
         126 | 127 => return Ok(None),
         n => (n as usize, 2),
