@@ -59,6 +59,13 @@ def points(runs, xof, sat, server, fig):
     return sorted((x, statistics.median(vs)) for x, vs in by_x.items())
 
 
+def offered(r):
+    """Msgs/s the publishes were addressed to: expected deliveries over the publishing time
+    (loadgen's own `offered_msgs_per_s` before it counted per room assumed one room)."""
+    secs = r.get("publish_seconds") or 0
+    return r["expected"] / secs if secs else 0
+
+
 def slope(pts):
     """Least-squares slope of log(y) over log(x); None with fewer than 2 usable points."""
     import math
@@ -124,7 +131,7 @@ def main():
             proc = r.get("server_proc") or {}
             out.append("| {} | {} | {} | {:.0f} | {:.0f} | {} | {} | {} | {:.0f} | {} | {} | {} | {} |".format(
                 r["server"], "sat" if r["params"]["saturation"] else "rate", xof(r),
-                r.get("offered_msgs_per_s", 0), r.get("delivered_msgs_per_s", 0), r.get("loss_pct"),
+                offered(r), r.get("delivered_msgs_per_s", 0), r.get("loss_pct"),
                 lat.get("p50"), lat.get("p99"), proc.get("rss_peak_kb", 0) / 1024,
                 r.get("server_cpu_us_per_delivered_msg"), (r.get("server_phase") or {}).get("cpu_s"),
                 (r.get("loadgen") or {}).get("cpu_s"), r["_file"]))

@@ -693,7 +693,8 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     let wire_bytes = deliveries.wire_bytes.load(Relaxed);
     let window = deliveries.window.seconds();
     let lat = deliveries.lat.merged();
-    let offered = published as f64 * subscribers as f64 / publish_seconds;
+    // What the publishes were addressed to (each publish times its room's subscribers).
+    let offered = expected as f64 / publish_seconds;
     eprintln!(
         "loadgen: {} — {received}/{expected} delivered, {:.0} msgs/s, p99 {:.1} ms",
         cfg.case,
