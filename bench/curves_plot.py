@@ -110,7 +110,7 @@ def main():
                     if pts:
                         ax.plot(*zip(*pts), marker="o", label=s, color=COLORS[s])
                 ax.set_xscale("log")
-                if name == "delivered msgs/s":
+                if name == "delivered msgs/s" and curve == "size":
                     ax.set_ylim(bottom=0)
                 else:
                     ax.set_yscale("log")
