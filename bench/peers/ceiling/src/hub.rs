@@ -168,3 +168,26 @@ impl Rooms {
         sent
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_drops_and_the_publish_counts_it() {
+        let rooms = Rooms::default();
+        let (slow, fast) = (Conn::new(), Conn::new());
+        rooms.join("r", &slow);
+        rooms.join("r", &fast);
+        let frame = vec![b'x'; 1 << 20];
+        for _ in 0..4 {
+            assert_eq!(rooms.publish("r", &frame, None).dropped, 0);
+        }
+        // `fast` is drained by its writer; `slow` never is.
+        fast.out.lock().unwrap().buf.clear();
+        let sent = rooms.publish("r", &frame, None);
+        assert_eq!((sent.recipients, sent.dropped), (1, 1));
+        assert_eq!(rooms.dropped.load(Relaxed), 1);
+        assert_eq!(slow.queued().len(), MAX_QUEUED);
+    }
+}
