@@ -12,7 +12,9 @@
 #   QUICK=1            small sizes
 #   SCENARIOS          any of: fanout idle ramp echo mixed cluster msgpack deflate fields
 #                      chat polling push (default: all but fields)
-#   SERVERS            any of: siohub node socketioxide             (default: all)
+#   SERVERS            any of: siohub node socketioxide ceiling     (default: the first three)
+#                      ceiling: the minimal fan-out server of peers/ceiling (websocket and
+#                      JSON only: it skips mixed, cluster and the msgpack/deflate -on cases)
 #   FANOUT_SIZES       subscriber counts for fanout                 (default "1000 5000"; quick "100")
 #   FANOUT_RATES       publishes/s for fanout, "sat" = saturation   (default "200 2000 sat")
 #   DURATION           seconds of publishing/pinging per case       (default 10; quick 3)
@@ -113,7 +115,7 @@ case "$CLUSTER_SPLIT" in half) split_tag="" ;; first) split_tag="-empty2" ;;
   *) say "CLUSTER_SPLIT is half or first, not '$CLUSTER_SPLIT'"; exit 2 ;; esac
 
 for s in $SERVERS; do
-  want "$s" "siohub node socketioxide" || { say "unknown server '$s' (siohub node socketioxide)"; exit 2; }
+  want "$s" "siohub node socketioxide ceiling" || { say "unknown server '$s' (siohub node socketioxide ceiling)"; exit 2; }
 done
 for s in $SCENARIOS; do
   want "$s" "fanout idle ramp echo mixed cluster msgpack deflate fields chat polling push" || { say "unknown scenario '$s' (fanout idle ramp echo mixed cluster msgpack deflate fields chat polling push)"; exit 2; }
@@ -125,12 +127,14 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # ---- build -------------------------------------------------------------------------------
 LOADGEN="$BENCH/target/release/loadgen"
 SIOXIDE="$BENCH/target/release/socketioxide-peer"
+CEILING="$BENCH/target/release/ceiling-peer"
 # SIOHUB_BIN: another siohub binary (say, a build before a change), with NO_BUILD=1.
 SIOHUB="${SIOHUB_BIN:-$ROOT/target/release/siohub}"
 if [ "${NO_BUILD:-0}" != 1 ]; then
   say "building the load generator"
   pkgs=(-p loadgen)
   want socketioxide "$SERVERS" && pkgs+=(-p socketioxide-peer)
+  want ceiling "$SERVERS" && pkgs+=(-p ceiling-peer)
   (cd "$BENCH" && cargo build --release --locked "${pkgs[@]}" >&2) || { say "build failed"; exit 1; }
   if want siohub "$SERVERS"; then
     say "building siohub (release)"
@@ -153,6 +157,7 @@ snapshot() { # variable-name path
 }
 snapshot LOADGEN "$LOADGEN"
 want socketioxide "$SERVERS" && snapshot SIOXIDE "$SIOXIDE"
+want ceiling "$SERVERS" && snapshot CEILING "$CEILING"
 want siohub "$SERVERS" && snapshot SIOHUB "$SIOHUB"
 
 # ---- cases -------------------------------------------------------------------------------
@@ -275,6 +280,7 @@ start_node() { # name port log [redis url]
     socketioxide)
       if [ -n "$redis" ]; then REDIS_URL="$redis" "$SIOXIDE" "$2" >"$3" 2>&1 &
       else "$SIOXIDE" "$2" >"$3" 2>&1 & fi ;;
+    ceiling) "$CEILING" "$2" >"$3" 2>&1 & ;;
   esac
   SERVER_PIDS+=($!)
 }
@@ -383,6 +389,13 @@ for spec in "${CASES[@]}"; do
     # be the "off" run again.
     if [ "$server" = socketioxide ] && [[ "$case_name" == deflate-*-on ]]; then
       [ "$round" = 1 ] && say "$case_name: socketioxide has no permessage-deflate; not run"
+      continue
+    fi
+    # The ceiling speaks websocket and JSON only, on one node.
+    if [ "$server" = ceiling ] && [[ "$case_name" == mixed-* || "$case_name" == cluster-* \
+          || "$case_name" == polling-* || "$case_name" == push-* \
+          || "$case_name" == msgpack-*-msgpack || "$case_name" == deflate-*-on ]]; then
+      [ "$round" = 1 ] && say "$case_name: the ceiling has no polling, HTTP API, Redis, msgpack or deflate; not run"
       continue
     fi
     # Only siohub has field filters.

@@ -79,6 +79,9 @@ pub struct Config {
     pub rooms_per_client: usize,
     /// The key the push backend presents (`Authorization: Bearer <key>`).
     pub api_key: String,
+    /// Rooms a fanout's subscribers spread over: 1 = all in `room`; K = subscriber i in
+    /// `<room>-<i % K>`, publish n to `<room>-<n % K>` (the room-count curve).
+    pub fanout_rooms: usize,
     /// Mean seconds a soak client stays connected before it goes and comes back.
     pub lifetime: f64,
     /// Share of the soak's clients that read slowly.
@@ -124,6 +127,7 @@ impl Default for Config {
             soak_rooms: 100,
             rooms_per_client: 5,
             api_key: "bench-key".into(),
+            fanout_rooms: 1,
             lifetime: 60.0,
             slow_frac: 0.05,
             ramp: 30.0,
@@ -191,6 +195,9 @@ options of `run` (defaults in brackets):
                     every publish (for deflate)                               [x]
   --object-fields N publish data as an object: its timestamp "a" and N fields
                     f0..f{N-1} sharing the payload bytes; 0 = a string        [0]
+  --fanout-rooms K  fanout subscribers spread over K rooms: subscriber i joins
+                    <room>-<i % K>, publish n goes to <room>-<n % K>; 1 = all
+                    in <room>                                                 [1]
   --field-sets N    fanout subscribers join with fields (siohub): subscriber i
                     takes ["a", "f{i % N}"] (needs --object-fields >= N)      [0]
   --rooms-per-client K  rooms each chat subscriber joins                     [5]
@@ -214,6 +221,14 @@ impl Config {
     /// The node the `i`-th client connects to: round-robin over `--addr`.
     pub fn addr_for(&self, i: usize) -> &str {
         &self.addrs[i % self.addrs.len()]
+    }
+
+    /// The room of a fanout's subscriber `i` or publish `i` (see `fanout_rooms`).
+    pub fn fanout_room(&self, i: usize) -> std::borrow::Cow<'_, str> {
+        match self.fanout_rooms {
+            1 => self.room.as_str().into(),
+            k => format!("{}-{}", self.room, i % k).into(),
+        }
     }
 
     /// The first node: the publishers', the admin watchers' and `ready`'s.
@@ -310,6 +325,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             }
             "--rooms-per-client" => cfg.rooms_per_client = (num(flag)? as usize).max(1),
             "--api-key" => cfg.api_key = value.clone(),
+            "--fanout-rooms" => cfg.fanout_rooms = (num(flag)? as usize).max(1),
             "--lifetime" => cfg.lifetime = num(flag)?.max(1.0),
             "--slow-frac" => cfg.slow_frac = num(flag)?.clamp(0.0, 1.0),
             "--ramp" => cfg.ramp = num(flag)?.max(0.0),

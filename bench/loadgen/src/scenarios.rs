@@ -557,8 +557,8 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
                 if polling {
                     let s = Polling::connect(&http, cfg.addr_for(i), &cfg.path).await?;
                     let join = match cfg.field_sets {
-                        0 => sio::join_packet(&cfg.room, 0),
-                        n => sio::join_fields_packet(&cfg.room, 0, i % n),
+                        0 => sio::join_packet(&cfg.fanout_room(i), 0),
+                        n => sio::join_fields_packet(&cfg.fanout_room(i), 0, i % n),
                     };
                     let args = s.call(&join, 0).await?;
                     sio::check_ok(&args, "join")?;
@@ -605,14 +605,22 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         tokio::spawn(keep_alive(ws));
     }
 
-    // The subscribers in each room, from those that connected and joined (chat), and
-    // the rooms each publisher publishes to with their sizes.
-    let mut room_size = vec![0u64; if chat { cfg.soak_rooms } else { 0 }];
-    if chat {
-        for (i, _) in &subs.ok {
+    // The subscribers in each room, from those that connected and joined (chat: each in
+    // `rooms_per_client` of `soak_rooms`; fanout: subscriber i in room `i % fanout_rooms`),
+    // and the rooms each publisher publishes to in turn, with their sizes.
+    let rooms = if chat {
+        cfg.soak_rooms
+    } else {
+        cfg.fanout_rooms
+    };
+    let mut room_size = vec![0u64; rooms];
+    for (i, _) in &subs.ok {
+        if chat {
             for k in chat::rooms_of(*i, cfg.soak_rooms, cfg.rooms_per_client) {
                 room_size[k] += 1;
             }
+        } else {
+            room_size[i % cfg.fanout_rooms] += 1;
         }
     }
     let publisher_rooms = |p: usize| -> Vec<(String, u64)> {
@@ -622,7 +630,9 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
                 .map(|k| (chat::room_name(&cfg.room, k), room_size[k]))
                 .collect()
         } else {
-            vec![(cfg.room.clone(), subscribers)]
+            (0..cfg.fanout_rooms)
+                .map(|k| (cfg.fanout_room(k).into_owned(), room_size[k]))
+                .collect()
         }
     };
 
@@ -748,6 +758,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
     let wire_bytes = deliveries.wire_bytes.load(Relaxed);
     let window = deliveries.window.seconds();
     let lat = deliveries.lat.merged();
+    // What the publishes were addressed to (each publish times its room's subscribers).
     let offered = expected as f64 / publish_seconds;
     eprintln!(
         "loadgen: {} — {received}/{expected} delivered, {:.0} msgs/s, p99 {:.1} ms",
@@ -763,6 +774,7 @@ async fn fanout(cfg: &Config) -> io::Result<Value> {
         "params": {
             "subscribers": cfg.clients, "polling_subscribers": n_polling,
             "publishers": cfg.publishers, "rate": cfg.rate, "saturation": cfg.rate <= 0.0,
+            "rooms": cfg.fanout_rooms,
             "window": cfg.window, "payload_bytes": cfg.payload, "duration_s": cfg.duration,
             "admin_watchers": cfg.admin_watchers, "nodes": cfg.addrs.len(),
             "parser": format!("{:?}", cfg.wire.parser).to_lowercase(), "deflate": cfg.wire.deflate,

@@ -242,10 +242,11 @@ pub fn join_fields_packet(room: &str, id: u64, set: usize) -> Vec<u8> {
 
 /// Joins `room` as subscriber `i` of `cfg` (with its field set, if the run has them).
 pub async fn join_as(ws: &mut Ws, cfg: &crate::Config, i: usize) -> io::Result<()> {
+    let room = cfg.fanout_room(i);
     match cfg.field_sets {
-        0 => join(ws, &cfg.room).await,
+        0 => join(ws, &room).await,
         n => {
-            let args = call(ws, &join_fields_packet(&cfg.room, 0, i % n), 0).await?;
+            let args = call(ws, &join_fields_packet(&room, 0, i % n), 0).await?;
             check_ok(&args, "join")
         }
     }
