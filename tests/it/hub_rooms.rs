@@ -321,11 +321,17 @@ fn python_sockets_join_publish_and_leave(transport: Transport) {
     assert!(pong["server_time"].as_u64().unwrap() > 0, "{pong}");
     assert_eq!(d.call("state", json!({ "name": "p3" }))["connected"], true);
 
-    // A disconnected Python socket leaves its rooms.
-    d.call("disconnect", json!({ "name": "p3" }));
-    wait_until("p3 left room other", Duration::from_secs(10), || {
-        room_members(&server, "/", "other").is_empty() && socket_count(&server, "/") == 3
-    });
+    // A disconnected Python socket leaves its rooms. Websocket only: over polling,
+    // python-engineio 4.15.1's write loop ends as soon as `disconnect()` marks the client
+    // disconnecting, so when a POST is still in flight the queued DISCONNECT and CLOSE
+    // packets are never sent (1 run in 25 here) and the hub learns of it only at the ping
+    // timeout (45 s by default).
+    if transport == Transport::WebSocket {
+        d.call("disconnect", json!({ "name": "p3" }));
+        wait_until("p3 left room other", Duration::from_secs(10), || {
+            room_members(&server, "/", "other").is_empty() && socket_count(&server, "/") == 3
+        });
+    }
 }
 
 #[track_caller]
