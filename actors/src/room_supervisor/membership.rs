@@ -224,6 +224,8 @@ impl Membership {
 
     /// Every connected socket as (namespace, socket id, incarnation), by session: what a
     /// restarted supervisor checks against the sessions' announcements.
+    // An `Addr` hashes and compares by the identity of its channel, which never changes.
+    #[allow(clippy::mutable_key_type)]
     pub(super) fn sockets_by_session(&self) -> HashMap<Addr<Session>, Vec<SocketLife>> {
         let mut out: HashMap<Addr<Session>, Vec<SocketLife>> = HashMap::new();
         for (nsp, table) in &self.nsps {
