@@ -525,6 +525,12 @@ impl Hub {
         self.inner.rooms.do_send(msg);
     }
 
+    /// A session announced all its sockets again (behind their [`AddSocket`]s).
+    pub(crate) fn announced(&self, msg: crate::room_supervisor::MembershipAnnounced) {
+        self.count_send(HubActor::RoomSupervisor);
+        self.inner.rooms.do_send(msg);
+    }
+
     /// A session started: the ConnectionManager registers it; resolves once it is
     /// registered (`Err` when the manager dropped the request: a fault in its handler).
     pub(crate) fn register_session(

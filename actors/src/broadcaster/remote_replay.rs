@@ -14,6 +14,13 @@
 //!   in the store's answer (and the client's offset), or, for an origin absent from it, it
 //!   was numbered after `seen_upto`.
 //!
+//! - an event in the store newer than every event of its origin logged here has not
+//!   crossed the pub/sub link yet (its node writes the store and publishes independently):
+//!   it reaches the socket live, after the cutoff, and is not replayed (else the socket
+//!   gets it twice). An origin's events arrive here in its order, so one older than what
+//!   this node logged of its origin and not logged here was lost on the way (counted by
+//!   the adapter) or to a bound: replayed.
+//!
 //! Offsets are `<node>.<hex counter>`, counters increasing per node.
 
 use std::collections::{HashMap, HashSet};
@@ -52,6 +59,16 @@ impl<'a> NodeLogs<'a> {
         own.chain(remote)
     }
 
+    /// The newest counter logged here of each origin.
+    fn newest(&self) -> HashMap<&str, u64> {
+        let mut newest: HashMap<&str, u64> = HashMap::new();
+        for (origin, counter, _) in self.entries() {
+            let n = newest.entry(origin).or_insert(counter);
+            *n = (*n).max(counter);
+        }
+        newest
+    }
+
     /// The logged events numbered after `number` (each log is in number order: walked
     /// from its newest end, so this costs what it returns).
     fn numbered_after(&self, number: u64) -> impl Iterator<Item = (&str, u64)> + '_ {
@@ -87,9 +104,11 @@ pub(super) fn replay<T>(
         let n = newest.entry(origin).or_insert(counter);
         *n = (*n).max(counter);
     }
+    let here = logs.newest();
     let mut frames = Vec::new();
     for event in &missed.events {
-        let was_live = split_offset(&event.offset).is_some_and(|key| live.contains(&key));
+        let key = split_offset(&event.offset);
+        let was_live = key.is_some_and(|key| live.contains(&key) || on_its_way(&here, key));
         if !was_live && event.target.includes(socket_id, rooms) {
             frames.push(shape(&event.frames, &event.target));
         }
@@ -147,16 +166,25 @@ fn replay_here<T>(
         .map(|(_, _, p)| shape(&p.frames, &p.target))
         .collect();
     // What the store has and this node never logged (its log lost it to a bound, say):
-    // the store's order is all there is for it.
+    // the store's order is all there is for it. What is newer than everything of its
+    // origin logged here has not arrived yet: it comes live.
+    let newest = logs.newest();
+    let lost_here = |key: (&str, u64)| !logged.contains(&key) && !on_its_way(&newest, key);
     frames.extend(
         missed
             .events
             .iter()
-            .filter(|e| split_offset(&e.offset).is_some_and(|key| !logged.contains(&key)))
+            .filter(|e| split_offset(&e.offset).is_some_and(lost_here))
             .filter(|e| e.target.includes(socket_id, rooms))
             .map(|e| shape(&e.frames, &e.target)),
     );
     Some(frames)
+}
+
+/// Whether another node's event is still on its way here: this node logged events of its
+/// origin, all older (an origin's events arrive in its order). It will be delivered live.
+fn on_its_way(newest: &HashMap<&str, u64>, (origin, counter): (&str, u64)) -> bool {
+    newest.get(origin).is_some_and(|n| counter > *n)
 }
 
 #[cfg(test)]
@@ -295,5 +323,41 @@ mod tests {
             f.clone()
         });
         assert_eq!(labels(&replayed), ["b.7", "a.6", "c.2", "b.8"]);
+    }
+
+    #[test]
+    fn an_event_the_store_has_before_it_reached_this_node_is_not_replayed() {
+        // The socket went from this node "a", holding a.3. Node "b" published b.8 and b.9;
+        // b.8 reached this node (number 12), b.9 is in the store but still on the pub/sub
+        // link: it will be numbered after the cutoff and reach the socket live. b.7 this
+        // node never had (dropped on the way, older than b.8): only the store has it.
+        let mut own = PacketLog::default();
+        own.push(logged(3, 10, None, "a.3"));
+        own.push(logged(4, 11, None, "a.4"));
+        let mut remote = PacketLog::default();
+        remote.push(logged(8, 12, Some("b.8"), "b.8"));
+        let missed = RemoteMissed {
+            after: "a.3".into(),
+            events: vec![stored("a.4"), stored("b.7"), stored("b.8"), stored("b.9")],
+            seen_upto: 12,
+            here: true,
+        };
+        let logs = NodeLogs {
+            own: Some(&own),
+            own_origin: "a",
+            remote: Some(&remote),
+        };
+        let replayed = replay(&logs, &missed, 12, "s", &HashSet::new(), &|f, _| f.clone());
+        assert_eq!(labels(&replayed), ["a.4", "b.8", "b.7"]);
+        // Recovered here from another node: the same holds in the store's order.
+        let elsewhere = RemoteMissed {
+            after: "c.1".into(),
+            here: false,
+            ..missed
+        };
+        let replayed = replay(&logs, &elsewhere, 12, "s", &HashSet::new(), &|f, _| {
+            f.clone()
+        });
+        assert_eq!(labels(&replayed), ["a.4", "b.7", "b.8"]);
     }
 }

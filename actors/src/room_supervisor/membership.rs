@@ -58,6 +58,17 @@ pub struct RoomMember {
     pub user: Option<String>,
 }
 
+/// One life of a socket: its namespace, id and incarnation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketLife {
+    /// The namespace.
+    pub nsp: String,
+    /// The socket id.
+    pub socket_id: Arc<str>,
+    /// Its incarnation.
+    pub incarnation: u64,
+}
+
 /// Sockets with their sessions, as a target resolves to.
 pub type Recipients = Vec<(Arc<str>, Addr<Session>)>;
 
@@ -87,7 +98,16 @@ impl Membership {
         rooms: impl IntoIterator<Item = String>,
         at: u64,
     ) {
+        // The same life announced again (after a restart) keeps the cutoffs it had: it
+        // was in those rooms since then, whatever the announcement's moment.
+        let kept = self
+            .nsps
+            .get(nsp)
+            .and_then(|t| t.sockets.get(&*socket_id))
+            .filter(|m| m.incarnation == incarnation)
+            .map(|m| (m.added_at, m.rooms.clone()));
         self.remove_socket(nsp, &socket_id, None);
+        let (added_at, old_rooms) = kept.unwrap_or((at, BTreeMap::new()));
         let table = match self.nsps.get_mut(nsp) {
             Some(table) => table,
             None => self.nsps.entry(nsp.to_owned()).or_default(),
@@ -95,12 +115,13 @@ impl Membership {
         let mut member = Member {
             session,
             incarnation,
-            added_at: at,
+            added_at,
             rooms: BTreeMap::new(),
         };
         for room in rooms {
             enter_room(table, &socket_id, &member.session, &room);
-            member.rooms.insert(room, at);
+            let entered = old_rooms.get(&room).copied().unwrap_or(at);
+            member.rooms.insert(room, entered);
         }
         table.sockets.insert(socket_id, member);
     }
@@ -201,9 +222,24 @@ impl Membership {
             .map_or(0, |r| r.len())
     }
 
-    /// Forgets everything (before a rebuild from the sessions).
-    pub(super) fn clear(&mut self) {
-        self.nsps.clear();
+    /// Every connected socket as (namespace, socket id, incarnation), by session: what a
+    /// restarted supervisor checks against the sessions' announcements.
+    // An `Addr` hashes and compares by the identity of its channel, which never changes.
+    #[allow(clippy::mutable_key_type)]
+    pub(super) fn sockets_by_session(&self) -> HashMap<Addr<Session>, Vec<SocketLife>> {
+        let mut out: HashMap<Addr<Session>, Vec<SocketLife>> = HashMap::new();
+        for (nsp, table) in &self.nsps {
+            for (id, member) in &table.sockets {
+                out.entry(member.session.clone())
+                    .or_default()
+                    .push(SocketLife {
+                        nsp: nsp.clone(),
+                        socket_id: id.clone(),
+                        incarnation: member.incarnation,
+                    });
+            }
+        }
+        out
     }
 
     /// Rooms of a namespace that have members, with their sizes, sorted by name.

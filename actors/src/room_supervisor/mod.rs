@@ -7,8 +7,14 @@
 //! events resolved without the socket; when nothing can be owed (the rooms buffer nothing
 //! and no recovery is asked) the RoomSupervisor answers the session itself.
 //!
-//! After a restart it clears membership and asks every live session to announce its sockets
-//! and rooms again: the sessions are the source of truth.
+//! After a restart it asks every live session to announce its sockets and rooms again: the
+//! sessions are the source of truth. The published membership outlives the actor instance,
+//! so readers go on resolving broadcasts against it while it is reconciled: each announced
+//! socket replaces its own entry (under one write lock, so no reader sees it missing), and
+//! once a session said it announced everything ([`MembershipAnnounced`]), its sockets that
+//! it no longer has (a change the crash cut short) leave. Sockets of sessions that ended
+//! leave at once. A member that was in a room before and after the restart is never
+//! missing from it in between.
 
 mod membership;
 mod presence;
@@ -29,7 +35,9 @@ use crate::stats::ActorStats;
 use crate::supervision::guarded;
 
 pub(crate) use membership::MembershipWriter;
-pub use membership::{Membership, MembershipRead, MembershipView, Recipients, RoomMember};
+pub use membership::{
+    Membership, MembershipRead, MembershipView, Recipients, RoomMember, SocketLife,
+};
 pub use presence::PRESENCE_EVENT;
 use presence::{Change, Outcome, Presence, RoomKey};
 
@@ -162,6 +170,22 @@ pub struct RemoveSessionSockets {
     pub sockets: Vec<EndedSocket>,
 }
 
+/// A session announced every socket it has (after [`AnnounceMembership`], behind its
+/// [`AddSocket`] announcements): the supervisor forgets this session's sockets that it
+/// held before its restart and that the session does not list.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MembershipAnnounced {
+    /// The session.
+    pub session: Addr<Session>,
+    /// Its sockets (connected, or being added), each with its incarnation.
+    pub sockets: Vec<SocketLife>,
+}
+
+/// How long after a restart the supervisor waits for the sessions' announcements before it
+/// forgets the sockets of the sessions that ended without one.
+const RECONCILE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A fresh incarnation number: one per socket a session adds. A recovered socket keeps its
 /// id but gets a new incarnation, so a removal still queued for its old life removes
 /// nothing.
@@ -185,6 +209,9 @@ pub struct RoomSupervisor {
     presence: Presence,
     /// The hub-wide counters (presence events sent, batches gathering).
     counters: Arc<crate::stats::HubCounters>,
+    /// After a restart: the sockets it held, by session, until each session's
+    /// [`MembershipAnnounced`] (bounded by the sessions alive at the restart).
+    reconciling: std::collections::HashMap<Addr<Session>, Vec<SocketLife>>,
 }
 
 /// What the RoomSupervisor works with besides the membership it writes.
@@ -218,7 +245,45 @@ impl RoomSupervisor {
             policies: links.policies,
             presence: Presence::default(),
             counters: links.counters,
+            reconciling: std::collections::HashMap::new(),
         }
+    }
+
+    /// Removes sockets (these lives of them) from the membership, with their presence
+    /// changes.
+    fn prune(&mut self, sockets: Vec<SocketLife>, ctx: &mut Context<Self>) {
+        if sockets.is_empty() {
+            return;
+        }
+        let policies = self.policies.clone();
+        let mut changes = Vec::new();
+        {
+            let mut members = self.writer.write();
+            for s in sockets {
+                let (nsp, id) = (&s.nsp, &s.socket_id);
+                let before = policies
+                    .of(nsp)
+                    .presence
+                    .events
+                    .then(|| members.socket_entry(nsp, id, Some(s.incarnation)))
+                    .flatten();
+                members.remove_socket(nsp, id, Some(s.incarnation));
+                changes.extend(removed(&members, nsp, id, before));
+            }
+        }
+        self.announce(changes, ctx);
+    }
+
+    /// The grace after a restart is over: the sockets of sessions that ended without
+    /// announcing leave; a live session's announcement is still on its way (a `do_send` to
+    /// a live session is always queued) and needs nothing more.
+    fn end_reconcile(&mut self, ctx: &mut Context<Self>) {
+        let left: Vec<SocketLife> = std::mem::take(&mut self.reconciling)
+            .into_iter()
+            .filter(|(session, _)| !session.connected())
+            .flat_map(|(_, sockets)| sockets)
+            .collect();
+        self.prune(left, ctx);
     }
 
     /// Whether namespace `nsp` has presence events.
@@ -296,21 +361,31 @@ impl Actor for RoomSupervisor {
 }
 
 impl Supervised for RoomSupervisor {
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
         self.stats.restarted();
         // The batches' timers went with the old context: what they gathered goes now.
         for key in self.presence.pending() {
             self.flush_presence(&key);
         }
-        self.writer.write().clear();
+        // The membership stays published as it is; what the sessions announce corrects it
+        // (see the module documentation).
+        let (live, ended): (Vec<_>, Vec<_>) = self
+            .writer
+            .write()
+            .sockets_by_session()
+            .into_iter()
+            .partition(|(session, _)| session.connected());
+        self.reconciling = live.into_iter().collect();
+        self.prune(ended.into_iter().flat_map(|(_, s)| s).collect(), ctx);
         let sessions = self.registry.all();
         log::warn!(
-            "RoomSupervisor restarted; rebuilding membership from {} sessions",
+            "RoomSupervisor restarted; reconciling membership with {} sessions",
             sessions.len()
         );
         for session in sessions {
             session.do_send(AnnounceMembership);
         }
+        ctx.run_later(RECONCILE_GRACE, |act, ctx| act.end_reconcile(ctx));
     }
 }
 
@@ -495,6 +570,23 @@ impl Handler<RemoveSessionSockets> for RoomSupervisor {
             changes
         });
         self.announce(changes, ctx);
+    }
+}
+
+impl Handler<MembershipAnnounced> for RoomSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: MembershipAnnounced, ctx: &mut Context<Self>) {
+        let Some(held) = self.reconciling.remove(&msg.session) else {
+            return;
+        };
+        // Removal is per life: a socket added again since (a new incarnation) stays.
+        let gone = held
+            .into_iter()
+            .filter(|s| !msg.sockets.contains(s))
+            .collect();
+        let stats = self.stats.clone();
+        guarded(&stats, ctx, (), |ctx| self.prune(gone, ctx));
     }
 }
 

@@ -21,6 +21,7 @@ use crate::messages::{
     SocketLeave, SocketRooms, SocketSetFields,
 };
 use crate::policy::RoomBuffering;
+use crate::room_supervisor::{MembershipAnnounced, SocketLife};
 use crate::stats::{DropReason, RefusalReason};
 use crate::wire_frame::Frames;
 
@@ -399,18 +400,37 @@ impl Handler<AnnounceMembership> for Session {
     type Result = ();
 
     fn handle(&mut self, _msg: AnnounceMembership, ctx: &mut Context<Self>) {
-        if !self.socket_io() {
-            return;
+        let mut sockets = Vec::new();
+        if self.socket_io() {
+            for (nsp, connecting) in self.layer().connecting.iter_mut() {
+                connecting.announce = true;
+                // Added already (its replay on its way): it stays.
+                if let Some((socket_id, incarnation)) = &connecting.added {
+                    sockets.push(SocketLife {
+                        nsp: nsp.clone(),
+                        socket_id: socket_id.clone(),
+                        incarnation: *incarnation,
+                    });
+                }
+            }
         }
-        for connecting in self.layer().connecting.values_mut() {
-            connecting.announce = true;
+        if let Some(layer) = self.layer_ref() {
+            for state in layer.sockets.values() {
+                let add = announcement(state, ctx.address());
+                sockets.push(SocketLife {
+                    nsp: add.nsp.clone(),
+                    socket_id: add.socket_id.clone(),
+                    incarnation: add.incarnation,
+                });
+                self.hub.announce_socket(add);
+            }
         }
-        let Some(layer) = self.layer_ref() else {
-            return;
-        };
-        for state in layer.sockets.values() {
-            self.hub.announce_socket(announcement(state, ctx.address()));
-        }
+        // Behind the announcements (one mailbox, in order): the rest of what the
+        // supervisor held for this session goes.
+        self.hub.announced(MembershipAnnounced {
+            session: ctx.address(),
+            sockets,
+        });
     }
 }
 
