@@ -742,7 +742,10 @@ fn sse_subscribers_share_a_bounded_number_of_field_sets() {
         json!({"rooms": "r", "event": "tick", "data": TICK()}),
     );
     assert_eq!(same.event(), ("tick".into(), json!([{"price": 10.5}])));
-    assert_eq!(streams[5].event(), ("tick".into(), json!([{"price": 10.5}])));
+    assert_eq!(
+        streams[5].event(),
+        ("tick".into(), json!([{"price": 10.5}]))
+    );
     // A stream that ends gives its set back once it is noticed gone.
     drop(streams.pop());
     wait_until("a set came free", Duration::from_secs(10), || {
