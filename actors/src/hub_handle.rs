@@ -258,6 +258,21 @@ impl Hub {
         self.inner.membership.read().member_users(nsp, room)
     }
 
+    /// A page of a room's members: its size, and the first `limit` members (by socket id)
+    /// after `after` (see `Membership::member_page`).
+    pub fn room_member_page(
+        &self,
+        nsp: &str,
+        room: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> (usize, Vec<RoomMember>) {
+        self.inner
+            .membership
+            .read()
+            .member_page(nsp, room, after, limit)
+    }
+
     /// A user's connected sockets in every namespace, as (namespace, socket id), sorted.
     pub fn user_sockets(&self, user: &str) -> Vec<(String, String)> {
         self.inner.membership.read().user_sockets(user)
@@ -445,18 +460,22 @@ impl Hub {
         rooms: Vec<String>,
         capacity: usize,
     ) -> impl Future<Output = Result<Subscription, Unavailable>> + 'static {
-        self.subscribe_fields(nsp, rooms, None, capacity)
+        let subscribed = self.subscribe_fields(nsp, rooms, None, capacity);
+        // A subscription without fields is never refused.
+        async move { subscribed.await?.map_err(|_| Unavailable("Broadcaster")) }
     }
 
     /// Subscribes as [`Hub::subscribe`] does, getting only `fields` of events whose data is
-    /// one JSON object (see [`crate::fields`]).
+    /// one JSON object (see [`crate::fields`]); refused when the subscribers use
+    /// [`crate::MAX_SUBSCRIBER_FIELD_SETS`] other sets already (counted).
     pub fn subscribe_fields(
         &self,
         nsp: &str,
         rooms: Vec<String>,
         fields: Option<crate::fields::FieldSet>,
         capacity: usize,
-    ) -> impl Future<Output = Result<Subscription, Unavailable>> + 'static {
+    ) -> impl Future<Output = Result<Result<Subscription, crate::TooManyFieldSets>, Unavailable>> + 'static
+    {
         self.ask_broadcaster(Subscribe {
             nsp: nsp.to_owned(),
             rooms,

@@ -142,7 +142,9 @@ pub mod ws;
 pub mod ws_connection;
 
 pub use admin::{AdminFeed, PageQuery, ADMIN_NSP};
-pub use broadcaster::{BufferSizes, EVENT_OVERHEAD, RECOVERY_LOG_MAX};
+pub use broadcaster::{
+    BufferSizes, TooManyFieldSets, EVENT_OVERHEAD, MAX_SUBSCRIBER_FIELD_SETS, RECOVERY_LOG_MAX,
+};
 pub use client_log::{ClientBytes, ClientText, LogLimiter, Suppressed};
 pub use cluster_outbox::{
     ClusterOutbox, OutboundBroadcast, OutboxCounters, OutboxReceiver, RemoteBroadcast,

@@ -216,11 +216,14 @@ pub enum RefusalReason {
     /// A `join` or `fields` naming a field set a room had no room for: it held
     /// `max_field_sets_per_room` distinct sets already (`RATE_LIMIT_EXCEEDED`).
     FieldSetsPerRoom,
+    /// An SSE subscription naming a field set the hub had no room for: its subscribers
+    /// used `MAX_SUBSCRIBER_FIELD_SETS` distinct sets already (503).
+    SubscriberFieldSets,
 }
 
 impl RefusalReason {
     /// Every reason, for exporting all series.
-    pub const ALL: [RefusalReason; 25] = [
+    pub const ALL: [RefusalReason; 26] = [
         RefusalReason::EventRateLimited,
         RefusalReason::EventTooLarge,
         RefusalReason::WebhookBusy,
@@ -246,6 +249,7 @@ impl RefusalReason {
         RefusalReason::MsgpackTooDeep,
         RefusalReason::InflatedTooLarge,
         RefusalReason::FieldSetsPerRoom,
+        RefusalReason::SubscriberFieldSets,
     ];
 
     /// The reason's label.
@@ -276,6 +280,7 @@ impl RefusalReason {
             RefusalReason::MsgpackTooDeep => "msgpack_too_deep",
             RefusalReason::InflatedTooLarge => "inflated_too_large",
             RefusalReason::FieldSetsPerRoom => "field_sets_per_room",
+            RefusalReason::SubscriberFieldSets => "subscriber_field_sets",
         }
     }
 }

@@ -3,6 +3,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::error_code::{ErrorCode, EventError};
+
 /// An HTTP error: status, a stable code, and a message saying what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -67,6 +69,28 @@ impl ApiError {
             status: 413,
             code: "PAYLOAD_TOO_LARGE",
             message: message.into(),
+        }
+    }
+}
+
+impl From<EventError> for ApiError {
+    /// A refusal of a read shared with the built-ins (presence, history) as HTTP: what the
+    /// client asked wrong keeps its code (400, 401, 403, 404, 413, 429), anything else is
+    /// 503 `UNAVAILABLE`.
+    fn from(e: EventError) -> Self {
+        let status = match e.code {
+            ErrorCode::InvalidPayload => 400,
+            ErrorCode::AuthRequired => 401,
+            ErrorCode::PermissionDenied => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::RateLimitExceeded => 429,
+            _ => return ApiError::unavailable(e.message),
+        };
+        ApiError {
+            status,
+            code: e.code.as_str(),
+            message: e.message,
         }
     }
 }

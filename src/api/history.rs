@@ -7,12 +7,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::presence::http_error;
 use super::v1::{check_namespace, read_query, root_namespace, unavailable};
 use super::ApiError;
-use crate::builtins::history::{check_buffered, event_json, HistoryQuery};
+use crate::builtins::history::{check_buffered, history_body, Binary, HistoryQuery};
 use crate::state::AppState;
 
 /// The query string.
@@ -35,26 +34,14 @@ pub async fn show(
     check_namespace(&engine, &query.namespace)?;
     let nsp = query.namespace;
     let since = query.since.filter(|s| !s.is_empty());
-    let history = HistoryQuery::new(room.into_inner(), since, query.limit).map_err(http_error)?;
+    let history = HistoryQuery::new(room.into_inner(), since, query.limit)?;
     let policy = engine.hub.policies().of(&nsp);
-    check_buffered(&policy, &nsp, &history.room).map_err(http_error)?;
+    check_buffered(&policy, &nsp, &history.room)?;
     let read = engine
         .hub
         .history(&nsp, &history.room, history.since.clone(), history.limit);
     let page = read.await.map_err(unavailable)?;
-    let events: Vec<Value> = page
-        .events
-        .iter()
-        .map(|event| {
-            let item = event_json(event, 0);
-            siohub_actors::with_base64(&item, &event.payload.attachments)
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "namespace": nsp,
-        "room": history.room,
-        "events": events,
-        "complete": page.complete,
-        "more": page.more,
-    })))
+    let (mut body, _) = history_body(&history.room, &page, Binary::Base64);
+    body["namespace"] = json!(nsp);
+    Ok(HttpResponse::Ok().json(body))
 }

@@ -13,7 +13,6 @@ use super::cluster_scope::{nodes_json, View};
 use super::v1::{check_namespace, read_query, root_namespace};
 use super::ApiError;
 use crate::builtins::presence::{read, PresenceQuery};
-use crate::error_code::{ErrorCode, EventError};
 use crate::state::AppState;
 
 /// The query string.
@@ -26,15 +25,6 @@ struct Query {
     limit: Option<u64>,
 }
 
-/// A refusal of the shared read, as HTTP.
-pub(super) fn http_error(e: EventError) -> ApiError {
-    match e.code {
-        ErrorCode::NotFound => ApiError::not_found(e.message),
-        ErrorCode::InvalidPayload => ApiError::invalid(e.message),
-        _ => ApiError::unavailable(e.message),
-    }
-}
-
 /// The route.
 pub async fn show(
     req: HttpRequest,
@@ -43,12 +33,9 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let query: Query = read_query(&req)?;
     check_namespace(&engine, &query.namespace)?;
-    let presence =
-        PresenceQuery::new(room.into_inner(), query.cursor, query.limit).map_err(http_error)?;
+    let presence = PresenceQuery::new(room.into_inner(), query.cursor, query.limit)?;
     let nsp = &query.namespace;
-    let page = read(&engine.hub, engine.cluster.as_ref(), nsp, &presence)
-        .await
-        .map_err(http_error)?;
+    let page = read(&engine.hub, engine.cluster.as_ref(), nsp, &presence).await?;
     let mut body = page.to_json(&presence.room);
     body["namespace"] = json!(nsp);
     if let Some(cluster) = page.cluster {

@@ -82,7 +82,8 @@ pub async fn subscribe(
             api.settings.sse_queue,
         )
         .await
-        .map_err(unavailable)?;
+        .map_err(unavailable)?
+        .map_err(|e| ApiError::unavailable(format!("{e}; try again later")))?;
     log::info!(
         "SSE subscriber {} on {} (rooms {})",
         subscription.id,

@@ -16,9 +16,11 @@
 //! lists them all when there are several. Binary data goes out as binary in the ack (as
 //! base64 from the HTTP API, `GET /api/v1/rooms/{room}/history`).
 
+use bytes::Bytes;
 use serde_json::{json, Value};
 use siohub_actors::{
-    AckSender, BufferPolicy, DeliveryPolicy, HistoryEvent, Payload, Socket, USER_ROOM_PREFIX,
+    AckSender, BufferPolicy, DeliveryPolicy, History, HistoryEvent, Payload, Socket,
+    USER_ROOM_PREFIX,
 };
 
 use super::answer::answer;
@@ -130,6 +132,42 @@ pub fn event_json(event: &HistoryEvent, base: usize) -> Value {
     item
 }
 
+/// How a history answer carries binary data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binary {
+    /// As attachments of the answer (a Socket.IO ack), placeholders numbered across events.
+    Attached,
+    /// As base64 strings inside the JSON (the HTTP API).
+    Base64,
+}
+
+/// The answer to a history read, `{"room","events","complete","more"}`, as the built-in and
+/// the HTTP API both give it, with the attachments it names (none with [`Binary::Base64`]).
+pub fn history_body(room: &str, history: &History, binary: Binary) -> (Value, Vec<Bytes>) {
+    let mut attachments = Vec::new();
+    let events: Vec<Value> = history
+        .events
+        .iter()
+        .map(|event| match binary {
+            Binary::Attached => {
+                let item = event_json(event, attachments.len());
+                attachments.extend(event.payload.attachments.iter().cloned());
+                item
+            }
+            Binary::Base64 => {
+                siohub_actors::with_base64(&event_json(event, 0), &event.payload.attachments)
+            }
+        })
+        .collect();
+    let body = json!({
+        "room": room,
+        "events": events,
+        "complete": history.complete,
+        "more": history.more,
+    });
+    (body, attachments)
+}
+
 /// `value` with every binary placeholder's number moved up by `base`.
 fn renumber(value: &Value, base: usize) -> Value {
     match value {
@@ -194,23 +232,8 @@ pub(super) fn on_history(
                 return answer(&socket, "history", ack, Err(failure));
             }
         };
-        let mut attachments = Vec::new();
-        let events: Vec<Value> = history
-            .events
-            .iter()
-            .map(|event| {
-                let item = event_json(event, attachments.len());
-                attachments.extend(event.payload.attachments.iter().cloned());
-                item
-            })
-            .collect();
-        let body = json!({
-            "ok": true,
-            "room": query.room,
-            "events": events,
-            "complete": history.complete,
-            "more": history.more,
-        });
+        let (mut body, attachments) = history_body(&query.room, &history, Binary::Attached);
+        body["ok"] = json!(true);
         if let Some(ack) = ack {
             ack.send(Payload {
                 args: vec![body],

@@ -7,7 +7,10 @@
 //! Members are sorted by socket id and paged: at most `limit` (1 to [`MAX_PAGE`], default
 //! [`MAX_PAGE`]) per answer; when more follow, `next_cursor` is the last sid listed, and
 //! the next page is asked with `"cursor": <it>` (members whose sid sorts after it).
-//! `count` is the whole room's. A room with no member anywhere is `NOT_FOUND`.
+//! `count` is the whole room's. A room with no member anywhere is `NOT_FOUND`. A page of
+//! this node's members costs one pass over the room and a heap of `limit + 1` (not a sorted
+//! copy of the room); the other nodes still send their whole part of the room (not done:
+//! a paged cluster request).
 //! `GET /api/v1/rooms/{room}/presence` answers the same through [`read`].
 
 use serde_json::{json, Value};
@@ -110,50 +113,56 @@ pub async fn read(
     nsp: &str,
     query: &PresenceQuery,
 ) -> Result<PresencePage, EventError> {
-    let mut members: Vec<(String, Option<String>)> = hub
-        .room_members(nsp, &query.room)
-        .into_iter()
-        .map(|m| (m.socket_id, m.user))
-        .collect();
+    // One more than a page, to know whether a next page follows.
+    let (mut count, local) =
+        hub.room_member_page(nsp, &query.room, query.cursor.as_deref(), query.limit + 1);
+    let mut members: Vec<(String, Option<String>)> =
+        local.into_iter().map(|m| (m.socket_id, m.user)).collect();
     let mut nodes = None;
     if let Some(cluster) = cluster {
+        // The other nodes answer with their whole part of the room (the Socket.IO adapter
+        // protocol has no paged request): counted, and only what sorts after the cursor
+        // is kept.
         let target = Target {
             rooms: vec![query.room.clone()],
             ..Target::namespace(nsp)
         };
         let remote = cluster.fetch_sockets(&target).await;
-        let users = remote.items.iter().map(|socket| {
+        let mut remote_ids: Vec<&str> = remote.items.iter().map(|s| s.id.as_str()).collect();
+        remote_ids.sort_unstable();
+        remote_ids.dedup();
+        count += remote_ids.len();
+        let after = |sid: &str| query.cursor.as_deref().is_none_or(|c| sid > c);
+        let users = remote.items.iter().filter(|s| after(&s.id)).map(|socket| {
             let user = crate::api::cluster_scope::user_of(socket).map(str::to_owned);
             (socket.id.clone(), user)
         });
         members.extend(users);
+        members.sort();
+        members.dedup_by(|a, b| a.0 == b.0);
         nodes = Some(ClusterReply {
             items: (),
             nodes_expected: remote.nodes_expected,
             nodes_answered: remote.nodes_answered,
         });
     }
-    members.sort();
-    members.dedup_by(|a, b| a.0 == b.0);
-    if members.is_empty() {
+    if count == 0 {
         return Err(EventError::new(
             ErrorCode::NotFound,
             format!("room {:?} has no members in namespace {nsp}", query.room),
         ));
     }
-    let count = members.len();
-    let start = match &query.cursor {
-        Some(cursor) => members.partition_point(|(sid, _)| sid <= cursor),
-        None => 0,
-    };
-    let page: Vec<_> = members.iter().skip(start).take(query.limit).collect();
-    let next_cursor = match start + page.len() < count {
-        true => page.last().map(|(sid, _)| sid.clone()),
+    // One more than a page was read (of this node, and all of the others'): when it is
+    // there, a next page follows.
+    let more = members.len() > query.limit;
+    members.truncate(query.limit);
+    let next_cursor = match more {
+        true => members.last().map(|(sid, _)| sid.clone()),
         false => None,
     };
     Ok(PresencePage {
         count,
-        members: page
+        members: members
             .into_iter()
             .map(|(sid, user)| json!({ "sid": sid, "user": user }))
             .collect(),

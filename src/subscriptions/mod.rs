@@ -21,6 +21,7 @@ pub mod status;
 mod worker;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -71,6 +72,9 @@ struct Inner {
     /// Sockets whose kept rooms are being read, with the rooms their client joined or
     /// left meanwhile (the restore leaves those alone: the client's word is later).
     restoring: Mutex<HashMap<Arc<str>, Touched>>,
+    /// How many entries `restoring` holds: a join or leave while no restore runs (the
+    /// usual case) does not take its lock.
+    restores: AtomicUsize,
 }
 
 /// The rooms a client touched while its socket's rooms were being read.
@@ -121,7 +125,11 @@ impl Subscriptions {
         }
         let status = Arc::new(StoreStatus::new());
         let shared = Arc::new(Shared {
-            queue: queue::WriteQueue::new(settings.queue_size, status.clone()),
+            queue: queue::WriteQueue::new(
+                settings.queue_size,
+                settings.max_rooms_per_user.saturating_mul(2),
+                status.clone(),
+            ),
             status,
             closed: Default::default(),
         });
@@ -138,6 +146,7 @@ impl Subscriptions {
                 shared,
                 reads,
                 restoring: Mutex::new(HashMap::new()),
+                restores: AtomicUsize::new(0),
             }),
         }))
     }
@@ -243,7 +252,14 @@ impl Subscriptions {
     /// dropped, as when the socket's session ends first).
     pub(crate) fn begin_restore(&self, socket: &str) -> RestoreGuard {
         let socket: Arc<str> = socket.into();
-        self.restoring().insert(socket.clone(), Touched::default());
+        let mut restoring = self.restoring();
+        if restoring
+            .insert(socket.clone(), Touched::default())
+            .is_none()
+        {
+            self.inner.restores.fetch_add(1, Ordering::SeqCst);
+        }
+        drop(restoring);
         RestoreGuard {
             subs: self.clone(),
             socket,
@@ -260,6 +276,11 @@ impl Subscriptions {
     /// Notes that the client of `socket` joined or left `room` (while its kept rooms are
     /// being read, the restore then leaves that room alone).
     pub(crate) fn touch(&self, socket: &str, room: &str) {
+        // Begun before the join or leave was asked (a socket's restore begins at its
+        // connect), so a restore this must reach is counted already.
+        if self.inner.restores.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         let max = self.inner.settings.max_rooms_per_user;
         if let Some(touched) = self.restoring().get_mut(socket) {
             if touched.rooms.len() >= max {
@@ -271,7 +292,11 @@ impl Subscriptions {
     }
 
     fn end_restore(&self, socket: &str) -> Touched {
-        self.restoring().remove(socket).unwrap_or_default()
+        let Some(touched) = self.restoring().remove(socket) else {
+            return Touched::default();
+        };
+        self.inner.restores.fetch_sub(1, Ordering::SeqCst);
+        touched
     }
 }
 
@@ -330,6 +355,7 @@ mod tests {
         assert!(!touched.has("b"));
         assert!(!touched.has("ignored: no restore running"));
         assert!(subs.restoring().is_empty(), "ended");
+        assert_eq!(subs.inner.restores.load(Ordering::SeqCst), 0);
 
         // More rooms touched than a user keeps: the restore joins nothing.
         let s3 = subs.begin_restore("s3");
@@ -340,6 +366,11 @@ mod tests {
         // A restore dropped unfinished (its session ended) leaves nothing behind.
         drop(subs.begin_restore("s4"));
         assert!(subs.restoring().is_empty());
+        assert_eq!(
+            subs.inner.restores.load(Ordering::SeqCst),
+            0,
+            "counted down once"
+        );
     }
 
     #[actix_rt::test]

@@ -2,8 +2,15 @@
 //! user's join and leave of one room reach the database in that order, however often the
 //! connection fails in between. The store's thread takes writes from its front and removes
 //! them only once PostgreSQL answered them.
+//!
+//! A write that changes nothing beyond the latest write waiting for the same room of the
+//! same user (a second `join` of the room with the same options, a second `leave`) is not
+//! queued again: its asker waits for that write's answer. One user holds at most
+//! `per_user` places of the queue (twice `max_rooms_per_user`): a client that joins or
+//! leaves room after room while PostgreSQL is slow or down loses its own writes (counted
+//! `dropped`), never another user's.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::channel::oneshot;
@@ -56,15 +63,98 @@ pub enum Written {
     Failed(String),
 }
 
+impl WriteOp {
+    /// The namespace, user and room it changes.
+    fn key(&self) -> (&str, &str, &str) {
+        match self {
+            WriteOp::Keep {
+                nsp, user, room, ..
+            }
+            | WriteOp::Forget { nsp, user, room } => (nsp, user, room),
+        }
+    }
+}
+
 struct Pending {
     op: WriteOp,
-    reply: Option<oneshot::Sender<Written>>,
+    /// The askers waiting for its answer (none once told it is queued).
+    replies: Vec<oneshot::Sender<Written>>,
+    /// Its number: the queue's `first` counts up as writes leave the front.
+    seq: u64,
+}
+
+/// A room of a user, as the queue indexes its writes.
+type RoomKey = (String, String, String);
+
+/// The writes waiting, in order, with what indexes them.
+#[derive(Default)]
+struct Pendings {
+    list: VecDeque<Pending>,
+    /// The number of the front write.
+    first: u64,
+    /// The latest write waiting for each room of each user (its number).
+    latest: HashMap<RoomKey, u64>,
+    /// How many writes wait for each (namespace, user).
+    per_user: HashMap<(String, String), usize>,
+}
+
+impl Pendings {
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// The latest write waiting for `op`'s room, when it is `op` itself.
+    fn same_as_latest(&mut self, op: &WriteOp) -> Option<&mut Pending> {
+        let (nsp, user, room) = op.key();
+        let key = (nsp.to_owned(), user.to_owned(), room.to_owned());
+        let seq = *self.latest.get(&key)?;
+        let pending = self.list.get_mut((seq - self.first) as usize)?;
+        (pending.op == *op).then_some(pending)
+    }
+
+    fn queued_by(&self, op: &WriteOp) -> usize {
+        let (nsp, user, _) = op.key();
+        let key = (nsp.to_owned(), user.to_owned());
+        self.per_user.get(&key).copied().unwrap_or(0)
+    }
+
+    fn push(&mut self, op: WriteOp, replies: Vec<oneshot::Sender<Written>>) {
+        let seq = self.first + self.list.len() as u64;
+        let (nsp, user, room) = op.key();
+        self.latest
+            .insert((nsp.to_owned(), user.to_owned(), room.to_owned()), seq);
+        *self
+            .per_user
+            .entry((nsp.to_owned(), user.to_owned()))
+            .or_default() += 1;
+        self.list.push_back(Pending { op, replies, seq });
+    }
+
+    fn pop(&mut self) -> Option<Pending> {
+        let done = self.list.pop_front()?;
+        self.first += 1;
+        let (nsp, user, room) = done.op.key();
+        let key = (nsp.to_owned(), user.to_owned(), room.to_owned());
+        if self.latest.get(&key) == Some(&done.seq) {
+            self.latest.remove(&key);
+        }
+        let user_key = (nsp.to_owned(), user.to_owned());
+        if let Some(n) = self.per_user.get_mut(&user_key) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_user.remove(&user_key);
+            }
+        }
+        Some(done)
+    }
 }
 
 /// The queue, shared by the hub's threads (which push) and the store's (which drains).
 pub(super) struct WriteQueue {
-    pending: Mutex<VecDeque<Pending>>,
+    pending: Mutex<Pendings>,
     max: usize,
+    /// Most writes one user may have waiting.
+    per_user: usize,
     /// Wakes the store's thread: a write was pushed, the connection ended, or the store
     /// closes.
     pub(super) wake: Notify,
@@ -72,43 +162,64 @@ pub(super) struct WriteQueue {
 }
 
 impl WriteQueue {
-    pub(super) fn new(max: usize, status: Arc<StoreStatus>) -> Self {
+    pub(super) fn new(max: usize, per_user: usize, status: Arc<StoreStatus>) -> Self {
         WriteQueue {
-            pending: Mutex::new(VecDeque::new()),
+            pending: Mutex::new(Pendings::default()),
             max,
+            per_user,
             wake: Notify::new(),
             status,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Pending>> {
+    fn lock(&self) -> MutexGuard<'_, Pendings> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Queues `op`; the answer comes once PostgreSQL answered it, or at once `Queued` while
-    /// it is not connected, or `Dropped` when the queue is full.
+    /// it is not connected, or `Dropped` when the queue (or the user's share of it) is
+    /// full. A write the same as the latest one waiting for its room is not queued again.
     pub(super) fn push(&self, op: WriteOp) -> oneshot::Receiver<Written> {
         let (tx, rx) = oneshot::channel();
+        let connected = self.status.is_connected();
         let mut pending = self.lock();
-        if pending.len() >= self.max {
+        if let Some(same) = pending.same_as_latest(&op) {
+            self.status.count_coalesced();
+            match connected && !same.replies.is_empty() {
+                true => same.replies.push(tx),
+                false => {
+                    let _ = tx.send(Written::Queued);
+                }
+            }
+            return rx;
+        }
+        let full = pending.len() >= self.max;
+        if full || pending.queued_by(&op) >= self.per_user {
             drop(pending);
             self.status.count_write(WriteOutcome::Dropped);
-            siohub_actors::limited!(
-                warn,
-                "subscriptions: {} writes wait for PostgreSQL ([subscriptions] queue_size); one more dropped",
-                self.max
-            );
+            match full {
+                true => siohub_actors::limited!(
+                    warn,
+                    "subscriptions: {} writes wait for PostgreSQL ([subscriptions] queue_size); one more dropped",
+                    self.max
+                ),
+                false => siohub_actors::limited!(
+                    warn,
+                    "subscriptions: a user has {} writes waiting for PostgreSQL (twice [subscriptions] max_rooms_per_user); one more of theirs dropped",
+                    self.per_user
+                ),
+            }
             let _ = tx.send(Written::Dropped);
             return rx;
         }
-        let reply = match self.status.is_connected() {
-            true => Some(tx),
+        let replies = match connected {
+            true => vec![tx],
             false => {
                 let _ = tx.send(Written::Queued);
-                None
+                Vec::new()
             }
         };
-        pending.push_back(Pending { op, reply });
+        pending.push(op, replies);
         self.status.set_queued(pending.len());
         drop(pending);
         self.wake.notify_one();
@@ -117,18 +228,36 @@ impl WriteQueue {
 
     /// Copies of the first `n` writes.
     pub(super) fn front(&self, n: usize) -> Vec<WriteOp> {
-        self.lock().iter().take(n).map(|p| p.op.clone()).collect()
+        self.lock()
+            .list
+            .iter()
+            .take(n)
+            .map(|p| p.op.clone())
+            .collect()
     }
 
     /// Removes the first writes, answered with `answers` in order.
     pub(super) fn complete(&self, answers: Vec<Written>) {
         let mut pending = self.lock();
         for answer in answers {
-            let Some(done) = pending.pop_front() else {
+            let Some(done) = pending.pop() else {
                 break;
             };
-            if let Some(reply) = done.reply {
-                let _ = reply.send(answer);
+            // The first asker's write is the one made: the others (coalesced) inserted
+            // nothing of their own.
+            let mut replies = done.replies.into_iter();
+            if let Some(first) = replies.next() {
+                let _ = first.send(answer.clone());
+            }
+            let later = match answer {
+                Written::Done { outcome, .. } => Written::Done {
+                    outcome,
+                    inserted: false,
+                },
+                other => other,
+            };
+            for reply in replies {
+                let _ = reply.send(later.clone());
             }
         }
         self.status.set_queued(pending.len());
@@ -137,15 +266,15 @@ impl WriteQueue {
     /// Tells everyone still waiting for a write that it is queued (PostgreSQL went away):
     /// their acks need not wait for the retry.
     pub(super) fn release_waiters(&self) {
-        for pending in self.lock().iter_mut() {
-            if let Some(reply) = pending.reply.take() {
+        for pending in self.lock().list.iter_mut() {
+            for reply in pending.replies.drain(..) {
                 let _ = reply.send(Written::Queued);
             }
         }
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.lock().list.is_empty()
     }
 }
 
@@ -172,7 +301,7 @@ mod tests {
     fn writes_keep_their_order_and_the_bound_drops_one_more() {
         let status = Arc::new(StoreStatus::new());
         status.set_up();
-        let queue = WriteQueue::new(2, status.clone());
+        let queue = WriteQueue::new(2, 10, status.clone());
         let mut a = queue.push(forget("a"));
         let _b = queue.push(forget("b"));
         let mut c = queue.push(forget("c"));
@@ -188,7 +317,7 @@ mod tests {
     #[test]
     fn while_down_the_asker_hears_queued_at_once_and_the_write_stays() {
         let status = Arc::new(StoreStatus::new());
-        let queue = WriteQueue::new(8, status.clone());
+        let queue = WriteQueue::new(8, 10, status.clone());
         let mut a = queue.push(forget("a"));
         assert_eq!(a.try_recv().unwrap(), Some(Written::Queued));
         assert_eq!(queue.front(5), vec![forget("a")]);
@@ -197,5 +326,76 @@ mod tests {
         queue.release_waiters();
         assert_eq!(b.try_recv().unwrap(), Some(Written::Queued));
         assert_eq!(queue.front(5).len(), 2, "still queued for the retry");
+    }
+
+    fn keep(user: &str, room: &str, n: u64) -> WriteOp {
+        WriteOp::Keep {
+            nsp: "/".into(),
+            user: user.into(),
+            room: room.into(),
+            options: serde_json::json!({ "n": n }),
+        }
+    }
+
+    #[test]
+    fn a_write_that_changes_nothing_waits_for_the_one_before() {
+        let status = Arc::new(StoreStatus::new());
+        status.set_up();
+        let queue = WriteQueue::new(8, 10, status.clone());
+        let mut first = queue.push(keep("u", "r", 1));
+        let mut again = queue.push(keep("u", "r", 1));
+        assert_eq!(queue.front(5), vec![keep("u", "r", 1)], "queued once");
+        assert_eq!(status.coalesced(), 1);
+        // Other options, or a leave in between, change something: queued.
+        let _other = queue.push(keep("u", "r", 2));
+        let _leave = queue.push(forget("r"));
+        let _leave_again = queue.push(forget("r"));
+        let _keep_after = queue.push(keep("u", "r", 2));
+        assert_eq!(queue.front(9).len(), 4, "{:?}", queue.front(9));
+        let kept = Written::Done {
+            outcome: WriteOutcome::Kept,
+            inserted: true,
+        };
+        queue.complete(vec![kept.clone()]);
+        assert_eq!(first.try_recv().unwrap(), Some(kept.clone()));
+        let not_inserted = Written::Done {
+            outcome: WriteOutcome::Kept,
+            inserted: false,
+        };
+        assert_eq!(
+            again.try_recv().unwrap(),
+            Some(not_inserted),
+            "kept, by the first"
+        );
+        // Once its write is done, the same write is queued again (PostgreSQL may have
+        // changed meanwhile, through another node).
+        let _later = queue.push(keep("u", "r", 1));
+        assert_eq!(queue.front(9).len(), 4);
+    }
+
+    #[test]
+    fn one_user_fills_only_their_share() {
+        let status = Arc::new(StoreStatus::new());
+        let queue = WriteQueue::new(8, 3, status.clone());
+        for n in 0..3 {
+            let mut ok = queue.push(keep("greedy", &format!("r{n}"), 0));
+            assert_eq!(ok.try_recv().unwrap(), Some(Written::Queued));
+        }
+        let mut over = queue.push(keep("greedy", "r3", 0));
+        assert_eq!(over.try_recv().unwrap(), Some(Written::Dropped));
+        let mut other = queue.push(keep("other", "r0", 0));
+        assert_eq!(
+            other.try_recv().unwrap(),
+            Some(Written::Queued),
+            "not pushed out"
+        );
+        assert_eq!(status.writes(WriteOutcome::Dropped), 1);
+        queue.complete(vec![Written::Queued]);
+        let mut freed = queue.push(keep("greedy", "r3", 0));
+        assert_eq!(
+            freed.try_recv().unwrap(),
+            Some(Written::Queued),
+            "a place came free"
+        );
     }
 }

@@ -13,7 +13,8 @@ pub enum WriteOutcome {
     Removed,
     /// Not kept: the user keeps `max_rooms_per_user` rooms already.
     OverLimit,
-    /// Not queued: the queue held `queue_size` writes.
+    /// Not queued: the queue held `queue_size` writes, or the user's share of it (twice
+    /// `max_rooms_per_user`).
     Dropped,
     /// Refused by PostgreSQL for good (not a connection problem); not retried.
     Failed,
@@ -114,6 +115,7 @@ pub struct StoreStatus {
     down_reason: Mutex<Option<String>>,
     writes: [AtomicU64; 5],
     retried: AtomicU64,
+    coalesced: AtomicU64,
     restores: [AtomicU64; 4],
     rooms_restored: AtomicU64,
     refused: [AtomicU64; 3],
@@ -132,6 +134,7 @@ impl StoreStatus {
             down_reason: Mutex::new(Some("not connected yet".into())),
             writes: Default::default(),
             retried: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
             restores: Default::default(),
             rooms_restored: AtomicU64::new(0),
             refused: Default::default(),
@@ -221,6 +224,16 @@ impl StoreStatus {
     /// Writes sent to PostgreSQL again after a failure of their connection.
     pub fn retried(&self) -> u64 {
         self.retried.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn count_coalesced(&self) {
+        self.coalesced.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Writes not queued because they changed nothing beyond the latest one waiting for
+    /// the same room of the same user.
+    pub fn coalesced(&self) -> u64 {
+        self.coalesced.load(Ordering::Relaxed)
     }
 
     pub(super) fn count_restore(&self, outcome: RestoreOutcome, rooms: usize) {

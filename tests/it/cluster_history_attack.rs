@@ -387,3 +387,91 @@ fn cluster_history_attack_a_node_js_peer_interoperates_while_histories_are_kept(
     assert_eq!(joiner_gets(&b, "/chat", "r"), [1]);
     assert_eq!(joiner_gets(&a, "/chat", "r"), [1, 2]);
 }
+
+/// Stream entries written straight into Redis that carry what the loader does not read:
+/// in 10 rooms of `/flood` (budget 20 kB), 10 events each with a valid small frame and a
+/// 1 MB field of no meaning (100 MB in all), and in one more room 5 junk entries (5 kB
+/// frames with no origin) newer than 5 valid events. Redis sends back only the fields the
+/// loader reads, and counts only well-formed entries against the budget: the load brings
+/// every valid event, the junk is counted invalid, and the answer does not hold the 100 MB.
+#[test]
+fn cluster_history_attack_forged_fields_neither_inflate_a_load_nor_use_its_budget() {
+    let redis = RedisServer::start();
+    let client = redis::Client::open(redis.url()).expect("a Redis URL");
+    let mut conn = client.get_connection().expect("Redis answers");
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    let ballast = "x".repeat(1_000_000);
+    let frame = |n: u64| format!("42/flood,[\"news\",{{\"n\":{n}}}]");
+    let index = "socket.io-history-rooms#/flood";
+    let mut seq = 0;
+    for room in 0..10 {
+        let mut pipe = redis::pipe();
+        let key = format!("socket.io-history#/flood#r{room}");
+        for n in 0..10 {
+            seq += 1;
+            pipe.cmd("XADD")
+                .arg(&key)
+                .arg("*")
+                .arg(&["o", "elsewhere", "c", &seq.to_string()])
+                .arg(&["w", &(now_us + n).to_string(), "t", &frame(n)])
+                .arg(&["ballast", &ballast])
+                .ignore();
+        }
+        pipe.cmd("ZADD")
+            .arg(index)
+            .arg(99_999_999_999_000u64 + room)
+            .arg(format!("r{room}"))
+            .ignore();
+        pipe.query::<()>(&mut conn).expect("filled");
+    }
+    // The newest room: 5 valid events, then 5 junk entries over them.
+    let key = "socket.io-history#/flood#junk";
+    let big = format!("42/flood,[\"news\",{{\"pad\":\"{}\"}}]", "j".repeat(5_000));
+    let mut pipe = redis::pipe();
+    for n in 0..10u64 {
+        seq += 1;
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(key).arg("*");
+        match n < 5 {
+            true => xadd.arg(&["o", "elsewhere", "c", &seq.to_string()]).arg(&[
+                "w",
+                &(now_us + n).to_string(),
+                "t",
+                &frame(100 + n),
+            ]),
+            false => xadd.arg(&["c", "1", "w", "1", "t", &big]),
+        };
+        pipe.add_command(xadd).ignore();
+    }
+    pipe.cmd("ZADD")
+        .arg(index)
+        .arg("99999999999999")
+        .arg("junk")
+        .ignore();
+    pipe.cmd("ZADD")
+        .arg("socket.io-history-namespaces")
+        .arg("99999999999999")
+        .arg("/flood")
+        .ignore();
+    pipe.query::<()>(&mut conn).expect("filled");
+
+    let before = peak_rss_kb();
+    let node = start(&redis);
+    wait_until("the load completed", WAIT, || loads(&node, "complete") >= 1);
+    let grown = peak_rss_kb().saturating_sub(before);
+    assert_eq!(metric(&node, INVALID), 5, "the junk entries");
+    assert_eq!(buffered(&node, "/flood"), 105, "every valid event");
+    assert_eq!(
+        joiner_gets(&node, "/flood", "junk"),
+        [100, 101, 102, 103, 104]
+    );
+    assert_eq!(
+        joiner_gets(&node, "/flood", "r3"),
+        (0..10).collect::<Vec<_>>()
+    );
+    // Before the fix the answers held the 100 MB of ballast.
+    assert!(grown < 64_000, "peak RSS grew {grown} kB during the load");
+}

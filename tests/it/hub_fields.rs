@@ -698,3 +698,58 @@ fn cluster_recovery_on_another_node_replays_and_delivers_filtered() {
     let want: Vec<Value> = (0..=4).map(|n| json!({ "n": n })).collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn sse_subscribers_share_a_bounded_number_of_field_sets() {
+    let server = start_with_api(vec![policy("/")], false);
+    let max = siohub_actors::MAX_SUBSCRIBER_FIELD_SETS;
+    let open = |fields: &str| {
+        SseReader::open(
+            server.addr,
+            "GET",
+            &format!("/api/v1/sse?rooms=r&fields={fields}"),
+            &[("X-API-Key", KEY)],
+            None,
+        )
+    };
+    let mut streams = Vec::new();
+    for n in 0..max {
+        let (status, _, mut sse) = open(&format!("f{n},price"));
+        assert_eq!(status, 200, "set {n}");
+        assert!(matches!(sse.next(), Some(Sse::Comment(_))));
+        streams.push(sse);
+    }
+    // One more distinct set: a clear 503, counted; a set in use, or none, still subscribes.
+    let res = request(
+        server.addr,
+        "GET",
+        "/api/v1/sse?rooms=r&fields=other",
+        &[("X-API-Key", KEY)],
+        b"",
+    );
+    assert_eq!(res.status, 503, "{}", res.text());
+    assert!(res.text().contains("distinct field sets"), "{}", res.text());
+    let metrics = metrics_text(&server);
+    assert!(
+        metrics.contains(r#"siohub_refused_total{reason="subscriber_field_sets"} 1"#),
+        "{metrics}"
+    );
+    let (status, _, mut same) = open("price,f0");
+    assert_eq!(status, 200);
+    assert!(matches!(same.next(), Some(Sse::Comment(_))));
+    api_emit(
+        &server,
+        json!({"rooms": "r", "event": "tick", "data": TICK()}),
+    );
+    assert_eq!(same.event(), ("tick".into(), json!([{"price": 10.5}])));
+    assert_eq!(
+        streams[5].event(),
+        ("tick".into(), json!([{"price": 10.5}]))
+    );
+    // A stream that ends gives its set back once it is noticed gone.
+    drop(streams.pop());
+    wait_until("a set came free", Duration::from_secs(10), || {
+        let (status, _, _) = open("other");
+        status == 200
+    });
+}

@@ -495,3 +495,49 @@ fn subscriptions_durable_a_hung_postgres_costs_acks_at_most_the_timeout() {
         room_members(&server, "/", "x").contains(&b) && room_members(&server, "/", "y").contains(&b)
     });
 }
+
+#[test]
+fn subscriptions_durable_one_users_churn_cannot_push_out_anothers_writes() {
+    let mut pg = PostgresServer::start();
+    let mut settings = settings(&pg);
+    settings.subscriptions.queue_size = 20;
+    // Each user holds at most twice this many places of the queue.
+    settings.subscriptions.max_rooms_per_user = 3;
+    let server = start_hub_from(settings);
+    wait_connected(&server);
+    let mut d = Driver::node(&server);
+    connect_as(&mut d, "mallory", "/", "mallory");
+    connect_as(&mut d, "vic", "/", "vic");
+    pg.kill();
+    wait_until("the store is down", WAIT, || {
+        health(&server)["subscriptions"]["connected"] == json!(false)
+    });
+
+    // The same join again and again changes nothing beyond the first: queued once.
+    for _ in 0..10 {
+        let joined = d.ack("mallory", "join", json!(["same"]));
+        assert_eq!(joined["durable"], json!("queued"), "{joined}");
+    }
+    assert_eq!(
+        metric(&server, "siohub_subscriptions_writes_coalesced_total"),
+        9.0
+    );
+    // Leaves of 30 rooms mallory never kept: past mallory's share, mallory's own are
+    // dropped (counted), the queue keeps room for others.
+    for n in 0..30 {
+        d.ack("mallory", "leave", json!([format!("never-{n}")]));
+    }
+    let dropped = r#"siohub_subscriptions_writes_total{outcome="dropped"}"#;
+    assert_eq!(metric(&server, dropped), 25.0, "1 join + 5 leaves fit");
+    assert_eq!(metric(&server, "siohub_subscriptions_queued"), 6.0);
+    let joined = d.ack("vic", "join", json!(["v"]));
+    assert_eq!(joined["durable"], json!("queued"), "{joined}");
+
+    pg.restart();
+    wait_until("the store is back and the queue written", WAIT, || {
+        let h = health(&server);
+        h["status"] == json!("healthy") && h["subscriptions"]["queued"] == json!(0)
+    });
+    assert_eq!(rows(&pg, "vic"), vec!["/|v|{}".to_owned()]);
+    assert_eq!(rows(&pg, "mallory"), vec!["/|same|{}".to_owned()]);
+}

@@ -24,6 +24,8 @@ mod room_buffers;
 mod sequence;
 mod subscribers;
 
+pub use subscribers::{TooManyFieldSets, MAX_SUBSCRIBER_FIELD_SETS};
+
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::AtomicUsize;
@@ -122,7 +124,7 @@ pub struct TakePreserved {
 
 /// Subscribes to the events of a namespace (optionally only those sent to `rooms`).
 #[derive(Message)]
-#[rtype(result = "Subscription")]
+#[rtype(result = "Result<Subscription, TooManyFieldSets>")]
 pub struct Subscribe {
     /// The namespace.
     pub nsp: String,
@@ -1186,8 +1188,12 @@ impl Handler<Subscribe> for Broadcaster {
         self.stats.handled();
         let (subscriber, subscription) =
             Subscriber::new(&msg.nsp, msg.rooms, msg.fields, msg.capacity);
-        self.subscribers.subscribe(&msg.nsp, subscriber);
-        MessageResult(subscription)
+        if let Err(e) = self.subscribers.subscribe(&msg.nsp, subscriber) {
+            self.counters
+                .refused(crate::stats::RefusalReason::SubscriberFieldSets);
+            return MessageResult(Err(e));
+        }
+        MessageResult(Ok(subscription))
     }
 }
 

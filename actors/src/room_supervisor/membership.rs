@@ -287,6 +287,47 @@ impl Membership {
         members
     }
 
+    /// A page of a room's members: the room's size, and the (at most) `limit` members whose
+    /// socket ids sort first after `after` (all when `None`), sorted. Costs one pass over
+    /// the room and a heap of `limit`, not a sorted copy of the room.
+    pub fn member_page(
+        &self,
+        nsp: &str,
+        room: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> (usize, Vec<RoomMember>) {
+        let Some((table, members)) = self
+            .nsps
+            .get(nsp)
+            .and_then(|t| Some((t, t.rooms.get(room)?)))
+        else {
+            return (0, Vec::new());
+        };
+        let mut first: std::collections::BinaryHeap<&Arc<str>> =
+            std::collections::BinaryHeap::with_capacity(limit.min(members.len()) + 1);
+        for sid in members.keys() {
+            if after.is_some_and(|after| &**sid <= after) {
+                continue;
+            }
+            if first.len() < limit {
+                first.push(sid);
+            } else if first.peek().is_some_and(|last| sid < *last) {
+                first.pop();
+                first.push(sid);
+            }
+        }
+        let page = first
+            .into_sorted_vec()
+            .into_iter()
+            .map(|sid| RoomMember {
+                socket_id: sid.to_string(),
+                user: table.users.get(sid).cloned(),
+            })
+            .collect();
+        (members.len(), page)
+    }
+
     /// The session holding socket `socket_id` of `nsp`, if it is connected.
     pub fn session_of(&self, nsp: &str, socket_id: &str) -> Option<Addr<Session>> {
         let member = self.nsps.get(nsp)?.sockets.get(socket_id)?;
@@ -627,5 +668,32 @@ mod tests {
         members.remove_socket("/", &id, Some(2));
         assert!(ids(&members, "r").is_empty());
         assert_eq!(members.namespace_count(), 0);
+    }
+
+    #[actix::test]
+    async fn a_member_page_is_the_first_members_after_the_cursor() {
+        let session = crate::session::test_support::idle_session().await;
+        let mut members = Membership::default();
+        for sid in ["s5", "s2", "s9", "s1", "s7", "s3"] {
+            members.add_socket("/", sid.into(), session.clone(), 1, ["r".to_owned()], 0);
+        }
+        let sids = |page: Vec<RoomMember>| -> Vec<String> {
+            page.into_iter().map(|m| m.socket_id).collect()
+        };
+        let (count, page) = members.member_page("/", "r", None, 4);
+        assert_eq!(
+            (count, sids(page)),
+            (6, vec!["s1".into(), "s2".into(), "s3".into(), "s5".into()])
+        );
+        let (_, page) = members.member_page("/", "r", Some("s5"), 4);
+        assert_eq!(sids(page), vec!["s7".to_owned(), "s9".to_owned()]);
+        let (_, page) = members.member_page("/", "r", Some("s4"), 1);
+        assert_eq!(
+            sids(page),
+            vec!["s5".to_owned()],
+            "a cursor need not be a member"
+        );
+        assert!(members.member_page("/", "r", Some("s9"), 4).1.is_empty());
+        assert_eq!(members.member_page("/", "none", None, 4), (0, Vec::new()));
     }
 }

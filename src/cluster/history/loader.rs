@@ -8,7 +8,7 @@
 //! there, in Redis); what was read goes to the Broadcaster, which merges it (see `RoomBuffers::merge`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -32,13 +32,18 @@ pub(crate) const PAGE: usize = 128;
 /// Reads one page of each room stream of a round trip (KEYS), newest first, stopping at a
 /// byte budget so that what Redis sends back is bounded whatever the entries hold. ARGV:
 /// the bytes this trip may still bring, the namespace's whole budget, then per key its end
-/// id, its count and its per-event overhead. An event counts its frames (`t`, `b`) and the
-/// overhead, as the loader does; one larger than the whole budget comes back as its id
-/// alone (skipped as invalid). Per key: `{status, entries}`, status 0: read, 1: not a
+/// id, its count and its per-event overhead. Of each entry only what the loader reads comes
+/// back: its first `o` (at most [`MAX_META`] bytes), `c` and `w` (digits, at most 20), then
+/// its frames (`t`, `b`), which count against the budget with the overhead, as the loader
+/// counts them. An entry not of that shape (no origin, no frame, a number that is not one)
+/// or larger than the whole budget comes back as its id alone and counts nothing (the
+/// loader skips it as invalid), so neither fields of no meaning nor junk entries cost the
+/// load its budget or its memory. Per key: `{status, entries}`, status 0: read, 1: not a
 /// stream, 2: the budget ends here (the namespace's load ends).
 const READ: &str = r"
 local left = tonumber(ARGV[1])
 local whole = tonumber(ARGV[2])
+local function number(v) return v ~= nil and #v <= 20 and string.match(v, '^%d+$') ~= nil end
 local out = {}
 local spent = false
 for i, key in ipairs(KEYS) do
@@ -53,17 +58,32 @@ for i, key in ipairs(KEYS) do
       local overhead = tonumber(ARGV[base + 2])
       local kept = {}
       for _, entry in ipairs(page) do
-        local size = overhead
         local fields = entry[2]
+        local size, frames, o, c, w = overhead, 0, nil, nil, nil
         for j = 1, #fields, 2 do
-          if fields[j] == 't' or fields[j] == 'b' then size = size + #fields[j + 1] end
+          local name = fields[j]
+          if name == 't' or name == 'b' then
+            size = size + #fields[j + 1]
+            frames = frames + 1
+          elseif name == 'o' then o = o or fields[j + 1]
+          elseif name == 'c' then c = c or fields[j + 1]
+          elseif name == 'w' then w = w or fields[j + 1]
+          end
         end
-        if size > whole then
+        local valid = o ~= nil and #o <= MAX_META and number(c) and number(w) and frames > 0
+        if not valid or size > whole then
           kept[#kept + 1] = {entry[1], {}}
         else
           left = left - size
           if left < 0 then spent = true break end
-          kept[#kept + 1] = entry
+          local read = {'o', o, 'c', c, 'w', w}
+          for j = 1, #fields, 2 do
+            if fields[j] == 't' or fields[j] == 'b' then
+              read[#read + 1] = fields[j]
+              read[#read + 1] = fields[j + 1]
+            end
+          end
+          kept[#kept + 1] = {entry[1], read}
         end
       end
       out[i] = {spent and 2 or 0, kept}
@@ -71,6 +91,12 @@ for i, key in ipairs(KEYS) do
   end
 end
 return out";
+
+/// The longest origin (a node's uid) an entry may name; see [`READ`].
+pub(crate) const MAX_META: usize = 128;
+
+/// [`READ`] with its bound filled in.
+static SCRIPT: LazyLock<String> = LazyLock::new(|| READ.replace("MAX_META", &MAX_META.to_string()));
 
 /// A stream entry: its id and its fields (names and values alternating).
 type Entry = (String, Vec<Vec<u8>>);
@@ -176,7 +202,7 @@ impl Loader {
                     .collect();
                 while !cursors.is_empty() {
                     let mut read = redis::cmd("EVAL");
-                    read.arg(READ).arg(cursors.len());
+                    read.arg(SCRIPT.as_str()).arg(cursors.len());
                     for (room, _, _) in &cursors {
                         read.arg(self.keys.stream(&nsp, room));
                     }

@@ -36,7 +36,7 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
     )?;
     out.counters(
         "siohub_subscriptions_writes_total",
-        "Writes of kept rooms, by how they ended (dropped: the queue was full).",
+        "Writes of kept rooms, by how they ended (dropped: the queue, or the user's share of it, was full).",
         WriteOutcome::ALL
             .iter()
             .map(|o| ([("outcome", o.as_str())], status.writes(*o))),
@@ -45,6 +45,11 @@ pub(super) fn encode(state: &AppState, out: &mut Families) -> fmt::Result {
         "siohub_subscriptions_write_retries_total",
         "Writes sent to PostgreSQL again after their connection failed.",
         status.retried(),
+    )?;
+    out.counter(
+        "siohub_subscriptions_writes_coalesced_total",
+        "Joins and leaves that wrote nothing: the same write for the same room and user was waiting already.",
+        status.coalesced(),
     )?;
     out.counter(
         "siohub_subscriptions_reconnects_total",
