@@ -66,6 +66,9 @@
 #                      flight (closed loop)                          (default "200 2000 sat")
 #   PUSH_WINDOW        requests in flight for push's "sat"           (default 16)
 #   LOADGEN_ARGS       extra options for every loadgen run (see `loadgen help`)
+#   SIOHUB_BIN         another siohub binary for the server "siohub" (with NO_BUILD=1)
+#   SIOHUB_BASE_BIN    a second siohub binary, run as the server "siohub-base" (name it in
+#                      SERVERS): a before/after pair measured in the same run, alternating
 #   RESULTS_DIR        where the .md and .json go                   (default bench/results)
 #   NO_BUILD=1         use what is already built
 # Exit status: 0 when every run completed, 1 when one failed (the table still prints).
@@ -118,7 +121,8 @@ case "$CLUSTER_SPLIT" in half) split_tag="" ;; first) split_tag="-empty2" ;;
   *) say "CLUSTER_SPLIT is half or first, not '$CLUSTER_SPLIT'"; exit 2 ;; esac
 
 for s in $SERVERS; do
-  want "$s" "siohub node socketioxide ceiling" || { say "unknown server '$s' (siohub node socketioxide ceiling)"; exit 2; }
+  want "$s" "siohub siohub-base node socketioxide ceiling" || { say "unknown server '$s' (siohub siohub-base node socketioxide ceiling)"; exit 2; }
+  [ "$s" = siohub-base ] && [ -z "${SIOHUB_BASE_BIN:-}" ] && { say "server siohub-base needs SIOHUB_BASE_BIN"; exit 2; }
 done
 for s in $SCENARIOS; do
   want "$s" "fanout idle ramp echo mixed cluster msgpack deflate fields chat polling push" || { say "unknown scenario '$s' (fanout idle ramp echo mixed cluster msgpack deflate fields chat polling push)"; exit 2; }
@@ -162,6 +166,12 @@ snapshot LOADGEN "$LOADGEN"
 want socketioxide "$SERVERS" && snapshot SIOXIDE "$SIOXIDE"
 want ceiling "$SERVERS" && snapshot CEILING "$CEILING"
 want siohub "$SERVERS" && snapshot SIOHUB "$SIOHUB"
+if want siohub-base "$SERVERS"; then
+  # Its own name in the snapshot, so it cannot overwrite the other siohub's copy.
+  [ -x "$SIOHUB_BASE_BIN" ] || { say "missing $SIOHUB_BASE_BIN"; exit 1; }
+  SIOHUB_BASE="$LOGS/bin/siohub-base"
+  cp "$SIOHUB_BASE_BIN" "$SIOHUB_BASE"
+fi
 
 # ---- cases -------------------------------------------------------------------------------
 # One line per case: "<case name> <loadgen options>".
@@ -271,12 +281,18 @@ start_node() { # name port log [redis url]
   if [ "$MODE_DEFLATE" = 1 ]; then export SOCKETIO_ENGINE__PER_MESSAGE_DEFLATE=true
   else export SOCKETIO_ENGINE__PER_MESSAGE_DEFLATE=false; fi
   case "$1" in
-    siohub)
+    siohub|siohub-base)
+      local bin=("$SIOHUB")
+      # An older build may not know the parser and deflate settings: in a plain case
+      # (JSON, no deflate: its defaults) it is not given them.
+      [ "$1" = siohub-base ] && bin=("$SIOHUB_BASE")
+      [ "$1" = siohub-base ] && [ "$MODE_PARSER" = json ] && [ "$MODE_DEFLATE" = 0 ] &&
+        bin=(env -u SOCKETIO_SERVER__PARSER -u SOCKETIO_ENGINE__PER_MESSAGE_DEFLATE "$SIOHUB_BASE")
       if [ -n "$redis" ]; then
         SOCKETIO_ADAPTER__KIND=redis SOCKETIO_ADAPTER__REDIS_URL="$redis" \
-          SOCKETIO_LOGGER_LEVEL="${SOCKETIO_LOGGER_LEVEL:-warn}" "$SIOHUB" --host 127.0.0.1 --port "$2" >"$3" 2>&1 &
+          SOCKETIO_LOGGER_LEVEL="${SOCKETIO_LOGGER_LEVEL:-warn}" "${bin[@]}" --host 127.0.0.1 --port "$2" >"$3" 2>&1 &
       else
-        SOCKETIO_LOGGER_LEVEL="${SOCKETIO_LOGGER_LEVEL:-warn}" "$SIOHUB" --host 127.0.0.1 --port "$2" >"$3" 2>&1 &
+        SOCKETIO_LOGGER_LEVEL="${SOCKETIO_LOGGER_LEVEL:-warn}" "${bin[@]}" --host 127.0.0.1 --port "$2" >"$3" 2>&1 &
       fi ;;
     # The peers take REDIS_URL (empty: the in-memory adapter).
     node) REDIS_URL="$redis" node "$BENCH/peers/node/server.mjs" "$2" >"$3" 2>&1 & ;;
@@ -405,7 +421,7 @@ for spec in "${CASES[@]}"; do
       continue
     fi
     # Only siohub has field filters.
-    [[ "$case_name" == fields-* && "$server" != siohub ]] && continue
+    [[ "$case_name" == fields-* && "$server" != siohub* ]] && continue
     if ! start_case_server "$server" "$case_name" "$cluster" "$args"; then
       record_failure "$case_name" "$scenario" "$server" "server did not start"
       stop_server
@@ -416,7 +432,7 @@ for spec in "${CASES[@]}"; do
     # tungstenite (the real client) has no permessage-deflate.
     [[ "$case_name" == deflate-* ]] && extra=(--client lean)
     # siohub counts what it drops; its /metrics deltas go into the report.
-    [ "$server" = siohub ] && extra+=(--metrics-url "$METRICS")
+    [[ "$server" == siohub* ]] && extra+=(--metrics-url "$METRICS")
     [ "$cluster" = 1 ] && extra+=(--redis-pid "$REDIS_PID")
     [ "$cluster" = 1 ] && redis-cli -p "$REDIS_PORT" INFO everything >"$LOGS/redis-before.txt"
     # With CLUSTER_SPLIT=first every client goes to the first node (both are measured).
@@ -498,6 +514,8 @@ sio_ver="$(grep -A1 '"node_modules/socket.io": {' "$BENCH/peers/node/package-loc
     echo "Clients: \`--client lean\` (frames parsed in place, timestamps found by position: the throughput ceiling)."
   fi
   echo "Ratios are siohub's figure over the peer's: above 1 is better for siohub on ↑ rows, below 1 on ↓ rows."
+  [ -n "${SIOHUB_BIN:-}" ] && want siohub "$SERVERS" && echo "siohub: \`$SIOHUB_BIN\`."
+  want siohub-base "$SERVERS" && echo "siohub-base: \`$SIOHUB_BASE_BIN\` (a second siohub binary, run as a peer)."
   echo
   "$LOADGEN" table "$OUT.json"
   if [[ " ${CASES[*]} " == *" msgpack-"* || " ${CASES[*]} " == *" deflate-"* ]]; then

@@ -130,6 +130,7 @@ mod policy;
 pub mod recovery_store;
 mod retention;
 pub mod room_history;
+mod room_set;
 mod room_supervisor;
 mod session;
 mod socket;

@@ -12,16 +12,17 @@
 //! It feeds a session, so it sits above it; the plain parts it uses (outbox, in-flight
 //! bound, frame assembly) are in `ws`.
 
+use std::future::Future;
 use std::io::ErrorKind;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use actix::Recipient;
 use bytes::{Buf, Bytes, BytesMut};
-use futures::StreamExt;
-use std::future::poll_fn;
-use tokio::io::{AsyncWriteExt, Interest};
+use futures::StreamExt as _;
+use tokio::io::{AsyncWrite, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
@@ -68,16 +69,16 @@ pub struct WsLimits {
 /// the session closes it (its answering close frame last), for at most the write timeout;
 /// a protocol error or a message too big ends the connection at once, with a close frame
 /// saying why (1002, 1009).
-pub async fn run(
+pub fn run(
     io: TcpStream,
     leftover: BytesMut,
-    mut outbox: OutboxStream,
+    outbox: OutboxStream,
     id: u64,
     session: Recipient<WsIncoming>,
     limits: WsLimits,
     counters: Arc<HubCounters>,
-) {
-    let mut reader = Reader {
+) -> impl Future<Output = ()> {
+    let reader = Reader {
         frames: FrameReader::new(limits.max_message, limits.deflate),
         buf: leftover,
         id,
@@ -86,105 +87,185 @@ pub async fn run(
         paused: false,
         held: false,
         high_water: 0,
-        counters: counters.clone(),
+        counters,
     };
-    let mut writer = Writer {
-        pending: None,
-        timer: None,
-        timeout: limits.write_timeout,
-    };
-    // The abort is watched beside the stream, which the loop borrows to take frames.
-    let watch = outbox.outbox();
-    // Armed once the client closed: the session's close must be written by then.
-    let mut closing: Option<Pin<Box<Sleep>>> = None;
-    let mut flow = reader.decode();
-    loop {
-        match flow {
-            Flow::Open => {}
-            Flow::Closing if closing.is_none() => {
-                closing = Some(Box::pin(tokio::time::sleep(limits.write_timeout)));
-            }
-            Flow::Closing => {}
-            Flow::Ended => {
-                reader.say_farewell(&io, &writer);
-                return;
-            }
-        }
-        let reading = closing.is_none() && reader.may_read();
-        let room_awaited = closing.is_none() && !reading;
-        let writing = writer.pending.is_some();
-        // Socket readiness is polled into the task's own waker slot (`poll_*_ready`), not
-        // awaited through `readable()`/`writable()` futures: this loop turns once per write,
-        // and each of those futures joins the socket's waiter list and leaves it on drop.
-        tokio::select! {
-            chunk = outbox.next(), if !writing => match chunk {
-                Some(Ok(chunk)) => {
-                    if writer.start(chunk, &io).is_err() {
-                        reader.closed();
-                        return;
-                    }
-                }
-                // The session closed the outbox: the connection is done.
-                _ => {
-                    if outbox.is_aborted() {
-                        cut(io);
-                    } else {
-                        let mut io = io;
-                        let _ = io.shutdown().await;
-                    }
-                    return;
-                }
+    Running {
+        io,
+        connection: Connection {
+            watch: outbox.outbox(),
+            outbox,
+            reader,
+            writer: Writer {
+                pending: None,
+                timer: None,
+                timeout: limits.write_timeout,
             },
-            ready = poll_fn(|cx| io.poll_write_ready(cx)), if writing => {
-                if ready.is_err() || writer.write(&io).is_err() {
-                    reader.closed();
-                    return;
-                }
-            }
-            () = writer.expired(), if writing => {
-                counters.write_timeout();
-                let (packets, bytes) = outbox.backlog();
-                log::info!(
-                    "websocket {id}: no write progress for {} ms ({} bytes in the write, {packets} frames and {bytes} bytes queued); closing (outgoing.write_timeout_ms)",
-                    writer.timeout.as_millis(),
-                    writer.pending.as_ref().map_or(0, Bytes::len),
-                );
-                reader.closed();
-                cut(io);
-                return;
-            }
-            // The session dropped the client as a slow consumer: what is being written goes
-            // too, now.
-            () = watch.aborted(), if writing => {
-                cut(io);
-                return;
-            }
-            // The client closed and the session did not answer in time: the reader's own
-            // answer, and the end.
-            () = async { closing.as_mut().expect("armed").as_mut().await }, if closing.is_some() => {
-                reader.say_farewell(&io, &writer);
-                cut(io);
-                return;
-            }
-            () = reader.inflight.room(), if room_awaited => {
-                flow = reader.decode();
-            }
-            ready = poll_fn(|cx| io.poll_read_ready(cx)), if reading => {
-                flow = if ready.is_err() {
-                    Flow::Ended
-                } else {
-                    reader.read_from(&io)
-                };
-            }
-        }
+            closing: None,
+            flow: None,
+        },
+        shutting_down: false,
     }
 }
 
-/// Closes the socket with a reset: the kernel drops what it still holds for the client
-/// instead of trying to deliver it to a peer that does not read.
-fn cut(io: TcpStream) {
-    let _ = io.set_zero_linger();
-    drop(io);
+/// The connection's task: the socket and the connection's state, nothing more (an
+/// `async` body would keep its arguments and the futures of every branch it waits on
+/// besides, several hundred bytes per idle connection).
+struct Running {
+    io: TcpStream,
+    connection: Connection,
+    /// Whether the connection is done and the socket is being shut down for writing.
+    shutting_down: bool,
+}
+
+impl Future for Running {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if !this.shutting_down {
+            let end = match this.connection.poll_step(&this.io, cx) {
+                Poll::Ready(end) => end,
+                Poll::Pending => return Poll::Pending,
+            };
+            match end {
+                End::Done => {}
+                // A reset: the kernel drops what it still holds for the client instead
+                // of trying to deliver it to a peer that does not read.
+                End::Cut => {
+                    let _ = this.io.set_zero_linger();
+                }
+                End::Shutdown => this.shutting_down = true,
+            }
+            if !this.shutting_down {
+                return Poll::Ready(());
+            }
+        }
+        // The task ends (and drops the socket) once the shutdown is done or failed.
+        Pin::new(&mut this.io).poll_shutdown(cx).map(|_| ())
+    }
+}
+
+/// How the socket goes once the connection is done.
+enum End {
+    /// Dropped (what was written was written, or it failed).
+    Done,
+    /// Closed with a reset.
+    Cut,
+    /// Shut down for writing after the last frame (the session closed the outbox).
+    Shutdown,
+}
+
+/// One connection's state between wake-ups. Polled by hand instead of a `select!` in a
+/// loop, so the task holds only this (no future per branch): an idle connection's task is
+/// the connection and nothing more.
+struct Connection {
+    outbox: OutboxStream,
+    /// The abort is watched beside the stream.
+    watch: crate::ws::Outbox,
+    reader: Reader,
+    writer: Writer,
+    /// Armed once the client closed: the session's close must be written by then.
+    closing: Option<Pin<Box<Sleep>>>,
+    /// Where the reading half stands (`None` until the first poll has decoded what was
+    /// read past the upgrade request).
+    flow: Option<Flow>,
+}
+
+impl Connection {
+    /// Runs what is ready, in the order of the branches of a select loop: the outbox (when
+    /// no write is pending), the pending write and its deadline, the abort, the client's
+    /// close deadline, room for more reads, the socket's readability. Pending once none is
+    /// ready (each registered for a wake-up); ready with how the socket goes once the
+    /// connection is done.
+    fn poll_step(&mut self, io: &TcpStream, cx: &mut std::task::Context<'_>) -> Poll<End> {
+        loop {
+            let flow = *self.flow.get_or_insert_with(|| self.reader.decode());
+            match flow {
+                Flow::Open => {}
+                Flow::Closing if self.closing.is_none() => {
+                    self.closing = Some(Box::pin(tokio::time::sleep(self.writer.timeout)));
+                }
+                Flow::Closing => {}
+                Flow::Ended => {
+                    self.reader.say_farewell(io, &self.writer);
+                    return Poll::Ready(End::Done);
+                }
+            }
+            let reading = self.closing.is_none() && self.reader.may_read();
+            let room_awaited = self.closing.is_none() && !reading;
+            if self.writer.pending.is_none() {
+                match self.outbox.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Ok(chunk))) => {
+                        if self.writer.start(chunk, io).is_err() {
+                            self.reader.closed();
+                            return Poll::Ready(End::Done);
+                        }
+                        continue;
+                    }
+                    // The session closed the outbox: the connection is done.
+                    Poll::Ready(_) => {
+                        return Poll::Ready(match self.outbox.is_aborted() {
+                            true => End::Cut,
+                            false => End::Shutdown,
+                        });
+                    }
+                    Poll::Pending => {}
+                }
+            } else {
+                if let Poll::Ready(ready) = io.poll_write_ready(cx) {
+                    if ready.is_err() || self.writer.write(io).is_err() {
+                        self.reader.closed();
+                        return Poll::Ready(End::Done);
+                    }
+                    continue;
+                }
+                if self.writer.poll_expired(cx).is_ready() {
+                    self.timed_out();
+                    return Poll::Ready(End::Cut);
+                }
+                // The session dropped the client as a slow consumer: what is being
+                // written goes too, now.
+                if self.watch.poll_aborted(cx).is_ready() {
+                    return Poll::Ready(End::Cut);
+                }
+            }
+            // The client closed and the session did not answer in time: the reader's own
+            // answer, and the end.
+            if let Some(closing) = self.closing.as_mut() {
+                if closing.as_mut().poll(cx).is_ready() {
+                    self.reader.say_farewell(io, &self.writer);
+                    return Poll::Ready(End::Cut);
+                }
+            }
+            if room_awaited && self.reader.inflight.poll_room(cx).is_ready() {
+                self.flow = Some(self.reader.decode());
+                continue;
+            }
+            if reading {
+                if let Poll::Ready(ready) = io.poll_read_ready(cx) {
+                    self.flow = Some(match ready {
+                        Err(_) => Flow::Ended,
+                        Ok(()) => self.reader.read_from(io),
+                    });
+                    continue;
+                }
+            }
+            return Poll::Pending;
+        }
+    }
+
+    /// The pending write made no progress for the write timeout: counted and logged.
+    fn timed_out(&mut self) {
+        self.reader.counters.write_timeout();
+        let (packets, bytes) = self.outbox.backlog();
+        log::info!(
+            "websocket {}: no write progress for {} ms ({} bytes in the write, {packets} frames and {bytes} bytes queued); closing (outgoing.write_timeout_ms)",
+            self.reader.id,
+            self.writer.timeout.as_millis(),
+            self.writer.pending.as_ref().map_or(0, Bytes::len),
+        );
+        self.reader.closed();
+    }
 }
 
 /// The writing half: the chunk being written and the deadline of its next progress.
@@ -240,11 +321,11 @@ impl Writer {
         }
     }
 
-    /// Resolves when the pending write made no progress for the timeout.
-    async fn expired(&mut self) {
+    /// Ready when the pending write made no progress for the timeout.
+    fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
         match self.timer.as_mut() {
-            Some(timer) => timer.as_mut().await,
-            None => futures::future::pending().await,
+            Some(timer) => timer.as_mut().poll(cx),
+            None => Poll::Pending,
         }
     }
 }

@@ -257,7 +257,9 @@ pub enum Decoded {
 pub struct SocketDecoder {
     max_attachments: usize,
     max_attachment_bytes: usize,
-    pending: Option<(SocketPacket, usize)>,
+    /// Boxed: a decoder lives as long as its connection, and a packet waiting for
+    /// attachments is rare (inline, its room was most of an idle session's state).
+    pending: Option<Box<(SocketPacket, usize)>>,
     /// Bytes of the attachments the pending packet holds.
     pending_bytes: usize,
 }
@@ -305,7 +307,7 @@ impl SocketDecoder {
         if expected == 0 {
             return finish(packet);
         }
-        self.pending = Some((packet, expected));
+        self.pending = Some(Box::new((packet, expected)));
         Ok(Decoded::NeedAttachments(expected))
     }
 
@@ -313,10 +315,12 @@ impl SocketDecoder {
     /// attachment that takes the packet over `max_attachment_bytes` is an error, and the
     /// packet is dropped with what it held.
     pub fn feed_binary(&mut self, data: Bytes) -> Result<Decoded, ProtocolError> {
-        let (mut packet, expected) = self
+        let mut pending = self
             .pending
             .take()
             .ok_or(ProtocolError::UnexpectedAttachment)?;
+        let (packet, expected) = &mut *pending;
+        let expected = *expected;
         let held = self.pending_bytes.saturating_add(data.len());
         self.pending_bytes = 0;
         if held > self.max_attachment_bytes {
@@ -327,10 +331,11 @@ impl SocketDecoder {
         packet.attachments.push(data);
         if packet.attachments.len() < expected {
             let left = expected - packet.attachments.len();
-            self.pending = Some((packet, expected));
+            self.pending = Some(pending);
             self.pending_bytes = held;
             return Ok(Decoded::NeedAttachments(left));
         }
+        let (packet, _) = *pending;
         finish(packet)
     }
 }

@@ -9,7 +9,7 @@
 //! directly. Every write bumps the view's version, so a reader can tell whether what it
 //! resolved earlier (a gathered run of deliveries) is still what it would resolve now.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -18,6 +18,7 @@ use actix::Addr;
 
 use crate::ids::{SidHasher, SidMap};
 use crate::policy::{user_room, USER_ROOM_PREFIX};
+use crate::room_set::RoomMap;
 use crate::session::Session;
 use crate::target::Target;
 
@@ -34,7 +35,7 @@ struct Member {
     /// The cutoff it was added at: every broadcast numbered above it was resolved with it.
     added_at: u64,
     /// Its rooms, each with the cutoff it entered at.
-    rooms: BTreeMap<String, u64>,
+    rooms: RoomMap<u64>,
 }
 
 /// One namespace's sockets and rooms.
@@ -107,7 +108,7 @@ impl Membership {
             .filter(|m| m.incarnation == incarnation)
             .map(|m| (m.added_at, m.rooms.clone()));
         self.remove_socket(nsp, &socket_id, None);
-        let (added_at, old_rooms) = kept.unwrap_or((at, BTreeMap::new()));
+        let (added_at, old_rooms) = kept.unwrap_or((at, RoomMap::new()));
         let table = match self.nsps.get_mut(nsp) {
             Some(table) => table,
             None => self.nsps.entry(nsp.to_owned()).or_default(),
@@ -116,7 +117,7 @@ impl Membership {
             session,
             incarnation,
             added_at,
-            rooms: BTreeMap::new(),
+            rooms: RoomMap::new(),
         };
         for room in rooms {
             enter_room(table, &socket_id, &member.session, &room);

@@ -33,6 +33,7 @@ use crate::hub_messages::{PreservedSocket, Recovered};
 use crate::namespace::{ConnectRefusal, Namespace, Namespaces};
 use crate::policy::{user_room, DeliveryPolicy, RoomBuffering};
 use crate::recovery_store::RemoteMissed;
+use crate::room_set::RoomSet;
 use crate::room_supervisor::{
     next_incarnation, AddSocket, EndedSocket, InitialRooms, RecoveryRequest,
 };
@@ -51,7 +52,7 @@ pub(super) struct SocketState {
     pub(super) delivery: Arc<DeliveryPolicy>,
     /// The private id of connection state recovery, when the namespace has it on.
     pub(super) pid: Option<String>,
-    pub(super) rooms: BTreeSet<String>,
+    pub(super) rooms: RoomSet,
     /// Its field sets, in the rooms where it has one (see `crate::fields`).
     pub(super) fields: BTreeMap<String, FieldSet>,
     /// Server → client acks waiting for an answer, with their timeout timers. Ids come
@@ -134,6 +135,9 @@ pub(super) struct SocketLayer {
     /// Whether a namespace was ever joined: the connect timeout is for a first CONNECT only
     /// (a client that leaves its last namespace and joins another later is not idle).
     pub(super) joined_once: bool,
+    /// The connect timeout's timer, until a namespace is joined (then it is cancelled: a
+    /// timer left to run out holds its memory for the whole timeout).
+    pub(super) connect_timer: Option<SpawnHandle>,
     /// The deadline of the binary packet waiting for its attachments, if one waits.
     pub(super) attachment_timer: Option<SpawnHandle>,
 }
@@ -151,6 +155,7 @@ impl SocketLayer {
             connecting: HashMap::new(),
             connect_timeout: config.connect_timeout,
             joined_once: false,
+            connect_timer: None,
             attachment_timer: None,
         }
     }
@@ -167,8 +172,8 @@ impl SocketLayer {
     }
 
     /// Closes the connection if no namespace is joined within the connect timeout.
-    pub(super) fn start_connect_timer(&self, ctx: &mut Context<Session>) {
-        ctx.run_later(self.connect_timeout, |act, ctx| {
+    pub(super) fn start_connect_timer(&mut self, ctx: &mut Context<Session>) {
+        let timer = ctx.run_later(self.connect_timeout, |act, ctx| {
             if let App::SocketIo(layer) = &act.app {
                 if !layer.joined_once {
                     crate::limited!(
@@ -180,6 +185,7 @@ impl SocketLayer {
                 }
             }
         });
+        self.connect_timer = Some(timer);
     }
 
     /// Tells every socket that the connection is gone; returns them, for their membership
@@ -774,7 +780,7 @@ impl Session {
                     true => super::eio3::socket_id(&nsp, &self.sid),
                     false => crate::random_id(),
                 };
-                (id, pid, BTreeSet::new(), None)
+                (id, pid, RoomSet::new(), None)
             }
         };
         let socket = Socket::new(
@@ -911,6 +917,9 @@ impl Session {
         }
         state.keep_record(&self.hub);
         self.layer().joined_once = true;
+        if let Some(timer) = self.layer().connect_timer.take() {
+            ctx.cancel_future(timer);
+        }
         self.layer().sockets.insert(nsp.clone(), state);
         for (id, waiter, timeout) in connecting.acks {
             if let Err(waiter) = self.wait_for_ack(&nsp, id, waiter, timeout, ctx) {

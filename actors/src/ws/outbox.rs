@@ -31,6 +31,16 @@ struct State {
     writer: bool,
 }
 
+impl State {
+    /// Empties the queue and gives its memory back: an idle connection holds no queue
+    /// (the four frames' room it grew for its first frames is 160 bytes), and the next
+    /// push allocates again, a small price beside the write it leads to.
+    fn release(&mut self) {
+        self.chunks = VecDeque::new();
+        self.bytes = 0;
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     state: Mutex<State>,
@@ -208,15 +218,17 @@ impl Outbox {
     /// Resolves once the queue is aborted: what the writer holds is to be dropped too.
     /// For the writer's task only (it shares the stream's waker).
     pub async fn aborted(&self) {
-        futures::future::poll_fn(|cx| {
-            self.shared.waker.register(cx.waker());
-            if self.lock().aborted {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await
+        futures::future::poll_fn(|cx| self.poll_aborted(cx)).await
+    }
+
+    /// Ready once the queue is aborted (see [`Outbox::aborted`]).
+    pub fn poll_aborted(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.shared.waker.register(cx.waker());
+        if self.lock().aborted {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 
     /// Drops what is queued and ends the stream at once.
@@ -284,7 +296,7 @@ impl Stream for OutboxStream {
             0 => Poll::Pending,
             1 => {
                 let (chunk, _) = state.chunks.pop_front().unwrap_or_default();
-                state.bytes = 0;
+                state.release();
                 Poll::Ready(Some(Ok(chunk)))
             }
             _ => {
@@ -293,7 +305,7 @@ impl Stream for OutboxStream {
                 for (chunk, _) in state.chunks.drain(..) {
                     batch.extend_from_slice(&chunk);
                 }
-                state.bytes = 0;
+                state.release();
                 Poll::Ready(Some(Ok(batch.freeze())))
             }
         }

@@ -233,11 +233,7 @@ impl Membership {
             return Reach::Everything;
         }
         let mut reach: Option<Reach> = None;
-        for room in target
-            .rooms
-            .iter()
-            .filter(|r| member.rooms.contains_key(*r))
-        {
+        for room in target.rooms.iter().filter(|r| member.rooms.contains_key(r)) {
             let path = table.filters_of(room, socket_id);
             match &mut reach {
                 Some(reach) => reach.add(path),
