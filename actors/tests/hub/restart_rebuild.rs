@@ -16,8 +16,9 @@ fn room_supervisor(hub: &Hub) -> siohub_actors::ActorStatsSnapshot {
 }
 
 /// A socket whose AddSocket the RoomSupervisor handled just before it crashed: the restart
-/// cleared it and asked its session to announce its sockets while the CONNECT was still
-/// waiting for the answer. The socket must be in the membership once connected.
+/// asked its session to announce its sockets while the CONNECT was still waiting for the
+/// answer, and reconciles the membership with what the session announces once it resumes.
+/// The socket must be in the membership once connected.
 #[actix_rt::test]
 async fn a_socket_added_just_before_a_room_supervisor_restart_is_in_the_membership() {
     let hub = hub(DeliveryPolicy::default());
@@ -52,9 +53,11 @@ async fn a_socket_added_just_before_a_room_supervisor_restart_is_in_the_membersh
         room_supervisor(&hub).restarts >= 1
     })
     .await;
-    // Two sockets before the restart; the witness alone once its announcement is in.
-    until("the witness is announced again", || {
-        hub.socket_count("/") == 1
+    // The restart keeps the published membership while it reconciles it with the
+    // sessions' announcements: both sockets stay in it (the witness announces itself
+    // again; the other session cannot answer until it resumes).
+    until("the restart's messages are handled, both sockets kept", || {
+        room_supervisor(&hub).mailbox_depth == 0 && hub.socket_count("/") == 2
     })
     .await;
     resume.send(()).unwrap();
