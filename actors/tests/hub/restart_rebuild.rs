@@ -56,9 +56,10 @@ async fn a_socket_added_just_before_a_room_supervisor_restart_is_in_the_membersh
     // The restart keeps the published membership while it reconciles it with the
     // sessions' announcements: both sockets stay in it (the witness announces itself
     // again; the other session cannot answer until it resumes).
-    until("the restart's messages are handled, both sockets kept", || {
-        room_supervisor(&hub).mailbox_depth == 0 && hub.socket_count("/") == 2
-    })
+    until(
+        "the restart's messages are handled, both sockets kept",
+        || room_supervisor(&hub).mailbox_depth == 0 && hub.socket_count("/") == 2,
+    )
     .await;
     resume.send(()).unwrap();
 
