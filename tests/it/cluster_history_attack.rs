@@ -265,17 +265,24 @@ fn cluster_history_attack_a_forged_sequence_number_of_any_type_is_delivered_and_
 }
 
 /// The peak resident memory of this test process, in kB.
+/// A connection to the test's Redis for writing histories by hand, and the time now in µs
+/// (what a writer stamps its entries with).
+fn redis_writer(redis: &RedisServer) -> (redis::Connection, u64) {
+    let client = redis::Client::open(redis.url()).expect("a Redis URL");
+    let conn = client.get_connection().expect("Redis answers");
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    (conn, now_us)
+}
+
 /// Writes a history straight into Redis, as another node would have: `rooms` rooms `r<k>` of
 /// `nsp`, each with `events` events `{"n", "pad"}` of origin "elsewhere", `pad` bytes of
 /// padding each, listed in the namespace's room index (the namespace index is the
 /// caller's).
 fn forge_history(redis: &RedisServer, nsp: &str, rooms: u64, events: u64, pad: usize) {
-    let client = redis::Client::open(redis.url()).expect("a Redis URL");
-    let mut conn = client.get_connection().expect("Redis answers");
-    let now_us = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64;
+    let (mut conn, now_us) = redis_writer(redis);
     let pad = "x".repeat(pad);
     for room in 0..rooms {
         let key = format!("socket.io-history#{nsp}#r{room}");
@@ -397,12 +404,7 @@ fn cluster_history_attack_a_node_js_peer_interoperates_while_histories_are_kept(
 #[test]
 fn cluster_history_attack_forged_fields_neither_inflate_a_load_nor_use_its_budget() {
     let redis = RedisServer::start();
-    let client = redis::Client::open(redis.url()).expect("a Redis URL");
-    let mut conn = client.get_connection().expect("Redis answers");
-    let now_us = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64;
+    let (mut conn, now_us) = redis_writer(&redis);
     let ballast = "x".repeat(1_000_000);
     let frame = |n: u64| format!("42/flood,[\"news\",{{\"n\":{n}}}]");
     let index = "socket.io-history-rooms#/flood";
