@@ -9,7 +9,7 @@
 //! unfiltered room, its user room, its socket id or the whole namespace give everything
 //! (see [`Reach`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -191,7 +191,7 @@ impl Reach {
 /// addresses stay valid keys while it lives.
 #[derive(Default)]
 pub struct Unions {
-    made: Vec<((usize, usize), FieldSet)>,
+    made: HashMap<(usize, usize), FieldSet>,
 }
 
 impl Unions {
@@ -199,7 +199,7 @@ impl Unions {
     pub fn union(&mut self, a: &FieldSet, b: &FieldSet) -> FieldSet {
         let (x, y) = (a.address(), b.address());
         let key = (x.min(y), x.max(y));
-        if let Some((_, set)) = self.made.iter().find(|(k, _)| *k == key) {
+        if let Some(set) = self.made.get(&key) {
             return set.clone();
         }
         // A set holding the other is their union already (and keeps its identity).
@@ -210,7 +210,7 @@ impl Unions {
         } else {
             a.union(b)
         };
-        self.made.push((key, set.clone()));
+        self.made.insert(key, set.clone());
         set
     }
 }
