@@ -122,6 +122,7 @@ mod history;
 mod hub_error;
 mod hub_handle;
 pub mod hub_messages;
+mod hub_thread;
 mod ids;
 pub mod messages;
 mod namespace;
@@ -174,7 +175,8 @@ pub use policy::{
 pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
 pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember, PRESENCE_EVENT};
 pub use session::{
-    is_eio3, next_transport_id, Application, Registered, Session, SessionParams, Started,
+    is_eio3, next_transport_id, AdmissionHold, Application, Opened, Registered, Session,
+    SessionParams, Started,
 };
 pub use siohub_protocol::Payload;
 pub use socket::{AckSender, ConnectRequest, HandshakeInfo, HeaderList, Socket, SocketData};
