@@ -106,6 +106,7 @@ impl Hub {
         store: Option<SharedRecoveryStore>,
     ) -> Hub {
         let arbiter = Arbiter::new();
+        arbiter.spawn_fn(crate::hub_thread::schedule_as_batch);
         let handle = arbiter.handle();
         let policies = Arc::new(policies);
         let counters = Arc::new(HubCounters::default());
@@ -550,23 +551,22 @@ impl Hub {
         self.inner.rooms.do_send(msg);
     }
 
-    /// A session started: the ConnectionManager registers it; resolves once it is
-    /// registered (`Err` when the manager dropped the request: a fault in its handler).
+    /// A session started: the ConnectionManager registers it, then ends `then` (answers
+    /// the handshake waiting, or gives back the admitted place).
     pub(crate) fn register_session(
         &self,
         sid: Arc<str>,
         session: Addr<crate::Session>,
         meta: Arc<SessionMeta>,
-    ) -> futures::channel::oneshot::Receiver<()> {
-        let (reply, registered) = futures::channel::oneshot::channel();
+        then: crate::session::OnRegistered,
+    ) {
         self.count_send(HubActor::ConnectionManager);
         self.inner.connections.do_send(RegisterSession {
             sid,
             session,
             meta,
-            reply,
+            then,
         });
-        registered
     }
 
     /// A session closed: the ConnectionManager has the RoomSupervisor take its sockets out

@@ -69,7 +69,9 @@
 //! A message that carries an actor's address lives in the module of the actor that handles
 //! it (`AddSocket`, `TakePreserved`…); plain data messages ([`delivery`], [`hub_messages`],
 //! [`messages`]) live below the actors. A session that starts asks the ConnectionManager
-//! to register it (`RegisterSession`, answered once it is in the registry). The
+//! to register it (`RegisterSession`: a polling handshake is answered once the session is
+//! in the registry; a websocket-first session does not wait, and the manager gives its
+//! admitted place back then). The
 //! RoomSupervisor and the ConnectionManager exchange typed messages: a session that closes
 //! tells the ConnectionManager (`SessionEnded`), which has the RoomSupervisor take its
 //! sockets out of every room (`RemoveSessionSockets`), and, once the session has stopped,
@@ -122,6 +124,7 @@ mod history;
 mod hub_error;
 mod hub_handle;
 pub mod hub_messages;
+mod hub_thread;
 mod ids;
 pub mod messages;
 mod namespace;
@@ -174,7 +177,8 @@ pub use policy::{
 pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
 pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember, PRESENCE_EVENT};
 pub use session::{
-    is_eio3, next_transport_id, Application, Registered, Session, SessionParams, Started,
+    is_eio3, next_transport_id, AdmissionHold, Application, Opened, Registered, Session,
+    SessionParams, Started,
 };
 pub use siohub_protocol::Payload;
 pub use socket::{AckSender, ConnectRequest, HandshakeInfo, HeaderList, Socket, SocketData};

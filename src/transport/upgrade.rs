@@ -10,7 +10,7 @@ use actix_codec::Framed;
 use actix_http::{h1, Request};
 use bytes::BytesMut;
 use siohub_actors::ws::deflate;
-use siohub_actors::{EngineError, Registered, Session, SessionParams};
+use siohub_actors::{EngineError, Session, SessionParams};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -66,10 +66,6 @@ pub enum Upgrade {
     Accepted {
         /// The session the connection serves.
         session: actix::Addr<Session>,
-        /// For a new session, the wait for its registration (with its place reserved at
-        /// admission), which runs beside the connection: no request names a
-        /// websocket-first session's sid.
-        registration: Option<Registration>,
         /// Its outgoing frames.
         outbox: siohub_actors::ws::Outbox,
         /// The transport's id, tagging what the connection reads.
@@ -80,10 +76,6 @@ pub enum Upgrade {
         counters: Arc<siohub_actors::HubCounters>,
     },
 }
-
-/// A new session's wait for its registration, and its place among the open connections
-/// until then.
-pub struct Registration(Registered, HandshakeSlot);
 
 /// What an accepted upgrade request opens.
 enum Opening {
@@ -141,10 +133,10 @@ pub fn handshake(
     };
     outbox.push([bytes::Bytes::from(response)], false);
     let id = siohub_actors::next_transport_id();
-    let (session, registration) = match opening {
+    let session = match opening {
         Opening::Upgrade(session) => {
             Session::begin_upgrade(&session, outbox.clone(), id);
-            (session, None)
+            session
         }
         Opening::NewSession(slot) => {
             let params = SessionParams {
@@ -153,15 +145,17 @@ pub fn handshake(
                 app: state.app.clone(),
                 handshake: Arc::new(head.handshake_info(peer)),
             };
-            let started = Session::start_websocket(params, outbox.clone(), id);
-            log::debug!("session {}: opened on websocket", started.sid);
-            let registration = Registration(started.registered, slot);
-            (started.session, Some(registration))
+            // Only a polling request ever names a sid, so a websocket-first session
+            // starts at once: a wait for its registration would cost every such
+            // connection a round trip. Its place reserved at admission is held until the
+            // ConnectionManager has registered it, which gives it back.
+            let opened = Session::start_websocket(params, outbox.clone(), id, Box::new(slot));
+            log::debug!("session {}: opened on websocket", opened.sid);
+            opened.session
         }
     };
     Upgrade::Accepted {
         session,
-        registration,
         outbox,
         id,
         limits: siohub_actors::ws_connection::WsLimits {
@@ -199,22 +193,11 @@ pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
         }
         Upgrade::Accepted {
             session,
-            registration,
             outbox,
             id,
             limits,
             counters,
         } => {
-            if let Some(Registration(registered, slot)) = registration {
-                // Only a polling request ever names a sid, so a websocket-first session
-                // starts at once: the wait for its registration would cost every such
-                // connection a round trip. Its place reserved at admission is held until
-                // the registration lands; a failed one closes the session.
-                actix_web::rt::spawn(async move {
-                    let _ = registered.await;
-                    drop(slot);
-                });
-            }
             actix_web::rt::spawn(siohub_actors::ws_connection::run(
                 io,
                 leftover,

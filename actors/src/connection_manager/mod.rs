@@ -18,11 +18,10 @@ mod session_meta;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use futures::channel::oneshot;
 
 use crate::asked::Asked;
 use crate::room_supervisor::{EndedSocket, MembershipView, RemoveSessionSockets, RoomSupervisor};
-use crate::session::Session;
+use crate::session::{OnRegistered, Session};
 use crate::stats::ActorStats;
 use crate::supervision::guarded;
 
@@ -40,18 +39,19 @@ pub struct ListConnections {
     pub limit: usize,
 }
 
-/// A session started: register it, then answer `reply` (its handshake waits for that).
+/// A session started: register it, then end `then` (a polling handshake waits for that; a
+/// websocket-first session's admitted place is given back).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct RegisterSession {
+pub(crate) struct RegisterSession {
     /// The Engine.IO session id.
     pub sid: Arc<str>,
     /// The session's address.
     pub session: Addr<Session>,
     /// Its metadata.
     pub meta: Arc<SessionMeta>,
-    /// Answered once it is registered.
-    pub reply: oneshot::Sender<()>,
+    /// Ended once it is registered.
+    pub then: OnRegistered,
 }
 
 /// A session closed: its sockets leave every room; and once it has stopped, it leaves the
@@ -179,8 +179,7 @@ impl Handler<RegisterSession> for ConnectionManager {
         let stats = self.stats.clone();
         guarded(&stats, ctx, (), |_| {
             self.writer.insert(msg.sid, msg.session, msg.meta);
-            // A handshake that went away meanwhile leaves a session that times out.
-            let _ = msg.reply.send(());
+            msg.then.done();
         })
     }
 }

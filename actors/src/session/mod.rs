@@ -43,7 +43,9 @@ use crate::wire_frame::WireFrame;
 use crate::ws::Outbox;
 
 pub use eio3::is_eio3;
-pub use registration::{Registered, Started};
+pub(crate) use registration::OnRegistered;
+use registration::Release;
+pub use registration::{AdmissionHold, Opened, Registered, Started};
 use socket_layer::SocketLayer;
 
 /// What runs on top of the Engine.IO session.
@@ -213,23 +215,23 @@ impl Session {
     }
 
     /// Runs the session on the current arbiter and asks the ConnectionManager to register
-    /// it. The context is built first, so that its address exists to be registered; the
-    /// registration is asked before the session runs, so that it reaches the manager
-    /// before anything the session's end sends there.
-    fn start(self) -> Started {
+    /// it, `on_registered` (given the session's address) saying what that ends. The context
+    /// is built first, so that its address exists to be registered; the registration is
+    /// asked before the session runs, so that it reaches the manager before anything the
+    /// session's end sends there.
+    fn start(
+        self,
+        on_registered: impl FnOnce(&Addr<Session>) -> OnRegistered,
+    ) -> (Arc<str>, Addr<Session>) {
         let ctx = Context::<Session>::new();
         let session = ctx.address();
         let sid = self.sid.clone();
-        let answer = self
-            .hub
-            .register_session(sid.clone(), session.clone(), self.meta.clone());
+        let then = on_registered(&session);
+        self.hub
+            .register_session(sid.clone(), session.clone(), self.meta.clone(), then);
         self.hub.admin().raw_connection(None);
         ctx.run(self);
-        Started {
-            sid,
-            registered: Registered::new(answer, session.clone()),
-            session,
-        }
+        (sid, session)
     }
 
     /// Starts a session whose first transport is HTTP long-polling. The open packet waits in
@@ -242,17 +244,34 @@ impl Session {
             posting: false,
             awaiting_last_poll: false,
         };
-        Session::new(sid, params, transport).start()
+        let (reply, answer) = oneshot::channel();
+        let (sid, session) =
+            Session::new(sid, params, transport).start(|_| OnRegistered::Answer(reply));
+        Started {
+            registered: Registered::new(answer, session.clone()),
+            sid,
+            session,
+        }
     }
 
     /// Starts a session whose transport is a websocket from the start: frames go to
     /// `outbox` (its open packet first), and the connection tags what it forwards with
-    /// `id`. The connection may start at once (no request names a websocket-first
-    /// session's sid); [`Started::registered`] resolves once it is registered.
-    pub fn start_websocket(params: SessionParams, outbox: Outbox, id: u64) -> Started {
+    /// `id`. The connection may start at once: no request names a websocket-first
+    /// session's sid, so nothing waits for its registration, which gives `admitted` (its
+    /// place among the open connections) back once it is done.
+    pub fn start_websocket(
+        params: SessionParams,
+        outbox: Outbox,
+        id: u64,
+        admitted: AdmissionHold,
+    ) -> Opened {
         let sid: Arc<str> = crate::random_id().into();
         let transport = Transport::WebSocket(WsLink { outbox, id });
-        Session::new(sid, params, transport).start()
+        let release = |session: &Addr<Session>| {
+            OnRegistered::Release(Release::new(admitted, session.clone()))
+        };
+        let (sid, session) = Session::new(sid, params, transport).start(release);
+        Opened { sid, session }
     }
 
     /// Offers a websocket that carries this session's sid as the upgrade probe; the session
