@@ -74,7 +74,8 @@ impl ConnectRefusal {
 
 /// One namespace (or namespace pattern) with its middleware and handlers.
 pub struct Namespace {
-    name: String,
+    /// Shared with the sockets connected to it by this very name.
+    name: Arc<str>,
     pattern: NamespacePattern,
     pub(crate) middleware: Vec<Middleware>,
     pub(crate) on_connect: Option<ConnectHandler>,
@@ -95,7 +96,7 @@ impl std::fmt::Debug for Namespace {
 impl Namespace {
     fn new(name: &str) -> Self {
         Namespace {
-            name: name.to_owned(),
+            name: name.into(),
             pattern: NamespacePattern::parse(name),
             middleware: Vec::new(),
             on_connect: None,
@@ -108,6 +109,11 @@ impl Namespace {
     /// The name or pattern this namespace was registered under.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The name, shared: a socket of this namespace keeps it instead of a copy.
+    pub(crate) fn shared_name(&self) -> Arc<str> {
+        self.name.clone()
     }
 
     /// Adds a connect middleware; they run in the order added and the first refusal wins.

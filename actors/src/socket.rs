@@ -157,7 +157,8 @@ pub struct Socket {
 
 struct SocketInner {
     id: Arc<str>,
-    nsp: String,
+    /// Shared with the session's map of joined namespaces.
+    nsp: Arc<str>,
     session_id: Arc<str>,
     session: Addr<Session>,
     handshake: Arc<HandshakeInfo>,
@@ -176,8 +177,8 @@ impl std::fmt::Debug for Socket {
 
 impl Socket {
     pub(crate) fn new(
-        id: String,
-        nsp: String,
+        id: Arc<str>,
+        nsp: Arc<str>,
         session_id: Arc<str>,
         session: Addr<Session>,
         handshake: Arc<HandshakeInfo>,
@@ -186,7 +187,7 @@ impl Socket {
     ) -> Self {
         Socket {
             inner: Arc::new(SocketInner {
-                id: id.into(),
+                id,
                 nsp,
                 session_id,
                 session,
@@ -217,7 +218,7 @@ impl Socket {
     pub fn join(&self, room: &str) -> impl Future<Output = Result<usize, JoinError>> + 'static {
         let (reply, answer) = oneshot::channel();
         let join = SocketJoin {
-            nsp: self.inner.nsp.clone(),
+            nsp: self.inner.nsp.to_string(),
             socket_id: self.inner.id.clone(),
             room: room.to_owned(),
             fields: None,
@@ -240,7 +241,7 @@ impl Socket {
     ) -> impl Future<Output = Result<usize, JoinError>> + 'static {
         let (reply, answer) = oneshot::channel();
         let join = SocketJoin {
-            nsp: self.inner.nsp.clone(),
+            nsp: self.inner.nsp.to_string(),
             socket_id: self.inner.id.clone(),
             room: room.to_owned(),
             fields: Some(update),
@@ -261,7 +262,7 @@ impl Socket {
     ) -> impl Future<Output = Result<(), FieldsError>> + 'static {
         let (reply, answer) = oneshot::channel();
         let set = SocketSetFields {
-            nsp: self.inner.nsp.clone(),
+            nsp: self.inner.nsp.to_string(),
             socket_id: self.inner.id.clone(),
             room: room.to_owned(),
             update,
@@ -279,7 +280,7 @@ impl Socket {
     pub fn leave(&self, room: &str) -> impl Future<Output = Result<(), NotConnected>> + 'static {
         let (reply, answer) = oneshot::channel();
         let leave = SocketLeave {
-            nsp: self.inner.nsp.clone(),
+            nsp: self.inner.nsp.to_string(),
             socket_id: self.inner.id.clone(),
             room: room.to_owned(),
             reply,
@@ -306,7 +307,7 @@ impl Socket {
         self.inner
             .session
             .send(SocketRooms {
-                nsp: self.inner.nsp.clone(),
+                nsp: self.inner.nsp.to_string(),
             })
             .await
             .unwrap_or_default()
@@ -320,6 +321,11 @@ impl Socket {
     /// The namespace the socket joined.
     pub fn nsp(&self) -> &str {
         &self.inner.nsp
+    }
+
+    /// The namespace, shared (the session keys its joined sockets by it).
+    pub(crate) fn nsp_shared(&self) -> Arc<str> {
+        self.inner.nsp.clone()
     }
 
     /// The Engine.IO session id (shared by the sockets of one connection).
@@ -405,7 +411,7 @@ impl Socket {
     /// Disconnects this socket from its namespace; the connection stays open for others.
     pub fn disconnect(&self) {
         self.inner.session.do_send(SocketDisconnect {
-            nsp: self.inner.nsp.clone(),
+            nsp: self.inner.nsp.to_string(),
             socket_id: self.inner.id.clone(),
         });
     }

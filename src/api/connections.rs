@@ -150,10 +150,10 @@ fn local_sockets(state: &AppState, nsp: &str) -> Vec<serde_json::Value> {
         .flat_map(|info| {
             info.sockets
                 .iter()
-                .filter(|s| s.nsp == nsp)
+                .filter(|s| &*s.nsp == nsp)
                 .map(move |socket| {
                     json!({
-                        "id": socket.id,
+                        "id": &*socket.id,
                         "here": true,
                         "user": socket.user,
                         "rooms": socket.rooms,

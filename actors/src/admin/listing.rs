@@ -54,7 +54,7 @@ fn connection_matches(
     }
     let info = entry.1.snapshot();
     if let Some(nsp) = &query.nsp {
-        if !info.sockets.iter().any(|s| &s.nsp == nsp) {
+        if !info.sockets.iter().any(|s| *s.nsp == **nsp) {
             return false;
         }
     }
@@ -97,7 +97,7 @@ pub(crate) fn connections_page(
             let sockets: Vec<Value> = info
                 .sockets
                 .iter()
-                .map(|s| json!({"nsp": s.nsp, "id": s.id, "rooms": members.socket_rooms(&s.nsp, &s.id)}))
+                .map(|s| json!({"nsp": &*s.nsp, "id": &*s.id, "rooms": members.socket_rooms(&s.nsp, &s.id)}))
                 .collect();
             json!({
                 "sid": info.sid,
@@ -165,7 +165,7 @@ pub(crate) fn all_sockets(
         let info = meta.snapshot();
         let handshake = meta.handshake();
         let members = membership.read();
-        for socket in info.sockets.iter().filter(|s| s.nsp != super::ADMIN_NSP) {
+        for socket in info.sockets.iter().filter(|s| &*s.nsp != super::ADMIN_NSP) {
             if out.len() == MAX_ALL_SOCKETS {
                 return (out, true);
             }
@@ -203,7 +203,7 @@ pub(crate) fn sockets_of(
         let mine = info
             .sockets
             .iter()
-            .filter(|s| s.nsp == target.nsp && wanted.contains(s.id.as_str()));
+            .filter(|s| *s.nsp == *target.nsp && wanted.contains(&*s.id));
         for socket in mine {
             if out.len() == max {
                 return out;
@@ -225,7 +225,7 @@ fn listed_socket(
     socket: &SocketMeta,
     mut rooms: Vec<String>,
 ) -> Value {
-    rooms.insert(0, socket.id.clone());
+    rooms.insert(0, socket.id.to_string());
     let mut data = json!({ "_admin": { "transport": info.transport } });
     if let Some(user) = &socket.user {
         data["user"] = json!(user);

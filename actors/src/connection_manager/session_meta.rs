@@ -14,14 +14,21 @@ use crate::socket::HandshakeInfo;
 /// One socket of a session, as `/connections` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SocketMeta {
-    /// The namespace.
-    pub nsp: String,
-    /// The socket id.
-    pub id: String,
+    /// The namespace (shared with the socket, not copied).
+    #[serde(serialize_with = "shared_str")]
+    pub nsp: Arc<str>,
+    /// The socket id (shared with the socket, not copied).
+    #[serde(serialize_with = "shared_str")]
+    pub id: Arc<str>,
     /// The authenticated user, if any.
     pub user: Option<String>,
     /// Its rooms, sorted (filled in from the membership when listed).
     pub rooms: BTreeSet<String>,
+}
+
+/// Serializes a shared string as a string.
+fn shared_str<S: serde::Serializer>(value: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value)
 }
 
 /// What is known about one session; updated by the session itself.
@@ -216,7 +223,7 @@ impl SessionMeta {
             outgoing_bytes: self.backlog[1].load(Ordering::Relaxed),
             outgoing_high_water_packets: self.backlog_high_water[0].load(Ordering::Relaxed),
             outgoing_high_water_bytes: self.backlog_high_water[1].load(Ordering::Relaxed),
-            namespaces: sockets.iter().map(|s| s.nsp.clone()).collect(),
+            namespaces: sockets.iter().map(|s| s.nsp.to_string()).collect(),
             user: sockets.iter().find_map(|s| s.user.clone()),
             sockets,
         }

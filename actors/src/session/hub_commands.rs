@@ -94,8 +94,9 @@ impl Session {
             self.send_frames(frames, false, ctx);
         }
         let released = self.layer().sockets.get_mut(nsp).and_then(|state| {
-            state.hold.pending = state.hold.pending.saturating_sub(1);
-            (state.hold.pending == 0).then(|| std::mem::take(&mut state.hold))
+            let hold = state.hold.as_mut()?;
+            hold.pending = hold.pending.saturating_sub(1);
+            (hold.pending == 0).then(|| state.hold.take()).flatten()
         });
         for (frames, volatile) in released.map(|h| h.events).unwrap_or_default() {
             self.send_frames(&frames, volatile, ctx);
@@ -300,7 +301,7 @@ impl Handler<SocketJoin> for Session {
         }
         state.keep_record(&hub);
         // Live deliveries wait until the replay is written (see `Hold`).
-        state.hold.pending += 1;
+        state.hold.get_or_insert_with(Box::default).pending += 1;
         let socket = (state.socket_id.clone(), state.incarnation);
         let buffering = RoomBuffering::for_room(&state.delivery);
         let fields = msg.fields;

@@ -1,12 +1,15 @@
 //! A map for the handful of namespaces one connection joins (almost always one): a vector
 //! searched linearly, which costs a few dozen bytes where a hash table costs hundreds.
 
-/// A small string-keyed map with the subset of `HashMap`'s API the session uses.
-pub(super) struct SmallMap<V> {
-    entries: Vec<(String, V)>,
+use std::borrow::Borrow;
+
+/// A small string-keyed map with the subset of `HashMap`'s API the session uses. The key
+/// is a `String`, or an `Arc<str>` shared with the value (a joined socket's namespace).
+pub(super) struct SmallMap<V, K = String> {
+    entries: Vec<(K, V)>,
 }
 
-impl<V> Default for SmallMap<V> {
+impl<V, K> Default for SmallMap<V, K> {
     fn default() -> Self {
         SmallMap {
             entries: Vec::new(),
@@ -14,15 +17,18 @@ impl<V> Default for SmallMap<V> {
     }
 }
 
-impl<V> SmallMap<V> {
+impl<V, K: Borrow<str>> SmallMap<V, K> {
     pub(super) fn get(&self, key: &str) -> Option<&V> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| k.borrow() == key)
+            .map(|(_, v)| v)
     }
 
     pub(super) fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         self.entries
             .iter_mut()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| k.borrow() == key)
             .map(|(_, v)| v)
     }
 
@@ -31,8 +37,8 @@ impl<V> SmallMap<V> {
     }
 
     /// Inserts or replaces; returns the replaced value.
-    pub(super) fn insert(&mut self, key: String, value: V) -> Option<V> {
-        match self.get_mut(&key) {
+    pub(super) fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.get_mut(key.borrow()) {
             Some(slot) => Some(std::mem::replace(slot, value)),
             None => {
                 // Grown one entry at a time: a `Vec` doubles to four entries on its first
@@ -45,7 +51,7 @@ impl<V> SmallMap<V> {
     }
 
     pub(super) fn remove(&mut self, key: &str) -> Option<V> {
-        let index = self.entries.iter().position(|(k, _)| k == key)?;
+        let index = self.entries.iter().position(|(k, _)| k.borrow() == key)?;
         Some(self.entries.swap_remove(index).1)
     }
 
@@ -62,7 +68,7 @@ impl<V> SmallMap<V> {
         self.entries.iter().map(|(_, v)| v)
     }
 
-    pub(super) fn drain(&mut self) -> impl Iterator<Item = (String, V)> + '_ {
+    pub(super) fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
         self.entries.drain(..)
     }
 }
@@ -73,7 +79,7 @@ mod tests {
 
     #[test]
     fn behaves_like_a_map() {
-        let mut map = SmallMap::default();
+        let mut map: SmallMap<i32> = SmallMap::default();
         assert!(map.is_empty());
         assert_eq!(map.insert("/".into(), 1), None);
         assert_eq!(map.insert("/chat".into(), 2), None);

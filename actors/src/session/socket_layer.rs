@@ -56,11 +56,16 @@ pub(super) struct SocketState {
     /// Its field sets, in the rooms where it has one (see `crate::fields`).
     pub(super) fields: BTreeMap<String, FieldSet>,
     /// Server → client acks waiting for an answer, with their timeout timers. Ids come
-    /// from the process-wide counter ([`next_ack_id`]).
-    pub(super) acks: HashMap<u64, (AckWaiter, SpawnHandle)>,
-    /// Deliveries held while a join's replay is on its way.
-    pub(super) hold: Hold,
+    /// from the process-wide counter ([`next_ack_id`]). Boxed while some wait, `None`
+    /// otherwise: an idle socket does not carry an empty table (see [`SocketState::put_ack`]).
+    pub(super) acks: Option<Box<AckTable>>,
+    /// Deliveries held while a join's replay is on its way; `None` when none is (boxed
+    /// for the same reason).
+    pub(super) hold: Option<Box<Hold>>,
 }
+
+/// A socket's server → client acks waiting for an answer.
+pub(super) type AckTable = HashMap<u64, (AckWaiter, SpawnHandle)>;
 
 /// Deliveries held for a socket until the events replayed to it are written, so that its
 /// client sees the replay before anything newer. Bounded like the outgoing queue.
@@ -128,7 +133,7 @@ impl AckWaiter {
 pub(super) struct SocketLayer {
     pub(super) namespaces: Arc<Namespaces>,
     pub(super) decoder: SocketDecoder,
-    pub(super) sockets: SmallMap<SocketState>,
+    pub(super) sockets: SmallMap<SocketState, Arc<str>>,
     /// Namespaces whose CONNECT is waiting for middleware, recovery or the RoomSupervisor.
     pub(super) connecting: HashMap<String, Connecting>,
     pub(super) connect_timeout: Duration,
@@ -226,8 +231,8 @@ impl SocketLayer {
         self.sockets
             .values()
             .map(|s| SocketMeta {
-                nsp: s.socket.nsp().to_owned(),
-                id: s.socket.id().to_owned(),
+                nsp: s.socket.nsp_shared(),
+                id: s.socket_id.clone(),
                 user: s.socket.user(),
                 // The ConnectionManager reads them from the membership.
                 rooms: BTreeSet::new(),
@@ -240,7 +245,7 @@ impl SocketLayer {
         if let Some(state) = self.sockets.get(nsp) {
             return match () {
                 _ if *state.socket_id != *socket_id => Route::Drop,
-                _ if state.hold.pending > 0 => Route::Hold,
+                _ if state.hold.as_ref().is_some_and(|h| h.pending > 0) => Route::Hold,
                 _ => Route::Send,
             };
         }
@@ -254,7 +259,7 @@ impl SocketLayer {
     /// The hold of the socket of `nsp` (joined, or connecting).
     pub(super) fn hold_mut(&mut self, nsp: &str) -> Option<&mut Hold> {
         match self.sockets.get_mut(nsp) {
-            Some(state) => Some(&mut state.hold),
+            Some(state) => Some(&mut **state.hold.get_or_insert_with(Box::default)),
             None => self.connecting.get_mut(nsp).map(|c| &mut c.hold),
         }
     }
@@ -313,7 +318,7 @@ fn finish_socket(
             store.forget(pid);
         }
     }
-    for (_, (waiter, timer)) in state.acks {
+    for (_, (waiter, timer)) in state.acks.map(|acks| *acks).unwrap_or_default() {
         ctx.cancel_future(timer);
         waiter.answer(Err(AckError::Disconnected));
     }
@@ -330,6 +335,22 @@ pub(super) fn guarded(what: &str, f: impl FnOnce()) {
 }
 
 impl SocketState {
+    /// Waits for ack `id` (the table is made on the first).
+    pub(super) fn put_ack(&mut self, id: u64, waiter: AckWaiter, timer: SpawnHandle) {
+        let acks = self.acks.get_or_insert_with(Box::default);
+        acks.insert(id, (waiter, timer));
+    }
+
+    /// Takes ack `id`, if it still waits (the table goes with the last).
+    pub(super) fn take_ack(&mut self, id: u64) -> Option<(AckWaiter, SpawnHandle)> {
+        let acks = self.acks.as_mut()?;
+        let taken = acks.remove(&id);
+        if acks.is_empty() {
+            self.acks = None;
+        }
+        taken
+    }
+
     /// What the socket leaves for recovery, as of now.
     pub(super) fn record(&self) -> PreservedSocket {
         PreservedSocket {
@@ -783,9 +804,16 @@ impl Session {
                 (id, pid, RoomSet::new(), None)
             }
         };
+        // The socket, its state and the membership share one copy of the id, and the name
+        // of the namespace when it is the namespace's own (not a dynamic child's).
+        let socket_id: Arc<str> = id.as_str().into();
+        let shared_nsp = match namespace.name() == nsp {
+            true => namespace.shared_name(),
+            false => nsp.as_str().into(),
+        };
         let socket = Socket::new(
-            id.clone(),
-            nsp.clone(),
+            socket_id.clone(),
+            shared_nsp,
             self.sid.clone(),
             ctx.address(),
             self.handshake.clone(),
@@ -805,7 +833,6 @@ impl Session {
                 initial.push((room, RoomBuffering::for_user(&delivery)));
             }
         }
-        let socket_id: Arc<str> = id.as_str().into();
         let incarnation = next_incarnation();
         if let Some(connecting) = self.layer().connecting.get_mut(&nsp) {
             connecting.added = Some((socket_id.clone(), incarnation));
@@ -829,8 +856,8 @@ impl Session {
             pid,
             rooms,
             fields,
-            acks: HashMap::new(),
-            hold: Hold::default(),
+            acks: None,
+            hold: None,
         };
         ctx.spawn(
             added.into_actor(self).map(move |replayed, act, ctx| {
@@ -920,7 +947,9 @@ impl Session {
         if let Some(timer) = self.layer().connect_timer.take() {
             ctx.cancel_future(timer);
         }
-        self.layer().sockets.insert(nsp.clone(), state);
+        self.layer()
+            .sockets
+            .insert(state.socket.nsp_shared(), state);
         for (id, waiter, timeout) in connecting.acks {
             if let Err(waiter) = self.wait_for_ack(&nsp, id, waiter, timeout, ctx) {
                 waiter.answer(Err(AckError::Disconnected));
@@ -971,7 +1000,7 @@ impl Session {
         let Some(state) = self.layer().sockets.get_mut(&packet.nsp) else {
             return;
         };
-        match state.acks.remove(&id) {
+        match state.take_ack(id) {
             Some((waiter, timer)) => {
                 ctx.cancel_future(timer);
                 let (_, payload) = packet.into_payload();
@@ -1011,13 +1040,13 @@ impl Session {
         let timer_nsp = nsp.to_owned();
         let timer = ctx.run_later(timeout, move |act, _ctx| {
             if let Some(state) = act.layer().sockets.get_mut(&timer_nsp) {
-                if let Some((waiter, _)) = state.acks.remove(&id) {
+                if let Some((waiter, _)) = state.take_ack(id) {
                     waiter.answer(Err(AckError::Timeout));
                 }
             }
         });
         if let Some(state) = self.layer().sockets.get_mut(nsp) {
-            state.acks.insert(id, (waiter, timer));
+            state.put_ack(id, waiter, timer);
         }
         Ok(())
     }

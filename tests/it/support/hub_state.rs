@@ -97,7 +97,7 @@ pub fn published_rooms(server: &BackgroundServer, socket_id: &str) -> Vec<String
         .connections
         .into_iter()
         .flat_map(|c| c.sockets)
-        .find(|s| s.id == socket_id)
+        .find(|s| &*s.id == socket_id)
         .map(|s| s.rooms.into_iter().collect())
         .unwrap_or_default()
 }
