@@ -465,8 +465,8 @@ impl Broadcaster {
             outbox.offer(outbound);
         }
         let shared_nsp: Arc<str> = nsp.as_str().into();
-        let gathering = (self.stats.mailbox_depth() > 0 || self.run.is_some())
-            && self.worth_a_run(&msg.target);
+        let worth_a_run = self.worth_a_run(&msg.target);
+        let gathering = (self.stats.mailbox_depth() > 0 || self.run.is_some()) && worth_a_run;
         // Encoded once per distinct field set of the recipients (see `crate::fields`).
         let (packet_ref, full, skip_last) = (&packet, &frames, msg.skip_last);
         let encode =
