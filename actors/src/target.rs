@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 /// Who a broadcast goes to. Empty `rooms`, `users` and `socket_ids` mean the whole
 /// namespace.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Target {
     /// The namespace.
     pub nsp: String,

@@ -206,6 +206,9 @@ pub struct Broadcaster {
     run: Option<Run>,
     /// Whether a timer will hand out the pending run (in case the mailbox count is off).
     flush_scheduled: bool,
+    /// A hash of the previous broadcast's target: a run starts only when a target comes
+    /// again (see `worth_a_run`).
+    last_target: u64,
     /// See [`BroadcasterLinks::store`].
     store: Option<SharedRecoveryStore>,
     /// Where broadcasts for the other nodes go, when clustered.
@@ -269,6 +272,7 @@ impl Broadcaster {
             subscribers: subscribers::Subscribers::new(links.subscriber_count),
             run: None,
             flush_scheduled: false,
+            last_target: 0,
             store: links.store,
             cluster: links.cluster,
             history_seq: 0,
@@ -299,6 +303,17 @@ impl Broadcaster {
             act.flush_scheduled = false;
             act.deliver_run();
         });
+    }
+
+    /// Whether a broadcast to `target` is worth gathering into a run: only when the
+    /// previous broadcast went to the same target (or a run to it is open). A run resolves
+    /// its recipients into a list (a clone of each session's address), which pays off only
+    /// when more events to the same target join it; broadcasts that take turns between
+    /// targets (many rooms) are handed out at once, with nothing cloned per recipient.
+    fn worth_a_run(&mut self, target: &Target) -> bool {
+        let hash = self.dedupe_key.hash_one(target);
+        let repeated = std::mem::replace(&mut self.last_target, hash) == hash;
+        repeated || self.run.as_ref().is_some_and(|run| run.goes_to(target))
     }
 
     /// Whether the event with `id` was seen within the namespace's dedupe window.
@@ -450,7 +465,8 @@ impl Broadcaster {
             outbox.offer(outbound);
         }
         let shared_nsp: Arc<str> = nsp.as_str().into();
-        let gathering = self.stats.mailbox_depth() > 0 || self.run.is_some();
+        let worth_a_run = self.worth_a_run(&msg.target);
+        let gathering = (self.stats.mailbox_depth() > 0 || self.run.is_some()) && worth_a_run;
         // Encoded once per distinct field set of the recipients (see `crate::fields`).
         let (packet_ref, full, skip_last) = (&packet, &frames, msg.skip_last);
         let encode =
@@ -476,6 +492,10 @@ impl Broadcaster {
                 closed_run = closed;
                 count
             } else {
+                // A run to another target was broadcast before this event: it goes first.
+                if let Some(run) = self.run.take() {
+                    run.deliver();
+                }
                 // Sent under the read lock: `do_send` never blocks, and only the
                 // RoomSupervisor's writes wait for it.
                 send_each(

@@ -7,6 +7,7 @@ mod support;
 mod broadcaster_restart;
 mod cluster_seam;
 mod dropped_asks;
+mod gathering;
 mod handler_tasks;
 mod join_replay;
 mod races;
