@@ -3,7 +3,8 @@
 //! gets each event meant for it exactly once and in publish order, and every broadcast
 //! counts its recipients exactly; a broadcast asking for acks gets one report per
 //! recipient, whether the client answers, stays silent (timeout) or goes away
-//! (disconnected).
+//! (disconnected). Events asking for acks are interleaved with the others and keep their
+//! place in the order.
 //!
 //! The broadcasts are handed to the Broadcaster all at once (its mailbox is deep, so it
 //! gathers them into runs): the order a socket sees is then decided by how runs to
@@ -56,6 +57,8 @@ fn events_until_sync(ws: &mut Ws, round: u64) -> Vec<u64> {
         let Some(body) = text.strip_prefix("42") else {
             continue;
         };
+        // An event asking for an ack carries its id before the array.
+        let body = body.trim_start_matches(|c: char| c.is_ascii_digit());
         let packet: Value = serde_json::from_str(body).expect("an event");
         match packet[0].as_str() {
             Some("ev") => seen.push(packet[1].as_u64().expect("a number")),
@@ -107,10 +110,24 @@ fn broadcasts_to_targets_taking_turns_reach_each_socket_once_and_in_order() {
                 )
             })
             .collect();
-        // All handed to the Broadcaster before any is awaited.
+        // All handed to the Broadcaster before any is awaited; every eleventh asks for acks
+        // (left unanswered: the reports are dropped).
+        let (reports, _unread) = futures::channel::mpsc::unbounded();
         let outcomes: Vec<_> = plan
             .iter()
-            .map(|(n, t)| server.hub.broadcast(event(t.clone(), "ev", json!(n))))
+            .map(|(n, t)| {
+                let broadcast = event(t.clone(), "ev", json!(n));
+                if n % 11 == 0 {
+                    let asked = server.hub.broadcast_with_ack(BroadcastWithAck {
+                        broadcast,
+                        timeout: Duration::from_secs(30),
+                        reports: reports.clone(),
+                    });
+                    futures::future::Either::Left(asked)
+                } else {
+                    futures::future::Either::Right(server.hub.broadcast(broadcast))
+                }
+            })
             .collect();
         let outcomes = futures::executor::block_on(futures::future::join_all(outcomes));
         for ((n, t), outcome) in plan.iter().zip(outcomes) {
