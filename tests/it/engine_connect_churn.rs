@@ -128,14 +128,12 @@ fn a_socket_is_a_recipient_as_soon_as_its_connect_reply_arrives() {
                 let (mut ws, engine_sid, _) = Ws::open(server.addr);
                 ws.send_text("40");
                 let mut ticks = Vec::new();
-                let id = loop {
-                    let text = ws.text_skipping_pings();
-                    if let Some(reply) = text.strip_prefix("40") {
-                        let reply: Value = serde_json::from_str(reply).expect("CONNECT reply");
-                        break reply["sid"].as_str().expect("a socket id").to_owned();
-                    }
-                    panic!("client {i}: before the CONNECT reply: {text:?}");
-                };
+                let text = ws.text_skipping_pings();
+                let reply = text
+                    .strip_prefix("40")
+                    .unwrap_or_else(|| panic!("client {i}: before the CONNECT reply: {text:?}"));
+                let reply: Value = serde_json::from_str(reply).expect("CONNECT reply");
+                let id = reply["sid"].as_str().expect("a socket id").to_owned();
                 assert!(registered(&server, &engine_sid), "client {i}: registered");
                 let to_me = Target {
                     socket_ids: vec![id.clone()],
@@ -165,11 +163,6 @@ fn a_socket_is_a_recipient_as_soon_as_its_connect_reply_arrives() {
             })
         })
         .collect();
-    let mut results = Vec::new();
-    for (i, c) in clients.into_iter().enumerate() {
-        // The sync below is sent only after every client has its socket.
-        results.push((i, c));
-    }
     // Wait for every socket, then stop the ticks and sync.
     wait_until("every socket connected", WAIT, || {
         socket_count(&server, "/") == SOCKETS
@@ -179,7 +172,7 @@ fn a_socket_is_a_recipient_as_soon_as_its_connect_reply_arrives() {
     let last = ticker.join().unwrap();
     let out = hub_broadcast(&server, Target::namespace("/"), "sync", json!(0));
     assert_eq!(out.recipients, SOCKETS);
-    for (i, c) in results {
+    for (i, c) in clients.into_iter().enumerate() {
         let (_ws, ticks) = c.join().unwrap_or_else(|_| panic!("client {i} failed"));
         if let (Some(first), Some(end)) = (ticks.first(), ticks.last()) {
             let expected: Vec<u64> = (*first..=*end).collect();
