@@ -3,7 +3,7 @@
 //! A node that writes or loads them counts and skips them, and goes on serving.
 
 use crate::cluster_history::{
-    buffered, joiner_gets, loads, metric, news, start, wait_connected, writes,
+    buffered, joiner_gets, loads, metric, news, settings, start, wait_connected, writes,
 };
 use crate::support;
 
@@ -135,10 +135,13 @@ fn cluster_history_attack_a_full_history_loads_within_bounds() {
     let a = start(&redis);
     wait_connected(&a);
     let started = std::time::Instant::now();
-    let b = start(&redis);
     // 20 MB through a debug build on a machine shared with the rest of the suite: 1-2 s
-    // alone, far more under load.
+    // alone, far more under load. The node gives a load up after 4 read timeouts (8 s by
+    // default), which a loaded machine can exceed: B waits longer than this test does.
     let load_wait = std::time::Duration::from_secs(90);
+    let mut patient = settings(&redis, &redis.url());
+    patient.adapter.history_read_timeout_ms = 30_000;
+    let b = support::start_hub_from(patient);
     wait_until("B's load completed", load_wait, || {
         loads(&b, "complete") >= 1
     });

@@ -47,6 +47,10 @@ fn ping_answers_ok_with_the_server_time_by_ack_or_pong(transport: Transport) {
         "emit",
         json!({ "name": "a", "event": "ping", "args": ["hi"] }),
     );
+    // The client's emit returns before a polling POST reaches the hub, so a broadcast sent
+    // now could overtake the ping: wait for the pong first, then settle to see that no
+    // second one follows.
+    d.wait_counts(&["a".to_owned()], "pong", 1);
     settle(&server, &mut d, "/", &["a"], 1);
     let pongs = d.received("a", "pong");
     assert_eq!(pongs.len(), 1, "{pongs:?}");
