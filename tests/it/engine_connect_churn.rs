@@ -67,35 +67,25 @@ fn sessions_closing_while_they_are_registered_leave_nothing_behind() {
     settings.limits.max_connections_per_ip = MAX;
     let server = support::start_hub_from(settings);
     for round in 0..4 {
-        let start = Arc::new(Barrier::new(BURST));
         let addr = server.addr;
-        let burst: Vec<_> = (0..BURST)
-            .map(|i| {
-                let start = start.clone();
-                std::thread::spawn(move || {
-                    start.wait();
-                    let Ok(mut ws) = Ws::try_connect(addr, WEBSOCKET) else {
-                        return;
-                    };
-                    match i % 3 {
-                        // Gone right after the upgrade, its open packet unread.
-                        0 => {}
-                        // Gone right after asking to join `/`.
-                        1 => ws.try_send_text("40"),
-                        // Gone right after its CONNECT reply.
-                        _ => {
-                            ws.try_send_text("40");
-                            let _ = ws.recv_within(Duration::from_secs(5));
-                            let _ = ws.recv_within(Duration::from_secs(5));
-                        }
-                    }
-                    drop(ws);
-                })
-            })
-            .collect();
-        for t in burst {
-            t.join().unwrap();
-        }
+        support::all_at_once(BURST, move |i| {
+            let Ok(mut ws) = Ws::try_connect(addr, WEBSOCKET) else {
+                return;
+            };
+            match i % 3 {
+                // Gone right after the upgrade, its open packet unread.
+                0 => {}
+                // Gone right after asking to join `/`.
+                1 => ws.try_send_text("40"),
+                // Gone right after its CONNECT reply.
+                _ => {
+                    ws.try_send_text("40");
+                    let _ = ws.recv_within(Duration::from_secs(5));
+                    let _ = ws.recv_within(Duration::from_secs(5));
+                }
+            }
+            drop(ws);
+        });
         let what = format!("round {round}");
         assert_all_gone(&server, &what);
         assert_places_free(&server, MAX, &what);

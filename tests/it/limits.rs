@@ -303,18 +303,8 @@ fn handshake(addr: std::net::SocketAddr, websocket: bool) -> Handshake {
 fn assert_bursts_admit(server: &BackgroundServer, max: usize, status: u16) {
     const BURST: usize = 16;
     for round in 0..4 {
-        let start = std::sync::Arc::new(std::sync::Barrier::new(BURST));
         let addr = server.addr;
-        let burst: Vec<_> = (0..BURST)
-            .map(|i| {
-                let start = start.clone();
-                std::thread::spawn(move || {
-                    start.wait();
-                    handshake(addr, i % 2 == 1)
-                })
-            })
-            .collect();
-        let mut outcomes: Vec<Handshake> = burst.into_iter().map(|t| t.join().unwrap()).collect();
+        let mut outcomes = support::all_at_once(BURST, move |i| handshake(addr, i % 2 == 1));
         let refused: Vec<u16> = outcomes
             .iter()
             .filter_map(|h| match h {

@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod binary;
+pub mod burst;
 pub mod clients;
 pub mod cluster;
 pub mod driver;
@@ -28,6 +29,7 @@ pub mod tokens;
 pub mod wait;
 pub mod wire;
 
+pub use burst::all_at_once;
 pub use driver::{settle, Driver};
 pub use hub_state::{hub_broadcast, room_members, wait_gone};
 pub use ports::free_port;
