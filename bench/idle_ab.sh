@@ -2,8 +2,8 @@
 # idle_ab.sh ROUNDS BIN...: RSS per idle websocket connection (loadgen's idle scenario,
 # IDLE_CONNS connections, settle 2 s as in run.sh) for each siohub BIN, the binaries
 # alternating within each round, every server started fresh. Prints one line per run:
-# round, binary, KiB per connection, RSS before and after (KiB). Run it through
-# /work/wt/quiet: it is a measurement.
+# round, binary, KiB per connection, RSS before and after (KiB). Run it with nothing else
+# busy on the machine: it is a measurement.
 set -u
 ROUNDS=$1; shift
 N=${IDLE_CONNS:-8000}
