@@ -149,6 +149,10 @@ impl Pendings {
     }
 }
 
+/// Most askers one queued write answers when more of the same are folded into it (see
+/// [`WriteQueue::push`]).
+pub(super) const MAX_COALESCED_REPLIES: usize = 16;
+
 /// The queue, shared by the hub's threads (which push) and the store's (which drains).
 pub(super) struct WriteQueue {
     pending: Mutex<Pendings>,
@@ -185,7 +189,12 @@ impl WriteQueue {
         let mut pending = self.lock();
         if let Some(same) = pending.same_as_latest(&op) {
             self.status.count_coalesced();
-            match connected && !same.replies.is_empty() {
+            // Askers that stopped waiting (their `timeout_ms` passed) leave the list; past
+            // `MAX_COALESCED_REPLIES` waiting ones, one more hears `Queued` at once, so a
+            // client repeating a write while PostgreSQL is slow holds a bounded list.
+            let waited = !same.replies.is_empty();
+            same.replies.retain(|reply| !reply.is_canceled());
+            match connected && waited && same.replies.len() < MAX_COALESCED_REPLIES {
                 true => same.replies.push(tx),
                 false => {
                     let _ = tx.send(Written::Queued);
@@ -371,6 +380,34 @@ mod tests {
         // changed meanwhile, through another node).
         let _later = queue.push(keep("u", "r", 1));
         assert_eq!(queue.front(9).len(), 4);
+    }
+
+    #[test]
+    fn askers_folded_into_one_write_are_bounded_and_those_gone_leave() {
+        let status = Arc::new(StoreStatus::new());
+        status.set_up();
+        let queue = WriteQueue::new(8, 10, status.clone());
+        let _first = queue.push(keep("u", "r", 1));
+        // Askers that gave up leave the list: it never grows past the bound.
+        for _ in 0..1000 {
+            drop(queue.push(keep("u", "r", 1)));
+        }
+        assert_eq!(queue.front(9).len(), 1, "queued once");
+        let mut waiting: Vec<_> = (1..MAX_COALESCED_REPLIES)
+            .map(|_| queue.push(keep("u", "r", 1)))
+            .collect();
+        // The list is full (the first asker and the ones still waiting): one more hears
+        // `Queued` at once.
+        let mut over = queue.push(keep("u", "r", 1));
+        assert_eq!(over.try_recv().unwrap(), Some(Written::Queued));
+        let kept = Written::Done {
+            outcome: WriteOutcome::Kept,
+            inserted: true,
+        };
+        queue.complete(vec![kept]);
+        for rx in &mut waiting {
+            assert!(matches!(rx.try_recv().unwrap(), Some(Written::Done { .. })));
+        }
     }
 
     #[test]
