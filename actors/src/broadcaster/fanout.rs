@@ -84,11 +84,6 @@ impl Run {
         true
     }
 
-    /// Whether the run's events go to `target`.
-    pub(super) fn goes_to(&self, target: &Target) -> bool {
-        self.target == *target
-    }
-
     /// How many sockets the run goes to.
     pub(super) fn recipients(&self) -> usize {
         self.groups.iter().map(|g| g.recipients.len()).sum()

@@ -306,14 +306,14 @@ impl Broadcaster {
     }
 
     /// Whether a broadcast to `target` is worth gathering into a run: only when the
-    /// previous broadcast went to the same target (or a run to it is open). A run resolves
+    /// previous broadcast went to the same target (so an open run always goes to the
+    /// target last seen). A run resolves
     /// its recipients into a list (a clone of each session's address), which pays off only
     /// when more events to the same target join it; broadcasts that take turns between
     /// targets (many rooms) are handed out at once, with nothing cloned per recipient.
     fn worth_a_run(&mut self, target: &Target) -> bool {
         let hash = self.dedupe_key.hash_one(target);
-        let repeated = std::mem::replace(&mut self.last_target, hash) == hash;
-        repeated || self.run.as_ref().is_some_and(|run| run.goes_to(target))
+        std::mem::replace(&mut self.last_target, hash) == hash
     }
 
     /// Whether the event with `id` was seen within the namespace's dedupe window.
@@ -472,6 +472,10 @@ impl Broadcaster {
         let encode =
             |fields: Option<&FieldSet>| frames_for(packet_ref, fields, skip_last, parser, full);
 
+        if !gathering {
+            // A run to another target was broadcast before this event: it goes first.
+            self.deliver_run();
+        }
         let mut closed_run = None;
         let (recipients, number, keeps) = {
             let members = self.membership.read();
@@ -492,10 +496,6 @@ impl Broadcaster {
                 closed_run = closed;
                 count
             } else {
-                // A run to another target was broadcast before this event: it goes first.
-                if let Some(run) = self.run.take() {
-                    run.deliver();
-                }
                 // Sent under the read lock: `do_send` never blocks, and only the
                 // RoomSupervisor's writes wait for it.
                 send_each(

@@ -269,23 +269,7 @@ impl Membership {
 
     /// The members of a room with their users, sorted by socket id.
     pub fn member_users(&self, nsp: &str, room: &str) -> Vec<RoomMember> {
-        let Some(table) = self.nsps.get(nsp) else {
-            return Vec::new();
-        };
-        let mut members: Vec<RoomMember> = table
-            .rooms
-            .get(room)
-            .map(|r| {
-                r.keys()
-                    .map(|socket_id| RoomMember {
-                        socket_id: socket_id.to_string(),
-                        user: table.users.get(socket_id).cloned(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        members.sort_by(|a, b| a.socket_id.cmp(&b.socket_id));
-        members
+        self.member_page(nsp, room, None, usize::MAX).1
     }
 
     /// A page of a room's members: the room's size, and the (at most) `limit` members whose

@@ -86,12 +86,18 @@ impl Drop for Release {
     fn drop(&mut self) {
         drop(self.hold.take());
         if !self.registered {
-            log::error!("a session was not registered: closing it");
-            self.session.do_send(CloseSession {
-                reason: DisconnectReason::ServerShuttingDown,
-            });
+            close_unregistered(&self.session);
         }
     }
+}
+
+/// The ConnectionManager dropped a session's registration (a fault in its handler): the
+/// session is closed.
+fn close_unregistered(session: &Addr<Session>) {
+    log::error!("a session was not registered: closing it");
+    session.do_send(CloseSession {
+        reason: DisconnectReason::ServerShuttingDown,
+    });
 }
 
 /// Resolves once the ConnectionManager has registered a session. Fails only when the
@@ -118,10 +124,7 @@ impl Future for Registered {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
             Poll::Ready(Err(_)) => {
-                log::error!("a session was not registered: closing it");
-                self.session.do_send(CloseSession {
-                    reason: DisconnectReason::ServerShuttingDown,
-                });
+                close_unregistered(&self.session);
                 Poll::Ready(Err(Unavailable("ConnectionManager")))
             }
         }
