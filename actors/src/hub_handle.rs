@@ -556,7 +556,7 @@ impl Hub {
     pub(crate) fn register_session(
         &self,
         sid: Arc<str>,
-        session: Addr<crate::Session>,
+        session: crate::SessionAddr,
         meta: Arc<SessionMeta>,
         then: crate::session::OnRegistered,
     ) {
@@ -749,7 +749,7 @@ impl Hub {
     }
 
     /// The session that holds socket `socket_id` of namespace `nsp`.
-    fn session_of(&self, nsp: &str, socket_id: &str) -> Option<actix::Addr<crate::Session>> {
+    fn session_of(&self, nsp: &str, socket_id: &str) -> Option<crate::SessionAddr> {
         self.inner.membership.read().session_of(nsp, socket_id)
     }
 

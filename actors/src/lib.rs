@@ -178,7 +178,7 @@ pub use retention::{NamespaceRetention, RetentionSnapshot, RetentionView};
 pub use room_supervisor::{MembershipRead, MembershipView, Recipients, RoomMember, PRESENCE_EVENT};
 pub use session::{
     is_eio3, next_transport_id, AdmissionHold, Application, Opened, Registered, Session,
-    SessionParams, Started,
+    SessionAddr, SessionParams, Started,
 };
 pub use siohub_protocol::Payload;
 pub use socket::{AckSender, ConnectRequest, HandshakeInfo, HeaderList, Socket, SocketData};

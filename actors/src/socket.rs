@@ -19,7 +19,7 @@ use crate::messages::{
     CloseSession, SocketDisconnect, SocketEmit, SocketEmitWithAck, SocketJoin, SocketLeave,
     SocketRooms, SocketSetFields,
 };
-use crate::session::{capture_request, session_task, Request, Session};
+use crate::session::{capture_request, session_task, Request, Session, SessionAddr};
 
 /// Request headers kept in one string (`name:value` lines): one allocation per session
 /// instead of two per header, for data that is read rarely.
@@ -160,7 +160,7 @@ struct SocketInner {
     /// Shared with the session's map of joined namespaces.
     nsp: Arc<str>,
     session_id: Arc<str>,
-    session: Addr<Session>,
+    session: SessionAddr,
     handshake: Arc<HandshakeInfo>,
     data: SocketData,
     hub: Hub,
@@ -180,7 +180,7 @@ impl Socket {
         id: Arc<str>,
         nsp: Arc<str>,
         session_id: Arc<str>,
-        session: Addr<Session>,
+        session: SessionAddr,
         handshake: Arc<HandshakeInfo>,
         data: SocketData,
         hub: Hub,
@@ -428,7 +428,7 @@ impl Socket {
 /// client waiting, as in the reference server.
 #[derive(Debug)]
 pub struct AckSender {
-    pub(crate) session: Addr<Session>,
+    pub(crate) session: SessionAddr,
     /// The Engine.IO session id (to tell whether the session is running a handler here).
     pub(crate) session_id: Arc<str>,
     pub(crate) nsp: String,

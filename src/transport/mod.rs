@@ -14,6 +14,7 @@ mod upgrade;
 
 use std::sync::Arc;
 
+use actix::Addr;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use siohub_actors::{EngineError, RefusalReason};
@@ -85,12 +86,12 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState) -> HttpR
                 // Real upgrades never get here (see `upgrade`): this one lacks its headers.
                 (TransportKind::WebSocket, _) => fail(EngineError::BadRequest),
                 (TransportKind::Polling, _) => match *req.method() {
-                    Method::GET => polling::poll(session, answer(req, state)).await,
+                    Method::GET => polling::poll(Addr::clone(&session), answer(req, state)).await,
                     Method::POST => {
                         // Only looked up when v3 clients may exist: v4 POSTs pay nothing.
                         let eio3 = state.config.allow_eio3
                             && meta.handshake().is_some_and(|h| siohub_actors::is_eio3(&h));
-                        polling::post(session, req, body, state, eio3).await
+                        polling::post(Addr::clone(&session), req, body, state, eio3).await
                     }
                     _ => HttpResponse::InternalServerError().finish(),
                 },

@@ -11,12 +11,10 @@
 
 use std::sync::Arc;
 
-use actix::Addr;
-
 use crate::delivery::DeliverBatch;
 use crate::fields::FieldSet;
 use crate::room_supervisor::{Membership, Recipients};
-use crate::session::Session;
+use crate::session::SessionAddr;
 use crate::target::Target;
 use crate::wire_frame::Frames;
 
@@ -111,7 +109,7 @@ pub(super) fn send_each(
     members: &Membership,
     target: &Target,
     mut encode: impl FnMut(Option<&FieldSet>) -> Frames,
-    mut send: impl FnMut(&Arc<str>, &Addr<Session>, &Frames),
+    mut send: impl FnMut(&Arc<str>, &SessionAddr, &Frames),
 ) -> usize {
     if !members.has_filtered(target) {
         let frames = encode(None);

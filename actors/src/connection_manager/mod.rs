@@ -21,7 +21,7 @@ use actix::prelude::*;
 
 use crate::asked::Asked;
 use crate::room_supervisor::{EndedSocket, MembershipView, RemoveSessionSockets, RoomSupervisor};
-use crate::session::{OnRegistered, Session};
+use crate::session::{OnRegistered, SessionAddr};
 use crate::stats::ActorStats;
 use crate::supervision::guarded;
 
@@ -47,7 +47,7 @@ pub(crate) struct RegisterSession {
     /// The Engine.IO session id.
     pub sid: Arc<str>,
     /// The session's address.
-    pub session: Addr<Session>,
+    pub session: SessionAddr,
     /// Its metadata.
     pub meta: Arc<SessionMeta>,
     /// Ended once it is registered.

@@ -15,10 +15,10 @@ use dashmap::DashMap;
 
 use super::SessionMeta;
 use crate::ids::SidHasher;
-use crate::session::Session;
+use crate::session::{Session, SessionAddr};
 
 /// A live session: its address and its metadata.
-pub type SessionEntry = (Addr<Session>, Arc<SessionMeta>);
+pub type SessionEntry = (SessionAddr, Arc<SessionMeta>);
 
 #[derive(Default)]
 struct Shared {
@@ -54,7 +54,7 @@ impl SessionRegistry {
         self.shared
             .sessions
             .get(sid)
-            .map(|entry| entry.value().0.clone())
+            .map(|entry| Addr::clone(&entry.value().0))
     }
 
     /// The session with this sid and its metadata (what the transport checks a request
@@ -81,7 +81,7 @@ impl SessionRegistry {
         self.shared
             .sessions
             .iter()
-            .map(|e| e.value().0.clone())
+            .map(|e| Addr::clone(&e.value().0))
             .collect()
     }
 
@@ -112,7 +112,7 @@ impl RegistryWriter {
 
     /// Registers a session (replacing one registered under the same sid, which random sids
     /// make a bug).
-    pub(super) fn insert(&mut self, sid: Arc<str>, addr: Addr<Session>, meta: Arc<SessionMeta>) {
+    pub(super) fn insert(&mut self, sid: Arc<str>, addr: SessionAddr, meta: Arc<SessionMeta>) {
         if let Some(ip) = meta.peer_ip() {
             *self.shared.per_ip.entry(ip).or_insert(0) += 1;
         }

@@ -14,12 +14,10 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use actix::Addr;
-
 use crate::ids::{SidHasher, SidMap};
 use crate::policy::{user_room, USER_ROOM_PREFIX};
 use crate::room_set::RoomMap;
-use crate::session::Session;
+use crate::session::SessionAddr;
 use crate::target::Target;
 
 mod room_filters;
@@ -28,7 +26,7 @@ use room_filters::{forget_fields, RoomFilters};
 
 /// One connected socket: where it lives, which life of it this is, and its rooms.
 struct Member {
-    session: Addr<Session>,
+    session: SessionAddr,
     /// Which life of the socket id this entry belongs to: a recovered socket keeps its id
     /// on a new session, and the old session's late removal must not remove it.
     incarnation: u64,
@@ -42,7 +40,7 @@ struct Member {
 #[derive(Default)]
 struct NspMembers {
     sockets: SidMap<Member>,
-    rooms: HashMap<String, SidMap<Addr<Session>>>,
+    rooms: HashMap<String, SidMap<SessionAddr>>,
     /// The user of each socket in a user room (`user:<id>`), for member listings.
     users: SidMap<String>,
     /// The field sets of the rooms with filtered members (see `room_filters`).
@@ -71,7 +69,7 @@ pub struct SocketLife {
 }
 
 /// Sockets with their sessions, as a target resolves to.
-pub type Recipients = Vec<(Arc<str>, Addr<Session>)>;
+pub type Recipients = Vec<(Arc<str>, SessionAddr)>;
 
 /// Every namespace's sockets and rooms. A namespace with no socket has no entry, so a client
 /// trying many dynamic names (`/tenant-1`, `/tenant-2`, …) leaves nothing behind.
@@ -94,7 +92,7 @@ impl Membership {
         &mut self,
         nsp: &str,
         socket_id: Arc<str>,
-        session: Addr<Session>,
+        session: SessionAddr,
         incarnation: u64,
         rooms: impl IntoIterator<Item = String>,
         at: u64,
@@ -227,8 +225,8 @@ impl Membership {
     /// restarted supervisor checks against the sessions' announcements.
     // An `Addr` hashes and compares by the identity of its channel, which never changes.
     #[allow(clippy::mutable_key_type)]
-    pub(super) fn sockets_by_session(&self) -> HashMap<Addr<Session>, Vec<SocketLife>> {
-        let mut out: HashMap<Addr<Session>, Vec<SocketLife>> = HashMap::new();
+    pub(super) fn sockets_by_session(&self) -> HashMap<SessionAddr, Vec<SocketLife>> {
+        let mut out: HashMap<SessionAddr, Vec<SocketLife>> = HashMap::new();
         for (nsp, table) in &self.nsps {
             for (id, member) in &table.sockets {
                 out.entry(member.session.clone())
@@ -314,7 +312,7 @@ impl Membership {
     }
 
     /// The session holding socket `socket_id` of `nsp`, if it is connected.
-    pub fn session_of(&self, nsp: &str, socket_id: &str) -> Option<Addr<Session>> {
+    pub fn session_of(&self, nsp: &str, socket_id: &str) -> Option<SessionAddr> {
         let member = self.nsps.get(nsp)?.sockets.get(socket_id)?;
         Some(member.session.clone())
     }
@@ -414,7 +412,7 @@ impl Membership {
     pub fn for_each_recipient(
         &self,
         target: &Target,
-        mut f: impl FnMut(&Arc<str>, &Addr<Session>),
+        mut f: impl FnMut(&Arc<str>, &SessionAddr),
     ) -> usize {
         let Some(table) = self.nsps.get(&target.nsp) else {
             return 0;
@@ -426,7 +424,7 @@ impl Membership {
             }
         }
         let mut count = 0;
-        let mut visit = |id: &Arc<str>, addr: &Addr<Session>| {
+        let mut visit = |id: &Arc<str>, addr: &SessionAddr| {
             if !excluded.contains(id) {
                 f(id, addr);
                 count += 1;
@@ -439,7 +437,7 @@ impl Membership {
             return count;
         }
         let user_rooms: Vec<String> = target.users.iter().map(|u| user_room(u)).collect();
-        let rooms: Vec<&SidMap<Addr<Session>>> = target
+        let rooms: Vec<&SidMap<SessionAddr>> = target
             .rooms
             .iter()
             .chain(user_rooms.iter())
@@ -469,7 +467,7 @@ impl Membership {
     }
 }
 
-fn enter_room(table: &mut NspMembers, socket_id: &Arc<str>, session: &Addr<Session>, room: &str) {
+fn enter_room(table: &mut NspMembers, socket_id: &Arc<str>, session: &SessionAddr, room: &str) {
     if let Some(user) = room.strip_prefix(USER_ROOM_PREFIX) {
         table
             .users

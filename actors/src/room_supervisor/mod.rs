@@ -30,7 +30,7 @@ use crate::delivery::{ReplayReply, Replayed};
 use crate::fields::{FieldSet, FieldsError, FieldsUpdate};
 use crate::messages::AnnounceMembership;
 use crate::policy::{BufferPolicy, DeliveryPolicies, RoomBuffering};
-use crate::session::Session;
+use crate::session::SessionAddr;
 use crate::stats::ActorStats;
 use crate::supervision::guarded;
 
@@ -68,7 +68,7 @@ pub struct AddSocket {
     /// Which life of the socket id this is (see [`next_incarnation`]).
     pub incarnation: u64,
     /// Its session.
-    pub session: Addr<Session>,
+    pub session: SessionAddr,
     /// Its first rooms.
     pub rooms: InitialRooms,
     /// The recovery it asks for, if any.
@@ -177,7 +177,7 @@ pub struct RemoveSessionSockets {
 #[rtype(result = "()")]
 pub struct MembershipAnnounced {
     /// The session.
-    pub session: Addr<Session>,
+    pub session: SessionAddr,
     /// Its sockets (connected, or being added), each with its incarnation.
     pub sockets: Vec<SocketLife>,
 }
@@ -211,7 +211,7 @@ pub struct RoomSupervisor {
     counters: Arc<crate::stats::HubCounters>,
     /// After a restart: the sockets it held, by session, until each session's
     /// [`MembershipAnnounced`] (bounded by the sessions alive at the restart).
-    reconciling: std::collections::HashMap<Addr<Session>, Vec<SocketLife>>,
+    reconciling: std::collections::HashMap<SessionAddr, Vec<SocketLife>>,
 }
 
 /// What the RoomSupervisor works with besides the membership it writes.

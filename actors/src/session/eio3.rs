@@ -37,7 +37,7 @@ impl Session {
             crate::limited!(
                 info,
                 "session {}: no ping from the v3 client within the ping interval and timeout; closing",
-                act.sid
+                act.meta.sid
             );
             act.close(DisconnectReason::PingTimeout, ctx);
         }));
@@ -55,7 +55,7 @@ impl Session {
                 crate::limited!(
                     warn,
                     "session {}: pong from a v3 client (invalid heartbeat direction); closing",
-                    self.sid
+                    self.meta.sid
                 );
                 self.close(DisconnectReason::TransportError, ctx);
             }

@@ -36,7 +36,7 @@ impl Session {
             crate::limited!(
                 info,
                 "session {}: no pong within the ping timeout; closing",
-                act.sid
+                act.meta.sid
             );
             act.close(DisconnectReason::PingTimeout, ctx);
         }));
@@ -89,7 +89,7 @@ impl Session {
                 crate::limited!(
                     warn,
                     "session {}: malformed Engine.IO packet: {}; closing",
-                    self.sid,
+                    self.meta.sid,
                     crate::ClientText(&e.to_string())
                 );
                 self.close(DisconnectReason::ParseError, ctx);
@@ -112,7 +112,7 @@ impl Session {
                 crate::limited!(
                     warn,
                     "session {}: ping from the client (invalid heartbeat direction in v4); closing",
-                    self.sid
+                    self.meta.sid
                 );
                 self.close(DisconnectReason::TransportError, ctx);
             }

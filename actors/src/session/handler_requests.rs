@@ -92,7 +92,7 @@ pub(crate) fn capture(sid: &str, request: Request) -> Option<Request> {
 impl Session {
     /// Runs a handler of this session, then applies what it asked.
     pub(super) fn run_handler(&mut self, handler: impl FnOnce(), ctx: &mut Context<Self>) {
-        let sid = self.sid.clone();
+        let sid = self.meta.sid.clone();
         let requests = collect(&sid, handler);
         self.apply(requests, ctx);
     }
@@ -130,7 +130,7 @@ impl ActorFuture<Session> for SessionTask {
         ctx: &mut Context<Session>,
         task: &mut std::task::Context<'_>,
     ) -> Poll<()> {
-        let sid = act.sid.clone();
+        let sid = act.meta.sid.clone();
         let mut polled = Poll::Pending;
         let requests = collect(&sid, || polled = self.task.as_mut().poll(task));
         act.apply(requests, ctx);

@@ -400,7 +400,7 @@ impl Handler<SocketRooms> for Session {
 impl Handler<AnnounceMembership> for Session {
     type Result = ();
 
-    fn handle(&mut self, _msg: AnnounceMembership, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _msg: AnnounceMembership, _ctx: &mut Context<Self>) {
         let mut sockets = Vec::new();
         if self.socket_io() {
             for (nsp, connecting) in self.layer().connecting.iter_mut() {
@@ -417,7 +417,7 @@ impl Handler<AnnounceMembership> for Session {
         }
         if let Some(layer) = self.layer_ref() {
             for state in layer.sockets.values() {
-                let add = announcement(state, ctx.address());
+                let add = announcement(state, self.addr());
                 sockets.push(SocketLife {
                     nsp: add.nsp.clone(),
                     socket_id: add.socket_id.clone(),
@@ -429,7 +429,7 @@ impl Handler<AnnounceMembership> for Session {
         // Behind the announcements (one mailbox, in order): the rest of what the
         // supervisor held for this session goes.
         self.hub.announced(MembershipAnnounced {
-            session: ctx.address(),
+            session: self.addr(),
             sockets,
         });
     }

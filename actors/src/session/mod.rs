@@ -108,9 +108,17 @@ struct Queued {
     volatile: bool,
 }
 
+/// A session's address as everything that keeps it holds it: one shared clone. Every
+/// clone of an actix `Addr` makes its own sender state (two allocations, about 100 bytes),
+/// and a connection's address is kept by the registry, each of its socket handles and the
+/// membership's entries (its socket and each of its rooms); they share this one instead.
+pub type SessionAddr = Arc<Addr<Session>>;
+
 /// One Engine.IO session. See the module documentation.
 pub struct Session {
-    sid: Arc<str>,
+    /// Its own address, shared with the registry, its socket handles and the membership
+    /// (set before the actor runs). The sid is `meta.sid`.
+    addr: Option<SessionAddr>,
     config: Arc<EngineConfig>,
     hub: Hub,
     meta: Arc<SessionMeta>,
@@ -187,7 +195,7 @@ impl Session {
             .with_handshake(params.handshake.clone()),
         );
         let mut session = Session {
-            sid,
+            addr: None,
             config: params.config,
             hub: params.hub,
             meta,
@@ -220,15 +228,17 @@ impl Session {
     /// asked before the session runs, so that it reaches the manager before anything the
     /// session's end sends there.
     fn start(
-        self,
+        mut self,
         on_registered: impl FnOnce(&Addr<Session>) -> OnRegistered,
     ) -> (Arc<str>, Addr<Session>) {
         let ctx = Context::<Session>::new();
         let session = ctx.address();
-        let sid = self.sid.clone();
+        let shared = Arc::new(ctx.address());
+        self.addr = Some(shared.clone());
+        let sid = self.meta.sid.clone();
         let then = on_registered(&session);
         self.hub
-            .register_session(sid.clone(), session.clone(), self.meta.clone(), then);
+            .register_session(sid.clone(), shared, self.meta.clone(), then);
         self.hub.admin().raw_connection(None);
         ctx.run(self);
         (sid, session)
@@ -282,7 +292,15 @@ impl Session {
 
     /// The session id.
     pub fn sid(&self) -> &str {
-        &self.sid
+        &self.meta.sid
+    }
+
+    /// Its own address, shared (see [`SessionAddr`]).
+    fn addr(&self) -> SessionAddr {
+        match &self.addr {
+            Some(addr) => addr.clone(),
+            None => unreachable!("a session's address is set before it runs"),
+        }
     }
 
     /// Ends the session: sockets are told why, the transport is closed as the reference
@@ -292,7 +310,7 @@ impl Session {
         if self.closing {
             return;
         }
-        log::debug!("session {}: closing ({reason})", self.sid);
+        log::debug!("session {}: closing ({reason})", self.meta.sid);
         self.hub.admin().raw_connection(Some(reason.as_str()));
         for handle in [self.ping_timer.take(), self.pong_deadline.take()]
             .into_iter()
@@ -306,7 +324,7 @@ impl Session {
             if !ended.is_empty() {
                 // Now: a polling session may stay registered a while after (see
                 // `await_last_poll`), its sockets gone.
-                self.hub.session_ended(self.sid.clone(), ended, false);
+                self.hub.session_ended(self.meta.sid.clone(), ended, false);
             }
         }
         if let Some(probe) = self.probe.take() {
@@ -458,7 +476,7 @@ impl Actor for Session {
         }
         // Unregistered by its owner; meanwhile a request that finds the sid gets no answer
         // from this actor and is answered as an unknown sid.
-        self.hub.session_ended(self.sid.clone(), ended, true);
-        log::debug!("session {}: stopped", self.sid);
+        self.hub.session_ended(self.meta.sid.clone(), ended, true);
+        log::debug!("session {}: stopped", self.meta.sid);
     }
 }

@@ -218,7 +218,7 @@ impl Session {
             crate::limited!(
                 warn,
                 "session {}: outgoing buffer full ({packets} packets, {bytes} bytes); dropping volatile events (counted in drops{{reason=\"{}\"}})",
-                self.sid,
+                self.meta.sid,
                 reason.as_str()
             );
         }
@@ -241,7 +241,7 @@ impl Session {
         crate::limited!(
             warn,
             "session {}: slow consumer: {frames} more frames of {size} bytes do not fit its outgoing buffer ({packets} packets, {bytes} bytes waiting; limits {} and {}); disconnecting",
-            self.sid,
+            self.meta.sid,
             self.config.max_buffer_packets,
             self.config.max_buffer_bytes
         );

@@ -19,7 +19,7 @@ use siohub_protocol::{
 };
 
 use super::small_map::SmallMap;
-use super::{App, Session};
+use super::{App, Session, SessionAddr};
 use crate::admin::feed::{SocketConnected, SocketDisconnected, SocketUpdated};
 use crate::broadcaster::TakePreserved;
 use crate::config::EngineConfig;
@@ -184,7 +184,7 @@ impl SocketLayer {
                     crate::limited!(
                         info,
                         "session {}: no namespace joined in time; closing",
-                        act.sid
+                        act.meta.sid
                     );
                     act.close(DisconnectReason::ForcedClose, ctx);
                 }
@@ -488,7 +488,7 @@ impl Session {
                 crate::limited!(
                     warn,
                     "session {}: malformed Socket.IO packet: {}; closing",
-                    self.sid,
+                    self.meta.sid,
                     crate::ClientText(&e.to_string())
                 );
                 self.close(DisconnectReason::ParseError, ctx);
@@ -518,7 +518,7 @@ impl Session {
             log::warn!(
                 "session {}: a binary packet still lacks attachments after {:?} ({held} bytes \
                  held); closing",
-                act.sid,
+                act.meta.sid,
                 act.config.attachment_timeout
             );
             act.close(DisconnectReason::ParseError, ctx);
@@ -564,7 +564,7 @@ impl Session {
         crate::limited!(
             warn,
             "session {}: {why} (type {:?}, namespace {}); closing",
-            self.sid,
+            self.meta.sid,
             packet.kind,
             crate::ClientText(&packet.nsp)
         );
@@ -605,7 +605,7 @@ impl Session {
             crate::limited!(
                 info,
                 "session {}: CONNECT to unknown namespace {}",
-                self.sid,
+                self.meta.sid,
                 crate::ClientText(&nsp)
             );
             let refusal = SocketPacket::connect_error(&nsp, "Invalid namespace", None);
@@ -679,7 +679,7 @@ impl Session {
         if !same {
             log::info!(
                 "session {}: socket {} on {} not recovered: this CONNECT does not establish its user",
-                self.sid,
+                self.meta.sid,
                 recovered.socket.socket_id,
                 crate::ClientText(nsp)
             );
@@ -702,7 +702,7 @@ impl Session {
                 warn,
                 "session {}: CONNECT to a namespace name of {} bytes (at most {max_len}), \
                  starting {}; closing",
-                self.sid,
+                self.meta.sid,
                 nsp.len(),
                 crate::ClientText(nsp)
             );
@@ -720,7 +720,7 @@ impl Session {
         crate::limited!(
             info,
             "session {}: CONNECT to {} refused: {max} namespaces joined already",
-            self.sid,
+            self.meta.sid,
             crate::ClientText(nsp)
         );
         let data = json!({ "code": "RATE_LIMIT_EXCEEDED", "max": max });
@@ -748,7 +748,7 @@ impl Session {
                 crate::limited!(
                     info,
                     "session {}: CONNECT to {} refused: {}",
-                    self.sid,
+                    self.meta.sid,
                     crate::ClientText(&nsp),
                     crate::ClientText(&refusal.message)
                 );
@@ -798,7 +798,7 @@ impl Session {
             None => {
                 let pid = (!delivery.recovery.is_zero()).then(crate::random_id);
                 let id = match self.eio3 {
-                    true => super::eio3::socket_id(&nsp, &self.sid),
+                    true => super::eio3::socket_id(&nsp, &self.meta.sid),
                     false => crate::random_id(),
                 };
                 (id, pid, RoomSet::new(), None)
@@ -814,8 +814,8 @@ impl Session {
         let socket = Socket::new(
             socket_id.clone(),
             shared_nsp,
-            self.sid.clone(),
-            ctx.address(),
+            self.meta.sid.clone(),
+            self.addr(),
             self.handshake.clone(),
             data,
             self.hub.clone(),
@@ -841,7 +841,7 @@ impl Session {
             nsp: nsp.clone(),
             socket_id: socket_id.clone(),
             incarnation,
-            session: ctx.address(),
+            session: self.addr(),
             rooms: initial,
             recovery,
             fields: fields.iter().map(|(r, f)| (r.clone(), f.clone())).collect(),
@@ -892,8 +892,7 @@ impl Session {
         };
         if replayed.is_none() || connecting.announce {
             // The RoomSupervisor restarted meanwhile: announce the socket again.
-            self.hub
-                .announce_socket(announcement(&state, ctx.address()));
+            self.hub.announce_socket(announcement(&state, self.addr()));
         }
         let replayed = replayed.unwrap_or_default();
         // One polling body for the reply, the replay, what was held and what the connect
@@ -920,7 +919,7 @@ impl Session {
         if !replayed.frames.is_empty() {
             log::debug!(
                 "session {}: socket {} on {} in {} rooms, {} events replayed",
-                self.sid,
+                self.meta.sid,
                 state.socket_id,
                 crate::ClientText(&nsp),
                 state.rooms.len(),
@@ -934,7 +933,7 @@ impl Session {
             self.hub.admin().send(SocketConnected {
                 nsp: nsp.clone(),
                 socket_id: state.socket_id.to_string(),
-                sid: self.sid.to_string(),
+                sid: self.meta.sid.to_string(),
                 transport: self.meta.transport(),
                 handshake: self.handshake.clone(),
                 data: socket.data_snapshot(),
@@ -973,8 +972,8 @@ impl Session {
         let socket = state.socket.clone();
         let namespace = state.namespace.clone();
         let ack = packet.id.map(|id| AckSender {
-            session: ctx.address(),
-            session_id: self.sid.clone(),
+            session: self.addr(),
+            session_id: self.meta.sid.clone(),
             nsp: packet.nsp.clone(),
             id,
         });
@@ -994,7 +993,7 @@ impl Session {
 
     fn on_ack(&mut self, packet: SocketPacket, ctx: &mut Context<Self>) {
         let Some(id) = packet.id else {
-            crate::limited!(info, "session {}: ack without an id ignored", self.sid);
+            crate::limited!(info, "session {}: ack without an id ignored", self.meta.sid);
             return;
         };
         let Some(state) = self.layer().sockets.get_mut(&packet.nsp) else {
@@ -1006,7 +1005,7 @@ impl Session {
                 let (_, payload) = packet.into_payload();
                 waiter.answer(Ok(payload));
             }
-            None => log::debug!("session {}: ack {id} is unknown or expired", self.sid),
+            None => log::debug!("session {}: ack {id} is unknown or expired", self.meta.sid),
         }
     }
 
@@ -1054,7 +1053,7 @@ impl Session {
 
 /// A socket's membership as its session knows it, announced again to a restarted
 /// RoomSupervisor (nothing is replayed).
-pub(super) fn announcement(state: &SocketState, session: Addr<Session>) -> AddSocket {
+pub(super) fn announcement(state: &SocketState, session: SessionAddr) -> AddSocket {
     AddSocket {
         nsp: state.socket.nsp().to_owned(),
         socket_id: state.socket_id.clone(),

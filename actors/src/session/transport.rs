@@ -32,7 +32,7 @@ impl Handler<Poll> for Session {
             crate::limited!(
                 warn,
                 "session {}: overlapping GET requests; closing",
-                self.sid
+                self.meta.sid
             );
             self.close(DisconnectReason::TransportError, ctx);
             return Err(EngineError::BadRequest);
@@ -80,13 +80,13 @@ impl Handler<PollAborted> for Session {
             crate::limited!(
                 info,
                 "session {}: poll closed prematurely by the client",
-                self.sid
+                self.meta.sid
             );
         } else if msg.lost_packets {
             crate::limited!(
                 info,
                 "session {}: poll closed by the client before its answer left; its packets are lost",
-                self.sid
+                self.meta.sid
             );
         } else {
             return;
@@ -111,7 +111,7 @@ impl Handler<BeginPost> for Session {
             crate::limited!(
                 warn,
                 "session {}: overlapping POST requests; closing",
-                self.sid
+                self.meta.sid
             );
             self.close(DisconnectReason::TransportError, ctx);
             return Err(EngineError::BadRequest);
@@ -141,7 +141,7 @@ impl Handler<EndPost> for Session {
             // such a request; an error answer makes the client see the close at once.
             log::debug!(
                 "session {}: a POST body came in after the session closed; refused",
-                self.sid
+                self.meta.sid
             );
             return Err(EngineError::UnknownSid);
         }
@@ -174,7 +174,7 @@ impl Handler<PostAborted> for Session {
         crate::limited!(
             info,
             "session {}: POST closed by the client before its body ended; closing",
-            self.sid
+            self.meta.sid
         );
         self.close(DisconnectReason::TransportError, ctx);
     }
@@ -195,7 +195,7 @@ impl Handler<BeginUpgrade> for Session {
             crate::limited!(
                 info,
                 "session {}: refused a second upgrade or an upgrade of a websocket",
-                self.sid
+                self.meta.sid
             );
             close_link(&link);
             return;
@@ -205,7 +205,7 @@ impl Handler<BeginUpgrade> for Session {
                 crate::limited!(
                     info,
                     "session {}: upgrade timed out; staying on polling",
-                    act.sid
+                    act.meta.sid
                 );
                 close_link(&probe.link);
                 act.resume_pong_deadline(ctx);
@@ -258,7 +258,7 @@ impl Handler<WsIncoming> for Session {
                     crate::limited!(
                         info,
                         "session {}: websocket error: {}; closing it",
-                        self.sid,
+                        self.meta.sid,
                         crate::ClientText(&e.to_string())
                     );
                 }
@@ -317,7 +317,7 @@ impl Session {
                 crate::limited!(
                     info,
                     "session {}: unexpected packet during upgrade ({}); upgrade aborted",
-                    self.sid,
+                    self.meta.sid,
                     crate::ClientText(&format!("{other:?}"))
                 );
                 if let Some(probe) = self.probe.take() {
@@ -345,6 +345,6 @@ impl Session {
         self.announce_upgrade();
         self.move_queue_to_websocket();
         self.resume_pong_deadline(ctx);
-        log::debug!("session {}: upgraded to websocket", self.sid);
+        log::debug!("session {}: upgraded to websocket", self.meta.sid);
     }
 }

@@ -9,12 +9,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix::Addr;
-
 use super::{user_room, Excluded, Membership, NspMembers};
 use crate::fields::{FieldSet, FieldsError, Reach, Unions};
 use crate::ids::SidMap;
-use crate::session::Session;
+use crate::session::SessionAddr;
 use crate::target::Target;
 
 /// One room's filtered members.
@@ -97,7 +95,7 @@ impl FieldGroups {
         self.len() == 0
     }
 
-    fn push(&mut self, reach: Option<&FieldSet>, id: &Arc<str>, addr: &Addr<Session>) {
+    fn push(&mut self, reach: Option<&FieldSet>, id: &Arc<str>, addr: &SessionAddr) {
         let at = self
             .groups
             .iter()
@@ -269,7 +267,7 @@ impl Membership {
             return out;
         }
         // Several paths: each socket's reach is the union of its paths'.
-        let mut reached: HashMap<&Arc<str>, (&Addr<Session>, Reach)> = HashMap::new();
+        let mut reached: HashMap<&Arc<str>, (&SessionAddr, Reach)> = HashMap::new();
         let mut unions = Unions::default();
         for room in &target.rooms {
             let filters = table.filters.get(room);
