@@ -166,5 +166,5 @@ async fn serve(
         inflight: InflightLimit::default(),
         deflate: deflating,
     };
-    ws_connection::run(io, leftover, stream, 1, echo.recipient(), limits, counters).await;
+    ws_connection::run(io, leftover, stream, 1, Arc::new(echo), limits, counters).await;
 }

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use actix::Recipient;
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler};
 use bytes::{Buf, Bytes, BytesMut};
 use futures::StreamExt as _;
 use tokio::io::{AsyncWrite, Interest};
@@ -60,6 +61,24 @@ pub struct WsLimits {
     pub deflate: bool,
 }
 
+/// Where a connection hands what it reads: the actor serving it, through an address it
+/// may share (a session's connection holds the session's one shared address, so it keeps
+/// no sender of its own: see [`crate::SessionAddr`]).
+pub trait WsReceiver: Send + Sync + 'static {
+    /// Hands one message to the actor (never waits; a stopped actor drops it).
+    fn receive(&self, msg: WsIncoming);
+}
+
+impl<A> WsReceiver for Addr<A>
+where
+    A: Actor + Handler<WsIncoming>,
+    A::Context: ToEnvelope<A, WsIncoming>,
+{
+    fn receive(&self, msg: WsIncoming) {
+        self.do_send(msg);
+    }
+}
+
 /// Runs the connection until either side closes it: reads go to `session` (a
 /// [`crate::session::Session`], or any actor taking [`WsIncoming`]) tagged `id`, and
 /// `outbox` is written out. `leftover` holds bytes read past the upgrade request. Write
@@ -74,7 +93,7 @@ pub fn run(
     leftover: BytesMut,
     outbox: OutboxStream,
     id: u64,
-    session: Recipient<WsIncoming>,
+    session: Arc<dyn WsReceiver>,
     limits: WsLimits,
     counters: Arc<HubCounters>,
 ) -> impl Future<Output = ()> {
@@ -336,7 +355,7 @@ struct Reader {
     frames: FrameReader,
     buf: BytesMut,
     id: u64,
-    session: Recipient<WsIncoming>,
+    session: Arc<dyn WsReceiver>,
     inflight: Inflight,
     /// Whether reading is paused for the session (counted once per pause).
     paused: bool,
@@ -435,7 +454,7 @@ impl Reader {
                 self.high_water = inflight;
                 self.counters.inflight_seen(inflight);
             }
-            self.session.do_send(WsIncoming {
+            self.session.receive(WsIncoming {
                 id: self.id,
                 event,
                 credit: Some(credit),
@@ -467,7 +486,7 @@ impl Reader {
 
     /// Tells the session the client is gone.
     fn closed(&self) {
-        self.session.do_send(WsIncoming {
+        self.session.receive(WsIncoming {
             id: self.id,
             event: WsEvent::Close,
             credit: None,

@@ -65,7 +65,7 @@ pub enum Upgrade {
     /// Accepted: the session and the outbox that starts with the `101`.
     Accepted {
         /// The session the connection serves.
-        session: actix::Addr<Session>,
+        session: siohub_actors::SessionAddr,
         /// Its outgoing frames.
         outbox: siohub_actors::ws::Outbox,
         /// The transport's id, tagging what the connection reads.
@@ -80,7 +80,7 @@ pub enum Upgrade {
 /// What an accepted upgrade request opens.
 enum Opening {
     /// The probe of the polling session it names.
-    Upgrade(actix::Addr<Session>),
+    Upgrade(siohub_actors::SessionAddr),
     /// A new session, with its admitted place.
     NewSession(HandshakeSlot),
 }
@@ -108,8 +108,8 @@ pub fn handshake(
     let opening = match query.sid {
         // Checked above; gone since (or stopped and not unregistered yet), it is as
         // unknown as a polling request finds it.
-        Some(sid) => match state.hub.registry().get(sid) {
-            Some(session) if session.connected() => Opening::Upgrade(session),
+        Some(sid) => match state.hub.registry().entry(sid) {
+            Some((session, _)) if session.connected() => Opening::Upgrade(session),
             _ => return Upgrade::Refused(EngineError::UnknownSid),
         },
         None => match crate::ops::admission::admit_handshake(peer.map(|a| a.ip()), state) {
@@ -203,7 +203,7 @@ pub async fn finish(mut io: TcpStream, leftover: BytesMut, outcome: Upgrade) {
                 leftover,
                 outbox.stream(),
                 id,
-                session.recipient(),
+                session,
                 limits,
                 counters,
             ));

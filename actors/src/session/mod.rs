@@ -229,16 +229,15 @@ impl Session {
     /// session's end sends there.
     fn start(
         mut self,
-        on_registered: impl FnOnce(&Addr<Session>) -> OnRegistered,
-    ) -> (Arc<str>, Addr<Session>) {
+        on_registered: impl FnOnce(&SessionAddr) -> OnRegistered,
+    ) -> (Arc<str>, SessionAddr) {
         let ctx = Context::<Session>::new();
-        let session = ctx.address();
-        let shared = Arc::new(ctx.address());
-        self.addr = Some(shared.clone());
+        let session = Arc::new(ctx.address());
+        self.addr = Some(session.clone());
         let sid = self.meta.sid.clone();
         let then = on_registered(&session);
         self.hub
-            .register_session(sid.clone(), shared, self.meta.clone(), then);
+            .register_session(sid.clone(), session.clone(), self.meta.clone(), then);
         self.hub.admin().raw_connection(None);
         ctx.run(self);
         (sid, session)
@@ -258,9 +257,9 @@ impl Session {
         let (sid, session) =
             Session::new(sid, params, transport).start(|_| OnRegistered::Answer(reply));
         Started {
-            registered: Registered::new(answer, session.clone()),
+            registered: Registered::new(answer, Addr::clone(&session)),
             sid,
-            session,
+            session: Addr::clone(&session),
         }
     }
 
@@ -277,7 +276,7 @@ impl Session {
     ) -> Opened {
         let sid: Arc<str> = crate::random_id().into();
         let transport = Transport::WebSocket(WsLink { outbox, id });
-        let release = |session: &Addr<Session>| {
+        let release = |session: &SessionAddr| {
             OnRegistered::Release(Release::new(admitted, session.clone()))
         };
         let (sid, session) = Session::new(sid, params, transport).start(release);

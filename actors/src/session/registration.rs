@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use actix::Addr;
 use futures::channel::oneshot;
 
-use super::Session;
+use super::{Session, SessionAddr};
 use crate::disconnect_reason::DisconnectReason;
 use crate::hub_error::Unavailable;
 use crate::messages::CloseSession;
@@ -35,8 +35,9 @@ pub struct Started {
 pub struct Opened {
     /// The Engine.IO session id.
     pub sid: Arc<str>,
-    /// The running session.
-    pub session: Addr<Session>,
+    /// The running session (the address its registry entry, sockets and membership
+    /// share).
+    pub session: SessionAddr,
 }
 
 /// A place among the open connections, reserved at admission and given back when this
@@ -68,12 +69,12 @@ impl OnRegistered {
 /// also closes the session, as a polling handshake is refused then.
 pub(crate) struct Release {
     hold: Option<AdmissionHold>,
-    session: Addr<Session>,
+    session: SessionAddr,
     registered: bool,
 }
 
 impl Release {
-    pub(super) fn new(hold: AdmissionHold, session: Addr<Session>) -> Self {
+    pub(super) fn new(hold: AdmissionHold, session: SessionAddr) -> Self {
         Release {
             hold: Some(hold),
             session,
