@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use actix::Addr;
 
 use crate::config::EngineConfig;
 use crate::hub_handle::Hub;
@@ -35,10 +34,10 @@ pub(crate) fn params(hub: &Hub) -> SessionParams {
 }
 
 /// A registered session that does nothing (its address is what a test needs).
-pub(crate) async fn idle_session() -> Addr<Session> {
+pub(crate) async fn idle_session() -> super::SessionAddr {
     let started = Session::start_polling(params(&hub()));
     started.registered.await.expect("registered");
-    started.session
+    std::sync::Arc::new(started.session)
 }
 
 /// Whether session `sid` is unregistered once the ConnectionManager has handled what the

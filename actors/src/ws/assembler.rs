@@ -34,7 +34,9 @@ struct Fragments {
 
 /// Reassembles fragmented messages.
 pub struct Assembler {
-    fragments: Option<Fragments>,
+    /// Boxed: held only while a fragmented message arrives, and every idle connection's
+    /// task holds the assembler (a `BytesMut` inline would cost it 32 bytes).
+    fragments: Option<Box<Fragments>>,
     max_message: usize,
     /// Whether the last error was a fragmented message over the limit.
     too_big: bool,
@@ -80,10 +82,10 @@ impl Assembler {
                     "a new fragmented message began inside another".into(),
                 ));
             }
-            self.fragments = Some(Fragments {
+            self.fragments = Some(Box::new(Fragments {
                 binary,
                 data: BytesMut::from(&chunk[..]),
-            });
+            }));
             return None;
         }
         let Some(fragments) = self.fragments.as_mut() else {

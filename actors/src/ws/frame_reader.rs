@@ -28,10 +28,20 @@ pub struct FrameReader {
     /// The inflation state, when permessage-deflate was negotiated.
     inflate: Option<Inflate>,
     /// The close frame the connection writes as its last frame, once the client closed or
-    /// broke the protocol.
-    farewell: Option<Bytes>,
+    /// broke the protocol (its status: the frame is made when it is taken, so that an idle
+    /// connection's task does not hold room for one).
+    farewell: Option<Farewell>,
     /// Whether the last error was a message inflating past the limit.
     inflated_too_big: bool,
+}
+
+/// The close frame a connection answers with.
+#[derive(Debug, Clone, Copy)]
+enum Farewell {
+    /// With no status (the client's close had none).
+    Plain,
+    /// With this status.
+    Status(u16),
 }
 
 /// What a deflate connection's reader tracks of compressed messages.
@@ -82,8 +92,8 @@ impl FrameReader {
             if let Frame::Close(reason) = &frame {
                 // Answered with the same status (RFC 6455 §5.5.1); the codec checked it.
                 self.farewell = Some(match reason {
-                    Some(reason) => ws_close_frame_with(reason.code.into()),
-                    None => ws_close_frame(),
+                    Some(reason) => Farewell::Status(reason.code.into()),
+                    None => Farewell::Plain,
                 });
             }
             let Some(event) = self.assembler.on_frame(frame) else {
@@ -106,7 +116,10 @@ impl FrameReader {
     /// The close frame the connection answers with, once the client closed or broke the
     /// protocol (each is given once).
     pub fn take_farewell(&mut self) -> Option<Bytes> {
-        self.farewell.take()
+        self.farewell.take().map(|farewell| match farewell {
+            Farewell::Plain => ws_close_frame(),
+            Farewell::Status(code) => ws_close_frame_with(code),
+        })
     }
 
     /// Whether the error returned last was a compressed message inflating past the limit
@@ -116,7 +129,7 @@ impl FrameReader {
     }
 
     fn fail(&mut self, code: u16, message: String) -> WsEvent {
-        self.farewell = Some(ws_close_frame_with(code));
+        self.farewell = Some(Farewell::Status(code));
         WsEvent::Error(message)
     }
 
