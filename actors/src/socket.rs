@@ -81,11 +81,9 @@ pub const CREDENTIAL_QUERY_PARAMS: &[&str] = &["token"];
 pub struct HandshakeInfo {
     /// The request headers.
     pub headers: HeaderList,
-    /// The raw query string.
-    pub query: String,
     /// The peer address (`ip:port`), or an empty string when unknown.
     pub address: String,
-    /// The request path and query.
+    /// The request path and query (the query string is [`HandshakeInfo::query`]).
     pub url: String,
     /// When the session was opened.
     pub issued: SystemTime,
@@ -99,9 +97,15 @@ impl HandshakeInfo {
         self.headers.get(name)
     }
 
+    /// The raw query string: what follows the first `?` of the url (kept once, in the
+    /// url: every connection holds its handshake).
+    pub fn query(&self) -> &str {
+        self.url.split_once('?').map_or("", |(_, query)| query)
+    }
+
     /// The value of a query parameter (not percent-decoded).
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query.split('&').find_map(|pair| {
+        self.query().split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             (k == name).then_some(v)
         })

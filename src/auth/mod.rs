@@ -676,9 +676,8 @@ mod tests {
     fn tokens_come_from_auth_then_header_then_query() {
         let mut handshake = HandshakeInfo {
             headers: HeaderList::from_pairs([("Authorization", "Bearer from-header")]),
-            query: "EIO=4&token=from-query".into(),
             address: String::new(),
-            url: String::new(),
+            url: "/socket.io/?EIO=4&token=from-query".into(),
             issued: SystemTime::now(),
             secure: false,
         };
@@ -695,7 +694,7 @@ mod tests {
             presented_token(&json!({}), &handshake).as_deref(),
             Some("from-query")
         );
-        handshake.query = "EIO=4".into();
+        handshake.url = "/socket.io/?EIO=4".into();
         assert_eq!(presented_token(&json!({}), &handshake), None);
     }
 }

@@ -64,7 +64,6 @@ impl<'a> HeadView<'a> {
                     .iter()
                     .filter_map(|(k, v)| Some((*k, header_text(v)?))),
             ),
-            query: self.query().to_owned(),
             address: peer.map(|a| a.to_string()).unwrap_or_default(),
             url: self.target.to_owned(),
             issued: SystemTime::now(),
@@ -130,7 +129,7 @@ mod tests {
         let info = head.handshake_info(Some("127.0.0.1:5000".parse().unwrap()));
         assert_eq!(info.header("User-Agent"), Some("test"));
         assert_eq!(info.header("x-bin"), None);
-        assert_eq!(info.query, "EIO=4&x=1");
+        assert_eq!(info.query(), "EIO=4&x=1");
         assert_eq!(info.url, "/socket.io/?EIO=4&x=1");
         assert_eq!(info.address, "127.0.0.1:5000");
     }

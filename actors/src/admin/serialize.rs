@@ -91,7 +91,7 @@ fn handshake_json(view: &SocketView<'_>) -> Value {
     json!({
         "address": ip_of(&hs.address),
         "headers": headers,
-        "query": query_object(&hs.query),
+        "query": query_object(hs.query()),
         "issued": unix_ms(hs.issued),
         "secure": hs.secure,
         "time": iso(hs.issued),
@@ -187,7 +187,6 @@ mod tests {
                 ("X-API-Key", "secret"),
                 ("User-Agent", "node"),
             ]),
-            query: "EIO=4&token=secret&transport=polling".into(),
             address: "127.0.0.1:5000".into(),
             url: "/socket.io/?EIO=4&token=secret&transport=polling".into(),
             issued: SystemTime::now(),

@@ -29,7 +29,6 @@ async fn open_session() -> (Arc<str>, Addr<Session>, Hub) {
         app: Application::EngineEcho,
         handshake: Arc::new(HandshakeInfo {
             headers: HeaderList::default(),
-            query: "EIO=4&transport=polling".into(),
             address: "127.0.0.1:1".into(),
             url: "/engine.io/?EIO=4&transport=polling".into(),
             issued: SystemTime::now(),

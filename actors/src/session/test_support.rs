@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-
 use crate::config::EngineConfig;
 use crate::hub_handle::Hub;
 use crate::namespace::Namespaces;
@@ -24,7 +23,6 @@ pub(crate) fn params(hub: &Hub) -> SessionParams {
         app: Application::SocketIo(Arc::new(Namespaces::new().add("/", |n| n))),
         handshake: Arc::new(HandshakeInfo {
             headers: HeaderList::default(),
-            query: String::new(),
             address: String::new(),
             url: "/socket.io/".into(),
             issued: SystemTime::now(),

@@ -81,7 +81,6 @@ impl Client {
             app: Application::SocketIo(Arc::new(namespaces)),
             handshake: Arc::new(HandshakeInfo {
                 headers: HeaderList::default(),
-                query: String::new(),
                 address: String::new(),
                 url: "/socket.io/".into(),
                 issued: SystemTime::now(),
