@@ -79,10 +79,10 @@ pub fn check(
         }
     }
     let user_agent = from.user_agent.unwrap_or_default();
-    let same_agent = user_agent == meta.user_agent;
+    let same_agent = user_agent == meta.user_agent();
     match use_ {
         Use::Polling if !same_agent => Err(Mismatch::UserAgent),
-        Use::Upgrade if !same_agent && !user_agent.is_empty() && !meta.user_agent.is_empty() => {
+        Use::Upgrade if !same_agent && !user_agent.is_empty() && !meta.user_agent().is_empty() => {
             Err(Mismatch::UserAgent)
         }
         _ => Ok(()),
@@ -96,12 +96,14 @@ mod tests {
     use super::*;
 
     fn meta(address: &str, user_agent: &str) -> SessionMeta {
-        SessionMeta::new(
-            Arc::from("sid"),
-            address.into(),
-            user_agent.into(),
-            "polling",
-        )
+        let handshake = siohub_actors::HandshakeInfo {
+            headers: siohub_actors::HeaderList::from_pairs([("user-agent", user_agent)]),
+            address: address.into(),
+            url: "/socket.io/?EIO=4&transport=polling".into(),
+            issued: std::time::SystemTime::now(),
+            secure: false,
+        };
+        SessionMeta::new(Arc::from("sid"), Arc::new(handshake), "polling")
     }
 
     fn from<'a>(peer: &str, user_agent: Option<&'a str>) -> Requester<'a> {

@@ -89,8 +89,8 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState) -> HttpR
                     Method::GET => polling::poll(Addr::clone(&session), answer(req, state)).await,
                     Method::POST => {
                         // Only looked up when v3 clients may exist: v4 POSTs pay nothing.
-                        let eio3 = state.config.allow_eio3
-                            && meta.handshake().is_some_and(|h| siohub_actors::is_eio3(&h));
+                        let eio3 =
+                            state.config.allow_eio3 && siohub_actors::is_eio3(meta.handshake());
                         polling::post(Addr::clone(&session), req, body, state, eio3).await
                     }
                     _ => HttpResponse::InternalServerError().finish(),

@@ -170,7 +170,7 @@ pub(crate) fn all_sockets(
                 return (out, true);
             }
             let rooms = members.socket_rooms(&socket.nsp, &socket.id);
-            out.push(listed_socket(&info, handshake.as_deref(), socket, rooms));
+            out.push(listed_socket(&info, Some(&**handshake), socket, rooms));
         }
     }
     (out, false)
@@ -209,7 +209,7 @@ pub(crate) fn sockets_of(
                 return out;
             }
             let rooms = members.socket_rooms(&socket.nsp, &socket.id);
-            out.push(listed_socket(&info, handshake.as_deref(), socket, rooms));
+            out.push(listed_socket(&info, Some(&**handshake), socket, rooms));
         }
     }
     out

@@ -36,10 +36,6 @@ fn shared_str<S: serde::Serializer>(value: &Arc<str>, serializer: S) -> Result<S
 pub struct SessionMeta {
     /// The Engine.IO session id.
     pub sid: Arc<str>,
-    /// The peer address.
-    pub remote_address: String,
-    /// The client's User-Agent.
-    pub user_agent: String,
     /// When the session opened.
     pub connected_at: SystemTime,
     transport: Mutex<&'static str>,
@@ -51,8 +47,9 @@ pub struct SessionMeta {
     backlog: [AtomicU64; 2],
     backlog_high_water: [AtomicU64; 2],
     sockets: Mutex<Vec<SocketMeta>>,
-    /// The handshake, for the admin UI's socket details (shared with the session).
-    handshake: Option<Arc<HandshakeInfo>>,
+    /// The handshake (shared with the session): the peer address and User-Agent are read
+    /// from it, and the admin UI's socket details.
+    handshake: Arc<HandshakeInfo>,
 }
 
 /// A snapshot of one session for `/connections`.
@@ -110,18 +107,11 @@ fn millis(at: SystemTime) -> u64 {
 }
 
 impl SessionMeta {
-    /// Metadata of a session opening now.
-    pub fn new(
-        sid: Arc<str>,
-        remote_address: String,
-        user_agent: String,
-        transport: &'static str,
-    ) -> Self {
+    /// Metadata of a session opening now with this handshake.
+    pub fn new(sid: Arc<str>, handshake: Arc<HandshakeInfo>, transport: &'static str) -> Self {
         let now = SystemTime::now();
         SessionMeta {
             sid,
-            remote_address,
-            user_agent,
             connected_at: now,
             transport: Mutex::new(transport),
             packets_in: AtomicU64::new(0),
@@ -132,25 +122,29 @@ impl SessionMeta {
             backlog: Default::default(),
             backlog_high_water: Default::default(),
             sockets: Mutex::new(Vec::new()),
-            handshake: None,
+            handshake,
         }
     }
 
-    /// Keeps the session's handshake (shared, not copied) for the admin UI.
-    pub fn with_handshake(mut self, handshake: Arc<HandshakeInfo>) -> Self {
-        self.handshake = Some(handshake);
-        self
+    /// The session's handshake.
+    pub fn handshake(&self) -> &Arc<HandshakeInfo> {
+        &self.handshake
     }
 
-    /// The session's handshake, when it was kept.
-    pub fn handshake(&self) -> Option<Arc<HandshakeInfo>> {
-        self.handshake.clone()
+    /// The peer address (`ip:port`), or an empty string when unknown.
+    pub fn remote_address(&self) -> &str {
+        &self.handshake.address
+    }
+
+    /// The client's User-Agent (empty when it sent none).
+    pub fn user_agent(&self) -> &str {
+        self.handshake.header("user-agent").unwrap_or_default()
     }
 
     /// The client's IP address (canonical: an IPv4-mapped IPv6 address as IPv4), when the
     /// peer address is known.
     pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
-        let addr = self.remote_address.parse::<std::net::SocketAddr>().ok()?;
+        let addr = self.remote_address().parse::<std::net::SocketAddr>().ok()?;
         Some(addr.ip().to_canonical())
     }
 
@@ -211,8 +205,8 @@ impl SessionMeta {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .to_string(),
-            remote_address: self.remote_address.clone(),
-            user_agent: self.user_agent.clone(),
+            remote_address: self.remote_address().to_owned(),
+            user_agent: self.user_agent().to_owned(),
             connected_at: millis(self.connected_at),
             last_activity: self.last_activity_ms.load(Ordering::Relaxed),
             packets_in: self.packets_in.load(Ordering::Relaxed),

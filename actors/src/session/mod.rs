@@ -181,19 +181,11 @@ impl Session {
         };
         let eio3 = params.config.allow_eio3 && is_eio3(&params.handshake);
         let eio3_binary_bodies = eio3 && eio3::takes_binary_bodies(&params.handshake);
-        let meta = Arc::new(
-            SessionMeta::new(
-                sid.clone(),
-                params.handshake.address.clone(),
-                params
-                    .handshake
-                    .header("user-agent")
-                    .unwrap_or_default()
-                    .to_owned(),
-                if websocket { "websocket" } else { "polling" },
-            )
-            .with_handshake(params.handshake.clone()),
-        );
+        let meta = Arc::new(SessionMeta::new(
+            sid.clone(),
+            params.handshake.clone(),
+            if websocket { "websocket" } else { "polling" },
+        ));
         let mut session = Session {
             addr: None,
             config: params.config,
@@ -276,9 +268,8 @@ impl Session {
     ) -> Opened {
         let sid: Arc<str> = crate::random_id().into();
         let transport = Transport::WebSocket(WsLink { outbox, id });
-        let release = |session: &SessionAddr| {
-            OnRegistered::Release(Release::new(admitted, session.clone()))
-        };
+        let release =
+            |session: &SessionAddr| OnRegistered::Release(Release::new(admitted, session.clone()));
         let (sid, session) = Session::new(sid, params, transport).start(release);
         Opened { sid, session }
     }
