@@ -48,18 +48,27 @@ fn event(target: Target, name: &str, data: Value) -> Broadcast {
     }
 }
 
-/// Reads `ws` until the `sync` event numbered `round`; returns the data of every `ev`
-/// before it.
-fn events_until_sync(ws: &mut Ws, round: u64) -> Vec<u64> {
-    let mut seen = Vec::new();
+/// The next event on `ws` (other packets skipped): the ack id it asks for, if any, and its
+/// array.
+fn next_event(ws: &mut Ws) -> (Option<u64>, Value) {
     loop {
         let text = ws.text_skipping_pings();
         let Some(body) = text.strip_prefix("42") else {
             continue;
         };
         // An event asking for an ack carries its id before the array.
-        let body = body.trim_start_matches(|c: char| c.is_ascii_digit());
-        let packet: Value = serde_json::from_str(body).expect("an event");
+        let (id, packet) = body.split_at(body.find('[').expect("an array"));
+        let packet = serde_json::from_str(packet).expect("an event");
+        return (id.parse().ok(), packet);
+    }
+}
+
+/// Reads `ws` until the `sync` event numbered `round`; returns the data of every `ev`
+/// before it.
+fn events_until_sync(ws: &mut Ws, round: u64) -> Vec<u64> {
+    let mut seen = Vec::new();
+    loop {
+        let (_, packet) = next_event(ws);
         match packet[0].as_str() {
             Some("ev") => seen.push(packet[1].as_u64().expect("a number")),
             Some("sync") if packet[1] == round => return seen,
@@ -163,18 +172,13 @@ fn broadcasts_to_targets_taking_turns_reach_each_socket_once_and_in_order() {
 fn answer_acks_until_sync(ws: &mut Ws, answer: bool) -> Vec<u64> {
     let mut asked = Vec::new();
     loop {
-        let text = ws.text_skipping_pings();
-        let Some(body) = text.strip_prefix("42") else {
-            continue;
-        };
-        let split = body.find('[').expect("an array");
-        let (id, packet) = body.split_at(split);
-        let packet: Value = serde_json::from_str(packet).expect("an event");
+        let (id, packet) = next_event(ws);
         match packet[0].as_str() {
             Some("asked") => {
                 let n = packet[1].as_u64().expect("a number");
                 asked.push(n);
                 if answer {
+                    let id = id.expect("an ack id");
                     ws.send_text(&format!("43{id}[{n}]"));
                 }
             }

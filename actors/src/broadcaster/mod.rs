@@ -307,10 +307,10 @@ impl Broadcaster {
 
     /// Whether a broadcast to `target` is worth gathering into a run: only when the
     /// previous broadcast went to the same target (so an open run always goes to the
-    /// target last seen). A run resolves
-    /// its recipients into a list (a clone of each session's address), which pays off only
-    /// when more events to the same target join it; broadcasts that take turns between
-    /// targets (many rooms) are handed out at once, with nothing cloned per recipient.
+    /// target last seen). A run resolves its recipients into a list (a clone of each
+    /// session's address), which pays off only when more events to the same target join
+    /// it; broadcasts that take turns between targets (many rooms) are handed out at once,
+    /// with nothing cloned per recipient.
     fn worth_a_run(&mut self, target: &Target) -> bool {
         let hash = self.dedupe_key.hash_one(target);
         std::mem::replace(&mut self.last_target, hash) == hash

@@ -19,11 +19,19 @@ pub fn json_after(text: &str, prefix: &str) -> Value {
 /// Opens a websocket session and joins `/`; returns the websocket and the socket id.
 #[track_caller]
 pub fn sio_connect(addr: SocketAddr) -> (Ws, String) {
-    let (mut ws, _, _) = Ws::open(addr);
+    let (ws, _, socket_id) = sio_connect_session(addr);
+    (ws, socket_id)
+}
+
+/// Opens a websocket session and joins `/`; returns the websocket, the Engine.IO session
+/// id and the socket id.
+#[track_caller]
+pub fn sio_connect_session(addr: SocketAddr) -> (Ws, String, String) {
+    let (mut ws, engine_sid, _) = Ws::open(addr);
     ws.send_text("40");
-    let reply = json_after(&ws.text(), "40");
-    let sid = reply["sid"].as_str().expect("a socket id").to_owned();
-    (ws, sid)
+    let reply = json_after(&ws.text_skipping_pings(), "40");
+    let socket_id = reply["sid"].as_str().expect("a socket id").to_owned();
+    (ws, engine_sid, socket_id)
 }
 
 /// Asserts that the `/` socket on `ws` still works: an `echo` comes back.
